@@ -1,0 +1,51 @@
+# Two commands: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+
+.PHONY: run test setup install lint typecheck test-sqlite test-postgres lock clean help
+
+help:
+	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
+	@echo "make test   set up and run the whole suite (lint, SQLite, then PostgreSQL)"
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
+	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+setup: install
+	$(BIN)/borderflow setup --demo
+
+run: setup
+	$(BIN)/borderflow serve
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/lint-imports
+
+typecheck: install
+	$(BIN)/mypy
+
+test-sqlite: install
+	$(BIN)/pytest -n 2 -q
+
+# In CI (CI=true) an unreachable PostgreSQL fails the run; locally it is reported and skipped.
+test-postgres: install
+	BORDERFLOW_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 -q -m "not sqlite_only"
+
+test: lint typecheck test-sqlite test-postgres
+
+# Re-pin every dependency to what the current virtual env holds.
+lock: install
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

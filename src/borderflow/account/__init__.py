@@ -1,0 +1,1 @@
+"""Accounts: users and machine clients, roles, login, API keys."""

@@ -1,0 +1,181 @@
+"""HTTP API for login, the caller's own account, account administration and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.security import OAuth2PasswordRequestForm
+from sqlalchemy import func, select
+
+from borderflow.account import service
+from borderflow.account.schemas import (
+    AccountIn,
+    AccountOut,
+    AccountPatch,
+    ApiKeyCreated,
+    ApiKeyIn,
+    ApiKeyOut,
+    AuditPage,
+    TokenOut,
+)
+from borderflow.api.deps import Ctx, Db, require, roles_doc
+from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
+from borderflow.api.idempotency import Idem
+from borderflow.domain.access import Principal, Role
+from borderflow.network import service as networks
+from borderflow.store.models import AuditEntry
+
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+
+Self = Annotated[Principal, Depends(require("account.read_self"))]
+Admin = Annotated[Principal, Depends(require("account.manage"))]
+Auditor = Annotated[Principal, Depends(require("audit.read"))]
+
+
+def _account_out(a: Any) -> dict[str, Any]:
+    return AccountOut.model_validate(a).model_dump(mode="json")
+
+
+def _network(db: Db, ctx: Ctx) -> Any:
+    row = networks.version_in_force(db, ctx.clock.now())
+    return networks.network_of(row) if row is not None else None
+
+
+@router.post(
+    "/auth/token", response_model=TokenOut, tags=["auth"],
+    responses={401: {"model": ErrorResponse, "description": "Wrong username or password"}},
+    summary="Log in (OAuth2 password flow)",
+    description="Form fields `username` and `password`. Returns a short-lived bearer token. "
+    "Machine clients use `X-API-Key` instead.\n\n**Roles:** anyone.",
+)
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: Db
+          ) -> dict[str, Any]:
+    minutes = ctx.settings.access_token_minutes
+    token = service.login(db, form.username, form.password, key=ctx.secret_key,
+                          now=ctx.clock.now(), minutes=minutes)
+    return {"access_token": token, "token_type": "bearer", "expires_in": minutes * 60}
+
+
+@router.get("/me", response_model=AccountOut, tags=["auth"], summary="Who am I",
+            description="Your account, roles and scopes." + roles_doc("account.read_self"))
+def me(db: Db, actor: Self) -> dict[str, Any]:
+    assert actor.id is not None  # noqa: S101  (signed-in callers always have an id)
+    return _account_out(service.get_account(db, actor.id))
+
+
+@router.get("/accounts", response_model=list[AccountOut], tags=["accounts"],
+            summary="List accounts", description=roles_doc("account.manage"))
+def list_accounts(db: Db, _: Admin, role: Role | None = None) -> list[dict[str, Any]]:
+    return [_account_out(a) for a in service.list_accounts(db, role)]
+
+
+@router.post("/accounts", response_model=AccountOut, status_code=201, tags=["accounts"],
+             responses={409: {"model": ErrorResponse, "description": "Username taken"}},
+             summary="Create a user or machine client",
+             description="Roles and their scopes: enterprise needs `enterprise_tax_code`, driver "
+             "`driver_document`, cashier `gate_scope`, yard operator `yard_scope`."
+             + roles_doc("account.manage"))
+def create_account(body: AccountIn, ctx: Ctx, db: Db, actor: Admin, idem: Idem) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    spec = service.AccountSpec(
+        username=body.username, display_name=body.display_name, roles=tuple(body.roles),
+        kind=body.kind, password=body.password, enterprise_tax_code=body.enterprise_tax_code,
+        driver_document=body.driver_document, gate_scope=tuple(body.gate_scope),
+        yard_scope=tuple(body.yard_scope),
+    )
+    account = service.create_account(db, spec, actor=actor, now=ctx.clock.now(),
+                                     network=_network(db, ctx))
+    return idem.respond(_account_out(account), 201)
+
+
+@router.get("/accounts/{account_id}", response_model=AccountOut, tags=["accounts"],
+            responses={404: {"model": ErrorResponse}}, summary="Read an account",
+            description=roles_doc("account.manage"))
+def read_account(account_id: int, db: Db, _: Admin) -> dict[str, Any]:
+    return _account_out(service.get_account(db, account_id))
+
+
+@router.patch("/accounts/{account_id}", response_model=AccountOut, tags=["accounts"],
+              responses={404: {"model": ErrorResponse}},
+              summary="Change roles, scopes, password or disable an account",
+              description=roles_doc("account.manage"))
+def update_account(account_id: int, body: AccountPatch, ctx: Ctx, db: Db, actor: Admin,
+                   idem: Idem) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    account = service.get_account(db, account_id)
+    changes = body.model_dump(exclude_unset=True)
+    updated = service.update_account(db, account, changes, actor=actor, now=ctx.clock.now(),
+                                     network=_network(db, ctx))
+    return idem.respond(_account_out(updated))
+
+
+@router.get("/accounts/{account_id}/api-keys", response_model=list[ApiKeyOut],
+            tags=["accounts"], summary="API keys of an account",
+            description=roles_doc("account.manage"))
+def list_keys(account_id: int, db: Db, _: Admin) -> list[dict[str, Any]]:
+    service.get_account(db, account_id)
+    return [ApiKeyOut.model_validate(k).model_dump(mode="json")
+            for k in service.api_keys_of(db, [account_id])]
+
+
+@router.post("/accounts/{account_id}/api-keys", response_model=ApiKeyCreated, status_code=201,
+             tags=["accounts"], summary="Issue an API key (shown once)",
+             description="For machine clients (cameras, fleet systems, the partner side)."
+             + roles_doc("account.manage"))
+def create_key(account_id: int, body: ApiKeyIn, ctx: Ctx, db: Db, actor: Admin, idem: Idem
+               ) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    account = service.get_account(db, account_id)
+    row, full = service.create_api_key(db, account, body.name, actor=actor, now=ctx.clock.now())
+    out = ApiKeyOut.model_validate(row).model_dump(mode="json")
+    return idem.respond({**out, "key": full}, 201)
+
+
+@router.delete("/api-keys/{key_id}", response_model=ApiKeyOut, tags=["accounts"],
+               responses={404: {"model": ErrorResponse}}, summary="Revoke an API key",
+               description=roles_doc("account.manage"))
+def revoke_key(key_id: int, ctx: Ctx, db: Db, actor: Admin) -> dict[str, Any]:
+    row = service.revoke_api_key(db, key_id, actor=actor, now=ctx.clock.now())
+    return ApiKeyOut.model_validate(row).model_dump(mode="json")
+
+
+@router.get("/audit", response_model=AuditPage, tags=["audit"], summary="Read the audit log",
+            description="Newest first, filterable by target, actor, action and time."
+            + roles_doc("audit.read"))
+def read_audit(
+    db: Db,
+    _: Auditor,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    actor: str | None = Query(default=None, description="Actor's username"),
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> dict[str, Any]:
+    q = select(AuditEntry)
+    if target_type:
+        q = q.where(AuditEntry.target_type == target_type)
+    if target_id:
+        q = q.where(AuditEntry.target_id == target_id)
+    if actor:
+        q = q.where(AuditEntry.actor_name == actor)
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if since:
+        q = q.where(AuditEntry.at >= since)
+    if until:
+        q = q.where(AuditEntry.at < until)
+    total = db.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = db.scalars(q.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size)
+                      .limit(page_size)).all()
+    from borderflow.account.schemas import AuditOut
+
+    return {"items": [AuditOut.model_validate(r).model_dump(mode="json") for r in rows],
+            "total": total, "page": page, "page_size": page_size}

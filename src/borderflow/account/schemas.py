@@ -1,0 +1,104 @@
+"""API shapes for accounts, tokens, API keys and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from borderflow.domain.access import Role
+
+
+class TokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class AccountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    kind: Literal["user", "client"]
+    username: str
+    display_name: str
+    roles: list[Role]
+    enterprise_tax_code: str | None
+    driver_document: str | None
+    gate_scope: list[str]
+    yard_scope: list[str]
+    active: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class AccountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    username: str = Field(min_length=1, max_length=80, pattern=r"^[A-Za-z0-9._@-]+$")
+    display_name: str = Field(default="", max_length=200)
+    kind: Literal["user", "client"] = "user"
+    password: str | None = Field(default=None, min_length=1, max_length=200,
+                                 description="Users only; at least 10 characters.")
+    roles: list[Role] = Field(min_length=1)
+    enterprise_tax_code: str | None = None
+    driver_document: str | None = Field(default=None, max_length=40)
+    gate_scope: list[str] = Field(default_factory=list)
+    yard_scope: list[str] = Field(default_factory=list)
+
+
+class AccountPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    display_name: str | None = Field(default=None, max_length=200)
+    password: str | None = Field(default=None, min_length=1, max_length=200)
+    roles: list[Role] | None = Field(default=None, min_length=1)
+    enterprise_tax_code: str | None = None
+    driver_document: str | None = None
+    gate_scope: list[str] | None = None
+    yard_scope: list[str] | None = None
+    active: bool | None = None
+
+
+class ApiKeyIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=120, description="What uses this key.")
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    account_id: int
+    prefix: str
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The full key. It is shown only once: store it now.")
+
+
+class AuditOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor_id: int | None
+    actor_name: str
+    action: str
+    target_type: str
+    target_id: str
+    before: Any
+    after: Any
+    request_id: str | None
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    total: int
+    page: int
+    page_size: int

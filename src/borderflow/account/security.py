@@ -1,0 +1,93 @@
+"""Password hashing (Argon2), access tokens (JWT, HS256 only) and API keys."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+from typing import Any
+
+import jwt
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from borderflow.errors import Unauthorized
+
+_hasher = PasswordHasher()
+_DUMMY_HASH = _hasher.hash("not-a-real-password")
+ALGORITHM = "HS256"
+API_KEY_PREFIX = "bfk"
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str | None, password: str) -> bool:
+    """Constant-ish time: an unknown user still costs one Argon2 verification."""
+    try:
+        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return _hasher.check_needs_rehash(stored_hash)
+
+
+def issue_token(account_id: int, username: str, *, key: str, now: datetime, minutes: int) -> str:
+    claims = {
+        "sub": str(account_id),
+        "name": username,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+        "typ": "access",
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def read_token(token: str, *, key: str, now: datetime) -> int:
+    """The account id in a valid, unexpired access token."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=[ALGORITHM],
+            options={"require": ["sub", "exp", "iat"], "verify_exp": False},
+        )
+    except jwt.InvalidTokenError:
+        raise Unauthorized("access token is invalid; log in again") from None
+    if claims.get("typ") != "access":
+        raise Unauthorized("not an access token")
+    if int(claims["exp"]) <= int(now.timestamp()):
+        raise Unauthorized("access token has expired; log in again")
+    try:
+        return int(claims["sub"])
+    except (TypeError, ValueError):
+        raise Unauthorized("access token is invalid; log in again") from None
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """A fresh key: (full key shown once, lookup prefix, SHA-256 of the secret part).
+
+    The secret has 256 bits of entropy, so a fast digest is safe to store (unlike passwords).
+    """
+    prefix = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    return f"{API_KEY_PREFIX}_{prefix}_{secret}", prefix, digest(secret)
+
+
+def split_api_key(key: str) -> tuple[str, str]:
+    parts = key.strip().split("_", 2)
+    if len(parts) != 3 or parts[0] != API_KEY_PREFIX or not parts[1] or not parts[2]:
+        raise Unauthorized("API key is malformed")
+    return parts[1], parts[2]
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def same_digest(a: str, b: str) -> bool:
+    return hmac.compare_digest(a, b)

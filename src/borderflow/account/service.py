@@ -1,0 +1,280 @@
+"""Account use cases: log in, resolve callers, manage users, clients and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from borderflow import audit
+from borderflow.account import security
+from borderflow.domain.access import Principal, Role
+from borderflow.domain.network import Network
+from borderflow.domain.values import parse_tax_code
+from borderflow.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
+from borderflow.store.models import Account, ApiKey
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def to_principal(account: Account) -> Principal:
+    return Principal(
+        id=account.id,
+        username=account.username,
+        kind="client" if account.kind == "client" else "user",
+        roles=frozenset(Role(r) for r in account.roles),
+        enterprise_tax_code=account.enterprise_tax_code,
+        driver_document=account.driver_document,
+        gate_scope=frozenset(account.gate_scope or ()),
+        yard_scope=frozenset(account.yard_scope or ()),
+    )
+
+
+def snapshot(account: Account) -> dict[str, Any]:
+    """The audited view of an account (never the password hash)."""
+    return {
+        "id": account.id,
+        "kind": account.kind,
+        "username": account.username,
+        "display_name": account.display_name,
+        "roles": list(account.roles),
+        "enterprise_tax_code": account.enterprise_tax_code,
+        "driver_document": account.driver_document,
+        "gate_scope": list(account.gate_scope or ()),
+        "yard_scope": list(account.yard_scope or ()),
+        "active": account.active,
+    }
+
+
+def login(session: Session, username: str, password: str, *, key: str, now: datetime,
+          minutes: int) -> str:
+    account = session.scalar(select(Account).where(Account.username == username.strip()))
+    ok = security.verify_password(account.password_hash if account else None, password)
+    if account is None or not ok or not account.active or account.kind != "user":
+        raise Unauthorized("wrong username or password")
+    if account.password_hash and security.needs_rehash(account.password_hash):
+        account.password_hash = security.hash_password(password)
+    return security.issue_token(account.id, account.username, key=key, now=now, minutes=minutes)
+
+
+def principal_for_token(session: Session, token: str, *, key: str, now: datetime) -> Principal:
+    account_id = security.read_token(token, key=key, now=now)
+    account = session.get(Account, account_id)
+    if account is None or not account.active:
+        raise Unauthorized("account is disabled or no longer exists")
+    return to_principal(account)
+
+
+def principal_for_api_key(session: Session, key: str, *, now: datetime) -> Principal:
+    prefix, secret = security.split_api_key(key)
+    row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if row is None or row.revoked_at is not None:
+        raise Unauthorized("API key is unknown or revoked")
+    if not security.same_digest(row.secret_sha256, security.digest(secret)):
+        raise Unauthorized("API key is unknown or revoked")
+    account = session.get(Account, row.account_id)
+    if account is None or not account.active:
+        raise Unauthorized("API key belongs to a disabled account")
+    return to_principal(account)
+
+
+@dataclass(frozen=True)
+class AccountSpec:
+    """What an admin gives to create or change an account."""
+
+    username: str
+    display_name: str
+    roles: tuple[Role, ...]
+    kind: Literal["user", "client"] = "user"
+    password: str | None = None
+    enterprise_tax_code: str | None = None
+    driver_document: str | None = None
+    gate_scope: tuple[str, ...] = ()
+    yard_scope: tuple[str, ...] = ()
+
+
+def check_spec(spec: AccountSpec, network: Network | None) -> tuple[AccountSpec, list[FieldError]]:
+    """Validate an account's roles and scopes; return the canonical spec and any errors."""
+    errors: list[FieldError] = []
+    tax = spec.enterprise_tax_code
+    if not spec.roles:
+        errors.append(FieldError("roles", "give at least one role"))
+    if Role.PUBLIC in spec.roles:
+        errors.append(FieldError("roles", "'public' is the anonymous role; it cannot be given"))
+    if not spec.username.strip() or len(spec.username) > 80:
+        errors.append(FieldError("username", "must be 1 to 80 characters"))
+    if spec.kind == "user":
+        if spec.password is not None and len(spec.password) < MIN_PASSWORD_LENGTH:
+            errors.append(
+                FieldError("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
+            )
+    elif spec.password is not None:
+        errors.append(FieldError("password", "machine clients use API keys, not passwords"))
+    if Role.ENTERPRISE in spec.roles:
+        if not tax:
+            errors.append(FieldError("enterprise_tax_code", "required for the enterprise role"))
+        else:
+            try:
+                tax = parse_tax_code(tax)
+            except ValueError as exc:
+                errors.append(FieldError("enterprise_tax_code", str(exc)))
+    elif tax:
+        errors.append(FieldError("enterprise_tax_code", "only enterprise accounts have one"))
+    if Role.DRIVER in spec.roles and not spec.driver_document:
+        errors.append(FieldError("driver_document", "required for the driver role"))
+    if Role.CASHIER in spec.roles and not spec.gate_scope:
+        errors.append(FieldError("gate_scope", "a cashier must be scoped to at least one gate"))
+    if Role.YARD_OPERATOR in spec.roles and not spec.yard_scope:
+        errors.append(FieldError("yard_scope", "a yard operator needs at least one yard"))
+    if network is not None:
+        gates = {g.code for g in network.gates}
+        for i, code in enumerate(spec.gate_scope):
+            if code not in gates:
+                errors.append(FieldError(f"gate_scope[{i}]", f"unknown gate '{code}'"))
+        for i, code in enumerate(spec.yard_scope):
+            if network.yard(code) is None:
+                errors.append(FieldError(f"yard_scope[{i}]", f"unknown yard '{code}'"))
+    canonical = AccountSpec(
+        username=spec.username.strip(),
+        display_name=spec.display_name.strip() or spec.username.strip(),
+        roles=tuple(dict.fromkeys(spec.roles)),
+        kind=spec.kind,
+        password=spec.password,
+        enterprise_tax_code=tax,
+        driver_document=(spec.driver_document or "").strip().upper() or None,
+        gate_scope=tuple(dict.fromkeys(spec.gate_scope)),
+        yard_scope=tuple(dict.fromkeys(spec.yard_scope)),
+    )
+    return canonical, errors
+
+
+def create_account(
+    session: Session, spec: AccountSpec, *, actor: Principal, now: datetime,
+    network: Network | None,
+) -> Account:
+    spec, errors = check_spec(spec, network)
+    if spec.kind == "user" and spec.password is None:
+        errors.append(FieldError("password", "required for a user"))
+    if errors:
+        raise ValidationFailed(errors)
+    if session.scalar(select(Account.id).where(Account.username == spec.username)) is not None:
+        raise Conflict(f"username '{spec.username}' is taken", field="username")
+    account = Account(
+        kind=spec.kind,
+        username=spec.username,
+        display_name=spec.display_name,
+        password_hash=security.hash_password(spec.password) if spec.password else None,
+        roles=[r.value for r in spec.roles],
+        enterprise_tax_code=spec.enterprise_tax_code,
+        driver_document=spec.driver_document,
+        gate_scope=list(spec.gate_scope),
+        yard_scope=list(spec.yard_scope),
+        active=True,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(account)
+    session.flush()
+    audit.record(session, actor=actor, action="account.create", target_type="account",
+                 target_id=str(account.id), at=now, after=snapshot(account))
+    return account
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise NotFound(f"no account {account_id}")
+    return account
+
+
+def find_account(session: Session, username: str) -> Account:
+    account = session.scalar(select(Account).where(Account.username == username))
+    if account is None:
+        raise NotFound(f"no account named '{username}'")
+    return account
+
+
+def list_accounts(session: Session, role: Role | None = None) -> list[Account]:
+    rows = session.scalars(select(Account).order_by(Account.username)).all()
+    if role is None:
+        return list(rows)
+    return [a for a in rows if role.value in a.roles]
+
+
+def update_account(
+    session: Session, account: Account, changes: dict[str, Any], *, actor: Principal,
+    now: datetime, network: Network | None,
+) -> Account:
+    """Change roles, scopes, display name, active flag or password of an account."""
+    before = snapshot(account)
+    spec = AccountSpec(
+        username=account.username,
+        display_name=changes.get("display_name", account.display_name),
+        roles=tuple(Role(r) for r in changes.get("roles", account.roles)),
+        kind="client" if account.kind == "client" else "user",
+        password=changes.get("password"),
+        enterprise_tax_code=changes.get("enterprise_tax_code", account.enterprise_tax_code),
+        driver_document=changes.get("driver_document", account.driver_document),
+        gate_scope=tuple(changes.get("gate_scope", account.gate_scope or ())),
+        yard_scope=tuple(changes.get("yard_scope", account.yard_scope or ())),
+    )
+    spec, errors = check_spec(spec, network)
+    if errors:
+        raise ValidationFailed(errors)
+    if actor.id == account.id and changes.get("active") is False:
+        raise ValidationFailed([FieldError("active", "you cannot disable your own account")])
+    if actor.id == account.id and Role.ADMIN not in spec.roles and Role.ADMIN in actor.roles:
+        raise ValidationFailed([FieldError("roles", "you cannot remove your own admin role")])
+    account.display_name = spec.display_name
+    account.roles = [r.value for r in spec.roles]
+    account.enterprise_tax_code = spec.enterprise_tax_code
+    account.driver_document = spec.driver_document
+    account.gate_scope = list(spec.gate_scope)
+    account.yard_scope = list(spec.yard_scope)
+    if "active" in changes and changes["active"] is not None:
+        account.active = bool(changes["active"])
+    if spec.password:
+        account.password_hash = security.hash_password(spec.password)
+    account.updated_at = now
+    after = snapshot(account)
+    if spec.password:
+        after["password_changed"] = True
+    audit.record(session, actor=actor, action="account.update", target_type="account",
+                 target_id=str(account.id), at=now, before=before, after=after)
+    return account
+
+
+def create_api_key(
+    session: Session, account: Account, name: str, *, actor: Principal, now: datetime
+) -> tuple[ApiKey, str]:
+    if not name.strip():
+        raise ValidationFailed([FieldError("name", "give the key a name (what uses it)")])
+    full, prefix, digest = security.new_api_key()
+    row = ApiKey(account_id=account.id, prefix=prefix, secret_sha256=digest, name=name.strip(),
+                 created_at=now)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="api_key.create", target_type="api_key",
+                 target_id=str(row.id), at=now,
+                 after={"account_id": account.id, "prefix": prefix, "name": row.name})
+    return row, full
+
+
+def revoke_api_key(session: Session, key_id: int, *, actor: Principal, now: datetime) -> ApiKey:
+    row = session.get(ApiKey, key_id)
+    if row is None:
+        raise NotFound(f"no API key {key_id}")
+    if row.revoked_at is None:
+        row.revoked_at = now
+        audit.record(session, actor=actor, action="api_key.revoke", target_type="api_key",
+                     target_id=str(row.id), at=now, after={"prefix": row.prefix})
+    return row
+
+
+def api_keys_of(session: Session, account_ids: Iterable[int]) -> list[ApiKey]:
+    ids = list(account_ids)
+    return list(session.scalars(select(ApiKey).where(ApiKey.account_id.in_(ids))).all())

@@ -1,0 +1,68 @@
+"""The FastAPI application factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import RedirectResponse
+
+from borderflow import __version__
+from borderflow.account.endpoints import router as account_router
+from borderflow.api import errors
+from borderflow.api.context import AppContext
+from borderflow.clock import Clock, SystemClock
+from borderflow.config import Settings, get_settings
+from borderflow.declaration.endpoints import router as declaration_router
+from borderflow.declaration.endpoints import short_router
+from borderflow.logging import configure_logging
+from borderflow.network.endpoints import router as network_router
+from borderflow.ops.endpoints import request_middleware
+from borderflow.ops.endpoints import router as ops_router
+from borderflow.store.session import make_engine, make_session_factory
+
+DESCRIPTION = """
+Borderflow regulates freight trucks through land border gates: enterprises pre-declare goods,
+vehicles, drivers and quarantine certificates; trucks wait in a staging park and are called
+forward to gates with room; officers record each checkpoint step.
+
+**Authentication.** People log in at `POST /api/v1/auth/token` (OAuth2 password flow) and send
+`Authorization: Bearer <token>`; machine clients send `X-API-Key`. Each endpoint's description
+ends with the roles that may call it.
+
+**Errors** always have the shape
+`{"error": {"code": "...", "message": "...", "fields": [{"field": "...", "reason": "..."}]}}`.
+
+**Retries.** Writes accept an `Idempotency-Key` header: a retry with the same key returns the
+first response and has no second effect.
+"""
+
+
+def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    engine = make_engine(settings.database_url)
+    ctx = AppContext(
+        settings=settings,
+        engine=engine,
+        sessions=make_session_factory(engine),
+        clock=clock or SystemClock(),
+        secret_key=settings.resolved_secret_key(),
+    )
+    app = FastAPI(
+        title="Borderflow",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url="/docs",
+        redoc_url="/redoc",
+        openapi_url="/openapi.json",
+    )
+    app.state.ctx = ctx
+    errors.install(app)
+    app.middleware("http")(request_middleware)
+    for router in (ops_router, account_router, network_router, declaration_router, short_router):
+        app.include_router(router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

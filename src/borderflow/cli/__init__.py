@@ -1,0 +1,1 @@
+"""The ``borderflow`` command line, grouped by noun."""

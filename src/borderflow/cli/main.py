@@ -1,0 +1,254 @@
+"""``borderflow``: serve the platform and manage its database, network and accounts."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session
+
+from borderflow import bootstrap
+from borderflow.account import service as accounts
+from borderflow.clock import SystemClock
+from borderflow.config import get_settings
+from borderflow.domain.access import SYSTEM, Role
+from borderflow.errors import AppError
+from borderflow.network import service as networks
+from borderflow.store import migrate
+from borderflow.store.session import make_engine, make_session_factory
+
+app = typer.Typer(help="Borderflow digital border gate platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+network_app = typer.Typer(help="The reference network (gates, yards, calendars, goods).",
+                          no_args_is_help=True)
+user_app = typer.Typer(help="Users and machine clients.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(network_app, name="network")
+app.add_typer(user_app, name="user")
+console = Console()
+err = Console(stderr=True)
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """One transaction for one command; errors are printed, not dumped as tracebacks."""
+    engine = make_engine(get_settings().database_url)
+    session = make_session_factory(engine)()
+    try:
+        yield session
+        session.commit()
+    except AppError as exc:
+        session.rollback()
+        err.print(f"[red]error:[/red] {exc.message}")
+        for f in exc.fields:
+            err.print(f"  {f.field}: {f.reason}")
+        raise typer.Exit(code=1) from None
+    finally:
+        session.close()
+        engine.dispose()
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Interface to bind (default from settings)")]
+    = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only if > 1)")] = 1,
+) -> None:
+    """Serve the API and OpenAPI docs (http://127.0.0.1:8000/docs)."""
+    import uvicorn
+
+    settings = get_settings()
+    settings.resolved_secret_key()  # created once, before workers start
+    uvicorn.run("borderflow.app:create_app", factory=True, host=host or settings.host,
+                port=port or settings.port, workers=workers, log_config=None)
+
+
+@app.command()
+def setup(
+    demo: Annotated[bool, typer.Option(help="Create demo accounts, one per role")] = False,
+) -> None:
+    """Migrate the database, load the reference network if none is loaded, create demo accounts.
+
+    Safe to run again: it only does what is missing.
+    """
+    settings = get_settings()
+    migrate.upgrade(settings.database_url)
+    clock = SystemClock()
+    with session_scope() as session:
+        row = bootstrap.ensure_network(session, clock, settings.network_file)
+        if row is not None:
+            console.print(f"Loaded reference network {row.version} from {settings.network_file}")
+        created = bootstrap.create_demo_accounts(session, clock) if demo else []
+    if created:
+        table = Table(title="Demo accounts (passwords are shown only this once)")
+        for col in ("username", "password", "roles", "scope"):
+            table.add_column(col)
+        for acct, password in created:
+            scope = acct.enterprise_tax_code or acct.driver_document or ", ".join(
+                acct.gate_scope + acct.yard_scope)
+            table.add_row(acct.username, password, ", ".join(acct.roles), scope or "-")
+        console.print(table)
+        console.print("Lost a password? `borderflow user reset-password USERNAME`.")
+    elif demo:
+        console.print("Demo accounts already exist (reset one with "
+                      "`borderflow user reset-password USERNAME`).")
+
+
+@db_app.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision")] = "head",
+) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    url = get_settings().database_url
+    migrate.upgrade(url, revision)
+    console.print(f"Database at {revision}: {url.split('@')[-1]}")
+
+
+@network_app.command("load")
+def network_load(
+    file: Annotated[Path, typer.Argument(help="Network YAML file", exists=True, dir_okay=False)],
+    effective_from: Annotated[
+        datetime | None,
+        typer.Option(help="When it takes effect, with a timezone, e.g. 2026-12-01T06:00+07:00 "
+                          "(default: now; the first load is in force from 2000-01-01)"),
+    ] = None,
+    note: Annotated[str, typer.Option(help="Why it changed (kept in the audit log)")] = "",
+) -> None:
+    """Validate FILE and publish it as a new network version (audited)."""
+    with session_scope() as session:
+        network = networks.parse(networks.read_file(file))
+        row = networks.publish(session, network, actor=SYSTEM, now=SystemClock().now(),
+                               effective_from=effective_from, note=note or f"loaded {file.name}",
+                               allow_past=True)
+        console.print(f"Published network {row.version} (id {row.id}) in force from "
+                      f"{row.effective_from.isoformat()}")
+
+
+@network_app.command("validate")
+def network_validate(
+    file: Annotated[Path, typer.Argument(help="Network YAML file", exists=True, dir_okay=False)],
+) -> None:
+    """Check FILE without loading it; list every problem."""
+    try:
+        network = networks.parse(networks.read_file(file))
+    except AppError as exc:
+        for f in exc.fields:
+            err.print(f"{f.field}: {f.reason}")
+        raise typer.Exit(code=1) from None
+    console.print(f"OK: {network.version}, {len(network.gates)} gates, "
+                  f"{sum(len(g.yards) for g in network.gates)} yards, "
+                  f"{len(network.goods)} goods groups")
+
+
+@network_app.command("export")
+def network_export(
+    output: Annotated[Path | None, typer.Option("-o", help="Write to this file")] = None,
+    at: Annotated[datetime | None, typer.Option(help="Version in force at (default: now)")]
+    = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON instead of YAML")] = False,
+) -> None:
+    """Write the network in force (now or AT) in the file format."""
+    with session_scope() as session:
+        _, network = networks.network_at(session, at or SystemClock().now())
+        text = (json.dumps(networks.dump(network), ensure_ascii=False, indent=2) if as_json
+                else networks.to_yaml(network))
+    if output:
+        output.write_text(text, encoding="utf-8")
+        console.print(f"Wrote {output}")
+    else:
+        typer.echo(text)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[list[Role], typer.Option("--role", "-r", help="Role (repeat for several)")],
+    name: Annotated[str, typer.Option(help="Display name")] = "",
+    password: Annotated[str | None, typer.Option(help="Password (asked if omitted)")] = None,
+    client: Annotated[bool, typer.Option(help="A machine client (API key, no password)")]
+    = False,
+    tax_code: Annotated[str | None, typer.Option(help="Enterprise tax code (enterprise role)")]
+    = None,
+    driver_document: Annotated[str | None, typer.Option(help="Driver's document number")]
+    = None,
+    gate: Annotated[list[str] | None, typer.Option(help="Gate scope (cashier)")] = None,
+    yard: Annotated[list[str] | None, typer.Option(help="Yard scope (yard operator)")] = None,
+) -> None:
+    """Create a user (or with --client a machine client and its first API key)."""
+    if not client and password is None:
+        password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    clock = SystemClock()
+    with session_scope() as session:
+        row = networks.version_in_force(session, clock.now())
+        network = networks.network_of(row) if row else None
+        account = accounts.create_account(
+            session,
+            accounts.AccountSpec(
+                username=username, display_name=name or username, roles=tuple(role),
+                kind="client" if client else "user", password=None if client else password,
+                enterprise_tax_code=tax_code, driver_document=driver_document,
+                gate_scope=tuple(gate or ()), yard_scope=tuple(yard or ()),
+            ),
+            actor=SYSTEM, now=clock.now(), network=network,
+        )
+        console.print(f"Created {account.kind} '{account.username}' ({', '.join(account.roles)})")
+        if client:
+            _, key = accounts.create_api_key(session, account, "created with the CLI",
+                                             actor=SYSTEM, now=clock.now())
+            console.print(f"API key (shown once): {key}")
+
+
+@user_app.command("list")
+def user_list() -> None:
+    """List accounts with their roles and scopes."""
+    with session_scope() as session:
+        table = Table()
+        for col in ("username", "kind", "roles", "scope", "active"):
+            table.add_column(col)
+        for a in accounts.list_accounts(session):
+            scope = a.enterprise_tax_code or a.driver_document or ", ".join(
+                [*a.gate_scope, *a.yard_scope])
+            table.add_row(a.username, a.kind, ", ".join(a.roles), scope or "-",
+                          "yes" if a.active else "no")
+        console.print(table)
+
+
+@user_app.command("reset-password")
+def user_reset_password(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    password: Annotated[str | None, typer.Option(help="New password (random if omitted)")]
+    = None,
+) -> None:
+    """Set a new password (printed once when generated)."""
+    new = password or secrets.token_urlsafe(12)
+    with session_scope() as session:
+        account = accounts.find_account(session, username)
+        accounts.update_account(session, account, {"password": new}, actor=SYSTEM,
+                                now=SystemClock().now(), network=None)
+    console.print(f"Password of '{username}' changed." + ("" if password else f" New: {new}"))
+
+
+@user_app.command("api-key")
+def user_api_key(
+    username: Annotated[str, typer.Argument(help="Login name of the (client) account")],
+    name: Annotated[str, typer.Option(help="What uses the key")] = "created with the CLI",
+) -> None:
+    """Issue a new API key for an account (printed once)."""
+    with session_scope() as session:
+        account = accounts.find_account(session, username)
+        _, key = accounts.create_api_key(session, account, name, actor=SYSTEM,
+                                         now=SystemClock().now())
+    console.print(f"API key (shown once): {key}")
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,59 @@
+"""Settings, read from the environment (prefix ``BORDERFLOW_``) and an optional ``.env`` file."""
+
+from __future__ import annotations
+
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+DEFAULT_NETWORK_FILE = PACKAGE_DIR / "data" / "network" / "lang-son.yaml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BORDERFLOW_", env_file=".env", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///var/borderflow.db",
+        description="SQLAlchemy URL. SQLite (default) or postgresql+psycopg://user@host/db.",
+    )
+    var_dir: Path = Field(default=Path("var"), description="Where local state is kept.")
+    host: str = "127.0.0.1"
+    port: int = 8000
+    secret_key: str | None = Field(
+        default=None,
+        description=(
+            "Key that signs access tokens. If unset, a random key is created once in "
+            "VAR_DIR/secret.key (fine for one machine; set it explicitly when running several)."
+        ),
+    )
+    access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "console"] = "json"
+    network_file: Path = Field(default=DEFAULT_NETWORK_FILE)
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="Base URL written into declaration QR codes.",
+    )
+    max_page_size: int = 200
+
+    def resolved_secret_key(self) -> str:
+        if self.secret_key:
+            return self.secret_key
+        path = self.var_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        path.write_text(key)
+        path.chmod(0o600)
+        return key
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Pre-arrival declarations: create, read, list, amend before arrival, cancel, QR codes."""

@@ -1,0 +1,252 @@
+"""HTTP API for declarations: parse, authorise, call one service, render."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+import segno
+from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
+from fastapi.responses import RedirectResponse
+
+from borderflow.api.deps import Ctx, Db, require, roles_doc
+from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
+from borderflow.api.idempotency import Idem
+from borderflow.declaration import service
+from borderflow.declaration.repository import ListFilter
+from borderflow.declaration.schemas import CancelIn, DeclarationIn, DeclarationOut, DeclarationPage
+from borderflow.domain.access import Principal
+from borderflow.domain.declaration import DIRECTIONS
+from borderflow.errors import FieldError, ValidationFailed
+from borderflow.network import service as networks
+from borderflow.network.holidays import around
+
+router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"],
+                   responses=ERROR_RESPONSES)
+API_BASE = "/api/v1"
+
+Reader = Annotated[Principal, Depends(require("declaration.read"))]
+Creator = Annotated[Principal, Depends(require("declaration.create"))]
+Amender = Annotated[Principal, Depends(require("declaration.amend"))]
+Canceller = Annotated[Principal, Depends(require("declaration.cancel"))]
+DeclId = Annotated[str, Path(description="Declaration id or its short reference (BF-XXXX-XXXX)")]
+IfMatch = Annotated[
+    str | None,
+    Header(description='The revision you amend, as returned in ETag (e.g. "3"); a newer '
+                       "revision on the server gives 412."),
+]
+NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such declaration that you may see"}}
+CONFLICT = {409: {"model": ErrorResponse, "description": "No longer amendable, or key reused"},
+            412: {"model": ErrorResponse, "description": "If-Match revision is stale"}}
+
+
+def _revision(if_match: str | None) -> int | None:
+    if if_match is None:
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise ValidationFailed([FieldError("If-Match", 'give the revision number, e.g. "3"')])
+    return int(raw)
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=DeclarationOut,
+    responses={409: {"model": ErrorResponse, "description": "Idempotency-Key reused"}},
+    summary="Submit a pre-arrival declaration",
+    description="Declares goods, vehicles with their drivers, and quarantine certificates before "
+    "arrival. Every bad field is reported at once (422). Goods the requested gate does not "
+    "permit are refused with the list of gates that do. Send an `Idempotency-Key` to make "
+    "retries safe." + roles_doc("declaration.create"),
+)
+def create_declaration(body: DeclarationIn, ctx: Ctx, db: Db, actor: Creator, idem: Idem
+                       ) -> Response:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    now = ctx.clock.now()
+    _, network = networks.network_at(db, now)
+    row = service.create(db, body, actor=actor, now=now, network=network,
+                         holidays=around(body.requested_date))
+    response = idem.respond(service.to_out(row, API_BASE), 201)
+    response.headers["Location"] = f"{API_BASE}/declarations/{row.id}"
+    response.headers["ETag"] = f'"{row.revision}"'
+    return response
+
+
+@router.get(
+    "",
+    response_model=DeclarationPage,
+    summary="List declarations you may see",
+    description="Enterprises see their own (as declarant or customs agent), drivers the ones "
+    "naming them, cashiers and yard operators those for their gates; officials see all."
+    + roles_doc("declaration.read"),
+)
+def list_declarations(
+    ctx: Ctx,
+    db: Db,
+    actor: Reader,
+    status: Literal["submitted", "cancelled"] | None = None,
+    direction: Annotated[str | None, Query(description=f"One of {', '.join(DIRECTIONS)}")] = None,
+    flow: Literal["export", "import"] | None = None,
+    gate: str | None = None,
+    date_from: date | None = Query(default=None, description="Requested date on or after"),
+    date_to: date | None = Query(default=None, description="Requested date on or before"),
+    plate: str | None = Query(default=None, description="Any vehicle's plate, in any format"),
+    tax_code: str | None = Query(default=None, description="Declaring enterprise's tax code"),
+    perishable: bool | None = None,
+    page: Annotated[int, Query(ge=1)] = 1,
+    page_size: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> dict[str, Any]:
+    if direction is not None and direction not in DIRECTIONS:
+        raise ValidationFailed([FieldError("direction", f"must be one of {', '.join(DIRECTIONS)}")])
+    if date_from and date_to and date_to < date_from:
+        raise ValidationFailed([FieldError("date_to", "must not be before date_from")])
+    network = _network_or_none(db, ctx)
+    f = ListFilter(
+        status=status, direction=direction, flow=flow, gate=gate, date_from=date_from,
+        date_to=date_to, plate_key=service.plate_search_key(plate) if plate else None,
+        tax_code_head=tax_code.replace("-", "").strip()[:10] if tax_code else None,
+        perishable=perishable,
+    )
+    rows, total = service.list_page(db, f, page, page_size, actor=actor, network=network)
+    return {"items": [service.to_out(r, API_BASE) for r in rows], "total": total, "page": page,
+            "page_size": page_size}
+
+
+def _network_or_none(db: Db, ctx: Ctx) -> Any:
+    row = networks.version_in_force(db, ctx.clock.now())
+    return networks.network_of(row) if row is not None else None
+
+
+@router.get(
+    "/{declaration_id}",
+    response_model=DeclarationOut,
+    responses=NOT_FOUND,
+    summary="Read one declaration",
+    description="By id or short reference. A declaration you may not see is reported as not "
+    "found." + roles_doc("declaration.read"),
+)
+def read_declaration(declaration_id: DeclId, ctx: Ctx, db: Db, actor: Reader) -> Response:
+    row = service.get(db, declaration_id, actor=actor, network=_network_or_none(db, ctx))
+    payload = DeclarationOut.model_validate(service.to_out(row, API_BASE))
+    return Response(payload.model_dump_json(), media_type="application/json",
+                    headers={"ETag": f'"{row.revision}"'})
+
+
+def _amended(row: Any, idem: Any) -> Response:
+    response: Response = idem.respond(service.to_out(row, API_BASE), 200)
+    response.headers["ETag"] = f'"{row.revision}"'
+    return response
+
+
+@router.patch(
+    "/{declaration_id}",
+    response_model=DeclarationOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Amend fields of a declaration before arrival",
+    description="JSON Merge Patch (RFC 7386): send only the fields to change, e.g. "
+    '`{"requested_date": "2026-12-01"}`. Lists are replaced whole; to fix one goods line or '
+    "one vehicle use the item endpoints. The amended declaration is checked with the same rules "
+    "as a new one." + roles_doc("declaration.amend"),
+)
+def amend_declaration(
+    declaration_id: DeclId,
+    ctx: Ctx,
+    db: Db,
+    actor: Amender,
+    idem: Idem,
+    patch: Annotated[dict[str, Any], Body(examples=[{"requested_date": "2026-12-01"}])],
+    if_match: IfMatch = None,
+) -> Response:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    now = ctx.clock.now()
+    _, network = networks.network_at(db, now)
+    row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
+                        holidays=around(now.date()), if_match=_revision(if_match))
+    return _amended(row, idem)
+
+
+@router.patch(
+    "/{declaration_id}/{section}/{position}",
+    response_model=DeclarationOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Amend one goods line, vehicle or quarantine certificate",
+    description="`section` is `goods`, `vehicles` or `quarantine`; `position` counts from 1. "
+    'Send only what changes, e.g. `{"plate": "29C-123.46"}` or '
+    '`{"driver": {"phone": "0912345678"}}`.' + roles_doc("declaration.amend"),
+)
+def amend_declaration_item(
+    declaration_id: DeclId,
+    section: Literal["goods", "vehicles", "quarantine"],
+    position: Annotated[int, Path(ge=1)],
+    ctx: Ctx,
+    db: Db,
+    actor: Amender,
+    idem: Idem,
+    patch: Annotated[dict[str, Any], Body(examples=[{"plate": "29C-123.46"}])],
+    if_match: IfMatch = None,
+) -> Response:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    now = ctx.clock.now()
+    _, network = networks.network_at(db, now)
+    row = service.amend_item(db, declaration_id, section, position, patch, actor=actor, now=now,
+                             network=network, holidays=around(now.date()),
+                             if_match=_revision(if_match))
+    return _amended(row, idem)
+
+
+@router.post(
+    "/{declaration_id}/cancel",
+    response_model=DeclarationOut,
+    responses={**NOT_FOUND, **CONFLICT},
+    summary="Cancel a declaration before arrival",
+    description="Cancelling twice is harmless." + roles_doc("declaration.cancel"),
+)
+def cancel_declaration(declaration_id: DeclId, body: CancelIn, ctx: Ctx, db: Db,
+                       actor: Canceller, idem: Idem) -> Response:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    row = service.cancel(db, declaration_id, body.reason, actor=actor, now=ctx.clock.now(),
+                         network=_network_or_none(db, ctx))
+    return _amended(row, idem)
+
+
+@router.get(
+    "/{declaration_id}/qr.{fmt}",
+    responses={**NOT_FOUND, 200: {"content": {"image/png": {}, "image/svg+xml": {}},
+                                  "description": "The QR code"}},
+    response_class=Response,
+    summary="QR code of a declaration (PNG or SVG)",
+    description="Encodes a link with the declaration's reference, for officers to scan. "
+    "`fmt` is `png` or `svg`; `scale` sets the module size in pixels."
+    + roles_doc("declaration.read"),
+)
+def declaration_qr(
+    declaration_id: DeclId,
+    fmt: Literal["png", "svg"],
+    ctx: Ctx,
+    db: Db,
+    actor: Reader,
+    scale: Annotated[int, Query(ge=1, le=40)] = 8,
+) -> Response:
+    import io
+
+    row = service.get(db, declaration_id, actor=actor, network=_network_or_none(db, ctx))
+    qr = segno.make(service.qr_payload(row, ctx.settings.public_base_url), error="m")
+    buf = io.BytesIO()
+    qr.save(buf, kind=fmt, scale=scale, border=4)
+    media = "image/png" if fmt == "png" else "image/svg+xml"
+    return Response(buf.getvalue(), media_type=media,
+                    headers={"Cache-Control": "private, max-age=300"})
+
+
+short_router = APIRouter(tags=["declarations"])
+
+
+@short_router.get("/d/{reference}", include_in_schema=False)
+def short_link(reference: str) -> RedirectResponse:
+    """Where a scanned QR code lands: the declaration (login required to read it)."""
+    return RedirectResponse(f"{API_BASE}/declarations/{reference.upper()}", status_code=307)

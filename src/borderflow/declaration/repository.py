@@ -1,0 +1,99 @@
+"""Declaration queries, always filtered by what the caller may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy.orm import Session
+
+from borderflow.domain.access import DeclarationScope
+from borderflow.store.models import Declaration, DeclarationVehicle
+
+
+def scope_clause(scope: DeclarationScope) -> ColumnElement[bool]:
+    """SQL for the declarations a caller may see (the only place this rule is applied)."""
+    if scope.everything:
+        return true()
+    clauses: list[ColumnElement[bool]] = []
+    if scope.tax_code_heads:
+        heads = sorted(scope.tax_code_heads)
+        clauses.append(func.substr(Declaration.enterprise_tax_code, 1, 10).in_(heads))
+        clauses.append(func.substr(Declaration.customs_agent_tax_code, 1, 10).in_(heads))
+    if scope.driver_documents:
+        clauses.append(
+            Declaration.id.in_(
+                select(DeclarationVehicle.declaration_id).where(
+                    DeclarationVehicle.driver_document.in_(sorted(scope.driver_documents))
+                )
+            )
+        )
+    if scope.gates:
+        clauses.append(Declaration.requested_gate.in_(sorted(scope.gates)))
+    return or_(*clauses) if clauses else false()
+
+
+def find_visible(session: Session, scope: DeclarationScope, id_or_ref: str) -> Declaration | None:
+    key = id_or_ref.strip()
+    return session.scalar(
+        select(Declaration).where(
+            scope_clause(scope),
+            or_(Declaration.id == key, Declaration.reference == key.upper()),
+        )
+    )
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    status: str | None = None
+    direction: str | None = None
+    flow: str | None = None
+    gate: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    plate_key: str | None = None
+    tax_code_head: str | None = None
+    perishable: bool | None = None
+
+
+def _filtered(scope: DeclarationScope, f: ListFilter) -> Select[tuple[Declaration]]:
+    q = select(Declaration).where(scope_clause(scope))
+    if f.status:
+        q = q.where(Declaration.status == f.status)
+    if f.direction:
+        q = q.where(Declaration.direction == f.direction)
+    if f.flow:
+        q = q.where(Declaration.flow == f.flow)
+    if f.gate:
+        q = q.where(Declaration.requested_gate == f.gate)
+    if f.date_from:
+        q = q.where(Declaration.requested_date >= f.date_from)
+    if f.date_to:
+        q = q.where(Declaration.requested_date <= f.date_to)
+    if f.perishable is not None:
+        q = q.where(Declaration.perishable == f.perishable)
+    if f.tax_code_head:
+        q = q.where(func.substr(Declaration.enterprise_tax_code, 1, 10) == f.tax_code_head)
+    if f.plate_key:
+        q = q.where(
+            Declaration.id.in_(
+                select(DeclarationVehicle.declaration_id).where(
+                    DeclarationVehicle.plate_key == f.plate_key
+                )
+            )
+        )
+    return q
+
+
+def page(
+    session: Session, scope: DeclarationScope, f: ListFilter, page: int, size: int
+) -> tuple[list[Declaration], int]:
+    q = _filtered(scope, f)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(
+        q.order_by(Declaration.created_at.desc(), Declaration.id.desc())
+        .offset((page - 1) * size)
+        .limit(size)
+    ).all()
+    return list(rows), total

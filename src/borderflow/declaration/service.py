@@ -1,0 +1,370 @@
+"""Declaration use cases. Services never commit: the request or task boundary does."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from collections.abc import Collection, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from borderflow import audit
+from borderflow.clock import LOCAL_TZ
+from borderflow.declaration import repository
+from borderflow.declaration.schemas import DeclarationIn, money_in, money_out
+from borderflow.domain.access import (
+    Principal,
+    Role,
+    declaration_scope,
+    may_change_declaration,
+)
+from borderflow.domain.declaration import (
+    AMENDABLE,
+    DeclarationFacts,
+    Derived,
+    GoodsFacts,
+    VehicleFacts,
+    check_declaration,
+)
+from borderflow.domain.network import Network
+from borderflow.domain.values import parse_plate, plate_key
+from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.network.service import merge_patch, pydantic_fields
+from borderflow.store.models import Declaration, DeclarationVehicle
+
+_CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+ITEM_LISTS = ("goods", "vehicles", "quarantine")
+
+
+def new_reference() -> str:
+    """A short reference officers can read out or type: ``BF-7K3M-9QX2``."""
+    chars = "".join(secrets.choice(_CROCKFORD) for _ in range(8))
+    return f"BF-{chars[:4]}-{chars[4:]}"
+
+
+def scope_for(principal: Principal, network: Network | None) -> Any:
+    gates_of_yards = (
+        {y.code: g.code for g in network.gates for y in g.yards} if network is not None else {}
+    )
+    return declaration_scope(principal, gates_of_yards)
+
+
+def _facts(data: DeclarationIn) -> DeclarationFacts:
+    return DeclarationFacts(
+        direction=data.direction,
+        flow=data.flow,
+        gate=data.requested_gate,
+        requested_date=data.requested_date,
+        goods=[GoodsFacts(g.hs_code, g.net_weight_kg) for g in data.goods],
+        vehicles=[
+            VehicleFacts(
+                plate_key(v.plate),
+                plate_key(v.trailer_plate) if v.trailer_plate else None,
+                float(v.payload_tonnes),
+            )
+            for v in data.vehicles
+        ],
+        quarantine_kinds=[q.kind for q in data.quarantine],
+    )
+
+
+def _check_declarant(principal: Principal, data: DeclarationIn) -> None:
+    """An enterprise declares for itself, or as the customs agent named on the declaration."""
+    if Role.ADMIN in principal.roles:
+        return
+    if not may_change_declaration(principal, data.enterprise.tax_code,
+                                  data.customs_agent_tax_code):
+        raise Forbidden(
+            "you may only declare for your own enterprise, or as its customs agent",
+            field="enterprise.tax_code",
+        )
+
+
+def _validate(
+    data: DeclarationIn, network: Network, now: datetime,
+    holidays: Mapping[str, Collection[date]],
+) -> Derived:
+    today = now.astimezone(LOCAL_TZ).date()
+    derived, errors = check_declaration(_facts(data), network, today, holidays)
+    if errors or derived is None:
+        raise ValidationFailed(errors)
+    return derived
+
+
+def _apply(row: Declaration, data: DeclarationIn, derived: Derived, network: Network) -> None:
+    goods = []
+    for g in data.goods:
+        line = g.model_dump(mode="json")
+        line["value_usd"] = money_out(money_in(g.value_usd))
+        group = network.group_for_hs(g.hs_code)
+        line["group"] = group.code if group else None
+        goods.append(line)
+    row.direction = data.direction
+    row.flow = derived.flow
+    row.enterprise_tax_code = data.enterprise.tax_code
+    row.enterprise_name = data.enterprise.name
+    row.customs_agent_tax_code = data.customs_agent_tax_code
+    row.requested_gate = data.requested_gate
+    row.requested_date = data.requested_date
+    row.perishable = derived.perishable
+    row.quarantine_kind = derived.quarantine_kind
+    row.goods = goods
+    row.vehicles = [v.model_dump(mode="json") for v in data.vehicles]
+    row.quarantine = [q.model_dump(mode="json") for q in data.quarantine]
+    row.note = data.note
+    row.total_net_weight_kg = sum(g.net_weight_kg for g in data.goods)
+    row.total_value_usd_cents = sum(money_in(g.value_usd) for g in data.goods)
+
+
+def _index_vehicles(session: Session, row: Declaration, data: DeclarationIn) -> None:
+    session.execute(delete(DeclarationVehicle).where(DeclarationVehicle.declaration_id == row.id))
+    for i, v in enumerate(data.vehicles):
+        session.add(
+            DeclarationVehicle(
+                declaration_id=row.id,
+                position=i,
+                plate_key=plate_key(v.plate),
+                driver_document=v.driver.document_number,
+            )
+        )
+
+
+def snapshot(row: Declaration) -> dict[str, Any]:
+    """The stored declaration as a JSON document (for the audit log and amendments)."""
+    return {
+        "reference": row.reference,
+        "status": row.status,
+        "revision": row.revision,
+        **input_document(row),
+        "flow": row.flow,
+        "perishable": row.perishable,
+        "quarantine_kind": row.quarantine_kind,
+    }
+
+
+def input_document(row: Declaration) -> dict[str, Any]:
+    """The declaration as the declarant would submit it (what amendments patch)."""
+    goods = [{k: v for k, v in g.items() if k != "group"} for g in row.goods]
+    return {
+        "direction": row.direction,
+        "flow": row.flow,
+        "enterprise": {"tax_code": row.enterprise_tax_code, "name": row.enterprise_name},
+        "customs_agent_tax_code": row.customs_agent_tax_code,
+        "requested_gate": row.requested_gate,
+        "requested_date": row.requested_date.isoformat(),
+        "goods": goods,
+        "vehicles": row.vehicles,
+        "quarantine": row.quarantine,
+        "note": row.note,
+    }
+
+
+def create(
+    session: Session,
+    data: DeclarationIn,
+    *,
+    actor: Principal,
+    now: datetime,
+    network: Network,
+    holidays: Mapping[str, Collection[date]],
+) -> Declaration:
+    _check_declarant(actor, data)
+    derived = _validate(data, network, now, holidays)
+    reference = new_reference()
+    while session.scalar(select(Declaration.id).where(Declaration.reference == reference)):
+        reference = new_reference()
+    row = Declaration(
+        id=str(uuid.uuid4()),
+        reference=reference,
+        status="submitted",
+        revision=1,
+        created_by=actor.id,
+        created_at=now,
+        updated_at=now,
+    )
+    _apply(row, data, derived, network)
+    session.add(row)
+    session.flush()
+    _index_vehicles(session, row, data)
+    audit.record(session, actor=actor, action="declaration.create", target_type="declaration",
+                 target_id=row.id, at=now, after=snapshot(row))
+    return row
+
+
+def get(session: Session, id_or_ref: str, *, actor: Principal, network: Network | None
+        ) -> Declaration:
+    row = repository.find_visible(session, scope_for(actor, network), id_or_ref)
+    if row is None:
+        raise NotFound(f"no declaration '{id_or_ref}' that you may see")
+    return row
+
+
+def list_page(
+    session: Session, f: repository.ListFilter, page: int, size: int, *, actor: Principal,
+    network: Network | None,
+) -> tuple[list[Declaration], int]:
+    return repository.page(session, scope_for(actor, network), f, page, size)
+
+
+def _changeable(row: Declaration, actor: Principal, if_match: int | None) -> None:
+    if not may_change_declaration(actor, row.enterprise_tax_code, row.customs_agent_tax_code):
+        raise Forbidden("only the declaring enterprise or its customs agent may change this")
+    if row.status not in AMENDABLE:
+        raise Conflict(f"a {row.status} declaration can no longer be changed",
+                       code="not_amendable")
+    if if_match is not None and if_match != row.revision:
+        raise Conflict(
+            f"the declaration has changed (revision {row.revision}, you had {if_match}); "
+            "reload it and amend again",
+            status_code=412,
+            code="revision_mismatch",
+        )
+
+
+def amend(
+    session: Session,
+    id_or_ref: str,
+    patch: dict[str, Any],
+    *,
+    actor: Principal,
+    now: datetime,
+    network: Network,
+    holidays: Mapping[str, Collection[date]],
+    if_match: int | None = None,
+) -> Declaration:
+    """Amend fields of a submitted declaration (JSON Merge Patch on its document).
+
+    Only the fields named in the patch change; lists (``goods``, ``vehicles``) are replaced
+    whole here. Use :func:`amend_item` to change one goods line or one vehicle.
+    """
+    row = get(session, id_or_ref, actor=actor, network=network)
+    _changeable(row, actor, if_match)
+    if not isinstance(patch, dict) or not patch:
+        raise ValidationFailed([FieldError("body", "give at least one field to change")])
+    for forbidden in ("id", "reference", "status", "revision"):
+        if forbidden in patch:
+            raise ValidationFailed([FieldError(forbidden, "cannot be amended")])
+    return _store_amendment(session, row, merge_patch(input_document(row), patch), "",
+                            actor=actor, now=now, network=network, holidays=holidays)
+
+
+def amend_item(
+    session: Session,
+    id_or_ref: str,
+    section: str,
+    position: int,
+    patch: dict[str, Any],
+    *,
+    actor: Principal,
+    now: datetime,
+    network: Network,
+    holidays: Mapping[str, Collection[date]],
+    if_match: int | None = None,
+) -> Declaration:
+    """Amend one goods line, vehicle (with its driver) or quarantine certificate (1-based)."""
+    row = get(session, id_or_ref, actor=actor, network=network)
+    _changeable(row, actor, if_match)
+    document = input_document(row)
+    items: list[Any] = document[section]
+    if not 1 <= position <= len(items):
+        raise NotFound(f"{section} has {len(items)} item(s); there is no item {position}")
+    if not isinstance(patch, dict) or not patch:
+        raise ValidationFailed([FieldError("body", "give at least one field to change")])
+    items[position - 1] = merge_patch(items[position - 1], patch)
+    return _store_amendment(session, row, document, f"{section}[{position - 1}].",
+                            actor=actor, now=now, network=network, holidays=holidays)
+
+
+def _store_amendment(
+    session: Session,
+    row: Declaration,
+    document: dict[str, Any],
+    error_prefix: str,
+    *,
+    actor: Principal,
+    now: datetime,
+    network: Network,
+    holidays: Mapping[str, Collection[date]],
+) -> Declaration:
+    # Round-trip through JSON so the amended document is validated exactly like a new one.
+    try:
+        data = DeclarationIn.model_validate_json(json.dumps(document))
+    except PydanticValidationError as exc:
+        fields = pydantic_fields(exc)
+        if error_prefix:
+            fields = [FieldError(f.field.removeprefix(error_prefix), f.reason) for f in fields]
+        raise ValidationFailed(fields) from None
+    if data.model_dump(mode="json") == DeclarationIn.model_validate_json(
+        json.dumps(input_document(row))
+    ).model_dump(mode="json"):
+        return row  # nothing changed: no new revision, no audit noise
+    _check_declarant(actor, data)
+    derived = _validate(data, network, now, holidays)
+    before = snapshot(row)
+    _apply(row, data, derived, network)
+    row.revision += 1
+    row.updated_at = now
+    _index_vehicles(session, row, data)
+    session.flush()
+    audit.record(session, actor=actor, action="declaration.amend", target_type="declaration",
+                 target_id=row.id, at=now, before=before, after=snapshot(row))
+    return row
+
+
+def cancel(
+    session: Session, id_or_ref: str, reason: str, *, actor: Principal, now: datetime,
+    network: Network | None,
+) -> Declaration:
+    row = get(session, id_or_ref, actor=actor, network=network)
+    if row.status == "cancelled":
+        return row
+    _changeable(row, actor, None)
+    before = snapshot(row)
+    row.status = "cancelled"
+    row.cancelled_at = now
+    row.cancel_reason = reason
+    row.updated_at = now
+    row.revision += 1
+    audit.record(session, actor=actor, action="declaration.cancel", target_type="declaration",
+                 target_id=row.id, at=now, before=before, after=snapshot(row))
+    return row
+
+
+def to_out(row: Declaration, api_base: str) -> dict[str, Any]:
+    """The API representation (see ``DeclarationOut``)."""
+    doc = input_document(row)
+    return {
+        "id": row.id,
+        "reference": row.reference,
+        "status": row.status,
+        "revision": row.revision,
+        **doc,
+        "goods": row.goods,
+        "perishable": row.perishable,
+        "quarantine_kind": row.quarantine_kind,
+        "total_net_weight_kg": row.total_net_weight_kg,
+        "total_value_usd": money_out(row.total_value_usd_cents),
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+        "cancelled_at": row.cancelled_at.isoformat() if row.cancelled_at else None,
+        "cancel_reason": row.cancel_reason,
+        "qr_png": f"{api_base}/declarations/{row.id}/qr.png",
+        "qr_svg": f"{api_base}/declarations/{row.id}/qr.svg",
+    }
+
+
+def qr_payload(row: Declaration, public_base_url: str) -> str:
+    """What the QR code holds: a link officers' scanners open or type into a search field."""
+    return f"{public_base_url.rstrip('/')}/d/{row.reference}"
+
+
+def plate_search_key(text: str) -> str:
+    try:
+        return parse_plate(text).key
+    except ValueError:
+        return plate_key(text)

@@ -1,0 +1,1 @@
+"""Pure domain rules: value objects, reference network, declarations. No I/O, no clock."""

@@ -1,0 +1,155 @@
+"""Roles, principals and the permission matrix.
+
+The matrix below is the one place that says which roles may do what. Endpoints name an action
+(``require("declaration.create")``); ``docs/roles.md`` is checked against this table by a test.
+Scoping (which records a role may see) is enforced by the repositories with the rules in
+:func:`declaration_scope`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    REGULATOR = "regulator"
+    ENTERPRISE = "enterprise"
+    DRIVER = "driver"
+    YARD_OPERATOR = "yard_operator"
+    CUSTOMS = "customs"
+    BORDER_GUARD = "border_guard"
+    QUARANTINE = "quarantine"
+    HEALTH = "health"
+    TRAFFIC_POLICE = "traffic_police"
+    CASHIER = "cashier"
+    PARTNER_LIAISON = "partner_liaison"
+    PUBLIC = "public"
+
+
+ROLE_DESCRIPTIONS: dict[Role, str] = {
+    Role.ADMIN: "Runs the platform: accounts, reference network, audit log.",
+    Role.REGULATOR: "Control room: regulates the queue and the gates; reads all declarations.",
+    Role.ENTERPRISE: "Declares goods; sees only its own enterprise's declarations (by tax code).",
+    Role.DRIVER: "Sees the declarations that name them as driver (by document number).",
+    Role.YARD_OPERATOR: "Runs yards; sees declarations for gates whose yards are in scope.",
+    Role.CUSTOMS: "Customs officer at the checkpoints; reads all declarations.",
+    Role.BORDER_GUARD: "Border-guard officer; reads all declarations.",
+    Role.QUARANTINE: "Plant/animal quarantine officer; reads all declarations.",
+    Role.HEALTH: "Medical examination of drivers; reads all declarations.",
+    Role.TRAFFIC_POLICE: "Traffic police on the approach roads; reads all declarations.",
+    Role.CASHIER: "Collects fees; sees declarations for the gates in scope.",
+    Role.PARTNER_LIAISON: "Exchanges the daily bulletin with the partner side.",
+    Role.PUBLIC: "Anyone, without logging in: public figures and the reference network.",
+}
+
+OFFICIALS = frozenset(
+    {
+        Role.ADMIN,
+        Role.REGULATOR,
+        Role.CUSTOMS,
+        Role.BORDER_GUARD,
+        Role.QUARANTINE,
+        Role.HEALTH,
+        Role.TRAFFIC_POLICE,
+    }
+)
+"""Roles that see every declaration in the province."""
+
+_ALL = frozenset(Role)
+_SIGNED_IN = _ALL - {Role.PUBLIC}
+
+PERMISSIONS: dict[str, frozenset[Role]] = {
+    # reference network
+    "network.read": _ALL,
+    "network.write": frozenset({Role.ADMIN}),
+    # accounts
+    "account.read_self": _SIGNED_IN,
+    "account.manage": frozenset({Role.ADMIN}),
+    "audit.read": frozenset({Role.ADMIN}),
+    # declarations
+    "declaration.create": frozenset({Role.ENTERPRISE, Role.ADMIN}),
+    "declaration.read": OFFICIALS
+    | {Role.ENTERPRISE, Role.DRIVER, Role.YARD_OPERATOR, Role.CASHIER},
+    "declaration.amend": frozenset({Role.ENTERPRISE, Role.ADMIN}),
+    "declaration.cancel": frozenset({Role.ENTERPRISE, Role.ADMIN}),
+}
+
+
+def roles_for(action: str) -> frozenset[Role]:
+    try:
+        return PERMISSIONS[action]
+    except KeyError:
+        raise KeyError(f"no permission entry for action '{action}'") from None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling: a signed-in user, a machine client, or the anonymous public."""
+
+    id: int | None
+    username: str
+    kind: Literal["user", "client", "anonymous"]
+    roles: frozenset[Role]
+    enterprise_tax_code: str | None = None
+    driver_document: str | None = None
+    gate_scope: frozenset[str] = field(default_factory=frozenset)
+    yard_scope: frozenset[str] = field(default_factory=frozenset)
+
+    def may(self, action: str) -> bool:
+        return bool(self.roles & roles_for(action))
+
+    @property
+    def is_official(self) -> bool:
+        return bool(self.roles & OFFICIALS)
+
+
+ANONYMOUS = Principal(id=None, username="public", kind="anonymous", roles=frozenset({Role.PUBLIC}))
+SYSTEM = Principal(id=None, username="system", kind="client", roles=frozenset({Role.ADMIN}))
+"""The platform itself (CLI set-up, migrations, reference data loads)."""
+
+
+@dataclass(frozen=True)
+class DeclarationScope:
+    """Which declarations a principal may see; ``everything`` wins over the narrower lists."""
+
+    everything: bool = False
+    tax_code_heads: frozenset[str] = frozenset()
+    driver_documents: frozenset[str] = frozenset()
+    gates: frozenset[str] = frozenset()
+
+    @property
+    def nothing(self) -> bool:
+        return not (self.everything or self.tax_code_heads or self.driver_documents or self.gates)
+
+
+def declaration_scope(p: Principal, gates_of_yards: dict[str, str]) -> DeclarationScope:
+    """The declarations ``p`` may read. ``gates_of_yards`` maps yard code to its gate code."""
+    if p.is_official:
+        return DeclarationScope(everything=True)
+    heads: set[str] = set()
+    drivers: set[str] = set()
+    gates: set[str] = set()
+    if Role.ENTERPRISE in p.roles and p.enterprise_tax_code:
+        heads.add(p.enterprise_tax_code[:10])
+    if Role.DRIVER in p.roles and p.driver_document:
+        drivers.add(p.driver_document)
+    if Role.CASHIER in p.roles:
+        gates |= p.gate_scope
+    if Role.YARD_OPERATOR in p.roles:
+        gates |= {gates_of_yards[y] for y in p.yard_scope if y in gates_of_yards}
+    return DeclarationScope(
+        tax_code_heads=frozenset(heads), driver_documents=frozenset(drivers), gates=frozenset(gates)
+    )
+
+
+def may_change_declaration(p: Principal, declarant_tax: str, agent_tax: str | None) -> bool:
+    """Only the declaring enterprise (or its customs agent) and admins amend or cancel."""
+    if Role.ADMIN in p.roles:
+        return True
+    if Role.ENTERPRISE in p.roles and p.enterprise_tax_code:
+        head = p.enterprise_tax_code[:10]
+        return head == declarant_tax[:10] or (agent_tax is not None and head == agent_tax[:10])
+    return False

@@ -1,0 +1,100 @@
+"""Application errors.
+
+Every error the platform reports to a caller is an :class:`AppError`. One HTTP handler maps
+them to one JSON shape::
+
+    {"error": {"code": "...", "message": "...", "fields": [{"field": "...", "reason": "..."}]}}
+
+This module is plain Python so that the pure layers (``domain``) can raise these errors too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class FieldError:
+    """One bad field: a dotted path (``goods[0].hs_code``) and why it is wrong."""
+
+    field: str
+    reason: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"field": self.field, "reason": self.reason}
+
+
+class AppError(Exception):
+    """Base error with an HTTP status and a machine-readable code."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        field: str | None = None,
+        *,
+        fields: Iterable[FieldError] = (),
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if status_code is not None:
+            self.status_code = status_code
+        if code is not None:
+            self.code = code
+        collected = list(fields)
+        if field is not None:
+            collected.insert(0, FieldError(field, message))
+        self.fields: list[FieldError] = collected
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "fields": [f.as_dict() for f in self.fields],
+            }
+        }
+
+
+class ValidationFailed(AppError):
+    status_code = 422
+    code = "validation_failed"
+
+    def __init__(self, fields: Iterable[FieldError], message: str | None = None) -> None:
+        collected = list(fields)
+        if message is None:
+            if len(collected) == 1:
+                message = f"{collected[0].field}: {collected[0].reason}"
+            else:
+                message = f"{len(collected)} fields are invalid"
+        super().__init__(message, fields=collected)
+
+
+class NotFound(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class Unauthorized(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+class PayloadTooLarge(AppError):
+    status_code = 413
+    code = "payload_too_large"

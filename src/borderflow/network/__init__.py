@@ -1,0 +1,1 @@
+"""The reference network: versioned snapshots, their file format and admin API."""

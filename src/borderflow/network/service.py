@@ -1,0 +1,257 @@
+"""Network use cases: parse and check documents, publish versions, read the one in force."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from borderflow import audit
+from borderflow.domain.access import Principal
+from borderflow.domain.network import Network
+from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.store.models import NetworkVersion
+
+_adapter: TypeAdapter[Network] = TypeAdapter(Network)
+_cache: dict[int, Network] = {}
+
+FIRST_EFFECTIVE_FROM = datetime(2000, 1, 1, tzinfo=UTC)
+"""The first network ever loaded is in force from this instant unless told otherwise."""
+
+SECTIONS = ("gates", "calendars", "staging_areas", "corridors", "goods")
+PAST_TOLERANCE = timedelta(minutes=5)
+
+
+def pydantic_fields(exc: PydanticValidationError, prefix: str = "") -> list[FieldError]:
+    """Pydantic errors as field errors with dotted paths (``gates[0].yards[1].capacity``)."""
+    out: list[FieldError] = []
+    for err in exc.errors(include_url=False):
+        out.append(FieldError(loc_to_path(err["loc"], prefix), clean_message(err["msg"])))
+    return out
+
+
+def loc_to_path(loc: tuple[int | str, ...] | list[int | str], prefix: str = "") -> str:
+    path = prefix
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        elif part in ("body", "query", "path", "header") and not path:
+            continue
+        else:
+            path = f"{path}.{part}" if path else str(part)
+    return path or "body"
+
+
+def clean_message(msg: str) -> str:
+    for lead in ("Value error, ", "Assertion failed, "):
+        if msg.startswith(lead):
+            return msg[len(lead):]
+    return msg
+
+
+def parse(document: Any) -> Network:
+    """A network document (as loaded from YAML or JSON) checked into a :class:`Network`."""
+    if not isinstance(document, dict):
+        raise ValidationFailed([FieldError("document", "a network document must be a mapping")])
+    try:
+        network = _adapter.validate_python(document)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(pydantic_fields(exc)) from None
+    problems = network.problems()
+    if problems:
+        raise ValidationFailed(problems)
+    return network
+
+
+def dump(network: Network) -> dict[str, Any]:
+    """The network as a JSON-compatible document (the file format)."""
+    data: dict[str, Any] = _adapter.dump_python(network, mode="json")
+    return data
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = FieldError("file", f"cannot read {path}: {exc.strerror}")
+        raise ValidationFailed([problem]) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationFailed([FieldError("file", f"not valid YAML: {exc}")]) from None
+    if not isinstance(doc, dict):
+        raise ValidationFailed([FieldError("file", "the file must hold a YAML mapping")])
+    return doc
+
+
+def to_yaml(network: Network) -> str:
+    return yaml.safe_dump(dump(network), allow_unicode=True, sort_keys=False, width=100)
+
+
+def _sha(document: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+def publish(
+    session: Session,
+    network: Network,
+    *,
+    actor: Principal,
+    now: datetime,
+    effective_from: datetime | None = None,
+    note: str = "",
+    allow_past: bool = False,
+) -> NetworkVersion:
+    """Store a new version, in force from ``effective_from`` (default: now), and audit it."""
+    first = session.scalar(select(NetworkVersion.id).limit(1)) is None
+    if effective_from is None:
+        effective_from = FIRST_EFFECTIVE_FROM if first else now
+    if effective_from.tzinfo is None:
+        raise ValidationFailed([FieldError("effective_from", "give a timezone (e.g. +07:00)")])
+    if not allow_past and not first and effective_from < now - PAST_TOLERANCE:
+        raise ValidationFailed(
+            [FieldError("effective_from", "must not be in the past: history is not rewritten")]
+        )
+    previous = version_in_force(session, effective_from)
+    document = dump(network)
+    row = NetworkVersion(
+        version=network.version,
+        effective_from=effective_from,
+        document=document,
+        sha256=_sha(document),
+        note=note,
+        created_at=now,
+        created_by=actor.username,
+    )
+    session.add(row)
+    session.flush()
+    audit.record(
+        session,
+        actor=actor,
+        action="network.publish",
+        target_type="network_version",
+        target_id=str(row.id),
+        at=now,
+        before=None if previous is None else {"id": previous.id, "version": previous.version,
+                                              "sha256": previous.sha256},
+        after={"id": row.id, "version": row.version, "sha256": row.sha256,
+               "effective_from": effective_from.isoformat(), "note": note,
+               "changes": diff_summary(previous.document if previous else None, document)},
+    )
+    _cache[row.id] = network
+    return row
+
+
+def version_in_force(session: Session, at: datetime) -> NetworkVersion | None:
+    return session.scalar(
+        select(NetworkVersion)
+        .where(NetworkVersion.effective_from <= at)
+        .order_by(NetworkVersion.effective_from.desc(), NetworkVersion.id.desc())
+        .limit(1)
+    )
+
+
+def network_of(row: NetworkVersion) -> Network:
+    cached = _cache.get(row.id)
+    if cached is None:
+        cached = _adapter.validate_python(row.document)
+        _cache[row.id] = cached
+    return cached
+
+
+def network_at(session: Session, at: datetime) -> tuple[NetworkVersion, Network]:
+    row = version_in_force(session, at)
+    if row is None:
+        raise NotFound("no reference network is loaded; run `borderflow network load FILE`")
+    return row, network_of(row)
+
+
+def versions(session: Session) -> list[NetworkVersion]:
+    return list(
+        session.scalars(
+            select(NetworkVersion).order_by(NetworkVersion.effective_from, NetworkVersion.id)
+        ).all()
+    )
+
+
+def get_version(session: Session, version_id: int) -> NetworkVersion:
+    row = session.get(NetworkVersion, version_id)
+    if row is None:
+        raise NotFound(f"no network version {version_id}")
+    return row
+
+
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7386 JSON Merge Patch: objects merge, ``null`` deletes, anything else replaces."""
+    if not isinstance(patch, dict):
+        return patch
+    result = dict(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def patch_entity(
+    session: Session,
+    section: str,
+    code: str,
+    patch: dict[str, Any],
+    *,
+    actor: Principal,
+    now: datetime,
+    effective_from: datetime | None,
+    note: str = "",
+    version: str | None = None,
+) -> NetworkVersion:
+    """Change one gate, calendar, staging area, corridor or goods group from a stated time.
+
+    The new version is the version in force at ``effective_from`` with the patch applied.
+    """
+    if section not in SECTIONS:
+        raise NotFound(f"unknown network section '{section}'; sections: {', '.join(SECTIONS)}")
+    when = effective_from or now
+    base_row, _ = network_at(session, when)
+    document = json.loads(json.dumps(base_row.document))
+    items: list[dict[str, Any]] = document.get(section, [])
+    index = next((i for i, item in enumerate(items) if item.get("code") == code), None)
+    if index is None:
+        raise NotFound(f"no {section[:-1].replace('_', ' ')} '{code}' in the network in force")
+    if "code" in patch and patch["code"] != code:
+        raise ValidationFailed([FieldError("code", "codes cannot be changed; add a new entry")])
+    items[index] = merge_patch(items[index], patch)
+    document[section] = items
+    if version:
+        document["version"] = version
+    try:
+        network = parse(document)
+    except ValidationFailed as exc:
+        prefix = f"{section}[{index}]."
+        raise ValidationFailed(
+            [FieldError(f.field.removeprefix(prefix), f.reason) for f in exc.fields]
+        ) from None
+    return publish(session, network, actor=actor, now=now, effective_from=when, note=note)
+
+
+def diff_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> list[str]:
+    """Which entries were added, removed or changed, per section (for the audit log)."""
+    if before is None:
+        return ["initial load"]
+    out: list[str] = []
+    for section in SECTIONS:
+        old = {i["code"]: i for i in before.get(section, [])}
+        new = {i["code"]: i for i in after.get(section, [])}
+        out += [f"{section}: added {c}" for c in new.keys() - old.keys()]
+        out += [f"{section}: removed {c}" for c in old.keys() - new.keys()]
+        out += [f"{section}: changed {c}" for c in new.keys() & old.keys() if new[c] != old[c]]
+    return sorted(out)

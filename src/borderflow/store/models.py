@@ -1,0 +1,155 @@
+"""Tables. Every feature's rows live here so migrations see one metadata."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column
+
+from borderflow.store.base import Base, JSONType, UTCDateTime
+
+
+class Account(Base):
+    """A person (user) or a machine client, with roles and server-side scopes."""
+
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # user | client
+    username: Mapped[str] = mapped_column(String(80), unique=True)
+    display_name: Mapped[str] = mapped_column(String(200))
+    password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    roles: Mapped[list[str]] = mapped_column(JSONType)
+    enterprise_tax_code: Mapped[str | None] = mapped_column(String(14), nullable=True, index=True)
+    driver_document: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    gate_scope: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    yard_scope: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ApiKey(Base):
+    """A machine client's key. Only a SHA-256 digest of the secret part is kept."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"))
+    prefix: Mapped[str] = mapped_column(String(16), unique=True)
+    secret_sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class AuditEntry(Base):
+    """Who did what to which record, when, with the record before and after."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    actor_name: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(80), index=True)
+    target_type: Mapped[str] = mapped_column(String(40))
+    target_id: Mapped[str] = mapped_column(String(80))
+    before: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    after: Mapped[Any] = mapped_column(JSONType, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+    __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+
+
+class NetworkVersion(Base):
+    """One complete snapshot of the reference network, in force from ``effective_from``."""
+
+    __tablename__ = "network_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(40))
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class Declaration(Base):
+    """A pre-arrival declaration (goods, vehicles with their drivers, quarantine)."""
+
+    __tablename__ = "declarations"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    direction: Mapped[str] = mapped_column(String(40))
+    flow: Mapped[str] = mapped_column(String(10))
+    enterprise_tax_code: Mapped[str] = mapped_column(String(14), index=True)
+    enterprise_name: Mapped[str] = mapped_column(String(200))
+    customs_agent_tax_code: Mapped[str | None] = mapped_column(
+        String(14), nullable=True, index=True
+    )
+    requested_gate: Mapped[str] = mapped_column(String(40), index=True)
+    requested_date: Mapped[date] = mapped_column(Date, index=True)
+    perishable: Mapped[bool] = mapped_column(Boolean)
+    quarantine_kind: Mapped[str] = mapped_column(String(10))
+    goods: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    vehicles: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    quarantine: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    total_net_weight_kg: Mapped[int] = mapped_column(Integer)
+    total_value_usd_cents: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class DeclarationVehicle(Base):
+    """Lookup index: which declarations carry a plate or a driver (officers search by plate)."""
+
+    __tablename__ = "declaration_vehicles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(
+        ForeignKey("declarations.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    plate_key: Mapped[str] = mapped_column(String(20), index=True)
+    driver_document: Mapped[str] = mapped_column(String(40), index=True)
+
+    __table_args__ = (UniqueConstraint("declaration_id", "position"),)
+
+
+class IdempotencyRecord(Base):
+    """The first response to a write carrying an ``Idempotency-Key``, replayed on retries."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(Integer)
+    key: Mapped[str] = mapped_column(String(200))
+    method: Mapped[str] = mapped_column(String(10))
+    path: Mapped[str] = mapped_column(String(500))
+    request_sha256: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(Integer)
+    response: Mapped[Any] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("account_id", "key"),)
