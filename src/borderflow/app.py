@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         settings=settings,
         engine=engine,
         sessions=make_session_factory(engine),
+        read_sessions=make_session_factory(engine, write=False),
         clock=clock or SystemClock(),
         secret_key=settings.resolved_secret_key(),
     )

@@ -16,5 +16,6 @@ class AppContext:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    read_sessions: sessionmaker[Session]
     clock: Clock
     secret_key: str

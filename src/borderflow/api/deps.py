@@ -26,9 +26,13 @@ def get_context(request: Request) -> AppContext:
 Ctx = Annotated[AppContext, Depends(get_context)]
 
 
-def get_db(ctx: Ctx) -> Iterator[Session]:
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def get_db(ctx: Ctx, request: Request) -> Iterator[Session]:
     """One transaction per request: committed when the handler returns, before the response."""
-    session = ctx.sessions()
+    factory = ctx.read_sessions if request.method in READ_METHODS else ctx.sessions
+    session = factory()
     try:
         yield session
         session.commit()

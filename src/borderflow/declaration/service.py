@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import secrets
 import uuid
@@ -148,9 +149,12 @@ def snapshot(row: Declaration) -> dict[str, Any]:
 
 
 def input_document(row: Declaration) -> dict[str, Any]:
-    """The declaration as the declarant would submit it (what amendments patch)."""
+    """The declaration as the declarant would submit it (what amendments patch).
+
+    A deep copy: changing it never touches the stored row.
+    """
     goods = [{k: v for k, v in g.items() if k != "group"} for g in row.goods]
-    return {
+    return copy.deepcopy({
         "direction": row.direction,
         "flow": row.flow,
         "enterprise": {"tax_code": row.enterprise_tax_code, "name": row.enterprise_name},
@@ -161,7 +165,7 @@ def input_document(row: Declaration) -> dict[str, Any]:
         "vehicles": row.vehicles,
         "quarantine": row.quarantine,
         "note": row.note,
-    }
+    })
 
 
 def create(
@@ -249,8 +253,8 @@ def amend(
     for forbidden in ("id", "reference", "status", "revision"):
         if forbidden in patch:
             raise ValidationFailed([FieldError(forbidden, "cannot be amended")])
-    return _store_amendment(session, row, merge_patch(input_document(row), patch), "",
-                            actor=actor, now=now, network=network, holidays=holidays)
+    return _store_amendment(session, row, merge_patch(input_document(row), patch), actor=actor,
+                            now=now, network=network, holidays=holidays)
 
 
 def amend_item(
@@ -276,15 +280,14 @@ def amend_item(
     if not isinstance(patch, dict) or not patch:
         raise ValidationFailed([FieldError("body", "give at least one field to change")])
     items[position - 1] = merge_patch(items[position - 1], patch)
-    return _store_amendment(session, row, document, f"{section}[{position - 1}].",
-                            actor=actor, now=now, network=network, holidays=holidays)
+    return _store_amendment(session, row, document, actor=actor, now=now, network=network,
+                            holidays=holidays)
 
 
 def _store_amendment(
     session: Session,
     row: Declaration,
     document: dict[str, Any],
-    error_prefix: str,
     *,
     actor: Principal,
     now: datetime,
@@ -295,10 +298,7 @@ def _store_amendment(
     try:
         data = DeclarationIn.model_validate_json(json.dumps(document))
     except PydanticValidationError as exc:
-        fields = pydantic_fields(exc)
-        if error_prefix:
-            fields = [FieldError(f.field.removeprefix(error_prefix), f.reason) for f in fields]
-        raise ValidationFailed(fields) from None
+        raise ValidationFailed(pydantic_fields(exc)) from None
     if data.model_dump(mode="json") == DeclarationIn.model_validate_json(
         json.dumps(input_document(row))
     ).model_dump(mode="json"):

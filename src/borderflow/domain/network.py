@@ -160,7 +160,7 @@ class ExtendedHours:
 class DatedException:
     """One date with its own hours, or closed (``open``/``close`` omitted)."""
 
-    on: date
+    day: date
     reason: str
     open: time | None = None
     close: time | None = None
@@ -230,7 +230,7 @@ class Calendar:
                 if d in seen:
                     raise ValueError(f"weekday '{d}' has regular hours twice")
                 seen.add(d)
-        dates = [e.on for e in self.exceptions]
+        dates = [e.day for e in self.exceptions]
         if len(dates) != len(set(dates)):
             raise ValueError("a date may have only one exception")
         ZoneInfo(self.timezone)  # raises for an unknown timezone
@@ -238,7 +238,7 @@ class Calendar:
     def hours_on(self, day: date, holidays: Mapping[str, Collection[date]]) -> DayHours:
         """Opening hours on a local date. ``holidays`` maps country code to its holiday dates."""
         for exc in self.exceptions:
-            if exc.on == day:
+            if exc.day == day:
                 if exc.open is None or exc.close is None:
                     return DayHours(day, "closed", (), exc.reason)
                 return DayHours(

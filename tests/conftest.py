@@ -1,0 +1,201 @@
+"""Shared fixtures.
+
+The suite runs on SQLite by default. With ``BORDERFLOW_TEST_DATABASE_URL`` set to a PostgreSQL
+URL it runs against that server instead, each xdist worker in its own schema. When ``CI=true``
+an unreachable PostgreSQL fails the run; elsewhere the PostgreSQL pass is skipped with a reason.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
+
+from borderflow.account import security
+from borderflow.app import create_app
+from borderflow.bootstrap import demo_accounts
+from borderflow.clock import FixedClock
+from borderflow.config import DEFAULT_NETWORK_FILE, Settings
+from borderflow.domain.access import SYSTEM
+from borderflow.network import service as networks
+from borderflow.store import migrate
+from borderflow.store.base import Base
+from borderflow.store.models import Account
+from borderflow.store.session import make_engine, make_session_factory
+
+PG_URL = os.environ.get("BORDERFLOW_TEST_DATABASE_URL")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+PASSWORD = "correct horse battery staple"
+NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 08:00 in Lang Son
+TODAY = date(2026, 11, 23)
+
+_password_hash = security.hash_password(PASSWORD)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if PG_URL:
+        return
+    skip = pytest.mark.skip(reason="PostgreSQL-only; runs in the PostgreSQL pass of make test")
+    for item in items:
+        if "postgres" in item.keywords:
+            item.add_marker(skip)
+
+
+def _seed(session: Session) -> None:
+    """The reference network and one account per role (see bootstrap.demo_accounts)."""
+    network = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
+    networks.publish(session, network, actor=SYSTEM, now=NOW, note="test seed")
+    gate = network.gates[0].code
+    yard = network.gates[0].yards[0].code
+    for demo in demo_accounts(gate, yard):
+        session.add(
+            Account(
+                kind="user", username=demo.username, display_name=demo.display_name,
+                password_hash=_password_hash, roles=[r.value for r in demo.roles],
+                enterprise_tax_code=demo.enterprise_tax_code,
+                driver_document=demo.driver_document, gate_scope=list(demo.gate_scope),
+                yard_scope=list(demo.yard_scope), active=True, created_at=NOW, updated_at=NOW,
+            )
+        )
+
+
+def _seed_url(url: str) -> None:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        _seed(session)
+        session.commit()
+    engine.dispose()
+
+
+@dataclass
+class Database:
+    url: str
+    backend: str
+
+
+def _pg_schema_url(base: str, schema: str) -> str:
+    url = make_url(base)
+    return url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(
+        hide_password=False
+    )
+
+
+@pytest.fixture(scope="session")
+def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Iterator[Any]:
+    if PG_URL:
+        from borderflow.store.session import normalise_url
+
+        base = normalise_url(PG_URL)
+        try:
+            admin = create_engine(base, isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:
+            message = f"PostgreSQL at {make_url(base).host} is unreachable: {exc}"
+            if IN_CI:
+                pytest.fail(message)
+            pytest.skip(message)
+        schema = f"bf_test_{worker_id}_{uuid.uuid4().hex[:8]}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        url = _pg_schema_url(base, schema)
+        migrate.upgrade(url)
+        yield Database(url, "postgresql")
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+    else:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        url = f"sqlite:///{path}"
+        migrate.upgrade(url)
+        _seed_url(url)
+        yield Database(url, "sqlite")
+
+
+@pytest.fixture
+def database(database_template: Database, tmp_path: Path) -> Database:
+    """A fresh database holding the seed: a copied file (SQLite) or emptied tables (PostgreSQL)."""
+    if database_template.backend == "sqlite":
+        src = Path(make_url(database_template.url).database or "")
+        dst = tmp_path / "borderflow.db"
+        shutil.copyfile(src, dst)
+        return Database(f"sqlite:///{dst}", "sqlite")
+    engine = make_engine(database_template.url)
+    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    _seed_url(database_template.url)
+    return database_template
+
+
+@pytest.fixture
+def clock() -> FixedClock:
+    return FixedClock(NOW)
+
+
+@pytest.fixture
+def settings(database: Database, tmp_path: Path) -> Settings:
+    return Settings(database_url=database.url, var_dir=tmp_path / "var",
+                    secret_key="test-secret-key-that-is-long-enough-for-hs256",
+                    log_level="WARNING", public_base_url="https://gate.example")
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    app = create_app(settings, clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+    app.state.ctx.engine.dispose()
+
+
+class Peek:
+    """Looks behind the API: every query runs in its own short read transaction, so it sees
+    what the application has committed so far."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        self.sessions = make_session_factory(self.engine, write=False)
+
+    def scalar(self, statement: Any) -> Any:
+        with self.sessions() as s:
+            return s.scalar(statement)
+
+    def scalars(self, statement: Any) -> Any:
+        with self.sessions() as s:
+            return s.scalars(statement).all()
+
+    def one(self, statement: Any) -> Any:
+        with self.sessions() as s:
+            return s.scalars(statement).one()
+
+
+@pytest.fixture
+def db(settings: Settings) -> Iterator[Peek]:
+    peek = Peek(settings.database_url)
+    yield peek
+    peek.engine.dispose()
+
+
+@pytest.fixture
+def auth(db: Peek, settings: Settings, clock: FixedClock) -> Any:
+    """``auth("enterprise")`` -> headers with a valid bearer token for that seeded account."""
+
+    def headers(username: str, **extra: str) -> dict[str, str]:
+        account = db.one(select(Account).where(Account.username == username))
+        token = security.issue_token(account.id, account.username, key=settings.secret_key or "",
+                                     now=clock.now(), minutes=15)
+        return {"Authorization": f"Bearer {token}", **extra}
+
+    return headers
