@@ -35,14 +35,18 @@ def test_enterprise_submits_a_declaration(client: TestClient, auth: Any, db: Pee
     r = client.post(URL, json=factories.declaration(), headers=auth("enterprise"))
     assert r.status_code == 201, r.text
     d = r.json()
-    assert d["reference"].startswith("BF-") and len(d["reference"]) == 12
-    assert d["status"] == "submitted" and d["revision"] == 1
+    assert d["reference"].startswith("BF-")
+    assert len(d["reference"]) == 12
+    assert d["status"] == "submitted"
+    assert d["revision"] == 1
     assert d["flow"] == "export"
-    assert d["perishable"] is False and d["quarantine_kind"] == "none"
+    assert d["perishable"] is False
+    assert d["quarantine_kind"] == "none"
     assert d["goods"][0]["hs_code"] == "847130"
     assert d["vehicles"][0]["plate"] == "29C-123.45"
     assert d["vehicles"][0]["driver"]["phone"] == "+84912345678"
-    assert d["total_net_weight_kg"] == 6000 and d["total_value_usd"] == "180000.00"
+    assert d["total_net_weight_kg"] == 6000
+    assert d["total_value_usd"] == "180000.00"
     assert r.headers["Location"] == f"{URL}/{d['id']}"
     assert r.headers["ETag"] == '"1"'
     audit = db.scalars(select(AuditEntry).where(AuditEntry.target_id == d["id"]))
@@ -124,7 +128,8 @@ def test_unknown_gate_lists_the_gates(client: TestClient, auth: Any) -> None:
                     headers=auth("enterprise"))
     assert r.status_code == 422
     reason = fields_of(r)["requested_gate"]
-    assert "unknown gate 'nowhere'" in reason and "huu-nghi" in reason
+    assert "unknown gate 'nowhere'" in reason
+    assert "huu-nghi" in reason
 
 
 def _excluded_goods() -> tuple[str, str, list[str]]:
@@ -252,7 +257,8 @@ def test_enterprise_b_cannot_read_list_amend_or_cancel_enterprise_a(
     assert client.get(f"{URL}/{d['reference']}", headers=b).status_code == 404
     assert client.get(f"{URL}/{d['id']}/qr.png", headers=b).status_code == 404
     listed = client.get(URL, headers=b).json()
-    assert listed["total"] == 0 and listed["items"] == []
+    assert listed["total"] == 0
+    assert listed["items"] == []
     assert client.patch(f"{URL}/{d['id']}", json={"note": "x"}, headers=b).status_code == 404
     assert client.post(f"{URL}/{d['id']}/cancel", json={"reason": "mine now"},
                        headers=b).status_code == 404
@@ -323,8 +329,10 @@ def test_amending_one_field_keeps_the_rest_and_is_audited(
     assert r.status_code == 200, r.text
     a = r.json()
     assert a["requested_date"] == factories.day(3)
-    assert a["revision"] == 2 and r.headers["ETag"] == '"2"'
-    assert a["vehicles"] == d["vehicles"] and a["goods"] == d["goods"]
+    assert a["revision"] == 2
+    assert r.headers["ETag"] == '"2"'
+    assert a["vehicles"] == d["vehicles"]
+    assert a["goods"] == d["goods"]
     row = db.one(select(AuditEntry).where(AuditEntry.action == "declaration.amend"))
     assert row.before["requested_date"] == d["requested_date"]
     assert row.after["requested_date"] == factories.day(3)
@@ -373,11 +381,13 @@ def test_cancelled_declarations_cannot_be_amended(client: TestClient, auth: Any)
     d = create(client, auth("enterprise"), factories.declaration())
     r = client.post(f"{URL}/{d['id']}/cancel", json={"reason": "order withdrawn"},
                     headers=auth("enterprise"))
-    assert r.status_code == 200 and r.json()["status"] == "cancelled"
+    assert r.status_code == 200
+    assert r.json()["status"] == "cancelled"
     assert r.json()["cancel_reason"] == "order withdrawn"
     again = client.post(f"{URL}/{d['id']}/cancel", json={"reason": "order withdrawn"},
                         headers=auth("enterprise"))
-    assert again.status_code == 200 and again.json()["revision"] == r.json()["revision"]
+    assert again.status_code == 200
+    assert again.json()["revision"] == r.json()["revision"]
     amend = client.patch(f"{URL}/{d['id']}", json={"note": "x"}, headers=auth("enterprise"))
     assert amend.status_code == 409
     assert amend.json()["error"]["code"] == "not_amendable"
@@ -391,7 +401,8 @@ def test_list_filters_and_paginates(client: TestClient, auth: Any) -> None:
         create(client, h, body)
     create(client, h, factories.fruit_declaration())
     page = client.get(URL, params={"page_size": 2}, headers=h).json()
-    assert page["total"] == 4 and len(page["items"]) == 2
+    assert page["total"] == 4
+    assert len(page["items"]) == 2
     page2 = client.get(URL, params={"page_size": 2, "page": 2}, headers=h).json()
     assert {i["id"] for i in page["items"]}.isdisjoint({i["id"] for i in page2["items"]})
     assert client.get(URL, params={"perishable": True}, headers=h).json()["total"] == 1
@@ -399,13 +410,15 @@ def test_list_filters_and_paginates(client: TestClient, auth: Any) -> None:
     assert client.get(URL, params={"tax_code": ENTERPRISE_TAX}, headers=h).json()["total"] == 4
     bad = client.get(URL, params={"date_from": factories.day(5), "date_to": factories.day(1)},
                      headers=h)
-    assert bad.status_code == 422 and "date_to" in fields_of(bad)
+    assert bad.status_code == 422
+    assert "date_to" in fields_of(bad)
 
 
 def test_qr_codes_are_served_as_png_and_svg(client: TestClient, auth: Any) -> None:
     d = create(client, auth("enterprise"), factories.declaration())
     png = client.get(d["qr_png"], headers=auth("driver"))
-    assert png.status_code == 200 and png.headers["content-type"] == "image/png"
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
     assert png.content.startswith(b"\x89PNG\r\n\x1a\n")
     svg = client.get(d["qr_svg"], headers=auth("enterprise"))
     assert svg.headers["content-type"].startswith("image/svg+xml")

@@ -204,7 +204,7 @@ def user_add(
         if client:
             _, key = accounts.create_api_key(session, account, "created with the CLI",
                                              actor=SYSTEM, now=clock.now())
-            console.print(f"API key (shown once): {key}")
+            typer.echo(f"API key (shown once): {key}")
 
 
 @user_app.command("list")
@@ -247,7 +247,7 @@ def user_api_key(
         account = accounts.find_account(session, username)
         _, key = accounts.create_api_key(session, account, name, actor=SYSTEM,
                                          now=SystemClock().now())
-    console.print(f"API key (shown once): {key}")
+    typer.echo(f"API key (shown once): {key}")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Literal
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from borderflow.errors import FieldError
 
@@ -169,8 +169,14 @@ class DatedException:
     def __post_init__(self) -> None:
         if (self.open is None) != (self.close is None):
             raise ValueError("give both open and close, or neither (closed all day)")
-        if self.open is not None and self.close is not None and self.close <= self.open:
-            raise ValueError("close must be after open")
+        if self.open is not None and self.close is not None:
+            if self.close <= self.open:
+                raise ValueError("close must be after open")
+            for b in self.breaks:
+                if b.start < self.open or b.end > self.close:
+                    raise ValueError("breaks must lie within the day's hours")
+        elif self.breaks:
+            raise ValueError("a closed day has no breaks")
         if not self.reason.strip():
             raise ValueError("reason must not be empty")
 
@@ -200,6 +206,8 @@ def _subtract(open_: time, close: time, breaks: tuple[TimeRange, ...]) -> tuple[
     out: list[TimeRange] = []
     cursor = open_
     for b in sorted(breaks, key=lambda r: r.start):
+        if cursor >= close:
+            break
         if b.start > cursor:
             out.append(TimeRange(cursor, min(b.start, close)))
         cursor = max(cursor, b.end)
@@ -233,7 +241,11 @@ class Calendar:
         dates = [e.day for e in self.exceptions]
         if len(dates) != len(set(dates)):
             raise ValueError("a date may have only one exception")
-        ZoneInfo(self.timezone)  # raises for an unknown timezone
+        try:
+            ZoneInfo(self.timezone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone '{self.timezone}' (use e.g. Asia/Ho_Chi_Minh)"
+                             ) from None
 
     def hours_on(self, day: date, holidays: Mapping[str, Collection[date]]) -> DayHours:
         """Opening hours on a local date. ``holidays`` maps country code to its holiday dates."""

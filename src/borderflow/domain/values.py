@@ -114,10 +114,10 @@ def parse_plate(value: str) -> Plate:
 
 def parse_hs_code(value: str) -> str:
     """An HS code of 4 to 10 digits (dots and spaces allowed: ``0810.90``); chapter 01-97."""
-    raw = re.sub(r"[\s.]", "", value.strip())
+    raw = re.sub(r"[\s.]", "", unicodedata.normalize("NFKC", value).strip())
     if not raw:
         raise ValueError("HS code is required")
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ValueError("HS code may contain only digits (dots and spaces are ignored)")
     if not 4 <= len(raw) <= 10:
         raise ValueError("HS code must have 4 to 10 digits (heading at least)")
@@ -153,9 +153,11 @@ DocumentType = Literal["vn_citizen_id", "vn_id_card", "passport", "cn_resident_i
 
 def parse_document(doc_type: DocumentType, value: str) -> str:
     """An identity document number of the given type, canonicalised."""
-    raw = re.sub(r"[\s-]", "", value.strip()).upper()
+    raw = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", value).strip()).upper()
     if not raw:
         raise ValueError("document number is required")
+    if not raw.isascii():
+        raise ValueError("document number may contain only Latin letters and digits")
     if doc_type == "vn_citizen_id":
         if not re.fullmatch(r"\d{12}", raw):
             raise ValueError("a Vietnamese citizen ID (CCCD) has 12 digits")
@@ -184,14 +186,29 @@ def parse_document(doc_type: DocumentType, value: str) -> str:
 # --- Money ------------------------------------------------------------------------------------
 
 
+_USD = re.compile(r"(?:\d{1,3}(?:,\d{3})+|\d{1,13})(?:\.\d{1,2})?", re.ASCII)
+
+
 def usd_to_cents(value: str) -> int:
-    """A USD amount with at most 2 decimals, as integer cents (never floats)."""
-    raw = value.strip().replace(",", "")
-    if not re.fullmatch(r"\d{1,13}(\.\d{1,2})?", raw):
-        raise ValueError("amount must be a non-negative number with at most 2 decimals")
-    whole, _, frac = raw.partition(".")
+    """A USD amount with at most 2 decimals, as integer cents (never floats).
+
+    Commas are accepted only as thousands separators (``1,234.50``); ``12,5`` is refused
+    rather than guessed.
+    """
+    raw = value.strip()
+    if not _USD.fullmatch(raw):
+        raise ValueError(
+            "amount must be a non-negative number with at most 2 decimals, a dot as decimal "
+            "mark (e.g. 1234.50 or 1,234.50)"
+        )
+    whole, _, frac = raw.replace(",", "").partition(".")
+    if len(whole) > 13:
+        raise ValueError("amount must be a non-negative number with at most 2 decimals "
+                         "(and below 10^13)")
     return int(whole) * 100 + int((frac + "00")[:2])
 
 
 def cents_to_usd(cents: int) -> str:
-    return f"{cents // 100}.{cents % 100:02d}"
+    sign = "-" if cents < 0 else ""
+    whole, frac = divmod(abs(cents), 100)
+    return f"{sign}{whole}.{frac:02d}"

@@ -1,0 +1,91 @@
+"""The command line: set-up from nothing, network load/validate/export, user management."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from borderflow.cli.main import app
+from borderflow.config import DEFAULT_NETWORK_FILE, get_settings
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("BORDERFLOW_DATABASE_URL", f"sqlite:///{tmp_path}/cli.db")
+    monkeypatch.setenv("BORDERFLOW_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    yield tmp_path
+    get_settings.cache_clear()
+
+
+def test_help_explains_each_command() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("serve", "setup", "db", "network", "user"):
+        assert command in result.output
+    sub = runner.invoke(app, ["network", "--help"])
+    assert "load" in sub.output
+    assert "validate" in sub.output
+    assert "export" in sub.output
+
+
+def test_setup_migrates_loads_and_prints_demo_accounts_once(env: Path) -> None:
+    first = runner.invoke(app, ["setup", "--demo"])
+    assert first.exit_code == 0, first.output
+    assert "Loaded reference network" in first.output
+    for username in ("admin", "regulator", "enterprise", "customs", "cashier", "liaison"):
+        assert username in first.output
+    second = runner.invoke(app, ["setup", "--demo"])
+    assert second.exit_code == 0
+    assert "already exist" in second.output
+    assert "Loaded reference network" not in second.output
+
+
+def test_network_validate_load_and_export_round_trip(env: Path) -> None:
+    assert runner.invoke(app, ["db", "upgrade"]).exit_code == 0
+    ok = runner.invoke(app, ["network", "validate", str(DEFAULT_NETWORK_FILE)])
+    assert ok.exit_code == 0
+    assert "OK" in ok.output
+    loaded = runner.invoke(app, ["network", "load", str(DEFAULT_NETWORK_FILE)])
+    assert loaded.exit_code == 0, loaded.output
+    out = env / "export.yaml"
+    exported = runner.invoke(app, ["network", "export", "-o", str(out)])
+    assert exported.exit_code == 0, exported.output
+    original = yaml.safe_load(DEFAULT_NETWORK_FILE.read_text(encoding="utf-8"))
+    again = yaml.safe_load(out.read_text(encoding="utf-8"))
+    assert [g["code"] for g in again["gates"]] == [g["code"] for g in original["gates"]]
+    reload = runner.invoke(app, ["network", "validate", str(out)])
+    assert reload.exit_code == 0, reload.output
+
+
+def test_an_invalid_network_file_is_explained(env: Path) -> None:
+    bad = env / "bad.yaml"
+    doc = yaml.safe_load(DEFAULT_NETWORK_FILE.read_text(encoding="utf-8"))
+    doc["gates"][0]["calendar"] = "missing"
+    bad.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    result = runner.invoke(app, ["network", "validate", str(bad)])
+    assert result.exit_code == 1
+    assert "gates[0].calendar" in result.output
+
+
+def test_user_add_with_scopes_and_a_client_key(env: Path) -> None:
+    assert runner.invoke(app, ["setup"]).exit_code == 0
+    r = runner.invoke(app, ["user", "add", "cashier-2", "--role", "cashier", "--gate", "chi-ma",
+                            "--password", "a long enough password"])
+    assert r.exit_code == 0, r.output
+    bad = runner.invoke(app, ["user", "add", "cashier-3", "--role", "cashier",
+                              "--password", "a long enough password"])
+    assert bad.exit_code == 1
+    assert "gate_scope" in bad.output
+    client = runner.invoke(app, ["user", "add", "anpr-1", "--role", "border_guard", "--client"])
+    assert client.exit_code == 0
+    assert "API key (shown once): bfk_" in client.output
+    listed = runner.invoke(app, ["user", "list"])
+    assert "cashier-2" in listed.output
+    assert "anpr-1" in listed.output
