@@ -28,7 +28,7 @@ run: setup
 	$(BIN)/borderflow serve
 
 lint: install
-	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff check src tests
 	$(BIN)/lint-imports
 
 typecheck: install
@@ -39,7 +39,7 @@ test-sqlite: install
 
 # In CI (CI=true) an unreachable PostgreSQL fails the run; locally it is reported and skipped.
 test-postgres: install
-	BORDERFLOW_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 -q -m "not sqlite_only"
+	BORDERFLOW_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 -q
 
 test: lint typecheck test-sqlite test-postgres
 

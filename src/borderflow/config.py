@@ -39,7 +39,6 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base URL written into declaration QR codes.",
     )
-    max_page_size: int = 200
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

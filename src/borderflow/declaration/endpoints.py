@@ -35,9 +35,13 @@ IfMatch = Annotated[
     Header(description='The revision you amend, as returned in ETag (e.g. "3"); a newer '
                        "revision on the server gives 412."),
 ]
-NOT_FOUND = {404: {"model": ErrorResponse, "description": "No such declaration that you may see"}}
-CONFLICT = {409: {"model": ErrorResponse, "description": "No longer amendable, or key reused"},
-            412: {"model": ErrorResponse, "description": "If-Match revision is stale"}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such declaration that you may see"}
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {"model": ErrorResponse, "description": "No longer amendable, or key reused"},
+    412: {"model": ErrorResponse, "description": "If-Match revision is stale"},
+}
 
 
 def _revision(if_match: str | None) -> int | None:

@@ -57,7 +57,7 @@ class ListFilter:
     perishable: bool | None = None
 
 
-def _filtered(scope: DeclarationScope, f: ListFilter) -> Select[tuple[Declaration]]:
+def _filtered(scope: DeclarationScope, f: ListFilter) -> Select[Declaration]:
     q = select(Declaration).where(scope_clause(scope))
     if f.status:
         q = q.where(Declaration.status == f.status)

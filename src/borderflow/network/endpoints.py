@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
+from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.domain.values import parse_hs_code
 from borderflow.errors import FieldError, NotFound, ValidationFailed
@@ -49,8 +50,8 @@ def _when(ctx: Ctx, at: datetime | None) -> datetime:
 @router.get("", response_model=NetworkOut, summary="The network in force",
             description="The complete reference network in force now or at `at`."
             + roles_doc("network.read"))
-def read_network(ctx: Ctx, db: Db, _: Reader, at: At = None) -> dict[str, Any]:
-    row, _net = service.network_at(db, _when(ctx, at))
+def read_network(ctx: Ctx, db: Db, _caller: Reader, at: At = None) -> dict[str, Any]:
+    row, _network = service.network_at(db, _when(ctx, at))
     return {"version": _version_out(row), "document": row.document}
 
 
@@ -69,14 +70,14 @@ def put_network(body: NetworkPut, ctx: Ctx, db: Db, actor: Writer, idem: Idem) -
 
 @router.get("/versions", response_model=list[NetworkVersionOut], summary="All network versions",
             description="Oldest first." + roles_doc("network.read"))
-def list_versions(db: Db, _: Reader) -> list[dict[str, Any]]:
+def list_versions(db: Db, _caller: Reader) -> list[dict[str, Any]]:
     return [_version_out(r) for r in service.versions(db)]
 
 
 @router.get("/versions/{version_id}", response_model=NetworkOut,
             responses={404: {"model": ErrorResponse}}, summary="One network version",
             description=roles_doc("network.read"))
-def read_version(version_id: int, db: Db, _: Reader) -> dict[str, Any]:
+def read_version(version_id: int, db: Db, _caller: Reader) -> dict[str, Any]:
     row = service.get_version(db, version_id)
     return {"version": _version_out(row), "document": row.document}
 
@@ -86,7 +87,7 @@ def read_version(version_id: int, db: Db, _: Reader) -> dict[str, Any]:
             summary="Which goods group an HS code is in, and which gates permit it",
             description=roles_doc("network.read"))
 def lookup_goods(
-    ctx: Ctx, db: Db, _: Reader,
+    ctx: Ctx, db: Db, _caller: Reader,
     hs: Annotated[str, Query(description="HS code, 4-10 digits")],
     flow: Literal["export", "import"] | None = None,
 ) -> dict[str, Any]:
@@ -109,7 +110,7 @@ def lookup_goods(
             description="Regular, extended, holiday and exceptional hours, local time "
             "(at most 62 days)." + roles_doc("network.read"))
 def calendar_hours(
-    code: str, ctx: Ctx, db: Db, _: Reader,
+    code: str, ctx: Ctx, db: Db, _caller: Reader,
     start: Annotated[date | None, Query(alias="from")] = None,
     days: Annotated[int, Query(ge=1, le=62)] = 7,
 ) -> list[dict[str, Any]]:
@@ -117,7 +118,7 @@ def calendar_hours(
     calendar = network.calendar(code)
     if calendar is None:
         raise NotFound(f"no calendar '{code}'")
-    first = start or ctx.clock.now().date()
+    first = start or ctx.clock.now().astimezone(LOCAL_TZ).date()
     out = []
     for i in range(days):
         day = first + timedelta(days=i)
@@ -131,9 +132,9 @@ def calendar_hours(
 @router.get("/{section}", summary="All entries of one section",
             description="`gates`, `calendars`, `staging_areas`, `corridors` or `goods`."
             + roles_doc("network.read"))
-def read_section(section: Section, ctx: Ctx, db: Db, _: Reader, at: At = None
+def read_section(section: Section, ctx: Ctx, db: Db, _caller: Reader, at: At = None
                  ) -> list[dict[str, Any]]:
-    row, _net = service.network_at(db, _when(ctx, at))
+    row, _network = service.network_at(db, _when(ctx, at))
     items: list[dict[str, Any]] = row.document.get(section, [])
     return items
 
@@ -141,9 +142,9 @@ def read_section(section: Section, ctx: Ctx, db: Db, _: Reader, at: At = None
 @router.get("/{section}/{code}", responses={404: {"model": ErrorResponse}},
             summary="One gate, calendar, staging area, corridor or goods group",
             description=roles_doc("network.read"))
-def read_entity(section: Section, code: str, ctx: Ctx, db: Db, _: Reader, at: At = None
+def read_entity(section: Section, code: str, ctx: Ctx, db: Db, _caller: Reader, at: At = None
                 ) -> dict[str, Any]:
-    row, _net = service.network_at(db, _when(ctx, at))
+    row, _network = service.network_at(db, _when(ctx, at))
     for item in row.document.get(section, []):
         if item.get("code") == code:
             return dict(item)
