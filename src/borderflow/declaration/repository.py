@@ -34,14 +34,19 @@ def scope_clause(scope: DeclarationScope) -> ColumnElement[bool]:
     return or_(*clauses) if clauses else false()
 
 
-def find_visible(session: Session, scope: DeclarationScope, id_or_ref: str) -> Declaration | None:
+def find_visible(
+    session: Session, scope: DeclarationScope, id_or_ref: str, *, for_update: bool = False
+) -> Declaration | None:
+    """One declaration by id or reference, if in scope. ``for_update`` locks the row until the
+    transaction ends (PostgreSQL), so concurrent amendments are applied one after another."""
     key = id_or_ref.strip()
-    return session.scalar(
-        select(Declaration).where(
-            scope_clause(scope),
-            or_(Declaration.id == key, Declaration.reference == key.upper()),
-        )
+    q = select(Declaration).where(
+        scope_clause(scope),
+        or_(Declaration.id == key, Declaration.reference == key.upper()),
     )
+    if for_update:
+        q = q.with_for_update()
+    return session.scalar(q)
 
 
 @dataclass(frozen=True)

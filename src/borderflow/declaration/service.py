@@ -200,9 +200,10 @@ def create(
     return row
 
 
-def get(session: Session, id_or_ref: str, *, actor: Principal, network: Network | None
-        ) -> Declaration:
-    row = repository.find_visible(session, scope_for(actor, network), id_or_ref)
+def get(session: Session, id_or_ref: str, *, actor: Principal, network: Network | None,
+        for_update: bool = False) -> Declaration:
+    row = repository.find_visible(session, scope_for(actor, network), id_or_ref,
+                                  for_update=for_update)
     if row is None:
         raise NotFound(f"no declaration '{id_or_ref}' that you may see")
     return row
@@ -246,7 +247,7 @@ def amend(
     Only the fields named in the patch change; lists (``goods``, ``vehicles``) are replaced
     whole here. Use :func:`amend_item` to change one goods line or one vehicle.
     """
-    row = get(session, id_or_ref, actor=actor, network=network)
+    row = get(session, id_or_ref, actor=actor, network=network, for_update=True)
     _changeable(row, actor, if_match)
     if not isinstance(patch, dict) or not patch:
         raise ValidationFailed([FieldError("body", "give at least one field to change")])
@@ -271,7 +272,7 @@ def amend_item(
     if_match: int | None = None,
 ) -> Declaration:
     """Amend one goods line, vehicle (with its driver) or quarantine certificate (1-based)."""
-    row = get(session, id_or_ref, actor=actor, network=network)
+    row = get(session, id_or_ref, actor=actor, network=network, for_update=True)
     _changeable(row, actor, if_match)
     document = input_document(row)
     items: list[Any] = document[section]
@@ -320,7 +321,7 @@ def cancel(
     session: Session, id_or_ref: str, reason: str, *, actor: Principal, now: datetime,
     network: Network | None,
 ) -> Declaration:
-    row = get(session, id_or_ref, actor=actor, network=network)
+    row = get(session, id_or_ref, actor=actor, network=network, for_update=True)
     if row.status == "cancelled":
         return row
     _changeable(row, actor, None)
