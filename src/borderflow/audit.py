@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from borderflow.domain.access import Principal
@@ -38,3 +39,36 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def search(
+    session: Session,
+    *,
+    target_type: str | None = None,
+    target_id: str | None = None,
+    actor: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = 1,
+    size: int = 100,
+) -> tuple[list[AuditEntry], int]:
+    """Audit rows, newest first, with the total matching the filters."""
+    q = select(AuditEntry)
+    if target_type:
+        q = q.where(AuditEntry.target_type == target_type)
+    if target_id:
+        q = q.where(AuditEntry.target_id == target_id)
+    if actor:
+        q = q.where(AuditEntry.actor_name == actor)
+    if action:
+        q = q.where(AuditEntry.action == action)
+    if since:
+        q = q.where(AuditEntry.at >= since)
+    if until:
+        q = q.where(AuditEntry.at < until)
+    total = session.scalar(select(func.count()).select_from(q.subquery())) or 0
+    rows = session.scalars(
+        q.order_by(AuditEntry.id.desc()).offset((page - 1) * size).limit(size)
+    ).all()
+    return list(rows), total

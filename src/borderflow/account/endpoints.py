@@ -7,8 +7,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.security import OAuth2PasswordRequestForm
-from sqlalchemy import func, select
 
+from borderflow import audit
 from borderflow.account import service
 from borderflow.account.schemas import (
     AccountIn,
@@ -17,6 +17,7 @@ from borderflow.account.schemas import (
     ApiKeyCreated,
     ApiKeyIn,
     ApiKeyOut,
+    AuditOut,
     AuditPage,
     TokenOut,
 )
@@ -25,7 +26,6 @@ from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.domain.access import Principal, Role
 from borderflow.network import service as networks
-from borderflow.store.models import AuditEntry
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
@@ -159,23 +159,8 @@ def read_audit(
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> dict[str, Any]:
-    q = select(AuditEntry)
-    if target_type:
-        q = q.where(AuditEntry.target_type == target_type)
-    if target_id:
-        q = q.where(AuditEntry.target_id == target_id)
-    if actor:
-        q = q.where(AuditEntry.actor_name == actor)
-    if action:
-        q = q.where(AuditEntry.action == action)
-    if since:
-        q = q.where(AuditEntry.at >= since)
-    if until:
-        q = q.where(AuditEntry.at < until)
-    total = db.scalar(select(func.count()).select_from(q.subquery())) or 0
-    rows = db.scalars(q.order_by(AuditEntry.id.desc()).offset((page - 1) * page_size)
-                      .limit(page_size)).all()
-    from borderflow.account.schemas import AuditOut
-
+    rows, total = audit.search(db, target_type=target_type, target_id=target_id, actor=actor,
+                               action=action, since=since, until=until, page=page,
+                               size=page_size)
     return {"items": [AuditOut.model_validate(r).model_dump(mode="json") for r in rows],
             "total": total, "page": page, "page_size": page_size}
