@@ -196,9 +196,9 @@ def amend_declaration_item(
         return replayed
     now = ctx.clock.now()
     _, network = networks.network_at(db, now)
-    row = service.amend_item(db, declaration_id, section, position, patch, actor=actor, now=now,
-                             network=network, holidays=around(now.date()),
-                             if_match=_revision(if_match))
+    row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
+                        holidays=around(now.date()), if_match=_revision(if_match),
+                        item=(section, position))
     return _amended(row, idem)
 
 

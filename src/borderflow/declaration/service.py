@@ -241,46 +241,30 @@ def amend(
     network: Network,
     holidays: Mapping[str, Collection[date]],
     if_match: int | None = None,
+    item: tuple[str, int] | None = None,
 ) -> Declaration:
-    """Amend fields of a submitted declaration (JSON Merge Patch on its document).
+    """Amend a submitted declaration with a JSON Merge Patch.
 
-    Only the fields named in the patch change; lists (``goods``, ``vehicles``) are replaced
-    whole here. Use :func:`amend_item` to change one goods line or one vehicle.
+    Without ``item`` the patch applies to the whole document (lists such as ``goods`` and
+    ``vehicles`` are replaced whole). With ``item=("vehicles", 1)`` it applies to one goods line,
+    vehicle (with its driver) or quarantine certificate, counted from 1.
     """
     row = get(session, id_or_ref, actor=actor, network=network, for_update=True)
     _changeable(row, actor, if_match)
     if not isinstance(patch, dict) or not patch:
         raise ValidationFailed([FieldError("body", "give at least one field to change")])
-    for forbidden in ("id", "reference", "status", "revision"):
-        if forbidden in patch:
-            raise ValidationFailed([FieldError(forbidden, "cannot be amended")])
-    return _store_amendment(session, row, merge_patch(input_document(row), patch), actor=actor,
-                            now=now, network=network, holidays=holidays)
-
-
-def amend_item(
-    session: Session,
-    id_or_ref: str,
-    section: str,
-    position: int,
-    patch: dict[str, Any],
-    *,
-    actor: Principal,
-    now: datetime,
-    network: Network,
-    holidays: Mapping[str, Collection[date]],
-    if_match: int | None = None,
-) -> Declaration:
-    """Amend one goods line, vehicle (with its driver) or quarantine certificate (1-based)."""
-    row = get(session, id_or_ref, actor=actor, network=network, for_update=True)
-    _changeable(row, actor, if_match)
     document = input_document(row)
-    items: list[Any] = document[section]
-    if not 1 <= position <= len(items):
-        raise NotFound(f"{section} has {len(items)} item(s); there is no item {position}")
-    if not isinstance(patch, dict) or not patch:
-        raise ValidationFailed([FieldError("body", "give at least one field to change")])
-    items[position - 1] = merge_patch(items[position - 1], patch)
+    if item is None:
+        for forbidden in ("id", "reference", "status", "revision"):
+            if forbidden in patch:
+                raise ValidationFailed([FieldError(forbidden, "cannot be amended")])
+        document = merge_patch(document, patch)
+    else:
+        section, position = item
+        items: list[Any] = document[section]
+        if not 1 <= position <= len(items):
+            raise NotFound(f"{section} has {len(items)} item(s); there is no item {position}")
+        items[position - 1] = merge_patch(items[position - 1], patch)
     return _store_amendment(session, row, document, actor=actor, now=now, network=network,
                             holidays=holidays)
 
