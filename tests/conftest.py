@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from fastapi.testclient import TestClient
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
@@ -42,6 +43,12 @@ TODAY = date(2026, 11, 23)
 
 _password_hash = security.hash_password(PASSWORD)
 
+# Property tests are deterministic (same examples every run); HYPOTHESIS_PROFILE=explore
+# searches afresh.
+hypothesis_settings.register_profile("default", derandomize=True)
+hypothesis_settings.register_profile("explore", derandomize=False)
+hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     if PG_URL:
@@ -58,7 +65,7 @@ def _seed(session: Session) -> None:
     networks.publish(session, network, actor=SYSTEM, now=NOW, note="test seed")
     gate = network.gates[0].code
     yard = network.gates[0].yards[0].code
-    for demo in demo_accounts(gate, yard):
+    for demo in demo_accounts(gate, yard, network.staging_areas[0].code):
         session.add(
             Account(
                 kind="user", username=demo.username, display_name=demo.display_name,

@@ -18,6 +18,7 @@ from borderflow.network.endpoints import router as network_router
 from borderflow.ops.endpoints import request_middleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.store.session import make_engine, make_session_factory
+from borderflow.trip.endpoints import router as trip_router
 
 DESCRIPTION = """
 Borderflow regulates freight trucks through land border gates: enterprises pre-declare goods,
@@ -59,7 +60,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.ctx = ctx
     errors.install(app)
     app.middleware("http")(request_middleware)
-    for router in (ops_router, account_router, network_router, declaration_router, short_router):
+    for router in (ops_router, account_router, network_router, declaration_router, trip_router,
+                   short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

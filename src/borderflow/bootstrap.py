@@ -27,8 +27,9 @@ class DemoAccount:
     yard_scope: tuple[str, ...] = ()
 
 
-def demo_accounts(first_gate: str, first_yard: str) -> list[DemoAccount]:
-    """One account per role, scoped to the first gate and yard of the network."""
+def demo_accounts(first_gate: str, first_yard: str, staging: str) -> list[DemoAccount]:
+    """One account per role; the cashier works at the first gate, the yard operator runs the
+    staging area and the first yard of the network."""
     return [
         DemoAccount("admin", "Platform administrator", (Role.ADMIN,)),
         DemoAccount("regulator", "Control room regulator", (Role.REGULATOR,)),
@@ -38,7 +39,8 @@ def demo_accounts(first_gate: str, first_yard: str) -> list[DemoAccount]:
                     enterprise_tax_code="0101245486"),
         DemoAccount("driver", "Nguyen Van Tai (driver)", (Role.DRIVER,),
                     driver_document="001089012345"),
-        DemoAccount("yard", "Yard operator", (Role.YARD_OPERATOR,), yard_scope=(first_yard,)),
+        DemoAccount("yard", "Yard operator", (Role.YARD_OPERATOR,),
+                    yard_scope=tuple(c for c in (staging, first_yard) if c)),
         DemoAccount("customs", "Customs officer", (Role.CUSTOMS,)),
         DemoAccount("borderguard", "Border-guard officer", (Role.BORDER_GUARD,)),
         DemoAccount("quarantine", "Quarantine officer", (Role.QUARANTINE,)),
@@ -63,8 +65,9 @@ def create_demo_accounts(session: Session, clock: Clock) -> list[tuple[DemoAccou
     _, network = networks.network_at(session, clock.now())
     gate = network.gates[0]
     yard = next((y.code for g in network.gates for y in g.yards), "")
+    staging = network.staging_areas[0].code if network.staging_areas else ""
     created: list[tuple[DemoAccount, str]] = []
-    for demo in demo_accounts(gate.code, yard):
+    for demo in demo_accounts(gate.code, yard, staging):
         if session.scalar(select(Account.id).where(Account.username == demo.username)):
             continue
         password = secrets.token_urlsafe(12)

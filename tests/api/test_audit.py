@@ -36,9 +36,11 @@ def test_every_kind_of_write_is_audited(client: TestClient, auth: Any, db: Peek)
                       .order_by(AuditEntry.id))
     assert [(r.action, r.actor_name) for r in rows] == [
         ("declaration.create", "enterprise"),
+        ("trip.created", "enterprise"),
         ("declaration.amend", "enterprise"),
         ("declaration.amend", "enterprise"),
         ("declaration.cancel", "enterprise"),
+        ("trip.cancelled", "enterprise"),
         ("account.create", "admin"),
         ("account.update", "admin"),
         ("api_key.create", "admin"),
@@ -47,12 +49,13 @@ def test_every_kind_of_write_is_audited(client: TestClient, auth: Any, db: Peek)
     ]
     assert all(r.at == NOW for r in rows)
     assert all(len(r.request_id or "") == 32 for r in rows)
-    goods_amend = rows[2]
+    goods_amend = rows[3]
     assert goods_amend.before["goods"][0]["description"] == "Laptop computers"
     assert goods_amend.after["goods"][0]["description"] == "Notebook computers"
-    assert rows[3].after["status"] == "cancelled"
-    assert rows[5].before["display_name"] != rows[5].after["display_name"]
-    assert key["key"].split("_", 2)[2] not in str(rows[6].after)
+    assert rows[4].after["status"] == "cancelled"
+    assert rows[5].after["status"] == "cancelled"
+    assert rows[7].before["display_name"] != rows[7].after["display_name"]
+    assert key["key"].split("_", 2)[2] not in str(rows[8].after)
 
 
 def test_reads_and_refused_writes_are_not_audited(

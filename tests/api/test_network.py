@@ -58,8 +58,10 @@ def test_calendar_hours_day_by_day(client: TestClient) -> None:
 
 
 def _capacity_patch(per_hour: int) -> dict[str, Any]:
-    return {"capacity": [{"direction": "export", "lanes": 2, "vehicles_per_hour": per_hour},
-                         {"direction": "import", "lanes": 4, "vehicles_per_hour": 90}]}
+    return {"capacity": [{"direction": "export", "lanes": 2, "vehicles_per_hour": per_hour,
+                          "procedure": "export-staged-24h"},
+                         {"direction": "import", "lanes": 4, "vehicles_per_hour": 90,
+                          "procedure": "import-standard"}]}
 
 
 def test_admin_changes_a_gate_from_a_stated_time_and_it_is_audited(

@@ -47,7 +47,7 @@ def test_every_role_has_a_description() -> None:
 
 def test_public_is_granted_only_reading_the_network() -> None:
     public_actions = {a for a, roles in PERMISSIONS.items() if Role.PUBLIC in roles}
-    assert public_actions == {"network.read"}
+    assert public_actions == {"network.read", "occupancy.read"}
 
 
 def test_public_is_not_an_official() -> None:
@@ -89,14 +89,16 @@ def test_unknown_action_is_an_error_not_a_denial() -> None:
 # --- Principal.may ----------------------------------------------------------------------------
 
 
-def test_anonymous_may_only_read_the_network() -> None:
+def test_anonymous_may_only_read_the_network_and_occupancy() -> None:
     assert ANONYMOUS.may("network.read")
-    for action in set(PERMISSIONS) - {"network.read"}:
+    assert ANONYMOUS.may("occupancy.read")
+    for action in set(PERMISSIONS) - {"network.read", "occupancy.read"}:
         assert not ANONYMOUS.may(action), action
 
 
 def test_system_is_an_admin() -> None:
-    assert all(SYSTEM.may(action) for action in PERMISSIONS)
+    for action, roles in PERMISSIONS.items():
+        assert SYSTEM.may(action) == (Role.ADMIN in roles), action
     assert SYSTEM.is_official
 
 

@@ -135,9 +135,11 @@ def check_spec(spec: AccountSpec, network: Network | None) -> tuple[AccountSpec,
         for i, code in enumerate(spec.gate_scope):
             if code not in gates:
                 errors.append(FieldError(f"gate_scope[{i}]", f"unknown gate '{code}'"))
+        staging = {s.code for s in network.staging_areas}
         for i, code in enumerate(spec.yard_scope):
-            if network.yard(code) is None:
-                errors.append(FieldError(f"yard_scope[{i}]", f"unknown yard '{code}'"))
+            if network.yard(code) is None and code not in staging:
+                errors.append(FieldError(f"yard_scope[{i}]",
+                                         f"unknown yard or staging area '{code}'"))
     canonical = AccountSpec(
         username=spec.username.strip(),
         display_name=spec.display_name.strip() or spec.username.strip(),

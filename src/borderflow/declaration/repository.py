@@ -5,33 +5,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, false, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from borderflow.domain.access import DeclarationScope
+from borderflow.store import scoping
 from borderflow.store.models import Declaration, DeclarationVehicle
 
 
 def scope_clause(scope: DeclarationScope) -> ColumnElement[bool]:
-    """SQL for the declarations a caller may see (the only place this rule is applied)."""
-    if scope.everything:
-        return true()
-    clauses: list[ColumnElement[bool]] = []
-    if scope.tax_code_heads:
-        heads = sorted(scope.tax_code_heads)
-        clauses.append(func.substr(Declaration.enterprise_tax_code, 1, 10).in_(heads))
-        clauses.append(func.substr(Declaration.customs_agent_tax_code, 1, 10).in_(heads))
-    if scope.driver_documents:
-        clauses.append(
-            Declaration.id.in_(
-                select(DeclarationVehicle.declaration_id).where(
-                    DeclarationVehicle.driver_document.in_(sorted(scope.driver_documents))
-                )
+    """SQL for the declarations a caller may see."""
+    return scoping.scope_clause(
+        scope,
+        tax_columns=(Declaration.enterprise_tax_code, Declaration.customs_agent_tax_code),
+        driver_clause=lambda docs: Declaration.id.in_(
+            select(DeclarationVehicle.declaration_id).where(
+                DeclarationVehicle.driver_document.in_(docs)
             )
-        )
-    if scope.gates:
-        clauses.append(Declaration.requested_gate.in_(sorted(scope.gates)))
-    return or_(*clauses) if clauses else false()
+        ),
+        gate_column=Declaration.requested_gate,
+    )
 
 
 def find_visible(

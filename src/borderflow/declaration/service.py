@@ -37,6 +37,7 @@ from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.network.service import merge_patch, pydantic_fields
 from borderflow.store.models import Declaration, DeclarationVehicle
+from borderflow.trip import service as trips
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ITEM_LISTS = ("goods", "vehicles", "quarantine")
@@ -197,6 +198,7 @@ def create(
     _index_vehicles(session, row, data)
     audit.record(session, actor=actor, action="declaration.create", target_type="declaration",
                  target_id=row.id, at=now, after=snapshot(row))
+    trips.create_for_declaration(session, row, network, actor=actor, now=now)
     return row
 
 
@@ -216,7 +218,8 @@ def list_page(
     return repository.page(session, scope_for(actor, network), f, page, size)
 
 
-def _changeable(row: Declaration, actor: Principal, if_match: int | None) -> None:
+def _changeable(session: Session, row: Declaration, actor: Principal, if_match: int | None
+                ) -> None:
     if not may_change_declaration(actor, row.enterprise_tax_code, row.customs_agent_tax_code):
         raise Forbidden("only the declaring enterprise or its customs agent may change this")
     if row.status not in AMENDABLE:
@@ -229,6 +232,7 @@ def _changeable(row: Declaration, actor: Principal, if_match: int | None) -> Non
             status_code=412,
             code="revision_mismatch",
         )
+    trips.check_not_started(session, row)
 
 
 def amend(
@@ -250,7 +254,7 @@ def amend(
     vehicle (with its driver) or quarantine certificate, counted from 1.
     """
     row = get(session, id_or_ref, actor=actor, network=network, for_update=True)
-    _changeable(row, actor, if_match)
+    _changeable(session, row, actor, if_match)
     if not isinstance(patch, dict) or not patch:
         raise ValidationFailed([FieldError("body", "give at least one field to change")])
     document = input_document(row)
@@ -298,6 +302,7 @@ def _store_amendment(
     session.flush()
     audit.record(session, actor=actor, action="declaration.amend", target_type="declaration",
                  target_id=row.id, at=now, before=before, after=snapshot(row))
+    trips.sync_declaration(session, row, network, actor=actor, now=now)
     return row
 
 
@@ -308,7 +313,7 @@ def cancel(
     row = get(session, id_or_ref, actor=actor, network=network, for_update=True)
     if row.status == "cancelled":
         return row
-    _changeable(row, actor, None)
+    _changeable(session, row, actor, None)
     before = snapshot(row)
     row.status = "cancelled"
     row.cancelled_at = now
@@ -317,6 +322,7 @@ def cancel(
     row.revision += 1
     audit.record(session, actor=actor, action="declaration.cancel", target_type="declaration",
                  target_id=row.id, at=now, before=before, after=snapshot(row))
+    trips.cancel_for_declaration(session, row, reason, actor=actor, now=now)
     return row
 
 

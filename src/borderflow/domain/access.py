@@ -58,6 +58,12 @@ OFFICIALS = frozenset(
 )
 """Roles that see every declaration in the province."""
 
+STEP_OWNERS = frozenset(
+    {Role.YARD_OPERATOR, Role.CUSTOMS, Role.BORDER_GUARD, Role.QUARANTINE, Role.HEALTH,
+     Role.CASHIER}
+)
+"""Roles that record checkpoint steps (each step names its one owner role)."""
+
 _ALL = frozenset(Role)
 _SIGNED_IN = _ALL - {Role.PUBLIC}
 
@@ -75,6 +81,15 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     | {Role.ENTERPRISE, Role.DRIVER, Role.YARD_OPERATOR, Role.CASHIER},
     "declaration.amend": frozenset({Role.ENTERPRISE, Role.ADMIN}),
     "declaration.cancel": frozenset({Role.ENTERPRISE, Role.ADMIN}),
+    # trips and checkpoints
+    "trip.read": OFFICIALS | {Role.ENTERPRISE, Role.DRIVER, Role.YARD_OPERATOR, Role.CASHIER},
+    "trip.record": frozenset(STEP_OWNERS),
+    "trip.call": frozenset({Role.REGULATOR}),
+    "trip.move": frozenset({Role.YARD_OPERATOR, Role.BORDER_GUARD, Role.REGULATOR}),
+    "trip.return": frozenset({Role.BORDER_GUARD}),
+    "occupancy.read": _ALL,
+    "alerts.read": frozenset({Role.ADMIN, Role.REGULATOR, Role.BORDER_GUARD}),
+    "reports.read": OFFICIALS,
 }
 
 
@@ -153,3 +168,39 @@ def may_change_declaration(p: Principal, declarant_tax: str, agent_tax: str | No
         head = p.enterprise_tax_code[:10]
         return head == declarant_tax[:10] or (agent_tax is not None and head == agent_tax[:10])
     return False
+
+
+def acts_at_gate(p: Principal, gate: str, gates_of_yards: dict[str, str]) -> bool:
+    """Whether ``p`` may act at ``gate``: officials with no gate scope act everywhere; cashiers
+    and officials with a gate scope act at those gates; yard operators at the gates of their
+    yards."""
+    if Role.YARD_OPERATOR in p.roles and any(
+        gates_of_yards.get(y) == gate for y in p.yard_scope
+    ):
+        return True
+    if p.roles & (OFFICIALS | {Role.CASHIER}):
+        return (not p.gate_scope and Role.CASHIER not in p.roles) or gate in p.gate_scope
+    return False
+
+
+def may_record_step(p: Principal, owner_role: str, gate: str,
+                    gates_of_yards: dict[str, str]) -> bool:
+    """Only the step's owning role, acting at the trip's gate, records a step."""
+    return owner_role in {r.value for r in p.roles} and acts_at_gate(p, gate, gates_of_yards)
+
+
+def may_move(p: Principal, area: str, area_gate: str, gates_of_yards: dict[str, str]) -> bool:
+    """Who records a vehicle entering or leaving an area.
+
+    Staging areas and yards: their operator (in ``yard_scope``); gate areas: the border guard
+    at that gate; the regulator anywhere in its gate scope; border guards also record yard
+    movements at their gates.
+    """
+    kind, _, code = area.partition(":")
+    if Role.REGULATOR in p.roles and (not area_gate or acts_at_gate(p, area_gate, {})):
+        return True
+    if kind in ("staging", "yard") and Role.YARD_OPERATOR in p.roles and code in p.yard_scope:
+        return True
+    return kind in ("gate_area", "yard") and Role.BORDER_GUARD in p.roles and acts_at_gate(
+        p, area_gate, gates_of_yards
+    )

@@ -13,6 +13,7 @@ from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from borderflow.domain.procedure import Procedure, ReasonCode
 from borderflow.errors import FieldError
 
 FORMAT_VERSION = 1
@@ -288,11 +289,12 @@ class Calendar:
 
 @dataclass(frozen=True)
 class FlowCapacity:
-    """Lanes and hourly capacity of a gate for one direction."""
+    """What a gate does in one direction: lanes, hourly capacity and the procedure followed."""
 
     direction: Flow
     lanes: int
     vehicles_per_hour: int
+    procedure: str
 
     def __post_init__(self) -> None:
         if self.lanes < 1:
@@ -425,6 +427,28 @@ class Network:
     gates: tuple[Gate, ...]
     goods: tuple[CommodityGroup, ...]
     corridors: tuple[Corridor, ...] = ()
+    procedures: tuple[Procedure, ...] = ()
+    reason_codes: tuple[ReasonCode, ...] = ()
+
+    def procedure(self, code: str) -> Procedure | None:
+        return next((p for p in self.procedures if p.code == code), None)
+
+    def procedure_for(self, gate_code: str, direction: Flow) -> Procedure | None:
+        gate = self.gate(gate_code)
+        capacity = gate.capacity_for(direction) if gate else None
+        return self.procedure(capacity.procedure) if capacity else None
+
+    def reason(self, code: str) -> ReasonCode | None:
+        return next((r for r in self.reason_codes if r.code == code), None)
+
+    def area_codes(self) -> dict[str, str]:
+        """Every area a trip can be in, as ``kind:code`` -> the gate it belongs to ('' if
+        none): staging areas, gate areas and yards."""
+        out = {f"staging:{s.code}": "" for s in self.staging_areas}
+        for g in self.gates:
+            out[f"gate_area:{g.code}"] = g.code
+            out.update({f"yard:{y.code}": g.code for y in g.yards})
+        return out
 
     def gate(self, code: str) -> Gate | None:
         return next((g for g in self.gates if g.code == code), None)
@@ -472,6 +496,9 @@ class Network:
         _unique(out, "goods", [g.code for g in self.goods])
         _unique(out, "corridors", [c.code for c in self.corridors])
         _unique(out, "yards", [y.code for g in self.gates for y in g.yards])
+        _unique(out, "procedures", [p.code for p in self.procedures])
+        _unique(out, "reason_codes", [r.code for r in self.reason_codes])
+        procedures = {p.code: p for p in self.procedures}
         calendars = {c.code for c in self.calendars}
         groups = {g.code for g in self.goods}
         staging = {s.code for s in self.staging_areas}
@@ -487,6 +514,20 @@ class Network:
             for j, code in enumerate(gate.goods):
                 if code != "*" and code not in groups:
                     out.append(FieldError(f"{where}.goods[{j}]", f"unknown goods group '{code}'"))
+            for j, cap in enumerate(gate.capacity):
+                proc = procedures.get(cap.procedure)
+                if proc is None:
+                    out.append(FieldError(f"{where}.capacity[{j}].procedure",
+                                          f"unknown procedure '{cap.procedure}'"))
+                elif proc.direction != cap.direction:
+                    out.append(FieldError(f"{where}.capacity[{j}].procedure",
+                                          f"procedure '{proc.code}' is for {proc.direction}, "
+                                          f"not {cap.direction}"))
+                elif (proc.step_of_kind("transport") is not None
+                      and gate.staging_area is None):
+                    out.append(FieldError(f"{where}.capacity[{j}].procedure",
+                                          f"procedure '{proc.code}' stages trucks, but the "
+                                          "gate names no staging_area"))
             for j, yard in enumerate(gate.yards):
                 for d in yard.directions:
                     if not gate.permits_direction(d):

@@ -32,7 +32,8 @@ Reader = Annotated[Principal, Depends(require("network.read"))]
 Writer = Annotated[Principal, Depends(require("network.write"))]
 At = Annotated[datetime | None, Query(description="The version in force at this instant "
                                                   "(default: now)")]
-Section = Literal["gates", "calendars", "staging_areas", "corridors", "goods"]
+Section = Literal["gates", "calendars", "staging_areas", "corridors", "goods", "procedures",
+                  "reason_codes"]
 
 
 def _version_out(row: NetworkVersion) -> dict[str, Any]:
@@ -130,7 +131,8 @@ def calendar_hours(
 
 
 @router.get("/{section}", summary="All entries of one section",
-            description="`gates`, `calendars`, `staging_areas`, `corridors` or `goods`."
+            description="`gates`, `calendars`, `staging_areas`, `corridors`, `goods`, "
+            "`procedures` or `reason_codes`."
             + roles_doc("network.read"))
 def read_section(section: Section, ctx: Ctx, db: Db, _caller: Reader, at: At = None
                  ) -> list[dict[str, Any]]:

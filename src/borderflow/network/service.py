@@ -26,7 +26,8 @@ _cache: dict[int, Network] = {}
 FIRST_EFFECTIVE_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 """The first network ever loaded is in force from this instant unless told otherwise."""
 
-SECTIONS = ("gates", "calendars", "staging_areas", "corridors", "goods")
+SECTIONS = ("gates", "calendars", "staging_areas", "corridors", "goods", "procedures",
+            "reason_codes")
 PAST_TOLERANCE = timedelta(minutes=5)
 
 

@@ -153,3 +153,58 @@ class IdempotencyRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("account_id", "key"),)
+
+
+class Trip(Base):
+    """Projection of a trip's events: its current state, with indexed columns for queries.
+
+    Written only together with a new row in ``trip_events`` (same transaction, version + 1).
+    """
+
+    __tablename__ = "trips"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    declaration_id: Mapped[str] = mapped_column(ForeignKey("declarations.id"), index=True)
+    position: Mapped[int] = mapped_column(Integer)
+    reference: Mapped[str] = mapped_column(String(20), unique=True)
+    gate: Mapped[str] = mapped_column(String(40), index=True)
+    flow: Mapped[str] = mapped_column(String(10))
+    direction: Mapped[str] = mapped_column(String(40))
+    status: Mapped[str] = mapped_column(String(20), index=True)
+    priority: Mapped[str] = mapped_column(String(20))
+    plate_key: Mapped[str] = mapped_column(String(20), index=True)
+    driver_document: Mapped[str] = mapped_column(String(40), index=True)
+    enterprise_tax_code: Mapped[str] = mapped_column(String(14), index=True)
+    customs_agent_tax_code: Mapped[str | None] = mapped_column(String(14), nullable=True)
+    location: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
+    on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    version: Mapped[int] = mapped_column(Integer)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("declaration_id", "position"),)
+
+
+class TripEvent(Base):
+    """The append-only event log. Rows are never updated or deleted (database triggers refuse
+    it); corrections are new events."""
+
+    __tablename__ = "trip_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trip_id: Mapped[str] = mapped_column(ForeignKey("trips.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    type: Mapped[str] = mapped_column(String(30), index=True)
+    actor_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    actor_name: Mapped[str] = mapped_column(String(80))
+    source: Mapped[str] = mapped_column(String(20))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    idempotency_key: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+    __table_args__ = (
+        UniqueConstraint("trip_id", "seq"),
+        UniqueConstraint("trip_id", "idempotency_key", name="uq_trip_events_idempotency"),
+    )

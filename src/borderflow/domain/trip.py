@@ -1,0 +1,672 @@
+"""Trips: one vehicle's passage through one gate under one declaration.
+
+Everything that happens to a trip is an :class:`Event`. The trip's state is a plain JSON
+document folded from its events by :func:`apply`, a pure function: the service stores the state
+(the projection) in the same transaction as the event, and :func:`replay` rebuilds it from the
+log. An event that is not valid for the current state raises an :class:`AppError` and changes
+nothing.
+
+State document (all times ISO 8601 UTC)::
+
+    id, declaration_id, reference, gate, flow, direction, priority, conditions,
+    facts: {plate, plate_key, ..., driver_crosses, vehicle_country, perishable, ...},
+    procedure: {code, direction, steps: [...], deadlines: [...]},
+    status: declared | at_staging | called | in_gate_area | completed | rejected | cancelled,
+    steps: {code: {status: pending|passed|held|rejected|skipped, available_at, done_at, by,
+                   channel, hold}},
+    location: null | "staging:<code>" | "gate_area:<gate>" | "yard:<code>" | "partner",
+    milestones: {created, staging_entered, called, gate_area_entered, crossed, returned,
+                 completed},
+    deadlines: {code: {name, due_at, met_at}},
+    outcome: null | {kind: rejected|cancelled, step, reason_code, note, at, by},
+    version, created_at, updated_at
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from borderflow.domain.procedure import Deadline, Procedure, Step
+from borderflow.errors import Conflict, FieldError, ValidationFailed
+
+EventType = Literal[
+    "trip.created",
+    "trip.amended",
+    "trip.cancelled",
+    "trip.called",
+    "trip.returned",
+    "step.passed",
+    "step.held",
+    "step.released",
+    "step.rejected",
+    "step.voided",
+    "area.entered",
+    "area.left",
+]
+EVENT_TYPES: tuple[EventType, ...] = (
+    "trip.created", "trip.amended", "trip.cancelled", "trip.called", "trip.returned",
+    "step.passed", "step.held", "step.released", "step.rejected", "step.voided",
+    "area.entered", "area.left",
+)
+Source = Literal["officer_screen", "api", "gps", "camera", "regulator", "system"]
+SOURCES: tuple[Source, ...] = ("officer_screen", "api", "gps", "camera", "regulator", "system")
+Channel = Literal["green", "yellow", "red"]
+CHANNELS: tuple[Channel, ...] = ("green", "yellow", "red")
+
+TERMINAL = frozenset({"rejected", "cancelled"})
+STATUSES = ("declared", "at_staging", "called", "in_gate_area", "completed", "rejected",
+            "cancelled")
+STATUS_TRANSITIONS: tuple[tuple[str, str, str], ...] = (
+    ("declared", "at_staging", "entered the staging area"),
+    ("declared", "in_gate_area", "admitted to the gate area (direct gates) or crossed in (imports)"),
+    ("declared", "called", "called forward (gates without a staging area)"),
+    ("declared", "rejected", "rejected at a step"),
+    ("declared", "cancelled", "declaration cancelled or vehicle removed"),
+    ("at_staging", "declared", "left the staging area before being called"),
+    ("at_staging", "called", "called forward"),
+    ("at_staging", "rejected", "rejected at a step"),
+    ("called", "in_gate_area", "entered the gate area"),
+    ("called", "rejected", "rejected at a step"),
+    ("in_gate_area", "completed", "crossed the border (export) or left inland (import)"),
+    ("in_gate_area", "called", "left the gate area without crossing (staged trips)"),
+    ("in_gate_area", "declared", "left the gate area without crossing (other trips)"),
+    ("in_gate_area", "rejected", "rejected at a step"),
+)
+"""Every change of status a trip can make (the documentation's state diagram)."""
+
+MOVEMENT_KINDS = {"transport": "entering the staging area",
+                  "vehicle_control": "entering the gate area"}
+
+
+@dataclass(frozen=True)
+class Event:
+    """One fact about a trip. ``actor`` is the account name that caused it."""
+
+    type: EventType
+    occurred_at: datetime
+    actor: str
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+class StepNotReady(Conflict):
+    code = "step_not_ready"
+
+
+class InvalidTransition(Conflict):
+    code = "invalid_transition"
+
+
+def iso(t: datetime) -> str:
+    if t.tzinfo is None:
+        raise ValueError("event times must be timezone-aware")
+    return t.isoformat()
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+# --- procedure helpers (on the procedure snapshot kept in the state) ---------------------------
+
+
+def procedure_to_dict(p: Procedure) -> dict[str, Any]:
+    return {
+        "code": p.code,
+        "direction": p.direction,
+        "steps": [
+            {"code": s.code, "kind": s.kind, "role": s.role, "applies": s.applies,
+             "after": list(p.prerequisites(s.code)), "name_en": s.name_en,
+             "name_vi": s.name_vi, "name_zh": s.name_zh}
+            for s in p.steps
+        ],
+        "deadlines": [
+            {"code": d.code, "name_en": d.name_en, "starts": d.starts, "ends": d.ends,
+             "minutes": d.minutes, "applies": d.applies}
+            for d in p.deadlines
+        ],
+    }
+
+
+def procedure_from_dict(d: Mapping[str, Any]) -> Procedure:
+    return Procedure(
+        code=d["code"],
+        direction=d["direction"],
+        steps=tuple(
+            Step(code=s["code"], kind=s["kind"], role=s["role"], applies=s["applies"],
+                 after=tuple(s["after"]), name_en=s["name_en"], name_vi=s["name_vi"],
+                 name_zh=s["name_zh"])
+            for s in d["steps"]
+        ),
+        deadlines=tuple(Deadline(**x) for x in d["deadlines"]),
+    )
+
+
+def _step_defs(state: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    return {s["code"]: s for s in state["procedure"]["steps"]}
+
+
+def _satisfied(state: Mapping[str, Any], code: str) -> bool:
+    st = state["steps"][code]["status"]
+    if st == "passed":
+        return True
+    if st == "skipped":
+        return all(_satisfied(state, p) for p in _step_defs(state)[code]["after"])
+    return False
+
+
+def is_ready(state: Mapping[str, Any], code: str) -> bool:
+    """All prerequisites of ``code`` are done (or do not apply)."""
+    return all(_satisfied(state, p) for p in _step_defs(state)[code]["after"])
+
+
+def expected_before(state: Mapping[str, Any], code: str) -> list[str]:
+    """The steps still to be done before ``code`` can be recorded, in procedure order."""
+    defs = _step_defs(state)
+    missing: set[str] = set()
+
+    def walk(c: str) -> None:
+        for p in defs[c]["after"]:
+            if _satisfied(state, p):
+                continue
+            if state["steps"][p]["status"] != "skipped":
+                missing.add(p)
+            walk(p)
+
+    walk(code)
+    return [c for c in defs if c in missing]
+
+
+def pending_steps(state: Mapping[str, Any], roles: Iterable[str] | None = None
+                  ) -> list[dict[str, Any]]:
+    """Steps that can be recorded now (ready, not done, not held), for the given roles."""
+    if state["status"] in TERMINAL:
+        return []
+    wanted = set(roles) if roles is not None else None
+    out = []
+    for s in state["procedure"]["steps"]:
+        st = state["steps"][s["code"]]
+        if st["status"] != "pending" or not is_ready(state, s["code"]):
+            continue
+        if wanted is not None and s["role"] not in wanted:
+            continue
+        out.append(s)
+    return out
+
+
+def _dependents(state: Mapping[str, Any], code: str) -> set[str]:
+    out: set[str] = set()
+    frontier = {code}
+    while frontier:
+        nxt = {s["code"] for s in state["procedure"]["steps"]
+               if set(s["after"]) & frontier} - out
+        out |= nxt
+        frontier = nxt
+    return out
+
+
+# --- creating a trip ---------------------------------------------------------------------------
+
+
+def conditions_for(facts: Mapping[str, Any], transshipment: bool) -> list[str]:
+    out = []
+    if facts.get("quarantine_kind", "none") != "none":
+        out.append("quarantine")
+    if transshipment:
+        out.append("transshipment")
+    if facts.get("driver_crosses"):
+        out.append("driver_crosses")
+    return out
+
+
+def _step_statuses(procedure: Mapping[str, Any], conditions: Sequence[str]
+                   ) -> dict[str, dict[str, Any]]:
+    return {
+        s["code"]: {
+            "status": "pending" if s["applies"] == "always" or s["applies"] in conditions
+            else "skipped",
+            "available_at": None, "done_at": None, "by": None, "channel": None, "hold": None,
+        }
+        for s in procedure["steps"]
+    }
+
+
+def _created(e: Event) -> dict[str, Any]:
+    p = e.payload
+    for key in ("id", "declaration_id", "reference", "gate", "flow", "direction", "priority",
+                "facts", "procedure", "transshipment"):
+        if key not in p:
+            raise ValidationFailed([FieldError(f"payload.{key}", "required to create a trip")])
+    conditions = conditions_for(p["facts"], bool(p["transshipment"]))
+    at = iso(e.occurred_at)
+    state: dict[str, Any] = {
+        "id": p["id"],
+        "declaration_id": p["declaration_id"],
+        "reference": p["reference"],
+        "gate": p["gate"],
+        "flow": p["flow"],
+        "direction": p["direction"],
+        "priority": p["priority"],
+        "transshipment": bool(p["transshipment"]),
+        "conditions": conditions,
+        "facts": copy.deepcopy(dict(p["facts"])),
+        "procedure": copy.deepcopy(dict(p["procedure"])),
+        "status": "declared",
+        "steps": _step_statuses(p["procedure"], conditions),
+        "location": None,
+        "milestones": {"created": at},
+        "deadlines": {},
+        "outcome": None,
+        "version": 1,
+        "created_at": at,
+        "updated_at": at,
+    }
+    first = state["procedure"]["steps"][0]["code"]
+    state["steps"][first].update(status="passed", available_at=at, done_at=at, by=e.actor)
+    _refresh(state, e.occurred_at)
+    return state
+
+
+# --- the reducer -------------------------------------------------------------------------------
+
+
+def apply(state: Mapping[str, Any] | None, event: Event) -> dict[str, Any]:
+    """The state after ``event``; raises (and changes nothing) if it is not valid now."""
+    if event.type == "trip.created":
+        if state is not None:
+            raise InvalidTransition("the trip already exists")
+        return _created(event)
+    if state is None:
+        raise InvalidTransition("the trip does not exist yet")
+    handler = _HANDLERS.get(event.type)
+    if handler is None:
+        raise ValidationFailed([FieldError("type", f"unknown event type '{event.type}'")])
+    s = copy.deepcopy(dict(state))
+    if s["status"] in TERMINAL and event.type != "area.left":
+        raise InvalidTransition(f"the trip is {s['status']}; nothing more can be recorded")
+    handler(s, event)
+    _refresh(s, event.occurred_at)
+    s["version"] += 1
+    s["updated_at"] = iso(event.occurred_at)
+    return s
+
+
+def replay(events: Iterable[Event]) -> dict[str, Any] | None:
+    state: dict[str, Any] | None = None
+    for e in events:
+        state = apply(state, e)
+    return state
+
+
+def _step(s: Mapping[str, Any], e: Event) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    code = e.payload.get("step")
+    defs = _step_defs(s)
+    if not isinstance(code, str) or code not in defs:
+        raise ValidationFailed(
+            [FieldError("step", f"unknown step '{code}'; steps: {', '.join(defs)}")]
+        )
+    st = s["steps"][code]
+    if st["status"] == "skipped":
+        raise InvalidTransition(f"step '{code}' does not apply to this trip")
+    return code, defs[code], st
+
+
+def _require_ready(s: Mapping[str, Any], code: str) -> None:
+    if not is_ready(s, code):
+        expected = expected_before(s, code)
+        raise StepNotReady(
+            f"step '{code}' cannot be recorded yet; still expected: {', '.join(expected)}",
+            fields=[FieldError("step", f"still expected: {', '.join(expected)}")],
+        )
+
+
+def _location_in_gate_area(s: Mapping[str, Any]) -> bool:
+    loc = s["location"]
+    return isinstance(loc, str) and (loc == f"gate_area:{s['gate']}" or loc.startswith("yard:"))
+
+
+def _pass(s: dict[str, Any], code: str, e: Event, channel: str | None = None) -> None:
+    s["steps"][code].update(status="passed", done_at=iso(e.occurred_at), by=e.actor,
+                            channel=channel, hold=None)
+
+
+def _on_step_passed(s: dict[str, Any], e: Event) -> None:
+    code, spec, st = _step(s, e)
+    kind = spec["kind"]
+    if st["status"] == "passed":
+        raise InvalidTransition(f"step '{code}' has already been passed")
+    if st["status"] == "held":
+        raise InvalidTransition(f"step '{code}' is on hold; release it first")
+    if kind in MOVEMENT_KINDS:
+        raise InvalidTransition(
+            f"step '{code}' is completed by {MOVEMENT_KINDS[kind]}; record that movement"
+        )
+    _require_ready(s, code)
+    channel = e.payload.get("channel")
+    if kind == "customs":
+        if channel not in CHANNELS:
+            raise ValidationFailed(
+                [FieldError("channel", "customs records the inspection channel: green, "
+                                       "yellow or red")]
+            )
+    elif channel is not None:
+        raise ValidationFailed([FieldError("channel", "only customs records a channel")])
+    if kind == "crossing":
+        at = iso(e.occurred_at)
+        if s["flow"] == "export":
+            if not _location_in_gate_area(s):
+                raise InvalidTransition("the vehicle is not in the gate area; it cannot cross")
+            s["location"] = "partner"
+        else:
+            if s["location"] is not None:
+                raise InvalidTransition(f"the vehicle is already in {s['location']}")
+            s["location"] = f"gate_area:{s['gate']}"
+            s["milestones"].setdefault("gate_area_entered", at)
+        s["milestones"]["crossed"] = at
+    elif kind == "exit":
+        if not _location_in_gate_area(s):
+            raise InvalidTransition("the vehicle is not in the gate area")
+        s["location"] = None
+    _pass(s, code, e, channel)
+
+
+def _reason(e: Event) -> tuple[str, str]:
+    reason = e.payload.get("reason_code")
+    if not isinstance(reason, str) or not reason:
+        raise ValidationFailed([FieldError("reason_code", "give a reason code")])
+    note = e.payload.get("note") or ""
+    return reason, str(note)
+
+
+def _on_step_held(s: dict[str, Any], e: Event) -> None:
+    code, _spec, st = _step(s, e)
+    if st["status"] != "pending":
+        raise InvalidTransition(f"step '{code}' is {st['status']}; only a pending step can be "
+                                "held")
+    _require_ready(s, code)
+    reason, note = _reason(e)
+    st.update(status="held", hold={"reason_code": reason, "note": note,
+                                   "at": iso(e.occurred_at), "by": e.actor})
+
+
+def _on_step_released(s: dict[str, Any], e: Event) -> None:
+    code, _spec, st = _step(s, e)
+    if st["status"] != "held":
+        raise InvalidTransition(f"step '{code}' is not on hold")
+    st.update(status="pending", hold=None)
+
+
+def _on_step_rejected(s: dict[str, Any], e: Event) -> None:
+    code, _spec, st = _step(s, e)
+    if st["status"] not in ("pending", "held"):
+        raise InvalidTransition(f"step '{code}' is {st['status']}; it cannot be rejected")
+    _require_ready(s, code)
+    reason, note = _reason(e)
+    st.update(status="rejected", done_at=iso(e.occurred_at), by=e.actor, hold=None)
+    s["status"] = "rejected"
+    s["outcome"] = {"kind": "rejected", "step": code, "reason_code": reason, "note": note,
+                    "at": iso(e.occurred_at), "by": e.actor}
+
+
+def _on_step_voided(s: dict[str, Any], e: Event) -> None:
+    code, spec, st = _step(s, e)
+    if st["status"] != "passed":
+        raise InvalidTransition(f"step '{code}' has not been passed; nothing to correct")
+    if spec["kind"] in ("declaration", "transport", "vehicle_control", "crossing", "exit"):
+        raise InvalidTransition(f"step '{code}' is corrected by recording movements, not voided")
+    later = sorted(d for d in _dependents(s, code) if s["steps"][d]["status"] == "passed")
+    if later:
+        raise InvalidTransition(f"steps after '{code}' are already passed: {', '.join(later)}")
+    st.update(status="pending", done_at=None, by=None, channel=None)
+
+
+def _on_called(s: dict[str, Any], e: Event) -> None:
+    steps = {x["kind"]: x["code"] for x in s["procedure"]["steps"]}
+    control = steps.get("vehicle_control")
+    if control is None:
+        raise InvalidTransition("this trip's procedure has no call-forward step")
+    if "called" in s["milestones"]:
+        raise InvalidTransition("the trip has already been called forward")
+    if s["steps"][control]["status"] != "pending":
+        raise InvalidTransition("the vehicle is already in the gate area")
+    _require_ready(s, control)
+    s["milestones"]["called"] = iso(e.occurred_at)
+
+
+def _on_returned(s: dict[str, Any], e: Event) -> None:
+    if s["flow"] != "export" or s["location"] != "partner":
+        raise InvalidTransition("only a vehicle that crossed to the partner side can return")
+    if "returned" in s["milestones"]:
+        raise InvalidTransition("the vehicle has already returned")
+    s["location"] = None
+    s["milestones"]["returned"] = iso(e.occurred_at)
+
+
+def _on_amended(s: dict[str, Any], e: Event) -> None:
+    if s["status"] != "declared" or s["location"] is not None:
+        raise InvalidTransition("the trip has started; its declaration can no longer change")
+    facts = e.payload.get("facts")
+    if not isinstance(facts, Mapping):
+        raise ValidationFailed([FieldError("payload.facts", "required")])
+    s["facts"] = copy.deepcopy(dict(facts))
+    for key in ("gate", "priority", "procedure", "transshipment", "flow", "direction"):
+        if key in e.payload:
+            s[key] = copy.deepcopy(e.payload[key])
+    s["conditions"] = conditions_for(s["facts"], bool(s["transshipment"]))
+    fresh = _step_statuses(s["procedure"], s["conditions"])
+    for code in fresh:
+        old = s["steps"].get(code)
+        if old is not None and old["status"] == "passed":
+            fresh[code] = old
+    s["steps"] = fresh
+
+
+def _on_cancelled(s: dict[str, Any], e: Event) -> None:
+    if s["location"] is not None or s["status"] not in ("declared", "at_staging"):
+        raise InvalidTransition(
+            f"the vehicle is {s['status'].replace('_', ' ')}"
+            + (f" ({s['location']})" if s["location"] else "")
+            + "; it cannot be cancelled now"
+        )
+    s["status"] = "cancelled"
+    s["outcome"] = {"kind": "cancelled", "step": None, "reason_code": None,
+                    "note": str(e.payload.get("reason") or ""), "at": iso(e.occurred_at),
+                    "by": e.actor}
+
+
+def _area(e: Event) -> tuple[str, str, str]:
+    area = e.payload.get("area")
+    if not isinstance(area, str) or ":" not in area:
+        raise ValidationFailed([FieldError("area", "name the area as staging:<code>, "
+                                                   "gate_area:<gate> or yard:<code>")])
+    kind, _, code = area.partition(":")
+    if kind not in ("staging", "gate_area", "yard") or not code:
+        raise ValidationFailed([FieldError("area", f"unknown kind of area '{kind}'")])
+    return area, kind, code
+
+
+def _on_entered(s: dict[str, Any], e: Event) -> None:
+    area, kind, _code = _area(e)
+    area_gate = e.payload.get("gate") or ""
+    loc = s["location"]
+    kinds = {x["kind"]: x["code"] for x in s["procedure"]["steps"]}
+    at = iso(e.occurred_at)
+    if loc == area:
+        raise InvalidTransition(f"the vehicle is already in {area}")
+    if kind == "staging":
+        transport = kinds.get("transport")
+        if transport is None:
+            raise InvalidTransition("this trip does not go through a staging area")
+        if loc is not None:
+            raise InvalidTransition(f"the vehicle is in {loc}; record it leaving first")
+        if "called" in s["milestones"] or s["steps"][transport]["status"] not in (
+            "pending", "passed"
+        ):
+            raise InvalidTransition("the vehicle has already been called forward")
+        if s["steps"][transport]["status"] == "pending":
+            _require_ready(s, transport)
+            _pass(s, transport, e)
+        s["milestones"].setdefault("staging_entered", at)
+        s["location"] = area
+        return
+    if area_gate != s["gate"]:
+        raise InvalidTransition(f"{area} is not at this trip's gate ({s['gate']})")
+    if kind == "gate_area":
+        if loc is not None and not loc.startswith("staging:"):
+            raise InvalidTransition(f"the vehicle is in {loc}; record it leaving first")
+        control = kinds.get("vehicle_control")
+        if control is None:
+            raise InvalidTransition("import vehicles enter the gate area by the crossing step")
+        if s["steps"][control]["status"] == "pending":
+            _require_ready(s, control)
+            if kinds.get("transport") and "called" not in s["milestones"]:
+                raise InvalidTransition("the vehicle has not been called forward yet")
+            _pass(s, control, e)
+        elif "crossed" in s["milestones"]:
+            raise InvalidTransition("the vehicle has already crossed")
+        s["milestones"].setdefault("gate_area_entered", at)
+        s["location"] = area
+        return
+    # a yard of the trip's gate: only from inside the gate area
+    if not _location_in_gate_area(s):
+        raise InvalidTransition("the vehicle must be in the gate area to enter one of its yards")
+    s["location"] = area
+
+
+def _on_left(s: dict[str, Any], e: Event) -> None:
+    area, kind, _code = _area(e)
+    loc = s["location"]
+    if loc != area:
+        where = loc if loc is not None else "no area"
+        raise InvalidTransition(f"the vehicle is not in {area} (it is in {where}); "
+                                "an exit needs an entry")
+    s["location"] = f"gate_area:{s['gate']}" if kind == "yard" else None
+
+
+_HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
+    "trip.amended": _on_amended,
+    "trip.cancelled": _on_cancelled,
+    "trip.called": _on_called,
+    "trip.returned": _on_returned,
+    "step.passed": _on_step_passed,
+    "step.held": _on_step_held,
+    "step.released": _on_step_released,
+    "step.rejected": _on_step_rejected,
+    "step.voided": _on_step_voided,
+    "area.entered": _on_entered,
+    "area.left": _on_left,
+}
+
+
+def _deadline_applies(s: Mapping[str, Any], applies: str) -> bool:
+    facts = s["facts"]
+    if applies == "driver_crosses":
+        return bool(facts.get("driver_crosses"))
+    if applies == "vn_vehicle_crosses":
+        return bool(facts.get("driver_crosses")) and facts.get("vehicle_country") == "VN"
+    return True
+
+
+def _refresh(s: dict[str, Any], at: datetime) -> None:
+    """Derived parts of the state: step availability, completion, status, deadlines."""
+    now = iso(at)
+    for code, st in s["steps"].items():
+        if st["status"] == "pending" and st["available_at"] is None and is_ready(s, code):
+            st["available_at"] = now
+    if s["status"] not in TERMINAL:
+        done = all(st["status"] in ("passed", "skipped") for st in s["steps"].values())
+        if done:
+            s["milestones"].setdefault("completed", now)
+        ms = s["milestones"]
+        if "completed" in ms:
+            s["status"] = "completed"
+        elif _location_in_gate_area(s):
+            s["status"] = "in_gate_area"
+        elif "called" in ms:
+            s["status"] = "called"
+        elif isinstance(s["location"], str) and s["location"].startswith("staging:"):
+            s["status"] = "at_staging"
+        else:
+            s["status"] = "declared"
+    for d in s["procedure"]["deadlines"]:
+        if not _deadline_applies(s, d["applies"]):
+            continue
+        start = s["milestones"].get(d["starts"])
+        if start is None:
+            continue
+        entry = s["deadlines"].get(d["code"])
+        if entry is None:
+            due = parse_time(start) + timedelta(minutes=d["minutes"])
+            entry = {"name": d["name_en"], "due_at": iso(due), "met_at": None}
+            s["deadlines"][d["code"]] = entry
+        end = s["milestones"].get(d["ends"])
+        if end is not None and entry["met_at"] is None:
+            entry["met_at"] = end
+
+
+# --- reading a state ---------------------------------------------------------------------------
+
+
+def overdue(state: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
+    """Deadlines past due and not met (met late counts as missed too, with its lateness)."""
+    out: list[dict[str, Any]] = []
+    if state["status"] in TERMINAL:
+        return out
+    for code, d in state["deadlines"].items():
+        due = parse_time(d["due_at"])
+        met = parse_time(d["met_at"]) if d["met_at"] else None
+        if met is None and now > due:
+            out.append({"code": code, "name": d["name"], "due_at": d["due_at"],
+                        "late_minutes": int((now - due).total_seconds() // 60), "met": False})
+        elif met is not None and met > due:
+            out.append({"code": code, "name": d["name"], "due_at": d["due_at"],
+                        "late_minutes": int((met - due).total_seconds() // 60), "met": True})
+    return out
+
+
+def step_durations(state: Mapping[str, Any]) -> dict[str, float]:
+    """Seconds each passed step took, from when it became available to when it was passed."""
+    out: dict[str, float] = {}
+    for code, st in state["steps"].items():
+        if st["status"] == "passed" and st["available_at"] and st["done_at"]:
+            seconds = (parse_time(st["done_at"]) - parse_time(st["available_at"])).total_seconds()
+            out[code] = max(0.0, seconds)
+    return out
+
+
+def system_time(state: Mapping[str, Any]) -> float | None:
+    """Seconds from reaching the border system (staging, gate area or crossing in) to done."""
+    ms = state["milestones"]
+    start = ms.get("staging_entered") or ms.get("gate_area_entered") or ms.get("crossed")
+    end = ms.get("completed")
+    if not start or not end:
+        return None
+    return max(0.0, (parse_time(end) - parse_time(start)).total_seconds())
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100) with linear interpolation between closest ranks."""
+    if not values:
+        raise ValueError("no values")
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    if lo == hi:
+        return float(ordered[int(k)])
+    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo))
+
+
+def summarise(values: Sequence[float]) -> dict[str, float | int]:
+    """count, mean, p50, p90 of durations in seconds (given in minutes, 1 decimal)."""
+    if not values:
+        return {"count": 0, "mean": 0.0, "p50": 0.0, "p90": 0.0}
+    return {
+        "count": len(values),
+        "mean": round(sum(values) / len(values) / 60, 1),
+        "p50": round(percentile(values, 50) / 60, 1),
+        "p90": round(percentile(values, 90) / 60, 1),
+    }

@@ -1,0 +1,1 @@
+"""Trips: creation from declarations, checkpoint steps, movements, timeline and durations."""
