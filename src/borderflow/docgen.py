@@ -16,7 +16,8 @@ from borderflow.domain.procedure import Procedure
 from borderflow.domain.trip import STATUS_TRANSITIONS
 
 _MARK = re.compile(
-    r"(<!-- generated:(?P<name>[a-z-]+):start -->\n)(?P<body>.*?)(<!-- generated:(?P=name):end -->)",
+    r"(<!-- generated:(?P<name>[a-z-]+):start -->\n)(?P<body>.*?)"
+    r"(<!-- generated:(?P=name):end -->)",
     re.DOTALL,
 )
 

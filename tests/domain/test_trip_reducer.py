@@ -90,7 +90,8 @@ def check_invariants(state: dict[str, Any]) -> None:
     if state["status"] == "in_gate_area":
         assert in_gate
     if state["status"] == "at_staging":
-        assert isinstance(loc, str) and loc.startswith("staging:")
+        assert isinstance(loc, str)
+        assert loc.startswith("staging:")
     if in_gate:
         assert loc == f"gate_area:{state['gate']}" or area_gate(loc) == state["gate"]
     for code, st_ in state["steps"].items():
@@ -181,7 +182,8 @@ def test_the_random_walks_reach_every_status() -> None:
 def test_refused_events_leave_the_state_untouched() -> None:
     state = domain.apply(None, created("huu-nghi", "export"))
     snapshot = repr(state)
-    with pytest.raises(domain.StepNotReady, match="still expected: transport, vehicle_control, border_guard"):
+    expected = "still expected: transport, vehicle_control, border_guard"
+    with pytest.raises(domain.StepNotReady, match=expected):
         domain.apply(state, domain.Event("step.passed", T0, "x", {"step": "customs",
                                                                   "channel": "green"}))
     with pytest.raises(domain.InvalidTransition, match="an exit needs an entry"):

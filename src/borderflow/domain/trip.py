@@ -63,7 +63,7 @@ STATUSES = ("declared", "at_staging", "called", "in_gate_area", "completed", "re
             "cancelled")
 STATUS_TRANSITIONS: tuple[tuple[str, str, str], ...] = (
     ("declared", "at_staging", "entered the staging area"),
-    ("declared", "in_gate_area", "admitted to the gate area (direct gates) or crossed in (imports)"),
+    ("declared", "in_gate_area", "admitted (gates without staging) or crossed in (imports)"),
     ("declared", "called", "called forward (gates without a staging area)"),
     ("declared", "rejected", "rejected at a step"),
     ("declared", "cancelled", "declaration cancelled or vehicle removed"),
