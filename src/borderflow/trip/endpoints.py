@@ -42,7 +42,7 @@ Returner = Annotated[Principal, Depends(require("trip.return"))]
 Public = Annotated[Principal, Depends(require("occupancy.read"))]
 AlertReader = Annotated[Principal, Depends(require("alerts.read"))]
 ReportReader = Annotated[Principal, Depends(require("reports.read"))]
-TripId = Annotated[str, Path(description="Trip id or reference (BF-XXXX-XXXX/1)")]
+TripId = Annotated[str, Path(description="Trip id or reference (BF-XXXX-XXXX-1)")]
 IfMatch = Annotated[str | None, Header(description='The trip version you saw, e.g. "7": if '
                                                    "someone recorded first you get 409.")]
 WRITE_ERRORS: dict[int | str, dict[str, Any]] = {

@@ -29,7 +29,7 @@ from borderflow.store import scoping
 from borderflow.store.models import Declaration, Trip, TripEvent
 
 FUTURE_TOLERANCE = timedelta(minutes=2)
-_REFERENCE = re.compile(r"BF-[0-9A-Z]{4}-[0-9A-Z]{4}(?:/\d+)?", re.IGNORECASE)
+_REFERENCE = re.compile(r"BF-[0-9A-Z]{4}-[0-9A-Z]{4}(?:-\d+)?", re.IGNORECASE)
 
 
 def gates_of_yards(network: Network) -> dict[str, str]:
@@ -131,7 +131,7 @@ def _create_trip(session: Session, decl: Declaration, position: int, spec: dict[
                  actor: Principal, now: datetime) -> Trip:
     trip_id = str(uuid.uuid4())
     payload = {"id": trip_id, "declaration_id": decl.id,
-               "reference": f"{decl.reference}/{position}", **spec}
+               "reference": f"{decl.reference}-{position}", **spec}
     event = domain.Event("trip.created", now, actor.username, payload)
     state = domain.apply(None, event)
     row = Trip(id=trip_id, declaration_id=decl.id, position=position,
@@ -368,7 +368,8 @@ def search(session: Session, q: str, *, actor: Principal, network: Network | Non
         if ref:
             found = ref.group(0).upper()
             query = query.where(
-                Trip.reference == found if "/" in found else Trip.reference.like(f"{found}/%")
+                Trip.reference == found if found.count("-") == 3
+                else Trip.reference.like(f"{found}-%")
             )
         else:
             try:
