@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select, text
@@ -141,13 +142,6 @@ def test_the_event_log_refuses_updates_and_deletes(database: Database) -> None:
         _declare(s, "huu-nghi", fruit=False)
         s.commit()
     for statement in ("UPDATE trip_events SET type = 'x'", "DELETE FROM trip_events"):
-        with sessions() as s:
-            try:
-                s.execute(text(statement))
-                s.flush()
-            except DBAPIError as exc:
-                assert "append-only" in str(exc)
-                s.rollback()
-            else:
-                raise AssertionError(f"{statement} was allowed")
+        with sessions() as s, pytest.raises(DBAPIError, match="append-only"):
+            s.execute(text(statement))
     engine.dispose()
