@@ -4,25 +4,36 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from borderflow.config import Settings
+from borderflow import docgen
+from borderflow.config import DEFAULT_NETWORK_FILE, Settings
 from borderflow.domain.access import PERMISSIONS, Role
+from borderflow.network import service as networks
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_roles_matrix_in_the_docs_matches_the_code() -> None:
+def test_generated_sections_of_the_docs_are_current() -> None:
+    """Roles matrix, trip states and procedures per gate come from the code and the network
+    file; `borderflow docs generate` refreshes them."""
+    network = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
+    assert docgen.render(ROOT / "docs", network, check=True) == []
+
+
+def test_the_roles_matrix_shows_every_permission() -> None:
     text = (ROOT / "docs" / "roles.md").read_text(encoding="utf-8")
-    table = text.split("<!-- roles-matrix:start -->")[1].split("<!-- roles-matrix:end -->")[0]
-    rows = [line for line in table.strip().splitlines() if line.startswith("| `")]
-    header = [c.strip() for c in table.strip().splitlines()[0].strip("|").split("|")][1:]
-    assert header == [r.value for r in Role]
-    documented: dict[str, frozenset[Role]] = {}
-    for row in rows:
-        cells = [c.strip() for c in row.strip("|").split("|")]
-        action = cells[0].strip("`")
-        documented[action] = frozenset(Role(h) for h, c in zip(header, cells[1:], strict=True)
-                                       if c == "✔")
-    assert documented == PERMISSIONS
+    for action, roles in PERMISSIONS.items():
+        row = next(line for line in text.splitlines() if line.startswith(f"| `{action}` |"))
+        cells = [c.strip() for c in row.strip("|").split("|")][1:]
+        assert {r for r, c in zip(Role, cells, strict=True) if c == "✔"} == roles, action
+
+
+def test_every_step_kind_and_gate_is_in_the_procedures_page() -> None:
+    text = (ROOT / "docs" / "trip-lifecycle.md").read_text(encoding="utf-8")
+    network = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
+    for gate in network.gates:
+        assert f"`{gate.code}`" in text
+    for procedure in network.procedures:
+        assert f"### `{procedure.code}`" in text
 
 
 def test_readme_first_screen_shows_the_two_commands() -> None:

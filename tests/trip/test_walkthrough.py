@@ -160,6 +160,12 @@ def test_export_at_huu_nghi_with_a_hold_and_release(
     assert tl["system_minutes"] == 60.0
     assert {e["source"] for e in tl["entries"]} >= {"officer_screen", "regulator"}
 
+    # reports count the missed deadline on the day it was due (local date)
+    report = client.get("/api/v1/reports/step-durations",
+                        params={"gate": "huu-nghi", "date": "2026-11-24"},
+                        headers=auth("regulator")).json()
+    assert report["deadlines_missed"] == {"return": 1}
+
 
 def test_import_at_tan_thanh_with_transshipment_and_a_rejection(
     client: TestClient, auth: Any, clock: FixedClock

@@ -32,7 +32,9 @@ network_app = typer.Typer(help="The reference network (gates, yards, calendars, 
 user_app = typer.Typer(help="Users and machine clients.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(network_app, name="network")
+docs_app = typer.Typer(help="Generated documentation sections.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(docs_app, name="docs")
 console = Console()
 err = Console(stderr=True)
 
@@ -248,6 +250,25 @@ def user_api_key(
         _, key = accounts.create_api_key(session, account, name, actor=SYSTEM,
                                          now=SystemClock().now())
     typer.echo(f"API key (shown once): {key}")
+
+
+@docs_app.command("generate")
+def docs_generate(
+    docs_dir: Annotated[Path, typer.Option(help="Documentation folder")] = Path("docs"),
+    network_file: Annotated[Path | None, typer.Option(help="Network file (default: settings)")]
+    = None,
+    check: Annotated[bool, typer.Option(help="Only report stale sections (exit 1 if any)")]
+    = False,
+) -> None:
+    """Rewrite the generated sections of the docs (roles matrix, trip states, procedures)."""
+    from borderflow import docgen
+
+    network = networks.parse(networks.read_file(network_file or get_settings().network_file))
+    stale = docgen.render(docs_dir, network, check=check)
+    if check and stale:
+        err.print("stale: " + ", ".join(stale) + " (run `borderflow docs generate`)")
+        raise typer.Exit(code=1)
+    console.print("up to date" if not stale else "updated: " + ", ".join(stale))
 
 
 if __name__ == "__main__":

@@ -302,7 +302,8 @@ def deadline_alerts(ctx: Ctx, db: Db, actor: AlertReader) -> list[dict[str, Any]
 @router.get("/reports/step-durations", response_model=StepDurationsOut, tags=["reports"],
             summary="Time spent in each step, per gate and local day",
             description="Count, mean, median (p50) and p90 in minutes of each step passed that "
-            "day, and of the whole stay in the border system for trips completed that day."
+            "day, of the whole stay in the border system for trips completed that day, and the "
+            "number of deadlines due that day that were missed, per deadline."
             + roles_doc("reports.read"))
 def step_durations(
     ctx: Ctx, db: Db, _caller: ReportReader,
@@ -312,4 +313,5 @@ def step_durations(
     flow: Literal["export", "import"] | None = None,
 ) -> dict[str, Any]:
     when = day or ctx.clock.now().astimezone(LOCAL_TZ).date()
-    return service.step_duration_summary(db, gate=gate, day=when, flow=flow)
+    return service.step_duration_summary(db, gate=gate, day=when, flow=flow,
+                                         now=ctx.clock.now())

@@ -148,3 +148,6 @@ class StepDurationsOut(BaseModel):
     flow: str | None
     steps: dict[str, DurationSummary] = Field(description="Minutes per step.")
     system: DurationSummary = Field(description="Minutes in the border system, per trip.")
+    deadlines_missed: dict[str, int] = Field(
+        description="Deadlines due that day and missed (met late or still open), per code."
+    )

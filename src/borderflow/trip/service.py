@@ -457,23 +457,31 @@ def overdue(session: Session, *, actor: Principal, network: Network, now: dateti
     return out
 
 
-def step_duration_summary(session: Session, *, gate: str | None, day: date,
+def step_duration_summary(session: Session, *, gate: str | None, day: date, now: datetime,
                           flow: str | None = None) -> dict[str, Any]:
     """Time spent in each step, for steps passed on a local day: count, mean, p50, p90 (min).
 
-    Also the whole time in the border system of trips completed that day.
+    Also the whole time in the border system of trips completed that day, and the deadlines
+    due that day that were missed (met late, or not met by ``now``).
     """
     start = datetime.combine(day, datetime.min.time(), LOCAL_TZ)
     end = start + timedelta(days=1)
-    query = select(Trip).where(Trip.updated_at >= start, Trip.created_at < end)
+    per_step: dict[str, list[float]] = defaultdict(list)
+    totals: list[float] = []
+    missed: dict[str, int] = defaultdict(int)
+    # A deadline due that day started at most 48 h before (the longest deadline is 36 h), so
+    # trips untouched since before then cannot contribute.
+    query = select(Trip).where(Trip.created_at < end,
+                               Trip.updated_at >= start - timedelta(hours=48))
     if gate:
         query = query.where(Trip.gate == gate)
     if flow:
         query = query.where(Trip.flow == flow)
-    per_step: dict[str, list[float]] = defaultdict(list)
-    totals: list[float] = []
     for row in session.scalars(query).all():
         state = row.state
+        for late in domain.overdue(state, now):
+            if start <= domain.parse_time(late["due_at"]) < end:
+                missed[late["code"]] += 1
         for code, seconds in domain.step_durations(state).items():
             done = domain.parse_time(state["steps"][code]["done_at"])
             if start <= done < end:
@@ -486,6 +494,7 @@ def step_duration_summary(session: Session, *, gate: str | None, day: date,
         "gate": gate, "date": day.isoformat(), "flow": flow,
         "steps": {code: domain.summarise(v) for code, v in sorted(per_step.items())},
         "system": domain.summarise(totals),
+        "deadlines_missed": dict(sorted(missed.items())),
     }
 
 
