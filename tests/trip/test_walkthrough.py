@@ -312,3 +312,53 @@ def test_step_durations_summary_per_gate_and_day(
     assert summary == {"count": 3, "mean": 30.0, "p50": 30.0, "p90": 46.0}
     assert client.get("/api/v1/reports/step-durations",
                       headers=auth("enterprise")).status_code == 403
+
+
+def test_a_mistaken_pass_is_corrected_by_a_new_event(client: TestClient, auth: Any) -> None:
+    w = Walk(client, auth)
+    body = factories.declaration(direction="import", requested_gate="huu-nghi")
+    body["vehicles"][0]["plate"] = "桂A77777"
+    d = client.post("/api/v1/declarations", json=body, headers=auth("enterprise")).json()
+    ref = f"{d['reference']}-1"
+    w.step(ref, "crossing", "borderguard")
+    w.step(ref, "border_guard", "borderguard")
+    w.step(ref, "customs", "customs", channel="green")
+    voided = client.post(f"/api/v1/trips/{ref}/steps/customs/void",
+                         json={"reason": "recorded on the wrong truck"}, headers=auth("customs"))
+    assert voided.status_code == 200, voided.text
+    steps = {s["code"]: s for s in voided.json()["steps"]}
+    assert steps["customs"]["status"] == "pending"
+    assert steps["customs"]["channel"] is None
+    # the log keeps both the pass and its correction
+    tl = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("customs")).json()
+    assert [e["type"] for e in tl["entries"]][-2:] == ["step.passed", "step.voided"]
+    # a step that later steps depend on cannot be voided once they passed
+    w.step(ref, "customs", "customs", channel="green")
+    w.step(ref, "fee", "cashier")
+    w.step(ref, "exit", "borderguard")
+    late = client.post(f"/api/v1/trips/{ref}/steps/customs/void",
+                       json={"reason": "too late"}, headers=auth("customs"))
+    assert late.status_code == 409
+
+
+def test_bad_step_requests_are_explained(client: TestClient, auth: Any, clock: FixedClock
+                                          ) -> None:
+    w = Walk(client, auth)
+    d = client.post("/api/v1/declarations", json=factories.declaration(),
+                    headers=auth("enterprise")).json()
+    ref = f"{d['reference']}-1"
+    unknown = w.step(ref, "teleport", "customs", expect=404)
+    assert "no step 'teleport'" in unknown["error"]["message"]
+    future = (NOW + timedelta(hours=1)).isoformat()
+    r = w.step(ref, "customs", "customs", expect=422, occurred_at=future, channel="green")
+    assert r["error"]["fields"][0]["field"] == "occurred_at"
+    r = w.step(ref, "customs", "customs", expect=422, outcome="maybe")
+    assert r["error"]["fields"][0]["field"] == "outcome"
+    r = w.step(ref, "customs", "customs", expect=422, reason_code="sampling")
+    assert r["error"]["fields"][0]["field"] == "reason_code"
+    stale = client.post(f"/api/v1/trips/{ref}/movements",
+                        json={"action": "enter", "area": STAGING},
+                        headers=auth("yard", **{"If-Match": '"7"'}))
+    assert stale.status_code == 409
+    assert stale.json()["error"]["code"] == "version_conflict"
+    assert client.get(f"/api/v1/trips/{ref}", headers=auth("yard")).json()["version"] == 1

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.domain.access import ANONYMOUS, Principal, Role, roles_for
-from borderflow.errors import Forbidden, Unauthorized
+from borderflow.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -83,3 +83,13 @@ def roles_doc(action: str) -> str:
     if Role.PUBLIC in allowed:
         return "\n\n**Roles:** anyone, no login needed."
     return "\n\n**Roles:** " + ", ".join(f"`{r.value}`" for r in sorted(allowed))
+
+
+def if_match_number(if_match: str | None) -> int | None:
+    """The number in an ``If-Match`` header (``"3"`` or ``W/"3"``), or ``None`` if absent."""
+    if if_match is None:
+        return None
+    raw = if_match.strip().removeprefix("W/").strip('"')
+    if not raw.isdigit():
+        raise ValidationFailed([FieldError("If-Match", 'give the number from the ETag, e.g. "3"')])
+    return int(raw)

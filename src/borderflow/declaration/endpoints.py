@@ -9,7 +9,7 @@ import segno
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
 from fastapi.responses import RedirectResponse
 
-from borderflow.api.deps import Ctx, Db, require, roles_doc
+from borderflow.api.deps import Ctx, Db, if_match_number, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.declaration import service
@@ -42,15 +42,6 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "No longer amendable, or key reused"},
     412: {"model": ErrorResponse, "description": "If-Match revision is stale"},
 }
-
-
-def _revision(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise ValidationFailed([FieldError("If-Match", 'give the revision number, e.g. "3"')])
-    return int(raw)
 
 
 @router.post(
@@ -168,7 +159,7 @@ def amend_declaration(
     now = ctx.clock.now()
     _, network = networks.network_at(db, now)
     row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
-                        holidays=around(now.date()), if_match=_revision(if_match))
+                        holidays=around(now.date()), if_match=if_match_number(if_match))
     return _amended(row, idem)
 
 
@@ -197,7 +188,7 @@ def amend_declaration_item(
     now = ctx.clock.now()
     _, network = networks.network_at(db, now)
     row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
-                        holidays=around(now.date()), if_match=_revision(if_match),
+                        holidays=around(now.date()), if_match=if_match_number(if_match),
                         item=(section, position))
     return _amended(row, idem)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
-from borderflow.api.deps import Ctx, Db, require, roles_doc
+from borderflow.api.deps import Ctx, Db, if_match_number, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
@@ -55,15 +55,6 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def _network(db: Db, ctx: Ctx) -> Network:
     return networks.network_at(db, ctx.clock.now())[1]
-
-
-def _version(if_match: str | None) -> int | None:
-    if if_match is None:
-        return None
-    raw = if_match.strip().removeprefix("W/").strip('"')
-    if not raw.isdigit():
-        raise ValidationFailed([FieldError("If-Match", 'give the trip version, e.g. "7"')])
-    return int(raw)
 
 
 def trip_out(row: Trip, actor: Principal, network: Network, now: Any) -> dict[str, Any]:
@@ -167,7 +158,7 @@ def _record(db: Db, ctx: Ctx, actor: Principal, idem: Any, trip_id: str,
     row, _changed = service.record(
         db, trip_id, event_type, payload, actor=actor, network=network, now=ctx.clock.now(),
         source=source or default_source, occurred_at=occurred_at,
-        idempotency_key=idem.key, expected_version=_version(if_match),
+        idempotency_key=idem.key, expected_version=if_match_number(if_match),
     )
     return _written(row, actor, network, ctx, idem)
 
