@@ -1,0 +1,1 @@
+"""Regulation: the slot planner (a pure function) and, later, dispatch policies."""

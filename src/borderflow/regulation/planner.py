@@ -1,0 +1,213 @@
+"""The slot planner: which gate and time slot each queued truck gets.
+
+A pure function over arrays (no database, no clock): the same input always gives the same plan.
+
+Problem. ``N`` trucks, ``G`` gates, ``S`` slots. Truck ``i`` may be served from slot
+``release[i]`` on, at the gates its goods group permits (``permitted[group[i]]``); gate ``g``
+serves at most ``capacity[g, s]`` trucks in slot ``s`` (0 when closed or outside working hours).
+Waiting costs ``weight[i]`` per slot (the priority class). Hard constraints: capacity, working
+hours (capacity 0), permitted gates, never before the release slot. Objectives, in order:
+higher classes first, least total weighted waiting, an even load across gates, first come first
+served within a class. Trucks that fit nowhere within the horizon stay unplanned (and cost as if
+served just after it).
+
+Method. Trucks with the same release slot, weight and goods group are interchangeable, so the
+planner works on those classes, slot by slot. In each slot the waiting groups (weight, goods
+group) are served highest weight first and, among equals, least flexible first (fewest open
+gates); each group takes the capacity that less flexible groups still waiting do not need, spread
+over its gates in proportion to their free capacity (even load), oldest release first within the
+group. Counts are then expanded back to trucks in first-come order. The work per slot depends on
+the number of groups and gates, not on the number of trucks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    capacity: IntArray
+    """(G, S): trucks gate g can serve in slot s; 0 when closed."""
+    release: IntArray
+    """(N,): the first slot truck i may be served in."""
+    weight: FloatArray
+    """(N,): cost of one slot of waiting for truck i (from its priority class)."""
+    group: IntArray
+    """(N,): goods group of truck i (row of ``permitted``)."""
+    permitted: BoolArray
+    """(K, G): goods group k may pass gate g (already combined with the direction)."""
+    order: IntArray | None = None
+    """(N,): first-come rank within a class (default: the index)."""
+
+    def __post_init__(self) -> None:
+        n = self.release.shape[0]
+        if self.capacity.ndim != 2:
+            raise ValueError("capacity must have shape (gates, slots)")
+        for name in ("weight", "group"):
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"{name} must have one entry per truck")
+        if self.order is not None and self.order.shape != (n,):
+            raise ValueError("order must have one entry per truck")
+        if self.permitted.ndim != 2 or self.permitted.shape[1] != self.capacity.shape[0]:
+            raise ValueError("permitted must have shape (groups, gates)")
+        if n and (self.group.min() < 0 or self.group.max() >= self.permitted.shape[0]):
+            raise ValueError("group indexes must be rows of permitted")
+        if (self.capacity < 0).any():
+            raise ValueError("capacity must not be negative")
+        if n and (self.weight < 0).any():
+            raise ValueError("weights must not be negative")
+
+
+@dataclass(frozen=True)
+class PlanResult:
+    gate: IntArray
+    """(N,): the gate of each truck, -1 if unplanned."""
+    slot: IntArray
+    """(N,): the slot of each truck, -1 if unplanned."""
+    total_weighted_wait: float
+    """Sum of weight × slots waited; unplanned trucks count as served at slot S."""
+
+    @property
+    def unplanned(self) -> int:
+        return int((self.gate < 0).sum())
+
+
+def weighted_wait(inp: PlanInput, gate: IntArray, slot: IntArray) -> float:
+    """The objective of an assignment (the benchmark recomputes it the same way)."""
+    horizon = inp.capacity.shape[1]
+    release = np.minimum(inp.release, horizon)
+    served = np.where(gate >= 0, slot, horizon)
+    return float((inp.weight * np.maximum(served - release, 0)).sum())
+
+
+def _spread(amount: int, room: list[int]) -> list[int]:
+    """Split ``amount`` over gates in proportion to ``room`` (largest remainders), never more
+    than a gate's room."""
+    total = sum(room)
+    if amount >= total:
+        return list(room)
+    shares = [amount * r / total for r in room]
+    alloc = [int(x) for x in shares]
+    left = amount - sum(alloc)
+    by_remainder = sorted(range(len(room)), key=lambda j: (alloc[j] - shares[j], j))
+    for j in by_remainder:
+        if left == 0:
+            break
+        if alloc[j] < room[j]:
+            alloc[j] += 1
+            left -= 1
+    return alloc
+
+
+def plan(inp: PlanInput) -> PlanResult:
+    """Assign trucks to (gate, slot); see the module documentation."""
+    n = int(inp.release.shape[0])
+    gates, horizon = inp.capacity.shape
+    groups = inp.permitted.shape[0]
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return PlanResult(empty, empty.copy(), 0.0)
+    release = np.clip(inp.release.astype(np.int64), 0, horizon)
+    weights, widx = np.unique(inp.weight, return_inverse=True)
+    widx = (len(weights) - 1 - widx).astype(np.int64)  # 0 = heaviest
+    order = inp.order if inp.order is not None else np.arange(n, dtype=np.int64)
+
+    # Classes of interchangeable trucks, sorted by (weight rank, group, release).
+    key = (widx * groups + inp.group.astype(np.int64)) * (horizon + 1) + release
+    perm = np.lexsort((order, key))
+    keys, counts = np.unique(key[perm], return_counts=True)
+    c_pair = (keys // (horizon + 1)).tolist()  # pair = (weight rank, group)
+    c_release = (keys % (horizon + 1)).tolist()
+    remaining = counts.tolist()
+    n_classes = len(remaining)
+
+    # Per pair: its classes (release ascending), the next one to serve, how many are released.
+    pair_ids = sorted(set(c_pair))
+    pair_pos = {p: i for i, p in enumerate(pair_ids)}
+    pair_classes: list[list[int]] = [[] for _ in pair_ids]
+    for c in range(n_classes):
+        pair_classes[pair_pos[c_pair[c]]].append(c)
+    pair_rank = [p // groups for p in pair_ids]
+    pair_group = [p % groups for p in pair_ids]
+    pair_gates = [np.flatnonzero(inp.permitted[k]).tolist() for k in pair_group]
+    head = [0] * len(pair_ids)
+    released = [0] * len(pair_ids)  # classes of the pair with release <= current slot
+    avail = [0] * len(pair_ids)
+
+    allot: list[list[tuple[int, int, int]]] = [[] for _ in range(n_classes)]
+    capacity = inp.capacity.astype(np.int64).tolist()
+
+    for s in range(horizon):
+        for p, classes in enumerate(pair_classes):
+            while released[p] < len(classes) and c_release[classes[released[p]]] <= s:
+                avail[p] += remaining[classes[released[p]]]
+                released[p] += 1
+        room = [capacity[g][s] for g in range(gates)]
+        if not any(room):
+            continue
+        waiting = [p for p in range(len(pair_ids)) if avail[p] > 0]
+        if not waiting:
+            continue
+        flex = {p: sum(1 for g in pair_gates[p] if room[g] > 0) for p in waiting}
+        waiting.sort(key=lambda p: (pair_rank[p], flex[p], pair_ids[p]))
+        for i, p in enumerate(waiting):
+            usable = [g for g in pair_gates[p] if room[g] > 0]
+            if not usable:
+                continue
+            # capacity that less flexible groups still waiting in this slot would need
+            need_later = dict.fromkeys(usable, 0.0)
+            for q in waiting[i + 1:]:
+                if flex[q] < flex[p]:
+                    share = avail[q] / max(flex[q], 1)
+                    for g in pair_gates[q]:
+                        if g in need_later:
+                            need_later[g] += share
+            free = [max(0, room[g] - int(need_later[g] + 0.5)) for g in usable]
+            take = min(avail[p], sum(room[g] for g in usable))
+            first = _spread(min(take, sum(free)), free)
+            rest = _spread(take - sum(first), [room[g] - a for g, a in zip(usable, first,
+                                                                            strict=True)])
+            alloc = [a + b for a, b in zip(first, rest, strict=True)]
+            # hand the slots out to the pair's classes, oldest release first
+            classes = pair_classes[p]
+            for g, amount in zip(usable, alloc, strict=True):
+                room[g] -= amount
+                while amount > 0:
+                    c = classes[head[p]]
+                    got = min(amount, remaining[c])
+                    allot[c].append((g, s, got))
+                    remaining[c] -= got
+                    amount -= got
+                    avail[p] -= got
+                    if remaining[c] == 0:
+                        head[p] += 1
+        for g in range(gates):
+            capacity[g][s] = room[g]
+
+    # Expand class allotments back to trucks, in first-come order within each class.
+    alloc_gate: list[int] = []
+    alloc_slot: list[int] = []
+    alloc_count: list[int] = []
+    for c in range(n_classes):
+        for g, s, k in allot[c]:
+            alloc_gate.append(g)
+            alloc_slot.append(s)
+            alloc_count.append(k)
+        if remaining[c]:
+            alloc_gate.append(-1)
+            alloc_slot.append(-1)
+            alloc_count.append(remaining[c])
+    counts_arr = np.asarray(alloc_count, dtype=np.int64)
+    gate = np.empty(n, dtype=np.int64)
+    slot = np.empty(n, dtype=np.int64)
+    gate[perm] = np.repeat(np.asarray(alloc_gate, dtype=np.int64), counts_arr)
+    slot[perm] = np.repeat(np.asarray(alloc_slot, dtype=np.int64), counts_arr)
+    return PlanResult(gate, slot, weighted_wait(inp, gate, slot))

@@ -1,0 +1,139 @@
+"""The slot planner: hard constraints and determinism on random snapshots, and the behaviour
+the regulator relies on (priority overtakes, even spread, closed slots unused)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from borderflow.regulation.planner import PlanInput, plan, weighted_wait
+
+
+@st.composite
+def snapshots(draw: Any) -> PlanInput:
+    gates = draw(st.integers(1, 6))
+    slots = draw(st.integers(1, 12))
+    groups = draw(st.integers(1, 5))
+    trucks = draw(st.integers(0, 120))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    permitted = rng.random((groups, gates)) < 0.6
+    capacity = rng.integers(0, 6, (gates, slots)).astype(np.int64)
+    capacity[rng.random((gates, slots)) < 0.2] = 0  # closures and hours outside the calendar
+    return PlanInput(
+        capacity=capacity,
+        release=rng.integers(0, slots + 1, trucks).astype(np.int64),
+        weight=rng.choice([1.0, 2.0, 5.0], trucks),
+        group=rng.integers(0, groups, trucks).astype(np.int64),
+        permitted=permitted,
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(snapshots())
+def test_plans_respect_every_hard_constraint_and_are_deterministic(inp: PlanInput) -> None:
+    result = plan(inp)
+    ok = result.gate >= 0
+    assert ((result.slot >= 0) == ok).all()
+    # never before the requested time, never at a gate that does not permit the goods
+    assert (result.slot[ok] >= inp.release[ok]).all()
+    assert inp.permitted[inp.group[ok], result.gate[ok]].all()
+    # never above a gate's capacity in a slot, never in a closed slot
+    used = np.zeros_like(inp.capacity)
+    np.add.at(used, (result.gate[ok], result.slot[ok]), 1)
+    assert (used <= inp.capacity).all()
+    # a truck is left unplanned only if no permitted gate has room at or after its release
+    for i in np.flatnonzero(~ok):
+        gates = np.flatnonzero(inp.permitted[inp.group[i]])
+        room = (inp.capacity - used)[gates, inp.release[i]:]
+        assert (room <= 0).all()
+    assert result.total_weighted_wait == weighted_wait(inp, result.gate, result.slot)
+    again = plan(inp)
+    assert (again.gate == result.gate).all()
+    assert (again.slot == result.slot).all()
+
+
+def _one_gate(capacity: list[int]) -> np.ndarray:
+    return np.asarray([capacity], dtype=np.int64)
+
+
+def test_perishable_trucks_overtake_normal_ones() -> None:
+    # ten normal trucks wait since slot 0; five perishable ones arrive at slot 1
+    inp = PlanInput(
+        capacity=_one_gate([5, 5, 5, 5]),
+        release=np.asarray([0] * 10 + [1] * 5, dtype=np.int64),
+        weight=np.asarray([1.0] * 10 + [5.0] * 5),
+        group=np.zeros(15, dtype=np.int64),
+        permitted=np.ones((1, 1), dtype=bool),
+    )
+    result = plan(inp)
+    assert (result.slot[10:] == 1).all()  # perishables served as soon as they arrive
+    assert sorted(result.slot[:10].tolist()) == [0] * 5 + [2] * 5
+
+
+def test_first_come_first_served_within_a_class() -> None:
+    inp = PlanInput(
+        capacity=_one_gate([1, 1, 1]),
+        release=np.zeros(3, dtype=np.int64),
+        weight=np.ones(3),
+        group=np.zeros(3, dtype=np.int64),
+        permitted=np.ones((1, 1), dtype=bool),
+        order=np.asarray([2, 0, 1], dtype=np.int64),
+    )
+    assert plan(inp).slot.tolist() == [2, 0, 1]
+
+
+def test_equivalent_gates_share_the_load_evenly() -> None:
+    inp = PlanInput(
+        capacity=np.full((4, 2), 30, dtype=np.int64),
+        release=np.zeros(60, dtype=np.int64),
+        weight=np.ones(60),
+        group=np.zeros(60, dtype=np.int64),
+        permitted=np.ones((1, 4), dtype=bool),
+    )
+    result = plan(inp)
+    assert (result.slot == 0).all()
+    assert np.bincount(result.gate, minlength=4).tolist() == [15, 15, 15, 15]
+
+
+def test_flexible_trucks_leave_room_for_those_with_one_gate() -> None:
+    # group 0 may use both gates, group 1 only gate 0; one slot of 2 places at each gate
+    inp = PlanInput(
+        capacity=np.asarray([[2], [2]], dtype=np.int64),
+        release=np.zeros(4, dtype=np.int64),
+        weight=np.asarray([5.0, 5.0, 1.0, 1.0]),
+        group=np.asarray([0, 0, 1, 1], dtype=np.int64),
+        permitted=np.asarray([[True, True], [True, False]]),
+    )
+    result = plan(inp)
+    assert result.unplanned == 0
+    assert result.gate.tolist() == [1, 1, 0, 0]
+
+
+def test_closed_slots_and_forbidden_gates_are_never_used() -> None:
+    inp = PlanInput(
+        capacity=np.asarray([[5, 0, 5], [0, 0, 0]], dtype=np.int64),
+        release=np.asarray([1, 1, 0], dtype=np.int64),
+        weight=np.ones(3),
+        group=np.asarray([0, 0, 1], dtype=np.int64),
+        permitted=np.asarray([[True, True], [False, True]]),
+    )
+    result = plan(inp)
+    assert result.slot[:2].tolist() == [2, 2]
+    assert result.gate[2] == -1  # its only gate is closed all day
+    assert result.total_weighted_wait == 1 + 1 + 3
+
+
+def test_bad_input_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="one entry per truck"):
+        PlanInput(capacity=_one_gate([1]), release=np.zeros(2, dtype=np.int64),
+                  weight=np.ones(3), group=np.zeros(2, dtype=np.int64),
+                  permitted=np.ones((1, 1), dtype=bool))
+    with pytest.raises(ValueError, match="rows of permitted"):
+        PlanInput(capacity=_one_gate([1]), release=np.zeros(1, dtype=np.int64),
+                  weight=np.ones(1), group=np.asarray([3], dtype=np.int64),
+                  permitted=np.ones((1, 1), dtype=bool))
