@@ -188,3 +188,19 @@ def test_audit_log_is_filterable(client: TestClient, auth: Any) -> None:
     assert item["at"].startswith("2026-11-23T01:00")
     assert client.get("/api/v1/audit", params={"actor": "nobody"},
                       headers=auth("admin")).json()["total"] == 0
+
+
+def test_explicit_nulls_in_an_account_change_clear_scopes_and_keep_the_rest(
+    client: TestClient, auth: Any
+) -> None:
+    accounts = client.get("/api/v1/accounts", headers=auth("admin")).json()
+    health = next(a for a in accounts if a["username"] == "health")
+    r = client.patch(f"/api/v1/accounts/{health['id']}",
+                     json={"gate_scope": None, "display_name": None, "roles": None,
+                           "active": False}, headers=auth("admin"))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["gate_scope"] == []
+    assert body["display_name"] == health["display_name"]
+    assert body["roles"] == ["health"]
+    assert body["active"] is False

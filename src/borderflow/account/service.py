@@ -213,16 +213,22 @@ def update_account(
 ) -> Account:
     """Change roles, scopes, display name, active flag or password of an account."""
     before = snapshot(account)
+
+    def kept(key: str, current: Any) -> Any:
+        """An explicit null keeps the name, roles and password; it clears scopes."""
+        value = changes.get(key, current)
+        return current if value is None and key in ("display_name", "roles") else value
+
     spec = AccountSpec(
         username=account.username,
-        display_name=changes.get("display_name", account.display_name),
-        roles=tuple(Role(r) for r in changes.get("roles", account.roles)),
+        display_name=kept("display_name", account.display_name),
+        roles=tuple(Role(r) for r in kept("roles", account.roles)),
         kind="client" if account.kind == "client" else "user",
         password=changes.get("password"),
-        enterprise_tax_code=changes.get("enterprise_tax_code", account.enterprise_tax_code),
-        driver_document=changes.get("driver_document", account.driver_document),
-        gate_scope=tuple(changes.get("gate_scope", account.gate_scope or ())),
-        yard_scope=tuple(changes.get("yard_scope", account.yard_scope or ())),
+        enterprise_tax_code=kept("enterprise_tax_code", account.enterprise_tax_code),
+        driver_document=kept("driver_document", account.driver_document),
+        gate_scope=tuple(kept("gate_scope", account.gate_scope) or ()),
+        yard_scope=tuple(kept("yard_scope", account.yard_scope) or ()),
     )
     spec, errors = check_spec(spec, network)
     if errors:
