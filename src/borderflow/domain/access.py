@@ -88,6 +88,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "trip.move": frozenset({Role.YARD_OPERATOR, Role.BORDER_GUARD, Role.REGULATOR}),
     "trip.return": frozenset({Role.BORDER_GUARD}),
     "occupancy.read": _ALL,
+    "booking.manage": frozenset({Role.ENTERPRISE, Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
     "alerts.read": frozenset({Role.ADMIN, Role.REGULATOR, Role.BORDER_GUARD}),
     "reports.read": OFFICIALS,
 }

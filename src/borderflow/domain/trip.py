@@ -15,6 +15,7 @@ State document (all times ISO 8601 UTC)::
     steps: {code: {status: pending|passed|held|rejected|skipped, available_at, done_at, by,
                    channel, hold}},
     location: null | "staging:<code>" | "gate_area:<gate>" | "yard:<code>" | "partner",
+    booking: null | {id, gate, slot_start, kind, at},
     milestones: {created, staging_entered, called, gate_area_entered, crossed, returned,
                  completed},
     deadlines: {code: {name, due_at, met_at}},
@@ -40,6 +41,8 @@ EventType = Literal[
     "trip.cancelled",
     "trip.called",
     "trip.returned",
+    "trip.booked",
+    "trip.unbooked",
     "step.passed",
     "step.held",
     "step.released",
@@ -50,7 +53,8 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[EventType, ...] = (
     "trip.created", "trip.amended", "trip.cancelled", "trip.called", "trip.returned",
-    "step.passed", "step.held", "step.released", "step.rejected", "step.voided",
+    "trip.booked", "trip.unbooked", "step.passed", "step.held", "step.released",
+    "step.rejected", "step.voided",
     "area.entered", "area.left",
 )
 Source = Literal["officer_screen", "api", "gps", "camera", "regulator", "system"]
@@ -258,6 +262,7 @@ def _created(e: Event) -> dict[str, Any]:
         "status": "declared",
         "steps": _step_statuses(p["procedure"], conditions),
         "location": None,
+        "booking": None,
         "milestones": {"created": at},
         "deadlines": {},
         "outcome": None,
@@ -446,6 +451,29 @@ def _on_returned(s: dict[str, Any], e: Event) -> None:
     s["milestones"]["returned"] = iso(e.occurred_at)
 
 
+def _on_booked(s: dict[str, Any], e: Event) -> None:
+    if s["status"] not in ("declared", "at_staging"):
+        raise InvalidTransition(f"a trip that is {s['status'].replace('_', ' ')} cannot be "
+                                "booked")
+    if s.get("booking"):
+        raise InvalidTransition("the vehicle already has a booking; cancel or move it")
+    p = e.payload
+    for key in ("booking_id", "gate", "slot_start"):
+        if not p.get(key):
+            raise ValidationFailed([FieldError(key, "required for a booking")])
+    if p["gate"] != s["gate"]:
+        raise InvalidTransition(f"the trip goes through {s['gate']}, not {p['gate']}")
+    s["booking"] = {"id": p["booking_id"], "gate": p["gate"], "slot_start": p["slot_start"],
+                    "kind": p.get("kind", "requested"), "at": iso(e.occurred_at)}
+
+
+def _on_unbooked(s: dict[str, Any], e: Event) -> None:
+    booking = s.get("booking")
+    if not booking or booking["id"] != e.payload.get("booking_id"):
+        raise InvalidTransition("the trip has no such booking")
+    s["booking"] = None
+
+
 def _on_amended(s: dict[str, Any], e: Event) -> None:
     if s["status"] != "declared" or s["location"] is not None:
         raise InvalidTransition("the trip has started; its declaration can no longer change")
@@ -552,6 +580,8 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "trip.cancelled": _on_cancelled,
     "trip.called": _on_called,
     "trip.returned": _on_returned,
+    "trip.booked": _on_booked,
+    "trip.unbooked": _on_unbooked,
     "step.passed": _on_step_passed,
     "step.held": _on_step_held,
     "step.released": _on_step_released,

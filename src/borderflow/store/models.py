@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import (
     Boolean,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -14,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -207,4 +209,48 @@ class TripEvent(Base):
     __table_args__ = (
         UniqueConstraint("trip_id", "seq"),
         UniqueConstraint("trip_id", "idempotency_key", name="uq_trip_events_idempotency"),
+    )
+
+
+class GateSlot(Base):
+    """Places in one time slot of a gate for one direction: its capacity and how many are
+    booked. Booking is one conditional UPDATE (``booked < capacity``), safe under contention."""
+
+    __tablename__ = "gate_slots"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int] = mapped_column(Integer)
+    booked: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("gate", "direction", "slot_start"),
+        CheckConstraint("booked >= 0 AND booked <= capacity", name="booked_within_capacity"),
+    )
+
+
+class Booking(Base):
+    """A trip's place in a gate's time slot. At most one active booking per vehicle."""
+
+    __tablename__ = "bookings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    """Increasing: among bookings of one slot, a lower id booked first."""
+    trip_id: Mapped[str] = mapped_column(ForeignKey("trips.id"), index=True)
+    plate_key: Mapped[str] = mapped_column(String(20))
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    slot_start: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    status: Mapped[str] = mapped_column(String(20), index=True)  # active | cancelled
+    kind: Mapped[str] = mapped_column(String(20))  # requested | planned
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    end_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (
+        Index("uq_bookings_one_active_per_vehicle", "plate_key", unique=True,
+              postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
@@ -17,12 +17,15 @@ from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.store.models import Trip
-from borderflow.trip import service
+from borderflow.trip import booking, service
 from borderflow.trip.schemas import (
     AreaOccupancy,
+    BookingIn,
+    BookingOut,
     MovementIn,
     NoteIn,
     OverdueOut,
+    SlotOut,
     StepDurationsOut,
     StepRecordIn,
     TimelineOut,
@@ -40,6 +43,7 @@ Caller = Annotated[Principal, Depends(require("trip.call"))]
 Mover = Annotated[Principal, Depends(require("trip.move"))]
 Returner = Annotated[Principal, Depends(require("trip.return"))]
 Public = Annotated[Principal, Depends(require("occupancy.read"))]
+Booker = Annotated[Principal, Depends(require("booking.manage"))]
 AlertReader = Annotated[Principal, Depends(require("alerts.read"))]
 ReportReader = Annotated[Principal, Depends(require("reports.read"))]
 TripId = Annotated[str, Path(description="Trip id or reference (BF-XXXX-XXXX-1)")]
@@ -306,3 +310,74 @@ def step_durations(
     when = day or ctx.clock.now().astimezone(LOCAL_TZ).date()
     return service.step_duration_summary(db, gate=gate, day=when, flow=flow,
                                          now=ctx.clock.now())
+
+
+@router.get("/gates/{gate}/slots", response_model=list[SlotOut], tags=["bookings"],
+            summary="Places in a gate's time slots",
+            description="Capacity (the gate's hourly capacity over the slot's open minutes), "
+            "booked and free places, from `from` (default: now) for `count` slots."
+            + roles_doc("occupancy.read"))
+def gate_slots(
+    gate: str, ctx: Ctx, db: Db, _caller: Public,
+    direction: Literal["export", "import"],
+    start: Annotated[datetime | None, Query(alias="from")] = None,
+    count: Annotated[int, Query(ge=1, le=96)] = 48,
+) -> list[dict[str, Any]]:
+    network = _network(db, ctx)
+    if network.gate(gate) is None:
+        raise ValidationFailed([FieldError("gate", f"unknown gate '{gate}'")])
+    when = start or ctx.clock.now()
+    if when.tzinfo is None:
+        raise ValidationFailed([FieldError("from", "give a timezone, e.g. +07:00")])
+    return booking.free_slots(db, network, gate, direction, when, count)
+
+
+@router.get("/trips/{trip_id}/booking", response_model=BookingOut, tags=["bookings"],
+            responses={404: WRITE_ERRORS[404]}, summary="The trip's booking and queue position",
+            description="Gate, slot, place in the queue and estimated call time."
+            + roles_doc("trip.read"))
+def read_booking(trip_id: TripId, ctx: Ctx, db: Db, actor: Reader) -> dict[str, Any]:
+    return booking.status(db, trip_id, actor=actor, network=_network(db, ctx))
+
+
+@router.post("/trips/{trip_id}/booking", response_model=BookingOut, status_code=201,
+             tags=["bookings"], responses=WRITE_ERRORS, summary="Book a slot for the trip",
+             description="One place in a 30-minute slot of the trip's gate. A full slot gives "
+             "409 `slot_full` with the next free slots; a vehicle has at most one booking (409 "
+             "`already_booked`). Under any number of simultaneous requests a slot never takes "
+             "more bookings than it has places." + roles_doc("booking.manage"))
+def create_booking(trip_id: TripId, body: BookingIn, ctx: Ctx, db: Db, actor: Booker,
+                   idem: Idem) -> Response:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    network = _network(db, ctx)
+    booking.book(db, trip_id, body.slot_start, actor=actor, network=network,
+                 now=ctx.clock.now())
+    out = BookingOut.model_validate(booking.status(db, trip_id, actor=actor, network=network))
+    response: Response = idem.respond(out.model_dump(mode="json"), 201)
+    return response
+
+
+@router.put("/trips/{trip_id}/booking", response_model=BookingOut, tags=["bookings"],
+            responses=WRITE_ERRORS, summary="Move the trip's booking to another slot",
+            description="All or nothing: if the new slot is full the old booking stays."
+            + roles_doc("booking.manage"))
+def move_booking(trip_id: TripId, body: BookingIn, ctx: Ctx, db: Db, actor: Booker,
+                 idem: Idem) -> Response:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    network = _network(db, ctx)
+    booking.move(db, trip_id, body.slot_start, actor=actor, network=network,
+                 now=ctx.clock.now())
+    out = BookingOut.model_validate(booking.status(db, trip_id, actor=actor, network=network))
+    response: Response = idem.respond(out.model_dump(mode="json"))
+    return response
+
+
+@router.delete("/trips/{trip_id}/booking", status_code=204, tags=["bookings"],
+               responses=WRITE_ERRORS, summary="Cancel the trip's booking",
+               description="The place goes back to the slot." + roles_doc("booking.manage"))
+def cancel_booking(trip_id: TripId, ctx: Ctx, db: Db, actor: Booker) -> Response:
+    booking.cancel(db, trip_id, actor=actor, network=_network(db, ctx), now=ctx.clock.now(),
+                   reason="cancelled by " + actor.username)
+    return Response(status_code=204)

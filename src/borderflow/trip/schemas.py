@@ -151,3 +151,29 @@ class StepDurationsOut(BaseModel):
     deadlines_missed: dict[str, int] = Field(
         description="Deadlines due that day and missed (met late or still open), per code."
     )
+
+
+class BookingIn(_In):
+    slot_start: datetime = Field(description="Start of the slot, with a timezone; slots start "
+                                             "every 30 minutes.",
+                                 examples=["2026-11-25T08:00:00+07:00"])
+
+
+class BookingOut(BaseModel):
+    booking_id: int
+    trip: str
+    gate: str
+    direction: str
+    slot_start: datetime
+    slot_end: datetime
+    kind: str
+    position: int = Field(description="Place in the gate's queue for this direction (1 = next).")
+    estimated_call: datetime
+    created_at: datetime
+
+
+class SlotOut(BaseModel):
+    slot_start: datetime
+    capacity: int
+    booked: int
+    free: int

@@ -184,22 +184,23 @@ def sync_declaration(session: Session, decl: Declaration, network: Network, *,
             next_position += 1
             continue
         current = {k: row.state[k] for k in spec if k in row.state}
+        if row.state.get("booking") and (row.gate, row.flow) != (spec["gate"], spec["flow"]):
+            from borderflow.trip import booking  # bookings build on trips
+
+            booking.release(session, row, actor=actor, now=now,
+                            reason="the declaration changed gate or direction")
         if current != spec:
             _append(session, row, domain.Event("trip.amended", now, actor.username, spec),
                     actor=actor, source="api", now=now, key=None)
     for row in active.values():
-        _append(session, row, domain.Event("trip.cancelled", now, actor.username,
-                                           {"reason": "vehicle removed from the declaration"}),
-                actor=actor, source="api", now=now, key=None)
+        _cancel_trip(session, row, "vehicle removed from the declaration", actor=actor, now=now)
 
 
 def cancel_for_declaration(session: Session, decl: Declaration, reason: str, *,
                            actor: Principal, now: datetime) -> None:
     for row in trips_of(session, decl.id):
         if row.status != "cancelled":
-            _append(session, row, domain.Event("trip.cancelled", now, actor.username,
-                                               {"reason": reason}),
-                    actor=actor, source="api", now=now, key=None)
+            _cancel_trip(session, row, reason, actor=actor, now=now)
 
 
 # --- appending events --------------------------------------------------------------------------
@@ -231,6 +232,22 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
                  after={"status": state["status"], "location": state["location"],
                         "version": state["version"], "payload": dict(event.payload)})
     return row
+
+
+def append_event(session: Session, row: Trip, event: domain.Event, *, actor: Principal,
+                 source: str, now: datetime) -> Trip:
+    """Append an event decided by another use case (bookings, declarations)."""
+    return _append(session, row, event, actor=actor, source=source, now=now, key=None)
+
+
+def _cancel_trip(session: Session, row: Trip, reason: str, *, actor: Principal,
+                 now: datetime) -> None:
+    from borderflow.trip import booking  # bookings build on trips
+
+    booking.release(session, row, actor=actor, now=now, reason=f"trip cancelled: {reason}")
+    _append(session, row, domain.Event("trip.cancelled", now, actor.username,
+                                       {"reason": reason}),
+            actor=actor, source="api", now=now, key=None)
 
 
 def scope_clause(actor: Principal, network: Network | None) -> ColumnElement[bool]:

@@ -1,0 +1,52 @@
+"""Time slots at a gate: the grid, and how many trucks a gate can take in one slot."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from borderflow.domain.network import Calendar, FlowCapacity
+
+DEFAULT_SLOT_MINUTES = 30
+
+
+def slot_start(at: datetime, minutes: int = DEFAULT_SLOT_MINUTES) -> datetime:
+    """The start of the slot containing ``at`` (slots are aligned to midnight UTC; with 30 or
+    60 minutes they are aligned to local half hours too, Vietnam being UTC+7)."""
+    if at.tzinfo is None:
+        raise ValueError("at must be timezone-aware")
+    utc = at.astimezone(UTC)
+    since_midnight = utc - utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    offset = since_midnight % timedelta(minutes=minutes)
+    return utc - offset
+
+
+def is_aligned(at: datetime, minutes: int = DEFAULT_SLOT_MINUTES) -> bool:
+    return slot_start(at, minutes) == at.astimezone(UTC)
+
+
+def open_minutes(calendar: Calendar, start: datetime, minutes: int,
+                 holidays: Mapping[str, Collection[date]]) -> int:
+    """Minutes of ``[start, start + minutes)`` during which the calendar is open."""
+    tz = ZoneInfo(calendar.timezone)
+    local = start.astimezone(tz)
+    end = local + timedelta(minutes=minutes)
+    total = 0
+    day = local.date()
+    while datetime.combine(day, datetime.min.time(), tz) < end:
+        hours = calendar.hours_on(day, holidays)
+        for r in hours.intervals:
+            a = max(local, datetime.combine(day, r.start, tz))
+            b = min(end, datetime.combine(day, r.end, tz))
+            if b > a:
+                total += int((b - a).total_seconds() // 60)
+        day += timedelta(days=1)
+    return total
+
+
+def slot_capacity(calendar: Calendar, flow: FlowCapacity, start: datetime,
+                  holidays: Mapping[str, Collection[date]],
+                  minutes: int = DEFAULT_SLOT_MINUTES) -> int:
+    """Trucks the gate can take in the slot: its hourly capacity over the open minutes."""
+    return flow.vehicles_per_hour * open_minutes(calendar, start, minutes, holidays) // 60

@@ -1,0 +1,220 @@
+"""Bookings: a trip's place in a time slot of its gate.
+
+The places of a slot are a counter row (``gate_slots``) taken with one conditional UPDATE
+(``booked < capacity``): under any contention, a slot never gets more bookings than places, on
+SQLite and on PostgreSQL. A vehicle has at most one active booking (a partial unique index).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from borderflow.clock import LOCAL_TZ
+from borderflow.domain import slots as slot_rules
+from borderflow.domain import trip as domain
+from borderflow.domain.access import Principal, Role, may_change_declaration
+from borderflow.domain.network import Network
+from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.network.holidays import around
+from borderflow.store.models import Booking, GateSlot, Trip
+from borderflow.trip import service as trips
+
+SLOT_MINUTES = slot_rules.DEFAULT_SLOT_MINUTES
+MAX_DAYS_AHEAD = 60
+
+
+def capacity_of(network: Network, gate: str, direction: str, start: datetime) -> int:
+    g = network.gate(gate)
+    flow = g.capacity_for(direction) if g else None  # type: ignore[arg-type]
+    calendar = network.calendar(g.calendar) if g else None
+    if g is None or flow is None or calendar is None:
+        return 0
+    local_day = start.astimezone(LOCAL_TZ).date()
+    return slot_rules.slot_capacity(calendar, flow, start, around(local_day), SLOT_MINUTES)
+
+
+def _slot_row(session: Session, network: Network, gate: str, direction: str,
+              start: datetime) -> GateSlot:
+    """The counter row of a slot, created on first use with the capacity the network gives."""
+    row = session.scalar(select(GateSlot).where(GateSlot.gate == gate,
+                                                GateSlot.direction == direction,
+                                                GateSlot.slot_start == start))
+    if row is not None:
+        return row
+    capacity = capacity_of(network, gate, direction, start)
+    try:
+        with session.begin_nested():
+            row = GateSlot(gate=gate, direction=direction, slot_start=start, capacity=capacity,
+                           booked=0)
+            session.add(row)
+    except IntegrityError:  # created meanwhile by a concurrent booking
+        row = session.scalars(select(GateSlot).where(
+            GateSlot.gate == gate, GateSlot.direction == direction,
+            GateSlot.slot_start == start)).one()
+    return row
+
+
+def _may_book(actor: Principal, row: Trip) -> bool:
+    if actor.roles & {Role.REGULATOR, Role.ADMIN}:
+        return True
+    facts = row.state["facts"]
+    if Role.DRIVER in actor.roles and actor.driver_document == facts["driver"]["document_number"]:
+        return True
+    return may_change_declaration(actor, facts["enterprise_tax_code"],
+                                  facts.get("customs_agent_tax_code"))
+
+
+def free_slots(session: Session, network: Network, gate: str, direction: str, day_start: datetime,
+               count: int) -> list[dict[str, Any]]:
+    """Slots from ``day_start`` on: capacity, booked and free places."""
+    out = []
+    start = slot_rules.slot_start(day_start, SLOT_MINUTES)
+    rows = {r.slot_start: r for r in session.scalars(select(GateSlot).where(
+        GateSlot.gate == gate, GateSlot.direction == direction, GateSlot.slot_start >= start,
+        GateSlot.slot_start < start + timedelta(minutes=SLOT_MINUTES * count)))}
+    for i in range(count):
+        s = start + timedelta(minutes=SLOT_MINUTES * i)
+        row = rows.get(s)
+        capacity = row.capacity if row else capacity_of(network, gate, direction, s)
+        booked = row.booked if row else 0
+        out.append({"slot_start": s, "capacity": capacity, "booked": booked,
+                    "free": max(0, capacity - booked)})
+    return out
+
+
+def _next_free(session: Session, network: Network, gate: str, direction: str,
+               after: datetime) -> list[str]:
+    hints = [s["slot_start"].astimezone(LOCAL_TZ).strftime("%Y-%m-%d %H:%M")
+             for s in free_slots(session, network, gate, direction, after, 48) if s["free"]]
+    return hints[:3]
+
+
+def book(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
+         network: Network, now: datetime, kind: str = "requested") -> Booking:
+    """Take one place in a slot of the trip's gate for the trip."""
+    row = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
+    if not _may_book(actor, row):
+        raise Forbidden("only the declaring enterprise, the trip's driver or the regulator "
+                        "books its slot")
+    if start.tzinfo is None:
+        raise ValidationFailed([FieldError("slot_start", "give a timezone, e.g. +07:00")])
+    if not slot_rules.is_aligned(start, SLOT_MINUTES):
+        raise ValidationFailed([FieldError("slot_start", f"slots start every {SLOT_MINUTES} "
+                                                         "minutes (e.g. 08:00, 08:30)")])
+    if start + timedelta(minutes=SLOT_MINUTES) <= now:
+        raise ValidationFailed([FieldError("slot_start", "this slot is over")])
+    if start > now + timedelta(days=MAX_DAYS_AHEAD):
+        raise ValidationFailed([FieldError("slot_start",
+                                           f"at most {MAX_DAYS_AHEAD} days ahead")])
+    existing = session.scalar(select(Booking).where(Booking.plate_key == row.plate_key,
+                                                    Booking.status == "active"))
+    if existing is not None:
+        raise Conflict(f"vehicle {row.state['facts']['plate']} already has a booking "
+                       f"({existing.gate}, {existing.slot_start.isoformat()}); move or cancel "
+                       "it", code="already_booked")
+    slot = _slot_row(session, network, row.gate, row.flow, start)
+    if slot.capacity == 0:
+        raise ValidationFailed([FieldError(
+            "slot_start", f"gate {row.gate} is closed then; free slots: "
+            + (", ".join(_next_free(session, network, row.gate, row.flow, start)) or "none"))])
+    taken = session.execute(
+        update(GateSlot).where(GateSlot.id == slot.id, GateSlot.booked < GateSlot.capacity)
+        .values(booked=GateSlot.booked + 1).execution_options(synchronize_session=False)
+    )
+    if taken.rowcount != 1:  # type: ignore[attr-defined]
+        raise Conflict(
+            "this slot is full; free slots: "
+            + (", ".join(_next_free(session, network, row.gate, row.flow, start)) or "none"),
+            code="slot_full",
+        )
+    booking = Booking(trip_id=row.id, plate_key=row.plate_key,
+                      gate=row.gate, direction=row.flow, slot_start=start, status="active",
+                      kind=kind, created_at=now, created_by=actor.username)
+    session.add(booking)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise Conflict("the vehicle was booked at the same moment by another request",
+                       code="already_booked") from None
+    trips.append_event(session, row, domain.Event(
+        "trip.booked", now, actor.username,
+        {"booking_id": booking.id, "gate": row.gate, "slot_start": start.isoformat(),
+         "kind": kind}), actor=actor, source="api", now=now)
+    return booking
+
+
+def release(session: Session, row: Trip, *, actor: Principal, now: datetime,
+            reason: str) -> Booking | None:
+    """Give the trip's place back (cancelled trip, cancelled or moved booking)."""
+    booking = session.scalar(select(Booking).where(Booking.trip_id == row.id,
+                                                   Booking.status == "active")
+                             .with_for_update())
+    if booking is None:
+        return None
+    session.execute(
+        update(GateSlot).where(GateSlot.gate == booking.gate,
+                               GateSlot.direction == booking.direction,
+                               GateSlot.slot_start == booking.slot_start)
+        .values(booked=GateSlot.booked - 1).execution_options(synchronize_session=False)
+    )
+    booking.status = "cancelled"
+    booking.ended_at = now
+    booking.end_reason = reason
+    session.flush()
+    if row.state.get("booking"):
+        trips.append_event(session, row, domain.Event(
+            "trip.unbooked", now, actor.username, {"booking_id": booking.id, "reason": reason}),
+            actor=actor, source="api", now=now)
+    return booking
+
+
+def cancel(session: Session, trip_ref: str, *, actor: Principal, network: Network,
+           now: datetime, reason: str) -> Booking:
+    row = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
+    if not _may_book(actor, row):
+        raise Forbidden("only the declaring enterprise, the trip's driver or the regulator "
+                        "cancels its booking")
+    booking = release(session, row, actor=actor, now=now, reason=reason)
+    if booking is None:
+        raise NotFound("the trip has no active booking")
+    return booking
+
+
+def move(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
+         network: Network, now: datetime) -> Booking:
+    """Cancel the current booking and take the new slot, in one transaction (all or nothing)."""
+    row = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
+    if not _may_book(actor, row):
+        raise Forbidden("only the declaring enterprise, the trip's driver or the regulator "
+                        "moves its booking")
+    release(session, row, actor=actor, now=now, reason="moved")
+    return book(session, trip_ref, start, actor=actor, network=network, now=now)
+
+
+def status(session: Session, trip_ref: str, *, actor: Principal, network: Network
+           ) -> dict[str, Any]:
+    """The trip's booking, its position in the gate's queue and the estimated call time."""
+    row = trips.get(session, trip_ref, actor=actor, network=network)
+    booking = session.scalar(select(Booking).where(Booking.trip_id == row.id,
+                                                   Booking.status == "active"))
+    if booking is None:
+        raise NotFound("the trip has no active booking")
+    ahead = session.scalar(
+        select(func.count()).select_from(Booking).join(Trip, Trip.id == Booking.trip_id).where(
+            Booking.gate == booking.gate, Booking.direction == booking.direction,
+            Booking.status == "active",
+            Trip.status.in_(("declared", "at_staging")),
+            (Booking.slot_start < booking.slot_start)
+            | ((Booking.slot_start == booking.slot_start) & (Booking.id < booking.id)),
+        )
+    ) or 0
+    return {"booking_id": booking.id, "trip": row.reference, "gate": booking.gate,
+            "direction": booking.direction, "slot_start": booking.slot_start,
+            "slot_end": booking.slot_start + timedelta(minutes=SLOT_MINUTES),
+            "kind": booking.kind, "position": ahead + 1,
+            "estimated_call": booking.slot_start, "created_at": booking.created_at}
