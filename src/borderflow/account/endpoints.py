@@ -19,6 +19,8 @@ from borderflow.account.schemas import (
     ApiKeyOut,
     AuditOut,
     AuditPage,
+    EnterpriseIn,
+    EnterpriseOut,
     TokenOut,
 )
 from borderflow.api.deps import Ctx, Db, require, roles_doc
@@ -31,6 +33,8 @@ router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 
 Self = Annotated[Principal, Depends(require("account.read_self"))]
 Admin = Annotated[Principal, Depends(require("account.manage"))]
+EnterpriseReader = Annotated[Principal, Depends(require("enterprise.read"))]
+EnterpriseAdmin = Annotated[Principal, Depends(require("enterprise.manage"))]
 Auditor = Annotated[Principal, Depends(require("audit.read"))]
 
 
@@ -164,3 +168,24 @@ def read_audit(
                                size=page_size)
     return {"items": [AuditOut.model_validate(r).model_dump(mode="json") for r in rows],
             "total": total, "page": page, "page_size": page_size}
+
+
+@router.get("/enterprises", response_model=list[EnterpriseOut], tags=["enterprises"],
+            summary="Registered enterprises and their AEO status",
+            description=roles_doc("enterprise.read"))
+def list_enterprises(db: Db, _caller: EnterpriseReader) -> list[dict[str, Any]]:
+    return [EnterpriseOut.model_validate(e).model_dump(mode="json")
+            for e in service.list_enterprises(db)]
+
+
+@router.put("/enterprises/{tax_code}", response_model=EnterpriseOut, tags=["enterprises"],
+            summary="Register an enterprise or change its authorised-economic-operator status",
+            description="AEO enterprises' trips queue in the `aeo` (or `aeo_perishable`) "
+            "priority class from the next declaration." + roles_doc("enterprise.manage"))
+def put_enterprise(tax_code: str, body: EnterpriseIn, ctx: Ctx, db: Db, actor: EnterpriseAdmin,
+                   idem: Idem) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    row = service.upsert_enterprise(db, tax_code, body.name, body.aeo, body.aeo_valid_until,
+                                    actor=actor, now=ctx.clock.now())
+    return idem.respond(EnterpriseOut.model_validate(row).model_dump(mode="json"))

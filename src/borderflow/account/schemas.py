@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -102,3 +102,21 @@ class AuditPage(BaseModel):
     total: int
     page: int
     page_size: int
+
+
+class EnterpriseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = Field(min_length=1, max_length=200)
+    aeo: bool = Field(default=False, description="Authorised economic operator.")
+    aeo_valid_until: date | None = Field(default=None, description="Last day of AEO status.")
+
+
+class EnterpriseOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    tax_code: str
+    name: str
+    aeo: bool
+    aeo_valid_until: date | None
+    updated_at: datetime

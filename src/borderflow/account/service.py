@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from sqlalchemy import select
@@ -16,7 +16,7 @@ from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network
 from borderflow.domain.values import parse_tax_code
 from borderflow.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
-from borderflow.store.models import Account, ApiKey
+from borderflow.store.models import Account, ApiKey, Enterprise
 
 MIN_PASSWORD_LENGTH = 10
 
@@ -286,3 +286,31 @@ def revoke_api_key(session: Session, key_id: int, *, actor: Principal, now: date
 def api_keys_of(session: Session, account_ids: Iterable[int]) -> list[ApiKey]:
     ids = list(account_ids)
     return list(session.scalars(select(ApiKey).where(ApiKey.account_id.in_(ids))).all())
+
+
+def upsert_enterprise(session: Session, tax_code: str, name: str, aeo: bool,
+                      aeo_valid_until: date | None, *, actor: Principal, now: datetime
+                      ) -> Enterprise:
+    """Register an enterprise or change its name and AEO status (audited)."""
+    try:
+        head = parse_tax_code(tax_code)[:10]
+    except ValueError as exc:
+        raise ValidationFailed([FieldError("tax_code", str(exc))]) from None
+    row = session.get(Enterprise, head)
+    before = None if row is None else {"name": row.name, "aeo": row.aeo,
+                                       "aeo_valid_until": str(row.aeo_valid_until or "")}
+    if row is None:
+        row = Enterprise(tax_code=head, name=name, aeo=aeo, aeo_valid_until=aeo_valid_until,
+                         updated_at=now)
+        session.add(row)
+    else:
+        row.name, row.aeo, row.aeo_valid_until, row.updated_at = name, aeo, aeo_valid_until, now
+    session.flush()
+    audit.record(session, actor=actor, action="enterprise.update", target_type="enterprise",
+                 target_id=head, at=now, before=before,
+                 after={"name": name, "aeo": aeo, "aeo_valid_until": str(aeo_valid_until or "")})
+    return row
+
+
+def list_enterprises(session: Session) -> list[Enterprise]:
+    return list(session.scalars(select(Enterprise).order_by(Enterprise.tax_code)).all())

@@ -43,6 +43,7 @@ EventType = Literal[
     "trip.returned",
     "trip.booked",
     "trip.unbooked",
+    "trip.prioritised",
     "step.passed",
     "step.held",
     "step.released",
@@ -53,7 +54,8 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[EventType, ...] = (
     "trip.created", "trip.amended", "trip.cancelled", "trip.called", "trip.returned",
-    "trip.booked", "trip.unbooked", "step.passed", "step.held", "step.released",
+    "trip.booked", "trip.unbooked", "trip.prioritised", "step.passed", "step.held",
+    "step.released",
     "step.rejected", "step.voided",
     "area.entered", "area.left",
 )
@@ -451,6 +453,30 @@ def _on_returned(s: dict[str, Any], e: Event) -> None:
     s["milestones"]["returned"] = iso(e.occurred_at)
 
 
+PRIORITIES = ("urgent", "aeo_perishable", "perishable", "aeo", "normal")
+"""Priority classes, highest first: granted urgent, an authorised economic operator (AEO) with
+perishable goods, perishable goods, an AEO, everything else."""
+
+
+def priority_class(perishable: bool, aeo: bool) -> str:
+    if perishable and aeo:
+        return "aeo_perishable"
+    if perishable:
+        return "perishable"
+    return "aeo" if aeo else "normal"
+
+
+def _on_prioritised(s: dict[str, Any], e: Event) -> None:
+    priority = e.payload.get("priority")
+    if priority not in PRIORITIES:
+        raise ValidationFailed([FieldError("priority", f"one of {', '.join(PRIORITIES)}")])
+    if not str(e.payload.get("reason") or "").strip():
+        raise ValidationFailed([FieldError("reason", "say why the priority changes")])
+    if s["status"] == "completed":
+        raise InvalidTransition("the trip is completed")
+    s["priority"] = priority
+
+
 def _on_booked(s: dict[str, Any], e: Event) -> None:
     if s["status"] not in ("declared", "at_staging"):
         raise InvalidTransition(f"a trip that is {s['status'].replace('_', ' ')} cannot be "
@@ -581,6 +607,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "trip.called": _on_called,
     "trip.returned": _on_returned,
     "trip.booked": _on_booked,
+    "trip.prioritised": _on_prioritised,
     "trip.unbooked": _on_unbooked,
     "step.passed": _on_step_passed,
     "step.held": _on_step_held,

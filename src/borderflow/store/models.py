@@ -254,3 +254,17 @@ class Booking(Base):
         Index("uq_bookings_one_active_per_vehicle", "plate_key", unique=True,
               postgresql_where=text("status = 'active'"), sqlite_where=text("status = 'active'")),
     )
+
+
+class Enterprise(Base):
+    """An enterprise known to the platform, by the 10-digit head of its tax code; an
+    authorised economic operator (AEO) gets priority in the virtual queue while its status is
+    valid."""
+
+    __tablename__ = "enterprises"
+
+    tax_code: Mapped[str] = mapped_column(String(10), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    aeo: Mapped[bool] = mapped_column(Boolean, default=False)
+    aeo_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)

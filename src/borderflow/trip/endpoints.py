@@ -25,6 +25,7 @@ from borderflow.trip.schemas import (
     MovementIn,
     NoteIn,
     OverdueOut,
+    PriorityIn,
     SlotOut,
     StepDurationsOut,
     StepRecordIn,
@@ -43,6 +44,7 @@ Caller = Annotated[Principal, Depends(require("trip.call"))]
 Mover = Annotated[Principal, Depends(require("trip.move"))]
 Returner = Annotated[Principal, Depends(require("trip.return"))]
 Public = Annotated[Principal, Depends(require("occupancy.read"))]
+Prioritiser = Annotated[Principal, Depends(require("trip.prioritise"))]
 Booker = Annotated[Principal, Depends(require("booking.manage"))]
 AlertReader = Annotated[Principal, Depends(require("alerts.read"))]
 ReportReader = Annotated[Principal, Depends(require("reports.read"))]
@@ -234,6 +236,18 @@ def call_trip(trip_id: TripId, body: NoteIn, ctx: Ctx, db: Db, actor: Caller, id
     return _record(db, ctx, actor, idem, trip_id, "trip.called", payload, source=None,
                    default_source="regulator", occurred_at=body.occurred_at,
                    if_match=if_match)
+
+
+@router.post("/trips/{trip_id}/priority", response_model=TripOut, responses=WRITE_ERRORS,
+             summary="Change a trip's priority class (e.g. grant urgent)",
+             description="Classes, highest first: urgent, aeo_perishable, perishable, aeo, "
+             "normal. A reason is required and kept in the event log."
+             + roles_doc("trip.prioritise"))
+def prioritise_trip(trip_id: TripId, body: PriorityIn, ctx: Ctx, db: Db, actor: Prioritiser,
+                    idem: Idem, if_match: IfMatch = None) -> Response:
+    return _record(db, ctx, actor, idem, trip_id, "trip.prioritised",
+                   {"priority": body.priority, "reason": body.reason}, source=None,
+                   default_source="regulator", occurred_at=None, if_match=if_match)
 
 
 @router.post("/trips/{trip_id}/movements", response_model=TripOut, responses=WRITE_ERRORS,

@@ -177,3 +177,8 @@ class SlotOut(BaseModel):
     capacity: int
     booked: int
     free: int
+
+
+class PriorityIn(_In):
+    priority: Literal["urgent", "aeo_perishable", "perishable", "aeo", "normal"]
+    reason: str = Field(min_length=3, max_length=2000)

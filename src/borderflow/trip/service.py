@@ -26,7 +26,7 @@ from borderflow.domain.network import Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.store import scoping
-from borderflow.store.models import Declaration, Trip, TripEvent
+from borderflow.store.models import Declaration, Enterprise, Trip, TripEvent
 
 FUTURE_TOLERANCE = timedelta(minutes=2)
 _REFERENCE = re.compile(r"BF-[0-9A-Z]{4}-[0-9A-Z]{4}(?:-\d+)?", re.IGNORECASE)
@@ -71,7 +71,14 @@ def _shares(total: int, weights: list[float]) -> list[int]:
     return [*parts, total - sum(parts)]
 
 
-def _trip_payloads(decl: Declaration, network: Network) -> list[dict[str, Any]]:
+def is_aeo(session: Session, tax_code: str, on: date) -> bool:
+    """Whether the enterprise is an authorised economic operator on that date."""
+    row = session.get(Enterprise, tax_code[:10])
+    return bool(row and row.aeo and (row.aeo_valid_until is None or row.aeo_valid_until >= on))
+
+
+def _trip_payloads(session: Session, decl: Declaration, network: Network
+                   ) -> list[dict[str, Any]]:
     """What each vehicle's trip is made of, in vehicle order."""
     gate = network.gate(decl.requested_gate)
     procedure = network.procedure_for(decl.requested_gate, decl.flow)  # type: ignore[arg-type]
@@ -86,7 +93,8 @@ def _trip_payloads(decl: Declaration, network: Network) -> list[dict[str, Any]]:
             "gate": gate.code,
             "flow": decl.flow,
             "direction": decl.direction,
-            "priority": "perishable" if decl.perishable else "normal",
+            "priority": domain.priority_class(
+                decl.perishable, is_aeo(session, decl.enterprise_tax_code, decl.requested_date)),
             "transshipment": gate.transshipment,
             "procedure": domain.procedure_to_dict(procedure),
             "facts": _facts(decl, v, weights[i], values[i]),
@@ -150,7 +158,7 @@ def create_for_declaration(session: Session, decl: Declaration, network: Network
     """One trip per vehicle of a newly submitted declaration."""
     return [
         _create_trip(session, decl, i + 1, spec, actor=actor, now=now)
-        for i, spec in enumerate(_trip_payloads(decl, network))
+        for i, spec in enumerate(_trip_payloads(session, decl, network))
     ]
 
 
@@ -176,13 +184,15 @@ def sync_declaration(session: Session, decl: Declaration, network: Network, *,
     whose vehicle was removed, create trips for new vehicles."""
     active = {t.plate_key: t for t in trips_of(session, decl.id) if t.status != "cancelled"}
     next_position = 1 + max((t.position for t in trips_of(session, decl.id)), default=0)
-    for spec in _trip_payloads(decl, network):
+    for spec in _trip_payloads(session, decl, network):
         key = spec["facts"]["plate_key"]
         row = active.pop(key, None)
         if row is None:
             _create_trip(session, decl, next_position, spec, actor=actor, now=now)
             next_position += 1
             continue
+        if row.priority == "urgent":  # a granted priority survives amendments
+            spec["priority"] = "urgent"
         current = {k: row.state[k] for k in spec if k in row.state}
         if row.state.get("booking") and (row.gate, row.flow) != (spec["gate"], spec["flow"]):
             from borderflow.trip import booking  # bookings build on trips
@@ -287,11 +297,12 @@ def _authorise(actor: Principal, row: Trip, event_type: str, payload: dict[str, 
                 f"step '{code}' is recorded by {spec['role'].replace('_', ' ')} officers at "
                 f"gate {row.gate}"
             )
-    elif event_type == "trip.called" and (
+    elif event_type in ("trip.called", "trip.prioritised") and (
         Role.REGULATOR not in actor.roles
         or (actor.gate_scope and row.gate not in actor.gate_scope)
     ):
-        raise Forbidden(f"only the regulator for gate {row.gate} calls vehicles forward")
+        raise Forbidden(f"only the regulator for gate {row.gate} calls vehicles forward or "
+                        "changes their priority")
     elif event_type.startswith("area.") and not may_move(
         actor, payload["area"], payload.get("gate", ""), yards
     ):
