@@ -13,6 +13,8 @@ from borderflow.clock import Clock, SystemClock
 from borderflow.config import Settings, get_settings
 from borderflow.declaration.endpoints import router as declaration_router
 from borderflow.declaration.endpoints import short_router
+from borderflow.dispatch.endpoints import router as dispatch_router
+from borderflow.dispatch.loop import lifespan_with_dispatcher
 from borderflow.logging import configure_logging
 from borderflow.network.endpoints import router as network_router
 from borderflow.ops.endpoints import request_middleware
@@ -56,12 +58,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         docs_url="/docs",
         redoc_url="/redoc",
         openapi_url="/openapi.json",
+        lifespan=lifespan_with_dispatcher,
     )
     app.state.ctx = ctx
     errors.install(app)
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
-                   short_router):
+                   dispatch_router, short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     network_file: Path = Field(default=DEFAULT_NETWORK_FILE)
+    dispatch_interval_seconds: int = Field(
+        default=60, ge=0, description="How often the dispatcher runs; 0 turns it off."
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base URL written into declaration QR codes.",

@@ -16,6 +16,7 @@ State document (all times ISO 8601 UTC)::
                    channel, hold}},
     location: null | "staging:<code>" | "gate_area:<gate>" | "yard:<code>" | "partner",
     booking: null | {id, gate, slot_start, kind, at},
+    order: null | {gate, yard, arrive_by, issued_at, acknowledged_at}, no_shows,
     milestones: {created, staging_entered, called, gate_area_entered, crossed, returned,
                  completed},
     deadlines: {code: {name, due_at, met_at}},
@@ -44,6 +45,8 @@ EventType = Literal[
     "trip.booked",
     "trip.unbooked",
     "trip.prioritised",
+    "trip.no_show",
+    "trip.order_acknowledged",
     "step.passed",
     "step.held",
     "step.released",
@@ -54,7 +57,8 @@ EventType = Literal[
 ]
 EVENT_TYPES: tuple[EventType, ...] = (
     "trip.created", "trip.amended", "trip.cancelled", "trip.called", "trip.returned",
-    "trip.booked", "trip.unbooked", "trip.prioritised", "step.passed", "step.held",
+    "trip.booked", "trip.unbooked", "trip.prioritised", "trip.no_show",
+    "trip.order_acknowledged", "step.passed", "step.held",
     "step.released",
     "step.rejected", "step.voided",
     "area.entered", "area.left",
@@ -77,6 +81,7 @@ STATUS_TRANSITIONS: tuple[tuple[str, str, str], ...] = (
     ("at_staging", "called", "called forward"),
     ("at_staging", "rejected", "rejected at a step"),
     ("called", "in_gate_area", "entered the gate area"),
+    ("called", "at_staging", "no-show: not at the gate in time, back in the queue"),
     ("called", "rejected", "rejected at a step"),
     ("in_gate_area", "completed", "crossed the border (export) or left inland (import)"),
     ("in_gate_area", "called", "left the gate area without crossing (staged trips)"),
@@ -265,6 +270,8 @@ def _created(e: Event) -> dict[str, Any]:
         "steps": _step_statuses(p["procedure"], conditions),
         "location": None,
         "booking": None,
+        "order": None,
+        "no_shows": 0,
         "milestones": {"created": at},
         "deadlines": {},
         "outcome": None,
@@ -442,6 +449,29 @@ def _on_called(s: dict[str, Any], e: Event) -> None:
         raise InvalidTransition("the vehicle is already in the gate area")
     _require_ready(s, control)
     s["milestones"]["called"] = iso(e.occurred_at)
+    p = e.payload
+    s["order"] = {"gate": p.get("gate", s["gate"]), "yard": p.get("yard"),
+                  "arrive_by": p.get("arrive_by"), "issued_at": iso(e.occurred_at),
+                  "acknowledged_at": None}
+
+
+def _on_no_show(s: dict[str, Any], e: Event) -> None:
+    if s["status"] != "called":
+        raise InvalidTransition("only a called vehicle that has not arrived can be a no-show")
+    s["milestones"].pop("called", None)
+    from_call = {d["code"] for d in s["procedure"]["deadlines"] if d["starts"] == "called"}
+    s["deadlines"] = {k: v for k, v in s["deadlines"].items() if k not in from_call}
+    s["order"] = None
+    s["no_shows"] = int(s.get("no_shows", 0)) + 1
+
+
+def _on_acknowledged(s: dict[str, Any], e: Event) -> None:
+    order = s.get("order")
+    if not order or s["status"] != "called":
+        raise InvalidTransition("there is no open order to acknowledge")
+    if order.get("acknowledged_at"):
+        raise InvalidTransition("the order has already been acknowledged")
+    order["acknowledged_at"] = iso(e.occurred_at)
 
 
 def _on_returned(s: dict[str, Any], e: Event) -> None:
@@ -608,6 +638,8 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "trip.returned": _on_returned,
     "trip.booked": _on_booked,
     "trip.prioritised": _on_prioritised,
+    "trip.no_show": _on_no_show,
+    "trip.order_acknowledged": _on_acknowledged,
     "trip.unbooked": _on_unbooked,
     "step.passed": _on_step_passed,
     "step.held": _on_step_held,

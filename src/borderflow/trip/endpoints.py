@@ -45,6 +45,7 @@ Mover = Annotated[Principal, Depends(require("trip.move"))]
 Returner = Annotated[Principal, Depends(require("trip.return"))]
 Public = Annotated[Principal, Depends(require("occupancy.read"))]
 Prioritiser = Annotated[Principal, Depends(require("trip.prioritise"))]
+Acknowledger = Annotated[Principal, Depends(require("trip.acknowledge"))]
 Booker = Annotated[Principal, Depends(require("booking.manage"))]
 AlertReader = Annotated[Principal, Depends(require("alerts.read"))]
 ReportReader = Annotated[Principal, Depends(require("reports.read"))]
@@ -248,6 +249,16 @@ def prioritise_trip(trip_id: TripId, body: PriorityIn, ctx: Ctx, db: Db, actor: 
     return _record(db, ctx, actor, idem, trip_id, "trip.prioritised",
                    {"priority": body.priority, "reason": body.reason}, source=None,
                    default_source="regulator", occurred_at=None, if_match=if_match)
+
+
+@router.post("/trips/{trip_id}/acknowledge", response_model=TripOut, responses=WRITE_ERRORS,
+             summary="The driver acknowledges the call-forward order",
+             description="Shows the control room the driver has seen where to go and by when."
+             + roles_doc("trip.acknowledge"))
+def acknowledge_order(trip_id: TripId, ctx: Ctx, db: Db, actor: Acknowledger, idem: Idem
+                      ) -> Response:
+    return _record(db, ctx, actor, idem, trip_id, "trip.order_acknowledged", {}, source="api",
+                   default_source="api", occurred_at=None, if_match=None)
 
 
 @router.post("/trips/{trip_id}/movements", response_model=TripOut, responses=WRITE_ERRORS,

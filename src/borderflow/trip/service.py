@@ -307,6 +307,11 @@ def _authorise(actor: Principal, row: Trip, event_type: str, payload: dict[str, 
         actor, payload["area"], payload.get("gate", ""), yards
     ):
         raise Forbidden(f"you may not record movements of {payload['area']}")
+    elif event_type == "trip.order_acknowledged" and (
+        Role.DRIVER not in actor.roles
+        or actor.driver_document != state["facts"]["driver"]["document_number"]
+    ):
+        raise Forbidden("only the trip's driver acknowledges its order")
     elif event_type == "trip.returned" and not may_record_step(
         actor, "border_guard", row.gate, yards
     ):
