@@ -4,19 +4,24 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
-from borderflow.dispatch import service
+from borderflow.api.idempotency import Idem
+from borderflow.dispatch import controls, service
 from borderflow.domain.access import Principal
 from borderflow.network import service as networks
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"], responses=ERROR_RESPONSES)
+controls_router = APIRouter(prefix="/api/v1/gates", tags=["gate controls"],
+                            responses=ERROR_RESPONSES)
 
+Controller = Annotated[Principal, Depends(require("gate.control"))]
+Public = Annotated[Principal, Depends(require("occupancy.read"))]
 Runner = Annotated[Principal, Depends(require("dispatch.run"))]
 QueueReader = Annotated[Principal, Depends(require("queue.read"))]
 
@@ -65,3 +70,85 @@ def read_queue(ctx: Ctx, db: Db, _caller: QueueReader, gate: str | None = None
     now = ctx.clock.now()
     _, network = networks.network_at(db, now)
     return service.queue(db, network, now, gate)
+
+
+class ControlIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    kind: Literal["closure", "capacity", "pause"]
+    direction: Literal["export", "import"] | None = Field(
+        default=None, description="Default: both directions.")
+    starts_at: datetime | None = Field(default=None, description="Default: now.")
+    ends_at: datetime
+    vehicles_per_hour: int | None = Field(default=None, ge=0, le=10_000,
+                                          description="For a capacity control only.")
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+class ControlOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    gate: str
+    direction: str | None
+    kind: str
+    vehicles_per_hour: int | None
+    starts_at: datetime
+    ends_at: datetime
+    reason: str
+    created_by: str
+    created_at: datetime
+    lifted_at: datetime | None
+
+
+class ControlResult(BaseModel):
+    control: ControlOut
+    bookings_released: list[str]
+    trips_recalled: list[str]
+    cycle: CycleOut
+
+
+def _result(control: Any, effects: Any) -> dict[str, Any]:
+    return {"control": ControlOut.model_validate(control).model_dump(mode="json"),
+            "bookings_released": effects.bookings_released,
+            "trips_recalled": effects.trips_recalled,
+            "cycle": CycleOut.model_validate(asdict(effects.cycle)).model_dump(mode="json")}
+
+
+@controls_router.post("/{gate}/controls", response_model=ControlResult, status_code=201,
+                      summary="Close a gate, change its capacity or pause calls, for a period",
+                      description="Takes effect at once: bookings in closed slots are released, "
+                      "trucks already called to a closed or paused gate are recalled to the "
+                      "staging area, slot capacities follow, and the dispatcher runs. Audited."
+                      + roles_doc("gate.control"))
+def create_control(gate: str, body: ControlIn, ctx: Ctx, db: Db, actor: Controller,
+                   idem: Idem) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    now = ctx.clock.now()
+    _, network = networks.network_at(db, now)
+    control, effects = controls.create(
+        db, network, gate=gate, direction=body.direction, kind=body.kind,
+        starts_at=body.starts_at or now, ends_at=body.ends_at,
+        vehicles_per_hour=body.vehicles_per_hour, reason=body.reason, actor=actor, now=now)
+    return idem.respond(_result(control, effects), 201)
+
+
+@controls_router.post("/controls/{control_id}/lift", response_model=ControlResult,
+                      summary="Lift a control before its end",
+                      description="Reopens the gate / restores the capacity / resumes calls "
+                      "from now." + roles_doc("gate.control"))
+def lift_control(control_id: int, ctx: Ctx, db: Db, actor: Controller) -> dict[str, Any]:
+    now = ctx.clock.now()
+    _, network = networks.network_at(db, now)
+    control, effects = controls.lift(db, network, control_id, actor=actor, now=now)
+    return _result(control, effects)
+
+
+@controls_router.get("/controls", response_model=list[ControlOut],
+                     summary="Controls in force or planned",
+                     description="Closures, capacity changes and pauses not yet over or lifted."
+                     + roles_doc("occupancy.read"))
+def list_controls(ctx: Ctx, db: Db, _caller: Public) -> list[dict[str, Any]]:
+    return [ControlOut.model_validate(c).model_dump(mode="json")
+            for c in controls.active(db, ctx.clock.now())]

@@ -17,7 +17,7 @@ from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network
 from borderflow.regulation.dispatch import Order, Policy, Room, Waiting, choose_calls, order_queue
-from borderflow.store.models import Booking, Trip
+from borderflow.store.models import Booking, GateControl, Trip
 from borderflow.trip import booking as bookings
 from borderflow.trip import service as trips
 
@@ -78,7 +78,9 @@ def rooms_of(session: Session, network: Network, rows: list[Trip], now: datetime
         gate = network.gate(gate_code)
         if gate is None:
             continue
-        capacity = bookings.capacity_of(network, gate_code, direction, slot_start)
+        if paused(session, gate_code, direction, now):
+            continue
+        capacity = bookings.capacity_at(session, network, gate_code, direction, slot_start)
         yards = tuple(
             (y.code, y.capacity - located[f"yard:{y.code}"] - en_route[y.code])
             for y in gate.yards if direction in y.directions
@@ -86,6 +88,15 @@ def rooms_of(session: Session, network: Network, rows: list[Trip], now: datetime
         out.append(Room(gate_code, direction,
                         capacity - called_in_slot[(gate_code, direction)], yards))
     return out
+
+
+def paused(session: Session, gate: str, direction: str, at: datetime) -> bool:
+    """Whether the regulator has paused call-forward at the gate right now."""
+    return session.scalar(select(GateControl.id).where(
+        GateControl.gate == gate, GateControl.kind == "pause", GateControl.lifted_at.is_(None),
+        GateControl.starts_at <= at, GateControl.ends_at > at,
+        (GateControl.direction.is_(None)) | (GateControl.direction == direction),
+    ).limit(1)) is not None
 
 
 def policy_for(network: Network) -> Policy:

@@ -88,6 +88,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "trip.prioritise": frozenset({Role.REGULATOR}),
     "trip.acknowledge": frozenset({Role.DRIVER}),
     "dispatch.run": frozenset({Role.REGULATOR}),
+    "gate.control": frozenset({Role.REGULATOR}),
     "queue.read": OFFICIALS,
     "enterprise.read": OFFICIALS,
     "enterprise.manage": frozenset({Role.ADMIN}),

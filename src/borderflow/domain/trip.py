@@ -47,6 +47,7 @@ EventType = Literal[
     "trip.prioritised",
     "trip.no_show",
     "trip.order_acknowledged",
+    "trip.recalled",
     "step.passed",
     "step.held",
     "step.released",
@@ -58,7 +59,7 @@ EventType = Literal[
 EVENT_TYPES: tuple[EventType, ...] = (
     "trip.created", "trip.amended", "trip.cancelled", "trip.called", "trip.returned",
     "trip.booked", "trip.unbooked", "trip.prioritised", "trip.no_show",
-    "trip.order_acknowledged", "step.passed", "step.held",
+    "trip.order_acknowledged", "trip.recalled", "step.passed", "step.held",
     "step.released",
     "step.rejected", "step.voided",
     "area.entered", "area.left",
@@ -81,7 +82,7 @@ STATUS_TRANSITIONS: tuple[tuple[str, str, str], ...] = (
     ("at_staging", "called", "called forward"),
     ("at_staging", "rejected", "rejected at a step"),
     ("called", "in_gate_area", "entered the gate area"),
-    ("called", "at_staging", "no-show: not at the gate in time, back in the queue"),
+    ("called", "at_staging", "no-show, or order withdrawn (gate closed or paused)"),
     ("called", "rejected", "rejected at a step"),
     ("in_gate_area", "completed", "crossed the border (export) or left inland (import)"),
     ("in_gate_area", "called", "left the gate area without crossing (staged trips)"),
@@ -455,14 +456,24 @@ def _on_called(s: dict[str, Any], e: Event) -> None:
                   "acknowledged_at": None}
 
 
-def _on_no_show(s: dict[str, Any], e: Event) -> None:
-    if s["status"] != "called":
-        raise InvalidTransition("only a called vehicle that has not arrived can be a no-show")
+def _withdraw_call(s: dict[str, Any]) -> None:
     s["milestones"].pop("called", None)
     from_call = {d["code"] for d in s["procedure"]["deadlines"] if d["starts"] == "called"}
     s["deadlines"] = {k: v for k, v in s["deadlines"].items() if k not in from_call}
     s["order"] = None
+
+
+def _on_no_show(s: dict[str, Any], e: Event) -> None:
+    if s["status"] != "called":
+        raise InvalidTransition("only a called vehicle that has not arrived can be a no-show")
+    _withdraw_call(s)
     s["no_shows"] = int(s.get("no_shows", 0)) + 1
+
+
+def _on_recalled(s: dict[str, Any], e: Event) -> None:
+    if s["status"] != "called":
+        raise InvalidTransition("only a called vehicle that has not arrived can be recalled")
+    _withdraw_call(s)
 
 
 def _on_acknowledged(s: dict[str, Any], e: Event) -> None:
@@ -639,6 +650,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "trip.booked": _on_booked,
     "trip.prioritised": _on_prioritised,
     "trip.no_show": _on_no_show,
+    "trip.recalled": _on_recalled,
     "trip.order_acknowledged": _on_acknowledged,
     "trip.unbooked": _on_unbooked,
     "step.passed": _on_step_passed,

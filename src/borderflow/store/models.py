@@ -268,3 +268,21 @@ class Enterprise(Base):
     aeo: Mapped[bool] = mapped_column(Boolean, default=False)
     aeo_valid_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class GateControl(Base):
+    """A regulator's control over a gate for a period: closure, capacity, or paused calls."""
+
+    __tablename__ = "gate_controls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gate: Mapped[str] = mapped_column(String(40), index=True)
+    direction: Mapped[str | None] = mapped_column(String(10), nullable=True)  # null = both
+    kind: Mapped[str] = mapped_column(String(20))  # closure | capacity | pause
+    vehicles_per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    reason: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -21,7 +21,7 @@ from borderflow.domain.access import Principal, Role, may_change_declaration
 from borderflow.domain.network import Network
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.network.holidays import around
-from borderflow.store.models import Booking, GateSlot, Trip
+from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import service as trips
 
 SLOT_MINUTES = slot_rules.DEFAULT_SLOT_MINUTES
@@ -38,6 +38,29 @@ def capacity_of(network: Network, gate: str, direction: str, start: datetime) ->
     return slot_rules.slot_capacity(calendar, flow, start, around(local_day), SLOT_MINUTES)
 
 
+def capacity_at(session: Session, network: Network, gate: str, direction: str,
+                start: datetime) -> int:
+    """A slot's places with the regulator's controls applied: 0 while the gate is closed, the
+    hourly capacity set for a period instead of the network's."""
+    controls = session.scalars(select(GateControl).where(
+        GateControl.gate == gate, GateControl.lifted_at.is_(None),
+        GateControl.kind.in_(("closure", "capacity")),
+        GateControl.starts_at <= start, GateControl.ends_at > start,
+        (GateControl.direction.is_(None)) | (GateControl.direction == direction),
+    ).order_by(GateControl.id)).all()
+    if any(c.kind == "closure" for c in controls):
+        return 0
+    if controls:
+        g = network.gate(gate)
+        calendar = network.calendar(g.calendar) if g else None
+        if calendar is None:
+            return 0
+        minutes = slot_rules.open_minutes(calendar, start, SLOT_MINUTES,
+                                          around(start.astimezone(LOCAL_TZ).date()))
+        return (controls[-1].vehicles_per_hour or 0) * minutes // 60
+    return capacity_of(network, gate, direction, start)
+
+
 def _slot_row(session: Session, network: Network, gate: str, direction: str,
               start: datetime) -> GateSlot:
     """The counter row of a slot, created on first use with the capacity the network gives."""
@@ -46,7 +69,7 @@ def _slot_row(session: Session, network: Network, gate: str, direction: str,
                                                 GateSlot.slot_start == start))
     if row is not None:
         return row
-    capacity = capacity_of(network, gate, direction, start)
+    capacity = capacity_at(session, network, gate, direction, start)
     try:
         with session.begin_nested():
             row = GateSlot(gate=gate, direction=direction, slot_start=start, capacity=capacity,
@@ -80,7 +103,7 @@ def free_slots(session: Session, network: Network, gate: str, direction: str, da
     for i in range(count):
         s = start + timedelta(minutes=SLOT_MINUTES * i)
         row = rows.get(s)
-        capacity = row.capacity if row else capacity_of(network, gate, direction, s)
+        capacity = row.capacity if row else capacity_at(session, network, gate, direction, s)
         booked = row.booked if row else 0
         out.append({"slot_start": s, "capacity": capacity, "booked": booked,
                     "free": max(0, capacity - booked)})
