@@ -5,11 +5,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test setup install lint typecheck test-sqlite test-postgres lock clean help
+.PHONY: run test setup install lint typecheck test-sqlite test-postgres bench lock clean help
 
 help:
 	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
 	@echo "make test   set up and run the whole suite (lint, SQLite, then PostgreSQL)"
+	@echo "make bench  run the benchmarks in bench/ (installs the solvers they compare against)"
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -43,9 +44,18 @@ test-postgres: install
 
 test: lint typecheck test-sqlite test-postgres
 
+# Benchmarks (never part of make test): extra solvers pinned in requirements-bench.lock.
+$(VENV)/.bench: $(STAMP) requirements-bench.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.lock
+	touch $(VENV)/.bench
+
+bench: $(VENV)/.bench
+	$(BIN)/python bench/plan.py
+
 # Re-pin every dependency to what the current virtual env holds.
 lock: install
-	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > requirements.lock
+	@echo "requirements.lock holds the runtime and test dependencies, requirements-bench.lock the"
+	@echo "benchmark extras; update them by hand from: $(BIN)/python -m pip freeze --exclude-editable"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
