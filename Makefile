@@ -29,7 +29,7 @@ run: setup
 	$(BIN)/borderflow serve
 
 lint: install
-	$(BIN)/ruff check src tests
+	$(BIN)/ruff check src tests bench
 	$(BIN)/lint-imports
 
 typecheck: install
