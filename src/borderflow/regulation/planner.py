@@ -162,14 +162,13 @@ def plan(inp: PlanInput) -> PlanResult:
             usable = [g for g in pair_gates[p] if room[g] > 0]
             if not usable:
                 continue
-            # capacity that less flexible groups still waiting in this slot would need
+            # capacity the groups still waiting after this one would need at each gate
             need_later = dict.fromkeys(usable, 0.0)
             for q in waiting[i + 1:]:
-                if flex[q] < flex[p]:
-                    share = avail[q] / max(flex[q], 1)
-                    for g in pair_gates[q]:
-                        if g in need_later:
-                            need_later[g] += share
+                share = avail[q] / max(flex[q], 1)
+                for g in pair_gates[q]:
+                    if g in need_later:
+                        need_later[g] += share
             free = [max(0, room[g] - int(need_later[g] + 0.5)) for g in usable]
             take = min(avail[p], sum(room[g] for g in usable))
             first = _spread(min(take, sum(free)), free)
