@@ -14,8 +14,9 @@ served just after it).
 Method. Trucks with the same release slot, weight and goods group are interchangeable, so the
 planner works on those classes, slot by slot. In each slot the waiting groups (weight, goods
 group) are served highest weight first and, among equals, least flexible first (fewest open
-gates); each group takes the capacity that less flexible groups still waiting do not need, spread
-over its gates in proportion to their free capacity (even load), oldest release first within the
+gates); each group first takes the capacity that the groups still waiting after it do not need
+(so a flexible group leaves the gates others depend on), spread over its gates in proportion to
+their free capacity (even load), then what it still needs; oldest release first within the
 group. Counts are then expanded back to trucks in first-come order. The work per slot depends on
 the number of groups and gates, not on the number of trucks.
 """
