@@ -38,7 +38,7 @@ def test_a_booked_truck_goes_first_in_its_slot_and_waits_for_a_later_one() -> No
     rooms = [Room("huu-nghi", "export", 5, (("huu-nghi-export", 10),))]
     orders = choose_calls(queue, rooms, now=T, slot_end=SLOT_END, policy=Policy())
     assert [o.trip_id for o in orders] == ["booked-now", "walk-in"]
-    assert orders[0].arrive_by == T + timedelta(minutes=20)
+    assert orders[0].arrive_by == T + timedelta(minutes=90)
 
 
 @settings(max_examples=200, deadline=None)

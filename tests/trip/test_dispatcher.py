@@ -78,3 +78,16 @@ def test_nothing_is_called_while_the_gate_is_closed(
     report = client.post("/api/v1/dispatch/run", headers=auth("regulator")).json()
     assert report["called"] == []
     assert report["waiting"] == 1
+
+
+def test_each_gate_uses_its_own_dispatch_policy() -> None:
+    from borderflow.config import DEFAULT_NETWORK_FILE
+    from borderflow.dispatch.service import policies
+    from borderflow.network import service as networks
+
+    network = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
+    by_gate = policies(network)
+    assert by_gate["huu-nghi"].kind == "cycle"
+    assert by_gate["huu-nghi"].grace_minutes == 60
+    assert by_gate["chi-ma"].kind == "strict"
+    assert by_gate["chi-ma"].grace_minutes == 90

@@ -99,12 +99,14 @@ def paused(session: Session, gate: str, direction: str, at: datetime) -> bool:
     ).limit(1)) is not None
 
 
-def policy_for(network: Network) -> Policy:
-    return Policy(kind="strict")
+def policies(network: Network) -> dict[str, Policy]:
+    """The dispatch policy of each gate, from the reference network."""
+    return {g.code: Policy(kind=g.regulation.policy, cycle=g.regulation.cycle,
+                           grace_minutes=g.regulation.grace_minutes) for g in network.gates}
 
 
 def run_cycle(session: Session, network: Network, now: datetime,
-              policy: Policy | None = None) -> CycleReport:
+              policy: Policy | dict[str, Policy] | None = None) -> CycleReport:
     report = CycleReport(at=now)
     if session.get_bind().dialect.name == "postgresql":
         got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
@@ -112,12 +114,12 @@ def run_cycle(session: Session, network: Network, now: datetime,
         if not got:  # another worker is dispatching right now
             report.skipped = True
             return report
-    policy = policy or policy_for(network)
+    policy = policy or policies(network)
     rows = _active(session)
     for row in rows:
-        if row.status == "called" and any(
-            not d["met"] and d["code"] == "call-grace" for d in domain.overdue(row.state, now)
-        ):
+        order = row.state.get("order") or {}
+        arrive_by = order.get("arrive_by")
+        if row.status == "called" and arrive_by and now > domain.parse_time(arrive_by):
             trips.append_event(session, row, domain.Event(
                 "trip.no_show", now, DISPATCHER.username,
                 {"reason": "not at the gate within the grace time"}),
@@ -155,7 +157,8 @@ def queue(session: Session, network: Network, now: datetime, gate: str | None = 
         if gate and gate_code != gate:
             continue
         mine = [w for w in waiting if (w.gate, w.direction) == (gate_code, direction)]
-        for position, w in enumerate(order_queue(mine, policy_for(network), slot_end), 1):
+        gate_policy = policies(network).get(gate_code, Policy())
+        for position, w in enumerate(order_queue(mine, gate_policy, slot_end), 1):
             row = by_id[w.trip_id]
             out.append({"gate": gate_code, "direction": direction, "position": position,
                         "trip": row.reference, "plate": row.state["facts"]["plate"],

@@ -327,6 +327,37 @@ class PartnerGate:
     country: str = "CN"
 
 
+PRIORITY_CLASSES = ("urgent", "aeo_perishable", "perishable", "aeo", "normal")
+
+
+@dataclass(frozen=True)
+class GateRegulation:
+    """How the dispatcher shares a gate's places among priority classes.
+
+    ``strict``: always the highest class first. ``cycle``: the classes in the repeating
+    ``cycle`` order (urgent always first), e.g. the eCherha rule 1 AEO-with-perishables :
+    1 perishables : 1 AEO : 5 ordinary. ``grace_minutes``: time a called truck has to reach the
+    gate before it is a no-show (GoSwift uses 20; the default 90 matches the procedures'
+    call-grace deadline).
+    """
+
+    policy: Literal["strict", "cycle"] = "strict"
+    cycle: tuple[str, ...] = (
+        "aeo_perishable", "perishable", "aeo", "normal", "normal", "normal", "normal", "normal",
+    )
+    grace_minutes: int = 90
+
+    def __post_init__(self) -> None:
+        for cls in self.cycle:
+            if cls not in PRIORITY_CLASSES:
+                raise ValueError(f"'{cls}' is not a priority class "
+                                 f"({', '.join(PRIORITY_CLASSES)})")
+        if self.policy == "cycle" and not self.cycle:
+            raise ValueError("a cycle policy needs a cycle")
+        if not 1 <= self.grace_minutes <= 24 * 60:
+            raise ValueError("grace_minutes must be between 1 and 1440")
+
+
 @dataclass(frozen=True)
 class Gate:
     """A border gate or goods route, with its partner on the other side."""
@@ -344,6 +375,7 @@ class Gate:
     landmarks: str | None = None
     transshipment: bool = False
     staging_area: str | None = None
+    regulation: GateRegulation = field(default_factory=GateRegulation)
 
     def __post_init__(self) -> None:
         dirs = [c.direction for c in self.capacity]

@@ -6,7 +6,7 @@ has, this module decides, the service records the orders as trip events.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -27,7 +27,7 @@ class Policy:
 
     kind: Literal["strict", "cycle"] = "strict"
     cycle: tuple[str, ...] = ECHERHA_CYCLE
-    grace_minutes: int = 20
+    grace_minutes: int = 90
 
 
 @dataclass(frozen=True)
@@ -101,18 +101,21 @@ def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime) 
 
 
 def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: datetime,
-                 slot_end: datetime, policy: Policy) -> list[Order]:
-    """Orders for as many waiting trucks as each gate and its yards have room for now."""
+                 slot_end: datetime, policy: Policy | Mapping[str, Policy]) -> list[Order]:
+    """Orders for as many waiting trucks as each gate and its yards have room for now.
+    ``policy`` is one for all gates, or one per gate code (default: strict)."""
     orders: list[Order] = []
-    arrive_by = now + timedelta(minutes=policy.grace_minutes)
     for room in sorted(rooms, key=lambda r: (r.gate, r.direction)):
+        gate_policy = (policy.get(room.gate, Policy()) if isinstance(policy, Mapping)
+                       else policy)
+        arrive_by = now + timedelta(minutes=gate_policy.grace_minutes)
         places = room.places
         if places <= 0:
             continue
         candidates = [w for w in waiting if w.gate == room.gate and w.direction == room.direction
                       and eligible(w, slot_end)]
         free = dict(room.yards)
-        for w in order_queue(candidates, policy, slot_end)[:places]:
+        for w in order_queue(candidates, gate_policy, slot_end)[:places]:
             yard = max(sorted(free), key=lambda y: free[y])
             free[yard] -= 1
             orders.append(Order(w.trip_id, room.gate, yard, arrive_by))
