@@ -373,13 +373,18 @@ def read_booking(trip_id: TripId, ctx: Ctx, db: Db, actor: Reader) -> dict[str, 
              "more bookings than it has places." + roles_doc("booking.manage"))
 def create_booking(trip_id: TripId, body: BookingIn, ctx: Ctx, db: Db, actor: Booker,
                    idem: Idem) -> Response:
+    return _take_slot(booking.book, trip_id, body, ctx, db, actor, idem, 201)
+
+
+def _take_slot(action: Any, trip_id: str, body: BookingIn, ctx: Ctx, db: Db, actor: Principal,
+               idem: Any, status_code: int) -> Response:
+    """Book or move (``action``), then answer with the booking and its queue position."""
     if (replayed := idem.replay()) is not None:
-        return replayed
+        return replayed  # type: ignore[no-any-return]
     network = _network(db, ctx)
-    booking.book(db, trip_id, body.slot_start, actor=actor, network=network,
-                 now=ctx.clock.now())
+    action(db, trip_id, body.slot_start, actor=actor, network=network, now=ctx.clock.now())
     out = BookingOut.model_validate(booking.status(db, trip_id, actor=actor, network=network))
-    response: Response = idem.respond(out.model_dump(mode="json"), 201)
+    response: Response = idem.respond(out.model_dump(mode="json"), status_code)
     return response
 
 
@@ -389,14 +394,7 @@ def create_booking(trip_id: TripId, body: BookingIn, ctx: Ctx, db: Db, actor: Bo
             + roles_doc("booking.manage"))
 def move_booking(trip_id: TripId, body: BookingIn, ctx: Ctx, db: Db, actor: Booker,
                  idem: Idem) -> Response:
-    if (replayed := idem.replay()) is not None:
-        return replayed
-    network = _network(db, ctx)
-    booking.move(db, trip_id, body.slot_start, actor=actor, network=network,
-                 now=ctx.clock.now())
-    out = BookingOut.model_validate(booking.status(db, trip_id, actor=actor, network=network))
-    response: Response = idem.respond(out.model_dump(mode="json"))
-    return response
+    return _take_slot(booking.move, trip_id, body, ctx, db, actor, idem, 200)
 
 
 @router.delete("/trips/{trip_id}/booking", status_code=204, tags=["bookings"],
