@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from borderflow.errors import AppError, FieldError, ValidationFailed
-from borderflow.network.service import clean_message, loc_to_path
+from borderflow.jsondoc import clean_message, loc_to_path
 
 log = structlog.get_logger("borderflow.api")
 

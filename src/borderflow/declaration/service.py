@@ -35,7 +35,7 @@ from borderflow.domain.declaration import (
 from borderflow.domain.network import Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
-from borderflow.network.service import merge_patch, pydantic_fields
+from borderflow.jsondoc import merge_patch, pydantic_fields
 from borderflow.store.models import Declaration, DeclarationVehicle
 from borderflow.trip import service as trips
 

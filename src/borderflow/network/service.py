@@ -18,6 +18,7 @@ from borderflow import audit
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.jsondoc import merge_patch, pydantic_fields
 from borderflow.store.models import NetworkVersion
 
 _adapter: TypeAdapter[Network] = TypeAdapter(Network)
@@ -29,33 +30,6 @@ FIRST_EFFECTIVE_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 SECTIONS = ("gates", "calendars", "staging_areas", "corridors", "goods", "procedures",
             "reason_codes")
 PAST_TOLERANCE = timedelta(minutes=5)
-
-
-def pydantic_fields(exc: PydanticValidationError, prefix: str = "") -> list[FieldError]:
-    """Pydantic errors as field errors with dotted paths (``gates[0].yards[1].capacity``)."""
-    out: list[FieldError] = []
-    for err in exc.errors(include_url=False):
-        out.append(FieldError(loc_to_path(err["loc"], prefix), clean_message(err["msg"])))
-    return out
-
-
-def loc_to_path(loc: tuple[int | str, ...] | list[int | str], prefix: str = "") -> str:
-    path = prefix
-    for part in loc:
-        if isinstance(part, int):
-            path += f"[{part}]"
-        elif part in ("body", "query", "path", "header") and not path:
-            continue
-        else:
-            path = f"{path}.{part}" if path else str(part)
-    return path or "body"
-
-
-def clean_message(msg: str) -> str:
-    for lead in ("Value error, ", "Assertion failed, "):
-        if msg.startswith(lead):
-            return msg[len(lead):]
-    return msg
 
 
 def parse(document: Any) -> Network:
@@ -188,19 +162,6 @@ def get_version(session: Session, version_id: int) -> NetworkVersion:
     if row is None:
         raise NotFound(f"no network version {version_id}")
     return row
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON Merge Patch: objects merge, ``null`` deletes, anything else replaces."""
-    if not isinstance(patch, dict):
-        return patch
-    result = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            result.pop(key, None)
-        else:
-            result[key] = merge_patch(result.get(key), value)
-    return result
 
 
 def patch_entity(
