@@ -42,11 +42,6 @@ def _account_out(a: Any) -> dict[str, Any]:
     return AccountOut.model_validate(a).model_dump(mode="json")
 
 
-def _network(db: Db, ctx: Ctx) -> Any:
-    row = networks.version_in_force(db, ctx.clock.now())
-    return networks.network_of(row) if row is not None else None
-
-
 @router.post(
     "/auth/token", response_model=TokenOut, tags=["auth"],
     responses={401: {"model": ErrorResponse, "description": "Wrong username or password"}},
@@ -91,7 +86,7 @@ def create_account(body: AccountIn, ctx: Ctx, db: Db, actor: Admin, idem: Idem) 
         yard_scope=tuple(body.yard_scope),
     )
     account = service.create_account(db, spec, actor=actor, now=ctx.clock.now(),
-                                     network=_network(db, ctx))
+                                     network=networks.in_force_or_none(db, ctx.clock.now()))
     return idem.respond(_account_out(account), 201)
 
 
@@ -113,7 +108,7 @@ def update_account(account_id: int, body: AccountPatch, ctx: Ctx, db: Db, actor:
     account = service.get_account(db, account_id)
     changes = body.model_dump(exclude_unset=True)
     updated = service.update_account(db, account, changes, actor=actor, now=ctx.clock.now(),
-                                     network=_network(db, ctx))
+                                     network=networks.in_force_or_none(db, ctx.clock.now()))
     return idem.respond(_account_out(updated))
 
 

@@ -60,7 +60,7 @@ def create_declaration(body: DeclarationIn, ctx: Ctx, db: Db, actor: Creator, id
     if (replayed := idem.replay()) is not None:
         return replayed
     now = ctx.clock.now()
-    _, network = networks.network_at(db, now)
+    network = networks.in_force(db, now)
     row = service.create(db, body, actor=actor, now=now, network=network,
                          holidays=around(body.requested_date))
     response = idem.respond(service.to_out(row, API_BASE), 201)
@@ -97,7 +97,7 @@ def list_declarations(
         raise ValidationFailed([FieldError("direction", f"must be one of {', '.join(DIRECTIONS)}")])
     if date_from and date_to and date_to < date_from:
         raise ValidationFailed([FieldError("date_to", "must not be before date_from")])
-    network = _network_or_none(db, ctx)
+    network = networks.in_force_or_none(db, ctx.clock.now())
     f = ListFilter(
         status=status, direction=direction, flow=flow, gate=gate, date_from=date_from,
         date_to=date_to, plate_key=service.plate_search_key(plate) if plate else None,
@@ -109,11 +109,6 @@ def list_declarations(
             "page_size": page_size}
 
 
-def _network_or_none(db: Db, ctx: Ctx) -> Any:
-    row = networks.version_in_force(db, ctx.clock.now())
-    return networks.network_of(row) if row is not None else None
-
-
 @router.get(
     "/{declaration_id}",
     response_model=DeclarationOut,
@@ -123,7 +118,8 @@ def _network_or_none(db: Db, ctx: Ctx) -> Any:
     "found." + roles_doc("declaration.read"),
 )
 def read_declaration(declaration_id: DeclId, ctx: Ctx, db: Db, actor: Reader) -> Response:
-    row = service.get(db, declaration_id, actor=actor, network=_network_or_none(db, ctx))
+    network = networks.in_force_or_none(db, ctx.clock.now())
+    row = service.get(db, declaration_id, actor=actor, network=network)
     payload = DeclarationOut.model_validate(service.to_out(row, API_BASE))
     return Response(payload.model_dump_json(), media_type="application/json",
                     headers={"ETag": f'"{row.revision}"'})
@@ -157,7 +153,7 @@ def amend_declaration(
     if (replayed := idem.replay()) is not None:
         return replayed
     now = ctx.clock.now()
-    _, network = networks.network_at(db, now)
+    network = networks.in_force(db, now)
     row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
                         holidays=around(now.date()), if_match=if_match_number(if_match))
     return _amended(row, idem)
@@ -186,7 +182,7 @@ def amend_declaration_item(
     if (replayed := idem.replay()) is not None:
         return replayed
     now = ctx.clock.now()
-    _, network = networks.network_at(db, now)
+    network = networks.in_force(db, now)
     row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
                         holidays=around(now.date()), if_match=if_match_number(if_match),
                         item=(section, position))
@@ -205,7 +201,7 @@ def cancel_declaration(declaration_id: DeclId, body: CancelIn, ctx: Ctx, db: Db,
     if (replayed := idem.replay()) is not None:
         return replayed
     row = service.cancel(db, declaration_id, body.reason, actor=actor, now=ctx.clock.now(),
-                         network=_network_or_none(db, ctx))
+                         network=networks.in_force_or_none(db, ctx.clock.now()))
     return _amended(row, idem)
 
 
@@ -229,7 +225,8 @@ def declaration_qr(
 ) -> Response:
     import io
 
-    row = service.get(db, declaration_id, actor=actor, network=_network_or_none(db, ctx))
+    network = networks.in_force_or_none(db, ctx.clock.now())
+    row = service.get(db, declaration_id, actor=actor, network=network)
     qr = segno.make(service.qr_payload(row, ctx.settings.public_base_url), error="m")
     buf = io.BytesIO()
     qr.save(buf, kind=fmt, scale=scale, border=4)

@@ -58,7 +58,7 @@ class QueueEntry(BaseModel):
              "`BORDERFLOW_DISPATCH_INTERVAL_SECONDS`." + roles_doc("dispatch.run"))
 def run_now(ctx: Ctx, db: Db, _caller: Runner) -> dict[str, Any]:
     now = ctx.clock.now()
-    _, network = networks.network_at(db, now)
+    network = networks.in_force(db, now)
     return asdict(service.run_cycle(db, network, now))
 
 
@@ -68,7 +68,7 @@ def run_now(ctx: Ctx, db: Db, _caller: Runner) -> dict[str, Any]:
 def read_queue(ctx: Ctx, db: Db, _caller: QueueReader, gate: str | None = None
                ) -> list[dict[str, Any]]:
     now = ctx.clock.now()
-    _, network = networks.network_at(db, now)
+    network = networks.in_force(db, now)
     return service.queue(db, network, now, gate)
 
 
@@ -126,7 +126,7 @@ def create_control(gate: str, body: ControlIn, ctx: Ctx, db: Db, actor: Controll
     if (replayed := idem.replay()) is not None:
         return replayed
     now = ctx.clock.now()
-    _, network = networks.network_at(db, now)
+    network = networks.in_force(db, now)
     control, effects = controls.create(
         db, network, gate=gate, direction=body.direction, kind=body.kind,
         starts_at=body.starts_at or now, ends_at=body.ends_at,
@@ -140,7 +140,7 @@ def create_control(gate: str, body: ControlIn, ctx: Ctx, db: Db, actor: Controll
                       "from now." + roles_doc("gate.control"))
 def lift_control(control_id: int, ctx: Ctx, db: Db, actor: Controller) -> dict[str, Any]:
     now = ctx.clock.now()
-    _, network = networks.network_at(db, now)
+    network = networks.in_force(db, now)
     control, effects = controls.lift(db, network, control_id, actor=actor, now=now)
     return _result(control, effects)
 

@@ -149,6 +149,17 @@ def network_at(session: Session, at: datetime) -> tuple[NetworkVersion, Network]
     return row, network_of(row)
 
 
+def in_force(session: Session, at: datetime) -> Network:
+    """The network in force at ``at`` (404 if none is loaded)."""
+    return network_at(session, at)[1]
+
+
+def in_force_or_none(session: Session, at: datetime) -> Network | None:
+    """The network in force at ``at``, or ``None`` (reads that can do without it)."""
+    row = version_in_force(session, at)
+    return network_of(row) if row is not None else None
+
+
 def versions(session: Session) -> list[NetworkVersion]:
     return list(
         session.scalars(

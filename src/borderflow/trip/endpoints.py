@@ -60,10 +60,6 @@ WRITE_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def _network(db: Db, ctx: Ctx) -> Network:
-    return networks.network_at(db, ctx.clock.now())[1]
-
-
 def trip_out(row: Trip, actor: Principal, network: Network, now: Any) -> dict[str, Any]:
     state = row.state
     procedure = domain.procedure_from_dict(state["procedure"])
@@ -121,7 +117,7 @@ def find_trips(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> dict[str, Any]:
-    network = _network(db, ctx)
+    network = networks.in_force(db, ctx.clock.now())
     rows, total = service.search(db, q, actor=actor, network=network, status=status, gate=gate,
                                  limit=limit, offset=offset)
     return {"items": [_render(r, actor, network, ctx) for r in rows], "total": total}
@@ -132,7 +128,7 @@ def find_trips(
             description="Its steps with status, what is pending for you, deadlines. `ETag` is "
             "the version." + roles_doc("trip.read"))
 def read_trip(trip_id: TripId, ctx: Ctx, db: Db, actor: Reader) -> Response:
-    network = _network(db, ctx)
+    network = networks.in_force(db, ctx.clock.now())
     row = service.get(db, trip_id, actor=actor, network=network)
     body = TripOut.model_validate(trip_out(row, actor, network, ctx.clock.now()))
     return Response(body.model_dump_json(), media_type="application/json",
@@ -145,7 +141,7 @@ def read_trip(trip_id: TripId, ctx: Ctx, db: Db, actor: Reader) -> Response:
             "was recorded, the time since the previous event, and the minutes each step took."
             + roles_doc("trip.read"))
 def trip_timeline(trip_id: TripId, ctx: Ctx, db: Db, actor: Reader) -> dict[str, Any]:
-    row = service.get(db, trip_id, actor=actor, network=_network(db, ctx))
+    row = service.get(db, trip_id, actor=actor, network=networks.in_force(db, ctx.clock.now()))
     total = domain.system_time(row.state)
     return {
         "trip": row.id, "reference": row.reference,
@@ -161,7 +157,7 @@ def _record(db: Db, ctx: Ctx, actor: Principal, idem: Any, trip_id: str,
             default_source: str, occurred_at: Any, if_match: str | None) -> Response:
     if (replayed := idem.replay()) is not None:
         return replayed  # type: ignore[no-any-return]
-    network = _network(db, ctx)
+    network = networks.in_force(db, ctx.clock.now())
     row, _changed = service.record(
         db, trip_id, event_type, payload, actor=actor, network=network, now=ctx.clock.now(),
         source=source or default_source, occurred_at=occurred_at,
@@ -293,7 +289,7 @@ def return_trip(trip_id: TripId, body: NoteIn, ctx: Ctx, db: Db, actor: Returner
             + roles_doc("trip.record"))
 def pending_work(ctx: Ctx, db: Db, actor: Recorder, gate: str | None = None
                  ) -> list[dict[str, Any]]:
-    network = _network(db, ctx)
+    network = networks.in_force(db, ctx.clock.now())
     return [{"trip": _render(row, actor, network, ctx), "steps": [s["code"] for s in steps]}
             for row, steps in service.work_queue(db, actor=actor, network=network, gate=gate)]
 
@@ -303,7 +299,7 @@ def pending_work(ctx: Ctx, db: Db, actor: Recorder, gate: str | None = None
             description="Derived from recorded movements; never negative."
             + roles_doc("occupancy.read"))
 def read_occupancy(ctx: Ctx, db: Db, _caller: Public) -> list[dict[str, Any]]:
-    return service.occupancy(db, _network(db, ctx))
+    return service.occupancy(db, networks.in_force(db, ctx.clock.now()))
 
 
 @router.get("/alerts/deadlines", response_model=list[OverdueOut], tags=["alerts"],
@@ -315,8 +311,8 @@ def deadline_alerts(ctx: Ctx, db: Db, actor: AlertReader) -> list[dict[str, Any]
     now = ctx.clock.now()
     return [{"trip": row.id, "reference": row.reference, "gate": row.gate,
              "plate": row.state["facts"]["plate"], "status": row.status, "deadlines": late}
-            for row, late in service.overdue(db, actor=actor, network=_network(db, ctx),
-                                             now=now)]
+            for row, late in service.overdue(db, actor=actor,
+                                             network=networks.in_force(db, now), now=now)]
 
 
 @router.get("/reports/step-durations", response_model=StepDurationsOut, tags=["reports"],
@@ -348,7 +344,7 @@ def gate_slots(
     start: Annotated[datetime | None, Query(alias="from")] = None,
     count: Annotated[int, Query(ge=1, le=96)] = 48,
 ) -> list[dict[str, Any]]:
-    network = _network(db, ctx)
+    network = networks.in_force(db, ctx.clock.now())
     if network.gate(gate) is None:
         raise ValidationFailed([FieldError("gate", f"unknown gate '{gate}'")])
     when = start or ctx.clock.now()
@@ -362,7 +358,7 @@ def gate_slots(
             description="Gate, slot, place in the queue and estimated call time."
             + roles_doc("trip.read"))
 def read_booking(trip_id: TripId, ctx: Ctx, db: Db, actor: Reader) -> dict[str, Any]:
-    return booking.status(db, trip_id, actor=actor, network=_network(db, ctx))
+    return booking.status(db, trip_id, actor=actor, network=networks.in_force(db, ctx.clock.now()))
 
 
 @router.post("/trips/{trip_id}/booking", response_model=BookingOut, status_code=201,
@@ -381,7 +377,7 @@ def _take_slot(action: Any, trip_id: str, body: BookingIn, ctx: Ctx, db: Db, act
     """Book or move (``action``), then answer with the booking and its queue position."""
     if (replayed := idem.replay()) is not None:
         return replayed  # type: ignore[no-any-return]
-    network = _network(db, ctx)
+    network = networks.in_force(db, ctx.clock.now())
     action(db, trip_id, body.slot_start, actor=actor, network=network, now=ctx.clock.now())
     out = BookingOut.model_validate(booking.status(db, trip_id, actor=actor, network=network))
     response: Response = idem.respond(out.model_dump(mode="json"), status_code)
@@ -401,6 +397,7 @@ def move_booking(trip_id: TripId, body: BookingIn, ctx: Ctx, db: Db, actor: Book
                responses=WRITE_ERRORS, summary="Cancel the trip's booking",
                description="The place goes back to the slot." + roles_doc("booking.manage"))
 def cancel_booking(trip_id: TripId, ctx: Ctx, db: Db, actor: Booker) -> Response:
-    booking.cancel(db, trip_id, actor=actor, network=_network(db, ctx), now=ctx.clock.now(),
+    now = ctx.clock.now()
+    booking.cancel(db, trip_id, actor=actor, network=networks.in_force(db, now), now=now,
                    reason="cancelled by " + actor.username)
     return Response(status_code=204)
