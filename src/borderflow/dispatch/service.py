@@ -152,12 +152,13 @@ def queue(session: Session, network: Network, now: datetime, gate: str | None = 
     slot_end = slot_rules.slot_start(now) + timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
     waiting = waiting_of(session, rows)
     by_id = {r.id: r for r in rows}
+    by_gate = policies(network)
     out: list[dict[str, Any]] = []
     for gate_code, direction in sorted({(w.gate, w.direction) for w in waiting}):
         if gate and gate_code != gate:
             continue
         mine = [w for w in waiting if (w.gate, w.direction) == (gate_code, direction)]
-        gate_policy = policies(network).get(gate_code, Policy())
+        gate_policy = by_gate.get(gate_code, Policy())
         for position, w in enumerate(order_queue(mine, gate_policy, slot_end), 1):
             row = by_id[w.trip_id]
             out.append({"gate": gate_code, "direction": direction, "position": position,

@@ -182,8 +182,9 @@ def sync_declaration(session: Session, decl: Declaration, network: Network, *,
                      actor: Principal, now: datetime) -> None:
     """After an amendment: amend the trips whose vehicle stays (matched by plate), cancel those
     whose vehicle was removed, create trips for new vehicles."""
-    active = {t.plate_key: t for t in trips_of(session, decl.id) if t.status != "cancelled"}
-    next_position = 1 + max((t.position for t in trips_of(session, decl.id)), default=0)
+    existing = trips_of(session, decl.id)
+    active = {t.plate_key: t for t in existing if t.status != "cancelled"}
+    next_position = 1 + max((t.position for t in existing), default=0)
     for spec in _trip_payloads(session, decl, network):
         key = spec["facts"]["plate_key"]
         row = active.pop(key, None)
