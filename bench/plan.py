@@ -96,6 +96,20 @@ class Instance:
         return digest.hexdigest()[:16]
 
 
+
+def _mcf_result(smcf: Any, scale: float, t0: float, t1: float, t2: float,
+                gate: np.ndarray, slot: np.ndarray) -> dict[str, Any]:
+    """What each min-cost-flow run reports: timings, the solver's objective, size, plan."""
+    return {
+        "build_seconds": t1 - t0,
+        "solve_seconds": t2 - t1,
+        "solver_objective": smcf.optimal_cost() / scale,
+        "arcs": int(smcf.num_arcs()),
+        "nodes": int(smcf.num_nodes()),
+        "gate": gate,
+        "slot": slot,
+    }
+
 def release_profile(slots: int) -> FloatArray:
     """Arrival intensity over the day: a floor plus a morning (08:00) and an afternoon (15:00)
     peak."""
@@ -332,15 +346,7 @@ def solve_mcf_per_truck(inst: Instance) -> dict[str, Any]:
     slot = np.full(n, -1, np.int64)
     gate[arc_truck[used]] = cells.cell_gate[arc_cell[used]]
     slot[arc_truck[used]] = cells.cell_slot[arc_cell[used]]
-    return {
-        "build_seconds": t1 - t0,
-        "solve_seconds": t2 - t1,
-        "solver_objective": smcf.optimal_cost() / scale,
-        "arcs": int(smcf.num_arcs()),
-        "nodes": int(smcf.num_nodes()),
-        "gate": gate,
-        "slot": slot,
-    }
+    return _mcf_result(smcf, scale, t0, t1, t2, gate, slot)
 
 
 def solve_mcf_aggregated(inst: Instance) -> dict[str, Any]:
@@ -397,16 +403,7 @@ def solve_mcf_aggregated(inst: Instance) -> dict[str, Any]:
     planned = cell_seq >= 0
     gate[members[planned]] = cells.cell_gate[cell_seq[planned]]
     slot[members[planned]] = cells.cell_slot[cell_seq[planned]]
-    return {
-        "build_seconds": t1 - t0,
-        "solve_seconds": t2 - t1,
-        "solver_objective": smcf.optimal_cost() / scale,
-        "arcs": int(smcf.num_arcs()),
-        "nodes": int(smcf.num_nodes()),
-        "classes": n_classes,
-        "gate": gate,
-        "slot": slot,
-    }
+    return {**_mcf_result(smcf, scale, t0, t1, t2, gate, slot), "classes": n_classes}
 
 
 def solve_lp(inst: Instance, time_limit: float) -> dict[str, Any]:
