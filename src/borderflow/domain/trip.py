@@ -70,8 +70,10 @@ Channel = Literal["green", "yellow", "red"]
 CHANNELS: tuple[Channel, ...] = ("green", "yellow", "red")
 
 TERMINAL = frozenset({"rejected", "cancelled"})
-STATUSES = ("declared", "at_staging", "called", "in_gate_area", "completed", "rejected",
-            "cancelled")
+Status = Literal["declared", "at_staging", "called", "in_gate_area", "completed", "rejected",
+                 "cancelled"]
+STATUSES: tuple[Status, ...] = ("declared", "at_staging", "called", "in_gate_area", "completed",
+                                "rejected", "cancelled")
 STATUS_TRANSITIONS: tuple[tuple[str, str, str], ...] = (
     ("declared", "at_staging", "entered the staging area"),
     ("declared", "in_gate_area", "admitted (gates without staging) or crossed in (imports)"),

@@ -14,6 +14,7 @@ from borderflow.clock import LOCAL_TZ
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, may_record_step
 from borderflow.domain.network import Network
+from borderflow.domain.trip import Status
 from borderflow.errors import FieldError, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.store.models import Trip
@@ -111,8 +112,7 @@ def _written(row: Trip, actor: Principal, network: Network, ctx: Ctx, idem: Any)
 def find_trips(
     ctx: Ctx, db: Db, actor: Reader,
     q: str = "",
-    status: Literal["declared", "at_staging", "called", "in_gate_area", "completed", "rejected",
-                    "cancelled"] | None = None,
+    status: Status | None = None,
     gate: str | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from borderflow.domain.trip import Channel
+from borderflow.domain.trip import Channel, Status
 
 
 class _In(BaseModel):
@@ -69,8 +69,7 @@ class TripOut(BaseModel):
     flow: str
     direction: str
     priority: str
-    status: Literal["declared", "at_staging", "called", "in_gate_area", "completed", "rejected",
-                    "cancelled"]
+    status: Status
     location: str | None
     on_hold: bool
     version: int = Field(description="Send it back as If-Match to record safely.")
