@@ -286,3 +286,20 @@ class GateControl(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class VehicleOffence(Base):
+    """A no-show or a late cancellation by a vehicle (plate). Enough of them within the rules'
+    window bar the vehicle from booking for a period; a regulator may pardon one."""
+
+    __tablename__ = "vehicle_offences"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plate_key: Mapped[str] = mapped_column(String(20), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # no_show | late_cancellation
+    trip_id: Mapped[str | None] = mapped_column(ForeignKey("trips.id"), nullable=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    pardoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    pardoned_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    pardon_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
