@@ -15,6 +15,7 @@ from borderflow.declaration.endpoints import router as declaration_router
 from borderflow.declaration.endpoints import short_router
 from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
+from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
 from borderflow.dispatch.loop import lifespan_with_dispatcher
 from borderflow.logging import configure_logging
 from borderflow.network.endpoints import router as network_router
@@ -65,7 +66,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     errors.install(app)
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
-                   dispatch_router, controls_router, short_router):
+                   dispatch_router, dispatch_trips_router, controls_router, short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

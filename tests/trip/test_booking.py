@@ -103,7 +103,7 @@ def test_a_full_slot_offers_the_next_free_ones(client: TestClient, auth: Any,
     with make_session_factory(engine)() as s:
         _, network = networks.network_at(s, NOW)
         s.add(GateSlot(gate="huu-nghi", direction="export", slot_start=SLOT_UTC,
-                       capacity=booking.capacity_of(network, "huu-nghi", "export", SLOT_UTC),
+                       capacity=booking.capacity_at(s, network, "huu-nghi", "export", SLOT_UTC),
                        booked=11))
         s.commit()
     engine.dispose()
@@ -149,8 +149,8 @@ def test_two_hundred_requests_for_the_last_twenty_places_grant_exactly_twenty(
             decl = declarations.create(s, DeclarationIn.model_validate(body), actor=SYSTEM,
                                        now=NOW, network=network, holidays=around(TODAY))
             refs += [f"{decl.reference}-{v + 1}" for v in range(45)]
+        capacity = booking.capacity_at(s, network, "huu-nghi", "import", SLOT_UTC)
         s.commit()
-    capacity = booking.capacity_of(network, "huu-nghi", "import", SLOT_UTC)
     assert capacity == 22
     for ref in refs[:capacity - 20]:  # leave the last 20 places
         with sessions() as s:

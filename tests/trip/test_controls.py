@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from borderflow.clock import FixedClock
 from borderflow.store.models import AuditEntry
+from tests import factories
 from tests.conftest import NOW, Peek
 from tests.trip.test_dispatcher import _at_staging
 
@@ -41,24 +42,32 @@ def test_closing_a_gate_releases_bookings_recalls_trucks_and_stops_calls(
     result = r.json()
     assert result["bookings_released"] == [booked]
     assert result["trips_recalled"] == [called]
-    assert result["cycle"]["called"] == []  # nothing is called to a closed gate
+    # nothing is called to the closed gate; its trucks go where their goods may pass instead
+    assert all(c["gate"] != "huu-nghi" for c in result["cycle"]["called"])
+    assert sorted((r["trip"], r["gate"]) for r in result["cycle"]["rerouted"]) == sorted(
+        [(booked, "tan-thanh-dedicated"), (called, "tan-thanh-dedicated")])
     assert client.get(f"/api/v1/trips/{called}",
-                      headers=auth("regulator")).json()["status"] == "at_staging"
+                      headers=auth("regulator")).json()["gate"] == "tan-thanh-dedicated"
     assert slots(client)[0]["capacity"] == 0
-    full = client.post(f"/api/v1/trips/{booked}/booking", json={"slot_start": SLOT},
+    body = factories.declaration()
+    body["vehicles"][0]["plate"] = "29C-200.07"
+    d = client.post("/api/v1/declarations", json=body, headers=auth("enterprise")).json()
+    full = client.post(f"/api/v1/trips/{d['reference']}-1/booking", json={"slot_start": SLOT},
                        headers=auth("enterprise"))
     assert full.status_code == 422  # closed then
+    assert full.json()["error"]["fields"][0]["field"] == "slot_start"
     listed = client.get("/api/v1/gates/controls").json()
     assert [(c["gate"], c["kind"]) for c in listed] == [("huu-nghi", "closure")]
     assert db.one(select(AuditEntry).where(AuditEntry.action == "gate_control.closure")
                   ).actor_name == "regulator"
 
-    # reopening: capacity comes back, the dispatcher calls again
+    # reopening: capacity comes back, the dispatcher calls to the gate again
+    later = _at_staging(client, auth, "29C-200.09")
     lifted = client.post(f"/api/v1/gates/controls/{result['control']['id']}/lift",
                          headers=auth("regulator"))
     assert lifted.status_code == 200
-    assert sorted(c["trip"] for c in lifted.json()["cycle"]["called"]) == sorted(
-        [booked, called])
+    assert [(c["trip"], c["gate"]) for c in lifted.json()["cycle"]["called"]] == [
+        (later, "huu-nghi")]
     assert slots(client)[0]["capacity"] == 11
 
 

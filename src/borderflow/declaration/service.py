@@ -322,7 +322,7 @@ def cancel(
     row.revision += 1
     audit.record(session, actor=actor, action="declaration.cancel", target_type="declaration",
                  target_id=row.id, at=now, before=before, after=snapshot(row))
-    trips.cancel_for_declaration(session, row, reason, actor=actor, now=now)
+    trips.cancel_for_declaration(session, row, reason, actor=actor, now=now, network=network)
     return row
 
 

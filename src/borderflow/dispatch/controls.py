@@ -1,7 +1,7 @@
-"""Regulator controls over a gate for a period: close it, change its hourly capacity, pause
-call-forward. Each control is audited, takes effect at once (bookings in closed slots are
-released, trucks called to a closed or paused gate are recalled, slot capacities follow) and is
-followed by a dispatcher cycle."""
+"""Regulator controls over a gate for a period: close it, change its hourly capacity, extend
+its working hours, pause call-forward. Each control is audited, takes effect at once (bookings
+in closed slots are released, trucks called to a closed or paused gate are recalled, slot
+capacities follow) and is followed by a dispatcher cycle."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import booking as bookings
 from borderflow.trip import service as trips
 
-Kind = Literal["closure", "capacity", "pause"]
+Kind = Literal["closure", "capacity", "pause", "extended_hours"]
 
 
 @dataclass
@@ -105,8 +105,9 @@ def create(session: Session, network: Network, *, gate: str, direction: str | No
         errors.append(FieldError("ends_at", "is already past"))
     if kind == "capacity" and (vehicles_per_hour is None or vehicles_per_hour < 0):
         errors.append(FieldError("vehicles_per_hour", "give the hourly capacity (0 or more)"))
-    if kind != "capacity" and vehicles_per_hour is not None:
-        errors.append(FieldError("vehicles_per_hour", "only a capacity control has one"))
+    if kind not in ("capacity", "extended_hours") and vehicles_per_hour is not None:
+        errors.append(FieldError("vehicles_per_hour",
+                                 "only capacity and extended-hours controls have one"))
     if not reason.strip():
         errors.append(FieldError("reason", "say why"))
     if errors:

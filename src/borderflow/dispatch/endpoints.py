@@ -14,7 +14,9 @@ from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
 from borderflow.dispatch import controls, service
 from borderflow.domain.access import Principal
+from borderflow.errors import Forbidden
 from borderflow.network import service as networks
+from borderflow.trip import service as trips
 
 router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"], responses=ERROR_RESPONSES)
 controls_router = APIRouter(prefix="/api/v1/gates", tags=["gate controls"],
@@ -33,10 +35,19 @@ class CalledOut(BaseModel):
     arrive_by: datetime
 
 
+class ReroutedOut(BaseModel):
+    trip: str
+    from_gate: str
+    gate: str
+    reason: str
+
+
 class CycleOut(BaseModel):
     at: datetime
     called: list[CalledOut]
     no_shows: list[str]
+    cancelled: list[str] = Field(description="No-shows cancelled by the gate's policy.")
+    rerouted: list[ReroutedOut]
     waiting: int
     skipped: bool
 
@@ -50,12 +61,16 @@ class QueueEntry(BaseModel):
     priority: str
     arrived_at: datetime
     booked_slot: datetime | None
+    estimated_call: datetime | None = Field(
+        description="When the dispatcher expects to call the truck, from the gate's places "
+        "over the next day and its policy; null if not within a day.")
 
 
 @router.post("/run", response_model=CycleOut, summary="Run a dispatcher cycle now",
-             description="Marks no-shows, then calls forward waiting trucks whose gate and yard "
-             "have room. The dispatcher also runs by itself every "
-             "`BORDERFLOW_DISPATCH_INTERVAL_SECONDS`." + roles_doc("dispatch.run"))
+             description="Marks no-shows, re-routes waiting trucks away from closed or "
+             "overloaded gates, then calls forward waiting trucks whose gate and yard have room. "
+             "The dispatcher also runs by itself every `BORDERFLOW_DISPATCH_INTERVAL_SECONDS`."
+             + roles_doc("dispatch.run"))
 def run_now(ctx: Ctx, db: Db, _caller: Runner) -> dict[str, Any]:
     now = ctx.clock.now()
     network = networks.in_force(db, now)
@@ -64,7 +79,7 @@ def run_now(ctx: Ctx, db: Db, _caller: Runner) -> dict[str, Any]:
 
 @router.get("/queue", response_model=list[QueueEntry], summary="The virtual queue",
             description="Trucks waiting in the staging area, per gate and direction, in the "
-            "order they will be called." + roles_doc("queue.read"))
+            "order they will be called, with estimated call times." + roles_doc("queue.read"))
 def read_queue(ctx: Ctx, db: Db, _caller: QueueReader, gate: str | None = None
                ) -> list[dict[str, Any]]:
     now = ctx.clock.now()
@@ -75,13 +90,15 @@ def read_queue(ctx: Ctx, db: Db, _caller: QueueReader, gate: str | None = None
 class ControlIn(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    kind: Literal["closure", "capacity", "pause"]
+    kind: Literal["closure", "capacity", "pause", "extended_hours"]
     direction: Literal["export", "import"] | None = Field(
         default=None, description="Default: both directions.")
     starts_at: datetime | None = Field(default=None, description="Default: now.")
     ends_at: datetime
-    vehicles_per_hour: int | None = Field(default=None, ge=0, le=10_000,
-                                          description="For a capacity control only.")
+    vehicles_per_hour: int | None = Field(
+        default=None, ge=0, le=10_000,
+        description="Required for a capacity control; optional for extended hours (default: "
+        "the gate's hourly capacity).")
     reason: str = Field(min_length=3, max_length=2000)
 
 
@@ -116,10 +133,13 @@ def _result(control: Any, effects: Any) -> dict[str, Any]:
 
 
 @controls_router.post("/{gate}/controls", response_model=ControlResult, status_code=201,
-                      summary="Close a gate, change its capacity or pause calls, for a period",
+                      summary="Close a gate, change its capacity, extend its hours or pause "
+                      "calls, for a period",
                       description="Takes effect at once: bookings in closed slots are released, "
                       "trucks already called to a closed or paused gate are recalled to the "
-                      "staging area, slot capacities follow, and the dispatcher runs. Audited."
+                      "staging area, slot capacities follow (extended hours open slots outside "
+                      "the calendar's hours), and the dispatcher runs, re-routing waiting "
+                      "trucks to other gates that permit their goods. Audited."
                       + roles_doc("gate.control"))
 def create_control(gate: str, body: ControlIn, ctx: Ctx, db: Db, actor: Controller,
                    idem: Idem) -> Any:
@@ -147,8 +167,68 @@ def lift_control(control_id: int, ctx: Ctx, db: Db, actor: Controller) -> dict[s
 
 @controls_router.get("/controls", response_model=list[ControlOut],
                      summary="Controls in force or planned",
-                     description="Closures, capacity changes and pauses not yet over or lifted."
+                     description="Closures, capacity changes, extended hours and pauses not yet "
+                     "over or lifted."
                      + roles_doc("occupancy.read"))
 def list_controls(ctx: Ctx, db: Db, _caller: Public) -> list[dict[str, Any]]:
     return [ControlOut.model_validate(c).model_dump(mode="json")
             for c in controls.active(db, ctx.clock.now())]
+
+
+trips_router = APIRouter(prefix="/api/v1/trips", tags=["dispatch"], responses=ERROR_RESPONSES)
+TripReader = Annotated[Principal, Depends(require("trip.read"))]
+Rerouter = Annotated[Principal, Depends(require("trip.reroute"))]
+
+
+class PlaceOut(BaseModel):
+    trip: str
+    status: str
+    gate: str
+    direction: str
+    priority: str
+    booked_slot: datetime | None
+    position: int | None = Field(description="1 = next to be called at its gate; null unless "
+                                 "the truck waits in the staging area.")
+    waiting: int | None = Field(description="Trucks waiting for the same gate and direction.")
+    estimated_call: datetime | None = Field(
+        description="Waiting: when the dispatcher expects to call it. Declared: its booked "
+        "slot. Called: when it was called.")
+    order: dict[str, Any] | None = Field(description="The open order when called: gate, yard, "
+                                         "arrive_by, issued_at, acknowledged_at.")
+
+
+@trips_router.get("/{trip}/queue", response_model=PlaceOut,
+                  summary="A trip's place in the virtual queue",
+                  description="Gate, booked slot, position among the trucks waiting for the "
+                  "gate, estimated call time, or the open order. Enterprises and drivers see "
+                  "their own trips only." + roles_doc("trip.read"))
+def trip_place(trip: str, ctx: Ctx, db: Db, actor: TripReader) -> dict[str, Any]:
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    row = trips.get(db, trip, actor=actor, network=network)
+    return service.place_of(db, network, row, now)
+
+
+class RerouteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    gate: str = Field(min_length=1, max_length=40)
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+@trips_router.post("/{trip}/reroute", summary="Send a trip to another gate",
+                   description="For a trip not yet called: its booking is given back, it takes "
+                   "the new gate's procedure (steps already passed stay passed) and the driver "
+                   "is told. The new gate must take the trip's direction and permit all its "
+                   "goods. Audited." + roles_doc("trip.reroute"))
+def reroute_trip(trip: str, body: RerouteIn, ctx: Ctx, db: Db, actor: Rerouter,
+                 idem: Idem) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    row = trips.get(db, trip, actor=actor, network=network, for_update=True)
+    if actor.gate_scope and row.gate not in actor.gate_scope:
+        raise Forbidden(f"only the regulator for gate {row.gate} re-routes its trips")
+    service.reroute(db, network, row, body.gate, body.reason, actor=actor, now=now)
+    return idem.respond(service.place_of(db, network, row, now), 200)

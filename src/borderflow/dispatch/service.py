@@ -1,5 +1,6 @@
-"""One dispatcher cycle: mark no-shows, then call forward as many waiting trucks as each gate
-and its yards have room for, by the dispatch policy. Runs every minute in the background and on
+"""One dispatcher cycle: mark no-shows, re-route waiting trucks away from closed or overloaded
+gates, then call forward as many waiting trucks as each gate and its yards have room for, by the
+dispatch policy. Runs every minute in the background and on
 demand; services never commit, the caller does."""
 
 from __future__ import annotations
@@ -12,14 +13,26 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from borderflow.clock import LOCAL_TZ
 from borderflow.domain import slots as slot_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network
-from borderflow.regulation.dispatch import Order, Policy, Room, Waiting, choose_calls, order_queue
+from borderflow.errors import FieldError, ValidationFailed
+from borderflow.regulation.dispatch import (
+    Order,
+    Policy,
+    Room,
+    Waiting,
+    choose_calls,
+    forecast,
+    order_queue,
+    plan_reroutes,
+)
 from borderflow.store.models import Booking, GateControl, Trip
 from borderflow.trip import booking as bookings
 from borderflow.trip import service as trips
+from borderflow.trip import standing
 
 DISPATCHER = Principal(id=None, username="dispatcher", kind="client",
                        roles=frozenset({Role.REGULATOR}))
@@ -31,6 +44,8 @@ class CycleReport:
     at: datetime
     called: list[dict[str, Any]] = field(default_factory=list)
     no_shows: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    rerouted: list[dict[str, Any]] = field(default_factory=list)
     waiting: int = 0
     skipped: bool = False
 
@@ -101,12 +116,226 @@ def paused(session: Session, gate: str, direction: str, at: datetime) -> bool:
 
 def policies(network: Network) -> dict[str, Policy]:
     """The dispatch policy of each gate, from the reference network."""
-    return {g.code: Policy(kind=g.regulation.policy, cycle=g.regulation.cycle,
-                           grace_minutes=g.regulation.grace_minutes) for g in network.gates}
+    out = {}
+    for g in network.gates:
+        r = g.regulation
+        window = (r.green_window.start, r.green_window.end) if r.green_window else None
+        out[g.code] = Policy(kind=r.policy, cycle=r.cycle, grace_minutes=r.grace_minutes,
+                             green_window=window, green_classes=r.green_classes,
+                             share_green_window=r.share_green_window,
+                             timezone=network.timezone,
+                             reroute_after_minutes=r.reroute_after_minutes,
+                             no_show=r.no_show)
+    return out
+
+
+# --- the outlook: when each waiting truck will be called ---------------------------------------
+
+HORIZON_SLOTS = 48
+"""How far ahead the dispatcher looks (48 slots of 30 minutes: a day)."""
+
+
+@dataclass
+class Outlook:
+    """One gate and direction over the horizon: the places of each slot (after trucks already
+    called in it and booked trucks that have not reached the park yet), the trucks waiting in
+    the staging area, and the slot each would be called in by the gate's policy."""
+
+    gate: str
+    direction: str
+    slot_starts: list[datetime]
+    places: list[int]
+    waiting: list[Waiting]
+    forecast: dict[str, int]
+    left: list[int]
+
+    def estimated_call(self, trip_id: str, now: datetime) -> datetime | None:
+        s = self.forecast.get(trip_id)
+        return None if s is None else max(now, self.slot_starts[s])
+
+
+def _staged_gates(network: Network, direction: str) -> list[str]:
+    """Gates whose trucks for the direction are regulated through a staging area."""
+    out = []
+    for g in network.gates:
+        procedure = network.procedure_for(g.code, direction)  # type: ignore[arg-type]
+        if procedure is not None and g.staging_area is not None and any(
+                s.kind == "vehicle_control" for s in procedure.steps):
+            out.append(g.code)
+    return out
+
+
+def outlooks(session: Session, network: Network, rows: list[Trip], now: datetime
+             ) -> dict[tuple[str, str], Outlook]:
+    """The outlook of every staged gate and direction (see :class:`Outlook`)."""
+    by_gate = policies(network)
+    first = slot_rules.slot_start(now)
+    step = timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
+    starts = [first + i * step for i in range(HORIZON_SLOTS)]
+    waiting = waiting_of(session, rows)
+    called_now: Counter[tuple[str, str]] = Counter()
+    for r in rows:
+        if r.status == "called":
+            called = domain.parse_time(r.state["milestones"]["called"])
+            if called >= first:
+                called_now[(r.gate, r.flow)] += 1
+    expected: Counter[tuple[str, str, datetime]] = Counter(
+        (gate, direction, start) for gate, direction, start in session.execute(
+            select(Booking.gate, Booking.direction, Booking.slot_start)
+            .join(Trip, Trip.id == Booking.trip_id).where(
+                Booking.status == "active", Trip.status == "declared",
+                Booking.slot_start >= first, Booking.slot_start < starts[-1] + step)).all())
+    out = {}
+    for direction in ("export", "import"):
+        for gate in _staged_gates(network, direction):
+            places = bookings.capacities(session, network, gate, direction, starts)
+            places = [0 if paused(session, gate, direction, max(now, start)) else
+                      p - expected[(gate, direction, start)] for start, p in zip(starts, places,
+                                                                                  strict=True)]
+            places[0] -= called_now[(gate, direction)]
+            mine = [w for w in waiting if (w.gate, w.direction) == (gate, direction)]
+            forecast, left = _forecast(mine, starts, places, by_gate.get(gate, Policy()))
+            out[(gate, direction)] = Outlook(gate, direction, starts, places, mine, forecast,
+                                             left)
+    return out
+
+
+def _forecast(mine: list[Waiting], starts: list[datetime], places: list[int], policy: Policy
+              ) -> tuple[dict[str, int], list[int]]:
+    return forecast(mine, starts, [max(0, p) for p in places], policy,
+                    slot_rules.DEFAULT_SLOT_MINUTES)
+
+
+# --- re-routing ---------------------------------------------------------------------------------
+
+
+def alternatives(network: Network, row: Trip) -> tuple[str, ...]:
+    """The gates a waiting truck may be sent to instead of its own: regulated through the same
+    staging area, taking its direction and permitting all its goods."""
+    own = network.gate(row.gate)
+    if own is None or own.staging_area is None:
+        return ()
+    groups = row.state["facts"].get("goods_groups") or []
+    return tuple(
+        code for code in _staged_gates(network, row.flow)
+        if (g := network.gate(code)) is not None and g.staging_area == own.staging_area
+        and all(g.permits_group(group) for group in groups)
+    )
+
+
+def _reroute_reason(session: Session, gate: str, direction: str, now: datetime,
+                    own: datetime | None, new: datetime) -> str:
+    closure = session.scalar(select(GateControl).where(
+        GateControl.gate == gate, GateControl.kind == "closure", GateControl.lifted_at.is_(None),
+        GateControl.starts_at <= now, GateControl.ends_at > now,
+        (GateControl.direction.is_(None)) | (GateControl.direction == direction),
+    ).order_by(GateControl.id.desc()).limit(1))
+    if closure is not None:
+        return f"gate {gate} is closed: {closure.reason}"
+    local = LOCAL_TZ
+    was = own.astimezone(local).strftime("%H:%M") if own else "not within a day"
+    return (f"called earlier at the new gate (about {new.astimezone(local):%H:%M}; at {gate}: "
+            f"{was})")
+
+
+def reroute(session: Session, network: Network, row: Trip, gate: str, reason: str, *,
+            actor: Principal, now: datetime) -> Trip:
+    """Send a trip that has not been called yet to another gate: its booking is given back and
+    it takes the new gate's procedure."""
+    target = network.gate(gate)
+    procedure = network.procedure_for(gate, row.flow)  # type: ignore[arg-type]
+    if target is None or procedure is None:
+        raise ValidationFailed([FieldError("gate", f"gate '{gate}' does not take {row.flow} "
+                                                   "traffic")])
+    groups = row.state["facts"].get("goods_groups") or []
+    refused = [g for g in groups if not target.permits_group(g)]
+    if refused:
+        raise ValidationFailed([FieldError("gate", f"gate '{gate}' does not permit "
+                                                   f"{', '.join(refused)}")])
+    from_gate = row.gate
+    if row.state.get("booking"):
+        bookings.release(session, row, actor=actor, now=now,
+                         reason=f"re-routed from {from_gate} to {gate}: {reason}")
+    return trips.append_event(session, row, domain.Event(
+        "trip.rerouted", now, actor.username,
+        {"from_gate": from_gate, "gate": gate, "procedure": domain.procedure_to_dict(procedure),
+         "transshipment": target.transshipment, "reason": reason}),
+        actor=actor, source="regulator", now=now)
+
+
+def _reroutes(session: Session, network: Network, rows: list[Trip], now: datetime,
+              report: CycleReport) -> None:
+    views = outlooks(session, network, rows, now)
+    by_id = {r.id: r for r in rows}
+    by_gate = policies(network)
+    step = slot_rules.DEFAULT_SLOT_MINUTES
+    for direction in ("export", "import"):
+        gates = [g for (g, d) in views if d == direction]
+        candidates = []
+        for gate in gates:
+            view = views[(gate, direction)]
+            gain = by_gate.get(gate, Policy()).reroute_after_minutes // step
+            for w in view.waiting:
+                own = view.forecast.get(w.trip_id)
+                if w.booked_slot is not None and w.booked_slot >= view.slot_starts[0] + \
+                        timedelta(minutes=step):
+                    continue  # waits for a later booked slot: not delayed by the gate
+                if own is not None and own < max(gain, 1):
+                    continue  # will be called soon enough where it is
+                alt = tuple(a for a in alternatives(network, by_id[w.trip_id]) if a in gates)
+                if len(alt) > 1:
+                    candidates.append((w, own, alt))
+        if not candidates:
+            continue
+        moving = {w.trip_id for w, _, _ in candidates}
+        left = {}
+        for gate in gates:  # places left after the trucks that stay where they are
+            view = views[(gate, direction)]
+            stay = [w for w in view.waiting if w.trip_id not in moving]
+            left[gate] = _forecast(stay, view.slot_starts, view.places, by_gate.get(
+                gate, Policy()))[1]
+        gain_slots = {g: max(1, by_gate.get(g, Policy()).reroute_after_minutes // step)
+                      for g in gates}
+        for r in plan_reroutes(candidates, gates, left, gain_slots):
+            row = by_id[r.trip_id]
+            view = views[(r.from_gate, direction)]
+            own_slot = view.forecast.get(r.trip_id)
+            reason = _reroute_reason(session, r.from_gate, direction, now,
+                                     view.slot_starts[own_slot] if own_slot is not None
+                                     else None, max(now, view.slot_starts[r.slot]))
+            reroute(session, network, row, r.gate, reason, actor=DISPATCHER, now=now)
+            report.rerouted.append({"trip": row.reference, "from_gate": r.from_gate,
+                                    "gate": r.gate, "reason": reason})
+
+
+# --- one cycle ---------------------------------------------------------------------------------
+
+
+def _no_shows(session: Session, network: Network, rows: list[Trip], now: datetime,
+              report: CycleReport) -> None:
+    by_gate = policies(network)
+    for row in rows:
+        order = row.state.get("order") or {}
+        arrive_by = order.get("arrive_by")
+        if row.status != "called" or not arrive_by or now <= domain.parse_time(arrive_by):
+            continue
+        trips.append_event(session, row, domain.Event(
+            "trip.no_show", now, DISPATCHER.username,
+            {"reason": "not at the gate within the grace time"}),
+            actor=DISPATCHER, source="regulator", now=now)
+        standing.record(session, row, "no_show", at=now,
+                        detail=f"called to {order.get('gate', row.gate)}, not there by "
+                               f"{domain.parse_time(arrive_by).astimezone(LOCAL_TZ):%H:%M}")
+        report.no_shows.append(row.reference)
+        if by_gate.get(row.gate, Policy()).no_show == "cancel":
+            trips.cancel_trip(session, row, "no-show: did not reach the gate in time",
+                              actor=DISPATCHER, now=now)
+            report.cancelled.append(row.reference)
 
 
 def run_cycle(session: Session, network: Network, now: datetime,
               policy: Policy | dict[str, Policy] | None = None) -> CycleReport:
+    """One cycle: no-shows, re-routing away from closed or overloaded gates, call-forward."""
     report = CycleReport(at=now)
     if session.get_bind().dialect.name == "postgresql":
         got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
@@ -115,16 +344,8 @@ def run_cycle(session: Session, network: Network, now: datetime,
             report.skipped = True
             return report
     policy = policy or policies(network)
-    rows = _active(session)
-    for row in rows:
-        order = row.state.get("order") or {}
-        arrive_by = order.get("arrive_by")
-        if row.status == "called" and arrive_by and now > domain.parse_time(arrive_by):
-            trips.append_event(session, row, domain.Event(
-                "trip.no_show", now, DISPATCHER.username,
-                {"reason": "not at the gate within the grace time"}),
-                actor=DISPATCHER, source="regulator", now=now)
-            report.no_shows.append(row.reference)
+    _no_shows(session, network, _active(session), now, report)
+    _reroutes(session, network, _active(session), now, report)
     rows = _active(session)
     slot_start = slot_rules.slot_start(now)
     slot_end = slot_start + timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
@@ -147,22 +368,59 @@ def run_cycle(session: Session, network: Network, now: datetime,
 
 def queue(session: Session, network: Network, now: datetime, gate: str | None = None
           ) -> list[dict[str, Any]]:
-    """The waiting trucks of each gate in the order they will be called."""
+    """The waiting trucks of each gate in the order they will be called, with the estimated
+    call time of each."""
     rows = _active(session)
     slot_end = slot_rules.slot_start(now) + timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
-    waiting = waiting_of(session, rows)
+    views = outlooks(session, network, rows, now)
     by_id = {r.id: r for r in rows}
     by_gate = policies(network)
     out: list[dict[str, Any]] = []
-    for gate_code, direction in sorted({(w.gate, w.direction) for w in waiting}):
-        if gate and gate_code != gate:
+    for (gate_code, direction), view in sorted(views.items()):
+        if (gate and gate_code != gate) or not view.waiting:
             continue
-        mine = [w for w in waiting if (w.gate, w.direction) == (gate_code, direction)]
         gate_policy = by_gate.get(gate_code, Policy())
-        for position, w in enumerate(order_queue(mine, gate_policy, slot_end), 1):
+        for position, w in enumerate(order_queue(view.waiting, gate_policy, slot_end, now), 1):
             row = by_id[w.trip_id]
             out.append({"gate": gate_code, "direction": direction, "position": position,
                         "trip": row.reference, "plate": row.state["facts"]["plate"],
                         "priority": w.priority, "arrived_at": w.arrived_at,
-                        "booked_slot": w.booked_slot})
+                        "booked_slot": w.booked_slot,
+                        "estimated_call": view.estimated_call(w.trip_id, now)})
+    return out
+
+
+def place_of(session: Session, network: Network, row: Trip, now: datetime
+             ) -> dict[str, Any]:
+    """Where a trip stands in the virtual queue: its gate, booking, position among the trucks
+    waiting for its gate and the estimated call time (or its open order)."""
+    booking = row.state.get("booking")
+    out: dict[str, Any] = {
+        "trip": row.reference, "status": row.status, "gate": row.gate,
+        "direction": row.flow, "priority": row.priority,
+        "booked_slot": domain.parse_time(booking["slot_start"]) if booking else None,
+        "position": None, "waiting": None, "estimated_call": None, "order": None,
+    }
+    if row.status == "called":
+        out["order"] = row.state.get("order")
+        out["estimated_call"] = domain.parse_time(row.state["milestones"]["called"])
+        return out
+    if row.status == "declared":
+        out["estimated_call"] = out["booked_slot"]
+        return out
+    if row.status != "at_staging":
+        return out
+    rows = _active(session)
+    views = outlooks(session, network, rows, now)
+    view = views.get((row.gate, row.flow))
+    if view is None:
+        return out
+    slot_end = view.slot_starts[0] + timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
+    ordered = order_queue(view.waiting, policies(network).get(row.gate, Policy()), slot_end,
+                          now)
+    ids = [w.trip_id for w in ordered]
+    out["waiting"] = len(ids)
+    if row.id in ids:
+        out["position"] = ids.index(row.id) + 1
+        out["estimated_call"] = view.estimated_call(row.id, now)
     return out

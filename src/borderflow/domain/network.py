@@ -336,26 +336,62 @@ class GateRegulation:
 
     ``strict``: always the highest class first. ``cycle``: the classes in the repeating
     ``cycle`` order (urgent always first), e.g. the eCherha rule 1 AEO-with-perishables :
-    1 perishables : 1 AEO : 5 ordinary. ``grace_minutes``: time a called truck has to reach the
-    gate before it is a no-show (GoSwift uses 20; the default 90 matches the procedures'
-    call-grace deadline).
+    1 perishables : 1 AEO : 5 ordinary. ``green_channel``: inside the daily ``green_window``
+    (local time) the ``green_classes`` (fresh goods) are called first and, unless
+    ``share_green_window`` is false, others only when no green truck waits; outside it, strict.
+    ``grace_minutes``: time a called truck has to reach the gate before it is a no-show (GoSwift
+    uses 20; the default 90 matches the procedures' call-grace deadline). ``no_show``: what
+    happens to a no-show: back of its class in the queue (``requeue``) or trip cancelled
+    (``cancel``). ``reroute_after_minutes``: a waiting truck whose estimated call at this gate
+    is later than that by more than another permitted gate would call it is moved there.
     """
 
-    policy: Literal["strict", "cycle"] = "strict"
+    policy: Literal["strict", "cycle", "green_channel"] = "strict"
     cycle: tuple[str, ...] = (
         "aeo_perishable", "perishable", "aeo", "normal", "normal", "normal", "normal", "normal",
     )
+    green_window: TimeRange | None = None
+    green_classes: tuple[str, ...] = ("aeo_perishable", "perishable")
+    share_green_window: bool = True
     grace_minutes: int = 90
+    no_show: Literal["requeue", "cancel"] = "requeue"
+    reroute_after_minutes: int = 120
 
     def __post_init__(self) -> None:
-        for cls in self.cycle:
+        for cls in (*self.cycle, *self.green_classes):
             if cls not in PRIORITY_CLASSES:
                 raise ValueError(f"'{cls}' is not a priority class "
                                  f"({', '.join(PRIORITY_CLASSES)})")
         if self.policy == "cycle" and not self.cycle:
             raise ValueError("a cycle policy needs a cycle")
+        if self.policy == "green_channel" and (self.green_window is None
+                                               or not self.green_classes):
+            raise ValueError("a green_channel policy needs a green_window and green_classes")
         if not 1 <= self.grace_minutes <= 24 * 60:
             raise ValueError("grace_minutes must be between 1 and 1440")
+        if not 0 <= self.reroute_after_minutes <= 7 * 24 * 60:
+            raise ValueError("reroute_after_minutes must be between 0 and 10080")
+
+
+@dataclass(frozen=True)
+class BookingRules:
+    """Abuse rules for bookings, for the whole network. A vehicle (plate) with ``bar_after``
+    offences (no-shows, and cancellations less than ``late_cancellation_minutes`` before the
+    booked slot) within ``window_days`` is barred from booking for ``bar_days`` after the last
+    one (eCherha: 14 days). ``bar_after: 0`` turns barring off."""
+
+    bar_after: int = 3
+    window_days: int = 30
+    bar_days: int = 14
+    late_cancellation_minutes: int = 120
+
+    def __post_init__(self) -> None:
+        if self.bar_after < 0:
+            raise ValueError("bar_after must be 0 (off) or more")
+        if not 1 <= self.window_days <= 366 or not 1 <= self.bar_days <= 366:
+            raise ValueError("window_days and bar_days must be between 1 and 366")
+        if not 0 <= self.late_cancellation_minutes <= 7 * 24 * 60:
+            raise ValueError("late_cancellation_minutes must be between 0 and 10080")
 
 
 @dataclass(frozen=True)
@@ -461,6 +497,7 @@ class Network:
     corridors: tuple[Corridor, ...] = ()
     procedures: tuple[Procedure, ...] = ()
     reason_codes: tuple[ReasonCode, ...] = ()
+    booking_rules: BookingRules = field(default_factory=BookingRules)
 
     def procedure(self, code: str) -> Procedure | None:
         return next((p for p in self.procedures if p.code == code), None)

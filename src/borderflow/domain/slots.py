@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -50,3 +51,40 @@ def slot_capacity(calendar: Calendar, flow: FlowCapacity, start: datetime,
                   minutes: int = DEFAULT_SLOT_MINUTES) -> int:
     """Trucks the gate can take in the slot: its hourly capacity over the open minutes."""
     return flow.vehicles_per_hour * open_minutes(calendar, start, minutes, holidays) // 60
+
+
+@dataclass(frozen=True)
+class Control:
+    """A regulator's control over a gate for a period (see the dispatch controls)."""
+
+    kind: str  # closure | capacity | pause | extended_hours
+    starts_at: datetime
+    ends_at: datetime
+    vehicles_per_hour: int | None = None
+
+
+def controlled_capacity(calendar: Calendar, flow: FlowCapacity, start: datetime,
+                        holidays: Mapping[str, Collection[date]], controls: Sequence[Control],
+                        minutes: int = DEFAULT_SLOT_MINUTES) -> int:
+    """A slot's places with the controls that overlap it, in the order they were made: a
+    closure in force at the slot's start gives 0; the last capacity control in force then sets
+    the hourly rate; extended hours open the part of the slot they cover (at the rate of the
+    control, or the gate's) even where the calendar is closed."""
+    end = start + timedelta(minutes=minutes)
+    at_start = [c for c in controls if c.starts_at <= start < c.ends_at]
+    if any(c.kind == "closure" for c in at_start):
+        return 0
+    rate = flow.vehicles_per_hour
+    capacity = [c for c in at_start if c.kind == "capacity"]
+    if capacity:
+        rate = capacity[-1].vehicles_per_hour or 0
+    open_m = open_minutes(calendar, start, minutes, holidays)
+    places = rate * open_m // 60
+    for c in controls:
+        if c.kind != "extended_hours":
+            continue
+        covered = (min(end, c.ends_at) - max(start, c.starts_at)).total_seconds() // 60
+        if covered > 0:
+            ext_rate = rate if capacity else (c.vehicles_per_hour or flow.vehicles_per_hour)
+            places = max(places, ext_rate * int(max(covered, open_m)) // 60)
+    return places

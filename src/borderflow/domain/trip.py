@@ -48,6 +48,7 @@ EventType = Literal[
     "trip.no_show",
     "trip.order_acknowledged",
     "trip.recalled",
+    "trip.rerouted",
     "step.passed",
     "step.held",
     "step.released",
@@ -59,7 +60,7 @@ EventType = Literal[
 EVENT_TYPES: tuple[EventType, ...] = (
     "trip.created", "trip.amended", "trip.cancelled", "trip.called", "trip.returned",
     "trip.booked", "trip.unbooked", "trip.prioritised", "trip.no_show",
-    "trip.order_acknowledged", "trip.recalled", "step.passed", "step.held",
+    "trip.order_acknowledged", "trip.recalled", "trip.rerouted", "step.passed", "step.held",
     "step.released",
     "step.rejected", "step.voided",
     "area.entered", "area.left",
@@ -478,6 +479,33 @@ def _on_recalled(s: dict[str, Any], e: Event) -> None:
     _withdraw_call(s)
 
 
+def _on_rerouted(s: dict[str, Any], e: Event) -> None:
+    """The regulator (or the dispatcher) sends a waiting truck to another gate: the trip takes
+    that gate's procedure; steps already passed stay passed."""
+    if s["status"] not in ("declared", "at_staging"):
+        raise InvalidTransition(f"a trip that is {s['status'].replace('_', ' ')} cannot change "
+                                "gate; recall it first")
+    if s.get("booking"):
+        raise InvalidTransition("release the trip's booking before it changes gate")
+    p = e.payload
+    for key in ("gate", "procedure"):
+        if not p.get(key):
+            raise ValidationFailed([FieldError(key, "required to re-route a trip")])
+    if p["gate"] == s["gate"]:
+        raise InvalidTransition(f"the trip already goes through {s['gate']}")
+    s["gate"] = p["gate"]
+    s["procedure"] = copy.deepcopy(dict(p["procedure"]))
+    s["transshipment"] = bool(p.get("transshipment", s["transshipment"]))
+    s["conditions"] = conditions_for(s["facts"], bool(s["transshipment"]))
+    fresh = _step_statuses(s["procedure"], s["conditions"])
+    for code in fresh:
+        old = s["steps"].get(code)
+        if old is not None and old["status"] in ("passed", "held"):
+            fresh[code] = old
+    s["steps"] = fresh
+    s["reroutes"] = int(s.get("reroutes", 0)) + 1
+
+
 def _on_acknowledged(s: dict[str, Any], e: Event) -> None:
     order = s.get("order")
     if not order or s["status"] != "called":
@@ -653,6 +681,7 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "trip.prioritised": _on_prioritised,
     "trip.no_show": _on_no_show,
     "trip.recalled": _on_recalled,
+    "trip.rerouted": _on_rerouted,
     "trip.order_acknowledged": _on_acknowledged,
     "trip.unbooked": _on_unbooked,
     "step.passed": _on_step_passed,

@@ -8,10 +8,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Literal
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from borderflow.regulation.planner import PlanInput, plan
 
 CLASS_RANK = {"urgent": 0, "aeo_perishable": 1, "perishable": 2, "aeo": 3, "normal": 4}
+CLASS_WEIGHT = {"urgent": 100.0, "aeo_perishable": 8.0, "perishable": 5.0, "aeo": 2.0,
+                "normal": 1.0}
+"""Cost of one slot of waiting per class, for the planner (re-routing)."""
 
 ECHERHA_CYCLE: tuple[str, ...] = (
     "aeo_perishable", "perishable", "aeo", "normal", "normal", "normal", "normal", "normal",
@@ -23,11 +31,33 @@ ECHERHA_CYCLE: tuple[str, ...] = (
 class Policy:
     """How classes share the places of a gate. ``strict``: always the highest class first.
     ``cycle``: take classes in the repeating ``cycle`` order (urgent always first), skipping
-    empty classes, so lower classes are never starved."""
+    empty classes, so lower classes are never starved. ``green_channel``: inside the daily
+    ``green_window`` (local time in ``timezone``) the ``green_classes`` go first (urgent still
+    before them) and, unless ``share_green_window`` is false, the others only after them;
+    outside the window, strict."""
 
-    kind: Literal["strict", "cycle"] = "strict"
+    kind: Literal["strict", "cycle", "green_channel"] = "strict"
     cycle: tuple[str, ...] = ECHERHA_CYCLE
     grace_minutes: int = 90
+    green_window: tuple[time, time] | None = None
+    green_classes: tuple[str, ...] = ("aeo_perishable", "perishable")
+    share_green_window: bool = True
+    timezone: str = "Asia/Ho_Chi_Minh"
+    reroute_after_minutes: int = 120
+    no_show: Literal["requeue", "cancel"] = "requeue"
+
+    def in_green_window(self, at: datetime) -> bool:
+        if self.kind != "green_channel" or self.green_window is None:
+            return False
+        local = at.astimezone(ZoneInfo(self.timezone)).time()
+        return self.green_window[0] <= local < self.green_window[1]
+
+    def may_call(self, priority: str, at: datetime) -> bool:
+        """Whether a truck of the class may be called at that time (the green window may be
+        reserved for green classes)."""
+        if self.share_green_window or priority == "urgent" or not self.in_green_window(at):
+            return True
+        return priority in self.green_classes
 
 
 @dataclass(frozen=True)
@@ -73,18 +103,32 @@ def eligible(w: Waiting, slot_end: datetime) -> bool:
     return w.booked_slot is None or w.booked_slot < slot_end
 
 
-def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime) -> list[Waiting]:
-    """The order in which one gate's waiting trucks are called."""
+def _strict(by_class: dict[str, list[Waiting]]) -> list[Waiting]:
+    out: list[Waiting] = []
+    for cls in sorted(by_class, key=lambda c: CLASS_RANK.get(c, 99)):
+        out += by_class[cls]
+    return out
+
+
+def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime,
+                at: datetime | None = None) -> list[Waiting]:
+    """The order in which one gate's waiting trucks are called (at ``at``, by default the
+    start of the slot ending at ``slot_end``'s half hour; only the green channel depends on
+    the time of day)."""
     by_class: dict[str, list[Waiting]] = {}
     for w in waiting:
         by_class.setdefault(w.priority, []).append(w)
     for queue in by_class.values():
         queue.sort(key=lambda w: _queue_key(w, slot_end))
     out: list[Waiting] = by_class.pop("urgent", [])
+    if policy.kind == "green_channel":
+        if policy.in_green_window(at or slot_end - timedelta(minutes=1)):
+            green = {c: q for c, q in by_class.items() if c in policy.green_classes}
+            rest = {c: q for c, q in by_class.items() if c not in policy.green_classes}
+            return out + _strict(green) + _strict(rest)
+        return out + _strict(by_class)
     if policy.kind == "strict" or not policy.cycle:
-        for cls in sorted(by_class, key=lambda c: CLASS_RANK.get(c, 99)):
-            out += by_class[cls]
-        return out
+        return out + _strict(by_class)
     heads = dict.fromkeys(by_class, 0)
     progressed = True
     while progressed:  # one pass of the cycle takes at most one truck per cycle position
@@ -115,8 +159,85 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
         candidates = [w for w in waiting if w.gate == room.gate and w.direction == room.direction
                       and eligible(w, slot_end)]
         free = dict(room.yards)
-        for w in order_queue(candidates, gate_policy, slot_end)[:places]:
+        callable_now = [w for w in order_queue(candidates, gate_policy, slot_end, now)
+                        if gate_policy.may_call(w.priority, now)]
+        for w in callable_now[:places]:
             yard = max(sorted(free), key=lambda y: free[y])
             free[yard] -= 1
             orders.append(Order(w.trip_id, room.gate, yard, arrive_by))
     return orders
+
+
+def forecast(waiting: Sequence[Waiting], slot_starts: Sequence[datetime],
+             places: Sequence[int], policy: Policy, slot_minutes: int
+             ) -> tuple[dict[str, int], list[int]]:
+    """Simulate one gate's calls slot by slot: in each slot the gate calls its waiting trucks
+    in policy order, as many as the slot has places. Returns each truck's slot index (absent
+    if it is not called within the horizon) and the places left in each slot."""
+    left = list(places)
+    called: dict[str, int] = {}
+    remaining = list(waiting)
+    step = timedelta(minutes=slot_minutes)
+    for s, start in enumerate(slot_starts):
+        if not remaining:
+            break
+        if left[s] <= 0:
+            continue
+        end = start + step
+        ready = [w for w in remaining if eligible(w, end) and policy.may_call(w.priority, start)]
+        for w in order_queue(ready, policy, end, start)[:left[s]]:
+            called[w.trip_id] = s
+            left[s] -= 1
+        remaining = [w for w in remaining if w.trip_id not in called]
+    return called, left
+
+
+@dataclass(frozen=True)
+class Reroute:
+    trip_id: str
+    from_gate: str
+    gate: str
+    slot: int
+    """Index of the slot the planner gives the truck at its new gate."""
+
+
+def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...]]],
+                  gates: Sequence[str], left: Mapping[str, Sequence[int]],
+                  gain_slots: Mapping[str, int]) -> list[Reroute]:
+    """Which waiting trucks to move to another gate. Each candidate is (truck, its forecast
+    slot at its own gate or None if not within the horizon, the gates it may go to instead,
+    its own included). ``left`` is each gate's places per slot after the trucks that stay;
+    the planner (:func:`plan`) spreads the candidates over their gates, and a truck moves
+    when the planner puts it at another gate at least ``gain_slots[own gate]`` slots earlier
+    than its forecast (any slot, if it had none). Deterministic."""
+    if not candidates:
+        return []
+    index = {g: i for i, g in enumerate(gates)}
+    horizon = len(next(iter(left.values())))
+    capacity = np.zeros((len(gates), horizon), dtype=np.int64)
+    for code, row in left.items():
+        capacity[index[code]] = np.maximum(np.asarray(row, dtype=np.int64), 0)
+    combos: dict[tuple[str, ...], int] = {}
+    group = np.array([combos.setdefault(tuple(sorted(alt)), len(combos))
+                      for _, _, alt in candidates], dtype=np.int64)
+    permitted = np.zeros((len(combos), len(gates)), dtype=np.bool_)
+    for combo, k in combos.items():
+        for code in combo:
+            permitted[k, index[code]] = True
+    order = sorted(range(len(candidates)),
+                   key=lambda i: (candidates[i][0].arrived_at, candidates[i][0].trip_id))
+    rank = np.empty(len(candidates), dtype=np.int64)
+    rank[order] = np.arange(len(candidates))
+    result = plan(PlanInput(
+        capacity=capacity, release=np.zeros(len(candidates), dtype=np.int64),
+        weight=np.array([CLASS_WEIGHT.get(w.priority, 1.0) for w, _, _ in candidates]),
+        group=group, permitted=permitted, order=rank))
+    out = []
+    for i, (w, own_slot, _) in enumerate(candidates):
+        g = int(result.gate[i])
+        if g < 0 or gates[g] == w.gate:
+            continue
+        slot = int(result.slot[i])
+        if own_slot is None or slot + gain_slots.get(w.gate, 0) <= own_slot:
+            out.append(Reroute(w.trip_id, w.gate, gates[g], slot))
+    return out

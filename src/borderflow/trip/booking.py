@@ -18,47 +18,56 @@ from borderflow.clock import LOCAL_TZ
 from borderflow.domain import slots as slot_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, Role, may_change_declaration
-from borderflow.domain.network import Network
+from borderflow.domain.network import BookingRules, Network
+from borderflow.domain.standing import is_late_cancellation
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.network.holidays import around
 from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import service as trips
+from borderflow.trip import standing
 
 SLOT_MINUTES = slot_rules.DEFAULT_SLOT_MINUTES
 MAX_DAYS_AHEAD = 60
 
 
-def capacity_of(network: Network, gate: str, direction: str, start: datetime) -> int:
+def controls_over(session: Session, gate: str, direction: str, start: datetime,
+                  end: datetime) -> list[slot_rules.Control]:
+    """The regulator's closures, capacity changes and extended hours at the gate that overlap
+    ``[start, end)``, in the order they were made."""
+    rows = session.scalars(select(GateControl).where(
+        GateControl.gate == gate, GateControl.lifted_at.is_(None),
+        GateControl.kind.in_(("closure", "capacity", "extended_hours")),
+        GateControl.starts_at < end, GateControl.ends_at > start,
+        (GateControl.direction.is_(None)) | (GateControl.direction == direction),
+    ).order_by(GateControl.id)).all()
+    return [slot_rules.Control(c.kind, c.starts_at, c.ends_at, c.vehicles_per_hour)
+            for c in rows]
+
+
+def capacities(session: Session, network: Network, gate: str, direction: str,
+               starts: list[datetime]) -> list[int]:
+    """The places of consecutive slots with the regulator's controls applied: 0 while the
+    gate is closed, the hourly capacity set for a period instead of the network's, extended
+    hours opening slots the calendar keeps closed."""
     g = network.gate(gate)
     flow = g.capacity_for(direction) if g else None  # type: ignore[arg-type]
     calendar = network.calendar(g.calendar) if g else None
-    if g is None or flow is None or calendar is None:
-        return 0
-    local_day = start.astimezone(LOCAL_TZ).date()
-    return slot_rules.slot_capacity(calendar, flow, start, around(local_day), SLOT_MINUTES)
+    if g is None or flow is None or calendar is None or not starts:
+        return [0] * len(starts)
+    controls = controls_over(session, gate, direction, starts[0],
+                             starts[-1] + timedelta(minutes=SLOT_MINUTES))
+    out = []
+    for start in starts:
+        local_day = start.astimezone(LOCAL_TZ).date()
+        out.append(slot_rules.controlled_capacity(calendar, flow, start, around(local_day),
+                                                  controls, SLOT_MINUTES))
+    return out
 
 
 def capacity_at(session: Session, network: Network, gate: str, direction: str,
                 start: datetime) -> int:
-    """A slot's places with the regulator's controls applied: 0 while the gate is closed, the
-    hourly capacity set for a period instead of the network's."""
-    controls = session.scalars(select(GateControl).where(
-        GateControl.gate == gate, GateControl.lifted_at.is_(None),
-        GateControl.kind.in_(("closure", "capacity")),
-        GateControl.starts_at <= start, GateControl.ends_at > start,
-        (GateControl.direction.is_(None)) | (GateControl.direction == direction),
-    ).order_by(GateControl.id)).all()
-    if any(c.kind == "closure" for c in controls):
-        return 0
-    if controls:
-        g = network.gate(gate)
-        calendar = network.calendar(g.calendar) if g else None
-        if calendar is None:
-            return 0
-        minutes = slot_rules.open_minutes(calendar, start, SLOT_MINUTES,
-                                          around(start.astimezone(LOCAL_TZ).date()))
-        return (controls[-1].vehicles_per_hour or 0) * minutes // 60
-    return capacity_of(network, gate, direction, start)
+    """One slot's places with the regulator's controls applied (see :func:`capacities`)."""
+    return capacities(session, network, gate, direction, [start])[0]
 
 
 def _slot_row(session: Session, network: Network, gate: str, direction: str,
@@ -134,6 +143,16 @@ def book(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
     if start > now + timedelta(days=MAX_DAYS_AHEAD):
         raise ValidationFailed([FieldError("slot_start",
                                            f"at most {MAX_DAYS_AHEAD} days ahead")])
+    barred = (None if kind == "rerouted" else
+              standing.barred_until(session, row.plate_key, network.booking_rules, now))
+    if barred is not None:
+        rules = network.booking_rules
+        raise Conflict(
+            f"vehicle {row.state['facts']['plate']} may not book until "
+            f"{barred.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}: {rules.bar_after} no-shows or late "
+            f"cancellations within {rules.window_days} days bar it for {rules.bar_days} days "
+            "(it can still come to the staging area and be queued without a booking)",
+            code="vehicle_barred")
     existing = session.scalar(select(Booking).where(Booking.plate_key == row.plate_key,
                                                     Booking.status == "active"))
     if existing is not None:
@@ -172,8 +191,10 @@ def book(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
 
 
 def release(session: Session, row: Trip, *, actor: Principal, now: datetime,
-            reason: str) -> Booking | None:
-    """Give the trip's place back (cancelled trip, cancelled or moved booking)."""
+            reason: str, late_rules: BookingRules | None = None) -> Booking | None:
+    """Give the trip's place back (cancelled trip, cancelled or moved booking). With
+    ``late_rules`` (the holder gives the place back), doing so shortly before the slot is
+    recorded as a late cancellation against the vehicle."""
     booking = session.scalar(select(Booking).where(Booking.trip_id == row.id,
                                                    Booking.status == "active")
                              .with_for_update())
@@ -189,6 +210,11 @@ def release(session: Session, row: Trip, *, actor: Principal, now: datetime,
     booking.ended_at = now
     booking.end_reason = reason
     session.flush()
+    if late_rules is not None and is_late_cancellation(booking.slot_start, now, late_rules):
+        standing.record(session, row, "late_cancellation", at=now,
+                        detail=f"booking for {booking.gate} "
+                               f"{booking.slot_start.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M} "
+                               f"cancelled at {now.astimezone(LOCAL_TZ):%H:%M}: {reason}")
     if row.state.get("booking"):
         trips.append_event(session, row, domain.Event(
             "trip.unbooked", now, actor.username, {"booking_id": booking.id, "reason": reason}),
@@ -202,7 +228,9 @@ def cancel(session: Session, trip_ref: str, *, actor: Principal, network: Networ
     if not _may_book(actor, row):
         raise Forbidden("only the declaring enterprise, the trip's driver or the regulator "
                         "cancels its booking")
-    booking = release(session, row, actor=actor, now=now, reason=reason)
+    holder = not actor.roles & {Role.REGULATOR, Role.ADMIN}
+    booking = release(session, row, actor=actor, now=now, reason=reason,
+                      late_rules=network.booking_rules if holder else None)
     if booking is None:
         raise NotFound("the trip has no active booking")
     return booking

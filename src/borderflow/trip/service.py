@@ -22,7 +22,7 @@ from borderflow.domain.access import (
     may_move,
     may_record_step,
 )
-from borderflow.domain.network import Network
+from borderflow.domain.network import BookingRules, Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.store import scoping
@@ -204,14 +204,25 @@ def sync_declaration(session: Session, decl: Declaration, network: Network, *,
             _append(session, row, domain.Event("trip.amended", now, actor.username, spec),
                     actor=actor, source="api", now=now, key=None)
     for row in active.values():
-        _cancel_trip(session, row, "vehicle removed from the declaration", actor=actor, now=now)
+        cancel_trip(session, row, "vehicle removed from the declaration", actor=actor, now=now,
+                    late_rules=_holder_rules(actor, network))
+
+
+def _holder_rules(actor: Principal, network: Network | None) -> BookingRules | None:
+    """The booking rules that apply when ``actor`` gives places back: the holder's late
+    cancellations count; the regulator's do not."""
+    if network is None or actor.roles & {Role.REGULATOR, Role.ADMIN}:
+        return None
+    return network.booking_rules
 
 
 def cancel_for_declaration(session: Session, decl: Declaration, reason: str, *,
-                           actor: Principal, now: datetime) -> None:
+                           actor: Principal, now: datetime, network: Network | None = None
+                           ) -> None:
     for row in trips_of(session, decl.id):
         if row.status != "cancelled":
-            _cancel_trip(session, row, reason, actor=actor, now=now)
+            cancel_trip(session, row, reason, actor=actor, now=now,
+                        late_rules=_holder_rules(actor, network))
 
 
 # --- appending events --------------------------------------------------------------------------
@@ -251,11 +262,14 @@ def append_event(session: Session, row: Trip, event: domain.Event, *, actor: Pri
     return _append(session, row, event, actor=actor, source=source, now=now, key=None)
 
 
-def _cancel_trip(session: Session, row: Trip, reason: str, *, actor: Principal,
-                 now: datetime) -> None:
+def cancel_trip(session: Session, row: Trip, reason: str, *, actor: Principal,
+                now: datetime, late_rules: BookingRules | None = None) -> None:
+    """Cancel one trip and give its booked place back (``late_rules``: the holder cancels, so a
+    late cancellation counts against the vehicle)."""
     from borderflow.trip import booking  # bookings build on trips
 
-    booking.release(session, row, actor=actor, now=now, reason=f"trip cancelled: {reason}")
+    booking.release(session, row, actor=actor, now=now, reason=f"trip cancelled: {reason}",
+                    late_rules=late_rules)
     _append(session, row, domain.Event("trip.cancelled", now, actor.username,
                                        {"reason": reason}),
             actor=actor, source="api", now=now, key=None)
