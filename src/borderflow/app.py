@@ -23,6 +23,7 @@ from borderflow.ops.endpoints import request_middleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.store.session import make_engine, make_session_factory
 from borderflow.trip.endpoints import router as trip_router
+from borderflow.trip.vehicle_endpoints import router as vehicle_router
 
 DESCRIPTION = """
 Borderflow regulates freight trucks through land border gates: enterprises pre-declare goods,
@@ -66,7 +67,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     errors.install(app)
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
-                   dispatch_router, dispatch_trips_router, controls_router, short_router):
+                   dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
+                   short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -231,4 +231,5 @@ def reroute_trip(trip: str, body: RerouteIn, ctx: Ctx, db: Db, actor: Rerouter,
     if actor.gate_scope and row.gate not in actor.gate_scope:
         raise Forbidden(f"only the regulator for gate {row.gate} re-routes its trips")
     service.reroute(db, network, row, body.gate, body.reason, actor=actor, now=now)
-    return idem.respond(service.place_of(db, network, row, now), 200)
+    place = PlaceOut.model_validate(service.place_of(db, network, row, now))
+    return idem.respond(place.model_dump(mode="json"), 200)

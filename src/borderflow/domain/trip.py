@@ -84,6 +84,8 @@ STATUS_TRANSITIONS: tuple[tuple[str, str, str], ...] = (
     ("at_staging", "declared", "left the staging area before being called"),
     ("at_staging", "called", "called forward"),
     ("at_staging", "rejected", "rejected at a step"),
+    ("at_staging", "cancelled", "declaration cancelled, or a no-show at a gate that cancels "
+                                "them (the truck then leaves the park)"),
     ("called", "in_gate_area", "entered the gate area"),
     ("called", "at_staging", "no-show, or order withdrawn (gate closed or paused)"),
     ("called", "rejected", "rejected at a step"),
@@ -591,7 +593,8 @@ def _on_amended(s: dict[str, Any], e: Event) -> None:
 
 
 def _on_cancelled(s: dict[str, Any], e: Event) -> None:
-    if s["location"] is not None or s["status"] not in ("declared", "at_staging"):
+    in_park = s["location"] is None or str(s["location"]).startswith("staging:")
+    if not in_park or s["status"] not in ("declared", "at_staging"):
         raise InvalidTransition(
             f"the vehicle is {s['status'].replace('_', ' ')}"
             + (f" ({s['location']})" if s["location"] else "")

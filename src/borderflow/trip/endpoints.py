@@ -82,6 +82,7 @@ def trip_out(row: Trip, actor: Principal, network: Network, now: Any) -> dict[st
     return {
         "id": row.id, "reference": row.reference, "declaration_id": row.declaration_id,
         "gate": row.gate, "flow": row.flow, "direction": row.direction,
+        "procedure": state["procedure"]["code"], "reroutes": int(state.get("reroutes", 0)),
         "priority": row.priority, "status": row.status, "location": row.location,
         "on_hold": row.on_hold, "version": row.version, "facts": state["facts"],
         "steps": steps, "pending_for_you": mine,

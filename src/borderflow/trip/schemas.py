@@ -68,6 +68,9 @@ class TripOut(BaseModel):
     gate: str
     flow: str
     direction: str
+    procedure: str = Field(description="Code of the border procedure the trip follows (the "
+                           "gate's, for its direction).")
+    reroutes: int = Field(description="Times the trip was sent to another gate.")
     priority: str
     status: Status
     location: str | None
