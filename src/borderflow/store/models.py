@@ -303,3 +303,56 @@ class VehicleOffence(Base):
     pardoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pardoned_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     pardon_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+class Notification(Base):
+    """One message about one trip event for one recipient (the trip's driver or its declaring
+    enterprise), written in the same transaction as the event: the outbox. Read in the app;
+    sent on other channels by ``notification_deliveries``."""
+
+    __tablename__ = "notifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    trip_id: Mapped[str] = mapped_column(ForeignKey("trips.id"), index=True)
+    trip_reference: Mapped[str] = mapped_column(String(20))
+    event_seq: Mapped[int] = mapped_column(Integer)
+    event_type: Mapped[str] = mapped_column(String(30))
+    kind: Mapped[str] = mapped_column(String(30))
+    recipient_kind: Mapped[str] = mapped_column(String(10))  # driver | enterprise
+    recipient_key: Mapped[str] = mapped_column(String(40))  # document number | tax code head
+    phone: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    language: Mapped[str] = mapped_column(String(2))  # vi | en | zh
+    message_vi: Mapped[str] = mapped_column(Text)
+    message_en: Mapped[str] = mapped_column(Text)
+    message_zh: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    read_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        UniqueConstraint("trip_id", "event_seq", "recipient_kind"),
+        Index("ix_notifications_recipient", "recipient_kind", "recipient_key"),
+    )
+
+
+class NotificationDelivery(Base):
+    """Sending one notification on one channel (in_app, sms, webhook): pending until sent, retried
+    with backoff, ``failed`` for good after the last attempt."""
+
+    __tablename__ = "notification_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notification_id: Mapped[int] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    channel: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("notification_id", "channel"),
+        Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
+    )

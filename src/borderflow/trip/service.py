@@ -25,6 +25,7 @@ from borderflow.domain.access import (
 from borderflow.domain.network import BookingRules, Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.notify import outbox as notify_outbox
 from borderflow.store import scoping
 from borderflow.store.models import Declaration, Enterprise, Trip, TripEvent
 
@@ -253,6 +254,7 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
                          "version": before["version"]},
                  after={"status": state["status"], "location": state["location"],
                         "version": state["version"], "payload": dict(event.payload)})
+    notify_outbox.enqueue(session, row, event, actor=actor, before=before, now=now)
     return row
 
 

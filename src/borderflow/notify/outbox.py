@@ -1,0 +1,77 @@
+"""The outbox: notifications written in the same transaction as the trip event that causes
+them, so they commit or roll back with it and are never lost.
+
+The trip service calls :func:`enqueue` after every event it appends; which events notify whom
+is decided by the pure :func:`borderflow.domain.notices.notices_for`. Each notification gets one
+pending delivery per channel that applies to it among the channels the application sends on
+(carried by its sessions, see :func:`bind_channels`). Nothing is sent here: the sender does
+that after commit, in its own transactions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from borderflow.domain import notices
+from borderflow.domain.access import Principal
+from borderflow.domain.trip import Event
+from borderflow.network import service as networks
+from borderflow.store.models import Notification, NotificationDelivery, Trip
+
+CHANNELS_INFO = "borderflow.notify_channels"
+DEFAULT_CHANNELS: tuple[str, ...] = ("in_app", "sms")
+
+
+def bind_channels(factory: sessionmaker[Session], channels: Iterable[str]) -> None:
+    """Sessions from ``factory`` create deliveries on ``channels`` (the application's setting);
+    sessions without it use :data:`DEFAULT_CHANNELS`."""
+    factory.configure(info={CHANNELS_INFO: tuple(channels)})
+
+
+def channels_for(notice: notices.Notice, enabled: Iterable[str]) -> list[str]:
+    """In the app always; SMS when a phone is known; the webhook for enterprises."""
+    wanted = set(enabled)
+    out = []
+    if "in_app" in wanted:
+        out.append("in_app")
+    if "sms" in wanted and notice.phone:
+        out.append("sms")
+    if "webhook" in wanted and notice.recipient == "enterprise":
+        out.append("webhook")
+    return out
+
+
+def enqueue(session: Session, row: Trip, event: Event, *, actor: Principal | None = None,
+            before: Mapping[str, Any] | None = None, now: datetime) -> list[Notification]:
+    """Add the notifications (and their pending deliveries) that ``event``, just applied to
+    ``row``, gives rise to. Cheap for events that notify no one."""
+    if event.type not in notices.NOTIFYING:
+        return []
+    network = networks.in_force_or_none(session, now)
+    found = notices.notices_for(event, before, row.state, actor=actor, network=network)
+    if not found:
+        return []
+    enabled = session.info.get(CHANNELS_INFO, DEFAULT_CHANNELS)
+    added = []
+    for notice in found:
+        record = Notification(
+            trip_id=row.id, trip_reference=row.reference, event_seq=row.version,
+            event_type=event.type, kind=notice.kind, recipient_kind=notice.recipient,
+            recipient_key=notice.key, phone=notice.phone, language=notice.language,
+            message_vi=notice.text.vi, message_en=notice.text.en, message_zh=notice.text.zh,
+            payload=notice.payload, created_at=now,
+        )
+        session.add(record)
+        added.append((record, notice))
+    session.flush()
+    for record, notice in added:
+        for channel in channels_for(notice, enabled):
+            session.add(NotificationDelivery(
+                notification_id=record.id, channel=channel, status="pending", attempts=0,
+                next_attempt_at=now, created_at=now,
+            ))
+    return [record for record, _ in added]
