@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
@@ -19,6 +22,10 @@ from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
 from borderflow.dispatch.loop import lifespan_with_dispatcher
 from borderflow.logging import configure_logging
 from borderflow.network.endpoints import router as network_router
+from borderflow.notify import outbox
+from borderflow.notify.channels import build_channels
+from borderflow.notify.endpoints import router as notify_router
+from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops.endpoints import request_middleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.store.session import make_engine, make_session_factory
@@ -42,6 +49,13 @@ first response and has no second effect.
 """
 
 
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """The dispatcher and the notification sender run next to the API."""
+    async with lifespan_with_dispatcher(app), lifespan_with_notifier(app):
+        yield
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -61,14 +75,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         docs_url="/docs",
         redoc_url="/redoc",
         openapi_url="/openapi.json",
-        lifespan=lifespan_with_dispatcher,
+        lifespan=lifespan,
     )
     app.state.ctx = ctx
+    outbox.bind_channels(ctx.sessions, settings.notify_channel_list)
+    app.state.notifiers = build_channels(settings)
     errors.install(app)
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
-                   short_router):
+                   notify_router, short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

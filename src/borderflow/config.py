@@ -7,11 +7,13 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_NETWORK_FILE = PACKAGE_DIR / "data" / "network" / "lang-son.yaml"
+NOTIFY_CHANNELS = ("in_app", "sms", "webhook")
+"""Channels notifications can go out on."""
 
 
 class Settings(BaseSettings):
@@ -42,6 +44,48 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base URL written into declaration QR codes.",
     )
+    notify_channels: str = Field(
+        default="in_app,sms",
+        description="Comma-separated channels notifications go out on: in_app, sms, webhook.",
+    )
+    notify_interval_seconds: int = Field(
+        default=10, ge=0, description="How often pending notifications are sent; 0 turns it off."
+    )
+    webhook_url: str | None = Field(
+        default=None, description="Where enterprise notifications are POSTed (webhook channel)."
+    )
+    webhook_secret: str | None = Field(
+        default=None, description="Key of the HMAC-SHA256 signature of every webhook body."
+    )
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    sms_gateway: str = Field(
+        default="log",
+        description="SMS gateway: 'log' (writes each message to the log) or the name of a "
+        "gateway registered under the 'borderflow.sms_gateways' entry point group.",
+    )
+
+    @field_validator("notify_channels")
+    @classmethod
+    def _known_channels(cls, value: str) -> str:
+        names = [c.strip().lower() for c in value.split(",") if c.strip()]
+        unknown = [c for c in names if c not in NOTIFY_CHANNELS]
+        if unknown:
+            raise ValueError(f"unknown channel(s) {', '.join(unknown)}; use "
+                             f"{', '.join(NOTIFY_CHANNELS)}")
+        return ",".join(dict.fromkeys(names))
+
+    @model_validator(mode="after")
+    def _webhook_configured(self) -> Settings:
+        if "webhook" in self.notify_channel_list:
+            if not self.webhook_url or not self.webhook_url.startswith(("http://", "https://")):
+                raise ValueError("the webhook channel needs BORDERFLOW_WEBHOOK_URL (http or https)")
+            if not self.webhook_secret:
+                raise ValueError("the webhook channel needs BORDERFLOW_WEBHOOK_SECRET")
+        return self
+
+    @property
+    def notify_channel_list(self) -> tuple[str, ...]:
+        return tuple(c for c in self.notify_channels.split(",") if c)
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -101,6 +101,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "booking.manage": frozenset({Role.ENTERPRISE, Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
     "alerts.read": frozenset({Role.ADMIN, Role.REGULATOR, Role.BORDER_GUARD}),
     "reports.read": OFFICIALS,
+    "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
+    "notifications.admin": frozenset({Role.ADMIN}),
 }
 
 

@@ -1,0 +1,59 @@
+"""The notification sender running in the background of the API process, next to the
+dispatcher: every interval it sends the deliveries that are due."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import anyio
+import structlog
+from fastapi import FastAPI
+
+from borderflow.api.context import AppContext
+from borderflow.notify.channels import Notifier
+from borderflow.notify.delivery import BATCH, DeliveryReport, deliver_pending
+
+log = structlog.get_logger("borderflow.notify")
+
+
+def run_once(ctx: AppContext, channels: Mapping[str, Notifier]) -> DeliveryReport:
+    """Send what is due, batch after batch, until nothing due is left."""
+    total = DeliveryReport()
+    while True:
+        report = deliver_pending(ctx.sessions, channels, ctx.clock.now())
+        total.sent += report.sent
+        total.retrying += report.retrying
+        total.failed += report.failed
+        if report.claimed < BATCH:
+            break
+    if total.claimed:
+        log.info("notifications delivered", sent=len(total.sent), retrying=len(total.retrying),
+                 failed=len(total.failed))
+    return total
+
+
+async def _loop(ctx: AppContext, channels: Mapping[str, Notifier], interval: int) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(run_once, ctx, channels)
+        except Exception:  # the loop must survive any one bad pass; it is logged
+            log.exception("notification delivery failed")
+
+
+@asynccontextmanager
+async def lifespan_with_notifier(app: FastAPI) -> AsyncIterator[None]:
+    ctx: AppContext = app.state.ctx
+    channels: Mapping[str, Notifier] = app.state.notifiers
+    interval = ctx.settings.notify_interval_seconds
+    task = asyncio.create_task(_loop(ctx, channels, interval)) if interval > 0 else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
