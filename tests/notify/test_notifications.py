@@ -182,6 +182,24 @@ def test_a_regulator_recall_and_a_driver_cancelling_their_booking(
     assert mine(client, auth, "enterprise", trip=other)["total"] == 0
 
 
+def test_a_reroute_tells_the_old_and_new_gate_and_not_the_booking_it_gave_back(
+    client: TestClient, auth: Any
+) -> None:
+    ref = at_staging(client, auth, "29C-300.13")
+    assert client.post(f"/api/v1/trips/{ref}/booking",
+                       json={"slot_start": "2026-11-25T08:00:00+07:00"},
+                       headers=auth("enterprise")).status_code == 201
+    r = client.post(f"/api/v1/trips/{ref}/reroute", headers=auth("regulator"),
+                    json={"gate": "chi-ma", "reason": "Huu Nghi export yard full"})
+    assert r.status_code == 200, r.text
+    (notice,) = mine(client, auth, "driver", trip=ref)["items"]
+    assert notice["kind"] == "rerouted"
+    assert (notice["payload"]["from_gate"], notice["payload"]["gate"]) == ("huu-nghi", "chi-ma")
+    assert "Huu Nghi export yard full" in notice["messages"]["en"]
+    assert [n["kind"] for n in mine(client, auth, "enterprise", trip=ref)["items"]] == [
+        "rerouted"]
+
+
 # --- scoping and the API -----------------------------------------------------------------------
 
 
