@@ -157,7 +157,8 @@ def settings(database: Database, tmp_path: Path) -> Settings:
     return Settings(database_url=database.url, var_dir=tmp_path / "var",
                     secret_key="test-secret-key-that-is-long-enough-for-hs256",
                     log_level="WARNING", public_base_url="https://gate.example",
-                    dispatch_interval_seconds=0, notify_interval_seconds=0)
+                    dispatch_interval_seconds=0, notify_interval_seconds=0,
+                    telemetry_bus="inline")
 
 
 @pytest.fixture

@@ -29,6 +29,8 @@ from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops.endpoints import request_middleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.store.session import make_engine, make_session_factory
+from borderflow.telemetry.bus import FenceCache, build_bus
+from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
 from borderflow.trip.vehicle_endpoints import router as vehicle_router
 
@@ -51,9 +53,13 @@ first response and has no second effect.
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The dispatcher and the notification sender run next to the API."""
-    async with lifespan_with_dispatcher(app), lifespan_with_notifier(app):
-        yield
+    """The dispatcher and the notification sender run next to the API; positions still
+    queued for the telemetry processor are written before the process ends."""
+    try:
+        async with lifespan_with_dispatcher(app), lifespan_with_notifier(app):
+            yield
+    finally:
+        app.state.telemetry.close()
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
@@ -78,13 +84,16 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         lifespan=lifespan,
     )
     app.state.ctx = ctx
+    app.state.fences = FenceCache(settings.geofence_margin_m)
+    app.state.telemetry = build_bus(settings.telemetry_bus, ctx.sessions, ctx.clock,
+                                    app.state.fences)
     outbox.bind_channels(ctx.sessions, settings.notify_channel_list)
     app.state.notifiers = build_channels(settings)
     errors.install(app)
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
-                   notify_router, short_router):
+                   telemetry_router, notify_router, short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -40,6 +40,23 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: int = Field(
         default=60, ge=0, description="How often the dispatcher runs; 0 turns it off."
     )
+    telemetry_bus: Literal["memory", "inline"] = Field(
+        default="memory",
+        description="How positions go from ingestion to the processor: 'memory' (an "
+        "in-process queue processed in batches) or 'inline' (processed in the request).",
+    )
+    geofence_margin_m: float = Field(
+        default=30.0, ge=0, le=1000,
+        description="Hysteresis of geofences: a truck leaves an area only this far outside it.",
+    )
+    position_retention_days: int = Field(
+        default=90, ge=1, le=3650,
+        description="GPS positions older than this are deleted by `borderflow telemetry prune`.",
+    )
+    device_silent_minutes: int = Field(
+        default=15, ge=1, le=24 * 60,
+        description="A device of an active trip silent this long raises an alert.",
+    )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
         description="Base URL written into declaration QR codes.",

@@ -42,7 +42,8 @@ def test_the_green_window_puts_fresh_goods_first_in_the_morning_only() -> None:
     afternoon = T + timedelta(hours=6)  # 13:00: outside the window, strict order
     assert ids(order_queue(queue, GREEN, afternoon + STEP, afternoon)) == [
         "u1", "p1", "a1", "n1"]
-    assert GREEN.in_green_window(T) and not GREEN.in_green_window(T + timedelta(hours=2))
+    assert GREEN.in_green_window(T)
+    assert not GREEN.in_green_window(T + timedelta(hours=2))
 
 
 def test_a_reserved_green_window_calls_no_ordinary_truck_before_nine() -> None:
@@ -135,7 +136,8 @@ def test_moves_go_only_to_permitted_gates_with_room_and_a_gain(
     used: dict[tuple[str, int], int] = {}
     for m in moves:
         truck, own_slot, alt = by_id[m.trip_id]
-        assert m.gate in alt and m.gate != truck.gate
+        assert m.gate in alt
+        assert m.gate != truck.gate
         assert own_slot is None or m.slot + gain <= own_slot
         used[(m.gate, m.slot)] = used.get((m.gate, m.slot), 0) + 1
     assert all(n <= left[g][s] for (g, s), n in used.items())

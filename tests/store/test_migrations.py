@@ -9,7 +9,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
 
 from borderflow.store import migrate
-from borderflow.store.base import Base
+from borderflow.store.base import Base, include_object
 from borderflow.store.session import make_engine
 from tests.conftest import Database
 
@@ -21,7 +21,8 @@ def test_upgrade_head_on_an_empty_database_matches_the_models(
     migrate.upgrade(url)  # no-op on the already migrated PostgreSQL schema
     engine = make_engine(url)
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(conn, opts={"compare_type": True,
+                                                        "include_object": include_object})
         diff = compare_metadata(ctx, Base.metadata)
         assert diff == [], f"models and migrations differ: {diff}"
         version = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()

@@ -35,6 +35,8 @@ app.add_typer(network_app, name="network")
 docs_app = typer.Typer(help="Generated documentation sections.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
+telemetry_app = typer.Typer(help="GPS positions and devices.", no_args_is_help=True)
+app.add_typer(telemetry_app, name="telemetry")
 console = Console()
 err = Console(stderr=True)
 
@@ -269,6 +271,24 @@ def docs_generate(
         err.print("stale: " + ", ".join(stale) + " (run `borderflow docs generate`)")
         raise typer.Exit(code=1)
     console.print("up to date" if not stale else "updated: " + ", ".join(stale))
+
+
+@telemetry_app.command("prune")
+def telemetry_prune(
+    days: Annotated[int | None, typer.Option(help="Keep this many days (default: "
+                                                  "BORDERFLOW_POSITION_RETENTION_DAYS)")]
+    = None,
+) -> None:
+    """Delete positions older than the retention (PostgreSQL: drops whole day partitions).
+    Run it daily, e.g. from cron."""
+    from datetime import UTC, datetime, timedelta
+
+    from borderflow.telemetry import service as telemetry
+
+    keep = days if days is not None else get_settings().position_retention_days
+    with session_scope() as session:
+        deleted = telemetry.prune(session, datetime.now(UTC) - timedelta(days=keep))
+    console.print(f"kept the last {keep} days; {deleted} positions deleted")
 
 
 if __name__ == "__main__":

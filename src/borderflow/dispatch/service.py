@@ -36,7 +36,7 @@ from borderflow.trip import standing
 
 DISPATCHER = Principal(id=None, username="dispatcher", kind="client",
                        roles=frozenset({Role.REGULATOR}))
-LOCK_KEY = 0x426F72646572  # "Border": one dispatcher at a time across API workers
+LOCK_KEY = 0x426F7264  # "Bord": one dispatcher at a time across API workers
 
 
 @dataclass
@@ -338,8 +338,9 @@ def run_cycle(session: Session, network: Network, now: datetime,
     """One cycle: no-shows, re-routing away from closed or overloaded gates, call-forward."""
     report = CycleReport(at=now)
     if session.get_bind().dialect.name == "postgresql":
-        got = session.execute(text("SELECT pg_try_advisory_xact_lock(:k)"),
-                              {"k": LOCK_KEY}).scalar()
+        got = session.execute(text(  # per schema: one dispatcher per platform database
+            "SELECT pg_try_advisory_xact_lock(:k, hashtext(current_schema()))"),
+            {"k": LOCK_KEY}).scalar()
         if not got:  # another worker is dispatching right now
             report.skipped = True
             return report

@@ -100,6 +100,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "occupancy.read": _ALL,
     "booking.manage": frozenset({Role.ENTERPRISE, Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
     "alerts.read": frozenset({Role.ADMIN, Role.REGULATOR, Role.BORDER_GUARD}),
+    # telemetry: phones send without an account (the device id identifies them)
+    "telemetry.ingest": _ALL,
+    "telemetry.batch": frozenset({Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
+    "telemetry.read": OFFICIALS,
+    "device.bind": frozenset({Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
     "reports.read": OFFICIALS,
     "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "notifications.admin": frozenset({Role.ADMIN}),

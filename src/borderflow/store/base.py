@@ -44,3 +44,16 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+PARTITIONED = ("positions",)
+"""Tables partitioned by day on PostgreSQL; their partitions are not in the models."""
+
+
+def include_object(obj: object, name: str | None, type_: str, reflected: bool,
+                   compare_to: object) -> bool:
+    """For Alembic's comparison of the database with the models: leave out the partitions
+    (``positions_20261123``, ``positions_default``) and their indexes."""
+    table = getattr(getattr(obj, "table", None), "name", None) if type_ == "index" else name
+    return not (reflected and compare_to is None and isinstance(table, str)
+                and any(table.startswith(f"{p}_") for p in PARTITIONED))

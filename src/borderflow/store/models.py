@@ -9,6 +9,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -356,3 +357,66 @@ class NotificationDelivery(Base):
         UniqueConstraint("notification_id", "channel"),
         Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
     )
+
+class Device(Base):
+    """A GPS source (a driver's phone app, a fleet system's unit), by the identifier it sends.
+    Bound to a driver (document number) or a vehicle (plate), and from there to the active
+    trip. Devices never bound are kept too: their positions are reported, not dropped."""
+
+    __tablename__ = "devices"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    driver_document: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)
+    plate_key: Mapped[str | None] = mapped_column(String(20), nullable=True, index=True)
+    label: Mapped[str] = mapped_column(String(120), default="")
+    protocol: Mapped[str] = mapped_column(String(20))  # osmand | traccar | owntracks | batch
+    first_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_seen_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_fix_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    last_lat: Mapped[float | None] = mapped_column(Float, nullable=True)
+    last_lon: Mapped[float | None] = mapped_column(Float, nullable=True)
+    positions: Mapped[int] = mapped_column(Integer, default=0)
+    inside: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    """The fences the device is in after its latest fix (for hysteresis across batches)."""
+    bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    bound_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+
+
+class Position(Base):
+    """One GPS fix. A device reports a given fix time once: a repeat is the same position
+    (stored once). Speed is kept in metres per second whatever the protocol sent. On
+    PostgreSQL the table is partitioned by day of ``fix_time``."""
+
+    __tablename__ = "positions"
+
+    device_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    fix_time: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True, index=True)
+    trip_id: Mapped[str | None] = mapped_column(String(36), nullable=True, index=True)
+    lat: Mapped[float] = mapped_column(Float)
+    lon: Mapped[float] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float, nullable=True)
+    bearing: Mapped[float | None] = mapped_column(Float, nullable=True)
+    altitude: Mapped[float | None] = mapped_column(Float, nullable=True)
+    accuracy: Mapped[float | None] = mapped_column(Float, nullable=True)
+    battery: Mapped[float | None] = mapped_column(Float, nullable=True)
+    protocol: Mapped[str] = mapped_column(String(20))
+    attributes: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    stored_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = ({"postgresql_partition_by": "RANGE (fix_time)"},)
+
+
+class RejectedPosition(Base):
+    """A position or message that could not be used, with the reason: counted and kept for a
+    while so a driver's broken app setting can be found."""
+
+    __tablename__ = "rejected_positions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    device_id: Mapped[str | None] = mapped_column(String(100), nullable=True, index=True)
+    protocol: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    excerpt: Mapped[str] = mapped_column(Text, default="")
+

@@ -1,0 +1,1 @@
+"""Telemetry: GPS positions from drivers' phones and fleet systems, geofences, camera reads."""

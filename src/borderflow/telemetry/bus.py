@@ -1,0 +1,147 @@
+"""The bus between ingestion and the telemetry processor.
+
+Ingestion decodes and validates, then publishes; the processor stores positions in batches and
+moves trips. ``inline`` processes in the publishing request (simple, and what tests use);
+``memory`` is an in-process queue drained by one worker thread in batches (the embedded
+default). Both call the same :func:`borderflow.telemetry.service.ingest`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable
+from datetime import datetime
+from typing import Protocol
+
+import structlog
+from sqlalchemy.orm import Session, sessionmaker
+
+from borderflow.clock import Clock
+from borderflow.network import service as networks
+from borderflow.telemetry import service
+from borderflow.telemetry.decoders import Fix, Rejection
+from borderflow.telemetry.geofence import Fences
+
+log = structlog.get_logger("borderflow.telemetry")
+
+Item = Fix | Rejection
+BATCH = 2000
+
+
+class Bus(Protocol):
+    def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
+        """Hand positions to the processor; returns the processor's report when it ran in the
+        call (inline), else None."""
+        ...
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Wait until everything published so far is processed."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FenceCache:
+    """The fences of the network in force, rebuilt when a new network version takes over."""
+
+    def __init__(self, margin_m: float) -> None:
+        self.margin_m = margin_m
+        self._key: str | None = None
+        self._fences: Fences | None = None
+        self._lock = threading.Lock()
+
+    def get(self, version_id: str, build: Callable[[], Fences]) -> Fences:
+        with self._lock:
+            if self._key != version_id or self._fences is None:
+                self._fences = build()
+                self._key = version_id
+            return self._fences
+
+
+def process(sessions: sessionmaker[Session], clock: Clock, cache: FenceCache,
+            items: list[Item], received_at: datetime) -> service.IngestReport:
+    """One batch, one transaction."""
+    now = clock.now()
+    with sessions() as session:
+        row, network = networks.network_at(session, now)
+        fences = cache.get(str(row.id), lambda: Fences(network, cache.margin_m))
+        report = service.ingest(session, network, fences, items, now=now,
+                                received_at=received_at)
+        session.commit()
+    return report
+
+
+class InlineBus:
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
+        self.sessions, self.clock, self.cache = sessions, clock, cache
+
+    def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
+        return process(self.sessions, self.clock, self.cache, items, received_at)
+
+    def flush(self, timeout: float = 10.0) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+
+class MemoryBus:
+    """An in-process queue with one worker thread writing batches of up to ``BATCH``."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
+        self.sessions, self.clock, self.cache = sessions, clock, cache
+        self._queue: queue.Queue[tuple[list[Item], datetime] | None] = queue.Queue()
+        self._worker = threading.Thread(target=self._run, name="telemetry-processor",
+                                        daemon=True)
+        self._worker.start()
+
+    def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
+        self._queue.put((items, received_at))
+        return None
+
+    def flush(self, timeout: float = 10.0) -> None:
+        waiter = threading.Thread(target=self._queue.join, daemon=True)
+        waiter.start()
+        waiter.join(timeout)
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._worker.join(timeout=10)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                self._queue.task_done()
+                return
+            batch, received = list(first[0]), first[1]
+            taken = 1
+            stop = False
+            while len(batch) < BATCH:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                taken += 1
+                if nxt is None:
+                    stop = True
+                    break
+                batch += nxt[0]
+            try:
+                if batch:
+                    process(self.sessions, self.clock, self.cache, batch, received)
+            except Exception:  # the worker must survive a bad batch; it is logged
+                log.exception("telemetry batch failed", positions=len(batch))
+            for _ in range(taken):
+                self._queue.task_done()
+            if stop:
+                return
+
+
+def build_bus(kind: str, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache
+              ) -> Bus:
+    """The bus the settings name (``BORDERFLOW_TELEMETRY_BUS``)."""
+    if kind == "inline":
+        return InlineBus(sessions, clock, cache)
+    return MemoryBus(sessions, clock, cache)

@@ -1,0 +1,274 @@
+"""HTTP API of telemetry: position ingestion in the protocols phones speak, device binding,
+tracks, latest positions, alerts for silent devices."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Body, Depends, Request
+from pydantic import BaseModel, ConfigDict, Field
+
+from borderflow.account import service as accounts
+from borderflow.api.deps import Ctx, Db, api_key_header, oauth2, require, roles_doc
+from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.domain.access import ANONYMOUS, Principal, roles_for
+from borderflow.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
+from borderflow.network import service as networks
+from borderflow.telemetry import decoders, service
+from borderflow.telemetry.bus import Bus
+from borderflow.telemetry.geofence import Fences
+from borderflow.trip import service as trips
+
+router = APIRouter(prefix="/api/v1", tags=["telemetry"], responses=ERROR_RESPONSES)
+
+MAX_BATCH = 1000
+Reader = Annotated[Principal, Depends(require("telemetry.read"))]
+TripReader = Annotated[Principal, Depends(require("trip.read"))]
+Binder = Annotated[Principal, Depends(require("device.bind"))]
+AlertReader = Annotated[Principal, Depends(require("alerts.read"))]
+
+
+def bus_of(request: Request) -> Bus:
+    bus: Bus = request.app.state.telemetry
+    return bus
+
+
+TelemetryBus = Annotated[Bus, Depends(bus_of)]
+
+
+def _principal_without_write(action: str) -> Callable[..., Principal]:
+    """Authenticate on a read session: ingestion writes through the bus in its own
+    transaction, so the request must not hold the write lock meanwhile."""
+    allowed = roles_for(action)
+
+    def check(ctx: Ctx, token: Annotated[str | None, Depends(oauth2)],
+              api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
+        principal = ANONYMOUS
+        with ctx.read_sessions() as session:
+            if api_key:
+                principal = accounts.principal_for_api_key(session, api_key,
+                                                           now=ctx.clock.now())
+            elif token:
+                principal = accounts.principal_for_token(session, token, key=ctx.secret_key,
+                                                         now=ctx.clock.now())
+        if principal.roles & allowed:
+            return principal
+        if principal.kind == "anonymous":
+            raise Unauthorized("log in to do this (Authorization: Bearer <token> or X-API-Key)")
+        raise Forbidden(f"your role may not do '{action}'")
+
+    return check
+
+
+class IngestOut(BaseModel):
+    accepted: int = Field(description="Positions taken for processing.")
+    rejected: list[dict[str, Any]] = Field(
+        description="Positions that cannot be used, with the reason (index for a batch).")
+    processed: dict[str, Any] | None = Field(
+        default=None, description="What processing did, when it ran within the request: "
+        "stored, duplicates, late, unknown_devices, trip events.")
+
+
+def _respond(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
+             index: bool = False) -> dict[str, Any]:
+    report = bus.publish(items, ctx.clock.now()) if items else None
+    rejected = [{"index": i, "device_id": r.device_id, "reason": r.reason} if index else
+                {"device_id": r.device_id, "reason": r.reason}
+                for i, r in enumerate(items) if isinstance(r, decoders.Rejection)]
+    processed = None if report is None else {
+        "stored": report.stored, "duplicates": report.duplicates, "late": report.late,
+        "unknown_devices": report.unknown_devices, "events": report.events}
+    return {"accepted": sum(isinstance(i, decoders.Fix) for i in items), "rejected": rejected,
+            "processed": processed}
+
+
+OSMAND_DOC = (
+    "Point Traccar Client's server URL here. Accepts the OsmAnd parameters in the query string "
+    "or a form body (`id`/`deviceid`, `lat`/`lon` or `location=lat,lon`, `timestamp` as Unix "
+    "seconds or milliseconds, ISO 8601 or `yyyy-MM-dd HH:mm:ss`, `speed` in knots, "
+    "`bearing`/`heading`, `altitude`, `accuracy`, `batt`; other fields are kept) and the JSON "
+    "body of Traccar Client 9+ (`location.coords.speed` in m/s). A position that cannot be "
+    "used is answered 200 with the reason and counted, so the phone's queue never blocks on "
+    "it. The device id identifies the phone: bind it to the driver "
+    "(`POST /api/v1/devices/{id}/bind`)." + roles_doc("telemetry.ingest"))
+OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
+
+
+@router.get("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_get",
+            summary=OSMAND_SUMMARY, description=OSMAND_DOC)
+@router.post("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_post",
+             summary=OSMAND_SUMMARY, description=OSMAND_DOC)
+async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any]:
+    now = ctx.clock.now()
+    params: dict[str, str] = dict(request.query_params)
+    content_type = request.headers.get("content-type", "")
+    items: list[decoders.Fix | decoders.Rejection]
+    if request.method == "POST" and "json" in content_type:
+        raw = await request.body()
+        try:
+            body = json.loads(raw or b"null")
+        except ValueError:
+            body = None
+        items = decoders.traccar_json(body, now) if body is not None else [
+            decoders.Rejection("traccar", "body is not JSON", None, raw[:300].decode(
+                "utf-8", "replace"))]
+    else:
+        if request.method == "POST":
+            form = await request.form()
+            params.update({k: str(v) for k, v in form.items()})
+        items = decoders.osmand(params, now)
+    return await _publish(bus, items, ctx)
+
+
+async def _publish(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
+                   index: bool = False) -> dict[str, Any]:
+    import anyio
+
+    return await anyio.to_thread.run_sync(lambda: _respond(bus, items, ctx, index))
+
+
+@router.post("/telemetry/owntracks", summary="A message from OwnTracks (HTTP mode)",
+             description="Point OwnTracks (Mode: HTTP) here. Location messages (`_type: "
+             "location`: `lat`, `lon`, `tst`, `vel` in km/h, `acc`, `batt`, `tid`) become "
+             "positions; other message types are acknowledged and left aside. The device is "
+             "`<user>/<device>` from the `X-Limit-U` / `X-Limit-D` headers OwnTracks sends (or "
+             "the message's `topic`, or `tid`). Answers `[]` as OwnTracks expects; rejected "
+             "messages are counted." + roles_doc("telemetry.ingest"))
+async def owntracks(request: Request, ctx: Ctx, bus: TelemetryBus) -> list[Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw or b"null")
+    except ValueError:
+        body = None
+    now = ctx.clock.now()
+    user = request.headers.get("x-limit-u")
+    device = request.headers.get("x-limit-d")
+    items: list[decoders.Fix | decoders.Rejection] = decoders.owntracks(
+        body, now, user=user, device=device) if body is not None else [
+        decoders.Rejection("owntracks", "body is not JSON", None,
+                           raw[:300].decode("utf-8", "replace"))]
+    await _publish(bus, items, ctx)
+    return []
+
+
+class BatchIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    positions: list[dict[str, Any]] = Field(
+        description=f"Up to {MAX_BATCH} positions: `device_id`, `time` (ISO 8601 or Unix), "
+        "`lat`, `lon`, and optionally `speed_mps`, `bearing`, `altitude`, `accuracy`, "
+        "`battery` (%), `attributes` (object).")
+
+
+@router.post("/telemetry/positions", response_model=IngestOut,
+             summary="A batch of positions from a fleet system",
+             description=f"Up to {MAX_BATCH} positions per request; each bad one is rejected "
+             "with its index and reason, the others are taken." + roles_doc("telemetry.batch"))
+async def batch(ctx: Ctx, bus: TelemetryBus, body: Annotated[BatchIn, Body()],
+                _caller: Annotated[Principal, Depends(_principal_without_write(
+                    "telemetry.batch"))]) -> dict[str, Any]:
+    if len(body.positions) > MAX_BATCH:
+        raise ValidationFailed([FieldError("positions", f"at most {MAX_BATCH} per request; "
+                                                        f"got {len(body.positions)}")])
+    now = ctx.clock.now()
+    items = [decoders.batch_item(p, now) for p in body.positions]
+    return await _publish(bus, items, ctx, index=True)
+
+
+class BindIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    driver_document: str | None = Field(default=None, max_length=40)
+    plate: str | None = Field(default=None, max_length=20)
+    label: str = Field(default="", max_length=120)
+
+
+class DeviceOut(BaseModel):
+    id: str
+    protocol: str
+    label: str
+    driver_document: str | None
+    plate_key: str | None
+    bound: bool
+    trip: str | None = Field(description="The active trip the device's positions go to.")
+    first_seen_at: Any
+    last_seen_at: Any
+    last_fix_at: Any
+    positions: int
+    inside: list[str] = Field(description="Geofences the device is in now.")
+    silent: bool
+
+
+def _silent(ctx: Any) -> timedelta:
+    return timedelta(minutes=ctx.settings.device_silent_minutes)
+
+
+@router.post("/devices/{device_id}/bind", response_model=DeviceOut,
+             summary="Bind a GPS device to a driver or a vehicle",
+             description="Its positions then go to the driver's (or vehicle's) active trip. A "
+             "driver binds their own phone to their own document number; the regulator binds "
+             "any device. Audited." + roles_doc("device.bind"))
+def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[str, Any]:
+    now = ctx.clock.now()
+    device = service.bind(db, device_id, actor=actor, now=now,
+                          driver_document=body.driver_document, plate=body.plate,
+                          label=body.label)
+    return service.device_out(db, device, now, _silent(ctx))
+
+
+@router.get("/devices", response_model=list[DeviceOut], summary="GPS devices",
+            description="Every device that has sent positions or been bound; `unknown=true` "
+            "lists those whose positions go to no trip." + roles_doc("telemetry.read"))
+def list_devices(ctx: Ctx, db: Db, _caller: Reader, unknown: bool = False
+                 ) -> list[dict[str, Any]]:
+    return service.devices(db, now=ctx.clock.now(), silent_after=_silent(ctx),
+                           unknown_only=unknown)
+
+
+@router.get("/alerts/devices", response_model=list[DeviceOut],
+            summary="Silent devices of active trips",
+            description="Devices bound to an active trip that have not reported for "
+            "`BORDERFLOW_DEVICE_SILENT_MINUTES`." + roles_doc("alerts.read"))
+def silent(ctx: Ctx, db: Db, _caller: AlertReader) -> list[dict[str, Any]]:
+    return service.silent_devices(db, now=ctx.clock.now(), silent_after=_silent(ctx))
+
+
+@router.get("/telemetry/latest", summary="Latest position of every active truck",
+            description="For the console map: trip, plate, gate, status, location and the "
+            "device's latest fix." + roles_doc("telemetry.read"))
+def latest(db: Db, _caller: Reader) -> list[dict[str, Any]]:
+    return service.latest(db)
+
+
+@router.get("/telemetry/stats", summary="Ingestion figures",
+            description="Positions stored and rejected (by reason) in the last `hours`, and "
+            "devices nobody has bound." + roles_doc("telemetry.read"))
+def stats(ctx: Ctx, db: Db, _caller: Reader, hours: int = 24) -> dict[str, Any]:
+    if not 1 <= hours <= 24 * 31:
+        raise ValidationFailed([FieldError("hours", "between 1 and 744")])
+    return service.stats(db, ctx.clock.now() - timedelta(hours=hours))
+
+
+@router.get("/trips/{trip}/track", summary="A trip's GPS track",
+            description="Positions in time order (speed in km/h). Enterprises and drivers see "
+            "their own trips only." + roles_doc("trip.read"))
+def track(trip: str, ctx: Ctx, db: Db, actor: TripReader) -> list[dict[str, Any]]:
+    network = networks.in_force(db, ctx.clock.now())
+    row = trips.get(db, trip, actor=actor, network=network)
+    return service.track(db, row)
+
+
+@router.get("/trips/{trip}/eta", summary="Estimated arrival at the staging area",
+            description="From the trip's last positions: straight-line distance to the park "
+            "over the recent average speed (a lower bound: roads are longer)."
+            + roles_doc("trip.read"))
+def eta(trip: str, request: Request, ctx: Ctx, db: Db, actor: TripReader) -> dict[str, Any]:
+    now = ctx.clock.now()
+    version, network = networks.network_at(db, now)
+    row = trips.get(db, trip, actor=actor, network=network)
+    cache = request.app.state.fences
+    fences = cache.get(str(version.id), lambda: Fences(network, cache.margin_m))
+    return service.eta_to_staging(db, network, fences, row, now)

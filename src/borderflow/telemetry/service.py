@@ -1,0 +1,378 @@
+"""The telemetry processor: store positions once, follow each device through the geofences and
+turn its movements into trip events. Services never commit; the caller does.
+
+A device is bound to a driver (document number) or a vehicle (plate); its active trip is that
+driver's or vehicle's latest trip that is neither finished nor cancelled. Positions of devices
+nobody has bound are stored and the device is listed as unknown, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+import structlog
+from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session
+
+from borderflow.domain.access import Principal, Role
+from borderflow.domain.network import Network, Point
+from borderflow.domain.values import parse_plate
+from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed
+from borderflow.store.models import Device, Position, RejectedPosition, Trip
+from borderflow.telemetry.decoders import Fix, Rejection
+from borderflow.telemetry.geofence import Fences
+from borderflow.trip import service as trips
+
+log = structlog.get_logger("borderflow.telemetry")
+
+GPS = Principal(id=None, username="gps", kind="client", roles=frozenset({Role.REGULATOR}))
+TRIP_FENCES = ("staging", "gate_area", "yard")
+"""Fences that are trip locations; corridors are watched but move no trip."""
+ACTIVE = ("declared", "at_staging", "called", "in_gate_area")
+
+
+@dataclass
+class IngestReport:
+    accepted: int = 0
+    stored: int = 0
+    duplicates: int = 0
+    rejected: list[dict[str, Any]] = field(default_factory=list)
+    unknown_devices: list[str] = field(default_factory=list)
+    late: int = 0
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _active_trip(session: Session, device: Device) -> Trip | None:
+    if device.driver_document is None and device.plate_key is None:
+        return None
+    clauses = []
+    if device.driver_document:
+        clauses.append(Trip.driver_document == device.driver_document)
+    if device.plate_key:
+        clauses.append(Trip.plate_key == device.plate_key)
+    return session.scalar(select(Trip).where(or_(*clauses), Trip.status.in_(ACTIVE))
+                          .order_by(Trip.created_at.desc()).limit(1))
+
+
+_PARTITIONS: set[str] = set()
+"""Day partitions known to exist in this process (PostgreSQL)."""
+
+
+def partition_name(day: date) -> str:
+    return f"positions_{day:%Y%m%d}"
+
+
+def ensure_partitions(session: Session, days: set[date]) -> None:
+    """PostgreSQL: create the day partitions of ``positions`` the fixes fall in. A day whose
+    rows already went to the default partition stays there (logged)."""
+    for day in sorted(days):
+        name = partition_name(day)
+        if name in _PARTITIONS:
+            continue
+        try:
+            with session.begin_nested():
+                session.execute(text(
+                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF positions FOR VALUES "
+                    f"FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"))
+        except DBAPIError as exc:
+            log.warning("day partition not created; rows stay in the default partition",
+                        partition=name, reason=str(exc.orig)[:200])
+        _PARTITIONS.add(name)
+
+
+def prune(session: Session, before: datetime) -> int:
+    """Delete positions older than ``before`` (the retention setting); on PostgreSQL whole day
+    partitions are dropped. Returns the number of rows deleted from non-partitioned storage."""
+    if session.get_bind().dialect.name == "postgresql":
+        names = session.scalars(text(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+            "JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname = 'positions'")).all()
+        for name in names:
+            if name.startswith("positions_") and name[10:].isdigit() and \
+                    name[10:] < f"{before:%Y%m%d}":
+                session.execute(text(f"DROP TABLE {name}"))
+                _PARTITIONS.discard(name)
+    result = session.execute(delete(Position).where(Position.fix_time < before))
+    session.execute(delete(RejectedPosition).where(RejectedPosition.received_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Insert positions, skipping any already stored; returns how many were new."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        ensure_partitions(session, {r["fix_time"].date() for r in rows})
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    stmt = insert(Position).on_conflict_do_nothing(index_elements=["device_id", "fix_time"])
+    new = session.execute(stmt.returning(Position.device_id), rows).all()
+    return len(new)
+
+
+def reject(session: Session, rejections: list[Rejection], now: datetime) -> None:
+    for r in rejections:
+        session.add(RejectedPosition(received_at=now, device_id=r.device_id,
+                                     protocol=r.protocol, reason=r.reason, excerpt=r.excerpt))
+
+
+def ingest(session: Session, network: Network, fences: Fences, items: list[Fix | Rejection],
+           *, now: datetime, received_at: datetime | None = None) -> IngestReport:
+    """Store a batch of decoded positions and apply what they mean to trips."""
+    report = IngestReport()
+    rejections = [i for i in items if isinstance(i, Rejection)]
+    reject(session, rejections, now)
+    report.rejected = [{"device_id": r.device_id, "reason": r.reason} for r in rejections]
+    fixes = [i for i in items if isinstance(i, Fix)]
+    report.accepted = len(fixes)
+    by_device: dict[str, list[Fix]] = defaultdict(list)
+    for fix in fixes:
+        by_device[fix.device_id].append(fix)
+    devices = {d.id: d for d in session.scalars(select(Device).where(
+        Device.id.in_(list(by_device))).with_for_update())}
+    rows: list[dict[str, Any]] = []
+    for device_id, mine in sorted(by_device.items()):
+        device = devices.get(device_id)
+        if device is None:
+            device = Device(id=device_id, protocol=mine[0].protocol, label="",
+                            first_seen_at=now, positions=0, inside=[])
+            session.add(device)
+            devices[device_id] = device
+        trip = _active_trip(session, device)
+        if trip is None:
+            report.unknown_devices.append(device_id)
+        seen: set[datetime] = set()
+        for fix in mine:
+            if fix.fix_time in seen:
+                continue
+            seen.add(fix.fix_time)
+            rows.append({"device_id": device_id, "fix_time": fix.fix_time,
+                         "trip_id": trip.id if trip else None, "lat": fix.lat, "lon": fix.lon,
+                         "speed_mps": fix.speed_mps, "bearing": fix.bearing,
+                         "altitude": fix.altitude, "accuracy": fix.accuracy,
+                         "battery": fix.battery, "protocol": fix.protocol,
+                         "attributes": dict(fix.attributes),
+                         "received_at": received_at or now, "stored_at": now})
+    session.flush()
+    report.stored = _insert(session, rows)
+    report.duplicates = len(fixes) - report.stored
+    for device_id, mine in sorted(by_device.items()):
+        _follow(session, network, fences, devices[device_id], mine, now, report)
+    return report
+
+
+def _follow(session: Session, network: Network, fences: Fences, device: Device,
+            fixes: list[Fix], now: datetime, report: IngestReport) -> None:
+    """Move the device through the fences with its new fixes, in time order; a fix older than
+    the latest one already used never moves a trip backwards."""
+    last = device.last_fix_at
+    fresh = sorted({f.fix_time: f for f in fixes if last is None or f.fix_time > last}.values(),
+                   key=lambda f: f.fix_time)
+    report.late += len({f.fix_time for f in fixes}) - len(fresh)
+    device.last_seen_at = now
+    device.positions = (device.positions or 0) + len(fixes)
+    if not fresh:
+        return
+    inner, outer = fences.membership([f.lat for f in fresh], [f.lon for f in fresh])
+    inside = frozenset(device.inside or [])
+    trip = _active_trip(session, device)
+    for i, fix in enumerate(fresh):
+        inside, transitions = fences.step(inside, inner[i], outer[i])
+        if trip is None:
+            continue
+        for t in transitions:
+            if t.fence.split(":")[0] not in TRIP_FENCES:
+                continue
+            _move(session, network, trip, t.fence, t.entered, fix, device.id, now, report)
+    last_fix = fresh[-1]
+    device.inside = sorted(inside)
+    device.last_fix_at = last_fix.fix_time
+    device.last_lat, device.last_lon = last_fix.lat, last_fix.lon
+
+
+def _move(session: Session, network: Network, trip: Trip, fence: str, entered: bool, fix: Fix,
+          device_id: str, now: datetime, report: IngestReport) -> None:
+    """Record the movement on the trip unless its state says it cannot be (e.g. the truck
+    passes another gate's area on the road): such fixes move nothing and are logged."""
+    kind: Literal["area.entered", "area.left"] = "area.entered" if entered else "area.left"
+    location = trip.location
+    if entered and location == fence:
+        return
+    if not entered and location != fence and not (
+            fence.startswith("gate_area:") and location and location.startswith("yard:")):
+        return  # nothing to leave: the trip is not there
+    try:
+        with session.begin_nested():
+            trips.record(session, trip.id, kind, {"area": fence}, actor=GPS, network=network,
+                         now=now, source="gps", occurred_at=min(fix.fix_time, now),
+                         idempotency_key=f"gps:{device_id}:{kind}:{fence}:"
+                                         f"{fix.fix_time.isoformat()}")
+    except AppError as exc:
+        log.info("position moves no trip", device=device_id, trip=trip.reference,
+                 fence=fence, entered=entered, reason=exc.message)
+        return
+    report.events.append({"trip": trip.reference, "event": kind, "area": fence,
+                          "at": fix.fix_time})
+
+
+# --- devices -------------------------------------------------------------------------------------
+
+
+def bind(session: Session, device_id: str, *, actor: Principal, now: datetime,
+         driver_document: str | None = None, plate: str | None = None, label: str = ""
+         ) -> Device:
+    """Bind a device to a driver or a vehicle (a driver binds their own phone)."""
+    device_id = device_id.strip()
+    if not device_id or len(device_id) > 100:
+        raise ValidationFailed([FieldError("device_id", "1 to 100 characters")])
+    if (driver_document is None) == (plate is None):
+        raise ValidationFailed([FieldError("driver_document",
+                                           "give either driver_document or plate")])
+    own_only = Role.DRIVER in actor.roles and not actor.roles & {Role.REGULATOR, Role.ADMIN}
+    if own_only and (plate is not None or driver_document != actor.driver_document):
+        raise ValidationFailed([FieldError(
+            "driver_document", "a driver binds a device to their own document number")])
+    key = None
+    if plate is not None:
+        try:
+            key = parse_plate(plate).key
+        except ValueError as exc:
+            raise ValidationFailed([FieldError("plate", str(exc))]) from None
+    device = session.get(Device, device_id, with_for_update=True)
+    if device is None:
+        device = Device(id=device_id, protocol="unknown", positions=0, inside=[])
+        session.add(device)
+    elif own_only and device.bound_at is not None and \
+            device.driver_document != actor.driver_document:
+        raise ValidationFailed([FieldError("device_id", "this device is bound to someone "
+                                                        "else; ask the regulator")])
+    before = {"driver_document": device.driver_document, "plate_key": device.plate_key}
+    device.driver_document = driver_document
+    device.plate_key = key
+    device.label = label.strip()[:120]
+    device.bound_at = now
+    device.bound_by = actor.username
+    session.flush()
+    from borderflow import audit
+
+    audit.record(session, actor=actor, action="device.bind", target_type="device",
+                 target_id=device_id, at=now, before=before,
+                 after={"driver_document": driver_document, "plate_key": key})
+    return device
+
+
+def device_out(session: Session, d: Device, now: datetime, silent_after: timedelta
+               ) -> dict[str, Any]:
+    trip = _active_trip(session, d)
+    silent = d.last_seen_at is None or now - d.last_seen_at > silent_after
+    return {"id": d.id, "protocol": d.protocol, "label": d.label,
+            "driver_document": d.driver_document, "plate_key": d.plate_key,
+            "bound": d.bound_at is not None, "trip": trip.reference if trip else None,
+            "first_seen_at": d.first_seen_at, "last_seen_at": d.last_seen_at,
+            "last_fix_at": d.last_fix_at, "positions": d.positions, "inside": d.inside or [],
+            "silent": silent}
+
+
+def devices(session: Session, *, now: datetime, silent_after: timedelta,
+            unknown_only: bool = False) -> list[dict[str, Any]]:
+    q = select(Device).order_by(Device.last_seen_at.desc().nulls_last(), Device.id)
+    out = [device_out(session, d, now, silent_after) for d in session.scalars(q)]
+    return [d for d in out if d["trip"] is None] if unknown_only else out
+
+
+def silent_devices(session: Session, *, now: datetime, silent_after: timedelta
+                   ) -> list[dict[str, Any]]:
+    """Devices of active trips that have not reported for ``silent_after``: the regulator
+    should call the driver."""
+    out = []
+    for d in session.scalars(select(Device).where(Device.bound_at.is_not(None))):
+        info = device_out(session, d, now, silent_after)
+        if info["trip"] and info["silent"]:
+            out.append(info)
+    return out
+
+
+# --- reading back --------------------------------------------------------------------------------
+
+
+def track(session: Session, row: Trip, limit: int = 5000) -> list[dict[str, Any]]:
+    q = select(Position).where(Position.trip_id == row.id).order_by(Position.fix_time) \
+        .limit(limit)
+    return [_position(p) for p in session.scalars(q)]
+
+
+def _position(p: Position) -> dict[str, Any]:
+    return {"device_id": p.device_id, "time": p.fix_time, "lat": p.lat, "lon": p.lon,
+            "speed_kmh": None if p.speed_mps is None else round(p.speed_mps * 3.6, 1),
+            "bearing": p.bearing, "accuracy": p.accuracy, "battery": p.battery}
+
+
+def latest(session: Session) -> list[dict[str, Any]]:
+    """The latest position of every truck on an active trip (for the console map)."""
+    out = []
+    rows = session.execute(select(Device, Trip).join(
+        Trip, or_(Trip.driver_document == Device.driver_document,
+                  Trip.plate_key == Device.plate_key)).where(
+        Trip.status.in_(ACTIVE), Device.last_fix_at.is_not(None))).all()
+    seen: set[str] = set()
+    for device, trip in sorted(rows, key=lambda r: r[1].created_at, reverse=True):
+        if trip.id in seen:
+            continue
+        seen.add(trip.id)
+        out.append({"trip": trip.reference, "plate": trip.state["facts"]["plate"],
+                    "gate": trip.gate, "status": trip.status, "location": trip.location,
+                    "device_id": device.id, "time": device.last_fix_at,
+                    "lat": device.last_lat, "lon": device.last_lon})
+    return sorted(out, key=lambda x: x["trip"])
+
+
+def eta_to_staging(session: Session, network: Network, fences: Fences, row: Trip,
+                   now: datetime) -> dict[str, Any]:
+    """When the truck should reach its staging area, from its last positions: the straight-line
+    distance over its recent average speed (at least 20 km/h once it moves; a road is longer
+    than a straight line, so this is a lower bound and is labelled as such)."""
+    gate = network.gate(row.gate)
+    staging = gate.staging_area if gate else None
+    if staging is None:
+        raise NotFound("the trip's gate has no staging area")
+    recent = list(session.scalars(select(Position).where(Position.trip_id == row.id)
+                                  .order_by(Position.fix_time.desc()).limit(10)))
+    if not recent:
+        raise NotFound("no positions for this trip yet")
+    fence = f"staging:{staging}"
+    last = recent[0]
+    distance = fences.distance_m(fence, Point(last.lat, last.lon))
+    speeds = [p.speed_mps for p in recent if p.speed_mps is not None]
+    speed = max(sum(speeds) / len(speeds), 20 / 3.6) if speeds else 40 / 3.6
+    arrive = last.fix_time + timedelta(seconds=distance / speed)
+    return {"trip": row.reference, "staging_area": staging, "from": _position(last),
+            "distance_km": round(distance / 1000, 2),
+            "speed_kmh": round(speed * 3.6, 1), "eta": max(arrive, now),
+            "already_there": row.location == fence}
+
+
+def stats(session: Session, since: datetime) -> dict[str, Any]:
+    stored = session.scalar(select(func.count()).select_from(Position).where(
+        Position.stored_at >= since)) or 0
+    rejected = session.execute(select(RejectedPosition.reason, func.count()).where(
+        RejectedPosition.received_at >= since).group_by(RejectedPosition.reason)).all()
+    return {"since": since, "stored": stored,
+            "rejected": sum(n for _, n in rejected),
+            "rejected_by_reason": dict(sorted(rejected, key=lambda x: -x[1])[:20]),
+            "unknown_devices": session.scalar(select(func.count()).select_from(Device).where(
+                Device.bound_at.is_(None))) or 0}
+
+
+def haversine_m(a: Point, b: Point) -> float:
+    r = 6_371_000.0
+    p1, p2 = math.radians(a.lat), math.radians(b.lat)
+    dp, dl = p2 - p1, math.radians(b.lon - a.lon)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * r * math.asin(math.sqrt(h))

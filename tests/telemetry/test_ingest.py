@@ -1,0 +1,192 @@
+"""Positions through the API: a bound phone moves its trip into the staging park without anyone
+typing, late and repeated positions change nothing, unknown devices and bad positions are
+reported, tracks and latest positions read back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from borderflow.app import create_app
+from borderflow.clock import FixedClock
+from borderflow.config import DEFAULT_NETWORK_FILE, Settings
+from borderflow.network import service as networks
+from borderflow.store.models import Position, TripEvent
+from tests import factories
+from tests.conftest import NOW, Peek
+
+NETWORK = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
+PARK = NETWORK.staging_areas[0].area.polygon
+INSIDE = (sum(p.lat for p in PARK) / len(PARK), sum(p.lon for p in PARK) / len(PARK))
+OUTSIDE = (INSIDE[0] - 0.05, INSIDE[1] - 0.05)
+EPOCH = int(NOW.timestamp())
+
+
+def declared(client: TestClient, auth: Any) -> str:
+    r = client.post("/api/v1/declarations", json=factories.declaration(),
+                    headers=auth("enterprise"))
+    assert r.status_code == 201, r.text
+    return f"{r.json()['reference']}-1"
+
+
+def osmand(client: TestClient, device: str, at: tuple[float, float], seconds: int,
+           **extra: str) -> dict[str, Any]:
+    r = client.get("/api/v1/telemetry/osmand", params={
+        "id": device, "lat": str(at[0]), "lon": str(at[1]),
+        "timestamp": str(EPOCH + seconds), "speed": "20", **extra})
+    assert r.status_code == 200, r.text
+    return dict(r.json())
+
+
+def test_a_bound_phone_moves_its_trip_into_the_park(
+    client: TestClient, auth: Any, db: Peek, clock: FixedClock
+) -> None:
+    ref = declared(client, auth)
+    bound = client.post("/api/v1/devices/phone-1/bind",
+                        json={"driver_document": factories.DRIVER_DOC, "label": "Tai's phone"},
+                        headers=auth("driver"))
+    assert bound.status_code == 200, bound.text
+    assert bound.json()["trip"] == ref
+    clock.set(NOW + timedelta(minutes=10))
+    first = osmand(client, "phone-1", OUTSIDE, -60)
+    assert first["processed"]["stored"] == 1
+    entered = osmand(client, "phone-1", INSIDE, 0)
+    assert entered["processed"]["events"][0]["event"] == "area.entered"
+    trip = client.get(f"/api/v1/trips/{ref}", headers=auth("driver")).json()
+    assert (trip["status"], trip["location"]) == ("at_staging", "staging:viettel-logistics-park")
+    event = db.one(select(TripEvent).where(TripEvent.type == "area.entered"))
+    assert (event.source, event.actor_name) == ("gps", "gps")
+
+    # a late position from before (outside the park) and a repeated one move nothing
+    late = osmand(client, "phone-1", OUTSIDE, -30)
+    assert (late["processed"]["late"], late["processed"]["events"]) == (1, [])
+    again = osmand(client, "phone-1", INSIDE, 0)
+    assert again["processed"]["duplicates"] == 1
+    assert db.scalar(select(func.count()).select_from(Position)) == 3
+    assert client.get(f"/api/v1/trips/{ref}", headers=auth("driver")).json()[
+        "location"] == "staging:viettel-logistics-park"
+
+    track = client.get(f"/api/v1/trips/{ref}/track", headers=auth("enterprise"))
+    assert [p["lat"] for p in track.json()] == [OUTSIDE[0], OUTSIDE[0], INSIDE[0]]
+    assert track.json()[0]["speed_kmh"] == pytest.approx(37.0, abs=0.1)  # 20 knots
+    assert client.get(f"/api/v1/trips/{ref}/track",
+                      headers=auth("enterprise2")).status_code == 404
+    latest = client.get("/api/v1/telemetry/latest", headers=auth("regulator")).json()
+    assert [(x["trip"], x["device_id"]) for x in latest] == [(ref, "phone-1")]
+    assert client.get("/api/v1/telemetry/latest", headers=auth("enterprise")).status_code == 403
+    eta = client.get(f"/api/v1/trips/{ref}/eta", headers=auth("driver")).json()
+    assert eta["already_there"] is True
+
+    # silent for longer than the alert threshold
+    assert client.get("/api/v1/alerts/devices", headers=auth("regulator")).json() == []
+    clock.set(NOW + timedelta(minutes=40))
+    silent = client.get("/api/v1/alerts/devices", headers=auth("regulator")).json()
+    assert [(d["id"], d["trip"]) for d in silent] == [("phone-1", ref)]
+
+
+def test_unknown_devices_and_bad_positions_are_reported_not_dropped(
+    client: TestClient, auth: Any
+) -> None:
+    stored = osmand(client, "stranger", INSIDE, 0)
+    assert stored["processed"]["unknown_devices"] == ["stranger"]
+    unknown = client.get("/api/v1/devices", params={"unknown": "true"},
+                         headers=auth("regulator")).json()
+    assert [d["id"] for d in unknown] == ["stranger"]
+    bad = client.get("/api/v1/telemetry/osmand", params={"id": "stranger", "lat": "95",
+                                                         "lon": "106.7"})
+    assert bad.status_code == 200  # the phone's queue must not block on one bad position
+    assert "outside ±90" in bad.json()["rejected"][0]["reason"]
+    form = client.post("/api/v1/telemetry/osmand",
+                       data={"id": "stranger", "lat": "21.9", "lon": "106.7",
+                             "timestamp": str(EPOCH - 5)})
+    assert form.json()["accepted"] == 1
+    junk = client.post("/api/v1/telemetry/osmand", content=b"{not json",
+                       headers={"content-type": "application/json"})
+    assert junk.status_code == 200
+    assert junk.json()["rejected"][0]["reason"] == "body is not JSON"
+    stats = client.get("/api/v1/telemetry/stats", headers=auth("regulator")).json()
+    assert stats["rejected"] == 2
+    assert stats["stored"] == 2
+    assert client.get("/api/v1/telemetry/stats", params={"hours": 0},
+                      headers=auth("regulator")).status_code == 422
+
+
+def test_owntracks_and_fleet_batches(client: TestClient, auth: Any, db: Peek) -> None:
+    msg = {"_type": "location", "lat": INSIDE[0], "lon": INSIDE[1], "tst": EPOCH, "vel": 36,
+           "tid": "ng"}
+    r = client.post("/api/v1/telemetry/owntracks", json=msg,
+                    headers={"X-Limit-U": "nguyen", "X-Limit-D": "phone"})
+    assert (r.status_code, r.json()) == (200, [])
+    speed = db.scalar(select(Position.speed_mps).where(Position.device_id == "nguyen/phone"))
+    assert speed == pytest.approx(10.0)
+
+    good = {"device_id": "fleet-9", "time": NOW.isoformat(), "lat": 21.9, "lon": 106.7}
+    body = {"positions": [good, {**good, "lat": 123}, {**good, "time": None}]}
+    assert client.post("/api/v1/telemetry/positions", json=body).status_code == 401
+    r = client.post("/api/v1/telemetry/positions", json=body, headers=auth("enterprise"))
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    assert [x["index"] for x in r.json()["rejected"]] == [1, 2]
+    big = {"positions": [good] * 1001}
+    too_many = client.post("/api/v1/telemetry/positions", json=big, headers=auth("enterprise"))
+    assert too_many.status_code == 422
+    assert too_many.json()["error"]["fields"][0]["field"] == "positions"
+
+
+def test_binding_rules(client: TestClient, auth: Any) -> None:
+    other = client.post("/api/v1/devices/phone-2/bind", json={"driver_document": "999"},
+                        headers=auth("driver"))
+    assert other.status_code == 422
+    assert other.json()["error"]["fields"][0]["field"] == "driver_document"
+    both = client.post("/api/v1/devices/phone-2/bind",
+                       json={"driver_document": "1", "plate": "29C-123.45"},
+                       headers=auth("regulator"))
+    assert both.status_code == 422
+    plate = client.post("/api/v1/devices/unit-7/bind", json={"plate": "29C-123.45"},
+                        headers=auth("regulator"))
+    assert plate.status_code == 200
+    assert plate.json()["plate_key"]
+    assert client.post("/api/v1/devices/unit-7/bind", json={"plate": "29C-123.45"},
+                       headers=auth("enterprise")).status_code == 403
+
+
+@pytest.fixture
+def queued_client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    app = create_app(settings.model_copy(update={"telemetry_bus": "memory"}), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+    app.state.ctx.engine.dispose()
+
+
+def test_the_in_process_queue_stores_what_it_acknowledged(
+    queued_client: TestClient, db: Peek
+) -> None:
+    for i in range(50):
+        r = queued_client.get("/api/v1/telemetry/osmand", params={
+            "id": f"dev-{i % 5}", "lat": "21.9", "lon": "106.7",
+            "timestamp": str(EPOCH - i)})
+        assert r.json()["accepted"] == 1
+        assert r.json()["processed"] is None  # queued, not yet processed
+    queued_client.app.state.telemetry.flush()  # type: ignore[attr-defined]
+    assert db.scalar(select(func.count()).select_from(Position)) == 50
+
+
+def test_positions_older_than_the_retention_are_pruned(
+    client: TestClient, auth: Any, db: Peek, database: Any
+) -> None:
+    from borderflow.store.session import make_engine, make_session_factory
+    from borderflow.telemetry import service
+
+    osmand(client, "old", INSIDE, -3 * 86400)
+    osmand(client, "old", INSIDE, -60)
+    engine = make_engine(database.url)
+    with make_session_factory(engine)() as s:
+        service.prune(s, NOW - timedelta(days=1))
+        s.commit()
+    engine.dispose()
+    assert db.scalar(select(func.count()).select_from(Position)) == 1
