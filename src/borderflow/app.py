@@ -29,7 +29,7 @@ from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops.endpoints import request_middleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.store.session import make_engine, make_session_factory
-from borderflow.telemetry.bus import FenceCache, build_bus
+from borderflow.telemetry.bus import FenceCache, build_bus, lifespan_with_mqtt
 from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
 from borderflow.trip.vehicle_endpoints import router as vehicle_router
@@ -56,7 +56,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     """The dispatcher and the notification sender run next to the API; positions still
     queued for the telemetry processor are written before the process ends."""
     try:
-        async with lifespan_with_dispatcher(app), lifespan_with_notifier(app):
+        async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
+                lifespan_with_mqtt(app):
             yield
     finally:
         app.state.telemetry.close()
@@ -85,8 +86,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     )
     app.state.ctx = ctx
     app.state.fences = FenceCache(settings.geofence_margin_m)
-    app.state.telemetry = build_bus(settings.telemetry_bus, ctx.sessions, ctx.clock,
-                                    app.state.fences)
+    app.state.telemetry = build_bus(settings, ctx.sessions, ctx.clock, app.state.fences)
     outbox.bind_channels(ctx.sessions, settings.notify_channel_list)
     app.state.notifiers = build_channels(settings)
     errors.install(app)

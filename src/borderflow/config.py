@@ -40,10 +40,23 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: int = Field(
         default=60, ge=0, description="How often the dispatcher runs; 0 turns it off."
     )
-    telemetry_bus: Literal["memory", "inline"] = Field(
+    telemetry_bus: Literal["memory", "inline", "nats"] = Field(
         default="memory",
         description="How positions go from ingestion to the processor: 'memory' (an "
-        "in-process queue processed in batches) or 'inline' (processed in the request).",
+        "in-process queue processed in batches), 'inline' (processed in the request) or "
+        "'nats' (NATS JetStream; run `borderflow telemetry process` workers).",
+    )
+    nats_url: str = Field(default="nats://127.0.0.1:4222", description="NATS server.")
+    nats_stream: str = Field(default="BORDERFLOW_POSITIONS", pattern=r"^[A-Za-z0-9_-]+$",
+                             description="JetStream stream of positions.")
+    nats_subject: str = Field(default="borderflow.positions", pattern=r"^[A-Za-z0-9_.-]+$",
+                              description="Subject positions are published on.")
+    nats_batch: int = Field(default=20, ge=1, le=1000,
+                            description="Messages a processor writes in one transaction.")
+    mqtt_url: str | None = Field(
+        default=None,
+        description="MQTT broker to take OwnTracks messages from (e.g. mqtt://127.0.0.1:1883); "
+        "unset: no MQTT.",
     )
     geofence_margin_m: float = Field(
         default=30.0, ge=0, le=1000,

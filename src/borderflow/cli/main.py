@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
-from collections.abc import Iterator
+import signal
+from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -289,6 +291,61 @@ def telemetry_prune(
     with session_scope() as session:
         deleted = telemetry.prune(session, datetime.now(UTC) - timedelta(days=keep))
     console.print(f"kept the last {keep} days; {deleted} positions deleted")
+
+
+def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]) -> None:
+    """Run an async worker until SIGINT or SIGTERM."""
+
+    async def runner() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await main(stop)
+
+    asyncio.run(runner())
+
+
+@telemetry_app.command("process")
+def telemetry_process() -> None:
+    """Run a telemetry processor: take positions from NATS JetStream, store them, move trips.
+    Run as many as needed; each batch is acknowledged only after it is committed."""
+    from borderflow.telemetry.bus import FenceCache, process
+    from borderflow.telemetry.nats_bus import run_processor
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    cache = FenceCache(settings.geofence_margin_m)
+    clock = SystemClock()
+    console.print(f"processing positions from {settings.nats_url} ({settings.nats_stream})")
+    _run_until_signal(lambda stop: run_processor(
+        settings.nats_url, settings.nats_stream, settings.nats_subject,
+        lambda items, received: process(sessions, clock, cache, items, received), stop,
+        batch=settings.nats_batch))
+    engine.dispose()
+
+
+@telemetry_app.command("mqtt")
+def telemetry_mqtt() -> None:
+    """Take OwnTracks messages from the MQTT broker (BORDERFLOW_MQTT_URL) and publish them to
+    the telemetry bus (BORDERFLOW_TELEMETRY_BUS=nats for a separate processor)."""
+    from borderflow.telemetry import mqtt
+    from borderflow.telemetry.bus import FenceCache, build_bus
+
+    settings = get_settings()
+    if not settings.mqtt_url:
+        err.print("[red]error:[/red] set BORDERFLOW_MQTT_URL, e.g. mqtt://127.0.0.1:1883")
+        raise typer.Exit(code=1)
+    engine = make_engine(settings.database_url)
+    clock = SystemClock()
+    bus = build_bus(settings, make_session_factory(engine), clock,
+                    FenceCache(settings.geofence_margin_m))
+    url = settings.mqtt_url
+    _run_until_signal(lambda stop: mqtt.run(url, lambda items: bus.publish(items, clock.now()),
+                                            clock.now, stop))
+    bus.close()
+    engine.dispose()
 
 
 if __name__ == "__main__":

@@ -8,16 +8,20 @@ default). Both call the same :func:`borderflow.telemetry.service.ingest`.
 
 from __future__ import annotations
 
+import asyncio
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Protocol
 
 import structlog
+from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from borderflow.clock import Clock
+from borderflow.config import Settings
 from borderflow.network import service as networks
 from borderflow.telemetry import service
 from borderflow.telemetry.decoders import Fix, Rejection
@@ -139,9 +143,34 @@ class MemoryBus:
                 return
 
 
-def build_bus(kind: str, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache
-              ) -> Bus:
+def build_bus(settings: Settings, sessions: sessionmaker[Session], clock: Clock,
+              cache: FenceCache) -> Bus:
     """The bus the settings name (``BORDERFLOW_TELEMETRY_BUS``)."""
-    if kind == "inline":
+    if settings.telemetry_bus == "inline":
         return InlineBus(sessions, clock, cache)
+    if settings.telemetry_bus == "nats":
+        from borderflow.telemetry.nats_bus import NatsBus
+
+        return NatsBus(settings.nats_url, settings.nats_stream, settings.nats_subject)
     return MemoryBus(sessions, clock, cache)
+
+
+@asynccontextmanager
+async def lifespan_with_mqtt(app: FastAPI) -> AsyncIterator[None]:
+    """With ``BORDERFLOW_MQTT_URL`` set, OwnTracks messages from the broker go to the bus."""
+    url = app.state.ctx.settings.mqtt_url
+    if not url:
+        yield
+        return
+    from borderflow.telemetry import mqtt
+
+    bus: Bus = app.state.telemetry
+    clock: Clock = app.state.ctx.clock
+    stop = asyncio.Event()
+    task = asyncio.create_task(mqtt.run(url, lambda items: bus.publish(items, clock.now()),
+                                        clock.now, stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
