@@ -30,6 +30,7 @@ from borderflow.ops.endpoints import request_middleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.store.session import make_engine, make_session_factory
 from borderflow.telemetry.bus import FenceCache, build_bus, lifespan_with_mqtt
+from borderflow.telemetry.camera_endpoints import router as camera_router
 from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
 from borderflow.trip.vehicle_endpoints import router as vehicle_router
@@ -93,7 +94,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
-                   telemetry_router, notify_router, short_router):
+                   telemetry_router, notify_router, camera_router, short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -93,6 +93,16 @@ class Settings(BaseSettings):
         description="SMS gateway: 'log' (writes each message to the log) or the name of a "
         "gateway registered under the 'borderflow.sms_gateways' entry point group.",
     )
+    anpr_min_confidence: float = Field(
+        default=0.9, ge=0, le=1,
+        description="A camera's plate read records a movement on its own only at least this "
+        "sure (0 to 1); less sure reads wait for an officer.",
+    )
+    anpr_repeat_seconds: int = Field(
+        default=300, ge=0, le=24 * 3600,
+        description="A read of a plate the same checkpoint matched this recently is a repeat "
+        "and records nothing.",
+    )
 
     @field_validator("notify_channels")
     @classmethod

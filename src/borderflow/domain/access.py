@@ -26,6 +26,7 @@ class Role(StrEnum):
     TRAFFIC_POLICE = "traffic_police"
     CASHIER = "cashier"
     PARTNER_LIAISON = "partner_liaison"
+    CAMERA = "camera"
     PUBLIC = "public"
 
 
@@ -42,6 +43,7 @@ ROLE_DESCRIPTIONS: dict[Role, str] = {
     Role.TRAFFIC_POLICE: "Traffic police on the approach roads; reads all declarations.",
     Role.CASHIER: "Collects fees; sees declarations for the gates in scope.",
     Role.PARTNER_LIAISON: "Exchanges the daily bulletin with the partner side.",
+    Role.CAMERA: "A plate-reading camera at a checkpoint (machine client): posts its reads.",
     Role.PUBLIC: "Anyone, without logging in: public figures and the reference network.",
 }
 
@@ -108,6 +110,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "reports.read": OFFICIALS,
     "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "notifications.admin": frozenset({Role.ADMIN}),
+    # cameras (ANPR) and their plate reads
+    "camera.manage": frozenset({Role.ADMIN}),
+    "camera.read": frozenset({Role.ADMIN, Role.REGULATOR}),
+    "plate_read.submit": frozenset({Role.CAMERA}),
+    "plate_read.review": frozenset({Role.BORDER_GUARD, Role.REGULATOR, Role.ADMIN}),
 }
 
 

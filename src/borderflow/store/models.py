@@ -420,3 +420,50 @@ class RejectedPosition(Base):
     reason: Mapped[str] = mapped_column(Text)
     excerpt: Mapped[str] = mapped_column(Text, default="")
 
+
+class Camera(Base):
+    """A plate-reading (ANPR) camera at a checkpoint of a gate. It posts its reads as its own
+    machine client (``account_id``, role ``camera``): revoking that client's API key stops it."""
+
+    __tablename__ = "cameras"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    gate: Mapped[str] = mapped_column(String(40), index=True)
+    checkpoint: Mapped[str] = mapped_column(String(20))  # gate_in | gate_out
+    direction: Mapped[str | None] = mapped_column(String(10), nullable=True)  # export | import
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class PlateRead(Base):
+    """One plate a camera read: as read, its normalised key, and what became of it — matched to
+    an expected trip (the movement recorded), or left for an officer to confirm or dismiss."""
+
+    __tablename__ = "plate_reads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    camera_id: Mapped[int] = mapped_column(ForeignKey("cameras.id"), index=True)
+    gate: Mapped[str] = mapped_column(String(40))
+    checkpoint: Mapped[str] = mapped_column(String(20))
+    raw_plate: Mapped[str] = mapped_column(String(64))
+    plate_key: Mapped[str] = mapped_column(String(64), index=True)
+    confidence: Mapped[float] = mapped_column(Float)
+    candidates: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    matches: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    read_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    direction: Mapped[str | None] = mapped_column(String(3), nullable=True)  # in | out
+    image_ref: Mapped[str | None] = mapped_column(Text, nullable=True)
+    status: Mapped[str] = mapped_column(String(10))  # matched | review | confirmed | dismissed
+    reason: Mapped[str] = mapped_column(Text, default="")
+    trip_id: Mapped[str | None] = mapped_column(ForeignKey("trips.id"), nullable=True, index=True)
+    events: Mapped[list[str]] = mapped_column(JSONType, default=list)
+    repeat_of: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    resolved_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+    __table_args__ = (Index("ix_plate_reads_queue", "status", "gate", "read_at"),)
