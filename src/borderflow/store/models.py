@@ -279,7 +279,7 @@ class GateControl(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     gate: Mapped[str] = mapped_column(String(40), index=True)
     direction: Mapped[str | None] = mapped_column(String(10), nullable=True)  # null = both
-    kind: Mapped[str] = mapped_column(String(20))  # closure | capacity | pause
+    kind: Mapped[str] = mapped_column(String(20))  # closure | capacity | pause | extended_hours
     vehicles_per_hour: Mapped[int | None] = mapped_column(Integer, nullable=True)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
@@ -304,6 +304,7 @@ class VehicleOffence(Base):
     pardoned_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     pardoned_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
     pardon_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+
 
 class Notification(Base):
     """One message about one trip event for one recipient (the trip's driver or its declaring
@@ -357,6 +358,7 @@ class NotificationDelivery(Base):
         UniqueConstraint("notification_id", "channel"),
         Index("ix_notification_deliveries_due", "status", "next_attempt_at"),
     )
+
 
 class Device(Base):
     """A GPS source (a driver's phone app, a fleet system's unit), by the identifier it sends.

@@ -19,6 +19,9 @@ from borderflow.telemetry import decoders
 
 log = structlog.get_logger("borderflow.telemetry")
 TOPIC = "owntracks/+/+"
+BATCH = 500
+FLUSH_SECONDS = 0.05
+"""Messages are handed to the bus in batches: up to ``BATCH``, at least every 50 ms."""
 
 
 def decode_message(topic: str, payload: bytes, now: datetime
@@ -46,16 +49,25 @@ async def run(url: str, publish: Callable[[list[decoders.Fix | decoders.Rejectio
                 if ready is not None:
                     ready.set()
                 messages = client.messages.__aiter__()
+                pending: list[decoders.Fix | decoders.Rejection] = []
+                deadline = asyncio.get_running_loop().time() + FLUSH_SECONDS
                 while not stop.is_set():
+                    wait = max(0.0, deadline - asyncio.get_running_loop().time())
                     try:
-                        message = await asyncio.wait_for(messages.__anext__(), timeout=1)
+                        message = await asyncio.wait_for(messages.__anext__(), timeout=wait)
+                        payload = message.payload
+                        data = payload if isinstance(payload, bytes) else str(payload).encode()
+                        pending += decode_message(str(message.topic), data, now())
                     except TimeoutError:
-                        continue
-                    payload = message.payload
-                    data = payload if isinstance(payload, bytes) else str(payload).encode()
-                    items = decode_message(str(message.topic), data, now())
-                    if items:
-                        await asyncio.to_thread(publish, items)
+                        pass
+                    late = asyncio.get_running_loop().time() >= deadline
+                    if pending and (late or len(pending) >= BATCH):
+                        await asyncio.to_thread(publish, pending)
+                        pending = []
+                    if late:
+                        deadline = asyncio.get_running_loop().time() + FLUSH_SECONDS
+                if pending:
+                    await asyncio.to_thread(publish, pending)
         except aiomqtt.MqttError as exc:
             log.warning("MQTT broker unreachable; retrying", broker=url, reason=str(exc))
             with contextlib.suppress(TimeoutError):

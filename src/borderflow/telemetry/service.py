@@ -15,7 +15,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal
 
 import structlog
-from sqlalchemy import delete, func, or_, select, text
+from sqlalchemy import delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -50,15 +50,33 @@ class IngestReport:
 
 
 def _active_trip(session: Session, device: Device) -> Trip | None:
-    if device.driver_document is None and device.plate_key is None:
-        return None
+    return _active_trips(session, [device]).get(device.id)
+
+
+def _active_trips(session: Session, devices: list[Device]) -> dict[str, Trip]:
+    """Each bound device's active trip, in one query."""
+    docs = {d.driver_document for d in devices if d.driver_document}
+    plates = {d.plate_key for d in devices if d.plate_key}
+    if not docs and not plates:
+        return {}
     clauses = []
-    if device.driver_document:
-        clauses.append(Trip.driver_document == device.driver_document)
-    if device.plate_key:
-        clauses.append(Trip.plate_key == device.plate_key)
-    return session.scalar(select(Trip).where(or_(*clauses), Trip.status.in_(ACTIVE))
-                          .order_by(Trip.created_at.desc()).limit(1))
+    if docs:
+        clauses.append(Trip.driver_document.in_(sorted(docs)))
+    if plates:
+        clauses.append(Trip.plate_key.in_(sorted(plates)))
+    by_doc: dict[str, Trip] = {}
+    by_plate: dict[str, Trip] = {}
+    for trip in session.scalars(select(Trip).where(or_(*clauses), Trip.status.in_(ACTIVE))
+                                .order_by(Trip.created_at)):
+        by_doc[trip.driver_document] = trip  # the latest wins
+        by_plate[trip.plate_key] = trip
+    out: dict[str, Trip] = {}
+    for d in devices:
+        found = (by_doc.get(d.driver_document) if d.driver_document else None) or (
+            by_plate.get(d.plate_key) if d.plate_key else None)
+        if found is not None:
+            out[d.id] = found
+    return out
 
 
 _PARTITIONS: set[str] = set()
@@ -132,27 +150,27 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     report.rejected = [{"device_id": r.device_id, "reason": r.reason} for r in rejections]
     fixes = [i for i in items if isinstance(i, Fix)]
     report.accepted = len(fixes)
-    by_device: dict[str, list[Fix]] = defaultdict(list)
+    by_device: dict[str, dict[datetime, Fix]] = defaultdict(dict)
     for fix in fixes:
-        by_device[fix.device_id].append(fix)
-    devices = {d.id: d for d in session.scalars(select(Device).where(
-        Device.id.in_(list(by_device))).with_for_update())}
+        by_device[fix.device_id].setdefault(fix.fix_time, fix)
+    ids = sorted(by_device)
+    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids))
+                                                .with_for_update())}
+    new = [{"id": i, "protocol": next(iter(by_device[i].values())).protocol, "label": "",
+            "first_seen_at": now, "positions": 0, "inside": []}
+           for i in ids if i not in devices]
+    if new:  # in bulk; a device created meanwhile by another processor is left as it is
+        dialect = session.get_bind().dialect.name
+        insert = pg_insert if dialect == "postgresql" else sqlite_insert
+        session.execute(insert(Device).on_conflict_do_nothing(index_elements=["id"]), new)
+        devices.update({d.id: d for d in session.scalars(select(Device).where(
+            Device.id.in_([n["id"] for n in new])))})
+    trips_of = _active_trips(session, list(devices.values()))
+    report.unknown_devices = [i for i in ids if i not in trips_of]
     rows: list[dict[str, Any]] = []
-    for device_id, mine in sorted(by_device.items()):
-        device = devices.get(device_id)
-        if device is None:
-            device = Device(id=device_id, protocol=mine[0].protocol, label="",
-                            first_seen_at=now, positions=0, inside=[])
-            session.add(device)
-            devices[device_id] = device
-        trip = _active_trip(session, device)
-        if trip is None:
-            report.unknown_devices.append(device_id)
-        seen: set[datetime] = set()
-        for fix in mine:
-            if fix.fix_time in seen:
-                continue
-            seen.add(fix.fix_time)
+    for device_id in ids:
+        trip = trips_of.get(device_id)
+        for fix in by_device[device_id].values():
             rows.append({"device_id": device_id, "fix_time": fix.fix_time,
                          "trip_id": trip.id if trip else None, "lat": fix.lat, "lon": fix.lon,
                          "speed_mps": fix.speed_mps, "bearing": fix.bearing,
@@ -163,38 +181,44 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     session.flush()
     report.stored = _insert(session, rows)
     report.duplicates = len(fixes) - report.stored
-    for device_id, mine in sorted(by_device.items()):
-        _follow(session, network, fences, devices[device_id], mine, now, report)
+    # the fences, for every fresh fix of the batch at once; then each device in time order
+    fresh: dict[str, list[Fix]] = {}
+    updates: dict[str, dict[str, Any]] = {}
+    for device_id in ids:
+        device = devices[device_id]
+        last = device.last_fix_at
+        mine = sorted((f for f in by_device[device_id].values()
+                       if last is None or f.fix_time > last), key=lambda f: f.fix_time)
+        report.late += len(by_device[device_id]) - len(mine)
+        updates[device_id] = {"id": device_id, "last_seen_at": now,
+                              "positions": (device.positions or 0) + len(by_device[device_id])}
+        if mine:
+            fresh[device_id] = mine
+    flat = [f for mine in fresh.values() for f in mine]
+    if flat:
+        inner, outer = fences.membership([f.lat for f in flat], [f.lon for f in flat])
+        row = 0
+        for device_id, mine in fresh.items():
+            trip = trips_of.get(device_id)
+            inside = frozenset(devices[device_id].inside or [])
+            for fix in mine:
+                inside, transitions = fences.step(inside, inner[row], outer[row])
+                row += 1
+                if trip is None:
+                    continue
+                for t in transitions:
+                    if t.fence.split(":")[0] in TRIP_FENCES:
+                        _move(session, network, trip, t.fence, t.entered, fix, device_id, now,
+                              report)
+            updates[device_id].update(inside=sorted(inside), last_fix_at=mine[-1].fix_time,
+                                      last_lat=mine[-1].lat, last_lon=mine[-1].lon)
+    # one executemany per shape of update, not one ORM flush per device
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for u in updates.values():
+        shapes[tuple(sorted(u))].append(u)
+    for rows_of_shape in shapes.values():
+        session.execute(update(Device), rows_of_shape)
     return report
-
-
-def _follow(session: Session, network: Network, fences: Fences, device: Device,
-            fixes: list[Fix], now: datetime, report: IngestReport) -> None:
-    """Move the device through the fences with its new fixes, in time order; a fix older than
-    the latest one already used never moves a trip backwards."""
-    last = device.last_fix_at
-    fresh = sorted({f.fix_time: f for f in fixes if last is None or f.fix_time > last}.values(),
-                   key=lambda f: f.fix_time)
-    report.late += len({f.fix_time for f in fixes}) - len(fresh)
-    device.last_seen_at = now
-    device.positions = (device.positions or 0) + len(fixes)
-    if not fresh:
-        return
-    inner, outer = fences.membership([f.lat for f in fresh], [f.lon for f in fresh])
-    inside = frozenset(device.inside or [])
-    trip = _active_trip(session, device)
-    for i, fix in enumerate(fresh):
-        inside, transitions = fences.step(inside, inner[i], outer[i])
-        if trip is None:
-            continue
-        for t in transitions:
-            if t.fence.split(":")[0] not in TRIP_FENCES:
-                continue
-            _move(session, network, trip, t.fence, t.entered, fix, device.id, now, report)
-    last_fix = fresh[-1]
-    device.inside = sorted(inside)
-    device.last_fix_at = last_fix.fix_time
-    device.last_lat, device.last_lon = last_fix.lat, last_fix.lon
 
 
 def _move(session: Session, network: Network, trip: Trip, fence: str, entered: bool, fix: Fix,
