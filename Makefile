@@ -5,12 +5,13 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test setup install lint typecheck test-sqlite test-postgres bench lock clean help
+.PHONY: run test setup install lint typecheck test-sqlite test-postgres bench bench-ingest lock clean help
 
 help:
 	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
 	@echo "make test   set up and run the whole suite (lint, SQLite, then PostgreSQL)"
-	@echo "make bench  run the benchmarks in bench/ (installs the solvers they compare against)"
+	@echo "make bench  run the planner benchmark (installs the solvers it compares against)"
+	@echo "make bench-ingest  run the GPS ingestion benchmark (needs PostgreSQL and Mosquitto)"
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -51,6 +52,9 @@ $(VENV)/.bench: $(STAMP) requirements-bench.lock
 
 bench: $(VENV)/.bench
 	$(BIN)/python bench/plan.py
+
+bench-ingest: install
+	$(BIN)/python bench/ingest.py
 
 # Re-pin every dependency to what the current virtual env holds.
 lock: install

@@ -1,0 +1,347 @@
+"""Benchmark of GPS ingestion: positions per second into the database with geofencing.
+
+Run from the repository root::
+
+    .venv/bin/python bench/ingest.py             # 15 s per scenario
+    .venv/bin/python bench/ingest.py --seconds 5 # quicker
+
+Each scenario starts a real server (``borderflow serve`` under uvicorn, one process, the
+in-process bus that writes batches of up to 2,000 positions, geofencing with shapely) on a fresh
+database and drives it from a load generator on 127.0.0.1:
+
+1. batch endpoint into PostgreSQL (``POST /api/v1/telemetry/positions``, 1,000 positions per
+   request, 4 concurrent senders);
+2. the same into SQLite;
+3. OwnTracks messages through Mosquitto (MQTT) into PostgreSQL, one position per message;
+4. single-position OsmAnd requests as phones send them (``GET /api/v1/telemetry/osmand``, 16
+   concurrent senders), into PostgreSQL.
+
+Throughput is the positions stored divided by the time from the first send to the last row
+stored; latency is ``stored_at - received_at`` of each row (p50, p99). The baseline, measured in
+the same run, is a plain insert of the same rows into the same PostgreSQL table (one
+``INSERT ... ON CONFLICT DO NOTHING`` per 2,000 rows, no decoding, no geofencing, no HTTP):
+``plain_insert_ratio`` is the batch endpoint's throughput over it. Positions come from 10,000
+simulated trucks around the Lang Son gates (a fifth of them inside a fence). The last line is
+one JSON object with the figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as paho
+from sqlalchemy import create_engine, func, select, text
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from borderflow.store.models import Position  # noqa: E402
+
+PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+DEVICES = 10_000
+AREA = (21.90, 21.98, 106.69, 106.77)  # around the park and the Huu Nghi / Tan Thanh gates
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Positions:
+    """Fresh positions: each call moves every truck one step, 10 s later."""
+
+    def __init__(self, seed: int = 20261123) -> None:
+        rnd = random.Random(seed)
+        self.state = [(rnd.uniform(AREA[0], AREA[1]), rnd.uniform(AREA[2], AREA[3]))
+                      for _ in range(DEVICES)]
+        self.t0 = datetime.now(UTC) - timedelta(days=1)
+        self.tick = 0
+        self.lock = threading.Lock()
+
+    def take(self, n: int) -> list[dict[str, Any]]:
+        out = []
+        with self.lock:
+            for _ in range(n):
+                i = self.tick % DEVICES
+                step = self.tick // DEVICES
+                self.tick += 1
+                lat, lon = self.state[i]
+                lat += 1e-4
+                self.state[i] = (lat, lon)
+                out.append({"device_id": f"truck-{i}", "lat": round(lat, 6),
+                            "lon": round(lon, 6),
+                            "time": (self.t0 + timedelta(seconds=10 * step)).isoformat(),
+                            "speed_mps": 8.0})
+        return out
+
+
+@contextmanager
+def database(kind: str) -> Iterator[str]:
+    if kind == "sqlite":
+        folder = tempfile.mkdtemp(prefix="bf-bench-")
+        try:
+            yield f"sqlite:///{folder}/bench.db"
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        return
+    schema = f"bench_{os.getpid()}_{random.randrange(10**6)}"
+    engine = create_engine(PG_BASE)
+    with engine.begin() as c:
+        c.execute(text(f"CREATE SCHEMA {schema}"))
+    sep = "&" if "?" in PG_BASE else "?"
+    try:
+        yield f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with engine.begin() as c:
+            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        engine.dispose()
+
+
+@contextmanager
+def server(url: str, mqtt: str | None = None) -> Iterator[str]:
+    port = free_port()
+    env = {**os.environ, "BORDERFLOW_DATABASE_URL": url, "BORDERFLOW_PORT": str(port),
+           "BORDERFLOW_LOG_LEVEL": "WARNING", "BORDERFLOW_DISPATCH_INTERVAL_SECONDS": "0",
+           "BORDERFLOW_NOTIFY_INTERVAL_SECONDS": "0", "BORDERFLOW_TELEMETRY_BUS": "memory",
+           "BORDERFLOW_VAR_DIR": tempfile.mkdtemp(prefix="bf-var-")}
+    if mqtt:
+        env["BORDERFLOW_MQTT_URL"] = mqtt
+    cli = [sys.executable, "-m", "borderflow.cli.main"]
+    subprocess.run([*cli, "setup"], env=env, check=True, capture_output=True)
+    proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError("server did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(30)
+
+
+def api_key(url: str) -> str:
+    """An enterprise machine client for the batch endpoint."""
+    env = {**os.environ, "BORDERFLOW_DATABASE_URL": url}
+    cli = [sys.executable, "-m", "borderflow.cli.main"]
+    subprocess.run([*cli, "user", "add", "fleet", "--role", "enterprise", "--client",
+                    "--tax-code", "0100109106"], env=env, check=True, capture_output=True)
+    out = subprocess.run([*cli, "user", "api-key", "fleet"], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    return out.split()[-1]
+
+
+def stored_count(url: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as c:
+        n = c.execute(select(func.count()).select_from(Position)).scalar() or 0
+    engine.dispose()
+    return int(n)
+
+
+def latencies(url: str) -> tuple[float, float]:
+    engine = create_engine(url)
+    with engine.connect() as c:
+        rows = c.execute(select(Position.received_at, Position.stored_at)).all()
+    engine.dispose()
+    ms = sorted((s - r).total_seconds() * 1000 for r, s in rows)
+    if not ms:
+        return 0.0, 0.0
+    return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+
+
+def drive(senders: int, seconds: float, send: Callable[[], int]) -> int:
+    """Run ``send`` from ``senders`` threads for ``seconds``; returns positions sent."""
+    total = [0]
+    lock = threading.Lock()
+    end = time.monotonic() + seconds
+
+    def loop() -> None:
+        while time.monotonic() < end:
+            n = send()
+            with lock:
+                total[0] += n
+
+    threads = [threading.Thread(target=loop) for _ in range(senders)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return total[0]
+
+
+def wait_stored(url: str, expected: int, timeout: float = 300) -> None:
+    end = time.monotonic() + timeout
+    while stored_count(url) < expected:
+        if time.monotonic() > end:
+            raise RuntimeError(f"only {stored_count(url)} of {expected} stored")
+        time.sleep(0.2)
+
+
+def bench_batch(kind: str, seconds: float, gen: Positions) -> dict[str, float]:
+    with database(kind) as url, server(url) as base:
+        key = api_key(url)
+        clients = threading.local()
+
+        def send() -> int:
+            if not hasattr(clients, "c"):
+                clients.c = httpx.Client(base_url=base, headers={"X-API-Key": key},
+                                         timeout=60)
+            r = clients.c.post("/api/v1/telemetry/positions",
+                               json={"positions": gen.take(1000)})
+            r.raise_for_status()
+            return int(r.json()["accepted"])
+
+        start = time.monotonic()
+        sent = drive(4, seconds, send)
+        wait_stored(url, sent)
+        elapsed = time.monotonic() - start
+        p50, p99 = latencies(url)
+    return {"positions": sent, "seconds": elapsed, "per_second": sent / elapsed,
+            "p50_ms": p50, "p99_ms": p99}
+
+
+def bench_mqtt(seconds: float, gen: Positions) -> dict[str, float]:
+    with database("postgresql") as url, server(url, mqtt="mqtt://127.0.0.1:1883") as _base:
+        time.sleep(1.0)  # the server subscribes
+        client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        client.connect("127.0.0.1", 1883)
+        client.loop_start()
+        start = time.monotonic()
+        sent = 0
+        end = start + seconds
+        while time.monotonic() < end:
+            for p in gen.take(500):
+                msg = {"_type": "location", "lat": p["lat"], "lon": p["lon"],
+                       "tst": int(datetime.fromisoformat(p["time"]).timestamp()),
+                       "vel": 29, "tid": "tr"}
+                client.publish(f"owntracks/bench/{p['device_id']}", json.dumps(msg), qos=0)
+                sent += 1
+        client.loop_stop()
+        client.disconnect()
+        got = stored_count(url)
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:  # qos 0: count what arrives, until it stops
+            time.sleep(1.0)
+            now = stored_count(url)
+            if now == got:
+                break
+            got = now
+        elapsed = time.monotonic() - start - 1.0
+        p50, p99 = latencies(url)
+    return {"positions": got, "sent": sent, "seconds": elapsed, "per_second": got / elapsed,
+            "p50_ms": p50, "p99_ms": p99}
+
+
+def bench_osmand(seconds: float, gen: Positions) -> dict[str, float]:
+    with database("postgresql") as url, server(url) as base:
+        clients = threading.local()
+
+        def send() -> int:
+            if not hasattr(clients, "c"):
+                clients.c = httpx.Client(base_url=base, timeout=30)
+            p = gen.take(1)[0]
+            r = clients.c.get("/api/v1/telemetry/osmand", params={
+                "id": p["device_id"], "lat": p["lat"], "lon": p["lon"],
+                "timestamp": int(datetime.fromisoformat(p["time"]).timestamp()),
+                "speed": "15"})
+            r.raise_for_status()
+            return 1
+
+        start = time.monotonic()
+        sent = drive(16, seconds, send)
+        requests_per_second = sent / (time.monotonic() - start)
+        wait_stored(url, sent)
+    return {"requests": sent, "per_second": requests_per_second}
+
+
+def bench_plain(rows: int, gen: Positions) -> dict[str, float]:
+    """The baseline: the same rows straight into the same table, no HTTP, no decoding, no
+    geofencing."""
+    from sqlalchemy.dialects.postgresql import insert
+
+    with database("postgresql") as url:
+        subprocess.run([sys.executable, "-m", "borderflow.cli.main", "db", "upgrade"],
+                       env={**os.environ, "BORDERFLOW_DATABASE_URL": url}, check=True,
+                       capture_output=True)
+        engine = create_engine(url)
+        now = datetime.now(UTC)
+        batches = []
+        for _ in range(rows // 2000):
+            batches.append([{"device_id": p["device_id"],
+                             "fix_time": datetime.fromisoformat(p["time"]), "trip_id": None,
+                             "lat": p["lat"], "lon": p["lon"], "speed_mps": 8.0,
+                             "bearing": None, "altitude": None, "accuracy": None,
+                             "battery": None, "protocol": "batch", "attributes": {},
+                             "received_at": now, "stored_at": now} for p in gen.take(2000)])
+        stmt = insert(Position).on_conflict_do_nothing(index_elements=["device_id", "fix_time"])
+        start = time.monotonic()
+        for b in batches:
+            with engine.begin() as c:
+                c.execute(stmt, b)
+        elapsed = time.monotonic() - start
+        engine.dispose()
+    n = len(batches) * 2000
+    return {"positions": n, "seconds": elapsed, "per_second": n / elapsed}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--seconds", type=float, default=15.0)
+    args = parser.parse_args()
+    gen = Positions()
+    print(f"GPS ingestion, {DEVICES:,} trucks, {args.seconds:.0f} s of load per scenario, "
+          f"{os.cpu_count()} cores\n")
+    pg = bench_batch("postgresql", args.seconds, gen)
+    print(f"batch endpoint -> PostgreSQL: {pg['per_second']:,.0f} positions/s "
+          f"({pg['positions']:,} in {pg['seconds']:.1f} s), p50 {pg['p50_ms']:.0f} ms, "
+          f"p99 {pg['p99_ms']:.0f} ms")
+    lite = bench_batch("sqlite", args.seconds, gen)
+    print(f"batch endpoint -> SQLite:     {lite['per_second']:,.0f} positions/s "
+          f"({lite['positions']:,} in {lite['seconds']:.1f} s), p50 {lite['p50_ms']:.0f} ms, "
+          f"p99 {lite['p99_ms']:.0f} ms")
+    mq = bench_mqtt(args.seconds, gen)
+    print(f"MQTT (OwnTracks) -> PostgreSQL: {mq['per_second']:,.0f} positions/s "
+          f"({mq['positions']:,} stored of {mq['sent']:,} sent), p50 {mq['p50_ms']:.0f} ms, "
+          f"p99 {mq['p99_ms']:.0f} ms")
+    osm = bench_osmand(args.seconds, gen)
+    print(f"single OsmAnd requests:       {osm['per_second']:,.0f} requests/s "
+          f"({osm['requests']:,})")
+    plain = bench_plain(max(20_000, int(pg["positions"])), gen)
+    ratio = pg["per_second"] / plain["per_second"]
+    print(f"baseline plain insert -> PostgreSQL: {plain['per_second']:,.0f} rows/s; "
+          f"pipeline / plain = {ratio:.3f}")
+    print(json.dumps({"positions_per_second_pg": round(pg["per_second"]),
+                      "positions_per_second_mqtt": round(mq["per_second"]),
+                      "positions_per_second_sqlite": round(lite["per_second"]),
+                      "osmand_requests_per_second": round(osm["per_second"]),
+                      "p99_ms_pg": round(pg["p99_ms"], 1),
+                      "plain_insert_ratio": round(ratio, 3)}))
+
+
+if __name__ == "__main__":
+    main()
