@@ -476,7 +476,7 @@ def run_child(solve: str, inst: Instance, args: argparse.Namespace) -> dict[str,
         "--trucks", str(inst.trucks), "--seed", str(inst.seed),
         "--fingerprint", inst.fingerprint(), "--lp-time-limit", str(args.lp_time_limit),
     ]
-    done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         return {"error": (done.stderr.strip().splitlines() or ["no output"])[-1]}
     return dict(json.loads(done.stdout.strip().splitlines()[-1]))
