@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
@@ -31,6 +32,8 @@ log = structlog.get_logger("borderflow.telemetry")
 
 Item = Fix | Rejection
 BATCH = 2000
+GATHER_SECONDS = 0.05
+"""The in-process processor waits this long after a first position for more to write with it."""
 
 
 class Bus(Protocol):
@@ -122,9 +125,10 @@ class MemoryBus:
             batch, received = list(first[0]), first[1]
             taken = 1
             stop = False
+            until = time.monotonic() + GATHER_SECONDS
             while len(batch) < BATCH:
-                try:
-                    nxt = self._queue.get_nowait()
+                try:  # gather what arrives shortly after: one transaction for many requests
+                    nxt = self._queue.get(timeout=max(0.0, until - time.monotonic()))
                 except queue.Empty:
                     break
                 taken += 1
