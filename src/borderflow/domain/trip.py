@@ -481,6 +481,18 @@ def _on_recalled(s: dict[str, Any], e: Event) -> None:
     _withdraw_call(s)
 
 
+def _restep(s: dict[str, Any], keep: tuple[str, ...]) -> None:
+    """Recompute the steps after the facts or the procedure changed; steps whose status is in
+    ``keep`` stay as they were."""
+    s["conditions"] = conditions_for(s["facts"], bool(s["transshipment"]))
+    fresh = _step_statuses(s["procedure"], s["conditions"])
+    for code in fresh:
+        old = s["steps"].get(code)
+        if old is not None and old["status"] in keep:
+            fresh[code] = old
+    s["steps"] = fresh
+
+
 def _on_rerouted(s: dict[str, Any], e: Event) -> None:
     """The regulator (or the dispatcher) sends a waiting truck to another gate: the trip takes
     that gate's procedure; steps already passed stay passed."""
@@ -498,13 +510,7 @@ def _on_rerouted(s: dict[str, Any], e: Event) -> None:
     s["gate"] = p["gate"]
     s["procedure"] = copy.deepcopy(dict(p["procedure"]))
     s["transshipment"] = bool(p.get("transshipment", s["transshipment"]))
-    s["conditions"] = conditions_for(s["facts"], bool(s["transshipment"]))
-    fresh = _step_statuses(s["procedure"], s["conditions"])
-    for code in fresh:
-        old = s["steps"].get(code)
-        if old is not None and old["status"] in ("passed", "held"):
-            fresh[code] = old
-    s["steps"] = fresh
+    _restep(s, keep=("passed", "held"))
     s["reroutes"] = int(s.get("reroutes", 0)) + 1
 
 
@@ -583,13 +589,7 @@ def _on_amended(s: dict[str, Any], e: Event) -> None:
     for key in ("gate", "priority", "procedure", "transshipment", "flow", "direction"):
         if key in e.payload:
             s[key] = copy.deepcopy(e.payload[key])
-    s["conditions"] = conditions_for(s["facts"], bool(s["transshipment"]))
-    fresh = _step_statuses(s["procedure"], s["conditions"])
-    for code in fresh:
-        old = s["steps"].get(code)
-        if old is not None and old["status"] == "passed":
-            fresh[code] = old
-    s["steps"] = fresh
+    _restep(s, keep=("passed",))
 
 
 def _on_cancelled(s: dict[str, Any], e: Event) -> None:
