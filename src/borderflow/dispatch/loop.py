@@ -6,15 +6,13 @@ PostgreSQL each cycle takes an advisory lock, so exactly one worker dispatches a
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import anyio
 import structlog
 from fastapi import FastAPI
 
+from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
 from borderflow.dispatch import service
 from borderflow.errors import AppError
@@ -40,24 +38,9 @@ def run_once(ctx: AppContext) -> service.CycleReport | None:
     return report
 
 
-async def _loop(ctx: AppContext, interval: int) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await anyio.to_thread.run_sync(run_once, ctx)
-        except Exception:  # the loop must survive any one bad cycle; it is logged
-            log.exception("dispatch cycle failed")
-
-
 @asynccontextmanager
 async def lifespan_with_dispatcher(app: FastAPI) -> AsyncIterator[None]:
     ctx: AppContext = app.state.ctx
-    interval = ctx.settings.dispatch_interval_seconds
-    task = asyncio.create_task(_loop(ctx, interval)) if interval > 0 else None
-    try:
+    async with periodic(ctx.settings.dispatch_interval_seconds, lambda: run_once(ctx),
+                        "dispatch"):
         yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

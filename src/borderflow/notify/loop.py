@@ -3,15 +3,13 @@ dispatcher: every interval it sends the deliveries that are due."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-import anyio
 import structlog
 from fastapi import FastAPI
 
+from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
 from borderflow.notify.channels import Notifier
 from borderflow.notify.delivery import BATCH, DeliveryReport, deliver_pending
@@ -35,25 +33,10 @@ def run_once(ctx: AppContext, channels: Mapping[str, Notifier]) -> DeliveryRepor
     return total
 
 
-async def _loop(ctx: AppContext, channels: Mapping[str, Notifier], interval: int) -> None:
-    while True:
-        await asyncio.sleep(interval)
-        try:
-            await anyio.to_thread.run_sync(run_once, ctx, channels)
-        except Exception:  # the loop must survive any one bad pass; it is logged
-            log.exception("notification delivery failed")
-
-
 @asynccontextmanager
 async def lifespan_with_notifier(app: FastAPI) -> AsyncIterator[None]:
     ctx: AppContext = app.state.ctx
     channels: Mapping[str, Notifier] = app.state.notifiers
-    interval = ctx.settings.notify_interval_seconds
-    task = asyncio.create_task(_loop(ctx, channels, interval)) if interval > 0 else None
-    try:
+    async with periodic(ctx.settings.notify_interval_seconds, lambda: run_once(ctx, channels),
+                        "notifications"):
         yield
-    finally:
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task

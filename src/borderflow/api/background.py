@@ -1,0 +1,38 @@
+"""Work that runs every few seconds next to the API (the dispatcher, the notification sender):
+one task per job, the work itself in a worker thread, a failed run logged and the next one
+tried, the task cancelled when the server stops."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import anyio
+import structlog
+
+log = structlog.get_logger("borderflow.background")
+
+
+async def _every(interval: float, work: Callable[[], Any], name: str) -> None:
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await anyio.to_thread.run_sync(work)
+        except Exception:  # the loop must survive any one bad run; it is logged
+            log.exception("background run failed", job=name)
+
+
+@asynccontextmanager
+async def periodic(interval: float, work: Callable[[], Any], name: str) -> AsyncIterator[None]:
+    """Run ``work`` every ``interval`` seconds while the context is open; 0 turns it off."""
+    task = asyncio.create_task(_every(interval, work, name)) if interval > 0 else None
+    try:
+        yield
+    finally:
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
