@@ -105,13 +105,19 @@ def rooms_of(session: Session, network: Network, rows: list[Trip], now: datetime
     return out
 
 
-def paused(session: Session, gate: str, direction: str, at: datetime) -> bool:
-    """Whether the regulator has paused call-forward at the gate right now."""
-    return session.scalar(select(GateControl.id).where(
+def pauses(session: Session, gate: str, direction: str, start: datetime, end: datetime
+           ) -> list[tuple[datetime, datetime]]:
+    """The periods in ``[start, end)`` during which call-forward at the gate is paused."""
+    return [(a, b) for a, b in session.execute(select(GateControl.starts_at, GateControl.ends_at)
+                                               .where(
         GateControl.gate == gate, GateControl.kind == "pause", GateControl.lifted_at.is_(None),
-        GateControl.starts_at <= at, GateControl.ends_at > at,
-        (GateControl.direction.is_(None)) | (GateControl.direction == direction),
-    ).limit(1)) is not None
+        GateControl.starts_at < end, GateControl.ends_at > start,
+        (GateControl.direction.is_(None)) | (GateControl.direction == direction)))]
+
+
+def paused(session: Session, gate: str, direction: str, at: datetime) -> bool:
+    """Whether the regulator has paused call-forward at the gate at ``at``."""
+    return bool(pauses(session, gate, direction, at, at + timedelta(microseconds=1)))
 
 
 def policies(network: Network) -> dict[str, Policy]:
@@ -189,7 +195,8 @@ def outlooks(session: Session, network: Network, rows: list[Trip], now: datetime
     for direction in ("export", "import"):
         for gate in _staged_gates(network, direction):
             places = bookings.capacities(session, network, gate, direction, starts)
-            places = [0 if paused(session, gate, direction, max(now, start)) else
+            stops = pauses(session, gate, direction, now, starts[-1] + step)
+            places = [0 if any(a <= max(now, start) < b for a, b in stops) else
                       p - expected[(gate, direction, start)] for start, p in zip(starts, places,
                                                                                   strict=True)]
             places[0] -= called_now[(gate, direction)]
