@@ -174,13 +174,15 @@ def test_a_released_booking_notifies_unless_the_driver_or_enterprise_released_it
         assert "10:00 on 25 Nov" in notes[0].text.en  # the slot, in local time
 
 
-@pytest.mark.parametrize("reason", ["trip cancelled: declaration withdrawn",
-                                    "re-routed from huu-nghi to chi-ma: closed"])
+@pytest.mark.parametrize(("reason", "cause"), [
+    ("trip cancelled: declaration withdrawn", "trip_cancelled"),
+    ("re-routed from huu-nghi to chi-ma: closed", "rerouted")])
 def test_a_booking_released_by_a_cancellation_or_a_reroute_leaves_it_to_that_notice(
-    reason: str
+    reason: str, cause: str
 ) -> None:
     before = _booked()
-    event = domain.Event("trip.unbooked", T0, "regulator", {"booking_id": 7, "reason": reason})
+    event = domain.Event("trip.unbooked", T0, "regulator",
+                         {"booking_id": 7, "reason": reason, "cause": cause})
     assert notices_for(event, before, domain.apply(before, event), actor=REGULATOR) == []
 
 

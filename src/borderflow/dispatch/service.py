@@ -262,7 +262,8 @@ def reroute(session: Session, network: Network, row: Trip, gate: str, reason: st
     from_gate = row.gate
     if row.state.get("booking"):
         bookings.release(session, row, actor=actor, now=now,
-                         reason=f"re-routed from {from_gate} to {gate}: {reason}")
+                         reason=f"re-routed from {from_gate} to {gate}: {reason}",
+                         cause="rerouted")
     return trips.append_event(session, row, domain.Event(
         "trip.rerouted", now, actor.username,
         {"from_gate": from_gate, "gate": gate, "procedure": domain.procedure_to_dict(procedure),

@@ -263,15 +263,15 @@ def _rerouted(s: _Seen) -> _Draft:
                    "arrive_by": p.get("arrive_by"), "reason": p.get("reason")}, to_driver=True)
 
 
-FOLLOWED_BY_OWN_NOTICE = ("trip cancelled", "re-routed")
+FOLLOWED_BY_OWN_NOTICE = ("trip_cancelled", "rerouted")
 """Bookings released because the trip is cancelled or changes gate: that event's notice says
 it, so the release itself notifies no one."""
 
 
 def _unbooked(s: _Seen) -> _Draft | None:
-    reason = str(s.event.payload.get("reason") or "")
-    if reason.startswith(FOLLOWED_BY_OWN_NOTICE):
+    if s.event.payload.get("cause") in FOLLOWED_BY_OWN_NOTICE:
         return None
+    reason = str(s.event.payload.get("reason") or "")
     booking = s.before.get("booking") or {}
     gate_code = booking.get("gate") or s.before["gate"]
     gate = _gate(s.network, gate_code)

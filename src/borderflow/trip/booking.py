@@ -191,10 +191,12 @@ def book(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
 
 
 def release(session: Session, row: Trip, *, actor: Principal, now: datetime,
-            reason: str, late_rules: BookingRules | None = None) -> Booking | None:
+            reason: str, late_rules: BookingRules | None = None,
+            cause: str | None = None) -> Booking | None:
     """Give the trip's place back (cancelled trip, cancelled or moved booking). With
     ``late_rules`` (the holder gives the place back), doing so shortly before the slot is
-    recorded as a late cancellation against the vehicle."""
+    recorded as a late cancellation against the vehicle. ``cause`` names the event the release
+    is part of (``trip_cancelled``, ``rerouted``), whose own notice then tells the driver."""
     booking = session.scalar(select(Booking).where(Booking.trip_id == row.id,
                                                    Booking.status == "active")
                              .with_for_update())
@@ -217,7 +219,8 @@ def release(session: Session, row: Trip, *, actor: Principal, now: datetime,
                                f"cancelled at {now.astimezone(LOCAL_TZ):%H:%M}: {reason}")
     if row.state.get("booking"):
         trips.append_event(session, row, domain.Event(
-            "trip.unbooked", now, actor.username, {"booking_id": booking.id, "reason": reason}),
+            "trip.unbooked", now, actor.username,
+            {"booking_id": booking.id, "reason": reason, **({"cause": cause} if cause else {})}),
             actor=actor, source="api", now=now)
     return booking
 

@@ -271,7 +271,7 @@ def cancel_trip(session: Session, row: Trip, reason: str, *, actor: Principal,
     from borderflow.trip import booking  # bookings build on trips
 
     booking.release(session, row, actor=actor, now=now, reason=f"trip cancelled: {reason}",
-                    late_rules=late_rules)
+                    cause="trip_cancelled", late_rules=late_rules)
     _append(session, row, domain.Event("trip.cancelled", now, actor.username,
                                        {"reason": reason}),
             actor=actor, source="api", now=now, key=None)
