@@ -190,3 +190,13 @@ def test_refused_events_leave_the_state_untouched() -> None:
         domain.apply(state, domain.Event("area.left", T0, "x",
                                          {"area": "staging:viettel-logistics-park"}))
     assert repr(state) == snapshot
+
+
+def test_the_dispatcher_is_woken_only_by_changes_it_acts_on() -> None:
+    before = {"status": "declared", "location": None, "gate": "huu-nghi", "priority": "normal",
+              "booking": None, "steps": {"customs": {"status": "pending"}}}
+    assert not domain.affects_dispatch(before, dict(before, version=3))
+    assert domain.affects_dispatch(before, dict(before, status="at_staging",
+                                                location="staging:viettel-logistics-park"))
+    assert domain.affects_dispatch(before, dict(before, priority="urgent"))
+    assert domain.affects_dispatch(before, dict(before, steps={"customs": {"status": "held"}}))

@@ -9,12 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from borderflow.regulation.dispatch import (
+    GateRoom,
     Policy,
     Room,
     Waiting,
+    cap_places,
     choose_calls,
     forecast,
     order_queue,
+    partner_room,
     plan_reroutes,
 )
 
@@ -103,7 +106,7 @@ def test_a_closed_gate_sends_its_trucks_where_their_goods_may_go() -> None:
     stuck = [(w("fruit", "perishable", gate="closed"), None, ("closed", "open")),
              (w("steel", gate="closed"), None, ("closed", "open")),
              (w("chemicals", gate="closed"), None, ("closed",))]
-    left = {"closed": [0] * 6, "open": [1, 1, 0, 0, 0, 0]}
+    left = {"closed": GateRoom([0] * 6), "open": GateRoom([1, 1, 0, 0, 0, 0])}
     moves = plan_reroutes(stuck, ["closed", "open"], left, {"closed": 4, "open": 4})
     assert [(m.trip_id, m.gate, m.slot) for m in moves] == [("fruit", "open", 0),
                                                             ("steel", "open", 1)]
@@ -111,7 +114,7 @@ def test_a_closed_gate_sends_its_trucks_where_their_goods_may_go() -> None:
 
 def test_no_move_without_a_clear_gain() -> None:
     waiting = [(w("a", gate="busy"), 3, ("busy", "other"))]
-    left = {"busy": [0, 0, 0, 1, 0, 0], "other": [0, 1, 0, 0, 0, 0]}
+    left = {"busy": GateRoom([0, 0, 0, 1, 0, 0]), "other": GateRoom([0, 1, 0, 0, 0, 0])}
     assert plan_reroutes(waiting, ["busy", "other"], left, {"busy": 4, "other": 4}) == []
     moved = plan_reroutes(waiting, ["busy", "other"], left, {"busy": 2, "other": 2})
     assert [(m.trip_id, m.from_gate, m.gate, m.slot) for m in moved] == [
@@ -124,13 +127,17 @@ def test_no_move_without_a_clear_gain() -> None:
                           st.sets(st.sampled_from("abc"), min_size=1)), max_size=30),
        st.dictionaries(st.sampled_from("abc"), st.lists(st.integers(0, 3), min_size=6,
                                                         max_size=6), min_size=3),
-       st.integers(1, 4))
+       st.integers(1, 4),
+       st.dictionaries(st.sampled_from("abc"), st.tuples(st.one_of(st.none(), st.integers(0, 4)),
+                                                         st.one_of(st.none(), st.integers(0, 6)))))
 def test_moves_go_only_to_permitted_gates_with_room_and_a_gain(
-    trucks: list[tuple[str, str, int | None, set[str]]], left: dict[str, list[int]], gain: int
+    trucks: list[tuple[str, str, int | None, set[str]]], places: dict[str, list[int]], gain: int,
+    downstream: dict[str, tuple[int | None, int | None]]
 ) -> None:
     candidates = [(w(f"t{i}", p, i, gate=own), slot, tuple(sorted(alt | {own})))
                   for i, (p, own, slot, alt) in enumerate(trucks)]
     gates = ["a", "b", "c"]
+    left = {g: GateRoom(row, *downstream.get(g, (None, None))) for g, row in places.items()}
     moves = plan_reroutes(candidates, gates, left, dict.fromkeys(gates, gain))
     by_id = {c[0].trip_id: c for c in candidates}
     used: dict[tuple[str, int], int] = {}
@@ -140,5 +147,36 @@ def test_moves_go_only_to_permitted_gates_with_room_and_a_gain(
         assert m.gate != truck.gate
         assert own_slot is None or m.slot + gain <= own_slot
         used[(m.gate, m.slot)] = used.get((m.gate, m.slot), 0) + 1
-    assert all(n <= left[g][s] for (g, s), n in used.items())
+    # never beyond a slot's places, the yards' room now, or the partner side's room
+    assert all(n <= places[g][s] for (g, s), n in used.items())
+    for g, (yard_now, partner_left) in downstream.items():
+        if yard_now is not None:
+            assert used.get((g, 0), 0) <= yard_now
+        if partner_left is not None:
+            assert sum(n for (gate, _), n in used.items() if gate == g) <= partner_left
     assert plan_reroutes(candidates, gates, left, dict.fromkeys(gates, gain)) == moves
+
+
+@given(st.lists(st.integers(-2, 6), min_size=1, max_size=10),
+       st.one_of(st.none(), st.integers(-1, 8)), st.one_of(st.none(), st.integers(-1, 30)))
+def test_yards_and_the_partner_yard_cap_a_gates_places(
+    places: list[int], room_now: int | None, budget: int | None
+) -> None:
+    capped = cap_places(places, room_now, budget)
+    assert all(0 <= c <= max(0, p) for c, p in zip(capped, places, strict=True))
+    if room_now is not None:
+        assert capped[0] <= max(0, room_now)
+    if budget is not None:
+        assert sum(capped) <= max(0, budget)
+    # the budget goes to the earliest slots: a slot is cut only once the budget is spent
+    for s, (c, p) in enumerate(zip(capped, places, strict=True)):
+        limit = max(0, p) if s or room_now is None else min(max(0, p), max(0, room_now))
+        if c < limit:
+            assert budget is not None
+            assert sum(capped[:s + 1]) == max(0, budget)
+
+
+def test_the_partner_yard_room_counts_trucks_sent_since_its_count() -> None:
+    assert partner_room(vehicles=40, capacity=50, sent_since=3) == 7
+    assert partner_room(vehicles=49, capacity=50, sent_since=3) == 0
+    assert partner_room(vehicles=10, capacity=None, sent_since=0) is None

@@ -24,13 +24,23 @@ def snapshots(draw: Any) -> PlanInput:
     permitted = rng.random((groups, gates)) < 0.6
     capacity = rng.integers(0, 6, (gates, slots)).astype(np.int64)
     capacity[rng.random((gates, slots)) < 0.2] = 0  # closures and hours outside the calendar
+    downstream = draw(st.booleans())  # yards, the partner side's yard and staging areas
+    areas = draw(st.integers(1, 3))
     return PlanInput(
         capacity=capacity,
         release=rng.integers(0, slots + 1, trucks).astype(np.int64),
         weight=rng.choice([1.0, 2.0, 5.0], trucks),
         group=rng.integers(0, groups, trucks).astype(np.int64),
         permitted=permitted,
+        room=rng.integers(0, 6, (gates, slots)).astype(np.int64) if downstream else None,
+        budget=rng.integers(-1, 15, gates).astype(np.int64) if downstream else None,
+        area=rng.integers(-1, areas, trucks).astype(np.int64) if downstream else None,
+        area_capacity=rng.integers(0, 30, areas).astype(np.int64) if downstream else None,
     )
+
+
+def _limit(inp: PlanInput) -> np.ndarray:
+    return inp.capacity if inp.room is None else np.minimum(inp.capacity, inp.room)
 
 
 @settings(max_examples=300, deadline=None)
@@ -43,14 +53,32 @@ def test_plans_respect_every_hard_constraint_and_are_deterministic(inp: PlanInpu
     assert (result.slot[ok] >= inp.release[ok]).all()
     assert inp.permitted[inp.group[ok], result.gate[ok]].all()
     # never above a gate's capacity in a slot, never in a closed slot
+    # nor above what its yards can take in the slot, nor above its budget over the horizon
     used = np.zeros_like(inp.capacity)
     np.add.at(used, (result.gate[ok], result.slot[ok]), 1)
-    assert (used <= inp.capacity).all()
+    limit = _limit(inp)
+    assert (used <= limit).all()
+    spent = used.sum(axis=1)
+    if inp.budget is not None:
+        capped = inp.budget >= 0
+        assert (spent[capped] <= inp.budget[capped]).all()
     # a truck is left unplanned only if no permitted gate has room at or after its release
     for i in np.flatnonzero(~ok):
-        gates = np.flatnonzero(inp.permitted[inp.group[i]])
-        room = (inp.capacity - used)[gates, inp.release[i]:]
+        gates = [g for g in np.flatnonzero(inp.permitted[inp.group[i]])
+                 if inp.budget is None or inp.budget[g] < 0 or spent[g] < inp.budget[g]]
+        room = (limit - used)[gates, inp.release[i]:]
         assert (room <= 0).all()
+    # the staging overflow is the trucks in each park beyond its capacity, counted one by one
+    if inp.area is not None and inp.area_capacity is not None:
+        assert result.staging_overflow is not None
+        for a, cap in enumerate(inp.area_capacity):
+            for s in range(inp.capacity.shape[1]):
+                there = sum(1 for i in range(len(inp.area)) if inp.area[i] == a
+                            and inp.release[i] <= s and (result.gate[i] < 0
+                                                         or result.slot[i] >= s))
+                assert result.staging_overflow[a, s] == max(0, there - cap)
+    else:
+        assert result.staging_overflow is None
     assert result.total_weighted_wait == weighted_wait(inp, result.gate, result.slot)
     again = plan(inp)
     assert (again.gate == result.gate).all()
@@ -128,6 +156,29 @@ def test_closed_slots_and_forbidden_gates_are_never_used() -> None:
     assert result.total_weighted_wait == 1 + 1 + 3
 
 
+def test_full_yards_and_the_partner_side_send_trucks_elsewhere() -> None:
+    # two equivalent gates; gate 0's yards are full now, and the partner side reported room for
+    # only 3 more trucks at gate 0 for the whole horizon
+    inp = PlanInput(
+        capacity=np.full((2, 3), 4, dtype=np.int64),
+        release=np.zeros(10, dtype=np.int64),
+        weight=np.ones(10),
+        group=np.zeros(10, dtype=np.int64),
+        permitted=np.ones((1, 2), dtype=bool),
+        room=np.asarray([[0, 4, 4], [4, 4, 4]], dtype=np.int64),
+        budget=np.asarray([3, -1], dtype=np.int64),
+        area=np.zeros(10, dtype=np.int64),
+        area_capacity=np.asarray([5], dtype=np.int64),
+    )
+    result = plan(inp)
+    served = np.bincount(result.gate, minlength=2)
+    assert served.tolist() == [3, 7]
+    assert (result.slot[result.gate == 0] >= 1).all()  # nothing into gate 0's full yards now
+    # 10 trucks wait in a park for 5: 5 on the road at first, 1 once 4 have been called
+    assert result.staging_overflow is not None
+    assert result.staging_overflow[0].tolist() == [5, 1, 0]
+
+
 def test_bad_input_is_refused_clearly() -> None:
     with pytest.raises(ValueError, match="one entry per truck"):
         PlanInput(capacity=_one_gate([1]), release=np.zeros(2, dtype=np.int64),
@@ -137,3 +188,11 @@ def test_bad_input_is_refused_clearly() -> None:
         PlanInput(capacity=_one_gate([1]), release=np.zeros(1, dtype=np.int64),
                   weight=np.ones(1), group=np.asarray([3], dtype=np.int64),
                   permitted=np.ones((1, 1), dtype=bool))
+    with pytest.raises(ValueError, match="shape of capacity"):
+        PlanInput(capacity=_one_gate([1, 1]), release=np.zeros(1, dtype=np.int64),
+                  weight=np.ones(1), group=np.zeros(1, dtype=np.int64),
+                  permitted=np.ones((1, 1), dtype=bool), room=_one_gate([1]))
+    with pytest.raises(ValueError, match="go together"):
+        PlanInput(capacity=_one_gate([1]), release=np.zeros(1, dtype=np.int64),
+                  weight=np.ones(1), group=np.zeros(1, dtype=np.int64),
+                  permitted=np.ones((1, 1), dtype=bool), area=np.zeros(1, dtype=np.int64))

@@ -15,10 +15,20 @@ import structlog
 
 log = structlog.get_logger("borderflow.background")
 
+SETTLE_SECONDS = 0.5
+"""After a wake-up, wait this long so that a burst of changes makes one run, not many."""
 
-async def _every(interval: float, work: Callable[[], Any], name: str) -> None:
+
+async def _every(interval: float, work: Callable[[], Any], name: str,
+                 wake: asyncio.Event | None) -> None:
     while True:
-        await asyncio.sleep(interval)
+        if wake is None:
+            await asyncio.sleep(interval)
+        else:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(wake.wait(), interval)
+            await asyncio.sleep(SETTLE_SECONDS)  # a burst of changes makes one run
+            wake.clear()  # whatever woke it is seen by this run
         try:
             await anyio.to_thread.run_sync(work)
         except Exception:  # the loop must survive any one bad run; it is logged
@@ -26,9 +36,11 @@ async def _every(interval: float, work: Callable[[], Any], name: str) -> None:
 
 
 @asynccontextmanager
-async def periodic(interval: float, work: Callable[[], Any], name: str) -> AsyncIterator[None]:
-    """Run ``work`` every ``interval`` seconds while the context is open; 0 turns it off."""
-    task = asyncio.create_task(_every(interval, work, name)) if interval > 0 else None
+async def periodic(interval: float, work: Callable[[], Any], name: str,
+                   wake: asyncio.Event | None = None) -> AsyncIterator[None]:
+    """Run ``work`` every ``interval`` seconds while the context is open, and as soon as
+    ``wake`` is set; 0 turns it off."""
+    task = asyncio.create_task(_every(interval, work, name, wake)) if interval > 0 else None
     try:
         yield
     finally:

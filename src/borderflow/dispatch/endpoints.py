@@ -12,9 +12,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
-from borderflow.dispatch import controls, service
+from borderflow.dispatch import controls, partner, service
 from borderflow.domain.access import Principal
-from borderflow.errors import Forbidden
+from borderflow.errors import Forbidden, NotFound
 from borderflow.network import service as networks
 from borderflow.trip import service as trips
 
@@ -23,6 +23,7 @@ controls_router = APIRouter(prefix="/api/v1/gates", tags=["gate controls"],
                             responses=ERROR_RESPONSES)
 
 Controller = Annotated[Principal, Depends(require("gate.control"))]
+PartnerRecorder = Annotated[Principal, Depends(require("partner_yard.record"))]
 Public = Annotated[Principal, Depends(require("occupancy.read"))]
 Runner = Annotated[Principal, Depends(require("dispatch.run"))]
 QueueReader = Annotated[Principal, Depends(require("queue.read"))]
@@ -173,6 +174,84 @@ def lift_control(control_id: int, ctx: Ctx, db: Db, actor: Controller) -> dict[s
 def list_controls(ctx: Ctx, db: Db, _caller: Public) -> list[dict[str, Any]]:
     return [ControlOut.model_validate(c).model_dump(mode="json")
             for c in controls.active(db, ctx.clock.now())]
+
+
+class PartnerCountIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    direction: Literal["export", "import"] = Field(
+        description="export: our trucks waiting in the partner side's yard; import: the "
+        "partner side's trucks waiting there to come to us.")
+    vehicles: int = Field(ge=0, le=100_000, description="Vehicles in the partner side's yard.")
+    capacity: int | None = Field(
+        default=None, ge=1, le=100_000,
+        description="Vehicles that yard holds, if the partner side gave it (default: the "
+        "network's figure for the partner gate, if any).")
+    counted_at: datetime | None = Field(
+        default=None, description="When the partner side counted (default: now); not in the "
+        "future, at most 7 days ago.")
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class PartnerCountOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    gate: str
+    direction: str
+    vehicles: int
+    capacity: int | None
+    counted_at: datetime
+    source: str
+    note: str | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class PartnerYardOut(BaseModel):
+    gate: str
+    export_room: int | None = Field(
+        description="Export trucks the partner side's yard can still take: its capacity less "
+        "the vehicles it counted and the trucks called to this gate since; null when there "
+        "is no recent count or the capacity is unknown (then nothing is limited).")
+    counts: list[PartnerCountOut] = Field(description="The latest counts, newest first.")
+
+
+@controls_router.post("/{gate}/partner-yard", response_model=PartnerCountOut, status_code=201,
+                      summary="Record the partner side's yard count at a gate",
+                      description="A count the partner side reported (by phone, or from its "
+                      "daily bulletin). The latest count of the gate and direction is used "
+                      "for the gate's `partner_report_hours`: while the partner yard is full, "
+                      "the dispatcher calls no export trucks to this gate and re-routes them "
+                      "to gates with room. Re-plans at once. Audited."
+                      + roles_doc("partner_yard.record"))
+def record_partner_count(gate: str, body: PartnerCountIn, ctx: Ctx, db: Db,
+                         actor: PartnerRecorder, idem: Idem) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    row = partner.record(db, network, gate=gate, direction=body.direction,
+                         vehicles=body.vehicles, capacity=body.capacity,
+                         counted_at=body.counted_at or now, note=body.note, source="regulator",
+                         actor=actor, now=now)
+    service.run_cycle(db, network, now)
+    return idem.respond(PartnerCountOut.model_validate(row).model_dump(mode="json"), 201)
+
+
+@controls_router.get("/{gate}/partner-yard", response_model=PartnerYardOut,
+                     summary="The partner side's yard counts at a gate",
+                     description="The room left for export trucks and the latest counts."
+                     + roles_doc("occupancy.read"))
+def read_partner_yard(gate: str, ctx: Ctx, db: Db, _caller: Public) -> dict[str, Any]:
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    if network.gate(gate) is None:
+        raise NotFound(f"no gate '{gate}' in the network in force")
+    return {"gate": gate,
+            "export_room": partner.export_room(db, network, now).get(gate),
+            "counts": [PartnerCountOut.model_validate(r).model_dump(mode="json")
+                       for r in partner.history(db, gate, limit=20)]}
 
 
 trips_router = APIRouter(prefix="/api/v1/trips", tags=["dispatch"], responses=ERROR_RESPONSES)

@@ -14,16 +14,19 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
+from borderflow.dispatch import partner
 from borderflow.domain import slots as slot_rules
 from borderflow.domain import trip as domain
-from borderflow.domain.access import Principal, Role
+from borderflow.domain.access import DISPATCHER, Principal
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed
 from borderflow.regulation.dispatch import (
+    GateRoom,
     Order,
     Policy,
     Room,
     Waiting,
+    cap_places,
     choose_calls,
     forecast,
     order_queue,
@@ -34,8 +37,6 @@ from borderflow.trip import booking as bookings
 from borderflow.trip import service as trips
 from borderflow.trip import standing
 
-DISPATCHER = Principal(id=None, username="dispatcher", kind="client",
-                       roles=frozenset({Role.REGULATOR}))
 LOCK_KEY = 0x426F7264  # "Bord": one dispatcher at a time across API workers
 
 
@@ -72,36 +73,48 @@ def waiting_of(session: Session, rows: list[Trip]) -> list[Waiting]:
     ]
 
 
-def rooms_of(session: Session, network: Network, rows: list[Trip], now: datetime,
-             slot_start: datetime, slot_end: datetime) -> list[Room]:
+def yard_room(session: Session, network: Network, rows: list[Trip]
+              ) -> dict[tuple[str, str], tuple[tuple[str, int], ...]]:
+    """Free places in each yard of every gate and direction: its capacity less the trucks in it
+    and the trucks called to it that are on their way."""
     located = Counter(session.scalars(select(Trip.location).where(
         Trip.location.is_not(None))).all())
     en_route: Counter[str] = Counter()
+    for r in rows:
+        order = r.state.get("order") or {}
+        if r.status == "called" and order.get("yard"):
+            en_route[order["yard"]] += 1
+    return {
+        (gate.code, direction): tuple(
+            (y.code, y.capacity - located[f"yard:{y.code}"] - en_route[y.code])
+            for y in gate.yards if direction in y.directions)
+        for gate in network.gates for direction in ("export", "import")
+    }
+
+
+def rooms_of(session: Session, network: Network, rows: list[Trip], now: datetime,
+             slot_start: datetime, slot_end: datetime) -> list[Room]:
+    yards = yard_room(session, network, rows)
+    partner_room = partner.export_room(session, network, now)
     called_in_slot: Counter[tuple[str, str]] = Counter()
     for r in rows:
         if r.status != "called":
             continue
-        order = r.state.get("order") or {}
-        if order.get("yard"):
-            en_route[order["yard"]] += 1
         called = domain.parse_time(r.state["milestones"]["called"])
         if slot_start <= called < slot_end:
             called_in_slot[(r.gate, r.flow)] += 1
     gates_in_use = {(r.gate, r.flow) for r in rows}
     out = []
     for gate_code, direction in sorted(gates_in_use):
-        gate = network.gate(gate_code)
-        if gate is None:
+        if network.gate(gate_code) is None:
             continue
         if paused(session, gate_code, direction, now):
             continue
         capacity = bookings.capacity_at(session, network, gate_code, direction, slot_start)
-        yards = tuple(
-            (y.code, y.capacity - located[f"yard:{y.code}"] - en_route[y.code])
-            for y in gate.yards if direction in y.directions
-        )
         out.append(Room(gate_code, direction,
-                        capacity - called_in_slot[(gate_code, direction)], yards))
+                        capacity - called_in_slot[(gate_code, direction)],
+                        yards.get((gate_code, direction), ()),
+                        partner_room.get(gate_code) if direction == "export" else None))
     return out
 
 
@@ -144,16 +157,25 @@ HORIZON_SLOTS = 48
 @dataclass
 class Outlook:
     """One gate and direction over the horizon: the places of each slot (after trucks already
-    called in it and booked trucks that have not reached the park yet), the trucks waiting in
-    the staging area, and the slot each would be called in by the gate's policy."""
+    called in it and booked trucks that have not reached the park yet), the free places in its
+    yards now and in the partner side's yard, the trucks waiting in the staging area, and the
+    slot each would be called in by the gate's policy."""
 
     gate: str
     direction: str
     slot_starts: list[datetime]
     places: list[int]
+    yard_now: int
+    partner: int | None
     waiting: list[Waiting]
     forecast: dict[str, int]
     left: list[int]
+
+    @property
+    def usable(self) -> list[int]:
+        """Places per slot once the yards and the partner side's yard are taken into
+        account."""
+        return cap_places(self.places, self.yard_now, self.partner)
 
     def estimated_call(self, trip_id: str, now: datetime) -> datetime | None:
         s = self.forecast.get(trip_id)
@@ -179,6 +201,8 @@ def outlooks(session: Session, network: Network, rows: list[Trip], now: datetime
     step = timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
     starts = [first + i * step for i in range(HORIZON_SLOTS)]
     waiting = waiting_of(session, rows)
+    yards = yard_room(session, network, rows)
+    partner_room = partner.export_room(session, network, now)
     called_now: Counter[tuple[str, str]] = Counter()
     for r in rows:
         if r.status == "called":
@@ -201,9 +225,12 @@ def outlooks(session: Session, network: Network, rows: list[Trip], now: datetime
                                                                                   strict=True)]
             places[0] -= called_now[(gate, direction)]
             mine = [w for w in waiting if (w.gate, w.direction) == (gate, direction)]
-            forecast, left = _forecast(mine, starts, places, by_gate.get(gate, Policy()))
-            out[(gate, direction)] = Outlook(gate, direction, starts, places, mine, forecast,
-                                             left)
+            yard_now = sum(max(0, free) for _, free in yards.get((gate, direction), ()))
+            room = partner_room.get(gate) if direction == "export" else None
+            forecast, left = _forecast(mine, starts, cap_places(places, yard_now, room),
+                                       by_gate.get(gate, Policy()))
+            out[(gate, direction)] = Outlook(gate, direction, starts, places, yard_now, room,
+                                             mine, forecast, left)
     return out
 
 
@@ -230,8 +257,9 @@ def alternatives(network: Network, row: Trip) -> tuple[str, ...]:
     )
 
 
-def _reroute_reason(session: Session, gate: str, direction: str, now: datetime,
-                    own: datetime | None, new: datetime) -> str:
+def _reroute_reason(session: Session, view: Outlook, now: datetime, own: datetime | None,
+                    new: datetime) -> str:
+    gate, direction = view.gate, view.direction
     closure = session.scalar(select(GateControl).where(
         GateControl.gate == gate, GateControl.kind == "closure", GateControl.lifted_at.is_(None),
         GateControl.starts_at <= now, GateControl.ends_at > now,
@@ -240,6 +268,9 @@ def _reroute_reason(session: Session, gate: str, direction: str, now: datetime,
     if closure is not None:
         return f"gate {gate} is closed: {closure.reason}"
     local = LOCAL_TZ
+    if own is None and view.partner is not None and view.partner < len(view.waiting):
+        return (f"the partner side's yard at {gate} has room for only {view.partner} more "
+                f"trucks (called about {new.astimezone(local):%H:%M} at the new gate)")
     was = own.astimezone(local).strftime("%H:%M") if own else "not within a day"
     return (f"called earlier at the new gate (about {new.astimezone(local):%H:%M}; at {gate}: "
             f"{was})")
@@ -297,18 +328,23 @@ def _reroutes(session: Session, network: Network, rows: list[Trip], now: datetim
             continue
         moving = {w.trip_id for w, _, _ in candidates}
         left = {}
-        for gate in gates:  # places left after the trucks that stay where they are
+        for gate in gates:  # what is left after the trucks that stay where they are
             view = views[(gate, direction)]
             stay = [w for w in view.waiting if w.trip_id not in moving]
-            left[gate] = _forecast(stay, view.slot_starts, view.places, by_gate.get(
-                gate, Policy()))[1]
+            usable = view.usable
+            after = _forecast(stay, view.slot_starts, usable, by_gate.get(gate, Policy()))[1]
+            used = [u - a for u, a in zip(usable, after, strict=True)]
+            left[gate] = GateRoom(
+                places=[max(0, p) - u for p, u in zip(view.places, used, strict=True)],
+                yard_now=view.yard_now - used[0],
+                partner=None if view.partner is None else view.partner - sum(used))
         gain_slots = {g: max(1, by_gate.get(g, Policy()).reroute_after_minutes // step)
                       for g in gates}
         for r in plan_reroutes(candidates, gates, left, gain_slots):
             row = by_id[r.trip_id]
             view = views[(r.from_gate, direction)]
             own_slot = view.forecast.get(r.trip_id)
-            reason = _reroute_reason(session, r.from_gate, direction, now,
+            reason = _reroute_reason(session, view, now,
                                      view.slot_starts[own_slot] if own_slot is not None
                                      else None, max(now, view.slot_starts[r.slot]))
             reroute(session, network, row, r.gate, reason, actor=DISPATCHER, now=now)

@@ -94,6 +94,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "trip.acknowledge": frozenset({Role.DRIVER}),
     "dispatch.run": frozenset({Role.REGULATOR}),
     "gate.control": frozenset({Role.REGULATOR}),
+    "partner_yard.record": frozenset({Role.REGULATOR}),
     "queue.read": OFFICIALS,
     "enterprise.read": OFFICIALS,
     "enterprise.manage": frozenset({Role.ADMIN}),
@@ -144,6 +145,11 @@ class Principal:
     @property
     def is_official(self) -> bool:
         return bool(self.roles & OFFICIALS)
+
+
+DISPATCHER = Principal(id=None, username="dispatcher", kind="client",
+                       roles=frozenset({Role.REGULATOR}))
+"""The dispatcher, as the actor of the orders, no-shows and re-routes it records."""
 
 
 ANONYMOUS = Principal(id=None, username="public", kind="anonymous", roles=frozenset({Role.PUBLIC}))

@@ -325,6 +325,13 @@ class PartnerGate:
 
     name: Names
     country: str = "CN"
+    yard_capacity: int | None = None
+    """Vehicles the partner side's yard at this gate holds, when known: with the counts the
+    partner side reports, it limits how many export trucks are sent across."""
+
+    def __post_init__(self) -> None:
+        if self.yard_capacity is not None and self.yard_capacity < 1:
+            raise ValueError("yard_capacity must be at least 1 vehicle")
 
 
 PRIORITY_CLASSES = ("urgent", "aeo_perishable", "perishable", "aeo", "normal")
@@ -344,6 +351,8 @@ class GateRegulation:
     happens to a no-show: back of its class in the queue (``requeue``) or trip cancelled
     (``cancel``). ``reroute_after_minutes``: a waiting truck whose estimated call at this gate
     is later than that by more than another permitted gate would call it is moved there.
+    ``partner_report_hours``: how long the partner side's latest yard count at this gate is
+    used for planning (the counts are exchanged daily).
     """
 
     policy: Literal["strict", "cycle", "green_channel"] = "strict"
@@ -356,6 +365,7 @@ class GateRegulation:
     grace_minutes: int = 90
     no_show: Literal["requeue", "cancel"] = "requeue"
     reroute_after_minutes: int = 120
+    partner_report_hours: int = 36
 
     def __post_init__(self) -> None:
         for cls in (*self.cycle, *self.green_classes):
@@ -371,6 +381,8 @@ class GateRegulation:
             raise ValueError("grace_minutes must be between 1 and 1440")
         if not 0 <= self.reroute_after_minutes <= 7 * 24 * 60:
             raise ValueError("reroute_after_minutes must be between 0 and 10080")
+        if not 1 <= self.partner_report_hours <= 7 * 24:
+            raise ValueError("partner_report_hours must be between 1 and 168")
 
 
 @dataclass(frozen=True)

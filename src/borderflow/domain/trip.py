@@ -294,6 +294,17 @@ def _created(e: Event) -> dict[str, Any]:
 # --- the reducer -------------------------------------------------------------------------------
 
 
+def affects_dispatch(before: Mapping[str, Any], after: Mapping[str, Any]) -> bool:
+    """Whether a change may let the dispatcher call, hold or re-route someone: the trip's
+    status, place, gate, priority class, booking or holds changed."""
+    keys = ("status", "location", "gate", "priority", "booking")
+    return any(before.get(k) != after.get(k) for k in keys) or _held(before) != _held(after)
+
+
+def _held(state: Mapping[str, Any]) -> bool:
+    return any(s.get("status") == "held" for s in state.get("steps", {}).values())
+
+
 def apply(state: Mapping[str, Any] | None, event: Event) -> dict[str, Any]:
     """The state after ``event``; raises (and changes nothing) if it is not valid now."""
     if event.type == "trip.created":

@@ -79,10 +79,36 @@ class Room:
     direction: str
     slot_places: int
     yards: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    partner: int | None = None
+    """Free places left in the partner side's yard at this gate, when it reported them."""
 
     @property
     def places(self) -> int:
-        return max(0, min(self.slot_places, sum(free for _, free in self.yards)))
+        here = min(self.slot_places, sum(free for _, free in self.yards))
+        return max(0, here if self.partner is None else min(here, self.partner))
+
+
+def partner_room(vehicles: int, capacity: int | None, sent_since: int) -> int | None:
+    """Free places in the partner side's yard: its capacity less the vehicles it reported and
+    the trucks we have sent since it counted them; None when its capacity is unknown."""
+    if capacity is None:
+        return None
+    return max(0, capacity - vehicles - sent_since)
+
+
+def cap_places(places: Sequence[int], room_now: int | None, budget: int | None) -> list[int]:
+    """A gate's places per slot, limited by the free places in its yards now (the first slot)
+    and by a budget over the whole horizon (the partner side's free yard places). Places are
+    used earliest first, so the budget is spent from the first slot on."""
+    out = [max(0, p) for p in places]
+    if room_now is not None and out:
+        out[0] = min(out[0], max(0, room_now))
+    if budget is not None:
+        left = max(0, budget)
+        for s, p in enumerate(out):
+            out[s] = min(p, left)
+            left -= out[s]
+    return out
 
 
 @dataclass(frozen=True)
@@ -201,22 +227,42 @@ class Reroute:
     """Index of the slot the planner gives the truck at its new gate."""
 
 
+@dataclass(frozen=True)
+class GateRoom:
+    """What one gate has left for trucks moved to it, after the trucks that stay: places per
+    slot, free yard places now (None: not limited), and the partner side's free yard places
+    over the horizon (None: not reported or capacity unknown)."""
+
+    places: Sequence[int]
+    yard_now: int | None = None
+    partner: int | None = None
+
+
 def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...]]],
-                  gates: Sequence[str], left: Mapping[str, Sequence[int]],
+                  gates: Sequence[str], left: Mapping[str, GateRoom],
                   gain_slots: Mapping[str, int]) -> list[Reroute]:
     """Which waiting trucks to move to another gate. Each candidate is (truck, its forecast
     slot at its own gate or None if not within the horizon, the gates it may go to instead,
-    its own included). ``left`` is each gate's places per slot after the trucks that stay;
-    the planner (:func:`plan`) spreads the candidates over their gates, and a truck moves
-    when the planner puts it at another gate at least ``gain_slots[own gate]`` slots earlier
-    than its forecast (any slot, if it had none). Deterministic."""
+    its own included). ``left`` is what each gate has after the trucks that stay; the planner
+    (:func:`plan`) spreads the candidates over their gates within those places, yard room and
+    partner-side room, and a truck moves when the planner puts it at another gate at least
+    ``gain_slots[own gate]`` slots earlier than its forecast (any slot, if it had none).
+    Deterministic."""
     if not candidates:
         return []
     index = {g: i for i, g in enumerate(gates)}
-    horizon = len(next(iter(left.values())))
+    horizon = len(next(iter(left.values())).places)
     capacity = np.zeros((len(gates), horizon), dtype=np.int64)
-    for code, row in left.items():
-        capacity[index[code]] = np.maximum(np.asarray(row, dtype=np.int64), 0)
+    room = capacity.copy()
+    budget = np.full(len(gates), -1, dtype=np.int64)
+    for code, gate_room in left.items():
+        i = index[code]
+        capacity[i] = np.maximum(np.asarray(gate_room.places, dtype=np.int64), 0)
+        room[i] = capacity[i]
+        if gate_room.yard_now is not None and horizon:
+            room[i, 0] = max(0, gate_room.yard_now)
+        if gate_room.partner is not None:
+            budget[i] = max(0, gate_room.partner)
     combos: dict[tuple[str, ...], int] = {}
     group = np.array([combos.setdefault(tuple(sorted(alt)), len(combos))
                       for _, _, alt in candidates], dtype=np.int64)
@@ -231,7 +277,7 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
     result = plan(PlanInput(
         capacity=capacity, release=np.zeros(len(candidates), dtype=np.int64),
         weight=np.array([CLASS_WEIGHT.get(w.priority, 1.0) for w, _, _ in candidates]),
-        group=group, permitted=permitted, order=rank))
+        group=group, permitted=permitted, order=rank, room=room, budget=budget))
     out = []
     for i, (w, own_slot, _) in enumerate(candidates):
         g = int(result.gate[i])

@@ -11,6 +11,13 @@ higher classes first, least total weighted waiting, an even load across gates, f
 served within a class. Trucks that fit nowhere within the horizon stay unplanned (and cost as if
 served just after it).
 
+Downstream room. ``room`` (G × S) caps what a gate may take in a slot by what its yards can
+hold then (the effective capacity is ``min(capacity, room)``); ``budget`` (G) caps what a gate
+may take over the whole horizon, e.g. the free places the partner side reported in its yard
+for this gate. Staging areas do not change the plan (trucks already wait there), but the plan
+reports, per area and slot, how many trucks it leaves waiting beyond the area's capacity
+(``staging_overflow``): trucks that would queue on the road.
+
 Method. Trucks with the same release slot, weight and goods group are interchangeable, so the
 planner works on those classes, slot by slot. In each slot the waiting groups (weight, goods
 group) are served highest weight first and, among equals, least flexible first (fewest open
@@ -47,6 +54,14 @@ class PlanInput:
     """(K, G): goods group k may pass gate g (already combined with the direction)."""
     order: IntArray | None = None
     """(N,): first-come rank within a class (default: the index)."""
+    room: IntArray | None = None
+    """(G, S): trucks gate g's yards can take in slot s (default: no limit)."""
+    budget: IntArray | None = None
+    """(G,): trucks gate g may take over the whole horizon; negative = no limit (default)."""
+    area: IntArray | None = None
+    """(N,): staging area of truck i (index into ``area_capacity``), -1 for none."""
+    area_capacity: IntArray | None = None
+    """(A,): trucks each staging area holds."""
 
     def __post_init__(self) -> None:
         n = self.release.shape[0]
@@ -63,6 +78,18 @@ class PlanInput:
             raise ValueError("group indexes must be rows of permitted")
         if (self.capacity < 0).any():
             raise ValueError("capacity must not be negative")
+        if self.room is not None and (self.room.shape != self.capacity.shape
+                                      or (self.room < 0).any()):
+            raise ValueError("room must have the shape of capacity and no negative entries")
+        if self.budget is not None and self.budget.shape != (self.capacity.shape[0],):
+            raise ValueError("budget must have one entry per gate")
+        if (self.area is None) != (self.area_capacity is None):
+            raise ValueError("area and area_capacity go together")
+        if self.area is not None and self.area_capacity is not None:
+            if self.area.shape != (n,):
+                raise ValueError("area must have one entry per truck")
+            if n and self.area.max() >= self.area_capacity.shape[0]:
+                raise ValueError("area indexes must be entries of area_capacity")
         if n and (self.weight < 0).any():
             raise ValueError("weights must not be negative")
 
@@ -75,6 +102,9 @@ class PlanResult:
     """(N,): the slot of each truck, -1 if unplanned."""
     total_weighted_wait: float
     """Sum of weight × slots waited; unplanned trucks count as served at slot S."""
+    staging_overflow: IntArray | None = None
+    """(A, S): trucks waiting at the start of slot s beyond staging area a's capacity (only
+    when the input names areas)."""
 
     @property
     def unplanned(self) -> int:
@@ -87,6 +117,22 @@ def weighted_wait(inp: PlanInput, gate: IntArray, slot: IntArray) -> float:
     release = np.minimum(inp.release, horizon)
     served = np.where(gate >= 0, slot, horizon)
     return float((inp.weight * np.maximum(served - release, 0)).sum())
+
+
+def staging_load(inp: PlanInput, gate: IntArray, slot: IntArray) -> IntArray:
+    """(A, S): trucks in each staging area at the start of each slot: released by then and not
+    called in an earlier slot (unplanned trucks stay to the end)."""
+    if inp.area is None or inp.area_capacity is None:
+        raise ValueError("the input names no staging areas")
+    areas = inp.area_capacity.shape[0]
+    horizon = inp.capacity.shape[1]
+    load = np.zeros((areas, horizon + 1), dtype=np.int64)
+    mine = inp.area >= 0
+    release = np.clip(inp.release, 0, horizon)
+    leave = np.where(gate >= 0, slot + 1, horizon)
+    np.add.at(load, (inp.area[mine], release[mine]), 1)
+    np.add.at(load, (inp.area[mine], np.maximum(leave[mine], release[mine])), -1)
+    return np.cumsum(load, axis=1)[:, :horizon]
 
 
 def _spread(amount: int, room: list[int]) -> list[int]:
@@ -115,7 +161,7 @@ def plan(inp: PlanInput) -> PlanResult:
     groups = inp.permitted.shape[0]
     if n == 0:
         empty = np.zeros(0, dtype=np.int64)
-        return PlanResult(empty, empty.copy(), 0.0)
+        return _result(inp, empty, empty.copy())
     release = np.clip(inp.release.astype(np.int64), 0, horizon)
     weights, widx = np.unique(inp.weight, return_inverse=True)
     widx = (len(weights) - 1 - widx).astype(np.int64)  # 0 = heaviest
@@ -144,14 +190,20 @@ def plan(inp: PlanInput) -> PlanResult:
     avail = [0] * len(pair_ids)
 
     allot: list[list[tuple[int, int, int]]] = [[] for _ in range(n_classes)]
-    capacity = inp.capacity.astype(np.int64).tolist()
+    capacity_arr = inp.capacity.astype(np.int64)
+    if inp.room is not None:
+        capacity_arr = np.minimum(capacity_arr, inp.room.astype(np.int64))
+    capacity = capacity_arr.tolist()
+    budget = ([-1] * gates if inp.budget is None else
+              [int(b) for b in inp.budget])  # -1: no limit
 
     for s in range(horizon):
         for p, classes in enumerate(pair_classes):
             while released[p] < len(classes) and c_release[classes[released[p]]] <= s:
                 avail[p] += remaining[classes[released[p]]]
                 released[p] += 1
-        room = [capacity[g][s] for g in range(gates)]
+        room = [capacity[g][s] if budget[g] < 0 else min(capacity[g][s], budget[g])
+                for g in range(gates)]
         if not any(room):
             continue
         waiting = [p for p in range(len(pair_ids)) if avail[p] > 0]
@@ -190,6 +242,8 @@ def plan(inp: PlanInput) -> PlanResult:
                     if remaining[c] == 0:
                         head[p] += 1
         for g in range(gates):
+            if budget[g] >= 0:
+                budget[g] -= min(capacity[g][s], budget[g]) - room[g]
             capacity[g][s] = room[g]
 
     # Expand class allotments back to trucks, in first-come order within each class.
@@ -210,4 +264,11 @@ def plan(inp: PlanInput) -> PlanResult:
     slot = np.empty(n, dtype=np.int64)
     gate[perm] = np.repeat(np.asarray(alloc_gate, dtype=np.int64), counts_arr)
     slot[perm] = np.repeat(np.asarray(alloc_slot, dtype=np.int64), counts_arr)
-    return PlanResult(gate, slot, weighted_wait(inp, gate, slot))
+    return _result(inp, gate, slot)
+
+
+def _result(inp: PlanInput, gate: IntArray, slot: IntArray) -> PlanResult:
+    overflow = None
+    if inp.area_capacity is not None:
+        overflow = np.maximum(staging_load(inp, gate, slot) - inp.area_capacity[:, None], 0)
+    return PlanResult(gate, slot, weighted_wait(inp, gate, slot), overflow)

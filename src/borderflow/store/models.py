@@ -289,6 +289,28 @@ class GateControl(Base):
     lifted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
+class PartnerYardCount(Base):
+    """How many vehicles the partner side reported in its yard at a gate, for one direction
+    (export: our trucks waiting on their side; import: theirs waiting to come to us). Every
+    report is kept; the latest one counts."""
+
+    __tablename__ = "partner_yard_counts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    vehicles: Mapped[int] = mapped_column(Integer)
+    capacity: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    counted_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    source: Mapped[str] = mapped_column(String(20))  # regulator | bulletin
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_partner_yard_counts_gate_direction_counted", "gate", "direction",
+                            "counted_at"),)
+
+
 class VehicleOffence(Base):
     """A no-show or a late cancellation by a vehicle (plate). Enough of them within the rules'
     window bar the vehicle from booking for a period; a regulator may pardon one."""

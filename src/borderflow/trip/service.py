@@ -16,6 +16,7 @@ from borderflow import audit
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import trip as domain
 from borderflow.domain.access import (
+    DISPATCHER,
     Principal,
     Role,
     declaration_scope,
@@ -229,6 +230,12 @@ def cancel_for_declaration(session: Session, decl: Declaration, reason: str, *,
 # --- appending events --------------------------------------------------------------------------
 
 
+DISPATCH_DUE = "borderflow.dispatch_due"
+"""Set on a session whose transaction changed something the dispatcher acts on (a truck
+arrived at the park, left a yard, was held or released...): once it commits, the dispatcher
+runs without waiting for its next minute."""
+
+
 def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principal, source: str,
             now: datetime, key: str | None) -> Trip:
     """Apply the event to the projection and append it, as one change (version + 1)."""
@@ -255,6 +262,8 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
                  after={"status": state["status"], "location": state["location"],
                         "version": state["version"], "payload": dict(event.payload)})
     notify_outbox.enqueue(session, row, event, actor=actor, before=before, now=now)
+    if actor is not DISPATCHER and domain.affects_dispatch(before, state):
+        session.info[DISPATCH_DUE] = True
     return row
 
 
