@@ -27,8 +27,9 @@ from borderflow.account import security
 from borderflow.app import create_app
 from borderflow.bootstrap import demo_accounts
 from borderflow.clock import FixedClock
-from borderflow.config import DEFAULT_NETWORK_FILE, Settings
+from borderflow.config import DEFAULT_NETWORK_FILE, DEFAULT_TARIFF_FILE, Settings
 from borderflow.domain.access import SYSTEM
+from borderflow.fees import tariffs
 from borderflow.network import service as networks
 from borderflow.store import migrate
 from borderflow.store.base import Base
@@ -63,6 +64,8 @@ def _seed(session: Session) -> None:
     """The reference network and one account per role (see bootstrap.demo_accounts)."""
     network = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
     networks.publish(session, network, actor=SYSTEM, now=NOW, note="test seed")
+    tariffs.publish(session, tariffs.parse(tariffs.read_file(DEFAULT_TARIFF_FILE)),
+                    actor=SYSTEM, now=NOW, note="test seed", allow_past=True)
     gate = network.gates[0].code
     yard = network.gates[0].yards[0].code
     for demo in demo_accounts(gate, yard, network.staging_areas[0].code):

@@ -20,6 +20,7 @@ from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
 from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
 from borderflow.dispatch.loop import lifespan_with_dispatcher
+from borderflow.fees.endpoints import router as fees_router
 from borderflow.logging import configure_logging
 from borderflow.network.endpoints import router as network_router
 from borderflow.notify import outbox
@@ -94,7 +95,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
-                   telemetry_router, notify_router, camera_router, short_router):
+                   telemetry_router, notify_router, camera_router, fees_router, short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

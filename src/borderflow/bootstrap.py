@@ -12,8 +12,9 @@ from sqlalchemy.orm import Session
 from borderflow.account import service as accounts
 from borderflow.clock import Clock
 from borderflow.domain.access import SYSTEM, Role
+from borderflow.fees import tariffs
 from borderflow.network import service as networks
-from borderflow.store.models import Account, NetworkVersion
+from borderflow.store.models import Account, NetworkVersion, TariffVersion
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,15 @@ def demo_accounts(first_gate: str, first_yard: str, staging: str) -> list[DemoAc
         DemoAccount("cashier", "Fee cashier", (Role.CASHIER,), gate_scope=(first_gate,)),
         DemoAccount("liaison", "Partner liaison", (Role.PARTNER_LIAISON,)),
     ]
+
+
+def ensure_tariff(session: Session, clock: Clock, path: Path) -> TariffVersion | None:
+    """Load the tariff file if no tariff has been loaded yet; return the new version."""
+    if session.scalar(select(TariffVersion.id).limit(1)) is not None:
+        return None
+    tariff = tariffs.parse(tariffs.read_file(path))
+    return tariffs.publish(session, tariff, actor=SYSTEM, now=clock.now(), allow_past=True,
+                           note=f"initial load from {path.name}")
 
 
 def ensure_network(session: Session, clock: Clock, path: Path) -> NetworkVersion | None:

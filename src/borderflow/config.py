@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_NETWORK_FILE = PACKAGE_DIR / "data" / "network" / "lang-son.yaml"
+DEFAULT_TARIFF_FILE = PACKAGE_DIR / "data" / "tariff" / "lang-son-2025.yaml"
 NOTIFY_CHANNELS = ("in_app", "sms", "webhook")
 """Channels notifications can go out on."""
 
@@ -37,6 +38,8 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     network_file: Path = Field(default=DEFAULT_NETWORK_FILE)
+    tariff_file: Path = Field(default=DEFAULT_TARIFF_FILE,
+                              description="Fee schedule loaded at set-up if none is loaded.")
     dispatch_interval_seconds: int = Field(
         default=60, ge=0, description="How often the dispatcher runs; 0 turns it off."
     )

@@ -37,10 +37,13 @@ def test_every_kind_of_write_is_audited(client: TestClient, auth: Any, db: Peek)
     assert [(r.action, r.actor_name) for r in rows] == [
         ("declaration.create", "enterprise"),
         ("trip.created", "enterprise"),
+        ("invoice.created", "enterprise"),
+        ("fee.assessed", "enterprise"),
         ("declaration.amend", "enterprise"),
         ("declaration.amend", "enterprise"),
         ("declaration.cancel", "enterprise"),
         ("trip.cancelled", "enterprise"),
+        ("invoice.voided", "enterprise"),
         ("account.create", "admin"),
         ("account.update", "admin"),
         ("api_key.create", "admin"),
@@ -49,13 +52,15 @@ def test_every_kind_of_write_is_audited(client: TestClient, auth: Any, db: Peek)
     ]
     assert all(r.at == NOW for r in rows)
     assert all(len(r.request_id or "") == 32 for r in rows)
-    goods_amend = rows[3]
+    assert rows[2].after["total"] > 0  # the estimate of the trip's fee
+    goods_amend = rows[5]
     assert goods_amend.before["goods"][0]["description"] == "Laptop computers"
     assert goods_amend.after["goods"][0]["description"] == "Notebook computers"
-    assert rows[4].after["status"] == "cancelled"
-    assert rows[5].after["status"] == "cancelled"
-    assert rows[7].before["display_name"] != rows[7].after["display_name"]
-    assert key["key"].split("_", 2)[2] not in str(rows[8].after)
+    assert rows[6].after["status"] == "cancelled"
+    assert rows[7].after["status"] == "cancelled"
+    assert rows[8].after["reason"].startswith("trip cancelled")
+    assert rows[10].before["display_name"] != rows[10].after["display_name"]
+    assert key["key"].split("_", 2)[2] not in str(rows[11].after)
 
 
 def test_reads_and_refused_writes_are_not_audited(

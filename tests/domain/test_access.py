@@ -45,13 +45,13 @@ def test_every_role_has_a_description() -> None:
     assert all(text.strip() for text in ROLE_DESCRIPTIONS.values())
 
 
-PUBLIC_ACTIONS = {"network.read", "occupancy.read", "telemetry.ingest"}
+PUBLIC_ACTIONS = {"network.read", "occupancy.read", "telemetry.ingest", "tariff.read"}
 """Reading the network and the yard figures, and phones sending positions (GPS apps such as
 Traccar Client cannot log in; the device id identifies them and only bound devices move
 trips)."""
 
 
-def test_public_is_granted_only_reading_the_network_and_sending_positions() -> None:
+def test_public_is_granted_only_reading_the_network_and_tariff_and_sending_positions() -> None:
     public_actions = {a for a, roles in PERMISSIONS.items() if Role.PUBLIC in roles}
     assert public_actions == PUBLIC_ACTIONS
 
@@ -95,7 +95,7 @@ def test_unknown_action_is_an_error_not_a_denial() -> None:
 # --- Principal.may ----------------------------------------------------------------------------
 
 
-def test_anonymous_may_only_read_the_network_and_occupancy_and_send_positions() -> None:
+def test_anonymous_may_only_read_the_network_tariff_and_occupancy_and_send_positions() -> None:
     for action in PUBLIC_ACTIONS:
         assert ANONYMOUS.may(action), action
     for action in set(PERMISSIONS) - PUBLIC_ACTIONS:

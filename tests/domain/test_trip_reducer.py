@@ -72,8 +72,15 @@ def scenario(draw: Any) -> tuple[domain.Event, list[tuple[str, dict[str, Any]]]]
                   st.fixed_dictionaries({"area": st.sampled_from(areas_for(gate))})),
         st.tuples(st.sampled_from(["trip.called", "trip.returned", "trip.cancelled"]),
                   st.just({})),
+        st.tuples(st.just("fee.assessed"), st.just(FEE_OPEN)),
+        st.tuples(st.sampled_from(["fee.settled", "fee.unsettled"]),
+                  st.fixed_dictionaries({"invoice": st.sampled_from(["INV-1", "INV-2"]),
+                                         "how": st.sampled_from(["paid", "waived", "lost"])})),
     )
     return first, draw(st.lists(action, min_size=5, max_size=60))
+
+
+FEE_OPEN = {"invoice": "INV-1", "stage": "final", "total": 150000, "status": "open"}
 
 
 def _clean(payload: dict[str, Any]) -> dict[str, Any]:
@@ -102,6 +109,10 @@ def check_invariants(state: dict[str, Any]) -> None:
                 assert state["steps"][before]["status"] in ("passed", "skipped")
     if state["status"] == "completed":
         assert all(s["status"] in ("passed", "skipped") for s in state["steps"].values())
+    # the fee step is passed only while the fee is paid or waived (or once the truck crossed)
+    fee_step = next(s["code"] for s in state["procedure"]["steps"] if s["kind"] == "fee")
+    if state["steps"][fee_step]["status"] == "passed" and "crossed" not in state["milestones"]:
+        assert domain.fee_settled(state)
 
 
 def valid_action(state: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -116,6 +127,11 @@ def valid_action(state: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
         elif kind == "vehicle_control":
             out.append(("trip.called", {}))
             out.append(("area.entered", {"area": f"gate_area:{gate}"}))
+        elif kind == "fee" and not domain.fee_settled(state):
+            if state.get("fee") is None:
+                out.append(("fee.assessed", FEE_OPEN))
+            else:
+                out.append(("fee.settled", {"invoice": "INV-1", "how": "paid"}))
         else:
             channel = "green" if kind == "customs" else None
             out.append(("step.passed", {"step": spec["code"], "channel": channel}))
@@ -190,6 +206,33 @@ def test_refused_events_leave_the_state_untouched() -> None:
         domain.apply(state, domain.Event("area.left", T0, "x",
                                          {"area": "staging:viettel-logistics-park"}))
     assert repr(state) == snapshot
+
+
+def test_the_fee_step_passes_only_once_the_fee_is_settled() -> None:
+    state = domain.apply(None, created("huu-nghi", "export"))
+    steps = [domain.Event("area.entered", T0, "yard", {"area": "staging:viettel-logistics-park",
+                                                       "gate": "huu-nghi"}),
+             domain.Event("trip.called", T0, "dispatcher", {}),
+             domain.Event("area.entered", T0, "bg", {"area": "gate_area:huu-nghi",
+                                                     "gate": "huu-nghi"})]
+    for e in steps:
+        state = domain.apply(state, e)
+    with pytest.raises(domain.InvalidTransition, match="no invoice yet"):
+        domain.apply(state, domain.Event("step.passed", T0, "cashier", {"step": "fee"}))
+    state = domain.apply(state, domain.Event("fee.assessed", T0, "system", FEE_OPEN))
+    with pytest.raises(domain.InvalidTransition, match="invoice INV-1 is open"):
+        domain.apply(state, domain.Event("step.passed", T0, "cashier", {"step": "fee"}))
+    with pytest.raises(domain.InvalidTransition, match="current invoice"):
+        domain.apply(state, domain.Event("fee.settled", T0, "system",
+                                         {"invoice": "INV-9", "how": "paid"}))
+    paid = domain.apply(state, domain.Event("fee.settled", T0, "system",
+                                            {"invoice": "INV-1", "how": "paid"}))
+    assert paid["steps"]["fee"]["status"] == "passed"  # it was ready: it passes at once
+    assert paid["steps"]["fee"]["by"] == "fee settled"
+    # a voided payment before the crossing opens the step again
+    owed = domain.apply(paid, domain.Event("fee.unsettled", T0, "system",
+                                           {"invoice": "INV-1", "status": "open"}))
+    assert owed["steps"]["fee"]["status"] == "pending"
 
 
 def test_the_dispatcher_is_woken_only_by_changes_it_acts_on() -> None:

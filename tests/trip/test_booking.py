@@ -65,7 +65,7 @@ def test_book_see_position_move_and_cancel(client: TestClient, auth: Any) -> Non
     assert client.get(f"/api/v1/trips/{second}/booking",
                       headers=auth("enterprise")).json()["position"] == 1
     trip = client.get(f"/api/v1/trips/{first}", headers=auth("enterprise")).json()
-    assert trip["version"] == 4  # created, booked, unbooked, booked
+    assert trip["version"] == 5  # created, fee estimated, booked, unbooked, booked
     assert client.delete(f"/api/v1/trips/{first}/booking",
                          headers=auth("enterprise")).status_code == 204
     assert client.get(f"/api/v1/trips/{first}/booking",

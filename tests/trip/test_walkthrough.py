@@ -36,6 +36,18 @@ class Walk:
         assert r.status_code == expect, r.text
         return r.json()
 
+    def pay(self, ref: str, who: str, expect: int = 201, method: str = "cash") -> Any:
+        """The cashier takes the amount owed on the trip's invoice."""
+        inv = self.client.get(f"/api/v1/trips/{ref}/invoice", headers=self.auth(who))
+        if inv.status_code != 200:
+            assert inv.status_code == expect, inv.text
+            return inv.json()
+        r = self.client.post(f"/api/v1/invoices/{inv.json()['number']}/payments",
+                             json={"method": method, "amount": inv.json()["due"]},
+                             headers=self.auth(who))
+        assert r.status_code == expect, r.text
+        return r.json()
+
     def move(self, ref: str, action: str, area: str, who: str, expect: int = 200) -> Any:
         r = self.client.post(f"/api/v1/trips/{ref}/movements",
                              json={"action": action, "area": area}, headers=self.auth(who))
@@ -113,7 +125,12 @@ def test_export_at_huu_nghi_with_a_hold_and_release(
     no_channel = w.step(ref, "customs", "customs", expect=422)
     assert no_channel["error"]["fields"][0]["field"] == "channel"
     w.step(ref, "customs", "customs", channel="yellow")
-    w.step(ref, "fee", "cashier")
+    unpaid = w.step(ref, "fee", "cashier", expect=409)
+    assert "the fee is not paid: invoice INV-" in unpaid["error"]["message"]
+    paid = w.pay(ref, "cashier")
+    assert paid["amount"] == 900000  # a 40ft container of fresh fruit
+    fee_step = next(s for s in w.trip(ref)["steps"] if s["code"] == "fee")
+    assert fee_step["status"] == "passed"
     waiting = w.step(ref, "crossing", "borderguard", expect=409)
     assert "quarantine" in waiting["error"]["message"]
     w.step(ref, "quarantine", "quarantine", expect=409)  # on hold: release first
@@ -204,8 +221,8 @@ def test_import_at_tan_thanh_with_transshipment_and_a_rejection(
     assert w.occupancy("yard:tan-thanh-transshipment") == 1
     assert w.occupancy("gate_area:tan-thanh-dedicated") == 1  # a yard is inside the gate area
     w.step(ref1, "transshipment", "tt-yard")
-    w.step(ref1, "fee", "cashier", expect=404)  # the demo cashier only sees Huu Nghi trips
-    w.step(ref1, "fee", "tt-cashier")
+    w.pay(ref1, "cashier", expect=404)  # the demo cashier only sees Huu Nghi trips
+    w.pay(ref1, "tt-cashier", method="cash")
     w.move(ref1, "leave", "yard:tan-thanh-transshipment", "tt-yard")
     done = w.step(ref1, "exit", "borderguard")
     assert done["status"] == "completed"
@@ -334,7 +351,7 @@ def test_a_mistaken_pass_is_corrected_by_a_new_event(client: TestClient, auth: A
     assert [e["type"] for e in tl["entries"]][-2:] == ["step.passed", "step.voided"]
     # a step that later steps depend on cannot be voided once they passed
     w.step(ref, "customs", "customs", channel="green")
-    w.step(ref, "fee", "cashier")
+    w.pay(ref, "cashier")
     w.step(ref, "exit", "borderguard")
     late = client.post(f"/api/v1/trips/{ref}/steps/customs/void",
                        json={"reason": "too late"}, headers=auth("customs"))
@@ -361,4 +378,5 @@ def test_bad_step_requests_are_explained(client: TestClient, auth: Any, clock: F
                         headers=auth("yard", **{"If-Match": '"7"'}))
     assert stale.status_code == 409
     assert stale.json()["error"]["code"] == "version_conflict"
-    assert client.get(f"/api/v1/trips/{ref}", headers=auth("yard")).json()["version"] == 1
+    # created, then its fee estimated: nothing else was written
+    assert client.get(f"/api/v1/trips/{ref}", headers=auth("yard")).json()["version"] == 2

@@ -82,7 +82,8 @@ def serve(
 def setup(
     demo: Annotated[bool, typer.Option(help="Create demo accounts, one per role")] = False,
 ) -> None:
-    """Migrate the database, load the reference network if none is loaded, create demo accounts.
+    """Migrate the database, load the reference network and the fee schedule if none is loaded,
+    create demo accounts.
 
     Safe to run again: it only does what is missing.
     """
@@ -93,6 +94,9 @@ def setup(
         row = bootstrap.ensure_network(session, clock, settings.network_file)
         if row is not None:
             console.print(f"Loaded reference network {row.version} from {settings.network_file}")
+        tariff = bootstrap.ensure_tariff(session, clock, settings.tariff_file)
+        if tariff is not None:
+            console.print(f"Loaded fee schedule {tariff.version} from {settings.tariff_file}")
         created = bootstrap.create_demo_accounts(session, clock) if demo else []
     if created:
         table = Table(title="Demo accounts (passwords are shown only this once)")

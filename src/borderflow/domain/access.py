@@ -111,6 +111,14 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "reports.read": OFFICIALS,
     "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "notifications.admin": frozenset({Role.ADMIN}),
+    # fees and payments
+    "tariff.read": _ALL,
+    "tariff.write": frozenset({Role.ADMIN}),
+    "invoice.read": OFFICIALS | {Role.ENTERPRISE, Role.DRIVER, Role.CASHIER},
+    "invoice.waive": frozenset({Role.REGULATOR}),
+    "payment.record": frozenset({Role.CASHIER}),
+    "payment.void": frozenset({Role.CASHIER, Role.REGULATOR}),
+    "payment.refund": frozenset({Role.REGULATOR, Role.ADMIN}),
     # cameras (ANPR) and their plate reads
     "camera.manage": frozenset({Role.ADMIN}),
     "camera.read": frozenset({Role.ADMIN, Role.REGULATOR}),

@@ -56,6 +56,9 @@ EventType = Literal[
     "step.voided",
     "area.entered",
     "area.left",
+    "fee.assessed",
+    "fee.settled",
+    "fee.unsettled",
 ]
 EVENT_TYPES: tuple[EventType, ...] = (
     "trip.created", "trip.amended", "trip.cancelled", "trip.called", "trip.returned",
@@ -63,7 +66,7 @@ EVENT_TYPES: tuple[EventType, ...] = (
     "trip.order_acknowledged", "trip.recalled", "trip.rerouted", "step.passed", "step.held",
     "step.released",
     "step.rejected", "step.voided",
-    "area.entered", "area.left",
+    "area.entered", "area.left", "fee.assessed", "fee.settled", "fee.unsettled",
 )
 Source = Literal["officer_screen", "api", "gps", "camera", "regulator", "system"]
 SOURCES: tuple[Source, ...] = ("officer_screen", "api", "gps", "camera", "regulator", "system")
@@ -277,6 +280,7 @@ def _created(e: Event) -> dict[str, Any]:
         "location": None,
         "booking": None,
         "order": None,
+        "fee": None,
         "no_shows": 0,
         "milestones": {"created": at},
         "deadlines": {},
@@ -320,6 +324,7 @@ def apply(state: Mapping[str, Any] | None, event: Event) -> dict[str, Any]:
     if s["status"] in TERMINAL and event.type != "area.left":
         raise InvalidTransition(f"the trip is {s['status']}; nothing more can be recorded")
     handler(s, event)
+    _pass_settled_fee_step(s, event)
     _refresh(s, event.occurred_at)
     s["version"] += 1
     s["updated_at"] = iso(event.occurred_at)
@@ -377,6 +382,12 @@ def _on_step_passed(s: dict[str, Any], e: Event) -> None:
             f"step '{code}' is completed by {MOVEMENT_KINDS[kind]}; record that movement"
         )
     _require_ready(s, code)
+    if kind == "fee" and not fee_settled(s):
+        fee = s.get("fee") or {}
+        owed = (f"invoice {fee['invoice']} is {fee['status']} ({fee['total']:,} VND)"
+                if fee else "no invoice yet")
+        raise InvalidTransition(f"the fee is not paid: {owed}; it passes when the invoice is "
+                                "paid or a regulator waives it")
     channel = e.payload.get("channel")
     if kind == "customs":
         if channel not in CHANNELS:
@@ -403,6 +414,60 @@ def _on_step_passed(s: dict[str, Any], e: Event) -> None:
             raise InvalidTransition("the vehicle is not in the gate area")
         s["location"] = None
     _pass(s, code, e, channel)
+
+
+# --- the fee -----------------------------------------------------------------------------------
+
+FEE_SETTLED = ("paid", "waived")
+
+
+def fee_settled(s: Mapping[str, Any]) -> bool:
+    fee = s.get("fee")
+    return fee is not None and fee["status"] in FEE_SETTLED
+
+
+def _fee_step(s: Mapping[str, Any]) -> str | None:
+    return next((d["code"] for d in s["procedure"]["steps"] if d["kind"] == "fee"), None)
+
+
+def _on_fee_assessed(s: dict[str, Any], e: Event) -> None:
+    p = e.payload
+    for key in ("invoice", "stage", "total", "status"):
+        if key not in p:
+            raise ValidationFailed([FieldError(f"payload.{key}", "required")])
+    s["fee"] = {"invoice": p["invoice"], "stage": p["stage"], "total": int(p["total"]),
+                "status": p["status"]}
+
+
+def _on_fee_settled(s: dict[str, Any], e: Event) -> None:
+    fee = s.get("fee")
+    how = e.payload.get("how")
+    if not fee or fee["invoice"] != e.payload.get("invoice"):
+        raise InvalidTransition("the invoice is not this trip's current invoice")
+    if how not in FEE_SETTLED:
+        raise ValidationFailed([FieldError("how", "paid or waived")])
+    fee["status"] = how
+
+
+def _on_fee_unsettled(s: dict[str, Any], e: Event) -> None:
+    """A payment voided or refunded: the fee is owed again; if the vehicle has not crossed
+    yet, its fee step is open again."""
+    fee = s.get("fee")
+    if not fee or fee["invoice"] != e.payload.get("invoice"):
+        raise InvalidTransition("the invoice is not this trip's current invoice")
+    fee["status"] = e.payload.get("status", "open")
+    code = _fee_step(s)
+    if code and s["steps"][code]["status"] == "passed" and "crossed" not in s["milestones"]:
+        s["steps"][code].update(status="pending", done_at=None, by=None)
+
+
+def _pass_settled_fee_step(s: dict[str, Any], e: Event) -> None:
+    """Once the fee is settled, the fee step passes as soon as it is ready."""
+    code = _fee_step(s)
+    if (code and fee_settled(s) and s["steps"][code]["status"] == "pending"
+            and s["status"] not in TERMINAL and is_ready(s, code)):
+        _pass(s, code, e)
+        s["steps"][code]["by"] = "fee settled"
 
 
 def _reason(e: Event) -> tuple[str, str]:
@@ -705,6 +770,9 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], Event], None]] = {
     "step.voided": _on_step_voided,
     "area.entered": _on_entered,
     "area.left": _on_left,
+    "fee.assessed": _on_fee_assessed,
+    "fee.settled": _on_fee_settled,
+    "fee.unsettled": _on_fee_unsettled,
 }
 
 

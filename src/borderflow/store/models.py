@@ -6,6 +6,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -491,3 +492,108 @@ class PlateRead(Base):
     resolution_note: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_plate_reads_queue", "status", "gate", "read_at"),)
+
+
+# --- fees and payments ---------------------------------------------------------------------------
+
+
+class TariffVersion(Base):
+    """One complete version of the fee schedule, in force from ``effective_from`` (to
+    ``effective_to`` if set). A later version in force at the same time wins."""
+
+    __tablename__ = "tariff_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    version: Mapped[str] = mapped_column(String(60), unique=True)
+    effective_from: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    effective_to: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    sha256: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    created_by: Mapped[str] = mapped_column(String(80))
+
+
+class Invoice(Base):
+    """The fee invoice of one trip: an estimate at declaration, final at gate entry. Money is
+    integer VND. Status: open, paid, waived, refunded, void."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    number: Mapped[str] = mapped_column(String(30), unique=True)
+    trip_id: Mapped[str] = mapped_column(ForeignKey("trips.id"), index=True)
+    trip_reference: Mapped[str] = mapped_column(String(40))
+    gate: Mapped[str] = mapped_column(String(40), index=True)
+    direction: Mapped[str] = mapped_column(String(10))
+    enterprise_tax_code: Mapped[str] = mapped_column(String(14), index=True)
+    plate: Mapped[str] = mapped_column(String(20))
+    stage: Mapped[str] = mapped_column(String(10))  # estimate | final
+    status: Mapped[str] = mapped_column(String(10), index=True)
+    total: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3), default="VND")
+    lines: Mapped[list[dict[str, Any]]] = mapped_column(JSONType)
+    tariff_version: Mapped[str] = mapped_column(String(60))
+    vehicle_category: Mapped[str] = mapped_column(String(40))
+    goods_class: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    finalised_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    waived_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    waiver_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    __table_args__ = (CheckConstraint("total >= 0", name="total_not_negative"),)
+
+
+class Payment(Base):
+    """Money received for an invoice: online (through a gateway), cash or bank transfer at a
+    counter. Never edited: a correction voids it and records a new one; a refund is recorded
+    on it (amount and reason)."""
+
+    __tablename__ = "payments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    receipt_number: Mapped[str] = mapped_column(String(30), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    method: Mapped[str] = mapped_column(String(20))  # online | cash | bank_transfer
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10), index=True)  # completed | voided | refunded
+    gate: Mapped[str] = mapped_column(String(40), index=True)
+    gateway: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    txn_ref: Mapped[str | None] = mapped_column(String(40), nullable=True, unique=True)
+    gateway_transaction_no: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    bank_code: Mapped[str | None] = mapped_column(String(20), nullable=True)
+    reference: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    paid_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    recorded_by: Mapped[str] = mapped_column(String(80))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), nullable=True)
+    voided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    void_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    refunded_amount: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    refunded_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    refund_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    verify_token: Mapped[str] = mapped_column(String(40), unique=True)
+
+    __table_args__ = (CheckConstraint("amount > 0", name="amount_positive"),)
+
+
+class PaymentAttempt(Base):
+    """One online payment started by a payer: the order reference sent to the gateway
+    (``txn_ref``) and what the gateway's server-to-server callback said about it."""
+
+    __tablename__ = "payment_attempts"
+
+    txn_ref: Mapped[str] = mapped_column(String(40), primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoices.id"), index=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(10))  # pending | succeeded | failed
+    response_code: Mapped[str | None] = mapped_column(String(4), nullable=True)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -152,6 +152,9 @@ def _create_trip(session: Session, decl: Declaration, position: int, spec: dict[
     audit.record(session, actor=actor, action="trip.created", target_type="trip",
                  target_id=trip_id, at=now, after={"reference": row.reference,
                                                    "status": row.status, "version": 1})
+    from borderflow.fees import invoices  # fees build on trips
+
+    invoices.estimate(session, row, actor=actor, now=now)
     return row
 
 
@@ -264,6 +267,9 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
     notify_outbox.enqueue(session, row, event, actor=actor, before=before, now=now)
     if actor is not DISPATCHER and domain.affects_dispatch(before, state):
         session.info[DISPATCH_DUE] = True
+    from borderflow.fees import invoices  # fees build on trips
+
+    invoices.on_trip_change(session, row, before, event, actor=actor, now=now)
     return row
 
 

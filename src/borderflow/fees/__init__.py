@@ -1,0 +1,1 @@
+"""Fees and cashless payment: tariff versions, invoices, payments, receipts, reconciliation."""

@@ -1,0 +1,307 @@
+"""HTTP API of fees: the tariff, invoices, counter payments, voids, refunds and waivers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import select
+
+from borderflow.api.deps import Ctx, Db, require, roles_doc
+from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.api.idempotency import Idem
+from borderflow.domain.access import Principal
+from borderflow.domain.fees import NoRate, assess
+from borderflow.errors import FieldError, ValidationFailed
+from borderflow.fees import invoices, payments, tariffs
+from borderflow.network import service as networks
+from borderflow.store.models import Invoice, Payment, TariffVersion, Trip
+from borderflow.trip import service as trips
+
+router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
+
+TariffReader = Annotated[Principal, Depends(require("tariff.read"))]
+TariffWriter = Annotated[Principal, Depends(require("tariff.write"))]
+InvoiceReader = Annotated[Principal, Depends(require("invoice.read"))]
+Waiver = Annotated[Principal, Depends(require("invoice.waive"))]
+Cashier = Annotated[Principal, Depends(require("payment.record"))]
+Voider = Annotated[Principal, Depends(require("payment.void"))]
+Refunder = Annotated[Principal, Depends(require("payment.refund"))]
+
+
+# --- tariff --------------------------------------------------------------------------------------
+
+
+class TariffVersionOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    version: str
+    effective_from: datetime
+    effective_to: datetime | None
+    sha256: str
+    note: str
+    created_at: datetime
+    created_by: str
+
+
+class TariffOut(TariffVersionOut):
+    document: dict[str, Any]
+
+
+class TariffIn(BaseModel):
+    document: dict[str, Any] = Field(description="A complete fee schedule in the tariff file "
+                                     "format (see docs/fees.md).")
+    note: str = Field(default="", max_length=2000)
+
+
+class QuoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    payload_tonnes: Decimal = Field(gt=0, le=100)
+    container: Literal["none", "20ft", "40ft"] = "none"
+    goods_groups: list[str] = Field(default_factory=list, max_length=50)
+    regime: Literal["export", "import", "transit", "temporary_import_reexport",
+                    "temporary_export_reimport", "transshipment"]
+    flow: Literal["export", "import"]
+    procedure: str = Field(default="", max_length=60)
+    at: datetime | None = Field(default=None, description="Default: now.")
+
+
+class LineOut(BaseModel):
+    code: str
+    description: str
+    amount: int
+
+
+class QuoteOut(BaseModel):
+    tariff_version: str
+    vehicle_category: str
+    goods_class: str
+    lines: list[LineOut]
+    total: int = Field(description="VND.")
+
+
+@router.get("/tariffs", response_model=list[TariffVersionOut], summary="Fee schedule versions",
+            description="Every version, oldest first." + roles_doc("tariff.read"))
+def list_tariffs(db: Db, _caller: TariffReader) -> list[TariffVersion]:
+    return tariffs.versions(db)
+
+
+@router.get("/tariffs/current", response_model=TariffOut, summary="The fee schedule in force",
+            description="The version in force now (or at `at`)." + roles_doc("tariff.read"))
+def current_tariff(ctx: Ctx, db: Db, _caller: TariffReader,
+                   at: datetime | None = None) -> TariffVersion:
+    return tariffs.in_force(db, at or ctx.clock.now())[0]
+
+
+@router.get("/tariffs/{version}", response_model=TariffOut, summary="One fee schedule version",
+            description=roles_doc("tariff.read"))
+def read_tariff(version: str, db: Db, _caller: TariffReader) -> TariffVersion:
+    return tariffs.get(db, version)
+
+
+@router.post("/tariffs", response_model=TariffVersionOut, status_code=201,
+             summary="Publish a new fee schedule version",
+             description="Checked like the tariff file; it must start now or later (fees "
+             "already charged never change) and carry its own version. Audited."
+             + roles_doc("tariff.write"))
+def publish_tariff(body: TariffIn, ctx: Ctx, db: Db, actor: TariffWriter) -> TariffVersion:
+    tariff = tariffs.parse(body.document)
+    return tariffs.publish(db, tariff, actor=actor, now=ctx.clock.now(), note=body.note)
+
+
+@router.post("/tariffs/quote", response_model=QuoteOut, summary="What a trip would pay",
+             description="The fee for a vehicle and load under the schedule in force."
+             + roles_doc("tariff.read"))
+def quote(body: QuoteIn, ctx: Ctx, db: Db, _caller: TariffReader) -> dict[str, Any]:
+    _, tariff = tariffs.in_force(db, body.at or ctx.clock.now())
+    try:
+        a = assess(tariff, payload_tonnes=body.payload_tonnes, container=body.container,
+                   goods_groups=body.goods_groups, regime=body.regime, flow=body.flow,
+                   procedure=body.procedure)
+    except NoRate as exc:
+        raise ValidationFailed([FieldError("payload_tonnes", str(exc))]) from None
+    return {"tariff_version": a.tariff_version, "vehicle_category": a.vehicle_category,
+            "goods_class": a.goods_class, "total": a.total,
+            "lines": [{"code": x.code, "description": x.description, "amount": x.amount}
+                      for x in a.lines]}
+
+
+# --- invoices and payments ---------------------------------------------------------------------
+
+
+class PaymentOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    receipt_number: str
+    method: str
+    amount: int
+    status: str
+    gate: str
+    gateway: str | None
+    gateway_transaction_no: str | None
+    reference: str | None
+    paid_at: datetime
+    recorded_by: str
+    void_reason: str | None
+    refunded_amount: int | None
+    refund_reason: str | None
+
+
+class InvoiceOut(BaseModel):
+    number: str
+    trip: str
+    gate: str
+    direction: str
+    plate: str
+    stage: Literal["estimate", "final"]
+    status: Literal["open", "paid", "waived", "refunded", "void"]
+    currency: str
+    total: int = Field(description="VND, whole.")
+    due: int = Field(description="VND still owed.")
+    lines: list[LineOut]
+    tariff_version: str
+    vehicle_category: str
+    goods_class: str
+    created_at: datetime
+    finalised_at: datetime | None
+    settled_at: datetime | None
+    waived_by: str | None
+    waiver_reason: str | None
+    payments: list[PaymentOut]
+
+
+def _out(db: Db, inv: Invoice) -> dict[str, Any]:
+    return {"number": inv.number, "trip": inv.trip_reference, "gate": inv.gate,
+            "direction": inv.direction, "plate": inv.plate, "stage": inv.stage,
+            "status": inv.status, "currency": inv.currency, "total": inv.total,
+            "due": invoices.due(db, inv), "lines": inv.lines,
+            "tariff_version": inv.tariff_version, "vehicle_category": inv.vehicle_category,
+            "goods_class": inv.goods_class, "created_at": inv.created_at,
+            "finalised_at": inv.finalised_at, "settled_at": inv.settled_at,
+            "waived_by": inv.waived_by, "waiver_reason": inv.waiver_reason,
+            "payments": [PaymentOut.model_validate(p) for p in payments.of_invoice(db, inv)]}
+
+
+def _visible_invoice(ctx: Ctx, db: Db, actor: Principal, number: str, *,
+                     for_update: bool = False) -> Invoice:
+    inv = invoices.by_number(db, number, for_update=for_update)
+    network = networks.in_force_or_none(db, ctx.clock.now())
+    trips.get(db, inv.trip_id, actor=actor, network=network)  # 404 outside the caller's scope
+    return inv
+
+
+@router.get("/trips/{trip}/invoice", response_model=InvoiceOut, summary="A trip's invoice",
+            description="Line items, total, what is still owed and the payments."
+            + roles_doc("invoice.read"))
+def trip_invoice(trip: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> dict[str, Any]:
+    network = networks.in_force_or_none(db, ctx.clock.now())
+    row = trips.get(db, trip, actor=actor, network=network)
+    inv = invoices.current(db, row.id)
+    if inv is None:
+        raise ValidationFailed([FieldError("trip", "the trip has no invoice: no fee schedule "
+                                                   "was in force or no rate fits the vehicle")])
+    return _out(db, inv)
+
+
+@router.get("/invoices", response_model=list[InvoiceOut], summary="Invoices",
+            description="Newest first, within the caller's scope (an enterprise its own, a "
+            "cashier their gates)." + roles_doc("invoice.read"))
+def list_invoices(ctx: Ctx, db: Db, actor: InvoiceReader,
+                  status: Literal["open", "paid", "waived", "refunded", "void"] | None = None,
+                  gate: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
+                  ) -> list[dict[str, Any]]:
+    network = networks.in_force_or_none(db, ctx.clock.now())
+    q = (select(Invoice).join(Trip, Trip.id == Invoice.trip_id)
+         .where(trips.scope_clause(actor, network)).order_by(Invoice.id.desc()).limit(limit))
+    if status:
+        q = q.where(Invoice.status == status)
+    if gate:
+        q = q.where(Invoice.gate == gate)
+    return [_out(db, inv) for inv in db.scalars(q)]
+
+
+@router.get("/invoices/{number}", response_model=InvoiceOut, summary="One invoice",
+            description=roles_doc("invoice.read"))
+def read_invoice(number: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> dict[str, Any]:
+    return _out(db, _visible_invoice(ctx, db, actor, number))
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+@router.post("/invoices/{number}/waive", response_model=InvoiceOut,
+             summary="Waive what an invoice still owes",
+             description="With a reason; the trip's fee step can then pass. Audited."
+             + roles_doc("invoice.waive"))
+def waive_invoice(number: str, body: ReasonIn, ctx: Ctx, db: Db, actor: Waiver
+                  ) -> dict[str, Any]:
+    inv = _visible_invoice(ctx, db, actor, number, for_update=True)
+    invoices.waive(db, inv, body.reason, actor=actor, now=ctx.clock.now())
+    return _out(db, inv)
+
+
+class CounterPaymentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    method: Literal["cash", "bank_transfer"]
+    amount: int = Field(gt=0, le=10**12, description="VND, whole: the amount owed.")
+    reference: str | None = Field(default=None, max_length=80,
+                                  description="The bank's reference (required for transfers).")
+    paid_at: datetime | None = Field(default=None, description="Default: now.")
+
+
+@router.post("/invoices/{number}/payments", response_model=PaymentOut, status_code=201,
+             summary="Record a cash or bank-transfer payment at a counter",
+             description="The amount owed, in full; the trip's fee step passes when the "
+             "invoice is paid. Send an `Idempotency-Key`: a retry gives the same receipt. "
+             "Cashiers record at the gates of their scope. Audited."
+             + roles_doc("payment.record"))
+def pay_at_counter(number: str, body: CounterPaymentIn, ctx: Ctx, db: Db, actor: Cashier,
+                   idem: Idem) -> Any:
+    if (replayed := idem.replay()) is not None:
+        return replayed
+    inv = _visible_invoice(ctx, db, actor, number, for_update=True)
+    row = payments.record_counter(db, inv, method=body.method, amount=body.amount,
+                                  reference=body.reference, paid_at=body.paid_at, actor=actor,
+                                  now=ctx.clock.now())
+    return idem.respond(PaymentOut.model_validate(row).model_dump(mode="json"), 201)
+
+
+def _visible_payment(ctx: Ctx, db: Db, actor: Principal, receipt: str) -> Payment:
+    row = payments.by_receipt(db, receipt, for_update=True)
+    _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
+    return row
+
+
+@router.post("/payments/{receipt}/void", response_model=PaymentOut,
+             summary="Void a wrong counter entry",
+             description="Corrections are a void and a new entry, never an edit. Online "
+             "payments are refunded instead. Audited." + roles_doc("payment.void"))
+def void_payment(receipt: str, body: ReasonIn, ctx: Ctx, db: Db, actor: Voider) -> Payment:
+    row = _visible_payment(ctx, db, actor, receipt)
+    return payments.void(db, row, body.reason, actor=actor, now=ctx.clock.now())
+
+
+class RefundIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    amount: int | None = Field(default=None, gt=0, le=10**12,
+                               description="VND; default: the whole payment.")
+    reason: str = Field(min_length=3, max_length=2000)
+
+
+@router.post("/payments/{receipt}/refund", response_model=PaymentOut,
+             summary="Refund a payment, in full or in part",
+             description="E.g. a cancelled trip, or an overpayment when the final amount "
+             "came out lower. Audited." + roles_doc("payment.refund"))
+def refund_payment(receipt: str, body: RefundIn, ctx: Ctx, db: Db, actor: Refunder
+                   ) -> Payment:
+    row = _visible_payment(ctx, db, actor, receipt)
+    return payments.refund(db, row, body.amount, body.reason, actor=actor, now=ctx.clock.now())

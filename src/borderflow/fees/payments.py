@@ -1,0 +1,166 @@
+"""Payments: money received for an invoice, never edited.
+
+Cashiers record cash and bank-transfer payments at their gates; online payments are recorded
+by the gateway's server-to-server callback. A wrong entry is voided (with a reason) and a new
+one recorded; a refund is recorded on the payment it gives back. Every change re-derives the
+invoice's status and tells the trip.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from borderflow import audit
+from borderflow.domain.access import Principal, Role
+from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.fees import invoices
+from borderflow.store.models import Invoice, Payment
+
+COUNTER_METHODS = ("cash", "bank_transfer")
+
+
+def _may_act_at(actor: Principal, gate: str) -> bool:
+    """A cashier works at the gates of their scope; regulators and admins anywhere."""
+    if actor.roles & {Role.REGULATOR, Role.ADMIN}:
+        return True
+    return Role.CASHIER in actor.roles and (not actor.gate_scope or gate in actor.gate_scope)
+
+
+def _new_payment(session: Session, invoice: Invoice, *, method: str, amount: int,
+                 paid_at: datetime, actor: Principal, now: datetime,
+                 reference: str | None = None, gateway: str | None = None,
+                 txn_ref: str | None = None, transaction_no: str | None = None,
+                 bank_code: str | None = None, corrects: Payment | None = None) -> Payment:
+    row = Payment(receipt_number=f"TMP-{uuid.uuid4().hex[:20]}", invoice_id=invoice.id,
+                  method=method, amount=amount, status="completed", gate=invoice.gate,
+                  gateway=gateway, txn_ref=txn_ref, gateway_transaction_no=transaction_no,
+                  bank_code=bank_code, reference=reference, paid_at=paid_at,
+                  recorded_by=actor.username, recorded_at=now,
+                  corrects_id=corrects.id if corrects else None,
+                  verify_token=secrets.token_urlsafe(18))
+    session.add(row)
+    session.flush()
+    row.receipt_number = f"BL-{paid_at.year}-{row.id:07d}"
+    session.flush()
+    audit.record(session, actor=actor, action="payment.recorded", target_type="payment",
+                 target_id=row.receipt_number, at=now,
+                 after={"invoice": invoice.number, "method": method, "amount": amount,
+                        "reference": reference, "txn_ref": txn_ref,
+                        "corrects": corrects.receipt_number if corrects else None})
+    invoices.refresh(session, invoice, actor=actor, now=now)
+    return row
+
+
+def record_counter(session: Session, invoice: Invoice, *, method: str, amount: int,
+                   reference: str | None, paid_at: datetime | None, actor: Principal,
+                   now: datetime, corrects: Payment | None = None) -> Payment:
+    """A cash or bank-transfer payment taken at a counter: the amount owed, in full."""
+    if not _may_act_at(actor, invoice.gate):
+        raise NotFound(f"no invoice '{invoice.number}' that you may see")
+    errors = []
+    if method not in COUNTER_METHODS:
+        errors.append(FieldError("method", "cash or bank_transfer"))
+    if method == "bank_transfer" and not (reference or "").strip():
+        errors.append(FieldError("reference", "a bank transfer needs the bank's reference"))
+    when = paid_at or now
+    if when > now + timedelta(minutes=5):
+        errors.append(FieldError("paid_at", "is in the future"))
+    owed = invoices.due(session, invoice)
+    if invoice.status in ("void", "waived", "refunded") or (owed == 0 and corrects is None):
+        raise Conflict(f"invoice {invoice.number} is {invoice.status}; nothing is owed",
+                       code="nothing_owed")
+    if corrects is None and amount != owed:
+        errors.append(FieldError("amount", f"must be the amount owed: {owed} VND"))
+    if errors:
+        raise ValidationFailed(errors)
+    return _new_payment(session, invoice, method=method, amount=amount, paid_at=when,
+                        actor=actor, now=now, reference=(reference or "").strip() or None,
+                        corrects=corrects)
+
+
+def by_receipt(session: Session, number: str, *, for_update: bool = False) -> Payment:
+    q = select(Payment).where(Payment.receipt_number == number.strip().upper())
+    if for_update:
+        q = q.with_for_update()
+    row = session.scalar(q)
+    if row is None:
+        raise NotFound(f"no payment '{number}'")
+    return row
+
+
+def void(session: Session, payment: Payment, reason: str, *, actor: Principal,
+         now: datetime) -> Payment:
+    """Cancel a wrong counter entry (the money was not taken, or not like that). Online
+    payments are not voided: they are refunded."""
+    if not _may_act_at(actor, payment.gate):
+        raise NotFound(f"no payment '{payment.receipt_number}' that you may see")
+    if payment.method not in COUNTER_METHODS:
+        raise Conflict("an online payment cannot be voided; refund it", code="not_voidable")
+    if payment.status != "completed":
+        raise Conflict(f"payment {payment.receipt_number} is {payment.status}",
+                       code="payment_not_completed")
+    if len(reason.strip()) < 3:
+        raise ValidationFailed([FieldError("reason", "say why the entry is wrong")])
+    payment.status = "voided"
+    payment.voided_by = actor.username
+    payment.voided_at = now
+    payment.void_reason = reason.strip()
+    session.flush()
+    audit.record(session, actor=actor, action="payment.voided", target_type="payment",
+                 target_id=payment.receipt_number, at=now, before={"status": "completed"},
+                 after={"status": "voided", "reason": payment.void_reason})
+    invoice = invoice_of(session, payment)
+    invoices.refresh(session, invoice, actor=actor, now=now)
+    return payment
+
+
+def refund(session: Session, payment: Payment, amount: int | None, reason: str, *,
+           actor: Principal, now: datetime) -> Payment:
+    """Give money back (all of it by default, or part, e.g. an overpayment after the final
+    amount came out lower). Recorded on the payment; the invoice's status follows."""
+    if payment.status != "completed" or payment.refunded_amount:
+        raise Conflict(f"payment {payment.receipt_number} is {payment.status} and cannot be "
+                       "refunded again", code="payment_not_refundable")
+    invoice = invoice_of(session, payment)
+    errors = []
+    give = payment.amount if amount is None else amount
+    if not 0 < give <= payment.amount:
+        errors.append(FieldError("amount", f"between 1 and {payment.amount} VND"))
+    if len(reason.strip()) < 3:
+        errors.append(FieldError("reason", "say why the money is given back"))
+    if errors:
+        raise ValidationFailed(errors)
+    payment.refunded_amount = give
+    payment.refunded_by = actor.username
+    payment.refunded_at = now
+    payment.refund_reason = reason.strip()
+    if give == payment.amount:
+        payment.status = "refunded"
+    session.flush()
+    audit.record(session, actor=actor, action="payment.refunded", target_type="payment",
+                 target_id=payment.receipt_number, at=now, before={"status": "completed"},
+                 after={"status": payment.status, "refunded": give, "reason": reason.strip()})
+    invoices.refresh(session, invoice, actor=actor, now=now)
+    return payment
+
+
+def invoice_of(session: Session, payment: Payment) -> Invoice:
+    invoice = session.get(Invoice, payment.invoice_id)
+    if invoice is None:  # a foreign key guards this
+        raise NotFound(f"payment {payment.receipt_number} has no invoice")
+    return invoice
+
+
+def of_invoice(session: Session, invoice: Invoice) -> list[Payment]:
+    return list(session.scalars(select(Payment).where(Payment.invoice_id == invoice.id)
+                                .order_by(Payment.id)))
+
+
+def check_visible(actor: Principal, payment: Payment) -> None:
+    if not _may_act_at(actor, payment.gate):
+        raise Forbidden("this payment was taken at another gate")

@@ -1,0 +1,122 @@
+"""Tariff use cases: parse and check documents, publish versions, read the one in force."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import TypeAdapter
+from pydantic import ValidationError as PydanticValidationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from borderflow import audit
+from borderflow.domain.access import Principal
+from borderflow.domain.fees import Tariff
+from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
+from borderflow.jsondoc import pydantic_fields
+from borderflow.store.models import TariffVersion
+
+_adapter: TypeAdapter[Tariff] = TypeAdapter(Tariff)
+_cache: dict[int, Tariff] = {}
+PAST_TOLERANCE = timedelta(minutes=5)
+
+
+def parse(document: Any) -> Tariff:
+    """A tariff document (as loaded from YAML or JSON) checked into a :class:`Tariff`."""
+    if not isinstance(document, dict):
+        raise ValidationFailed([FieldError("document", "a tariff document must be a mapping")])
+    try:
+        tariff = _adapter.validate_python(document)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(pydantic_fields(exc)) from None
+    problems = tariff.problems()
+    if problems:
+        raise ValidationFailed(problems)
+    return tariff
+
+
+def dump(tariff: Tariff) -> dict[str, Any]:
+    data: dict[str, Any] = _adapter.dump_python(tariff, mode="json")
+    return data
+
+
+def read_file(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValidationFailed([FieldError("file", f"cannot read {path}: {exc.strerror}")]
+                               ) from None
+    except yaml.YAMLError as exc:
+        raise ValidationFailed([FieldError("file", f"not valid YAML: {exc}")]) from None
+    if not isinstance(data, dict):
+        raise ValidationFailed([FieldError("file", "a tariff file holds one mapping")])
+    return data
+
+
+def publish(session: Session, tariff: Tariff, *, actor: Principal, now: datetime,
+            note: str = "", allow_past: bool = False) -> TariffVersion:
+    """Store a new tariff version (audited). New versions may not start in the past, so a
+    fee already charged never changes under a trip; the first one loaded may (``allow_past``)."""
+    if not allow_past and tariff.effective_from < now - PAST_TOLERANCE:
+        raise ValidationFailed([FieldError("effective_from", "must not be in the past; fees "
+                                                             "already charged do not change")])
+    if session.scalar(select(TariffVersion.id).where(TariffVersion.version == tariff.version)):
+        raise Conflict(f"tariff version '{tariff.version}' exists already; give the new one "
+                       "its own version", code="version_exists")
+    document = dump(tariff)
+    digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+    row = TariffVersion(version=tariff.version, effective_from=tariff.effective_from,
+                        effective_to=tariff.effective_to, document=document, sha256=digest,
+                        note=note, created_at=now, created_by=actor.username)
+    session.add(row)
+    session.flush()
+    audit.record(session, actor=actor, action="tariff.published", target_type="tariff",
+                 target_id=tariff.version, at=now, before=None,
+                 after={"id": row.id, "version": tariff.version,
+                        "effective_from": tariff.effective_from.isoformat(),
+                        "effective_to": (tariff.effective_to.isoformat()
+                                         if tariff.effective_to else None),
+                        "sha256": digest, "note": note})
+    return row
+
+
+def load(row: TariffVersion) -> Tariff:
+    cached = _cache.get(row.id)
+    if cached is None:
+        cached = _cache[row.id] = _adapter.validate_python(row.document)
+    return cached
+
+
+def in_force_or_none(session: Session, at: datetime) -> tuple[TariffVersion, Tariff] | None:
+    """The tariff in force at ``at``: the latest-starting version whose period covers it."""
+    rows = session.scalars(select(TariffVersion).where(TariffVersion.effective_from <= at)
+                           .order_by(TariffVersion.effective_from.desc(),
+                                     TariffVersion.id.desc())).all()
+    for row in rows:
+        if row.effective_to is None or at < row.effective_to:
+            return row, load(row)
+    return None
+
+
+def in_force(session: Session, at: datetime) -> tuple[TariffVersion, Tariff]:
+    found = in_force_or_none(session, at)
+    if found is None:
+        raise NotFound(f"no tariff is in force at {at.isoformat()}")
+    return found
+
+
+def versions(session: Session) -> list[TariffVersion]:
+    return list(session.scalars(select(TariffVersion).order_by(TariffVersion.effective_from,
+                                                               TariffVersion.id)))
+
+
+def get(session: Session, version: str) -> TariffVersion:
+    row = session.scalar(select(TariffVersion).where(TariffVersion.version == version))
+    if row is None:
+        raise NotFound(f"no tariff version '{version}'")
+    return row
