@@ -13,7 +13,7 @@ from borderflow.account.endpoints import router as account_router
 from borderflow.api import errors
 from borderflow.api.context import AppContext
 from borderflow.clock import Clock, SystemClock
-from borderflow.config import Settings, get_settings
+from borderflow.config import SANDBOX_PATH, Settings, get_settings
 from borderflow.declaration.endpoints import router as declaration_router
 from borderflow.declaration.endpoints import short_router
 from borderflow.dispatch.endpoints import controls_router
@@ -21,6 +21,9 @@ from borderflow.dispatch.endpoints import router as dispatch_router
 from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
 from borderflow.dispatch.loop import lifespan_with_dispatcher
 from borderflow.fees.endpoints import router as fees_router
+from borderflow.fees.online_endpoints import IPN_PATH, build_gateway
+from borderflow.fees.online_endpoints import router as online_router
+from borderflow.fees.sandbox import SandboxGateway
 from borderflow.logging import configure_logging
 from borderflow.network.endpoints import router as network_router
 from borderflow.notify import outbox
@@ -91,11 +94,18 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.state.telemetry = build_bus(settings, ctx.sessions, ctx.clock, app.state.fences)
     outbox.bind_channels(ctx.sessions, settings.notify_channel_list)
     app.state.notifiers = build_channels(settings)
+    app.state.gateway = build_gateway(settings)
+    if settings.payment_gateway == "sandbox":
+        app.state.sandbox = SandboxGateway(
+            settings.vnpay_tmn_code, settings.vnpay_hash_secret,
+            settings.public_base_url.rstrip("/") + IPN_PATH, clock=ctx.clock)
+        app.mount(SANDBOX_PATH, app.state.sandbox.app)
     errors.install(app)
     app.middleware("http")(request_middleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
-                   telemetry_router, notify_router, camera_router, fees_router, short_router):
+                   telemetry_router, notify_router, camera_router, fees_router, online_router,
+                   short_router):
         app.include_router(router)
 
     @app.get("/", include_in_schema=False)

@@ -12,6 +12,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 DEFAULT_NETWORK_FILE = PACKAGE_DIR / "data" / "network" / "lang-son.yaml"
+SANDBOX_SECRET = "sandbox-secret-for-the-demo-only"  # noqa: S105 - the public demo's, refused for vnpay
+SANDBOX_PATH = "/sandbox/vnpay"
 DEFAULT_TARIFF_FILE = PACKAGE_DIR / "data" / "tariff" / "lang-son-2025.yaml"
 NOTIFY_CHANNELS = ("in_app", "sms", "webhook")
 """Channels notifications can go out on."""
@@ -77,6 +79,20 @@ class Settings(BaseSettings):
         default="http://127.0.0.1:8000",
         description="Base URL written into declaration QR codes.",
     )
+    payment_gateway: Literal["sandbox", "vnpay"] = Field(
+        default="sandbox",
+        description="sandbox: the built-in gateway at /sandbox/vnpay speaking VNPay's protocol "
+        "(demo); vnpay: a real VNPay merchant account (set the VNPAY_* settings).",
+    )
+    vnpay_tmn_code: str = Field(default="BFSANDBX", min_length=1, max_length=20,
+                                description="VNPay merchant (terminal) code.")
+    vnpay_hash_secret: str = Field(
+        default=SANDBOX_SECRET,
+        description="VNPay hash secret; the default only works with the sandbox.")
+    vnpay_pay_url: str | None = Field(
+        default=None, description="VNPay payment page (default: the sandbox's).")
+    vnpay_api_url: str | None = Field(
+        default=None, description="VNPay merchant API, for refunds (default: the sandbox's).")
     notify_channels: str = Field(
         default="in_app,sms",
         description="Comma-separated channels notifications go out on: in_app, sms, webhook.",
@@ -125,6 +141,23 @@ class Settings(BaseSettings):
             if not self.webhook_secret:
                 raise ValueError("the webhook channel needs BORDERFLOW_WEBHOOK_SECRET")
         return self
+
+    @model_validator(mode="after")
+    def _gateway_configured(self) -> Settings:
+        if self.payment_gateway == "vnpay":
+            if not self.vnpay_pay_url or not self.vnpay_api_url:
+                raise ValueError("the vnpay gateway needs BORDERFLOW_VNPAY_PAY_URL and "
+                                 "BORDERFLOW_VNPAY_API_URL")
+            if self.vnpay_hash_secret == SANDBOX_SECRET:
+                raise ValueError("the vnpay gateway needs the merchant's "
+                                 "BORDERFLOW_VNPAY_HASH_SECRET")
+        return self
+
+    def gateway_urls(self) -> tuple[str, str]:
+        """The payment page and merchant API of the configured gateway."""
+        base = self.public_base_url.rstrip("/") + SANDBOX_PATH
+        return (self.vnpay_pay_url or f"{base}/paymentv2/vpcpay.html",
+                self.vnpay_api_url or f"{base}/merchant_webapi/api/transaction")
 
     @property
     def notify_channel_list(self) -> tuple[str, ...]:

@@ -45,7 +45,8 @@ def test_every_role_has_a_description() -> None:
     assert all(text.strip() for text in ROLE_DESCRIPTIONS.values())
 
 
-PUBLIC_ACTIONS = {"network.read", "occupancy.read", "telemetry.ingest", "tariff.read"}
+PUBLIC_ACTIONS = {"network.read", "occupancy.read", "telemetry.ingest", "tariff.read",
+                  "payment.callback", "payment.return"}
 """Reading the network and the yard figures, and phones sending positions (GPS apps such as
 Traccar Client cannot log in; the device id identifies them and only bound devices move
 trips)."""

@@ -119,6 +119,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "payment.record": frozenset({Role.CASHIER}),
     "payment.void": frozenset({Role.CASHIER, Role.REGULATOR}),
     "payment.refund": frozenset({Role.REGULATOR, Role.ADMIN}),
+    "payment.pay_online": frozenset({Role.ENTERPRISE, Role.DRIVER}),
+    # the gateway's callback is authenticated by its signature, the return page shows only
+    "payment.callback": _ALL,
+    "payment.return": _ALL,
     # cameras (ANPR) and their plate reads
     "camera.manage": frozenset({Role.ADMIN}),
     "camera.read": frozenset({Role.ADMIN, Role.REGULATOR}),

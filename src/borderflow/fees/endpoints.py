@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -300,8 +300,11 @@ class RefundIn(BaseModel):
 @router.post("/payments/{receipt}/refund", response_model=PaymentOut,
              summary="Refund a payment, in full or in part",
              description="E.g. a cancelled trip, or an overpayment when the final amount "
-             "came out lower. Audited." + roles_doc("payment.refund"))
-def refund_payment(receipt: str, body: RefundIn, ctx: Ctx, db: Db, actor: Refunder
-                   ) -> Payment:
+             "came out lower. An online payment is refunded through its gateway first (the "
+             "gateway's refusal is a 409). Audited." + roles_doc("payment.refund"))
+def refund_payment(receipt: str, body: RefundIn, request: Request, ctx: Ctx, db: Db,
+                   actor: Refunder) -> Payment:
     row = _visible_payment(ctx, db, actor, receipt)
-    return payments.refund(db, row, body.amount, body.reason, actor=actor, now=ctx.clock.now())
+    return payments.refund(db, row, body.amount, body.reason, actor=actor, now=ctx.clock.now(),
+                           gateway=request.app.state.gateway,
+                           ip=request.client.host if request.client else "127.0.0.1")

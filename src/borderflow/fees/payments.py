@@ -19,6 +19,7 @@ from borderflow import audit
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.fees import invoices
+from borderflow.fees.gateway import PaymentGateway
 from borderflow.store.models import Invoice, Payment
 
 COUNTER_METHODS = ("cash", "bank_transfer")
@@ -83,6 +84,16 @@ def record_counter(session: Session, invoice: Invoice, *, method: str, amount: i
                         corrects=corrects)
 
 
+def record_online(session: Session, invoice: Invoice, *, amount: int, txn_ref: str,
+                  gateway: str, transaction_no: str | None, bank_code: str | None,
+                  paid_at: datetime, actor: Principal, now: datetime) -> Payment:
+    """A payment the gateway confirmed. Money taken is a fact: it is recorded even if the
+    invoice was settled meanwhile (the overpayment then shows for a refund)."""
+    return _new_payment(session, invoice, method="online", amount=amount, paid_at=paid_at,
+                        actor=actor, now=now, gateway=gateway, txn_ref=txn_ref,
+                        transaction_no=transaction_no, bank_code=bank_code)
+
+
 def by_receipt(session: Session, number: str, *, for_update: bool = False) -> Payment:
     q = select(Payment).where(Payment.receipt_number == number.strip().upper())
     if for_update:
@@ -120,9 +131,12 @@ def void(session: Session, payment: Payment, reason: str, *, actor: Principal,
 
 
 def refund(session: Session, payment: Payment, amount: int | None, reason: str, *,
-           actor: Principal, now: datetime) -> Payment:
+           actor: Principal, now: datetime, gateway: PaymentGateway | None = None,
+           ip: str = "127.0.0.1") -> Payment:
     """Give money back (all of it by default, or part, e.g. an overpayment after the final
-    amount came out lower). Recorded on the payment; the invoice's status follows."""
+    amount came out lower). An online payment is refunded through its gateway first; a
+    counter payment is handed back at the counter. Recorded on the payment; the invoice's
+    status follows."""
     if payment.status != "completed" or payment.refunded_amount:
         raise Conflict(f"payment {payment.receipt_number} is {payment.status} and cannot be "
                        "refunded again", code="payment_not_refundable")
@@ -135,6 +149,20 @@ def refund(session: Session, payment: Payment, amount: int | None, reason: str, 
         errors.append(FieldError("reason", "say why the money is given back"))
     if errors:
         raise ValidationFailed(errors)
+    if payment.method == "online":
+        if gateway is None or gateway.name != payment.gateway or not payment.txn_ref:
+            raise Conflict(f"payment {payment.receipt_number} was made through "
+                           f"{payment.gateway}, which is not configured here",
+                           code="gateway_unavailable")
+        result = gateway.refund(txn_ref=payment.txn_ref, amount=give,
+                                full=give == payment.amount,
+                                transaction_no=payment.gateway_transaction_no or "",
+                                paid_at=payment.paid_at, reason=reason.strip()[:255],
+                                by=actor.username, ip=ip, now=now,
+                                request_id=uuid.uuid4().hex[:32])
+        if not result.ok:
+            raise Conflict(f"the gateway refused the refund ({result.code}): "
+                           f"{result.message}", code="refund_refused")
     payment.refunded_amount = give
     payment.refunded_by = actor.username
     payment.refunded_at = now

@@ -597,3 +597,33 @@ class PaymentAttempt(Base):
     created_by: Mapped[str] = mapped_column(String(80))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     completed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class GatewayCallback(Base):
+    """Every server-to-server callback a payment gateway sent, as received, and our answer."""
+
+    __tablename__ = "gateway_callbacks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    txn_ref: Mapped[str | None] = mapped_column(String(60), nullable=True, index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    answer: Mapped[str] = mapped_column(String(4))
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    remote: Mapped[str | None] = mapped_column(String(60), nullable=True)
+
+
+class Reconciliation(Base):
+    """One gateway statement imported and compared with our payments."""
+
+    __tablename__ = "reconciliations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gateway: Mapped[str] = mapped_column(String(20))
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    report: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    imported_by: Mapped[str] = mapped_column(String(80))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)

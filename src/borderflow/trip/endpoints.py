@@ -89,6 +89,7 @@ def trip_out(row: Trip, actor: Principal, network: Network, now: Any) -> dict[st
         "next_expected": [s["code"] for s in pending],
         "milestones": state["milestones"], "deadlines": state["deadlines"],
         "overdue": domain.overdue(state, now), "outcome": state["outcome"],
+        "fee": state.get("fee"),
         "created_at": row.created_at, "updated_at": row.updated_at,
     }
 

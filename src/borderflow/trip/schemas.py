@@ -84,6 +84,10 @@ class TripOut(BaseModel):
     deadlines: dict[str, Any]
     overdue: list[dict[str, Any]]
     outcome: dict[str, Any] | None
+    fee: dict[str, Any] | None = Field(
+        default=None, description="The trip's fee invoice: number, stage (estimate|final), "
+        "total in VND and status (open|paid|waived|refunded|void); the fee step passes when it "
+        "is paid or waived.")
     created_at: datetime
     updated_at: datetime
 

@@ -1,0 +1,113 @@
+"""HTTP API of online payment: start a payment, the gateway's IPN, the browser's return."""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import HTMLResponse
+from pydantic import BaseModel, Field
+
+from borderflow.api.deps import Ctx, Db, require, roles_doc
+from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.config import SANDBOX_PATH, Settings
+from borderflow.domain.access import Principal
+from borderflow.fees import invoices, online
+from borderflow.fees.gateway import VNPay
+from borderflow.network import service as networks
+from borderflow.trip import service as trips
+
+router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
+
+Payer = Annotated[Principal, Depends(require("payment.pay_online"))]
+Callback = Annotated[Principal, Depends(require("payment.callback"))]
+
+IPN_PATH = "/api/v1/payments/vnpay/ipn"
+RETURN_PATH = "/api/v1/payments/vnpay/return"
+
+
+def build_gateway(settings: Settings) -> VNPay:
+    pay_url, api_url = settings.gateway_urls()
+    return VNPay(settings.vnpay_tmn_code, settings.vnpay_hash_secret, pay_url, api_url)
+
+
+def gateway_of(request: Request) -> VNPay:
+    gateway: VNPay = request.app.state.gateway
+    return gateway
+
+
+class OnlineIn(BaseModel):
+    locale: str = Field(default="vn", pattern="^(vn|en)$")
+
+
+class OnlineOut(BaseModel):
+    txn_ref: str
+    amount: int = Field(description="VND: what the invoice owes now.")
+    payment_url: str = Field(description="Send the payer's browser here.")
+
+
+@router.post("/invoices/{number}/pay-online", response_model=OnlineOut, status_code=201,
+             summary="Start paying an invoice online",
+             description="A signed payment URL at the gateway for what the invoice owes. The "
+             "payment counts only when the gateway confirms it server to server (IPN); the "
+             "browser comes back to a page that shows the result." + roles_doc(
+                 "payment.pay_online"))
+def pay_online(number: str, body: OnlineIn, request: Request, ctx: Ctx, db: Db,
+               actor: Payer) -> dict[str, Any]:
+    now = ctx.clock.now()
+    inv = invoices.by_number(db, number, for_update=True)
+    trips.get(db, inv.trip_id, actor=actor, network=networks.in_force_or_none(db, now))
+    base = ctx.settings.public_base_url.rstrip("/")
+    attempt, url = online.start(db, inv, gateway_of(request), actor=actor,
+                                return_url=base + RETURN_PATH,
+                                ip=request.client.host if request.client else "127.0.0.1",
+                                now=now, locale=body.locale)
+    return {"txn_ref": attempt.txn_ref, "amount": attempt.amount, "payment_url": url}
+
+
+@router.get("/payments/vnpay/ipn", summary="The gateway's payment callback (IPN)",
+            description="Server to server, signed by the gateway (HMAC-SHA512). Answers "
+            "`{\"RspCode\", \"Message\"}` with VNPay's codes, checked in this order: `97` bad "
+            "signature, `01` unknown order, `04` wrong amount, `02` already confirmed, `00` "
+            "confirmed, `99` unexpected. Idempotent: a repeated callback changes nothing."
+            + roles_doc("payment.callback"))
+def ipn(request: Request, ctx: Ctx, _caller: Callback) -> dict[str, str]:
+    params = dict(request.query_params.items())
+    with ctx.sessions() as session:
+        return online.handle_ipn(session, gateway_of(request), params, now=ctx.clock.now(),
+                                 remote=request.client.host if request.client else None)
+
+
+@router.get("/payments/vnpay/return", response_class=HTMLResponse,
+            summary="Where the payer's browser comes back",
+            description="Shows the result; changes nothing (only the IPN does)."
+            + roles_doc("payment.return"))
+def browser_return(request: Request, db: Db, _caller: Callback) -> HTMLResponse:
+    params = dict(request.query_params.items())
+    cb = gateway_of(request).parse_callback(params)
+    attempt = online.attempt_status(db, cb.txn_ref) if cb.signed and cb.txn_ref else None
+    if attempt is None:
+        title, text, status = ("Không xác định / Unknown payment",
+                               "The link is not a valid payment result.", 400)
+    elif attempt.status == "succeeded":
+        payment = online.payment_of_attempt(db, attempt.txn_ref)
+        receipt = payment.receipt_number if payment else ""
+        title, text, status = ("Thanh toán thành công / Payment received",
+                               f"{attempt.amount:,} VND. Receipt {receipt}.", 200)
+    elif attempt.status == "failed":
+        title, text, status = ("Thanh toán không thành công / Payment not completed",
+                               f"The gateway answered {attempt.response_code}. Nothing was "
+                               "charged; you can try again.", 200)
+    else:
+        title, text, status = ("Đang chờ xác nhận / Waiting for the gateway",
+                               "The gateway has not confirmed the payment yet; reload this "
+                               "page in a moment.", 200)
+    return HTMLResponse(
+        f"<!doctype html><html><meta charset='utf-8'><title>{html.escape(title)}</title>"
+        f"<body style='font-family:sans-serif;max-width:32rem;margin:2rem auto'>"
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>",
+        status_code=status)
+
+
+__all__ = ["IPN_PATH", "RETURN_PATH", "SANDBOX_PATH", "build_gateway", "router"]
