@@ -46,7 +46,7 @@ def test_every_role_has_a_description() -> None:
 
 
 PUBLIC_ACTIONS = {"network.read", "occupancy.read", "telemetry.ingest", "tariff.read",
-                  "payment.callback", "payment.return"}
+                  "payment.callback", "payment.return", "receipt.verify"}
 """Reading the network and the yard figures, and phones sending positions (GPS apps such as
 Traccar Client cannot log in; the device id identifies them and only bound devices move
 trips)."""

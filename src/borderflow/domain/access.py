@@ -123,6 +123,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     # the gateway's callback is authenticated by its signature, the return page shows only
     "payment.callback": _ALL,
     "payment.return": _ALL,
+    "receipt.verify": _ALL,
     # cameras (ANPR) and their plate reads
     "camera.manage": frozenset({Role.ADMIN}),
     "camera.read": frozenset({Role.ADMIN, Role.REGULATOR}),

@@ -1,12 +1,15 @@
-"""HTTP API of fees: the tariff, invoices, counter payments, voids, refunds and waivers."""
+"""HTTP API of fees: the tariff, invoices, counter payments, voids, refunds, waivers and
+receipts."""
 
 from __future__ import annotations
 
+import html
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -15,8 +18,8 @@ from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
 from borderflow.domain.access import Principal
 from borderflow.domain.fees import NoRate, assess
-from borderflow.errors import FieldError, ValidationFailed
-from borderflow.fees import invoices, payments, tariffs
+from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.fees import invoices, payments, receipts, tariffs
 from borderflow.network import service as networks
 from borderflow.store.models import Invoice, Payment, TariffVersion, Trip
 from borderflow.trip import service as trips
@@ -30,6 +33,7 @@ Waiver = Annotated[Principal, Depends(require("invoice.waive"))]
 Cashier = Annotated[Principal, Depends(require("payment.record"))]
 Voider = Annotated[Principal, Depends(require("payment.void"))]
 Refunder = Annotated[Principal, Depends(require("payment.refund"))]
+Verifier = Annotated[Principal, Depends(require("receipt.verify"))]
 
 
 # --- tariff --------------------------------------------------------------------------------------
@@ -308,3 +312,77 @@ def refund_payment(receipt: str, body: RefundIn, request: Request, ctx: Ctx, db:
     return payments.refund(db, row, body.amount, body.reason, actor=actor, now=ctx.clock.now(),
                            gateway=request.app.state.gateway,
                            ip=request.client.host if request.client else "127.0.0.1")
+
+
+# --- receipts ------------------------------------------------------------------------------------
+
+
+class VerifiedOut(BaseModel):
+    receipt: str
+    status: Literal["completed", "voided", "refunded"]
+    amount: int = Field(description="VND.")
+    refunded: int = Field(description="VND given back.")
+    paid_at: datetime
+    gate: str
+    gate_name: str
+    plate: str = Field(description="Masked: enough to recognise one's own truck.")
+
+
+def _receipt(ctx: Ctx, db: Db, payment: Payment) -> receipts.Receipt:
+    network = networks.in_force_or_none(db, ctx.clock.now())
+    return receipts.load(db, payment, network, ctx.settings.public_base_url)
+
+
+@router.get("/payments/{receipt}/receipt.pdf", response_class=Response,
+            summary="The e-receipt of a payment, as PDF",
+            description="Vietnamese, Chinese and English, with a QR code to the public "
+            "verification page." + roles_doc("invoice.read"),
+            responses={200: {"content": {"application/pdf": {}}}})
+def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> Response:
+    row = payments.by_receipt(db, receipt)
+    _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
+    return Response(receipts.to_pdf(_receipt(ctx, db, row)), media_type="application/pdf",
+                    headers={"Content-Disposition":
+                             f'inline; filename="{row.receipt_number}.pdf"'})
+
+
+@router.get("/payments/{receipt}/receipt.html", response_class=HTMLResponse,
+            summary="The e-receipt of a payment, as HTML",
+            description=roles_doc("invoice.read"))
+def receipt_html(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> HTMLResponse:
+    row = payments.by_receipt(db, receipt)
+    _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
+    return HTMLResponse(receipts.to_html(_receipt(ctx, db, row)))
+
+
+@router.get("/receipts/{token}/verify", response_model=VerifiedOut,
+            summary="Verify a receipt from its QR code",
+            description="Amount, date, gate, masked plate and status; nothing personal."
+            + roles_doc("receipt.verify"))
+def verify_receipt(token: str, ctx: Ctx, db: Db, _caller: Verifier) -> dict[str, Any]:
+    return receipts.public_view(_receipt(ctx, db, receipts.by_token(db, token)))
+
+
+verify_router = APIRouter(tags=["fees"])
+
+
+@verify_router.get("/verify/{token}", response_class=HTMLResponse, include_in_schema=False)
+def verify_page(token: str, ctx: Ctx, db: Db) -> HTMLResponse:
+    """Where a scanned receipt QR code lands."""
+    try:
+        view = receipts.public_view(_receipt(ctx, db, receipts.by_token(db, token)))
+    except NotFound:
+        return HTMLResponse("<!doctype html><meta charset='utf-8'><h1>Biên lai không tồn tại "
+                            "/ 收据不存在 / No such receipt</h1>", status_code=404)
+    status = receipts.STATUS.get(view["status"], (view["status"],) * 3)
+    e = html.escape
+    return HTMLResponse(
+        "<!doctype html><html><meta charset='utf-8'><title>Receipt</title>"
+        "<body style='font-family:sans-serif;max-width:30rem;margin:2rem auto'>"
+        f"<h1>{e(view['receipt'])}: {e(' / '.join(status))}</h1>"
+        f"<p>Số tiền / 金额 / Amount: {e(receipts.vnd(view['amount']))}</p>"
+        + (f"<p>Đã hoàn / 已退款 / Refunded: {e(receipts.vnd(view['refunded']))}</p>"
+           if view["refunded"] else "")
+        + f"<p>Cửa khẩu / 口岸 / Gate: {e(view['gate_name'])}</p>"
+        f"<p>Biển số / 车牌 / Plate: {e(view['plate'])}</p>"
+        f"<p>Thời gian / 时间 / Paid: {e(receipts.local_time(view['paid_at']))}</p></body></html>")
