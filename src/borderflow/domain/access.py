@@ -124,6 +124,8 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "payment.callback": _ALL,
     "payment.return": _ALL,
     "receipt.verify": _ALL,
+    "reconciliation.run": frozenset({Role.REGULATOR, Role.ADMIN}),
+    "revenue.read": OFFICIALS | {Role.CASHIER},
     # cameras (ANPR) and their plate reads
     "camera.manage": frozenset({Role.ADMIN}),
     "camera.read": frozenset({Role.ADMIN, Role.REGULATOR}),

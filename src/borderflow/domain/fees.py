@@ -217,3 +217,50 @@ def assess(tariff: Tariff, *, payload_tonnes: Decimal, container: str,
             lines.append(Line(m.code, f"{m.name.en} ({m.percent}%)", adjusted - amount))
             amount = adjusted
     return Assessment(tariff.version, category.code, cls.code, tuple(lines))
+
+
+# --- reconciliation ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One online payment, as the gateway's statement or our books have it (VND)."""
+
+    txn_ref: str
+    amount: int
+    refunded: int = 0
+    transaction_no: str = ""
+
+
+def reconcile(theirs: list[Entry], ours: list[Entry]) -> dict[str, list[dict[str, object]]]:
+    """Compare a gateway statement with our payments of the same period: ``matched``,
+    ``missing_ours`` (the gateway took money we have no payment for: a callback that never
+    arrived), ``missing_theirs`` (we recorded a payment the gateway does not list), and
+    ``amount_mismatch`` (same order, different amount or refund), and ``duplicates`` (an order
+    the statement lists more than once). Pure; the order of the input does not matter; each
+    order reference appears in exactly one of the first four lists."""
+    mine = {e.txn_ref: e for e in ours}
+    seen: set[str] = set()
+    out: dict[str, list[dict[str, object]]] = {
+        "matched": [], "missing_ours": [], "missing_theirs": [], "amount_mismatch": [],
+        "duplicates": []}
+    for t in sorted(theirs, key=lambda e: (e.txn_ref, e.amount, e.refunded)):
+        if t.txn_ref in seen:
+            out["duplicates"].append({"txn_ref": t.txn_ref, "amount": t.amount})
+            continue
+        seen.add(t.txn_ref)
+        o = mine.get(t.txn_ref)
+        if o is None:
+            out["missing_ours"].append({"txn_ref": t.txn_ref, "amount": t.amount,
+                                        "transaction_no": t.transaction_no})
+        elif (o.amount, o.refunded) != (t.amount, t.refunded):
+            out["amount_mismatch"].append({
+                "txn_ref": t.txn_ref, "ours": o.amount, "theirs": t.amount,
+                "refunded_ours": o.refunded, "refunded_theirs": t.refunded})
+        else:
+            out["matched"].append({"txn_ref": t.txn_ref, "amount": t.amount})
+    for o in sorted(ours, key=lambda e: e.txn_ref):
+        if o.txn_ref not in seen:
+            out["missing_theirs"].append({"txn_ref": o.txn_ref, "amount": o.amount,
+                                          "transaction_no": o.transaction_no})
+    return out

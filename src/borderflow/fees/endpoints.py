@@ -4,11 +4,11 @@ receipts."""
 from __future__ import annotations
 
 import html
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
@@ -16,12 +16,14 @@ from sqlalchemy import select
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
-from borderflow.domain.access import Principal
+from borderflow.clock import LOCAL_TZ
+from borderflow.domain.access import Principal, Role
 from borderflow.domain.fees import NoRate, assess
 from borderflow.errors import FieldError, NotFound, ValidationFailed
-from borderflow.fees import invoices, payments, receipts, tariffs
+from borderflow.fees import invoices, payments, receipts, reconcile, tariffs
+from borderflow.fees.sandbox import STATEMENT_COLUMNS
 from borderflow.network import service as networks
-from borderflow.store.models import Invoice, Payment, TariffVersion, Trip
+from borderflow.store.models import Invoice, Payment, Reconciliation, TariffVersion, Trip
 from borderflow.trip import service as trips
 
 router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
@@ -386,3 +388,68 @@ def verify_page(token: str, ctx: Ctx, db: Db) -> HTMLResponse:
         + f"<p>Cửa khẩu / 口岸 / Gate: {e(view['gate_name'])}</p>"
         f"<p>Biển số / 车牌 / Plate: {e(view['plate'])}</p>"
         f"<p>Thời gian / 时间 / Paid: {e(receipts.local_time(view['paid_at']))}</p></body></html>")
+
+
+# --- reconciliation and revenue ----------------------------------------------------------------
+
+Reconciler = Annotated[Principal, Depends(require("reconciliation.run"))]
+RevenueReader = Annotated[Principal, Depends(require("revenue.read"))]
+
+
+class ReconciliationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    gateway: str
+    filename: str
+    sha256: str
+    period_from: date
+    period_to: date
+    report: dict[str, Any] = Field(
+        description="matched, missing_ours (the gateway took money we have no payment for), "
+        "missing_theirs (our payment is not on the statement), amount_mismatch, duplicates, "
+        "and a summary of their counts.")
+    imported_by: str
+    imported_at: datetime
+
+
+@router.post("/reconciliations", response_model=ReconciliationOut, status_code=201,
+             summary="Reconcile a gateway statement (CSV) with our payments",
+             description="Columns: " + ", ".join(STATEMENT_COLUMNS) + " (amounts in whole "
+             "VND, pay_date as yyyyMMddHHmmss, Lang Son time). Rows dated outside the period "
+             "are counted and left out. A file with a bad line is refused whole, every bad "
+             "line named. The report is kept. Audited." + roles_doc("reconciliation.run"))
+async def upload_statement(ctx: Ctx, db: Db, actor: Reconciler, file: UploadFile,
+                           period_from: Annotated[date, Form(alias="from")],
+                           period_to: Annotated[date, Form(alias="to")]) -> Reconciliation:
+    data = await file.read(reconcile.MAX_STATEMENT_BYTES + 1)
+    return reconcile.run(db, data, file.filename or "statement.csv", period_from, period_to,
+                         gateway="vnpay",
+                         actor=actor, now=ctx.clock.now())
+
+
+@router.get("/reconciliations/{rid}", response_model=ReconciliationOut,
+            summary="One reconciliation report", description=roles_doc("reconciliation.run"))
+def read_reconciliation(rid: int, db: Db, _caller: Reconciler) -> Reconciliation:
+    return reconcile.get(db, rid)
+
+
+class RevenueOut(BaseModel):
+    date: date
+    currency: str
+    total: dict[str, int]
+    by_gate: dict[str, dict[str, int]]
+    by_vehicle_category: dict[str, dict[str, int]]
+    by_method: dict[str, dict[str, int]]
+
+
+@router.get("/revenue/daily", response_model=RevenueOut, summary="Fee revenue of one day",
+            description="Money kept (payments less refunds; voided entries left out) by gate, "
+            "vehicle category and payment method, for a day in Lang Son time. A cashier sees "
+            "the gates of their scope." + roles_doc("revenue.read"))
+def daily_revenue(ctx: Ctx, db: Db, actor: RevenueReader,
+                  day: Annotated[date | None, Query(alias="date")] = None) -> dict[str, Any]:
+    when = day or ctx.clock.now().astimezone(LOCAL_TZ).date()
+    gates = actor.gate_scope if (Role.CASHIER in actor.roles and not actor.is_official) \
+        else None
+    return reconcile.daily_revenue(db, when, gates or None)
