@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
+import pytest
 from sqlalchemy import func, select
 
 from borderflow.config import Settings
 from borderflow.fees.gateway import sign
 from borderflow.store.models import GatewayCallback, Payment
+from tests import factories
 from tests.conftest import Peek
 from tests.fees.conftest import pay as _pay
 from tests.fees.conftest import start as _start
@@ -165,3 +167,35 @@ def test_only_the_payer_side_starts_payments_and_bad_links_show_nothing(
     tampered_page = live.get("/sandbox/vnpay/paymentv2/vpcpay.html",
                              params={"vnp_Amount": "100", "vnp_SecureHash": "00"})
     assert tampered_page.status_code == 400
+
+
+def test_an_unexpected_failure_is_answered_99_and_writes_nothing(
+    client: Any, auth: Any, db: Peek, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from borderflow.fees import payments
+    from borderflow.store.models import PaymentAttempt
+
+    d = client.post("/api/v1/declarations", json=factories.declaration(),
+                    headers=auth("enterprise")).json()
+    inv = client.get(f"/api/v1/trips/{d['reference']}-1/invoice",
+                     headers=auth("enterprise")).json()
+    started = client.post(f"/api/v1/invoices/{inv['number']}/pay-online", json={},
+                          headers=auth("enterprise")).json()
+    params = _signed({"vnp_Amount": str(inv["due"] * 100), "vnp_ResponseCode": "00",
+                      "vnp_TmnCode": settings.vnpay_tmn_code, "vnp_TransactionNo": "1",
+                      "vnp_TransactionStatus": "00", "vnp_TxnRef": started["txn_ref"],
+                      "vnp_PayDate": "20261123081500"}, settings.vnpay_hash_secret)
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(payments, "record_online", broken)
+    assert client.get(IPN, params=params).json() == {"RspCode": "99",
+                                                     "Message": "Unknown error"}
+    assert db.scalar(select(func.count()).select_from(Payment)) == 0
+    attempt = db.scalar(select(PaymentAttempt).where(
+        PaymentAttempt.txn_ref == started["txn_ref"]))
+    assert attempt.status == "pending"  # the gateway's retry will be processed
+    monkeypatch.undo()
+    assert client.get(IPN, params=params).json()["RspCode"] == "00"
+    assert db.scalar(select(func.count()).select_from(Payment)) == 1

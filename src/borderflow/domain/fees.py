@@ -163,7 +163,10 @@ class Tariff:
 class Line:
     code: str
     description: str
+    """In English; the Vietnamese and Chinese follow."""
     amount: int
+    description_vi: str = ""
+    description_zh: str = ""
 
 
 @dataclass(frozen=True)
@@ -209,12 +212,14 @@ def assess(tariff: Tariff, *, payload_tonnes: Decimal, container: str,
             if rate > best[0]:
                 best = (rate, cls)
     rate, cls = best
-    lines = [Line("base", f"{category.name.en}, {cls.name.en}", rate)]
+    lines = [Line("base", f"{category.name.en}, {cls.name.en}", rate,
+                  f"{category.name.vi}, {cls.name.vi}", f"{category.name.zh}，{cls.name.zh}")]
     amount = rate
     for m in tariff.multipliers:
         if m.when.holds(regime, flow, procedure):
             adjusted = amount * m.percent // 100
-            lines.append(Line(m.code, f"{m.name.en} ({m.percent}%)", adjusted - amount))
+            lines.append(Line(m.code, f"{m.name.en} ({m.percent}%)", adjusted - amount,
+                              f"{m.name.vi} ({m.percent}%)", f"{m.name.zh}（{m.percent}%）"))
             amount = adjusted
     return Assessment(tariff.version, category.code, cls.code, tuple(lines))
 

@@ -4,6 +4,7 @@ receipts."""
 from __future__ import annotations
 
 import html
+from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -79,7 +80,9 @@ class QuoteIn(BaseModel):
 class LineOut(BaseModel):
     code: str
     description: str
-    amount: int
+    amount: int = Field(description="VND, whole.")
+    description_vi: str = ""
+    description_zh: str = ""
 
 
 class QuoteOut(BaseModel):
@@ -132,8 +135,7 @@ def quote(body: QuoteIn, ctx: Ctx, db: Db, _caller: TariffReader) -> dict[str, A
         raise ValidationFailed([FieldError("payload_tonnes", str(exc))]) from None
     return {"tariff_version": a.tariff_version, "vehicle_category": a.vehicle_category,
             "goods_class": a.goods_class, "total": a.total,
-            "lines": [{"code": x.code, "description": x.description, "amount": x.amount}
-                      for x in a.lines]}
+            "lines": [asdict(x) for x in a.lines]}
 
 
 # --- invoices and payments ---------------------------------------------------------------------

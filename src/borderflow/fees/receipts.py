@@ -111,11 +111,17 @@ def _qr_svg(url: str) -> str:
     return out.getvalue().decode()
 
 
+def _line_text(line: dict[str, Any]) -> str:
+    vi = str(line.get("description_vi") or "")
+    en = str(line.get("description") or "")
+    return f"{vi} / {en}" if vi else en
+
+
 def to_html(r: Receipt) -> str:
     e = html.escape
     method = METHODS.get(r.method, (r.method,) * 3)
     status = STATUS.get(r.status, (r.status,) * 3)
-    rows = "".join(f"<tr><td>{e(str(x['description']))}</td>"
+    rows = "".join(f"<tr><td>{e(_line_text(x))}</td>"
                    f"<td class='n'>{e(vnd(int(x['amount'])))}</td></tr>" for x in r.lines)
     refunded = (f"<p>Đã hoàn / 已退款 / refunded: {e(vnd(r.refunded))}</p>"
                 if r.refunded else "")
@@ -172,9 +178,12 @@ def to_pdf(r: Receipt) -> bytes:
     ):
         pdf.multi_cell(0, 5, t(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
-    for line in r.lines:
-        pdf.cell(95, 5, t(str(line["description"]))[:70])
-        pdf.cell(0, 5, t(vnd(int(line["amount"]))), align="R", new_x="LMARGIN", new_y="NEXT")
+    with pdf.table(col_widths=(75, 25), text_align=("LEFT", "RIGHT"),
+                   first_row_as_headings=False, borders_layout="HORIZONTAL_LINES") as table:
+        for line in r.lines:
+            row = table.row()
+            row.cell(t(_line_text(line)))
+            row.cell(t(vnd(int(line["amount"]))))
     pdf.set_font("Noto", size=12)
     pdf.cell(0, 8, t(f"Số tiền / 金额 / Amount: {vnd(r.amount)}"), new_x="LMARGIN",
              new_y="NEXT")
