@@ -109,9 +109,12 @@ def check_invariants(state: dict[str, Any]) -> None:
                 assert state["steps"][before]["status"] in ("passed", "skipped")
     if state["status"] == "completed":
         assert all(s["status"] in ("passed", "skipped") for s in state["steps"].values())
-    # the fee step is passed only while the fee is paid or waived (or once the truck crossed)
+    # the fee step is passed only while the fee is paid or waived, or once a step that needed
+    # it (crossing, exit) has passed
     fee_step = next(s["code"] for s in state["procedure"]["steps"] if s["kind"] == "fee")
-    if state["steps"][fee_step]["status"] == "passed" and "crossed" not in state["milestones"]:
+    later = domain.dependents(state, fee_step)
+    if state["steps"][fee_step]["status"] == "passed" and not any(
+            state["steps"][d]["status"] == "passed" for d in later):
         assert domain.fee_settled(state)
 
 

@@ -116,7 +116,8 @@ def test_projection_equals_replay_and_occupancy_is_never_negative(
     with sessions() as s:
         row = s.get(Trip, trip_id)
         assert row is not None
-        events = s.scalars(select(TripEvent).where(TripEvent.trip_id == trip_id)).all()
+        events = s.scalars(select(TripEvent).where(TripEvent.trip_id == trip_id)
+                           .order_by(TripEvent.seq)).all()
         assert [e.seq for e in events] == list(range(1, len(events) + 1))
         assert row.version == len(events)
         assert trips.replay(s, trip_id) == row.state

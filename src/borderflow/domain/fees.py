@@ -120,7 +120,13 @@ class Tariff:
                                                     f"this version reads {TARIFF_FORMAT}"))
         if self.currency != "VND":
             out.append(FieldError("currency", "fees are in VND"))
-        if self.effective_to is not None and self.effective_to <= self.effective_from:
+        naive = [name for name, at in (("effective_from", self.effective_from),
+                                       ("effective_to", self.effective_to))
+                 if at is not None and at.tzinfo is None]
+        for name in naive:
+            out.append(FieldError(name, "give a timezone, e.g. 2026-12-01T00:00:00+07:00"))
+        if not naive and self.effective_to is not None and \
+                self.effective_to <= self.effective_from:
             out.append(FieldError("effective_to", "must be after effective_from"))
         categories = [c.code for c in self.vehicle_categories]
         classes = [c.code for c in self.goods_classes]
@@ -137,7 +143,7 @@ class Tariff:
             if row is None:
                 out.append(FieldError(f"rates.{cls}", "no rates for this goods class"))
                 continue
-            missing = [c for c in categories if c not in row]
+            missing = [c for c in dict.fromkeys(categories) if c not in row]
             if missing:
                 out.append(FieldError(f"rates.{cls}", f"no rate for {', '.join(missing)}"))
         for cls, row in self.rates.items():

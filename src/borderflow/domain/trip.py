@@ -218,7 +218,8 @@ def pending_steps(state: Mapping[str, Any], roles: Iterable[str] | None = None
     return out
 
 
-def _dependents(state: Mapping[str, Any], code: str) -> set[str]:
+def dependents(state: Mapping[str, Any], code: str) -> set[str]:
+    """The steps that come after ``code``, directly or not."""
     out: set[str] = set()
     frontier = {code}
     while frontier:
@@ -430,6 +431,17 @@ def _fee_step(s: Mapping[str, Any]) -> str | None:
     return next((d["code"] for d in s["procedure"]["steps"] if d["kind"] == "fee"), None)
 
 
+def _reopen_fee_step(s: dict[str, Any]) -> None:
+    """The fee is owed again: its step is open again unless a step that needed it (the
+    crossing of an export, the exit of an import) has already passed."""
+    code = _fee_step(s)
+    if code is None or s["steps"][code]["status"] != "passed":
+        return
+    if any(s["steps"][d]["status"] == "passed" for d in dependents(s, code)):
+        return
+    s["steps"][code].update(status="pending", done_at=None, by=None)
+
+
 def _on_fee_assessed(s: dict[str, Any], e: Event) -> None:
     p = e.payload
     for key in ("invoice", "stage", "total", "status"):
@@ -437,6 +449,8 @@ def _on_fee_assessed(s: dict[str, Any], e: Event) -> None:
             raise ValidationFailed([FieldError(f"payload.{key}", "required")])
     s["fee"] = {"invoice": p["invoice"], "stage": p["stage"], "total": int(p["total"]),
                 "status": p["status"]}
+    if not fee_settled(s):  # e.g. the final amount is higher than the estimate paid
+        _reopen_fee_step(s)
 
 
 def _on_fee_settled(s: dict[str, Any], e: Event) -> None:
@@ -450,15 +464,12 @@ def _on_fee_settled(s: dict[str, Any], e: Event) -> None:
 
 
 def _on_fee_unsettled(s: dict[str, Any], e: Event) -> None:
-    """A payment voided or refunded: the fee is owed again; if the vehicle has not crossed
-    yet, its fee step is open again."""
+    """A payment voided or refunded: the fee is owed again (see :func:`_reopen_fee_step`)."""
     fee = s.get("fee")
     if not fee or fee["invoice"] != e.payload.get("invoice"):
         raise InvalidTransition("the invoice is not this trip's current invoice")
     fee["status"] = e.payload.get("status", "open")
-    code = _fee_step(s)
-    if code and s["steps"][code]["status"] == "passed" and "crossed" not in s["milestones"]:
-        s["steps"][code].update(status="pending", done_at=None, by=None)
+    _reopen_fee_step(s)
 
 
 def _pass_settled_fee_step(s: dict[str, Any], e: Event) -> None:
@@ -514,7 +525,7 @@ def _on_step_voided(s: dict[str, Any], e: Event) -> None:
         raise InvalidTransition(f"step '{code}' has not been passed; nothing to correct")
     if spec["kind"] in ("declaration", "transport", "vehicle_control", "crossing", "exit"):
         raise InvalidTransition(f"step '{code}' is corrected by recording movements, not voided")
-    later = sorted(d for d in _dependents(s, code) if s["steps"][d]["status"] == "passed")
+    later = sorted(d for d in dependents(s, code) if s["steps"][d]["status"] == "passed")
     if later:
         raise InvalidTransition(f"steps after '{code}' are already passed: {', '.join(later)}")
     st.update(status="pending", done_at=None, by=None, channel=None)

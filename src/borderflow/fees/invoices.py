@@ -49,22 +49,37 @@ def received(session: Session, invoice: Invoice) -> int:
     return total
 
 
-def status_of(total: int, kept: int, *, waived: bool, void: bool, refunded: bool) -> str:
-    """An invoice's status from its total and the money kept for it."""
+def status_of(total: int, kept: int, *, waived: bool, void: bool, refunded: bool,
+              still_needed: bool = True) -> str:
+    """An invoice's status from its total and the money kept for it. Money given back in full
+    makes it ``refunded`` once the trip no longer needs the fee (cancelled, rejected or past
+    its fee); while the trip is under way the fee is simply owed again (``open``)."""
     if void:
         return "void"
     if waived:
         return "waived"
     if kept >= total:
         return "paid"
-    if refunded and kept == 0:
+    if refunded and kept == 0 and not still_needed:
         return "refunded"
     return "open"
 
 
+def fee_still_needed(trip: Trip | None) -> bool:
+    """Whether the trip can still pay its fee: not cancelled or rejected, and the steps that
+    need the fee (crossing, exit) not passed yet."""
+    if trip is None or trip.status in domain.TERMINAL or trip.status == "completed":
+        return False
+    fee_step = next((d for d in trip.state["procedure"]["steps"] if d["kind"] == "fee"), None)
+    if fee_step is None:
+        return False
+    needs = domain.dependents(trip.state, fee_step["code"])
+    return not any(trip.state["steps"][d]["status"] == "passed" for d in needs)
+
+
 def due(session: Session, invoice: Invoice) -> int:
-    """What is still owed (0 when settled)."""
-    if invoice.status in ("waived", "void"):
+    """What is still owed (0 when settled, waived, void or refunded)."""
+    if invoice.status in ("waived", "void", "refunded"):
         return 0
     return max(0, invoice.total - received(session, invoice))
 
@@ -123,10 +138,12 @@ def refresh(session: Session, invoice: Invoice, *, actor: Principal, now: dateti
             trip: Trip | None = None) -> str:
     """Recompute the invoice's status from the money kept and tell its trip."""
     before = invoice.status
+    row = trip or session.get(Trip, invoice.trip_id)
     status = status_of(invoice.total, received(session, invoice),
                        waived=invoice.waived_by is not None,
                        void=invoice.void_reason is not None,
-                       refunded=_refunded(session, invoice))
+                       refunded=_refunded(session, invoice),
+                       still_needed=fee_still_needed(row))
     if status != before:
         invoice.status = status
         invoice.version += 1
@@ -135,7 +152,6 @@ def refresh(session: Session, invoice: Invoice, *, actor: Principal, now: dateti
         if status == "open":
             invoice.settled_at = None
         session.flush()
-    row = trip or session.get(Trip, invoice.trip_id)
     if row is not None:
         _mirror(session, row, invoice, actor=actor, now=now, assessed=False)
     return status
