@@ -1,13 +1,55 @@
-"""JSON documents shared by every feature: RFC 7386 merge patches, and Pydantic validation
-errors turned into field errors with dotted paths (``goods[0].hs_code``)."""
+"""JSON documents shared by every feature: RFC 7386 merge patches, Pydantic validation
+errors turned into field errors with dotted paths (``goods[0].hs_code``), and reference-data
+documents (the network, the fee schedule) read from YAML and checked into dataclasses."""
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
 
+import yaml
+from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 
-from borderflow.errors import FieldError
+from borderflow.errors import FieldError, ValidationFailed
+
+
+class Checked(Protocol):
+    def problems(self) -> list[FieldError]: ...
+
+
+T = TypeVar("T", bound=Checked)
+
+
+def parse_checked(adapter: TypeAdapter[T], document: Any, what: str) -> T:
+    """A document checked field by field, then across fields (its ``problems()``); every
+    problem is reported at once."""
+    if not isinstance(document, dict):
+        raise ValidationFailed([FieldError("document", f"a {what} document must be a mapping")])
+    try:
+        value = adapter.validate_python(document)
+    except PydanticValidationError as exc:
+        raise ValidationFailed(pydantic_fields(exc)) from None
+    problems = value.problems()
+    if problems:
+        raise ValidationFailed(problems)
+    return value
+
+
+def read_yaml_file(path: Path) -> dict[str, Any]:
+    """A YAML (or JSON) file holding one mapping, or a 422 saying what is wrong with it."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        problem = FieldError("file", f"cannot read {path}: {exc.strerror}")
+        raise ValidationFailed([problem]) from None
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValidationFailed([FieldError("file", f"not valid YAML: {exc}")]) from None
+    if not isinstance(doc, dict):
+        raise ValidationFailed([FieldError("file", "the file must hold a YAML mapping")])
+    return doc
 
 
 def pydantic_fields(exc: PydanticValidationError, prefix: str = "") -> list[FieldError]:

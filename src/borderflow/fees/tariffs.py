@@ -8,9 +8,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import TypeAdapter
-from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +16,7 @@ from borderflow import audit
 from borderflow.domain.access import Principal
 from borderflow.domain.fees import Tariff
 from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
-from borderflow.jsondoc import pydantic_fields
+from borderflow.jsondoc import parse_checked, read_yaml_file
 from borderflow.store.models import TariffVersion
 
 _adapter: TypeAdapter[Tariff] = TypeAdapter(Tariff)
@@ -28,16 +26,7 @@ PAST_TOLERANCE = timedelta(minutes=5)
 
 def parse(document: Any) -> Tariff:
     """A tariff document (as loaded from YAML or JSON) checked into a :class:`Tariff`."""
-    if not isinstance(document, dict):
-        raise ValidationFailed([FieldError("document", "a tariff document must be a mapping")])
-    try:
-        tariff = _adapter.validate_python(document)
-    except PydanticValidationError as exc:
-        raise ValidationFailed(pydantic_fields(exc)) from None
-    problems = tariff.problems()
-    if problems:
-        raise ValidationFailed(problems)
-    return tariff
+    return parse_checked(_adapter, document, "tariff")
 
 
 def dump(tariff: Tariff) -> dict[str, Any]:
@@ -46,16 +35,7 @@ def dump(tariff: Tariff) -> dict[str, Any]:
 
 
 def read_file(path: Path) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValidationFailed([FieldError("file", f"cannot read {path}: {exc.strerror}")]
-                               ) from None
-    except yaml.YAMLError as exc:
-        raise ValidationFailed([FieldError("file", f"not valid YAML: {exc}")]) from None
-    if not isinstance(data, dict):
-        raise ValidationFailed([FieldError("file", "a tariff file holds one mapping")])
-    return data
+    return read_yaml_file(path)
 
 
 def publish(session: Session, tariff: Tariff, *, actor: Principal, now: datetime,

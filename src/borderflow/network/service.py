@@ -10,7 +10,6 @@ from typing import Any
 
 import yaml
 from pydantic import TypeAdapter
-from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -18,7 +17,7 @@ from borderflow import audit
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, NotFound, ValidationFailed
-from borderflow.jsondoc import merge_patch, pydantic_fields
+from borderflow.jsondoc import merge_patch, parse_checked, read_yaml_file
 from borderflow.store.models import NetworkVersion
 
 _adapter: TypeAdapter[Network] = TypeAdapter(Network)
@@ -34,16 +33,7 @@ PAST_TOLERANCE = timedelta(minutes=5)
 
 def parse(document: Any) -> Network:
     """A network document (as loaded from YAML or JSON) checked into a :class:`Network`."""
-    if not isinstance(document, dict):
-        raise ValidationFailed([FieldError("document", "a network document must be a mapping")])
-    try:
-        network = _adapter.validate_python(document)
-    except PydanticValidationError as exc:
-        raise ValidationFailed(pydantic_fields(exc)) from None
-    problems = network.problems()
-    if problems:
-        raise ValidationFailed(problems)
-    return network
+    return parse_checked(_adapter, document, "network")
 
 
 def dump(network: Network) -> dict[str, Any]:
@@ -53,18 +43,7 @@ def dump(network: Network) -> dict[str, Any]:
 
 
 def read_file(path: Path) -> dict[str, Any]:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        problem = FieldError("file", f"cannot read {path}: {exc.strerror}")
-        raise ValidationFailed([problem]) from None
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ValidationFailed([FieldError("file", f"not valid YAML: {exc}")]) from None
-    if not isinstance(doc, dict):
-        raise ValidationFailed([FieldError("file", "the file must hold a YAML mapping")])
-    return doc
+    return read_yaml_file(path)
 
 
 def to_yaml(network: Network) -> str:
