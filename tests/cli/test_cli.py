@@ -10,7 +10,7 @@ import yaml
 from typer.testing import CliRunner
 
 from borderflow.cli.main import app
-from borderflow.config import DEFAULT_NETWORK_FILE, get_settings
+from borderflow.config import DEFAULT_NETWORK_FILE, DEFAULT_TARIFF_FILE, get_settings
 
 runner = CliRunner()
 
@@ -39,12 +39,14 @@ def test_setup_migrates_loads_and_prints_demo_accounts_once(env: Path) -> None:
     first = runner.invoke(app, ["setup", "--demo"])
     assert first.exit_code == 0, first.output
     assert "Loaded reference network" in first.output
+    assert "Loaded fee schedule lang-son-2025" in first.output
     for username in ("admin", "regulator", "enterprise", "customs", "cashier", "liaison"):
         assert username in first.output
     second = runner.invoke(app, ["setup", "--demo"])
     assert second.exit_code == 0
     assert "already exist" in second.output
     assert "Loaded reference network" not in second.output
+    assert "Loaded fee schedule" not in second.output
 
 
 def test_network_validate_load_and_export_round_trip(env: Path) -> None:
@@ -89,3 +91,25 @@ def test_user_add_with_scopes_and_a_client_key(env: Path) -> None:
     listed = runner.invoke(app, ["user", "list"])
     assert "cashier-2" in listed.output
     assert "anpr-1" in listed.output
+
+
+def test_a_new_fee_schedule_is_validated_and_loaded_from_a_file(env: Path) -> None:
+    assert runner.invoke(app, ["setup"]).exit_code == 0
+    doc = yaml.safe_load(DEFAULT_TARIFF_FILE.read_text(encoding="utf-8"))
+    doc["version"] = "lang-son-2030"
+    doc["effective_from"] = "2030-01-01T00:00:00+07:00"
+    doc["rates"]["general"]["under-2t"] = 175000
+    new = env / "tariff.yaml"
+    new.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    ok = runner.invoke(app, ["tariff", "validate", str(new)])
+    assert ok.exit_code == 0, ok.output
+    loaded = runner.invoke(app, ["tariff", "load", str(new), "--note", "2030 schedule"])
+    assert loaded.exit_code == 0, loaded.output
+    assert "lang-son-2030 in force from 2030-01-01T00:00:00+07:00" in loaded.output
+    again = runner.invoke(app, ["tariff", "load", str(new)])
+    assert again.exit_code != 0  # the version exists already
+    del doc["rates"]["general"]["under-2t"]
+    new.write_text(yaml.safe_dump(doc, allow_unicode=True), encoding="utf-8")
+    bad = runner.invoke(app, ["tariff", "validate", str(new)])
+    assert bad.exit_code == 1
+    assert "rates.general: no rate for under-2t" in bad.output

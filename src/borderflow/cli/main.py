@@ -23,6 +23,7 @@ from borderflow.clock import SystemClock
 from borderflow.config import get_settings
 from borderflow.domain.access import SYSTEM, Role
 from borderflow.errors import AppError
+from borderflow.fees import tariffs
 from borderflow.network import service as networks
 from borderflow.store import migrate
 from borderflow.store.session import make_engine, make_session_factory
@@ -34,6 +35,8 @@ network_app = typer.Typer(help="The reference network (gates, yards, calendars, 
 user_app = typer.Typer(help="Users and machine clients.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(network_app, name="network")
+tariff_app = typer.Typer(help="The fee schedule (tariff versions).", no_args_is_help=True)
+app.add_typer(tariff_app, name="tariff")
 docs_app = typer.Typer(help="Generated documentation sections.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
@@ -157,6 +160,37 @@ def network_validate(
     console.print(f"OK: {network.version}, {len(network.gates)} gates, "
                   f"{sum(len(g.yards) for g in network.gates)} yards, "
                   f"{len(network.goods)} goods groups")
+
+
+@tariff_app.command("load")
+def tariff_load(
+    file: Annotated[Path, typer.Argument(help="Tariff YAML file", exists=True, dir_okay=False)],
+    note: Annotated[str, typer.Option(help="Why it changed (kept in the audit log)")] = "",
+) -> None:
+    """Validate FILE and publish it as a new fee schedule version (audited). It takes effect
+    at its own effective_from, which must not be in the past."""
+    with session_scope() as session:
+        tariff = tariffs.parse(tariffs.read_file(file))
+        row = tariffs.publish(session, tariff, actor=SYSTEM, now=SystemClock().now(),
+                              note=note or f"loaded {file.name}")
+        console.print(f"Published fee schedule {row.version} in force from "
+                      f"{row.effective_from.isoformat()}")
+
+
+@tariff_app.command("validate")
+def tariff_validate(
+    file: Annotated[Path, typer.Argument(help="Tariff YAML file", exists=True, dir_okay=False)],
+) -> None:
+    """Check FILE without loading it; list every problem."""
+    try:
+        tariff = tariffs.parse(tariffs.read_file(file))
+    except AppError as exc:
+        for f in exc.fields:
+            err.print(f"{f.field}: {f.reason}")
+        raise typer.Exit(code=1) from None
+    console.print(f"OK: {tariff.version}, {len(tariff.vehicle_categories)} vehicle categories, "
+                  f"{len(tariff.goods_classes)} goods classes, {len(tariff.multipliers)} "
+                  "multipliers")
 
 
 @network_app.command("export")
