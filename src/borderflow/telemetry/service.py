@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import structlog
-from sqlalchemy import delete, func, or_, select, text, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from psycopg.types.json import Jsonb
+from sqlalchemy import String, bindparam, delete, func, or_, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -49,11 +51,17 @@ class IngestReport:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-def _active_trip(session: Session, device: Device) -> Trip | None:
+class Bound(Protocol):
+    id: str
+    driver_document: str | None
+    plate_key: str | None
+
+
+def _active_trip(session: Session, device: Bound) -> Trip | None:
     return _active_trips(session, [device]).get(device.id)
 
 
-def _active_trips(session: Session, devices: list[Device]) -> dict[str, Trip]:
+def _active_trips(session: Session, devices: Sequence[Bound]) -> dict[str, Trip]:
     """Each bound device's active trip, in one query."""
     docs = {d.driver_document for d in devices if d.driver_document}
     plates = {d.plate_key for d in devices if d.plate_key}
@@ -122,16 +130,21 @@ def prune(session: Session, before: datetime) -> int:
     return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
-def _insert(session: Session, rows: list[dict[str, Any]]) -> int:
-    """Insert positions, skipping any already stored; returns how many were new."""
+def _insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
+    """Store positions (columns in :data:`POSITION_COLUMNS` order), skipping any already
+    stored; returns how many were new. PostgreSQL: ``COPY`` into a temporary table, then one
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` into the day partitions."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        ensure_partitions(session, {r["fix_time"].date() for r in rows})
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    stmt = insert(Position).on_conflict_do_nothing(index_elements=["device_id", "fix_time"])
-    new = session.execute(stmt.returning(Position.device_id), rows).all()
+    if session.get_bind().dialect.name == "postgresql":
+        ensure_partitions(session, {r[1].date() for r in rows})
+        _copy(session, "bf_positions_in", POSITION_COLUMNS,
+              ((*r[:11], Jsonb(r[11]), *r[12:]) for r in rows))
+        return int(session.execute(text(POSITION_MERGE)).rowcount or 0)  # type: ignore[attr-defined]
+    stmt = sqlite_insert(Position).on_conflict_do_nothing(index_elements=["device_id",
+                                                                         "fix_time"])
+    new = session.execute(stmt.returning(Position.device_id),
+                          [dict(zip(POSITION_COLUMNS, r, strict=True)) for r in rows]).all()
     return len(new)
 
 
@@ -139,6 +152,34 @@ def reject(session: Session, rejections: list[Rejection], now: datetime) -> None
     for r in rejections:
         session.add(RejectedPosition(received_at=now, device_id=r.device_id,
                                      protocol=r.protocol, reason=r.reason, excerpt=r.excerpt))
+
+
+@dataclass
+class DeviceState:
+    """What the processor needs of a device: its binding and where it was after its last
+    fix."""
+
+    id: str
+    driver_document: str | None = None
+    plate_key: str | None = None
+    inside: list[str] = field(default_factory=list)
+    last_fix_at: datetime | None = None
+    known: bool = True
+
+
+def _device_states(session: Session, ids: list[str]) -> dict[str, DeviceState]:
+    """The devices of a batch, locked until the batch commits (one processor at a time per
+    device). PostgreSQL takes the ids as one array parameter, not thousands of them."""
+    cols = (Device.id, Device.driver_document, Device.plate_key, Device.inside,
+            Device.last_fix_at)
+    if session.get_bind().dialect.name == "postgresql":
+        q = select(*cols).where(Device.id == func.any(
+            bindparam("ids", ids, type_=ARRAY(String))))
+    else:
+        q = select(*cols).where(Device.id.in_(ids))
+    return {r.id: DeviceState(r.id, r.driver_document, r.plate_key, list(r.inside or []),
+                              r.last_fix_at)
+            for r in session.execute(q.with_for_update())}
 
 
 def ingest(session: Session, network: Network, fences: Fences, items: list[Fix | Rejection],
@@ -154,44 +195,35 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     for fix in fixes:
         by_device[fix.device_id].setdefault(fix.fix_time, fix)
     ids = sorted(by_device)
-    devices = {d.id: d for d in session.scalars(select(Device).where(Device.id.in_(ids))
-                                                .with_for_update())}
-    new = [{"id": i, "protocol": next(iter(by_device[i].values())).protocol, "label": "",
-            "first_seen_at": now, "positions": 0, "inside": []}
-           for i in ids if i not in devices]
-    if new:  # in bulk; a device created meanwhile by another processor is left as it is
-        dialect = session.get_bind().dialect.name
-        insert = pg_insert if dialect == "postgresql" else sqlite_insert
-        session.execute(insert(Device).on_conflict_do_nothing(index_elements=["id"]), new)
-        devices.update({d.id: d for d in session.scalars(select(Device).where(
-            Device.id.in_([n["id"] for n in new])))})
-    trips_of = _active_trips(session, list(devices.values()))
+    if not ids:
+        return report
+    states = _device_states(session, ids)
+    for i in ids:
+        if i not in states:
+            states[i] = DeviceState(i, known=False)
+    trips_of = _active_trips(session, list(states.values()))
     report.unknown_devices = [i for i in ids if i not in trips_of]
-    rows: list[dict[str, Any]] = []
+    rows: list[tuple[Any, ...]] = []
     for device_id in ids:
         trip = trips_of.get(device_id)
         for fix in by_device[device_id].values():
-            rows.append({"device_id": device_id, "fix_time": fix.fix_time,
-                         "trip_id": trip.id if trip else None, "lat": fix.lat, "lon": fix.lon,
-                         "speed_mps": fix.speed_mps, "bearing": fix.bearing,
-                         "altitude": fix.altitude, "accuracy": fix.accuracy,
-                         "battery": fix.battery, "protocol": fix.protocol,
-                         "attributes": dict(fix.attributes),
-                         "received_at": received_at or now, "stored_at": now})
-    session.flush()
+            rows.append((device_id, fix.fix_time, trip.id if trip else None, fix.lat, fix.lon,
+                         fix.speed_mps, fix.bearing, fix.altitude, fix.accuracy, fix.battery,
+                         fix.protocol, dict(fix.attributes), received_at or now, now))
     report.stored = _insert(session, rows)
     report.duplicates = len(fixes) - report.stored
     # the fences, for every fresh fix of the batch at once; then each device in time order
     fresh: dict[str, list[Fix]] = {}
-    updates: dict[str, dict[str, Any]] = {}
+    after: dict[str, DeviceUpdate] = {}
     for device_id in ids:
-        device = devices[device_id]
-        last = device.last_fix_at
+        state = states[device_id]
+        last = state.last_fix_at
         mine = sorted((f for f in by_device[device_id].values()
                        if last is None or f.fix_time > last), key=lambda f: f.fix_time)
         report.late += len(by_device[device_id]) - len(mine)
-        updates[device_id] = {"id": device_id, "last_seen_at": now,
-                              "positions": (device.positions or 0) + len(by_device[device_id])}
+        after[device_id] = DeviceUpdate(
+            device_id, next(iter(by_device[device_id].values())).protocol,
+            len(by_device[device_id]))
         if mine:
             fresh[device_id] = mine
     flat = [f for mine in fresh.values() for f in mine]
@@ -200,7 +232,7 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
         row = 0
         for device_id, mine in fresh.items():
             trip = trips_of.get(device_id)
-            inside = frozenset(devices[device_id].inside or [])
+            inside = frozenset(states[device_id].inside)
             for fix in mine:
                 inside, transitions = fences.step(inside, inner[row], outer[row])
                 row += 1
@@ -210,15 +242,97 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
                     if t.fence.split(":")[0] in TRIP_FENCES:
                         _move(session, network, trip, t.fence, t.entered, fix, device_id, now,
                               report)
-            updates[device_id].update(inside=sorted(inside), last_fix_at=mine[-1].fix_time,
-                                      last_lat=mine[-1].lat, last_lon=mine[-1].lon)
-    # one executemany per shape of update, not one ORM flush per device
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for u in updates.values():
-        shapes[tuple(sorted(u))].append(u)
-    for rows_of_shape in shapes.values():
-        session.execute(update(Device), rows_of_shape)
+            u = after[device_id]
+            u.inside, u.last_fix = sorted(inside), mine[-1]
+    _save_devices(session, list(after.values()), now)
     return report
+
+
+@dataclass
+class DeviceUpdate:
+    """A device after a batch: positions added, and (with fresh fixes) its fences and last
+    fix."""
+
+    id: str
+    protocol: str
+    positions: int
+    inside: list[str] | None = None
+    last_fix: Fix | None = None
+
+
+def _save_devices(session: Session, updates: list[DeviceUpdate], now: datetime) -> None:
+    """Create the new devices and bring the others up to date, in one statement (PostgreSQL:
+    copied into a temporary table, then one upsert) or a few (SQLite)."""
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, "bf_devices_in", DEVICE_IN_COLUMNS, (
+            (u.id, u.protocol, now, u.positions, Jsonb(u.inside) if u.inside is not None
+             else None, u.last_fix.fix_time if u.last_fix else None,
+             u.last_fix.lat if u.last_fix else None, u.last_fix.lon if u.last_fix else None)
+            for u in updates))
+        session.execute(text(DEVICE_UPSERT))
+        return
+    dialect_insert = sqlite_insert
+    session.execute(dialect_insert(Device).on_conflict_do_nothing(index_elements=["id"]), [
+        {"id": u.id, "protocol": u.protocol, "label": "", "first_seen_at": now, "positions": 0,
+         "inside": []} for u in updates])
+    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+    for u in updates:
+        values: dict[str, Any] = {"id": u.id, "last_seen_at": now,
+                                  "positions": Device.positions + u.positions}
+        if u.last_fix is not None:
+            values.update(inside=u.inside, last_fix_at=u.last_fix.fix_time,
+                          last_lat=u.last_fix.lat, last_lon=u.last_fix.lon)
+        shapes[tuple(sorted(values))].append(values)
+    for rows in shapes.values():
+        for values in rows:  # an expression per row: one UPDATE each (SQLite is local)
+            session.execute(update(Device).where(Device.id == values["id"]).values(
+                {k: v for k, v in values.items() if k != "id"}))
+
+
+POSITION_COLUMNS = ("device_id", "fix_time", "trip_id", "lat", "lon", "speed_mps", "bearing",
+                    "altitude", "accuracy", "battery", "protocol", "attributes", "received_at",
+                    "stored_at")
+DEVICE_IN_COLUMNS = ("id", "protocol", "seen_at", "positions", "inside", "last_fix_at",
+                     "last_lat", "last_lon")
+_TEMP_TABLES = (
+    "CREATE TEMP TABLE IF NOT EXISTS bf_positions_in (LIKE positions) ON COMMIT DELETE ROWS",
+    "CREATE TEMP TABLE IF NOT EXISTS bf_devices_in (id varchar(100), protocol varchar(20), "
+    "seen_at timestamptz, positions integer, inside jsonb, last_fix_at timestamptz, "
+    "last_lat double precision, last_lon double precision) ON COMMIT DELETE ROWS",
+)
+DEVICE_UPSERT = """
+INSERT INTO devices (id, label, protocol, first_seen_at, last_seen_at, positions, inside,
+                     last_fix_at, last_lat, last_lon)
+SELECT id, '', protocol, seen_at, seen_at, positions, COALESCE(inside, '[]'::jsonb),
+       last_fix_at, last_lat, last_lon
+FROM bf_devices_in
+ON CONFLICT (id) DO UPDATE SET
+    last_seen_at = EXCLUDED.last_seen_at,
+    positions = devices.positions + EXCLUDED.positions,
+    inside = CASE WHEN EXCLUDED.last_fix_at IS NULL THEN devices.inside ELSE EXCLUDED.inside END,
+    last_fix_at = COALESCE(EXCLUDED.last_fix_at, devices.last_fix_at),
+    last_lat = CASE WHEN EXCLUDED.last_fix_at IS NULL THEN devices.last_lat
+                    ELSE EXCLUDED.last_lat END,
+    last_lon = CASE WHEN EXCLUDED.last_fix_at IS NULL THEN devices.last_lon
+                    ELSE EXCLUDED.last_lon END
+"""
+_COLUMN_LIST = ", ".join(POSITION_COLUMNS)
+POSITION_MERGE = (
+    f"INSERT INTO positions ({_COLUMN_LIST}) SELECT {_COLUMN_LIST} "  # noqa: S608 - constants
+    "FROM bf_positions_in ON CONFLICT (device_id, fix_time) DO NOTHING")
+
+
+def _copy(session: Session, table: str, columns: tuple[str, ...],
+          rows: Iterable[tuple[Any, ...]]) -> None:
+    """PostgreSQL ``COPY`` of rows into one of the processor's temporary tables (emptied at
+    each commit)."""
+    dbapi = session.connection().connection.driver_connection
+    with dbapi.cursor() as cur:  # type: ignore[union-attr]
+        for ddl in _TEMP_TABLES:
+            cur.execute(ddl)
+        with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def _move(session: Session, network: Network, trip: Trip, fence: str, entered: bool, fix: Fix,
