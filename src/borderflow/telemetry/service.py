@@ -13,11 +13,11 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, cast
 
 import structlog
 from psycopg.types.json import Jsonb
-from sqlalchemy import String, bindparam, delete, func, or_, select, text, update
+from sqlalchemy import String, Table, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -271,22 +271,22 @@ def _save_devices(session: Session, updates: list[DeviceUpdate], now: datetime) 
             for u in updates))
         session.execute(text(DEVICE_UPSERT))
         return
-    dialect_insert = sqlite_insert
-    session.execute(dialect_insert(Device).on_conflict_do_nothing(index_elements=["id"]), [
+    session.execute(sqlite_insert(Device).on_conflict_do_nothing(index_elements=["id"]), [
         {"id": u.id, "protocol": u.protocol, "label": "", "first_seen_at": now, "positions": 0,
          "inside": []} for u in updates])
-    shapes: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-    for u in updates:
-        values: dict[str, Any] = {"id": u.id, "last_seen_at": now,
-                                  "positions": Device.positions + u.positions}
-        if u.last_fix is not None:
-            values.update(inside=u.inside, last_fix_at=u.last_fix.fix_time,
-                          last_lat=u.last_fix.lat, last_lon=u.last_fix.lon)
-        shapes[tuple(sorted(values))].append(values)
-    for rows in shapes.values():
-        for values in rows:  # an expression per row: one UPDATE each (SQLite is local)
-            session.execute(update(Device).where(Device.id == values["id"]).values(
-                {k: v for k, v in values.items() if k != "id"}))
+    seen = [{"b_id": u.id, "b_add": u.positions} for u in updates]
+    core = session.connection()  # plain executemany of one statement, no ORM bookkeeping
+    devices = cast(Table, Device.__table__)
+    core.execute(update(devices).where(devices.c.id == bindparam("b_id")).values(
+        last_seen_at=now, positions=devices.c.positions + bindparam("b_add")), seen)
+    moved = [{"b_id": u.id, "b_inside": u.inside, "b_at": u.last_fix.fix_time,
+              "b_lat": u.last_fix.lat, "b_lon": u.last_fix.lon}
+             for u in updates if u.last_fix is not None]
+    if moved:
+        core.execute(update(devices).where(devices.c.id == bindparam("b_id")).values(
+            inside=bindparam("b_inside", type_=devices.c.inside.type),
+            last_fix_at=bindparam("b_at"), last_lat=bindparam("b_lat"),
+            last_lon=bindparam("b_lon")), moved)
 
 
 POSITION_COLUMNS = ("device_id", "fix_time", "trip_id", "lat", "lon", "speed_mps", "bearing",
