@@ -190,3 +190,19 @@ def test_positions_older_than_the_retention_are_pruned(
         s.commit()
     engine.dispose()
     assert db.scalar(select(func.count()).select_from(Position)) == 1
+
+
+def test_odd_characters_in_ids_and_attributes_are_stored_as_sent(
+    client: TestClient, db: Peek
+) -> None:
+    """Positions reach PostgreSQL through COPY's text format: tabs, newlines, backslashes,
+    quotes and non-Latin text must survive it."""
+    device = "fleet\\unit\t7 \"东兴\" đội"
+    r = client.post("/api/v1/telemetry/osmand", data={
+        "id": device, "lat": "21.95", "lon": "106.70", "timestamp": str(int(NOW.timestamp())),
+        "note": "line one\nline two\\ with \t tab", "driver": "Nguyễn Văn Tài"})
+    assert r.status_code == 200, r.text
+    stored = db.one(select(Position).where(Position.device_id == device))
+    assert stored.attributes["note"] == "line one\nline two\\ with \t tab"
+    assert stored.attributes["driver"] == "Nguyễn Văn Tài"
+    assert stored.lat == 21.95

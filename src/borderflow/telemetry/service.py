@@ -8,6 +8,7 @@ nobody has bound are stored and the device is listed as unknown, never silently 
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -16,7 +17,6 @@ from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
 import structlog
-from psycopg.types.json import Jsonb
 from sqlalchemy import String, Table, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -138,8 +138,7 @@ def _insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
         return 0
     if session.get_bind().dialect.name == "postgresql":
         ensure_partitions(session, {r[1].date() for r in rows})
-        _copy(session, "bf_positions_in", POSITION_COLUMNS,
-              ((*r[:11], Jsonb(r[11]), *r[12:]) for r in rows))
+        _copy(session, "bf_positions_in", POSITION_COLUMNS, rows)
         return int(session.execute(text(POSITION_MERGE)).rowcount or 0)  # type: ignore[attr-defined]
     stmt = sqlite_insert(Position).on_conflict_do_nothing(index_elements=["device_id",
                                                                          "fix_time"])
@@ -265,9 +264,9 @@ def _save_devices(session: Session, updates: list[DeviceUpdate], now: datetime) 
     copied into a temporary table, then one upsert) or a few (SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
         _copy(session, "bf_devices_in", DEVICE_IN_COLUMNS, (
-            (u.id, u.protocol, now, u.positions, Jsonb(u.inside) if u.inside is not None
-             else None, u.last_fix.fix_time if u.last_fix else None,
-             u.last_fix.lat if u.last_fix else None, u.last_fix.lon if u.last_fix else None)
+            (u.id, u.protocol, now, u.positions, u.inside,
+             *((u.last_fix.fix_time, u.last_fix.lat, u.last_fix.lon) if u.last_fix
+               else (None, None, None)))
             for u in updates))
         session.execute(text(DEVICE_UPSERT))
         return
@@ -325,14 +324,44 @@ POSITION_MERGE = (
 def _copy(session: Session, table: str, columns: tuple[str, ...],
           rows: Iterable[tuple[Any, ...]]) -> None:
     """PostgreSQL ``COPY`` of rows into one of the processor's temporary tables (emptied at
-    each commit)."""
+    each commit), written in COPY's text format."""
+    memo: dict[datetime, str] = {}  # the batch's received/stored times repeat on every row
+
+    def text_of(value: Any) -> str:
+        if value.__class__ is float:
+            return repr(value)
+        if value.__class__ is datetime:
+            got = memo.get(value)
+            if got is None:
+                got = memo[value] = value.isoformat()
+            return got
+        return copy_text(value)
+
+    data = "".join("\t".join(map(text_of, row)) + "\n" for row in rows)
     dbapi = session.connection().connection.driver_connection
     with dbapi.cursor() as cur:  # type: ignore[union-attr]
         for ddl in _TEMP_TABLES:
             cur.execute(ddl)
         with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row(row)
+            copy.write(data)
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(value: Any) -> str:
+    """One value in PostgreSQL's COPY text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_ESCAPES)
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (dict, list)):
+        if not value:
+            return "{}" if isinstance(value, dict) else "[]"
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_ESCAPES)
+    return str(value)
 
 
 def _move(session: Session, network: Network, trip: Trip, fence: str, entered: bool, fix: Fix,
