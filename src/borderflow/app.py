@@ -31,7 +31,7 @@ from borderflow.notify import outbox
 from borderflow.notify.channels import build_channels
 from borderflow.notify.endpoints import router as notify_router
 from borderflow.notify.loop import lifespan_with_notifier
-from borderflow.ops.endpoints import request_middleware
+from borderflow.ops.endpoints import RequestMiddleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.store.session import make_engine, make_session_factory
 from borderflow.telemetry.bus import FenceCache, build_bus, lifespan_with_mqtt
@@ -102,7 +102,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             settings.public_base_url.rstrip("/") + IPN_PATH, clock=ctx.clock)
         app.mount(SANDBOX_PATH, app.state.sandbox.app)
     errors.install(app)
-    app.middleware("http")(request_middleware)
+    app.add_middleware(RequestMiddleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,

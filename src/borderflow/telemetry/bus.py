@@ -37,6 +37,9 @@ GATHER_SECONDS = 0.05
 
 
 class Bus(Protocol):
+    blocking: bool
+    """Whether publishing waits on I/O (then the API calls it from a worker thread)."""
+
     def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
         """Hand positions to the processor; returns the processor's report when it ran in the
         call (inline), else None."""
@@ -80,6 +83,8 @@ def process(sessions: sessionmaker[Session], clock: Clock, cache: FenceCache,
 
 
 class InlineBus:
+    blocking = True
+
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
         self.sessions, self.clock, self.cache = sessions, clock, cache
 
@@ -95,6 +100,8 @@ class InlineBus:
 
 class MemoryBus:
     """An in-process queue with one worker thread writing batches of up to ``BATCH``."""
+
+    blocking = False  # publishing only puts on the queue
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
         self.sessions, self.clock, self.cache = sessions, clock, cache

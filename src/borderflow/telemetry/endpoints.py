@@ -125,6 +125,8 @@ async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any
 
 async def _publish(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
                    index: bool = False) -> dict[str, Any]:
+    if not bus.blocking:  # an in-process queue: no reason to hop to a thread
+        return _respond(bus, items, ctx, index)
     import anyio
 
     return await anyio.to_thread.run_sync(lambda: _respond(bus, items, ctx, index))

@@ -41,6 +41,8 @@ class NatsBus:
     """The publishing side, for API and ingest workers (synchronous callers: it runs its own
     event loop in a thread)."""
 
+    blocking = True  # waits for JetStream's acknowledgement
+
     def __init__(self, url: str, stream: str, subject: str, timeout: float = 5.0) -> None:
         self.url, self.stream, self.subject, self.timeout = url, stream, subject, timeout
         self._loop = asyncio.new_event_loop()
