@@ -13,6 +13,8 @@ database and drives it from a load generator on 127.0.0.1:
    request, 4 concurrent senders);
 2. the same into SQLite;
 3. OwnTracks messages through Mosquitto (MQTT) into PostgreSQL, one position per message;
+   and, as deployed in production, the batch endpoint publishing to NATS JetStream with the
+   processor in its own process (``--processors N`` of them);
 4. single-position OsmAnd requests as phones send them (``GET /api/v1/telemetry/osmand``, 16
    concurrent senders), into PostgreSQL.
 
@@ -116,7 +118,9 @@ def database(kind: str) -> Iterator[str]:
 
 
 @contextmanager
-def server(url: str, mqtt: str | None = None) -> Iterator[str]:
+def server(url: str, mqtt: str | None = None, processors: int = 0) -> Iterator[str]:
+    """The platform on a free port; with ``processors``, positions go through NATS JetStream
+    to that many separate ``borderflow telemetry process`` processes."""
     port = free_port()
     env = {**os.environ, "BORDERFLOW_DATABASE_URL": url, "BORDERFLOW_PORT": str(port),
            "BORDERFLOW_LOG_LEVEL": "WARNING", "BORDERFLOW_DISPATCH_INTERVAL_SECONDS": "0",
@@ -124,8 +128,16 @@ def server(url: str, mqtt: str | None = None) -> Iterator[str]:
            "BORDERFLOW_VAR_DIR": tempfile.mkdtemp(prefix="bf-var-")}
     if mqtt:
         env["BORDERFLOW_MQTT_URL"] = mqtt
+    stream = f"BENCH_{os.getpid()}_{random.randrange(10**6)}"
+    if processors:
+        env.update({"BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_STREAM": stream,
+                    "BORDERFLOW_NATS_SUBJECT": f"bench.{stream.lower()}",
+                    "BORDERFLOW_NATS_BATCH": "4"})
     cli = [sys.executable, "-m", "borderflow.cli.main"]
     subprocess.run([*cli, "setup"], env=env, check=True, capture_output=True)
+    workers = [subprocess.Popen([*cli, "telemetry", "process"], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+               for _ in range(processors)]
     proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
@@ -140,8 +152,27 @@ def server(url: str, mqtt: str | None = None) -> Iterator[str]:
             raise RuntimeError("server did not start")
         yield base
     finally:
-        proc.terminate()
-        proc.wait(30)
+        for p in [proc, *workers]:
+            p.terminate()
+        for p in [proc, *workers]:
+            p.wait(30)
+        if processors:
+            drop_stream(stream)
+
+
+def drop_stream(stream: str) -> None:
+    import asyncio
+
+    import nats
+
+    async def drop() -> None:
+        nc = await nats.connect("nats://127.0.0.1:4222")
+        try:
+            await nc.jetstream().delete_stream(stream)
+        finally:
+            await nc.close()
+
+    asyncio.run(drop())
 
 
 def api_key(url: str) -> str:
@@ -202,8 +233,9 @@ def wait_stored(url: str, expected: int, timeout: float = 300) -> None:
         time.sleep(0.2)
 
 
-def bench_batch(kind: str, seconds: float, gen: Positions) -> dict[str, float]:
-    with database(kind) as url, server(url) as base:
+def bench_batch(kind: str, seconds: float, gen: Positions, processors: int = 0
+                ) -> dict[str, float]:
+    with database(kind) as url, server(url, processors=processors) as base:
         key = api_key(url)
         clients = threading.local()
 
@@ -312,6 +344,8 @@ def bench_plain(rows: int, gen: Positions) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--processors", type=int, default=1,
+                        help="separate processor processes in the NATS scenario")
     args = parser.parse_args()
     gen = Positions()
     print(f"GPS ingestion, {DEVICES:,} trucks, {args.seconds:.0f} s of load per scenario, "
@@ -320,6 +354,11 @@ def main() -> None:
     print(f"batch endpoint -> PostgreSQL: {pg['per_second']:,.0f} positions/s "
           f"({pg['positions']:,} in {pg['seconds']:.1f} s), p50 {pg['p50_ms']:.0f} ms, "
           f"p99 {pg['p99_ms']:.0f} ms")
+    nats_pg = bench_batch("postgresql", args.seconds, gen, processors=args.processors)
+    print(f"batch endpoint -> NATS -> {args.processors} processor process(es) -> PostgreSQL: "
+          f"{nats_pg['per_second']:,.0f} positions/s ({nats_pg['positions']:,} in "
+          f"{nats_pg['seconds']:.1f} s), p50 {nats_pg['p50_ms']:.0f} ms, "
+          f"p99 {nats_pg['p99_ms']:.0f} ms")
     lite = bench_batch("sqlite", args.seconds, gen)
     print(f"batch endpoint -> SQLite:     {lite['per_second']:,.0f} positions/s "
           f"({lite['positions']:,} in {lite['seconds']:.1f} s), p50 {lite['p50_ms']:.0f} ms, "
@@ -340,6 +379,8 @@ def main() -> None:
                       "positions_per_second_sqlite": round(lite["per_second"]),
                       "osmand_requests_per_second": round(osm["per_second"]),
                       "p99_ms_pg": round(pg["p99_ms"], 1),
+                      "positions_per_second_pg_nats": round(nats_pg["per_second"]),
+                      "p99_ms_pg_nats": round(nats_pg["p99_ms"], 1),
                       "plain_insert_ratio": round(ratio, 3)}))
 
 
