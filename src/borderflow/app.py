@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.staticfiles import StaticFiles
 
 from borderflow import __version__
 from borderflow.account.endpoints import router as account_router
@@ -39,6 +39,8 @@ from borderflow.telemetry.camera_endpoints import router as camera_router
 from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
 from borderflow.trip.vehicle_endpoints import router as vehicle_router
+from borderflow.web.pages import STATIC
+from borderflow.web.pages import router as web_router
 
 DESCRIPTION = """
 Borderflow regulates freight trucks through land border gates: enterprises pre-declare goods,
@@ -106,11 +108,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router):
+                   short_router, verify_router, web_router):
         app.include_router(router)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
-
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app

@@ -1,0 +1,155 @@
+"""The figures of the public board, per gate: trucks waiting in the staging area and in the
+virtual queue, in each yard, crossed today by direction, the estimated wait, today's hours,
+closures in force and the partner side's reported yard counts. Nothing personal."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from borderflow.clock import LOCAL_TZ
+from borderflow.dispatch import controls, partner
+from borderflow.dispatch import service as dispatch
+from borderflow.domain.network import Gate, Names, Network
+from borderflow.network.holidays import around
+from borderflow.store.models import PartnerYardCount, Trip, TripEvent
+
+
+@dataclass
+class YardFigure:
+    code: str
+    name: Names
+    vehicles: int
+    capacity: int
+
+    @property
+    def fill(self) -> int:
+        """Percent full (may pass 100 when a yard is over capacity)."""
+        return round(100 * self.vehicles / self.capacity) if self.capacity else 0
+
+
+@dataclass
+class GateFigures:
+    code: str
+    name: Names
+    partner: Names
+    queue: dict[str, int]
+    """Trucks waiting in the staging area for this gate, by direction."""
+    declared: dict[str, int]
+    """Trucks declared for today that have not reached the park, by direction."""
+    called: int
+    yards: list[YardFigure]
+    crossed_today: dict[str, int]
+    wait_minutes: int | None
+    """A truck joining the queue now waits about this long (None: not within a day)."""
+    hours_today: list[tuple[time, time]]
+    day_kind: str
+    closures: list[str] = field(default_factory=list)
+    partner_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class ParkFigure:
+    code: str
+    name: Names
+    vehicles: int
+    capacity: int
+
+    @property
+    def fill(self) -> int:
+        return round(100 * self.vehicles / self.capacity) if self.capacity else 0
+
+
+@dataclass
+class Board:
+    at: datetime
+    parks: list[ParkFigure]
+    gates: list[GateFigures]
+
+
+def _crossed_today(session: Session, now: datetime) -> Counter[tuple[str, str]]:
+    """Trucks that crossed since local midnight, by gate and direction: exports when they
+    leave for the partner side, imports when they enter our gate area."""
+    start = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(0), tzinfo=LOCAL_TZ)
+    rows = session.execute(
+        select(Trip.gate, Trip.flow, func.count(func.distinct(TripEvent.trip_id)))
+        .join(TripEvent, TripEvent.trip_id == Trip.id)
+        .where(TripEvent.occurred_at >= start, TripEvent.type == "step.passed",
+               TripEvent.payload["step"].as_string() == "crossing")
+        .group_by(Trip.gate, Trip.flow)).all()
+    return Counter({(g, f): int(n) for g, f, n in rows})
+
+
+def build(session: Session, network: Network, now: datetime) -> Board:
+    located = Counter(session.scalars(select(Trip.location).where(
+        Trip.location.is_not(None))).all())
+    rows = list(session.scalars(select(Trip).where(Trip.status.in_(
+        ("declared", "at_staging", "called")))))
+    today = now.astimezone(LOCAL_TZ).date()
+    waiting: Counter[tuple[str, str]] = Counter()
+    declared: Counter[tuple[str, str]] = Counter()
+    called: Counter[str] = Counter()
+    for r in rows:
+        if r.status == "at_staging":
+            waiting[(r.gate, r.flow)] += 1
+        elif r.status == "called":
+            called[r.gate] += 1
+        elif r.state["facts"].get("requested_date") == today.isoformat():
+            declared[(r.gate, r.flow)] += 1
+    crossed = _crossed_today(session, now)
+    views = dispatch.outlooks(session, network, [r for r in rows if r.status != "declared"],
+                              now)
+    closures: dict[str, list[str]] = {}
+    for c in controls.active(session, now):
+        if c.kind == "closure" and c.starts_at <= now:
+            closures.setdefault(c.gate, []).append(c.reason)
+    counts = partner.latest(session, network, now)
+    gates = []
+    for g in network.gates:
+        gates.append(_gate(g, network, now, waiting, declared, called, crossed, views,
+                           closures, counts, located))
+    parks = [ParkFigure(s.code, s.name, located[f"staging:{s.code}"], s.capacity)
+             for s in network.staging_areas]
+    return Board(now, parks, gates)
+
+
+def _gate(g: Gate, network: Network, now: datetime,
+          waiting: Counter[tuple[str, str]], declared: Counter[tuple[str, str]],
+          called: Counter[str], crossed: Counter[tuple[str, str]],
+          views: dict[tuple[str, str], dispatch.Outlook], closures: dict[str, list[str]],
+          counts: dict[tuple[str, str], PartnerYardCount], located: Counter[str | None]
+          ) -> GateFigures:
+    calendar = network.calendar(g.calendar)
+    hours = calendar.hours_on(now.astimezone(LOCAL_TZ).date(),
+                              around(now.astimezone(LOCAL_TZ).date())) if calendar else None
+    wait = None
+    estimates = []
+    for direction in ("export", "import"):
+        view = views.get((g.code, direction))
+        if view is None:
+            continue
+        last = max(view.forecast.values(), default=None)
+        if last is not None:
+            estimates.append(max(timedelta(0), view.slot_starts[last] - now))
+        elif not view.waiting:
+            estimates.append(timedelta(0))
+    if estimates:
+        wait = int(max(estimates).total_seconds() // 60)
+    partner_counts = {d: row.vehicles for (gate, d), row in counts.items() if gate == g.code}
+    return GateFigures(
+        code=g.code, name=g.name, partner=g.partner.name,
+        queue={d: waiting[(g.code, d)] for d in ("export", "import")},
+        declared={d: declared[(g.code, d)] for d in ("export", "import")},
+        called=called[g.code],
+        yards=[YardFigure(y.code, y.name, located[f"yard:{y.code}"], y.capacity)
+               for y in g.yards],
+        crossed_today={d: crossed[(g.code, d)] for d in ("export", "import")},
+        wait_minutes=wait,
+        hours_today=[(r.start, r.end) for r in hours.intervals] if hours else [],
+        day_kind=hours.kind if hours else "closed",
+        closures=closures.get(g.code, []),
+        partner_counts=partner_counts)
