@@ -37,6 +37,8 @@ class Settings(BaseSettings):
         ),
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    web_session_hours: int = Field(default=12, ge=1, le=7 * 24,
+                                   description="How long a login in the browser lasts.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     network_file: Path = Field(default=DEFAULT_NETWORK_FILE)

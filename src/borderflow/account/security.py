@@ -36,19 +36,22 @@ def needs_rehash(stored_hash: str) -> bool:
     return _hasher.check_needs_rehash(stored_hash)
 
 
-def issue_token(account_id: int, username: str, *, key: str, now: datetime, minutes: int) -> str:
+def issue_token(account_id: int, username: str, *, key: str, now: datetime, minutes: int,
+                kind: str = "access") -> str:
+    """A signed token: ``access`` for the API (Bearer), ``web`` for a browser session
+    (HttpOnly cookie); one never passes for the other."""
     claims = {
         "sub": str(account_id),
         "name": username,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
-        "typ": "access",
+        "typ": kind,
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def read_token(token: str, *, key: str, now: datetime) -> int:
-    """The account id in a valid, unexpired access token."""
+def read_token(token: str, *, key: str, now: datetime, kind: str = "access") -> int:
+    """The account id in a valid, unexpired token of that kind."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -60,8 +63,9 @@ def read_token(token: str, *, key: str, now: datetime) -> int:
         )
     except jwt.InvalidTokenError:
         raise Unauthorized("access token is invalid; log in again") from None
-    if claims.get("typ") != "access":
-        raise Unauthorized("not an access token")
+    if claims.get("typ") != kind:
+        raise Unauthorized(f"not an {kind} token" if kind == "access" else
+                           f"not a {kind} token")
     if int(claims["exp"]) <= int(now.timestamp()):
         raise Unauthorized("access token has expired; log in again")
     if int(claims["iat"]) > int(now.timestamp()) + 60:

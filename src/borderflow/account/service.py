@@ -51,18 +51,20 @@ def snapshot(account: Account) -> dict[str, Any]:
 
 
 def login(session: Session, username: str, password: str, *, key: str, now: datetime,
-          minutes: int) -> str:
+          minutes: int, kind: str = "access") -> str:
     account = session.scalar(select(Account).where(Account.username == username.strip()))
     ok = security.verify_password(account.password_hash if account else None, password)
     if account is None or not ok or not account.active or account.kind != "user":
         raise Unauthorized("wrong username or password")
     if account.password_hash and security.needs_rehash(account.password_hash):
         account.password_hash = security.hash_password(password)
-    return security.issue_token(account.id, account.username, key=key, now=now, minutes=minutes)
+    return security.issue_token(account.id, account.username, key=key, now=now, minutes=minutes,
+                                kind=kind)
 
 
-def principal_for_token(session: Session, token: str, *, key: str, now: datetime) -> Principal:
-    account_id = security.read_token(token, key=key, now=now)
+def principal_for_token(session: Session, token: str, *, key: str, now: datetime,
+                        kind: str = "access") -> Principal:
+    account_id = security.read_token(token, key=key, now=now, kind=kind)
     account = session.get(Account, account_id)
     if account is None or not account.active:
         raise Unauthorized("account is disabled or no longer exists")

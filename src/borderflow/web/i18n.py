@@ -56,6 +56,11 @@ def choose(query: str | None, cookie: str | None, accept: str | None) -> str:
     return DEFAULT
 
 
+def N_(message: str) -> str:
+    """Marks a text for translation where it is defined; it is translated where shown."""
+    return message
+
+
 class Formatter:
     """Locale-aware formatting for one page language."""
 

@@ -4,15 +4,25 @@ template in the visitor's language."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
 
+from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db
+from borderflow.dispatch import service as dispatch
+from borderflow.domain.access import Role
+from borderflow.domain.trip import TERMINAL, parse_time
+from borderflow.errors import AppError, Unauthorized
 from borderflow.network import service as networks
-from borderflow.web import board, i18n
+from borderflow.store.models import Device, Trip
+from borderflow.telemetry import service as telemetry
+from borderflow.trip import service as trips
+from borderflow.web import board, i18n, session
+from borderflow.web.i18n import N_
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -27,7 +37,21 @@ def _context(request: Request, **values: Any) -> dict[str, Any]:
                        request.headers.get("accept-language"))
     fmt = i18n.Formatter(lang)
     return {"request": request, "lang": lang, "languages": i18n.NAMES, "fmt": fmt,
-            "_": fmt.gettext, **values}
+            "_": fmt.gettext, "csrf": session.csrf_token(request), **values}
+
+
+def _render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
+    response = templates.TemplateResponse(request, template, _context(request, **values),
+                                          status_code=status)
+    session.remember_csrf(request, response)
+    return response
+
+
+def _local_path(target: str | None) -> str | None:
+    """Only paths of this site are followed after a login (no open redirect)."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
 
 
 @router.get("/", response_class=RedirectResponse)
@@ -64,3 +88,122 @@ def set_language(code: str, request: Request) -> RedirectResponse:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax",
                             httponly=True)
     return response
+
+
+# --- signing in ----------------------------------------------------------------------------------
+
+
+def home_of(roles: frozenset[Role]) -> str:
+    if Role.DRIVER in roles:
+        return "/driver"
+    return "/board"
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_page(request: Request) -> Response:
+    return _render(request, "login.html", next=_local_path(request.query_params.get("next"))
+                   or "", error=None, username=None)
+
+
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    fmt = i18n.Formatter(_context(request)["lang"])
+    try:
+        token = accounts.login(db, username, password, key=ctx.secret_key, now=ctx.clock.now(),
+                               minutes=ctx.settings.web_session_hours * 60, kind="web")
+    except Unauthorized:
+        return _render(request, "login.html", status=401, next=next, username=username,
+                       error=fmt.gettext("Wrong username or password."))
+    who = accounts.principal_for_token(db, token, key=ctx.secret_key, now=ctx.clock.now(),
+                                       kind="web")
+    response = RedirectResponse(_local_path(next) or home_of(who.roles), status_code=303)
+    session.start(response, request, token, ctx.settings.web_session_hours)
+    return response
+
+
+@router.post("/logout")
+def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    response = RedirectResponse("/board", status_code=303)
+    session.end(response)
+    return response
+
+
+def _login_first(request: Request) -> Response:
+    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+
+
+# --- the driver's page ---------------------------------------------------------------------------
+
+STATUS_TEXT = {"declared": N_("Declared"), "at_staging": N_("Waiting in the staging area"),
+               "called": N_("Called to the gate"), "in_gate_area": N_("In the gate area"),
+               "completed": N_("Completed")}
+
+
+@router.get("/driver", response_class=HTMLResponse)
+def driver_page(request: Request, ctx: Ctx, db: Db) -> Response:
+    """The driver's phone: the current order, place in the queue, expected call, GPS set-up."""
+    who = session.principal(request, ctx, db)
+    if who.kind == "anonymous":
+        return _login_first(request)
+    if Role.DRIVER not in who.roles or not who.driver_document:
+        return _render(request, "message.html", status=403,
+                       message=N_("This page is for drivers."))
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    rows = db.scalars(select(Trip).where(Trip.driver_document == who.driver_document,
+                                         Trip.status.notin_((*TERMINAL, "completed")))
+                      .order_by(Trip.created_at)).all()
+    fmt = i18n.Formatter(_context(request)["lang"])
+    shown = []
+    for row in rows:
+        place = dispatch.place_of(db, network, row, now)
+        order = place["order"] or None
+        gate = network.gate(row.gate)
+        shown.append({
+            **place, "plate": row.state["facts"]["plate"],
+            "gate_name": fmt.name(gate.name) if gate else row.gate,
+            "status_text": STATUS_TEXT.get(row.status, row.status),
+            "arrive_by": parse_time(order["arrive_by"]) if order else None,
+            "acknowledged_at": parse_time(order["acknowledged_at"])
+            if order and order.get("acknowledged_at") else None})
+    linked = db.scalars(select(Device.id).where(
+        Device.driver_document == who.driver_document)).all()
+    return _render(request, "driver.html", user=who, trips=shown, linked=list(linked),
+                   gps_url=ctx.settings.public_base_url.rstrip("/") + "/api/v1/telemetry/osmand")
+
+
+@router.post("/driver/trips/{reference}/acknowledge")
+def driver_acknowledge(reference: str, request: Request, ctx: Ctx, db: Db,
+                       csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    who = session.principal(request, ctx, db)
+    if who.kind == "anonymous":
+        return _login_first(request)
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    row = trips.get(db, reference, actor=who, network=network)  # 404 unless it is theirs
+    try:
+        trips.record(db, row.id, "trip.order_acknowledged", {}, actor=who, network=network,
+                     now=now, source="api")
+    except AppError as exc:
+        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+    return RedirectResponse("/driver", status_code=303)
+
+
+@router.post("/driver/device")
+def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, Form()],
+                  csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    who = session.principal(request, ctx, db)
+    if who.kind == "anonymous" or Role.DRIVER not in who.roles:
+        return _login_first(request)
+    try:
+        telemetry.bind(db, device_id, actor=who, now=ctx.clock.now(),
+                       driver_document=who.driver_document)
+    except AppError as exc:
+        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+    return RedirectResponse("/driver", status_code=303)

@@ -1,0 +1,103 @@
+"""Web sessions and the driver's page: log in with a cookie (HttpOnly, SameSite) and CSRF
+tokens on every form, see the current order and acknowledge it, link a phone for GPS; other
+roles and other drivers' trips stay out."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.conftest import PASSWORD
+from tests.trip.test_rerouting import staged
+
+
+def _csrf(client: TestClient, path: str = "/login") -> str:
+    page = client.get(path)
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+def _login(client: TestClient, username: str, next_path: str = "") -> Any:
+    token = _csrf(client)
+    return client.post("/login", data={"username": username, "password": PASSWORD,
+                                       "csrf": token, "next": next_path},
+                       follow_redirects=False)
+
+
+def test_signing_in_sets_a_safe_cookie_and_leads_to_the_drivers_page(
+    client: TestClient
+) -> None:
+    first = client.get("/driver", follow_redirects=False)
+    assert (first.status_code, first.headers["location"]) == (303, "/login?next=/driver")
+    token = _csrf(client)
+    no_csrf = client.post("/login", data={"username": "driver", "password": PASSWORD},
+                          follow_redirects=False)
+    assert no_csrf.status_code == 403
+    wrong = client.post("/login", data={"username": "driver", "password": "nope",
+                                        "csrf": token})
+    assert wrong.status_code == 401
+    assert "Sai tên đăng nhập hoặc mật khẩu." in wrong.text
+    ok = _login(client, "driver", "//evil.example/steal")
+    assert (ok.status_code, ok.headers["location"]) == (303, "/driver")  # no open redirect
+    cookie = ok.headers["set-cookie"].lower()
+    assert "bf_session=" in cookie
+    assert "httponly" in cookie
+    assert "samesite=lax" in cookie
+    assert "Chuyến của tôi" in client.get("/driver").text
+    # the browser session is not an API token, and an API token is no browser session
+    session_token = client.cookies.get("bf_session")
+    assert client.get("/api/v1/me", headers={
+        "Authorization": f"Bearer {session_token}"}).status_code == 401
+    out = client.post("/logout", data={"csrf": _csrf(client, "/driver")},
+                      follow_redirects=False)
+    assert out.status_code == 303
+    assert client.get("/driver", follow_redirects=False).status_code == 303
+
+
+def test_the_driver_sees_the_order_acknowledges_it_and_links_a_phone(
+    client: TestClient, auth: Any
+) -> None:
+    ref = staged(client, auth, "29C-500.01")  # declared with the demo driver
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    client.cookies.clear()
+    _login(client, "driver")
+    page = client.get("/driver", params={"lang": "en"}).text
+    trip = page[page.index(f'id="trip-{ref}"'):]
+    assert "Go to the gate now" in trip
+    assert "Arrive by" in trip
+    ack = client.post(f"/driver/trips/{ref}/acknowledge",
+                      data={"csrf": _csrf(client, "/driver")}, follow_redirects=False)
+    assert ack.status_code == 303
+    after = client.get("/driver", params={"lang": "en"}).text
+    assert "Order acknowledged" in after
+    state = client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
+    assert state["deadlines"] is not None
+    timeline = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
+    assert timeline["entries"][-1]["type"] == "trip.order_acknowledged"
+    assert timeline["entries"][-1]["actor"] == "driver"
+    linked = client.post("/driver/device", data={"device_id": "phone-tai-1",
+                                                 "csrf": _csrf(client, "/driver")},
+                         follow_redirects=False)
+    assert linked.status_code == 303
+    assert "phone-tai-1" in client.get("/driver").text
+    forged = client.post(f"/driver/trips/{ref}/acknowledge", data={"csrf": "x" * 40})
+    assert forged.status_code == 403
+
+
+def test_other_roles_and_other_drivers_trips_stay_out(client: TestClient, auth: Any) -> None:
+    ref = staged(client, auth, "29C-500.02")
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    client.cookies.clear()
+    _login(client, "enterprise")
+    page = client.get("/driver")
+    assert page.status_code == 403
+    assert "Trang này dành cho lái xe." in page.text
+    token = _csrf(client, "/login")
+    other = client.post(f"/driver/trips/{ref}/acknowledge", data={"csrf": token},
+                        follow_redirects=False)
+    assert other.status_code == 403  # the enterprise sees its trip, but only the driver acks
+    timeline = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
+    assert "trip.order_acknowledged" not in [e["type"] for e in timeline["entries"]]
