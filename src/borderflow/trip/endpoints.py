@@ -182,22 +182,8 @@ def _source(actor: Principal) -> str:
              "succeeds and the other gets 409." + roles_doc("trip.record"))
 def record_step(trip_id: TripId, step: str, body: StepRecordIn, ctx: Ctx, db: Db,
                 actor: Recorder, idem: Idem, if_match: IfMatch = None) -> Response:
-    event_type: domain.EventType = {"pass": "step.passed", "hold": "step.held",
-                                    "reject": "step.rejected"}[body.outcome]  # type: ignore[assignment]
-    payload: dict[str, Any] = {"step": step}
-    if body.outcome == "pass":
-        if body.reason_code:
-            raise ValidationFailed([FieldError("reason_code", "only a hold or a rejection has "
-                                                              "a reason code")])
-        if body.channel is not None:
-            payload["channel"] = body.channel
-    else:
-        if not body.reason_code:
-            raise ValidationFailed([FieldError("reason_code",
-                                               f"required to {body.outcome} a step")])
-        payload["reason_code"] = body.reason_code
-    if body.note:
-        payload["note"] = body.note
+    event_type, payload = service.step_outcome(step, body.outcome, channel=body.channel,
+                                               reason_code=body.reason_code, note=body.note)
     return _record(db, ctx, actor, idem, trip_id, event_type, payload, source=body.source,
                    default_source=_source(actor), occurred_at=body.occurred_at,
                    if_match=if_match)

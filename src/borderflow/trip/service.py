@@ -273,6 +273,30 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
     return row
 
 
+def step_outcome(step: str, outcome: str, *, channel: str | None, reason_code: str | None,
+                 note: str | None) -> tuple[domain.EventType, dict[str, Any]]:
+    """The event an officer's pass, hold or reject of a step makes: a pass carries the customs
+    channel and no reason code; a hold or a rejection needs a reason code."""
+    events: dict[str, domain.EventType] = {"pass": "step.passed", "hold": "step.held",
+                                           "reject": "step.rejected"}
+    if outcome not in events:
+        raise ValidationFailed([FieldError("outcome", "pass, hold or reject")])
+    payload: dict[str, Any] = {"step": step}
+    if outcome == "pass":
+        if reason_code:
+            raise ValidationFailed([FieldError("reason_code", "only a hold or a rejection has "
+                                                              "a reason code")])
+        if channel is not None:
+            payload["channel"] = channel
+    else:
+        if not reason_code:
+            raise ValidationFailed([FieldError("reason_code", f"required to {outcome} a step")])
+        payload["reason_code"] = reason_code
+    if note:
+        payload["note"] = note
+    return events[outcome], payload
+
+
 def append_event(session: Session, row: Trip, event: domain.Event, *, actor: Principal,
                  source: str, now: datetime) -> Trip:
     """Append an event decided by another use case (bookings, declarations)."""

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import service as dispatch
-from borderflow.domain.access import Role
-from borderflow.domain.trip import TERMINAL, parse_time
+from borderflow.domain.access import STEP_OWNERS, Role, may_record_step
+from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
 from borderflow.errors import AppError, Unauthorized
 from borderflow.network import service as networks
 from borderflow.store.models import Device, Trip
@@ -96,6 +96,8 @@ def set_language(code: str, request: Request) -> RedirectResponse:
 def home_of(roles: frozenset[Role]) -> str:
     if Role.DRIVER in roles:
         return "/driver"
+    if roles & STEP_OWNERS:
+        return "/officer"
     return "/board"
 
 
@@ -207,3 +209,90 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
     except AppError as exc:
         return _render(request, "message.html", status=exc.status_code, message=exc.message)
     return RedirectResponse("/driver", status_code=303)
+
+
+# --- the officer's checkpoint screen -------------------------------------------------------------
+
+
+def _officer(request: Request, ctx: Ctx, db: Db) -> Any:
+    who = session.principal(request, ctx, db)
+    if who.kind == "anonymous":
+        return None, _login_first(request)
+    if not who.may("trip.record"):
+        return None, _render(request, "message.html", status=403,
+                             message=N_("This page is for checkpoint officers."))
+    return who, None
+
+
+@router.get("/officer", response_class=HTMLResponse)
+def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "") -> Response:
+    """Find a trip by plate, declaration or trip reference, or a scanned QR code (a USB
+    scanner types into the field and presses Enter)."""
+    who, refused = _officer(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    found: list[Trip] = []
+    if q.strip():
+        network = networks.in_force(db, ctx.clock.now())
+        found, _total = trips.search(db, q, actor=who, network=network, status=None,
+                                     gate=None, limit=20, offset=0)
+        if len(found) == 1:
+            return RedirectResponse(f"/officer/trips/{found[0].reference}", status_code=303)
+    return _render(request, "officer_search.html", user=who, q=q, found=found)
+
+
+@router.get("/officer/trips/{reference}", response_class=HTMLResponse)
+def officer_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
+    who, refused = _officer(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    try:
+        row = trips.get(db, reference, actor=who, network=network)
+    except AppError as exc:
+        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+    roles = {r.value for r in who.roles}
+    yards = trips.gates_of_yards(network)
+    mine = [s for s in pending_steps(row.state, roles)
+            if may_record_step(who, s["role"], row.gate, yards)
+            and s["kind"] not in MOVEMENT_KINDS]
+    held = [code for code, st in row.state["steps"].items() if st["status"] == "held"
+            and next(s for s in row.state["procedure"]["steps"] if s["code"] == code)["role"]
+            in roles]
+    gate = network.gate(row.gate)
+    fmt = i18n.Formatter(_context(request)["lang"])
+    return _render(request, "officer_trip.html", user=who, trip=row, state=row.state,
+                   gate_name=fmt.name(gate.name) if gate else row.gate, mine=mine, held=held,
+                   hold_reasons=[r for r in network.reason_codes if r.use in ("hold", "both")],
+                   reject_reasons=[r for r in network.reason_codes
+                                   if r.use in ("reject", "both")],
+                   timeline=trips.timeline(db, row))
+
+
+@router.post("/officer/trips/{reference}/steps/{step}")
+def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db,
+                   outcome: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+                   channel: Annotated[str, Form()] = "", reason_code: Annotated[str, Form()] = "",
+                   note: Annotated[str, Form()] = "") -> Response:
+    """Pass, hold, reject or release a step: the same rules as the API."""
+    session.check_csrf(request, csrf)
+    who, refused = _officer(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    try:
+        row = trips.get(db, reference, actor=who, network=network)
+        if outcome == "release":
+            event: Any = "step.released"
+            payload: dict[str, Any] = {"step": step, **({"note": note} if note else {})}
+        else:
+            event, payload = trips.step_outcome(step, outcome, channel=channel or None,
+                                                reason_code=reason_code or None,
+                                                note=note or None)
+        trips.record(db, row.id, event, payload, actor=who, network=network, now=now,
+                     source="officer_screen")
+    except AppError as exc:
+        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+    return RedirectResponse(f"/officer/trips/{row.reference}", status_code=303)
