@@ -108,8 +108,8 @@ def create(session: Session, network: Network, *, gate: str, direction: str | No
     if kind not in ("capacity", "extended_hours") and vehicles_per_hour is not None:
         errors.append(FieldError("vehicles_per_hour",
                                  "only capacity and extended-hours controls have one"))
-    if not reason.strip():
-        errors.append(FieldError("reason", "say why"))
+    if len(reason.strip()) < 3:
+        errors.append(FieldError("reason", "say why (at least 3 characters)"))
     if errors:
         raise ValidationFailed(errors)
     control = GateControl(gate=gate, direction=direction, kind=kind,

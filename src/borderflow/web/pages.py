@@ -3,8 +3,9 @@ template in the visitor's language."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -13,15 +14,16 @@ from sqlalchemy import select
 
 from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db
+from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
 from borderflow.domain.access import STEP_OWNERS, Role, may_record_step
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
-from borderflow.errors import AppError, Unauthorized
+from borderflow.errors import AppError, FieldError, Unauthorized, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.store.models import Device, Trip
 from borderflow.telemetry import service as telemetry
 from borderflow.trip import service as trips
-from borderflow.web import board, i18n, session
+from borderflow.web import board, console, i18n, session
 from borderflow.web.i18n import N_
 
 HERE = Path(__file__).parent
@@ -96,6 +98,8 @@ def set_language(code: str, request: Request) -> RedirectResponse:
 def home_of(roles: frozenset[Role]) -> str:
     if Role.DRIVER in roles:
         return "/driver"
+    if Role.REGULATOR in roles:
+        return "/console"
     if roles & STEP_OWNERS:
         return "/officer"
     return "/board"
@@ -296,3 +300,84 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
     except AppError as exc:
         return _render(request, "message.html", status=exc.status_code, message=exc.message)
     return RedirectResponse(f"/officer/trips/{row.reference}", status_code=303)
+
+
+# --- the regulator's console ---------------------------------------------------------------------
+
+
+def _regulator(request: Request, ctx: Ctx, db: Db) -> Any:
+    who = session.principal(request, ctx, db)
+    if who.kind == "anonymous":
+        return None, _login_first(request)
+    if not who.may("gate.control"):
+        return None, _render(request, "message.html", status=403,
+                             message=N_("This page is for the control room."))
+    return who, None
+
+
+@router.get("/console", response_class=HTMLResponse)
+def console_page(request: Request, ctx: Ctx, db: Db, gate: str = "") -> Response:
+    """The control room: the network with counts and fill levels, the virtual queue, the
+    dispatcher's orders, alerts, the regulator's controls and trucks per hour."""
+    who, refused = _regulator(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    fmt = i18n.Formatter(_context(request)["lang"])
+    hours = console.crossings_per_hour(db, now)
+    return _render(
+        request, "console.html", user=who, gate=gate, gates=network.gates,
+        nodes=console.schematic(network, trips.occupancy(db, network), fmt.name),
+        width=console.WIDTH, height=console.HEIGHT,
+        queue=dispatch.queue(db, network, now, gate or None),
+        orders=console.recent_orders(db, now),
+        alerts=console.alerts(db, actor=who, now=now, silent_after=timedelta(
+            minutes=ctx.settings.device_silent_minutes)),
+        controls=controls.active(db, now), hours=hours, peak=max(hours) or 1)
+
+
+@router.post("/console/controls")
+def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, Form()],
+                    kind: Annotated[Literal["closure", "capacity", "pause", "extended_hours"],
+                                    Form()],
+                    reason: Annotated[str, Form()],
+                    hours: Annotated[float, Form()] = 1.0,
+                    direction: Annotated[str, Form()] = "",
+                    vehicles_per_hour: Annotated[str, Form()] = "",
+                    csrf: Annotated[str, Form()] = "") -> Response:
+    """Close a gate, change its capacity, extend its hours or pause calls from now on."""
+    session.check_csrf(request, csrf)
+    who, refused = _regulator(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    try:
+        if not 0 < hours <= 24 * 14:
+            raise ValidationFailed([FieldError("hours", "between 0 and 336 hours")])
+        per_hour = int(vehicles_per_hour) if vehicles_per_hour.strip() else None
+        controls.create(db, networks.in_force(db, now), gate=gate,
+                        direction=direction or None, kind=kind, starts_at=now,
+                        ends_at=now + timedelta(hours=hours), vehicles_per_hour=per_hour,
+                        reason=reason.strip(), actor=who, now=now)
+    except ValueError:
+        return _render(request, "message.html", status=422,
+                       message=N_("Vehicles per hour must be a whole number."))
+    except AppError as exc:
+        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+    return RedirectResponse("/console", status_code=303)
+
+
+@router.post("/console/controls/{control_id}/lift")
+def console_lift(control_id: int, request: Request, ctx: Ctx, db: Db,
+                 csrf: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    who, refused = _regulator(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    try:
+        controls.lift(db, networks.in_force(db, now), control_id, actor=who, now=now)
+    except AppError as exc:
+        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+    return RedirectResponse("/console", status_code=303)

@@ -1,0 +1,76 @@
+"""The regulator's console: the network drawn from the reference data with counts, the
+virtual queue, the dispatcher's orders, alerts, and controls applied from the page with the
+same effect as through the API."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.trip.test_rerouting import staged
+from tests.web.test_driver import _csrf, _login
+
+
+def test_the_console_shows_the_network_queue_orders_and_alerts(
+    client: TestClient, auth: Any
+) -> None:
+    waiting = [staged(client, auth, f"29C-700.{i:02d}") for i in range(2)]
+    client.post("/api/v1/gates/huu-nghi/controls", headers=auth("regulator"), json={
+        "kind": "pause", "ends_at": "2026-11-23T09:00:00+07:00", "reason": "shift change"})
+    client.cookies.clear()
+    ok = _login(client, "regulator")
+    assert ok.headers["location"] == "/console"
+    page = client.get("/console", params={"lang": "en"}).text
+    park = re.search(r'id="node-viettel-logistics-park".*?class="count">(\d+)<', page, re.S)
+    assert park is not None
+    assert park.group(1) == "2"
+    assert all(ref in page for ref in waiting)  # in the virtual queue
+    assert "shift change" in page  # the pause in force, with a button to lift it
+    assert "Trucks crossed per hour today" in page
+    filtered = client.get("/console", params={"gate": "chi-ma", "lang": "en"}).text
+    assert "Nobody is waiting." in filtered
+
+
+def test_a_closure_applied_from_the_console_reaches_the_drivers_order(
+    client: TestClient, auth: Any
+) -> None:
+    ref = staged(client, auth, "29C-701.01")
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    assert client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()["status"] \
+        == "called"
+    client.cookies.clear()
+    _login(client, "regulator")
+    token = _csrf(client, "/console")
+    bad = client.post("/console/controls", data={
+        "csrf": token, "gate": "huu-nghi", "kind": "closure", "hours": "2", "reason": "x"})
+    assert bad.status_code == 422  # the API's rule: a reason of 3 characters or more
+    r = client.post("/console/controls", data={
+        "csrf": token, "gate": "huu-nghi", "kind": "closure", "hours": "2",
+        "reason": "landslide on the approach road"}, follow_redirects=False)
+    assert r.status_code == 303
+    trip = client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
+    assert trip["status"] == "called"  # re-routed and called at another gate, or recalled
+    assert trip["gate"] != "huu-nghi" or trip["status"] == "at_staging"
+    client.cookies.clear()
+    _login(client, "driver")
+    page = client.get("/driver", params={"lang": "en"}).text
+    assert f'id="trip-{ref}"' in page
+    if trip["status"] == "called":
+        assert "Go to the gate now" in page
+    lifted_id = client.get("/api/v1/gates/controls", headers=auth("regulator")).json()[0]["id"]
+    client.cookies.clear()
+    _login(client, "regulator")
+    lifted = client.post(f"/console/controls/{lifted_id}/lift",
+                         data={"csrf": _csrf(client, "/console")}, follow_redirects=False)
+    assert lifted.status_code == 303
+
+
+def test_only_the_control_room_uses_the_console(client: TestClient) -> None:
+    assert client.get("/console", follow_redirects=False).status_code == 303
+    _login(client, "customs")
+    assert client.get("/console").status_code == 403
+    assert client.post("/console/controls", data={
+        "csrf": _csrf(client, "/login"), "gate": "huu-nghi", "kind": "closure",
+        "hours": "1", "reason": "not mine to close"}).status_code == 403
