@@ -29,6 +29,7 @@ from borderflow.web.i18n import N_
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
+templates.env.filters["zip_self"] = lambda values: [(v, v) for v in values]
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "lang"
 REFRESH_SECONDS = 15
@@ -42,7 +43,11 @@ def _context(request: Request, **values: Any) -> dict[str, Any]:
             "_": fmt.gettext, "csrf": session.csrf_token(request), **values}
 
 
-def _render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
+def formatter(request: Request) -> i18n.Formatter:
+    return i18n.Formatter(_context(request)["lang"])
+
+
+def render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
     response = templates.TemplateResponse(request, template, _context(request, **values),
                                           status_code=status)
     session.remember_csrf(request, response)
@@ -98,6 +103,8 @@ def set_language(code: str, request: Request) -> RedirectResponse:
 def home_of(roles: frozenset[Role]) -> str:
     if Role.DRIVER in roles:
         return "/driver"
+    if Role.ENTERPRISE in roles:
+        return "/portal"
     if Role.REGULATOR in roles:
         return "/console"
     if roles & STEP_OWNERS:
@@ -107,7 +114,7 @@ def home_of(roles: frozenset[Role]) -> str:
 
 @router.get("/login", response_class=HTMLResponse)
 def login_page(request: Request) -> Response:
-    return _render(request, "login.html", next=_local_path(request.query_params.get("next"))
+    return render(request, "login.html", next=_local_path(request.query_params.get("next"))
                    or "", error=None, username=None)
 
 
@@ -121,7 +128,7 @@ def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
         token = accounts.login(db, username, password, key=ctx.secret_key, now=ctx.clock.now(),
                                minutes=ctx.settings.web_session_hours * 60, kind="web")
     except Unauthorized:
-        return _render(request, "login.html", status=401, next=next, username=username,
+        return render(request, "login.html", status=401, next=next, username=username,
                        error=fmt.gettext("Wrong username or password."))
     who = accounts.principal_for_token(db, token, key=ctx.secret_key, now=ctx.clock.now(),
                                        kind="web")
@@ -138,7 +145,7 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
     return response
 
 
-def _login_first(request: Request) -> Response:
+def login_first(request: Request) -> Response:
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
@@ -154,9 +161,9 @@ def driver_page(request: Request, ctx: Ctx, db: Db) -> Response:
     """The driver's phone: the current order, place in the queue, expected call, GPS set-up."""
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous":
-        return _login_first(request)
+        return login_first(request)
     if Role.DRIVER not in who.roles or not who.driver_document:
-        return _render(request, "message.html", status=403,
+        return render(request, "message.html", status=403,
                        message=N_("This page is for drivers."))
     now = ctx.clock.now()
     network = networks.in_force(db, now)
@@ -178,7 +185,7 @@ def driver_page(request: Request, ctx: Ctx, db: Db) -> Response:
             if order and order.get("acknowledged_at") else None})
     linked = db.scalars(select(Device.id).where(
         Device.driver_document == who.driver_document)).all()
-    return _render(request, "driver.html", user=who, trips=shown, linked=list(linked),
+    return render(request, "driver.html", user=who, trips=shown, linked=list(linked),
                    gps_url=ctx.settings.public_base_url.rstrip("/") + "/api/v1/telemetry/osmand")
 
 
@@ -188,7 +195,7 @@ def driver_acknowledge(reference: str, request: Request, ctx: Ctx, db: Db,
     session.check_csrf(request, csrf)
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous":
-        return _login_first(request)
+        return login_first(request)
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     row = trips.get(db, reference, actor=who, network=network)  # 404 unless it is theirs
@@ -196,7 +203,7 @@ def driver_acknowledge(reference: str, request: Request, ctx: Ctx, db: Db,
         trips.record(db, row.id, "trip.order_acknowledged", {}, actor=who, network=network,
                      now=now, source="api")
     except AppError as exc:
-        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
     return RedirectResponse("/driver", status_code=303)
 
 
@@ -206,12 +213,12 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
     session.check_csrf(request, csrf)
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous" or Role.DRIVER not in who.roles:
-        return _login_first(request)
+        return login_first(request)
     try:
         telemetry.bind(db, device_id, actor=who, now=ctx.clock.now(),
                        driver_document=who.driver_document)
     except AppError as exc:
-        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
     return RedirectResponse("/driver", status_code=303)
 
 
@@ -221,9 +228,9 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
 def _officer(request: Request, ctx: Ctx, db: Db) -> Any:
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous":
-        return None, _login_first(request)
+        return None, login_first(request)
     if not who.may("trip.record"):
-        return None, _render(request, "message.html", status=403,
+        return None, render(request, "message.html", status=403,
                              message=N_("This page is for checkpoint officers."))
     return who, None
 
@@ -242,7 +249,7 @@ def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "") -> Response:
                                      gate=None, limit=20, offset=0)
         if len(found) == 1:
             return RedirectResponse(f"/officer/trips/{found[0].reference}", status_code=303)
-    return _render(request, "officer_search.html", user=who, q=q, found=found)
+    return render(request, "officer_search.html", user=who, q=q, found=found)
 
 
 @router.get("/officer/trips/{reference}", response_class=HTMLResponse)
@@ -255,7 +262,7 @@ def officer_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response
     try:
         row = trips.get(db, reference, actor=who, network=network)
     except AppError as exc:
-        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
     roles = {r.value for r in who.roles}
     yards = trips.gates_of_yards(network)
     mine = [s for s in pending_steps(row.state, roles)
@@ -266,7 +273,7 @@ def officer_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response
             in roles]
     gate = network.gate(row.gate)
     fmt = i18n.Formatter(_context(request)["lang"])
-    return _render(request, "officer_trip.html", user=who, trip=row, state=row.state,
+    return render(request, "officer_trip.html", user=who, trip=row, state=row.state,
                    gate_name=fmt.name(gate.name) if gate else row.gate, mine=mine, held=held,
                    hold_reasons=[r for r in network.reason_codes if r.use in ("hold", "both")],
                    reject_reasons=[r for r in network.reason_codes
@@ -298,7 +305,7 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
         trips.record(db, row.id, event, payload, actor=who, network=network, now=now,
                      source="officer_screen")
     except AppError as exc:
-        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
     return RedirectResponse(f"/officer/trips/{row.reference}", status_code=303)
 
 
@@ -308,9 +315,9 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
 def _regulator(request: Request, ctx: Ctx, db: Db) -> Any:
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous":
-        return None, _login_first(request)
+        return None, login_first(request)
     if not who.may("gate.control"):
-        return None, _render(request, "message.html", status=403,
+        return None, render(request, "message.html", status=403,
                              message=N_("This page is for the control room."))
     return who, None
 
@@ -326,7 +333,7 @@ def console_page(request: Request, ctx: Ctx, db: Db, gate: str = "") -> Response
     network = networks.in_force(db, now)
     fmt = i18n.Formatter(_context(request)["lang"])
     hours = console.crossings_per_hour(db, now)
-    return _render(
+    return render(
         request, "console.html", user=who, gate=gate, gates=network.gates,
         nodes=console.schematic(network, trips.occupancy(db, network), fmt.name),
         width=console.WIDTH, height=console.HEIGHT,
@@ -361,10 +368,10 @@ def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, For
                         ends_at=now + timedelta(hours=hours), vehicles_per_hour=per_hour,
                         reason=reason.strip(), actor=who, now=now)
     except ValueError:
-        return _render(request, "message.html", status=422,
+        return render(request, "message.html", status=422,
                        message=N_("Vehicles per hour must be a whole number."))
     except AppError as exc:
-        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
     return RedirectResponse("/console", status_code=303)
 
 
@@ -379,5 +386,5 @@ def console_lift(control_id: int, request: Request, ctx: Ctx, db: Db,
     try:
         controls.lift(db, networks.in_force(db, now), control_id, actor=who, now=now)
     except AppError as exc:
-        return _render(request, "message.html", status=exc.status_code, message=exc.message)
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
     return RedirectResponse("/console", status_code=303)

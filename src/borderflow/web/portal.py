@@ -1,0 +1,173 @@
+"""The enterprise portal: declarations made in a form with the API's rules and messages shown
+next to each field, the trips with their status, fee and place in the queue, and paying a fee
+online."""
+
+from __future__ import annotations
+
+from typing import Any, get_args
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from pydantic import ValidationError
+from sqlalchemy import select
+
+from borderflow.api.deps import Ctx, Db
+from borderflow.declaration import service as declarations
+from borderflow.declaration.schemas import DeclarationIn, Unit
+from borderflow.dispatch import service as dispatch
+from borderflow.domain.access import Role
+from borderflow.domain.declaration import DIRECTIONS, VehicleType
+from borderflow.domain.values import DocumentType
+from borderflow.errors import AppError, ValidationFailed
+from borderflow.fees import invoices, online
+from borderflow.jsondoc import pydantic_fields
+from borderflow.network import service as networks
+from borderflow.network.holidays import around
+from borderflow.store.models import Invoice, Trip
+from borderflow.trip import service as trips
+from borderflow.web import pages, session
+from borderflow.web.i18n import N_
+
+router = APIRouter(include_in_schema=False)
+GOODS_ROWS = 3
+UNITS = get_args(Unit)
+VEHICLE_TYPES = get_args(VehicleType)
+DOCUMENT_TYPES = get_args(DocumentType)
+
+
+def _enterprise(request: Request, ctx: Ctx, db: Db) -> Any:
+    who = session.principal(request, ctx, db)
+    if who.kind == "anonymous":
+        return None, pages.login_first(request)
+    if Role.ENTERPRISE not in who.roles:
+        return None, pages.render(request, "message.html", status=403,
+                                   message=N_("This page is for enterprises."))
+    return who, None
+
+
+@router.get("/portal", response_class=HTMLResponse)
+def portal(request: Request, ctx: Ctx, db: Db, created: str = "") -> Response:
+    """The enterprise's trips: status, fee, place in the queue."""
+    who, refused = _enterprise(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    rows = db.scalars(select(Trip).where(trips.scope_clause(who, network))
+                      .order_by(Trip.created_at.desc()).limit(50)).all()
+    shown = []
+    for row in rows:
+        place = dispatch.place_of(db, network, row, now) if row.status in (
+            "at_staging", "called", "declared") else {}
+        inv = invoices.current(db, row.id)
+        shown.append({"trip": row, "place": place, "invoice": inv,
+                      "due": invoices.due(db, inv) if inv else 0})
+    return pages.render(request, "portal.html", user=who, rows=shown, created=created)
+
+
+def _form_to_document(form: dict[str, str], tax_code: str) -> dict[str, Any]:
+    """The form's fields as a declaration document (the API's JSON shape)."""
+    def v(name: str) -> str | None:
+        value = (form.get(name) or "").strip()
+        return value or None
+
+    goods = []
+    for i in range(GOODS_ROWS):
+        row = {k: v(f"goods[{i}].{k}") for k in ("hs_code", "description", "quantity", "unit",
+                                                  "net_weight_kg", "value_usd")}
+        if any(row.values()):
+            goods.append({k: x for k, x in row.items() if x is not None})
+    driver = {k: v(f"vehicles[0].driver.{k}") for k in ("name", "document_type",
+                                                         "document_number", "phone")}
+    vehicle = {k: v(f"vehicles[0].{k}") for k in ("plate", "vehicle_type", "payload_tonnes",
+                                                   "container")}
+    doc: dict[str, Any] = {
+        "direction": v("direction"), "requested_gate": v("requested_gate"),
+        "requested_date": v("requested_date"),
+        "enterprise": {"tax_code": tax_code, "name": v("enterprise.name")},
+        "goods": goods,
+        "vehicles": [{**{k: x for k, x in vehicle.items() if x is not None},
+                      "driver": {**{k: x for k, x in driver.items() if x is not None},
+                                 "crosses_border": form.get("vehicles[0].driver.crosses_border")
+                                 == "on"}}],
+    }
+    if v("flow"):
+        doc["flow"] = v("flow")
+    if v("quarantine[0].certificate_number"):
+        doc["quarantine"] = [{"kind": v("quarantine[0].kind") or "plant",
+                              "certificate_number": v("quarantine[0].certificate_number")}]
+    return {k: x for k, x in doc.items() if x is not None}
+
+
+def _new_form(request: Request, who: Any, network: Any, form: dict[str, str],
+              errors: dict[str, str], status: int = 200) -> Response:
+    fmt = pages.formatter(request)
+    return pages.render(request, "declaration_form.html", status=status, user=who,
+                         form=form, errors=errors, units=UNITS,
+                         gate_options=[(g.code, fmt.name(g.name)) for g in network.gates],
+                         vehicle_types=VEHICLE_TYPES, document_types=DOCUMENT_TYPES,
+                         directions=DIRECTIONS, goods_rows=range(GOODS_ROWS))
+
+
+@router.get("/portal/declarations/new", response_class=HTMLResponse)
+def new_declaration(request: Request, ctx: Ctx, db: Db) -> Response:
+    who, refused = _enterprise(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    network = networks.in_force(db, ctx.clock.now())
+    return _new_form(request, who, network, {"direction": "export"}, {})
+
+
+@router.post("/portal/declarations/new", response_class=HTMLResponse)
+async def submit_declaration(request: Request, ctx: Ctx, db: Db) -> Response:
+    """Checked exactly like ``POST /api/v1/declarations``: every bad field is named next to
+    it, all at once."""
+    form = {k: str(x) for k, x in (await request.form()).items()}
+    session.check_csrf(request, form.get("csrf"))
+    who, refused = _enterprise(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    document = _form_to_document(form, who.enterprise_tax_code or "")
+    try:
+        try:
+            data = DeclarationIn.model_validate(document)
+        except ValidationError as exc:
+            raise ValidationFailed(pydantic_fields(exc)) from None
+        row = declarations.create(db, data, actor=who, now=now, network=network,
+                                  holidays=around(data.requested_date))
+    except ValidationFailed as exc:
+        db.rollback()
+        errors: dict[str, str] = {}
+        for f in exc.fields:
+            errors.setdefault(f.field, f.reason)
+        return _new_form(request, who, network, form, errors, status=422)
+    except AppError as exc:
+        db.rollback()
+        return _new_form(request, who, network, form, {"": exc.message}, status=exc.status_code)
+    return RedirectResponse(f"/portal?created={row.reference}", status_code=303)
+
+
+@router.post("/portal/invoices/{number}/pay")
+async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Response:
+    """Pay online: off to the gateway's payment page."""
+    form = await request.form()
+    session.check_csrf(request, str(form.get("csrf") or ""))
+    who, refused = _enterprise(request, ctx, db)
+    if refused is not None:
+        return refused  # type: ignore[no-any-return]
+    now = ctx.clock.now()
+    try:
+        inv: Invoice = invoices.by_number(db, number, for_update=True)
+        trips.get(db, inv.trip_id, actor=who, network=networks.in_force(db, now))
+        _attempt, url = online.start(
+            db, inv, request.app.state.gateway, actor=who,
+            return_url=ctx.settings.public_base_url.rstrip("/") + "/api/v1/payments/vnpay/return",
+            ip=request.client.host if request.client else "127.0.0.1", now=now)
+    except AppError as exc:
+        return pages.render(request, "message.html", status=exc.status_code,
+                             message=exc.message)
+    return RedirectResponse(url, status_code=303)
+
+

@@ -1,0 +1,109 @@
+"""The enterprise portal: a declaration made in the form is checked with the API's rules and
+messages next to each field, then appears in the portal, on the board and in the console; the
+fee is paid online through the gateway; another enterprise's trips stay out."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.web.test_driver import _csrf, _login
+
+GOOD = {
+    "direction": "export", "requested_gate": "huu-nghi", "requested_date": "2026-11-23",
+    "enterprise.name": "Cong ty TNHH Xuat nhap khau Demo",
+    "goods[0].hs_code": "0810.90", "goods[0].description": "Fresh dragon fruit",
+    "goods[0].quantity": "1200", "goods[0].unit": "carton",
+    "goods[0].net_weight_kg": "15000", "goods[0].value_usd": "21000.50",
+    "vehicles[0].plate": "29C-800.01", "vehicles[0].vehicle_type": "refrigerated_truck",
+    "vehicles[0].payload_tonnes": "18", "vehicles[0].container": "none",
+    "vehicles[0].driver.name": "Nguyen Van Tai",
+    "vehicles[0].driver.document_type": "vn_citizen_id",
+    "vehicles[0].driver.document_number": "001089012345",
+    "vehicles[0].driver.phone": "0912345678",
+    "quarantine[0].kind": "plant", "quarantine[0].certificate_number": "KDTV-2026-001234",
+}
+
+
+def test_a_declaration_made_in_the_portal_is_checked_then_shows_everywhere(
+    client: TestClient, auth: Any
+) -> None:
+    ok = _login(client, "enterprise")
+    assert ok.headers["location"] == "/portal"
+    token = _csrf(client, "/portal/declarations/new")
+    bad = dict(GOOD, **{"goods[0].hs_code": "12", "vehicles[0].plate": "not a plate",
+                        "quarantine[0].certificate_number": ""})
+    refused = client.post("/portal/declarations/new", data={**bad, "csrf": token},
+                          params={"lang": "en"})
+    assert refused.status_code == 422
+    page = refused.text
+    for name in ("goods[0].hs_code", "vehicles[0].plate"):
+        assert f'id="{name}-error"' in page, name
+    assert 'value="Fresh dragon fruit"' in page  # what was typed is kept
+    api = client.post("/api/v1/declarations", headers=auth("enterprise"), json={
+        "direction": "export", "enterprise": {"tax_code": "0100109106", "name": "X Co"},
+        "requested_gate": "huu-nghi", "requested_date": "2026-11-23",
+        "goods": [{"hs_code": "12", "description": "x", "quantity": "1", "unit": "kg",
+                   "net_weight_kg": 1, "value_usd": "1"}],
+        "vehicles": [{"plate": "29C-800.09", "vehicle_type": "truck", "payload_tonnes": "5",
+                      "driver": {"name": "A", "document_type": "vn_citizen_id",
+                                 "document_number": "001089012345", "phone": "0912345678"}}]})
+    api_reason = next(f["reason"] for f in api.json()["error"]["fields"]
+                      if f["field"] == "goods[0].hs_code")
+    assert api_reason in page  # the same message as the API gives
+    sent = client.post("/portal/declarations/new", data={**GOOD, "csrf": token},
+                       follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    reference = sent.headers["location"].split("created=")[1]
+    portal = client.get("/portal", params={"lang": "en"}).text
+    assert f'id="trip-{reference}-1"' in portal
+    assert "Pay online" in portal
+    client.post(f"/api/v1/trips/{reference}-1/movements",
+                json={"action": "enter", "area": "staging:viettel-logistics-park"},
+                headers=auth("yard"))
+    board = client.get("/board", params={"lang": "en"}).text
+    gate = board[board.index('id="gate-huu-nghi"'):]
+    assert re.search(r'data-figure="queue-export">1<', gate)
+    client.cookies.clear()
+    _login(client, "regulator")
+    assert f"{reference}-1" in client.get("/console").text
+
+
+def test_the_fee_is_paid_online_from_the_portal(client: TestClient, auth: Any) -> None:
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new")
+    sent = client.post("/portal/declarations/new",
+                       data={**GOOD, "vehicles[0].plate": "29C-800.02", "csrf": token},
+                       follow_redirects=False)
+    reference = sent.headers["location"].split("created=")[1]
+    number = client.get(f"/api/v1/trips/{reference}-1/invoice",
+                        headers=auth("enterprise")).json()["number"]
+    go = client.post(f"/portal/invoices/{number}/pay", data={"csrf": _csrf(client, "/portal")},
+                     follow_redirects=False)
+    assert go.status_code == 303
+    assert "/sandbox/vnpay/paymentv2/vpcpay.html?" in go.headers["location"]
+    assert "vnp_SecureHash=" in go.headers["location"]
+
+
+def test_another_enterprises_trips_and_other_roles_stay_out(
+    client: TestClient, auth: Any
+) -> None:
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new")
+    sent = client.post("/portal/declarations/new",
+                       data={**GOOD, "vehicles[0].plate": "29C-800.03", "csrf": token},
+                       follow_redirects=False)
+    reference = sent.headers["location"].split("created=")[1]
+    client.cookies.clear()
+    _login(client, "enterprise2")
+    assert reference not in client.get("/portal").text
+    number = client.get(f"/api/v1/trips/{reference}-1/invoice",
+                        headers=auth("enterprise")).json()["number"]
+    stolen = client.post(f"/portal/invoices/{number}/pay",
+                         data={"csrf": _csrf(client, "/portal/declarations/new")})
+    assert stolen.status_code == 404
+    client.cookies.clear()
+    _login(client, "customs")
+    assert client.get("/portal").status_code == 403
