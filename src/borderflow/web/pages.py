@@ -3,6 +3,7 @@ template in the visitor's language."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -16,7 +17,7 @@ from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
-from borderflow.domain.access import STEP_OWNERS, Role, may_record_step
+from borderflow.domain.access import STEP_OWNERS, Principal, Role, may_record_step
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
 from borderflow.errors import AppError, FieldError, Unauthorized, ValidationFailed
 from borderflow.network import service as networks
@@ -149,6 +150,18 @@ def login_first(request: Request) -> Response:
     return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
 
 
+def signed_in(request: Request, ctx: Ctx, db: Db, allowed: Callable[[Principal], bool],
+              refusal: str) -> Principal | Response:
+    """The signed-in visitor if the page is for them; else the login page (not signed in)
+    or a 403 page saying whom the page is for."""
+    who = session.principal(request, ctx, db)
+    if who.kind == "anonymous":
+        return login_first(request)
+    if not allowed(who):
+        return render(request, "message.html", status=403, message=refusal)
+    return who
+
+
 # --- the driver's page ---------------------------------------------------------------------------
 
 STATUS_TEXT = {"declared": N_("Declared"), "at_staging": N_("Waiting in the staging area"),
@@ -159,12 +172,11 @@ STATUS_TEXT = {"declared": N_("Declared"), "at_staging": N_("Waiting in the stag
 @router.get("/driver", response_class=HTMLResponse)
 def driver_page(request: Request, ctx: Ctx, db: Db) -> Response:
     """The driver's phone: the current order, place in the queue, expected call, GPS set-up."""
-    who = session.principal(request, ctx, db)
-    if who.kind == "anonymous":
-        return login_first(request)
-    if Role.DRIVER not in who.roles or not who.driver_document:
-        return render(request, "message.html", status=403,
-                       message=N_("This page is for drivers."))
+    who = signed_in(request, ctx, db,
+                    lambda p: Role.DRIVER in p.roles and bool(p.driver_document),
+                    N_("This page is for drivers."))
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     rows = db.scalars(select(Trip).where(Trip.driver_document == who.driver_document,
@@ -225,23 +237,18 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
 # --- the officer's checkpoint screen -------------------------------------------------------------
 
 
-def _officer(request: Request, ctx: Ctx, db: Db) -> Any:
-    who = session.principal(request, ctx, db)
-    if who.kind == "anonymous":
-        return None, login_first(request)
-    if not who.may("trip.record"):
-        return None, render(request, "message.html", status=403,
-                             message=N_("This page is for checkpoint officers."))
-    return who, None
+def _officer(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
+    return signed_in(request, ctx, db, lambda p: p.may("trip.record"),
+                     N_("This page is for checkpoint officers."))
 
 
 @router.get("/officer", response_class=HTMLResponse)
 def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "") -> Response:
     """Find a trip by plate, declaration or trip reference, or a scanned QR code (a USB
     scanner types into the field and presses Enter)."""
-    who, refused = _officer(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _officer(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     found: list[Trip] = []
     if q.strip():
         network = networks.in_force(db, ctx.clock.now())
@@ -254,9 +261,9 @@ def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "") -> Response:
 
 @router.get("/officer/trips/{reference}", response_class=HTMLResponse)
 def officer_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
-    who, refused = _officer(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _officer(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     try:
@@ -288,9 +295,9 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
                    note: Annotated[str, Form()] = "") -> Response:
     """Pass, hold, reject or release a step: the same rules as the API."""
     session.check_csrf(request, csrf)
-    who, refused = _officer(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _officer(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     try:
@@ -312,23 +319,18 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
 # --- the regulator's console ---------------------------------------------------------------------
 
 
-def _regulator(request: Request, ctx: Ctx, db: Db) -> Any:
-    who = session.principal(request, ctx, db)
-    if who.kind == "anonymous":
-        return None, login_first(request)
-    if not who.may("gate.control"):
-        return None, render(request, "message.html", status=403,
-                             message=N_("This page is for the control room."))
-    return who, None
+def _regulator(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
+    return signed_in(request, ctx, db, lambda p: p.may("gate.control"),
+                     N_("This page is for the control room."))
 
 
 @router.get("/console", response_class=HTMLResponse)
 def console_page(request: Request, ctx: Ctx, db: Db, gate: str = "") -> Response:
     """The control room: the network with counts and fill levels, the virtual queue, the
     dispatcher's orders, alerts, the regulator's controls and trucks per hour."""
-    who, refused = _regulator(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _regulator(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     fmt = i18n.Formatter(_context(request)["lang"])
@@ -355,9 +357,9 @@ def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, For
                     csrf: Annotated[str, Form()] = "") -> Response:
     """Close a gate, change its capacity, extend its hours or pause calls from now on."""
     session.check_csrf(request, csrf)
-    who, refused = _regulator(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _regulator(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     try:
         if not 0 < hours <= 24 * 14:
@@ -379,9 +381,9 @@ def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, For
 def console_lift(control_id: int, request: Request, ctx: Ctx, db: Db,
                  csrf: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, csrf)
-    who, refused = _regulator(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _regulator(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     try:
         controls.lift(db, networks.in_force(db, now), control_id, actor=who, now=now)

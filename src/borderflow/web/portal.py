@@ -15,7 +15,7 @@ from borderflow.api.deps import Ctx, Db
 from borderflow.declaration import service as declarations
 from borderflow.declaration.schemas import DeclarationIn, Unit
 from borderflow.dispatch import service as dispatch
-from borderflow.domain.access import Role
+from borderflow.domain.access import Principal, Role
 from borderflow.domain.declaration import DIRECTIONS, VehicleType
 from borderflow.domain.values import DocumentType
 from borderflow.errors import AppError, ValidationFailed
@@ -35,22 +35,17 @@ VEHICLE_TYPES = get_args(VehicleType)
 DOCUMENT_TYPES = get_args(DocumentType)
 
 
-def _enterprise(request: Request, ctx: Ctx, db: Db) -> Any:
-    who = session.principal(request, ctx, db)
-    if who.kind == "anonymous":
-        return None, pages.login_first(request)
-    if Role.ENTERPRISE not in who.roles:
-        return None, pages.render(request, "message.html", status=403,
-                                   message=N_("This page is for enterprises."))
-    return who, None
+def _enterprise(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
+    return pages.signed_in(request, ctx, db, lambda p: Role.ENTERPRISE in p.roles,
+                           N_("This page is for enterprises."))
 
 
 @router.get("/portal", response_class=HTMLResponse)
 def portal(request: Request, ctx: Ctx, db: Db, created: str = "") -> Response:
     """The enterprise's trips: status, fee, place in the queue."""
-    who, refused = _enterprise(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     rows = db.scalars(select(Trip).where(trips.scope_clause(who, network))
@@ -111,9 +106,9 @@ def _new_form(request: Request, who: Any, network: Any, form: dict[str, str],
 
 @router.get("/portal/declarations/new", response_class=HTMLResponse)
 def new_declaration(request: Request, ctx: Ctx, db: Db) -> Response:
-    who, refused = _enterprise(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     network = networks.in_force(db, ctx.clock.now())
     return _new_form(request, who, network, {"direction": "export"}, {})
 
@@ -124,9 +119,9 @@ async def submit_declaration(request: Request, ctx: Ctx, db: Db) -> Response:
     it, all at once."""
     form = {k: str(x) for k, x in (await request.form()).items()}
     session.check_csrf(request, form.get("csrf"))
-    who, refused = _enterprise(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     document = _form_to_document(form, who.enterprise_tax_code or "")
@@ -154,9 +149,9 @@ async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Respon
     """Pay online: off to the gateway's payment page."""
     form = await request.form()
     session.check_csrf(request, str(form.get("csrf") or ""))
-    who, refused = _enterprise(request, ctx, db)
-    if refused is not None:
-        return refused  # type: ignore[no-any-return]
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
     now = ctx.clock.now()
     try:
         inv: Invoice = invoices.by_number(db, number, for_update=True)
