@@ -9,6 +9,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 help:
 	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
+	@echo "            with live demo traffic (make run DEMO=0: without it)"
 	@echo "make test   set up and run the whole suite (lint, SQLite, then PostgreSQL)"
 	@echo "make bench  run the planner benchmark (installs the solvers it compares against)"
 	@echo "make bench-ingest  run the GPS ingestion benchmark (needs PostgreSQL and Mosquitto)"
@@ -26,8 +27,10 @@ install: $(STAMP)
 setup: install
 	$(BIN)/borderflow setup --demo
 
+# The demo traffic (simulated actors) runs unless DEMO=0: `make run DEMO=0`.
+DEMO ?= 1
 run: setup
-	$(BIN)/borderflow serve
+	BORDERFLOW_DEMO_TRAFFIC=$(DEMO) $(BIN)/borderflow serve
 
 lint: install
 	$(BIN)/ruff check src tests bench

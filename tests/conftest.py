@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import threading
+import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from fastapi.testclient import TestClient
 from hypothesis import settings as hypothesis_settings
 from sqlalchemy import create_engine, select, text
@@ -211,3 +217,40 @@ def auth(db: Peek, settings: Settings, clock: FixedClock) -> Any:
         return {"Authorization": f"Bearer {token}", **extra}
 
     return headers
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def served(settings: Settings, clock: FixedClock, **changes: Any) -> Iterator[httpx.Client]:
+    """The platform on a real port (uvicorn in a thread), with the sandbox gateway mounted
+    next to it; ``changes`` adjust the settings."""
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    app = create_app(settings.model_copy(update={"public_base_url": base, **changes}),
+                     clock=clock)
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    try:
+        with httpx.Client(base_url=base, timeout=30) as client:
+            yield client
+    finally:
+        server.should_exit = True
+        thread.join(15)
+        app.state.ctx.engine.dispose()
+
+
+@pytest.fixture
+def live(settings: Settings, clock: FixedClock) -> Iterator[httpx.Client]:
+    """The platform on a real port, with the sandbox gateway mounted next to it."""
+    with served(settings, clock) as client:
+        yield client

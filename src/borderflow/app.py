@@ -16,6 +16,7 @@ from borderflow.clock import Clock, SystemClock
 from borderflow.config import SANDBOX_PATH, Settings, get_settings
 from borderflow.declaration.endpoints import router as declaration_router
 from borderflow.declaration.endpoints import short_router
+from borderflow.demo.run import lifespan_with_demo
 from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
 from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
@@ -66,7 +67,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     queued for the telemetry processor are written before the process ends."""
     try:
         async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
-                lifespan_with_mqtt(app):
+                lifespan_with_mqtt(app), lifespan_with_demo(app):
             yield
     finally:
         app.state.telemetry.close()

@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         ),
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    demo_traffic: bool = Field(
+        default=False, description="Run the demo traffic (simulated actors) next to the "
+        "server; `make run` turns it on.")
+    demo_speed: float = Field(default=60.0, gt=0, le=3600,
+                              description="Simulated minutes per real minute of demo traffic.")
+    demo_trucks_per_day: int = Field(default=1400, ge=1, le=20000,
+                                     description="Trucks a simulated day of demo traffic has.")
     web_session_hours: int = Field(default=12, ge=1, le=7 * 24,
                                    description="How long a login in the browser lasts.")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

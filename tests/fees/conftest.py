@@ -2,47 +2,12 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
-import pytest
-import uvicorn
 
-from borderflow.app import create_app
-from borderflow.clock import FixedClock
-from borderflow.config import Settings
 from tests import factories
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture
-def live(settings: Settings, clock: FixedClock) -> Iterator[httpx.Client]:
-    """The platform on a real port, with the sandbox gateway mounted next to it."""
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    app = create_app(settings.model_copy(update={"public_base_url": base}), clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started
-    with httpx.Client(base_url=base, timeout=30) as client:
-        yield client
-    server.should_exit = True
-    thread.join(10)
-    app.state.ctx.engine.dispose()
 
 
 def trip(live: httpx.Client, auth: Any) -> tuple[str, dict[str, Any]]:

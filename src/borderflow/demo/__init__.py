@@ -1,0 +1,1 @@
+"""The live demo: simulated actors driving the platform's API."""

@@ -1,0 +1,292 @@
+"""Demo traffic: actors that drive the real API the way enterprises, yard operators, border
+guards, officers and cashiers do, in accelerated time, so every page shows live, plausible
+figures within a minute of ``make run``.
+
+Calibrated to the Lang Son figures of the source documents: about 1,300–1,600 trucks a day
+(``BORDERFLOW_DEMO_TRUCKS_PER_DAY``, 1,400 by default), roughly 27 % of them exports, shared
+among the gates like the 2025 daily averages (Huu Nghi about 870, Tan Thanh 580, Chi Ma 230,
+Coc Nam 76), with a morning peak of fresh fruit. At the default speed of 60 a simulated minute
+takes a real second, so a simulated day takes 24 minutes.
+
+The rules in here are only the actors' habits (how long a truck drives, how long an officer
+takes); everything the platform decides (the queue, the calls, the fees, the steps' order) it
+decides through its API, as for real actors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import httpx
+import structlog
+
+from borderflow.clock import LOCAL_TZ
+
+log = structlog.get_logger("borderflow.demo")
+
+GATE_SHARES = {"huu-nghi": 870, "tan-thanh-dedicated": 580, "chi-ma": 230, "coc-nam": 76}
+"""2025 daily averages of trucks per gate (the source documents)."""
+EXPORT_SHARE = 0.27
+HOURLY = (0.3, 0.2, 0.2, 0.3, 0.6, 1.2, 1.8, 2.0, 1.9, 1.6, 1.3, 1.1,
+          0.9, 1.1, 1.3, 1.3, 1.2, 1.0, 0.8, 0.6, 0.5, 0.4, 0.4, 0.3)
+"""Relative declarations per local hour: the morning fruit peak, quieter nights."""
+GOODS = {
+    "fresh-fruit": ("0810.90", "Fresh dragon fruit", "carton"),
+    "fresh-vegetables": ("0709.99", "Fresh vegetables", "crate"),
+    "electrical-electronics": ("8471.30", "Laptop computers", "carton"),
+    "machinery": ("8429.52", "Excavators", "piece"),
+    "textiles-garments-footwear": ("6203.42", "Cotton trousers", "carton"),
+    "plastics-rubber": ("3923.10", "Plastic crates", "pallet"),
+}
+FRUIT_SHARE_MORNING = 0.55
+FRUIT_SHARE = 0.25
+
+
+def arrivals(trucks_per_day: float, hour: int) -> float:
+    """Expected new declarations in one simulated minute at a local hour."""
+    weight = HOURLY[hour] / (sum(HOURLY) / 24)
+    return trucks_per_day / 1440 * weight
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's method; the means here are small)."""
+    limit, k, p = math.exp(-mean), 0, 1.0
+    while True:
+        p *= rng.random()
+        if p <= limit:
+            return k
+        k += 1
+
+
+class Offline(Exception):
+    """The platform does not accept connections (it is starting or stopping)."""
+
+
+@dataclass
+class Truck:
+    ref: str
+    gate: str
+    flow: str
+    staged: bool
+    phase: str  # travelling | waiting | called | driving_in | in_gate | done
+    due: float
+    """Simulated minute of the truck's next action."""
+    seen_called: bool = False
+    steps_done: int = 0
+
+
+@dataclass
+class Traffic:
+    """The actors. ``keys``: API keys of the demo enterprise and of the demo officers."""
+
+    base_url: str
+    enterprise_key: str
+    officers_key: str
+    tax_code: str
+    staged_gates: frozenset[str]
+    permitted: dict[tuple[str, str], list[str]]
+    """(gate, flow) -> goods groups of :data:`GOODS` the gate permits in that direction."""
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(LOCAL_TZ))
+    """The platform's clock (dates and hours of the simulated day follow it)."""
+    speed: float = 60.0
+    trucks_per_day: float = 1400.0
+    seed: int = 20261123
+    minute: float = 0.0
+    trucks: dict[str, Truck] = field(default_factory=dict)
+    declared: int = 0
+    errors: int = 0
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)  # noqa: S311 - a simulation, not a secret
+
+    # --- the actors' habits (pure) ---------------------------------------------------------
+
+    def pick_gate_and_flow(self) -> tuple[str, str, str] | None:
+        flow = "export" if self.rng.random() < EXPORT_SHARE else "import"
+        gates = [g for g in GATE_SHARES if self.permitted.get((g, flow))]
+        if not gates:
+            return None
+        gate = self.rng.choices(gates, weights=[GATE_SHARES[g] for g in gates])[0]
+        goods = self.permitted[(gate, flow)]
+        hour = self.clock().astimezone(LOCAL_TZ).hour
+        fruit = [g for g in goods if g.startswith("fresh-")]
+        share = FRUIT_SHARE_MORNING if 5 <= hour < 10 else FRUIT_SHARE
+        group = self.rng.choice(fruit if fruit and self.rng.random() < share else goods)
+        return gate, flow, group
+
+    def declaration(self, gate: str, flow: str, group: str) -> dict[str, Any]:
+        hs, description, unit = GOODS[group]
+        n = self.rng.randrange(100000)
+        province = self.rng.choice(["12C", "12H", "29C", "51D", "98C"])
+        plate = f"{province}-{n // 100:03d}.{n % 100:02d}"
+        # a citizen ID: province code, century and sex, year of birth, serial
+        doc = (f"{self.rng.randint(1, 96):03d}{self.rng.choice('0123')}"
+               f"{self.rng.randrange(60, 100) % 100:02d}{self.rng.randrange(10**6):06d}")
+        payload = self.rng.choice([10, 18, 25, 30])
+        weight = self.rng.randrange(payload * 400, payload * 950)
+        phone = f"0{self.rng.choice(['90', '91', '93', '94', '96', '97', '98'])}" \
+                f"{self.rng.randrange(10**7):07d}"
+        body: dict[str, Any] = {
+            "direction": flow,
+            "enterprise": {"tax_code": self.tax_code, "name": "Cong ty Demo Xuat nhap khau"},
+            "requested_gate": gate,
+            "requested_date": self.clock().astimezone(LOCAL_TZ).date().isoformat(),
+            "goods": [{"hs_code": hs, "description": description,
+                       "quantity": str(self.rng.randrange(100, 2000)), "unit": unit,
+                       "net_weight_kg": weight,
+                       "value_usd": f"{weight * self.rng.uniform(0.5, 4):.2f}"}],
+            "vehicles": [{"plate": plate, "vehicle_type": "container_truck",
+                          "payload_tonnes": str(payload),
+                          "container": self.rng.choice(["none", "20ft", "40ft"]),
+                          "driver": {"name": "Nguyen Van Demo", "document_type": "vn_citizen_id",
+                                     "document_number": doc,
+                                     "phone": phone,
+                                     "crosses_border": self.rng.random() < 0.2}}],
+        }
+        if group.startswith("fresh-"):
+            body["quarantine"] = [{"kind": "plant",
+                                   "certificate_number": f"KDTV-DEMO-{n:06d}"}]
+        return body
+
+    def later(self, low: float, high: float) -> float:
+        return self.minute + self.rng.uniform(low, high)
+
+    # --- one simulated minute ----------------------------------------------------------------
+
+    async def tick(self, client: httpx.AsyncClient) -> None:
+        hour = self.clock().astimezone(LOCAL_TZ).hour
+        for _ in range(poisson(self.rng, arrivals(self.trucks_per_day, hour))):
+            await self._declare(client)
+        if any(t.phase == "waiting" for t in self.trucks.values()):
+            await self._notice_calls(client)
+        for truck in list(self.trucks.values()):
+            if truck.due <= self.minute:
+                await self._act(client, truck)
+        self.trucks = {r: t for r, t in self.trucks.items() if t.phase != "done"}
+        self.minute += 1
+
+    async def _call(self, client: httpx.AsyncClient, method: str, url: str, key: str,
+                    **kwargs: Any) -> httpx.Response | None:
+        try:
+            r = await client.request(method, url, headers={"X-API-Key": key}, **kwargs)
+        except httpx.ConnectError:
+            raise Offline from None  # the server is not listening (starting or stopping)
+        except httpx.HTTPError as exc:
+            self.errors += 1
+            log.warning("demo request failed", url=url, reason=str(exc) or type(exc).__name__)
+            return None
+        if r.status_code >= 400:
+            self.errors += 1
+            log.info("demo request refused", url=url, status=r.status_code,
+                     reason=r.text[:200])
+        return r
+
+    async def _declare(self, client: httpx.AsyncClient) -> None:
+        picked = self.pick_gate_and_flow()
+        if picked is None:
+            return
+        gate, flow, group = picked
+        r = await self._call(client, "POST", "/api/v1/declarations", self.enterprise_key,
+                             json=self.declaration(gate, flow, group))
+        if r is None or r.status_code != 201:
+            return
+        ref = f"{r.json()['reference']}-1"
+        self.declared += 1
+        staged = flow == "export" and gate in self.staged_gates
+        self.trucks[ref] = Truck(ref, gate, flow, staged, "travelling", self.later(20, 120))
+
+    async def _notice_calls(self, client: httpx.AsyncClient) -> None:
+        r = await self._call(client, "GET", "/api/v1/trips", self.officers_key,
+                             params={"status": "called", "limit": 200})
+        if r is None or r.status_code != 200:
+            return
+        for item in r.json()["items"]:
+            truck = self.trucks.get(item["reference"])
+            if truck is not None and truck.phase == "waiting":
+                truck.phase, truck.due = "driving_in", self.later(8, 40)
+
+    async def _move(self, client: httpx.AsyncClient, truck: Truck, area: str) -> bool:
+        r = await self._call(client, "POST", f"/api/v1/trips/{truck.ref}/movements",
+                             self.officers_key, json={"action": "enter", "area": area})
+        return r is not None and r.status_code == 200
+
+    async def _act(self, client: httpx.AsyncClient, truck: Truck) -> None:
+        if truck.phase == "travelling":
+            if truck.staged:  # into the logistics park; the dispatcher calls it
+                if await self._move(client, truck, "staging:viettel-logistics-park"):
+                    truck.phase, truck.due = "waiting", math.inf
+                else:
+                    truck.phase = "done"
+            elif truck.flow == "export":  # gates without a staging area: straight in
+                ok = await self._move(client, truck, f"gate_area:{truck.gate}")
+                truck.phase, truck.due = ("in_gate", self.later(3, 15)) if ok else ("done", 0)
+            else:  # imports come across: the crossing step brings them into the gate area
+                truck.phase, truck.due = "in_gate", self.minute
+        elif truck.phase == "driving_in":
+            ok = await self._move(client, truck, f"gate_area:{truck.gate}")
+            truck.phase, truck.due = ("in_gate", self.later(3, 15)) if ok else ("done", 0)
+        elif truck.phase == "in_gate":
+            await self._next_step(client, truck)
+
+    async def _next_step(self, client: httpx.AsyncClient, truck: Truck) -> None:
+        """An officer records what is pending (a cashier takes the fee first when it is due)."""
+        r = await self._call(client, "GET", f"/api/v1/trips/{truck.ref}", self.officers_key)
+        if r is None or r.status_code != 200:
+            truck.phase = "done"
+            return
+        trip = r.json()
+        if trip["status"] in ("completed", "rejected", "cancelled") or truck.steps_done > 20:
+            truck.phase = "done"
+            return
+        pending = list(trip["pending_for_you"])
+        if not pending:
+            truck.due = self.later(5, 15)
+            return
+        step = pending[0]
+        if step == "fee":
+            await self._pay(client, truck)
+        else:
+            body: dict[str, Any] = {"outcome": "pass"}
+            if step == "customs":
+                body["channel"] = self.rng.choices(["green", "yellow", "red"], [85, 12, 3])[0]
+            await self._call(client, "POST", f"/api/v1/trips/{truck.ref}/steps/{step}",
+                             self.officers_key, json=body)
+        truck.steps_done += 1
+        truck.due = self.later(3, 20)
+
+    async def _pay(self, client: httpx.AsyncClient, truck: Truck) -> None:
+        r = await self._call(client, "GET", f"/api/v1/trips/{truck.ref}/invoice",
+                             self.officers_key)
+        if r is None or r.status_code != 200 or not r.json()["due"]:
+            return
+        inv = r.json()
+        method = self.rng.choice(["cash", "bank_transfer"])
+        await self._call(client, "POST", f"/api/v1/invoices/{inv['number']}/payments",
+                         self.officers_key,
+                         json={"method": method, "amount": inv["due"],
+                               "reference": f"FT{self.rng.randrange(10**9)}"
+                               if method == "bank_transfer" else None})
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Tick every simulated minute until ``stop`` is set."""
+        log.info("demo traffic started", speed=self.speed, trucks_per_day=self.trucks_per_day)
+        async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as client:
+            while not stop.is_set():
+                started = asyncio.get_running_loop().time()
+                try:
+                    await self.tick(client)
+                except Offline:
+                    pass  # not listening yet, or any more: try again at the next tick
+                except Exception:  # the demo must keep going; it is logged
+                    log.exception("demo tick failed")
+                wait = max(0.0, 60.0 / self.speed - (asyncio.get_running_loop().time()
+                                                     - started))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=wait)
