@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test setup install lint typecheck test-sqlite test-postgres bench bench-ingest lock clean help
+.PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest lock clean help
 
 help:
 	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
@@ -46,7 +46,15 @@ test-sqlite: install
 test-postgres: install
 	BORDERFLOW_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 -q
 
-test: lint typecheck test-sqlite test-postgres
+# The browser tests drive Debian's Chromium (headless); install it when it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
+		(echo "installing Chromium for the browser tests" && \
+		 $$( [ "$$(id -u)" = 0 ] || echo sudo ) apt-get update -qq && \
+		 DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) \
+		 apt-get install -y -qq chromium >/dev/null)
+
+test: lint typecheck browser test-sqlite test-postgres
 
 # Benchmarks (never part of make test): extra solvers pinned in requirements-bench.lock.
 $(VENV)/.bench: $(STAMP) requirements-bench.lock

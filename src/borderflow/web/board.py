@@ -50,6 +50,8 @@ class GateFigures:
     day_kind: str
     closures: list[str] = field(default_factory=list)
     partner_counts: dict[str, int] = field(default_factory=dict)
+    regulated: bool = True
+    """Trucks for this gate wait in a staging area and are called (else they come straight)."""
 
 
 @dataclass
@@ -127,7 +129,8 @@ def _gate(g: Gate, network: Network, now: datetime,
     hours = calendar.hours_on(now.astimezone(LOCAL_TZ).date(),
                               around(now.astimezone(LOCAL_TZ).date())) if calendar else None
     wait = None
-    estimates = []
+    estimates: list[timedelta] = []
+    regulated = any((g.code, d) in views for d in ("export", "import"))
     for direction in ("export", "import"):
         view = views.get((g.code, direction))
         if view is None:
@@ -148,7 +151,7 @@ def _gate(g: Gate, network: Network, now: datetime,
         yards=[YardFigure(y.code, y.name, located[f"yard:{y.code}"], y.capacity)
                for y in g.yards],
         crossed_today={d: crossed[(g.code, d)] for d in ("export", "import")},
-        wait_minutes=wait,
+        wait_minutes=wait, regulated=regulated,
         hours_today=[(r.start, r.end) for r in hours.intervals] if hours else [],
         day_kind=hours.kind if hours else "closed",
         closures=closures.get(g.code, []),

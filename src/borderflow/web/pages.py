@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 
@@ -20,6 +20,7 @@ from borderflow.dispatch import service as dispatch
 from borderflow.domain.access import STEP_OWNERS, Principal, Role, may_record_step
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
 from borderflow.errors import AppError, FieldError, Unauthorized, ValidationFailed
+from borderflow.fees.receipts import FONT
 from borderflow.network import service as networks
 from borderflow.store.models import Device, Trip
 from borderflow.telemetry import service as telemetry
@@ -28,6 +29,7 @@ from borderflow.web import board, console, i18n, session
 from borderflow.web.i18n import N_
 
 HERE = Path(__file__).parent
+CJK_FONT = FONT
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["zip_self"] = lambda values: [(v, v) for v in values]
@@ -84,6 +86,14 @@ def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
     figures = board.build(db, networks.in_force(db, now), now)
     return templates.TemplateResponse(request, "_board_panel.html", _context(
         request, board=figures))
+
+
+@router.get("/static/fonts/NotoSansSC-Regular.ttf")
+def cjk_font() -> Response:
+    """The Chinese font of the pages, from the package that also gives it to the receipts:
+    browsers without a CJK font still show Chinese, with no internet."""
+    return FileResponse(CJK_FONT, media_type="font/ttf",
+                        headers={"Cache-Control": "public, max-age=31536000, immutable"})
 
 
 @router.get("/lang/{code}")
