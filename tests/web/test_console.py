@@ -29,6 +29,9 @@ def test_the_console_shows_the_network_queue_orders_and_alerts(
     assert all(ref in page for ref in waiting)  # in the virtual queue
     assert "shift change" in page  # the pause in force, with a button to lift it
     assert "Trucks crossed per hour today" in page
+    # NOW is 08:00 in Lang Son: the two trucks entered the park in the 8th hour (08:00-09:00)
+    assert re.search(r'data-hour="8" data-count="2"', page)
+    assert re.search(r'data-hour="7" data-count="0"', page)
     filtered = client.get("/console", params={"gate": "chi-ma", "lang": "en"}).text
     assert "Nobody is waiting." in filtered
 

@@ -99,6 +99,30 @@ def crossings_per_hour(session: Session, now: datetime) -> list[int]:
     return hours
 
 
+def park_queue_by_hour(session: Session, now: datetime) -> list[int]:
+    """Trucks in the staging parks at the end of each hour of today (Lang Son time), from the
+    entries and exits in the event log; hours still to come are left at 0."""
+    start = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(0), tzinfo=LOCAL_TZ)
+    moves = session.execute(
+        select(TripEvent.occurred_at, TripEvent.type, TripEvent.payload["area"].as_string())
+        .where(TripEvent.type.in_(("area.entered", "area.left")),
+               TripEvent.occurred_at < start + timedelta(days=1))
+        .order_by(TripEvent.occurred_at)).all()
+    hours = [0] * 24
+    inside = 0
+    i = 0
+    for h in range(24):
+        end = start + timedelta(hours=h + 1)
+        while i < len(moves) and moves[i][0] < end:
+            _at, kind, area = moves[i]
+            if area and area.startswith("staging:"):
+                inside += 1 if kind == "area.entered" else -1
+            i += 1
+        if end - timedelta(hours=1) <= now:
+            hours[h] = max(inside, 0)
+    return hours
+
+
 def waiting_count(session: Session) -> int:
     return int(session.scalar(select(func.count()).select_from(Trip).where(
         Trip.status == "at_staging")) or 0)

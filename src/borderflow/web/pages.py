@@ -353,7 +353,8 @@ def console_page(request: Request, ctx: Ctx, db: Db, gate: str = "") -> Response
         orders=console.recent_orders(db, now),
         alerts=console.alerts(db, actor=who, now=now, silent_after=timedelta(
             minutes=ctx.settings.device_silent_minutes)),
-        controls=controls.active(db, now), hours=hours, peak=max(hours) or 1)
+        controls=controls.active(db, now), hours=hours, peak=max(hours) or 1,
+        park=(park := console.park_queue_by_hour(db, now)), park_peak=max(park) or 1)
 
 
 @router.post("/console/controls")
