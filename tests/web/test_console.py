@@ -77,3 +77,23 @@ def test_only_the_control_room_uses_the_console(client: TestClient) -> None:
     assert client.post("/console/controls", data={
         "csrf": _csrf(client, "/login"), "gate": "huu-nghi", "kind": "closure",
         "hours": "1", "reason": "not mine to close"}).status_code == 403
+
+
+def test_the_regulator_grants_urgent_priority_from_the_console(
+    client: TestClient, auth: Any
+) -> None:
+    ref = staged(client, auth, "29C-702.01")
+    client.cookies.clear()
+    _login(client, "regulator")
+    token = _csrf(client, "/console")
+    short = client.post("/console/priority", data={"csrf": token, "trip": ref, "reason": "x"})
+    assert short.status_code == 422
+    ok = client.post("/console/priority", data={
+        "csrf": token, "trip": ref, "reason": "medical supplies for the provincial hospital"},
+        follow_redirects=False)
+    assert ok.status_code == 303
+    trip = client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
+    assert trip["priority"] == "urgent"
+    timeline = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
+    last = timeline["entries"][-1]
+    assert (last["type"], last["actor"]) == ("trip.prioritised", "regulator")

@@ -636,8 +636,9 @@ def _on_prioritised(s: dict[str, Any], e: Event) -> None:
     priority = e.payload.get("priority")
     if priority not in PRIORITIES:
         raise ValidationFailed([FieldError("priority", f"one of {', '.join(PRIORITIES)}")])
-    if not str(e.payload.get("reason") or "").strip():
-        raise ValidationFailed([FieldError("reason", "say why the priority changes")])
+    if len(str(e.payload.get("reason") or "").strip()) < 3:
+        raise ValidationFailed([FieldError("reason", "say why the priority changes (at least "
+                                                     "3 characters)")])
     if s["status"] == "completed":
         raise InvalidTransition("the trip is completed")
     s["priority"] = priority

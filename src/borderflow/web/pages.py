@@ -388,6 +388,27 @@ def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, For
     return RedirectResponse("/console", status_code=303)
 
 
+@router.post("/console/priority")
+def console_priority(request: Request, ctx: Ctx, db: Db, trip: Annotated[str, Form()],
+                     reason: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+                     priority: Annotated[str, Form()] = "urgent") -> Response:
+    """Grant a trip urgent priority (or set another class), with a reason."""
+    session.check_csrf(request, csrf)
+    who = _regulator(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    try:
+        row = trips.get(db, trip, actor=who, network=network)
+        trips.record(db, row.id, "trip.prioritised", {"priority": priority,
+                                                      "reason": reason.strip()},
+                     actor=who, network=network, now=now, source="regulator")
+    except AppError as exc:
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
+    return RedirectResponse("/console", status_code=303)
+
+
 @router.post("/console/controls/{control_id}/lift")
 def console_lift(control_id: int, request: Request, ctx: Ctx, db: Db,
                  csrf: Annotated[str, Form()] = "") -> Response:
