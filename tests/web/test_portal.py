@@ -60,6 +60,10 @@ def test_a_declaration_made_in_the_portal_is_checked_then_shows_everywhere(
     portal = client.get("/portal", params={"lang": "en"}).text
     assert f'id="trip-{reference}-1"' in portal
     assert "Pay online" in portal
+    detail = client.get(f"/portal/trips/{reference}-1", params={"lang": "en"}).text
+    assert "trip.created" in detail  # the timeline
+    assert "fee.assessed" in detail
+    assert 'data-step="declaration">passed<' in detail
     client.post(f"/api/v1/trips/{reference}-1/movements",
                 json={"action": "enter", "area": "staging:viettel-logistics-park"},
                 headers=auth("yard"))
@@ -104,6 +108,7 @@ def test_another_enterprises_trips_and_other_roles_stay_out(
     stolen = client.post(f"/portal/invoices/{number}/pay",
                          data={"csrf": _csrf(client, "/portal/declarations/new")})
     assert stolen.status_code == 404
+    assert client.get(f"/portal/trips/{reference}-1").status_code == 404
     client.cookies.clear()
     _login(client, "customs")
     assert client.get("/portal").status_code == 403

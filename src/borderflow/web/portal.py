@@ -166,3 +166,23 @@ async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Respon
     return RedirectResponse(url, status_code=303)
 
 
+
+
+@router.get("/portal/trips/{reference}", response_class=HTMLResponse)
+def portal_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
+    """One of the enterprise's trips: status, steps, place in the queue, fee and timeline."""
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    try:
+        row = trips.get(db, reference, actor=who, network=network)  # 404 unless theirs
+    except AppError as exc:
+        return pages.render(request, "message.html", status=exc.status_code,
+                            message=exc.message)
+    inv = invoices.current(db, row.id)
+    return pages.render(request, "portal_trip.html", user=who, trip=row, state=row.state,
+                        place=dispatch.place_of(db, network, row, now), invoice=inv,
+                        due=invoices.due(db, inv) if inv else 0,
+                        timeline=trips.timeline(db, row))
