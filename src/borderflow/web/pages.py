@@ -172,6 +172,22 @@ def signed_in(request: Request, ctx: Ctx, db: Db, allowed: Callable[[Principal],
     return who
 
 
+def record_on_trip(request: Request, ctx: Ctx, db: Db, who: Principal, reference: str,
+                   event: Any, payload: dict[str, Any], *, source: str,
+                   back: Callable[[Trip], str]) -> Response:
+    """Record one event on a trip the visitor may see (the API's rules), then go back; a
+    refusal is shown as a page with the API's message."""
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    try:
+        row = trips.get(db, reference, actor=who, network=network)
+        trips.record(db, row.id, event, payload, actor=who, network=network, now=now,
+                     source=source)
+    except AppError as exc:
+        return render(request, "message.html", status=exc.status_code, message=exc.message)
+    return RedirectResponse(back(row), status_code=303)
+
+
 # --- the driver's page ---------------------------------------------------------------------------
 
 STATUS_TEXT = {"declared": N_("Declared"), "at_staging": N_("Waiting in the staging area"),
@@ -218,15 +234,8 @@ def driver_acknowledge(reference: str, request: Request, ctx: Ctx, db: Db,
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous":
         return login_first(request)
-    now = ctx.clock.now()
-    network = networks.in_force(db, now)
-    row = trips.get(db, reference, actor=who, network=network)  # 404 unless it is theirs
-    try:
-        trips.record(db, row.id, "trip.order_acknowledged", {}, actor=who, network=network,
-                     now=now, source="api")
-    except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
-    return RedirectResponse("/driver", status_code=303)
+    return record_on_trip(request, ctx, db, who, reference, "trip.order_acknowledged", {},
+                          source="api", back=lambda _row: "/driver")
 
 
 @router.post("/driver/device")
@@ -308,10 +317,7 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
     who = _officer(request, ctx, db)
     if isinstance(who, Response):
         return who
-    now = ctx.clock.now()
-    network = networks.in_force(db, now)
     try:
-        row = trips.get(db, reference, actor=who, network=network)
         if outcome == "release":
             event: Any = "step.released"
             payload: dict[str, Any] = {"step": step, **({"note": note} if note else {})}
@@ -319,11 +325,11 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
             event, payload = trips.step_outcome(step, outcome, channel=channel or None,
                                                 reason_code=reason_code or None,
                                                 note=note or None)
-        trips.record(db, row.id, event, payload, actor=who, network=network, now=now,
-                     source="officer_screen")
     except AppError as exc:
         return render(request, "message.html", status=exc.status_code, message=exc.message)
-    return RedirectResponse(f"/officer/trips/{row.reference}", status_code=303)
+    return record_on_trip(request, ctx, db, who, reference, event, payload,
+                          source="officer_screen",
+                          back=lambda row: f"/officer/trips/{row.reference}")
 
 
 # --- the regulator's console ---------------------------------------------------------------------
@@ -397,16 +403,9 @@ def console_priority(request: Request, ctx: Ctx, db: Db, trip: Annotated[str, Fo
     who = _regulator(request, ctx, db)
     if isinstance(who, Response):
         return who
-    now = ctx.clock.now()
-    network = networks.in_force(db, now)
-    try:
-        row = trips.get(db, trip, actor=who, network=network)
-        trips.record(db, row.id, "trip.prioritised", {"priority": priority,
-                                                      "reason": reason.strip()},
-                     actor=who, network=network, now=now, source="regulator")
-    except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
-    return RedirectResponse("/console", status_code=303)
+    return record_on_trip(request, ctx, db, who, trip, "trip.prioritised",
+                          {"priority": priority, "reason": reason.strip()}, source="regulator",
+                          back=lambda _row: "/console")
 
 
 @router.post("/console/controls/{control_id}/lift")
