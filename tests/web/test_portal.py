@@ -112,3 +112,41 @@ def test_another_enterprises_trips_and_other_roles_stay_out(
     client.cookies.clear()
     _login(client, "customs")
     assert client.get("/portal").status_code == 403
+
+
+def test_a_declaration_is_amended_in_the_portal_with_the_apis_rules(
+    client: TestClient, auth: Any
+) -> None:
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new")
+    sent = client.post("/portal/declarations/new",
+                       data={**GOOD, "vehicles[0].plate": "29C-800.05", "csrf": token},
+                       follow_redirects=False)
+    reference = sent.headers["location"].split("created=")[1]
+    page = client.get(f"/portal/declarations/{reference}/amend", params={"lang": "en"})
+    assert page.status_code == 200
+    revision = re.search(r'name="revision" value="(\d+)"', page.text)
+    assert revision is not None
+    url = f"/portal/declarations/{reference}/amend"
+    form = {"csrf": token, "revision": revision.group(1), "requested_gate": "huu-nghi",
+            "requested_date": "2026-11-24", "vehicles[0].plate": "not a plate",
+            "vehicles[0].driver.phone": "0912345678", "note": ""}
+    bad = client.post(url, data=form, params={"lang": "en"})
+    assert bad.status_code == 422
+    assert 'id="vehicles[0].plate-error"' in bad.text
+    after_bad = client.get(f"/api/v1/declarations/{reference}",
+                           headers=auth("enterprise")).json()
+    assert after_bad["requested_date"] == "2026-11-23"  # nothing half-written
+    ok = client.post(url, data={**form, "vehicles[0].plate": "29C-800.55",
+                                "vehicles[0].driver.phone": "0987654321"},
+                     follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    decl = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
+    assert decl["requested_date"] == "2026-11-24"
+    assert decl["vehicles"][0]["plate"] == "29C-800.55"
+    stale = client.post(url, data={**form, "requested_date": "2026-11-25",
+                                   "vehicles[0].plate": "29C-800.55"})
+    assert stale.status_code == 412  # filled in from an older revision, as If-Match in the API
+    client.cookies.clear()
+    _login(client, "enterprise2")
+    assert client.get(url).status_code == 404

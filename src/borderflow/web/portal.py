@@ -186,3 +186,85 @@ def portal_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
                         place=dispatch.place_of(db, network, row, now), invoice=inv,
                         due=invoices.due(db, inv) if inv else 0,
                         timeline=trips.timeline(db, row))
+
+
+def _amend_form(request: Request, who: Principal, network: Any, decl: Any,
+                form: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
+    fmt = pages.formatter(request)
+    return pages.render(request, "declaration_amend.html", status=status, user=who,
+                        decl=decl, form=form, errors=errors,
+                        gate_options=[(g.code, fmt.name(g.name)) for g in network.gates])
+
+
+@router.get("/portal/declarations/{reference}/amend", response_class=HTMLResponse)
+def amend_page(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    network = networks.in_force(db, ctx.clock.now())
+    try:
+        decl = declarations.get(db, reference, actor=who, network=network)
+    except AppError as exc:
+        return pages.render(request, "message.html", status=exc.status_code,
+                            message=exc.message)
+    vehicle = decl.vehicles[0]
+    form = {"requested_gate": decl.requested_gate,
+            "requested_date": decl.requested_date.isoformat(), "note": decl.note or "",
+            "vehicles[0].plate": vehicle["plate"],
+            "vehicles[0].driver.phone": vehicle["driver"]["phone"],
+            "revision": str(decl.revision)}
+    return _amend_form(request, who, network, decl, form, {})
+
+
+@router.post("/portal/declarations/{reference}/amend", response_class=HTMLResponse)
+async def amend_declaration(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
+    """A change to the date, gate, note, first vehicle's plate or its driver's phone, checked
+    like ``PATCH /api/v1/declarations/{id}``; the trips follow. A change made meanwhile by
+    someone else is refused (the revision the form was filled from)."""
+    form = {k: str(x) for k, x in (await request.form()).items()}
+    session.check_csrf(request, form.get("csrf"))
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    try:
+        decl = declarations.get(db, reference, actor=who, network=network)
+        top = {k: form[k].strip() for k in ("requested_gate", "requested_date")
+               if form.get(k, "").strip() and form[k].strip() != str(
+                   decl.requested_gate if k == "requested_gate" else
+                   decl.requested_date.isoformat())}
+        note = form.get("note", "").strip()
+        if note != (decl.note or ""):
+            top["note"] = note or None  # type: ignore[assignment]
+        revision = int(form.get("revision") or decl.revision)
+        if top:
+            decl = declarations.amend(db, decl.id, top, actor=who, now=now, network=network,
+                                      holidays=around(now.date()), if_match=revision)
+            revision = decl.revision
+        vehicle = decl.vehicles[0]
+        item: dict[str, Any] = {}
+        plate = form.get("vehicles[0].plate", "").strip()
+        phone = form.get("vehicles[0].driver.phone", "").strip()
+        if plate and plate != vehicle["plate"]:
+            item["plate"] = plate
+        if phone and phone != vehicle["driver"]["phone"]:
+            item["driver"] = {"phone": phone}
+        if item:
+            declarations.amend(db, decl.id, item, actor=who, now=now, network=network,
+                               holidays=around(now.date()), if_match=revision,
+                               item=("vehicles", 1))
+    except ValidationFailed as exc:
+        db.rollback()
+        errors: dict[str, str] = {}
+        for f in exc.fields:
+            key = f.field if not f.field.startswith(("plate", "driver")) else \
+                f"vehicles[0].{f.field}"
+            errors.setdefault(key, f.reason)
+        return _amend_form(request, who, network, decl, form, errors or {"": exc.message},
+                           status=422)
+    except AppError as exc:
+        db.rollback()
+        return pages.render(request, "message.html", status=exc.status_code,
+                            message=exc.message)
+    return RedirectResponse(f"/portal?created={decl.reference}", status_code=303)
