@@ -29,9 +29,6 @@ from borderflow.store.models import Invoice, Payment, Trip
 
 log = structlog.get_logger("borderflow.fees")
 
-STATUSES = ("open", "paid", "waived", "refunded", "void")
-
-
 def assess_trip(tariff: Tariff, state: dict[str, Any]) -> Assessment:
     facts = state["facts"]
     return assess(tariff, payload_tonnes=Decimal(str(facts["payload_tonnes"])),

@@ -11,7 +11,7 @@ from pydantic import BaseModel, Field
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
-from borderflow.config import SANDBOX_PATH, Settings
+from borderflow.config import Settings
 from borderflow.domain.access import Principal
 from borderflow.fees import invoices, online
 from borderflow.fees.gateway import VNPay
@@ -109,5 +109,3 @@ def browser_return(request: Request, db: Db, _caller: Callback) -> HTMLResponse:
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>",
         status_code=status)
 
-
-__all__ = ["IPN_PATH", "RETURN_PATH", "SANDBOX_PATH", "build_gateway", "router"]

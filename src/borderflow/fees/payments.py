@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.domain.access import Principal, Role
-from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
 from borderflow.fees import invoices
 from borderflow.fees.gateway import PaymentGateway
 from borderflow.store.models import Invoice, Payment
@@ -188,7 +188,3 @@ def of_invoice(session: Session, invoice: Invoice) -> list[Payment]:
     return list(session.scalars(select(Payment).where(Payment.invoice_id == invoice.id)
                                 .order_by(Payment.id)))
 
-
-def check_visible(actor: Principal, payment: Payment) -> None:
-    if not _may_act_at(actor, payment.gate):
-        raise Forbidden("this payment was taken at another gate")

@@ -40,7 +40,6 @@ from borderflow.fees.gateway import (
     REFUND_RESPONSE_FIELDS,
     VN_TIME,
     checksum,
-    hash_data,
     sign,
     signature_ok,
     vnp_time,
@@ -233,5 +232,3 @@ class SandboxGateway:
 STATEMENT_COLUMNS = ("txn_ref", "transaction_no", "amount", "pay_date", "bank_code", "status",
                      "refunded")
 """The statement's columns (the reconciliation import reads the same)."""
-
-__all__ = ["STATEMENT_COLUMNS", "SandboxGateway", "hash_data"]

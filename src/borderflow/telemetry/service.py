@@ -163,7 +163,6 @@ class DeviceState:
     plate_key: str | None = None
     inside: list[str] = field(default_factory=list)
     last_fix_at: datetime | None = None
-    known: bool = True
 
 
 def _device_states(session: Session, ids: list[str]) -> dict[str, DeviceState]:
@@ -199,7 +198,7 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     states = _device_states(session, ids)
     for i in ids:
         if i not in states:
-            states[i] = DeviceState(i, known=False)
+            states[i] = DeviceState(i)
     trips_of = _active_trips(session, list(states.values()))
     report.unknown_devices = [i for i in ids if i not in trips_of]
     rows: list[tuple[Any, ...]] = []

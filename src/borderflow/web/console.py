@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
@@ -122,7 +122,3 @@ def park_queue_by_hour(session: Session, now: datetime) -> list[int]:
             hours[h] = max(inside, 0)
     return hours
 
-
-def waiting_count(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(Trip).where(
-        Trip.status == "at_staging")) or 0)
