@@ -16,6 +16,7 @@ from borderflow.domain.access import Principal
 from borderflow.fees import invoices, online
 from borderflow.fees.gateway import VNPay
 from borderflow.network import service as networks
+from borderflow.store.models import PaymentAttempt
 from borderflow.trip import service as trips
 
 router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
@@ -55,15 +56,21 @@ class OnlineOut(BaseModel):
                  "payment.pay_online"))
 def pay_online(number: str, body: OnlineIn, request: Request, ctx: Ctx, db: Db,
                actor: Payer) -> dict[str, Any]:
+    attempt, url = start_payment(request, ctx, db, actor, number, body.locale)
+    return {"txn_ref": attempt.txn_ref, "amount": attempt.amount, "payment_url": url}
+
+
+def start_payment(request: Request, ctx: Ctx, db: Db, actor: Principal, number: str,
+                  locale: str = "vn") -> tuple[PaymentAttempt, str]:
+    """A payment of what an invoice the payer may see owes (404 otherwise), with the URL of
+    the gateway's payment page; shared by the API and the enterprise portal."""
     now = ctx.clock.now()
     inv = invoices.by_number(db, number, for_update=True)
     trips.get(db, inv.trip_id, actor=actor, network=networks.in_force_or_none(db, now))
-    base = ctx.settings.public_base_url.rstrip("/")
-    attempt, url = online.start(db, inv, gateway_of(request), actor=actor,
-                                return_url=base + RETURN_PATH,
-                                ip=request.client.host if request.client else "127.0.0.1",
-                                now=now, locale=body.locale)
-    return {"txn_ref": attempt.txn_ref, "amount": attempt.amount, "payment_url": url}
+    return online.start(db, inv, gateway_of(request), actor=actor,
+                        return_url=ctx.settings.public_base_url.rstrip("/") + RETURN_PATH,
+                        ip=request.client.host if request.client else "127.0.0.1",
+                        now=now, locale=locale)
 
 
 @router.get("/payments/vnpay/ipn", summary="The gateway's payment callback (IPN)",

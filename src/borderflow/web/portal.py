@@ -19,11 +19,12 @@ from borderflow.domain.access import Principal, Role
 from borderflow.domain.declaration import DIRECTIONS, VehicleType
 from borderflow.domain.values import DocumentType
 from borderflow.errors import AppError, ValidationFailed
-from borderflow.fees import invoices, online
+from borderflow.fees import invoices
+from borderflow.fees.online_endpoints import start_payment
 from borderflow.jsondoc import pydantic_fields
 from borderflow.network import service as networks
 from borderflow.network.holidays import around
-from borderflow.store.models import Invoice, Trip
+from borderflow.store.models import Trip
 from borderflow.trip import service as trips
 from borderflow.web import pages, session
 from borderflow.web.i18n import N_
@@ -152,14 +153,8 @@ async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Respon
     who = _enterprise(request, ctx, db)
     if isinstance(who, Response):
         return who
-    now = ctx.clock.now()
     try:
-        inv: Invoice = invoices.by_number(db, number, for_update=True)
-        trips.get(db, inv.trip_id, actor=who, network=networks.in_force(db, now))
-        _attempt, url = online.start(
-            db, inv, request.app.state.gateway, actor=who,
-            return_url=ctx.settings.public_base_url.rstrip("/") + "/api/v1/payments/vnpay/return",
-            ip=request.client.host if request.client else "127.0.0.1", now=now)
+        _attempt, url = start_payment(request, ctx, db, who, number)
     except AppError as exc:
         return pages.render(request, "message.html", status=exc.status_code,
                              message=exc.message)
