@@ -292,12 +292,14 @@ POSITION_COLUMNS = ("device_id", "fix_time", "trip_id", "lat", "lon", "speed_mps
                     "stored_at")
 DEVICE_IN_COLUMNS = ("id", "protocol", "seen_at", "positions", "inside", "last_fix_at",
                      "last_lat", "last_lon")
-_TEMP_TABLES = (
-    "CREATE TEMP TABLE IF NOT EXISTS bf_positions_in (LIKE positions) ON COMMIT DELETE ROWS",
-    "CREATE TEMP TABLE IF NOT EXISTS bf_devices_in (id varchar(100), protocol varchar(20), "
-    "seen_at timestamptz, positions integer, inside jsonb, last_fix_at timestamptz, "
-    "last_lat double precision, last_lon double precision) ON COMMIT DELETE ROWS",
-)
+_TEMP_TABLES = {
+    "bf_positions_in":
+        "CREATE TEMP TABLE IF NOT EXISTS bf_positions_in (LIKE positions) ON COMMIT DELETE ROWS",
+    "bf_devices_in":
+        "CREATE TEMP TABLE IF NOT EXISTS bf_devices_in (id varchar(100), protocol varchar(20), "
+        "seen_at timestamptz, positions integer, inside jsonb, last_fix_at timestamptz, "
+        "last_lat double precision, last_lon double precision) ON COMMIT DELETE ROWS",
+}
 DEVICE_UPSERT = """
 INSERT INTO devices (id, label, protocol, first_seen_at, last_seen_at, positions, inside,
                      last_fix_at, last_lat, last_lon)
@@ -339,8 +341,7 @@ def _copy(session: Session, table: str, columns: tuple[str, ...],
     data = "".join("\t".join(map(text_of, row)) + "\n" for row in rows)
     dbapi = session.connection().connection.driver_connection
     with dbapi.cursor() as cur:  # type: ignore[union-attr]
-        for ddl in _TEMP_TABLES:
-            cur.execute(ddl)
+        cur.execute(_TEMP_TABLES[table])
         with cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             copy.write(data)
 
