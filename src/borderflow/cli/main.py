@@ -10,7 +10,7 @@ from collections.abc import Callable, Coroutine, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -146,17 +146,25 @@ def network_load(
                       f"{row.effective_from.isoformat()}")
 
 
+T = TypeVar("T")
+
+
+def _checked(parse: Callable[[], T]) -> T:
+    """A reference-data file checked, or every problem printed and exit code 1."""
+    try:
+        return parse()
+    except AppError as exc:
+        for f in exc.fields:
+            err.print(f"{f.field}: {f.reason}")
+        raise typer.Exit(code=1) from None
+
+
 @network_app.command("validate")
 def network_validate(
     file: Annotated[Path, typer.Argument(help="Network YAML file", exists=True, dir_okay=False)],
 ) -> None:
     """Check FILE without loading it; list every problem."""
-    try:
-        network = networks.parse(networks.read_file(file))
-    except AppError as exc:
-        for f in exc.fields:
-            err.print(f"{f.field}: {f.reason}")
-        raise typer.Exit(code=1) from None
+    network = _checked(lambda: networks.parse(networks.read_file(file)))
     console.print(f"OK: {network.version}, {len(network.gates)} gates, "
                   f"{sum(len(g.yards) for g in network.gates)} yards, "
                   f"{len(network.goods)} goods groups")
@@ -182,12 +190,7 @@ def tariff_validate(
     file: Annotated[Path, typer.Argument(help="Tariff YAML file", exists=True, dir_okay=False)],
 ) -> None:
     """Check FILE without loading it; list every problem."""
-    try:
-        tariff = tariffs.parse(tariffs.read_file(file))
-    except AppError as exc:
-        for f in exc.fields:
-            err.print(f"{f.field}: {f.reason}")
-        raise typer.Exit(code=1) from None
+    tariff = _checked(lambda: tariffs.parse(tariffs.read_file(file)))
     console.print(f"OK: {tariff.version}, {len(tariff.vehicle_categories)} vehicle categories, "
                   f"{len(tariff.goods_classes)} goods classes, {len(tariff.multipliers)} "
                   "multipliers")
