@@ -19,8 +19,15 @@ from borderflow.network.holidays import around
 from borderflow.store.models import PartnerYardCount, Trip, TripEvent
 
 
+def fill_percent(vehicles: int, capacity: int) -> int:
+    """Percent full (may pass 100 when an area is over capacity)."""
+    return round(100 * vehicles / capacity) if capacity else 0
+
+
 @dataclass
-class YardFigure:
+class AreaFigure:
+    """A yard or a staging park: vehicles in it and how many it holds."""
+
     code: str
     name: Names
     vehicles: int
@@ -28,8 +35,7 @@ class YardFigure:
 
     @property
     def fill(self) -> int:
-        """Percent full (may pass 100 when a yard is over capacity)."""
-        return round(100 * self.vehicles / self.capacity) if self.capacity else 0
+        return fill_percent(self.vehicles, self.capacity)
 
 
 @dataclass
@@ -42,7 +48,7 @@ class GateFigures:
     declared: dict[str, int]
     """Trucks declared for today that have not reached the park, by direction."""
     called: int
-    yards: list[YardFigure]
+    yards: list[AreaFigure]
     crossed_today: dict[str, int]
     wait_minutes: int | None
     """A truck joining the queue now waits about this long (None: not within a day)."""
@@ -55,21 +61,9 @@ class GateFigures:
 
 
 @dataclass
-class ParkFigure:
-    code: str
-    name: Names
-    vehicles: int
-    capacity: int
-
-    @property
-    def fill(self) -> int:
-        return round(100 * self.vehicles / self.capacity) if self.capacity else 0
-
-
-@dataclass
 class Board:
     at: datetime
-    parks: list[ParkFigure]
+    parks: list[AreaFigure]
     gates: list[GateFigures]
 
 
@@ -114,7 +108,7 @@ def build(session: Session, network: Network, now: datetime) -> Board:
     for g in network.gates:
         gates.append(_gate(g, network, now, waiting, declared, called, crossed, views,
                            closures, counts, located))
-    parks = [ParkFigure(s.code, s.name, located[f"staging:{s.code}"], s.capacity)
+    parks = [AreaFigure(s.code, s.name, located[f"staging:{s.code}"], s.capacity)
              for s in network.staging_areas]
     return Board(now, parks, gates)
 
@@ -148,7 +142,7 @@ def _gate(g: Gate, network: Network, now: datetime,
         queue={d: waiting[(g.code, d)] for d in ("export", "import")},
         declared={d: declared[(g.code, d)] for d in ("export", "import")},
         called=called[g.code],
-        yards=[YardFigure(y.code, y.name, located[f"yard:{y.code}"], y.capacity)
+        yards=[AreaFigure(y.code, y.name, located[f"yard:{y.code}"], y.capacity)
                for y in g.yards],
         crossed_today={d: crossed[(g.code, d)] for d in ("export", "import")},
         wait_minutes=wait, regulated=regulated,

@@ -16,6 +16,7 @@ from borderflow.domain.network import Network
 from borderflow.store.models import Trip, TripEvent
 from borderflow.telemetry import cameras
 from borderflow.telemetry import service as telemetry
+from borderflow.web.board import fill_percent
 
 WIDTH, HEIGHT, PAD = 640, 420, 40
 
@@ -32,7 +33,7 @@ class Node:
 
     @property
     def fill(self) -> int:
-        return round(100 * self.vehicles / self.capacity) if self.capacity else 0
+        return fill_percent(self.vehicles, self.capacity)
 
     @property
     def level(self) -> str:
