@@ -39,15 +39,18 @@ REFRESH_SECONDS = 15
 
 
 def _context(request: Request, **values: Any) -> dict[str, Any]:
-    lang = i18n.choose(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
-                       request.headers.get("accept-language"))
-    fmt = i18n.Formatter(lang)
+    fmt = formatter(request)
+    lang = fmt.lang
     return {"request": request, "lang": lang, "languages": i18n.NAMES, "fmt": fmt,
             "_": fmt.gettext, "csrf": session.csrf_token(request), **values}
 
 
 def formatter(request: Request) -> i18n.Formatter:
-    return i18n.Formatter(_context(request)["lang"])
+    """Formatting and texts in the visitor's language: ``?lang=``, the cookie, the
+    browser's languages, else Vietnamese."""
+    return i18n.Formatter(i18n.choose(request.query_params.get("lang"),
+                                      request.cookies.get(LANG_COOKIE),
+                                      request.headers.get("accept-language")))
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
@@ -134,7 +137,7 @@ def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
           password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
           next: Annotated[str, Form()] = "") -> Response:
     session.check_csrf(request, csrf)
-    fmt = i18n.Formatter(_context(request)["lang"])
+    fmt = formatter(request)
     try:
         token = accounts.login(db, username, password, key=ctx.secret_key, now=ctx.clock.now(),
                                minutes=ctx.settings.web_session_hours * 60, kind="web")
@@ -208,7 +211,7 @@ def driver_page(request: Request, ctx: Ctx, db: Db) -> Response:
     rows = db.scalars(select(Trip).where(Trip.driver_document == who.driver_document,
                                          Trip.status.notin_((*TERMINAL, "completed")))
                       .order_by(Trip.created_at)).all()
-    fmt = i18n.Formatter(_context(request)["lang"])
+    fmt = formatter(request)
     shown = []
     for row in rows:
         place = dispatch.place_of(db, network, row, now)
@@ -298,7 +301,7 @@ def officer_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response
             and next(s for s in row.state["procedure"]["steps"] if s["code"] == code)["role"]
             in roles]
     gate = network.gate(row.gate)
-    fmt = i18n.Formatter(_context(request)["lang"])
+    fmt = formatter(request)
     return render(request, "officer_trip.html", user=who, trip=row, state=row.state,
                    gate_name=fmt.name(gate.name) if gate else row.gate, mine=mine, held=held,
                    hold_reasons=[r for r in network.reason_codes if r.use in ("hold", "both")],
@@ -349,7 +352,7 @@ def console_page(request: Request, ctx: Ctx, db: Db, gate: str = "") -> Response
         return who
     now = ctx.clock.now()
     network = networks.in_force(db, now)
-    fmt = i18n.Formatter(_context(request)["lang"])
+    fmt = formatter(request)
     hours = console.crossings_per_hour(db, now)
     return render(
         request, "console.html", user=who, gate=gate, gates=network.gates,
