@@ -27,6 +27,16 @@ GOOD = {
 }
 
 
+def _declared(client: TestClient, plate: str) -> str:
+    """A declaration sent from the portal's form by the signed-in enterprise; its reference."""
+    token = _csrf(client, "/portal/declarations/new")
+    sent = client.post("/portal/declarations/new",
+                       data={**GOOD, "vehicles[0].plate": plate, "csrf": token},
+                       follow_redirects=False)
+    assert sent.status_code == 303, sent.text
+    return sent.headers["location"].split("created=")[1]
+
+
 def test_a_declaration_made_in_the_portal_is_checked_then_shows_everywhere(
     client: TestClient, auth: Any
 ) -> None:
@@ -77,11 +87,7 @@ def test_a_declaration_made_in_the_portal_is_checked_then_shows_everywhere(
 
 def test_the_fee_is_paid_online_from_the_portal(client: TestClient, auth: Any) -> None:
     _login(client, "enterprise")
-    token = _csrf(client, "/portal/declarations/new")
-    sent = client.post("/portal/declarations/new",
-                       data={**GOOD, "vehicles[0].plate": "29C-800.02", "csrf": token},
-                       follow_redirects=False)
-    reference = sent.headers["location"].split("created=")[1]
+    reference = _declared(client, "29C-800.02")
     number = client.get(f"/api/v1/trips/{reference}-1/invoice",
                         headers=auth("enterprise")).json()["number"]
     go = client.post(f"/portal/invoices/{number}/pay", data={"csrf": _csrf(client, "/portal")},
@@ -95,11 +101,7 @@ def test_another_enterprises_trips_and_other_roles_stay_out(
     client: TestClient, auth: Any
 ) -> None:
     _login(client, "enterprise")
-    token = _csrf(client, "/portal/declarations/new")
-    sent = client.post("/portal/declarations/new",
-                       data={**GOOD, "vehicles[0].plate": "29C-800.03", "csrf": token},
-                       follow_redirects=False)
-    reference = sent.headers["location"].split("created=")[1]
+    reference = _declared(client, "29C-800.03")
     client.cookies.clear()
     _login(client, "enterprise2")
     assert reference not in client.get("/portal").text
@@ -118,17 +120,13 @@ def test_a_declaration_is_amended_in_the_portal_with_the_apis_rules(
     client: TestClient, auth: Any
 ) -> None:
     _login(client, "enterprise")
-    token = _csrf(client, "/portal/declarations/new")
-    sent = client.post("/portal/declarations/new",
-                       data={**GOOD, "vehicles[0].plate": "29C-800.05", "csrf": token},
-                       follow_redirects=False)
-    reference = sent.headers["location"].split("created=")[1]
+    reference = _declared(client, "29C-800.05")
     page = client.get(f"/portal/declarations/{reference}/amend", params={"lang": "en"})
     assert page.status_code == 200
     revision = re.search(r'name="revision" value="(\d+)"', page.text)
     assert revision is not None
     url = f"/portal/declarations/{reference}/amend"
-    form = {"csrf": token, "revision": revision.group(1), "requested_gate": "huu-nghi",
+    form = {"csrf": _csrf(client, url), "revision": revision.group(1), "requested_gate": "huu-nghi",
             "requested_date": "2026-11-24", "vehicles[0].plate": "not a plate",
             "vehicles[0].driver.phone": "0912345678", "note": ""}
     bad = client.post(url, data=form, params={"lang": "en"})
