@@ -23,6 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 import structlog
@@ -47,6 +48,8 @@ GOODS = {
 }
 FRUIT_SHARE_MORNING = 0.55
 FRUIT_SHARE = 0.25
+ONLINE_SHARE = 0.6
+"""Fees paid online through the gateway (the rest in cash or by transfer at the counter)."""
 
 
 def arrivals(trucks_per_day: float, hour: int) -> float:
@@ -267,12 +270,30 @@ class Traffic:
         if r is None or r.status_code != 200 or not r.json()["due"]:
             return
         inv = r.json()
+        if self.rng.random() < ONLINE_SHARE and await self._pay_online(client, inv["number"]):
+            return
         method = self.rng.choice(["cash", "bank_transfer"])
         await self._call(client, "POST", f"/api/v1/invoices/{inv['number']}/payments",
                          self.officers_key,
                          json={"method": method, "amount": inv["due"],
                                "reference": f"FT{self.rng.randrange(10**9)}"
                                if method == "bank_transfer" else None})
+
+    async def _pay_online(self, client: httpx.AsyncClient, number: str) -> bool:
+        """The enterprise pays at the gateway's page, as a payer's browser does; the gateway
+        confirms to the platform server to server."""
+        r = await self._call(client, "POST", f"/api/v1/invoices/{number}/pay-online",
+                             self.enterprise_key, json={})
+        if r is None or r.status_code != 201:
+            return False
+        page = urlsplit(r.json()["payment_url"])
+        confirm = page.path.replace("vpcpay.html", "confirm")
+        try:
+            done = await client.post(confirm, data={"query": page.query, "outcome": "pay"},
+                                     headers={"Accept": "application/json"})
+        except httpx.HTTPError:
+            return False
+        return done.status_code == 200
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick every simulated minute until ``stop`` is set."""
