@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -126,6 +127,11 @@ class Settings(BaseSettings):
         description="A camera's plate read records a movement on its own only at least this "
         "sure (0 to 1); less sure reads wait for an officer.",
     )
+    situation_report_time: str = Field(
+        default="17:30", pattern=r"^(|([01][0-9]|2[0-3]):[0-5][0-9])$",
+        description="Local time (HH:MM, Lang Son) at which each gate's daily situation report "
+        "is generated and kept; empty turns it off.",
+    )
     anpr_repeat_seconds: int = Field(
         default=300, ge=0, le=24 * 3600,
         description="A read of a plate the same checkpoint matched this recently is a repeat "
@@ -167,6 +173,13 @@ class Settings(BaseSettings):
         base = self.public_base_url.rstrip("/") + SANDBOX_PATH
         return (self.vnpay_pay_url or f"{base}/paymentv2/vpcpay.html",
                 self.vnpay_api_url or f"{base}/merchant_webapi/api/transaction")
+
+    @property
+    def situation_report_at(self) -> time | None:
+        if not self.situation_report_time:
+            return None
+        hour, minute = self.situation_report_time.split(":")
+        return time(int(hour), int(minute))
 
     @property
     def notify_channel_list(self) -> tuple[str, ...]:
