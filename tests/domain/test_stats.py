@@ -77,20 +77,25 @@ def test_a_period_is_covered_by_months_and_days_exactly_once(start: date, length
     assert len(cov.days) <= 2
 
 
-@given(st.lists(st.integers(0, 7199), min_size=1, max_size=200), st.sampled_from([0.5, 0.9]))
-def test_percentiles_below_two_hours_are_exact_to_the_minute(values: list[int], q: float
-                                                              ) -> None:
+@given(st.lists(st.integers(0, 14 * 86400), min_size=1, max_size=200),
+       st.sampled_from([0.5, 0.9]))
+def test_percentiles_are_within_half_a_band(values: list[int], q: float) -> None:
+    """Within a minute below an hour, 2.5 minutes below two hours, and so on."""
     hist: dict[int, int] = {}
     for v in values:
         hist[stats.bucket(v)] = hist.get(stats.bucket(v), 0) + 1
     exact = sorted(values)[max(1, math.ceil(q * len(values))) - 1]
-    assert stats.percentile(hist, q) == exact - exact % 60
+    got = stats.percentile(hist, q)
+    assert got is not None
+    assert abs(got - exact) <= stats.bucket_width(stats.bucket(exact)) / 2
+    if exact < 3600:
+        assert abs(got - exact) <= 60
 
 
 def test_bands_widen_with_the_duration() -> None:
-    assert [stats.bucket(s) for s in (59, 61, 7300, 50000, 200000)] == [0, 60, 7200, 49500,
-                                                                         198000]
-    assert stats.bucket_estimate(7200) == 7350.0
+    assert [stats.bucket(s) for s in (59, 121, 3700, 7300, 50000, 200000)] == [
+        0, 120, 3600, 7200, 46800, 194400]
+    assert stats.bucket_estimate(7200) == 7650.0
     assert stats.bucket(10**9) == stats.MAX_SECONDS
 
 

@@ -17,6 +17,7 @@ from pypdf import PdfReader
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.config import Settings
+from borderflow.domain import stats
 from borderflow.report import exports, facts, synthetic
 from borderflow.store.session import make_engine, make_session_factory
 from tests.conftest import NOW
@@ -173,13 +174,14 @@ def test_times_report_means_and_percentiles(client: TestClient, auth: Any,
     assert got["n"] == len(customs)
     assert got["mean_minutes"] == round(sum(customs) / len(customs) / 60, 1)
     exact = _nearest_rank(customs, 0.5)
-    assert exact < 7200  # below two hours: to the minute
-    assert got["p50_minutes"] == round((exact - exact % 60) / 60, 1)
+    assert exact < 3600  # below an hour: within a minute
+    assert abs(got["p50_minutes"] * 60 - exact) <= 60
     system = [int((datetime.fromisoformat(f["crossed_at"])
                    - datetime.fromisoformat(f["arrived_at"])).total_seconds()) for f in crossed]
     assert doc["total"]["system"]["mean_minutes"] == round(sum(system) / len(system) / 60, 1)
     p90 = _nearest_rank(system, 0.9)
-    assert abs(doc["total"]["system"]["p90_minutes"] * 60 - p90) <= 450  # a 15-minute band
+    band = stats.bucket_width(stats.bucket(p90))
+    assert abs(doc["total"]["system"]["p90_minutes"] * 60 - p90) <= band / 2
 
 
 def test_holds_and_peaks(client: TestClient, auth: Any, log: list[dict[str, Any]]) -> None:

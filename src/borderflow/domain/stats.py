@@ -10,10 +10,14 @@ the sum over all facts (a property test checks it against a rebuild from scratch
 Every figure exists at two grains: per local day (``d``) and per month (``m``, period = the
 month's first day). A period is answered from its whole months plus the days at its edges.
 
-Durations are kept as histograms: to the minute below two hours, in 5-minute bands below 12 h,
-15-minute bands below 48 h and hour bands beyond (capped at 14 days). Means are exact (sums of
-seconds); percentiles are nearest-rank over the histogram: the lower edge of the minute for
-minute bands, the middle of wider bands.
+Durations are kept as histograms in bands: 2 minutes wide below an hour, 5 minutes below two
+hours, 15 minutes below 12 h, an hour below 48 h and 6 hours beyond (capped at 14 days). Means
+are exact (sums of seconds); percentiles are nearest-rank over the histogram, reported as the
+middle of their band (so within a minute below an hour).
+
+Enterprises: the counts exist for all enterprises together (``enterprise`` = ``*``) and per
+enterprise; the ``active`` kind (per enterprise only) marks the days an enterprise declared or
+crossed, so that counting active enterprises reads one small row per enterprise and day.
 
 History imported from files uses the same facts with ``vehicles`` > 1 for daily totals.
 """
@@ -22,7 +26,8 @@ from __future__ import annotations
 
 import calendar
 import math
-from collections.abc import Iterable, Mapping, Sequence
+import operator
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -44,7 +49,8 @@ TABLES = (COUNTS, DURATIONS, HOURS, REASONS)
 VALUE_WIDTH = {COUNTS: 6, DURATIONS: 2, HOURS: 1, REASONS: 1}
 
 ALL = "*"
-COUNT_KINDS = ("declared", "called", "crossed", "rejected", "cancelled", "no_show", "fee")
+COUNT_KINDS = ("declared", "called", "crossed", "rejected", "cancelled", "no_show", "fee",
+               "active")
 SYSTEM = "system"
 """Time in the system: arrival (staging park, else the gate area, else the call) to crossing."""
 WAIT = "wait"
@@ -148,28 +154,27 @@ def _iso(value: Any) -> str:
 # --- buckets and periods --------------------------------------------------------------------------
 
 MAX_SECONDS = 14 * 86400
+BANDS = ((3600, 120), (7200, 300), (43200, 900), (172800, 3600), (MAX_SECONDS + 1, 21600))
+"""(up to, band width) in seconds: the histogram's resolution by duration."""
 
 
 def bucket(seconds: int) -> int:
     """The lower edge (seconds) of the histogram band that holds ``seconds``."""
     s = min(max(int(seconds), 0), MAX_SECONDS)
-    for limit, width in ((7200, 60), (43200, 300), (172800, 900)):
-        if s < limit:
-            return s - s % width
-    return s - s % 3600
+    return s - s % bucket_width(s)
 
 
 def bucket_width(lower: int) -> int:
-    for limit, width in ((7200, 60), (43200, 300), (172800, 900)):
+    for limit, width in BANDS:
         if lower < limit:
             return width
-    return 3600
+    return BANDS[-1][1]
 
 
 def bucket_estimate(lower: int) -> float:
-    """What a percentile falling in the band starting at ``lower`` is reported as."""
-    width = bucket_width(lower)
-    return float(lower) if width == 60 else lower + width / 2
+    """What a percentile falling in the band starting at ``lower`` is reported as: its
+    middle."""
+    return lower + bucket_width(lower) / 2
 
 
 def month_start(d: date) -> date:
@@ -256,12 +261,12 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
     """The summary-table rows ``fact`` adds (an empty dict for None)."""
     if fact is None:
         return {}
-    acc: dict[tuple[str, Key], list[int]] = {}
+    acc: Contributions = {}
 
-    def add(table: str, key: Key, values: Sequence[int]) -> None:
-        row = acc.setdefault((table, key), [0] * VALUE_WIDTH[table])
-        for i, v in enumerate(values):
-            row[i] += v
+    def add(table: str, key: Key, values: Values) -> None:
+        k = (table, key)
+        row = acc.get(k)
+        acc[k] = values if row is None else tuple(map(operator.add, row, values))
 
     n = int(fact.get("vehicles", 1))
     gate, direction, group = fact["gate"], fact["direction"], fact["goods_group"]
@@ -270,14 +275,17 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
     measured = measures(fact)
     system, wait = measured.get(SYSTEM), measured.get(WAIT)
 
-    def counts(kind: str, at: Any, values: Sequence[int]) -> None:
+    def counts(kind: str, at: Any, values: Values) -> None:
         day = _local_day(at, tz)
         if day is None:
             return
         for grain, period in _periods(day):
             for ent in {ALL, enterprise}:
                 add(COUNTS, (grain, period, kind, gate, direction, group, ent), values)
+        if kind in ("declared", "crossed") and values[0] > 0:
+            active.add(day)
 
+    active: set[date] = set()
     decl = n if fact.get("declaration") else 0
     counts("declared", fact.get("declared_at"), (n, decl, weight, value, 0, 0))
     if fact.get("declarations"):  # imported daily totals: declarations lodged that day
@@ -291,6 +299,10 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
     if fact.get("fee_at") is not None and fact.get("fee_vnd"):
         counts("fee", fact["fee_at"], (n, 0, 0, 0, int(fact["fee_vnd"]), 0))
 
+    for active_day in active:
+        for grain, period in _periods(active_day):
+            add(COUNTS, (grain, period, "active", gate, direction, group, enterprise),
+                (1, 0, 0, 0, 0, 0))
     crossed_day = _local_day(fact.get("crossed_at"), tz)
     if crossed_day is not None:
         for grain, period in _periods(crossed_day):
@@ -301,9 +313,9 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
             crossed = datetime.fromisoformat(str(fact["crossed_at"])).astimezone(tz)
             add(HOURS, (crossed_day, crossed.hour, gate, direction), (n,))
     for hold in fact.get("holds", []):
-        day = _local_day(hold.get("at"), tz)
-        if day is not None:
-            for grain, period in _periods(day):
+        held = _local_day(hold.get("at"), tz)
+        if held is not None:
+            for grain, period in _periods(held):
                 add(REASONS, (grain, period, "hold", gate, direction, hold.get("step") or "",
                               hold.get("reason") or ""), (1,))
     rejected_day = _local_day(fact.get("rejected_at"), tz)
@@ -311,7 +323,7 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
         for grain, period in _periods(rejected_day):
             add(REASONS, (grain, period, "reject", gate, direction, fact.get("reject_step") or "",
                           fact.get("reject_reason") or ""), (n,))
-    return {k: tuple(v) for k, v in acc.items()}
+    return acc
 
 
 def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
@@ -331,13 +343,14 @@ def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
 
 def total(facts: Iterable[Mapping[str, Any]], tz: ZoneInfo) -> Contributions:
     """The summary tables built from scratch (rows with all-zero values left out)."""
-    acc: dict[tuple[str, Key], list[int]] = {}
+    acc: Contributions = {}
+    get = acc.get
+    add = operator.add
     for fact in facts:
         for k, v in contributions(fact, tz).items():
-            row = acc.setdefault(k, [0] * len(v))
-            for i, x in enumerate(v):
-                row[i] += x
-    return {k: tuple(v) for k, v in acc.items() if any(v)}
+            row = get(k)
+            acc[k] = v if row is None else tuple(map(add, row, v))
+    return {k: v for k, v in acc.items() if any(v)}
 
 
 # --- figures from the tables ----------------------------------------------------------------------

@@ -87,8 +87,9 @@ def traffic_report(ctx: Ctx, db: Db, actor: StatsReader, start: FromQ, end: ToQ,
             description=PERIOD_DOC + "Of the vehicles crossed in the period: count, mean, median "
             "(p50) and p90 in minutes of the time in the system (arrival at the staging park "
             "or the gate area to crossing), the wait before the call forward, and each step. "
-            "Percentiles are to the minute below two hours, then to the middle of 5-, 15- and "
-            "60-minute bands." + roles_doc("statistics.read"))
+            "Means are exact; percentiles are the middle of their band: 2 minutes wide below an "
+            "hour (so within a minute), then 5, 15, 60 minutes and 6 hours."
+            + roles_doc("statistics.read"))
 def times_report(ctx: Ctx, db: Db, actor: StatsReader, start: FromQ, end: ToQ,
                  gate: GateQ = None, route: RouteQ = None, direction: DirectionQ = None,
                  goods_group: GroupQ = None, enterprise: EnterpriseQ = None, by: ByQ = None,

@@ -150,7 +150,8 @@ def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[s
             .group_by(*group))
     out: dict[str, dict[str, int]] = defaultdict(_empty)
     for row in _rows(session, stmt):
-        kind, direction, vehicles, decls, weight, value, fee = row[:7]
+        kind, direction = row[0], row[1]
+        vehicles, decls, weight, value, fee = (int(x or 0) for x in row[2:7])
         keys = [""] if by_col is None else ["", _label(q.by, row[7], network)]
         for key in keys:
             fig = out[key]
@@ -166,6 +167,8 @@ def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[s
                 fig["fees_vnd"] += fee
             elif kind == "no_show":
                 fig["no_shows"] += vehicles
+            elif kind == "active":
+                continue
             else:
                 fig[f"vehicles_{kind}"] += vehicles
     out[""]
@@ -177,7 +180,7 @@ def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[s
 def _active_enterprises(session: Session, network: Network, q: Query) -> dict[str, int]:
     """Enterprises that declared or crossed in the period."""
     m = StatCount
-    base = [_periods(m, q.start, q.end), m.kind.in_(("declared", "crossed")),
+    base = [_periods(m, q.start, q.end), m.kind == "active",
             *_where(m, q, network, enterprise_rows=True)]
     total = session.scalar(select(func.count(distinct(m.enterprise))).where(*base)) or 0
     out = {"": int(total)}

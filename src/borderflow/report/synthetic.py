@@ -43,16 +43,20 @@ def facts(start: date, days: int, *, seed: int = 20261201, per_day: int = 1500,
     shares /= shares.sum()
     hours = _hour_weights()
     tax_codes = [f"{1_000_000_000 + i * 7919:010d}" for i in range(enterprises)]
+    # enterprises trade mostly one goods group through one gate
+    home_gate = rng.choice(len(gates), enterprises, p=shares)
+    home_group = rng.integers(0, len(GROUPS), enterprises)
     for d in range(days):
         day = start + timedelta(days=d)
         season = 1.0 + 0.25 * np.cos(2 * np.pi * (day.timetuple().tm_yday - 20) / 365)
         n = int(rng.poisson(per_day * season))
-        g = rng.choice(len(gates), n, p=shares)
+        ent = rng.integers(0, enterprises, n)
+        usual = rng.random(n) < 0.85
+        g = np.where(usual, home_gate[ent], rng.choice(len(gates), n, p=shares))
         export = rng.random(n) < 0.27
         hour = rng.choice(24, n, p=hours)
         minute = rng.integers(0, 60, n)
-        group = rng.integers(0, len(GROUPS), n)
-        ent = rng.integers(0, enterprises, n)
+        group = np.where(usual, home_group[ent], rng.integers(0, len(GROUPS), n))
         wait = rng.gamma(2.0, 40.0, n)  # minutes in the staging park
         to_gate = rng.integers(20, 90, n)
         step_min = rng.gamma(2.0, 8.0, (n, len(STEPS)))
