@@ -75,6 +75,9 @@ L: dict[str, tuple[str, str, str]] = {
     "previous_year": ("Cùng kỳ năm trước", "Same period last year", "去年同期"),
     "gate": ("Cửa khẩu", "Gate", "口岸"),
     "direction": ("Chiều", "Direction", "方向"),
+    "route": ("Loại cửa khẩu", "Kind of crossing", "口岸类型"),
+    "goods_group": ("Nhóm hàng", "Goods group", "货物类别"),
+    "enterprise": ("Doanh nghiệp", "Enterprise", "企业"),
     "export": ("Xuất khẩu", "Export", "出口"),
     "import": ("Nhập khẩu", "Import", "进口"),
     "cleared": ("Đã thông quan", "Cleared", "已通关"),
@@ -135,6 +138,10 @@ def _comparison_sheet(title: str, figures: dict[str, dict[str, Any]], lang: Lang
     sheet = Sheet(title, [t(c, lang) for c in ("indicator", "value", "previous", "change",
                                                 "change_pct")])
     for name, c in figures.items():
+        if name == "turnover_usd_cents":  # shown in dollars
+            sheet.rows.append([t("turnover_usd", lang), c["value"] / 100, c["previous"] / 100,
+                               c["change"] / 100, _pct(c["change_pct"])])
+            continue
         sheet.rows.append([t(name, lang), c["value"], c["previous"], c["change"],
                            _pct(c["change_pct"])])
     return sheet
@@ -155,10 +162,11 @@ def sheets(doc: dict[str, Any], lang: Lang) -> tuple[list[Sheet], Chart | None]:
             names = ["vehicles_crossed", "export_crossed", "import_crossed", "tonnage_kg",
                      "turnover_usd_cents", "declarations", "active_enterprises", "fees_vnd"]
             sheet = Sheet(t("breakdown", lang), [t(doc["by"] or "key", lang)]
-                          + [t(n, lang) for n in names] + [t("previous", lang),
-                                                           t("change_pct", lang)])
+                          + [t("turnover_usd" if n == "turnover_usd_cents" else n, lang)
+                             for n in names] + [t("previous", lang), t("change_pct", lang)])
             for r in doc["rows"]:
-                sheet.rows.append([r["key"]] + [r[n]["value"] for n in names]
+                sheet.rows.append([r["key"]] + [r[n]["value"] / 100 if n == "turnover_usd_cents"
+                                                 else r[n]["value"] for n in names]
                                   + [r["vehicles_crossed"]["previous"],
                                      _pct(r["vehicles_crossed"]["change_pct"])])
             out.append(sheet)
