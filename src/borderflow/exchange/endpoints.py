@@ -47,12 +47,19 @@ def our_key(ctx: AppContext) -> signing.SigningKey:
                        code="exchange_key_unusable") from None
 
 
-def rendered(envelope: dict[str, Any], fmt: Format, name: str) -> Response:
+def gate_names(db: Session, ctx: AppContext) -> dict[str, str]:
+    """Gate codes to their Vietnamese and Chinese names, for the PDF."""
+    network = networks.in_force_or_none(db, ctx.clock.now())
+    return {g.code: f"{g.name.vi} / {g.name.zh}" for g in network.gates} if network else {}
+
+
+def rendered(envelope: dict[str, Any], fmt: Format, name: str,
+             gates: dict[str, str] | None = None) -> Response:
     if fmt == "csv":
         return Response("\ufeff" + render.to_csv(envelope), media_type="text/csv; charset=utf-8",
                         headers={"Content-Disposition": f'attachment; filename="{name}.csv"'})
     if fmt == "pdf":
-        return Response(render.to_pdf(envelope), media_type="application/pdf",
+        return Response(render.to_pdf(envelope, gates), media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
     return JSONResponse(envelope, headers={"Content-Disposition":
                                            f'inline; filename="{name}.json"'})
@@ -142,7 +149,8 @@ def read_ours(ctx: Ctx, db: Db, _caller: Reader,
     network = networks.in_force(db, now)
     envelope = our_key(ctx).sign(service.build(db, network, side=ctx.settings.exchange_side,
                                                now=now))
-    return rendered(envelope, fmt, f"bulletin-{ctx.settings.exchange_side}-{today}")
+    return rendered(envelope, fmt, f"bulletin-{ctx.settings.exchange_side}-{today}",
+                    gate_names(db, ctx))
 
 
 @router.post("/bulletins/ours", response_model=BulletinOut, status_code=201,
@@ -232,11 +240,12 @@ def list_bulletins(db: Db, _caller: Reader,
 
 @router.get("/bulletins/{bulletin_id}", summary="One kept bulletin version",
             description="Exactly as signed. " + FORMAT_DOC + roles_doc("bulletin.read"))
-def read_bulletin(bulletin_id: int, db: Db, _caller: Reader,
+def read_bulletin(bulletin_id: int, ctx: Ctx, db: Db, _caller: Reader,
                   fmt: Annotated[Format, Query(alias="format")] = "json") -> Response:
     row = service.get(db, bulletin_id)
     return rendered(service.envelope_of(row), fmt,
-                    f"bulletin-{row.side}-{row.day.isoformat()}-v{row.version}")
+                    f"bulletin-{row.side}-{row.day.isoformat()}-v{row.version}",
+                    gate_names(db, ctx))
 
 
 class KeyIn(BaseModel):

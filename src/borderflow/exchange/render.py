@@ -76,12 +76,17 @@ def _name(names: dict[str, str] | None, code: str) -> str:
     return " / ".join(dict.fromkeys(n for n in (names.get("vi"), names.get("zh")) if n)) or code
 
 
-def to_pdf(envelope: dict[str, Any]) -> bytes:
-    """The bulletin in Vietnamese and Chinese on A4."""
+def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> bytes:
+    """The bulletin in Vietnamese and Chinese on A4; ``gates`` names gate codes."""
     def t(value: Any) -> str:
         return unicodedata.normalize("NFC", str(value))
 
     b, sig = envelope["bulletin"], envelope["signature"]
+    names = gates or {}
+
+    def gate(code: str) -> str:
+        return names.get(code, code)
+
     pdf = FPDF(format="A4")
     pdf.set_title(f"Bản tin {b['side']} {b['date']}")
     pdf.set_creator("Borderflow")
@@ -94,8 +99,10 @@ def to_pdf(envelope: dict[str, Any]) -> bytes:
     for label, value in (
         ("Bên phát hành / 发布方", f"{b['side']} · {b['issuer']}"),
         ("Ngày / 日期", b["date"]),
-        ("Thời điểm đếm / 统计时间", f"{b['counted_at']} (UTC)"),
-        ("Phát hành lúc / 发布时间", f"{b['issued_at']} (UTC)"),
+        ("Thời điểm đếm / 统计时间", b["counted_at"]),
+        ("Phát hành lúc / 发布时间", b["issued_at"]),
+        ("Chiều / 方向", f"theo bên {b['side']}: xuất = rời {b['side']} / "
+                         f"以{b['side']}方为准：出口 = 离开{b['side']}"),
     ):
         pdf.multi_cell(0, 5, t(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
 
@@ -118,7 +125,7 @@ def to_pdf(envelope: dict[str, Any]) -> bytes:
     heading("Xe trong bãi / 堆场内车辆")
     table((20, 40, 14, 13, 13),
           ("Cửa khẩu / 口岸", "Bãi / 堆场", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
-          [(y["gate"], _name(y.get("name"), y["code"]), y.get("capacity"),
+          [(gate(y["gate"]), _name(y.get("name"), y["code"]), y.get("capacity"),
             y["vehicles"]["export"], y["vehicles"]["import"]) for y in b["yards"]])
     heading("Xe tại bãi chờ / 待检区车辆")
     table((60, 14, 13, 13),
@@ -129,18 +136,18 @@ def to_pdf(envelope: dict[str, Any]) -> bytes:
     table((25, 20, 15, 15, 15),
           ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报", "Đã đặt chỗ / 已预约",
            "Năng lực / 能力"),
-          [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
+          [(gate(p["gate"]), DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
            for p in b["planned"]])
     heading("Giờ làm việc / 工作时间")
     table((22, 16, 22, 40),
           ("Cửa khẩu / 口岸", "Ngày / 日期", "Loại / 类型", "Giờ mở / 开放时间"),
-          [(h["gate"], h["date"], DAY_KIND.get(h["kind"], h["kind"]),
+          [(gate(h["gate"]), h["date"], DAY_KIND.get(h["kind"], h["kind"]),
             ", ".join(f"{r['from']}–{r['to']}" for r in h["open"]) or "—") for h in b["hours"]])
     heading("Tạm đóng và điều chỉnh / 临时关闭与调整")
     if b["closures"]:
         table((18, 22, 32, 28),
               ("Cửa khẩu / 口岸", "Loại / 类型", "Thời gian / 时间", "Lý do / 原因"),
-              [(c["gate"], CONTROL.get(c["kind"], c["kind"]),
+              [(gate(c["gate"]), CONTROL.get(c["kind"], c["kind"]),
                 f"{c['starts_at']} → {c['ends_at']}", c["reason"]) for c in b["closures"]])
     else:
         pdf.multi_cell(0, 5, t("Không có / 无"), new_x="LMARGIN", new_y="NEXT")
