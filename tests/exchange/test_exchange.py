@@ -160,18 +160,23 @@ def test_a_partner_bulletin_feeds_the_dispatcher_and_the_board(
     assert audit == ["bulletin.received"]
 
 
-def test_a_full_partner_yard_in_the_bulletin_holds_exports_at_the_gate(
+def test_a_nearly_full_partner_yard_in_the_bulletin_re_plans_at_once(
     client: TestClient, auth: Any, cn_key: SigningKey, cn_bulletin: dict[str, Any]
 ) -> None:
-    refs = [staged(client, auth, f"29C-412.{i:02d}") for i in range(3)]
+    refs = [staged(client, auth, f"29C-412.{i:02d}") for i in range(6)]
     register(client, auth, cn_key)
     for y in cn_bulletin["yards"][:2]:
-        y["vehicles"]["import"] = 300  # their yards at Huu Nghi are full of our trucks
+        y["vehicles"]["import"] = 299  # their yards at Huu Nghi hold 598 of our trucks of 600
     assert send(client, auth, cn_key.sign(cn_bulletin)).status_code == 201
-    # the dispatcher ran with the new count: nothing is called into the full yard
+    # the dispatcher ran with the new count: two trucks fit in the partner yard, the others
+    # were sent to another gate whose goods and direction fit
     states = [client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
               for ref in refs]
-    assert not [s for s in states if s["gate"] == "huu-nghi" and s["status"] == "called"]
+    at_huu_nghi = [s for s in states if s["gate"] == "huu-nghi"]
+    assert len(at_huu_nghi) == 2
+    assert all(s["status"] == "called" for s in at_huu_nghi)
+    assert {s["gate"] for s in states if s["gate"] != "huu-nghi"} == {"tan-thanh-dedicated"}
+    assert client.get(YARD_URL).json()["export_room"] == 0
 
 
 def test_tampered_unsigned_and_unknown_key_bulletins_are_refused_and_nothing_kept(

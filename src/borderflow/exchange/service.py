@@ -152,6 +152,11 @@ def publish(session: Session, network: Network, key: SigningKey, *, side: str,
                             .order_by(Bulletin.version.desc()).limit(1))
     if latest is not None and _substance(latest.body) == _substance(body):
         return latest, False
+    same = session.scalar(select(Bulletin).where(
+        Bulletin.side == side, Bulletin.day == day,
+        Bulletin.sha256 == rules.content_sha256(body)))
+    if same is not None:  # published already, at this very moment
+        return same, False
     envelope = key.sign(body)
     return _keep(session, envelope, origin="published", source="publish", fed=[],
                  actor=actor, now=now), True
