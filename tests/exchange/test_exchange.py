@@ -219,6 +219,9 @@ def test_tampered_unsigned_and_unknown_key_bulletins_are_refused_and_nothing_kep
 
     assert db.scalar(select(func.count()).select_from(Bulletin)) == 0
     assert db.scalar(select(func.count()).select_from(PartnerYardCount)) == 0
+    assert db.scalars(select(AuditEntry.action).where(
+        AuditEntry.target_type == "exchange_key").order_by(AuditEntry.id)) == [
+        "exchange_key.registered", "exchange_key.registered", "exchange_key.revoked"]
 
 
 def test_malformed_bulletins_are_refused_naming_each_field(

@@ -77,15 +77,13 @@ def _name(names: dict[str, str] | None, code: str) -> str:
 
 
 def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> bytes:
-    """The bulletin in Vietnamese and Chinese on A4; ``gates`` names gate codes."""
+    """The bulletin in Vietnamese and Chinese on A4; ``gates`` names the gate codes in a
+    legend."""
     def t(value: Any) -> str:
         return unicodedata.normalize("NFC", str(value))
 
     b, sig = envelope["bulletin"], envelope["signature"]
     names = gates or {}
-
-    def gate(code: str) -> str:
-        return names.get(code, code)
 
     pdf = FPDF(format="A4")
     pdf.set_title(f"Bản tin {b['side']} {b['date']}")
@@ -114,7 +112,7 @@ def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> byt
 
     def table(widths: tuple[int, ...], header: tuple[str, ...], rows: list[tuple[Any, ...]]
               ) -> None:
-        with pdf.table(col_widths=widths, first_row_as_headings=True,
+        with pdf.table(col_widths=widths, first_row_as_headings=True, text_align="LEFT",
                        headings_style=FontFace(emphasis="", fill_color=(230, 230, 230)),
                        borders_layout="HORIZONTAL_LINES") as tbl:
             for cells in [header, *rows]:
@@ -122,10 +120,15 @@ def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> byt
                 for cell in cells:
                     r.cell(t("" if cell is None else cell))
 
+    codes = sorted({r["gate"] for key in ("yards", "planned", "hours", "closures")
+                    for r in b[key]})
+    if names:
+        heading("Cửa khẩu / 口岸")
+        table((25, 75), ("Mã / 代码", "Tên / 名称"), [(c, names.get(c, "")) for c in codes])
     heading("Xe trong bãi / 堆场内车辆")
     table((20, 40, 14, 13, 13),
           ("Cửa khẩu / 口岸", "Bãi / 堆场", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
-          [(gate(y["gate"]), _name(y.get("name"), y["code"]), y.get("capacity"),
+          [(y["gate"], _name(y.get("name"), y["code"]), y.get("capacity"),
             y["vehicles"]["export"], y["vehicles"]["import"]) for y in b["yards"]])
     heading("Xe tại bãi chờ / 待检区车辆")
     table((60, 14, 13, 13),
@@ -136,18 +139,18 @@ def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> byt
     table((25, 20, 15, 15, 15),
           ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报", "Đã đặt chỗ / 已预约",
            "Năng lực / 能力"),
-          [(gate(p["gate"]), DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
+          [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
            for p in b["planned"]])
     heading("Giờ làm việc / 工作时间")
     table((22, 16, 22, 40),
           ("Cửa khẩu / 口岸", "Ngày / 日期", "Loại / 类型", "Giờ mở / 开放时间"),
-          [(gate(h["gate"]), h["date"], DAY_KIND.get(h["kind"], h["kind"]),
+          [(h["gate"], h["date"], DAY_KIND.get(h["kind"], h["kind"]),
             ", ".join(f"{r['from']}–{r['to']}" for r in h["open"]) or "—") for h in b["hours"]])
     heading("Tạm đóng và điều chỉnh / 临时关闭与调整")
     if b["closures"]:
         table((18, 22, 32, 28),
               ("Cửa khẩu / 口岸", "Loại / 类型", "Thời gian / 时间", "Lý do / 原因"),
-              [(gate(c["gate"]), CONTROL.get(c["kind"], c["kind"]),
+              [(c["gate"], CONTROL.get(c["kind"], c["kind"]),
                 f"{c['starts_at']} → {c['ends_at']}", c["reason"]) for c in b["closures"]])
     else:
         pdf.multi_cell(0, 5, t("Không có / 无"), new_x="LMARGIN", new_y="NEXT")
