@@ -118,6 +118,16 @@ def test_keys_and_a_bulletin_file_from_the_command_line(env: Path) -> None:
     assert re.search(r"key_id: bf-[0-9a-f]{16}", ours.output)
     assert "BEGIN PUBLIC KEY" in ours.output
 
+    published = runner.invoke(app, ["exchange", "publish", "-o", str(env / "vn.json")])
+    assert published.exit_code == 0, published.output
+    assert "Published version 1" in published.output
+    sent = json.loads((env / "vn.json").read_text(encoding="utf-8"))
+    assert schema.validate(sent)["bulletin"]["side"] == "VN"
+    pdf = runner.invoke(app, ["exchange", "publish", "-o", str(env / "vn.pdf"), "--format",
+                              "pdf"])
+    assert "Unchanged since version 1" in pdf.output
+    assert (env / "vn.pdf").read_bytes().startswith(b"%PDF")
+
     partner = SigningKey(Ed25519PrivateKey.generate())
     (env / "cn.pem").write_text(partner.public_pem)
     added = runner.invoke(app, ["exchange", "add-key", str(env / "cn.pem"), "--side", "CN",

@@ -15,7 +15,7 @@ from borderflow.clock import SystemClock
 from borderflow.config import get_settings
 from borderflow.domain.access import SYSTEM
 from borderflow.errors import FieldError, ValidationFailed
-from borderflow.exchange import service, signing
+from borderflow.exchange import render, service, signing
 from borderflow.network import service as networks
 
 exchange_app = typer.Typer(help="The daily bulletin exchanged with the partner side.",
@@ -77,6 +77,36 @@ def list_keys() -> None:
                           k.revoked_at.isoformat(timespec="minutes") if k.revoked_at else "-",
                           k.note)
         console.print(table)
+
+
+@exchange_app.command("publish")
+def publish(
+    output: Annotated[Path, typer.Option("-o", help="Write the bulletin to this file")],
+    fmt: Annotated[str, typer.Option("--format", help="json, csv or pdf")] = "json",
+) -> None:
+    """Publish our bulletin for today (kept as a version unless nothing changed) and write it
+    to a file to send to the partner side."""
+    from borderflow.cli.main import session_scope
+
+    if fmt not in ("json", "csv", "pdf"):
+        raise typer.BadParameter("use json, csv or pdf", param_hint="--format")
+    settings = get_settings()
+    clock = SystemClock()
+    with session_scope() as session:
+        network = networks.in_force(session, clock.now())
+        row, created = service.publish(session, network, signing.load(settings.exchange_key_path),
+                                       side=settings.exchange_side, actor=SYSTEM,
+                                       now=clock.now())
+        envelope = service.envelope_of(row)
+        names = {g.code: f"{g.name.vi} / {g.name.zh}" for g in network.gates}
+    if fmt == "pdf":
+        output.write_bytes(render.to_pdf(envelope, names))
+    elif fmt == "csv":
+        output.write_text("\ufeff" + render.to_csv(envelope), encoding="utf-8")
+    else:
+        output.write_text(json.dumps(envelope, ensure_ascii=False, indent=2), encoding="utf-8")
+    state = "Published" if created else "Unchanged since"
+    console.print(f"{state} version {row.version} of {row.side} {row.day}; wrote {output}")
 
 
 @exchange_app.command("import")
