@@ -21,6 +21,7 @@ from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
 from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
 from borderflow.dispatch.loop import lifespan_with_dispatcher
+from borderflow.exchange.endpoints import router as exchange_router
 from borderflow.fees.endpoints import router as fees_router
 from borderflow.fees.endpoints import verify_router
 from borderflow.fees.online_endpoints import IPN_PATH, build_gateway
@@ -114,8 +115,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router, report_router, web_router, portal_router,
-                   reports_page_router):
+                   short_router, verify_router, report_router, exchange_router, web_router,
+                   portal_router, reports_page_router):
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

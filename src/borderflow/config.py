@@ -138,6 +138,17 @@ class Settings(BaseSettings):
         "and records nothing.",
     )
 
+    exchange_side: str = Field(
+        default="VN", pattern=r"^[A-Z]{2}$",
+        description="Our side in the daily bulletin exchange (ISO country code); bulletins "
+        "from this side are refused on import.",
+    )
+    exchange_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of our Ed25519 key that signs our bulletins; default "
+        "VAR_DIR/exchange-ed25519.pem, created once when missing.",
+    )
+
     @field_validator("notify_channels")
     @classmethod
     def _known_channels(cls, value: str) -> str:
@@ -184,6 +195,10 @@ class Settings(BaseSettings):
     @property
     def notify_channel_list(self) -> tuple[str, ...]:
         return tuple(c for c in self.notify_channels.split(",") if c)
+
+    @property
+    def exchange_key_path(self) -> Path:
+        return self.exchange_key_file or self.var_dir / "exchange-ed25519.pem"
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -133,6 +133,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "receipt.verify": _ALL,
     "reconciliation.run": frozenset({Role.REGULATOR, Role.ADMIN}),
     "revenue.read": OFFICIALS | {Role.CASHIER},
+    # the daily bulletin exchanged with the partner side
+    "exchange.public": _ALL,
+    "bulletin.read": frozenset({Role.PARTNER_LIAISON, Role.REGULATOR, Role.ADMIN}),
+    "bulletin.publish": frozenset({Role.PARTNER_LIAISON, Role.REGULATOR, Role.ADMIN}),
+    "bulletin.import": frozenset({Role.PARTNER_LIAISON, Role.ADMIN}),
+    "exchange_key.manage": frozenset({Role.ADMIN}),
     # cameras (ANPR) and their plate reads
     "camera.manage": frozenset({Role.ADMIN}),
     "camera.read": frozenset({Role.ADMIN, Role.REGULATOR}),

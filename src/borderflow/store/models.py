@@ -784,3 +784,45 @@ class HistoryImport(Base):
     period_to: Mapped[date] = mapped_column(Date)
     imported_by: Mapped[str] = mapped_column(String(80))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExchangeKey(Base):
+    """A partner side's Ed25519 public key, registered by an admin: bulletins signed with it
+    are accepted from that side until it is revoked."""
+
+    __tablename__ = "exchange_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    side: Mapped[str] = mapped_column(String(2))
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of the 32 raw bytes
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Bulletin(Base):
+    """One version of a side's daily bulletin, as signed: ours as published, the partner's as
+    received. A different content for the same side and day is a new version; the same content
+    again is the same row."""
+
+    __tablename__ = "bulletins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    side: Mapped[str] = mapped_column(String(2))
+    day: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    signature: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    origin: Mapped[str] = mapped_column(String(10))  # published | received
+    source: Mapped[str] = mapped_column(String(10))  # publish | api | upload | cli
+    fed: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("side", "day", "version", name="uq_bulletins_side_day_version"),
+        UniqueConstraint("side", "day", "sha256", name="uq_bulletins_side_day_sha256"),
+    )
