@@ -295,8 +295,14 @@ def main() -> None:
     print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python "
           f"{platform.python_version()}; {args.days} days at about {args.per_day} trucks/day")
     t0 = time.perf_counter()
+    merged: stats.Contributions = {}
     with ProcessPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        totals = list(pool.map(month_totals, [(f, d, args.per_day) for f, d in periods]))
+        for part in pool.map(month_totals, [(f, d, args.per_day) for f, d in periods]):
+            for k, v in part.items():  # a month's trucks declared the month before
+                row = merged.get(k)
+                merged[k] = v if row is None else tuple(a + b for a, b in zip(row, v,
+                                                                             strict=True))
+    totals = [merged]
     print(f"summary tables computed in {time.perf_counter() - t0:.0f} s "
           f"({sum(len(t) for t in totals):,} rows)")
     enterprise = month_facts(periods[0][0], 1, args.per_day)[0]["enterprise"]

@@ -321,3 +321,26 @@ def test_rebuild_from_the_event_log_gives_the_same_tables(
     assert report["trips"] == 1
     assert snapshot() == before
     engine.dispose()
+
+
+def test_times_and_holds_against_the_year_before(client: TestClient, auth: Any,
+                                                 log: list[dict[str, Any]]) -> None:
+    span = {"from": "2026-01-01", "to": "2026-03-31"}
+    doc = client.get("/api/v1/reports/times", params=span, headers=auth("regulator")).json()
+
+    def mean_customs(year: int) -> float:
+        vals = [f["steps"]["customs"] for f in log
+                if f["crossed_at"] and _day(f["crossed_at"]).year == year]  # type: ignore[union-attr]
+        return round(sum(vals) / len(vals) / 60, 1)
+
+    customs = doc["total"]["customs"]
+    assert customs["mean_minutes"] == mean_customs(2026)
+    assert customs["previous_mean_minutes"] == mean_customs(2025)
+    assert customs["mean_change_pct"] == round(
+        (mean_customs(2026) - mean_customs(2025)) * 100 / mean_customs(2025), 1)
+    holds = client.get("/api/v1/reports/holds", params=span, headers=auth("regulator")).json()
+    before = sum(1 for f in log for h in f["holds"] if _day(h["at"]).year == 2025)  # type: ignore[union-attr]
+    now = sum(1 for f in log for h in f["holds"] if _day(h["at"]).year == 2026)  # type: ignore[union-attr]
+    assert holds["compared"]["total_holds"] == {"value": now, "previous": before,
+                                                "change": now - before,
+                                                "change_pct": _pct(now, before)}

@@ -61,6 +61,8 @@ L: dict[str, tuple[str, str, str]] = {
     "hold": ("Tạm giữ", "Hold", "暂扣"),
     "reject": ("Từ chối", "Rejection", "拒绝"),
     "no_shows": ("Không đến", "No-shows", "未到"),
+    "total_holds": ("Tổng lượt tạm giữ", "Holds", "暂扣总数"),
+    "total_rejections": ("Tổng lượt từ chối", "Rejections", "拒绝总数"),
     "peak_day": ("Ngày cao điểm", "Peak day", "高峰日"),
     "peak_hour": ("Giờ cao điểm", "Peak hour", "高峰小时"),
     "hour": ("Giờ", "Hour", "小时"),
@@ -182,10 +184,14 @@ def sheets(doc: dict[str, Any], lang: Lang) -> tuple[list[Sheet], Chart | None]:
                                                  doc["total"]["import_crossed"]["previous"]]})
     elif kind == "times":
         cols = ["measure", "vehicles", "mean_minutes", "p50_minutes", "p90_minutes"]
-        sheet = Sheet(t("total", lang), [t(c, lang) for c in cols])
+        sheet = Sheet(t("total", lang), [t(c, lang) for c in cols]
+                      + [f"{t('previous', lang)}: {t('mean_minutes', lang)}",
+                         t("change_pct", lang)])
         for m, s in doc["total"].items():
             sheet.rows.append([t(m, lang), s["n"], _pct(s["mean_minutes"]),
-                               _pct(s["p50_minutes"]), _pct(s["p90_minutes"])])
+                               _pct(s["p50_minutes"]), _pct(s["p90_minutes"]),
+                               _pct(s.get("previous_mean_minutes")),
+                               _pct(s.get("mean_change_pct"))])
         out.append(sheet)
         if doc["rows"]:
             sheet = Sheet(t("breakdown", lang), [t(doc["by"] or "key", lang)]
@@ -209,6 +215,9 @@ def sheets(doc: dict[str, Any], lang: Lang) -> tuple[list[Sheet], Chart | None]:
                 sheet.rows.append([t(k, lang), i["step"], i["reason_code"], i["count"]])
         sheet.rows.append([t("no_shows", lang), "", "", doc["no_shows"]])
         out.append(sheet)
+        if "compared" in doc:
+            out.append(_comparison_sheet(f"{t('previous', lang)} {doc['previous_from']} – "
+                                         f"{doc['previous_to']}", doc["compared"], lang))
         top = doc["holds"][:10]
         chart = Chart(t("hold", lang), [f"{i['step']}/{i['reason_code']}" for i in top],
                       {t("count", lang): [i["count"] for i in top]})

@@ -255,8 +255,29 @@ def _summary(hist: dict[int, int], seconds: int) -> dict[str, Any]:
 
 def times(session: Session, network: Network, q: Query) -> dict[str, Any]:
     """Time in the system, waiting before the call and in each step: mean, p50, p90 (minutes),
-    of the vehicles that crossed in the period."""
+    of the vehicles that crossed in the period, each with the same period a year earlier."""
     q = check(q, network)
+    groups = _time_groups(session, network, q)
+    before = _time_groups(session, network, replace(
+        q, start=stats.shift_year(q.start), end=stats.shift_year(q.end), by=None)).get("", {})
+    total = groups.get("", {})
+    for measure, summary in total.items():
+        was = before.get(measure, {})
+        summary["previous_n"] = was.get("n", 0)
+        for name in ("mean_minutes", "p50_minutes", "p90_minutes"):
+            summary[f"previous_{name}"] = was.get(name)
+        now_mean, was_mean = summary["mean_minutes"], was.get("mean_minutes")
+        summary["mean_change_pct"] = None if not was_mean or now_mean is None \
+            else round((now_mean - was_mean) * 100 / was_mean, 1)
+    return {"report": "times", "from": q.start.isoformat(), "to": q.end.isoformat(),
+            "previous_from": stats.shift_year(q.start).isoformat(),
+            "previous_to": stats.shift_year(q.end).isoformat(),
+            "filters": q.filters(), "by": q.by, "total": total,
+            "rows": [{"key": k, "measures": groups[k]} for k in sorted(groups) if k]}
+
+
+def _time_groups(session: Session, network: Network, q: Query
+                 ) -> dict[str, dict[str, dict[str, Any]]]:
     hists: dict[tuple[str, str], dict[int, int]] = defaultdict(lambda: defaultdict(int))
     sums: dict[tuple[str, str], int] = defaultdict(int)
     if q.enterprise is not None or q.by == "enterprise":
@@ -283,10 +304,7 @@ def times(session: Session, network: Network, q: Query) -> dict[str, Any]:
     groups: dict[str, dict[str, Any]] = defaultdict(dict)
     for (k, measure), hist in hists.items():
         groups[k][measure] = _summary(hist, sums[(k, measure)])
-    return {"report": "times", "from": q.start.isoformat(), "to": q.end.isoformat(),
-            "filters": q.filters(), "by": q.by,
-            "total": groups.get("", {}),
-            "rows": [{"key": k, "measures": groups[k]} for k in sorted(groups) if k]}
+    return dict(groups)
 
 
 def _fact_durations(session: Session, network: Network, q: Query
@@ -343,12 +361,25 @@ def holds(session: Session, network: Network, q: Query) -> dict[str, Any]:
     for items in out.values():
         items.sort(key=lambda i: (-i["count"], i["step"], i["reason_code"]))
     figures = indicators(session, network, replace(q, by=None))[""]
+    before_q = replace(q, start=stats.shift_year(q.start), end=stats.shift_year(q.end), by=None)
+    before = {kind: int(n or 0) for kind, n in _rows(session, select(m.kind, func.sum(m.n)).where(
+        _periods(m, before_q.start, before_q.end), *_where(m, before_q, network))
+        .group_by(m.kind))}
+    no_shows_before = indicators(session, network, before_q)[""]["no_shows"]
+    totals = {"total_holds": sum(i["count"] for i in out["hold"]),
+              "total_rejections": sum(i["count"] for i in out["reject"]),
+              "no_shows": figures["no_shows"]}
     return {"report": "holds", "from": q.start.isoformat(), "to": q.end.isoformat(),
+            "previous_from": before_q.start.isoformat(),
+            "previous_to": before_q.end.isoformat(),
             "filters": q.filters(), "by": q.by,
-            "holds": out["hold"], "rejections": out["reject"],
-            "total_holds": sum(i["count"] for i in out["hold"]),
-            "total_rejections": sum(i["count"] for i in out["reject"]),
-            "no_shows": figures["no_shows"]}
+            "holds": out["hold"], "rejections": out["reject"], **totals,
+            "compared": {
+                "total_holds": asdict(stats.compare(totals["total_holds"],
+                                                    before.get("hold", 0))),
+                "total_rejections": asdict(stats.compare(totals["total_rejections"],
+                                                         before.get("reject", 0))),
+                "no_shows": asdict(stats.compare(totals["no_shows"], no_shows_before))}}
 
 
 # --- peaks ----------------------------------------------------------------------------------------
