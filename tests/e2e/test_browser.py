@@ -17,6 +17,7 @@ import pytest
 
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
+from tests import factories
 from tests.conftest import PASSWORD, served
 from tests.web.test_portal import GOOD
 
@@ -30,15 +31,20 @@ if CHROMIUM is None:  # `make test` installs it; in CI a missing browser fails t
         raise RuntimeError("Chromium is needed for the browser tests (apt-get install chromium)")
     pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
+def playwright() -> Iterator[Playwright]:
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Playwright) -> Iterator[Browser]:
+    b = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+    yield b
+    b.close()
 
 
 @pytest.fixture
@@ -182,3 +188,51 @@ def test_the_language_switch_and_another_enterprises_trip(
     response = other.goto(f"/api/v1/trips/{reference}-1")
     assert response is not None
     assert response.status in (401, 404)  # the API wants its own token; never the trip
+
+
+def _qr_video(text: str, path: Path, width: int = 640, height: int = 480) -> Path:
+    """A Y4M video (one grey frame) showing the QR code of ``text`` on white paper, for
+    Chromium's fake camera."""
+    import segno
+
+    rows = [list(r) for r in segno.make(text, error="m").matrix_iter(scale=6, border=4)]
+    size = len(rows)
+    top, left = (height - size) // 2, (width - size) // 2
+    luma = bytearray(b"\xeb" * (width * height))
+    for y, row in enumerate(rows):
+        for x, dark in enumerate(row):
+            if dark:
+                luma[(top + y) * width + left + x] = 0x10
+    chroma = b"\x80" * (width // 2 * height // 2)
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n" + bytes(luma) + chroma + chroma)
+    return path
+
+
+def test_an_officer_scans_a_declarations_qr_code_with_the_camera(
+    playwright: Playwright, site: httpx.Client, auth: Any, settings: Settings, tmp_path: Path
+) -> None:
+    body = factories.declaration()
+    body["vehicles"][0]["plate"] = "29C-811.05"
+    r = site.post("/api/v1/declarations", headers=auth("enterprise"), json=body)
+    assert r.status_code == 201, r.text
+    reference = r.json()["reference"]
+    # what the declaration's QR code holds (declaration.service.qr_payload)
+    video = _qr_video(f"{settings.public_base_url.rstrip('/')}/d/{reference}",
+                      tmp_path / "qr.y4m")
+    camera = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+        *ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = camera.new_context(base_url=str(site.base_url), locale="en",
+                                     permissions=["camera"],
+                                     viewport={"width": 412, "height": 900})
+        page = context.new_page()
+        _login(page, "borderguard")
+        page.wait_for_url(re.compile("/officer"))
+        page.click("#scan-start")
+        page.wait_for_url(re.compile(f"/officer/trips/{reference}-1"), timeout=20_000)
+        assert page.locator(f"text={reference}-1").count() >= 1
+        _shot(page, "officer-scanned")
+    finally:
+        camera.close()
