@@ -236,3 +236,31 @@ def test_an_officer_scans_a_declarations_qr_code_with_the_camera(
         _shot(page, "officer-scanned")
     finally:
         camera.close()
+
+
+def test_an_enterprise_adds_a_vehicle_to_a_declaration(
+    browser: Browser, site: httpx.Client
+) -> None:
+    page = _page(browser, site)
+    _login(page, "enterprise")
+    reference = _declare(page, "29C-811.06")
+    page.goto(f"/portal/declarations/{reference}/amend")
+    page.click("button[name=add][value=vehicles]")
+    # the new row's first field has the focus: typing goes straight into it
+    assert page.evaluate("document.activeElement.name") == "vehicles[1].plate"
+    page.keyboard.type("29C-811.07")
+    page.select_option('[name="vehicles[1].vehicle_type"]', "container_truck")
+    page.fill('[name="vehicles[1].payload_tonnes"]', "25")
+    page.select_option('[name="vehicles[1].container"]', "40ft")
+    page.fill('[name="vehicles[1].driver.name"]', "Tran Van Lai")
+    page.select_option('[name="vehicles[1].driver.document_type"]', "vn_citizen_id")
+    page.fill('[name="vehicles[1].driver.document_number"]', "12345")
+    page.fill('[name="vehicles[1].driver.phone"]', "0912000111")
+    page.press('[name="vehicles[1].driver.phone"]', "Enter")  # Enter saves
+    error = page.locator('[id="vehicles[1].driver.document_number-error"]')
+    assert error.is_visible()
+    _shot(page, "declaration-amend")
+    page.fill('[name="vehicles[1].driver.document_number"]', "001089012399")
+    page.click("form.amend button[type=submit]:not([name])")
+    page.wait_for_url(re.compile(r"/portal\?created="))
+    assert page.locator(f"#trip-{reference}-2").is_visible()

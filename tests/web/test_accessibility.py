@@ -51,7 +51,9 @@ def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any
     client.post("/api/v1/dispatch/run", headers=auth("regulator"))
     pages = {"/board": None, "/login": None, "/driver": "driver", "/officer": "customs",
              f"/officer/trips/{ref}": "borderguard", "/console": "regulator",
-             "/portal": "enterprise", "/portal/declarations/new": "enterprise"}
+             "/portal": "enterprise", "/portal/declarations/new": "enterprise",
+             f"/portal/declarations/{ref.rsplit('-', 1)[0]}/amend": "enterprise",
+             f"/portal/trips/{ref}": "enterprise"}
     for path, user in pages.items():
         client.cookies.clear()
         if user:
@@ -77,7 +79,8 @@ def test_text_colours_meet_wcag_aa_contrast() -> None:
     var = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-f]{3,6})\b", css))
     var = {k: v if len(v) == 7 else "#" + "".join(c * 2 for c in v[1:]) for k, v in var.items()}
     pairs = [(var["ink"], var["bg"]), (var["ink"], var["card"]), (var["muted"], var["card"]),
-             ("#ffffff", var["accent"]), ("#ffffff", var["alert"]), ("#ffffff", "#0b2e52"),
+             ("#ffffff", var["accent"]), (var["accent"], var["card"]), ("#ffffff", var["alert"]),
+             ("#ffffff", "#0b2e52"),
              ("#f0f3f6", "#0d1117"), ("#c9d1d9", "#161b22"), (var["alert"], var["card"])]
     for fg, bg in pairs:
         assert contrast(fg, bg) >= 4.5, (fg, bg, round(contrast(fg, bg), 2))
