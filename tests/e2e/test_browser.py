@@ -71,6 +71,25 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _overlapping(page: Page, selector: str) -> list[tuple[str, str]]:
+    """Pairs of the elements' drawn boxes that overlap (by more than a pixel each way)."""
+    boxes: list[dict[str, Any]] = page.eval_on_selector_all(selector, """els => els.map(e => {
+        const r = e.getBoundingClientRect(); const g = e.closest('g');
+        return {id: (g ? g.id : '') + ' ' + e.tagName + ' ' + e.textContent,
+                x: r.left, y: r.top, w: r.width, h: r.height}; })""")
+    assert boxes
+    out = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            dx = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+            dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            inside = dx >= min(a["w"], b["w"]) - 0.5 and dy >= min(a["h"], b["h"]) - 0.5
+            same = a["id"].split(" ")[0] == b["id"].split(" ")[0]
+            if dx > 1 and dy > 1 and not (same and inside):  # a count sits in its marker
+                out.append((a["id"], b["id"]))
+    return out
+
+
 def _declare(page: Page, plate: str) -> str:
     page.goto("/portal/declarations/new")
     for name, value in {**GOOD, "vehicles[0].plate": plate}.items():
@@ -107,6 +126,13 @@ def test_a_declaration_from_the_portal_shows_on_the_board_and_in_the_console(
     _login(console, "regulator")
     console.wait_for_url(re.compile("/console"))
     assert console.locator(f"text={reference}-1").count() >= 1
+    # the map: no marker or key letter drawn over another, even where gates are close together
+    assert _overlapping(console, ".schematic .marker, .schematic text") == []
+    legend = console.locator("#legend-viettel-logistics-park")
+    assert legend.is_visible()
+    assert legend.locator('[data-figure="vehicles"]').inner_text() == "1"
+    key = legend.locator(".key").inner_text()
+    assert console.locator("#node-viettel-logistics-park text.key").text_content() == key
     _shot(console, "console")
 
 

@@ -81,6 +81,9 @@ def test_text_colours_meet_wcag_aa_contrast() -> None:
     pairs = [(var["ink"], var["bg"]), (var["ink"], var["card"]), (var["muted"], var["card"]),
              ("#ffffff", var["accent"]), (var["accent"], var["card"]), ("#ffffff", var["alert"]),
              ("#ffffff", "#0b2e52"),
-             ("#f0f3f6", "#0d1117"), ("#c9d1d9", "#161b22"), (var["alert"], var["card"])]
+             ("#f0f3f6", "#0d1117"), ("#c9d1d9", "#161b22"), (var["alert"], var["card"]),
+             # the console's map and its legend: key letters and counts on the fill colours
+             (var["ink"], "#eef2f6"), (var["ink"], "#cfe8d4"), (var["ink"], "#f7dd9b"),
+             (var["ink"], "#f3b3b3")]
     for fg, bg in pairs:
         assert contrast(fg, bg) >= 4.5, (fg, bg, round(contrast(fg, bg), 2))
