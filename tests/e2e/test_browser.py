@@ -290,3 +290,44 @@ def test_an_enterprise_adds_a_vehicle_to_a_declaration(
     page.click("form.amend button[type=submit]:not([name])")
     page.wait_for_url(re.compile(r"/portal\?created="))
     assert page.locator(f"#trip-{reference}-2").is_visible()
+
+
+def _tab_to(page: Page, selector: str, limit: int = 150) -> bool:
+    """Press Tab until the element matching ``selector`` has the focus (False if never)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)",
+                         selector):
+            return True
+    return False
+
+
+def test_the_main_actions_are_reached_and_used_with_the_keyboard(
+    browser: Browser, site: httpx.Client
+) -> None:
+    page = _page(browser, site)
+    _login(page, "enterprise")
+    reference = _declare(page, "29C-811.08")
+    assert _tab_to(page, f"a[href='/portal/declarations/{reference}/amend']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile("/amend$"))
+    assert _tab_to(page, "button[name=add][value=goods]")
+    page.keyboard.press("Enter")
+    page.locator('[name="goods[1].hs_code"]').wait_for()
+    assert page.evaluate("document.activeElement.name") == "goods[1].hs_code"
+    assert _tab_to(page, "form.amend button[type=submit]:not([name])")
+    officer = _page(browser, site)
+    _login(officer, "customs")
+    officer.wait_for_url(re.compile("/officer"))
+    assert _tab_to(officer, "#scan-start")
+    officer.keyboard.press("Enter")  # no camera in this browser: the page says so
+    expect_text = officer.locator("[data-scan-status]")
+    expect_text.wait_for(state="visible")
+    assert "camera" in expect_text.inner_text().lower()
+    console = _page(browser, site)
+    _login(console, "regulator")
+    console.wait_for_url(re.compile("/console"))
+    for action in ("form[action='/console/controls'] button[type=submit]",
+                   "form[action='/console/priority'] button[type=submit]"):
+        console.goto("/console")
+        assert _tab_to(console, action), action
