@@ -42,7 +42,7 @@ def test_the_demo_traffic_moves_trucks_through_the_whole_procedure(
             return int(db.scalar(select(func.count()).select_from(PaymentAttempt).where(
                 PaymentAttempt.created_by.like("demo-driver-%"))) or 0)
 
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 150
         while time.monotonic() < deadline and (
                 _crossed(client) == 0 or not {"online", "cash"} <= set(paid())
                 or "matched" not in read_statuses()

@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
-from borderflow.demo.traffic import GATE_SHARES, GOODS, Driver, Traffic
+from borderflow.demo.traffic import GATE_SHARES, GOODS, Driver, Route, Traffic
 from borderflow.domain.access import SYSTEM, Role
 from borderflow.domain.network import Network
 from borderflow.network import service as networks
@@ -116,9 +116,9 @@ def _cameras(ctx: AppContext, network: Network) -> dict[str, tuple[str, str]]:
     return out
 
 
-def routes(network: Network) -> dict[str, tuple[tuple[float, float], tuple[float, float]]]:
+def routes(network: Network) -> dict[str, Route]:
     """For each gate with a staging area: the road from the park to just short of the gate
-    area (a straight line)."""
+    area (a straight line), and the gate."""
     out = {}
     for gate in network.gates:
         park = next((s for s in network.staging_areas if s.code == gate.staging_area), None)
@@ -129,8 +129,8 @@ def routes(network: Network) -> dict[str, tuple[tuple[float, float], tuple[float
         km = math.hypot((lat1 - lat0) * 111.0, (lon1 - lon0) * 111.0 * math.cos(
             math.radians(lat1)))
         keep = max(0.0, 1 - SHORT_OF_GATE_KM / km) if km else 0.0
-        out[gate.code] = ((lat0, lon0), (lat0 + (lat1 - lat0) * keep,
-                                         lon0 + (lon1 - lon0) * keep))
+        out[gate.code] = Route(park=(lat0, lon0), road_end=(
+            lat0 + (lat1 - lat0) * keep, lon0 + (lon1 - lon0) * keep), gate=(lat1, lon1))
     return out
 
 

@@ -50,9 +50,14 @@ FRUIT_SHARE_MORNING = 0.55
 FRUIT_SHARE = 0.25
 ONLINE_SHARE = 0.6
 """Fees paid online through the gateway (the rest in cash or by transfer at the counter)."""
-DRIVER_APP_SHARE = 0.4
-"""Trucks whose driver runs the phone app (a demo driver's account): its phone sends GPS
-positions on the road from the staging park to the gate, and the driver may pay the fee."""
+DRIVER_APP_SHARE = 0.6
+"""Trucks through the staging park whose driver runs the phone app (a demo driver's account):
+the phone sends GPS positions all along the trip, and the driver may pay the fee."""
+FIX_EVERY = 10
+"""Simulated minutes between a phone's positions when the truck is not on the road to the
+gate (where it sends one every simulated minute)."""
+APPROACH = (-0.03, 0.004)
+"""Where trucks come from to the staging park: about 3 km south of it (lat, lon offsets)."""
 DRIVER_PAYS = 0.5
 """Of the fees of those trucks, the share the driver pays online (the rest as for the others)."""
 CAMERA_UNSURE = 0.15
@@ -79,10 +84,23 @@ def misread(plate: str, rng: random.Random) -> str:
     return plate[:i] + CONFUSIONS[plate[i]] + plate[i + 1:]
 
 
-def along(route: tuple[tuple[float, float], tuple[float, float]], progress: float
-          ) -> tuple[float, float]:
-    """A point on the road (a straight line here) at ``progress`` from 0 to 1."""
-    (lat0, lon0), (lat1, lon1) = route
+Place = tuple[float, float]
+"""(lat, lon)"""
+
+
+@dataclass(frozen=True)
+class Route:
+    """The road a truck's phone reports along: the staging park, where the road ends short of
+    the gate area (the entry camera admits the truck), and the gate."""
+
+    park: Place
+    road_end: Place
+    gate: Place
+
+
+def along(route: Route, progress: float) -> Place:
+    """A point on the road from the park (a straight line here) at ``progress`` from 0 to 1."""
+    (lat0, lon0), (lat1, lon1) = route.park, route.road_end
     p = min(1.0, max(0.0, progress))
     return lat0 + (lat1 - lat0) * p, lon0 + (lon1 - lon0) * p
 
@@ -135,6 +153,9 @@ class Truck:
     """Simulated minute the truck left the staging park for the gate."""
     read_at: float | None = None
     """Simulated minute the entry camera read the plate."""
+    inside: bool = False
+    """The trip shows the truck in the gate area."""
+    last_fix: float = -math.inf
 
 
 @dataclass
@@ -156,9 +177,8 @@ class Traffic:
     drivers: list[Driver] = field(default_factory=list)
     cameras: dict[str, tuple[str, str]] = field(default_factory=dict)
     """Gate -> its entry camera (``gate_in``, export lanes): code and API key."""
-    routes: dict[str, tuple[tuple[float, float], tuple[float, float]]] = field(
-        default_factory=dict)
-    """Gate -> the road from the staging park to just short of the gate area (lat, lon)."""
+    routes: dict[str, Route] = field(default_factory=dict)
+    """Gate -> the road from its staging park (gates with one)."""
     minute: float = 0.0
     trucks: dict[str, Truck] = field(default_factory=dict)
     declared: int = 0
@@ -235,7 +255,8 @@ class Traffic:
         if any(t.phase == "waiting" for t in self.trucks.values()):
             await self._notice_calls(client)
         for truck in list(self.trucks.values()):
-            if truck.phase == "driving_in" and truck.driver is not None:
+            if truck.driver is not None and (truck.phase == "driving_in"
+                                             or self.minute - truck.last_fix >= FIX_EVERY):
                 await self._send_position(client, truck)
             if truck.due <= self.minute:
                 await self._act(client, truck)
@@ -269,7 +290,8 @@ class Traffic:
         if picked is None:
             return
         gate, flow, group = picked
-        driver = self._free_driver()
+        staged = flow == "export" and gate in self.staged_gates
+        driver = self._free_driver() if staged and gate in self.routes else None
         body = self.declaration(gate, flow, group, driver)
         r = await self._call(client, "POST", "/api/v1/declarations", self.enterprise_key,
                              json=body)
@@ -277,7 +299,6 @@ class Traffic:
             return
         ref = f"{r.json()['reference']}-1"
         self.declared += 1
-        staged = flow == "export" and gate in self.staged_gates
         self.trucks[ref] = Truck(ref, gate, flow, staged, "travelling", self.later(20, 120),
                                  plate=body["vehicles"][0]["plate"], driver=driver)
         if driver is not None:
@@ -295,18 +316,35 @@ class Traffic:
             return None
         return self.rng.choice(free)
 
-    async def _send_position(self, client: httpx.AsyncClient, truck: Truck) -> None:
-        """The driver's phone (Traccar Client, OsmAnd protocol) on the road from the staging
-        park to the gate: one fix a simulated minute."""
+    def where(self, truck: Truck) -> tuple[Place, float] | None:
+        """Where the truck is for its phone, and its speed in km/h: coming to the park, in it,
+        on the road to the gate, waiting at the gate for the trip to show it in, then in the
+        gate area."""
         route = self.routes.get(truck.gate)
-        if route is None or truck.driver is None or not truck.driver.bound:
+        if route is None:
+            return None
+        if truck.phase == "travelling":
+            return (route.park[0] + APPROACH[0], route.park[1] + APPROACH[1]), \
+                self.rng.uniform(*DRIVE_KMH)
+        if truck.phase == "waiting":
+            return route.park, 0.0
+        if truck.phase == "driving_in":
+            span = max(1.0, truck.due - truck.drive_from)
+            return along(route, (self.minute - truck.drive_from) / span), \
+                self.rng.uniform(*DRIVE_KMH)
+        return (route.gate if truck.inside else route.road_end), 0.0
+
+    async def _send_position(self, client: httpx.AsyncClient, truck: Truck) -> None:
+        """The driver's phone (Traccar Client, OsmAnd protocol): one fix every simulated
+        minute on the road from the park to the gate, every ten elsewhere."""
+        place = self.where(truck)
+        if place is None or truck.driver is None or not truck.driver.bound:
             return
-        span = max(1.0, truck.due - truck.drive_from)
-        lat, lon = along(route, (self.minute - truck.drive_from) / span)
-        kmh = self.rng.uniform(*DRIVE_KMH)
+        (lat, lon), kmh = place
+        truck.last_fix = self.minute
         r = await self._call(client, "GET", "/api/v1/telemetry/osmand", None, params={
             "id": truck.driver.device, "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
-            "timestamp": int(self.clock().timestamp()), "speed": f"{kmh / KNOT_KMH:.1f}",
+            "timestamp": int(self.clock().timestamp() * 1000), "speed": f"{kmh / KNOT_KMH:.1f}",
             "accuracy": "8", "batt": str(self.rng.randrange(30, 100))})
         if r is not None and r.status_code == 200:
             self.positions += 1
@@ -348,11 +386,14 @@ class Traffic:
                 continue
             expected = [c for c in item["candidate_trips"] if c["expected"]]
             if expected:
-                await self._call(client, "POST", f"/api/v1/plate-reads/{read_id}/confirm",
-                                 self.officers_key, json={"trip": expected[0]["reference"]})
-            else:
-                await self._call(client, "POST", f"/api/v1/plate-reads/{read_id}/dismiss",
-                                 self.officers_key, json={"reason": "no expected truck"})
+                done = await self._call(client, "POST", f"/api/v1/plate-reads/{read_id}/confirm",
+                                        self.officers_key,
+                                        json={"trip": expected[0]["reference"]})
+                if done is not None and done.status_code == 200:
+                    continue
+            # none expected, or the truck is in already (by hand, or its phone's position)
+            await self._call(client, "POST", f"/api/v1/plate-reads/{read_id}/dismiss",
+                             self.officers_key, json={"reason": "no expected truck"})
 
     async def _notice_calls(self, client: httpx.AsyncClient) -> None:
         r = await self._call(client, "GET", "/api/v1/trips", self.officers_key,
@@ -405,6 +446,7 @@ class Traffic:
         if trip["status"] in ("completed", "rejected", "cancelled") or truck.steps_done > 20:
             truck.phase = "done"
             return
+        truck.inside = trip["status"] == "in_gate_area"
         if truck.read_at is not None and trip["status"] in ("declared", "at_staging", "called"):
             # the entry camera's read is not on the trip yet (it waits for an officer)
             if self.minute - truck.read_at < BY_HAND_AFTER:
