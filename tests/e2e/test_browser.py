@@ -31,20 +31,15 @@ if CHROMIUM is None:  # `make test` installs it; in CI a missing browser fails t
         raise RuntimeError("Chromium is needed for the browser tests (apt-get install chromium)")
     pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, Playwright, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
-def playwright() -> Iterator[Playwright]:
+def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        yield p
-
-
-@pytest.fixture(scope="module")
-def browser(playwright: Playwright) -> Iterator[Browser]:
-    b = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-    yield b
-    b.close()
+        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield b
+        b.close()
 
 
 @pytest.fixture
@@ -131,7 +126,7 @@ def test_a_declaration_from_the_portal_shows_on_the_board_and_in_the_console(
     legend = console.locator("#legend-viettel-logistics-park")
     assert legend.is_visible()
     assert legend.locator('[data-figure="vehicles"]').inner_text() == "1"
-    key = legend.locator(".key").inner_text()
+    key = legend.locator(".map-key").inner_text()
     assert console.locator("#node-viettel-logistics-park text.key").text_content() == key
     _shot(console, "console")
 
@@ -236,7 +231,7 @@ def _qr_video(text: str, path: Path, width: int = 640, height: int = 480) -> Pat
 
 
 def test_an_officer_scans_a_declarations_qr_code_with_the_camera(
-    playwright: Playwright, site: httpx.Client, auth: Any, settings: Settings, tmp_path: Path
+    browser: Browser, site: httpx.Client, auth: Any, settings: Settings, tmp_path: Path
 ) -> None:
     body = factories.declaration()
     body["vehicles"][0]["plate"] = "29C-811.05"
@@ -246,7 +241,7 @@ def test_an_officer_scans_a_declarations_qr_code_with_the_camera(
     # what the declaration's QR code holds (declaration.service.qr_payload)
     video = _qr_video(f"{settings.public_base_url.rstrip('/')}/d/{reference}",
                       tmp_path / "qr.y4m")
-    camera = playwright.chromium.launch(executable_path=CHROMIUM, args=[
+    camera = browser.browser_type.launch(executable_path=CHROMIUM, args=[
         *ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
         f"--use-file-for-fake-video-capture={video}"])
     try:

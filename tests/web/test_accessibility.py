@@ -102,7 +102,8 @@ def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any
              "/console?gate=huu-nghi": "regulator",
              "/portal": "enterprise", "/portal/declarations/new": "enterprise",
              f"/portal/declarations/{declaration}/amend": "enterprise",
-             f"/portal/trips/{ref}": "enterprise"}
+             f"/portal/trips/{ref}": "enterprise", "/reports": "regulator",
+             "/reports?gate=huu-nghi": "regulator"}
     patterns = {path.split("?")[0].replace(ref, "{reference}").replace(declaration,
                                                                         "{reference}")
                 for path in pages}
