@@ -54,8 +54,10 @@ DRIVER_APP_SHARE = 0.6
 """Trucks through the staging park whose driver runs the phone app (a demo driver's account):
 the phone sends GPS positions all along the trip, and the driver may pay the fee."""
 FIX_EVERY = 10
-"""Simulated minutes between a phone's positions when the truck is not on the road to the
-gate (where it sends one every simulated minute)."""
+"""Simulated minutes between a phone's positions (fewer than the platform's 15 minutes of
+silence that raise an alert, even at a speed of 1)."""
+FIX_EVERY_DRIVING = 2
+"""... and on the road from the park to the gate."""
 APPROACH = (-0.03, 0.004)
 """Where trucks come from to the staging park: about 3 km south of it (lat, lon offsets)."""
 DRIVER_PAYS = 0.5
@@ -255,8 +257,8 @@ class Traffic:
         if any(t.phase == "waiting" for t in self.trucks.values()):
             await self._notice_calls(client)
         for truck in list(self.trucks.values()):
-            if truck.driver is not None and (truck.phase == "driving_in"
-                                             or self.minute - truck.last_fix >= FIX_EVERY):
+            if truck.driver is not None and self.minute - truck.last_fix >= (
+                    FIX_EVERY_DRIVING if truck.phase == "driving_in" else FIX_EVERY):
                 await self._send_position(client, truck)
             if truck.due <= self.minute:
                 await self._act(client, truck)
@@ -335,8 +337,8 @@ class Traffic:
         return (route.gate if truck.inside else route.road_end), 0.0
 
     async def _send_position(self, client: httpx.AsyncClient, truck: Truck) -> None:
-        """The driver's phone (Traccar Client, OsmAnd protocol): one fix every simulated
-        minute on the road from the park to the gate, every ten elsewhere."""
+        """The driver's phone (Traccar Client, OsmAnd protocol): one fix every two simulated
+        minutes on the road from the park to the gate, every ten elsewhere."""
         place = self.where(truck)
         if place is None or truck.driver is None or not truck.driver.bound:
             return
