@@ -200,7 +200,9 @@ SECTIONS: dict[str, tuple[str, ...]] = {
 }
 """The lists of a declaration the amend form shows whole, with the fields of each item."""
 FLAGS = frozenset({"driver.crosses_border"})
-LIMITS = {"goods": MAX_GOODS_LINES, "vehicles": MAX_VEHICLES, "quarantine": 20}
+LIMITS = {"goods": MAX_GOODS_LINES, "vehicles": MAX_VEHICLES, "quarantine": MAX_GOODS_LINES}
+"""Rows the form shows at most: the API's limits for goods lines and vehicles; as many
+quarantine certificates as goods lines (the API sets no limit there)."""
 TOP_FIELDS = ("requested_gate", "requested_date", "note")
 
 
