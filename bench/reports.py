@@ -177,7 +177,8 @@ def load(url: str, periods: list[tuple[date, int]], per_day: int,
         for table, rows in by_table.items():
             loader.rows(TABLE_NAMES[table], KEY_COLUMNS[table] + VALUE_COLUMNS[table], rows)
     with loader.engine.connect() as c:
-        c.execute(text("ANALYZE"))
+        for table in ("trips", "trip_events", "report_facts", *TABLE_NAMES.values()):
+            c.execute(text(f"ANALYZE {table}"))
         c.commit()
     loader.engine.dispose()
     return {"trips": trips, "events": events}

@@ -52,7 +52,8 @@ ALL = "*"
 COUNT_KINDS = ("declared", "called", "crossed", "rejected", "cancelled", "no_show", "fee",
                "active")
 SYSTEM = "system"
-"""Time in the system: arrival (staging park, else the gate area, else the call) to crossing."""
+"""Time in the system: arrival (staging park, else the gate area, else the call) to leaving it
+(an export crossing the border, an import leaving the gate area inland)."""
 WAIT = "wait"
 """Waiting before the call forward: arrival at the staging park to the call."""
 GRAINS = ("d", "m")
@@ -130,6 +131,9 @@ def trip_fact(state: Mapping[str, Any], previous: Mapping[str, Any] | None,
         "gate_area_at": ms.get("gate_area_entered"),
         "crossed_at": ms.get("crossed"),
         "ended_at": ms.get("completed") or ms.get("returned"),
+        # when it left the border system: an export by crossing, an import by leaving the
+        # gate area inland once its steps are done
+        "left_at": ms.get("crossed") if state["flow"] == "export" else ms.get("completed"),
         "rejected_at": outcome.get("at") if outcome.get("kind") == "rejected" else None,
         "cancelled_at": outcome.get("at") if outcome.get("kind") == "cancelled" else None,
         "reject_step": outcome.get("step"),
@@ -225,11 +229,15 @@ def fact_time(fact: Mapping[str, Any], name: str) -> datetime | None:
     return _at(fact.get(name))
 
 
+def left_at(fact: Mapping[str, Any]) -> Any:
+    """When the vehicle left the border system (imported history: when it crossed)."""
+    return fact["left_at"] if "left_at" in fact else fact.get("crossed_at")
+
+
 def finished_at(fact: Mapping[str, Any]) -> datetime | None:
-    """When the vehicle left the system: crossed, or its trip ended, was rejected or
-    cancelled."""
-    times = [t for name in ("crossed_at", "rejected_at", "cancelled_at")
-             if (t := _at(fact.get(name))) is not None]
+    """When the vehicle left the system, or its trip was rejected or cancelled."""
+    times = [t for t in (_at(left_at(fact)), _at(fact.get("rejected_at")),
+                         _at(fact.get("cancelled_at"))) if t is not None]
     return min(times) if times else None
 
 
@@ -245,7 +253,7 @@ def _periods(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
 def measures(fact: Mapping[str, Any]) -> dict[str, int]:
     """Seconds in the system, waiting for the call and in each passed step."""
     out: dict[str, int] = {}
-    system = _seconds(fact.get("arrived_at"), fact.get("crossed_at"))
+    system = _seconds(fact.get("arrived_at"), left_at(fact))
     if system is None and fact.get("system_seconds") is not None:  # imported history
         system = int(fact["system_seconds"])
     if system is not None:

@@ -64,12 +64,21 @@ def facts(start: date, days: int, *, seed: int = 20261201, per_day: int = 1500,
         value = rng.integers(5_000_00, 80_000_00, n)
         u = rng.random((n, 4))
         for i in range(n):
-            crossed = datetime.combine(day, time(int(hour[i]), int(minute[i])), tz)
+            at = datetime.combine(day, time(int(hour[i]), int(minute[i])), tz)
             steps = {s: int(step_min[i, j] * 60) for j, s in enumerate(STEPS)}
-            in_area = crossed - timedelta(seconds=sum(steps.values()))
-            called = in_area - timedelta(minutes=int(to_gate[i]))
-            staging = called - timedelta(minutes=float(wait[i]))
-            declared = staging - timedelta(hours=6)
+            busy = timedelta(seconds=sum(steps.values()))
+            called: datetime | None = None
+            staging: datetime | None = None
+            if export[i]:  # park, call, gate area, steps, crossing (at the drawn time)
+                crossed = left = at
+                in_area = crossed - busy
+                called = in_area - timedelta(minutes=int(to_gate[i]))
+                staging = called - timedelta(minutes=float(wait[i]))
+                arrived = staging
+            else:  # crossing into the gate area, steps, leaving inland
+                crossed = in_area = arrived = at
+                left = at + busy
+            declared = arrived - timedelta(hours=6)
             fact: dict[str, Any] = {
                 "vehicles": 1, "gate": gates[g[i]],
                 "direction": "export" if export[i] else "import",
@@ -77,25 +86,29 @@ def facts(start: date, days: int, *, seed: int = 20261201, per_day: int = 1500,
                 "priority": "perishable" if GROUPS[group[i]] in PERISHABLE else "normal",
                 "perishable": GROUPS[group[i]] in PERISHABLE,
                 "declaration": bool(u[i, 3] < 0.8),
-                "declared_at": declared.isoformat(), "called_at": called.isoformat(),
-                "arrived_at": staging.isoformat(), "staging_at": staging.isoformat(),
+                "declared_at": declared.isoformat(),
+                "called_at": called.isoformat() if called else None,
+                "arrived_at": arrived.isoformat(),
+                "staging_at": staging.isoformat() if staging else None,
                 "gate_area_at": in_area.isoformat(), "crossed_at": crossed.isoformat(),
-                "ended_at": crossed.isoformat(), "rejected_at": None, "cancelled_at": None,
+                "ended_at": left.isoformat(), "left_at": left.isoformat(),
+                "rejected_at": None, "cancelled_at": None,
                 "reject_step": None, "reject_reason": None, "holds": [], "no_shows": [],
                 "steps": steps, "weight_kg": int(weight[i]),
                 "value_usd_cents": int(value[i]), "fee_vnd": 900_000 if export[i] else 600_000,
                 "fee_at": (in_area + timedelta(minutes=30)).isoformat(), "on_hold": False,
-                "location": "partner", "status": "completed",
+                "location": "partner" if export[i] else None, "status": "completed",
             }
             if u[i, 0] < 0.05:
                 step, reason = HOLD_REASONS[int(u[i, 1] * len(HOLD_REASONS))]
                 fact["holds"] = [{"step": step, "reason": reason,
                                   "at": (in_area + timedelta(minutes=10)).isoformat()}]
-            if u[i, 2] < 0.02:
+            if u[i, 2] < 0.02 and called is not None:
                 fact["no_shows"] = [(called + timedelta(hours=1)).isoformat()]
             if u[i, 0] > 0.99:
                 step, reason = REJECT_REASONS[int(u[i, 1] * len(REJECT_REASONS))]
-                fact.update(crossed_at=None, ended_at=None, steps={}, fee_vnd=0, fee_at=None,
+                fact.update(crossed_at=None if export[i] else fact["crossed_at"],
+                            ended_at=None, left_at=None, steps={}, fee_vnd=0, fee_at=None,
                             rejected_at=(in_area + timedelta(minutes=40)).isoformat(),
                             reject_step=step, reject_reason=reason, status="rejected",
                             location=None)
