@@ -62,7 +62,8 @@ PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 EVENT_TYPES = ("trip.created", "area.entered", "trip.called", "area.entered", "step.passed",
                "step.passed", "fee.settled", "step.passed", "step.passed")
-TABLE_NAMES = {stats.COUNTS: "stat_counts", stats.DURATIONS: "stat_durations",
+TABLE_NAMES = {stats.COUNTS: "stat_counts", stats.ENTERPRISES: "stat_enterprise_counts",
+               stats.DURATIONS: "stat_durations",
                stats.HOURS: "stat_hours", stats.REASONS: "stat_reasons"}
 
 

@@ -295,7 +295,7 @@ def test_rebuild_from_the_event_log_gives_the_same_tables(
     """A trip through the procedure, then the tables rebuilt from its events are the same."""
     from sqlalchemy import select
 
-    from borderflow.store.models import StatCount, StatDuration, StatReason
+    from borderflow.store.models import StatCount, StatDuration, StatEnterpriseCount, StatReason
     from tests.report.test_trip_reports import run_trip
 
     run_trip(client, auth)
@@ -305,7 +305,7 @@ def test_rebuild_from_the_event_log_gives_the_same_tables(
     def snapshot() -> dict[str, Any]:
         with sessions() as s:
             out: dict[str, Any] = defaultdict(set)
-            for model in (StatCount, StatDuration, StatReason):
+            for model in (StatCount, StatEnterpriseCount, StatDuration, StatReason):
                 for row in s.scalars(select(model)):
                     values = {c.name: getattr(row, c.name) for c in model.__table__.columns
                               if c.name != "id"}

@@ -39,3 +39,26 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path) -> None:
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
     assert "declarations" in inspect(engine).get_table_names()
     engine.dispose()
+
+
+def test_per_enterprise_statistics_move_to_their_own_table(tmp_path: Path) -> None:
+    """Figures kept before the split stay: the all-enterprise rows in stat_counts, the
+    per-enterprise ones in stat_enterprise_counts."""
+    url = f"sqlite:///{tmp_path}/split.db"
+    migrate.upgrade(url, "48e6d4b00f86")
+    engine = make_engine(url)
+    row = ("INSERT INTO stat_counts (grain, period, kind, gate, direction, goods_group, "
+           "enterprise, vehicles, declarations, weight_kg, value_usd_cents, fee_vnd, seconds) "
+           "VALUES ('m', '2026-11-01', 'crossed', 'huu-nghi', 'export', 'fresh-fruit', :e, "
+           ":n, 0, 0, 0, 0, 0)")
+    with engine.begin() as conn:
+        conn.execute(text(row), {"e": "*", "n": 7})
+        conn.execute(text(row), {"e": "0100109106", "n": 7})
+    engine.dispose()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT vehicles FROM stat_counts")).all() == [(7,)]
+        assert conn.execute(text("SELECT enterprise, vehicles FROM stat_enterprise_counts")
+                            ).all() == [("0100109106", 7)]
+    engine.dispose()

@@ -15,9 +15,10 @@ hours, 15 minutes below 12 h, an hour below 48 h and 6 hours beyond (capped at 1
 are exact (sums of seconds); percentiles are nearest-rank over the histogram, reported as the
 middle of their band (so within a minute below an hour).
 
-Enterprises: the counts exist for all enterprises together (``enterprise`` = ``*``) and per
-enterprise; the ``active`` kind (per enterprise only) marks the days an enterprise declared or
-crossed, so that counting active enterprises reads one small row per enterprise and day.
+Enterprises: the counts exist for all enterprises together (``counts``) and per enterprise
+(``enterprises``); the ``active`` kind (per enterprise only) marks the days an enterprise
+declared or crossed, so that counting active enterprises reads one small row per enterprise and
+day.
 
 History imported from files uses the same facts with ``vehicles`` > 1 for daily totals.
 """
@@ -36,8 +37,10 @@ from zoneinfo import ZoneInfo
 # --- the summary tables --------------------------------------------------------------------------
 
 COUNTS = "counts"
-"""key: grain, period, kind, gate, direction, goods_group, enterprise ("*" = all enterprises)
+"""key: grain, period, kind, gate, direction, goods_group (all enterprises together)
 values: vehicles, declarations, weight_kg, value_usd_cents, fee_vnd, seconds"""
+ENTERPRISES = "enterprises"
+"""The same per enterprise: key: grain, period, kind, gate, direction, goods_group, enterprise"""
 DURATIONS = "durations"
 """key: grain, period, gate, direction, goods_group, measure, bucket; values: n, seconds"""
 HOURS = "hours"
@@ -45,8 +48,8 @@ HOURS = "hours"
 REASONS = "reasons"
 """key: grain, period, kind (hold | reject), gate, direction, step, reason_code; values: n"""
 
-TABLES = (COUNTS, DURATIONS, HOURS, REASONS)
-VALUE_WIDTH = {COUNTS: 6, DURATIONS: 2, HOURS: 1, REASONS: 1}
+TABLES = (COUNTS, ENTERPRISES, DURATIONS, HOURS, REASONS)
+VALUE_WIDTH = {COUNTS: 6, ENTERPRISES: 6, DURATIONS: 2, HOURS: 1, REASONS: 1}
 
 ALL = "*"
 COUNT_KINDS = ("declared", "called", "crossed", "rejected", "cancelled", "no_show", "fee",
@@ -288,8 +291,8 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
         if day is None:
             return
         for grain, period in _periods(day):
-            for ent in {ALL, enterprise}:
-                add(COUNTS, (grain, period, kind, gate, direction, group, ent), values)
+            add(COUNTS, (grain, period, kind, gate, direction, group), values)
+            add(ENTERPRISES, (grain, period, kind, gate, direction, group, enterprise), values)
         if kind in ("declared", "crossed") and values[0] > 0:
             active.add(day)
 
@@ -309,7 +312,7 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
 
     for active_day in active:
         for grain, period in _periods(active_day):
-            add(COUNTS, (grain, period, "active", gate, direction, group, enterprise),
+            add(ENTERPRISES, (grain, period, "active", gate, direction, group, enterprise),
                 (1, 0, 0, 0, 0, 0))
     crossed_day = _local_day(fact.get("crossed_at"), tz)
     if crossed_day is not None:

@@ -23,6 +23,7 @@ from borderflow.store.models import (
     ReportFact,
     StatCount,
     StatDuration,
+    StatEnterpriseCount,
     StatHour,
     StatReason,
     Trip,
@@ -31,10 +32,13 @@ from borderflow.store.models import (
 
 TZ = LOCAL_TZ
 
-_MODELS: dict[str, Any] = {stats.COUNTS: StatCount, stats.DURATIONS: StatDuration,
-                           stats.HOURS: StatHour, stats.REASONS: StatReason}
+_MODELS: dict[str, Any] = {stats.COUNTS: StatCount, stats.ENTERPRISES: StatEnterpriseCount,
+                           stats.DURATIONS: StatDuration, stats.HOURS: StatHour,
+                           stats.REASONS: StatReason}
 KEY_COLUMNS: dict[str, tuple[str, ...]] = {
-    stats.COUNTS: ("grain", "period", "kind", "gate", "direction", "goods_group", "enterprise"),
+    stats.COUNTS: ("grain", "period", "kind", "gate", "direction", "goods_group"),
+    stats.ENTERPRISES: ("grain", "period", "kind", "gate", "direction", "goods_group",
+                        "enterprise"),
     stats.DURATIONS: ("grain", "period", "gate", "direction", "goods_group", "measure", "bucket"),
     stats.HOURS: ("day", "hour", "gate", "direction"),
     stats.REASONS: ("grain", "period", "kind", "gate", "direction", "step", "reason_code"),
@@ -42,12 +46,12 @@ KEY_COLUMNS: dict[str, tuple[str, ...]] = {
 VALUE_COLUMNS: dict[str, tuple[str, ...]] = {
     stats.COUNTS: ("vehicles", "declarations", "weight_kg", "value_usd_cents", "fee_vnd",
                    "seconds"),
+    stats.ENTERPRISES: ("vehicles", "declarations", "weight_kg", "value_usd_cents", "fee_vnd",
+                        "seconds"),
     stats.DURATIONS: ("n", "seconds"),
     stats.HOURS: ("vehicles",),
     stats.REASONS: ("n",),
 }
-_CONSTRAINTS = {stats.COUNTS: "uq_stat_counts_key", stats.DURATIONS: "uq_stat_durations_key",
-                stats.HOURS: "uq_stat_hours_key", stats.REASONS: "uq_stat_reasons_key"}
 
 
 def add(session: Session, changes: stats.Contributions) -> None:

@@ -59,7 +59,7 @@ def build(session: Session, network: Network, *, gate: str, day: date, now: date
     for kind, direction, n in session.execute(
             select(StatCount.kind, StatCount.direction, func.sum(StatCount.vehicles)).where(
                 StatCount.grain == "d", StatCount.period == day, StatCount.gate == gate,
-                StatCount.enterprise == stats.ALL, StatCount.kind.in_(("crossed", "declared")))
+                StatCount.kind.in_(("crossed", "declared")))
             .group_by(StatCount.kind, StatCount.direction)):
         (cleared if kind == "crossed" else declared)[direction] = int(n)
 

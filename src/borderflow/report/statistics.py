@@ -21,7 +21,14 @@ from borderflow.domain import stats
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed
 from borderflow.report.facts import TZ
-from borderflow.store.models import ReportFact, StatCount, StatDuration, StatHour, StatReason
+from borderflow.store.models import (
+    ReportFact,
+    StatCount,
+    StatDuration,
+    StatEnterpriseCount,
+    StatHour,
+    StatReason,
+)
 
 Dimension = Literal["gate", "route", "direction", "goods_group", "enterprise"]
 DIMENSIONS: tuple[Dimension, ...] = ("gate", "route", "direction", "goods_group", "enterprise")
@@ -96,8 +103,7 @@ def _gates_of_route(network: Network, route: str) -> list[str]:
     return [g.code for g in network.gates if g.kind == route]
 
 
-def _where(model: Any, q: Query, network: Network, *, enterprise_rows: bool | None = None
-           ) -> list[ColumnElement[bool]]:
+def _where(model: Any, q: Query, network: Network) -> list[ColumnElement[bool]]:
     out: list[ColumnElement[bool]] = []
     if q.gate is not None:
         out.append(model.gate == q.gate)
@@ -107,14 +113,15 @@ def _where(model: Any, q: Query, network: Network, *, enterprise_rows: bool | No
         out.append(model.direction == q.direction)
     if q.goods_group is not None:
         out.append(model.goods_group == q.goods_group)
-    if enterprise_rows is not None:
-        if q.enterprise is not None:
-            out.append(model.enterprise == q.enterprise)
-        elif enterprise_rows:
-            out.append(model.enterprise != stats.ALL)
-        else:
-            out.append(model.enterprise == stats.ALL)
+    if q.enterprise is not None and hasattr(model, "enterprise"):
+        out.append(model.enterprise == q.enterprise)
     return out
+
+
+def _counts_model(q: Query) -> Any:
+    """All enterprises' counts, or per enterprise when one is asked for or broken down."""
+    return StatEnterpriseCount if q.enterprise is not None or q.by == "enterprise" \
+        else StatCount
 
 
 def _by_column(model: Any, by: Dimension | None) -> Any:
@@ -136,8 +143,7 @@ def _empty() -> dict[str, int]:
 
 def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[str, int]]:
     """Every indicator for the period, in total ("") and per value of ``q.by``."""
-    m = StatCount
-    use_enterprise = q.enterprise is not None or q.by == "enterprise"
+    m = _counts_model(q)
     by_col = _by_column(m, q.by)
     cols = [m.kind, m.direction, func.sum(m.vehicles), func.sum(m.declarations),
             func.sum(m.weight_kg), func.sum(m.value_usd_cents), func.sum(m.fee_vnd)]
@@ -145,8 +151,8 @@ def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[s
     if by_col is not None:
         cols.append(by_col)
         group.append(by_col)
-    stmt = (select(*cols).where(_periods(m, q.start, q.end),
-                                *_where(m, q, network, enterprise_rows=use_enterprise))
+    stmt = (select(*cols).where(_periods(m, q.start, q.end), m.kind != "active",
+                                *_where(m, q, network))
             .group_by(*group))
     out: dict[str, dict[str, int]] = defaultdict(_empty)
     for row in _rows(session, stmt):
@@ -167,8 +173,6 @@ def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[s
                 fig["fees_vnd"] += fee
             elif kind == "no_show":
                 fig["no_shows"] += vehicles
-            elif kind == "active":
-                continue
             else:
                 fig[f"vehicles_{kind}"] += vehicles
     out[""]
@@ -179,29 +183,24 @@ def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[s
 
 def _active_enterprises(session: Session, network: Network, q: Query) -> dict[str, int]:
     """Enterprises that declared or crossed in the period."""
-    m = StatCount
-    base = [_periods(m, q.start, q.end), m.kind == "active",
-            *_where(m, q, network, enterprise_rows=True)]
+    m = StatEnterpriseCount
+    base = [m.kind == "active", _periods(m, q.start, q.end), *_where(m, q, network)]
     total = session.scalar(select(func.count(distinct(m.enterprise))).where(*base)) or 0
     out = {"": int(total)}
     by_col = _by_column(m, q.by)
     if by_col is not None:
-        if q.by == "enterprise":
-            rows = _rows(session, select(m.enterprise).where(*base).group_by(m.enterprise))
-            out.update({str(r[0]): 1 for r in rows})
+        rows = _rows(session, select(by_col, func.count(distinct(m.enterprise)))
+                     .where(*base).group_by(by_col))
+        if q.by == "route":
+            routes: dict[str, set[str]] = defaultdict(set)
+            for gate_code, _n in rows:
+                routes[_label(q.by, gate_code, network)].add(gate_code)
+            for route, gates in routes.items():
+                out[route] = int(session.scalar(
+                    select(func.count(distinct(m.enterprise)))
+                    .where(*base, m.gate.in_(sorted(gates)))) or 0)
         else:
-            rows = _rows(session, select(by_col, func.count(distinct(m.enterprise)))
-                                   .where(*base).group_by(by_col))
-            if q.by == "route":
-                routes: dict[str, set[str]] = defaultdict(set)
-                for gate_code, _n in rows:
-                    routes[_label(q.by, gate_code, network)].add(gate_code)
-                for route, gates in routes.items():
-                    out[route] = int(session.scalar(
-                        select(func.count(distinct(m.enterprise)))
-                        .where(*base, m.gate.in_(sorted(gates)))) or 0)
-            else:
-                out.update({str(k): int(n) for k, n in rows})
+            out.update({str(k): int(n) for k, n in rows})
     return out
 
 
@@ -396,7 +395,7 @@ def peaks(session: Session, network: Network, q: Query) -> dict[str, Any]:
     day_rows = session.execute(
         select(m.period, func.sum(m.vehicles)).where(
             m.grain == "d", m.period.between(q.start, q.end), m.kind == "crossed",
-            *_where(m, q, network, enterprise_rows=False))
+            *_where(m, q, network))
         .group_by(m.period).order_by(func.sum(m.vehicles).desc(), m.period).limit(1)).first()
     h = StatHour
     hour_where = [h.day.between(q.start, q.end), *_where(h, replace(q, goods_group=None),

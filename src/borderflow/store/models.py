@@ -654,7 +654,8 @@ class ReportFact(Base):
 
 
 class StatCount(Base):
-    """Vehicles and their goods, declarations, fees and seconds, per day or month."""
+    """Vehicles and their goods, declarations, fees and seconds, per day or month, for all
+    enterprises together."""
 
     __tablename__ = "stat_counts"
 
@@ -666,7 +667,6 @@ class StatCount(Base):
     gate: Mapped[str] = mapped_column(String(40))
     direction: Mapped[str] = mapped_column(String(10))
     goods_group: Mapped[str] = mapped_column(String(60))
-    enterprise: Mapped[str] = mapped_column(String(14))  # "*" = all enterprises
     vehicles: Mapped[int] = mapped_column(BigInteger, default=0)
     declarations: Mapped[int] = mapped_column(BigInteger, default=0)
     weight_kg: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -675,8 +675,37 @@ class StatCount(Base):
     seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (UniqueConstraint("grain", "period", "kind", "gate", "direction",
-                                       "goods_group", "enterprise", name="uq_stat_counts_key"),
-                      Index("ix_stat_counts_enterprise", "enterprise", "grain", "period"))
+                                       "goods_group", name="uq_stat_counts_key"),)
+
+
+class StatEnterpriseCount(Base):
+    """The same figures per enterprise (tax code head), and its days of activity."""
+
+    __tablename__ = "stat_enterprise_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1))
+    period: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(12))
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    goods_group: Mapped[str] = mapped_column(String(60))
+    enterprise: Mapped[str] = mapped_column(String(14))
+    vehicles: Mapped[int] = mapped_column(BigInteger, default=0)
+    declarations: Mapped[int] = mapped_column(BigInteger, default=0)
+    weight_kg: Mapped[int] = mapped_column(BigInteger, default=0)
+    value_usd_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("grain", "period", "kind", "gate", "direction",
+                                       "goods_group", "enterprise",
+                                       name="uq_stat_enterprise_counts_key"),
+                      Index("ix_stat_enterprise_counts_enterprise", "enterprise", "grain",
+                            "period"),
+                      Index("ix_stat_enterprise_counts_kind", "kind", "grain", "period",
+                            "enterprise"))
 
 
 class StatDuration(Base):
