@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import bootstrap
 from borderflow.account import service as accounts
+from borderflow.cli.sim import sim_app
 from borderflow.clock import SystemClock
 from borderflow.config import get_settings
 from borderflow.domain.access import SYSTEM, Role
@@ -42,6 +43,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
 telemetry_app = typer.Typer(help="GPS positions and devices.", no_args_is_help=True)
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(sim_app, name="sim")
 console = Console()
 err = Console(stderr=True)
 
