@@ -25,7 +25,9 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
+from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 from numpy.typing import NDArray
@@ -37,19 +39,21 @@ from borderflow.regulation.dispatch import (
     Waiting,
     choose_calls,
     forecast,
+    order_queue,
     plan_reroutes,
 )
 from borderflow.sim.kernels import process_batch
-from borderflow.sim.model import GOODS, SLOT_MINUTES, Model
+from borderflow.sim.model import GOODS, SLOT_MINUTES, Model, Route
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 NCLASS = len(PRIORITIES)
+PERISHABLE_CLASSES = (PRIORITIES.index("aeo_perishable"), PRIORITIES.index("perishable"))
 REROUTE_EVERY = 60.0
-REROUTE_HORIZON = 16
-"""Slots the re-routing planner looks ahead (8 hours)."""
-REROUTE_EXTRA = 40
+REROUTE_HORIZON = 12
+"""Slots the re-routing planner looks ahead (6 hours; the live dispatcher looks 24 hours)."""
+REROUTE_EXTRA = 20
 """Waiting trucks per class offered beyond what a gate can call within the horizon."""
 
 
@@ -176,6 +180,9 @@ def simulate(model: Model) -> Trace:
     next_reroute = REROUTE_EVERY
     staged_routes = [r for r in routes if r.staged]
 
+    def slot_end_of(slot: int) -> datetime:
+        return model.at((slot + 1) * SLOT_MINUTES)
+
     def waiting_of(i: int, r: int) -> Waiting:
         w = wcache[i]
         if w is None or w.gate != routes[r].gate.code:
@@ -205,9 +212,9 @@ def simulate(model: Model) -> Trace:
             out += extra[k][:limit]
         return out
 
-    def waiting_count(r: int) -> int:
+    def waiting_count(r: int, classes: Iterable[int] = range(NCLASS)) -> int:
         total = 0
-        for cl in range(NCLASS):
+        for cl in classes:
             k = r * NCLASS + cl
             total += tail[k] - head[k] + len(extra[k])
         return total
@@ -237,8 +244,7 @@ def simulate(model: Model) -> Trace:
             if len(group) < 2:
                 continue
             views = {}
-            crowded = False
-            spare = 0
+            perishable_waiting: dict[str, int] = {}
             for r in group:
                 ri = r.index
                 row = places_tab[ri][slot:slot + REROUTE_HORIZON]
@@ -246,17 +252,15 @@ def simulate(model: Model) -> Trace:
                 places[0] = max(0, places[0] - called_in_slot[ri])
                 yard_now = sum(max(0, yard_cap[y] - yard_occ[y]) for y in r.yards)
                 usable = [min(places[0], yard_now), *places[1:]]
-                gain = max(1, r.policy.reroute_after_minutes // SLOT_MINUTES)
-                waiting = waiting_count(ri)
-                crowded = crowded or waiting > sum(usable[:gain])
-                spare += sum(usable) > waiting
-                views[r.gate.code] = (r, places, yard_now, usable, waiting)
-            if not crowded or not spare:
-                continue  # every truck is called soon where it is, or no gate has room
+                views[r.gate.code] = (r, places, yard_now, usable, waiting_count(ri))
+                perishable_waiting[r.gate.code] = waiting_count(ri, PERISHABLE_CLASSES)
+            if not _may_move(views.values(), perishable_waiting):
+                continue  # no gate could take a truck early enough to be worth moving
             outlook = {}
             for code, (r, _places, _yard, usable, _waiting) in views.items():
-                mine = [waiting_of(i, r.index)
-                        for i in candidates(r.index, sum(usable) + REROUTE_EXTRA)]
+                limit = sum(usable) + REROUTE_EXTRA
+                mine = order_queue([waiting_of(i, r.index) for i in candidates(r.index, limit)],
+                                   r.policy, slot_end_of(slot), model.at(t))[:limit]
                 fc = forecast(mine, starts, usable, r.policy, SLOT_MINUTES)[0]
                 outlook[code] = (mine, fc)
             cands = []
@@ -303,7 +307,6 @@ def simulate(model: Model) -> Trace:
     for c in range(cycles):
         t = c * cyc
         on_road = 0
-        waiting_partner = 0
         slot = int(t // SLOT_MINUTES)
         if slot != cur_slot:
             cur_slot = slot
@@ -374,38 +377,34 @@ def simulate(model: Model) -> Trace:
             area_occ[r.area] -= len(orders)
             remove(ri, taken)
         for ri in direct:
-            arr_list = direct_arr[ri]
+            if not gate_open[route_gate[ri]][c]:
+                continue  # the gate area admits trucks only while the gate works
             h = direct_head[ri]
-            arrived = bisect_right(arr_list, t)
+            arrived = bisect_right(direct_arr[ri], t)
             if arrived <= h:
                 continue
-            if gate_open[route_gate[ri]][c]:
-                ys = routes[ri].yards
-                trucks = direct_trucks[ri]
-                first = h
-                while h < arrived:
-                    y = ys[0]
-                    room = yard_cap[y] - yard_occ[y]
-                    for j in ys[1:]:
-                        if yard_cap[j] - yard_occ[j] > room:
-                            y = j
-                            room = yard_cap[j] - yard_occ[j]
-                    if room <= 0:
-                        break
-                    yard_occ[y] += 1
-                    truck_yard[trucks[h]] = y
-                    h += 1
-                if h > first:
-                    entering = trucks[first:h]
-                    entry = np.maximum(arrival[entering], prev_t)
-                    called_at[entering] = entry
-                    gate_in[entering] = entry
-                    batch += entering
-                direct_head[ri] = h
-            if routes[ri].direction == "export":
-                on_road += arrived - h
-            else:
-                waiting_partner += arrived - h
+            ys = routes[ri].yards
+            trucks = direct_trucks[ri]
+            first = h
+            while h < arrived:
+                y = ys[0]
+                room = yard_cap[y] - yard_occ[y]
+                for j in ys[1:]:
+                    if yard_cap[j] - yard_occ[j] > room:
+                        y = j
+                        room = yard_cap[j] - yard_occ[j]
+                if room <= 0:
+                    break
+                yard_occ[y] += 1
+                truck_yard[trucks[h]] = y
+                h += 1
+            if h > first:
+                entering = trucks[first:h]
+                entry = np.maximum(arrival[entering], prev_t)
+                called_at[entering] = entry
+                gate_in[entering] = entry
+                batch += entering
+            direct_head[ri] = h
         if batch:
             b = np.array(batch, dtype=np.int64)
             services += process_batch(b, gate_in, route, model.service, model.applies,
@@ -416,10 +415,59 @@ def simulate(model: Model) -> Trace:
                 heapq.heappush(releases, (lv, y))
         staging_n[c] = sum(area_occ)
         road[c] = on_road
-        partner_q[c] = waiting_partner
         prev_t = t
 
+    # trucks waiting at the gates not regulated through a staging area, at each cycle: arrived
+    # and not yet admitted into the gate area
+    for ri in direct:
+        trucks_r = np.asarray(direct_trucks[ri], dtype=np.int64)
+        if trucks_r.size == 0:
+            continue
+        came = np.searchsorted(arrival[trucks_r], sample_t, side="right")
+        entries = np.sort(called_at[trucks_r])
+        went = np.searchsorted(entries, sample_t, side="right")
+        if routes[ri].direction == "export":
+            road += came - went
+        else:
+            partner_q += came - went
     return Trace(model=model, staged_at=staged_at, called_at=called_at, gate_in=gate_in,
                  leave=leave, start=start, done=done, busy=busy, no_show=no_show,
                  rerouted=rerouted, route=route, services=services, sample_t=sample_t,
                  road_trucks=road, partner_queue=partner_q, staging=staging_n)
+
+
+def _first_slot(usable: list[int], count: int) -> int | None:
+    """The slot in which the ``count``-th truck of a queue is reached (None: beyond the
+    horizon); with ``count`` 0, the first slot with a place."""
+    total = 0
+    for s, p in enumerate(usable):
+        total += p
+        if total >= max(count, 1):
+            return s
+    return None
+
+
+def _may_move(views: Iterable[tuple[Route, list[int], int, list[int], int]],
+              perishable_waiting: dict[str, int]) -> bool:
+    """Whether re-routing can move anyone: some gate's last waiting truck (its last
+    perishable one, towards a gate that takes only perishable goods) is called at least its
+    gain later than another gate with the same procedure steps has a place left after its own
+    waiting trucks. A cheap necessary test before the forecasts and the planner, which decide
+    the moves."""
+    items = list(views)
+    for a, _pa, _ya, usable_a, waiting_a in items:
+        if waiting_a == 0:
+            continue
+        gain = max(1, a.policy.reroute_after_minutes // SLOT_MINUTES)
+        for b, _pb, _yb, usable_b, waiting_b in items:
+            if b is a or b.steps != a.steps:
+                continue
+            movable = (waiting_a if b.gate.permits_group(GOODS[2])
+                       else perishable_waiting[a.gate.code])
+            if movable == 0:
+                continue
+            last = _first_slot(usable_a, movable)
+            spare = _first_slot(usable_b, waiting_b + 1)
+            if spare is not None and (last is None or spare + gain <= last):
+                return True
+    return False

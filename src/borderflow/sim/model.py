@@ -140,8 +140,10 @@ def _open_intervals(scenario: Scenario, network: Network, gate: Gate, first: dat
                 spans[-1] = (a, min(b + change.extra_hours * 60.0, (d + 1) * 1440.0))
         out += spans
     if change is not None:
+        tz = ZoneInfo(network.timezone)
         for c in change.closures:
-            a = (c.start.date() - first).days * 1440.0 + c.start.hour * 60 + c.start.minute
+            at = c.start.astimezone(tz) if c.start.tzinfo is not None else c.start
+            a = (at.date() - first).days * 1440.0 + at.hour * 60 + at.minute
             b = a + c.hours * 60.0
             cut: list[tuple[float, float]] = []
             for s, e in out:
@@ -153,6 +155,17 @@ def _open_intervals(scenario: Scenario, network: Network, gate: Gate, first: dat
                 if e > b:
                     cut.append((b, e))
             out = cut
+    return out
+
+
+def _open_before(starts: FloatArray, ends: FloatArray, at: FloatArray) -> FloatArray:
+    """Open minutes before each instant of ``at`` (intervals sorted and disjoint)."""
+    if starts.size == 0:
+        return np.zeros(at.shape[0])
+    cum = np.concatenate(([0.0], np.cumsum(ends - starts)))
+    k = np.searchsorted(starts, at, side="right")
+    past_end = np.where(k > 0, np.maximum(0.0, ends[np.maximum(k - 1, 0)] - at), 0.0)
+    out: FloatArray = cum[k] - past_end
     return out
 
 
@@ -257,12 +270,9 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
             station_dist.append(route_dists)
             prereqs.append(route_pre)
             # places per slot: vehicles per hour over the open minutes (as domain.slots)
-            lo, hi = gate_off[gi], gate_off[gi + 1]
-            minutes = np.zeros(slots)
-            for a, b in zip(open_start[lo:hi], open_end[lo:hi], strict=True):
-                overlap = np.clip(np.minimum(slot_edges[1:], b) - np.maximum(slot_edges[:-1], a),
-                                  0, None)
-                minutes += overlap
+            minutes = np.diff(_open_before(open_start[gate_off[gi]:gate_off[gi + 1]],
+                                           open_end[gate_off[gi]:gate_off[gi + 1]],
+                                           slot_edges))
             places_rows.append((vph * minutes.astype(np.int64)) // 60)
 
     n_routes = len(routes)

@@ -247,14 +247,42 @@ def check_against(scenario: Scenario, network: Network, source: str) -> None:
         raise ScenarioError(source, problems)
 
 
-def load(path: Path) -> tuple[Scenario, Network]:
-    """A scenario file and the network it runs on."""
+def merge(base: Any, change: Any) -> Any:
+    """``change`` over ``base``: mappings merge key by key, anything else is replaced."""
+    if isinstance(base, dict) and isinstance(change, dict):
+        out = dict(base)
+        for k, v in change.items():
+            out[k] = merge(base.get(k), v) if k in base else v
+        return out
+    return change
+
+
+def read_document(path: Path, seen: tuple[Path, ...] = ()) -> Any:
+    """A scenario document with what it ``extends`` (another scenario file, relative to it)
+    merged under it."""
+    if path.resolve() in seen:
+        raise ScenarioError(str(path), [("extends", "scenarios extend each other in a loop")])
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ScenarioError(str(path), [("document", f"not valid YAML: {exc}")]) from None
     except OSError as exc:
         raise ScenarioError(str(path), [("document", str(exc))]) from None
+    if isinstance(document, dict) and "extends" in document:
+        document = dict(document)
+        parent = document.pop("extends")
+        if not isinstance(parent, str):
+            raise ScenarioError(str(path), [("extends", "the path of another scenario file")])
+        base = read_document(path.parent / parent, (*seen, path.resolve()))
+        document = merge(base, document)
+        if isinstance(base, dict) and "network" in base and "network" not in document:
+            document["network"] = str(Path(parent).parent / base["network"])
+    return document
+
+
+def load(path: Path) -> tuple[Scenario, Network]:
+    """A scenario file and the network it runs on."""
+    document = read_document(path)
     scenario = parse(document, str(path))
     network_path = (path.parent / scenario.network) if scenario.network else PACKAGED_NETWORK
     network = load_network(network_path)
