@@ -73,6 +73,8 @@ class Trace:
     rerouted: NDArray[np.bool_]
     route: IntArray
     """Route of each truck at the end (after re-routing)."""
+    yard: IntArray
+    """Yard each truck entered (-1: none)."""
     services: int
     sample_t: FloatArray
     road_trucks: IntArray
@@ -148,6 +150,9 @@ def simulate(model: Model) -> Trace:
     direct_arr = {r: arrival[direct_trucks[r]].tolist() for r in direct}
     direct_head = dict.fromkeys(direct, 0)
     yard_occ = [0] * len(model.yard_codes)
+    yard_freed = [0.0] * len(model.yard_codes)
+    """When each yard last had a place freed (a truck cannot enter before)."""
+    arrival_l = arrival.tolist()
     yard_cap = model.yard_capacity.tolist()
     yard_index = {c: i for i, c in enumerate(model.yard_codes)}
     releases: list[tuple[float, int]] = []
@@ -162,14 +167,16 @@ def simulate(model: Model) -> Trace:
     partner_q = np.zeros(cycles, dtype=np.int64)
     staging_n = np.zeros(cycles, dtype=np.int64)
     # is each gate open at each cycle (for entry into gate areas not regulated by call-forward)
-    gate_open: list[list[bool]] = []
+    # (-1 when closed, else when the current opening began)
+    gate_open: list[list[float]] = []
     for g in range(len(model.gate_codes)):
         lo, hi = model.gate_off[g], model.gate_off[g + 1]
         k = np.searchsorted(model.open_end[lo:hi], sample_t, side="right")
-        inside = np.zeros(cycles, dtype=np.bool_)
+        opened = np.full(cycles, -1.0)
         ok = k < (hi - lo)
-        inside[ok] = model.open_start[lo:hi][k[ok]] <= sample_t[ok]
-        gate_open.append(inside.tolist())
+        begun = model.open_start[lo:hi][k[ok]]
+        opened[ok] = np.where(begun <= sample_t[ok], begun, -1.0)
+        gate_open.append(opened.tolist())
     places_tab = model.slot_places.tolist()
     route_gate = [model.gate_codes.index(r.gate.code) for r in routes]
     steps = model.route_nsteps
@@ -312,13 +319,23 @@ def simulate(model: Model) -> Trace:
             cur_slot = slot
             called_in_slot = [0] * n_routes
         while releases and releases[0][0] <= t:
-            yard_occ[heapq.heappop(releases)[1]] -= 1
+            freed, y = heapq.heappop(releases)
+            yard_occ[y] -= 1
+            yard_freed[y] = freed
+        back: list[tuple[float, int]] = []
         while requeues and requeues[0][0] <= t:
             at, i = heapq.heappop(requeues)
-            staged_at[i] = at
+            a = route_area[route[i]]
+            if area_occ[a] >= area_cap[a]:
+                back.append((t + cyc, i))  # the area is full: it waits on the road
+                continue
+            staged_at[i] = max(at, prev_t)
             wcache[i] = None
             extra[route[i] * NCLASS + klass[i]].append(i)
-            area_occ[route_area[route[i]]] += 1
+            area_occ[a] += 1
+        for item in back:
+            heapq.heappush(requeues, item)
+        on_road += len(back)
         for a in range(areas):
             arrived = bisect_right(area_arr[a], t)
             adm = area_adm[a]
@@ -377,7 +394,8 @@ def simulate(model: Model) -> Trace:
             area_occ[r.area] -= len(orders)
             remove(ri, taken)
         for ri in direct:
-            if not gate_open[route_gate[ri]][c]:
+            opened_at = gate_open[route_gate[ri]][c]
+            if opened_at < 0:
                 continue  # the gate area admits trucks only while the gate works
             h = direct_head[ri]
             arrived = bisect_right(direct_arr[ri], t)
@@ -385,7 +403,6 @@ def simulate(model: Model) -> Trace:
                 continue
             ys = routes[ri].yards
             trucks = direct_trucks[ri]
-            first = h
             while h < arrived:
                 y = ys[0]
                 room = yard_cap[y] - yard_occ[y]
@@ -395,15 +412,14 @@ def simulate(model: Model) -> Trace:
                         room = yard_cap[j] - yard_occ[j]
                 if room <= 0:
                     break
+                i = trucks[h]
                 yard_occ[y] += 1
-                truck_yard[trucks[h]] = y
+                truck_yard[i] = y
+                entry = max(arrival_l[i], prev_t, yard_freed[y], opened_at)
+                called_at[i] = entry
+                gate_in[i] = entry
+                batch.append(i)
                 h += 1
-            if h > first:
-                entering = trucks[first:h]
-                entry = np.maximum(arrival[entering], prev_t)
-                called_at[entering] = entry
-                gate_in[entering] = entry
-                batch += entering
             direct_head[ri] = h
         if batch:
             b = np.array(batch, dtype=np.int64)
@@ -432,7 +448,8 @@ def simulate(model: Model) -> Trace:
             partner_q += came - went
     return Trace(model=model, staged_at=staged_at, called_at=called_at, gate_in=gate_in,
                  leave=leave, start=start, done=done, busy=busy, no_show=no_show,
-                 rerouted=rerouted, route=route, services=services, sample_t=sample_t,
+                 rerouted=rerouted, route=route, yard=truck_yard, services=services,
+                 sample_t=sample_t,
                  road_trucks=road, partner_queue=partner_q, staging=staging_n)
 
 

@@ -104,6 +104,12 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
     out["little.L"] = float(stay.sum() / (hi - lo))
     out["little.lambda"] = float(entered.sum() / (hi - lo))
     out["little.W"] = float(stay.mean()) if stay.size else 0.0
+    # trucks in the system over time, sampled at every cycle (for Little's law)
+    left_times = np.sort(np.where(np.isfinite(trace.leave), trace.leave, np.inf))
+    t = trace.sample_t[after]
+    inside = (np.searchsorted(arr, t, side="right")
+              - np.searchsorted(left_times, t, side="right"))
+    out["in_system.mean_trucks"] = float(inside.mean()) if inside.size else 0.0
     out["events"] = float(trace.events)
     keep = after.nonzero()[0]
     step = max(1, len(keep) // 2000)
