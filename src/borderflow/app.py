@@ -43,6 +43,7 @@ from borderflow.trip.vehicle_endpoints import router as vehicle_router
 from borderflow.web.pages import STATIC
 from borderflow.web.pages import router as web_router
 from borderflow.web.portal import router as portal_router
+from borderflow.web.sim import router as sim_router
 
 DESCRIPTION = """
 Borderflow regulates freight trucks through land border gates: enterprises pre-declare goods,
@@ -110,7 +111,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router, web_router, portal_router):
+                   short_router, verify_router, web_router, portal_router, sim_router):
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -109,6 +109,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "telemetry.read": OFFICIALS,
     "device.bind": frozenset({Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
     "reports.read": OFFICIALS,
+    "sim.run": frozenset({Role.REGULATOR, Role.ADMIN}),
     "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "notifications.admin": frozenset({Role.ADMIN}),
     # fees and payments

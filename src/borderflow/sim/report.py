@@ -39,6 +39,15 @@ ROWS: tuple[tuple[str, str, str, float], ...] = (
 )
 
 
+CLASS_ROWS = (
+    ("urgent", "Time in system: urgent"),
+    ("aeo_perishable", "Time in system: AEO with perishables"),
+    ("perishable", "Time in system: perishables"),
+    ("aeo", "Time in system: AEO"),
+    ("normal", "Time in system: ordinary"),
+)
+
+
 def _value(result: ScenarioResult, key: str, divisor: float) -> tuple[float, float] | None:
     est = result.estimate(key)
     if est.n == 0:
@@ -58,18 +67,22 @@ def _fmt(value: tuple[float, float] | None) -> str:
     return text + (f" ± {hw:,.{digits}f}" if hw > 0 else "")
 
 
-def table(results: Sequence[ScenarioResult]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows of the comparison (mean ± 95% confidence half-width)."""
-    header = ["Figure"] + [r.name for r in results]
-    rows = []
+def rows(results: Sequence[ScenarioResult]) -> list[tuple[str, str, list[str]]]:
+    """The comparison: (figure, unit, one cell per scenario: mean ± 95% half-width)."""
+    out = []
     for label, key, unit, divisor in ROWS:
-        name = f"{label} ({unit})" if unit else label
-        rows.append([name] + [_fmt(_value(r, key, divisor)) for r in results])
-    for cls in PRIORITIES:
+        out.append((label, unit, [_fmt(_value(r, key, divisor)) for r in results]))
+    for cls, label in CLASS_ROWS:
         key = f"class.{cls}.time_in_system.mean"
-        rows.append([f"Time in system, {cls.replace('_', ' ')} (h)"]
-                    + [_fmt(_value(r, key, HOURS)) for r in results])
-    return header, rows
+        out.append((label, "h", [_fmt(_value(r, key, HOURS)) for r in results]))
+    return out
+
+
+def table(results: Sequence[ScenarioResult]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the comparison as text."""
+    header = ["Figure"] + [r.name for r in results]
+    return header, [[f"{label} ({unit})" if unit else label, *cells]
+                    for label, unit, cells in rows(results)]
 
 
 def _png(fig: Any) -> bytes:
