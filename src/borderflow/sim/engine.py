@@ -268,11 +268,11 @@ def simulate(model: Model) -> Trace:
                 limit = sum(usable) + REROUTE_EXTRA
                 mine = order_queue([waiting_of(i, r.index) for i in candidates(r.index, limit)],
                                    r.policy, slot_end_of(slot), model.at(t))[:limit]
-                fc = forecast(mine, starts, usable, r.policy, SLOT_MINUTES)[0]
-                outlook[code] = (mine, fc)
+                fc, left_all = forecast(mine, starts, usable, r.policy, SLOT_MINUTES)
+                outlook[code] = (mine, fc, left_all)
             cands = []
             for code, (r, *_rest) in views.items():
-                mine, fc = outlook[code]
+                mine, fc, _left = outlook[code]
                 gain = max(1, r.policy.reroute_after_minutes // SLOT_MINUTES)
                 for w in mine:
                     own = fc.get(w.trip_id)
@@ -289,7 +289,8 @@ def simulate(model: Model) -> Trace:
             left = {}
             for code, (r, places, yard_now, usable, _w) in views.items():
                 stay = [w for w in outlook[code][0] if w.trip_id not in moving]
-                after = forecast(stay, starts, usable, r.policy, SLOT_MINUTES)[1]
+                after = (outlook[code][2] if len(stay) == len(outlook[code][0]) else
+                         forecast(stay, starts, usable, r.policy, SLOT_MINUTES)[1])
                 used = [u - a for u, a in zip(usable, after, strict=True)]
                 left[code] = GateRoom(places=[p - u for p, u in zip(places, used, strict=True)],
                                       yard_now=yard_now - used[0])
