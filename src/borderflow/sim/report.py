@@ -85,6 +85,32 @@ def table(results: Sequence[ScenarioResult]) -> tuple[list[str], list[list[str]]
                     for label, unit, cells in rows(results)]
 
 
+def detail_rows(results: Sequence[ScenarioResult], prefix: str, suffixes: Sequence[str],
+                divisor: float) -> list[tuple[str, list[str]]]:
+    """Rows of figures whose key starts with ``prefix`` (per gate or per station), one cell
+    per scenario and suffix."""
+    names: dict[str, None] = {}
+    for r in results:
+        for key in r.figure_names():
+            if key.startswith(prefix) and key.endswith(suffixes[0]):
+                names[key[len(prefix):len(key) - len(suffixes[0])]] = None
+    out = []
+    for name in names:
+        cells = []
+        for r in results:
+            for suffix in suffixes:
+                cells.append(_fmt(_value(r, prefix + name + suffix, divisor)))
+        out.append((name, cells))
+    return out
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
 def _png(fig: Any) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
@@ -157,9 +183,14 @@ def page(results: Sequence[ScenarioResult], images: dict[str, bytes], *, seed: i
          replications: int) -> str:
     """A self-contained HTML page (images embedded)."""
     header, rows = table(results)
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                   for row in rows)
+    main = _html_table(header, rows)
+    gates = _html_table(
+        ["Gate / direction"] + [f"{r.name}: {k}" for r in results for k in ("mean", "p95")],
+        [[name, *cells] for name, cells in detail_rows(
+            results, "gate.", (".time_in_system.mean", ".time_in_system.p95"), HOURS)])
+    util = _html_table(
+        ["Station (gate / direction / step)"] + [r.name for r in results],
+        [[name, *cells] for name, cells in detail_rows(results, "util.", ("",), 0.01)])
     imgs = "".join(
         f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
         f'{base64.b64encode(data).decode()}"></figure>' for name, data in images.items())
@@ -175,8 +206,10 @@ def page(results: Sequence[ScenarioResult], images: dict[str, bytes], *, seed: i
         "<h1>Scenario comparison</h1>"
         f"<p>{replications} replication(s), seed {seed}; mean ± half-width of the 95% "
         "confidence interval over replications.</p>"
-        f"<ul>{sources}</ul><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-        f"{imgs}</body></html>"
+        f"<ul>{sources}</ul>{main}{imgs}"
+        "<h2>Time in system by gate and direction (h)</h2>" + gates
+        + "<h2>Utilisation of the stations (% of the servers' open time, whole run)</h2>"
+        + util + "</body></html>"
     )
 
 

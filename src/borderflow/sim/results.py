@@ -155,7 +155,7 @@ class ScenarioResult:
     def estimate(self, key: str) -> Estimate:
         return estimate([r[key] for r in self.replications if key in r])
 
-    def keys(self) -> list[str]:
+    def figure_names(self) -> list[str]:
         seen: dict[str, None] = {}
         for r in self.replications:
             seen.update(dict.fromkeys(r))
