@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest bench-sim lock clean help
+.PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest bench-reports bench-sim lock clean help
 
 help:
 	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
@@ -13,6 +13,7 @@ help:
 	@echo "make test   set up and run the whole suite (lint, SQLite, then PostgreSQL)"
 	@echo "make bench  run the planner benchmark (installs the solvers it compares against)"
 	@echo "make bench-ingest  run the GPS ingestion benchmark (needs PostgreSQL and Mosquitto)"
+	@echo "make bench-reports run the reports benchmark on a synthetic year (needs PostgreSQL)"
 	@echo "make bench-sim  run the scenario-lab benchmark (a simulated year, against SimPy)"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -67,6 +68,9 @@ bench: $(VENV)/.bench
 
 bench-ingest: install
 	$(BIN)/python bench/ingest.py
+
+bench-reports: install
+	$(BIN)/python bench/reports.py
 
 bench-sim: $(VENV)/.bench
 	$(BIN)/python bench/sim.py

@@ -21,6 +21,7 @@ from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
 from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
 from borderflow.dispatch.loop import lifespan_with_dispatcher
+from borderflow.exchange.endpoints import router as exchange_router
 from borderflow.fees.endpoints import router as fees_router
 from borderflow.fees.endpoints import verify_router
 from borderflow.fees.online_endpoints import IPN_PATH, build_gateway
@@ -34,6 +35,8 @@ from borderflow.notify.endpoints import router as notify_router
 from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops.endpoints import RequestMiddleware
 from borderflow.ops.endpoints import router as ops_router
+from borderflow.report.endpoints import router as report_router
+from borderflow.report.loop import lifespan_with_situation_reports
 from borderflow.store.session import make_engine, make_session_factory
 from borderflow.telemetry.bus import FenceCache, build_bus, lifespan_with_mqtt
 from borderflow.telemetry.camera_endpoints import router as camera_router
@@ -43,6 +46,7 @@ from borderflow.trip.vehicle_endpoints import router as vehicle_router
 from borderflow.web.pages import STATIC
 from borderflow.web.pages import router as web_router
 from borderflow.web.portal import router as portal_router
+from borderflow.web.reports import router as reports_page_router
 from borderflow.web.sim import router as sim_router
 
 DESCRIPTION = """
@@ -68,7 +72,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     queued for the telemetry processor are written before the process ends."""
     try:
         async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
-                lifespan_with_mqtt(app), lifespan_with_demo(app):
+                lifespan_with_mqtt(app), lifespan_with_situation_reports(app), \
+                lifespan_with_demo(app):
             yield
     finally:
         app.state.telemetry.close()
@@ -111,7 +116,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router, web_router, portal_router, sim_router):
+                   short_router, verify_router, report_router, exchange_router, web_router,
+                   portal_router, reports_page_router, sim_router):
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

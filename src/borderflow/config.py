@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -128,10 +129,26 @@ class Settings(BaseSettings):
         description="A camera's plate read records a movement on its own only at least this "
         "sure (0 to 1); less sure reads wait for an officer.",
     )
+    situation_report_time: str = Field(
+        default="17:30", pattern=r"^(|([01][0-9]|2[0-3]):[0-5][0-9])$",
+        description="Local time (HH:MM, Lang Son) at which each gate's daily situation report "
+        "is generated and kept; empty turns it off.",
+    )
     anpr_repeat_seconds: int = Field(
         default=300, ge=0, le=24 * 3600,
         description="A read of a plate the same checkpoint matched this recently is a repeat "
         "and records nothing.",
+    )
+
+    exchange_side: str = Field(
+        default="VN", pattern=r"^[A-Z]{2}$",
+        description="Our side in the daily bulletin exchange (ISO country code); bulletins "
+        "from this side are refused on import.",
+    )
+    exchange_key_file: Path | None = Field(
+        default=None,
+        description="PEM file of our Ed25519 key that signs our bulletins; default "
+        "VAR_DIR/exchange-ed25519.pem, created once when missing.",
     )
 
     @field_validator("notify_channels")
@@ -171,8 +188,19 @@ class Settings(BaseSettings):
                 self.vnpay_api_url or f"{base}/merchant_webapi/api/transaction")
 
     @property
+    def situation_report_at(self) -> time | None:
+        if not self.situation_report_time:
+            return None
+        hour, minute = self.situation_report_time.split(":")
+        return time(int(hour), int(minute))
+
+    @property
     def notify_channel_list(self) -> tuple[str, ...]:
         return tuple(c for c in self.notify_channels.split(",") if c)
+
+    @property
+    def exchange_key_path(self) -> Path:
+        return self.exchange_key_file or self.var_dir / "exchange-ed25519.pem"
 
     def resolved_secret_key(self) -> str:
         if self.secret_key:

@@ -113,3 +113,22 @@ def test_a_new_fee_schedule_is_validated_and_loaded_from_a_file(env: Path) -> No
     bad = runner.invoke(app, ["tariff", "validate", str(new)])
     assert bad.exit_code == 1
     assert "rates.general: no rate for under-2t" in bad.output
+
+
+def test_report_history_import_and_rebuild(env: Path) -> None:
+    assert runner.invoke(app, ["setup"]).exit_code == 0
+    good = env / "daily.csv"
+    good.write_text("date,gate,direction,vehicles\n2025-06-01,huu-nghi,export,300\n"
+                    "2025-06-01,huu-nghi,import,650\n", encoding="utf-8")
+    done = runner.invoke(app, ["report", "import-history", str(good), "--kind", "daily"])
+    assert done.exit_code == 0, done.output
+    assert "Imported 2 rows (950 vehicles" in done.output
+    bad = env / "bad.csv"
+    bad.write_text("date,gate,direction,vehicles\n2025-06-01,huu-nghi,export,many\n",
+                   encoding="utf-8")
+    refused = runner.invoke(app, ["report", "import-history", str(bad), "--kind", "daily"])
+    assert refused.exit_code == 1
+    assert "line 2: vehicles" in refused.output
+    rebuilt = runner.invoke(app, ["report", "rebuild"])
+    assert rebuilt.exit_code == 0, rebuilt.output
+    assert "2 imported history rows kept" in rebuilt.output

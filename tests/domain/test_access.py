@@ -46,10 +46,10 @@ def test_every_role_has_a_description() -> None:
 
 
 PUBLIC_ACTIONS = {"network.read", "occupancy.read", "telemetry.ingest", "tariff.read",
-                  "payment.callback", "payment.return", "receipt.verify"}
+                  "payment.callback", "payment.return", "receipt.verify", "exchange.public"}
 """Reading the network and the yard figures, and phones sending positions (GPS apps such as
 Traccar Client cannot log in; the device id identifies them and only bound devices move
-trips)."""
+trips); the bulletin schema and our public key, which the partner side needs."""
 
 
 def test_public_is_granted_only_reading_the_network_and_tariff_and_sending_positions() -> None:

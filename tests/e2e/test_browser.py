@@ -17,6 +17,7 @@ import pytest
 
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
+from tests import factories
 from tests.conftest import PASSWORD, served
 from tests.web.test_portal import GOOD
 
@@ -65,6 +66,25 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
+def _overlapping(page: Page, selector: str) -> list[tuple[str, str]]:
+    """Pairs of the elements' drawn boxes that overlap (by more than a pixel each way)."""
+    boxes: list[dict[str, Any]] = page.eval_on_selector_all(selector, """els => els.map(e => {
+        const r = e.getBoundingClientRect(); const g = e.closest('g');
+        return {id: (g ? g.id : '') + ' ' + e.tagName + ' ' + e.textContent,
+                x: r.left, y: r.top, w: r.width, h: r.height}; })""")
+    assert boxes
+    out = []
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            dx = min(a["x"] + a["w"], b["x"] + b["w"]) - max(a["x"], b["x"])
+            dy = min(a["y"] + a["h"], b["y"] + b["h"]) - max(a["y"], b["y"])
+            inside = dx >= min(a["w"], b["w"]) - 0.5 and dy >= min(a["h"], b["h"]) - 0.5
+            same = a["id"].split(" ")[0] == b["id"].split(" ")[0]
+            if dx > 1 and dy > 1 and not (same and inside):  # a count sits in its marker
+                out.append((a["id"], b["id"]))
+    return out
+
+
 def _declare(page: Page, plate: str) -> str:
     page.goto("/portal/declarations/new")
     for name, value in {**GOOD, "vehicles[0].plate": plate}.items():
@@ -101,6 +121,13 @@ def test_a_declaration_from_the_portal_shows_on_the_board_and_in_the_console(
     _login(console, "regulator")
     console.wait_for_url(re.compile("/console"))
     assert console.locator(f"text={reference}-1").count() >= 1
+    # the map: no marker or key letter drawn over another, even where gates are close together
+    assert _overlapping(console, ".schematic .marker, .schematic text") == []
+    legend = console.locator("#legend-viettel-logistics-park")
+    assert legend.is_visible()
+    assert legend.locator('[data-figure="vehicles"]').inner_text() == "1"
+    key = legend.locator(".map-key").inner_text()
+    assert console.locator("#node-viettel-logistics-park text.key").text_content() == key
     _shot(console, "console")
 
 
@@ -182,3 +209,120 @@ def test_the_language_switch_and_another_enterprises_trip(
     response = other.goto(f"/api/v1/trips/{reference}-1")
     assert response is not None
     assert response.status in (401, 404)  # the API wants its own token; never the trip
+
+
+def _qr_video(text: str, path: Path, width: int = 640, height: int = 480) -> Path:
+    """A Y4M video (one grey frame) showing the QR code of ``text`` on white paper, for
+    Chromium's fake camera."""
+    import segno
+
+    rows = [list(r) for r in segno.make(text, error="m").matrix_iter(scale=6, border=4)]
+    size = len(rows)
+    top, left = (height - size) // 2, (width - size) // 2
+    luma = bytearray(b"\xeb" * (width * height))
+    for y, row in enumerate(rows):
+        for x, dark in enumerate(row):
+            if dark:
+                luma[(top + y) * width + left + x] = 0x10
+    chroma = b"\x80" * (width // 2 * height // 2)
+    header = f"YUV4MPEG2 W{width} H{height} F10:1 Ip A1:1 C420jpeg\n".encode()
+    path.write_bytes(header + b"FRAME\n" + bytes(luma) + chroma + chroma)
+    return path
+
+
+def test_an_officer_scans_a_declarations_qr_code_with_the_camera(
+    browser: Browser, site: httpx.Client, auth: Any, settings: Settings, tmp_path: Path
+) -> None:
+    body = factories.declaration()
+    body["vehicles"][0]["plate"] = "29C-811.05"
+    r = site.post("/api/v1/declarations", headers=auth("enterprise"), json=body)
+    assert r.status_code == 201, r.text
+    reference = r.json()["reference"]
+    # what the declaration's QR code holds (declaration.service.qr_payload)
+    video = _qr_video(f"{settings.public_base_url.rstrip('/')}/d/{reference}",
+                      tmp_path / "qr.y4m")
+    camera = browser.browser_type.launch(executable_path=CHROMIUM, args=[
+        *ARGS, "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream",
+        f"--use-file-for-fake-video-capture={video}"])
+    try:
+        context = camera.new_context(base_url=str(site.base_url), locale="en",
+                                     permissions=["camera"],
+                                     viewport={"width": 412, "height": 900})
+        page = context.new_page()
+        _login(page, "borderguard")
+        page.wait_for_url(re.compile("/officer"))
+        page.click("#scan-start")
+        page.wait_for_url(re.compile(f"/officer/trips/{reference}-1"), timeout=20_000)
+        assert page.locator(f"text={reference}-1").count() >= 1
+        _shot(page, "officer-scanned")
+    finally:
+        camera.close()
+
+
+def test_an_enterprise_adds_a_vehicle_to_a_declaration(
+    browser: Browser, site: httpx.Client
+) -> None:
+    page = _page(browser, site)
+    _login(page, "enterprise")
+    reference = _declare(page, "29C-811.06")
+    page.goto(f"/portal/declarations/{reference}/amend")
+    page.click("button[name=add][value=vehicles]")
+    # the new row's first field has the focus: typing goes straight into it
+    assert page.evaluate("document.activeElement.name") == "vehicles[1].plate"
+    page.keyboard.type("29C-811.07")
+    page.select_option('[name="vehicles[1].vehicle_type"]', "container_truck")
+    page.fill('[name="vehicles[1].payload_tonnes"]', "25")
+    page.select_option('[name="vehicles[1].container"]', "40ft")
+    page.fill('[name="vehicles[1].driver.name"]', "Tran Van Lai")
+    page.select_option('[name="vehicles[1].driver.document_type"]', "vn_citizen_id")
+    page.fill('[name="vehicles[1].driver.document_number"]', "12345")
+    page.fill('[name="vehicles[1].driver.phone"]', "0912000111")
+    page.press('[name="vehicles[1].driver.phone"]', "Enter")  # Enter saves
+    error = page.locator('[id="vehicles[1].driver.document_number-error"]')
+    assert error.is_visible()
+    _shot(page, "declaration-amend")
+    page.fill('[name="vehicles[1].driver.document_number"]', "001089012399")
+    page.click("form.amend button[type=submit]:not([name])")
+    page.wait_for_url(re.compile(r"/portal\?created="))
+    assert page.locator(f"#trip-{reference}-2").is_visible()
+
+
+def _tab_to(page: Page, selector: str, limit: int = 150) -> bool:
+    """Press Tab until the element matching ``selector`` has the focus (False if never)."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => !!document.activeElement && document.activeElement.matches(s)",
+                         selector):
+            return True
+    return False
+
+
+def test_the_main_actions_are_reached_and_used_with_the_keyboard(
+    browser: Browser, site: httpx.Client
+) -> None:
+    page = _page(browser, site)
+    _login(page, "enterprise")
+    reference = _declare(page, "29C-811.08")
+    assert _tab_to(page, f"a[href='/portal/declarations/{reference}/amend']")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile("/amend$"))
+    assert _tab_to(page, "button[name=add][value=goods]")
+    page.keyboard.press("Enter")
+    page.locator('[name="goods[1].hs_code"]').wait_for()
+    assert page.evaluate("document.activeElement.name") == "goods[1].hs_code"
+    assert _tab_to(page, "form.amend button[type=submit]:not([name])")
+    officer = _page(browser, site)
+    _login(officer, "customs")
+    officer.wait_for_url(re.compile("/officer"))
+    assert _tab_to(officer, "#scan-start")
+    officer.keyboard.press("Enter")  # no camera in this browser: the page says so
+    expect_text = officer.locator("[data-scan-status]")
+    expect_text.wait_for(state="visible")
+    assert "camera" in expect_text.inner_text().lower()
+    console = _page(browser, site)
+    _login(console, "regulator")
+    console.wait_for_url(re.compile("/console"))
+    for action in ("form[action='/console/controls'] button[type=submit]",
+                   "form[action='/console/priority'] button[type=submit]"):
+        console.goto("/console")
+        assert _tab_to(console, action), action

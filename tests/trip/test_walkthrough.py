@@ -380,3 +380,33 @@ def test_bad_step_requests_are_explained(client: TestClient, auth: Any, clock: F
     assert stale.json()["error"]["code"] == "version_conflict"
     # created, then its fee estimated: nothing else was written
     assert client.get(f"/api/v1/trips/{ref}", headers=auth("yard")).json()["version"] == 2
+
+
+def test_an_import_leaving_the_gate_area_passes_its_exit_step(
+    client: TestClient, auth: Any
+) -> None:
+    """A camera or GPS seeing an import leave the gate area records its exit, once every
+    other step is done; before that the exit is refused and the trip stays where it is."""
+    w = Walk(client, auth)
+    add_account(client, auth, "tt-yard", roles=["yard_operator"],
+                yard_scope=["tan-thanh-transshipment"])
+    add_account(client, auth, "tt-cashier", roles=["cashier"],
+                gate_scope=["tan-thanh-dedicated"])
+    body = factories.declaration(direction="import", requested_gate="tan-thanh-dedicated")
+    body["vehicles"][0]["plate"] = "桂A12399"
+    d = client.post("/api/v1/declarations", json=body, headers=auth("enterprise")).json()
+    ref = f"{d['reference']}-1"
+    w.step(ref, "crossing", "borderguard")
+    early = w.move(ref, "leave", "gate_area:tan-thanh-dedicated", "borderguard", expect=409)
+    assert "step 'exit' cannot be recorded yet" in early["error"]["message"]
+    assert w.trip(ref)["location"] == "gate_area:tan-thanh-dedicated"
+    w.step(ref, "border_guard", "borderguard")
+    w.step(ref, "customs", "customs", channel="green")
+    w.move(ref, "enter", "yard:tan-thanh-transshipment", "tt-yard")
+    w.step(ref, "transshipment", "tt-yard")
+    w.move(ref, "leave", "yard:tan-thanh-transshipment", "tt-yard")
+    w.pay(ref, "tt-cashier", method="cash")
+    left = w.move(ref, "leave", "gate_area:tan-thanh-dedicated", "borderguard")
+    assert left["status"] == "completed"
+    assert left["location"] is None
+    assert next(s for s in left["steps"] if s["code"] == "exit")["status"] == "passed"

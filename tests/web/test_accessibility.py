@@ -1,14 +1,21 @@
-"""A basic accessibility check of the main pages: every input has a label, the colours meet
-WCAG AA contrast, and every action is a native link or button (reachable by keyboard)."""
+"""A basic accessibility check of every page: every input has a label, ids are unique, every
+button and drawing has a name, the page says its language, the colours meet WCAG AA
+contrast, and every action is a native link or button (reachable by keyboard; the browser
+tests press Tab to reach the main ones)."""
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import re
 from html.parser import HTMLParser
 from typing import Any
 
+from fastapi.responses import HTMLResponse
+from fastapi.routing import APIRoute, APIRouter
 from fastapi.testclient import TestClient
 
+from borderflow import web
 from borderflow.web.pages import STATIC
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _login
@@ -21,9 +28,23 @@ class Audit(HTMLParser):
         self.fields: list[dict[str, str | None]] = []
         self.in_label = 0
         self.clickables: list[str] = []
+        self.ids: list[str] = []
+        self.lang = ""
+        self.unnamed: list[str] = []
+        self.button: dict[str, str | None] | None = None
+        self.button_text = ""
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         a = dict(attrs)
+        if a.get("id"):
+            self.ids.append(str(a["id"]))
+        if tag == "html":
+            self.lang = a.get("lang") or ""
+        if (tag == "svg" or a.get("role") == "img") and not (
+                a.get("aria-label") or a.get("aria-labelledby")):
+            self.unnamed.append(tag)
+        if tag == "button":
+            self.button, self.button_text = a, ""
         if tag == "label":
             self.in_label += 1
             if a.get("for"):
@@ -33,32 +54,70 @@ class Audit(HTMLParser):
         if "onclick" in a and tag not in ("button", "a"):
             self.clickables.append(tag)
 
+    def handle_data(self, data: str) -> None:
+        if self.button is not None:
+            self.button_text += data
+
     def handle_endtag(self, tag: str) -> None:
         if tag == "label":
             self.in_label -= 1
+        if tag == "button" and self.button is not None:
+            if not (self.button_text.strip() or self.button.get("aria-label")):
+                self.unnamed.append("button")
+            self.button = None
 
 
 def _unlabelled(html: str) -> list[str]:
     audit = Audit()
     audit.feed(html)
     assert audit.clickables == []  # nothing clickable that a keyboard cannot reach
+    assert audit.lang in ("vi", "en", "zh")  # screen readers speak the page's language
+    assert len(audit.ids) == len(set(audit.ids)), "ids must be unique for labels to work"
+    assert audit.unnamed == []  # every button and drawing has a name
     return [str(f.get("name") or f.get("id")) for f in audit.fields
             if not (f.get("_wrapped") or f.get("aria-label") or (f.get("id") in audit.labels))]
+
+
+def _web_pages() -> set[str]:
+    """Every page of the web application: GET routes giving HTML of the routers of the
+    ``borderflow.web`` modules."""
+    out = set()
+    for module in pkgutil.iter_modules(web.__path__):
+        router = getattr(importlib.import_module(f"borderflow.web.{module.name}"), "router", None)
+        for route in router.routes if isinstance(router, APIRouter) else ():
+            if isinstance(route, APIRoute) and "GET" in route.methods and \
+                    route.response_class is HTMLResponse:
+                out.add(route.path)
+    return out
 
 
 def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any) -> None:
     ref = staged(client, auth, "29C-900.01")
     client.post("/api/v1/dispatch/run", headers=auth("regulator"))
-    pages = {"/board": None, "/login": None, "/driver": "driver", "/officer": "customs",
+    declaration = ref.rsplit("-", 1)[0]
+    pages = {"/board": None, "/board?screen=large": None, "/board/panel": None,
+             "/login": None, "/driver": "driver", "/officer": "customs",
+             "/officer?q=no-such-plate": "customs",
              f"/officer/trips/{ref}": "borderguard", "/console": "regulator",
-             "/portal": "enterprise", "/portal/declarations/new": "enterprise"}
+             "/console?gate=huu-nghi": "regulator",
+             "/portal": "enterprise", "/portal/declarations/new": "enterprise",
+             f"/portal/declarations/{declaration}/amend": "enterprise",
+             f"/portal/trips/{ref}": "enterprise", "/reports": "regulator",
+             "/reports?gate=huu-nghi": "regulator"}
+    patterns = {path.split("?")[0].replace(ref, "{reference}").replace(declaration,
+                                                                        "{reference}")
+                for path in pages}
+    assert "/portal/declarations/{reference}/amend" in _web_pages()
+    assert _web_pages() <= patterns, "a page the check does not visit: add it here"
     for path, user in pages.items():
         client.cookies.clear()
         if user:
             _login(client, user)
         page = client.get(path)
         assert page.status_code == 200, (path, page.status_code)
-        assert _unlabelled(page.text) == [], path
+        html = page.text if path != "/board/panel" else \
+            f'<html lang="vi"><body>{page.text}</body></html>'  # a part of the board
+        assert _unlabelled(html) == [], path
 
 
 def _luminance(hex_colour: str) -> float:
@@ -77,7 +136,11 @@ def test_text_colours_meet_wcag_aa_contrast() -> None:
     var = dict(re.findall(r"--([a-z]+):\s*(#[0-9a-f]{3,6})\b", css))
     var = {k: v if len(v) == 7 else "#" + "".join(c * 2 for c in v[1:]) for k, v in var.items()}
     pairs = [(var["ink"], var["bg"]), (var["ink"], var["card"]), (var["muted"], var["card"]),
-             ("#ffffff", var["accent"]), ("#ffffff", var["alert"]), ("#ffffff", "#0b2e52"),
-             ("#f0f3f6", "#0d1117"), ("#c9d1d9", "#161b22"), (var["alert"], var["card"])]
+             ("#ffffff", var["accent"]), (var["accent"], var["card"]), ("#ffffff", var["alert"]),
+             ("#ffffff", "#0b2e52"),
+             ("#f0f3f6", "#0d1117"), ("#c9d1d9", "#161b22"), (var["alert"], var["card"]),
+             # the console's map and its legend: key letters and counts on the fill colours
+             (var["ink"], "#eef2f6"), (var["ink"], "#cfe8d4"), (var["ink"], "#f7dd9b"),
+             (var["ink"], "#f3b3b3")]
     for fg, bg in pairs:
         assert contrast(fg, bg) >= 4.5, (fg, bg, round(contrast(fg, bg), 2))

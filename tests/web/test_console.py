@@ -4,11 +4,16 @@ same effect as through the API."""
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
+import yaml
 from fastapi.testclient import TestClient
 
+from borderflow.config import DEFAULT_NETWORK_FILE
+from borderflow.network import service as networks
+from borderflow.web import console
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf, _login
 
@@ -97,3 +102,20 @@ def test_the_regulator_grants_urgent_priority_from_the_console(
     timeline = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
     last = timeline["entries"][-1]
     assert (last["type"], last["actor"]) == ("trip.prioritised", "regulator")
+
+
+
+def test_the_maps_markers_never_sit_on_one_another() -> None:
+    document = yaml.safe_load(DEFAULT_NETWORK_FILE.read_text(encoding="utf-8"))
+    nodes = console.schematic(networks.parse(document), [], str)
+    assert len(nodes) >= 5
+    for i, a in enumerate(nodes):
+        assert 0 < a.x < console.WIDTH
+        assert 0 < a.y < console.HEIGHT
+        for b in nodes[i + 1:]:  # Huu Nghi, Tan Thanh and Coc Nam are a few km apart
+            assert math.hypot(a.x - b.x, a.y - b.y) >= console.GAP - 0.5, (a.code, b.code)
+    assert any(n.displaced for n in nodes)  # pushed aside, with a leader line to the place
+    assert sorted(n.key for n in nodes) == list("ABCDEFGHIJKLMNOPQRSTUVWXYZ"[:len(nodes)])
+    same_spot = console.spread([(100.0, 100.0)] * 4)
+    assert min(math.hypot(a[0] - b[0], a[1] - b[1])
+               for i, a in enumerate(same_spot) for b in same_spot[i + 1:]) >= console.GAP - 0.5

@@ -69,3 +69,23 @@ def test_drivers_and_the_public_cannot_use_the_checkpoint_screen(client: TestCli
     refused = client.get("/officer")
     assert refused.status_code == 403
     assert "Trang này dành cho cán bộ kiểm tra." in refused.text
+
+
+def test_the_checkpoint_screen_offers_camera_scanning_with_no_internet(
+    client: TestClient
+) -> None:
+    _login(client, "customs")
+    page = client.get("/officer", params={"lang": "en"}).text
+    assert re.search(r'<button type="button" id="scan-start"[^>]*>Scan with camera<', page)
+    assert '<script src="/static/scan.js"' in page
+    script = client.get("/static/scan.js")
+    assert script.status_code == 200
+    assert "BarcodeDetector" in script.text
+    assert "/static/vendor/jsQR-1.4.0.js" in script.text
+    fallback = client.get("/static/vendor/jsQR-1.4.0.js")  # served by the platform, no CDN
+    assert fallback.status_code == 200
+    assert "jsQR" in fallback.text
+    assert client.get("/static/vendor/jsQR-LICENSE.txt").text.lstrip().startswith(
+        "Apache License")
+    vi = client.get("/officer", params={"lang": "vi"}).text
+    assert "Scan with camera" not in vi  # translated

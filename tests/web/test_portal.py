@@ -5,6 +5,7 @@ fee is paid online through the gateway; another enterprise's trips stay out."""
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -116,35 +117,137 @@ def test_another_enterprises_trips_and_other_roles_stay_out(
     assert client.get("/portal").status_code == 403
 
 
+class _Form(HTMLParser):
+    """The fields a browser sends for the page's amend form (the Save button)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "input" and a.get("name"):
+            if a.get("type") == "checkbox":
+                if "checked" in a:
+                    self.fields[a["name"]] = "on"
+            else:
+                self.fields[a["name"]] = a.get("value", "")
+        elif tag == "select":
+            self.select = a["name"]
+            self.fields.setdefault(self.select, "")
+        elif tag == "option" and self.select and "selected" in a:
+            self.fields[self.select] = a.get("value", "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "select":
+            self.select = None
+
+
+def _amend_form(client: TestClient, url: str, html: str | None = None) -> dict[str, str]:
+    parser = _Form()
+    parser.feed(html if html is not None else client.get(url, params={"lang": "en"}).text)
+    return parser.fields
+
+
 def test_a_declaration_is_amended_in_the_portal_with_the_apis_rules(
     client: TestClient, auth: Any
 ) -> None:
     _login(client, "enterprise")
     reference = _declared(client, "29C-800.05")
-    page = client.get(f"/portal/declarations/{reference}/amend", params={"lang": "en"})
-    assert page.status_code == 200
-    revision = re.search(r'name="revision" value="(\d+)"', page.text)
-    assert revision is not None
     url = f"/portal/declarations/{reference}/amend"
-    form = {"csrf": _csrf(client, url), "revision": revision.group(1), "requested_gate": "huu-nghi",
-            "requested_date": "2026-11-24", "vehicles[0].plate": "not a plate",
-            "vehicles[0].driver.phone": "0912345678", "note": ""}
-    bad = client.post(url, data=form, params={"lang": "en"})
+    form = _amend_form(client, url)
+    assert form["vehicles[0].driver.document_number"] == "001089012345"  # the whole vehicle
+    assert form["goods[0].hs_code"] == "081090"
+    bad = client.post(url, data={**form, "requested_date": "2026-11-24",
+                                 "vehicles[0].plate": "not a plate"}, params={"lang": "en"})
     assert bad.status_code == 422
     assert 'id="vehicles[0].plate-error"' in bad.text
     after_bad = client.get(f"/api/v1/declarations/{reference}",
                            headers=auth("enterprise")).json()
     assert after_bad["requested_date"] == "2026-11-23"  # nothing half-written
-    ok = client.post(url, data={**form, "vehicles[0].plate": "29C-800.55",
+    ok = client.post(url, data={**form, "requested_date": "2026-11-24",
+                                "vehicles[0].plate": "29C-800.55",
                                 "vehicles[0].driver.phone": "0987654321"},
                      follow_redirects=False)
     assert ok.status_code == 303, ok.text
     decl = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
     assert decl["requested_date"] == "2026-11-24"
     assert decl["vehicles"][0]["plate"] == "29C-800.55"
+    assert decl["vehicles"][0]["driver"]["phone"] == "+84987654321"
+    assert decl["goods"][0]["description"] == "Fresh dragon fruit"  # untouched, kept
     stale = client.post(url, data={**form, "requested_date": "2026-11-25",
                                    "vehicles[0].plate": "29C-800.55"})
     assert stale.status_code == 412  # filled in from an older revision, as If-Match in the API
     client.cookies.clear()
     _login(client, "enterprise2")
     assert client.get(url).status_code == 404
+
+
+def test_goods_lines_and_vehicles_are_added_and_removed_all_or_nothing(
+    client: TestClient, auth: Any
+) -> None:
+    _login(client, "enterprise")
+    reference = _declared(client, "29C-800.06")
+    url = f"/portal/declarations/{reference}/amend"
+    form = _amend_form(client, url)
+    # "Add a goods line" and "Add a vehicle" show one more empty row each; nothing is saved
+    added = client.post(url, data={**form, "add": "goods", "requested_date": "2026-11-24"},
+                        params={"lang": "en"})
+    assert added.status_code == 200
+    assert 'name="goods[1].hs_code"' in added.text
+    form = _amend_form(client, url, added.text)
+    assert form["requested_date"] == "2026-11-24"  # what was typed is kept
+    form = _amend_form(client, url, client.post(url, data={**form, "add": "vehicles"}).text)
+    assert "vehicles[1].plate" in form
+    assert client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")
+                      ).json()["revision"] == 1
+    # a bad second vehicle and a bad new goods line: the API's messages next to each field,
+    # and none of the changes is saved
+    form.update({
+        "goods[1].hs_code": "8471.30", "goods[1].description": "Laptop computers",
+        "goods[1].quantity": "50", "goods[1].unit": "carton", "goods[1].net_weight_kg": "-5",
+        "goods[1].value_usd": "9000",
+        "vehicles[1].plate": "29C-800.07", "vehicles[1].vehicle_type": "container_truck",
+        "vehicles[1].payload_tonnes": "25", "vehicles[1].container": "40ft",
+        "vehicles[1].driver.name": "Tran Van Lai",
+        "vehicles[1].driver.document_type": "vn_citizen_id",
+        "vehicles[1].driver.document_number": "12345", "vehicles[1].driver.phone": "0912000111"})
+    api = client.patch(f"/api/v1/declarations/{reference}", headers=auth("enterprise"), json={
+        "goods": [{"hs_code": "0810.90", "description": "x", "quantity": "1", "unit": "carton",
+                   "net_weight_kg": -5, "value_usd": "1"}]}).json()
+    api_reason = next(f["reason"] for f in api["error"]["fields"]
+                      if f["field"] == "goods[0].net_weight_kg")
+    bad = client.post(url, data=form, params={"lang": "en"})
+    assert bad.status_code == 422
+    assert re.search(r'id="goods\[1\]\.net_weight_kg-error">' + re.escape(api_reason), bad.text)
+    assert 'id="vehicles[1].driver.document_number-error"' in bad.text
+    assert 'id="goods[0].hs_code-error"' not in bad.text
+    unchanged = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
+    assert (unchanged["revision"], len(unchanged["goods"]), len(unchanged["vehicles"])) == (
+        1, 1, 1)
+    # corrected: saved at once; the second vehicle is a second trip
+    form.update({"goods[1].net_weight_kg": "400",
+                 "vehicles[1].driver.document_number": "001089012399"})
+    ok = client.post(url, data=form, follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    decl = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
+    assert [g["hs_code"] for g in decl["goods"]] == ["081090", "847130"]
+    assert [v["plate"] for v in decl["vehicles"]] == ["29C-800.06", "29C-800.07"]
+    assert client.get(f"/api/v1/trips/{reference}-2", headers=auth("enterprise")
+                      ).status_code == 200
+    # removing the first goods line and the first vehicle: errors of what stays are shown
+    # against the rows they were typed in
+    form = _amend_form(client, url)
+    removed = client.post(url, data={**form, "goods[0].remove": "on",
+                                     "vehicles[0].remove": "on",
+                                     "vehicles[1].driver.phone": "12"}, params={"lang": "en"})
+    assert removed.status_code == 422
+    assert 'id="vehicles[1].driver.phone-error"' in removed.text
+    ok = client.post(url, data={**form, "goods[0].remove": "on", "vehicles[0].remove": "on",
+                                "quarantine[0].remove": "on"}, follow_redirects=False)
+    assert ok.status_code == 303, ok.text
+    decl = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
+    assert [g["hs_code"] for g in decl["goods"]] == ["847130"]
+    assert [v["plate"] for v in decl["vehicles"]] == ["29C-800.07"]
+    assert decl["quarantine"] == []

@@ -19,11 +19,14 @@ from sqlalchemy.orm import Session
 
 from borderflow import bootstrap
 from borderflow.account import service as accounts
+from borderflow.cli.exchange import exchange_app
+from borderflow.cli.report import report_app
 from borderflow.cli.sim import sim_app
 from borderflow.clock import SystemClock
 from borderflow.config import get_settings
 from borderflow.domain.access import SYSTEM, Role
 from borderflow.errors import AppError
+from borderflow.exchange import signing
 from borderflow.fees import tariffs
 from borderflow.network import service as networks
 from borderflow.store import migrate
@@ -43,7 +46,10 @@ app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
 telemetry_app = typer.Typer(help="GPS positions and devices.", no_args_is_help=True)
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(report_app, name="report")
+app.add_typer(exchange_app, name="exchange")
 app.add_typer(sim_app, name="sim")
+
 console = Console()
 err = Console(stderr=True)
 
@@ -103,6 +109,8 @@ def setup(
         if tariff is not None:
             console.print(f"Loaded fee schedule {tariff.version} from {settings.tariff_file}")
         created = bootstrap.create_demo_accounts(session, clock) if demo else []
+    if signing.generate(settings.exchange_key_path):
+        console.print(f"Created the bulletin signing key {settings.exchange_key_path}")
     if created:
         table = Table(title="Demo accounts (passwords are shown only this once)")
         for col in ("username", "password", "roles", "scope"):

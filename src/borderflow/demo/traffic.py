@@ -1,6 +1,6 @@
 """Demo traffic: actors that drive the real API the way enterprises, yard operators, border
-guards, officers and cashiers do, in accelerated time, so every page shows live, plausible
-figures within a minute of ``make run``.
+guards, officers, cashiers, drivers' phones and the gates' cameras do, in accelerated time, so
+every page shows live, plausible figures within a minute of ``make run``.
 
 Calibrated to the Lang Son figures of the source documents: about 1,300–1,600 trucks a day
 (``BORDERFLOW_DEMO_TRUCKS_PER_DAY``, 1,400 by default), roughly 27 % of them exports, shared
@@ -50,6 +50,61 @@ FRUIT_SHARE_MORNING = 0.55
 FRUIT_SHARE = 0.25
 ONLINE_SHARE = 0.6
 """Fees paid online through the gateway (the rest in cash or by transfer at the counter)."""
+DRIVER_APP_SHARE = 0.6
+"""Trucks through the staging park whose driver runs the phone app (a demo driver's account):
+the phone sends GPS positions all along the trip, and the driver may pay the fee."""
+FIX_EVERY = 10
+"""Simulated minutes between a phone's positions (fewer than the platform's 15 minutes of
+silence that raise an alert, even at a speed of 1)."""
+FIX_EVERY_DRIVING = 2
+"""... and on the road from the park to the gate."""
+APPROACH = (-0.03, 0.004)
+"""Where trucks come from to the staging park: about 3 km south of it (lat, lon offsets)."""
+DRIVER_PAYS = 0.5
+"""Of the fees of those trucks, the share the driver pays online (the rest as for the others)."""
+CAMERA_UNSURE = 0.15
+"""Plate reads the camera is not sure of: they wait in the review queue for a border guard."""
+CAMERA_CONFUSED = 0.1
+"""Plate reads with one character confused (1/I, 0/O, 8/B, 5/S), read confidently: still
+matched."""
+CONFUSIONS = {"1": "I", "0": "O", "8": "B", "5": "S", "2": "Z"}
+REVIEW_DELAY = (15.0, 50.0)
+"""Simulated minutes before a border guard works a read in the review queue."""
+BY_HAND_AFTER = 60.0
+"""Simulated minutes after which a border guard records a movement by hand that the camera's
+read has not (a read still in review, or none matched)."""
+DRIVE_KMH = (25.0, 45.0)
+KNOT_KMH = 1.852
+
+
+def misread(plate: str, rng: random.Random) -> str:
+    """The plate with one digit after the series read as the letter it resembles."""
+    spots = [i for i, c in enumerate(plate) if i > 3 and c in CONFUSIONS]
+    if not spots:
+        return plate
+    i = rng.choice(spots)
+    return plate[:i] + CONFUSIONS[plate[i]] + plate[i + 1:]
+
+
+Place = tuple[float, float]
+"""(lat, lon)"""
+
+
+@dataclass(frozen=True)
+class Route:
+    """The road a truck's phone reports along: the staging park, where the road ends short of
+    the gate area (the entry camera admits the truck), and the gate."""
+
+    park: Place
+    road_end: Place
+    gate: Place
+
+
+def along(route: Route, progress: float) -> Place:
+    """A point on the road from the park (a straight line here) at ``progress`` from 0 to 1."""
+    (lat0, lon0), (lat1, lon1) = route.park, route.road_end
+    p = min(1.0, max(0.0, progress))
+    return lat0 + (lat1 - lat0) * p, lon0 + (lon1 - lon0) * p
 
 
 def arrivals(trucks_per_day: float, hour: int) -> float:
@@ -73,6 +128,17 @@ class Offline(Exception):
 
 
 @dataclass
+class Driver:
+    """A demo driver with the phone app: an account (its API key) and a phone (device id)."""
+
+    document: str
+    key: str
+    device: str
+    busy: bool = False
+    bound: bool = False
+
+
+@dataclass
 class Truck:
     ref: str
     gate: str
@@ -83,6 +149,15 @@ class Truck:
     """Simulated minute of the truck's next action."""
     seen_called: bool = False
     steps_done: int = 0
+    plate: str = ""
+    driver: Driver | None = None
+    drive_from: float = 0.0
+    """Simulated minute the truck left the staging park for the gate."""
+    read_at: float | None = None
+    """Simulated minute the entry camera read the plate."""
+    inside: bool = False
+    """The trip shows the truck in the gate area."""
+    last_fix: float = -math.inf
 
 
 @dataclass
@@ -101,10 +176,19 @@ class Traffic:
     speed: float = 60.0
     trucks_per_day: float = 1400.0
     seed: int = 20261123
+    drivers: list[Driver] = field(default_factory=list)
+    cameras: dict[str, tuple[str, str]] = field(default_factory=dict)
+    """Gate -> its entry camera (``gate_in``, export lanes): code and API key."""
+    routes: dict[str, Route] = field(default_factory=dict)
+    """Gate -> the road from its staging park (gates with one)."""
     minute: float = 0.0
     trucks: dict[str, Truck] = field(default_factory=dict)
     declared: int = 0
     errors: int = 0
+    positions: int = 0
+    reads: int = 0
+    in_review: dict[int, float] = field(default_factory=dict)
+    """Reads waiting for an officer -> the simulated minute the officer works them."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)  # noqa: S311 - a simulation, not a secret
@@ -124,7 +208,8 @@ class Traffic:
         group = self.rng.choice(fruit if fruit and self.rng.random() < share else goods)
         return gate, flow, group
 
-    def declaration(self, gate: str, flow: str, group: str) -> dict[str, Any]:
+    def declaration(self, gate: str, flow: str, group: str,
+                    driver: Driver | None = None) -> dict[str, Any]:
         hs, description, unit = GOODS[group]
         n = self.rng.randrange(100000)
         province = self.rng.choice(["12C", "12H", "29C", "51D", "98C"])
@@ -136,6 +221,8 @@ class Traffic:
         weight = self.rng.randrange(payload * 400, payload * 950)
         phone = f"0{self.rng.choice(['90', '91', '93', '94', '96', '97', '98'])}" \
                 f"{self.rng.randrange(10**7):07d}"
+        if driver is not None:
+            doc = driver.document
         body: dict[str, Any] = {
             "direction": flow,
             "enterprise": {"tax_code": self.tax_code, "name": "Cong ty Demo Xuat nhap khau"},
@@ -170,15 +257,24 @@ class Traffic:
         if any(t.phase == "waiting" for t in self.trucks.values()):
             await self._notice_calls(client)
         for truck in list(self.trucks.values()):
+            if truck.driver is not None and self.minute - truck.last_fix >= (
+                    FIX_EVERY_DRIVING if truck.phase == "driving_in" else FIX_EVERY):
+                await self._send_position(client, truck)
             if truck.due <= self.minute:
                 await self._act(client, truck)
+        if self.cameras and int(self.minute) % 5 == 0:
+            await self._work_review_queue(client)
+        for truck in self.trucks.values():
+            if truck.phase == "done" and truck.driver is not None:
+                truck.driver.busy = False
         self.trucks = {r: t for r, t in self.trucks.items() if t.phase != "done"}
         self.minute += 1
 
-    async def _call(self, client: httpx.AsyncClient, method: str, url: str, key: str,
+    async def _call(self, client: httpx.AsyncClient, method: str, url: str, key: str | None,
                     **kwargs: Any) -> httpx.Response | None:
         try:
-            r = await client.request(method, url, headers={"X-API-Key": key}, **kwargs)
+            r = await client.request(method, url, headers={"X-API-Key": key} if key else {},
+                                     **kwargs)
         except httpx.ConnectError:
             raise Offline from None  # the server is not listening (starting or stopping)
         except httpx.HTTPError as exc:
@@ -196,14 +292,110 @@ class Traffic:
         if picked is None:
             return
         gate, flow, group = picked
+        staged = flow == "export" and gate in self.staged_gates
+        driver = self._free_driver() if staged and gate in self.routes else None
+        body = self.declaration(gate, flow, group, driver)
         r = await self._call(client, "POST", "/api/v1/declarations", self.enterprise_key,
-                             json=self.declaration(gate, flow, group))
+                             json=body)
         if r is None or r.status_code != 201:
             return
         ref = f"{r.json()['reference']}-1"
         self.declared += 1
-        staged = flow == "export" and gate in self.staged_gates
-        self.trucks[ref] = Truck(ref, gate, flow, staged, "travelling", self.later(20, 120))
+        self.trucks[ref] = Truck(ref, gate, flow, staged, "travelling", self.later(20, 120),
+                                 plate=body["vehicles"][0]["plate"], driver=driver)
+        if driver is not None:
+            driver.busy = True
+            if not driver.bound:  # the driver binds the phone once, as on the driver page
+                bound = await self._call(client, "POST", f"/api/v1/devices/{driver.device}/bind",
+                                         driver.key, json={"driver_document": driver.document,
+                                                           "label": "demo phone"})
+                driver.bound = bound is not None and bound.status_code == 200
+
+    def _free_driver(self) -> Driver | None:
+        """A demo driver with the app, free for a trip (some trucks' drivers have it)."""
+        free = [d for d in self.drivers if not d.busy]
+        if not free or self.rng.random() >= DRIVER_APP_SHARE:
+            return None
+        return self.rng.choice(free)
+
+    def where(self, truck: Truck) -> tuple[Place, float] | None:
+        """Where the truck is for its phone, and its speed in km/h: coming to the park, in it,
+        on the road to the gate, waiting at the gate for the trip to show it in, then in the
+        gate area."""
+        route = self.routes.get(truck.gate)
+        if route is None:
+            return None
+        if truck.phase == "travelling":
+            return (route.park[0] + APPROACH[0], route.park[1] + APPROACH[1]), \
+                self.rng.uniform(*DRIVE_KMH)
+        if truck.phase == "waiting":
+            return route.park, 0.0
+        if truck.phase == "driving_in":
+            span = max(1.0, truck.due - truck.drive_from)
+            return along(route, (self.minute - truck.drive_from) / span), \
+                self.rng.uniform(*DRIVE_KMH)
+        return (route.gate if truck.inside else route.road_end), 0.0
+
+    async def _send_position(self, client: httpx.AsyncClient, truck: Truck) -> None:
+        """The driver's phone (Traccar Client, OsmAnd protocol): one fix every two simulated
+        minutes on the road from the park to the gate, every ten elsewhere."""
+        place = self.where(truck)
+        if place is None or truck.driver is None or not truck.driver.bound:
+            return
+        (lat, lon), kmh = place
+        truck.last_fix = self.minute
+        r = await self._call(client, "GET", "/api/v1/telemetry/osmand", None, params={
+            "id": truck.driver.device, "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
+            "timestamp": int(self.clock().timestamp() * 1000), "speed": f"{kmh / KNOT_KMH:.1f}",
+            "accuracy": "8", "batt": str(self.rng.randrange(30, 100))})
+        if r is not None and r.status_code == 200:
+            self.positions += 1
+
+    async def _read_plate(self, client: httpx.AsyncClient, truck: Truck) -> bool:
+        """The gate's entry camera reads the plate of a truck driving in (mostly sure; some
+        reads confuse a character; some are unsure and wait for an officer)."""
+        camera = self.cameras.get(truck.gate)
+        if camera is None:
+            return False
+        code, key = camera
+        plate, confidence = truck.plate, self.rng.uniform(0.93, 0.995)
+        draw = self.rng.random()
+        if draw < CAMERA_UNSURE:
+            confidence = self.rng.uniform(0.55, 0.85)
+        elif draw < CAMERA_UNSURE + CAMERA_CONFUSED:
+            plate = misread(plate, self.rng)
+        r = await self._call(client, "POST", "/api/v1/plate-reads", key, json={
+            "camera": code, "plate": plate, "confidence": round(confidence, 3),
+            "time": self.clock().isoformat(), "direction": "in"})
+        if r is None or r.status_code != 201:
+            return False
+        self.reads += 1
+        truck.read_at = self.minute
+        return True
+
+    async def _work_review_queue(self, client: httpx.AsyncClient) -> None:
+        """A border guard works the reads waiting for review: a few minutes after each
+        arrives, confirms it as the likeliest trip, or dismisses it when there is none."""
+        r = await self._call(client, "GET", "/api/v1/plate-reads/review", self.officers_key,
+                             params={"limit": 100})
+        if r is None or r.status_code != 200:
+            return
+        waiting = {item["id"]: item for item in r.json()}
+        self.in_review = {i: m for i, m in self.in_review.items() if i in waiting}
+        for read_id, item in waiting.items():
+            when = self.in_review.setdefault(read_id, self.later(*REVIEW_DELAY))
+            if when > self.minute:
+                continue
+            expected = [c for c in item["candidate_trips"] if c["expected"]]
+            if expected:
+                done = await self._call(client, "POST", f"/api/v1/plate-reads/{read_id}/confirm",
+                                        self.officers_key,
+                                        json={"trip": expected[0]["reference"]})
+                if done is not None and done.status_code == 200:
+                    continue
+            # none expected, or the truck is in already (by hand, or its phone's position)
+            await self._call(client, "POST", f"/api/v1/plate-reads/{read_id}/dismiss",
+                             self.officers_key, json={"reason": "no expected truck"})
 
     async def _notice_calls(self, client: httpx.AsyncClient) -> None:
         r = await self._call(client, "GET", "/api/v1/trips", self.officers_key,
@@ -214,6 +406,7 @@ class Traffic:
             truck = self.trucks.get(item["reference"])
             if truck is not None and truck.phase == "waiting":
                 truck.phase, truck.due = "driving_in", self.later(8, 40)
+                truck.drive_from = self.minute
 
     async def _move(self, client: httpx.AsyncClient, truck: Truck, area: str) -> bool:
         r = await self._call(client, "POST", f"/api/v1/trips/{truck.ref}/movements",
@@ -228,15 +421,22 @@ class Traffic:
                 else:
                     truck.phase = "done"
             elif truck.flow == "export":  # gates without a staging area: straight in
-                ok = await self._move(client, truck, f"gate_area:{truck.gate}")
-                truck.phase, truck.due = ("in_gate", self.later(3, 15)) if ok else ("done", 0)
+                await self._arrive_at_gate(client, truck)
             else:  # imports come across: the crossing step brings them into the gate area
                 truck.phase, truck.due = "in_gate", self.minute
         elif truck.phase == "driving_in":
-            ok = await self._move(client, truck, f"gate_area:{truck.gate}")
-            truck.phase, truck.due = ("in_gate", self.later(3, 15)) if ok else ("done", 0)
+            await self._arrive_at_gate(client, truck)
         elif truck.phase == "in_gate":
             await self._next_step(client, truck)
+
+    async def _arrive_at_gate(self, client: httpx.AsyncClient, truck: Truck) -> None:
+        """The gate's entry camera reads the plate (which admits the truck), or, at a gate
+        without one, the border guard records the entry."""
+        if await self._read_plate(client, truck):
+            truck.phase, truck.due = "in_gate", self.later(1, 5)
+            return
+        ok = await self._move(client, truck, f"gate_area:{truck.gate}")
+        truck.phase, truck.due = ("in_gate", self.later(3, 15)) if ok else ("done", 0)
 
     async def _next_step(self, client: httpx.AsyncClient, truck: Truck) -> None:
         """An officer records what is pending (a cashier takes the fee first when it is due)."""
@@ -248,6 +448,14 @@ class Traffic:
         if trip["status"] in ("completed", "rejected", "cancelled") or truck.steps_done > 20:
             truck.phase = "done"
             return
+        truck.inside = trip["status"] == "in_gate_area"
+        if truck.read_at is not None and trip["status"] in ("declared", "at_staging", "called"):
+            # the entry camera's read is not on the trip yet (it waits for an officer)
+            if self.minute - truck.read_at < BY_HAND_AFTER:
+                truck.due = self.later(3, 8)
+                return
+            await self._move(client, truck, f"gate_area:{truck.gate}")
+            truck.read_at = None
         pending = list(trip["pending_for_you"])
         if not pending:
             truck.due = self.later(5, 15)
@@ -256,13 +464,16 @@ class Traffic:
         if step == "fee":
             await self._pay(client, truck)
         else:
-            body: dict[str, Any] = {"outcome": "pass"}
-            if step == "customs":
-                body["channel"] = self.rng.choices(["green", "yellow", "red"], [85, 12, 3])[0]
-            await self._call(client, "POST", f"/api/v1/trips/{truck.ref}/steps/{step}",
-                             self.officers_key, json=body)
+            await self._pass(client, truck, step)
         truck.steps_done += 1
         truck.due = self.later(3, 20)
+
+    async def _pass(self, client: httpx.AsyncClient, truck: Truck, step: str) -> None:
+        body: dict[str, Any] = {"outcome": "pass"}
+        if step == "customs":
+            body["channel"] = self.rng.choices(["green", "yellow", "red"], [85, 12, 3])[0]
+        await self._call(client, "POST", f"/api/v1/trips/{truck.ref}/steps/{step}",
+                         self.officers_key, json=body)
 
     async def _pay(self, client: httpx.AsyncClient, truck: Truck) -> None:
         r = await self._call(client, "GET", f"/api/v1/trips/{truck.ref}/invoice",
@@ -270,6 +481,9 @@ class Traffic:
         if r is None or r.status_code != 200 or not r.json()["due"]:
             return
         inv = r.json()
+        if truck.driver is not None and self.rng.random() < DRIVER_PAYS and \
+                await self._pay_online(client, inv["number"], truck.driver.key):
+            return  # the driver pays on the phone
         if self.rng.random() < ONLINE_SHARE and await self._pay_online(client, inv["number"]):
             return
         method = self.rng.choice(["cash", "bank_transfer"])
@@ -279,11 +493,12 @@ class Traffic:
                                "reference": f"FT{self.rng.randrange(10**9)}"
                                if method == "bank_transfer" else None})
 
-    async def _pay_online(self, client: httpx.AsyncClient, number: str) -> bool:
-        """The enterprise pays at the gateway's page, as a payer's browser does; the gateway
-        confirms to the platform server to server."""
+    async def _pay_online(self, client: httpx.AsyncClient, number: str,
+                          key: str | None = None) -> bool:
+        """The enterprise (or the driver) pays at the gateway's page, as a payer's browser
+        does; the gateway confirms to the platform server to server."""
         r = await self._call(client, "POST", f"/api/v1/invoices/{number}/pay-online",
-                             self.enterprise_key, json={})
+                             key or self.enterprise_key, json={})
         if r is None or r.status_code != 201:
             return False
         page = urlsplit(r.json()["payment_url"])

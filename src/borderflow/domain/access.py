@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal
 
+from borderflow.errors import Forbidden
+
 
 class Role(StrEnum):
     ADMIN = "admin"
@@ -109,6 +111,11 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "telemetry.read": OFFICIALS,
     "device.bind": frozenset({Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
     "reports.read": OFFICIALS,
+    # statistics and reports (an enterprise sees only its own figures)
+    "statistics.read": OFFICIALS | {Role.ENTERPRISE},
+    "statistics.target": frozenset({Role.ADMIN, Role.REGULATOR}),
+    "situation.read": OFFICIALS,
+    "history.import": frozenset({Role.ADMIN}),
     "sim.run": frozenset({Role.REGULATOR, Role.ADMIN}),
     "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "notifications.admin": frozenset({Role.ADMIN}),
@@ -127,6 +134,12 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "receipt.verify": _ALL,
     "reconciliation.run": frozenset({Role.REGULATOR, Role.ADMIN}),
     "revenue.read": OFFICIALS | {Role.CASHIER},
+    # the daily bulletin exchanged with the partner side
+    "exchange.public": _ALL,
+    "bulletin.read": frozenset({Role.PARTNER_LIAISON, Role.REGULATOR, Role.ADMIN}),
+    "bulletin.publish": frozenset({Role.PARTNER_LIAISON, Role.REGULATOR, Role.ADMIN}),
+    "bulletin.import": frozenset({Role.PARTNER_LIAISON, Role.ADMIN}),
+    "exchange_key.manage": frozenset({Role.ADMIN}),
     # cameras (ANPR) and their plate reads
     "camera.manage": frozenset({Role.ADMIN}),
     "camera.read": frozenset({Role.ADMIN, Role.REGULATOR}),
@@ -205,6 +218,16 @@ def declaration_scope(p: Principal, gates_of_yards: dict[str, str]) -> Declarati
     return DeclarationScope(
         tax_code_heads=frozenset(heads), driver_documents=frozenset(drivers), gates=frozenset(gates)
     )
+
+
+def statistics_scope(p: Principal, requested: str | None) -> str | None:
+    """The enterprise (tax code head) whose figures ``p`` gets: officials any (or all, None);
+    an enterprise only its own, whatever it asks for."""
+    if p.is_official or Role.ADMIN in p.roles:
+        return requested
+    if Role.ENTERPRISE in p.roles and p.enterprise_tax_code:
+        return p.enterprise_tax_code[:10]
+    raise Forbidden("this account has no enterprise, so no statistics of its own")
 
 
 def may_change_declaration(p: Principal, declarant_tax: str, agent_tax: str | None) -> bool:

@@ -760,6 +760,13 @@ def _on_left(s: dict[str, Any], e: Event) -> None:
         where = loc if loc is not None else "no area"
         raise InvalidTransition(f"the vehicle is not in {area} (it is in {where}); "
                                 "an exit needs an entry")
+    if kind == "gate_area" and s["status"] not in TERMINAL:
+        # leaving the gate area is an import's exit step (seen by a camera or GPS)
+        exit_step = next((d["code"] for d in s["procedure"]["steps"] if d["kind"] == "exit"),
+                         None)
+        if exit_step is not None and s["steps"][exit_step]["status"] == "pending":
+            _require_ready(s, exit_step)
+            _pass(s, exit_step, e)
     s["location"] = f"gate_area:{s['gate']}" if kind == "yard" else None
 
 

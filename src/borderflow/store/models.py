@@ -627,3 +627,202 @@ class Reconciliation(Base):
     report: Mapped[dict[str, Any]] = mapped_column(JSONType)
     imported_by: Mapped[str] = mapped_column(String(80))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+# --- statistics and reports ---------------------------------------------------------------------
+
+
+class ReportFact(Base):
+    """One trip's statistics fact (see ``domain/stats.py``), or one row of imported history.
+    The summary tables below are always the sum of every fact's contributions."""
+
+    __tablename__ = "report_facts"
+
+    key: Mapped[str] = mapped_column(String(60), primary_key=True)
+    trip_id: Mapped[str | None] = mapped_column(String(36), nullable=True, unique=True)
+    import_id: Mapped[int | None] = mapped_column(
+        ForeignKey("history_imports.id", ondelete="CASCADE"), nullable=True, index=True)
+    gate: Mapped[str] = mapped_column(String(40), index=True)
+    enterprise: Mapped[str] = mapped_column(String(14), index=True)
+    arrived_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    crossed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    fact: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (Index("ix_report_facts_gate_arrived", "gate", "arrived_at"),)
+
+
+class StatCount(Base):
+    """Vehicles and their goods, declarations, fees and seconds, per day or month."""
+
+    __tablename__ = "stat_counts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1))  # d | m
+    period: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(12))
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    goods_group: Mapped[str] = mapped_column(String(60))
+    enterprise: Mapped[str] = mapped_column(String(14))  # "*" = all enterprises
+    vehicles: Mapped[int] = mapped_column(BigInteger, default=0)
+    declarations: Mapped[int] = mapped_column(BigInteger, default=0)
+    weight_kg: Mapped[int] = mapped_column(BigInteger, default=0)
+    value_usd_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("grain", "period", "kind", "gate", "direction",
+                                       "goods_group", "enterprise", name="uq_stat_counts_key"),
+                      Index("ix_stat_counts_enterprise", "enterprise", "grain", "period"))
+
+
+class StatDuration(Base):
+    """Histograms of time in the system, waiting and each step (bands of ``domain/stats``)."""
+
+    __tablename__ = "stat_durations"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1))
+    period: Mapped[date] = mapped_column(Date)
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    goods_group: Mapped[str] = mapped_column(String(60))
+    measure: Mapped[str] = mapped_column(String(40))
+    bucket: Mapped[int] = mapped_column(Integer)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("grain", "period", "gate", "direction", "goods_group",
+                                       "measure", "bucket", name="uq_stat_durations_key"),)
+
+
+class StatHour(Base):
+    """Vehicles crossed per local clock hour."""
+
+    __tablename__ = "stat_hours"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    hour: Mapped[int] = mapped_column(Integer)
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    vehicles: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("day", "hour", "gate", "direction",
+                                       name="uq_stat_hours_key"),)
+
+
+class StatReason(Base):
+    """Holds and rejections by step and reason code."""
+
+    __tablename__ = "stat_reasons"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    grain: Mapped[str] = mapped_column(String(1))
+    period: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(10))  # hold | reject
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    step: Mapped[str] = mapped_column(String(40))
+    reason_code: Mapped[str] = mapped_column(String(60))
+    n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (UniqueConstraint("grain", "period", "kind", "gate", "direction", "step",
+                                       "reason_code", name="uq_stat_reasons_key"),)
+
+
+class ReportTarget(Base):
+    """An annual target for one indicator (all gates, or one gate)."""
+
+    __tablename__ = "report_targets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    year: Mapped[int] = mapped_column(Integer)
+    indicator: Mapped[str] = mapped_column(String(40))
+    gate: Mapped[str] = mapped_column(String(40), default="")  # "" = all gates
+    value: Mapped[int] = mapped_column(BigInteger)
+    note: Mapped[str] = mapped_column(Text, default="")
+    set_by: Mapped[str] = mapped_column(String(80))
+    set_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("year", "indicator", "gate", name="uq_report_targets"),)
+
+
+class SituationReport(Base):
+    """A gate's daily situation report as generated at the scheduled time (kept as sent)."""
+
+    __tablename__ = "situation_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    gate: Mapped[str] = mapped_column(String(40))
+    day: Mapped[date] = mapped_column(Date, index=True)
+    document: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    generated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    generated_by: Mapped[str] = mapped_column(String(80))
+
+    __table_args__ = (UniqueConstraint("gate", "day", name="uq_situation_reports_gate_day"),)
+
+
+class HistoryImport(Base):
+    """A file of past crossings or daily totals, imported whole or not at all."""
+
+    __tablename__ = "history_imports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(20))  # crossings | daily
+    filename: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    rows: Mapped[int] = mapped_column(Integer)
+    vehicles: Mapped[int] = mapped_column(BigInteger)
+    period_from: Mapped[date] = mapped_column(Date)
+    period_to: Mapped[date] = mapped_column(Date)
+    imported_by: Mapped[str] = mapped_column(String(80))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ExchangeKey(Base):
+    """A partner side's Ed25519 public key, registered by an admin: bulletins signed with it
+    are accepted from that side until it is revoked."""
+
+    __tablename__ = "exchange_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(64), unique=True)
+    side: Mapped[str] = mapped_column(String(2))
+    public_key: Mapped[str] = mapped_column(String(64))  # base64 of the 32 raw bytes
+    note: Mapped[str] = mapped_column(Text, default="")
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class Bulletin(Base):
+    """One version of a side's daily bulletin, as signed: ours as published, the partner's as
+    received. A different content for the same side and day is a new version; the same content
+    again is the same row."""
+
+    __tablename__ = "bulletins"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    side: Mapped[str] = mapped_column(String(2))
+    day: Mapped[date] = mapped_column(Date)
+    version: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64))
+    body: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    signature: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    origin: Mapped[str] = mapped_column(String(10))  # published | received
+    source: Mapped[str] = mapped_column(String(10))  # publish | api | upload | cli
+    fed: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("side", "day", "version", name="uq_bulletins_side_day_version"),
+        UniqueConstraint("side", "day", "sha256", name="uq_bulletins_side_day_sha256"),
+    )

@@ -27,6 +27,7 @@ from borderflow.domain.network import BookingRules, Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.notify import outbox as notify_outbox
+from borderflow.report import facts as report_facts
 from borderflow.store import scoping
 from borderflow.store.models import Declaration, Enterprise, Trip, TripEvent
 
@@ -155,6 +156,7 @@ def _create_trip(session: Session, decl: Declaration, position: int, spec: dict[
     from borderflow.fees import invoices  # fees build on trips
 
     invoices.estimate(session, row, actor=actor, now=now)
+    report_facts.on_trip_change(session, row, event, now=now)
     return row
 
 
@@ -270,6 +272,7 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
     from borderflow.fees import invoices  # fees build on trips
 
     invoices.on_trip_change(session, row, before, event, actor=actor, now=now)
+    report_facts.on_trip_change(session, row, event, now=now)
     return row
 
 

@@ -4,6 +4,7 @@ online."""
 
 from __future__ import annotations
 
+import re
 from typing import Any, get_args
 
 from fastapi import APIRouter, Request
@@ -16,7 +17,13 @@ from borderflow.declaration import service as declarations
 from borderflow.declaration.schemas import DeclarationIn, Unit
 from borderflow.dispatch import service as dispatch
 from borderflow.domain.access import Principal, Role
-from borderflow.domain.declaration import DIRECTIONS, VehicleType
+from borderflow.domain.declaration import (
+    DIRECTIONS,
+    MAX_GOODS_LINES,
+    MAX_VEHICLES,
+    Container,
+    VehicleType,
+)
 from borderflow.domain.values import DocumentType
 from borderflow.errors import AppError, ValidationFailed
 from borderflow.fees import invoices
@@ -34,6 +41,7 @@ GOODS_ROWS = 3
 UNITS = get_args(Unit)
 VEHICLE_TYPES = get_args(VehicleType)
 DOCUMENT_TYPES = get_args(DocumentType)
+CONTAINERS = get_args(Container)
 
 
 def _enterprise(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
@@ -183,12 +191,127 @@ def portal_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
                         timeline=trips.timeline(db, row))
 
 
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "goods": ("hs_code", "description", "quantity", "unit", "net_weight_kg", "value_usd"),
+    "vehicles": ("plate", "trailer_plate", "vehicle_type", "payload_tonnes", "container",
+                 "driver.name", "driver.document_type", "driver.document_number",
+                 "driver.phone", "driver.crosses_border"),
+    "quarantine": ("kind", "certificate_number", "issued_by"),
+}
+"""The lists of a declaration the amend form shows whole, with the fields of each item."""
+FLAGS = frozenset({"driver.crosses_border"})
+LIMITS = {"goods": MAX_GOODS_LINES, "vehicles": MAX_VEHICLES, "quarantine": MAX_GOODS_LINES}
+"""Rows the form shows at most: the API's limits for goods lines and vehicles; as many
+quarantine certificates as goods lines (the API sets no limit there)."""
+TOP_FIELDS = ("requested_gate", "requested_date", "note")
+
+
+def _declaration_form(decl: Any) -> dict[str, str]:
+    """A stored declaration as the amend form's fields (``goods[0].hs_code``...)."""
+    document = declarations.input_document(decl)
+    form = {"requested_gate": decl.requested_gate,
+            "requested_date": decl.requested_date.isoformat(), "note": decl.note or "",
+            "revision": str(decl.revision)}
+    for section, names in SECTIONS.items():
+        items = document.get(section) or []
+        form[f"{section}_count"] = str(len(items))
+        for i, item in enumerate(items):
+            for name in names:
+                value: Any = item
+                for part in name.split("."):
+                    value = value.get(part) if isinstance(value, dict) else None
+                if name in FLAGS:
+                    if value:
+                        form[f"{section}[{i}].{name}"] = "on"
+                elif value is not None:
+                    form[f"{section}[{i}].{name}"] = str(value)
+    return form
+
+
+def _count(form: dict[str, str], section: str) -> int:
+    try:
+        return max(0, min(int(form.get(f"{section}_count") or 0), LIMITS[section]))
+    except ValueError:
+        return 0
+
+
+def _kept_rows(form: dict[str, str], section: str) -> list[int]:
+    """The form's rows of a section that stay: not marked for removal, and not a row added
+    in the form and left empty."""
+    kept = []
+    for i in range(_count(form, section)):
+        if form.get(f"{section}[{i}].remove") == "on":
+            continue
+        empty = not any((form.get(f"{section}[{i}].{n}") or "").strip()
+                        for n in SECTIONS[section] if n not in FLAGS)
+        if empty and form.get(f"{section}[{i}].added") == "on":
+            continue
+        kept.append(i)
+    return kept
+
+
+def _item(form: dict[str, str], section: str, i: int) -> dict[str, Any]:
+    """One row of the form as an item of the declaration document (blank fields left out,
+    so the API's rules name what is missing)."""
+    item: dict[str, Any] = {}
+    for name in SECTIONS[section]:
+        key = f"{section}[{i}].{name}"
+        value: Any = form.get(key) == "on" if name in FLAGS else (form.get(key) or "").strip()
+        if value == "":
+            continue
+        *parents, leaf = name.split(".")
+        target = item
+        for part in parents:
+            target = target.setdefault(part, {})
+        target[leaf] = value
+    return item
+
+
+def _amend_patch(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """The whole amended document as a merge patch (lists replaced whole, as the API's
+    ``PATCH /declarations/{id}``), and for each list which form row each item came from."""
+    rows = {section: _kept_rows(form, section) for section in SECTIONS}
+    patch: dict[str, Any] = {
+        "requested_gate": (form.get("requested_gate") or "").strip(),
+        "requested_date": (form.get("requested_date") or "").strip(),
+        "note": (form.get("note") or "").strip() or None,
+        **{section: [_item(form, section, i) for i in kept] for section, kept in rows.items()},
+    }
+    return patch, rows
+
+
+_ITEM_PATH = re.compile(r"^(goods|vehicles|quarantine)\[(\d+)\]")
+
+
+def _field_errors(fields: list[Any], rows: dict[str, list[int]]) -> dict[str, str]:
+    """The API's field errors keyed by the form's field names (item ``k`` of a list is the
+    form row it came from)."""
+    errors: dict[str, str] = {}
+    for f in fields:
+        key = f.field
+        found = _ITEM_PATH.match(key)
+        if found and int(found.group(2)) < len(rows[found.group(1)]):
+            key = f"{found.group(1)}[{rows[found.group(1)][int(found.group(2))]}]" \
+                  f"{key[found.end():]}"
+        errors.setdefault(key, f.reason)
+    return errors
+
+
 def _amend_form(request: Request, who: Principal, network: Any, decl: Any,
-                form: dict[str, str], errors: dict[str, str], status: int = 200) -> Response:
+                form: dict[str, str], errors: dict[str, str], status: int = 200,
+                focus: str = "") -> Response:
     fmt = pages.formatter(request)
+    counts = {section: _count(form, section) for section in SECTIONS}
+    shown = {*TOP_FIELDS, *SECTIONS} | {
+        f"{section}[{i}].{name}" for section, names in SECTIONS.items()
+        for i in range(counts[section]) for name in names}
     return pages.render(request, "declaration_amend.html", status=status, user=who,
-                        decl=decl, form=form, errors=errors,
-                        gate_options=[(g.code, fmt.name(g.name)) for g in network.gates])
+                        decl=decl, form=form, errors=errors, counts=counts, limits=LIMITS,
+                        focus=focus, other_errors={k: v for k, v in errors.items()
+                                                   if k and k not in shown},
+                        gate_options=[(g.code, fmt.name(g.name)) for g in network.gates],
+                        units=UNITS, vehicle_types=VEHICLE_TYPES,
+                        document_types=DOCUMENT_TYPES, containers=CONTAINERS)
 
 
 @router.get("/portal/declarations/{reference}/amend", response_class=HTMLResponse)
@@ -202,20 +325,16 @@ def amend_page(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
     except AppError as exc:
         return pages.render(request, "message.html", status=exc.status_code,
                             message=exc.message)
-    vehicle = decl.vehicles[0]
-    form = {"requested_gate": decl.requested_gate,
-            "requested_date": decl.requested_date.isoformat(), "note": decl.note or "",
-            "vehicles[0].plate": vehicle["plate"],
-            "vehicles[0].driver.phone": vehicle["driver"]["phone"],
-            "revision": str(decl.revision)}
-    return _amend_form(request, who, network, decl, form, {})
+    return _amend_form(request, who, network, decl, _declaration_form(decl), {})
 
 
 @router.post("/portal/declarations/{reference}/amend", response_class=HTMLResponse)
 async def amend_declaration(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
-    """A change to the date, gate, note, first vehicle's plate or its driver's phone, checked
-    like ``PATCH /api/v1/declarations/{id}``; the trips follow. A change made meanwhile by
-    someone else is refused (the revision the form was filled from)."""
+    """The date, gate, note and every goods line, vehicle (with its driver) and quarantine
+    certificate, added or removed, checked like ``PATCH /api/v1/declarations/{id}`` in one
+    change (all or nothing); the trips follow. A change made meanwhile by someone else is
+    refused (the revision the form was filled from). "Add a ..." shows the form again with
+    one more empty row and saves nothing."""
     form = {k: str(x) for k, x in (await request.form()).items()}
     session.check_csrf(request, form.get("csrf"))
     who = _enterprise(request, ctx, db)
@@ -225,41 +344,30 @@ async def amend_declaration(reference: str, request: Request, ctx: Ctx, db: Db) 
     network = networks.in_force(db, now)
     try:
         decl = declarations.get(db, reference, actor=who, network=network)
-        top = {k: form[k].strip() for k in ("requested_gate", "requested_date")
-               if form.get(k, "").strip() and form[k].strip() != str(
-                   decl.requested_gate if k == "requested_gate" else
-                   decl.requested_date.isoformat())}
-        note = form.get("note", "").strip()
-        if note != (decl.note or ""):
-            top["note"] = note or None  # type: ignore[assignment]
-        revision = int(form.get("revision") or decl.revision)
-        if top:
-            decl = declarations.amend(db, decl.id, top, actor=who, now=now, network=network,
-                                      holidays=around(now.date()), if_match=revision)
-            revision = decl.revision
-        vehicle = decl.vehicles[0]
-        item: dict[str, Any] = {}
-        plate = form.get("vehicles[0].plate", "").strip()
-        phone = form.get("vehicles[0].driver.phone", "").strip()
-        if plate and plate != vehicle["plate"]:
-            item["plate"] = plate
-        if phone and phone != vehicle["driver"]["phone"]:
-            item["driver"] = {"phone": phone}
-        if item:
-            declarations.amend(db, decl.id, item, actor=who, now=now, network=network,
-                               holidays=around(now.date()), if_match=revision,
-                               item=("vehicles", 1))
-    except ValidationFailed as exc:
-        db.rollback()
-        errors: dict[str, str] = {}
-        for f in exc.fields:
-            key = f.field if not f.field.startswith(("plate", "driver")) else \
-                f"vehicles[0].{f.field}"
-            errors.setdefault(key, f.reason)
-        return _amend_form(request, who, network, decl, form, errors or {"": exc.message},
-                           status=422)
     except AppError as exc:
-        db.rollback()
         return pages.render(request, "message.html", status=exc.status_code,
                             message=exc.message)
+    section = form.get("add", "")
+    if section in SECTIONS:
+        n = _count(form, section)
+        if n < LIMITS[section]:
+            form[f"{section}_count"] = str(n + 1)
+            form[f"{section}[{n}].added"] = "on"
+        return _amend_form(request, who, network, decl, form, {},
+                           focus=f"{section}[{n}].{SECTIONS[section][0]}")
+    patch, rows = _amend_patch(form)
+    try:
+        revision = int(form.get("revision") or decl.revision)
+        decl = declarations.amend(db, decl.id, patch, actor=who, now=now, network=network,
+                                  holidays=around(now.date()), if_match=revision)
+    except ValidationFailed as exc:
+        db.rollback()
+        return _amend_form(request, who, network, decl, form,
+                           _field_errors(exc.fields, rows) or {"": exc.message}, status=422)
+    except (AppError, ValueError) as exc:
+        db.rollback()
+        message = exc.message if isinstance(exc, AppError) else N_("The form is out of date.")
+        return pages.render(request, "message.html",
+                            status=exc.status_code if isinstance(exc, AppError) else 400,
+                            message=message)
     return RedirectResponse(f"/portal?created={decl.reference}", status_code=303)

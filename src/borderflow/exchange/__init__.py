@@ -1,0 +1,1 @@
+"""The daily bulletin exchanged with the partner side (docs/exchange.md)."""

@@ -1,0 +1,164 @@
+"""A signed bulletin as CSV (one table, one row per figure) and as a bilingual PDF
+(Vietnamese and Chinese, Noto Sans SC embedded as for the e-receipts)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import unicodedata
+from typing import Any
+
+from fpdf import FPDF
+from fpdf.fonts import FontFace
+
+from borderflow.domain.bulletin import content_sha256
+from borderflow.fees.receipts import FONT
+
+CSV_COLUMNS = ("section", "gate", "code", "name_vi", "name_zh", "date", "direction",
+               "vehicles", "declared", "booked", "capacity", "starts", "ends", "kind", "note")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defused(value: Any) -> str:
+    """A cell a spreadsheet will not run as a formula."""
+    cell = "" if value is None else str(value)
+    return "'" + cell if cell.startswith(FORMULA_START) else cell
+
+
+def to_csv(envelope: dict[str, Any]) -> str:
+    """Rows: ``bulletin`` (who, when, signature), ``yard``, ``staging``, ``planned``,
+    ``hours``, ``closure``; directions are the issuing side's."""
+    b, sig = envelope["bulletin"], envelope["signature"]
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+
+    def row(**cells: Any) -> None:
+        writer.writerow([defused(cells.get(c)) for c in CSV_COLUMNS])
+
+    row(section="bulletin", code=b["side"], name_vi=b["issuer"], date=b["date"],
+        starts=b["issued_at"], ends=b["counted_at"], kind=f"schema v{b['schema_version']}",
+        note=f"{sig['alg']} {sig['key_id']} {sig['value']} sha256:{content_sha256(b)}")
+    for y in b["yards"]:
+        for d in ("export", "import"):
+            row(section="yard", gate=y["gate"], code=y["code"], name_vi=y.get("name", {})
+                .get("vi"), name_zh=y.get("name", {}).get("zh"), date=b["date"], direction=d,
+                vehicles=y["vehicles"][d], capacity=y.get("capacity"), starts=b["counted_at"])
+    for s in b["staging_areas"]:
+        for d in ("export", "import"):
+            row(section="staging", code=s["code"], name_vi=s.get("name", {}).get("vi"),
+                name_zh=s.get("name", {}).get("zh"), date=b["date"], direction=d,
+                vehicles=s["vehicles"][d], capacity=s.get("capacity"), starts=b["counted_at"])
+    for p in b["planned"]:
+        row(section="planned", gate=p["gate"], date=b["planned_date"], direction=p["direction"],
+            declared=p["declared"], booked=p["booked"], capacity=p["capacity"])
+    for h in b["hours"]:
+        row(section="hours", gate=h["gate"], date=h["date"], kind=h["kind"],
+            starts=" ".join(f"{r['from']}-{r['to']}" for r in h["open"]), note=h.get("note"))
+    for c in b["closures"]:
+        row(section="closure", gate=c["gate"], direction=c["direction"], kind=c["kind"],
+            starts=c["starts_at"], ends=c["ends_at"], capacity=c.get("vehicles_per_hour"),
+            note=c["reason"])
+    return out.getvalue()
+
+
+DIRECTION = {"export": "Xuất / 出口", "import": "Nhập / 进口"}
+DAY_KIND = {"regular": "Thường lệ / 正常", "extended": "Kéo dài / 延长",
+            "holiday": "Ngày lễ / 节假日", "exception": "Đặc biệt / 特别",
+            "closed": "Đóng cửa / 关闭"}
+CONTROL = {"closure": "Tạm đóng / 临时关闭", "pause": "Tạm dừng gọi xe / 暂停放行",
+           "capacity": "Giới hạn năng lực / 限流", "extended_hours": "Kéo dài giờ / 延长时间"}
+
+
+def _name(names: dict[str, str] | None, code: str) -> str:
+    if not names:
+        return code
+    return " / ".join(dict.fromkeys(n for n in (names.get("vi"), names.get("zh")) if n)) or code
+
+
+def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> bytes:
+    """The bulletin in Vietnamese and Chinese on A4; ``gates`` names the gate codes in a
+    legend."""
+    def t(value: Any) -> str:
+        return unicodedata.normalize("NFC", str(value))
+
+    b, sig = envelope["bulletin"], envelope["signature"]
+    names = gates or {}
+
+    pdf = FPDF(format="A4")
+    pdf.set_title(f"Bản tin {b['side']} {b['date']}")
+    pdf.set_creator("Borderflow")
+    pdf.add_font("Noto", "", FONT)
+    pdf.add_page()
+    pdf.set_font("Noto", size=14)
+    pdf.multi_cell(0, 7, t("BẢN TIN TRAO ĐỔI HẰNG NGÀY / 每日交换通报"),
+                   new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Noto", size=9)
+    for label, value in (
+        ("Bên phát hành / 发布方", f"{b['side']} · {b['issuer']}"),
+        ("Ngày / 日期", b["date"]),
+        ("Thời điểm đếm / 统计时间", b["counted_at"]),
+        ("Phát hành lúc / 发布时间", b["issued_at"]),
+        ("Chiều / 方向", f"theo bên {b['side']}: xuất = rời {b['side']} / "
+                         f"以{b['side']}方为准：出口 = 离开{b['side']}"),
+    ):
+        pdf.multi_cell(0, 5, t(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+
+    def heading(text: str) -> None:
+        pdf.ln(2)
+        pdf.set_font("Noto", size=11)
+        pdf.multi_cell(0, 6, t(text), new_x="LMARGIN", new_y="NEXT")
+        pdf.set_font("Noto", size=8)
+
+    def table(widths: tuple[int, ...], header: tuple[str, ...], rows: list[tuple[Any, ...]]
+              ) -> None:
+        with pdf.table(col_widths=widths, first_row_as_headings=True, text_align="LEFT",
+                       headings_style=FontFace(emphasis="", fill_color=(230, 230, 230)),
+                       borders_layout="HORIZONTAL_LINES") as tbl:
+            for cells in [header, *rows]:
+                r = tbl.row()
+                for cell in cells:
+                    r.cell(t("" if cell is None else cell))
+
+    codes = sorted({r["gate"] for key in ("yards", "planned", "hours", "closures")
+                    for r in b[key]})
+    if names:
+        heading("Cửa khẩu / 口岸")
+        table((25, 75), ("Mã / 代码", "Tên / 名称"), [(c, names.get(c, "")) for c in codes])
+    heading("Xe trong bãi / 堆场内车辆")
+    table((20, 40, 14, 13, 13),
+          ("Cửa khẩu / 口岸", "Bãi / 堆场", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
+          [(y["gate"], _name(y.get("name"), y["code"]), y.get("capacity"),
+            y["vehicles"]["export"], y["vehicles"]["import"]) for y in b["yards"]])
+    heading("Xe tại bãi chờ / 待检区车辆")
+    table((60, 14, 13, 13),
+          ("Bãi chờ / 待检区", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
+          [(_name(s.get("name"), s["code"]), s.get("capacity"), s["vehicles"]["export"],
+            s["vehicles"]["import"]) for s in b["staging_areas"]])
+    heading(f"Kế hoạch ngày {b['planned_date']} / {b['planned_date']} 计划")
+    table((25, 20, 15, 15, 15),
+          ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报", "Đã đặt chỗ / 已预约",
+           "Năng lực / 能力"),
+          [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
+           for p in b["planned"]])
+    heading("Giờ làm việc / 工作时间")
+    table((22, 16, 22, 40),
+          ("Cửa khẩu / 口岸", "Ngày / 日期", "Loại / 类型", "Giờ mở / 开放时间"),
+          [(h["gate"], h["date"], DAY_KIND.get(h["kind"], h["kind"]),
+            ", ".join(f"{r['from']}–{r['to']}" for r in h["open"]) or "—") for h in b["hours"]])
+    heading("Tạm đóng và điều chỉnh / 临时关闭与调整")
+    if b["closures"]:
+        table((18, 22, 32, 28),
+              ("Cửa khẩu / 口岸", "Loại / 类型", "Thời gian / 时间", "Lý do / 原因"),
+              [(c["gate"], CONTROL.get(c["kind"], c["kind"]),
+                f"{c['starts_at']} → {c['ends_at']}", c["reason"]) for c in b["closures"]])
+    else:
+        pdf.multi_cell(0, 5, t("Không có / 无"), new_x="LMARGIN", new_y="NEXT")
+    pdf.ln(3)
+    pdf.set_font("Noto", size=7)
+    pdf.multi_cell(0, 4, t(
+        f"Chữ ký / 签名 ({sig['alg']}, {sig['key_id']}): {sig['value']}\n"
+        f"SHA-256: {content_sha256(b)}\n"
+        "Bản JSON có chữ ký là bản gốc / 以带签名的 JSON 文本为准"),
+        new_x="LMARGIN", new_y="NEXT")
+    return bytes(pdf.output())

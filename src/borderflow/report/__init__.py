@@ -1,0 +1,1 @@
+"""Statistics, reports, targets, daily situation reports and imported history."""
