@@ -149,3 +149,32 @@ def test_calibrate_on_a_database_without_finished_trips_changes_nothing(
         assert target.read_text(encoding="utf-8") == before
     finally:
         get_settings.cache_clear()
+
+
+def test_the_demand_is_fitted_from_when_trucks_arrived() -> None:
+    monday = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 08:00 in Lang Son
+    trips = []
+    for day in range(14):  # two weeks: 3 exports at 08:00, 1 import at 20:00 local, per day
+        at = monday + timedelta(days=day)
+        trips += [{"flow": "export", "gate": "huu-nghi" if k < 2 else "coc-nam",
+                   "facts": {"perishable": k == 0},
+                   "milestones": {"staging_entered": at.isoformat()}} for k in range(3)]
+        trips.append({"flow": "import", "gate": "chi-ma", "facts": {},
+                      "milestones": {"gate_area_entered": (at + timedelta(hours=12))
+                                     .isoformat()}})
+    trips.append({"flow": "export", "gate": "huu-nghi", "milestones": {}})  # never arrived
+    demand = calibrate.demand_from(trips, "Asia/Ho_Chi_Minh")
+    assert demand["trucks_per_day"] == 4.0
+    assert demand["export_share"] == 0.75
+    assert demand["hourly_profile"][8] == 42
+    assert demand["hourly_profile"][20] == 14
+    assert sum(demand["hourly_profile"]) == 56
+    assert demand["weekday_factors"] == dict.fromkeys(
+        ("mon", "tue", "wed", "thu", "fri", "sat", "sun"), 1.0)
+    assert demand["gates"]["export"] == {"coc-nam": 0.333, "huu-nghi": 0.667}
+    assert demand["perishable_share"] == {"export": 0.333, "import": 0.0}
+    # a scenario takes the fitted demand as it is
+    sc, _ = scenarios.load(GOLDEN / "small-regulated.yaml")
+    doc = scenarios.merge(sc.model_dump(mode="json"), {"demand": demand})
+    assert scenarios.parse(doc).demand.trucks_per_day == 4.0
+    assert calibrate.demand_from([], "Asia/Ho_Chi_Minh") == {}

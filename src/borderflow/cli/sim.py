@@ -78,30 +78,42 @@ def sim_calibrate(
     since: Annotated[datetime | None, typer.Option(help="Only trips created from (UTC)")]
     = None,
     min_samples: Annotated[int, typer.Option(min=2, help="Fewer samples: no fit")] = 5,
+    demand: Annotated[bool, typer.Option(help="Also fit the demand from the arrivals")] = True,
     write: Annotated[bool, typer.Option(help="Write the fits into the scenario file")]
     = False,
 ) -> None:
-    """Fit service times per gate, direction and step from the recorded trip timelines."""
+    """Fit service times per gate, direction and step, and the demand (trucks per day, hours,
+    weekdays, gate shares), from the recorded trips."""
     from sqlalchemy import select
 
     from borderflow.cli.main import session_scope
     from borderflow.store.models import Trip
 
+    loaded = _load([scenario], None)[0]
     with session_scope() as session:
-        query = select(Trip.state).where(Trip.status.in_(("in_gate_area", "completed")))
+        query = select(Trip.status, Trip.state).where(
+            Trip.status.in_(("at_staging", "called", "in_gate_area", "completed")))
         if since is not None:
             query = query.where(Trip.created_at >= since.replace(tzinfo=since.tzinfo or UTC))
-        states = list(session.scalars(query))
-    fits = calibration.fit(states, min_samples)
+        rows = session.execute(query).all()
+    finished = [state for status, state in rows if status in ("in_gate_area", "completed")]
+    fits = calibration.fit(finished, min_samples)
     table = Table("gate", "direction", "step", "samples", "mean (min)", "cv")
     for f in fits:
         table.add_row(f.gate, f.direction, f.step, str(f.samples), f"{f.mean:.1f}",
                       f"{f.cv:.2f}")
-    console.print(table if fits else f"no step with {min_samples} samples in {len(states)} "
-                                     "trips")
-    if write and fits:
+    console.print(table if fits else f"no step with {min_samples} samples in "
+                                     f"{len(finished)} trips")
+    arrivals = (calibration.demand_from([state for _, state in rows],
+                                        loaded[1].timezone) if demand else {})
+    if arrivals:
+        console.print(f"demand from {len(rows)} trips: {arrivals['trucks_per_day']} trucks/day, "
+                      f"{arrivals['export_share']:.0%} export")
+    if write and (fits or arrivals):
         document = yaml.safe_load(scenario.read_text(encoding="utf-8"))
         merged = calibration.merge_into(document, calibration.scenario_section(fits))
+        if arrivals:
+            merged["demand"] = {**(merged.get("demand") or {}), **arrivals}
         scenario.write_text(yaml.safe_dump(merged, allow_unicode=True, sort_keys=False,
                                            width=100), encoding="utf-8")
         _load([scenario], None)

@@ -9,15 +9,21 @@ this overstates service; fit on ordinary days, or lower ``servers`` accordingly.
 Each gate, direction and step with enough samples gets a lognormal with the samples' mean and
 coefficient of variation (method of moments), written as the ``gates.<gate>.stations`` section
 of a scenario file.
+
+The demand is fitted too (:func:`demand_from`): trucks per day, the export share, the hourly
+profile and weekday factors in local time, each direction's gate shares and perishable share,
+from when the trips entered the staging area (or their gate area).
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from borderflow.sim.model import SKIPPED_KINDS
 
@@ -121,3 +127,49 @@ def merge_into(document: dict[str, Any], section: Mapping[str, Any]) -> dict[str
         mine["stations"] = stations
     out["gates"] = gates
     return out
+
+
+def demand_from(trips: Iterable[Mapping[str, Any]], timezone: str) -> dict[str, Any]:
+    """The recorded arrivals as a scenario's ``demand`` figures: trucks per day, export share,
+    hourly profile and weekday factors (local time), each direction's gate shares and
+    perishable share. A truck arrives when it entered the staging area, else its gate area.
+    Empty when no trip has arrived."""
+    tz = ZoneInfo(timezone)
+    hours: Counter[int] = Counter()
+    weekdays: Counter[int] = Counter()
+    days: set[Any] = set()
+    gates: dict[str, Counter[str]] = {"export": Counter(), "import": Counter()}
+    perishable: Counter[str] = Counter()
+    for state in trips:
+        milestones = state.get("milestones", {})
+        at = _time(milestones.get("staging_entered") or milestones.get("gate_area_entered"))
+        direction = state.get("flow")
+        if at is None or direction not in gates:
+            continue
+        local = at.astimezone(tz)
+        hours[local.hour] += 1
+        weekdays[local.weekday()] += 1
+        days.add(local.date())
+        gates[direction][str(state.get("gate"))] += 1
+        if (state.get("facts") or {}).get("perishable"):
+            perishable[direction] += 1
+    total = sum(hours.values())
+    if not total:
+        return {}
+    span = (max(days) - min(days)).days + 1
+    weekday_days: Counter[int] = Counter(
+        (min(days) + timedelta(days=d)).weekday() for d in range(span))
+    per_weekday = {w: weekdays[w] / weekday_days[w] for w in range(7) if weekday_days[w]}
+    mean = sum(per_weekday.values()) / len(per_weekday)
+    names = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    exports = sum(gates["export"].values())
+    return {
+        "trucks_per_day": round(total / span, 1),
+        "export_share": round(exports / total, 3),
+        "hourly_profile": [hours[h] for h in range(24)],
+        "weekday_factors": {names[w]: round(v / mean, 3) for w, v in per_weekday.items()},
+        "gates": {d: {g: round(n / sum(c.values()), 3) for g, n in sorted(c.items())}
+                  for d, c in gates.items() if c},
+        "perishable_share": {d: round(perishable[d] / sum(c.values()), 3)
+                             for d, c in gates.items() if c},
+    }
