@@ -178,3 +178,9 @@ def test_the_demand_is_fitted_from_when_trucks_arrived() -> None:
     doc = scenarios.merge(sc.model_dump(mode="json"), {"demand": demand})
     assert scenarios.parse(doc).demand.trucks_per_day == 4.0
     assert calibrate.demand_from([], "Asia/Ho_Chi_Minh") == {}
+
+
+def test_a_scenario_naming_a_missing_network_file_says_so(tmp_path: Path) -> None:
+    with pytest.raises(scenarios.ScenarioError) as err:
+        scenarios.load(write(tmp_path, {"network": "no-such-network.yaml"}))
+    assert err.value.problems[0][0] == "network"

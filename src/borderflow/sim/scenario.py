@@ -208,7 +208,11 @@ def parse(document: Any, source: str = "scenario") -> Scenario:
 
 
 def load_network(path: Path) -> Network:
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as exc:
+        raise ScenarioError(str(path), [("network", f"cannot read the network: {exc}")]
+                            ) from None
     try:
         network = _network_adapter.validate_python(document)
     except ValidationError as exc:
