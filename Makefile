@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest bench-reports lock clean help
+.PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest bench-reports bench-sim lock clean help
 
 help:
 	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
@@ -14,6 +14,7 @@ help:
 	@echo "make bench  run the planner benchmark (installs the solvers it compares against)"
 	@echo "make bench-ingest  run the GPS ingestion benchmark (needs PostgreSQL and Mosquitto)"
 	@echo "make bench-reports run the reports benchmark on a synthetic year (needs PostgreSQL)"
+	@echo "make bench-sim  run the scenario-lab benchmark (a simulated year, against SimPy)"
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
@@ -70,6 +71,9 @@ bench-ingest: install
 
 bench-reports: install
 	$(BIN)/python bench/reports.py
+
+bench-sim: $(VENV)/.bench
+	$(BIN)/python bench/sim.py
 
 # Re-pin every dependency to what the current virtual env holds.
 lock: install

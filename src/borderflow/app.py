@@ -47,6 +47,7 @@ from borderflow.web.pages import STATIC
 from borderflow.web.pages import router as web_router
 from borderflow.web.portal import router as portal_router
 from borderflow.web.reports import router as reports_page_router
+from borderflow.web.sim import router as sim_router
 
 DESCRIPTION = """
 Borderflow regulates freight trucks through land border gates: enterprises pre-declare goods,
@@ -116,7 +117,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
                    short_router, verify_router, report_router, exchange_router, web_router,
-                   portal_router, reports_page_router):
+                   portal_router, reports_page_router, sim_router):
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. SQLite (default) or postgresql+psycopg://user@host/db.",
     )
     var_dir: Path = Field(default=Path("var"), description="Where local state is kept.")
+    scenarios_dir: Path = Field(default=Path("data/scenarios"),
+                                description="Scenario files the scenario lab page offers.")
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = Field(

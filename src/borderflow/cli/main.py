@@ -21,6 +21,7 @@ from borderflow import bootstrap
 from borderflow.account import service as accounts
 from borderflow.cli.exchange import exchange_app
 from borderflow.cli.report import report_app
+from borderflow.cli.sim import sim_app
 from borderflow.clock import SystemClock
 from borderflow.config import get_settings
 from borderflow.domain.access import SYSTEM, Role
@@ -47,6 +48,7 @@ telemetry_app = typer.Typer(help="GPS positions and devices.", no_args_is_help=T
 app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(report_app, name="report")
 app.add_typer(exchange_app, name="exchange")
+app.add_typer(sim_app, name="sim")
 
 console = Console()
 err = Console(stderr=True)

@@ -116,6 +116,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "statistics.target": frozenset({Role.ADMIN, Role.REGULATOR}),
     "situation.read": OFFICIALS,
     "history.import": frozenset({Role.ADMIN}),
+    "sim.run": frozenset({Role.REGULATOR, Role.ADMIN}),
     "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "notifications.admin": frozenset({Role.ADMIN}),
     # fees and payments

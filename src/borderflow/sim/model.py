@@ -1,0 +1,383 @@
+"""A scenario and its network compiled into arrays: routes (gate × direction), stations,
+working hours in simulated minutes, and the trucks that will arrive (drawn from a seeded
+generator).
+
+Simulated time is in minutes from local midnight of the scenario's first day (local time of
+the network, Asia/Ho_Chi_Minh for Lang Son: no daylight saving).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+import numpy as np
+from numpy.typing import NDArray
+
+from borderflow.domain.network import FLOWS, WEEKDAYS, Flow, Gate, Network
+from borderflow.domain.trip import PRIORITIES, priority_class
+from borderflow.regulation.dispatch import Policy
+from borderflow.sim.scenario import Distribution, Scenario, Station
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
+
+SLOT_MINUTES = 30
+SKIPPED_KINDS = ("declaration", "transport", "vehicle_control")
+"""Procedure steps before the gate area: they are the call-forward itself, not stations."""
+GOODS = ("fresh-fruit", "cassava-roots", "machinery")
+"""Representative goods group of a perishable, a quarantine and an ordinary truck: which gates
+may take it follows from the network's goods lists."""
+
+
+def draw(rng: np.random.Generator, d: Distribution, n: int) -> FloatArray:
+    """``n`` times (minutes) from a distribution."""
+    if d.dist == "constant" or (d.dist != "exponential" and d.cv == 0.0):
+        return np.full(n, d.mean)
+    if d.dist == "exponential":
+        return rng.exponential(d.mean, n)
+    if d.dist == "gamma":
+        shape = 1.0 / (d.cv * d.cv)
+        return rng.gamma(shape, d.mean / shape, n)
+    sigma2 = math.log1p(d.cv * d.cv)
+    return rng.lognormal(math.log(d.mean) - sigma2 / 2.0, math.sqrt(sigma2), n)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One gate and direction: its stations (procedure steps after entry into the gate area)
+    and how trucks reach it."""
+
+    index: int
+    gate: Gate
+    direction: Flow
+    steps: tuple[str, ...]
+    kinds: tuple[str, ...]
+    conditions: tuple[str, ...]
+    """When each step applies (always, quarantine, transshipment, driver_crosses)."""
+    staged: bool
+    """Called forward from a staging area (otherwise trucks come straight to the gate)."""
+    area: int
+    """Index of the staging area, -1 when not staged."""
+    yards: tuple[int, ...]
+    policy: Policy
+
+
+@dataclass
+class Model:
+    scenario: Scenario
+    network: Network
+    base: datetime
+    """Simulated minute 0 (local midnight of the first day)."""
+    horizon: float
+    routes: list[Route]
+    yard_codes: list[str]
+    yard_capacity: IntArray
+    area_codes: list[str]
+    area_capacity: IntArray
+    gate_codes: list[str]
+    open_start: FloatArray
+    open_end: FloatArray
+    gate_off: IntArray
+    """Open intervals of gate g: ``open_start[gate_off[g]:gate_off[g+1]]``."""
+    slot_places: IntArray
+    """(routes, slots): call-forward places of each 30-minute slot (0 when closed)."""
+    route_station: IntArray
+    route_prereq: IntArray
+    route_nsteps: IntArray
+    station_gate: IntArray
+    station_servers: IntArray
+    station_names: list[str]
+    # trucks, in arrival order
+    arrival: FloatArray
+    route: IntArray
+    klass: IntArray
+    perishable: BoolArray
+    service: FloatArray
+    applies: BoolArray
+    travel: FloatArray
+    no_show_draw: FloatArray
+
+    @property
+    def trucks(self) -> int:
+        return int(self.arrival.shape[0])
+
+    def at(self, minute: float) -> datetime:
+        return self.base + timedelta(minutes=minute)
+
+
+def _holidays(years: range) -> dict[str, frozenset[date]]:
+    out = {}
+    for country in ("VN", "CN"):
+        found: set[date] = set()
+        for y in years:
+            found |= set(holidays_lib.country_holidays(country, years=y).keys())
+        out[country] = frozenset(found)
+    return out
+
+
+def _open_intervals(scenario: Scenario, network: Network, gate: Gate, first: date, days: int,
+                    hols: dict[str, frozenset[date]]) -> list[tuple[float, float]]:
+    calendar = network.calendar(gate.calendar)
+    change = scenario.gates.get(gate.code)
+    if calendar is None or (change is not None and not change.open):
+        return []
+    out: list[tuple[float, float]] = []
+    for d in range(days):
+        day = first + timedelta(days=d)
+        hours = calendar.hours_on(day, hols)
+        spans = [(d * 1440.0 + r.start.hour * 60 + r.start.minute,
+                  d * 1440.0 + r.end.hour * 60 + r.end.minute) for r in hours.intervals]
+        if spans and change is not None:
+            if change.lunch_through:
+                spans = [(spans[0][0], spans[-1][1])]
+            if change.extra_hours:
+                a, b = spans[-1]
+                spans[-1] = (a, min(b + change.extra_hours * 60.0, (d + 1) * 1440.0))
+        out += spans
+    if change is not None:
+        tz = ZoneInfo(network.timezone)
+        for c in change.closures:
+            at = c.start.astimezone(tz) if c.start.tzinfo is not None else c.start
+            a = (at.date() - first).days * 1440.0 + at.hour * 60 + at.minute
+            b = a + c.hours * 60.0
+            cut: list[tuple[float, float]] = []
+            for s, e in out:
+                if e <= a or s >= b:
+                    cut.append((s, e))
+                    continue
+                if s < a:
+                    cut.append((s, a))
+                if e > b:
+                    cut.append((b, e))
+            out = cut
+    return out
+
+
+def _open_before(starts: FloatArray, ends: FloatArray, at: FloatArray) -> FloatArray:
+    """Open minutes before each instant of ``at`` (intervals sorted and disjoint)."""
+    if starts.size == 0:
+        return np.zeros(at.shape[0])
+    cum = np.concatenate(([0.0], np.cumsum(ends - starts)))
+    k = np.searchsorted(starts, at, side="right")
+    past_end = np.where(k > 0, np.maximum(0.0, ends[np.maximum(k - 1, 0)] - at), 0.0)
+    out: FloatArray = cum[k] - past_end
+    return out
+
+
+def _policy(scenario: Scenario, network: Network, gate: Gate) -> Policy:
+    """The gate's dispatch policy, as the live dispatcher builds it from the network."""
+    r = gate.regulation
+    window = (r.green_window.start, r.green_window.end) if r.green_window else None
+    kind = r.policy if scenario.dispatch.policy == "network" else scenario.dispatch.policy
+    return Policy(kind=kind, cycle=r.cycle, grace_minutes=r.grace_minutes, green_window=window,
+                  green_classes=r.green_classes, share_green_window=r.share_green_window,
+                  timezone=network.timezone, reroute_after_minutes=r.reroute_after_minutes,
+                  no_show=r.no_show)
+
+
+def _station(scenario: Scenario, gate: Gate, step: str) -> Station | None:
+    change = scenario.gates.get(gate.code)
+    if change is not None and step in change.stations:
+        return change.stations[step]
+    return scenario.stations.get(step)
+
+
+def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator) -> Model:
+    """Build the arrays of one replication (the trucks are drawn from ``rng``)."""
+    tz = ZoneInfo(network.timezone)
+    base = datetime.combine(scenario.start, datetime.min.time(), tz)
+    days = scenario.days
+    horizon = days * 1440.0
+    hols = _holidays(range(scenario.start.year - 1, scenario.start.year + 3))
+    gate_codes = [g.code for g in network.gates]
+    area_codes = [a.code for a in network.staging_areas]
+    area_capacity = np.array([scenario.staging_capacity if scenario.staging_capacity is not None
+                              else a.capacity for a in network.staging_areas], dtype=np.int64)
+    yard_codes: list[str] = []
+    yard_capacity: list[int] = []
+    starts: list[float] = []
+    ends: list[float] = []
+    gate_off = [0]
+    for gate in network.gates:
+        spans = _open_intervals(scenario, network, gate, scenario.start, days, hols)
+        starts += [a for a, _ in spans]
+        ends += [b for _, b in spans]
+        gate_off.append(len(starts))
+        factor = scenario.gates[gate.code].yard_factor if gate.code in scenario.gates else 1.0
+        for y in gate.yards:
+            yard_codes.append(y.code)
+            yard_capacity.append(round(y.capacity * factor))
+    open_start = np.array(starts)
+    open_end = np.array(ends)
+
+    # routes and stations
+    routes: list[Route] = []
+    station_gate: list[int] = []
+    station_servers: list[int] = []
+    station_names: list[str] = []
+    station_dist: list[list[Distribution]] = []
+    prereqs: list[list[list[int]]] = []
+    slots = days * 1440 // SLOT_MINUTES
+    slot_edges = np.arange(slots + 1, dtype=np.float64) * SLOT_MINUTES
+    places_rows = []
+    for gi, gate in enumerate(network.gates):
+        change = scenario.gates.get(gate.code)
+        for direction in FLOWS:
+            flow = gate.capacity_for(direction)
+            procedure = network.procedure_for(gate.code, direction)
+            if flow is None or procedure is None or (change is not None and not change.open):
+                continue
+            steps = [s for s in procedure.steps if s.kind not in SKIPPED_KINDS]
+            codes = tuple(s.code for s in steps)
+            vph = (change.vehicles_per_hour.get(direction, flow.vehicles_per_hour)
+                   if change is not None else flow.vehicles_per_hour)
+            route_dists = []
+            route_pre = []
+            for s in steps:
+                st = _station(scenario, gate, s.code)
+                if s.kind == "crossing" and direction == "export" and change is not None \
+                        and change.partner_per_hour is not None:
+                    dist = Distribution(dist="constant", mean=60.0 / change.partner_per_hour)
+                    servers = 1
+                elif st is None:
+                    dist = Distribution(dist="constant", mean=1.0)
+                    servers = max(1, flow.lanes)
+                else:
+                    dist = st.service
+                    servers = st.servers or max(1, math.ceil(1.25 * max(vph, 1) * dist.mean
+                                                             / 60.0))
+                station_gate.append(gi)
+                station_servers.append(servers)
+                station_names.append(f"{gate.code}/{direction}/{s.code}")
+                route_dists.append(dist)
+                pre = [codes.index(p) if p in codes else -2
+                       for p in procedure.prerequisites(s.code)]
+                route_pre.append(sorted(set(pre)) or [-2])
+            staged = (scenario.regulation == "staging" and gate.staging_area is not None
+                      and any(s.kind == "vehicle_control" for s in procedure.steps))
+            area = area_codes.index(gate.staging_area) if staged and gate.staging_area else -1
+            yards = tuple(yard_codes.index(y.code) for y in gate.yards
+                          if direction in y.directions)
+            routes.append(Route(len(routes), gate, direction, codes,
+                                tuple(s.kind for s in steps), tuple(s.applies for s in steps),
+                                staged, area, yards,
+                                _policy(scenario, network, gate)))
+            station_dist.append(route_dists)
+            prereqs.append(route_pre)
+            # places per slot: vehicles per hour over the open minutes (as domain.slots)
+            minutes = np.diff(_open_before(open_start[gate_off[gi]:gate_off[gi + 1]],
+                                           open_end[gate_off[gi]:gate_off[gi + 1]],
+                                           slot_edges))
+            places_rows.append((vph * minutes.astype(np.int64)) // 60)
+
+    n_routes = len(routes)
+    max_steps = max(len(r.steps) for r in routes)
+    max_pre = max(len(p) for pre in prereqs for p in pre)
+    route_station = np.full((n_routes, max_steps), -1, dtype=np.int64)
+    route_prereq = np.full((n_routes, max_steps, max_pre + 1), -1, dtype=np.int64)
+    route_nsteps = np.array([len(r.steps) for r in routes], dtype=np.int64)
+    next_station = 0
+    for ri in range(n_routes):
+        for j in range(len(routes[ri].steps)):
+            route_station[ri, j] = next_station
+            route_prereq[ri, j, :len(prereqs[ri][j])] = prereqs[ri][j]
+            next_station += 1
+
+    # arrivals: Poisson counts per hour, uniform within the hour
+    d = scenario.demand
+    profile = np.asarray(d.hourly_profile, dtype=np.float64)
+    profile = profile / profile.sum()
+    wf = np.array([d.weekday_factors.get(w, 1.0) for w in WEEKDAYS])
+    wf = wf / wf.mean() if wf.mean() > 0 else wf
+    day_factor = np.empty(days)
+    perish_factor = np.ones(days)
+    export_factor = np.ones(days)
+    for i in range(days):
+        day = scenario.start + timedelta(days=i)
+        f = wf[day.weekday()]
+        for p in d.periods:
+            if p.start <= day <= p.end:
+                f *= p.factor
+                perish_factor[i] *= p.perishable_factor
+                export_factor[i] *= p.export_factor
+        day_factor[i] = f
+    rate = (d.trucks_per_day * day_factor[:, None] * profile[None, :]).ravel()
+    counts = rng.poisson(rate)
+    hour = np.repeat(np.arange(days * 24), counts)
+    arrival = np.sort(hour * 60.0 + rng.random(hour.shape[0]) * 60.0)
+    n = arrival.shape[0]
+    day_of = np.minimum((arrival // 1440).astype(np.int64), days - 1)
+    export = rng.random(n) < np.minimum(d.export_share * export_factor[day_of], 1.0)
+    p_share = np.where(export, d.perishable_share.get("export", 0.0),
+                       d.perishable_share.get("import", 0.0))
+    perishable = rng.random(n) < np.minimum(p_share * perish_factor[day_of], 1.0)
+    quarantine = perishable | (rng.random(n) < d.quarantine_share)
+    aeo = rng.random(n) < d.aeo_share
+    urgent = rng.random(n) < d.urgent_share
+    crosses = rng.random(n) < np.where(export, d.driver_crosses.get("export", 0.3),
+                                       d.driver_crosses.get("import", 1.0))
+    klass = np.array([PRIORITIES.index(priority_class(p, a)) for p in (False, True)
+                      for a in (False, True)], dtype=np.int64)[perishable * 2 + aeo]
+    klass = np.where(urgent, PRIORITIES.index("urgent"), klass)
+    goods = np.where(perishable, 0, np.where(quarantine, 1, 2))
+
+    # gate preference among the open gates that permit the goods
+    route = np.full(n, -1, dtype=np.int64)
+    pick: FloatArray = rng.random(size=(n,))
+    for direction in FLOWS:
+        shares = d.gates.get(direction, {})
+        for gk, group in enumerate(GOODS):
+            cand = [r for r in routes if r.direction == direction
+                    and r.gate.permits_group(group) and shares.get(r.gate.code, 0.0) > 0]
+            mask = (export == (direction == "export")) & (goods == gk)
+            if not cand:
+                cand = [r for r in routes if r.direction == direction
+                            and r.gate.permits_group(group)]
+                if not cand:
+                    continue
+                weights = np.ones(len(cand))
+            else:
+                weights = np.array([shares[c.gate.code] for c in cand])
+            cum = np.cumsum(weights / weights.sum())
+            idx = np.minimum(np.searchsorted(cum, pick[mask], side="right"), len(cand) - 1)
+            route[mask] = np.array([r.index for r in cand], dtype=np.int64)[idx]
+    keep = route >= 0
+    arrival, route, klass, perishable, quarantine, crosses = (
+        arrival[keep], route[keep], klass[keep], perishable[keep], quarantine[keep],
+        crosses[keep])
+    n = arrival.shape[0]
+
+    # service times and which steps apply, per truck and step of its route
+    service = np.zeros((n, max_steps))
+    applies = np.zeros((n, max_steps), dtype=np.bool_)
+    for r in routes:
+        mine = np.flatnonzero(route == r.index)
+        for j, condition in enumerate(r.conditions):
+            service[mine, j] = draw(rng, station_dist[r.index][j], mine.shape[0])
+            if condition == "always":
+                applies[mine, j] = True
+            elif condition == "quarantine":
+                applies[mine, j] = quarantine[mine]
+            elif condition == "transshipment":
+                applies[mine, j] = r.gate.transshipment
+            else:
+                applies[mine, j] = crosses[mine]
+    travel = draw(rng, scenario.dispatch.travel, n)
+    no_show_draw: FloatArray = rng.random(size=(n,))
+
+    return Model(
+        scenario=scenario, network=network, base=base, horizon=horizon, routes=routes,
+        yard_codes=yard_codes, yard_capacity=np.array(yard_capacity, dtype=np.int64),
+        area_codes=area_codes, area_capacity=area_capacity, gate_codes=gate_codes,
+        open_start=open_start, open_end=open_end, gate_off=np.array(gate_off, dtype=np.int64),
+        slot_places=np.array(places_rows, dtype=np.int64).reshape(n_routes, slots),
+        route_station=route_station, route_prereq=route_prereq, route_nsteps=route_nsteps,
+        station_gate=np.array(station_gate, dtype=np.int64),
+        station_servers=np.array(station_servers, dtype=np.int64), station_names=station_names,
+        arrival=arrival, route=route, klass=klass, perishable=perishable, service=service,
+        applies=applies, travel=travel, no_show_draw=no_show_draw)

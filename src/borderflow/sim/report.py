@@ -1,0 +1,232 @@
+"""Side-by-side comparison of scenarios: a table, PNG plots and a self-contained HTML page."""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from borderflow.domain.trip import PRIORITIES
+from borderflow.sim.results import ScenarioResult
+
+HOURS = 60.0
+
+ROWS: tuple[tuple[str, str, str, float], ...] = (
+    # (label, key, unit, divisor)
+    ("Trucks arriving per day", "trucks", "", 0.0),
+    ("Throughput per day", "throughput_per_day", "", 1.0),
+    ("Time in system, mean", "time_in_system.mean", "h", HOURS),
+    ("Time in system, p50", "time_in_system.p50", "h", HOURS),
+    ("Time in system, p95", "time_in_system.p95", "h", HOURS),
+    ("Wait before call-forward, mean", "wait.mean", "h", HOURS),
+    ("Wait before call-forward, p95", "wait.p95", "h", HOURS),
+    ("Perishable wait, mean", "perishable_wait.mean", "h", HOURS),
+    ("Perishable wait, p95", "perishable_wait.p95", "h", HOURS),
+    ("Road queue, mean", "road.mean_trucks", "trucks", 1.0),
+    ("Road queue, max", "road.max_trucks", "trucks", 1.0),
+    ("Road queue, mean", "road.mean_km", "km", 1.0),
+    ("Road queue, max", "road.max_km", "km", 1.0),
+    ("Staging area, max", "staging.max_trucks", "trucks", 1.0),
+    ("Partner-side queue, max", "partner_queue.max_trucks", "trucks", 1.0),
+    ("No-shows", "no_shows", "", 1.0),
+    ("Re-routed", "rerouted", "", 1.0),
+    ("Unfinished at the end", "unfinished", "", 1.0),
+)
+
+
+CLASS_ROWS = (
+    ("urgent", "Time in system: urgent"),
+    ("aeo_perishable", "Time in system: AEO with perishables"),
+    ("perishable", "Time in system: perishables"),
+    ("aeo", "Time in system: AEO"),
+    ("normal", "Time in system: ordinary"),
+)
+
+
+def _value(result: ScenarioResult, key: str, divisor: float) -> tuple[float, float] | None:
+    est = result.estimate(key)
+    if est.n == 0:
+        return None
+    if divisor == 0.0:  # per measured day
+        days = max(1, result.days - result.warmup_days)
+        return est.mean / days, est.half_width / days
+    return est.mean / divisor, est.half_width / divisor
+
+
+def _fmt(value: tuple[float, float] | None) -> str:
+    if value is None:
+        return "–"
+    mean, hw = value
+    digits = 0 if abs(mean) >= 100 else (1 if abs(mean) >= 10 else 2)
+    text = f"{mean:,.{digits}f}"
+    return text + (f" ± {hw:,.{digits}f}" if hw > 0 else "")
+
+
+def rows(results: Sequence[ScenarioResult]) -> list[tuple[str, str, list[str]]]:
+    """The comparison: (figure, unit, one cell per scenario: mean ± 95% half-width)."""
+    out = []
+    for label, key, unit, divisor in ROWS:
+        out.append((label, unit, [_fmt(_value(r, key, divisor)) for r in results]))
+    for cls, label in CLASS_ROWS:
+        key = f"class.{cls}.time_in_system.mean"
+        out.append((label, "h", [_fmt(_value(r, key, HOURS)) for r in results]))
+    return out
+
+
+def table(results: Sequence[ScenarioResult]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the comparison as text."""
+    header = ["Figure"] + [r.name for r in results]
+    return header, [[f"{label} ({unit})" if unit else label, *cells]
+                    for label, unit, cells in rows(results)]
+
+
+def detail_rows(results: Sequence[ScenarioResult], prefix: str, suffixes: Sequence[str],
+                divisor: float) -> list[tuple[str, list[str]]]:
+    """Rows of figures whose key starts with ``prefix`` (per gate or per station), one cell
+    per scenario and suffix."""
+    names: dict[str, None] = {}
+    for r in results:
+        for key in r.figure_names():
+            if key.startswith(prefix) and key.endswith(suffixes[0]):
+                names[key[len(prefix):len(key) - len(suffixes[0])]] = None
+    out = []
+    for name in names:
+        cells = []
+        for r in results:
+            for suffix in suffixes:
+                cells.append(_fmt(_value(r, prefix + name + suffix, divisor)))
+        out.append((name, cells))
+    return out
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
+                   for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _png(fig: Any) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    return buf.getvalue()
+
+
+def plots(results: Sequence[ScenarioResult]) -> dict[str, bytes]:
+    """PNG images: road queue over time, time in system, waiting by priority class."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out: dict[str, bytes] = {}
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    for r in results:
+        days = [t / 1440.0 for t in r.series.t]
+        spacing = _spacing(r)
+        ax.plot(days, [q * spacing for q in r.series.road], label=r.name, linewidth=1.2)
+    ax.set_xlabel("day")
+    ax.set_ylabel("road queue (km)")
+    ax.set_title("Queue on the highway (first replication)")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    out["road_queue.png"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    names = [r.name for r in results]
+    x = list(range(len(results)))
+    for k, (key, label) in enumerate((("time_in_system.mean", "mean"),
+                                      ("time_in_system.p95", "p95"))):
+        vals = [_value(r, key, HOURS) or (0.0, 0.0) for r in results]
+        ax.bar([i + (k - 0.5) * 0.38 for i in x], [v[0] for v in vals], width=0.38,
+               yerr=[v[1] for v in vals], label=label, capsize=3)
+    ax.set_xticks(x, names, rotation=15, ha="right", fontsize=8)
+    ax.set_ylabel("hours")
+    ax.set_title("Time in system (arrival to leaving the gate area)")
+    ax.legend()
+    ax.grid(axis="y", alpha=0.3)
+    out["time_in_system.png"] = _png(fig)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    width = 0.8 / max(1, len(results))
+    for j, r in enumerate(results):
+        vals = [_value(r, f"class.{c}.wait.mean", HOURS) or (0.0, 0.0) for c in PRIORITIES]
+        ax.bar([i + (j - (len(results) - 1) / 2) * width for i in range(len(PRIORITIES))],
+               [v[0] for v in vals], width=width, yerr=[v[1] for v in vals], label=r.name,
+               capsize=2)
+    ax.set_xticks(range(len(PRIORITIES)), [c.replace("_", " ") for c in PRIORITIES])
+    ax.set_ylabel("hours")
+    ax.set_title("Wait before call-forward by priority class (mean)")
+    ax.legend(fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    out["wait_by_class.png"] = _png(fig)
+    plt.close(fig)
+    return out
+
+
+def _spacing(r: ScenarioResult) -> float:
+    est = r.estimate("road.max_km")
+    trucks = r.estimate("road.max_trucks")
+    if trucks.n and trucks.mean > 0:
+        return est.mean / trucks.mean
+    return 0.02
+
+
+def page(results: Sequence[ScenarioResult], images: dict[str, bytes], *, seed: int,
+         replications: int) -> str:
+    """A self-contained HTML page (images embedded)."""
+    header, rows = table(results)
+    main = _html_table(header, rows)
+    gates = _html_table(
+        ["Gate / direction"] + [f"{r.name}: {k}" for r in results for k in ("mean", "p95")],
+        [[name, *cells] for name, cells in detail_rows(
+            results, "gate.", (".time_in_system.mean", ".time_in_system.p95"), HOURS)])
+    util = _html_table(
+        ["Station (gate / direction / step)"] + [r.name for r in results],
+        [[name, *cells] for name, cells in detail_rows(results, "util.", ("",), 0.01)])
+    imgs = "".join(
+        f'<figure><img alt="{html.escape(name)}" src="data:image/png;base64,'
+        f'{base64.b64encode(data).decode()}"></figure>' for name, data in images.items())
+    sources = "".join(f"<li>{html.escape(r.name)}: <code>{html.escape(r.source)}</code>, "
+                      f"{r.days} days ({r.warmup_days} warm-up)</li>" for r in results)
+    return (
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">"
+        "<title>Borderflow scenario comparison</title><style>"
+        "body{font-family:system-ui,sans-serif;margin:2rem;max-width:70rem}"
+        "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.3rem .6rem;"
+        "text-align:right}td:first-child,th:first-child{text-align:left}"
+        "img{max-width:100%}</style></head><body>"
+        "<h1>Scenario comparison</h1>"
+        f"<p>{replications} replication(s), seed {seed}; mean ± half-width of the 95% "
+        "confidence interval over replications.</p>"
+        f"<ul>{sources}</ul>{main}{imgs}"
+        "<h2>Time in system by gate and direction (h)</h2>" + gates
+        + "<h2>Utilisation of the stations (% of the servers' open time, whole run)</h2>"
+        + util + "</body></html>"
+    )
+
+
+def write(results: Sequence[ScenarioResult], out_dir: Path, *, seed: int,
+          replications: int) -> list[Path]:
+    """Plots, the HTML page and the raw figures (results.json) in ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    images = plots(results)
+    written = []
+    for name, data in images.items():
+        (out_dir / name).write_bytes(data)
+        written.append(out_dir / name)
+    index = out_dir / "index.html"
+    index.write_text(page(results, images, seed=seed, replications=replications),
+                     encoding="utf-8")
+    raw = out_dir / "results.json"
+    raw.write_text(json.dumps({"seed": seed, "replications": replications,
+                               "scenarios": [asdict(r) for r in results]}, indent=1),
+                   encoding="utf-8")
+    return [index, raw, *written]
