@@ -265,7 +265,8 @@ def _pg_url(schema: str) -> str:
         hide_password=False)
 
 
-def _databases(backends: list[str], tmp: Path) -> Iterator[tuple[str, str, Callable[[], None]]]:
+def _databases(backends: list[str], tmp: Path, keep: bool = False
+               ) -> Iterator[tuple[str, str, Callable[[], None]]]:
     if "sqlite" in backends:
         path = tmp / "reports.db"
         yield "sqlite", f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
@@ -277,6 +278,9 @@ def _databases(backends: list[str], tmp: Path) -> Iterator[tuple[str, str, Calla
             c.commit()
 
         def drop() -> None:
+            if keep:
+                print(f"kept: {_pg_url(schema)}")
+                return
             with admin.connect() as c:
                 c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
                 c.commit()
@@ -291,6 +295,8 @@ def main() -> None:
     ap.add_argument("--per-day", type=int, default=1500)
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--backends", default="sqlite,pg")
+    ap.add_argument("--keep", action="store_true",
+                    help="keep the PostgreSQL schema (its URL is printed) to look at queries")
     args = ap.parse_args()
     backends = args.backends.split(",")
     periods = months(date(2025, 1, 1), args.days)
@@ -311,7 +317,7 @@ def main() -> None:
     figures: dict[str, Any] = {}
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for name, url, cleanup in _databases(backends, Path(tmp)):
+        for name, url, cleanup in _databases(backends, Path(tmp), args.keep):
             try:
                 print(f"{name}: loading", flush=True)
                 t1 = time.perf_counter()

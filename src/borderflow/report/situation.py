@@ -31,6 +31,9 @@ from borderflow.store.models import (
 )
 
 DIRECTIONS = ("export", "import")
+LONGEST_STAY = timedelta(days=14)
+"""For a past day, vehicles still in the system at its end are looked for among those arrived
+in the 14 days before (the vehicles in the system now are always all counted)."""
 
 
 def _where_at(fact: dict[str, Any], at: datetime) -> str:
@@ -66,7 +69,9 @@ def build(session: Session, network: Network, *, gate: str, day: date, now: date
     remaining: Counter[tuple[str, str]] = Counter()
     for fact in session.scalars(select(ReportFact.fact).where(
             ReportFact.gate == gate, ReportFact.arrived_at <= cut,
-            or_(ReportFact.finished_at.is_(None), ReportFact.finished_at > cut))):
+            or_(ReportFact.finished_at.is_(None),
+                and_(ReportFact.finished_at > cut,
+                     ReportFact.arrived_at >= cut - LONGEST_STAY)))):
         remaining[(_where_at(fact, cut), fact["direction"])] += int(fact.get("vehicles", 1))
 
     events: dict[str, list[dict[str, Any]]] = {"hold": [], "reject": []}

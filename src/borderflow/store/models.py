@@ -650,7 +650,8 @@ class ReportFact(Base):
     fact: Mapped[dict[str, Any]] = mapped_column(JSONType)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
-    __table_args__ = (Index("ix_report_facts_gate_arrived", "gate", "arrived_at"),)
+    __table_args__ = (Index("ix_report_facts_gate_arrived", "gate", "arrived_at"),
+                      Index("ix_report_facts_gate_finished", "gate", "finished_at"))
 
 
 class StatCount(Base):
