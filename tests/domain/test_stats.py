@@ -61,20 +61,30 @@ def test_tables_kept_by_deltas_equal_a_rebuild(changes: list[tuple[int, Any]]) -
     assert kept == rebuilt
 
 
-@given(st.dates(date(2020, 1, 1), date(2030, 12, 31)), st.integers(0, 800))
-def test_a_period_is_covered_by_months_and_days_exactly_once(start: date, length: int) -> None:
+@given(st.dates(date(2020, 1, 1), date(2030, 12, 31)), st.integers(0, 1200))
+def test_a_period_is_covered_by_years_months_and_days_exactly_once(start: date, length: int
+                                                                     ) -> None:
     end = start + timedelta(days=length)
     cov = stats.cover(start, end)
     days: list[date] = []
-    if cov.months is not None:
-        m = cov.months[0]
-        while m <= cov.months[1]:
+    if cov.years is not None:
+        for year in range(cov.years[0].year, cov.years[1].year + 1):
+            first = date(year, 1, 1)
+            days.extend(first + timedelta(days=i)
+                        for i in range((date(year, 12, 31) - first).days + 1))
+    for lo, hi in cov.months:
+        m = lo
+        while m <= hi:
             days.extend(m + timedelta(days=i) for i in range((stats.month_end(m) - m).days + 1))
             m = stats.month_end(m) + timedelta(days=1)
     for a, b in cov.days:
         days.extend(a + timedelta(days=i) for i in range((b - a).days + 1))
     assert sorted(days) == [start + timedelta(days=i) for i in range(length + 1)]
     assert len(cov.days) <= 2
+    assert len(cov.months) <= 2
+    assert (cov.years is not None) == any(
+        date(y, 1, 1) >= start and date(y, 12, 31) <= end
+        for y in range(start.year, end.year + 1))
 
 
 @given(st.lists(st.integers(0, 14 * 86400), min_size=1, max_size=200),

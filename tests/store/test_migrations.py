@@ -58,7 +58,28 @@ def test_per_enterprise_statistics_move_to_their_own_table(tmp_path: Path) -> No
     migrate.upgrade(url)
     engine = make_engine(url)
     with engine.connect() as conn:
-        assert conn.execute(text("SELECT vehicles FROM stat_counts")).all() == [(7,)]
-        assert conn.execute(text("SELECT enterprise, vehicles FROM stat_enterprise_counts")
-                            ).all() == [("0100109106", 7)]
+        monthly = " WHERE grain = 'm'"
+        assert conn.execute(text("SELECT vehicles FROM stat_counts" + monthly)).all() == [(7,)]
+        assert conn.execute(text("SELECT enterprise, vehicles FROM stat_enterprise_counts"
+                                 + monthly)).all() == [("0100109106", 7)]
+    engine.dispose()
+
+
+def test_yearly_statistics_are_filled_from_the_months(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/years.db"
+    migrate.upgrade(url, "a3f35288a369")
+    engine = make_engine(url)
+    row = ("INSERT INTO stat_counts (grain, period, kind, gate, direction, goods_group, "
+           "vehicles, declarations, weight_kg, value_usd_cents, fee_vnd, seconds) "
+           "VALUES ('m', :p, 'crossed', 'huu-nghi', 'export', 'fresh-fruit', :n, 0, 0, 0, 0, 0)")
+    with engine.begin() as conn:
+        for period, n in (("2025-11-01", 7), ("2025-12-01", 5), ("2026-01-01", 2)):
+            conn.execute(text(row), {"p": period, "n": n})
+    engine.dispose()
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        years = conn.execute(text("SELECT period, vehicles FROM stat_counts WHERE grain = 'y' "
+                                  "ORDER BY period")).all()
+    assert [(str(p)[:10], n) for p, n in years] == [("2025-01-01", 12), ("2026-01-01", 2)]
     engine.dispose()

@@ -7,8 +7,9 @@ fee's settlement). A fact's **contributions** are additive rows of the summary t
 trip changes, the tables get ``contributions(new) - contributions(old)``, so they always equal
 the sum over all facts (a property test checks it against a rebuild from scratch).
 
-Every figure exists at two grains: per local day (``d``) and per month (``m``, period = the
-month's first day). A period is answered from its whole months plus the days at its edges.
+Every figure exists at three grains: per local day (``d``), per month (``m``, period = the
+month's first day) and per year (``y``, period = 1 January). A period is answered from its
+whole years, then its whole months, then the days at its edges.
 
 Durations are kept as histograms in bands: 2 minutes wide below an hour, 5 minutes below two
 hours, 15 minutes below 12 h, an hour below 48 h and 6 hours beyond (capped at 14 days). Means
@@ -59,7 +60,7 @@ SYSTEM = "system"
 (an export crossing the border, an import leaving the gate area inland)."""
 WAIT = "wait"
 """Waiting before the call forward: arrival at the staging park to the call."""
-GRAINS = ("d", "m")
+GRAINS = ("d", "m", "y")
 
 Key = tuple[Any, ...]
 Values = tuple[int, ...]
@@ -194,9 +195,11 @@ def month_end(d: date) -> date:
 
 @dataclass(frozen=True)
 class Cover:
-    """How a period [start, end] is read: whole months plus the days around them."""
+    """How a period [start, end] is read: whole years, then whole months, then the days
+    around them."""
 
-    months: tuple[date, date] | None
+    years: tuple[date, date] | None
+    months: tuple[tuple[date, date], ...]
     days: tuple[tuple[date, date], ...]
 
 
@@ -207,13 +210,22 @@ def cover(start: date, end: date) -> Cover:
     last = month_start(end) if end == month_end(end) else month_start(month_start(end)
                                                                       - timedelta(days=1))
     if first > last:
-        return Cover(None, ((start, end),))
+        return Cover(None, (), ((start, end),))
     days: list[tuple[date, date]] = []
     if start < first:
         days.append((start, first - timedelta(days=1)))
     if month_end(last) < end:
         days.append((month_end(last) + timedelta(days=1), end))
-    return Cover((first, last), tuple(days))
+    first_y = first if first.month == 1 else date(first.year + 1, 1, 1)
+    last_y = date(last.year, 1, 1) if last.month == 12 else date(last.year - 1, 1, 1)
+    if first_y > last_y:
+        return Cover(None, ((first, last),), tuple(days))
+    months: list[tuple[date, date]] = []
+    if first < first_y:
+        months.append((first, date(first_y.year - 1, 12, 1)))
+    if last_y.year < last.year:
+        months.append((date(last_y.year + 1, 1, 1), last))
+    return Cover((first_y, last_y), tuple(months), tuple(days))
 
 
 def shift_year(d: date, years: int = -1) -> date:
@@ -249,8 +261,8 @@ def _local_day(value: Any, tz: ZoneInfo) -> date | None:
     return None if at is None else at.astimezone(tz).date()
 
 
-def _periods(day: date) -> tuple[tuple[str, date], tuple[str, date]]:
-    return ("d", day), ("m", month_start(day))
+def _periods(day: date) -> tuple[tuple[str, date], ...]:
+    return ("d", day), ("m", month_start(day)), ("y", date(day.year, 1, 1))
 
 
 def measures(fact: Mapping[str, Any]) -> dict[str, int]:

@@ -89,8 +89,9 @@ def check(q: Query, network: Network) -> Query:
 def _periods(model: Any, start: date, end: date) -> ColumnElement[bool]:
     cov = stats.cover(start, end)
     parts: list[ColumnElement[bool]] = []
-    if cov.months is not None:
-        parts.append(and_(model.grain == "m", model.period.between(*cov.months)))
+    if cov.years is not None:
+        parts.append(and_(model.grain == "y", model.period.between(*cov.years)))
+    parts.extend(and_(model.grain == "m", model.period.between(a, b)) for a, b in cov.months)
     parts.extend(and_(model.grain == "d", model.period.between(a, b)) for a, b in cov.days)
     return or_(*parts)
 
@@ -141,8 +142,10 @@ def _empty() -> dict[str, int]:
     return dict.fromkeys(INDICATORS, 0)
 
 
-def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[str, int]]:
-    """Every indicator for the period, in total ("") and per value of ``q.by``."""
+def indicators(session: Session, network: Network, q: Query, *, active: bool = True
+               ) -> dict[str, dict[str, int]]:
+    """Every indicator for the period, in total ("") and per value of ``q.by`` (active
+    enterprises only with ``active``)."""
     m = _counts_model(q)
     by_col = _by_column(m, q.by)
     cols = [m.kind, m.direction, func.sum(m.vehicles), func.sum(m.declarations),
@@ -181,12 +184,15 @@ def indicators(session: Session, network: Network, q: Query) -> dict[str, dict[s
     return dict(out)
 
 
-def _active_enterprises(session: Session, network: Network, q: Query) -> dict[str, int]:
-    """Enterprises that declared or crossed in the period."""
+def _active_enterprises(session: Session, network: Network, q: Query, *,
+                        total: bool = True) -> dict[str, int]:
+    """Enterprises that declared or crossed in the period (in total, and per ``q.by``)."""
     m = StatEnterpriseCount
     base = [m.kind == "active", _periods(m, q.start, q.end), *_where(m, q, network)]
-    total = session.scalar(select(func.count(distinct(m.enterprise))).where(*base)) or 0
-    out = {"": int(total)}
+    out: dict[str, int] = {}
+    if total:
+        out[""] = int(session.scalar(select(func.count(distinct(m.enterprise))).where(*base))
+                      or 0)
     by_col = _by_column(m, q.by)
     if by_col is not None:
         rows = _rows(session, select(by_col, func.count(distinct(m.enterprise)))
@@ -204,6 +210,17 @@ def _active_enterprises(session: Session, network: Network, q: Query) -> dict[st
     return out
 
 
+def _active_totals(session: Session, network: Network, q: Query,
+                   spans: list[tuple[date, date]]) -> list[int]:
+    """Active enterprises in each of several periods, in one pass over the rows."""
+    m = StatEnterpriseCount
+    cols = [func.count(distinct(m.enterprise)).filter(_periods(m, a, b)) for a, b in spans]
+    row = session.execute(select(*cols).where(
+        m.kind == "active", or_(*(_periods(m, a, b) for a, b in spans)),
+        *_where(m, q, network))).one()
+    return [int(v or 0) for v in row]
+
+
 def _comparisons(now: dict[str, int], before: dict[str, int]) -> dict[str, dict[str, Any]]:
     return {k: asdict(stats.compare(now.get(k, 0), before.get(k, 0))) for k in INDICATORS}
 
@@ -212,22 +229,38 @@ def traffic(session: Session, network: Network, q: Query) -> dict[str, Any]:
     """Vehicles, goods, declarations, enterprises and fees for the period, each against the
     same period a year earlier, with month-to-date and year-to-date figures at its end."""
     q = check(q, network)
-    current = indicators(session, network, q)
-    previous = indicators(session, network, q.shifted(stats.shift_year(q.start),
-                                                      stats.shift_year(q.end)))
+    prev_q = q.shifted(stats.shift_year(q.start), stats.shift_year(q.end))
+    current = indicators(session, network, q, active=False)
+    previous = indicators(session, network, prev_q, active=False)
+    spans = {"month_to_date": stats.month_start(q.end),
+             "year_to_date": q.end.replace(month=1, day=1)}
+    figures: dict[str, tuple[dict[str, int], dict[str, int]]] = {}
+    for name, start in spans.items():
+        figures[name] = (
+            indicators(session, network, replace(q, start=start, by=None), active=False)[""],
+            indicators(session, network, replace(q, start=stats.shift_year(start),
+                                                 end=stats.shift_year(q.end), by=None),
+                       active=False)[""])
+    # active enterprises: every period's total in one pass, the breakdown in another
+    if q.by != "enterprise":
+        windows = [(q.start, q.end), (prev_q.start, prev_q.end)]
+        for start in spans.values():
+            windows += [(start, q.end), (stats.shift_year(start), stats.shift_year(q.end))]
+        counts = _active_totals(session, network, q, windows)
+        current[""]["active_enterprises"], previous[""]["active_enterprises"] = counts[:2]
+        for i, name in enumerate(spans):
+            figures[name][0]["active_enterprises"] = counts[2 + 2 * i]
+            figures[name][1]["active_enterprises"] = counts[3 + 2 * i]
+        if q.by is not None:
+            for figs, query in ((current, q), (previous, prev_q)):
+                for key, n in _active_enterprises(session, network, query,
+                                                  total=False).items():
+                    figs.setdefault(key, _empty())["active_enterprises"] = n
     rows = []
     for key in sorted(k for k in current if k):
         rows.append({"key": key, **_comparisons(current[key], previous.get(key, {}))})
-    periods = {}
-    for name, start in (("month_to_date", stats.month_start(q.end)),
-                        ("year_to_date", q.end.replace(month=1, day=1))):
-        now_q = q.shifted(start, q.end)
-        before_q = q.shifted(stats.shift_year(start), stats.shift_year(q.end))
-        periods[name] = {
-            "from": start.isoformat(), "to": q.end.isoformat(),
-            **_comparisons(indicators(session, network, replace(now_q, by=None))[""],
-                           indicators(session, network, replace(before_q, by=None))[""]),
-        }
+    periods = {name: {"from": start.isoformat(), "to": q.end.isoformat(),
+                      **_comparisons(*figures[name])} for name, start in spans.items()}
     return {
         "report": "traffic",
         "from": q.start.isoformat(), "to": q.end.isoformat(),
