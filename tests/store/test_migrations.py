@@ -58,10 +58,10 @@ def test_per_enterprise_statistics_move_to_their_own_table(tmp_path: Path) -> No
     migrate.upgrade(url)
     engine = make_engine(url)
     with engine.connect() as conn:
-        monthly = " WHERE grain = 'm'"
-        assert conn.execute(text("SELECT vehicles FROM stat_counts" + monthly)).all() == [(7,)]
-        assert conn.execute(text("SELECT enterprise, vehicles FROM stat_enterprise_counts"
-                                 + monthly)).all() == [("0100109106", 7)]
+        assert conn.execute(text("SELECT vehicles FROM stat_counts WHERE grain = 'm'")
+                            ).all() == [(7,)]
+        assert conn.execute(text("SELECT enterprise, vehicles FROM stat_enterprise_counts "
+                                 "WHERE grain = 'm'")).all() == [("0100109106", 7)]
     engine.dispose()
 
 
