@@ -133,6 +133,17 @@ def test_filters_and_breakdowns_agree(client: TestClient, auth: Any,
     got = {r["key"]: r["vehicles_crossed"]["value"] for r in doc["rows"]
            if r["vehicles_crossed"]["value"]}
     assert got == dict(per_enterprise)
+    for by, only in (("gate", {"direction": "import"}), ("direction", {}),
+                     ("goods_group", {"gate": "huu-nghi"}), (None, {"gate": "chi-ma"})):
+        doc = client.get("/api/v1/reports/traffic", params={
+            "from": "2025-02-01", "to": "2025-03-31", **({"by": by} if by else {}), **only},
+            headers=auth("regulator")).json()
+        want = _expected(log, date(2025, 2, 1), date(2025, 3, 31), **only)
+        assert doc["total"]["active_enterprises"]["value"] == want["active_enterprises"], by
+        for row in doc["rows"]:
+            got = _expected(log, date(2025, 2, 1), date(2025, 3, 31), **only,
+                            **{str(by): row["key"]})
+            assert row["active_enterprises"]["value"] == got["active_enterprises"], (by, row)
     routes = client.get("/api/v1/reports/traffic", params={
         "from": "2025-01-01", "to": "2025-03-31", "by": "route"},
         headers=auth("regulator")).json()

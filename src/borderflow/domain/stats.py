@@ -41,7 +41,9 @@ COUNTS = "counts"
 """key: grain, period, kind, gate, direction, goods_group (all enterprises together)
 values: vehicles, declarations, weight_kg, value_usd_cents, fee_vnd, seconds"""
 ENTERPRISES = "enterprises"
-"""The same per enterprise: key: grain, period, kind, gate, direction, goods_group, enterprise"""
+"""The same per enterprise: key: grain, period, kind, gate, direction, goods_group, enterprise;
+each figure twice: by gate and goods group, and for all of them (gate and goods_group ``*``);
+the ``active`` rows three times: by gate, direction and goods group, by gate, and over all."""
 DURATIONS = "durations"
 """key: grain, period, gate, direction, goods_group, measure, bucket; values: n, seconds"""
 HOURS = "hours"
@@ -305,6 +307,7 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
         for grain, period in _periods(day):
             add(COUNTS, (grain, period, kind, gate, direction, group), values)
             add(ENTERPRISES, (grain, period, kind, gate, direction, group, enterprise), values)
+            add(ENTERPRISES, (grain, period, kind, ALL, direction, ALL, enterprise), values)
         if kind in ("declared", "crossed") and values[0] > 0:
             active.add(day)
 
@@ -324,8 +327,10 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
 
     for active_day in active:
         for grain, period in _periods(active_day):
-            add(ENTERPRISES, (grain, period, "active", gate, direction, group, enterprise),
-                (1, 0, 0, 0, 0, 0))
+            # by gate, direction and goods group; by gate; and over everything
+            for key in ((gate, direction, group), (gate, ALL, ALL), (ALL, ALL, ALL)):
+                add(ENTERPRISES, (grain, period, "active", *key, enterprise),
+                    (1, 0, 0, 0, 0, 0))
     crossed_day = _local_day(fact.get("crossed_at"), tz)
     if crossed_day is not None:
         for grain, period in _periods(crossed_day):

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, and_, distinct, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from borderflow.domain import stats
@@ -104,7 +104,8 @@ def _gates_of_route(network: Network, route: str) -> list[str]:
     return [g.code for g in network.gates if g.kind == route]
 
 
-def _where(model: Any, q: Query, network: Network) -> list[ColumnElement[bool]]:
+def _dimensions(model: Any, q: Query, network: Network) -> list[ColumnElement[bool]]:
+    """The filters on gate, route, direction and goods group."""
     out: list[ColumnElement[bool]] = []
     if q.gate is not None:
         out.append(model.gate == q.gate)
@@ -114,9 +115,42 @@ def _where(model: Any, q: Query, network: Network) -> list[ColumnElement[bool]]:
         out.append(model.direction == q.direction)
     if q.goods_group is not None:
         out.append(model.goods_group == q.goods_group)
-    if q.enterprise is not None and hasattr(model, "enterprise"):
-        out.append(model.enterprise == q.enterprise)
     return out
+
+
+def _where(model: Any, q: Query, network: Network) -> list[ColumnElement[bool]]:
+    out = _dimensions(model, q, network)
+    if hasattr(model, "enterprise"):
+        if q.enterprise is not None:
+            out.append(model.enterprise == q.enterprise)
+        # per-enterprise figures are kept for all gates and goods groups together as well
+        out.append(model.gate == stats.ALL if _all_gates_and_groups(q) else
+                   model.gate != stats.ALL)
+        out.append(model.direction != stats.ALL)
+    return out
+
+
+def _all_gates_and_groups(q: Query) -> bool:
+    return q.gate is None and q.route is None and q.goods_group is None \
+        and q.by not in ("gate", "route", "goods_group")
+
+
+def _active_where(q: Query, network: Network) -> list[ColumnElement[bool]]:
+    """The ``active`` rows to count enterprises from: the smallest level the query allows."""
+    m = StatEnterpriseCount
+    out: list[ColumnElement[bool]] = [m.kind == "active"]
+    if q.enterprise is not None:
+        out.append(m.enterprise == q.enterprise)
+    if q.direction is not None or q.goods_group is not None \
+            or q.by in ("direction", "goods_group"):
+        return [*out, m.gate != stats.ALL, m.direction != stats.ALL,
+                *_dimensions(m, q, network)]
+    if q.gate is not None or q.route is not None or q.by in ("gate", "route"):
+        out.append(m.gate != stats.ALL)
+        out.extend(_dimensions(m, q, network))
+    else:
+        out.append(m.gate == stats.ALL)
+    return [*out, m.direction == stats.ALL]  # (a gate or all gates) x all directions, groups
 
 
 def _counts_model(q: Query) -> Any:
@@ -188,25 +222,26 @@ def _active_enterprises(session: Session, network: Network, q: Query, *,
                         total: bool = True) -> dict[str, int]:
     """Enterprises that declared or crossed in the period (in total, and per ``q.by``)."""
     m = StatEnterpriseCount
-    base = [m.kind == "active", _periods(m, q.start, q.end), *_where(m, q, network)]
+    base = [_periods(m, q.start, q.end), *_active_where(q, network)]
     out: dict[str, int] = {}
     if total:
-        out[""] = int(session.scalar(select(func.count(distinct(m.enterprise))).where(*base))
-                      or 0)
+        ids = select(m.enterprise).where(*base).group_by(m.enterprise).subquery()
+        out[""] = int(session.scalar(select(func.count()).select_from(ids)) or 0)
     by_col = _by_column(m, q.by)
     if by_col is not None:
-        rows = _rows(session, select(by_col, func.count(distinct(m.enterprise)))
-                     .where(*base).group_by(by_col))
         if q.by == "route":
+            kinds = {g.code: g.kind for g in network.gates}
+            pairs = _rows(session, select(m.gate, m.enterprise).where(*base)
+                          .group_by(m.gate, m.enterprise))
             routes: dict[str, set[str]] = defaultdict(set)
-            for gate_code, _n in rows:
-                routes[_label(q.by, gate_code, network)].add(gate_code)
-            for route, gates in routes.items():
-                out[route] = int(session.scalar(
-                    select(func.count(distinct(m.enterprise)))
-                    .where(*base, m.gate.in_(sorted(gates)))) or 0)
+            for gate_code, enterprise in pairs:
+                routes[kinds.get(gate_code, gate_code)].add(enterprise)
+            out.update({route: len(ents) for route, ents in routes.items()})
         else:
-            out.update({str(k): int(n) for k, n in rows})
+            pairs_q = select(by_col.label("key"), m.enterprise).where(*base) \
+                .group_by(by_col, m.enterprise).subquery()
+            out.update({str(k): int(n) for k, n in _rows(session, select(
+                pairs_q.c.key, func.count()).group_by(pairs_q.c.key))})
     return out
 
 
@@ -214,10 +249,14 @@ def _active_totals(session: Session, network: Network, q: Query,
                    spans: list[tuple[date, date]]) -> list[int]:
     """Active enterprises in each of several periods, in one pass over the rows."""
     m = StatEnterpriseCount
-    cols = [func.count(distinct(m.enterprise)).filter(_periods(m, a, b)) for a, b in spans]
-    row = session.execute(select(*cols).where(
-        m.kind == "active", or_(*(_periods(m, a, b) for a, b in spans)),
-        *_where(m, q, network))).one()
+    flags = [func.max(case((_periods(m, a, b), 1), else_=0)).label(f"s{i}")
+             for i, (a, b) in enumerate(spans)]
+    per_enterprise = (select(m.enterprise, *flags)
+                      .where(or_(*(_periods(m, a, b) for a, b in spans)),
+                             *_active_where(replace(q, by=None), network))
+                      .group_by(m.enterprise).subquery())
+    row = session.execute(select(*(func.coalesce(func.sum(per_enterprise.c[f"s{i}"]), 0)
+                                   for i in range(len(spans))))).one()
     return [int(v or 0) for v in row]
 
 
@@ -392,12 +431,12 @@ def holds(session: Session, network: Network, q: Query) -> dict[str, Any]:
         out[kind].append(item)
     for items in out.values():
         items.sort(key=lambda i: (-i["count"], i["step"], i["reason_code"]))
-    figures = indicators(session, network, replace(q, by=None))[""]
+    figures = indicators(session, network, replace(q, by=None), active=False)[""]
     before_q = replace(q, start=stats.shift_year(q.start), end=stats.shift_year(q.end), by=None)
     before = {kind: int(n or 0) for kind, n in _rows(session, select(m.kind, func.sum(m.n)).where(
         _periods(m, before_q.start, before_q.end), *_where(m, before_q, network))
         .group_by(m.kind))}
-    no_shows_before = indicators(session, network, before_q)[""]["no_shows"]
+    no_shows_before = indicators(session, network, before_q, active=False)[""]["no_shows"]
     totals = {"total_holds": sum(i["count"] for i in out["hold"]),
               "total_rejections": sum(i["count"] for i in out["reject"]),
               "no_shows": figures["no_shows"]}

@@ -71,9 +71,9 @@ def progress(session: Session, network: Network, *, year: int, as_of: date,
         .order_by(ReportTarget.indicator)))
     start = date(year, 1, 1)
     q = statistics.Query(start=start, end=as_of, gate=gate or None)
-    now = statistics.indicators(session, network, q)[""]
+    now = statistics.indicators(session, network, q, active=False)[""]
     before = statistics.indicators(session, network, q.shifted(
-        stats.shift_year(start), stats.shift_year(as_of)))[""]
+        stats.shift_year(start), stats.shift_year(as_of)), active=False)[""]
     rows = []
     for t in targets:
         figure, unit = TARGET_INDICATORS[t.indicator]

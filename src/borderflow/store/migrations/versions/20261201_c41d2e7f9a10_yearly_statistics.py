@@ -2,6 +2,8 @@
 
 The summary tables gain a third grain, the year (period = 1 January), filled here from the
 monthly rows already kept; from now on every trip event adds to it as to the day and month.
+Per-enterprise figures are also kept for all gates and goods groups together (gate and
+goods_group ``*``), filled here from the rows by gate and goods group.
 
 Revision ID: c41d2e7f9a10
 Revises: a3f35288a369
@@ -35,6 +37,25 @@ KEYS = {
 
 
 def upgrade() -> None:
+    values = VALUES["stat_enterprise_counts"]
+    sums = ", ".join(f"SUM({v.strip()})" for v in values.split(","))
+    into = (
+        "INSERT INTO stat_enterprise_counts (grain, period, kind, gate, direction, goods_group, "
+        f"enterprise, {values}) "
+    )
+    # figures for all gates and goods groups; active days by gate and over everything
+    for select in (
+        f"SELECT grain, period, kind, '*', direction, '*', enterprise, {sums} "  # noqa: S608 - fixed names
+        "FROM stat_enterprise_counts WHERE kind <> 'active' "
+        "GROUP BY grain, period, kind, direction, enterprise",
+        f"SELECT grain, period, kind, gate, '*', '*', enterprise, {sums} "  # noqa: S608 - fixed names
+        "FROM stat_enterprise_counts WHERE kind = 'active' AND gate <> '*' "
+        "GROUP BY grain, period, kind, gate, enterprise",
+        f"SELECT grain, period, kind, '*', '*', '*', enterprise, {sums} "  # noqa: S608 - fixed names
+        "FROM stat_enterprise_counts WHERE kind = 'active' AND gate <> '*' AND direction <> '*' "
+        "GROUP BY grain, period, kind, enterprise",
+    ):
+        op.execute(into + select)
     year = (
         "CAST(date_trunc('year', period) AS date)"
         if op.get_bind().dialect.name == "postgresql"
@@ -51,5 +72,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DELETE FROM stat_enterprise_counts WHERE gate = '*'")
     for table in VALUES:
         op.execute(f"DELETE FROM {table} WHERE grain = 'y'")  # noqa: S608 - fixed names
