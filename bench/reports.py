@@ -267,9 +267,6 @@ def _pg_url(schema: str) -> str:
 
 def _databases(backends: list[str], tmp: Path, keep: bool = False
                ) -> Iterator[tuple[str, str, Callable[[], None]]]:
-    if "sqlite" in backends:
-        path = tmp / "reports.db"
-        yield "sqlite", f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
     if "pg" in backends:
         schema = f"bench_reports_{uuid.uuid4().hex[:8]}"
         admin = make_engine(PG_BASE)
@@ -287,6 +284,9 @@ def _databases(backends: list[str], tmp: Path, keep: bool = False
             admin.dispose()
 
         yield "pg", _pg_url(schema), drop
+    if "sqlite" in backends:
+        path = tmp / "reports.db"
+        yield "sqlite", f"sqlite:///{path}", lambda: path.unlink(missing_ok=True)
 
 
 def main() -> None:

@@ -406,10 +406,14 @@ class Comparison:
     change_pct: float | None
 
 
+def change_pct(value: int, previous: int) -> float | None:
+    """The change in % to one decimal; None from zero."""
+    return None if previous == 0 else round((value - previous) * 100 / previous, 1)
+
+
 def compare(value: int, previous: int) -> Comparison:
-    """A figure against the same period a year earlier (% to one decimal; None from zero)."""
-    pct = None if previous == 0 else round((value - previous) * 100 / previous, 1)
-    return Comparison(value, previous, value - previous, pct)
+    """A figure against the same period a year earlier."""
+    return Comparison(value, previous, value - previous, change_pct(value, previous))
 
 
 @dataclass(frozen=True)

@@ -213,8 +213,15 @@ def indicators(session: Session, network: Network, q: Query, *, active: bool = T
             else:
                 fig[f"vehicles_{kind}"] += vehicles
     out[""]
-    for key, count in _active_enterprises(session, network, q).items():
-        out[key]["active_enterprises"] = count
+    if q.by == "enterprise":  # each row is one enterprise: active if it declared or crossed
+        active_rows = [k for k, f in out.items() if k and (f["vehicles_declared"]
+                                                           or f["vehicles_crossed"])]
+        for k in active_rows:
+            out[k]["active_enterprises"] = 1
+        out[""]["active_enterprises"] = len(active_rows)
+    elif active:
+        for key, count in _active_enterprises(session, network, q).items():
+            out[key]["active_enterprises"] = count
     return dict(out)
 
 
@@ -261,7 +268,12 @@ def _active_totals(session: Session, network: Network, q: Query,
 
 
 def _comparisons(now: dict[str, int], before: dict[str, int]) -> dict[str, dict[str, Any]]:
-    return {k: asdict(stats.compare(now.get(k, 0), before.get(k, 0))) for k in INDICATORS}
+    out = {}
+    for k in INDICATORS:
+        value, previous = now.get(k, 0), before.get(k, 0)
+        out[k] = {"value": value, "previous": previous, "change": value - previous,
+                  "change_pct": stats.change_pct(value, previous)}
+    return out
 
 
 def traffic(session: Session, network: Network, q: Query) -> dict[str, Any]:
