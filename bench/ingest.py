@@ -132,7 +132,7 @@ def server(url: str, mqtt: str | None = None, processors: int = 0) -> Iterator[s
     if processors:
         env.update({"BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_STREAM": stream,
                     "BORDERFLOW_NATS_SUBJECT": f"bench.{stream.lower()}",
-                    "BORDERFLOW_NATS_BATCH": "4"})
+                    "BORDERFLOW_NATS_BATCH": "8"})
     cli = [sys.executable, "-m", "borderflow.cli.main"]
     subprocess.run([*cli, "setup"], env=env, check=True, capture_output=True)
     workers = [subprocess.Popen([*cli, "telemetry", "process"], env=env,

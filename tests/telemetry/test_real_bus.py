@@ -196,3 +196,20 @@ def test_fix_times_survive_the_wire() -> None:
     decoded, at = wire.decode(wire.encode(items, NOW))
     assert decoded == items
     assert at == NOW
+
+
+def test_messages_of_the_first_wire_format_are_still_read() -> None:
+    from borderflow.telemetry import wire
+    from borderflow.telemetry.decoders import Fix, Rejection
+
+    old = json.dumps({"received_at": NOW.isoformat(), "items": [
+        {"kind": "fix", "device_id": "d", "fix_time": "2026-11-23T01:02:03+00:00", "lat": 21.9,
+         "lon": 106.7, "protocol": "batch", "speed_mps": 3.5, "bearing": None,
+         "altitude": None, "accuracy": None, "battery": None, "attributes": {"a": 1}},
+        {"kind": "rejection", "protocol": "osmand", "reason": "bad", "device_id": None,
+         "excerpt": ""}]}).encode()
+    items, at = wire.decode(old)
+    assert items == [Fix("d", datetime(2026, 11, 23, 1, 2, 3, tzinfo=NOW.tzinfo), 21.9, 106.7,
+                         "batch", speed_mps=3.5, attributes={"a": 1}),
+                     Rejection("osmand", "bad", None, "")]
+    assert at == NOW

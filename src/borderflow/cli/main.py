@@ -351,7 +351,7 @@ def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 def telemetry_process() -> None:
     """Run a telemetry processor: take positions from NATS JetStream, store them, move trips.
     Run as many as needed; each batch is acknowledged only after it is committed."""
-    from borderflow.telemetry.bus import FenceCache, process
+    from borderflow.telemetry.bus import FenceCache, Processor
     from borderflow.telemetry.nats_bus import run_processor
 
     settings = get_settings()
@@ -360,9 +360,9 @@ def telemetry_process() -> None:
     cache = FenceCache(settings.geofence_margin_m)
     clock = SystemClock()
     console.print(f"processing positions from {settings.nats_url} ({settings.nats_stream})")
+    processor = Processor(sessions, clock, cache)
     _run_until_signal(lambda stop: run_processor(
-        settings.nats_url, settings.nats_stream, settings.nats_subject,
-        lambda items, received: process(sessions, clock, cache, items, received), stop,
+        settings.nats_url, settings.nats_stream, settings.nats_subject, processor, stop,
         batch=settings.nats_batch))
     engine.dispose()
 

@@ -12,7 +12,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Protocol
@@ -70,16 +70,30 @@ class FenceCache:
 
 
 def process(sessions: sessionmaker[Session], clock: Clock, cache: FenceCache,
-            items: list[Item], received_at: datetime) -> service.IngestReport:
-    """One batch, one transaction."""
+            items: list[Item], received_at: datetime | Sequence[datetime],
+            memo: service.DeviceMemo | None = None) -> service.IngestReport:
+    """One batch, one transaction. ``received_at``: one time for all items, or one each."""
     now = clock.now()
     with sessions() as session:
         row, network = networks.network_at(session, now)
         fences = cache.get(str(row.id), lambda: Fences(network, cache.margin_m))
         report = service.ingest(session, network, fences, items, now=now,
-                                received_at=received_at)
+                                received_at=received_at, memo=memo)
         session.commit()
     return report
+
+
+class Processor:
+    """A long-running processor: :func:`process` with the devices' fences kept in memory
+    between batches (:class:`~borderflow.telemetry.service.DeviceMemo`)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
+        self.sessions, self.clock, self.cache = sessions, clock, cache
+        self.memo = service.DeviceMemo()
+
+    def __call__(self, items: list[Item], received_at: datetime | Sequence[datetime]
+                 ) -> service.IngestReport:
+        return process(self.sessions, self.clock, self.cache, items, received_at, self.memo)
 
 
 class InlineBus:
@@ -104,7 +118,7 @@ class MemoryBus:
     blocking = False  # publishing only puts on the queue
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
-        self.sessions, self.clock, self.cache = sessions, clock, cache
+        self.process = Processor(sessions, clock, cache)
         self._queue: queue.Queue[tuple[list[Item], datetime] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="telemetry-processor",
                                         daemon=True)
@@ -129,7 +143,7 @@ class MemoryBus:
             if first is None:
                 self._queue.task_done()
                 return
-            batch, received = list(first[0]), first[1]
+            batch, received = list(first[0]), [first[1]] * len(first[0])
             taken = 1
             stop = False
             until = time.monotonic() + GATHER_SECONDS
@@ -143,9 +157,10 @@ class MemoryBus:
                     stop = True
                     break
                 batch += nxt[0]
+                received += [nxt[1]] * len(nxt[0])
             try:
                 if batch:
-                    process(self.sessions, self.clock, self.cache, batch, received)
+                    self.process(batch, received)
             except Exception:  # the worker must survive a bad batch; it is logged
                 log.exception("telemetry batch failed", positions=len(batch))
             for _ in range(taken):
