@@ -384,7 +384,8 @@ def telemetry_mqtt() -> None:
                     FenceCache(settings.geofence_margin_m))
     url = settings.mqtt_url
     _run_until_signal(lambda stop: mqtt.run(url, lambda items: bus.publish(items, clock.now()),
-                                            clock.now, stop))
+                                            clock.now, stop, topic=settings.mqtt_topic,
+                                            client_id=settings.mqtt_client_id))
     bus.close()
     engine.dispose()
 

@@ -45,6 +45,11 @@ class Bus(Protocol):
         call (inline), else None."""
         ...
 
+    async def apublish(self, items: list[Item], received_at: datetime
+                       ) -> service.IngestReport | None:
+        """:meth:`publish` for the server's event loop, without blocking it."""
+        ...
+
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything published so far is processed."""
         ...
@@ -105,6 +110,10 @@ class InlineBus:
     def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
         return process(self.sessions, self.clock, self.cache, items, received_at)
 
+    async def apublish(self, items: list[Item], received_at: datetime
+                       ) -> service.IngestReport | None:
+        return await asyncio.to_thread(self.publish, items, received_at)
+
     def flush(self, timeout: float = 10.0) -> None:
         return None
 
@@ -127,6 +136,10 @@ class MemoryBus:
     def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
         self._queue.put((items, received_at))
         return None
+
+    async def apublish(self, items: list[Item], received_at: datetime
+                       ) -> service.IngestReport | None:
+        return self.publish(items, received_at)  # only puts on the queue
 
     def flush(self, timeout: float = 10.0) -> None:
         waiter = threading.Thread(target=self._queue.join, daemon=True)
@@ -193,8 +206,10 @@ async def lifespan_with_mqtt(app: FastAPI) -> AsyncIterator[None]:
     bus: Bus = app.state.telemetry
     clock: Clock = app.state.ctx.clock
     stop = asyncio.Event()
+    settings = app.state.ctx.settings
     task = asyncio.create_task(mqtt.run(url, lambda items: bus.publish(items, clock.now()),
-                                        clock.now, stop))
+                                        clock.now, stop, topic=settings.mqtt_topic,
+                                        client_id=settings.mqtt_client_id))
     try:
         yield
     finally:

@@ -72,6 +72,15 @@ class NatsBus:
         self._run(self._publish(wire.encode(items, received_at)))
         return None
 
+    async def apublish(self, items: list[Fix | Rejection], received_at: datetime
+                       ) -> service.IngestReport | None:
+        """From another event loop (the server's): wait for JetStream's acknowledgement
+        without holding a worker thread."""
+        data = wire.encode(items, received_at)
+        future = asyncio.run_coroutine_threadsafe(self._publish(data), self._loop)
+        await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        return None
+
     def flush(self, timeout: float = 10.0) -> None:
         return None  # published means durable; processors run elsewhere
 
