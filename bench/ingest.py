@@ -18,7 +18,9 @@ two cores sending, not building JSON:
    stored), once paced at ``--rate`` positions/s (the latency at the target rate);
 2. the same endpoint in one process with the in-process bus, into PostgreSQL and SQLite;
 3. OwnTracks messages through Mosquitto (MQTT, QoS 1) into PostgreSQL: the publisher, the
-   ``borderflow telemetry mqtt`` ingest process, NATS JetStream, the processor(s);
+   ``--mqtt-workers`` ``borderflow telemetry mqtt`` ingest processes on one shared
+   subscription, NATS JetStream, the processor(s); the bench runs a Mosquitto of its own
+   configured as for production (it keeps what a subscriber has not taken yet);
 4. single-position OsmAnd requests as phones send them (``GET /api/v1/telemetry/osmand``, one
    position per request, 64 keep-alive connections), one server process, into PostgreSQL.
 
@@ -64,6 +66,8 @@ DEVICES = 10_000
 MAX_RATE = 60_000
 """Positions prepared per second of an unpaced run (more than the platform takes)."""
 MAX_OSMAND_RATE = 15_000
+NATS_BATCH = [2]
+"""Messages (of 1,000 positions) a processor writes in one transaction (``--nats-batch``)."""
 MAX_MQTT_RATE = 30_000
 AREA = (21.90, 21.98, 106.69, 106.77)  # around the park and the Huu Nghi / Tan Thanh gates
 
@@ -126,10 +130,11 @@ def database(kind: str) -> Iterator[str]:
 
 @contextmanager
 def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int = 1,
-           mqtt_process: bool = False) -> Iterator[str]:
+           mqtt_workers: int = 0) -> Iterator[str]:
     """The platform on a free port; with ``processors``, positions go through NATS JetStream
-    to that many separate ``borderflow telemetry process`` processes; ``mqtt_process`` takes
-    MQTT in its own ``borderflow telemetry mqtt`` process instead of the server."""
+    to that many separate ``borderflow telemetry process`` processes; ``mqtt_workers`` take
+    MQTT in ``borderflow telemetry mqtt`` processes (on one shared subscription) instead of
+    the server."""
     port = free_port()
     env = {**os.environ, "BORDERFLOW_DATABASE_URL": url, "BORDERFLOW_PORT": str(port),
            "BORDERFLOW_LOG_LEVEL": "WARNING", "BORDERFLOW_DISPATCH_INTERVAL_SECONDS": "0",
@@ -139,18 +144,18 @@ def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int 
     if processors:
         env.update({"BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_STREAM": stream,
                     "BORDERFLOW_NATS_SUBJECT": f"bench.{stream.lower()}",
-                    "BORDERFLOW_NATS_BATCH": "8"})
+                    "BORDERFLOW_NATS_BATCH": str(NATS_BATCH[0])})
     cli = [sys.executable, "-m", "borderflow.cli.main"]
     subprocess.run([*cli, "setup"], env=env, check=True, capture_output=True)
     children = [subprocess.Popen([*cli, "telemetry", "process"], env=env,
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for _ in range(processors)]
-    if mqtt and mqtt_process:
-        children.append(subprocess.Popen(
-            [*cli, "telemetry", "mqtt"], env={**env, "BORDERFLOW_MQTT_URL": mqtt,
-                                              "BORDERFLOW_MQTT_CLIENT_ID": f"bench-{stream}"},
+    for i in range(mqtt_workers if mqtt else 0):
+        children.append(subprocess.Popen([*cli, "telemetry", "mqtt"], env={
+            **env, "BORDERFLOW_MQTT_URL": mqtt, "BORDERFLOW_MQTT_CLIENT_ID": f"bench-{stream}-{i}",
+            "BORDERFLOW_MQTT_TOPIC": "$share/borderflow/owntracks/+/+"},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-    elif mqtt:
+    if mqtt and not mqtt_workers:
         env["BORDERFLOW_MQTT_URL"] = mqtt
     proc = subprocess.Popen([*cli, "serve", "--workers", str(workers)], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -391,11 +396,12 @@ def broker() -> Iterator[int]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def bench_mqtt(seconds: float, gen: Positions, processors: int = 1) -> dict[str, float]:
+def bench_mqtt(seconds: float, gen: Positions, processors: int = 1, workers: int = 1
+               ) -> dict[str, float]:
     """OwnTracks at QoS 1, as the app sends: a publisher as fast as the broker acknowledges
     (up to 2,000 messages in flight), Mosquitto, the ``borderflow telemetry mqtt`` ingest
-    process, NATS JetStream, ``processors`` processors. Every message the broker acknowledged
-    must be stored."""
+    processes (``workers``), NATS JetStream, ``processors`` processors. Every message the
+    broker acknowledged must be stored."""
     import asyncio
 
     packets = []
@@ -407,7 +413,7 @@ def bench_mqtt(seconds: float, gen: Positions, processors: int = 1) -> dict[str,
         packets.append(_mqtt_packet(0x32, _mqtt_string(f"owntracks/bench/{p['device_id']}")
                                     + (i % 65535 + 1).to_bytes(2, "big") + payload))
     with database("postgresql") as url, broker() as port, server(
-            url, mqtt=f"mqtt://127.0.0.1:{port}", processors=processors, mqtt_process=True):
+            url, mqtt=f"mqtt://127.0.0.1:{port}", processors=processors, mqtt_workers=workers):
         start = time.monotonic()
         sent = asyncio.run(_mqtt_publish(port, packets, seconds))
         sending = time.monotonic() - start
@@ -503,20 +509,26 @@ def bench_plain(rows: int, gen: Positions) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--processors", type=int, default=1,
+    parser.add_argument("--nats-batch", type=int, default=2,
+                        help="BORDERFLOW_NATS_BATCH of the processors")
+    parser.add_argument("--processors", type=int, default=2,
                         help="processor processes of the production deployment")
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes of the production deployment's API")
+    parser.add_argument("--mqtt-workers", type=int, default=2,
+                        help="MQTT ingest processes (one shared subscription)")
     parser.add_argument("--osmand-workers", type=int, default=1,
                         help="uvicorn worker processes for the single-position OsmAnd load")
     parser.add_argument("--rate", type=float, default=20_000,
                         help="positions/s of the paced run (latency at the target rate)")
     args = parser.parse_args()
+    NATS_BATCH[0] = args.nats_batch
     gen = Positions()
     load = os.getloadavg()[0]
     print(f"GPS ingestion, {DEVICES:,} trucks, {args.seconds:.0f} s of load per scenario, "
           f"{os.cpu_count()} cores, load average {load:.2f} at the start\n")
-    topology = (f"API ({args.workers} worker(s)) -> NATS -> {args.processors} processor(s)")
+    topology = (f"API ({args.workers} worker(s)) -> NATS -> {args.processors} processor(s), "
+                f"{args.nats_batch} message(s) per transaction")
     pg = bench_batch("postgresql", args.seconds, gen, processors=args.processors,
                      workers=args.workers)
     print(f"batch endpoint -> {topology} -> PostgreSQL, as fast as it goes: "
@@ -538,8 +550,9 @@ def main() -> None:
     print(f"batch endpoint -> one process, in-process bus -> SQLite: "
           f"{lite['per_second']:,.0f} positions/s ({lite['positions']:,} in "
           f"{lite['seconds']:.1f} s), p50 {lite['p50_ms']:.0f} ms, p99 {lite['p99_ms']:.0f} ms")
-    mq = bench_mqtt(args.seconds, gen, processors=args.processors)
-    print(f"MQTT (OwnTracks, QoS 1) -> mqtt ingest process -> NATS -> {args.processors} "
+    mq = bench_mqtt(args.seconds, gen, processors=args.processors, workers=args.mqtt_workers)
+    print(f"MQTT (OwnTracks, QoS 1) -> {args.mqtt_workers} mqtt ingest process(es) -> NATS -> "
+          f"{args.processors} "
           f"processor(s) -> PostgreSQL: {mq['per_second']:,.0f} positions/s "
           f"({mq['positions']:,} stored of {mq['sent']:,} sent, offered "
           f"{mq['offered_per_second']:,.0f}/s), p50 {mq['p50_ms']:.0f} ms, "
