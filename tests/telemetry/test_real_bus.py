@@ -283,6 +283,11 @@ def test_an_mqtt_ingest_worker_killed_mid_stream_loses_no_acknowledged_message(
             if p is not None and p.poll() is None:
                 p.send_signal(signal.SIGTERM)
                 p.wait(20)
+        # end the worker's session on the shared broker
+        gone = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                           protocol=paho.MQTTv5)
+        gone.connect("127.0.0.1", 1883, clean_start=True)
+        gone.disconnect()
     assert stored(db) == total
     distinct = db.scalar(select(func.count()).select_from(
         select(Position.device_id, Position.fix_time).distinct().subquery()))
