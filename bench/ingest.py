@@ -5,26 +5,32 @@ Run from the repository root::
     .venv/bin/python bench/ingest.py             # 15 s per scenario
     .venv/bin/python bench/ingest.py --seconds 5 # quicker
 
-Each scenario starts a real server (``borderflow serve`` under uvicorn, one process, the
-in-process bus that writes batches of up to 2,000 positions, geofencing with shapely) on a fresh
-database and drives it from a load generator on 127.0.0.1:
+Each scenario starts the platform as it is deployed (``borderflow serve`` under uvicorn, and
+``borderflow telemetry process`` / ``borderflow telemetry mqtt`` processes where the
+deployment has them) on a fresh database and drives it from a load generator on 127.0.0.1.
+Request bodies are prepared before the clock starts, so the generator spends its share of the
+two cores sending, not building JSON:
 
-1. batch endpoint into PostgreSQL (``POST /api/v1/telemetry/positions``, 1,000 positions per
-   request, 4 concurrent senders);
-2. the same into SQLite;
-3. OwnTracks messages through Mosquitto (MQTT) into PostgreSQL, one position per message;
-   and, as deployed in production, the batch endpoint publishing to NATS JetStream with the
-   processor in its own process (``--processors N`` of them);
-4. single-position OsmAnd requests as phones send them (``GET /api/v1/telemetry/osmand``, 16
-   concurrent senders), into PostgreSQL.
+1. the production deployment: the batch endpoint (``POST /api/v1/telemetry/positions``,
+   1,000 positions per request) publishing to NATS JetStream, ``--processors`` processor
+   processes writing to PostgreSQL with geofencing. Once as fast as 4 senders go (the
+   sustained rate: positions stored over the time from the first send to the last row
+   stored), once paced at ``--rate`` positions/s (the latency at the target rate);
+2. the same endpoint in one process with the in-process bus, into PostgreSQL and SQLite;
+3. OwnTracks messages through Mosquitto (MQTT, QoS 1) into PostgreSQL: the publisher, the
+   ``--mqtt-workers`` ``borderflow telemetry mqtt`` ingest processes on one shared
+   subscription, NATS JetStream, the processor(s); the bench runs a Mosquitto of its own
+   configured as for production (it keeps what a subscriber has not taken yet);
+4. single-position OsmAnd requests as phones send them (``GET /api/v1/telemetry/osmand``, one
+   position per request, 64 keep-alive connections), one server process, into PostgreSQL.
 
-Throughput is the positions stored divided by the time from the first send to the last row
-stored; latency is ``stored_at - received_at`` of each row (p50, p99). The baseline, measured in
-the same run, is a plain insert of the same rows into the same PostgreSQL table (one
-``INSERT ... ON CONFLICT DO NOTHING`` per 2,000 rows, no decoding, no geofencing, no HTTP):
-``plain_insert_ratio`` is the batch endpoint's throughput over it. Positions come from 10,000
-simulated trucks around the Lang Son gates (a fifth of them inside a fence). The last line is
-one JSON object with the figures.
+Latency is ``stored_at - received_at`` of each row (p50, p99): from the moment ingestion took
+the request to the moment the processor started the transaction that stored it. The baseline,
+measured in the same run, is a plain insert of the same rows into the same PostgreSQL table
+(one ``INSERT ... ON CONFLICT DO NOTHING`` per 2,000 rows through SQLAlchemy, no decoding, no
+geofencing, no HTTP): ``plain_insert_ratio`` is the production deployment's sustained rate
+over it. Positions come from 10,000 simulated trucks around the Lang Son gates (a fifth of
+them inside a fence). The last line is one JSON object with the figures.
 """
 
 from __future__ import annotations
@@ -48,7 +54,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import paho.mqtt.client as paho
 from sqlalchemy import create_engine, func, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,6 +63,12 @@ from borderflow.store.models import Position  # noqa: E402
 
 PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 DEVICES = 10_000
+MAX_RATE = 60_000
+"""Positions prepared per second of an unpaced run (more than the platform takes)."""
+MAX_OSMAND_RATE = 15_000
+NATS_BATCH = [2]
+"""Messages (of 1,000 positions) a processor writes in one transaction (``--nats-batch``)."""
+MAX_MQTT_RATE = 30_000
 AREA = (21.90, 21.98, 106.69, 106.77)  # around the park and the Huu Nghi / Tan Thanh gates
 
 
@@ -118,28 +129,36 @@ def database(kind: str) -> Iterator[str]:
 
 
 @contextmanager
-def server(url: str, mqtt: str | None = None, processors: int = 0) -> Iterator[str]:
+def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int = 1,
+           mqtt_workers: int = 0) -> Iterator[str]:
     """The platform on a free port; with ``processors``, positions go through NATS JetStream
-    to that many separate ``borderflow telemetry process`` processes."""
+    to that many separate ``borderflow telemetry process`` processes; ``mqtt_workers`` take
+    MQTT in ``borderflow telemetry mqtt`` processes (on one shared subscription) instead of
+    the server."""
     port = free_port()
     env = {**os.environ, "BORDERFLOW_DATABASE_URL": url, "BORDERFLOW_PORT": str(port),
            "BORDERFLOW_LOG_LEVEL": "WARNING", "BORDERFLOW_DISPATCH_INTERVAL_SECONDS": "0",
            "BORDERFLOW_NOTIFY_INTERVAL_SECONDS": "0", "BORDERFLOW_TELEMETRY_BUS": "memory",
            "BORDERFLOW_VAR_DIR": tempfile.mkdtemp(prefix="bf-var-")}
-    if mqtt:
-        env["BORDERFLOW_MQTT_URL"] = mqtt
     stream = f"BENCH_{os.getpid()}_{random.randrange(10**6)}"
     if processors:
         env.update({"BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_STREAM": stream,
                     "BORDERFLOW_NATS_SUBJECT": f"bench.{stream.lower()}",
-                    "BORDERFLOW_NATS_BATCH": "4"})
+                    "BORDERFLOW_NATS_BATCH": str(NATS_BATCH[0])})
     cli = [sys.executable, "-m", "borderflow.cli.main"]
     subprocess.run([*cli, "setup"], env=env, check=True, capture_output=True)
-    workers = [subprocess.Popen([*cli, "telemetry", "process"], env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-               for _ in range(processors)]
-    proc = subprocess.Popen([*cli, "serve"], env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    children = [subprocess.Popen([*cli, "telemetry", "process"], env=env,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for _ in range(processors)]
+    for i in range(mqtt_workers if mqtt else 0):
+        children.append(subprocess.Popen([*cli, "telemetry", "mqtt"], env={
+            **env, "BORDERFLOW_MQTT_URL": mqtt, "BORDERFLOW_MQTT_CLIENT_ID": f"bench-{stream}-{i}",
+            "BORDERFLOW_MQTT_TOPIC": "$share/borderflow/owntracks/+/+"},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    if mqtt and not mqtt_workers:
+        env["BORDERFLOW_MQTT_URL"] = mqtt
+    proc = subprocess.Popen([*cli, "serve", "--workers", str(workers)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
         for _ in range(200):
@@ -150,11 +169,12 @@ def server(url: str, mqtt: str | None = None, processors: int = 0) -> Iterator[s
                 time.sleep(0.1)
         else:
             raise RuntimeError("server did not start")
+        time.sleep(1.0)  # every worker and processor up, subscriptions made
         yield base
     finally:
-        for p in [proc, *workers]:
+        for p in [proc, *children]:
             p.terminate()
-        for p in [proc, *workers]:
+        for p in [proc, *children]:
             p.wait(30)
         if processors:
             drop_stream(stream)
@@ -233,82 +253,227 @@ def wait_stored(url: str, expected: int, timeout: float = 300) -> None:
         time.sleep(0.2)
 
 
-def bench_batch(kind: str, seconds: float, gen: Positions, processors: int = 0
-                ) -> dict[str, float]:
-    with database(kind) as url, server(url, processors=processors) as base:
+def bodies(gen: Positions, positions: int) -> list[bytes]:
+    """Request bodies of 1,000 positions each, prepared before the clock starts."""
+    return [json.dumps({"positions": gen.take(1000)}).encode()
+            for _ in range(max(1, positions // 1000))]
+
+
+def bench_batch(kind: str, seconds: float, gen: Positions, processors: int = 0,
+                rate: float | None = None, workers: int = 1) -> dict[str, float]:
+    """The batch endpoint: as fast as 4 senders go, or paced at ``rate`` positions/s (each
+    request sent when it is due, by as many senders as that needs)."""
+    planned = rate * seconds if rate else MAX_RATE * seconds
+    ready = bodies(gen, int(planned))
+    with database(kind) as url, server(url, processors=processors, workers=workers) as base:
         key = api_key(url)
         clients = threading.local()
+        lock = threading.Lock()
+        taken = [0]
+        late = [0.0]
+        start = time.monotonic() + 0.2
+        end = start + seconds
 
         def send() -> int:
             if not hasattr(clients, "c"):
-                clients.c = httpx.Client(base_url=base, headers={"X-API-Key": key},
-                                         timeout=60)
-            r = clients.c.post("/api/v1/telemetry/positions",
-                               json={"positions": gen.take(1000)})
+                clients.c = httpx.Client(base_url=base, timeout=60, headers={
+                    "X-API-Key": key, "Content-Type": "application/json"})
+            with lock:
+                i = taken[0]
+                taken[0] += 1
+            if i >= len(ready):
+                time.sleep(0.01)
+                return 0
+            if rate:
+                due = start + i * 1000 / rate
+                wait = due - time.monotonic()
+                if due >= end:
+                    time.sleep(max(0.0, end - time.monotonic()))
+                    return 0
+                if wait > 0:
+                    time.sleep(wait)
+                else:
+                    with lock:
+                        late[0] = max(late[0], -wait)
+            r = clients.c.post("/api/v1/telemetry/positions", content=ready[i])
             r.raise_for_status()
             return int(r.json()["accepted"])
 
-        start = time.monotonic()
-        sent = drive(4, seconds, send)
+        time.sleep(max(0.0, start - time.monotonic()))
+        sent = drive(16 if rate else 4, end - time.monotonic(), send)
+        sending = time.monotonic() - start
         wait_stored(url, sent)
         elapsed = time.monotonic() - start
         p50, p99 = latencies(url)
     return {"positions": sent, "seconds": elapsed, "per_second": sent / elapsed,
-            "p50_ms": p50, "p99_ms": p99}
+            "offered_per_second": sent / sending, "p50_ms": p50, "p99_ms": p99,
+            "senders_behind_ms": late[0] * 1000}
 
 
-def bench_mqtt(seconds: float, gen: Positions) -> dict[str, float]:
-    with database("postgresql") as url, server(url, mqtt="mqtt://127.0.0.1:1883") as _base:
-        time.sleep(1.0)  # the server subscribes
-        client = paho.Client(paho.CallbackAPIVersion.VERSION2)
-        client.connect("127.0.0.1", 1883)
-        client.loop_start()
-        start = time.monotonic()
-        sent = 0
-        end = start + seconds
-        while time.monotonic() < end:
-            for p in gen.take(500):
-                msg = {"_type": "location", "lat": p["lat"], "lon": p["lon"],
-                       "tst": int(datetime.fromisoformat(p["time"]).timestamp()),
-                       "vel": 29, "tid": "tr"}
-                client.publish(f"owntracks/bench/{p['device_id']}", json.dumps(msg), qos=0)
-                sent += 1
-        client.loop_stop()
-        client.disconnect()
-        got = stored_count(url)
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:  # qos 0: count what arrives, until it stops
-            time.sleep(1.0)
-            now = stored_count(url)
-            if now == got:
+def _mqtt_packet(kind: int, body: bytes) -> bytes:
+    """An MQTT 3.1.1 control packet: type and flags, remaining length, body."""
+    size, length = len(body), bytearray()
+    while True:
+        digit, size = size % 128, size // 128
+        length.append(digit | (0x80 if size else 0))
+        if not size:
+            return bytes([kind]) + bytes(length) + body
+
+
+def _mqtt_string(text: str) -> bytes:
+    raw = text.encode()
+    return len(raw).to_bytes(2, "big") + raw
+
+
+async def _mqtt_publish(port: int, packets: list[bytes], seconds: float, window: int = 2000
+                        ) -> int:
+    """Publish pre-encoded QoS 1 packets to the local broker as phones do, with up to
+    ``window`` awaiting the broker's PUBACK, until ``seconds`` have passed; returns how many
+    the broker acknowledged (all that were sent). A raw-socket client: paho needs more CPU
+    per message than the platform."""
+    import asyncio
+
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(_mqtt_packet(0x10, _mqtt_string("MQTT") + bytes([4, 0x02, 0, 0])
+                              + _mqtt_string(f"bench-{os.getpid()}")))
+    if (await reader.readexactly(4))[3] != 0:
+        raise RuntimeError("the broker refused the connection")
+    room = asyncio.Semaphore(window)
+    acked = [0]
+
+    async def acks() -> None:
+        while True:
+            head = await reader.readexactly(4)
+            if head[0] >> 4 == 4:  # PUBACK
+                acked[0] += 1
+                room.release()
+
+    listener = asyncio.create_task(acks())
+    end = time.monotonic() + seconds
+    sent = 0
+    for packet in packets:
+        if sent % 200 == 0:
+            await writer.drain()
+            if time.monotonic() >= end:
                 break
-            got = now
-        elapsed = time.monotonic() - start - 1.0
+        await room.acquire()
+        writer.write(packet)
+        sent += 1
+    await writer.drain()
+    while acked[0] < sent:
+        await asyncio.sleep(0.01)
+    listener.cancel()
+    writer.write(bytes([0xE0, 0]))  # DISCONNECT
+    await writer.drain()
+    writer.close()
+    return sent
+
+
+@contextmanager
+def broker() -> Iterator[int]:
+    """A Mosquitto of its own on a free port, configured as docs/telemetry.md says for
+    production: it keeps (rather than drops) what a subscriber has not taken yet. The
+    machine's broker keeps 1,000 messages per subscriber, Mosquitto's default."""
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="bf-mqtt-")
+    conf = Path(folder) / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\n"
+                    "max_queued_messages 10000000\npersistence false\n")
+    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    proc = subprocess.Popen([binary, "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def bench_mqtt(seconds: float, gen: Positions, processors: int = 1, workers: int = 1
+               ) -> dict[str, float]:
+    """OwnTracks at QoS 1, as the app sends: a publisher as fast as the broker acknowledges
+    (up to 2,000 messages in flight), Mosquitto, the ``borderflow telemetry mqtt`` ingest
+    processes (``workers``), NATS JetStream, ``processors`` processors. Every message the
+    broker acknowledged must be stored."""
+    import asyncio
+
+    packets = []
+    for i, p in enumerate(gen.take(int(MAX_MQTT_RATE * seconds))):
+        payload = json.dumps({
+            "_type": "location", "lat": p["lat"], "lon": p["lon"],
+            "tst": int(datetime.fromisoformat(p["time"]).timestamp()), "vel": 29,
+            "tid": "tr"}).encode()
+        packets.append(_mqtt_packet(0x32, _mqtt_string(f"owntracks/bench/{p['device_id']}")
+                                    + (i % 65535 + 1).to_bytes(2, "big") + payload))
+    with database("postgresql") as url, broker() as port, server(
+            url, mqtt=f"mqtt://127.0.0.1:{port}", processors=processors, mqtt_workers=workers):
+        start = time.monotonic()
+        sent = asyncio.run(_mqtt_publish(port, packets, seconds))
+        sending = time.monotonic() - start
+        wait_stored(url, sent)
+        elapsed = time.monotonic() - start
+        got = stored_count(url)
         p50, p99 = latencies(url)
     return {"positions": got, "sent": sent, "seconds": elapsed, "per_second": got / elapsed,
-            "p50_ms": p50, "p99_ms": p99}
+            "offered_per_second": sent / sending, "p50_ms": p50, "p99_ms": p99}
 
 
-def bench_osmand(seconds: float, gen: Positions) -> dict[str, float]:
-    with database("postgresql") as url, server(url) as base:
-        clients = threading.local()
+def bench_osmand(seconds: float, gen: Positions, connections: int = 64,
+                 workers: int = 1) -> dict[str, float]:
+    """One position per request, as Traccar Client sends it: ``connections`` keep-alive
+    connections, each sending its next request when the answer to the last one arrives (an
+    asyncio client on raw sockets: httpx would need more CPU than the server)."""
+    import asyncio
+    from urllib.parse import urlencode, urlsplit
 
-        def send() -> int:
-            if not hasattr(clients, "c"):
-                clients.c = httpx.Client(base_url=base, timeout=30)
-            p = gen.take(1)[0]
-            r = clients.c.get("/api/v1/telemetry/osmand", params={
-                "id": p["device_id"], "lat": p["lat"], "lon": p["lon"],
-                "timestamp": int(datetime.fromisoformat(p["time"]).timestamp()),
-                "speed": "15"})
-            r.raise_for_status()
-            return 1
+    requests = []
+    for p in gen.take(int(MAX_OSMAND_RATE * seconds)):
+        query = urlencode({"id": p["device_id"], "lat": p["lat"], "lon": p["lon"],
+                           "timestamp": int(datetime.fromisoformat(p["time"]).timestamp()),
+                           "speed": "15"})
+        requests.append(f"GET /api/v1/telemetry/osmand?{query} HTTP/1.1\r\n"
+                        f"Host: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n".encode())
+    with database("postgresql") as url, server(url, workers=workers) as base:
+        where = urlsplit(base)
+        done = [0]
+        failed = [0]
+        nxt = iter(requests)
 
-        start = time.monotonic()
-        sent = drive(16, seconds, send)
-        requests_per_second = sent / (time.monotonic() - start)
-        wait_stored(url, sent)
-    return {"requests": sent, "per_second": requests_per_second}
+        async def connection(end: float) -> None:
+            reader, writer = await asyncio.open_connection(where.hostname, where.port)
+            while time.monotonic() < end:
+                request = next(nxt, None)
+                if request is None:
+                    break
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":")[1])
+                await reader.readexactly(length)
+                if not head.startswith(b"HTTP/1.1 200"):
+                    failed[0] += 1
+                done[0] += 1
+            writer.close()
+
+        async def run() -> float:
+            start = time.monotonic()
+            await asyncio.gather(*(connection(start + seconds) for _ in range(connections)))
+            return time.monotonic() - start
+
+        elapsed = asyncio.run(run())
+        if failed[0]:
+            raise RuntimeError(f"{failed[0]} OsmAnd requests failed")
+        wait_stored(url, done[0])
+    return {"requests": done[0], "per_second": done[0] / elapsed}
 
 
 def bench_plain(rows: int, gen: Positions) -> dict[str, float]:
@@ -344,44 +509,75 @@ def bench_plain(rows: int, gen: Positions) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--processors", type=int, default=1,
-                        help="separate processor processes in the NATS scenario")
+    parser.add_argument("--nats-batch", type=int, default=2,
+                        help="BORDERFLOW_NATS_BATCH of the processors")
+    parser.add_argument("--processors", type=int, default=2,
+                        help="processor processes of the production deployment")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="uvicorn worker processes of the production deployment's API")
+    parser.add_argument("--mqtt-workers", type=int, default=2,
+                        help="MQTT ingest processes (one shared subscription)")
+    parser.add_argument("--osmand-workers", type=int, default=1,
+                        help="uvicorn worker processes for the single-position OsmAnd load")
+    parser.add_argument("--rate", type=float, default=20_000,
+                        help="positions/s of the paced run (latency at the target rate)")
     args = parser.parse_args()
+    NATS_BATCH[0] = args.nats_batch
     gen = Positions()
+    load = os.getloadavg()[0]
     print(f"GPS ingestion, {DEVICES:,} trucks, {args.seconds:.0f} s of load per scenario, "
-          f"{os.cpu_count()} cores\n")
-    pg = bench_batch("postgresql", args.seconds, gen)
-    print(f"batch endpoint -> PostgreSQL: {pg['per_second']:,.0f} positions/s "
-          f"({pg['positions']:,} in {pg['seconds']:.1f} s), p50 {pg['p50_ms']:.0f} ms, "
+          f"{os.cpu_count()} cores, load average {load:.2f} at the start\n")
+    topology = (f"API ({args.workers} worker(s)) -> NATS -> {args.processors} processor(s), "
+                f"{args.nats_batch} message(s) per transaction")
+    pg = bench_batch("postgresql", args.seconds, gen, processors=args.processors,
+                     workers=args.workers)
+    print(f"batch endpoint -> {topology} -> PostgreSQL, as fast as it goes: "
+          f"{pg['per_second']:,.0f} positions/s ({pg['positions']:,} in {pg['seconds']:.1f} s, "
+          f"offered {pg['offered_per_second']:,.0f}/s), p50 {pg['p50_ms']:.0f} ms, "
           f"p99 {pg['p99_ms']:.0f} ms")
-    nats_pg = bench_batch("postgresql", args.seconds, gen, processors=args.processors)
-    print(f"batch endpoint -> NATS -> {args.processors} processor process(es) -> PostgreSQL: "
-          f"{nats_pg['per_second']:,.0f} positions/s ({nats_pg['positions']:,} in "
-          f"{nats_pg['seconds']:.1f} s), p50 {nats_pg['p50_ms']:.0f} ms, "
-          f"p99 {nats_pg['p99_ms']:.0f} ms")
+    paced = bench_batch("postgresql", args.seconds, gen, processors=args.processors,
+                        workers=args.workers, rate=args.rate)
+    print(f"the same, paced at {args.rate:,.0f}/s: {paced['per_second']:,.0f} positions/s "
+          f"stored ({paced['positions']:,} in {paced['seconds']:.1f} s, offered "
+          f"{paced['offered_per_second']:,.0f}/s, senders up to "
+          f"{paced['senders_behind_ms']:.0f} ms behind), p50 {paced['p50_ms']:.0f} ms, "
+          f"p99 {paced['p99_ms']:.0f} ms")
+    one = bench_batch("postgresql", args.seconds, gen)
+    print(f"batch endpoint -> one process, in-process bus -> PostgreSQL: "
+          f"{one['per_second']:,.0f} positions/s ({one['positions']:,} in "
+          f"{one['seconds']:.1f} s), p50 {one['p50_ms']:.0f} ms, p99 {one['p99_ms']:.0f} ms")
     lite = bench_batch("sqlite", args.seconds, gen)
-    print(f"batch endpoint -> SQLite:     {lite['per_second']:,.0f} positions/s "
-          f"({lite['positions']:,} in {lite['seconds']:.1f} s), p50 {lite['p50_ms']:.0f} ms, "
-          f"p99 {lite['p99_ms']:.0f} ms")
-    mq = bench_mqtt(args.seconds, gen)
-    print(f"MQTT (OwnTracks) -> PostgreSQL: {mq['per_second']:,.0f} positions/s "
-          f"({mq['positions']:,} stored of {mq['sent']:,} sent), p50 {mq['p50_ms']:.0f} ms, "
+    print(f"batch endpoint -> one process, in-process bus -> SQLite: "
+          f"{lite['per_second']:,.0f} positions/s ({lite['positions']:,} in "
+          f"{lite['seconds']:.1f} s), p50 {lite['p50_ms']:.0f} ms, p99 {lite['p99_ms']:.0f} ms")
+    mq = bench_mqtt(args.seconds, gen, processors=args.processors, workers=args.mqtt_workers)
+    print(f"MQTT (OwnTracks, QoS 1) -> {args.mqtt_workers} mqtt ingest process(es) -> NATS -> "
+          f"{args.processors} "
+          f"processor(s) -> PostgreSQL: {mq['per_second']:,.0f} positions/s "
+          f"({mq['positions']:,} stored of {mq['sent']:,} sent, offered "
+          f"{mq['offered_per_second']:,.0f}/s), p50 {mq['p50_ms']:.0f} ms, "
           f"p99 {mq['p99_ms']:.0f} ms")
-    osm = bench_osmand(args.seconds, gen)
-    print(f"single OsmAnd requests:       {osm['per_second']:,.0f} requests/s "
-          f"({osm['requests']:,})")
+    osm = bench_osmand(args.seconds, gen, workers=args.osmand_workers)
+    print(f"single OsmAnd requests ({args.osmand_workers} server process(es)): "
+          f"{osm['per_second']:,.0f} requests/s ({osm['requests']:,})")
     plain = bench_plain(max(20_000, int(pg["positions"])), gen)
     ratio = pg["per_second"] / plain["per_second"]
     print(f"baseline plain insert -> PostgreSQL: {plain['per_second']:,.0f} rows/s; "
-          f"pipeline / plain = {ratio:.3f}")
+          f"pipeline / plain = {ratio:.3f} (one process: "
+          f"{one['per_second'] / plain['per_second']:.3f})")
     print(json.dumps({"positions_per_second_pg": round(pg["per_second"]),
                       "positions_per_second_mqtt": round(mq["per_second"]),
                       "positions_per_second_sqlite": round(lite["per_second"]),
                       "osmand_requests_per_second": round(osm["per_second"]),
-                      "p99_ms_pg": round(pg["p99_ms"], 1),
-                      "positions_per_second_pg_nats": round(nats_pg["per_second"]),
-                      "p99_ms_pg_nats": round(nats_pg["p99_ms"], 1),
-                      "plain_insert_ratio": round(ratio, 3)}))
+                      "p99_ms_pg": round(paced["p99_ms"], 1),
+                      "plain_insert_ratio": round(ratio, 3),
+                      "p50_ms_pg": round(paced["p50_ms"], 1),
+                      "paced_rate_pg": args.rate,
+                      "p99_ms_pg_unpaced": round(pg["p99_ms"], 1),
+                      "p99_ms_mqtt": round(mq["p99_ms"], 1),
+                      "positions_per_second_pg_one_process": round(one["per_second"]),
+                      "plain_insert_rows_per_second": round(plain["per_second"]),
+                      "load_average_at_start": round(load, 2)}))
 
 
 if __name__ == "__main__":

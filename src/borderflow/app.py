@@ -40,6 +40,7 @@ from borderflow.report.loop import lifespan_with_situation_reports
 from borderflow.store.session import make_engine, make_session_factory
 from borderflow.telemetry.bus import FenceCache, build_bus, lifespan_with_mqtt
 from borderflow.telemetry.camera_endpoints import router as camera_router
+from borderflow.telemetry.endpoints import OsmandRoute
 from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
 from borderflow.trip.vehicle_endpoints import router as vehicle_router
@@ -112,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             settings.public_base_url.rstrip("/") + IPN_PATH, clock=ctx.clock)
         app.mount(SANDBOX_PATH, app.state.sandbox.app)
     errors.install(app)
+    app.add_middleware(OsmandRoute)  # inside the request log and metrics
     app.add_middleware(RequestMiddleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,

@@ -75,6 +75,17 @@ class Settings(BaseSettings):
         description="MQTT broker to take OwnTracks messages from (e.g. mqtt://127.0.0.1:1883); "
         "unset: no MQTT.",
     )
+    mqtt_topic: str = Field(
+        default="owntracks/+/+", min_length=1,
+        description="Topic filter the MQTT subscriber takes OwnTracks messages from; several "
+        "ingest workers share them with '$share/borderflow/owntracks/+/+'.",
+    )
+    mqtt_client_id: str | None = Field(
+        default=None, pattern=r"^[A-Za-z0-9_.-]{1,64}$",
+        description="MQTT client id of this subscriber: set, its session (and the messages "
+        "that arrive while it is away) outlives a restart; unset, a fresh session each time. "
+        "Each ingest worker needs its own.",
+    )
     geofence_margin_m: float = Field(
         default=30.0, ge=0, le=1000,
         description="Hysteresis of geofences: a truck leaves an area only this far outside it.",

@@ -176,6 +176,28 @@ def test_the_in_process_queue_stores_what_it_acknowledged(
     assert db.scalar(select(func.count()).select_from(Position)) == 50
 
 
+def test_the_short_osmand_route_answers_as_the_documented_one(
+    queued_client: TestClient, db: Peek
+) -> None:
+    """GET with a query string is answered before the framework's routing; a form POST goes
+    through the documented route: the answers are the same, bad positions included."""
+    params = {"id": "dev-é", "lat": "21,9", "lon": "106.7", "timestamp": str(EPOCH),
+              "charge": "true"}
+    fast = queued_client.get("/api/v1/telemetry/osmand", params=params)
+    slow = queued_client.post("/api/v1/telemetry/osmand", data=params)
+    assert fast.status_code == slow.status_code == 200
+    assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+    assert fast.json() == slow.json() == {"accepted": 1, "rejected": [], "processed": None}
+    bad = {"id": "dev-1", "lat": "95", "lon": "106.7", "timestamp": str(EPOCH)}
+    fast_bad = queued_client.get("/api/v1/telemetry/osmand", params=bad)
+    slow_bad = queued_client.post("/api/v1/telemetry/osmand", data=bad)
+    assert fast_bad.json() == slow_bad.json()
+    assert fast_bad.json()["rejected"][0]["reason"] == "latitude 95.0 is outside ±90"
+    assert fast.headers["x-request-id"]  # still inside the request log
+    queued_client.app.state.telemetry.flush()  # type: ignore[attr-defined]
+    assert db.scalar(select(func.count()).select_from(Position)) == 1  # one fix, twice
+
+
 def test_positions_older_than_the_retention_are_pruned(
     client: TestClient, auth: Any, db: Peek, database: Any
 ) -> None:

@@ -60,13 +60,13 @@ def batch(start: int, n: int) -> dict[str, Any]:
                           for i in range(start, start + n)]}
 
 
-def wait_for(predicate: Any, timeout: float = 30.0) -> None:
+def wait_for(predicate: Any, timeout: float = 30.0, what: Any = None) -> None:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         if predicate():
             return
         time.sleep(0.1)
-    raise AssertionError("timed out")
+    raise AssertionError(f"timed out{': ' + what() if what else ''}")
 
 
 def stored(db: Peek) -> int:
@@ -196,3 +196,99 @@ def test_fix_times_survive_the_wire() -> None:
     decoded, at = wire.decode(wire.encode(items, NOW))
     assert decoded == items
     assert at == NOW
+
+
+def test_messages_of_the_first_wire_format_are_still_read() -> None:
+    from borderflow.telemetry import wire
+    from borderflow.telemetry.decoders import Fix, Rejection
+
+    old = json.dumps({"received_at": NOW.isoformat(), "items": [
+        {"kind": "fix", "device_id": "d", "fix_time": "2026-11-23T01:02:03+00:00", "lat": 21.9,
+         "lon": 106.7, "protocol": "batch", "speed_mps": 3.5, "bearing": None,
+         "altitude": None, "accuracy": None, "battery": None, "attributes": {"a": 1}},
+        {"kind": "rejection", "protocol": "osmand", "reason": "bad", "device_id": None,
+         "excerpt": ""}]}).encode()
+    items, at = wire.decode(old)
+    assert items == [Fix("d", datetime(2026, 11, 23, 1, 2, 3, tzinfo=NOW.tzinfo), 21.9, 106.7,
+                         "batch", speed_mps=3.5, attributes={"a": 1}),
+                     Rejection("osmand", "bad", None, "")]
+    assert at == NOW
+
+
+def _mqtt_ingest(database: Database, stream: tuple[str, str], topic: str, client_id: str
+                 ) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BORDERFLOW_DATABASE_URL": database.url,
+           "BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_URL": NATS_URL,
+           "BORDERFLOW_NATS_STREAM": stream[0], "BORDERFLOW_NATS_SUBJECT": stream[1],
+           "BORDERFLOW_MQTT_URL": MQTT_URL, "BORDERFLOW_MQTT_TOPIC": topic,
+           "BORDERFLOW_MQTT_CLIENT_ID": client_id, "BORDERFLOW_LOG_LEVEL": "WARNING"}
+    return subprocess.Popen([sys.executable, "-m", "borderflow.cli.main", "telemetry", "mqtt"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def test_an_mqtt_ingest_worker_killed_mid_stream_loses_no_acknowledged_message(
+    db: Peek, database: Database, stream: tuple[str, str]
+) -> None:
+    """OwnTracks at QoS 1 through Mosquitto, a separate ingest process and NATS JetStream to a
+    processor: the ingest worker acknowledges messages to the broker only once JetStream has
+    them, so killing it loses nothing the broker acknowledged to the phones, and what it gets
+    again is stored once."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    user = f"u{uuid.uuid4().hex[:8]}"
+    client_id = f"test-{uuid.uuid4().hex[:8]}"
+    topic = f"owntracks/{user}/+"
+    base = int(time.time()) - 3600  # the worker and the processor run on the real clock
+
+    def message(i: int) -> str:
+        return json.dumps({"_type": "location", "lat": 21.9 + (i % 50) * 1e-4, "lon": 106.7,
+                           "tst": base - i, "vel": 36, "tid": "ng"})
+
+    phones = paho.Client(CallbackAPIVersion.VERSION2)
+    phones.max_inflight_messages_set(200)
+    phones.connect("127.0.0.1", 1883)
+    phones.loop_start()
+
+    def send(start: int, stop: int) -> None:
+        infos = [phones.publish(f"owntracks/{user}/p{i % 9}", message(i), qos=1)
+                 for i in range(start, stop)]
+        for info in infos:
+            info.wait_for_publish(30)  # acknowledged by the broker
+
+    ingest = _mqtt_ingest(database, stream, topic, client_id)
+    processor = _processor(database, stream)
+    second: subprocess.Popen[bytes] | None = None
+    try:
+        def probe_stored() -> bool:
+            send(0, 1)
+            return stored(db) >= 1
+
+        wait_for(probe_stored, timeout=60)  # subscribed, and the pipeline runs
+        send(1, 600)  # acknowledged by the broker to the phones
+        os.kill(ingest.pid, signal.SIGKILL)  # mid-stream: received, not all handed on
+        ingest.wait(10)
+        # sent while no worker runs: the broker keeps them for the worker's session (with
+        # what the killed worker had not acknowledged; Mosquitto's default
+        # max_queued_messages keeps at most 1,000 for a session that is away)
+        send(600, 900)
+        total = 900
+        second = _mqtt_ingest(database, stream, topic, client_id)
+        wait_for(lambda: stored(db) >= total, timeout=90, what=lambda: f"{stored(db)} stored")
+        time.sleep(1.5)  # messages delivered again would show up as extra rows now
+    finally:
+        phones.loop_stop()
+        phones.disconnect()
+        for p in (ingest, second, processor):
+            if p is not None and p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+                p.wait(20)
+        # end the worker's session on the shared broker
+        gone = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
+                           protocol=paho.MQTTv5)
+        gone.connect("127.0.0.1", 1883, clean_start=True)
+        gone.disconnect()
+    assert stored(db) == total
+    distinct = db.scalar(select(func.count()).select_from(
+        select(Position.device_id, Position.fix_time).distinct().subquery()))
+    assert distinct == total

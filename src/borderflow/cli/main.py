@@ -361,7 +361,7 @@ def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 def telemetry_process() -> None:
     """Run a telemetry processor: take positions from NATS JetStream, store them, move trips.
     Run as many as needed; each batch is acknowledged only after it is committed."""
-    from borderflow.telemetry.bus import FenceCache, process
+    from borderflow.telemetry.bus import FenceCache, Processor
     from borderflow.telemetry.nats_bus import run_processor
 
     settings = get_settings()
@@ -370,9 +370,9 @@ def telemetry_process() -> None:
     cache = FenceCache(settings.geofence_margin_m)
     clock = SystemClock()
     console.print(f"processing positions from {settings.nats_url} ({settings.nats_stream})")
+    processor = Processor(sessions, clock, cache)
     _run_until_signal(lambda stop: run_processor(
-        settings.nats_url, settings.nats_stream, settings.nats_subject,
-        lambda items, received: process(sessions, clock, cache, items, received), stop,
+        settings.nats_url, settings.nats_stream, settings.nats_subject, processor, stop,
         batch=settings.nats_batch))
     engine.dispose()
 
@@ -394,7 +394,8 @@ def telemetry_mqtt() -> None:
                     FenceCache(settings.geofence_margin_m))
     url = settings.mqtt_url
     _run_until_signal(lambda stop: mqtt.run(url, lambda items: bus.publish(items, clock.now()),
-                                            clock.now, stop))
+                                            clock.now, stop, topic=settings.mqtt_topic,
+                                            client_id=settings.mqtt_client_id))
     bus.close()
     engine.dispose()
 

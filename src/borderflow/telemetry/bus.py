@@ -12,7 +12,7 @@ import asyncio
 import queue
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime
 from typing import Protocol
@@ -45,6 +45,11 @@ class Bus(Protocol):
         call (inline), else None."""
         ...
 
+    async def apublish(self, items: list[Item], received_at: datetime
+                       ) -> service.IngestReport | None:
+        """:meth:`publish` for the server's event loop, without blocking it."""
+        ...
+
     def flush(self, timeout: float = 10.0) -> None:
         """Wait until everything published so far is processed."""
         ...
@@ -70,16 +75,30 @@ class FenceCache:
 
 
 def process(sessions: sessionmaker[Session], clock: Clock, cache: FenceCache,
-            items: list[Item], received_at: datetime) -> service.IngestReport:
-    """One batch, one transaction."""
+            items: list[Item], received_at: datetime | Sequence[datetime],
+            memo: service.DeviceMemo | None = None) -> service.IngestReport:
+    """One batch, one transaction. ``received_at``: one time for all items, or one each."""
     now = clock.now()
     with sessions() as session:
         row, network = networks.network_at(session, now)
         fences = cache.get(str(row.id), lambda: Fences(network, cache.margin_m))
         report = service.ingest(session, network, fences, items, now=now,
-                                received_at=received_at)
+                                received_at=received_at, memo=memo)
         session.commit()
     return report
+
+
+class Processor:
+    """A long-running processor: :func:`process` with the devices' fences kept in memory
+    between batches (:class:`~borderflow.telemetry.service.DeviceMemo`)."""
+
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
+        self.sessions, self.clock, self.cache = sessions, clock, cache
+        self.memo = service.DeviceMemo()
+
+    def __call__(self, items: list[Item], received_at: datetime | Sequence[datetime]
+                 ) -> service.IngestReport:
+        return process(self.sessions, self.clock, self.cache, items, received_at, self.memo)
 
 
 class InlineBus:
@@ -90,6 +109,10 @@ class InlineBus:
 
     def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
         return process(self.sessions, self.clock, self.cache, items, received_at)
+
+    async def apublish(self, items: list[Item], received_at: datetime
+                       ) -> service.IngestReport | None:
+        return await asyncio.to_thread(self.publish, items, received_at)
 
     def flush(self, timeout: float = 10.0) -> None:
         return None
@@ -104,7 +127,7 @@ class MemoryBus:
     blocking = False  # publishing only puts on the queue
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
-        self.sessions, self.clock, self.cache = sessions, clock, cache
+        self.process = Processor(sessions, clock, cache)
         self._queue: queue.Queue[tuple[list[Item], datetime] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="telemetry-processor",
                                         daemon=True)
@@ -113,6 +136,10 @@ class MemoryBus:
     def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
         self._queue.put((items, received_at))
         return None
+
+    async def apublish(self, items: list[Item], received_at: datetime
+                       ) -> service.IngestReport | None:
+        return self.publish(items, received_at)  # only puts on the queue
 
     def flush(self, timeout: float = 10.0) -> None:
         waiter = threading.Thread(target=self._queue.join, daemon=True)
@@ -129,7 +156,7 @@ class MemoryBus:
             if first is None:
                 self._queue.task_done()
                 return
-            batch, received = list(first[0]), first[1]
+            batch, received = list(first[0]), [first[1]] * len(first[0])
             taken = 1
             stop = False
             until = time.monotonic() + GATHER_SECONDS
@@ -143,9 +170,10 @@ class MemoryBus:
                     stop = True
                     break
                 batch += nxt[0]
+                received += [nxt[1]] * len(nxt[0])
             try:
                 if batch:
-                    process(self.sessions, self.clock, self.cache, batch, received)
+                    self.process(batch, received)
             except Exception:  # the worker must survive a bad batch; it is logged
                 log.exception("telemetry batch failed", positions=len(batch))
             for _ in range(taken):
@@ -178,8 +206,10 @@ async def lifespan_with_mqtt(app: FastAPI) -> AsyncIterator[None]:
     bus: Bus = app.state.telemetry
     clock: Clock = app.state.ctx.clock
     stop = asyncio.Event()
+    settings = app.state.ctx.settings
     task = asyncio.create_task(mqtt.run(url, lambda items: bus.publish(items, clock.now()),
-                                        clock.now, stop))
+                                        clock.now, stop, topic=settings.mqtt_topic,
+                                        client_id=settings.mqtt_client_id))
     try:
         yield
     finally:

@@ -93,6 +93,14 @@ def _optional(params: Mapping[str, Any], *names: str) -> float | None:
 
 def parse_time(value: Any) -> datetime:
     """Unix seconds, Unix milliseconds, ISO 8601, or ``yyyy-MM-dd HH:mm:ss`` (UTC)."""
+    if value.__class__ is str and len(value) >= 19 and value[4] == "-":  # ISO 8601, mostly
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else \
+                parsed.astimezone(UTC)
     text = str(value).strip()
     if not text:
         raise _Bad("timestamp is empty")

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Body, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db, api_key_header, oauth2, require, roles_doc
@@ -18,7 +21,7 @@ from borderflow.domain.access import ANONYMOUS, Principal, roles_for
 from borderflow.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.telemetry import decoders, service
-from borderflow.telemetry.bus import Bus
+from borderflow.telemetry.bus import Bus, InlineBus
 from borderflow.telemetry.geofence import Fences
 from borderflow.trip import service as trips
 
@@ -72,19 +75,6 @@ class IngestOut(BaseModel):
         "stored, duplicates, late, unknown_devices, trip events.")
 
 
-def _respond(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
-             index: bool = False) -> dict[str, Any]:
-    report = bus.publish(items, ctx.clock.now()) if items else None
-    rejected = [{"index": i, "device_id": r.device_id, "reason": r.reason} if index else
-                {"device_id": r.device_id, "reason": r.reason}
-                for i, r in enumerate(items) if isinstance(r, decoders.Rejection)]
-    processed = None if report is None else {
-        "stored": report.stored, "duplicates": report.duplicates, "late": report.late,
-        "unknown_devices": report.unknown_devices, "events": report.events}
-    return {"accepted": sum(isinstance(i, decoders.Fix) for i in items), "rejected": rejected,
-            "processed": processed}
-
-
 OSMAND_DOC = (
     "Point Traccar Client's server URL here. Accepts the OsmAnd parameters in the query string "
     "or a form body (`id`/`deviceid`, `lat`/`lon` or `location=lat,lon`, `timestamp` as Unix "
@@ -125,11 +115,60 @@ async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any
 
 async def _publish(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
                    index: bool = False) -> dict[str, Any]:
-    if not bus.blocking:  # an in-process queue: no reason to hop to a thread
-        return _respond(bus, items, ctx, index)
-    import anyio
+    report = await bus.apublish(items, ctx.clock.now()) if items else None
+    return _answer(items, report, index)
 
-    return await anyio.to_thread.run_sync(lambda: _respond(bus, items, ctx, index))
+
+def _answer(items: list[decoders.Fix | decoders.Rejection],
+            report: service.IngestReport | None, index: bool = False) -> dict[str, Any]:
+    rejected = [{"index": i, "device_id": r.device_id, "reason": r.reason} if index else
+                {"device_id": r.device_id, "reason": r.reason}
+                for i, r in enumerate(items) if isinstance(r, decoders.Rejection)]
+    processed = None if report is None else {
+        "stored": report.stored, "duplicates": report.duplicates, "late": report.late,
+        "unknown_devices": report.unknown_devices, "events": report.events}
+    return {"accepted": sum(isinstance(i, decoders.Fix) for i in items), "rejected": rejected,
+            "processed": processed}
+
+
+@dataclass(frozen=True)
+class _Route:
+    path: str
+
+
+class OsmandRoute:
+    """``GET /api/v1/telemetry/osmand`` with its position in the query string (how Traccar
+    Client sends), answered without the framework's routing and dependency injection: one
+    such request per position per phone is the platform's most frequent call. Everything else
+    (POST, form and JSON bodies, and the inline bus, whose answer says what was processed)
+    goes on to the documented route, which gives the same answer."""
+
+    PATH = "/api/v1/telemetry/osmand"
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != self.PATH or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        state = scope["app"].state
+        bus: Bus = state.telemetry
+        if isinstance(bus, InlineBus):
+            await self.app(scope, receive, send)
+            return
+        now = state.ctx.clock.now()
+        params = dict(parse_qsl(scope["query_string"].decode("latin-1"),
+                                keep_blank_values=True))
+        items = decoders.osmand(params, now)
+        report = await bus.apublish(items, now)
+        body = json.dumps(_answer(items, report), ensure_ascii=False, allow_nan=False,
+                          separators=(",", ":")).encode()
+        scope["route"] = _Route(self.PATH)  # for the request log and metrics
+        await send({"type": "http.response.start", "status": 200, "headers": [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
 
 
 @router.post("/telemetry/owntracks", summary="A message from OwnTracks (HTTP mode)",

@@ -72,6 +72,15 @@ class NatsBus:
         self._run(self._publish(wire.encode(items, received_at)))
         return None
 
+    async def apublish(self, items: list[Fix | Rejection], received_at: datetime
+                       ) -> service.IngestReport | None:
+        """From another event loop (the server's): wait for JetStream's acknowledgement
+        without holding a worker thread."""
+        data = wire.encode(items, received_at)
+        future = asyncio.run_coroutine_threadsafe(self._publish(data), self._loop)
+        await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        return None
+
     def flush(self, timeout: float = 10.0) -> None:
         return None  # published means durable; processors run elsewhere
 
@@ -86,9 +95,11 @@ class NatsBus:
 
 
 async def run_processor(url: str, stream: str, subject: str,
-                        handle: Callable[[list[Fix | Rejection], datetime], Any],
+                        handle: Callable[[list[Fix | Rejection], list[datetime]], Any],
                         stop: asyncio.Event, batch: int = 100) -> None:
-    """Consume the stream until ``stop`` is set: fetch, ``handle`` (which commits), ack."""
+    """Consume the stream until ``stop`` is set: fetch what is there (up to ``batch``
+    messages), ``handle`` it (which commits; each item comes with the time its message was
+    received), then acknowledge."""
     nc = await nats.connect(url, connect_timeout=2)
     js = nc.jetstream()
     await ensure_stream(js, stream, subject)
@@ -101,12 +112,12 @@ async def run_processor(url: str, stream: str, subject: str,
             except (TimeoutError, nats.errors.TimeoutError):
                 continue
             items: list[Fix | Rejection] = []
-            received: datetime | None = None
+            received: list[datetime] = []
             for m in msgs:
                 got, at = wire.decode(m.data)
                 items += got
-                received = at if received is None else min(received, at)
-            if items and received is not None:
+                received += [at] * len(got)
+            if items:
                 await asyncio.to_thread(handle, items, received)
             for m in msgs:
                 await m.ack()

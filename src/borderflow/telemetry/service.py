@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
 import structlog
@@ -132,19 +133,42 @@ def prune(session: Session, before: datetime) -> int:
 
 def _insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
     """Store positions (columns in :data:`POSITION_COLUMNS` order), skipping any already
-    stored; returns how many were new. PostgreSQL: ``COPY`` into a temporary table, then one
-    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` into the day partitions."""
+    stored; returns how many were new."""
     if not rows:
         return 0
     if session.get_bind().dialect.name == "postgresql":
-        ensure_partitions(session, {r[1].date() for r in rows})
-        _copy(session, "bf_positions_in", POSITION_COLUMNS, rows)
-        return int(session.execute(text(POSITION_MERGE)).rowcount or 0)  # type: ignore[attr-defined]
+        return _insert_text(session, copy_rows(rows), len(rows), {r[1].date() for r in rows})
     stmt = sqlite_insert(Position).on_conflict_do_nothing(index_elements=["device_id",
                                                                          "fix_time"])
-    new = session.execute(stmt.returning(Position.device_id),
-                          [dict(zip(POSITION_COLUMNS, r, strict=True)) for r in rows]).all()
+    new = session.execute(stmt.returning(Position.device_id), [
+        {**dict(zip(POSITION_COLUMNS, r, strict=True)), "attributes": dict(r[11])}
+        for r in rows]).all()
     return len(new)
+
+
+def _insert_text(session: Session, data: str, rows: int, days: set[date]) -> int:
+    """PostgreSQL: store ``rows`` positions given as COPY text, skipping any already stored;
+    returns how many were new. ``COPY`` goes straight into the table (the common case: nothing
+    of the batch is stored yet); if a position is already there, that is undone and the batch
+    goes through a temporary table and one ``INSERT ... SELECT ... ON CONFLICT DO NOTHING``."""
+    import psycopg
+
+    if not rows:
+        return 0
+    ensure_partitions(session, days)
+    dbapi = session.connection().connection.driver_connection
+    with dbapi.cursor() as cur:  # type: ignore[union-attr]
+        cur.execute("SAVEPOINT bf_positions")
+        try:
+            with cur.copy(f"COPY positions ({_COLUMN_LIST}) FROM STDIN") as copy:
+                copy.write(data)
+        except psycopg.errors.UniqueViolation:
+            cur.execute("ROLLBACK TO SAVEPOINT bf_positions")
+        else:
+            cur.execute("RELEASE SAVEPOINT bf_positions")
+            return rows
+    _copy(session, "bf_positions_in", POSITION_COLUMNS, data)
+    return int(session.execute(text(POSITION_MERGE)).rowcount or 0)  # type: ignore[attr-defined]
 
 
 def reject(session: Session, rejections: list[Rejection], now: datetime) -> None:
@@ -165,28 +189,83 @@ class DeviceState:
     last_fix_at: datetime | None = None
 
 
-def _device_states(session: Session, ids: list[str]) -> dict[str, DeviceState]:
+class DeviceMemo:
+    """The fences each device was in after its last fix, as a processor last wrote them, so
+    that the next batch need not read them back. An entry is used only while the device row's
+    ``last_fix_at`` (read under the row lock at every batch) is still the one it was written
+    with; anything else (another processor, a rolled-back batch) reads the row again."""
+
+    def __init__(self, limit: int = 1_000_000) -> None:
+        self.limit = limit
+        self._inside: dict[str, tuple[datetime, list[str]]] = {}
+
+    def get(self, device_id: str, last_fix_at: datetime | None) -> list[str] | None:
+        """``last_fix_at`` naive, in UTC (compared without time zone arithmetic)."""
+        got = self._inside.get(device_id)
+        if got is None or last_fix_at is None or got[0] != last_fix_at:
+            return None
+        return got[1]
+
+    def put(self, device_id: str, last_fix_at: datetime, inside: list[str]) -> None:
+        if len(self._inside) >= self.limit:
+            self._inside.clear()  # a bound on memory; entries are only a shortcut
+        self._inside[device_id] = (last_fix_at.astimezone(UTC).replace(tzinfo=None), inside)
+
+
+def _device_states(session: Session, ids: list[str], memo: DeviceMemo | None = None
+                   ) -> dict[str, DeviceState]:
     """The devices of a batch, locked until the batch commits (one processor at a time per
-    device). PostgreSQL takes the ids as one array parameter, not thousands of them."""
-    cols = (Device.id, Device.driver_document, Device.plate_key, Device.inside,
-            Device.last_fix_at)
+    device). PostgreSQL takes the ids as one array parameter, not thousands of them. The fences
+    a device is in come from ``memo`` when it is still current, else from the row."""
     if session.get_bind().dialect.name == "postgresql":
-        q = select(*cols).where(Device.id == func.any(
-            bindparam("ids", ids, type_=ARRAY(String))))
+        dbapi = session.connection().connection.driver_connection
+        with dbapi.cursor() as cur:  # type: ignore[union-attr]
+            # locked in id order, as every processor does: two never wait on each other
+            cur.execute("SELECT id, driver_document, plate_key, last_fix_at AT TIME ZONE 'UTC' "
+                        "FROM devices WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (ids,))
+            rows = cur.fetchall()
     else:
-        q = select(*cols).where(Device.id.in_(ids))
-    return {r.id: DeviceState(r.id, r.driver_document, r.plate_key, list(r.inside or []),
-                              r.last_fix_at)
-            for r in session.execute(q.with_for_update())}
+        rows = [(i, d, p, None if t is None else t.astimezone(UTC).replace(tzinfo=None))
+                for i, d, p, t in session.execute(
+                    select(Device.id, Device.driver_document, Device.plate_key,
+                           Device.last_fix_at).where(Device.id.in_(ids)).with_for_update())]
+    states: dict[str, DeviceState] = {}
+    unknown: list[str] = []
+    for device_id, document, plate, last in rows:  # last: naive UTC
+        inside = memo.get(device_id, last) if memo is not None else None
+        if inside is None:
+            unknown.append(device_id)
+            inside = []
+        states[device_id] = DeviceState(device_id, document, plate, inside,
+                                        None if last is None else last.replace(tzinfo=UTC))
+    if unknown:
+        for device_id, inside in session.execute(
+                select(Device.id, Device.inside).where(_id_in(session, unknown))):
+            states[device_id].inside = list(inside or [])
+    return states
+
+
+def _id_in(session: Session, ids: list[str]) -> Any:
+    if session.get_bind().dialect.name == "postgresql":
+        return Device.id == func.any(bindparam("ids", ids, type_=ARRAY(String)))
+    return Device.id.in_(ids)
 
 
 def ingest(session: Session, network: Network, fences: Fences, items: list[Fix | Rejection],
-           *, now: datetime, received_at: datetime | None = None) -> IngestReport:
-    """Store a batch of decoded positions and apply what they mean to trips."""
+           *, now: datetime, received_at: datetime | Sequence[datetime] | None = None,
+           memo: DeviceMemo | None = None) -> IngestReport:
+    """Store a batch of decoded positions and apply what they mean to trips.
+
+    ``received_at`` is when ingestion took the positions: one time for all, or one per item.
+    ``memo`` keeps devices' fences between batches (see :class:`DeviceMemo`)."""
     report = IngestReport()
     rejections = [i for i in items if isinstance(i, Rejection)]
     reject(session, rejections, now)
     report.rejected = [{"device_id": r.device_id, "reason": r.reason} for r in rejections]
+    received: dict[int, datetime] = {}
+    if received_at is not None and not isinstance(received_at, datetime):
+        received = {id(item): at for item, at in zip(items, received_at, strict=True)}
+        received_at = None
     fixes = [i for i in items if isinstance(i, Fix)]
     report.accepted = len(fixes)
     by_device: dict[str, dict[datetime, Fix]] = defaultdict(dict)
@@ -195,43 +274,60 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     ids = sorted(by_device)
     if not ids:
         return report
-    states = _device_states(session, ids)
+    states = _device_states(session, ids, memo)
     for i in ids:
         if i not in states:
             states[i] = DeviceState(i)
-    trips_of = _active_trips(session, list(states.values()))
+    trips_of = _active_trips(session, [s for s in states.values()
+                                       if s.driver_document or s.plate_key])
     report.unknown_devices = [i for i in ids if i not in trips_of]
-    rows: list[tuple[Any, ...]] = []
-    for device_id in ids:
-        trip = trips_of.get(device_id)
-        for fix in by_device[device_id].values():
-            rows.append((device_id, fix.fix_time, trip.id if trip else None, fix.lat, fix.lon,
-                         fix.speed_mps, fix.bearing, fix.altitude, fix.accuracy, fix.battery,
-                         fix.protocol, dict(fix.attributes), received_at or now, now))
-    report.stored = _insert(session, rows)
+    default_received = received_at or now
+    pg = session.get_bind().dialect.name == "postgresql"
+    groups = [(device_id, trips_of[device_id].id if device_id in trips_of else None,
+               by_device[device_id].values()) for device_id in ids]
+    if pg:
+        data, days = _position_text(groups, received, default_received, now)
+        report.stored = _insert_text(session, data, report.accepted, days)
+    else:
+        report.stored = _insert(session, [
+            (device_id, fix.fix_time, trip_id, fix.lat, fix.lon, fix.speed_mps, fix.bearing,
+             fix.altitude, fix.accuracy, fix.battery, fix.protocol, fix.attributes,
+             received.get(id(fix), default_received) if received else default_received, now)
+            for device_id, trip_id, mine in groups for fix in mine])
     report.duplicates = len(fixes) - report.stored
     # the fences, for every fresh fix of the batch at once; then each device in time order
     fresh: dict[str, list[Fix]] = {}
-    after: dict[str, DeviceUpdate] = {}
     for device_id in ids:
-        state = states[device_id]
-        last = state.last_fix_at
-        mine = sorted((f for f in by_device[device_id].values()
-                       if last is None or f.fix_time > last), key=lambda f: f.fix_time)
-        report.late += len(by_device[device_id]) - len(mine)
-        after[device_id] = DeviceUpdate(
-            device_id, next(iter(by_device[device_id].values())).protocol,
-            len(by_device[device_id]))
+        last = states[device_id].last_fix_at
+        mine_all = by_device[device_id]
+        if len(mine_all) == 1:
+            only = next(iter(mine_all.values()))
+            if last is None or only.fix_time > last:
+                fresh[device_id] = [only]
+            else:
+                report.late += 1
+            continue
+        mine = sorted((f for f in mine_all.values() if last is None or f.fix_time > last),
+                      key=lambda f: f.fix_time)
+        report.late += len(mine_all) - len(mine)
         if mine:
             fresh[device_id] = mine
+    moved: dict[str, tuple[list[str], Fix]] = {}
     flat = [f for mine in fresh.values() for f in mine]
     if flat:
         inner, outer = fences.membership([f.lat for f in flat], [f.lon for f in flat])
+        near = cast(list[bool], (inner | outer).any(axis=1).tolist()) if outer.shape[1] else \
+            [False] * len(flat)
         row = 0
+        empty: frozenset[str] = frozenset()
         for device_id, mine in fresh.items():
             trip = trips_of.get(device_id)
-            inside = frozenset(states[device_id].inside)
+            was = states[device_id].inside
+            inside = frozenset(was) if was else empty
             for fix in mine:
+                if not inside and not near[row]:  # far from every fence: nothing changes
+                    row += 1
+                    continue
                 inside, transitions = fences.step(inside, inner[row], outer[row])
                 row += 1
                 if trip is None:
@@ -240,13 +336,58 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
                     if t.fence.split(":")[0] in TRIP_FENCES:
                         _move(session, network, trip, t.fence, t.entered, fix, device_id, now,
                               report)
-            u = after[device_id]
-            u.inside, u.last_fix = sorted(inside), mine[-1]
-    _save_devices(session, list(after.values()), now)
+            now_inside = sorted(inside) if inside else []
+            moved[device_id] = (now_inside, mine[-1])
+            if memo is not None:
+                memo.put(device_id, mine[-1].fix_time, now_inside)
+    updates = []
+    for device_id in ids:
+        mine_all = by_device[device_id]
+        got = moved.get(device_id)
+        updates.append(DeviceUpdate(device_id, next(iter(mine_all.values())).protocol,
+                                    len(mine_all), *(got or (None, None))))
+    _save_devices(session, updates, now)
     return report
 
 
-@dataclass
+def _position_text(groups: Sequence[tuple[str, str | None, Iterable[Fix]]],
+                   received: dict[int, datetime], default_received: datetime, now: datetime
+                   ) -> tuple[str, set[date]]:
+    """The batch's positions as PostgreSQL COPY text (columns of :data:`POSITION_COLUMNS`),
+    and the days their fixes fall on. Written out by hand: it runs for every position."""
+    times: dict[datetime, str] = {}
+    stored = now.isoformat()
+    default = default_received.isoformat()
+    null = "\\N"
+    out: list[str] = []
+    append = out.append
+    for device_id, trip_id, fixes in groups:
+        head = (device_id.translate(_ESCAPES) if _SPECIAL.search(device_id) else device_id)
+        trip = null if trip_id is None else trip_id
+        for f in fixes:
+            t = f.fix_time
+            ft = times.get(t)
+            if ft is None:
+                ft = times[t] = t.isoformat()
+            if received:
+                r = received.get(id(f), default_received)
+                rt = times.get(r)
+                if rt is None:
+                    rt = times[r] = r.isoformat()
+            else:
+                rt = default
+            append(f"{head}\t{ft}\t{trip}\t{f.lat!r}\t{f.lon!r}\t"
+                   f"{null if f.speed_mps is None else repr(f.speed_mps)}\t"
+                   f"{null if f.bearing is None else repr(f.bearing)}\t"
+                   f"{null if f.altitude is None else repr(f.altitude)}\t"
+                   f"{null if f.accuracy is None else repr(f.accuracy)}\t"
+                   f"{null if f.battery is None else repr(f.battery)}\t"
+                   f"{f.protocol}\t{copy_text(dict(f.attributes)) if f.attributes else '{}'}\t"
+                   f"{rt}\t{stored}\n")
+    return "".join(out), {t.date() for t in times}
+
+
+@dataclass(slots=True)
 class DeviceUpdate:
     """A device after a batch: positions added, and (with fresh fixes) its fences and last
     fix."""
@@ -262,11 +403,13 @@ def _save_devices(session: Session, updates: list[DeviceUpdate], now: datetime) 
     """Create the new devices and bring the others up to date, in one statement (PostgreSQL:
     copied into a temporary table, then one upsert) or a few (SQLite)."""
     if session.get_bind().dialect.name == "postgresql":
-        _copy(session, "bf_devices_in", DEVICE_IN_COLUMNS, (
-            (u.id, u.protocol, now, u.positions, u.inside,
-             *((u.last_fix.fix_time, u.last_fix.lat, u.last_fix.lon) if u.last_fix
-               else (None, None, None)))
-            for u in updates))
+        seen_at = now.isoformat()
+        _copy(session, "bf_devices_in", DEVICE_IN_COLUMNS, "".join([
+            f"{copy_text(u.id)}\t{u.protocol}\t{seen_at}\t{u.positions}\t"
+            + (f"{copy_text(u.inside)}\t{u.last_fix.fix_time.isoformat()}\t"
+               f"{u.last_fix.lat!r}\t{u.last_fix.lon!r}\n" if u.last_fix is not None
+               else "\\N\t\\N\t\\N\t\\N\n")
+            for u in updates]))
         session.execute(text(DEVICE_UPSERT))
         return
     session.execute(sqlite_insert(Device).on_conflict_do_nothing(index_elements=["id"]), [
@@ -323,22 +466,11 @@ POSITION_MERGE = (
 
 
 def _copy(session: Session, table: str, columns: tuple[str, ...],
-          rows: Iterable[tuple[Any, ...]]) -> None:
-    """PostgreSQL ``COPY`` of rows into one of the processor's temporary tables (emptied at
-    each commit), written in COPY's text format."""
-    memo: dict[datetime, str] = {}  # the batch's received/stored times repeat on every row
-
-    def text_of(value: Any) -> str:
-        if value.__class__ is float:
-            return repr(value)
-        if value.__class__ is datetime:
-            got = memo.get(value)
-            if got is None:
-                got = memo[value] = value.isoformat()
-            return got
-        return copy_text(value)
-
-    data = "".join("\t".join(map(text_of, row)) + "\n" for row in rows)
+          data: str | Iterable[tuple[Any, ...]]) -> None:
+    """PostgreSQL ``COPY`` of rows (or their COPY text) into one of the processor's temporary
+    tables (emptied at each commit)."""
+    if not isinstance(data, str):
+        data = copy_rows(data)
     dbapi = session.connection().connection.driver_connection
     with dbapi.cursor() as cur:  # type: ignore[union-attr]
         cur.execute(_TEMP_TABLES[table])
@@ -346,6 +478,29 @@ def _copy(session: Session, table: str, columns: tuple[str, ...],
             copy.write(data)
 
 
+def copy_rows(rows: Iterable[tuple[Any, ...]]) -> str:
+    """Rows in PostgreSQL's COPY text format, at once."""
+    memo: dict[Any, str] = {}  # times repeat (received, stored); empty attributes are common
+
+    def text_of(value: Any) -> str:
+        kind = value.__class__
+        if kind is float:
+            return repr(value)
+        if kind is str:
+            return copy_text(value)
+        if value is None:
+            return "\\N"
+        if kind is datetime:
+            got = memo.get(value)
+            if got is None:
+                got = memo[value] = value.isoformat()
+            return got
+        return copy_text(value)
+
+    return "".join(["\t".join(map(text_of, row)) + "\n" for row in rows])
+
+
+_SPECIAL = re.compile(r"[\\\t\n\r]")
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
@@ -354,7 +509,7 @@ def copy_text(value: Any) -> str:
     if value is None:
         return "\\N"
     if isinstance(value, str):
-        return value.translate(_ESCAPES)
+        return value.translate(_ESCAPES) if _SPECIAL.search(value) else value
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, (dict, list)):
