@@ -654,7 +654,18 @@ class ReportFact(Base):
                       Index("ix_report_facts_gate_finished", "gate", "finished_at"))
 
 
-class StatCount(Base):
+class CountFigures:
+    """The figures of the count tables: vehicles, declarations, goods, fees, seconds."""
+
+    vehicles: Mapped[int] = mapped_column(BigInteger, default=0)
+    declarations: Mapped[int] = mapped_column(BigInteger, default=0)
+    weight_kg: Mapped[int] = mapped_column(BigInteger, default=0)
+    value_usd_cents: Mapped[int] = mapped_column(BigInteger, default=0)
+    fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
+    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class StatCount(CountFigures, Base):
     """Vehicles and their goods, declarations, fees and seconds, per day or month, for all
     enterprises together."""
 
@@ -668,18 +679,12 @@ class StatCount(Base):
     gate: Mapped[str] = mapped_column(String(40))
     direction: Mapped[str] = mapped_column(String(10))
     goods_group: Mapped[str] = mapped_column(String(60))
-    vehicles: Mapped[int] = mapped_column(BigInteger, default=0)
-    declarations: Mapped[int] = mapped_column(BigInteger, default=0)
-    weight_kg: Mapped[int] = mapped_column(BigInteger, default=0)
-    value_usd_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
-    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (UniqueConstraint("grain", "period", "kind", "gate", "direction",
                                        "goods_group", name="uq_stat_counts_key"),)
 
 
-class StatEnterpriseCount(Base):
+class StatEnterpriseCount(CountFigures, Base):
     """The same figures per enterprise (tax code head), and its days of activity."""
 
     __tablename__ = "stat_enterprise_counts"
@@ -693,12 +698,6 @@ class StatEnterpriseCount(Base):
     direction: Mapped[str] = mapped_column(String(10))
     goods_group: Mapped[str] = mapped_column(String(60))
     enterprise: Mapped[str] = mapped_column(String(14))
-    vehicles: Mapped[int] = mapped_column(BigInteger, default=0)
-    declarations: Mapped[int] = mapped_column(BigInteger, default=0)
-    weight_kg: Mapped[int] = mapped_column(BigInteger, default=0)
-    value_usd_cents: Mapped[int] = mapped_column(BigInteger, default=0)
-    fee_vnd: Mapped[int] = mapped_column(BigInteger, default=0)
-    seconds: Mapped[int] = mapped_column(BigInteger, default=0)
 
     __table_args__ = (UniqueConstraint("grain", "period", "kind", "gate", "direction",
                                        "goods_group", "enterprise",
