@@ -11,18 +11,14 @@ from typing import Any
 from fpdf import FPDF
 from fpdf.fonts import FontFace
 
+from borderflow.documents import FONT, defuse
 from borderflow.domain.bulletin import content_sha256
-from borderflow.fees.receipts import FONT
 
 CSV_COLUMNS = ("section", "gate", "code", "name_vi", "name_zh", "date", "direction",
                "vehicles", "declared", "booked", "capacity", "starts", "ends", "kind", "note")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
 def defused(value: Any) -> str:
-    """A cell a spreadsheet will not run as a formula."""
-    cell = "" if value is None else str(value)
-    return "'" + cell if cell.startswith(FORMULA_START) else cell
+    """A CSV cell as text that a spreadsheet will not run as a formula."""
+    return str(defuse("" if value is None else str(value)))
 
 
 def to_csv(envelope: dict[str, Any]) -> str:

@@ -14,21 +14,19 @@ import io
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
-import rendercv_fonts
 import segno
 from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
+from borderflow.documents import FONT
 from borderflow.domain.network import Network
 from borderflow.errors import NotFound
 from borderflow.store.models import Invoice, Payment
 
-FONT = Path(rendercv_fonts.__file__).parent / "Noto Sans" / "NotoSansSC-Regular.ttf"
 METHODS = {"online": ("Thanh toán trực tuyến", "在线支付", "online"),
            "cash": ("Tiền mặt", "现金", "cash"),
            "bank_transfer": ("Chuyển khoản", "银行转账", "bank transfer")}

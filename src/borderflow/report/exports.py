@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from borderflow.fees.receipts import FONT
+from borderflow.documents import FONT, defuse
 
 Lang = Literal["vi", "en", "zh"]
 LANGS: tuple[Lang, ...] = ("vi", "en", "zh")
@@ -293,13 +293,6 @@ def title(doc: dict[str, Any], lang: Lang) -> tuple[str, str]:
 
 
 # --- writers ---------------------------------------------------------------------------------
-
-
-def defuse(value: Any) -> Any:
-    """A cell a spreadsheet will not run as a formula."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
 
 
 def to_csv(doc: dict[str, Any], lang: Lang) -> bytes:

@@ -17,10 +17,10 @@ from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
+from borderflow.documents import FONT
 from borderflow.domain.access import STEP_OWNERS, Principal, Role, may_record_step
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
 from borderflow.errors import AppError, FieldError, Unauthorized, ValidationFailed
-from borderflow.fees.receipts import FONT
 from borderflow.network import service as networks
 from borderflow.store.models import Device, Trip
 from borderflow.telemetry import service as telemetry

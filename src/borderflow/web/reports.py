@@ -17,7 +17,7 @@ from borderflow.errors import AppError, FieldError, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.report import exports, situation, statistics, targets
 from borderflow.web.i18n import N_
-from borderflow.web.pages import render, signed_in
+from borderflow.web.pages import formatter, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -153,14 +153,10 @@ def download(report: str, fmt: str, request: Request, ctx: Ctx, db: Db) -> Respo
 
 
 def fmt_name(request: Request, names: object) -> str:
-    from borderflow.web.pages import formatter
-
     return formatter(request).name(names)
 
 
 def _lang(request: Request) -> exports.Lang:
-    from borderflow.web.pages import formatter
-
     lang = formatter(request).lang
     return lang if lang in exports.LANGS else "vi"
 
