@@ -86,7 +86,9 @@ def traffic_report(ctx: Ctx, db: Db, actor: StatsReader, start: FromQ, end: ToQ,
 @router.get("/reports/times", summary="Time in the system, waiting and in each step",
             description=PERIOD_DOC + "Of the vehicles crossed in the period: count, mean, median "
             "(p50) and p90 in minutes of the time in the system (arrival at the staging park "
-            "or the gate area to crossing), the wait before the call forward, and each step. "
+            "or the gate area to leaving it: an export's crossing, an import's exit inland), "
+            "the wait before the call forward, and each step, with the same period a year "
+            "earlier. "
             "Means are exact; percentiles are the middle of their band: 2 minutes wide below an "
             "hour (so within a minute), then 5, 15, 60 minutes and 6 hours."
             + roles_doc("statistics.read"))
