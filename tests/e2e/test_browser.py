@@ -31,7 +31,7 @@ if CHROMIUM is None:  # `make test` installs it; in CI a missing browser fails t
         raise RuntimeError("Chromium is needed for the browser tests (apt-get install chromium)")
     pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -267,8 +267,9 @@ def test_an_enterprise_adds_a_vehicle_to_a_declaration(
     reference = _declare(page, "29C-811.06")
     page.goto(f"/portal/declarations/{reference}/amend")
     page.click("button[name=add][value=vehicles]")
-    # the new row's first field has the focus: typing goes straight into it
-    assert page.evaluate("document.activeElement.name") == "vehicles[1].plate"
+    # the new row's first field has the focus: typing goes straight into it (the page is
+    # sent again by the button, so wait for the new one)
+    expect(page.locator('input[name="vehicles[1].plate"]')).to_be_focused()
     page.keyboard.type("29C-811.07")
     page.select_option('[name="vehicles[1].vehicle_type"]', "container_truck")
     page.fill('[name="vehicles[1].payload_tonnes"]', "25")
