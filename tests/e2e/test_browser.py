@@ -309,8 +309,7 @@ def test_the_main_actions_are_reached_and_used_with_the_keyboard(
     page.wait_for_url(re.compile("/amend$"))
     assert _tab_to(page, "button[name=add][value=goods]")
     page.keyboard.press("Enter")
-    page.locator('[name="goods[1].hs_code"]').wait_for()
-    assert page.evaluate("document.activeElement.name") == "goods[1].hs_code"
+    expect(page.locator('[name="goods[1].hs_code"]')).to_be_focused()
     assert _tab_to(page, "form.amend button[type=submit]:not([name])")
     officer = _page(browser, site)
     _login(officer, "customs")
