@@ -132,7 +132,8 @@ def database(kind: str) -> Iterator[str]:
 def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int = 1,
            mqtt_workers: int = 0) -> Iterator[str]:
     """The platform on a free port; with ``processors``, positions go through NATS JetStream
-    to that many separate ``borderflow telemetry process`` processes; ``mqtt_workers`` take
+    (as many partitions as processors) to that many separate ``borderflow telemetry process
+    --partition N`` processes; ``mqtt_workers`` take
     MQTT in ``borderflow telemetry mqtt`` processes (on one shared subscription) instead of
     the server."""
     port = free_port()
@@ -144,12 +145,13 @@ def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int 
     if processors:
         env.update({"BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_STREAM": stream,
                     "BORDERFLOW_NATS_SUBJECT": f"bench.{stream.lower()}",
-                    "BORDERFLOW_NATS_BATCH": str(NATS_BATCH[0])})
+                    "BORDERFLOW_NATS_BATCH": str(NATS_BATCH[0]),
+                    "BORDERFLOW_NATS_PARTITIONS": str(processors)})
     cli = [sys.executable, "-m", "borderflow.cli.main"]
     subprocess.run([*cli, "setup"], env=env, check=True, capture_output=True)
-    children = [subprocess.Popen([*cli, "telemetry", "process"], env=env,
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                for _ in range(processors)]
+    children = [subprocess.Popen([*cli, "telemetry", "process", "--partition", str(i)],
+                                 env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                for i in range(processors)]
     for i in range(mqtt_workers if mqtt else 0):
         children.append(subprocess.Popen([*cli, "telemetry", "mqtt"], env={
             **env, "BORDERFLOW_MQTT_URL": mqtt, "BORDERFLOW_MQTT_CLIENT_ID": f"bench-{stream}-{i}",

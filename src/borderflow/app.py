@@ -124,3 +124,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
+
+
+def create_server_app() -> FastAPI:
+    """The app as ``borderflow serve`` runs it (in each worker process): :func:`create_app`,
+    then the runtime tuned for a long-running server."""
+    from borderflow.ops.runtime import tune_gc
+
+    app = create_app()
+    tune_gc()
+    return app

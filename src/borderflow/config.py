@@ -70,6 +70,11 @@ class Settings(BaseSettings):
                               description="Subject positions are published on.")
     nats_batch: int = Field(default=20, ge=1, le=1000,
                             description="Messages a processor writes in one transaction.")
+    nats_partitions: int = Field(
+        default=1, ge=1, le=256,
+        description="Partitions of the positions stream (by device); run one "
+        "`borderflow telemetry process --partition N` per partition. The same value for "
+        "every API, ingest and processor worker.")
     mqtt_url: str | None = Field(
         default=None,
         description="MQTT broker to take OwnTracks messages from (e.g. mqtt://127.0.0.1:1883); "

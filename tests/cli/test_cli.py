@@ -132,3 +132,13 @@ def test_report_history_import_and_rebuild(env: Path) -> None:
     rebuilt = runner.invoke(app, ["report", "rebuild"])
     assert rebuilt.exit_code == 0, rebuilt.output
     assert "2 imported history rows kept" in rebuilt.output
+
+
+def test_a_processor_refuses_a_partition_the_stream_does_not_have(
+        env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BORDERFLOW_NATS_PARTITIONS", "2")
+    get_settings.cache_clear()
+    result = runner.invoke(app, ["telemetry", "process", "--partition", "2"])
+    assert result.exit_code == 2
+    assert "--partition 2" in result.output
+    assert "numbered 0 to 1" in result.output

@@ -99,6 +99,70 @@ def test_positions_cross_nats_jetstream_to_a_processor(
         worker.join(10)
 
 
+def test_each_processor_takes_its_partitions_and_the_bare_subject_drains(
+    settings: Settings, clock: FixedClock, db: Peek, stream: tuple[str, str]
+) -> None:
+    """With the stream in partitions, a device's positions all go to one partition: a processor
+    given partition 0 stores exactly the devices of partition 0, the one given partition 1 the
+    rest. A stream made before partitions existed is widened, and what was published on its
+    bare subject is stored by the processor that has partition 0."""
+    import nats
+
+    from borderflow.telemetry import wire
+    from borderflow.telemetry.decoders import Fix
+    from borderflow.telemetry.nats_bus import NatsBus
+
+    async def old_stream() -> None:  # as a release without partitions made and filled it
+        from nats.js.api import StreamConfig
+
+        nc = await nats.connect(NATS_URL)
+        js = nc.jetstream()
+        await js.add_stream(StreamConfig(name=stream[0], subjects=[stream[1]]))
+        await js.publish(stream[1], wire.encode([Fix("before-upgrade", NOW, 21.9, 106.7,
+                                                     "batch")], NOW))
+        await nc.close()
+
+    asyncio.run(old_stream())
+    bus = NatsBus(NATS_URL, stream[0], stream[1], partitions=2)
+    items: list[Any] = [Fix(f"truck-{i % 40}", NOW - timedelta(seconds=i), 21.9, 106.7,
+                            "batch") for i in range(400)]
+    try:
+        bus.publish(items, NOW)
+    finally:
+        bus.close()
+    sessions = make_session_factory(db.engine)
+
+    def run(partitions: list[int]) -> None:
+        stop = asyncio.Event()
+
+        def consume() -> None:
+            asyncio.run(run_processor(NATS_URL, stream[0], stream[1],
+                                      lambda got, at: process(sessions, clock, FenceCache(30),
+                                                              got, at),
+                                      stop, partitions=partitions))
+
+        worker = threading.Thread(target=consume)
+        worker.start()
+        try:
+            first = sum(1 for i in items if wire.partition_of(i.device_id, 2) == 0) + 1
+            wait_for(lambda: stored(db) >= (first if partitions == [0] else 401))
+            time.sleep(0.5)  # anything of another partition would show up now
+        finally:
+            stop.set()
+            worker.join(10)
+
+    def devices() -> set[str]:
+        return set(db.scalars(select(Position.device_id).distinct()))
+
+    run([0])
+    mine = {f"truck-{i}" for i in range(40) if wire.partition_of(f"truck-{i}", 2) == 0}
+    assert 0 < len(mine) < 40
+    assert devices() == mine | {"before-upgrade"}
+    run([1])
+    assert devices() == {f"truck-{i}" for i in range(40)} | {"before-upgrade"}
+    assert stored(db) == 401
+
+
 def _processor(database: Database, stream: tuple[str, str]) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BORDERFLOW_DATABASE_URL": database.url,
            "BORDERFLOW_NATS_URL": NATS_URL, "BORDERFLOW_NATS_STREAM": stream[0],

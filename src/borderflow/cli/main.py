@@ -85,7 +85,7 @@ def serve(
 
     settings = get_settings()
     settings.resolved_secret_key()  # created once, before workers start
-    uvicorn.run("borderflow.app:create_app", factory=True, host=host or settings.host,
+    uvicorn.run("borderflow.app:create_server_app", factory=True, host=host or settings.host,
                 port=port or settings.port, workers=workers, log_config=None)
 
 
@@ -358,22 +358,36 @@ def _run_until_signal(main: Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 @telemetry_app.command("process")
-def telemetry_process() -> None:
+def telemetry_process(
+    partition: Annotated[list[int] | None, typer.Option(
+        "--partition", "-p", help="A partition of the stream to consume (repeat for several; "
+        "default: all BORDERFLOW_NATS_PARTITIONS). Run one processor per partition.")] = None,
+) -> None:
     """Run a telemetry processor: take positions from NATS JetStream, store them, move trips.
-    Run as many as needed; each batch is acknowledged only after it is committed."""
+    Each batch is acknowledged only after it is committed."""
+    from borderflow.ops.runtime import tune_gc
     from borderflow.telemetry.bus import FenceCache, Processor
     from borderflow.telemetry.nats_bus import run_processor
 
     settings = get_settings()
+    count = settings.nats_partitions
+    owned = sorted(set(partition)) if partition else list(range(count))
+    outside = [p for p in owned if not 0 <= p < count]
+    if outside:
+        err.print(f"[red]error:[/red] --partition {outside[0]}: the stream has {count} "
+                  f"partition(s), numbered 0 to {count - 1} (BORDERFLOW_NATS_PARTITIONS)")
+        raise typer.Exit(code=2)
     engine = make_engine(settings.database_url)
     sessions = make_session_factory(engine)
     cache = FenceCache(settings.geofence_margin_m)
     clock = SystemClock()
-    console.print(f"processing positions from {settings.nats_url} ({settings.nats_stream})")
+    console.print(f"processing positions from {settings.nats_url} ({settings.nats_stream}, "
+                  f"partition(s) {', '.join(map(str, owned))} of {count})")
     processor = Processor(sessions, clock, cache)
+    tune_gc()
     _run_until_signal(lambda stop: run_processor(
         settings.nats_url, settings.nats_stream, settings.nats_subject, processor, stop,
-        batch=settings.nats_batch))
+        batch=settings.nats_batch, partitions=owned))
     engine.dispose()
 
 
@@ -381,6 +395,7 @@ def telemetry_process() -> None:
 def telemetry_mqtt() -> None:
     """Take OwnTracks messages from the MQTT broker (BORDERFLOW_MQTT_URL) and publish them to
     the telemetry bus (BORDERFLOW_TELEMETRY_BUS=nats for a separate processor)."""
+    from borderflow.ops.runtime import tune_gc
     from borderflow.telemetry import mqtt
     from borderflow.telemetry.bus import FenceCache, build_bus
 
@@ -393,6 +408,7 @@ def telemetry_mqtt() -> None:
     bus = build_bus(settings, make_session_factory(engine), clock,
                     FenceCache(settings.geofence_margin_m))
     url = settings.mqtt_url
+    tune_gc()
     _run_until_signal(lambda stop: mqtt.run(url, lambda items: bus.publish(items, clock.now()),
                                             clock.now, stop, topic=settings.mqtt_topic,
                                             client_id=settings.mqtt_client_id))

@@ -11,7 +11,7 @@ from typing import Any
 import yaml
 from pydantic import TypeAdapter
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from borderflow import audit
 from borderflow.domain.access import Principal
@@ -105,8 +105,12 @@ def publish(
 
 
 def version_in_force(session: Session, at: datetime) -> NetworkVersion | None:
+    """The version in force at ``at``. Its document is read when first used (within the
+    session): :func:`network_of` mostly has it parsed already, and reading it is most of the
+    query's cost."""
     return session.scalar(
         select(NetworkVersion)
+        .options(defer(NetworkVersion.document))
         .where(NetworkVersion.effective_from <= at)
         .order_by(NetworkVersion.effective_from.desc(), NetworkVersion.id.desc())
         .limit(1)

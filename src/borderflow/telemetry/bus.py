@@ -190,7 +190,8 @@ def build_bus(settings: Settings, sessions: sessionmaker[Session], clock: Clock,
     if settings.telemetry_bus == "nats":
         from borderflow.telemetry.nats_bus import NatsBus
 
-        return NatsBus(settings.nats_url, settings.nats_stream, settings.nats_subject)
+        return NatsBus(settings.nats_url, settings.nats_stream, settings.nats_subject,
+                       partitions=settings.nats_partitions)
     return MemoryBus(sessions, clock, cache)
 
 

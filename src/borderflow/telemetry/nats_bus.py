@@ -6,13 +6,23 @@ stream (file storage) before the phone hears back. A processor takes messages fr
 pull consumer, writes them in one transaction, commits, and only then acknowledges them: a
 processor killed in between leaves them unacknowledged, they are delivered again, and the
 positions' primary key (device, fix time) stores each one exactly once.
+
+The stream has ``BORDERFLOW_NATS_PARTITIONS`` partitions, subjects ``<subject>.<n>``; a device's
+positions always go to the same one (:func:`borderflow.telemetry.wire.partition_of`). Each
+partition has its own durable consumer (``processor-<n>``), and a processor consumes the
+partitions it is given (all by default), each in its own loop and transaction. With one
+processor per partition, every device is followed by one processor only: no processor waits on
+another's device rows, and the fences each device is in stay in that processor's memory. Two
+processors given the same partition share its consumer: still correct (device rows are locked),
+only slower. Messages on the bare subject (published before partitions existed) are drained by
+whichever processor has partition 0.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -28,13 +38,25 @@ from borderflow.telemetry.decoders import Fix, Rejection
 log = structlog.get_logger("borderflow.telemetry")
 T = TypeVar("T")
 DURABLE = "processor"
+"""The consumer of the bare subject; partition ``n`` has ``processor-<n>``."""
+
+
+def partition_subject(subject: str, partition: int) -> str:
+    return f"{subject}.{partition}"
 
 
 async def ensure_stream(js: JetStreamContext, stream: str, subject: str) -> None:
+    """The stream, taking the bare subject and every partition's (``<subject>.*``); a stream
+    made before partitions existed is widened."""
+    wanted = [subject, f"{subject}.*"]
     try:
-        await js.stream_info(stream)
+        info = await js.stream_info(stream)
     except NotFoundError:
-        await js.add_stream(StreamConfig(name=stream, subjects=[subject]))
+        await js.add_stream(StreamConfig(name=stream, subjects=wanted))
+        return
+    if sorted(info.config.subjects or []) != sorted(wanted):
+        info.config.subjects = wanted
+        await js.update_stream(info.config)
 
 
 class NatsBus:
@@ -43,8 +65,10 @@ class NatsBus:
 
     blocking = True  # waits for JetStream's acknowledgement
 
-    def __init__(self, url: str, stream: str, subject: str, timeout: float = 5.0) -> None:
+    def __init__(self, url: str, stream: str, subject: str, timeout: float = 5.0,
+                 partitions: int = 1) -> None:
         self.url, self.stream, self.subject, self.timeout = url, stream, subject, timeout
+        self.partitions = partitions
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bus",
                                         daemon=True)
@@ -63,21 +87,28 @@ class NatsBus:
             await ensure_stream(self._js, self.stream, self.subject)
         return self._js
 
-    async def _publish(self, data: bytes) -> None:
+    def _messages(self, items: list[Fix | Rejection], received_at: datetime
+                  ) -> list[tuple[str, bytes]]:
+        """One message per partition the items fall in."""
+        return [(partition_subject(self.subject, p), wire.encode(group, received_at))
+                for p, group in sorted(wire.split(items, self.partitions).items())]
+
+    async def _publish(self, messages: list[tuple[str, bytes]]) -> None:
         js = await self._connect()
-        await js.publish(self.subject, data, stream=self.stream)
+        await asyncio.gather(*(js.publish(subject, data, stream=self.stream)
+                               for subject, data in messages))
 
     def publish(self, items: list[Fix | Rejection], received_at: datetime
                 ) -> service.IngestReport | None:
-        self._run(self._publish(wire.encode(items, received_at)))
+        self._run(self._publish(self._messages(items, received_at)))
         return None
 
     async def apublish(self, items: list[Fix | Rejection], received_at: datetime
                        ) -> service.IngestReport | None:
-        """From another event loop (the server's): wait for JetStream's acknowledgement
+        """From another event loop (the server's): wait for JetStream's acknowledgements
         without holding a worker thread."""
-        data = wire.encode(items, received_at)
-        future = asyncio.run_coroutine_threadsafe(self._publish(data), self._loop)
+        messages = self._messages(items, received_at)
+        future = asyncio.run_coroutine_threadsafe(self._publish(messages), self._loop)
         await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
         return None
 
@@ -96,30 +127,41 @@ class NatsBus:
 
 async def run_processor(url: str, stream: str, subject: str,
                         handle: Callable[[list[Fix | Rejection], list[datetime]], Any],
-                        stop: asyncio.Event, batch: int = 100) -> None:
-    """Consume the stream until ``stop`` is set: fetch what is there (up to ``batch``
-    messages), ``handle`` it (which commits; each item comes with the time its message was
-    received), then acknowledge."""
+                        stop: asyncio.Event, batch: int = 100,
+                        partitions: Sequence[int] = (0,)) -> None:
+    """Consume the given partitions of the stream until ``stop`` is set, each in its own loop:
+    fetch what is there (up to ``batch`` messages), ``handle`` it in a worker thread (which
+    commits; each item comes with the time its message was received), then acknowledge.
+    Whoever has partition 0 also drains the bare subject."""
     nc = await nats.connect(url, connect_timeout=2)
     js = nc.jetstream()
     await ensure_stream(js, stream, subject)
-    sub = await js.pull_subscribe(subject, durable=DURABLE, stream=stream)
-    log.info("telemetry processor consuming", stream=stream)
+    subscriptions = [await js.pull_subscribe(partition_subject(subject, p),
+                                             durable=f"{DURABLE}-{p}", stream=stream)
+                     for p in sorted(set(partitions))]
+    if 0 in partitions:
+        subscriptions.append(await js.pull_subscribe(subject, durable=DURABLE, stream=stream))
+    log.info("telemetry processor consuming", stream=stream, partitions=sorted(partitions))
     try:
-        while not stop.is_set():
-            try:
-                msgs = await sub.fetch(batch, timeout=1)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            items: list[Fix | Rejection] = []
-            received: list[datetime] = []
-            for m in msgs:
-                got, at = wire.decode(m.data)
-                items += got
-                received += [at] * len(got)
-            if items:
-                await asyncio.to_thread(handle, items, received)
-            for m in msgs:
-                await m.ack()
+        await asyncio.gather(*(_consume(sub, handle, stop, batch) for sub in subscriptions))
     finally:
         await nc.close()
+
+
+async def _consume(sub: Any, handle: Callable[[list[Fix | Rejection], list[datetime]], Any],
+                   stop: asyncio.Event, batch: int) -> None:
+    while not stop.is_set():
+        try:
+            msgs = await sub.fetch(batch, timeout=1)
+        except (TimeoutError, nats.errors.TimeoutError):
+            continue
+        items: list[Fix | Rejection] = []
+        received: list[datetime] = []
+        for m in msgs:
+            got, at = wire.decode(m.data)
+            items += got
+            received += [at] * len(got)
+        if items:
+            await asyncio.to_thread(handle, items, received)
+        for m in msgs:
+            await m.ack()

@@ -5,17 +5,50 @@ lon, protocol, speed_mps, bearing, altitude, accuracy, battery, attributes]`` fo
 ``["r", protocol, reason, device_id, excerpt]`` for a rejection. Lists rather than objects keep
 encoding and decoding cheap (they run for every position). Messages of the first format (one
 object per item, ``"items"``) are still read, so a stream written before an upgrade drains.
+
+The stream is split into partitions by device (:func:`partition_of`): every position of a device
+goes to the same partition, so one processor follows each device and two never wait on each
+other's devices.
 """
 
 from __future__ import annotations
 
 import json
+import zlib
 from datetime import datetime
 from typing import Any, cast
 
 from borderflow.telemetry.decoders import Fix, Rejection
 
 _ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def partition_of(device_id: str | None, partitions: int) -> int:
+    """The partition of a device's positions: the same on every machine and after every
+    restart (CRC-32 of the id, not Python's per-process string hash). Rejections without a
+    device id go to partition 0."""
+    if partitions <= 1 or not device_id:
+        return 0
+    return zlib.crc32(device_id.encode()) % partitions
+
+
+def split(items: list[Fix | Rejection], partitions: int) -> dict[int, list[Fix | Rejection]]:
+    """Items by partition, each in the order given."""
+    if partitions <= 1:
+        return {0: items} if items else {}
+    out: dict[int, list[Fix | Rejection]] = {}
+    cache: dict[str | None, int] = {}
+    for item in items:
+        key = item.device_id
+        p = cache.get(key)
+        if p is None:
+            p = cache[key] = partition_of(key, partitions)
+        got = out.get(p)
+        if got is None:
+            out[p] = [item]
+        else:
+            got.append(item)
+    return out
 
 
 def encode(items: list[Fix | Rejection], received_at: datetime) -> bytes:
