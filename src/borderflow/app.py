@@ -77,7 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 lifespan_with_demo(app):
             yield
     finally:
-        app.state.telemetry.close()
+        await app.state.telemetry.aclose()
 
 
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:

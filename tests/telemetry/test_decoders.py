@@ -125,3 +125,34 @@ def test_no_input_breaks_the_decoder(params: dict[str, str]) -> None:
     if isinstance(items[0], Fix):
         assert -90 <= items[0].lat <= 90
         assert -180 <= items[0].lon <= 180
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.floats() | st.integers(min_value=-(2**80), max_value=2**80)
+    | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner,
+                                                               max_size=4),
+    max_leaves=20)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["device_id", "time", "lat", "lon", "speed_mps",
+                                        "bearing", "battery", "attributes"]), json_values),
+       json_values)
+def test_any_json_in_a_batch_item_is_a_fix_or_a_reason_and_crosses_the_bus(
+        item: dict[str, object], attributes: object) -> None:
+    """Whatever a fleet system sends (NaN, huge integers, deep nesting), the decoder answers
+    with a fix or a reason, and a fix can be sent on the bus and kept in jsonb."""
+    from borderflow.telemetry import wire
+
+    item = {"device_id": "fleet-1", "time": "2026-11-23T00:50:00Z", "lat": 21.9, "lon": 106.7,
+            **item}
+    if isinstance(attributes, dict):
+        item["attributes"] = attributes
+    got = decoders.batch_item(item, NOW)
+    assert isinstance(got, Fix | Rejection)
+    decoded, _at = wire.decode(wire.encode([got], NOW))
+    assert decoded == [got]
+    for found in (decoders.owntracks({"_type": "location", "tid": "ng", **item}, NOW),
+                  decoders.traccar_json({"device_id": "p", "location": item}, NOW)):
+        assert wire.decode(wire.encode(found, NOW))[0] == found

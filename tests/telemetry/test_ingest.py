@@ -138,6 +138,37 @@ def test_owntracks_and_fleet_batches(client: TestClient, auth: Any, db: Peek) ->
     assert too_many.json()["error"]["fields"][0]["field"] == "positions"
 
 
+@pytest.mark.parametrize(("body", "field", "reason"), [
+    (b"{", "body", "not valid JSON"),
+    (b'{"positions": [NaN]}', "body", "not valid JSON"),
+    (b"[]", "body", "JSON object with `positions`"),
+    (b"{}", "positions", "required"),
+    (b'{"positions": {"device_id": "x"}}', "positions", "list of positions"),
+    (b'{"positions": [], "fleet": "x"}', "fleet", "unknown field"),
+])
+def test_a_bad_batch_body_names_the_field_and_stores_nothing(
+        client: TestClient, auth: Any, db: Peek, body: bytes, field: str, reason: str) -> None:
+    r = client.post("/api/v1/telemetry/positions", content=body,
+                    headers={**auth("enterprise"), "Content-Type": "application/json"})
+    assert r.status_code == 422, r.text
+    error = r.json()["error"]
+    assert error["code"] == "validation_failed"
+    assert error["fields"][0]["field"] == field
+    assert reason in error["fields"][0]["reason"]
+    assert db.scalar(select(func.count()).select_from(Position)) == 0
+
+
+def test_positions_that_are_not_objects_are_rejected_alone(
+        client: TestClient, auth: Any) -> None:
+    good = {"device_id": "fleet-9", "time": NOW.isoformat(), "lat": 21.9, "lon": 106.7}
+    r = client.post("/api/v1/telemetry/positions", json={"positions": [good, 3, "x", None]},
+                    headers=auth("enterprise"))
+    assert r.status_code == 200, r.text
+    assert r.json()["accepted"] == 1
+    assert [(x["index"], x["reason"]) for x in r.json()["rejected"]] == [
+        (i, "each position must be a JSON object") for i in (1, 2, 3)]
+
+
 def test_binding_rules(client: TestClient, auth: Any) -> None:
     other = client.post("/api/v1/devices/phone-2/bind", json={"driver_document": "999"},
                         headers=auth("driver"))

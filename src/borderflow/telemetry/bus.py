@@ -56,6 +56,10 @@ class Bus(Protocol):
 
     def close(self) -> None: ...
 
+    async def aclose(self) -> None:
+        """:meth:`close` from the server's event loop."""
+        ...
+
 
 class FenceCache:
     """The fences of the network in force, rebuilt when a new network version takes over."""
@@ -120,6 +124,9 @@ class InlineBus:
     def close(self) -> None:
         return None
 
+    async def aclose(self) -> None:
+        return None
+
 
 class MemoryBus:
     """An in-process queue with one worker thread writing batches of up to ``BATCH``."""
@@ -149,6 +156,9 @@ class MemoryBus:
     def close(self) -> None:
         self._queue.put(None)
         self._worker.join(timeout=10)
+
+    async def aclose(self) -> None:
+        await asyncio.to_thread(self.close)  # the queue is drained first
 
     def _run(self) -> None:
         while True:

@@ -60,8 +60,10 @@ async def ensure_stream(js: JetStreamContext, stream: str, subject: str) -> None
 
 
 class NatsBus:
-    """The publishing side, for API and ingest workers (synchronous callers: it runs its own
-    event loop in a thread)."""
+    """The publishing side, for API and ingest workers. Synchronous callers (an MQTT ingest
+    worker's thread) publish through a connection on an event loop of its own, in a thread;
+    the server's event loop publishes on a connection made on that loop, without crossing
+    threads."""
 
     blocking = True  # waits for JetStream's acknowledgement
 
@@ -69,23 +71,37 @@ class NatsBus:
                  partitions: int = 1) -> None:
         self.url, self.stream, self.subject, self.timeout = url, stream, subject, timeout
         self.partitions = partitions
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="nats-bus",
-                                        daemon=True)
-        self._thread.start()
-        self._js: JetStreamContext | None = None
-        self._nc: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._thread_lock = threading.Lock()
+        self._connections: dict[asyncio.AbstractEventLoop, tuple[Any, JetStreamContext]] = {}
+        self._connecting: dict[asyncio.AbstractEventLoop, asyncio.Lock] = {}
 
     def _run(self, coro: Awaitable[T]) -> T:
+        with self._thread_lock:
+            if self._loop is None:
+                self._loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=self._loop.run_forever,
+                                                name="nats-bus", daemon=True)
+                self._thread.start()
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(  # type: ignore[arg-type]
             self.timeout)
 
-    async def _connect(self) -> JetStreamContext:
-        if self._js is None:
-            self._nc = await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=3)
-            self._js = self._nc.jetstream()
-            await ensure_stream(self._js, self.stream, self.subject)
-        return self._js
+    async def _js(self) -> JetStreamContext:
+        """This event loop's connection (made on first use)."""
+        loop = asyncio.get_running_loop()
+        got = self._connections.get(loop)
+        if got is not None:
+            return got[1]
+        lock = self._connecting.setdefault(loop, asyncio.Lock())
+        async with lock:
+            got = self._connections.get(loop)
+            if got is None:
+                nc = await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=3)
+                js = nc.jetstream()
+                await ensure_stream(js, self.stream, self.subject)
+                got = self._connections[loop] = (nc, js)
+        return got[1]
 
     def _messages(self, items: list[Fix | Rejection], received_at: datetime
                   ) -> list[tuple[str, bytes]]:
@@ -94,7 +110,7 @@ class NatsBus:
                 for p, group in sorted(wire.split(items, self.partitions).items())]
 
     async def _publish(self, messages: list[tuple[str, bytes]]) -> None:
-        js = await self._connect()
+        js = await self._js()
         await asyncio.gather(*(js.publish(subject, data, stream=self.stream)
                                for subject, data in messages))
 
@@ -105,24 +121,42 @@ class NatsBus:
 
     async def apublish(self, items: list[Fix | Rejection], received_at: datetime
                        ) -> service.IngestReport | None:
-        """From another event loop (the server's): wait for JetStream's acknowledgements
-        without holding a worker thread."""
-        messages = self._messages(items, received_at)
-        future = asyncio.run_coroutine_threadsafe(self._publish(messages), self._loop)
-        await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        """From the caller's event loop (the server's): wait for JetStream's
+        acknowledgements."""
+        await asyncio.wait_for(self._publish(self._messages(items, received_at)),
+                               self.timeout)
         return None
 
     def flush(self, timeout: float = 10.0) -> None:
         return None  # published means durable; processors run elsewhere
 
+    async def aclose(self) -> None:
+        """Close the calling event loop's connection, then the rest."""
+        got = self._connections.pop(asyncio.get_running_loop(), None)
+        if got is not None:
+            await _drain(got[0])
+        await asyncio.to_thread(self.close)
+
     def close(self) -> None:
-        if self._nc is not None:
-            try:
-                self._run(self._nc.drain())
-            except Exception:  # closing must not fail the shutdown; it is logged
-                log.exception("closing the NATS connection failed")
-        self._loop.call_soon_threadsafe(self._loop.stop)
-        self._thread.join(timeout=5)
+        loop = self._loop
+        if loop is not None:
+            got = self._connections.pop(loop, None)
+            if got is not None:
+                try:
+                    self._run(_drain(got[0]))
+                except Exception:  # closing must not fail the shutdown; it is logged
+                    log.exception("closing the NATS connection failed")
+            loop.call_soon_threadsafe(loop.stop)
+            if self._thread is not None:
+                self._thread.join(timeout=5)
+            self._loop = None
+
+
+async def _drain(nc: Any) -> None:
+    try:
+        await nc.drain()
+    except Exception:  # closing must not fail the shutdown; it is logged
+        log.exception("closing the NATS connection failed")
 
 
 async def run_processor(url: str, stream: str, subject: str,
