@@ -219,8 +219,8 @@ def test_owntracks_over_mqtt_through_mosquitto(settings: Settings, db: Peek) -> 
         async def main() -> None:
             started = asyncio.Event()
             watcher = asyncio.create_task(_signal(started, ready))
-            await mqtt.run(MQTT_URL, lambda items: process(sessions, clock, FenceCache(30),
-                                                           items, clock.now()),
+            await mqtt.run(MQTT_URL, lambda items: asyncio.to_thread(
+                process, sessions, clock, FenceCache(30), items, clock.now()),
                            clock.now, stop, ready=started, topic=f"owntracks/{topic_user}/+")
             watcher.cancel()
         asyncio.run(main())

@@ -409,10 +409,15 @@ def telemetry_mqtt() -> None:
                     FenceCache(settings.geofence_margin_m))
     url = settings.mqtt_url
     tune_gc()
-    _run_until_signal(lambda stop: mqtt.run(url, lambda items: bus.publish(items, clock.now()),
-                                            clock.now, stop, topic=settings.mqtt_topic,
-                                            client_id=settings.mqtt_client_id))
-    bus.close()
+
+    async def main(stop: asyncio.Event) -> None:
+        try:
+            await mqtt.run(url, lambda items: bus.apublish(items, clock.now()), clock.now, stop,
+                           topic=settings.mqtt_topic, client_id=settings.mqtt_client_id)
+        finally:
+            await bus.aclose()  # what is queued in-process is written first
+
+    _run_until_signal(main)
     engine.dispose()
 
 

@@ -218,7 +218,7 @@ async def lifespan_with_mqtt(app: FastAPI) -> AsyncIterator[None]:
     clock: Clock = app.state.ctx.clock
     stop = asyncio.Event()
     settings = app.state.ctx.settings
-    task = asyncio.create_task(mqtt.run(url, lambda items: bus.publish(items, clock.now()),
+    task = asyncio.create_task(mqtt.run(url, lambda items: bus.apublish(items, clock.now()),
                                         clock.now, stop, topic=settings.mqtt_topic,
                                         client_id=settings.mqtt_client_id))
     try:

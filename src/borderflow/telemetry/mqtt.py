@@ -11,24 +11,26 @@ flow. With a client id (``BORDERFLOW_MQTT_CLIENT_ID``) the session outlives a re
 broker keeps the messages that arrive meanwhile. Several ingest workers share the messages with
 a shared subscription (``BORDERFLOW_MQTT_TOPIC=$share/borderflow/owntracks/+/+``), each with
 its own client id. Reconnects when the broker goes away.
+
+The client is the small part of MQTT 5 a subscriber needs (CONNECT, SUBSCRIBE, PUBLISH in,
+PUBACK, PINGREQ, DISCONNECT), written for this one job: it parses what arrives in bulk and sends
+a batch's acknowledgements in one write. A general client (paho-mqtt) reads each packet with
+several system calls and builds objects per message, and cost the ingest worker 36 µs per
+message before any decoding, more than the rest of the pipeline (docs/benchmarks.md).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import threading
-from collections.abc import Callable
+import ssl
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
-import paho.mqtt.client as paho
+import orjson
 import structlog
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from borderflow.telemetry import decoders
 
@@ -41,114 +43,302 @@ RECEIVE_MAXIMUM = 65535
 """Unacknowledged QoS 1 messages the broker may send before it waits (the MQTT 5 maximum)."""
 SESSION_SECONDS = 24 * 3600
 """How long the broker keeps a named subscriber's session (and its messages) while it is away."""
+KEEPALIVE_SECONDS = 60
+RETRY_SECONDS = (1, 2, 5)
+
+CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9
+PINGREQ, PINGRESP, DISCONNECT = 12, 13, 14
+
+Message = tuple[str, bytes, int, int]
+"""Topic, payload, packet id (0 at QoS 0), QoS."""
 
 
 def decode_message(topic: str, payload: bytes, now: datetime
                    ) -> list[decoders.Fix | decoders.Rejection]:
     try:
-        body = json.loads(payload)
-    except ValueError:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError:
         return [decoders.Rejection("owntracks", "message is not JSON", None,
                                    payload[:300].decode("utf-8", "replace"))]
     return decoders.owntracks(body, now, topic=topic)
 
 
-def _reconnect(client: paho.Client) -> None:
-    with contextlib.suppress(OSError):  # the network thread keeps trying
-        client.reconnect()
+class ProtocolError(Exception):
+    """The broker refused us or sent something MQTT does not allow."""
 
 
-class _Inbox:
-    """Messages received by the MQTT network thread, waiting to be handed on and acknowledged.
-    Each carries the connection it came on: an acknowledgement is only sent on that one (after
-    a reconnect the broker sends unacknowledged messages again)."""
+# --- packets -------------------------------------------------------------------------------------
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        digit, n = n % 128, n // 128
+        out.append(digit | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _string(text: str) -> bytes:
+    raw = text.encode()
+    return len(raw).to_bytes(2, "big") + raw
+
+
+def packet(kind: int, flags: int, body: bytes) -> bytes:
+    return bytes([kind << 4 | flags]) + _varint(len(body)) + body
+
+
+def connect_packet(client_id: str, *, keepalive: int, session_seconds: int,
+                   username: str | None = None, password: str | None = None) -> bytes:
+    """CONNECT, MQTT 5: a clean start without a client id, else the session resumes and is
+    kept ``session_seconds`` while away; the broker may leave ``RECEIVE_MAXIMUM`` messages
+    unacknowledged."""
+    flags = 0x02 if not client_id else 0
+    if username is not None:
+        flags |= 0x80
+    if password is not None:
+        flags |= 0x40
+    props = bytes([0x21]) + RECEIVE_MAXIMUM.to_bytes(2, "big")
+    if client_id:
+        props += bytes([0x11]) + session_seconds.to_bytes(4, "big")
+    body = (_string("MQTT") + bytes([5, flags]) + keepalive.to_bytes(2, "big")
+            + _varint(len(props)) + props + _string(client_id))
+    if username is not None:
+        body += _string(username)
+    if password is not None:
+        body += _string(password)
+    return packet(CONNECT, 0, body)
+
+
+def subscribe_packet(packet_id: int, topic: str) -> bytes:
+    return packet(SUBSCRIBE, 0x02, packet_id.to_bytes(2, "big") + b"\x00" + _string(topic)
+                  + b"\x01")  # no properties; maximum QoS 1
+
+
+def pubacks(packet_ids: list[int]) -> bytes:
+    """PUBACKs of many messages, for one write (MQTT 5 allows the short form: success)."""
+    return b"".join([b"\x40\x02" + i.to_bytes(2, "big") for i in packet_ids])
+
+
+def _skip_varint(data: bytes | bytearray, at: int) -> tuple[int, int]:
+    """A variable byte integer at ``at``: its value and where what follows it starts."""
+    value, shift = 0, 0
+    while True:
+        if at >= len(data) or shift > 21:
+            raise ProtocolError("malformed variable byte integer")
+        byte = data[at]
+        value |= (byte & 0x7F) << shift
+        at += 1
+        if not byte & 0x80:
+            return value, at
+        shift += 7
+
+
+class Reader:
+    """Packets out of the bytes the broker sends, as they arrive in pieces."""
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
-        self.messages: list[tuple[str, bytes, int, int, int]] = []
-        self.connection = 0
+        self.buffer = bytearray()
 
-    def take(self) -> list[tuple[str, bytes, int, int, int]]:
-        with self.lock:
-            out, self.messages = self.messages, []
+    def feed(self, data: bytes) -> list[tuple[int, int, bytes]]:
+        """The complete packets now buffered: (type, flags, body)."""
+        buf = self.buffer
+        buf += data
+        out = []
+        at, end = 0, len(buf)
+        while end - at >= 2:
+            first = buf[at]
+            if buf[at + 1] < 0x80:  # the common case: a packet under 128 bytes of body
+                size, start = buf[at + 1], at + 2
+            else:
+                try:
+                    size, start = _skip_varint(buf, at + 1)
+                except ProtocolError:
+                    if end - at < 5:
+                        break  # the length itself is not all here yet
+                    raise
+            if start + size > end:
+                break
+            out.append((first >> 4, first & 0x0F, bytes(buf[start:start + size])))
+            at = start + size
+        del buf[:at]
         return out
 
 
-async def run(url: str, publish: Callable[[list[decoders.Fix | decoders.Rejection]], Any],
+def parse_publish(flags: int, body: bytes) -> Message:
+    """An incoming PUBLISH (MQTT 5): topic, payload, packet id, QoS."""
+    qos = (flags >> 1) & 0x03
+    size = int.from_bytes(body[0:2], "big")
+    topic = body[2:2 + size].decode("utf-8", "replace")
+    at = 2 + size
+    packet_id = 0
+    if qos:
+        packet_id = int.from_bytes(body[at:at + 2], "big")
+        at += 2
+    props, at = _skip_varint(body, at)
+    return topic, body[at + props:], packet_id, qos
+
+
+# --- the connection ------------------------------------------------------------------------------
+
+
+class _Connection(asyncio.Protocol):
+    """One connection to the broker: received messages wait in ``inbox`` until handed on."""
+
+    def __init__(self) -> None:
+        self.reader = Reader()
+        self.inbox: list[Message] = []
+        self.arrived = asyncio.Event()
+        self.connack: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.suback: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self.closed = asyncio.Event()
+        self.transport: asyncio.Transport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            packets = self.reader.feed(data)
+        except ProtocolError as exc:
+            log.warning("MQTT broker sent a malformed packet; reconnecting", reason=str(exc))
+            self.close()
+            return
+        for kind, flags, body in packets:
+            if kind == PUBLISH:
+                try:
+                    self.inbox.append(parse_publish(flags, body))
+                except (ProtocolError, IndexError):
+                    log.warning("MQTT broker sent a malformed PUBLISH; reconnecting")
+                    self.close()
+                    return
+            elif kind == CONNACK and not self.connack.done():
+                self.connack.set_result(body)
+            elif kind == SUBACK and not self.suback.done():
+                self.suback.set_result(body)
+            elif kind == DISCONNECT:
+                reason = body[0] if body else 0
+                log.warning("MQTT broker closed the session", reason_code=hex(reason))
+                self.close()
+        if self.inbox:
+            self.arrived.set()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed.set()
+        self.arrived.set()
+        for waiter in (self.connack, self.suback):
+            if not waiter.done():
+                waiter.set_exception(ConnectionError("the broker closed the connection"))
+
+    def send(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def close(self) -> None:
+        if self.transport is not None:
+            self.transport.close()
+
+    def take(self, limit: int) -> list[Message]:
+        got, self.inbox = self.inbox[:limit], self.inbox[limit:]
+        if not self.inbox:
+            self.arrived.clear()
+        return got
+
+
+async def _open(url: str, topic: str, client_id: str | None) -> _Connection:
+    """Connect, resume or start the session, subscribe; raises what went wrong."""
+    parts = urlparse(url)
+    tls = ssl.create_default_context() if parts.scheme in ("mqtts", "ssl") else None
+    loop = asyncio.get_running_loop()
+    _transport, conn = await asyncio.wait_for(loop.create_connection(
+        _Connection, parts.hostname or "127.0.0.1",
+        parts.port or (8883 if tls else 1883), ssl=tls), 10)
+    conn.send(connect_packet(
+        client_id or "", keepalive=KEEPALIVE_SECONDS, session_seconds=SESSION_SECONDS,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password is not None else None))
+    connack = await asyncio.wait_for(conn.connack, 10)
+    if len(connack) < 2 or connack[1] >= 0x80:
+        conn.close()
+        raise ProtocolError(f"the broker refused the connection (reason code "
+                            f"{hex(connack[1]) if len(connack) > 1 else '?'})")
+    conn.send(subscribe_packet(1, topic))
+    suback = await asyncio.wait_for(conn.suback, 10)
+    props, at = _skip_varint(suback, 2)
+    codes = suback[at + props:]
+    if not codes or codes[0] >= 0x80:
+        conn.close()
+        raise ProtocolError(f"the broker refused the subscription to {topic} (reason code "
+                            f"{hex(codes[0]) if codes else '?'})")
+    return conn
+
+
+async def run(url: str,
+              publish: Callable[[list[decoders.Fix | decoders.Rejection]], Awaitable[Any]],
               now: Callable[[], datetime], stop: asyncio.Event,
               ready: asyncio.Event | None = None, topic: str = TOPIC,
               client_id: str | None = None) -> None:
-    """Subscribe and forward until ``stop`` is set. ``publish`` runs in a worker thread; the
-    messages it was given are acknowledged when it returns."""
-    parts = urlparse(url)
-    loop = asyncio.get_running_loop()
-    inbox = _Inbox()
-    client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id or "",
-                         protocol=paho.MQTTv5, manual_ack=True)
-    if parts.username:
-        client.username_pw_set(parts.username, parts.password)
-    client.reconnect_delay_set(1, 5)
-
-    def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if reason.is_failure:
-            log.warning("MQTT broker refused the connection", broker=url, reason=str(reason))
-            return
-        with inbox.lock:
-            inbox.connection += 1
-        c.subscribe(topic, qos=1)
-
-    def on_subscribe(_c: paho.Client, _u: Any, _m: Any, _r: Any, _p: Any) -> None:
+    """Subscribe and forward until ``stop`` is set. The messages given to ``publish`` are
+    acknowledged to the broker when it returns; if it raises they are not, and the broker
+    sends them again on the next connection."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            conn = await _open(url, topic, client_id)
+        except (OSError, ConnectionError, TimeoutError, ProtocolError) as exc:
+            delay = RETRY_SECONDS[min(failures, len(RETRY_SECONDS) - 1)]
+            failures += 1
+            log.warning("MQTT broker unreachable; retrying", broker=url, reason=str(exc),
+                        retry_in_seconds=delay)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), delay)
+            continue
+        failures = 0
         log.info("listening for OwnTracks over MQTT", broker=url, topic=topic)
         if ready is not None:
-            loop.call_soon_threadsafe(ready.set)
+            ready.set()
+        try:
+            await _forward(conn, publish, now, stop)
+        except Exception:  # not acknowledged: the broker sends them again on reconnecting
+            log.exception("OwnTracks messages not handed on; reconnecting to get them again")
+        finally:
+            if stop.is_set():
+                conn.send(packet(DISCONNECT, 0, b""))
+            conn.close()
 
-    def on_message(_c: paho.Client, _u: Any, message: paho.MQTTMessage) -> None:
-        with inbox.lock:
-            inbox.messages.append((message.topic, bytes(message.payload), message.mid,
-                                   message.qos, inbox.connection))
 
-    def on_disconnect(_c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
-        if not stop.is_set():
-            log.warning("MQTT broker unreachable; retrying", broker=url, reason=str(reason))
-
-    client.on_connect = on_connect
-    client.on_subscribe = on_subscribe
-    client.on_message = on_message
-    client.on_disconnect = on_disconnect
-    properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-    properties.ReceiveMaximum = RECEIVE_MAXIMUM
-    if client_id:
-        properties.SessionExpiryInterval = SESSION_SECONDS
-    client.connect_async(parts.hostname or "127.0.0.1", parts.port or 1883,
-                         clean_start=not client_id, properties=properties)
-    client.loop_start()
-
-    async def forward() -> None:
-        taken = inbox.take()
-        if not taken:
+async def _forward(conn: _Connection,
+                   publish: Callable[[list[decoders.Fix | decoders.Rejection]], Awaitable[Any]],
+                   now: Callable[[], datetime], stop: asyncio.Event) -> None:
+    """Hand what arrives to the bus in batches, acknowledge each batch once the bus has it;
+    keep the connection alive. Returns when the connection is lost or ``stop`` is set (after
+    handing on what has arrived)."""
+    loop = asyncio.get_running_loop()
+    pinged = loop.time()
+    while True:
+        if not conn.inbox and not stop.is_set() and not conn.closed.is_set():
+            waiters = [asyncio.ensure_future(conn.arrived.wait()),
+                       asyncio.ensure_future(stop.wait())]
+            await asyncio.wait(waiters, timeout=KEEPALIVE_SECONDS / 2,
+                               return_when=asyncio.FIRST_COMPLETED)
+            for waiter in waiters:
+                waiter.cancel()
+        if stop.is_set() or conn.closed.is_set():
+            if conn.closed.is_set():
+                return  # unacknowledged messages come again on the next connection
+        elif len(conn.inbox) < BATCH:
+            await asyncio.sleep(FLUSH_SECONDS)  # let a batch gather
+        if loop.time() - pinged > KEEPALIVE_SECONDS / 2:
+            conn.send(packet(PINGREQ, 0, b""))
+            pinged = loop.time()
+        taken = conn.take(BATCH)
+        if taken:
+            at = now()
+            items: list[decoders.Fix | decoders.Rejection] = []
+            for message_topic, payload, _id, _qos in taken:
+                items += decode_message(message_topic, payload, at)
+            if items:
+                await publish(items)
+            conn.send(pubacks([i for _t, _p, i, qos in taken if qos]))
+        if stop.is_set() and not conn.inbox:
             return
-        at = now()
-        items: list[decoders.Fix | decoders.Rejection] = []
-        for message_topic, payload, _mid, _qos, _conn in taken:
-            items += decode_message(message_topic, payload, at)
-        if items:
-            await asyncio.to_thread(publish, items)
-        with inbox.lock:
-            current = inbox.connection
-        for _topic, _payload, mid, qos, connection in taken:
-            if qos and connection == current:
-                client.ack(mid, qos)
-
-    try:
-        while not stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=FLUSH_SECONDS)
-            try:
-                await forward()
-            except Exception:  # not acknowledged: the broker sends them again on reconnecting
-                log.exception("OwnTracks messages not handed on; reconnecting to get them again")
-                await asyncio.to_thread(_reconnect, client)
-        await forward()
-    finally:
-        client.disconnect()
-        await asyncio.to_thread(client.loop_stop)

@@ -21,6 +21,7 @@ import orjson
 
 from borderflow.telemetry.decoders import Fix, Rejection
 
+
 def partition_of(device_id: str | None, partitions: int) -> int:
     """The partition of a device's positions: the same on every machine and after every
     restart (CRC-32 of the id, not Python's per-process string hash). Rejections without a
