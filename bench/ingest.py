@@ -69,6 +69,9 @@ MAX_OSMAND_RATE = 15_000
 NATS_BATCH = [2]
 """Messages (of 1,000 positions) a processor writes in one transaction (``--nats-batch``)."""
 MAX_MQTT_RATE = 30_000
+WARMUP_SECONDS = 2.0
+"""Load sent before the measured run and not counted: the first requests after start-up open
+connections, create the day's partition and fill caches (their latency is printed apart)."""
 AREA = (21.90, 21.98, 106.69, 106.77)  # around the park and the Huu Nghi / Tan Thanh gates
 
 
@@ -216,10 +219,14 @@ def stored_count(url: str) -> int:
     return int(n)
 
 
-def latencies(url: str) -> tuple[float, float]:
+def latencies(url: str, since: datetime | None = None) -> tuple[float, float]:
+    """p50 and p99 of ``stored_at - received_at`` (ms) of the rows received since ``since``."""
     engine = create_engine(url)
+    query = select(Position.received_at, Position.stored_at)
+    if since is not None:
+        query = query.where(Position.received_at >= since)
     with engine.connect() as c:
-        rows = c.execute(select(Position.received_at, Position.stored_at)).all()
+        rows = c.execute(query).all()
     engine.dispose()
     ms = sorted((s - r).total_seconds() * 1000 for r, s in rows)
     if not ms:
@@ -255,61 +262,141 @@ def wait_stored(url: str, expected: int, timeout: float = 300) -> None:
         time.sleep(0.2)
 
 
+class Probe:
+    """Ingest-to-stored latency as a client sees it: every ``every`` seconds a probe sends one
+    position of its own (through the same door as the load) and polls the database every 2 ms
+    until the position is there, committed. Counts the HTTP or MQTT hop, the bus, the
+    processor's whole transaction and its commit; ``threads`` probes run side by side."""
+
+    def __init__(self, url: str, send: Callable[[str, datetime], str], every: float = 0.02,
+                 threads: int = 3) -> None:
+        self.url, self.send, self.every, self.threads = url, send, every, threads
+        self.ms: list[float] = []
+        self._stop = threading.Event()
+        self._workers = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
+
+    def _run(self, n: int) -> None:
+        import psycopg
+
+        dsn = self.url.replace("postgresql+psycopg://", "postgresql://")
+        with psycopg.connect(dsn, autocommit=True) as db:
+            i = 0
+            while not self._stop.is_set():
+                device = f"probe-{n}-{i}"
+                i += 1
+                fix = datetime.now(UTC).replace(microsecond=0)
+                start = time.monotonic()
+                stored_as = self.send(device, fix)
+                while db.execute("SELECT 1 FROM positions WHERE device_id = %s",
+                                 (stored_as,)).fetchone() is None:
+                    if time.monotonic() - start > 60:
+                        raise RuntimeError(f"probe {device} never stored")
+                    time.sleep(0.002)
+                self.ms.append((time.monotonic() - start) * 1000)
+                self._stop.wait(self.every)
+
+    def __enter__(self) -> Probe:
+        for w in self._workers:
+            w.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        for w in self._workers:
+            w.join()
+
+    def percentiles(self) -> tuple[float, float, int]:
+        ms = sorted(self.ms)
+        if not ms:
+            return 0.0, 0.0, 0
+        return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))], len(ms)
+
+
 def bodies(gen: Positions, positions: int) -> list[bytes]:
     """Request bodies of 1,000 positions each, prepared before the clock starts."""
     return [json.dumps({"positions": gen.take(1000)}).encode()
             for _ in range(max(1, positions // 1000))]
 
 
+def send_batches(base: str, key: str, ready: list[bytes], seconds: float,
+                 rate: float | None) -> tuple[int, float, float]:
+    """Send prepared request bodies for ``seconds``: as fast as 4 senders go, or paced at
+    ``rate`` positions/s (each request sent when it is due, by as many senders as that
+    needs). Returns positions sent, seconds spent sending, and how far behind schedule the
+    senders fell at worst (s)."""
+    clients = threading.local()
+    lock = threading.Lock()
+    taken = [0]
+    late = [0.0]
+    start = time.monotonic() + 0.2
+    end = start + seconds
+
+    def send() -> int:
+        if not hasattr(clients, "c"):
+            clients.c = httpx.Client(base_url=base, timeout=60, headers={
+                "X-API-Key": key, "Content-Type": "application/json"})
+        with lock:
+            i = taken[0]
+            taken[0] += 1
+        if i >= len(ready):
+            time.sleep(0.01)
+            return 0
+        if rate:
+            due = start + i * 1000 / rate
+            wait = due - time.monotonic()
+            if due >= end:
+                time.sleep(max(0.0, end - time.monotonic()))
+                return 0
+            if wait > 0:
+                time.sleep(wait)
+            else:
+                with lock:
+                    late[0] = max(late[0], -wait)
+        r = clients.c.post("/api/v1/telemetry/positions", content=ready[i])
+        r.raise_for_status()
+        return int(r.json()["accepted"])
+
+    time.sleep(max(0.0, start - time.monotonic()))
+    sent = drive(16 if rate else 4, end - time.monotonic(), send)
+    return sent, time.monotonic() - start, late[0]
+
+
 def bench_batch(kind: str, seconds: float, gen: Positions, processors: int = 0,
-                rate: float | None = None, workers: int = 1) -> dict[str, float]:
-    """The batch endpoint: as fast as 4 senders go, or paced at ``rate`` positions/s (each
-    request sent when it is due, by as many senders as that needs)."""
-    planned = rate * seconds if rate else MAX_RATE * seconds
-    ready = bodies(gen, int(planned))
+                rate: float | None = None, workers: int = 1, warmup: float = WARMUP_SECONDS
+                ) -> dict[str, float]:
+    """The batch endpoint, after ``warmup`` seconds at the same rate (or at 20,000/s for an
+    unpaced run) that are not measured: as fast as 4 senders go, or paced at ``rate``."""
+    ready = bodies(gen, int((rate or MAX_RATE) * seconds))
+    warm = bodies(gen, int((rate or 20_000) * warmup)) if warmup else []
     with database(kind) as url, server(url, processors=processors, workers=workers) as base:
         key = api_key(url)
-        clients = threading.local()
-        lock = threading.Lock()
-        taken = [0]
-        late = [0.0]
-        start = time.monotonic() + 0.2
-        end = start + seconds
+        before = 0
+        warm_p99 = 0.0
+        if warm:
+            before, _, _ = send_batches(base, key, warm, warmup, rate or 20_000)
+            wait_stored(url, before)
+            warm_p99 = latencies(url)[1]
+        probe_client = httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": key})
 
-        def send() -> int:
-            if not hasattr(clients, "c"):
-                clients.c = httpx.Client(base_url=base, timeout=60, headers={
-                    "X-API-Key": key, "Content-Type": "application/json"})
-            with lock:
-                i = taken[0]
-                taken[0] += 1
-            if i >= len(ready):
-                time.sleep(0.01)
-                return 0
-            if rate:
-                due = start + i * 1000 / rate
-                wait = due - time.monotonic()
-                if due >= end:
-                    time.sleep(max(0.0, end - time.monotonic()))
-                    return 0
-                if wait > 0:
-                    time.sleep(wait)
-                else:
-                    with lock:
-                        late[0] = max(late[0], -wait)
-            r = clients.c.post("/api/v1/telemetry/positions", content=ready[i])
-            r.raise_for_status()
-            return int(r.json()["accepted"])
+        def send_probe(device: str, fix: datetime) -> str:
+            probe_client.post("/api/v1/telemetry/positions", json={"positions": [{
+                "device_id": device, "time": fix.isoformat(), "lat": 21.5,
+                "lon": 106.5}]}).raise_for_status()
+            return device
 
-        time.sleep(max(0.0, start - time.monotonic()))
-        sent = drive(16 if rate else 4, end - time.monotonic(), send)
-        sending = time.monotonic() - start
-        wait_stored(url, sent)
+        since = datetime.now(UTC)
+        start = time.monotonic()
+        with Probe(url, send_probe) as probe:
+            sent, sending, late = send_batches(base, key, ready, seconds, rate)
+        wait_stored(url, before + sent + len(probe.ms))
         elapsed = time.monotonic() - start
-        p50, p99 = latencies(url)
+        p50, p99 = latencies(url, since)
+        probe_client.close()
+    seen = probe.percentiles()
     return {"positions": sent, "seconds": elapsed, "per_second": sent / elapsed,
             "offered_per_second": sent / sending, "p50_ms": p50, "p99_ms": p99,
-            "senders_behind_ms": late[0] * 1000}
+            "senders_behind_ms": late * 1000, "warmup_p99_ms": warm_p99,
+            "probe_p50_ms": seen[0], "probe_p99_ms": seen[1], "probes": seen[2]}
 
 
 def _mqtt_packet(kind: int, body: bytes) -> bytes:
@@ -327,12 +414,12 @@ def _mqtt_string(text: str) -> bytes:
     return len(raw).to_bytes(2, "big") + raw
 
 
-async def _mqtt_publish(port: int, packets: list[bytes], seconds: float, window: int = 2000
-                        ) -> int:
+async def _mqtt_publish(port: int, packets: list[bytes], seconds: float, window: int = 2000,
+                        rate: float | None = None) -> int:
     """Publish pre-encoded QoS 1 packets to the local broker as phones do, with up to
-    ``window`` awaiting the broker's PUBACK, until ``seconds`` have passed; returns how many
-    the broker acknowledged (all that were sent). A raw-socket client: paho needs more CPU
-    per message than the platform."""
+    ``window`` awaiting the broker's PUBACK, until ``seconds`` have passed (paced at ``rate``
+    messages/s if given); returns how many the broker acknowledged (all that were sent). A
+    raw-socket client: paho needs more CPU per message than the platform."""
     import asyncio
 
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
@@ -340,30 +427,40 @@ async def _mqtt_publish(port: int, packets: list[bytes], seconds: float, window:
                               + _mqtt_string(f"bench-{os.getpid()}")))
     if (await reader.readexactly(4))[3] != 0:
         raise RuntimeError("the broker refused the connection")
-    room = asyncio.Semaphore(window)
     acked = [0]
+    more = asyncio.Event()
 
-    async def acks() -> None:
+    async def acks() -> None:  # PUBACKs are 4 bytes each: counted in bulk
+        pending = 0
         while True:
-            head = await reader.readexactly(4)
-            if head[0] >> 4 == 4:  # PUBACK
-                acked[0] += 1
-                room.release()
+            data = await reader.read(65536)
+            if not data:
+                return
+            pending += len(data)
+            acked[0] += pending // 4
+            pending %= 4
+            more.set()
 
     listener = asyncio.create_task(acks())
-    end = time.monotonic() + seconds
+    start = time.monotonic()
+    end = start + seconds
     sent = 0
-    for packet in packets:
-        if sent % 200 == 0:
-            await writer.drain()
-            if time.monotonic() >= end:
-                break
-        await room.acquire()
-        writer.write(packet)
-        sent += 1
-    await writer.drain()
+    chunk = 200
+    for at in range(0, len(packets), chunk):
+        if rate:
+            await asyncio.sleep(max(0.0, start + sent / rate - time.monotonic()))
+        if time.monotonic() >= end:
+            break
+        while sent + chunk - acked[0] > window:
+            more.clear()
+            await more.wait()
+        group = packets[at:at + chunk]
+        writer.write(b"".join(group))
+        sent += len(group)
+        await writer.drain()
     while acked[0] < sent:
-        await asyncio.sleep(0.01)
+        more.clear()
+        await more.wait()
     listener.cancel()
     writer.write(bytes([0xE0, 0]))  # DISCONNECT
     await writer.drain()
@@ -398,33 +495,77 @@ def broker() -> Iterator[int]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def bench_mqtt(seconds: float, gen: Positions, processors: int = 1, workers: int = 1
-               ) -> dict[str, float]:
+def mqtt_prober(port: int) -> Callable[[str, datetime], str]:
+    """A probe's way in through the broker: one QoS 1 OwnTracks message, sent once the last
+    was acknowledged (a connection per probe thread)."""
+    local = threading.local()
+
+    def read(sock: socket.socket, n: int) -> bytes:
+        data = b""
+        while len(data) < n:
+            chunk = sock.recv(n - len(data))
+            if not chunk:
+                raise RuntimeError("the broker closed the probe's connection")
+            data += chunk
+        return data
+
+    def send(device: str, fix: datetime) -> str:
+        if not hasattr(local, "sock"):
+            local.sock = socket.create_connection(("127.0.0.1", port))
+            local.sock.sendall(_mqtt_packet(0x10, _mqtt_string("MQTT") + bytes([4, 2, 0, 60])
+                                            + _mqtt_string(f"probe-{threading.get_ident()}")))
+            read(local.sock, 4)
+            local.mid = 0
+        local.mid = local.mid % 65535 + 1
+        payload = json.dumps({"_type": "location", "lat": 21.5, "lon": 106.5,
+                              "tst": int(fix.timestamp()), "tid": "pr"}).encode()
+        local.sock.sendall(_mqtt_packet(0x32, _mqtt_string(f"owntracks/probe/{device}")
+                                        + local.mid.to_bytes(2, "big") + payload))
+        read(local.sock, 4)  # PUBACK
+        return f"probe/{device}"
+
+    return send
+
+
+def bench_mqtt(seconds: float, gen: Positions, processors: int = 1, workers: int = 1,
+               rate: float | None = None, warmup: float = WARMUP_SECONDS) -> dict[str, float]:
     """OwnTracks at QoS 1, as the app sends: a publisher as fast as the broker acknowledges
-    (up to 2,000 messages in flight), Mosquitto, the ``borderflow telemetry mqtt`` ingest
+    (up to 2,000 messages in flight) or paced at ``rate`` messages/s, after ``warmup`` seconds
+    at 20,000/s that are not measured; Mosquitto, the ``borderflow telemetry mqtt`` ingest
     processes (``workers``), NATS JetStream, ``processors`` processors. Every message the
     broker acknowledged must be stored."""
     import asyncio
 
-    packets = []
-    for i, p in enumerate(gen.take(int(MAX_MQTT_RATE * seconds))):
-        payload = json.dumps({
-            "_type": "location", "lat": p["lat"], "lon": p["lon"],
-            "tst": int(datetime.fromisoformat(p["time"]).timestamp()), "vel": 29,
-            "tid": "tr"}).encode()
-        packets.append(_mqtt_packet(0x32, _mqtt_string(f"owntracks/bench/{p['device_id']}")
+    def packets(n: int) -> list[bytes]:
+        out = []
+        for i, p in enumerate(gen.take(n)):
+            payload = json.dumps({
+                "_type": "location", "lat": p["lat"], "lon": p["lon"],
+                "tst": int(datetime.fromisoformat(p["time"]).timestamp()), "vel": 29,
+                "tid": "tr"}).encode()
+            out.append(_mqtt_packet(0x32, _mqtt_string(f"owntracks/bench/{p['device_id']}")
                                     + (i % 65535 + 1).to_bytes(2, "big") + payload))
+        return out
+
+    warm = packets(int(20_000 * warmup)) if warmup else []
+    ready = packets(int((rate or MAX_MQTT_RATE) * seconds))
     with database("postgresql") as url, broker() as port, server(
             url, mqtt=f"mqtt://127.0.0.1:{port}", processors=processors, mqtt_workers=workers):
+        before = asyncio.run(_mqtt_publish(port, warm, warmup, rate=20_000)) if warm else 0
+        wait_stored(url, before)
+        since = datetime.now(UTC)
         start = time.monotonic()
-        sent = asyncio.run(_mqtt_publish(port, packets, seconds))
+        with Probe(url, mqtt_prober(port)) as probe:
+            sent = asyncio.run(_mqtt_publish(port, ready, seconds, rate=rate))
         sending = time.monotonic() - start
-        wait_stored(url, sent)
+        wait_stored(url, before + sent + len(probe.ms))
         elapsed = time.monotonic() - start
-        got = stored_count(url)
-        p50, p99 = latencies(url)
+        got = stored_count(url) - before - len(probe.ms)
+        p50, p99 = latencies(url, since)
+    seen = probe.percentiles()
     return {"positions": got, "sent": sent, "seconds": elapsed, "per_second": got / elapsed,
-            "offered_per_second": sent / sending, "p50_ms": p50, "p99_ms": p99}
+            "offered_per_second": sent / sending, "p50_ms": p50, "p99_ms": p99,
+            "probe_p50_ms": seen[0], "probe_p99_ms": seen[1], "probes": seen[2]}
 
 
 def bench_osmand(seconds: float, gen: Positions, connections: int = 64,
@@ -543,7 +684,8 @@ def main() -> None:
           f"stored ({paced['positions']:,} in {paced['seconds']:.1f} s, offered "
           f"{paced['offered_per_second']:,.0f}/s, senders up to "
           f"{paced['senders_behind_ms']:.0f} ms behind), p50 {paced['p50_ms']:.0f} ms, "
-          f"p99 {paced['p99_ms']:.0f} ms")
+          f"p99 {paced['p99_ms']:.0f} ms (the {WARMUP_SECONDS:.0f} s of warm-up before it: "
+          f"p99 {paced['warmup_p99_ms']:.0f} ms)")
     one = bench_batch("postgresql", args.seconds, gen)
     print(f"batch endpoint -> one process, in-process bus -> PostgreSQL: "
           f"{one['per_second']:,.0f} positions/s ({one['positions']:,} in "
@@ -559,6 +701,11 @@ def main() -> None:
           f"({mq['positions']:,} stored of {mq['sent']:,} sent, offered "
           f"{mq['offered_per_second']:,.0f}/s), p50 {mq['p50_ms']:.0f} ms, "
           f"p99 {mq['p99_ms']:.0f} ms")
+    mq_paced = bench_mqtt(args.seconds, gen, processors=args.processors,
+                          workers=args.mqtt_workers, rate=args.rate)
+    print(f"the same, paced at {args.rate:,.0f}/s: {mq_paced['per_second']:,.0f} positions/s "
+          f"stored ({mq_paced['positions']:,}), p50 {mq_paced['p50_ms']:.0f} ms, "
+          f"p99 {mq_paced['p99_ms']:.0f} ms")
     osm = bench_osmand(args.seconds, gen, workers=args.osmand_workers)
     print(f"single OsmAnd requests ({args.osmand_workers} server process(es)): "
           f"{osm['per_second']:,.0f} requests/s ({osm['requests']:,})")
@@ -576,7 +723,9 @@ def main() -> None:
                       "p50_ms_pg": round(paced["p50_ms"], 1),
                       "paced_rate_pg": args.rate,
                       "p99_ms_pg_unpaced": round(pg["p99_ms"], 1),
-                      "p99_ms_mqtt": round(mq["p99_ms"], 1),
+                      "p99_ms_pg_warmup": round(paced["warmup_p99_ms"], 1),
+                      "p99_ms_mqtt": round(mq_paced["p99_ms"], 1),
+                      "p99_ms_mqtt_unpaced": round(mq["p99_ms"], 1),
                       "positions_per_second_pg_one_process": round(one["per_second"]),
                       "plain_insert_rows_per_second": round(plain["per_second"]),
                       "load_average_at_start": round(load, 2)}))

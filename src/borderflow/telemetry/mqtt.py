@@ -38,7 +38,8 @@ log = structlog.get_logger("borderflow.telemetry")
 TOPIC = "owntracks/+/+"
 BATCH = 2000
 FLUSH_SECONDS = 0.05
-"""Messages are handed to the bus in batches: up to ``BATCH``, at least every 50 ms."""
+"""Messages are handed to the bus in batches: up to ``BATCH``, and none waits longer than
+50 ms for its batch to fill."""
 RECEIVE_MAXIMUM = 65535
 """Unacknowledged QoS 1 messages the broker may send before it waits (the MQTT 5 maximum)."""
 SESSION_SECONDS = 24 * 3600
@@ -188,6 +189,8 @@ class _Connection(asyncio.Protocol):
     def __init__(self) -> None:
         self.reader = Reader()
         self.inbox: list[Message] = []
+        self.oldest = 0.0
+        """When the oldest message waiting in the inbox arrived (event loop time)."""
         self.arrived = asyncio.Event()
         self.connack: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.suback: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -204,6 +207,8 @@ class _Connection(asyncio.Protocol):
             log.warning("MQTT broker sent a malformed packet; reconnecting", reason=str(exc))
             self.close()
             return
+        if not self.inbox:
+            self.oldest = asyncio.get_running_loop().time()
         for kind, flags, body in packets:
             if kind == PUBLISH:
                 try:
@@ -240,7 +245,9 @@ class _Connection(asyncio.Protocol):
 
     def take(self, limit: int) -> list[Message]:
         got, self.inbox = self.inbox[:limit], self.inbox[limit:]
-        if not self.inbox:
+        if self.inbox:
+            self.oldest = asyncio.get_running_loop().time()  # about: they came meanwhile
+        else:
             self.arrived.clear()
         return got
 
@@ -326,8 +333,8 @@ async def _forward(conn: _Connection,
         if stop.is_set() or conn.closed.is_set():
             if conn.closed.is_set():
                 return  # unacknowledged messages come again on the next connection
-        elif len(conn.inbox) < BATCH:
-            await asyncio.sleep(FLUSH_SECONDS)  # let a batch gather
+        elif len(conn.inbox) < BATCH:  # let a batch gather, FLUSH_SECONDS at most
+            await asyncio.sleep(max(0.0, conn.oldest + FLUSH_SECONDS - loop.time()))
         if loop.time() - pinged > KEEPALIVE_SECONDS / 2:
             conn.send(packet(PINGREQ, 0, b""))
             pinged = loop.time()
