@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
@@ -83,3 +84,16 @@ def test_yearly_statistics_are_filled_from_the_months(tmp_path: Path) -> None:
                                   "ORDER BY period")).all()
     assert [(str(p)[:10], n) for p, n in years] == [("2025-01-01", 12), ("2026-01-01", 2)]
     engine.dispose()
+
+
+def test_device_rows_leave_room_for_in_place_updates_on_postgresql(database: Database) -> None:
+    """Every batch of positions updates its devices: on PostgreSQL half of each page of
+    ``devices`` stays free so that those updates stay on their page (HOT)."""
+    if database.backend != "postgresql":
+        pytest.skip("a PostgreSQL storage setting")
+    engine = make_engine(database.url)
+    with engine.connect() as conn:
+        options = conn.execute(text(
+            "SELECT reloptions FROM pg_class WHERE oid = 'devices'::regclass")).scalar()
+    engine.dispose()
+    assert "fillfactor=50" in (options or [])
