@@ -108,9 +108,10 @@ def ensure_partitions(session: Session, days: set[date]) -> None:
                 session.execute(text(
                     f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF positions FOR VALUES "
                     f"FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"))
-        except DBAPIError as exc:
-            log.warning("day partition not created; rows stay in the default partition",
-                        partition=name, reason=str(exc.orig)[:200])
+        except DBAPIError as exc:  # e.g. another processor created it at the same moment
+            if session.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is None:
+                log.warning("day partition not created; rows stay in the default partition",
+                            partition=name, reason=str(exc.orig)[:200])
         _PARTITIONS.add(name)
 
 
