@@ -77,8 +77,9 @@ DEVICES = 10_000
 MAX_RATE = 60_000
 """Positions prepared per second of an unpaced run (more than the platform takes)."""
 MAX_OSMAND_RATE = 15_000
-NATS_BATCH = [2]
-"""Messages (of 1,000 positions) a processor writes in one transaction (``--nats-batch``)."""
+NATS_BATCH = [8]
+"""Messages a processor writes in one transaction, at most (``--nats-batch``; each request's
+positions are one message per partition)."""
 MAX_MQTT_RATE = 30_000
 WARMUP_SECONDS = 2.0
 """Load sent before the measured run and not counted: the first requests after start-up open
@@ -683,7 +684,7 @@ def bench_plain(rows: int, gen: Positions) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
-    parser.add_argument("--nats-batch", type=int, default=2,
+    parser.add_argument("--nats-batch", type=int, default=8,
                         help="BORDERFLOW_NATS_BATCH of the processors")
     parser.add_argument("--processors", type=int, default=2,
                         help="processor processes of the production deployment")

@@ -68,8 +68,9 @@ class Settings(BaseSettings):
                              description="JetStream stream of positions.")
     nats_subject: str = Field(default="borderflow.positions", pattern=r"^[A-Za-z0-9_.-]+$",
                               description="Subject positions are published on.")
-    nats_batch: int = Field(default=20, ge=1, le=1000,
-                            description="Messages a processor writes in one transaction.")
+    nats_batch: int = Field(default=8, ge=1, le=1000,
+                            description="Messages a processor writes in one transaction, at "
+                            "most (it takes what is waiting).")
     nats_partitions: int = Field(
         default=1, ge=1, le=256,
         description="Partitions of the positions stream (by device); run one "

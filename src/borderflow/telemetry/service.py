@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
+import orjson
 import structlog
 from sqlalchemy import String, Table, bindparam, delete, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -516,7 +517,11 @@ def copy_text(value: Any) -> str:
     if isinstance(value, (dict, list)):
         if not value:
             return "{}" if isinstance(value, dict) else "[]"
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":")).translate(_ESCAPES)
+        try:
+            text = orjson.dumps(value, default=str).decode()
+        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: jsonb takes it
+            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        return text.translate(_ESCAPES)
     return str(value)
 
 
