@@ -3,10 +3,15 @@ sends is read back whole however the network cuts it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+from typing import Any
+
 from hypothesis import given
 from hypothesis import strategies as st
 
 from borderflow.telemetry import mqtt
+from tests.conftest import NOW
 
 
 def test_connect_asks_for_a_kept_session_and_a_wide_window() -> None:
@@ -56,3 +61,102 @@ def test_publishes_read_back_whole_however_the_bytes_arrive(
     assert [mqtt.parse_publish(flags, body) for _kind, flags, body in got] == [
         (t, p, i, 1) for t, p, i, _props in sent]
     assert reader.buffer == bytearray()
+
+
+class FakeBroker:
+    """A broker that accepts the subscriber, sends it ``messages`` on every connection and
+    records the packet ids each connection acknowledged (or stays silent after SUBACK)."""
+
+    def __init__(self, messages: list[bytes], silent: bool = False) -> None:
+        self.messages, self.silent = messages, silent
+        self.acked: list[list[int]] = []
+        self.connects: list[bytes] = []
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        parser = mqtt.Reader()
+        acked: list[int] = []
+        self.acked.append(acked)
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    return
+                for kind, _flags, body in parser.feed(data):
+                    if kind == mqtt.CONNECT:
+                        self.connects.append(body)
+                        writer.write(b"\x20\x03\x00\x00\x00")
+                    elif kind == mqtt.SUBSCRIBE:
+                        writer.write(b"\x90\x04" + body[:2] + b"\x00\x01")
+                        if not self.silent:
+                            writer.write(b"".join(self.messages))
+                    elif kind == mqtt.PUBACK:
+                        acked.append(int.from_bytes(body[:2], "big"))
+                    elif kind == mqtt.PINGREQ and not self.silent:
+                        writer.write(b"\xd0\x00")
+        finally:
+            writer.close()
+
+
+def location(i: int) -> bytes:
+    body = json.dumps({"_type": "location", "lat": 21.9, "lon": 106.7,
+                       "tst": int(NOW.timestamp()) - i, "tid": "ng"}).encode()
+    return publish(f"owntracks/ng/phone{i}", body, i)
+
+
+def run_against(broker: FakeBroker, publish_items: Any, until: Any,
+                keepalive: float | None = None) -> None:
+    async def main() -> None:
+        server = await asyncio.start_server(broker.handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        stop = asyncio.Event()
+        task = asyncio.create_task(mqtt.run(f"mqtt://u%40x:p%3A1@127.0.0.1:{port}",
+                                            publish_items, lambda: NOW, stop,
+                                            client_id="ingest-1"))
+        for _ in range(400):
+            if until():
+                break
+            await asyncio.sleep(0.025)
+        stop.set()
+        await asyncio.wait_for(task, 10)
+        server.close()
+
+    if keepalive is not None:
+        old = mqtt.KEEPALIVE_SECONDS, mqtt.RETRY_SECONDS
+        mqtt.KEEPALIVE_SECONDS, mqtt.RETRY_SECONDS = keepalive, (0.05,)
+        try:
+            asyncio.run(main())
+        finally:
+            mqtt.KEEPALIVE_SECONDS, mqtt.RETRY_SECONDS = old
+    else:
+        asyncio.run(main())
+
+
+def test_messages_are_acknowledged_only_once_the_bus_has_them() -> None:
+    """The first hand-over fails: nothing is acknowledged, the subscriber reconnects, the
+    broker sends the messages again, and this time they are acknowledged (each once)."""
+    broker = FakeBroker([location(1), location(2), publish("owntracks/ng/x", b"{", 3)])
+    handed: list[list[Any]] = []
+
+    async def hand_over(items: list[Any]) -> None:
+        handed.append(items)
+        if len(handed) == 1:
+            raise ConnectionError("the bus is away")
+
+    run_against(broker, hand_over, lambda: any(broker.acked[1:]), keepalive=60)
+    assert broker.acked[0] == []  # the failed hand-over acknowledged nothing
+    assert sorted(broker.acked[1]) == [1, 2, 3]  # the bad message too: it is counted
+    assert [type(i).__name__ for i in handed[1]] == ["Fix", "Fix", "Rejection"]
+    assert {i.device_id for i in handed[1][:2]} == {"ng/phone1", "ng/phone2"}
+    # user name and password from the URL, percent-decoded; the session is kept
+    assert broker.connects[0].endswith(b"\x00\x03u@x\x00\x03p:1")
+    assert broker.connects[0][7] == 0xC0
+
+
+def test_a_silent_broker_is_left_and_reconnected() -> None:
+    broker = FakeBroker([], silent=True)
+
+    async def hand_over(items: list[Any]) -> None:
+        return None
+
+    run_against(broker, hand_over, lambda: len(broker.connects) >= 2, keepalive=0.2)
+    assert len(broker.connects) >= 2

@@ -37,9 +37,9 @@ from borderflow.telemetry import decoders
 log = structlog.get_logger("borderflow.telemetry")
 TOPIC = "owntracks/+/+"
 BATCH = 2000
-FLUSH_SECONDS = 0.05
+FLUSH_SECONDS = 0.025
 """Messages are handed to the bus in batches: up to ``BATCH``, and none waits longer than
-50 ms for its batch to fill."""
+25 ms for its batch to fill."""
 RECEIVE_MAXIMUM = 65535
 """Unacknowledged QoS 1 messages the broker may send before it waits (the MQTT 5 maximum)."""
 SESSION_SECONDS = 24 * 3600
@@ -196,11 +196,14 @@ class _Connection(asyncio.Protocol):
         self.suback: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.closed = asyncio.Event()
         self.transport: asyncio.Transport | None = None
+        self.heard = asyncio.get_running_loop().time()
+        """When the broker last sent anything (a PINGRESP at least every keep-alive)."""
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
+        self.heard = asyncio.get_running_loop().time()
         try:
             packets = self.reader.feed(data)
         except ProtocolError as exc:
@@ -234,6 +237,7 @@ class _Connection(asyncio.Protocol):
         for waiter in (self.connack, self.suback):
             if not waiter.done():
                 waiter.set_exception(ConnectionError("the broker closed the connection"))
+                waiter.exception()  # whoever awaits it gets the error; nobody else must
 
     def send(self, data: bytes) -> None:
         if self.transport is not None and not self.transport.is_closing():
@@ -261,7 +265,8 @@ async def _open(url: str, topic: str, client_id: str | None) -> _Connection:
         _Connection, parts.hostname or "127.0.0.1",
         parts.port or (8883 if tls else 1883), ssl=tls), 10)
     conn.send(connect_packet(
-        client_id or "", keepalive=KEEPALIVE_SECONDS, session_seconds=SESSION_SECONDS,
+        client_id or "", keepalive=max(1, round(KEEPALIVE_SECONDS)),
+        session_seconds=SESSION_SECONDS,
         username=unquote(parts.username) if parts.username else None,
         password=unquote(parts.password) if parts.password is not None else None))
     connack = await asyncio.wait_for(conn.connack, 10)
@@ -338,6 +343,10 @@ async def _forward(conn: _Connection,
         if loop.time() - pinged > KEEPALIVE_SECONDS / 2:
             conn.send(packet(PINGREQ, 0, b""))
             pinged = loop.time()
+        if loop.time() - conn.heard > KEEPALIVE_SECONDS * 1.5:
+            log.warning("MQTT broker silent past the keep-alive; reconnecting")
+            conn.close()
+            return
         taken = conn.take(BATCH)
         if taken:
             at = now()
