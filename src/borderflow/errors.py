@@ -75,6 +75,15 @@ class ValidationFailed(AppError):
         super().__init__(message, fields=collected)
 
 
+class Unavailable(AppError):
+    """A service the request needs cannot be reached now; the client should send again
+    (``Retry-After`` says when)."""
+
+    status_code = 503
+    code = "unavailable"
+    retry_after_seconds = 5
+
+
 class NotFound(AppError):
     status_code = 404
     code = "not_found"

@@ -356,3 +356,22 @@ def test_an_mqtt_ingest_worker_killed_mid_stream_loses_no_acknowledged_message(
     distinct = db.scalar(select(func.count()).select_from(
         select(Position.device_id, Position.fix_time).distinct().subquery()))
     assert distinct == total
+
+
+def test_an_unreachable_bus_answers_503_and_asks_for_the_positions_again(
+        settings: Settings, clock: FixedClock, auth: Any, db: Peek) -> None:
+    """Phones and fleet systems send again on 503 (with Retry-After); nothing is stored half."""
+    app = create_app(settings.model_copy(update={
+        "telemetry_bus": "nats", "nats_url": "nats://127.0.0.1:1"}), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        r = client.post("/api/v1/telemetry/positions", json=batch(0, 3),
+                        headers=auth("enterprise"))
+        assert r.status_code == 503, r.text
+        assert r.headers["retry-after"] == "5"
+        assert r.json()["error"]["code"] == "unavailable"
+        assert "send them again" in r.json()["error"]["message"]
+        phone = client.get("/api/v1/telemetry/osmand", params={
+            "id": "p1", "lat": "21.9", "lon": "106.7", "timestamp": str(int(NOW.timestamp()))})
+        assert phone.status_code == 503
+    app.state.ctx.engine.dispose()
+    assert stored(db) == 0

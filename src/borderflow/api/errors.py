@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from borderflow.errors import AppError, FieldError, ValidationFailed
+from borderflow.errors import AppError, FieldError, Unavailable, ValidationFailed
 from borderflow.jsondoc import clean_message, loc_to_path
 
 log = structlog.get_logger("borderflow.api")
@@ -63,6 +63,8 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        if isinstance(exc, Unavailable):
+            headers = {"Retry-After": str(exc.retry_after_seconds)}
         return _json(exc, headers)
 
     @app.exception_handler(RequestValidationError)

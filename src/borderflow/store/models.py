@@ -389,7 +389,7 @@ class Device(Base):
     trip. Devices never bound are kept too: their positions are reported, not dropped."""
 
     __tablename__ = "devices"
-    __table_args__ = {"postgresql_with": {"fillfactor": 50}}  # updated in place (HOT)
+    __table_args__ = ({"postgresql_with": {"fillfactor": 50}},)  # updated in place (HOT)
 
     id: Mapped[str] = mapped_column(String(100), primary_key=True)
     driver_document: Mapped[str | None] = mapped_column(String(40), nullable=True, index=True)

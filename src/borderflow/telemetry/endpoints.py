@@ -19,7 +19,13 @@ from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db, api_key_header, oauth2, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.domain.access import ANONYMOUS, Principal, roles_for
-from borderflow.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
+from borderflow.errors import (
+    FieldError,
+    Forbidden,
+    Unauthorized,
+    Unavailable,
+    ValidationFailed,
+)
 from borderflow.network import service as networks
 from borderflow.telemetry import decoders, service
 from borderflow.telemetry.bus import Bus, InlineBus
@@ -84,7 +90,8 @@ OSMAND_DOC = (
     "body of Traccar Client 9+ (`location.coords.speed` in m/s). A position that cannot be "
     "used is answered 200 with the reason and counted, so the phone's queue never blocks on "
     "it. The device id identifies the phone: bind it to the driver "
-    "(`POST /api/v1/devices/{id}/bind`)." + roles_doc("telemetry.ingest"))
+    "(`POST /api/v1/devices/{id}/bind`). Answered 503 with `Retry-After` when the telemetry "
+    "bus cannot take positions: the app sends them again." + roles_doc("telemetry.ingest"))
 OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
 
 
@@ -162,13 +169,17 @@ class OsmandRoute:
         params = dict(parse_qsl(scope["query_string"].decode("latin-1"),
                                 keep_blank_values=True))
         items = decoders.osmand(params, now)
-        report = await bus.apublish(items, now)
-        body = json.dumps(_answer(items, report), ensure_ascii=False, allow_nan=False,
+        status, headers = 200, [(b"content-type", b"application/json")]
+        try:
+            answer = _answer(items, await bus.apublish(items, now))
+        except Unavailable as exc:  # this route is outside the framework's error handlers
+            status, answer = exc.status_code, exc.as_dict()
+            headers.append((b"retry-after", str(exc.retry_after_seconds).encode()))
+        body = json.dumps(answer, ensure_ascii=False, allow_nan=False,
                           separators=(",", ":")).encode()
         scope["route"] = _Route(self.PATH)  # for the request log and metrics
-        await send({"type": "http.response.start", "status": 200, "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.start", "status": status, "headers": [
+            *headers, (b"content-length", str(len(body)).encode())]})
         await send({"type": "http.response.body", "body": body})
 
 
@@ -208,7 +219,9 @@ class BatchIn(BaseModel):
 @router.post("/telemetry/positions", response_model=IngestOut,
              summary="A batch of positions from a fleet system",
              description=f"Up to {MAX_BATCH} positions per request; each bad one is rejected "
-             "with its index and reason, the others are taken." + roles_doc("telemetry.batch"),
+             "with its index and reason, the others are taken. 503 with `Retry-After` when the "
+             "telemetry bus cannot take them: send the request again (a position sent twice "
+             "is stored once)." + roles_doc("telemetry.batch"),
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": BatchIn.model_json_schema()}}}})
 async def batch(request: Request, ctx: Ctx, bus: TelemetryBus,

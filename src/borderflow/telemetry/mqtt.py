@@ -44,7 +44,7 @@ RECEIVE_MAXIMUM = 65535
 """Unacknowledged QoS 1 messages the broker may send before it waits (the MQTT 5 maximum)."""
 SESSION_SECONDS = 24 * 3600
 """How long the broker keeps a named subscriber's session (and its messages) while it is away."""
-KEEPALIVE_SECONDS = 60
+KEEPALIVE_SECONDS: float = 60
 RETRY_SECONDS = (1, 2, 5)
 
 CONNECT, CONNACK, PUBLISH, PUBACK, SUBSCRIBE, SUBACK = 1, 2, 3, 4, 8, 9

@@ -32,6 +32,7 @@ from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import NotFoundError
 
+from borderflow.errors import Unavailable
 from borderflow.telemetry import service, wire
 from borderflow.telemetry.decoders import Fix, Rejection
 
@@ -57,6 +58,13 @@ async def ensure_stream(js: JetStreamContext, stream: str, subject: str) -> None
     if sorted(info.config.subjects or []) != sorted(wanted):
         info.config.subjects = wanted
         await js.update_stream(info.config)
+
+
+class BusUnavailable(Unavailable):
+    def __init__(self) -> None:
+        super().__init__("positions could not be handed on for processing (the telemetry bus "
+                         "is unreachable): send them again (a position sent twice is stored "
+                         "once)")
 
 
 class NatsBus:
@@ -85,19 +93,23 @@ class NatsBus:
                                                 name="nats-bus", daemon=True)
                 self._thread.start()
         return asyncio.run_coroutine_threadsafe(coro, self._loop).result(  # type: ignore[arg-type]
-            self.timeout)
+            self.timeout + 5)  # the coroutine has its own timeout
 
     async def _js(self) -> JetStreamContext:
         """This event loop's connection (made on first use)."""
         loop = asyncio.get_running_loop()
         got = self._connections.get(loop)
-        if got is not None:
+        if got is not None and not got[0].is_closed:
             return got[1]
         lock = self._connecting.setdefault(loop, asyncio.Lock())
         async with lock:
             got = self._connections.get(loop)
-            if got is None:
-                nc = await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=3)
+            if got is None or got[0].is_closed:  # never made, or gave up reconnecting
+                # a request waiting on the bus fails fast (503, send again), and a connection
+                # that breaks and cannot be made again at once is closed, and made anew at the
+                # next publish
+                nc = await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=1,
+                                        reconnect_time_wait=0.2, error_cb=_connection_error)
                 js = nc.jetstream()
                 await ensure_stream(js, self.stream, self.subject)
                 got = self._connections[loop] = (nc, js)
@@ -110,9 +122,17 @@ class NatsBus:
                 for p, group in sorted(wire.split(items, self.partitions).items())]
 
     async def _publish(self, messages: list[tuple[str, bytes]]) -> None:
-        js = await self._js()
-        await asyncio.gather(*(js.publish(subject, data, stream=self.stream)
-                               for subject, data in messages))
+        """Publish and wait for JetStream's acknowledgements; :class:`BusUnavailable` if
+        they do not come (some partitions' messages may be on the stream: sending the same
+        positions again stores each once)."""
+        try:
+            js = await self._js()
+            await asyncio.wait_for(asyncio.gather(*(
+                js.publish(subject, data, stream=self.stream) for subject, data in messages)),
+                self.timeout)
+        except (nats.errors.Error, OSError, TimeoutError) as exc:
+            log.warning("positions not handed to NATS JetStream", reason=repr(exc)[:200])
+            raise BusUnavailable() from exc
 
     def publish(self, items: list[Fix | Rejection], received_at: datetime
                 ) -> service.IngestReport | None:
@@ -123,8 +143,7 @@ class NatsBus:
                        ) -> service.IngestReport | None:
         """From the caller's event loop (the server's): wait for JetStream's
         acknowledgements."""
-        await asyncio.wait_for(self._publish(self._messages(items, received_at)),
-                               self.timeout)
+        await self._publish(self._messages(items, received_at))
         return None
 
     def flush(self, timeout: float = 10.0) -> None:
@@ -150,6 +169,10 @@ class NatsBus:
             if self._thread is not None:
                 self._thread.join(timeout=5)
             self._loop = None
+
+
+async def _connection_error(exc: Exception) -> None:
+    log.warning("NATS connection error", reason=repr(exc)[:200])
 
 
 async def _drain(nc: Any) -> None:
