@@ -59,13 +59,19 @@ def request_validation_fields(exc: RequestValidationError) -> list[FieldError]:
     return out
 
 
+def headers_for(err: AppError) -> dict[str, str] | None:
+    """The headers an error's answer carries: how to authenticate, when to send again."""
+    if err.status_code == 401:
+        return {"WWW-Authenticate": "Bearer"}
+    if isinstance(err, Unavailable):
+        return {"Retry-After": str(err.retry_after_seconds)}
+    return None
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
-        if isinstance(exc, Unavailable):
-            headers = {"Retry-After": str(exc.retry_after_seconds)}
-        return _json(exc, headers)
+        return _json(exc, headers_for(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -16,6 +16,8 @@ from borderflow.domain.bulletin import content_sha256
 
 CSV_COLUMNS = ("section", "gate", "code", "name_vi", "name_zh", "date", "direction",
                "vehicles", "declared", "booked", "capacity", "starts", "ends", "kind", "note")
+
+
 def defused(value: Any) -> str:
     """A CSV cell as text that a spreadsheet will not run as a formula."""
     return str(defuse("" if value is None else str(value)))

@@ -17,15 +17,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db, api_key_header, oauth2, require, roles_doc
-from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.api.errors import ERROR_RESPONSES, headers_for
 from borderflow.domain.access import ANONYMOUS, Principal, roles_for
-from borderflow.errors import (
-    FieldError,
-    Forbidden,
-    Unauthorized,
-    Unavailable,
-    ValidationFailed,
-)
+from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.telemetry import decoders, service
 from borderflow.telemetry.bus import Bus, InlineBus
@@ -172,9 +166,10 @@ class OsmandRoute:
         status, headers = 200, [(b"content-type", b"application/json")]
         try:
             answer = _answer(items, await bus.apublish(items, now))
-        except Unavailable as exc:  # this route is outside the framework's error handlers
+        except AppError as exc:  # this route is outside the framework's error handlers
             status, answer = exc.status_code, exc.as_dict()
-            headers.append((b"retry-after", str(exc.retry_after_seconds).encode()))
+            headers += [(k.lower().encode(), v.encode())
+                        for k, v in (headers_for(exc) or {}).items()]
         body = json.dumps(answer, ensure_ascii=False, allow_nan=False,
                           separators=(",", ":")).encode()
         scope["route"] = _Route(self.PATH)  # for the request log and metrics

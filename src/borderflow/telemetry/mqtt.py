@@ -335,10 +335,9 @@ async def _forward(conn: _Connection,
                                return_when=asyncio.FIRST_COMPLETED)
             for waiter in waiters:
                 waiter.cancel()
-        if stop.is_set() or conn.closed.is_set():
-            if conn.closed.is_set():
-                return  # unacknowledged messages come again on the next connection
-        elif len(conn.inbox) < BATCH:  # let a batch gather, FLUSH_SECONDS at most
+        if conn.closed.is_set():
+            return  # unacknowledged messages come again on the next connection
+        if not stop.is_set() and len(conn.inbox) < BATCH:  # a batch gathers, FLUSH_SECONDS at most
             await asyncio.sleep(max(0.0, conn.oldest + FLUSH_SECONDS - loop.time()))
         if loop.time() - pinged > KEEPALIVE_SECONDS / 2:
             conn.send(packet(PINGREQ, 0, b""))
