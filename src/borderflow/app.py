@@ -45,6 +45,7 @@ from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
 from borderflow.trip.vehicle_endpoints import router as vehicle_router
 from borderflow.web.pages import STATIC
+from borderflow.web.pages import error_page as web_error_page
 from borderflow.web.pages import router as web_router
 from borderflow.web.portal import router as portal_router
 from borderflow.web.reports import router as reports_page_router
@@ -112,7 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             settings.vnpay_tmn_code, settings.vnpay_hash_secret,
             settings.public_base_url.rstrip("/") + IPN_PATH, clock=ctx.clock)
         app.mount(SANDBOX_PATH, app.state.sandbox.app)
-    errors.install(app)
+    errors.install(app, html=web_error_page)
     app.add_middleware(OsmandRoute)  # inside the request log and metrics
     app.add_middleware(RequestMiddleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,

@@ -10,13 +10,65 @@ This module is plain Python so that the pure layers (``domain``) can raise these
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+
+class Text(str):
+    """A message for people: its English text (what the API answers) together with the
+    template it was made from and the parameters, so that a page can show it in its own
+    language (the template is the catalogue's msgid; codes among the parameters become
+    labels there). Made with :func:`msg`."""
+
+    __slots__ = ("params", "template")
+    template: str
+    params: Mapping[str, Any]
+
+    def __new__(cls, english: str, template: str, params: Mapping[str, Any]) -> Text:
+        self = super().__new__(cls, english)
+        self.template = template
+        self.params = dict(params)
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Text, (str(self), self.template, self.params))
+
+
+def english(value: Any) -> str:
+    """A parameter as the English text shows it: lists joined with commas, dates in ISO
+    form, numbers with thousands separators."""
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = sorted(value) if isinstance(value, (set, frozenset)) else value
+        return ", ".join(english(v) for v in items)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.0f}" if value == int(value) else f"{value:,}"
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def msg(template: str, **params: Any) -> Text:
+    """A message from a catalogue template with named parameters::
+
+        msg("gate {gate} does not take {flow} traffic", gate="chi-ma", flow="import")
+
+    The template (English) is the msgid translated in the catalogues; parameter names say
+    what a value is (``gate``, ``gates``, ``flow``, ``step``, ``status``, ``date``...), so a
+    page shows a gate's name where the API shows its code."""
+    return Text(template.format(**{k: english(v) for k, v in params.items()}), template,
+                params)
 
 
 @dataclass(frozen=True, slots=True)
 class FieldError:
-    """One bad field: a dotted path (``goods[0].hs_code``) and why it is wrong."""
+    """One bad field: a dotted path (``goods[0].hs_code``) and why it is wrong (a
+    :class:`Text` where the page should show it in its own language)."""
 
     field: str
     reason: str
@@ -107,3 +159,8 @@ class Forbidden(AppError):
 class PayloadTooLarge(AppError):
     status_code = 413
     code = "payload_too_large"
+
+
+def N_(message: str) -> str:
+    """Marks a text for translation where it is defined; it is translated where shown."""
+    return message

@@ -31,6 +31,7 @@ def to_principal(account: Account) -> Principal:
         driver_document=account.driver_document,
         gate_scope=frozenset(account.gate_scope or ()),
         yard_scope=frozenset(account.yard_scope or ()),
+        display_name=account.display_name or account.username,
     )
 
 

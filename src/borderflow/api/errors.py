@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from borderflow.errors import AppError, FieldError, Unavailable, ValidationFailed
-from borderflow.jsondoc import clean_message, loc_to_path
+from borderflow.errors import AppError, FieldError, Unavailable, ValidationFailed, msg
+from borderflow.jsondoc import clean_message, loc_to_path, pydantic_reason
 
 log = structlog.get_logger("borderflow.api")
 
@@ -55,7 +57,7 @@ def request_validation_fields(exc: RequestValidationError) -> list[FieldError]:
             continue
         if err.get("type") == "missing":
             msg = "this field is required"
-        out.append(FieldError(loc_to_path(loc), msg))
+        out.append(FieldError(loc_to_path(loc), pydantic_reason(err, english=msg)))
     return out
 
 
@@ -68,23 +70,48 @@ def headers_for(err: AppError) -> dict[str, str] | None:
     return None
 
 
-def install(app: FastAPI) -> None:
+HtmlErrors = Callable[[Request, AppError], Response | None]
+"""How the web pages answer a browser's error (a page instead of JSON), or None for an API
+client; set by the application as ``app.state.html_errors``."""
+
+
+def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
+    """One JSON error shape for API clients; for a browser asking for a page, ``html``
+    answers with a page in the visitor's language (content negotiation)."""
+
+    async def answer(request: Request, err: AppError,
+                     headers: dict[str, str] | None = None) -> Response:
+        if html is not None:
+            page = await run_in_threadpool(html, request, err)
+            if page is not None:
+                return page
+        return _json(err, headers)
+
     @app.exception_handler(AppError)
-    async def app_error(_: Request, exc: AppError) -> JSONResponse:
-        return _json(exc, headers_for(exc))
+    async def app_error(request: Request, exc: AppError) -> Response:
+        return await answer(request, exc, headers_for(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
-        return _json(ValidationFailed(request_validation_fields(exc)))
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return await answer(request, ValidationFailed(request_validation_fields(exc)))
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         codes = {404: "not_found", 405: "method_not_allowed", 413: "payload_too_large"}
-        err = AppError(str(exc.detail), exc.status_code, code=codes.get(exc.status_code, "http"))
-        return _json(err, dict(exc.headers) if exc.headers else None)
+        texts = {404: msg("There is no such page."),
+                 405: msg("This address is reached through a form.")}
+        message = texts.get(exc.status_code) if exc.detail in (
+            "Not Found", "Method Not Allowed") else None
+        err = AppError(message or str(exc.detail), exc.status_code,
+                       code=codes.get(exc.status_code, "http"))
+        return await answer(request, err, dict(exc.headers) if exc.headers else None)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", path=request.url.path)
-        err = AppError("internal error; it has been logged", 500, code="internal")
-        return _json(err)
+        err = AppError(msg("internal error; it has been logged"), 500, code="internal")
+        try:
+            return await answer(request, err)
+        except Exception:  # the error page itself failed: the plain shape still answers
+            log.exception("error page failed", path=request.url.path)
+            return _json(err)

@@ -167,6 +167,8 @@ class Principal:
     driver_document: str | None = None
     gate_scope: frozenset[str] = field(default_factory=frozenset)
     yard_scope: frozenset[str] = field(default_factory=frozenset)
+    display_name: str = ""
+    """The person's name as the pages greet them (the username when none is set)."""
 
     def may(self, action: str) -> bool:
         return bool(self.roles & roles_for(action))

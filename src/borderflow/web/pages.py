@@ -7,50 +7,144 @@ from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from sqlalchemy import select
 
 from borderflow.account import service as accounts
+from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
 from borderflow.documents import FONT
-from borderflow.domain.access import STEP_OWNERS, Principal, Role, may_record_step
+from borderflow.domain.access import ANONYMOUS, STEP_OWNERS, Principal, Role, may_record_step
+from borderflow.domain.network import Network
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
-from borderflow.errors import AppError, FieldError, Unauthorized, ValidationFailed
+from borderflow.errors import N_, AppError, FieldError, Unauthorized, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.store.models import Device, Trip
 from borderflow.telemetry import service as telemetry
 from borderflow.trip import service as trips
 from borderflow.web import board, console, i18n, session
-from borderflow.web.i18n import N_
 
 HERE = Path(__file__).parent
 CJK_FONT = FONT
 STATIC = HERE / "static"
 templates = Jinja2Templates(directory=HERE / "templates")
 templates.env.filters["zip_self"] = lambda values: [(v, v) for v in values]
+
+
+@pass_context
+def _label(context: Any, code: object, kind: str, state: Any = None) -> str:
+    """``{{ trip.status | label("status") }}``: what people read for a code, in the page's
+    language (the network's names first)."""
+    fmt: i18n.Formatter = context["fmt"]
+    return fmt.label(kind, str(code) if code is not None else None, state)
+
+
+@pass_context
+def _say(context: Any, text: object, code: str | None = None) -> str:
+    """``{{ error | say }}``: a service's message in the page's language."""
+    fmt: i18n.Formatter = context["fmt"]
+    return fmt.message(text, code)
+
+
+templates.env.filters["label"] = _label
+templates.env.filters["say"] = _say
 router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "lang"
 REFRESH_SECONDS = 15
 
 
+NAV: tuple[tuple[str, str, str | None], ...] = (
+    ("/board", N_("Board"), None),
+    ("/portal", N_("My declarations"), "enterprise"),
+    ("/portal/declarations/new", N_("New declaration"), "enterprise"),
+    ("/driver", N_("My trips"), "driver"),
+    ("/officer", N_("Checkpoint"), "officer"),
+    ("/console", N_("Control room"), "gate.control"),
+    ("/reports", N_("Reports"), "statistics.read"),
+    ("/sim", N_("Scenario lab"), "sim.run"),
+)
+"""The pages of the header's menu, each with who sees it (a role, or an action they may do)."""
+
+
+def _may_open(who: Principal, need: str | None) -> bool:
+    if need is None:
+        return True
+    if need == "enterprise":
+        return Role.ENTERPRISE in who.roles
+    if need == "driver":
+        return Role.DRIVER in who.roles and bool(who.driver_document)
+    if need == "officer":
+        return who.may("trip.record")
+    return who.may(need)
+
+
+def menu(who: Principal) -> list[tuple[str, str]]:
+    """The pages of the visitor's roles, for the header."""
+    return [(path, text) for path, text, need in NAV if (who.kind != "anonymous"
+            and _may_open(who, need)) or need is None]
+
+
+def visitor(request: Request) -> Principal:
+    """Who is looking at the page (remembered for the request once known)."""
+    known = request.state.__dict__.get("principal")
+    if isinstance(known, Principal):
+        return known
+    who = ANONYMOUS
+    if request.cookies.get(session.SESSION_COOKIE):
+        ctx: AppContext = request.app.state.ctx
+        with ctx.read_sessions() as db:
+            who = session.principal(request, ctx, db)
+    request.state.principal = who
+    return who
+
+
+def page_network(request: Request) -> Network | None:
+    """The network in force, for the labels of a page (read once per request)."""
+    if "network" in request.state.__dict__:
+        found: Network | None = request.state.network
+        return found
+    ctx: AppContext = request.app.state.ctx
+    try:
+        with ctx.read_sessions() as db:
+            network: Network | None = networks.in_force(db, ctx.clock.now())
+    except AppError:
+        network = None
+    request.state.network = network
+    return network
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
 def _context(request: Request, **values: Any) -> dict[str, Any]:
     fmt = formatter(request)
     lang = fmt.lang
+    who = values.pop("user", None) or visitor(request)
     return {"request": request, "lang": lang, "languages": i18n.NAMES, "fmt": fmt,
-            "_": fmt.gettext, "csrf": session.csrf_token(request), **values}
+            "_": fmt.gettext, "csrf": session.csrf_token(request), "user": who,
+            "menu": menu(who), "here": _here(request), "path": request.url.path, **values}
 
 
 def formatter(request: Request) -> i18n.Formatter:
     """Formatting and texts in the visitor's language: ``?lang=``, the cookie, the
-    browser's languages, else Vietnamese."""
-    return i18n.Formatter(i18n.choose(request.query_params.get("lang"),
-                                      request.cookies.get(LANG_COOKIE),
-                                      request.headers.get("accept-language")))
+    browser's languages, else Vietnamese; codes named by the network in force."""
+    known = request.state.__dict__.get("formatter")
+    if isinstance(known, i18n.Formatter):
+        return known
+    fmt = i18n.Formatter(i18n.choose(request.query_params.get("lang"),
+                                     request.cookies.get(LANG_COOKIE),
+                                     request.headers.get("accept-language")),
+                         page_network(request))
+    request.state.formatter = fmt
+    return fmt
 
 
 def render(request: Request, template: str, status: int = 200, **values: Any) -> Response:
@@ -58,6 +152,67 @@ def render(request: Request, template: str, status: int = 200, **values: Any) ->
                                           status_code=status)
     session.remember_csrf(request, response)
     return response
+
+
+def message_page(request: Request, message: object, status: int, code: str | None = None,
+                 back: str | None = None) -> Response:
+    """A page saying what went wrong, in the visitor's language, with a way back (the page
+    the visitor came from on this site, else their home page)."""
+    fmt = formatter(request)
+    text = fmt.message(message, code) if not isinstance(message, AppError) else \
+        fmt.error(message)
+    who = visitor(request)
+    return render(request, "message.html", status=status, message=text,
+                  back=back or _back_link(request) or home_of(who.roles))
+
+
+def _back_link(request: Request) -> str | None:
+    referer = request.headers.get("referer") or ""
+    base = str(request.base_url)
+    if referer.startswith(base):
+        referer = "/" + referer[len(base):]
+    target = _local_path(referer)
+    return target if target and target != _here(request) else None
+
+
+def wants_html(request: Request) -> bool:
+    """A browser asking for a page (not an API client): content negotiation for errors."""
+    if request.url.path.startswith(("/api/", "/openapi", "/docs", "/redoc", "/metrics")):
+        return False
+    accept = request.headers.get("accept", "")
+    return "text/html" in accept
+
+
+def error_page(request: Request, err: AppError) -> Response | None:
+    """A browser's error as a page: a GET on the address of a form (a reload after an error,
+    a language switch there) goes back to the form's page; anything else is a page in the
+    visitor's language with a link back. None for API clients (they get the JSON shape)."""
+    if not wants_html(request):
+        return None
+    if err.status_code == 405 and request.method == "GET":
+        page = _page_of_form(request)
+        if page is not None:
+            return RedirectResponse(page, status_code=303)
+    if err.status_code == 401:
+        return login_first(request)
+    return message_page(request, err, err.status_code, err.code)
+
+
+def _page_of_form(request: Request) -> str | None:
+    """The nearest page above a form's address (``/officer/trips/X/steps/Y`` ->
+    ``/officer/trips/X``)."""
+    from starlette.routing import Match
+
+    parts = request.url.path.rstrip("/").split("/")
+    while len(parts) > 1:
+        parts.pop()
+        candidate = "/".join(parts) or "/"
+        scope = {"type": "http", "path": candidate, "method": "GET", "root_path": ""}
+        for route in request.app.router.routes:
+            match, _ = route.matches(scope)
+            if match == Match.FULL:
+                return candidate
+    return None
 
 
 def _local_path(target: str | None) -> str | None:
@@ -100,10 +255,10 @@ def cjk_font() -> Response:
 
 
 @router.get("/lang/{code}")
-def set_language(code: str, request: Request) -> RedirectResponse:
-    """Remember the chosen language and go back (only to a page of this site)."""
-    back = request.headers.get("referer") or "/board"
-    target = back if back.startswith(str(request.base_url)) or back.startswith("/") else "/"
+def set_language(code: str, request: Request, next: str = "") -> RedirectResponse:
+    """Remember the chosen language and go back to the same page (only a page of this
+    site)."""
+    target = _local_path(next) or _back_link(request) or "/board"
     response = RedirectResponse(target, status_code=303)
     if code in i18n.LANGUAGES:
         response.set_cookie(LANG_COOKIE, code, max_age=365 * 24 * 3600, samesite="lax",
@@ -160,7 +315,11 @@ def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
 
 
 def login_first(request: Request) -> Response:
-    return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+    """Off to the login page, and back here afterwards (a form's address goes back to its
+    page)."""
+    back = _here(request) if request.method == "GET" else (
+        _page_of_form(request) or request.url.path)
+    return RedirectResponse(f"/login?next={quote(back, safe='/')}", status_code=303)
 
 
 def signed_in(request: Request, ctx: Ctx, db: Db, allowed: Callable[[Principal], bool],
@@ -170,8 +329,9 @@ def signed_in(request: Request, ctx: Ctx, db: Db, allowed: Callable[[Principal],
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous":
         return login_first(request)
+    request.state.principal = who
     if not allowed(who):
-        return render(request, "message.html", status=403, message=refusal)
+        return message_page(request, refusal, 403, "forbidden")
     return who
 
 
@@ -187,7 +347,7 @@ def record_on_trip(request: Request, ctx: Ctx, db: Db, who: Principal, reference
         trips.record(db, row.id, event, payload, actor=who, network=network, now=now,
                      source=source)
     except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
+        return message_page(request, exc, exc.status_code, exc.code)
     return RedirectResponse(back(row), status_code=303)
 
 
@@ -252,7 +412,7 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
         telemetry.bind(db, device_id, actor=who, now=ctx.clock.now(),
                        driver_document=who.driver_document)
     except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
+        return message_page(request, exc, exc.status_code, exc.code)
     return RedirectResponse("/driver", status_code=303)
 
 
@@ -291,7 +451,7 @@ def officer_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response
     try:
         row = trips.get(db, reference, actor=who, network=network)
     except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
+        return message_page(request, exc, exc.status_code, exc.code)
     roles = {r.value for r in who.roles}
     yards = trips.gates_of_yards(network)
     mine = [s for s in pending_steps(row.state, roles)
@@ -329,7 +489,7 @@ def officer_record(reference: str, step: str, request: Request, ctx: Ctx, db: Db
                                                 reason_code=reason_code or None,
                                                 note=note or None)
     except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
+        return message_page(request, exc, exc.status_code, exc.code)
     return record_on_trip(request, ctx, db, who, reference, event, payload,
                           source="officer_screen",
                           back=lambda row: f"/officer/trips/{row.reference}")
@@ -393,7 +553,7 @@ def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, For
         return render(request, "message.html", status=422,
                        message=N_("Vehicles per hour must be a whole number."))
     except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
+        return message_page(request, exc, exc.status_code, exc.code)
     return RedirectResponse("/console", status_code=303)
 
 
@@ -422,5 +582,5 @@ def console_lift(control_id: int, request: Request, ctx: Ctx, db: Db,
     try:
         controls.lift(db, networks.in_force(db, now), control_id, actor=who, now=now)
     except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
+        return message_page(request, exc, exc.status_code, exc.code)
     return RedirectResponse("/console", status_code=303)

@@ -25,7 +25,7 @@ from borderflow.domain.declaration import (
     VehicleType,
 )
 from borderflow.domain.values import DocumentType
-from borderflow.errors import AppError, ValidationFailed
+from borderflow.errors import N_, AppError, ValidationFailed
 from borderflow.fees import invoices
 from borderflow.fees.online_endpoints import start_payment
 from borderflow.jsondoc import pydantic_fields
@@ -34,7 +34,6 @@ from borderflow.network.holidays import around
 from borderflow.store.models import Trip
 from borderflow.trip import service as trips
 from borderflow.web import pages, session
-from borderflow.web.i18n import N_
 
 router = APIRouter(include_in_schema=False)
 GOODS_ROWS = 3
@@ -164,8 +163,7 @@ async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Respon
     try:
         _attempt, url = start_payment(request, ctx, db, who, number)
     except AppError as exc:
-        return pages.render(request, "message.html", status=exc.status_code,
-                             message=exc.message)
+        return pages.message_page(request, exc, exc.status_code, exc.code)
     return RedirectResponse(url, status_code=303)
 
 
@@ -182,8 +180,7 @@ def portal_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
     try:
         row = trips.get(db, reference, actor=who, network=network)  # 404 unless theirs
     except AppError as exc:
-        return pages.render(request, "message.html", status=exc.status_code,
-                            message=exc.message)
+        return pages.message_page(request, exc, exc.status_code, exc.code)
     inv = invoices.current(db, row.id)
     return pages.render(request, "portal_trip.html", user=who, trip=row, state=row.state,
                         place=dispatch.place_of(db, network, row, now), invoice=inv,
@@ -323,8 +320,7 @@ def amend_page(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
     try:
         decl = declarations.get(db, reference, actor=who, network=network)
     except AppError as exc:
-        return pages.render(request, "message.html", status=exc.status_code,
-                            message=exc.message)
+        return pages.message_page(request, exc, exc.status_code, exc.code)
     return _amend_form(request, who, network, decl, _declaration_form(decl), {})
 
 
@@ -345,8 +341,7 @@ async def amend_declaration(reference: str, request: Request, ctx: Ctx, db: Db) 
     try:
         decl = declarations.get(db, reference, actor=who, network=network)
     except AppError as exc:
-        return pages.render(request, "message.html", status=exc.status_code,
-                            message=exc.message)
+        return pages.message_page(request, exc, exc.status_code, exc.code)
     section = form.get("add", "")
     if section in SECTIONS:
         n = _count(form, section)

@@ -13,11 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 from borderflow.api.deps import Ctx, Db
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, statistics_scope
-from borderflow.errors import AppError, FieldError, ValidationFailed
+from borderflow.errors import N_, AppError, FieldError, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.report import exports, situation, statistics, targets
-from borderflow.web.i18n import N_
-from borderflow.web.pages import formatter, render, signed_in
+from borderflow.web.pages import formatter, message_page, render, signed_in
 
 router = APIRouter(include_in_schema=False)
 
@@ -126,10 +125,10 @@ def download(report: str, fmt: str, request: Request, ctx: Ctx, db: Db) -> Respo
     if isinstance(who, Response):
         return who
     if report not in REPORTS or fmt not in ("csv", "xlsx", "pdf"):
-        return render(request, "message.html", status=404, message=N_("No such report."))
+        return message_page(request, N_("No such report."), 404, "not_found")
     if report in ("peaks", "holds", "targets", "situation") and not who.may("situation.read"):
-        return render(request, "message.html", status=403,
-                      message=N_("This page is for officials and enterprises."))
+        return message_page(request, N_("This page is for officials and enterprises."), 403,
+                            "forbidden")
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     try:
@@ -144,7 +143,7 @@ def download(report: str, fmt: str, request: Request, ctx: Ctx, db: Db) -> Respo
                "situation": lambda: situation.build(db, network, gate=q.gate or "",
                                                     day=q.end, now=now)}[report]()
     except AppError as exc:
-        return render(request, "message.html", status=exc.status_code, message=exc.message)
+        return message_page(request, exc, exc.status_code, exc.code)
     lang = _lang(request)
     data = exports.render(doc, fmt, lang)  # type: ignore[arg-type]
     name = f"{report}-{q.start.isoformat()}-{q.end.isoformat()}.{fmt}"

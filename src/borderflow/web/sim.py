@@ -12,10 +12,10 @@ from fastapi.responses import HTMLResponse, Response
 
 from borderflow.api.deps import Ctx, Db
 from borderflow.domain.access import Principal
+from borderflow.errors import N_
 from borderflow.sim import report, runner
 from borderflow.sim import scenario as scenarios
 from borderflow.web import session
-from borderflow.web.i18n import N_
 from borderflow.web.pages import render, signed_in
 
 router = APIRouter(include_in_schema=False)
