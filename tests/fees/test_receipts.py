@@ -24,7 +24,12 @@ def _paid(client: TestClient, auth: Any) -> tuple[dict[str, Any], dict[str, Any]
     return inv, r.json()
 
 
-def test_the_pdf_receipt_carries_vietnamese_and_chinese_text_and_the_verification_link(
+def _pdf_text(content: bytes) -> tuple[str, PdfReader]:
+    reader = PdfReader(io.BytesIO(content))
+    return "".join(page.extract_text() for page in reader.pages), reader
+
+
+def test_the_pdf_receipt_is_in_vietnamese_with_the_verification_link(
     client: TestClient, auth: Any
 ) -> None:
     inv, pay = _paid(client, auth)
@@ -32,16 +37,38 @@ def test_the_pdf_receipt_carries_vietnamese_and_chinese_text_and_the_verificatio
                    headers=auth("enterprise"))
     assert r.status_code == 200
     assert r.headers["content-type"] == "application/pdf"
-    reader = PdfReader(io.BytesIO(r.content))
-    text = "".join(page.extract_text() for page in reader.pages)
-    for expected in ("BIÊN LAI THU PHÍ", "收费收据", "Hữu Nghị", "友谊国际口岸",
-                     pay["receipt_number"], inv["plate"], "Tiền mặt", "现金",
-                     f"{inv['total']:,}".replace(",", ".")):
+    text, reader = _pdf_text(r.content)
+    for expected in ("BIÊN LAI THU PHÍ", "Cửa khẩu", "Hữu Nghị", pay["receipt_number"],
+                     inv["plate"], "Hình thức", "Tiền mặt", "Hợp lệ",
+                     f"{inv['total']:,} ₫".replace(",", ".")):
         assert expected in text, expected
+    assert "cash" not in text  # the method by its label, never its code
     assert "https://gate.example/verify/" in text.replace("\n", "")
     fonts = {str(f) for page in reader.pages
              for f in page["/Resources"]["/Font"].values()}  # type: ignore[index]
     assert fonts  # the font is embedded (a subset of Noto Sans SC)
+
+
+def test_a_receipt_in_chinese_has_chinese_labels_money_and_dates(
+    client: TestClient, auth: Any
+) -> None:
+    inv, pay = _paid(client, auth)
+    url = f"/api/v1/payments/{pay['receipt_number']}/receipt"
+    text, _ = _pdf_text(client.get(f"{url}.pdf", params={"lang": "zh"},
+                                   headers=auth("enterprise")).content)
+    for expected in ("收费收据", "口岸", "友谊", "支付方式", "现金", "有效", "缴费时间",
+                     f"{inv['total']:,}", "年"):
+        assert expected in text, expected
+    for vietnamese in ("Tiền mặt", "BIÊN LAI", "Hữu Nghị"):
+        assert vietnamese not in text
+    page = client.get(f"{url}.html", params={"lang": "zh"}, headers=auth("enterprise")).text
+    assert '<html lang="zh-Hans">' in page
+    assert "现金" in page
+    assert "cash" not in page
+    english = client.get(f"{url}.html", params={"lang": "en"}, headers=auth("enterprise")).text
+    assert "FEE RECEIPT" in english
+    assert "Cash" in english
+    assert f"{inv['total']:,}" in english
 
 
 def test_the_qr_code_leads_to_a_public_page_with_nothing_personal(
@@ -50,7 +77,7 @@ def test_the_qr_code_leads_to_a_public_page_with_nothing_personal(
     inv, pay = _paid(client, auth)
     page = client.get(f"/api/v1/payments/{pay['receipt_number']}/receipt.html",
                       headers=auth("cashier")).text
-    assert "收费收据" in page
+    assert "BIÊN LAI THU PHÍ" in page
     assert "<svg" in page  # the QR code
     link = page.split('href="')[1].split('"')[0]
     token = link.rsplit("/", 1)[1]

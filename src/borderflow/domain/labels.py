@@ -179,6 +179,11 @@ TABLES: dict[str, dict[str, Names]] = {
         "pending": L("Đang xử lý", "In progress", "处理中"),
         "failed": L("Không thành công", "Failed", "失败"),
     },
+    "receipt_status": {
+        "completed": L("Hợp lệ", "Valid", "有效"),
+        "voided": L("Đã hủy", "Void", "已作废"),
+        "refunded": L("Đã hoàn tiền", "Refunded", "已退款"),
+    },
     "role": {
         "admin": L("Quản trị hệ thống", "Administrator", "系统管理员"),
         "regulator": L("Điều hành", "Control room", "调度中心"),

@@ -339,24 +339,27 @@ def _receipt(ctx: Ctx, db: Db, payment: Payment) -> receipts.Receipt:
 
 @router.get("/payments/{receipt}/receipt.pdf", response_class=Response,
             summary="The e-receipt of a payment, as PDF",
-            description="Vietnamese, Chinese and English, with a QR code to the public "
-            "verification page." + roles_doc("invoice.read"),
+            description="In Vietnamese (default), Chinese or English (`lang`), with a QR code "
+            "to the public verification page." + roles_doc("invoice.read"),
             responses={200: {"content": {"application/pdf": {}}}})
-def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> Response:
+def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
+                lang: receipts.Lang = "vi") -> Response:
     row = payments.by_receipt(db, receipt)
     _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
-    return Response(receipts.to_pdf(_receipt(ctx, db, row)), media_type="application/pdf",
+    return Response(receipts.to_pdf(_receipt(ctx, db, row), lang), media_type="application/pdf",
                     headers={"Content-Disposition":
                              f'inline; filename="{row.receipt_number}.pdf"'})
 
 
 @router.get("/payments/{receipt}/receipt.html", response_class=HTMLResponse,
             summary="The e-receipt of a payment, as HTML",
-            description=roles_doc("invoice.read"))
-def receipt_html(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> HTMLResponse:
+            description="In Vietnamese (default), Chinese or English (`lang`)."
+            + roles_doc("invoice.read"))
+def receipt_html(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
+                 lang: receipts.Lang = "vi") -> HTMLResponse:
     row = payments.by_receipt(db, receipt)
     _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
-    return HTMLResponse(receipts.to_html(_receipt(ctx, db, row)))
+    return HTMLResponse(receipts.to_html(_receipt(ctx, db, row), lang))
 
 
 @router.get("/receipts/{token}/verify", response_model=VerifiedOut,

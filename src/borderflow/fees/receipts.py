@@ -1,10 +1,12 @@
-"""E-receipts: one per payment, as HTML and PDF, in Vietnamese with Chinese and English, and a
-QR code linking to the public verification page.
+"""E-receipts: one per payment, as HTML and PDF, in Vietnamese (the default), Chinese or
+English, with a QR code linking to the public verification page.
 
-The PDF embeds Noto Sans SC (SIL Open Font License, from the ``rendercv-fonts`` package), which
-covers Vietnamese and Chinese; text is normalised to NFC so Vietnamese tone marks use the
-font's precomposed letters. The verification page shows only what proves the receipt: amount,
-date, gate, masked plate and status, nothing personal.
+Codes (gate, payment method, status) are shown by their labels (:mod:`borderflow.domain.labels`,
+the network's names first); money, dates and times are written in the receipt's language with
+Babel, in Lang Son time. The PDF embeds Noto Sans SC (SIL Open Font License, from the
+``rendercv-fonts`` package), which covers Vietnamese and Chinese; text is normalised to NFC so
+Vietnamese tone marks use the font's precomposed letters. The verification page shows only
+what proves the receipt: amount, date, gate, masked plate and status, nothing personal.
 """
 
 from __future__ import annotations
@@ -14,25 +16,61 @@ import io
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import segno
+from babel import Locale
+from babel.dates import format_date, format_time
+from babel.numbers import format_currency
 from fpdf import FPDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.documents import FONT
+from borderflow.domain import labels
 from borderflow.domain.network import Network
 from borderflow.errors import NotFound
 from borderflow.store.models import Invoice, Payment
 
-METHODS = {"online": ("Thanh toán trực tuyến", "在线支付", "online"),
-           "cash": ("Tiền mặt", "现金", "cash"),
-           "bank_transfer": ("Chuyển khoản", "银行转账", "bank transfer")}
-STATUS = {"completed": ("Hợp lệ", "有效", "valid"),
-          "voided": ("Đã hủy", "已作废", "void"),
-          "refunded": ("Đã hoàn tiền", "已退款", "refunded")}
+Lang = Literal["vi", "en", "zh"]
+LANGS: tuple[Lang, ...] = ("vi", "en", "zh")
+BABEL_LOCALES: dict[Lang, str] = {"vi": "vi_VN", "en": "en_GB", "zh": "zh_Hans_CN"}
+
+TEXTS: dict[str, tuple[str, str, str]] = {
+    "title": ("BIÊN LAI THU PHÍ", "FEE RECEIPT", "收费收据"),
+    "fee": ("Phí sử dụng công trình kết cấu hạ tầng khu vực cửa khẩu",
+            "Border-gate infrastructure fee", "边境口岸基础设施使用费"),
+    "receipt": ("Biên lai", "Receipt", "收据"),
+    "number": ("Số", "No.", "编号"),
+    "status": ("Tình trạng", "Status", "状态"),
+    "gate": ("Cửa khẩu", "Gate", "口岸"),
+    "plate": ("Biển số", "Plate", "车牌"),
+    "trip": ("Chuyến", "Trip", "车次"),
+    "invoice": ("Hóa đơn", "Invoice", "账单"),
+    "tariff": ("Biểu phí", "Tariff", "收费标准"),
+    "amount": ("Số tiền", "Amount", "金额"),
+    "refunded": ("Đã hoàn", "Refunded", "已退款"),
+    "method": ("Hình thức", "Method", "支付方式"),
+    "paid": ("Thời gian nộp", "Paid at", "缴费时间"),
+    "time_zone": ("giờ Việt Nam", "Vietnam time", "越南时间"),
+    "verify": ("Kiểm tra biên lai", "Verify this receipt", "验证收据"),
+    "item": ("Khoản thu", "Item", "收费项目"),
+}
+"""The receipt's own words in vi, en and zh."""
+
+
+def text(key: str, lang: Lang) -> str:
+    return TEXTS[key][LANGS.index(lang)]
+
+
+def _by_lang(kind: str) -> dict[str, tuple[str, str, str]]:
+    """A label table as (vi, zh, en) triples (the order the verification page prints)."""
+    return {code: (n.vi, n.zh, n.en) for code, n in labels.TABLES[kind].items()}
+
+
+METHODS = _by_lang("payment_method")
+STATUS = _by_lang("receipt_status")
 
 
 def mask_plate(plate: str) -> str:
@@ -44,8 +82,9 @@ def mask_plate(plate: str) -> str:
     return head + middle + tail
 
 
-def vnd(amount: int) -> str:
-    return f"{amount:,}".replace(",", ".") + " ₫"
+def vnd(amount: int, lang: Lang = "vi") -> str:
+    """An amount in VND as the receipt's language writes it (``1.200.000 ₫`` in Vietnamese)."""
+    return format_currency(amount, "VND", locale=BABEL_LOCALES[lang])
 
 
 @dataclass(frozen=True)
@@ -64,10 +103,20 @@ class Receipt:
     lines: list[dict[str, Any]]
     tariff_version: str
     verify_url: str
+    network: Network | None = None
 
     @property
     def masked_plate(self) -> str:
         return mask_plate(self.plate)
+
+    def gate_name(self, lang: Lang) -> str:
+        return labels.label("gate", self.gate, lang, self.network) if self.network \
+            else self.gate_names[{"vi": 0, "zh": 1, "en": 2}[lang]]
+
+    def line_text(self, line: dict[str, Any], lang: Lang) -> str:
+        """An invoice line in the receipt's language (English when it has no other)."""
+        own = {"vi": line.get("description_vi"), "zh": line.get("description_zh")}.get(lang)
+        return str(own or line.get("description") or line.get("code") or "")
 
 
 def load(session: Session, payment: Payment, network: Network | None, base_url: str
@@ -82,7 +131,8 @@ def load(session: Session, payment: Payment, network: Network | None, base_url: 
                    paid_at=payment.paid_at, gate=invoice.gate, gate_names=names,
                    plate=invoice.plate, invoice=invoice.number, trip=invoice.trip_reference,
                    lines=invoice.lines, tariff_version=invoice.tariff_version,
-                   verify_url=f"{base_url.rstrip('/')}/verify/{payment.verify_token}")
+                   verify_url=f"{base_url.rstrip('/')}/verify/{payment.verify_token}",
+                   network=network)
 
 
 def by_token(session: Session, token: str) -> Payment:
@@ -99,8 +149,14 @@ def public_view(r: Receipt) -> dict[str, Any]:
             "gate_name": r.gate_names[2], "plate": r.masked_plate}
 
 
-def local_time(at: datetime) -> str:
-    return at.astimezone(LOCAL_TZ).strftime("%d/%m/%Y %H:%M")
+def local_time(at: datetime, lang: Lang | None = None) -> str:
+    """A moment in Lang Son time: ``dd/mm/yyyy HH:MM``, or in a language's own way."""
+    local = at.astimezone(LOCAL_TZ)
+    if lang is None:
+        return local.strftime("%d/%m/%Y %H:%M")
+    locale = Locale.parse(BABEL_LOCALES[lang])
+    return str(locale.datetime_formats["medium"]).format(
+        format_time(local, "short", locale=locale), format_date(local, "medium", locale=locale))
 
 
 def _qr_svg(url: str) -> str:
@@ -109,86 +165,84 @@ def _qr_svg(url: str) -> str:
     return out.getvalue().decode()
 
 
-def _line_text(line: dict[str, Any]) -> str:
-    vi = str(line.get("description_vi") or "")
-    en = str(line.get("description") or "")
-    return f"{vi} / {en}" if vi else en
+def _fields(r: Receipt, lang: Lang) -> list[tuple[str, str]]:
+    """The receipt's facts as (label, value), in ``lang``."""
+    def w(key: str) -> str:
+        return text(key, lang)
+
+    return [
+        (w("number"), r.number),
+        (w("status"), labels.label("receipt_status", r.status, lang)),
+        (w("gate"), r.gate_name(lang)),
+        (w("plate"), r.plate),
+        (w("trip"), r.trip),
+        (w("invoice"), f"{r.invoice} ({w('tariff')}: {r.tariff_version})"),
+        (w("paid"), f"{local_time(r.paid_at, lang)} ({w('time_zone')})"),
+        (w("method"), labels.label("payment_method", r.method, lang)),
+    ]
 
 
-def to_html(r: Receipt) -> str:
+def to_html(r: Receipt, lang: Lang = "vi") -> str:
+    """The receipt as a web page in ``lang``."""
     e = html.escape
-    method = METHODS.get(r.method, (r.method,) * 3)
-    status = STATUS.get(r.status, (r.status,) * 3)
-    rows = "".join(f"<tr><td>{e(_line_text(x))}</td>"
-                   f"<td class='n'>{e(vnd(int(x['amount'])))}</td></tr>" for x in r.lines)
-    refunded = (f"<p>Đã hoàn / 已退款 / refunded: {e(vnd(r.refunded))}</p>"
+    facts = "".join(f"<tr><th scope='row'>{e(k)}</th><td>{e(v)}</td></tr>"
+                    for k, v in _fields(r, lang))
+    rows = "".join(f"<tr><td>{e(r.line_text(x, lang))}</td>"
+                   f"<td class='n'>{e(vnd(int(x['amount']), lang))}</td></tr>" for x in r.lines)
+    refunded = (f"<p>{e(text('refunded', lang))}: {e(vnd(r.refunded, lang))}</p>"
                 if r.refunded else "")
+    html_lang = {"vi": "vi", "en": "en", "zh": "zh-Hans"}[lang]
     return f"""<!doctype html>
-<html lang="vi"><head><meta charset="utf-8"><title>Biên lai {e(r.number)}</title>
+<html lang="{html_lang}"><head><meta charset="utf-8">
+<title>{e(text("receipt", lang))} {e(r.number)}</title>
 <style>body{{font-family:"Noto Sans","Noto Sans SC",sans-serif;max-width:40rem;margin:2rem auto}}
-table{{width:100%;border-collapse:collapse}}td{{padding:.3rem;border-bottom:1px solid #ccc}}
-.n{{text-align:right}}</style></head><body>
-<h1>BIÊN LAI THU PHÍ / 收费收据 / Fee receipt</h1>
-<p>Phí sử dụng công trình kết cấu hạ tầng khu vực cửa khẩu<br>
-边境口岸基础设施使用费 · Border-gate infrastructure fee</p>
-<p>Số / 编号 / No.: <b>{e(r.number)}</b> · {e(status[0])} / {e(status[1])} / {e(status[2])}</p>
-<p>Cửa khẩu / 口岸 / Gate: {e(r.gate_names[0])} / {e(r.gate_names[1])} / {e(r.gate_names[2])}</p>
-<p>Biển số / 车牌 / Plate: {e(r.plate)} · Chuyến / 车次 / Trip: {e(r.trip)}</p>
-<p>Hóa đơn / 账单 / Invoice: {e(r.invoice)} · Biểu phí / 收费标准: {e(r.tariff_version)}</p>
+table{{width:100%;border-collapse:collapse}}td,th{{padding:.3rem;border-bottom:1px solid #ccc;
+text-align:left}}.n{{text-align:right}}</style></head><body>
+<h1>{e(text("title", lang))}</h1>
+<p>{e(text("fee", lang))}</p>
+<table>{facts}</table>
+<h2>{e(text("item", lang))}</h2>
 <table>{rows}</table>
-<p>Số tiền / 金额 / Amount: <b>{e(vnd(r.amount))}</b></p>
+<p>{e(text("amount", lang))}: <b>{e(vnd(r.amount, lang))}</b></p>
 {refunded}
-<p>Hình thức / 方式 / Method: {e(method[0])} / {e(method[1])} / {e(method[2])}</p>
-<p>Thời gian / 时间 / Paid: {e(local_time(r.paid_at))} (GMT+7)</p>
 <div>{_qr_svg(r.verify_url)}</div>
-<p>Kiểm tra biên lai / 验证收据 / Verify: <a href="{e(r.verify_url)}">{e(r.verify_url)}</a></p>
+<p>{e(text("verify", lang))}: <a href="{e(r.verify_url)}">{e(r.verify_url)}</a></p>
 </body></html>"""
 
 
-def to_pdf(r: Receipt) -> bytes:
-    def t(text: str) -> str:
-        return unicodedata.normalize("NFC", text)
+def to_pdf(r: Receipt, lang: Lang = "vi") -> bytes:
+    """The receipt as an A5 PDF in ``lang``."""
+    def t(value: str) -> str:
+        return unicodedata.normalize("NFC", value)
 
-    method = METHODS.get(r.method, (r.method,) * 3)
-    status = STATUS.get(r.status, (r.status,) * 3)
     pdf = FPDF(format=(148.0, 210.0))  # A5
-    pdf.set_title(f"Biên lai {r.number}")
+    pdf.set_title(t(f"{text('receipt', lang)} {r.number}"))
+    pdf.set_lang({"vi": "vi-VN", "en": "en-GB", "zh": "zh-CN"}[lang])
     pdf.set_creator("Borderflow")
     pdf.add_font("Noto", "", FONT)
     pdf.add_page()
     pdf.set_font("Noto", size=14)
-    pdf.multi_cell(0, 7, t("BIÊN LAI THU PHÍ / 收费收据 / Fee receipt"),
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 7, t(text("title", lang)), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Noto", size=8)
-    pdf.multi_cell(0, 5, t("Phí sử dụng công trình kết cấu hạ tầng khu vực cửa khẩu · "
-                           "边境口岸基础设施使用费 · Border-gate infrastructure fee"),
-                   new_x="LMARGIN", new_y="NEXT")
+    pdf.multi_cell(0, 5, t(text("fee", lang)), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     pdf.set_font("Noto", size=9)
-    for label, value in (
-        ("Số / 编号 / No.", f"{r.number} · {status[0]} / {status[1]} / {status[2]}"),
-        ("Cửa khẩu / 口岸 / Gate", " / ".join(r.gate_names)),
-        ("Biển số / 车牌 / Plate", r.plate),
-        ("Chuyến / 车次 / Trip", r.trip),
-        ("Hóa đơn / 账单 / Invoice", f"{r.invoice} ({r.tariff_version})"),
-        ("Thời gian / 时间 / Paid", f"{local_time(r.paid_at)} (GMT+7)"),
-        ("Hình thức / 方式 / Method", " / ".join(method)),
-    ):
+    for label, value in _fields(r, lang):
         pdf.multi_cell(0, 5, t(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(2)
     with pdf.table(col_widths=(75, 25), text_align=("LEFT", "RIGHT"),
                    first_row_as_headings=False, borders_layout="HORIZONTAL_LINES") as table:
         for line in r.lines:
             row = table.row()
-            row.cell(t(_line_text(line)))
-            row.cell(t(vnd(int(line["amount"]))))
+            row.cell(t(r.line_text(line, lang)))
+            row.cell(t(vnd(int(line["amount"]), lang)))
     pdf.set_font("Noto", size=12)
-    pdf.cell(0, 8, t(f"Số tiền / 金额 / Amount: {vnd(r.amount)}"), new_x="LMARGIN",
+    pdf.cell(0, 8, t(f"{text('amount', lang)}: {vnd(r.amount, lang)}"), new_x="LMARGIN",
              new_y="NEXT")
     if r.refunded:
         pdf.set_font("Noto", size=9)
-        pdf.cell(0, 5, t(f"Đã hoàn / 已退款 / Refunded: {vnd(r.refunded)}"), new_x="LMARGIN",
-                 new_y="NEXT")
+        pdf.cell(0, 5, t(f"{text('refunded', lang)}: {vnd(r.refunded, lang)}"),
+                 new_x="LMARGIN", new_y="NEXT")
     png = io.BytesIO()
     segno.make(r.verify_url, error="m").save(png, kind="png", scale=4)
     png.seek(0)
@@ -196,5 +250,5 @@ def to_pdf(r: Receipt) -> bytes:
     pdf.image(png, x=pdf.l_margin, y=y, w=30, h=30)
     pdf.set_xy(pdf.l_margin + 33, y + 8)
     pdf.set_font("Noto", size=7)
-    pdf.multi_cell(0, 4, t(f"Kiểm tra biên lai / 验证收据 / Verify:\n{r.verify_url}"))
+    pdf.multi_cell(0, 4, t(f"{text('verify', lang)}:\n{r.verify_url}"))
     return bytes(pdf.output())
