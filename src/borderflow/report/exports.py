@@ -1,21 +1,35 @@
 """Reports as files: CSV, Excel and PDF (with a chart), in Vietnamese, English or Chinese.
 
 A report document (the JSON the API returns) is first turned into **sheets** (a title, column
-headers and rows of plain values) in the chosen language; CSV writes the sheets one after the
-other, Excel one worksheet each, PDF one table each after a chart. CSV cells that a spreadsheet
-would run as a formula (starting with = + - @, tab or carriage return) are prefixed with an
-apostrophe; numbers stay numbers.
+headers and rows of typed values) in the chosen language: every code a person reads (gate,
+direction, goods group, step, reason, kind of crossing, control) becomes its label from
+:mod:`borderflow.domain.labels`, an enterprise its name. CSV writes the sheets one after the
+other, Excel one worksheet each, PDF one table each after a chart.
+
+Spreadsheets stay machine-friendly: numbers are numbers (a sum works), dates are dates (ISO in
+CSV), and a column of codes sits next to a column of labels where a program may need them
+(``machine`` columns, left out of the PDF). The PDF and the titles are for people: numbers,
+money and dates in the language's locale (Babel). CSV cells that a spreadsheet would run as a
+formula (starting with = + - @, tab or carriage return) are prefixed with an apostrophe.
 """
 
 from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from decimal import Decimal
 from typing import Any, Literal
 
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal
+
+from borderflow.clock import LOCAL_TZ
 from borderflow.documents import FONT, defuse
+from borderflow.domain import labels
+from borderflow.domain.network import Network
 
 Lang = Literal["vi", "en", "zh"]
 LANGS: tuple[Lang, ...] = ("vi", "en", "zh")
@@ -56,7 +70,8 @@ L: dict[str, tuple[str, str, str]] = {
     "p90_minutes": ("P90 (phút)", "P90 (min)", "P90（分钟）"),
     "kind": ("Loại", "Kind", "类型"),
     "step": ("Bước", "Step", "步骤"),
-    "reason_code": ("Mã lý do", "Reason code", "原因代码"),
+    "reason_code": ("Lý do", "Reason", "原因"),
+    "code": ("Mã", "Code", "代码"),
     "count": ("Số lượt", "Count", "次数"),
     "hold": ("Tạm giữ", "Hold", "暂扣"),
     "reject": ("Từ chối", "Rejection", "拒绝"),
@@ -80,8 +95,6 @@ L: dict[str, tuple[str, str, str]] = {
     "route": ("Loại cửa khẩu", "Kind of crossing", "口岸类型"),
     "goods_group": ("Nhóm hàng", "Goods group", "货物类别"),
     "enterprise": ("Doanh nghiệp", "Enterprise", "企业"),
-    "export": ("Xuất khẩu", "Export", "出口"),
-    "import": ("Nhập khẩu", "Import", "进口"),
     "cleared": ("Đã thông quan", "Cleared", "已通关"),
     "declared": ("Đã khai báo", "Declared", "已申报"),
     "staging": ("Trong bãi chờ", "In the staging park", "在待检停车场"),
@@ -114,8 +127,87 @@ L: dict[str, tuple[str, str, str]] = {
 
 
 def t(key: str, lang: Lang) -> str:
+    """A report's own word (a title, a column, an indicator) in ``lang``."""
     names = L.get(key)
     return key if names is None else names[LANGS.index(lang)]
+
+
+BABEL_LOCALES: dict[Lang, str] = {"vi": "vi_VN", "en": "en_GB", "zh": "zh_Hans_CN"}
+
+BY_KIND = {"gate": "gate", "route": "gate_kind", "direction": "direction",
+           "goods_group": "goods_group"}
+"""A breakdown dimension -> the kind of its codes in :mod:`borderflow.domain.labels`."""
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How a report names and writes what it shows in one language: its own words, the
+    labels of codes (the network's names first), enterprises by name, and numbers and dates
+    in the language's locale."""
+
+    lang: Lang = "vi"
+    network: Network | None = None
+    enterprises: Mapping[str, str] = field(default_factory=dict)
+    """Tax code -> the enterprise's name."""
+
+    def t(self, key: str) -> str:
+        return t(key, self.lang)
+
+    def code(self, kind: str, code: object) -> str:
+        if code is None or code == "":
+            return ""
+        return labels.label(kind, str(code), self.lang, self.network)
+
+    def key(self, by: str | None, key: object) -> str:
+        """A breakdown row's key (a gate, a kind of crossing, a direction, a goods group or
+        an enterprise) as people read it."""
+        if by == "enterprise":
+            return self.enterprises.get(str(key)) or str(key)
+        kind = BY_KIND.get(by or "")
+        return self.code(kind, key) if kind else str(key)
+
+    def measure(self, measure: str) -> str:
+        """A measure of the time report: the time in the system, the wait, or a step."""
+        return self.t(measure) if measure in L else self.code("step", measure)
+
+    def number(self, value: float | int | Decimal) -> str:
+        return format_decimal(value, locale=BABEL_LOCALES[self.lang])
+
+    def date(self, day: date | str) -> str:
+        if isinstance(day, str):
+            day = date.fromisoformat(day[:10])
+        if isinstance(day, datetime):
+            day = day.astimezone(LOCAL_TZ).date()
+        return format_date(day, "medium", locale=BABEL_LOCALES[self.lang])
+
+    def datetime(self, at: datetime | str) -> str:
+        if isinstance(at, str):
+            at = datetime.fromisoformat(at)
+        return format_datetime(at.astimezone(LOCAL_TZ), "short", locale=BABEL_LOCALES[self.lang])
+
+    def period(self, start: str, end: str) -> str:
+        return f"{self.date(start)} – {self.date(end)}"
+
+    def cell(self, value: Any) -> str:
+        """A value as the PDF prints it."""
+        if value is None or isinstance(value, bool):
+            return "" if value is None else str(value)
+        if isinstance(value, (int, float, Decimal)):
+            return self.number(value)
+        if isinstance(value, datetime):
+            return self.datetime(value)
+        if isinstance(value, date):
+            return self.date(value)
+        if isinstance(value, time):
+            return value.strftime("%H:%M")
+        return str(value)
+
+
+def naming(lang: Lang | Naming, network: Network | None = None,
+           enterprises: Mapping[str, str] | None = None) -> Naming:
+    if isinstance(lang, Naming):
+        return lang
+    return Naming(lang, network, dict(enterprises or {}))
 
 
 @dataclass
@@ -123,6 +215,8 @@ class Sheet:
     title: str
     columns: list[str]
     rows: list[list[Any]] = field(default_factory=list)
+    machine: frozenset[int] = frozenset()
+    """Columns of codes for programs, next to their labels: in CSV and Excel, not the PDF."""
 
 
 @dataclass
@@ -136,187 +230,249 @@ def _pct(v: Any) -> Any:
     return "" if v is None else v
 
 
-def _comparison_sheet(title: str, figures: dict[str, dict[str, Any]], lang: Lang) -> Sheet:
-    sheet = Sheet(title, [t(c, lang) for c in ("indicator", "value", "previous", "change",
-                                                "change_pct")])
+def _usd(cents: int) -> Decimal:
+    return Decimal(cents) / 100
+
+
+def _day(value: str | None) -> date | str:
+    return "" if not value else date.fromisoformat(value[:10])
+
+
+def _hour(value: int) -> time:
+    return time(int(value) % 24)
+
+
+def _comparison_sheet(title: str, figures: dict[str, dict[str, Any]], n: Naming) -> Sheet:
+    sheet = Sheet(title, [n.t(c) for c in ("indicator", "value", "previous", "change",
+                                           "change_pct")])
     for name, c in figures.items():
         if name == "turnover_usd_cents":  # shown in dollars
-            sheet.rows.append([t("turnover_usd", lang), c["value"] / 100, c["previous"] / 100,
-                               c["change"] / 100, _pct(c["change_pct"])])
+            sheet.rows.append([n.t("turnover_usd"), _usd(c["value"]), _usd(c["previous"]),
+                               _usd(c["change"]), _pct(c["change_pct"])])
             continue
-        sheet.rows.append([t(name, lang), c["value"], c["previous"], c["change"],
+        sheet.rows.append([n.t(name), c["value"], c["previous"], c["change"],
                            _pct(c["change_pct"])])
     return sheet
 
 
-def sheets(doc: dict[str, Any], lang: Lang) -> tuple[list[Sheet], Chart | None]:
+def _key_columns(by: str | None, n: Naming) -> list[str]:
+    """A breakdown's key as a label and, for programs, as its code."""
+    return [n.t(by or "key"), f"{n.t(by or 'key')} ({n.t('code')})"]
+
+
+def sheets(doc: dict[str, Any], lang: Lang | Naming,
+           network: Network | None = None) -> tuple[list[Sheet], Chart | None]:
     """The sheets and the chart of a report document, in ``lang``."""
+    n = naming(lang, network)
     kind = doc["report"]
     out: list[Sheet] = []
     chart: Chart | None = None
+    directions = [n.code("direction", d) for d in ("export", "import")]
     if kind == "traffic":
-        out.append(_comparison_sheet(t("total", lang), doc["total"], lang))
+        out.append(_comparison_sheet(n.t("total"), doc["total"], n))
         for name in ("month_to_date", "year_to_date"):
             figures = {k: v for k, v in doc[name].items() if k not in ("from", "to")}
-            out.append(_comparison_sheet(f"{t(name, lang)} {doc[name]['from']} – "
-                                         f"{doc[name]['to']}", figures, lang))
+            out.append(_comparison_sheet(
+                f"{n.t(name)} {n.period(doc[name]['from'], doc[name]['to'])}", figures, n))
         if doc["rows"]:
             names = ["vehicles_crossed", "export_crossed", "import_crossed", "tonnage_kg",
                      "turnover_usd_cents", "declarations", "active_enterprises", "fees_vnd"]
-            sheet = Sheet(t("breakdown", lang), [t(doc["by"] or "key", lang)]
-                          + [t("turnover_usd" if n == "turnover_usd_cents" else n, lang)
-                             for n in names] + [t("previous", lang), t("change_pct", lang)])
+            sheet = Sheet(n.t("breakdown"), _key_columns(doc["by"], n)
+                          + [n.t("turnover_usd" if c == "turnover_usd_cents" else c)
+                             for c in names] + [n.t("previous"), n.t("change_pct")],
+                          machine=frozenset({1}))
             for r in doc["rows"]:
-                sheet.rows.append([r["key"]] + [r[n]["value"] / 100 if n == "turnover_usd_cents"
-                                                 else r[n]["value"] for n in names]
+                sheet.rows.append([n.key(doc["by"], r["key"]), r["key"]]
+                                  + [_usd(r[c]["value"]) if c == "turnover_usd_cents"
+                                     else r[c]["value"] for c in names]
                                   + [r["vehicles_crossed"]["previous"],
                                      _pct(r["vehicles_crossed"]["change_pct"])])
             out.append(sheet)
-            chart = Chart(t("vehicles_crossed", lang), [r["key"] for r in doc["rows"]],
-                          {t("value", lang): [r["vehicles_crossed"]["value"] for r in doc["rows"]],
-                           t("previous", lang): [r["vehicles_crossed"]["previous"]
-                                                 for r in doc["rows"]]})
+            chart = Chart(n.t("vehicles_crossed"), [n.key(doc["by"], r["key"])
+                                                    for r in doc["rows"]],
+                          {n.t("value"): [r["vehicles_crossed"]["value"] for r in doc["rows"]],
+                           n.t("previous"): [r["vehicles_crossed"]["previous"]
+                                             for r in doc["rows"]]})
         else:
-            chart = Chart(t("vehicles_crossed", lang), [t("export", lang), t("import", lang)],
-                          {t("value", lang): [doc["total"]["export_crossed"]["value"],
-                                              doc["total"]["import_crossed"]["value"]],
-                           t("previous", lang): [doc["total"]["export_crossed"]["previous"],
-                                                 doc["total"]["import_crossed"]["previous"]]})
+            chart = Chart(n.t("vehicles_crossed"), directions,
+                          {n.t("value"): [doc["total"]["export_crossed"]["value"],
+                                          doc["total"]["import_crossed"]["value"]],
+                           n.t("previous"): [doc["total"]["export_crossed"]["previous"],
+                                             doc["total"]["import_crossed"]["previous"]]})
     elif kind == "times":
         cols = ["measure", "vehicles", "mean_minutes", "p50_minutes", "p90_minutes"]
-        sheet = Sheet(t("total", lang), [t(c, lang) for c in cols]
-                      + [f"{t('previous', lang)}: {t('mean_minutes', lang)}",
-                         t("change_pct", lang)])
+        sheet = Sheet(n.t("total"), [n.t(c) for c in cols]
+                      + [f"{n.t('previous')}: {n.t('mean_minutes')}", n.t("change_pct")])
         for m, s in doc["total"].items():
-            sheet.rows.append([t(m, lang), s["n"], _pct(s["mean_minutes"]),
+            sheet.rows.append([n.measure(m), s["n"], _pct(s["mean_minutes"]),
                                _pct(s["p50_minutes"]), _pct(s["p90_minutes"]),
                                _pct(s.get("previous_mean_minutes")),
                                _pct(s.get("mean_change_pct"))])
         out.append(sheet)
         if doc["rows"]:
-            sheet = Sheet(t("breakdown", lang), [t(doc["by"] or "key", lang)]
-                          + [t(c, lang) for c in cols])
+            sheet = Sheet(n.t("breakdown"), _key_columns(doc["by"], n)
+                          + [n.t(c) for c in cols], machine=frozenset({1}))
             for r in doc["rows"]:
                 for m, s in r["measures"].items():
-                    sheet.rows.append([r["key"], t(m, lang), s["n"], _pct(s["mean_minutes"]),
+                    sheet.rows.append([n.key(doc["by"], r["key"]), r["key"], n.measure(m),
+                                       s["n"], _pct(s["mean_minutes"]),
                                        _pct(s["p50_minutes"]), _pct(s["p90_minutes"])])
             out.append(sheet)
         measures = list(doc["total"])
-        chart = Chart(t("times", lang), [t(m, lang) for m in measures],
-                      {t("p50_minutes", lang): [doc["total"][m]["p50_minutes"] or 0
-                                                for m in measures],
-                       t("p90_minutes", lang): [doc["total"][m]["p90_minutes"] or 0
-                                                for m in measures]})
+        chart = Chart(n.t("times"), [n.measure(m) for m in measures],
+                      {n.t("p50_minutes"): [doc["total"][m]["p50_minutes"] or 0
+                                            for m in measures],
+                       n.t("p90_minutes"): [doc["total"][m]["p90_minutes"] or 0
+                                            for m in measures]})
     elif kind == "holds":
-        sheet = Sheet(t("holds", lang), [t(c, lang) for c in ("kind", "step", "reason_code",
-                                                               "count")])
+        sheet = Sheet(n.t("holds"), [n.t(c) for c in ("kind", "step", "reason_code", "count")]
+                      + [f"{n.t('step')} ({n.t('code')})",
+                         f"{n.t('reason_code')} ({n.t('code')})"],
+                      machine=frozenset({4, 5}))
         for k, items in (("hold", doc["holds"]), ("reject", doc["rejections"])):
             for i in items:
-                sheet.rows.append([t(k, lang), i["step"], i["reason_code"], i["count"]])
-        sheet.rows.append([t("no_shows", lang), "", "", doc["no_shows"]])
+                sheet.rows.append([n.t(k), n.code("step", i["step"]),
+                                   n.code("reason", i["reason_code"]), i["count"],
+                                   i["step"], i["reason_code"]])
+        sheet.rows.append([n.t("no_shows"), "", "", doc["no_shows"], "", ""])
         out.append(sheet)
         if "compared" in doc:
-            out.append(_comparison_sheet(f"{t('previous', lang)} {doc['previous_from']} – "
-                                         f"{doc['previous_to']}", doc["compared"], lang))
+            out.append(_comparison_sheet(
+                f"{n.t('previous')} {n.period(doc['previous_from'], doc['previous_to'])}",
+                doc["compared"], n))
         top = doc["holds"][:10]
-        chart = Chart(t("hold", lang), [f"{i['step']}/{i['reason_code']}" for i in top],
-                      {t("count", lang): [i["count"] for i in top]})
+        chart = Chart(n.t("hold"), [f"{n.code('step', i['step'])}: "
+                                    f"{n.code('reason', i['reason_code'])}" for i in top],
+                      {n.t("count"): [i["count"] for i in top]})
     elif kind == "peaks":
-        sheet = Sheet(t("peaks", lang), [t("indicator", lang), t("date", lang), t("hour", lang),
-                                         t("vehicles", lang)])
+        sheet = Sheet(n.t("peaks"), [n.t("indicator"), n.t("date"), n.t("hour"),
+                                     n.t("vehicles")])
         if doc["peak_day"]:
-            sheet.rows.append([t("peak_day", lang), doc["peak_day"]["date"], "",
+            sheet.rows.append([n.t("peak_day"), _day(doc["peak_day"]["date"]), "",
                                doc["peak_day"]["vehicles"]])
         if doc["peak_hour"]:
-            sheet.rows.append([t("peak_hour", lang), doc["peak_hour"]["date"],
-                               doc["peak_hour"]["hour"], doc["peak_hour"]["vehicles"]])
+            sheet.rows.append([n.t("peak_hour"), _day(doc["peak_hour"]["date"]),
+                               _hour(doc["peak_hour"]["hour"]), doc["peak_hour"]["vehicles"]])
         out.append(sheet)
-        hours = Sheet(t("average_per_hour", lang), [t("hour", lang), t("vehicles", lang)],
-                      [[h["hour"], h["vehicles"]] for h in doc["average_per_hour"]])
+        hours = Sheet(n.t("average_per_hour"), [n.t("hour"), n.t("vehicles")],
+                      [[_hour(h["hour"]), h["vehicles"]] for h in doc["average_per_hour"]])
         out.append(hours)
-        chart = Chart(t("average_per_hour", lang),
+        chart = Chart(n.t("average_per_hour"),
                       [str(h["hour"]) for h in doc["average_per_hour"]],
-                      {t("vehicles", lang): [h["vehicles"] for h in doc["average_per_hour"]]})
+                      {n.t("vehicles"): [h["vehicles"] for h in doc["average_per_hour"]]})
     elif kind == "targets":
         cols = ["indicator", "target", "achieved", "share_pct", "remaining", "months_left",
                 "per_month_needed", "previous_year"]
-        sheet = Sheet(t("targets", lang), [t(c, lang) for c in cols])
+        sheet = Sheet(n.t("targets"), [n.t(c) for c in cols])
         for r in doc["rows"]:
-            sheet.rows.append([t(r["indicator"], lang)] + [_pct(r[c]) for c in cols[1:]])
+            sheet.rows.append([n.t(r["indicator"])] + [_pct(r[c]) for c in cols[1:]])
         out.append(sheet)
-        chart = Chart(t("share_pct", lang), [t(r["indicator"], lang) for r in doc["rows"]],
-                      {t("share_pct", lang): [r["share_pct"] for r in doc["rows"]]})
+        chart = Chart(n.t("share_pct"), [n.t(r["indicator"]) for r in doc["rows"]],
+                      {n.t("share_pct"): [r["share_pct"] for r in doc["rows"]]})
     elif kind == "situation":
         d = ("export", "import")
-        sheet = Sheet(t("situation", lang), [""] + [t(x, lang) for x in d])
-        sheet.rows.append([t("cleared", lang)] + [doc["cleared"][x] for x in d])
-        sheet.rows.append([t("declared", lang)] + [doc["declared"][x] for x in d])
+        sheet = Sheet(n.t("situation"), ["", *directions])
+        sheet.rows.append([n.t("cleared")] + [doc["cleared"][x] for x in d])
+        sheet.rows.append([n.t("declared")] + [doc["declared"][x] for x in d])
         for place in ("staging", "called", "gate_area"):
-            sheet.rows.append([t(place, lang)] + [doc["remaining"][place][x] for x in d])
+            sheet.rows.append([n.t(place)] + [doc["remaining"][place][x] for x in d])
         for p in doc["partner_yard"]:
-            sheet.rows.append([f"{t('partner_yard', lang)} ({t(p['direction'], lang)})",
-                               p["vehicles"], p["counted_at"]])
+            sheet.rows.append([f"{n.t('partner_yard')} ({n.code('direction', p['direction'])})",
+                               p["vehicles"], datetime.fromisoformat(p["counted_at"])])
         out.append(sheet)
         hours = doc["working_hours"]
-        info = Sheet(t("controls", lang), [t("kind", lang), t("value", lang)])
-        info.rows.append([t("working_hours", lang),
+        info = Sheet(n.t("controls"), [n.t("kind"), n.t("value")])
+        info.rows.append([n.t("working_hours"),
                           ", ".join(f"{a}–{b}" for a, b in hours["intervals"])
-                          or t("none", lang)])
+                          or n.code("day_kind", hours.get("kind")) or n.t("none")])
         for c in doc["controls"]:
-            info.rows.append([c["kind"], f"{c['starts_at']} – {c['ends_at']}: {c['reason']}"])
+            info.rows.append([n.code("control_kind", c["kind"]),
+                              f"{n.datetime(c['starts_at'])} – {n.datetime(c['ends_at'])}"
+                              + (f": {c['reason']}" if c.get("reason") else "")])
         for k, items in (("hold", doc["holds"]), ("reject", doc["rejections"])):
             for i in items:
-                info.rows.append([t(k, lang), f"{i['step']} {i['reason_code']}: {i['count']}"])
+                info.rows.append([n.t(k), f"{n.code('step', i['step'])}, "
+                                          f"{n.code('reason', i['reason_code'])}: "
+                                          f"{n.number(i['count'])}"])
         out.append(info)
-        chart = Chart(t("situation", lang), [t(p, lang) for p in ("staging", "called",
-                                                                  "gate_area")],
-                      {t(x, lang): [doc["remaining"][p][x] for p in ("staging", "called",
-                                                                      "gate_area")]
+        chart = Chart(n.t("situation"), [n.t(p) for p in ("staging", "called", "gate_area")],
+                      {n.code("direction", x): [doc["remaining"][p][x]
+                                                for p in ("staging", "called", "gate_area")]
                        for x in d})
     else:  # pragma: no cover - every report kind is listed above
         raise ValueError(kind)
     return out, chart
 
 
-def title(doc: dict[str, Any], lang: Lang) -> tuple[str, str]:
-    """The report's title and its subtitle (period and filters)."""
+def title(doc: dict[str, Any], lang: Lang | Naming,
+          network: Network | None = None) -> tuple[str, str]:
+    """The report's title and its subtitle (period and filters), for people."""
+    n = naming(lang, network)
     kind = doc["report"]
     if kind == "targets":
-        sub = f"{doc['year']} · {t('as_of', lang)} {doc['as_of']}"
+        sub = f"{doc['year']} · {n.t('as_of')} {n.date(doc['as_of'])}"
+        if doc.get("gate"):
+            sub += f" · {n.code('gate', doc['gate'])}"
     elif kind == "situation":
-        sub = f"{doc['gate_name']} · {doc['date']} · {t('as_of', lang)} {doc['as_of'][:16]}"
+        gate = n.code("gate", doc["gate"]) if doc.get("gate") else doc["gate_name"]
+        if gate == doc.get("gate"):
+            gate = doc["gate_name"]
+        sub = f"{gate} · {n.date(doc['date'])} · {n.t('as_of')} {n.datetime(doc['as_of'])}"
     else:
-        sub = f"{t('period', lang)}: {doc['from']} – {doc['to']}"
+        sub = f"{n.t('period')}: {n.period(doc['from'], doc['to'])}"
         if doc.get("filters"):
-            sub += " · " + ", ".join(f"{t(k, lang)}={v}" for k, v in doc["filters"].items())
-    return t(kind, lang), sub
+            sub += " · " + ", ".join(f"{n.t(k)}: {n.key(k, v)}"
+                                     for k, v in doc["filters"].items())
+    return n.t(kind), sub
 
 
 # --- writers ---------------------------------------------------------------------------------
 
+Names = Mapping[str, str]
 
-def to_csv(doc: dict[str, Any], lang: Lang) -> bytes:
+
+def _csv_value(v: Any) -> Any:
+    """A cell as CSV writes it: numbers as they are, dates in ISO form, hours as HH:MM."""
+    if isinstance(v, datetime):
+        return v.astimezone(LOCAL_TZ).isoformat(timespec="minutes")
+    if isinstance(v, time):
+        return v.strftime("%H:%M")
+    return defuse(v)
+
+
+def to_csv(doc: dict[str, Any], lang: Lang, *, network: Network | None = None,
+           enterprises: Names | None = None) -> bytes:
+    n = naming(lang, network, enterprises)
     buf = io.StringIO()
     writer = csv.writer(buf)
-    head, sub = title(doc, lang)
+    head, sub = title(doc, n)
     writer.writerow([defuse(head)])
     writer.writerow([defuse(sub)])
-    for sheet in sheets(doc, lang)[0]:
+    for sheet in sheets(doc, n)[0]:
         writer.writerow([])
         writer.writerow([defuse(sheet.title)])
         writer.writerow([defuse(c) for c in sheet.columns])
         for row in sheet.rows:
-            writer.writerow([defuse(v) for v in row])
+            writer.writerow([_csv_value(v) for v in row])
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
 
-def to_xlsx(doc: dict[str, Any], lang: Lang) -> bytes:
+def _xlsx_value(v: Any) -> Any:
+    if isinstance(v, datetime):  # Excel has no time zones: the local time
+        return v.astimezone(LOCAL_TZ).replace(tzinfo=None)
+    return defuse(v)
+
+
+def to_xlsx(doc: dict[str, Any], lang: Lang, *, network: Network | None = None,
+            enterprises: Names | None = None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
 
+    n = naming(lang, network, enterprises)
     wb = Workbook()
-    head, sub = title(doc, lang)
-    for i, sheet in enumerate(sheets(doc, lang)[0]):
+    head, sub = title(doc, n)
+    for i, sheet in enumerate(sheets(doc, n)[0]):
         ws = wb.active if i == 0 else wb.create_sheet()
         assert ws is not None  # noqa: S101 - a new workbook has an active sheet
         ws.title = _sheet_name(sheet.title, i)
@@ -327,11 +483,16 @@ def to_xlsx(doc: dict[str, Any], lang: Lang) -> bytes:
         for cell in ws[4]:
             cell.font = Font(bold=True)
         for row in sheet.rows:
-            ws.append([defuse(v) for v in row])
-        from openpyxl.utils import get_column_letter
-
+            ws.append([_xlsx_value(v) for v in row])
+            for cell, v in zip(ws[ws.max_row], row, strict=False):
+                if isinstance(v, time):
+                    cell.number_format = "hh:mm"
+                elif isinstance(v, datetime):
+                    cell.number_format = "yyyy-mm-dd hh:mm"
+                elif isinstance(v, date):
+                    cell.number_format = "yyyy-mm-dd"
         for i_col, col in enumerate(ws.iter_cols(min_row=4), start=1):
-            width = max((len(str(c.value or "")) for c in col), default=8)
+            width = max((len(n.cell(c.value)) for c in col), default=8)
             ws.column_dimensions[get_column_letter(i_col)].width = min(max(width + 2, 10), 60)
     out = io.BytesIO()
     wb.save(out)
@@ -375,20 +536,24 @@ def chart_png(chart: Chart, *, width: float = 7.0, height: float = 3.0) -> bytes
     return out.getvalue()
 
 
-def to_pdf(doc: dict[str, Any], lang: Lang) -> bytes:
+def to_pdf(doc: dict[str, Any], lang: Lang, *, network: Network | None = None,
+           enterprises: Names | None = None) -> bytes:
     from fpdf import FPDF
     from fpdf.fonts import FontFace
 
+    n = naming(lang, network, enterprises)
     pdf = FPDF(orientation="portrait", format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font("Noto", "", str(FONT))
     pdf.add_page()
-    head, sub = title(doc, lang)
+    head, sub = title(doc, n)
+    pdf.set_title(head)
+    pdf.set_lang({"vi": "vi-VN", "en": "en-GB", "zh": "zh-CN"}[n.lang])
     pdf.set_font("Noto", size=15)
     pdf.multi_cell(0, 8, head, new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Noto", size=9)
     pdf.multi_cell(0, 5, sub, new_x="LMARGIN", new_y="NEXT")
-    tables, chart = sheets(doc, lang)
+    tables, chart = sheets(doc, n)
     if chart is not None and chart.labels:
         pdf.image(io.BytesIO(chart_png(chart)), w=pdf.epw)
     for sheet in tables:
@@ -396,11 +561,13 @@ def to_pdf(doc: dict[str, Any], lang: Lang) -> bytes:
         pdf.set_font("Noto", size=11)
         pdf.multi_cell(0, 6, sheet.title, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Noto", size=7)
+        keep = [i for i in range(len(sheet.columns)) if i not in sheet.machine]
         with pdf.table(headings_style=FontFace(emphasis=None, fill_color=(230, 236, 240)),
                        text_align="LEFT", line_height=4.5) as table:
-            table.row([str(c) for c in sheet.columns])
+            table.row([str(sheet.columns[i]) for i in keep])
             for row in sheet.rows:
-                table.row([_fmt(v) for v in _pad(row, len(sheet.columns))])
+                cells = _pad(row, len(sheet.columns))
+                table.row([n.cell(cells[i]) for i in keep])
     return bytes(pdf.output())
 
 
@@ -408,21 +575,14 @@ def _pad(row: Sequence[Any], n: int) -> list[Any]:
     return [*row, *[""] * (n - len(row))][:max(n, len(row))]
 
 
-def _fmt(v: Any) -> str:
-    if isinstance(v, bool) or v is None:
-        return "" if v is None else str(v)
-    if isinstance(v, int):
-        return f"{v:,}"
-    if isinstance(v, float):
-        return f"{v:,.1f}"
-    return str(v)
-
-
-def render(doc: dict[str, Any], fmt: Format, lang: Lang) -> bytes:
+def render(doc: dict[str, Any], fmt: Format, lang: Lang, *, network: Network | None = None,
+           enterprises: Names | None = None) -> bytes:
+    """A report document as a file in ``lang``; with the network, its codes are named as the
+    network names them (else by the label tables), enterprises by ``enterprises``."""
     if fmt == "csv":
-        return to_csv(doc, lang)
+        return to_csv(doc, lang, network=network, enterprises=enterprises)
     if fmt == "xlsx":
-        return to_xlsx(doc, lang)
+        return to_xlsx(doc, lang, network=network, enterprises=enterprises)
     if fmt == "pdf":
-        return to_pdf(doc, lang)
+        return to_pdf(doc, lang, network=network, enterprises=enterprises)
     raise ValueError(fmt)  # pragma: no cover - json is returned as is by the API
