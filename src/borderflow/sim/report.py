@@ -6,12 +6,14 @@ import base64
 import html
 import io
 import json
-from collections.abc import Sequence
-from dataclasses import asdict
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from borderflow.domain import labels
 from borderflow.domain.trip import PRIORITIES
+from borderflow.errors import N_
 from borderflow.sim.results import ScenarioResult
 
 HOURS = 60.0
@@ -58,30 +60,53 @@ def _value(result: ScenarioResult, key: str, divisor: float) -> tuple[float, flo
     return est.mean / divisor, est.half_width / divisor
 
 
-def _fmt(value: tuple[float, float] | None) -> str:
+@dataclass(frozen=True)
+class Cell:
+    """One figure of one scenario: the mean over the replications, the half-width of its 95%
+    confidence interval, and the decimals worth showing."""
+
+    mean: float
+    half_width: float
+    places: int
+
+
+def cell(value: tuple[float, float] | None) -> Cell | None:
     if value is None:
-        return "–"
+        return None
     mean, hw = value
-    digits = 0 if abs(mean) >= 100 else (1 if abs(mean) >= 10 else 2)
-    text = f"{mean:,.{digits}f}"
-    return text + (f" ± {hw:,.{digits}f}" if hw > 0 else "")
+    return Cell(mean, hw, 0 if abs(mean) >= 100 else (1 if abs(mean) >= 10 else 2))
 
 
-def rows(results: Sequence[ScenarioResult]) -> list[tuple[str, str, list[str]]]:
-    """The comparison: (figure, unit, one cell per scenario: mean ± 95% half-width)."""
-    out = []
+def _fmt(value: tuple[float, float] | None) -> str:
+    """A figure as plain text (English digits), for the command line and the HTML page."""
+    found = cell(value)
+    if found is None:
+        return "–"
+    text = f"{found.mean:,.{found.places}f}"
+    return text + (f" ± {found.half_width:,.{found.places}f}" if found.half_width > 0 else "")
+
+
+def rows(results: Sequence[ScenarioResult]) -> list[tuple[str, str, list[Cell | None]]]:
+    """The comparison as numbers: (figure, unit, one cell per scenario: mean and 95%
+    half-width, None when the scenario has no such figure). A page writes them in its
+    locale; :func:`table` as plain text."""
+    out: list[tuple[str, str, list[Cell | None]]] = []
     for label, key, unit, divisor in ROWS:
-        out.append((label, unit, [_fmt(_value(r, key, divisor)) for r in results]))
+        out.append((label, unit, [cell(_value(r, key, divisor)) for r in results]))
     for cls, label in CLASS_ROWS:
         key = f"class.{cls}.time_in_system.mean"
-        out.append((label, "h", [_fmt(_value(r, key, HOURS)) for r in results]))
+        out.append((label, "h", [cell(_value(r, key, HOURS)) for r in results]))
     return out
+
+
+def _text(found: Cell | None) -> str:
+    return "–" if found is None else _fmt((found.mean, found.half_width))
 
 
 def table(results: Sequence[ScenarioResult]) -> tuple[list[str], list[list[str]]]:
     """Header and rows of the comparison as text."""
     header = ["Figure"] + [r.name for r in results]
-    return header, [[f"{label} ({unit})" if unit else label, *cells]
+    return header, [[f"{label} ({unit})" if unit else label, *[_text(c) for c in cells]]
                     for label, unit, cells in rows(results)]
 
 
@@ -117,58 +142,95 @@ def _png(fig: Any) -> bytes:
     return buf.getvalue()
 
 
-def plots(results: Sequence[ScenarioResult]) -> dict[str, bytes]:
-    """PNG images: road queue over time, time in system, waiting by priority class."""
+PLOT_TEXTS = {
+    "day": N_("day"),
+    "road_km": N_("road queue (km)"),
+    "road_title": N_("Queue on the highway (first replication)"),
+    "hours": N_("hours"),
+    "mean": N_("mean"),
+    "p95": N_("p95"),
+    "time_title": N_("Time in system (arrival to leaving the gate area)"),
+    "wait_title": N_("Wait before call-forward by priority class (mean)"),
+}
+"""The words of the plots (English; a page passes its catalogue's ``gettext``)."""
+
+
+def plots(results: Sequence[ScenarioResult], *, lang: str = "en",
+          gettext: Callable[[str], str] | None = None,
+          names: Sequence[str] | None = None) -> dict[str, bytes]:
+    """PNG images: road queue over time, time in system, waiting by priority class. Titles
+    and axes through ``gettext``, priority classes by their labels in ``lang``, scenarios by
+    ``names`` (default: their names)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import font_manager
 
+    from borderflow.documents import FONT
+
+    def say(key: str) -> str:
+        return (gettext or str)(PLOT_TEXTS[key])
+
+    shown = list(names) if names is not None else [r.name for r in results]
+    font_manager.fontManager.addfont(str(FONT))
+    family = font_manager.FontProperties(fname=str(FONT)).get_name()
     out: dict[str, bytes] = {}
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    for r in results:
-        days = [t / 1440.0 for t in r.series.t]
-        spacing = _spacing(r)
-        ax.plot(days, [q * spacing for q in r.series.road], label=r.name, linewidth=1.2)
-    ax.set_xlabel("day")
-    ax.set_ylabel("road queue (km)")
-    ax.set_title("Queue on the highway (first replication)")
-    ax.legend(fontsize=8)
-    ax.grid(alpha=0.3)
-    out["road_queue.png"] = _png(fig)
-    plt.close(fig)
+    with plt.rc_context({"font.family": [family, "DejaVu Sans"]}):
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        for r, name in zip(results, shown, strict=True):
+            days = [t / 1440.0 for t in r.series.t]
+            spacing = _spacing(r)
+            ax.plot(days, [q * spacing for q in r.series.road], label=name, linewidth=1.2)
+        ax.set_xlabel(say("day"))
+        ax.set_ylabel(say("road_km"))
+        ax.set_title(say("road_title"))
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+        out["road_queue.png"] = _png(fig)
+        plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    names = [r.name for r in results]
-    x = list(range(len(results)))
-    for k, (key, label) in enumerate((("time_in_system.mean", "mean"),
-                                      ("time_in_system.p95", "p95"))):
-        vals = [_value(r, key, HOURS) or (0.0, 0.0) for r in results]
-        ax.bar([i + (k - 0.5) * 0.38 for i in x], [v[0] for v in vals], width=0.38,
-               yerr=[v[1] for v in vals], label=label, capsize=3)
-    ax.set_xticks(x, names, rotation=15, ha="right", fontsize=8)
-    ax.set_ylabel("hours")
-    ax.set_title("Time in system (arrival to leaving the gate area)")
-    ax.legend()
-    ax.grid(axis="y", alpha=0.3)
-    out["time_in_system.png"] = _png(fig)
-    plt.close(fig)
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        x = list(range(len(results)))
+        for k, (key, label) in enumerate((("time_in_system.mean", "mean"),
+                                          ("time_in_system.p95", "p95"))):
+            vals = [_value(r, key, HOURS) or (0.0, 0.0) for r in results]
+            ax.bar([i + (k - 0.5) * 0.38 for i in x], [v[0] for v in vals], width=0.38,
+                   yerr=[v[1] for v in vals], label=say(label), capsize=3)
+        ax.set_xticks(x, shown, rotation=15, ha="right", fontsize=8)
+        ax.set_ylabel(say("hours"))
+        ax.set_title(say("time_title"))
+        ax.legend()
+        ax.grid(axis="y", alpha=0.3)
+        out["time_in_system.png"] = _png(fig)
+        plt.close(fig)
 
-    fig, ax = plt.subplots(figsize=(9, 3.8))
-    width = 0.8 / max(1, len(results))
-    for j, r in enumerate(results):
-        vals = [_value(r, f"class.{c}.wait.mean", HOURS) or (0.0, 0.0) for c in PRIORITIES]
-        ax.bar([i + (j - (len(results) - 1) / 2) * width for i in range(len(PRIORITIES))],
-               [v[0] for v in vals], width=width, yerr=[v[1] for v in vals], label=r.name,
-               capsize=2)
-    ax.set_xticks(range(len(PRIORITIES)), [c.replace("_", " ") for c in PRIORITIES])
-    ax.set_ylabel("hours")
-    ax.set_title("Wait before call-forward by priority class (mean)")
-    ax.legend(fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    out["wait_by_class.png"] = _png(fig)
-    plt.close(fig)
+        fig, ax = plt.subplots(figsize=(9, 3.8))
+        width = 0.8 / max(1, len(results))
+        for j, (r, name) in enumerate(zip(results, shown, strict=True)):
+            vals = [_value(r, f"class.{c}.wait.mean", HOURS) or (0.0, 0.0) for c in PRIORITIES]
+            ax.bar([i + (j - (len(results) - 1) / 2) * width for i in range(len(PRIORITIES))],
+                   [v[0] for v in vals], width=width, yerr=[v[1] for v in vals], label=name,
+                   capsize=2)
+        classes = [labels.label("priority", c, lang) for c in PRIORITIES]
+        ax.set_xticks(range(len(PRIORITIES)), [_wrap(c) for c in classes], fontsize=8)
+        ax.set_ylabel(say("hours"))
+        ax.set_title(say("wait_title"))
+        ax.legend(fontsize=8)
+        ax.grid(axis="y", alpha=0.3)
+        out["wait_by_class.png"] = _png(fig)
+        plt.close(fig)
     return out
+
+
+def _wrap(text: str, width: int = 22) -> str:
+    """A long tick label on two lines (at a space or a comma near the middle)."""
+    if len(text) <= width:
+        return text
+    cut = max(text.rfind(" ", 0, len(text) // 2 + 6), text.rfind("，", 0, len(text) // 2 + 6))
+    if cut <= 0:
+        cut = len(text) // 2
+    return text[:cut + 1].rstrip() + "\n" + text[cut + 1:].strip()
 
 
 def _spacing(r: ScenarioResult) -> float:

@@ -6,33 +6,109 @@ per day by hour, weekday and season, split by direction, gate, goods and priorit
 regulation (call-forward through the staging area by the live dispatch policy, or none), and
 per-gate changes (hours, closures, capacity, partner-side acceptance, stations).
 
+A scenario's ``name`` and ``description`` are either plain text or given per language
+(``name: {vi: ..., en: ..., zh: ...}``); as a string each is its English text (else the
+Vietnamese, else the first given), and :meth:`LocalText.in_` picks a language.
+
 Validation errors name the field path and the reason (``demand.export_share: Input should be
-less than or equal to 1``), through :class:`ScenarioError`.
+less than or equal to 1``), through :class:`ScenarioError`; each reason is a message
+(:func:`borderflow.errors.msg`) that a page shows in its own language.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
+from pydantic_core import core_schema
 
 from borderflow.domain.network import WEEKDAYS, Network
+from borderflow.errors import Text, msg
+from borderflow.jsondoc import pydantic_reason
 
 PACKAGED_NETWORK = Path(__file__).resolve().parent.parent / "data" / "network" / "lang-son.yaml"
 CLASSES = ("urgent", "aeo_perishable", "perishable", "aeo", "normal")
 
 
+LANGS = ("vi", "en", "zh")
+
+
 class ScenarioError(ValueError):
-    """A scenario file that cannot be used; ``problems`` lists (field path, reason)."""
+    """A scenario file that cannot be used; ``problems`` lists (field path, reason), each
+    reason a message (:class:`borderflow.errors.Text`) whose English is what it says."""
 
     def __init__(self, source: str, problems: list[tuple[str, str]]) -> None:
         self.source = source
         self.problems = problems
         lines = "; ".join(f"{path}: {reason}" for path, reason in problems)
         super().__init__(f"{source}: {lines}")
+
+    def messages(self) -> list[Text]:
+        """Each problem as a message naming the file and the field."""
+        name = Path(self.source).name
+        return [msg("{file}, {field}: {problem}", file=name, field=path,
+                    problem=reason if isinstance(reason, Text)
+                    else msg("This value is not accepted."))
+                for path, reason in self.problems]
+
+
+class LocalText(str):
+    """A scenario's name or description: plain text, or text per language (vi, en, zh).
+    As a string it is the English (else the Vietnamese, else the first given)."""
+
+    translations: dict[str, str]
+
+    def __new__(cls, value: str | Mapping[str, str]) -> LocalText:
+        translations = {} if isinstance(value, str) else {k: str(v) for k, v in value.items()}
+        plain = value if isinstance(value, str) else (
+            translations.get("en") or translations.get("vi")
+            or next(iter(translations.values()), ""))
+        self = super().__new__(cls, plain)
+        self.translations = translations
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (LocalText, (self.translations or str(self),))
+
+    def in_(self, lang: str) -> str:
+        """The text in ``lang`` (the plain text when it is not given in that language)."""
+        return self.translations.get(lang) or str(self)
+
+    @classmethod
+    def _check(cls, value: Any) -> LocalText:
+        if isinstance(value, LocalText):
+            return value
+        if isinstance(value, str):
+            return cls(value)
+        if isinstance(value, Mapping) and value:
+            wrong = [k for k in value if k not in LANGS]
+            if wrong:
+                raise ValueError(msg("languages are vi, en and zh, not {keys}",
+                                     keys=[str(k) for k in wrong]))
+            if not all(isinstance(v, str) for v in value.values()):
+                raise ValueError(msg("each language's text must be text"))
+            return cls({str(k): v for k, v in value.items()})
+        raise ValueError(msg("text, or text per language (vi, en, zh)"))
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler
+                                     ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(
+            cls._check, serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda v: v.translations or str(v)))
 
 
 class _Model(BaseModel):
@@ -106,7 +182,7 @@ class Period(_Model):
     @model_validator(mode="after")
     def _ordered(self) -> Period:
         if self.end < self.start:
-            raise ValueError("end must not be before start")
+            raise ValueError(msg("end must not be before start"))
         return self
 
 
@@ -132,11 +208,12 @@ class Demand(_Model):
     @model_validator(mode="after")
     def _shares(self) -> Demand:
         if sum(self.hourly_profile) <= 0:
-            raise ValueError("hourly_profile must have at least one positive hour")
+            raise ValueError(msg("hourly_profile must have at least one positive hour"))
         for direction in ("export", "import"):
             shares = self.gates.get(direction)
             if not shares or sum(shares.values()) <= 0:
-                raise ValueError(f"gates.{direction} must give at least one gate a share")
+                raise ValueError(msg("gates.{code} must give at least one gate a share",
+                                     code=direction))
         return self
 
 
@@ -156,9 +233,17 @@ class Dispatch(_Model):
     re-routing planner."""
 
 
+def _not_empty(text: LocalText) -> LocalText:
+    if not text.strip() or not all(v.strip() for v in text.translations.values()):
+        raise ValueError(msg("a name is needed"))
+    return text
+
+
 class Scenario(_Model):
-    name: str = Field(min_length=1)
-    description: str = ""
+    name: Annotated[LocalText, AfterValidator(_not_empty)]
+    """Plain text, or per language: ``{vi: ..., en: ..., zh: ...}``."""
+    description: LocalText = LocalText("")
+    """Plain text, or per language, like ``name``."""
     network: str | None = None
     """Path of a network file (relative to the scenario file); omitted: the packaged Lang Son
     network."""
@@ -182,7 +267,7 @@ class Scenario(_Model):
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:
         if self.warmup_days >= self.days:
-            raise ValueError("warmup_days must be fewer than days")
+            raise ValueError(msg("warmup_days must be fewer than days"))
         return self
 
 
@@ -199,25 +284,27 @@ def _path(loc: tuple[int | str, ...]) -> str:
 def parse(document: Any, source: str = "scenario") -> Scenario:
     """A scenario document checked into a :class:`Scenario` (all problems at once)."""
     if not isinstance(document, dict):
-        raise ScenarioError(source, [("document", "a scenario must be a mapping")])
+        raise ScenarioError(source, [("document", msg("a scenario must be a mapping"))])
     try:
         return Scenario.model_validate(document)
     except ValidationError as exc:
-        raise ScenarioError(source, [(_path(e["loc"]), e["msg"]) for e in exc.errors()]
-                            ) from None
+        raise ScenarioError(source, _problems(exc)) from None
+
+
+def _problems(exc: ValidationError) -> list[tuple[str, str]]:
+    return [(_path(e["loc"]), pydantic_reason(e)) for e in exc.errors()]
 
 
 def load_network(path: Path) -> Network:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
-        raise ScenarioError(str(path), [("network", f"cannot read the network: {exc}")]
-                            ) from None
+        raise ScenarioError(str(path), [("network", msg("cannot read the network: {detail}",
+                                                         detail=str(exc)))]) from None
     try:
         network = _network_adapter.validate_python(document)
     except ValidationError as exc:
-        raise ScenarioError(str(path), [(_path(e["loc"]), e["msg"]) for e in exc.errors()]
-                            ) from None
+        raise ScenarioError(str(path), _problems(exc)) from None
     problems = network.problems()
     if problems:
         raise ScenarioError(str(path), [(p.field, p.reason) for p in problems])
@@ -233,20 +320,21 @@ def check_against(scenario: Scenario, network: Network, source: str) -> None:
         for code in shares:
             gate = network.gate(code)
             if gate is None:
-                problems.append((f"demand.gates.{direction}.{code}", "no such gate"))
+                problems.append((f"demand.gates.{direction}.{code}", msg("no such gate")))
             elif not gate.permits_direction(direction):
                 problems.append((f"demand.gates.{direction}.{code}",
-                                 f"the gate takes no {direction} traffic"))
+                                 msg("the gate takes no {direction} traffic",
+                                     direction=direction)))
     for code, change in scenario.gates.items():
         if code not in codes:
-            problems.append((f"gates.{code}", "no such gate"))
-        problems += [(f"gates.{code}.stations.{s}", "no such procedure step")
+            problems.append((f"gates.{code}", msg("no such gate")))
+        problems += [(f"gates.{code}.stations.{s}", msg("no such procedure step"))
                      for s in change.stations if s not in steps]
-    problems += [(f"stations.{s}", "no such procedure step")
+    problems += [(f"stations.{s}", msg("no such procedure step"))
                  for s in scenario.stations if s not in steps]
     for day in scenario.demand.weekday_factors:
         if day not in WEEKDAYS:  # pragma: no cover - the Literal already refuses it
-            problems.append((f"demand.weekday_factors.{day}", "not a weekday"))
+            problems.append((f"demand.weekday_factors.{day}", msg("not a weekday")))
     if problems:
         raise ScenarioError(source, problems)
 
@@ -261,23 +349,34 @@ def merge(base: Any, change: Any) -> Any:
     return change
 
 
+OWN = ("name", "description")
+"""What a scenario that extends another always says for itself, in every language it gives."""
+
+
 def read_document(path: Path, seen: tuple[Path, ...] = ()) -> Any:
     """A scenario document with what it ``extends`` (another scenario file, relative to it)
-    merged under it."""
+    merged under it (its ``name`` and ``description`` replace the other's whole)."""
     if path.resolve() in seen:
-        raise ScenarioError(str(path), [("extends", "scenarios extend each other in a loop")])
+        raise ScenarioError(str(path), [("extends",
+                                         msg("scenarios extend each other in a loop"))])
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise ScenarioError(str(path), [("document", f"not valid YAML: {exc}")]) from None
+        raise ScenarioError(str(path), [("document", msg("not valid YAML: {detail}",
+                                                          detail=str(exc)))]) from None
     except OSError as exc:
-        raise ScenarioError(str(path), [("document", str(exc))]) from None
+        raise ScenarioError(str(path), [("document", msg("cannot read the file: {detail}",
+                                                          detail=exc.strerror or str(exc)))]
+                            ) from None
     if isinstance(document, dict) and "extends" in document:
         document = dict(document)
         parent = document.pop("extends")
         if not isinstance(parent, str):
-            raise ScenarioError(str(path), [("extends", "the path of another scenario file")])
+            raise ScenarioError(str(path), [("extends",
+                                             msg("the path of another scenario file"))])
         base = read_document(path.parent / parent, (*seen, path.resolve()))
+        if isinstance(base, dict):  # a name or description is replaced whole, never merged
+            base = {k: v for k, v in base.items() if k not in OWN or k not in document}
         document = merge(base, document)
         if isinstance(base, dict) and "network" in base and "network" not in document:
             document["network"] = str(Path(parent).parent / base["network"])
