@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from borderflow import web
 from borderflow.web.pages import STATIC
 from tests.trip.test_rerouting import staged
-from tests.web.test_driver import _login
+from tests.web.test_driver import _csrf, _login
 
 
 class Audit(HTMLParser):
@@ -120,6 +120,37 @@ def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any
         assert _unlabelled(html) == [], path
 
 
+def test_forms_shown_again_after_a_refusal_point_at_their_messages(
+    client: TestClient, auth: Any
+) -> None:
+    ref = staged(client, auth, "29C-900.02")
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    client.post(f"/api/v1/trips/{ref}/movements", headers=auth("borderguard"),
+                json={"action": "enter", "area": "gate_area:huu-nghi"})
+    refused = {}
+    _login(client, "borderguard")
+    token = _csrf(client, f"/officer/trips/{ref}")
+    refused["officer"] = client.post(f"/officer/trips/{ref}/steps/border_guard",
+                                     data={"csrf": token, "outcome": "hold", "note": "x"})
+    client.cookies.clear()
+    _login(client, "regulator")
+    token = _csrf(client, "/console")
+    refused["console"] = client.post("/console/controls", data={
+        "csrf": token, "gate": "huu-nghi", "kind": "closure", "hours": "0", "reason": ""})
+    refused["priority"] = client.post("/console/priority", data={"csrf": token})
+    client.cookies.clear()
+    _login(client, "driver")
+    refused["driver"] = client.post("/driver/device", data={
+        "csrf": _csrf(client, "/driver"), "device_id": " "})
+    for name, page in refused.items():
+        assert page.status_code == 422, name
+        assert _unlabelled(page.text) == [], name
+        described = re.findall(r'aria-invalid="true" aria-describedby="([^"]+)"', page.text)
+        assert described, name  # the field refused is marked, and says why
+        for target in described:
+            assert f'id="{target}"' in page.text, (name, target)
+
+
 def _luminance(hex_colour: str) -> float:
     rgb = [int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
     lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in rgb]
@@ -141,6 +172,8 @@ def test_text_colours_meet_wcag_aa_contrast() -> None:
              ("#f0f3f6", "#0d1117"), ("#c9d1d9", "#161b22"), (var["alert"], var["card"]),
              # the console's map and its legend: key letters and counts on the fill colours
              (var["ink"], "#eef2f6"), (var["ink"], "#cfe8d4"), (var["ink"], "#f7dd9b"),
-             (var["ink"], "#f3b3b3")]
+             (var["ink"], "#f3b3b3"),
+             # a form's confirmation in place
+             ("#0f5323", "#e6f4ea")]
     for fg, bg in pairs:
         assert contrast(fg, bg) >= 4.5, (fg, bg, round(contrast(fg, bg), 2))

@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+from borderflow.domain import labels
 from borderflow.web import i18n
 from tests.trip.test_rerouting import staged
 
@@ -42,7 +43,16 @@ def test_a_closure_and_the_partner_sides_counts_show_on_the_board(
                 json={"direction": "export", "vehicles": 412, "capacity": 600})
     html = client.get("/board", params={"lang": "en"}).text
     chi_ma = html[html.index('id="gate-chi-ma"'):]
-    assert "Closed: flooding on the approach road" in chi_ma[:chi_ma.index("</article>")]
+    assert "Gate closed: flooding on the approach road · until 20:00" in \
+        chi_ma[:chi_ma.index("</article>")]
+    for lang in ("vi", "zh"):  # the kind in the page's language, the reason as typed
+        panel = client.get("/board/panel", params={"lang": lang}).text
+        chi_ma = panel[panel.index('id="gate-chi-ma"'):]
+        closure = getattr(labels.TABLES["control_kind"]["closure"], lang)
+        until = {"vi": "đến 20:00", "zh": "至 20:00"}[lang]
+        assert f"{closure}: flooding on the approach road · {until}" in \
+            chi_ma[:chi_ma.index("</article>")]
+        assert "closure" not in panel
     assert "In the partner side&#39;s yard" in html
     assert "412" in html
 

@@ -8,14 +8,16 @@ import math
 import re
 from typing import Any
 
+import pytest
 import yaml
 from fastapi.testclient import TestClient
 
 from borderflow.config import DEFAULT_NETWORK_FILE
+from borderflow.domain import labels
 from borderflow.network import service as networks
 from borderflow.web import console
 from tests.trip.test_rerouting import staged
-from tests.web.test_driver import _csrf, _login
+from tests.web.test_driver import _csrf, _login, visible
 
 
 def test_the_console_shows_the_network_queue_orders_and_alerts(
@@ -58,6 +60,10 @@ def test_a_closure_applied_from_the_console_reaches_the_drivers_order(
         "csrf": token, "gate": "huu-nghi", "kind": "closure", "hours": "2",
         "reason": "landslide on the approach road"}, follow_redirects=False)
     assert r.status_code == 303
+    assert r.headers["location"].startswith("/console?done=control&control=")
+    done = client.get(r.headers["location"] + "&lang=en").text
+    assert "Control applied: Huu Nghi International Border Gate, Gate closed until 10:00." \
+        in done
     trip = client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
     assert trip["status"] == "called"  # re-routed and called at another gate, or recalled
     assert trip["gate"] != "huu-nghi" or trip["status"] == "at_staging"
@@ -72,7 +78,12 @@ def test_a_closure_applied_from_the_console_reaches_the_drivers_order(
     _login(client, "regulator")
     lifted = client.post(f"/console/controls/{lifted_id}/lift",
                          data={"csrf": _csrf(client, "/console")}, follow_redirects=False)
-    assert lifted.status_code == 303
+    assert (lifted.status_code, lifted.headers["location"]) == (303, "/console?done=lifted")
+    assert "Đã dỡ bỏ biện pháp điều hành." in client.get("/console?done=lifted").text
+    again = client.post("/console/controls/999999/lift",
+                        data={"csrf": _csrf(client, "/console")})
+    assert again.status_code == 404  # the console again, with the message on top
+    assert 'id="controls-h"' in again.text
 
 
 def test_only_the_control_room_uses_the_console(client: TestClient) -> None:
@@ -93,15 +104,95 @@ def test_the_regulator_grants_urgent_priority_from_the_console(
     token = _csrf(client, "/console")
     short = client.post("/console/priority", data={"csrf": token, "trip": ref, "reason": "x"})
     assert short.status_code == 422
+    assert f'value="{ref}"' in short.text
     ok = client.post("/console/priority", data={
-        "csrf": token, "trip": ref, "reason": "medical supplies for the provincial hospital"},
-        follow_redirects=False)
-    assert ok.status_code == 303
+        "csrf": token, "trip": "29c 702 01", "reason": "medical supplies for the hospital"},
+        follow_redirects=False)  # by its plate, as people read it
+    assert (ok.status_code, ok.headers["location"]) == (303, f"/console?done=priority&trip={ref}")
+    assert f"Urgent priority granted to {ref}." in client.get(ok.headers["location"]
+                                                              + "&lang=en").text
     trip = client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
     assert trip["priority"] == "urgent"
     timeline = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
     last = timeline["entries"][-1]
     assert (last["type"], last["actor"]) == ("trip.prioritised", "regulator")
+
+
+MESSAGES = {
+    "vi": {"reason": "Hãy ghi lý do, ít nhất 3 ký tự.",
+           "hours": "Nhập số giờ, lớn hơn 0 và không quá 336.",
+           "top": "Chưa áp dụng biện pháp: xem các ô được đánh dấu bên dưới.",
+           "no trip": "Không có chuyến NO-SUCH-TRIP trong số chuyến bạn được xem.",
+           "stale": "Biểu mẫu đã hết hạn"},
+    "zh": {"reason": "请说明原因，至少 3 个字符。",
+           "hours": "请填写小时数，大于 0 且不超过 336。",
+           "top": "调控未生效：请查看下方标出的栏目。",
+           "no trip": "在您可查看的行程中没有 NO-SUCH-TRIP。",
+           "stale": "表单已过期"},
+}
+
+
+def _selected(html: str, select_id: str) -> str | None:
+    found = re.search(rf'<select id="{select_id}".*?</select>', html, re.S)
+    assert found, select_id
+    chosen = re.search(r'<option value="([^"]*)" ?selected', found.group(0))
+    return chosen.group(1) if chosen else None
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_a_refused_control_shows_the_console_again_with_the_form_as_typed(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    _login(client, "regulator")
+    client.cookies.set("lang", lang)
+    token = _csrf(client, "/console")
+    bad = client.post("/console/controls", data={
+        "csrf": token, "gate": "chi-ma", "kind": "capacity", "direction": "import",
+        "hours": "500", "vehicles_per_hour": "12", "reason": "x"})
+    assert bad.status_code == 422
+    page = bad.text
+    assert f'lang="{lang}"' in page
+    for text in ("reason", "hours", "top"):
+        assert MESSAGES[lang][text] in page
+    assert (_selected(page, "c-gate"), _selected(page, "c-kind"), _selected(page, "c-dir")) \
+        == ("chi-ma", "capacity", "import")
+    assert re.search(r'id="c-hours"[^>]*value="500"', page)
+    assert re.search(r'id="c-vph"[^>]*value="12"', page)
+    assert re.search(r'id="c-reason"[^>]*value="x"', page)
+    assert 'aria-describedby="reason-error"' in page
+    missing = client.post("/console/priority", data={
+        "csrf": token, "trip": "NO-SUCH-TRIP", "reason": "medicine for the hospital"})
+    assert missing.status_code == 404
+    assert MESSAGES[lang]["no trip"] in missing.text
+    assert re.search(r'id="p-reason"[^>]*value="medicine for the hospital"', missing.text)
+    stale = client.post("/console/controls", data={
+        "csrf": "y" * 43, "gate": "chi-ma", "kind": "closure", "hours": "2",
+        "reason": "flooding"})
+    assert stale.status_code == 403
+    assert MESSAGES[lang]["stale"] in stale.text
+    assert re.search(r'id="c-reason"[^>]*value="flooding"', stale.text)
+    assert client.get("/api/v1/gates/controls", headers=auth("regulator")).json() == []
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_the_console_lists_controls_queue_and_orders_with_labels(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    client.post("/api/v1/gates/chi-ma/controls", headers=auth("regulator"), json={
+        "kind": "capacity", "direction": "import", "vehicles_per_hour": 20,
+        "ends_at": "2026-11-24T09:00:00+07:00", "reason": "road works"})
+    waiting = staged(client, auth, f"29C-703.0{'12'[lang == 'zh']}")  # in the queue
+    client.cookies.clear()
+    _login(client, "regulator")
+    shown = visible(client.get("/console", params={"lang": lang}).text)
+    assert waiting in shown
+    for kind, code in (("control_kind", "capacity"), ("direction", "import"),
+                       ("priority", "normal"), ("direction", "export")):
+        assert getattr(labels.TABLES[kind][code], lang) in shown, (kind, code)
+    assert "road works" in shown
+    for code in ("chi-ma", "huu-nghi", "capacity", "import", "normal", "export",
+                 "extended_hours"):
+        assert code not in shown, code
 
 
 

@@ -4,11 +4,14 @@ roles and other drivers' trips stay out."""
 
 from __future__ import annotations
 
+import html as markup
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from borderflow.domain import labels
 from tests.conftest import PASSWORD
 from tests.trip.test_rerouting import staged
 
@@ -18,6 +21,13 @@ def _csrf(client: TestClient, path: str = "/login") -> str:
     found = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert found, page.text
     return found.group(1)
+
+
+def visible(html: str) -> str:
+    """The text a person reads in a page's main part (no tags, attributes or scripts)."""
+    main = html[html.index("<main"):html.index("</main>")]
+    main = re.sub(r"<(script|style)\b.*?</\1>", " ", main, flags=re.S)
+    return re.sub(r"\s+", " ", markup.unescape(re.sub(r"<[^>]+>", " ", main)))
 
 
 def _login(client: TestClient, username: str, next_path: str = "") -> Any:
@@ -78,11 +88,16 @@ def test_the_driver_sees_the_order_acknowledges_it_and_links_a_phone(
     timeline = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
     assert timeline["entries"][-1]["type"] == "trip.order_acknowledged"
     assert timeline["entries"][-1]["actor"] == "driver"
+    assert ack.headers["location"] == "/driver?done=acknowledged"
+    assert "Cảm ơn: trung tâm điều hành đã biết bạn đã xem lệnh." in client.get(
+        ack.headers["location"]).text
     linked = client.post("/driver/device", data={"device_id": "phone-tai-1",
                                                  "csrf": _csrf(client, "/driver")},
                          follow_redirects=False)
-    assert linked.status_code == 303
-    assert "phone-tai-1" in client.get("/driver").text
+    assert (linked.status_code, linked.headers["location"]) == (303, "/driver?done=linked")
+    confirmed = client.get(linked.headers["location"] + "&lang=zh").text
+    assert "手机已绑定" in confirmed
+    assert "phone-tai-1" in confirmed
     forged = client.post(f"/driver/trips/{ref}/acknowledge", data={"csrf": "x" * 40})
     assert forged.status_code == 403
 
@@ -101,3 +116,37 @@ def test_other_roles_and_other_drivers_trips_stay_out(client: TestClient, auth: 
     assert other.status_code == 403  # the enterprise sees its trip, but only the driver acks
     timeline = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
     assert "trip.order_acknowledged" not in [e["type"] for e in timeline["entries"]]
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_the_drivers_page_speaks_the_language_and_keeps_a_refused_device(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    ref = staged(client, auth, f"29C-500.1{'12'[lang == 'zh']}")
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    client.cookies.clear()
+    _login(client, "driver")
+    client.cookies.set("lang", lang)
+    page = client.get("/driver").text
+    shown = visible(page)
+    trip = shown[shown.index(ref):]
+    assert getattr(labels.TABLES["status"]["called"], lang) in trip
+    assert getattr(labels.TABLES["direction"]["export"], lang) in trip
+    assert {"vi": "Có mặt trước", "zh": "请于"}[lang] in trip
+    for code in ("called", "huu-nghi", "export"):
+        assert code not in trip, code
+    assert page.count('action="/logout"') == 1  # in the header, once
+    too_long = client.post("/driver/device", data={"device_id": "p" * 101,
+                                                   "csrf": _csrf(client, "/driver")})
+    assert too_long.status_code == 422
+    assert {"vi": "Nhập mã thiết bị", "zh": "请填写应用中显示的设备标识"}[lang] in too_long.text
+    assert f'value="{"p" * 101}"' in too_long.text
+    assert 'aria-describedby="device_id-error"' in too_long.text
+    stale = client.post("/driver/device", data={"device_id": "phone-x", "csrf": "z" * 43})
+    assert stale.status_code == 403
+    assert 'value="phone-x"' in stale.text
+    assert {"vi": "Biểu mẫu đã hết hạn", "zh": "表单已过期"}[lang] in stale.text
+    other = client.post("/driver/trips/NO-SUCH-1/acknowledge",
+                        data={"csrf": _csrf(client, "/driver")})
+    assert other.status_code == 404
+    assert f'id="trip-{ref}"' in other.text  # the driver's page, with the message on top

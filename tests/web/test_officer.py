@@ -1,16 +1,26 @@
 """The officer's checkpoint screen: find a trip by plate or scanned reference, see what is
 pending for the role, record a hold and a release and a pass with the same rules as the API,
-and see the timeline; other roles stay out."""
+and see the timeline; a refused action shows the page again with the message in the page's
+language and what was typed; the control room reads the trip without the forms; other roles
+stay out."""
 
 from __future__ import annotations
 
+import html as markup
 import re
+from datetime import timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from fastapi.testclient import TestClient
 
+from borderflow.clock import FixedClock
+from borderflow.domain import labels
+from borderflow.network import service as networks
+from tests.conftest import PASSWORD
 from tests.trip.test_rerouting import staged
-from tests.web.test_driver import _csrf, _login
+from tests.web.test_driver import _csrf, _login, visible
 
 
 def _in_gate_area(client: TestClient, auth: Any, plate: str) -> str:
@@ -21,6 +31,12 @@ def _in_gate_area(client: TestClient, auth: Any, plate: str) -> str:
                     headers=auth("borderguard"))
     assert r.status_code == 200, r.text
     return ref
+
+
+def _status_of(page: str, step: str) -> str:
+    found = re.search(rf'data-step="{step}" data-status="(\w+)"', page)
+    assert found, step
+    return found.group(1)
 
 
 def test_an_officer_finds_a_truck_records_a_hold_and_a_release_then_passes(
@@ -37,16 +53,19 @@ def test_an_officer_finds_a_truck_records_a_hold_and_a_release_then_passes(
     assert 'id="step-customs"' not in page  # customs' step is not the border guard's
     token = _csrf(client, f"/officer/trips/{ref}")
     url = f"/officer/trips/{ref}/steps/border_guard"
-    no_reason = client.post(url, data={"csrf": token, "outcome": "hold"})
+    no_reason = client.post(f"{url}?lang=en",
+                            data={"csrf": token, "outcome": "hold", "note": "no CMR"})
     assert no_reason.status_code == 422
-    assert "reason_code" in no_reason.text
+    assert "Choose a reason." in no_reason.text  # next to the field, the page kept
     held = client.post(url, data={"csrf": token, "outcome": "hold", "reason_code":
                                   "documents-missing", "note": "no CMR"},
                        follow_redirects=False)
     assert held.status_code == 303
-    page = client.get(f"/officer/trips/{ref}", params={"lang": "en"}).text
+    assert held.headers["location"] == f"/officer/trips/{ref}?done=held&step=border_guard"
+    page = client.get(held.headers["location"] + "&lang=en").text
+    assert "Step put on hold: Border-guard inspection in/out of the gate." in page
     assert 'id="held-border_guard"' in page
-    assert re.search(r'data-step="border_guard">held<', page)
+    assert _status_of(page, "border_guard") == "held"
     released = client.post(url, data={"csrf": token, "outcome": "release"},
                            follow_redirects=False)
     assert released.status_code == 303
@@ -59,16 +78,209 @@ def test_an_officer_finds_a_truck_records_a_hold_and_a_release_then_passes(
     assert [e["type"] for e in timeline["entries"]][-3:] == [
         "step.held", "step.released", "step.passed"]
     assert {e["source"] for e in timeline["entries"][-3:]} == {"officer_screen"}
-    assert "step.held" in client.get(f"/officer/trips/{ref}").text  # the timeline shows it
-    assert client.post(url, data={"outcome": "pass"}).status_code == 403  # no CSRF token
+    shown = visible(client.get(f"/officer/trips/{ref}", params={"lang": "en"}).text)
+    assert "Held · Border-guard inspection in/out of the gate · Documents missing" in shown
+    forged = client.post(url, data={"outcome": "pass"})  # no CSRF token
+    assert forged.status_code == 403
 
 
-def test_drivers_and_the_public_cannot_use_the_checkpoint_screen(client: TestClient) -> None:
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_a_refused_hold_is_shown_again_in_the_pages_language_with_the_note_kept(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    ref = _in_gate_area(client, auth, f"29C-600.1{'12'[lang == 'zh']}")
+    client.cookies.clear()
+    _login(client, "borderguard")
+    client.cookies.set("lang", lang)
+    token = _csrf(client, f"/officer/trips/{ref}")
+    url = f"/officer/trips/{ref}/steps/border_guard"
+    note = "Thiếu giấy CMR, tài xế đang gọi công ty"
+    refused = client.post(url, data={"csrf": token, "outcome": "hold", "note": note})
+    assert refused.status_code == 422
+    page = refused.text
+    expected = {"vi": "Hãy chọn lý do.", "zh": "请选择原因。"}[lang]
+    assert expected in page
+    assert f'value="{note}"' in page  # the note is still in the field
+    hold = re.search(r'<select id="hold-border_guard".*?</select>', page, re.S)
+    assert hold
+    assert hold.group(0).count("selected") == 0  # no reason chosen for the officer
+    assert re.search(r'<option value="">[^<]+</option>', hold.group(0))  # "Choose a reason"
+    assert 'aria-invalid="true" aria-describedby="hold-border_guard-error"' in hold.group(0)
+    assert 'id="hold-border_guard-error"' in page
+    assert f'lang="{lang}"' in page
+    # a stale form (its CSRF token no longer matches) comes back the same way, not a bare page
+    stale = client.post(url, data={"csrf": "x" * 43, "outcome": "hold",
+                                   "reason_code": "documents-missing", "note": note})
+    assert stale.status_code == 403
+    assert {"vi": "Biểu mẫu đã hết hạn", "zh": "表单已过期"}[lang] in stale.text
+    assert f'value="{note}"' in stale.text
+    assert re.search(r'<option value="documents-missing" selected>', stale.text)
+    # a reload of the form's address (or the language switch there) shows the trip's page
+    again = client.get(url, headers={"accept": "text/html"}, follow_redirects=False)
+    assert (again.status_code, again.headers["location"]) == (303, f"/officer/trips/{ref}")
+    switch = re.search(r'href="(/lang/en\?next=[^"]+)"', stale.text)
+    assert switch
+    other = client.get(markup.unescape(switch.group(1)), headers={"accept": "text/html"})
+    assert other.status_code == 200
+    assert other.headers["content-type"].startswith("text/html")
+    assert f"{ref} · 29C-600.1" in other.text
+    assert 'lang="en"' in other.text
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_a_step_another_officer_passed_meanwhile_is_refused_with_the_typed_note_shown(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    ref = _in_gate_area(client, auth, f"29C-600.2{'12'[lang == 'zh']}")
+    client.cookies.clear()
+    _login(client, "borderguard")
+    token = _csrf(client, f"/officer/trips/{ref}")
+    other = client.post(f"/api/v1/trips/{ref}/steps/border_guard",
+                        headers=auth("borderguard"), json={"outcome": "pass"})
+    assert other.status_code == 200, other.text
+    late = client.post(f"/officer/trips/{ref}/steps/border_guard?lang={lang}",
+                       data={"csrf": token, "outcome": "hold",
+                             "reason_code": "documents-missing", "note": "seal broken"})
+    assert 400 <= late.status_code < 500
+    shown = visible(late.text)
+    assert "seal broken" in shown  # what was typed is still there to copy
+    assert 'role="alert"' in late.text
+    assert _status_of(late.text, "border_guard") == "passed"  # the page as it is now
+    assert "reload" not in shown.lower()  # the message is in the page's language
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_the_trip_page_shows_labels_never_codes(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    ref = _in_gate_area(client, auth, f"29C-600.3{'12'[lang == 'zh']}")
+    client.post(f"/api/v1/trips/{ref}/steps/border_guard", headers=auth("borderguard"),
+                json={"outcome": "hold", "reason_code": "documents-missing",
+                      "note": "no CMR"})
+    client.cookies.clear()
+    _login(client, "borderguard")
+    shown = visible(client.get(f"/officer/trips/{ref}", params={"lang": lang}).text)
+    for kind, code in [("event", "step.held"), ("event", "trip.called"),
+                       ("event", "area.entered"), ("status", "in_gate_area"),
+                       ("step_status", "held"), ("step_status", "passed"),
+                       ("step_status", "pending"), ("direction", "export"),
+                       ("priority", "normal"), ("vehicle_type", "container_truck")]:
+        assert getattr(labels.TABLES[kind][code], lang) in shown, (kind, code)
+    for kind, code in [("gate", "huu-nghi"), ("yard", "huu-nghi-export"),
+                       ("reason", "documents-missing"), ("goods_group", "machinery")]:
+        name = _network_label(client, kind, code, lang)
+        assert name in shown, (kind, code)
+    for code in ("step.held", "trip.called", "area.entered", "in_gate_area", "held ",
+                 "pending", "passed", "huu-nghi", "documents-missing", "border_guard",
+                 "machinery", "container_truck", "normal", "export", "officer_screen",
+                 "staging:", "gate_area:"):
+        assert code not in shown, code
+    assert "no CMR" in shown  # the officer's own note, as typed
+
+
+def _network_label(client: TestClient, kind: str, code: str, lang: str) -> str:
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    with ctx.read_sessions() as db:
+        network = networks.in_force(db, ctx.clock.now())
+    return labels.label(kind, code, lang, network)
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_the_control_room_opens_a_held_trip_from_its_alert_and_reads_it_without_forms(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    ref = _in_gate_area(client, auth, f"29C-600.4{'12'[lang == 'zh']}")
+    client.post(f"/api/v1/trips/{ref}/steps/border_guard", headers=auth("borderguard"),
+                json={"outcome": "hold", "reason_code": "documents-missing"})
+    client.cookies.clear()
+    _login(client, "regulator")
+    client.cookies.set("lang", lang)
+    console = client.get("/console").text
+    alerts = console[console.index('id="alerts-h"'):console.index('id="controls-h"')]
+    link = re.search(r'href="(/officer/trips/[^"]+)"', alerts)
+    assert link
+    assert link.group(1) == f"/officer/trips/{ref}"
+    assert _network_label(client, "step", "border_guard", lang) in visible(
+        f"<main>{alerts}</main>")
+    page = client.get(link.group(1))
+    assert page.status_code == 200
+    assert f'lang="{lang}"' in page.text
+    assert "/steps/" not in page.text  # no pass, hold, reject or release forms
+    assert 'href="/officer"' not in page.text  # the checkpoint's search is not theirs
+    assert getattr(labels.TABLES["event"]["step.held"], lang) in visible(page.text)
+    # every link of the console and of the trip page opens for the regulator
+    for html in (console, page.text):
+        for href in sorted(set(re.findall(r'href="(/[^"]*)"', html))):
+            target = markup.unescape(href)
+            if target.startswith(("/lang/", "/static/", "/docs")):
+                continue
+            opened = client.get(target)
+            assert opened.status_code == 200, (target, opened.status_code)
+
+
+def test_drivers_and_enterprises_use_their_own_pages_not_the_checkpoints(
+    client: TestClient, auth: Any
+) -> None:
+    ref = _in_gate_area(client, auth, "29C-600.50")
     assert client.get("/officer", follow_redirects=False).status_code == 303
     _login(client, "driver")
     refused = client.get("/officer")
     assert refused.status_code == 403
     assert "Trang này dành cho cán bộ kiểm tra." in refused.text
+    assert client.get(f"/officer/trips/{ref}").status_code == 403
+    client.cookies.clear()
+    _login(client, "enterprise")
+    assert client.get(f"/officer/trips/{ref}").status_code == 403
+    client.cookies.clear()
+    _login(client, "customs")  # reads it, and records only its own step
+    page = client.get(f"/officer/trips/{ref}", params={"lang": "en"}).text
+    assert 'id="step-border_guard"' not in page
+
+
+def test_a_confirmation_comes_from_a_code_never_from_the_address(
+    client: TestClient, auth: Any
+) -> None:
+    ref = _in_gate_area(client, auth, "29C-600.60")
+    _login(client, "borderguard")
+    fake = client.get(f"/officer/trips/{ref}", params={
+        "lang": "zh", "done": "passed", "step": "<b>all clear</b>"}).text
+    assert "all clear" not in fake
+    assert 'class="notice"' not in fake
+    other = client.get(f"/officer/trips/{ref}", params={"lang": "zh", "done": "Trip cleared"})
+    assert "Trip cleared" not in other.text
+
+
+def test_an_expired_session_comes_back_to_the_same_trip_page_with_its_query(
+    client: TestClient, auth: Any, clock: FixedClock
+) -> None:
+    ref = _in_gate_area(client, auth, "29C-600.70")
+    _login(client, "borderguard")
+    clock.set(clock.now() + timedelta(hours=13))
+    expired = client.get(f"/officer/trips/{ref}?lang=zh", follow_redirects=False)
+    assert expired.status_code == 303
+    login_url = expired.headers["location"]
+    assert parse_qs(urlsplit(login_url).query)["next"] == [f"/officer/trips/{ref}?lang=zh"]
+    form = client.get(login_url)
+    assert re.search(r'<input id="username"[^>]*autofocus', form.text)
+    kept = re.search(r'name="next" value="([^"]*)"', form.text)
+    assert kept
+    assert markup.unescape(kept.group(1)) == f"/officer/trips/{ref}?lang=zh"
+    token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert token
+    back = client.post("/login", data={"username": "borderguard", "password": PASSWORD,
+                                       "csrf": token.group(1), "next": markup.unescape(
+                                           kept.group(1))}, follow_redirects=False)
+    assert (back.status_code, back.headers["location"]) == (
+        303, f"/officer/trips/{ref}?lang=zh")
+    assert client.get(back.headers["location"]).status_code == 200
+    # a form sent after the session ended goes to the login page, then back to its page
+    clock.set(clock.now() + timedelta(hours=13))
+    late = client.post(f"/officer/trips/{ref}/steps/border_guard",
+                       data={"csrf": token.group(1), "outcome": "pass"},
+                       follow_redirects=False)
+    assert late.status_code == 303
+    assert parse_qs(urlsplit(late.headers["location"]).query)["next"] == [
+        f"/officer/trips/{ref}"]
 
 
 def test_the_checkpoint_screen_offers_camera_scanning_with_no_internet(

@@ -38,6 +38,17 @@ class AreaFigure:
         return fill_percent(self.vehicles, self.capacity)
 
 
+@dataclass(frozen=True)
+class Closure:
+    """A closure in force at a gate, as the public reads it: the regulator's reason (free
+    text) and when it ends."""
+
+    kind: str
+    direction: str | None
+    reason: str
+    ends_at: datetime
+
+
 @dataclass
 class GateFigures:
     code: str
@@ -54,7 +65,7 @@ class GateFigures:
     """A truck joining the queue now waits about this long (None: not within a day)."""
     hours_today: list[tuple[time, time]]
     day_kind: str
-    closures: list[str] = field(default_factory=list)
+    closures: list[Closure] = field(default_factory=list)
     partner_counts: dict[str, int] = field(default_factory=dict)
     regulated: bool = True
     """Trucks for this gate wait in a staging area and are called (else they come straight)."""
@@ -99,10 +110,11 @@ def build(session: Session, network: Network, now: datetime) -> Board:
     crossed = _crossed_today(session, now)
     views = dispatch.outlooks(session, network, [r for r in rows if r.status != "declared"],
                               now)
-    closures: dict[str, list[str]] = {}
+    closures: dict[str, list[Closure]] = {}
     for c in controls.active(session, now):
         if c.kind == "closure" and c.starts_at <= now:
-            closures.setdefault(c.gate, []).append(c.reason)
+            closures.setdefault(c.gate, []).append(
+                Closure(c.kind, c.direction, c.reason, c.ends_at))
     counts = partner.latest(session, network, now)
     gates = []
     for g in network.gates:
@@ -116,7 +128,7 @@ def build(session: Session, network: Network, now: datetime) -> Board:
 def _gate(g: Gate, network: Network, now: datetime,
           waiting: Counter[tuple[str, str]], declared: Counter[tuple[str, str]],
           called: Counter[str], crossed: Counter[tuple[str, str]],
-          views: dict[tuple[str, str], dispatch.Outlook], closures: dict[str, list[str]],
+          views: dict[tuple[str, str], dispatch.Outlook], closures: dict[str, list[Closure]],
           counts: dict[tuple[str, str], PartnerYardCount], located: Counter[str | None]
           ) -> GateFigures:
     calendar = network.calendar(g.calendar)

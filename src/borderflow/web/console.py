@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
+from borderflow.domain.trip import parse_time
 from borderflow.store.models import Trip, TripEvent
 from borderflow.telemetry import cameras
 from borderflow.telemetry import service as telemetry
@@ -124,19 +125,33 @@ def recent_orders(session: Session, now: datetime, limit: int = 15) -> list[dict
         .where(TripEvent.type == "trip.called", TripEvent.occurred_at >= now - timedelta(hours=24))
         .order_by(TripEvent.id.desc()).limit(limit)).all()
     return [{"at": at, "trip": ref, "gate": payload.get("gate"), "yard": payload.get("yard"),
-             "arrive_by": payload.get("arrive_by")} for at, payload, ref, _plate in rows]
+             "arrive_by": parse_time(payload["arrive_by"]) if payload.get("arrive_by") else None}
+            for at, payload, ref, _plate in rows]
 
 
 def alerts(session: Session, *, actor: Principal, now: datetime,
            silent_after: timedelta) -> dict[str, list[dict[str, Any]]]:
-    holds = [{"trip": r.reference, "gate": r.gate,
+    holds = [{"trip": r.reference, "gate": r.gate, "plate": r.state["facts"]["plate"],
+              "state": r.state,
               "steps": [c for c, s in r.state["steps"].items() if s["status"] == "held"]}
-             for r in session.scalars(select(Trip).where(Trip.on_hold.is_(True)))]
+             for r in session.scalars(select(Trip).where(Trip.on_hold.is_(True))
+                                      .order_by(Trip.updated_at))]
     silent = [{"device": d["id"], "trip": d["trip"], "last_seen_at": d["last_seen_at"]}
               for d in telemetry.silent_devices(session, now=now, silent_after=silent_after)]
-    reads = [{"plate": read.raw_plate, "camera": camera.code, "at": read.read_at}
+    reads = [{"plate": read.raw_plate, "camera": camera.code, "gate": camera.gate,
+              "at": read.read_at}
              for read, camera, _ in cameras.review_queue(session, actor=actor, limit=20)]
     return {"holds": holds, "silent_devices": silent, "plate_reads": reads}
+
+
+def when(fmt: Any, at: datetime | None, now: datetime) -> str:
+    """A moment as the console and the board say it: the time alone today (Lang Son time),
+    with the date on another day."""
+    if at is None:
+        return "—"
+    if at.astimezone(LOCAL_TZ).date() == now.astimezone(LOCAL_TZ).date():
+        return str(fmt.time(at))
+    return f"{fmt.date(at, 'short')} {fmt.time(at)}"
 
 
 def crossings_per_hour(session: Session, now: datetime) -> list[int]:
