@@ -15,6 +15,7 @@ from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, statistics_scope
+from borderflow.domain.network import Network
 from borderflow.network import service as networks
 from borderflow.report import exports, history, situation, statistics, targets
 
@@ -46,10 +47,11 @@ PERIOD_DOC = ("The period is local days (Lang Son time), both ends included, up 
               "(PDF with a chart) in `lang`. ")
 
 
-def _file(doc: dict[str, Any], fmt: exports.Format, lang: exports.Lang, name: str) -> Any:
+def _file(doc: dict[str, Any], fmt: exports.Format, lang: exports.Lang, name: str,
+          network: Network | None = None) -> Any:
     if fmt == "json":
         return doc
-    data = exports.render(doc, fmt, lang)
+    data = exports.render(doc, fmt, lang, network=network)
     return Response(data, media_type=exports.MEDIA_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
 
@@ -79,8 +81,9 @@ def traffic_report(ctx: Ctx, db: Db, actor: StatsReader, start: FromQ, end: ToQ,
                    goods_group: GroupQ = None, enterprise: EnterpriseQ = None, by: ByQ = None,
                    fmt: FormatQ = "json", lang: LangQ = "vi") -> Any:
     q = _query(actor, start, end, gate, route, direction, goods_group, enterprise, by)
-    doc = statistics.traffic(db, networks.in_force(db, ctx.clock.now()), q)
-    return _file(doc, fmt, lang, _name("traffic", q))
+    network = networks.in_force(db, ctx.clock.now())
+    doc = statistics.traffic(db, network, q)
+    return _file(doc, fmt, lang, _name("traffic", q), network)
 
 
 @router.get("/reports/times", summary="Time in the system, waiting and in each step",
@@ -97,8 +100,9 @@ def times_report(ctx: Ctx, db: Db, actor: StatsReader, start: FromQ, end: ToQ,
                  goods_group: GroupQ = None, enterprise: EnterpriseQ = None, by: ByQ = None,
                  fmt: FormatQ = "json", lang: LangQ = "vi") -> Any:
     q = _query(actor, start, end, gate, route, direction, goods_group, enterprise, by)
-    doc = statistics.times(db, networks.in_force(db, ctx.clock.now()), q)
-    return _file(doc, fmt, lang, _name("times", q))
+    network = networks.in_force(db, ctx.clock.now())
+    doc = statistics.times(db, network, q)
+    return _file(doc, fmt, lang, _name("times", q), network)
 
 
 @router.get("/reports/holds", summary="Holds and rejections by reason, and no-shows",
@@ -109,8 +113,9 @@ def holds_report(ctx: Ctx, db: Db, actor: SituationReader, start: FromQ, end: To
                  gate: GateQ = None, route: RouteQ = None, direction: DirectionQ = None,
                  by: ByQ = None, fmt: FormatQ = "json", lang: LangQ = "vi") -> Any:
     q = _query(actor, start, end, gate, route, direction, None, None, by)
-    doc = statistics.holds(db, networks.in_force(db, ctx.clock.now()), q)
-    return _file(doc, fmt, lang, _name("holds", q))
+    network = networks.in_force(db, ctx.clock.now())
+    doc = statistics.holds(db, network, q)
+    return _file(doc, fmt, lang, _name("holds", q), network)
 
 
 @router.get("/reports/peaks", summary="Peak day, peak hour and the hourly profile",
@@ -121,8 +126,9 @@ def peaks_report(ctx: Ctx, db: Db, actor: SituationReader, start: FromQ, end: To
                  gate: GateQ = None, route: RouteQ = None, direction: DirectionQ = None,
                  fmt: FormatQ = "json", lang: LangQ = "vi") -> Any:
     q = _query(actor, start, end, gate, route, direction, None, None, None)
-    doc = statistics.peaks(db, networks.in_force(db, ctx.clock.now()), q)
-    return _file(doc, fmt, lang, _name("peaks", q))
+    network = networks.in_force(db, ctx.clock.now())
+    doc = statistics.peaks(db, network, q)
+    return _file(doc, fmt, lang, _name("peaks", q), network)
 
 
 # --- targets -------------------------------------------------------------------------------------
@@ -177,8 +183,9 @@ def targets_report(ctx: Ctx, db: Db, _caller: SituationReader, year: int,
                    gate: GateQ = None, fmt: FormatQ = "json", lang: LangQ = "vi") -> Any:
     now = ctx.clock.now()
     day = as_of or min(now.astimezone(LOCAL_TZ).date(), date(year, 12, 31))
-    doc = targets.progress(db, networks.in_force(db, now), year=year, as_of=day, gate=gate)
-    return _file(doc, fmt, lang, f"targets-{year}")
+    network = networks.in_force(db, now)
+    doc = targets.progress(db, network, year=year, as_of=day, gate=gate)
+    return _file(doc, fmt, lang, f"targets-{year}", network)
 
 
 # --- the daily situation report ------------------------------------------------------------------
@@ -201,7 +208,8 @@ def situation_report(ctx: Ctx, db: Db, _caller: SituationReader, gate: str,
         doc = situation.kept(db, gate=gate, day=when).document
     else:
         doc = situation.build(db, networks.in_force(db, now), gate=gate, day=when, now=now)
-    return _file(doc, fmt, lang, f"situation-{gate}-{when.isoformat()}")
+    return _file(doc, fmt, lang, f"situation-{gate}-{when.isoformat()}",
+                 networks.in_force(db, now))
 
 
 # --- history ----------------------------------------------------------------------------------

@@ -106,6 +106,7 @@ L: dict[str, tuple[str, str, str]] = {
     "as_of": ("Tính đến", "As of", "截至"),
     "generated": ("Lập lúc", "Generated", "生成时间"),
     "none": ("Không có", "None", "无"),
+    "detail": ("Nội dung", "Details", "内容"),
     # indicators
     "vehicles_declared": ("Xe đã khai báo", "Vehicles declared", "申报车辆"),
     "vehicles_called": ("Xe được gọi vào", "Vehicles called forward", "叫号车辆"),
@@ -187,6 +188,11 @@ class Naming:
 
     def period(self, start: str, end: str) -> str:
         return f"{self.date(start)} – {self.date(end)}"
+
+    @property
+    def colon(self) -> str:
+        """What follows a heading word: a full-width colon in Chinese."""
+        return "：" if self.lang == "zh" else ": "
 
     def cell(self, value: Any) -> str:
         """A value as the PDF prints it."""
@@ -341,7 +347,7 @@ def sheets(doc: dict[str, Any], lang: Lang | Naming,
                 f"{n.t('previous')} {n.period(doc['previous_from'], doc['previous_to'])}",
                 doc["compared"], n))
         top = doc["holds"][:10]
-        chart = Chart(n.t("hold"), [f"{n.code('step', i['step'])}: "
+        chart = Chart(n.t("hold"), [f"{n.code('step', i['step'])}{n.colon}"
                                     f"{n.code('reason', i['reason_code'])}" for i in top],
                       {n.t("count"): [i["count"] for i in top]})
     elif kind == "peaks":
@@ -381,18 +387,18 @@ def sheets(doc: dict[str, Any], lang: Lang | Naming,
                                p["vehicles"], datetime.fromisoformat(p["counted_at"])])
         out.append(sheet)
         hours = doc["working_hours"]
-        info = Sheet(n.t("controls"), [n.t("kind"), n.t("value")])
+        info = Sheet(n.t("controls"), [n.t("kind"), n.t("detail")])
         info.rows.append([n.t("working_hours"),
                           ", ".join(f"{a}–{b}" for a, b in hours["intervals"])
                           or n.code("day_kind", hours.get("kind")) or n.t("none")])
         for c in doc["controls"]:
             info.rows.append([n.code("control_kind", c["kind"]),
                               f"{n.datetime(c['starts_at'])} – {n.datetime(c['ends_at'])}"
-                              + (f": {c['reason']}" if c.get("reason") else "")])
+                              + (f"{n.colon}{c['reason']}" if c.get("reason") else "")])
         for k, items in (("hold", doc["holds"]), ("reject", doc["rejections"])):
             for i in items:
                 info.rows.append([n.t(k), f"{n.code('step', i['step'])}, "
-                                          f"{n.code('reason', i['reason_code'])}: "
+                                          f"{n.code('reason', i['reason_code'])}{n.colon}"
                                           f"{n.number(i['count'])}"])
         out.append(info)
         chart = Chart(n.t("situation"), [n.t(p) for p in ("staging", "called", "gate_area")],
@@ -419,9 +425,9 @@ def title(doc: dict[str, Any], lang: Lang | Naming,
             gate = doc["gate_name"]
         sub = f"{gate} · {n.date(doc['date'])} · {n.t('as_of')} {n.datetime(doc['as_of'])}"
     else:
-        sub = f"{n.t('period')}: {n.period(doc['from'], doc['to'])}"
+        sub = f"{n.t('period')}{n.colon}{n.period(doc['from'], doc['to'])}"
         if doc.get("filters"):
-            sub += " · " + ", ".join(f"{n.t(k)}: {n.key(k, v)}"
+            sub += " · " + ", ".join(f"{n.t(k)}{n.colon}{n.key(k, v)}"
                                      for k, v in doc["filters"].items())
     return n.t(kind), sub
 
@@ -554,7 +560,7 @@ def to_pdf(doc: dict[str, Any], lang: Lang, *, network: Network | None = None,
     pdf.set_font("Noto", size=9)
     pdf.multi_cell(0, 5, sub, new_x="LMARGIN", new_y="NEXT")
     tables, chart = sheets(doc, n)
-    if chart is not None and chart.labels:
+    if chart is not None and chart.labels and any(v for vs in chart.series.values() for v in vs):
         pdf.image(io.BytesIO(chart_png(chart)), w=pdf.epw)
     for sheet in tables:
         pdf.ln(3)
@@ -562,8 +568,14 @@ def to_pdf(doc: dict[str, Any], lang: Lang, *, network: Network | None = None,
         pdf.multi_cell(0, 6, sheet.title, new_x="LMARGIN", new_y="NEXT")
         pdf.set_font("Noto", size=7)
         keep = [i for i in range(len(sheet.columns)) if i not in sheet.machine]
+        numeric = [bool(sheet.rows) and all(isinstance(r[i], (int, float, Decimal)) or r[i] == ""
+                                            for r in (_pad(r, len(sheet.columns))
+                                                      for r in sheet.rows))
+                   for i in keep]
         with pdf.table(headings_style=FontFace(emphasis=None, fill_color=(230, 236, 240)),
-                       text_align="LEFT", line_height=4.5) as table:
+                       text_align=tuple("RIGHT" if num else "LEFT" for num in numeric),
+                       col_widths=tuple(1 if num else 2 for num in numeric),
+                       line_height=4.5) as table:
             table.row([str(sheet.columns[i]) for i in keep])
             for row in sheet.rows:
                 cells = _pad(row, len(sheet.columns))

@@ -21,9 +21,10 @@ GROUPS = ("fresh-fruit", "fresh-vegetables", "cassava-roots", "wood", "minerals-
 PERISHABLE = {"fresh-fruit", "fresh-vegetables"}
 STEPS = ("vehicle_control", "medical", "border_guard", "quarantine", "customs", "fee",
          "crossing")
-HOLD_REASONS = (("quarantine", "sampling"), ("customs", "documents_missing"),
-                ("border_guard", "vehicle_inspection"))
-REJECT_REASONS = (("quarantine", "pest_found"), ("customs", "goods_mismatch"))
+HOLD_REASONS = (("quarantine", "sampling"), ("customs", "documents-missing"),
+                ("border_guard", "vehicle-defect"))
+REJECT_REASONS = (("quarantine", "quarantine-failed"), ("customs", "goods-prohibited"))
+"""Reason codes of the packaged network (``reason_codes``), as officers give them."""
 EVENTS_PER_TRIP = 9
 """About as many events as a trip through the whole procedure has."""
 
