@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from openpyxl import load_workbook
 from pypdf import PdfReader
 
+from tests.factories import ENTERPRISE_TAX
 from tests.report.test_trip_reports import TODAY, run_trip
 from tests.web.test_accessibility import _unlabelled
 from tests.web.test_driver import _login
@@ -100,6 +101,10 @@ def test_the_reports_page_in_vietnamese_names_goods_steps_and_reasons(
     assert "<th scope=\"row\">Xuất khẩu</th>" in by_gate
     assert "Báo cáo tình hình trong ngày: Cửa khẩu quốc tế Hữu Nghị" in by_gate
     assert _codes(by_gate) == []
+    by_enterprise = client.get("/reports", params={"from": TODAY, "to": TODAY,
+                                                   "by": "enterprise", "lang": "vi"}).text
+    assert "<th scope=\"row\">Cong ty TNHH Xuat nhap khau Demo</th>" in by_enterprise
+    assert ENTERPRISE_TAX not in _text(by_enterprise)
 
 
 def test_the_reports_page_in_chinese(client: TestClient, auth: Any) -> None:
