@@ -70,6 +70,10 @@ def _login(page: Page, username: str) -> None:
 
 
 def _shot(page: Page, name: str) -> None:
+    """The page saved once its Chinese font is there (it loads on first use; until then the
+    browser draws empty boxes)."""
+    page.evaluate("""async () => { await document.fonts.load('16px "Noto Sans SC"', '口');
+                                   await document.fonts.ready; }""")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
