@@ -34,7 +34,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from borderflow.domain.procedure import Deadline, Procedure, Step
-from borderflow.errors import Conflict, FieldError, ValidationFailed
+from borderflow.errors import Conflict, FieldError, Text, ValidationFailed, msg
 
 EventType = Literal[
     "trip.created",
@@ -101,6 +101,15 @@ STATUS_TRANSITIONS: tuple[tuple[str, str, str], ...] = (
 
 MOVEMENT_KINDS = {"transport": "entering the staging area",
                   "vehicle_control": "entering the gate area"}
+
+
+def _place(location: str | None) -> Text:
+    """Where a vehicle is, for a message (``area`` is ``kind:code``)."""
+    if location is None:
+        return msg("no area")
+    if location == "partner":
+        return msg("the partner side")
+    return msg("{area}", area=location)
 
 
 @dataclass(frozen=True)
@@ -261,7 +270,8 @@ def _created(e: Event) -> dict[str, Any]:
     for key in ("id", "declaration_id", "reference", "gate", "flow", "direction", "priority",
                 "facts", "procedure", "transshipment"):
         if key not in p:
-            raise ValidationFailed([FieldError(f"payload.{key}", "required to create a trip")])
+            raise ValidationFailed([FieldError(f"payload.{key}",
+                                               msg("required to create a trip"))])
     conditions = conditions_for(p["facts"], bool(p["transshipment"]))
     at = iso(e.occurred_at)
     state: dict[str, Any] = {
@@ -314,16 +324,18 @@ def apply(state: Mapping[str, Any] | None, event: Event) -> dict[str, Any]:
     """The state after ``event``; raises (and changes nothing) if it is not valid now."""
     if event.type == "trip.created":
         if state is not None:
-            raise InvalidTransition("the trip already exists")
+            raise InvalidTransition(msg("the trip already exists"))
         return _created(event)
     if state is None:
-        raise InvalidTransition("the trip does not exist yet")
+        raise InvalidTransition(msg("the trip does not exist yet"))
     handler = _HANDLERS.get(event.type)
     if handler is None:
-        raise ValidationFailed([FieldError("type", f"unknown event type '{event.type}'")])
+        raise ValidationFailed([FieldError("type", msg("unknown event type '{event_type}'",
+                                                        event_type=event.type))])
     s = copy.deepcopy(dict(state))
     if s["status"] in TERMINAL and event.type != "area.left":
-        raise InvalidTransition(f"the trip is {s['status']}; nothing more can be recorded")
+        raise InvalidTransition(msg("the trip is {status}; nothing more can be recorded",
+                                    status=s["status"]))
     handler(s, event)
     _pass_settled_fee_step(s, event)
     _refresh(s, event.occurred_at)
@@ -344,11 +356,12 @@ def _step(s: Mapping[str, Any], e: Event) -> tuple[str, dict[str, Any], dict[str
     defs = _step_defs(s)
     if not isinstance(code, str) or code not in defs:
         raise ValidationFailed(
-            [FieldError("step", f"unknown step '{code}'; steps: {', '.join(defs)}")]
+            [FieldError("step", msg("unknown step '{code}'; steps: {steps}", code=code,
+                                    steps=list(defs)))]
         )
     st = s["steps"][code]
     if st["status"] == "skipped":
-        raise InvalidTransition(f"step '{code}' does not apply to this trip")
+        raise InvalidTransition(msg("step '{step}' does not apply to this trip", step=code))
     return code, defs[code], st
 
 
@@ -356,8 +369,9 @@ def _require_ready(s: Mapping[str, Any], code: str) -> None:
     if not is_ready(s, code):
         expected = expected_before(s, code)
         raise StepNotReady(
-            f"step '{code}' cannot be recorded yet; still expected: {', '.join(expected)}",
-            fields=[FieldError("step", f"still expected: {', '.join(expected)}")],
+            msg("step '{step}' cannot be recorded yet; still expected: {steps}", step=code,
+                steps=list(expected)),
+            fields=[FieldError("step", msg("still expected: {steps}", steps=list(expected)))],
         )
 
 
@@ -375,44 +389,51 @@ def _on_step_passed(s: dict[str, Any], e: Event) -> None:
     code, spec, st = _step(s, e)
     kind = spec["kind"]
     if st["status"] == "passed":
-        raise InvalidTransition(f"step '{code}' has already been passed")
+        raise InvalidTransition(msg("step '{step}' has already been passed", step=code))
     if st["status"] == "held":
-        raise InvalidTransition(f"step '{code}' is on hold; release it first")
+        raise InvalidTransition(msg("step '{step}' is on hold; release it first", step=code))
     if kind in MOVEMENT_KINDS:
-        raise InvalidTransition(
-            f"step '{code}' is completed by {MOVEMENT_KINDS[kind]}; record that movement"
-        )
+        if kind == "transport":
+            raise InvalidTransition(msg("step '{step}' is completed by entering the staging "
+                                        "area; record that movement", step=code))
+        raise InvalidTransition(msg("step '{step}' is completed by entering the gate area; "
+                                    "record that movement", step=code))
     _require_ready(s, code)
     if kind == "fee" and not fee_settled(s):
         fee = s.get("fee") or {}
-        owed = (f"invoice {fee['invoice']} is {fee['status']} ({fee['total']:,} VND)"
-                if fee else "no invoice yet")
-        raise InvalidTransition(f"the fee is not paid: {owed}; it passes when the invoice is "
-                                "paid or a regulator waives it")
+        if not fee:
+            raise InvalidTransition(msg("the fee is not paid: no invoice yet; it passes when "
+                                        "the invoice is paid or a regulator waives it"))
+        raise InvalidTransition(msg(
+            "the fee is not paid: invoice {invoice} is {invoice_status} ({total} VND); it "
+            "passes when the invoice is paid or a regulator waives it",
+            invoice=fee["invoice"], invoice_status=fee["status"], total=int(fee["total"])))
     channel = e.payload.get("channel")
     if kind == "customs":
         if channel not in CHANNELS:
             raise ValidationFailed(
-                [FieldError("channel", "customs records the inspection channel: green, "
-                                       "yellow or red")]
+                [FieldError("channel", msg("customs records the inspection channel: green, "
+                                           "yellow or red"))]
             )
     elif channel is not None:
-        raise ValidationFailed([FieldError("channel", "only customs records a channel")])
+        raise ValidationFailed([FieldError("channel", msg("only customs records a channel"))])
     if kind == "crossing":
         at = iso(e.occurred_at)
         if s["flow"] == "export":
             if not _location_in_gate_area(s):
-                raise InvalidTransition("the vehicle is not in the gate area; it cannot cross")
+                raise InvalidTransition(msg("the vehicle is not in the gate area; it cannot "
+                                            "cross"))
             s["location"] = "partner"
         else:
             if s["location"] is not None:
-                raise InvalidTransition(f"the vehicle is already in {s['location']}")
+                raise InvalidTransition(msg("the vehicle is already in {where}",
+                                            where=_place(s["location"])))
             s["location"] = f"gate_area:{s['gate']}"
             s["milestones"].setdefault("gate_area_entered", at)
         s["milestones"]["crossed"] = at
     elif kind == "exit":
         if not _location_in_gate_area(s):
-            raise InvalidTransition("the vehicle is not in the gate area")
+            raise InvalidTransition(msg("the vehicle is not in the gate area"))
         s["location"] = None
     _pass(s, code, e, channel)
 
@@ -446,7 +467,7 @@ def _on_fee_assessed(s: dict[str, Any], e: Event) -> None:
     p = e.payload
     for key in ("invoice", "stage", "total", "status"):
         if key not in p:
-            raise ValidationFailed([FieldError(f"payload.{key}", "required")])
+            raise ValidationFailed([FieldError(f"payload.{key}", msg("required"))])
     s["fee"] = {"invoice": p["invoice"], "stage": p["stage"], "total": int(p["total"]),
                 "status": p["status"]}
     if not fee_settled(s):  # e.g. the final amount is higher than the estimate paid
@@ -457,9 +478,9 @@ def _on_fee_settled(s: dict[str, Any], e: Event) -> None:
     fee = s.get("fee")
     how = e.payload.get("how")
     if not fee or fee["invoice"] != e.payload.get("invoice"):
-        raise InvalidTransition("the invoice is not this trip's current invoice")
+        raise InvalidTransition(msg("the invoice is not this trip's current invoice"))
     if how not in FEE_SETTLED:
-        raise ValidationFailed([FieldError("how", "paid or waived")])
+        raise ValidationFailed([FieldError("how", msg("paid or waived"))])
     fee["status"] = how
 
 
@@ -467,7 +488,7 @@ def _on_fee_unsettled(s: dict[str, Any], e: Event) -> None:
     """A payment voided or refunded: the fee is owed again (see :func:`_reopen_fee_step`)."""
     fee = s.get("fee")
     if not fee or fee["invoice"] != e.payload.get("invoice"):
-        raise InvalidTransition("the invoice is not this trip's current invoice")
+        raise InvalidTransition(msg("the invoice is not this trip's current invoice"))
     fee["status"] = e.payload.get("status", "open")
     _reopen_fee_step(s)
 
@@ -484,7 +505,7 @@ def _pass_settled_fee_step(s: dict[str, Any], e: Event) -> None:
 def _reason(e: Event) -> tuple[str, str]:
     reason = e.payload.get("reason_code")
     if not isinstance(reason, str) or not reason:
-        raise ValidationFailed([FieldError("reason_code", "give a reason code")])
+        raise ValidationFailed([FieldError("reason_code", msg("give a reason code"))])
     note = e.payload.get("note") or ""
     return reason, str(note)
 
@@ -492,8 +513,8 @@ def _reason(e: Event) -> tuple[str, str]:
 def _on_step_held(s: dict[str, Any], e: Event) -> None:
     code, _spec, st = _step(s, e)
     if st["status"] != "pending":
-        raise InvalidTransition(f"step '{code}' is {st['status']}; only a pending step can be "
-                                "held")
+        raise InvalidTransition(msg("step '{step}' is {step_status}; only a pending step can "
+                                    "be held", step=code, step_status=st["status"]))
     _require_ready(s, code)
     reason, note = _reason(e)
     st.update(status="held", hold={"reason_code": reason, "note": note,
@@ -503,14 +524,15 @@ def _on_step_held(s: dict[str, Any], e: Event) -> None:
 def _on_step_released(s: dict[str, Any], e: Event) -> None:
     code, _spec, st = _step(s, e)
     if st["status"] != "held":
-        raise InvalidTransition(f"step '{code}' is not on hold")
+        raise InvalidTransition(msg("step '{step}' is not on hold", step=code))
     st.update(status="pending", hold=None)
 
 
 def _on_step_rejected(s: dict[str, Any], e: Event) -> None:
     code, _spec, st = _step(s, e)
     if st["status"] not in ("pending", "held"):
-        raise InvalidTransition(f"step '{code}' is {st['status']}; it cannot be rejected")
+        raise InvalidTransition(msg("step '{step}' is {step_status}; it cannot be rejected",
+                                    step=code, step_status=st["status"]))
     _require_ready(s, code)
     reason, note = _reason(e)
     st.update(status="rejected", done_at=iso(e.occurred_at), by=e.actor, hold=None)
@@ -522,12 +544,15 @@ def _on_step_rejected(s: dict[str, Any], e: Event) -> None:
 def _on_step_voided(s: dict[str, Any], e: Event) -> None:
     code, spec, st = _step(s, e)
     if st["status"] != "passed":
-        raise InvalidTransition(f"step '{code}' has not been passed; nothing to correct")
+        raise InvalidTransition(msg("step '{step}' has not been passed; nothing to correct",
+                                    step=code))
     if spec["kind"] in ("declaration", "transport", "vehicle_control", "crossing", "exit"):
-        raise InvalidTransition(f"step '{code}' is corrected by recording movements, not voided")
+        raise InvalidTransition(msg("step '{step}' is corrected by recording movements, not "
+                                    "voided", step=code))
     later = sorted(d for d in dependents(s, code) if s["steps"][d]["status"] == "passed")
     if later:
-        raise InvalidTransition(f"steps after '{code}' are already passed: {', '.join(later)}")
+        raise InvalidTransition(msg("steps after '{step}' are already passed: {steps}",
+                                    step=code, steps=later))
     st.update(status="pending", done_at=None, by=None, channel=None)
 
 
@@ -535,11 +560,11 @@ def _on_called(s: dict[str, Any], e: Event) -> None:
     steps = {x["kind"]: x["code"] for x in s["procedure"]["steps"]}
     control = steps.get("vehicle_control")
     if control is None:
-        raise InvalidTransition("this trip's procedure has no call-forward step")
+        raise InvalidTransition(msg("this trip's procedure has no call-forward step"))
     if "called" in s["milestones"]:
-        raise InvalidTransition("the trip has already been called forward")
+        raise InvalidTransition(msg("the trip has already been called forward"))
     if s["steps"][control]["status"] != "pending":
-        raise InvalidTransition("the vehicle is already in the gate area")
+        raise InvalidTransition(msg("the vehicle is already in the gate area"))
     _require_ready(s, control)
     s["milestones"]["called"] = iso(e.occurred_at)
     p = e.payload
@@ -557,14 +582,16 @@ def _withdraw_call(s: dict[str, Any]) -> None:
 
 def _on_no_show(s: dict[str, Any], e: Event) -> None:
     if s["status"] != "called":
-        raise InvalidTransition("only a called vehicle that has not arrived can be a no-show")
+        raise InvalidTransition(msg("only a called vehicle that has not arrived can be a "
+                                    "no-show"))
     _withdraw_call(s)
     s["no_shows"] = int(s.get("no_shows", 0)) + 1
 
 
 def _on_recalled(s: dict[str, Any], e: Event) -> None:
     if s["status"] != "called":
-        raise InvalidTransition("only a called vehicle that has not arrived can be recalled")
+        raise InvalidTransition(msg("only a called vehicle that has not arrived can be "
+                                    "recalled"))
     _withdraw_call(s)
 
 
@@ -584,16 +611,16 @@ def _on_rerouted(s: dict[str, Any], e: Event) -> None:
     """The regulator (or the dispatcher) sends a waiting truck to another gate: the trip takes
     that gate's procedure; steps already passed stay passed."""
     if s["status"] not in ("declared", "at_staging"):
-        raise InvalidTransition(f"a trip that is {s['status'].replace('_', ' ')} cannot change "
-                                "gate; recall it first")
+        raise InvalidTransition(msg("a trip that is {status} cannot change gate; recall it "
+                                    "first", status=s["status"]))
     if s.get("booking"):
-        raise InvalidTransition("release the trip's booking before it changes gate")
+        raise InvalidTransition(msg("release the trip's booking before it changes gate"))
     p = e.payload
     for key in ("gate", "procedure"):
         if not p.get(key):
-            raise ValidationFailed([FieldError(key, "required to re-route a trip")])
+            raise ValidationFailed([FieldError(key, msg("required to re-route a trip"))])
     if p["gate"] == s["gate"]:
-        raise InvalidTransition(f"the trip already goes through {s['gate']}")
+        raise InvalidTransition(msg("the trip already goes through {gate}", gate=s["gate"]))
     s["gate"] = p["gate"]
     s["procedure"] = copy.deepcopy(dict(p["procedure"]))
     s["transshipment"] = bool(p.get("transshipment", s["transshipment"]))
@@ -604,17 +631,18 @@ def _on_rerouted(s: dict[str, Any], e: Event) -> None:
 def _on_acknowledged(s: dict[str, Any], e: Event) -> None:
     order = s.get("order")
     if not order or s["status"] != "called":
-        raise InvalidTransition("there is no open order to acknowledge")
+        raise InvalidTransition(msg("there is no open order to acknowledge"))
     if order.get("acknowledged_at"):
-        raise InvalidTransition("the order has already been acknowledged")
+        raise InvalidTransition(msg("the order has already been acknowledged"))
     order["acknowledged_at"] = iso(e.occurred_at)
 
 
 def _on_returned(s: dict[str, Any], e: Event) -> None:
     if s["flow"] != "export" or s["location"] != "partner":
-        raise InvalidTransition("only a vehicle that crossed to the partner side can return")
+        raise InvalidTransition(msg("only a vehicle that crossed to the partner side can "
+                                    "return"))
     if "returned" in s["milestones"]:
-        raise InvalidTransition("the vehicle has already returned")
+        raise InvalidTransition(msg("the vehicle has already returned"))
     s["location"] = None
     s["milestones"]["returned"] = iso(e.occurred_at)
 
@@ -635,27 +663,29 @@ def priority_class(perishable: bool, aeo: bool) -> str:
 def _on_prioritised(s: dict[str, Any], e: Event) -> None:
     priority = e.payload.get("priority")
     if priority not in PRIORITIES:
-        raise ValidationFailed([FieldError("priority", f"one of {', '.join(PRIORITIES)}")])
+        raise ValidationFailed([FieldError("priority", msg("one of {priority}",
+                                                           priority=list(PRIORITIES)))])
     if len(str(e.payload.get("reason") or "").strip()) < 3:
-        raise ValidationFailed([FieldError("reason", "say why the priority changes (at least "
-                                                     "3 characters)")])
+        raise ValidationFailed([FieldError("reason", msg("say why the priority changes (at "
+                                                         "least 3 characters)"))])
     if s["status"] == "completed":
-        raise InvalidTransition("the trip is completed")
+        raise InvalidTransition(msg("the trip is completed"))
     s["priority"] = priority
 
 
 def _on_booked(s: dict[str, Any], e: Event) -> None:
     if s["status"] not in ("declared", "at_staging"):
-        raise InvalidTransition(f"a trip that is {s['status'].replace('_', ' ')} cannot be "
-                                "booked")
+        raise InvalidTransition(msg("a trip that is {status} cannot be booked",
+                                    status=s["status"]))
     if s.get("booking"):
-        raise InvalidTransition("the vehicle already has a booking; cancel or move it")
+        raise InvalidTransition(msg("the vehicle already has a booking; cancel or move it"))
     p = e.payload
     for key in ("booking_id", "gate", "slot_start"):
         if not p.get(key):
-            raise ValidationFailed([FieldError(key, "required for a booking")])
+            raise ValidationFailed([FieldError(key, msg("required for a booking"))])
     if p["gate"] != s["gate"]:
-        raise InvalidTransition(f"the trip goes through {s['gate']}, not {p['gate']}")
+        raise InvalidTransition(msg("the trip goes through {gate}, not {other_gate}",
+                                    gate=s["gate"], other_gate=p["gate"]))
     s["booking"] = {"id": p["booking_id"], "gate": p["gate"], "slot_start": p["slot_start"],
                     "kind": p.get("kind", "requested"), "at": iso(e.occurred_at)}
 
@@ -663,16 +693,17 @@ def _on_booked(s: dict[str, Any], e: Event) -> None:
 def _on_unbooked(s: dict[str, Any], e: Event) -> None:
     booking = s.get("booking")
     if not booking or booking["id"] != e.payload.get("booking_id"):
-        raise InvalidTransition("the trip has no such booking")
+        raise InvalidTransition(msg("the trip has no such booking"))
     s["booking"] = None
 
 
 def _on_amended(s: dict[str, Any], e: Event) -> None:
     if s["status"] != "declared" or s["location"] is not None:
-        raise InvalidTransition("the trip has started; its declaration can no longer change")
+        raise InvalidTransition(msg("the trip has started; its declaration can no longer "
+                                    "change"))
     facts = e.payload.get("facts")
     if not isinstance(facts, Mapping):
-        raise ValidationFailed([FieldError("payload.facts", "required")])
+        raise ValidationFailed([FieldError("payload.facts", msg("required"))])
     s["facts"] = copy.deepcopy(dict(facts))
     for key in ("gate", "priority", "procedure", "transshipment", "flow", "direction"):
         if key in e.payload:
@@ -683,11 +714,12 @@ def _on_amended(s: dict[str, Any], e: Event) -> None:
 def _on_cancelled(s: dict[str, Any], e: Event) -> None:
     in_park = s["location"] is None or str(s["location"]).startswith("staging:")
     if not in_park or s["status"] not in ("declared", "at_staging"):
-        raise InvalidTransition(
-            f"the vehicle is {s['status'].replace('_', ' ')}"
-            + (f" ({s['location']})" if s["location"] else "")
-            + "; it cannot be cancelled now"
-        )
+        if s["location"]:
+            raise InvalidTransition(msg("the vehicle is {status} ({where}); it cannot be "
+                                        "cancelled now", status=s["status"],
+                                        where=_place(s["location"])))
+        raise InvalidTransition(msg("the vehicle is {status}; it cannot be cancelled now",
+                                    status=s["status"]))
     s["status"] = "cancelled"
     s["outcome"] = {"kind": "cancelled", "step": None, "reason_code": None,
                     "note": str(e.payload.get("reason") or ""), "at": iso(e.occurred_at),
@@ -697,11 +729,12 @@ def _on_cancelled(s: dict[str, Any], e: Event) -> None:
 def _area(e: Event) -> tuple[str, str, str]:
     area = e.payload.get("area")
     if not isinstance(area, str) or ":" not in area:
-        raise ValidationFailed([FieldError("area", "name the area as staging:<code>, "
-                                                   "gate_area:<gate> or yard:<code>")])
+        raise ValidationFailed([FieldError("area", msg("name the area as staging:<code>, "
+                                                       "gate_area:<gate> or yard:<code>"))])
     kind, _, code = area.partition(":")
     if kind not in ("staging", "gate_area", "yard") or not code:
-        raise ValidationFailed([FieldError("area", f"unknown kind of area '{kind}'")])
+        raise ValidationFailed([FieldError("area", msg("unknown kind of area '{kind}'",
+                                                       kind=kind))])
     return area, kind, code
 
 
@@ -712,17 +745,18 @@ def _on_entered(s: dict[str, Any], e: Event) -> None:
     kinds = {x["kind"]: x["code"] for x in s["procedure"]["steps"]}
     at = iso(e.occurred_at)
     if loc == area:
-        raise InvalidTransition(f"the vehicle is already in {area}")
+        raise InvalidTransition(msg("the vehicle is already in {area}", area=area))
     if kind == "staging":
         transport = kinds.get("transport")
         if transport is None:
-            raise InvalidTransition("this trip does not go through a staging area")
+            raise InvalidTransition(msg("this trip does not go through a staging area"))
         if loc is not None:
-            raise InvalidTransition(f"the vehicle is in {loc}; record it leaving first")
+            raise InvalidTransition(msg("the vehicle is in {where}; record it leaving first",
+                                        where=_place(loc)))
         if "called" in s["milestones"] or s["steps"][transport]["status"] not in (
             "pending", "passed"
         ):
-            raise InvalidTransition("the vehicle has already been called forward")
+            raise InvalidTransition(msg("the vehicle has already been called forward"))
         if s["steps"][transport]["status"] == "pending":
             _require_ready(s, transport)
             _pass(s, transport, e)
@@ -730,26 +764,30 @@ def _on_entered(s: dict[str, Any], e: Event) -> None:
         s["location"] = area
         return
     if area_gate != s["gate"]:
-        raise InvalidTransition(f"{area} is not at this trip's gate ({s['gate']})")
+        raise InvalidTransition(msg("{area} is not at this trip's gate ({gate})", area=area,
+                                    gate=s["gate"]))
     if kind == "gate_area":
         if loc is not None and not loc.startswith("staging:"):
-            raise InvalidTransition(f"the vehicle is in {loc}; record it leaving first")
+            raise InvalidTransition(msg("the vehicle is in {where}; record it leaving first",
+                                        where=_place(loc)))
         control = kinds.get("vehicle_control")
         if control is None:
-            raise InvalidTransition("import vehicles enter the gate area by the crossing step")
+            raise InvalidTransition(msg("import vehicles enter the gate area by the crossing "
+                                        "step"))
         if s["steps"][control]["status"] == "pending":
             _require_ready(s, control)
             if kinds.get("transport") and "called" not in s["milestones"]:
-                raise InvalidTransition("the vehicle has not been called forward yet")
+                raise InvalidTransition(msg("the vehicle has not been called forward yet"))
             _pass(s, control, e)
         elif "crossed" in s["milestones"]:
-            raise InvalidTransition("the vehicle has already crossed")
+            raise InvalidTransition(msg("the vehicle has already crossed"))
         s["milestones"].setdefault("gate_area_entered", at)
         s["location"] = area
         return
     # a yard of the trip's gate: only from inside the gate area
     if not _location_in_gate_area(s):
-        raise InvalidTransition("the vehicle must be in the gate area to enter one of its yards")
+        raise InvalidTransition(msg("the vehicle must be in the gate area to enter one of its "
+                                    "yards"))
     s["location"] = area
 
 
@@ -757,9 +795,8 @@ def _on_left(s: dict[str, Any], e: Event) -> None:
     area, kind, _code = _area(e)
     loc = s["location"]
     if loc != area:
-        where = loc if loc is not None else "no area"
-        raise InvalidTransition(f"the vehicle is not in {area} (it is in {where}); "
-                                "an exit needs an entry")
+        raise InvalidTransition(msg("the vehicle is not in {area} (it is in {where}); an exit "
+                                    "needs an entry", area=area, where=_place(loc)))
     if kind == "gate_area" and s["status"] not in TERMINAL:
         # leaving the gate area is an import's exit step (seen by a camera or GPS)
         exit_step = next((d["code"] for d in s["procedure"]["steps"] if d["kind"] == "exit"),

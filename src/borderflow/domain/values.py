@@ -17,6 +17,8 @@ from stdnum import exceptions as stdnum_errors
 from stdnum.cn import ric
 from stdnum.vn import mst
 
+from borderflow.errors import msg
+
 # --- Vietnamese tax code (mã số thuế) ---------------------------------------------------------
 
 
@@ -27,20 +29,21 @@ def parse_tax_code(value: str) -> str:
     """
     raw = value.strip()
     if not raw:
-        raise ValueError("tax code is required")
+        raise ValueError(msg("tax code is required"))
     try:
         number = mst.validate(raw)
     except stdnum_errors.InvalidLength:
-        raise ValueError(
+        raise ValueError(msg(
             "tax code must have 10 digits, or 10 digits and a 3-digit branch suffix "
             "(e.g. 0100109106 or 0100109106-001)"
-        ) from None
+        )) from None
     except stdnum_errors.InvalidFormat:
-        raise ValueError("tax code may contain only digits and one hyphen") from None
+        raise ValueError(msg("tax code may contain only digits and one hyphen")) from None
     except stdnum_errors.InvalidChecksum:
-        raise ValueError("tax code check digit (10th digit) is wrong; check for a typo") from None
+        raise ValueError(msg("tax code check digit (10th digit) is wrong; check for a "
+                             "typo")) from None
     except stdnum_errors.ValidationError:
-        raise ValueError("tax code is not a valid Vietnamese tax code") from None
+        raise ValueError(msg("tax code is not a valid Vietnamese tax code")) from None
     return str(mst.format(number))
 
 
@@ -88,13 +91,14 @@ def parse_plate(value: str) -> Plate:
     """A Vietnamese plate (``29C-123.45``, ``12H-01234``) or a Chinese plate (``桂A12345``)."""
     raw = unicodedata.normalize("NFKC", value).strip().upper()
     if not raw:
-        raise ValueError("plate is required")
+        raise ValueError(msg("plate is required"))
     compact = re.sub(r"\s+", "", raw)
     m = _VN_PLATE.match(compact) or _VN_PLATE_DIGIT_SERIES.match(compact)
     if m:
         province, series, number = m.groups()
         if not 11 <= int(province) <= 99:
-            raise ValueError(f"'{province}' is not a Vietnamese province code (11-99)")
+            raise ValueError(msg("'{province}' is not a Vietnamese province code (11-99)",
+                                 province=province))
         digits = number.replace(".", "")
         if len(digits) == 5:
             return Plate(f"{province}{series}-{digits[:3]}.{digits[3:]}", "VN")
@@ -103,10 +107,10 @@ def parse_plate(value: str) -> Plate:
     if m:
         province, authority, rest = m.groups()
         return Plate(f"{province}{authority}·{rest}", "CN")
-    raise ValueError(
+    raise ValueError(msg(
         "not a recognised plate: use a Vietnamese plate such as 29C-123.45 or 12H-01234, "
         "or a Chinese plate such as 桂A·12345"
-    )
+    ))
 
 
 # --- HS codes ---------------------------------------------------------------------------------
@@ -116,16 +120,17 @@ def parse_hs_code(value: str) -> str:
     """An HS code of 4 to 10 digits (dots and spaces allowed: ``0810.90``); chapter 01-97."""
     raw = re.sub(r"[\s.]", "", unicodedata.normalize("NFKC", value).strip())
     if not raw:
-        raise ValueError("HS code is required")
+        raise ValueError(msg("HS code is required"))
     if not (raw.isascii() and raw.isdigit()):
-        raise ValueError("HS code may contain only digits (dots and spaces are ignored)")
+        raise ValueError(msg("HS code may contain only digits (dots and spaces are ignored)"))
     if not 4 <= len(raw) <= 10:
-        raise ValueError("HS code must have 4 to 10 digits (heading at least)")
+        raise ValueError(msg("HS code must have 4 to 10 digits (heading at least)"))
     if len(raw) % 2:
-        raise ValueError("HS code must have an even number of digits (4, 6, 8 or 10)")
+        raise ValueError(msg("HS code must have an even number of digits (4, 6, 8 or 10)"))
     chapter = int(raw[:2])
     if not 1 <= chapter <= 97 or chapter == 77:
-        raise ValueError(f"HS chapter {raw[:2]} does not exist (chapters are 01-97, not 77)")
+        raise ValueError(msg("HS chapter {chapter} does not exist (chapters are 01-97, not 77)",
+                                 chapter=raw[:2]))
     return raw
 
 
@@ -136,13 +141,14 @@ def parse_phone(value: str, default_region: str = "VN") -> str:
     """A phone number, returned in E.164 (``+84912345678``). National numbers are Vietnamese."""
     raw = value.strip()
     if not raw:
-        raise ValueError("phone number is required")
+        raise ValueError(msg("phone number is required"))
     try:
         number = phonenumbers.parse(raw, default_region)
     except phonenumbers.NumberParseException:
-        raise ValueError("not a phone number (e.g. 0912 345 678 or +86 138 0013 8000)") from None
+        raise ValueError(msg("not a phone number (e.g. 0912 345 678 or "
+                             "+86 138 0013 8000)")) from None
     if not phonenumbers.is_valid_number(number):
-        raise ValueError("not a valid phone number for its country")
+        raise ValueError(msg("not a valid phone number for its country"))
     return str(phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164))
 
 
@@ -155,32 +161,32 @@ def parse_document(doc_type: DocumentType, value: str) -> str:
     """An identity document number of the given type, canonicalised."""
     raw = re.sub(r"[\s-]", "", unicodedata.normalize("NFKC", value).strip()).upper()
     if not raw:
-        raise ValueError("document number is required")
+        raise ValueError(msg("document number is required"))
     if not raw.isascii():
-        raise ValueError("document number may contain only Latin letters and digits")
+        raise ValueError(msg("document number may contain only Latin letters and digits"))
     if doc_type == "vn_citizen_id":
         if not re.fullmatch(r"\d{12}", raw):
-            raise ValueError("a Vietnamese citizen ID (CCCD) has 12 digits")
+            raise ValueError(msg("a Vietnamese citizen ID (CCCD) has 12 digits"))
         province = int(raw[:3])
         if not 1 <= province <= 96:
-            raise ValueError("a citizen ID starts with a province code 001-096")
+            raise ValueError(msg("a citizen ID starts with a province code 001-096"))
         return raw
     if doc_type == "vn_id_card":
         if not re.fullmatch(r"\d{9}", raw):
-            raise ValueError("an old Vietnamese ID card (CMND) has 9 digits")
+            raise ValueError(msg("an old Vietnamese ID card (CMND) has 9 digits"))
         return raw
     if doc_type == "cn_resident_id":
         try:
             return str(ric.validate(raw))
         except stdnum_errors.ValidationError:
-            raise ValueError(
+            raise ValueError(msg(
                 "not a valid Chinese resident ID (18 characters with a check character)"
-            ) from None
+            )) from None
     if doc_type in ("passport", "border_pass"):
         if not re.fullmatch(r"[A-Z0-9]{6,12}", raw):
-            raise ValueError("a passport or border pass number has 6 to 12 letters and digits")
+            raise ValueError(msg("a passport or border pass number has 6 to 12 letters and digits"))
         return raw
-    raise ValueError(f"unknown document type '{doc_type}'")
+    raise ValueError(msg("unknown document type '{document_type}'", document_type=doc_type))
 
 
 # --- Money ------------------------------------------------------------------------------------
@@ -197,14 +203,14 @@ def usd_to_cents(value: str) -> int:
     """
     raw = value.strip()
     if not _USD.fullmatch(raw):
-        raise ValueError(
+        raise ValueError(msg(
             "amount must be a non-negative number with at most 2 decimals, a dot as decimal "
             "mark (e.g. 1234.50 or 1,234.50)"
-        )
+        ))
     whole, _, frac = raw.replace(",", "").partition(".")
     if len(whole) > 13:
-        raise ValueError("amount must be a non-negative number with at most 2 decimals "
-                         "(and below 10^13)")
+        raise ValueError(msg("amount must be a non-negative number with at most 2 decimals "
+                             "(and below 10^13)"))
     return int(whole) * 100 + int((frac + "00")[:2])
 
 
