@@ -20,7 +20,7 @@ from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, Role, may_change_declaration
 from borderflow.domain.network import BookingRules, Network
 from borderflow.domain.standing import is_late_cancellation
-from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed, msg
 from borderflow.network.holidays import around
 from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import service as trips
@@ -131,47 +131,52 @@ def book(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
     """Take one place in a slot of the trip's gate for the trip."""
     row = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
     if not _may_book(actor, row):
-        raise Forbidden("only the declaring enterprise, the trip's driver or the regulator "
-                        "books its slot")
+        raise Forbidden(msg("only the declaring enterprise, the trip's driver or the regulator "
+                            "books its slot"))
     if start.tzinfo is None:
-        raise ValidationFailed([FieldError("slot_start", "give a timezone, e.g. +07:00")])
+        raise ValidationFailed([FieldError("slot_start", msg("give a timezone, e.g. +07:00"))])
     if not slot_rules.is_aligned(start, SLOT_MINUTES):
-        raise ValidationFailed([FieldError("slot_start", f"slots start every {SLOT_MINUTES} "
-                                                         "minutes (e.g. 08:00, 08:30)")])
+        raise ValidationFailed([FieldError("slot_start", msg(
+            "slots start every {minutes} minutes (e.g. 08:00, 08:30)", minutes=SLOT_MINUTES))])
     if start + timedelta(minutes=SLOT_MINUTES) <= now:
-        raise ValidationFailed([FieldError("slot_start", "this slot is over")])
+        raise ValidationFailed([FieldError("slot_start", msg("this slot is over"))])
     if start > now + timedelta(days=MAX_DAYS_AHEAD):
-        raise ValidationFailed([FieldError("slot_start",
-                                           f"at most {MAX_DAYS_AHEAD} days ahead")])
+        raise ValidationFailed([FieldError("slot_start", msg("at most {days} days ahead",
+                                                             days=MAX_DAYS_AHEAD))])
     barred = (None if kind == "rerouted" else
               standing.barred_until(session, row.plate_key, network.booking_rules, now))
     if barred is not None:
         rules = network.booking_rules
         raise Conflict(
-            f"vehicle {row.state['facts']['plate']} may not book until "
-            f"{barred.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}: {rules.bar_after} no-shows or late "
-            f"cancellations within {rules.window_days} days bar it for {rules.bar_days} days "
-            "(it can still come to the staging area and be queued without a booking)",
+            msg("vehicle {plate} may not book until {until}: {count} no-shows or late "
+                "cancellations within {window} days bar it for {days} days (it can still come "
+                "to the staging area and be queued without a booking)",
+                plate=row.state["facts"]["plate"],
+                until=f"{barred.astimezone(LOCAL_TZ):%Y-%m-%d %H:%M}", count=rules.bar_after,
+                window=rules.window_days, days=rules.bar_days),
             code="vehicle_barred")
     existing = session.scalar(select(Booking).where(Booking.plate_key == row.plate_key,
                                                     Booking.status == "active"))
     if existing is not None:
-        raise Conflict(f"vehicle {row.state['facts']['plate']} already has a booking "
-                       f"({existing.gate}, {existing.slot_start.isoformat()}); move or cancel "
-                       "it", code="already_booked")
+        raise Conflict(msg("vehicle {plate} already has a booking ({gate}, {slot}); move or "
+                           "cancel it", plate=row.state["facts"]["plate"], gate=existing.gate,
+                           slot=existing.slot_start.isoformat()), code="already_booked")
     slot = _slot_row(session, network, row.gate, row.flow, start)
     if slot.capacity == 0:
+        free = _next_free(session, network, row.gate, row.flow, start)
         raise ValidationFailed([FieldError(
-            "slot_start", f"gate {row.gate} is closed then; free slots: "
-            + (", ".join(_next_free(session, network, row.gate, row.flow, start)) or "none"))])
+            "slot_start",
+            msg("gate {gate} is closed then; free slots: {slots}", gate=row.gate, slots=free)
+            if free else msg("gate {gate} is closed then; free slots: none", gate=row.gate))])
     taken = session.execute(
         update(GateSlot).where(GateSlot.id == slot.id, GateSlot.booked < GateSlot.capacity)
         .values(booked=GateSlot.booked + 1).execution_options(synchronize_session=False)
     )
     if taken.rowcount != 1:  # type: ignore[attr-defined]
+        free = _next_free(session, network, row.gate, row.flow, start)
         raise Conflict(
-            "this slot is full; free slots: "
-            + (", ".join(_next_free(session, network, row.gate, row.flow, start)) or "none"),
+            msg("this slot is full; free slots: {slots}", slots=free) if free
+            else msg("this slot is full; free slots: none"),
             code="slot_full",
         )
     booking = Booking(trip_id=row.id, plate_key=row.plate_key,
@@ -181,7 +186,7 @@ def book(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
     try:
         session.flush()
     except IntegrityError:
-        raise Conflict("the vehicle was booked at the same moment by another request",
+        raise Conflict(msg("the vehicle was booked at the same moment by another request"),
                        code="already_booked") from None
     trips.append_event(session, row, domain.Event(
         "trip.booked", now, actor.username,
@@ -229,13 +234,13 @@ def cancel(session: Session, trip_ref: str, *, actor: Principal, network: Networ
            now: datetime, reason: str) -> Booking:
     row = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
     if not _may_book(actor, row):
-        raise Forbidden("only the declaring enterprise, the trip's driver or the regulator "
-                        "cancels its booking")
+        raise Forbidden(msg("only the declaring enterprise, the trip's driver or the regulator "
+                            "cancels its booking"))
     holder = not actor.roles & {Role.REGULATOR, Role.ADMIN}
     booking = release(session, row, actor=actor, now=now, reason=reason,
                       late_rules=network.booking_rules if holder else None)
     if booking is None:
-        raise NotFound("the trip has no active booking")
+        raise NotFound(msg("the trip has no active booking"))
     return booking
 
 
@@ -244,8 +249,8 @@ def move(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
     """Cancel the current booking and take the new slot, in one transaction (all or nothing)."""
     row = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
     if not _may_book(actor, row):
-        raise Forbidden("only the declaring enterprise, the trip's driver or the regulator "
-                        "moves its booking")
+        raise Forbidden(msg("only the declaring enterprise, the trip's driver or the regulator "
+                            "moves its booking"))
     release(session, row, actor=actor, now=now, reason="moved")
     return book(session, trip_ref, start, actor=actor, network=network, now=now)
 
@@ -257,7 +262,7 @@ def status(session: Session, trip_ref: str, *, actor: Principal, network: Networ
     booking = session.scalar(select(Booking).where(Booking.trip_id == row.id,
                                                    Booking.status == "active"))
     if booking is None:
-        raise NotFound("the trip has no active booking")
+        raise NotFound(msg("the trip has no active booking"))
     ahead = session.scalar(
         select(func.count()).select_from(Booking).join(Trip, Trip.id == Booking.trip_id).where(
             Booking.gate == booking.gate, Booking.direction == booking.direction,

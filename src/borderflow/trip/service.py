@@ -25,7 +25,7 @@ from borderflow.domain.access import (
 )
 from borderflow.domain.network import BookingRules, Network
 from borderflow.domain.values import parse_plate, plate_key
-from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed, msg
 from borderflow.notify import outbox as notify_outbox
 from borderflow.report import facts as report_facts
 from borderflow.store import scoping
@@ -86,8 +86,8 @@ def _trip_payloads(session: Session, decl: Declaration, network: Network
     gate = network.gate(decl.requested_gate)
     procedure = network.procedure_for(decl.requested_gate, decl.flow)  # type: ignore[arg-type]
     if gate is None or procedure is None:
-        raise ValidationFailed([FieldError("requested_gate", "the gate has no procedure for "
-                                                             f"{decl.flow} in the network")])
+        raise ValidationFailed([FieldError("requested_gate", msg(
+            "the gate has no procedure for {flow} in the network", flow=decl.flow))])
     payloads = [float(v["payload_tonnes"]) for v in decl.vehicles]
     weights = _shares(decl.total_net_weight_kg, payloads)
     values = _shares(decl.total_value_usd_cents, payloads)
@@ -179,8 +179,8 @@ def check_not_started(session: Session, decl: Declaration) -> None:
     for t in trips_of(session, decl.id):
         if t.status not in ("declared", "cancelled") or t.location is not None:
             raise Conflict(
-                f"vehicle {t.state['facts']['plate']} has arrived ({t.status.replace('_', ' ')}); "
-                "the declaration can no longer be changed",
+                msg("vehicle {plate} has arrived ({status}); the declaration can no longer be "
+                    "changed", plate=t.state["facts"]["plate"], status=t.status),
                 code="not_amendable",
             )
 
@@ -256,7 +256,8 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
         .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]
-        raise Conflict("the trip was changed by someone else at the same moment; reload it",
+        raise Conflict(msg("the trip was changed by someone else at the same moment; reload "
+                           "it"),
                        code="version_conflict")
     session.flush()
     session.refresh(row)
@@ -283,17 +284,19 @@ def step_outcome(step: str, outcome: str, *, channel: str | None, reason_code: s
     events: dict[str, domain.EventType] = {"pass": "step.passed", "hold": "step.held",
                                            "reject": "step.rejected"}
     if outcome not in events:
-        raise ValidationFailed([FieldError("outcome", "pass, hold or reject")])
+        raise ValidationFailed([FieldError("outcome", msg("pass, hold or reject"))])
     payload: dict[str, Any] = {"step": step}
     if outcome == "pass":
         if reason_code:
-            raise ValidationFailed([FieldError("reason_code", "only a hold or a rejection has "
-                                                              "a reason code")])
+            raise ValidationFailed([FieldError("reason_code", msg(
+                "only a hold or a rejection has a reason code"))])
         if channel is not None:
             payload["channel"] = channel
     else:
         if not reason_code:
-            raise ValidationFailed([FieldError("reason_code", f"required to {outcome} a step")])
+            text = (msg("required to hold a step") if outcome == "hold"
+                    else msg("required to reject a step"))
+            raise ValidationFailed([FieldError("reason_code", text)])
         payload["reason_code"] = reason_code
     if note:
         payload["note"] = note
@@ -338,7 +341,7 @@ def get(session: Session, trip_id_or_ref: str, *, actor: Principal, network: Net
         q = q.with_for_update()
     row = session.scalar(q)
     if row is None:
-        raise NotFound(f"no trip '{trip_id_or_ref}' that you may see")
+        raise NotFound(msg("no trip '{reference}' that you may see", reference=trip_id_or_ref))
     return row
 
 
@@ -350,31 +353,30 @@ def _authorise(actor: Principal, row: Trip, event_type: str, payload: dict[str, 
         code = payload.get("step")
         spec = next((s for s in state["procedure"]["steps"] if s["code"] == code), None)
         if spec is None:
-            raise NotFound(f"this trip's procedure has no step '{code}'")
+            raise NotFound(msg("this trip's procedure has no step '{code}'", code=str(code)))
         if not may_record_step(actor, spec["role"], row.gate, yards):
-            raise Forbidden(
-                f"step '{code}' is recorded by {spec['role'].replace('_', ' ')} officers at "
-                f"gate {row.gate}"
-            )
+            raise Forbidden(msg("step '{step}' is recorded by {role} officers at gate {gate}",
+                                step=code, role=spec["role"], gate=row.gate))
     elif event_type in ("trip.called", "trip.prioritised") and (
         Role.REGULATOR not in actor.roles
         or (actor.gate_scope and row.gate not in actor.gate_scope)
     ):
-        raise Forbidden(f"only the regulator for gate {row.gate} calls vehicles forward or "
-                        "changes their priority")
+        raise Forbidden(msg("only the regulator for gate {gate} calls vehicles forward or "
+                            "changes their priority", gate=row.gate))
     elif event_type.startswith("area.") and not may_move(
         actor, payload["area"], payload.get("gate", ""), yards
     ):
-        raise Forbidden(f"you may not record movements of {payload['area']}")
+        raise Forbidden(msg("you may not record movements of {area}", area=payload["area"]))
     elif event_type == "trip.order_acknowledged" and (
         Role.DRIVER not in actor.roles
         or actor.driver_document != state["facts"]["driver"]["document_number"]
     ):
-        raise Forbidden("only the trip's driver acknowledges its order")
+        raise Forbidden(msg("only the trip's driver acknowledges its order"))
     elif event_type == "trip.returned" and not may_record_step(
         actor, "border_guard", row.gate, yards
     ):
-        raise Forbidden(f"only the border guard at gate {row.gate} records a return")
+        raise Forbidden(msg("only the border guard at gate {gate} records a return",
+                            gate=row.gate))
 
 
 def _check_reason(network: Network, event_type: str, payload: dict[str, Any]) -> None:
@@ -385,17 +387,19 @@ def _check_reason(network: Network, event_type: str, payload: dict[str, Any]) ->
     reason = network.reason(code) if isinstance(code, str) else None
     allowed = [r.code for r in network.reason_codes if r.use in (use, "both")]
     if reason is None or reason.use not in (use, "both"):
-        raise ValidationFailed([FieldError("reason_code",
-                                           f"unknown reason to {use}; use one of "
-                                           f"{', '.join(allowed)}")])
+        text = (msg("unknown reason to hold; use one of {reason}", reason=allowed)
+                if use == "hold"
+                else msg("unknown reason to reject; use one of {reason}", reason=allowed))
+        raise ValidationFailed([FieldError("reason_code", text)])
 
 
 def resolve_area(network: Network, area: str) -> str:
     """The gate an area belongs to ('' for staging areas); 422 for an unknown area."""
     areas = network.area_codes()
     if area not in areas:
-        raise ValidationFailed([FieldError("area", f"unknown area '{area}'; e.g. "
-                                                   + ", ".join(list(areas)[:4]))])
+        raise ValidationFailed([FieldError("area", msg("unknown area '{code}'; e.g. {examples}",
+                                                       code=area,
+                                                       examples=list(areas)[:4]))])
     return areas[area]
 
 
@@ -424,7 +428,7 @@ def record(
                                                       idempotency_key))
         if seen is not None:
             if seen.type != event_type or {k: seen.payload.get(k) for k in payload} != payload:
-                raise Conflict("this idempotency key was used for another event",
+                raise Conflict(msg("this idempotency key was used for another event"),
                                code="idempotency_key_reused")
             return row, False
     if event_type.startswith("area."):
@@ -432,15 +436,17 @@ def record(
     _authorise(actor, row, event_type, payload, network)
     _check_reason(network, event_type, payload)
     if expected_version is not None and expected_version != row.version:
-        raise Conflict(f"the trip is at version {row.version}, not {expected_version}; someone "
-                       "recorded something first — reload it", code="version_conflict")
+        raise Conflict(msg("the trip is at version {version}, not {expected}; someone recorded "
+                           "something first — reload it", version=str(row.version),
+                           expected=str(expected_version)), code="version_conflict")
     when = occurred_at or now
     if when.tzinfo is None:
-        raise ValidationFailed([FieldError("occurred_at", "give a timezone")])
+        raise ValidationFailed([FieldError("occurred_at", msg("give a timezone"))])
     if when > now + FUTURE_TOLERANCE:
-        raise ValidationFailed([FieldError("occurred_at", "must not be in the future")])
+        raise ValidationFailed([FieldError("occurred_at", msg("must not be in the future"))])
     if when < row.created_at:
-        raise ValidationFailed([FieldError("occurred_at", "is before the trip was declared")])
+        raise ValidationFailed([FieldError("occurred_at",
+                                           msg("is before the trip was declared"))])
     event = domain.Event(event_type, when, actor.username, payload)
     return _append(session, row, event, actor=actor, source=source, now=now,
                    key=idempotency_key), True

@@ -14,7 +14,7 @@ from borderflow.domain import standing as rules
 from borderflow.domain.access import Principal
 from borderflow.domain.network import BookingRules
 from borderflow.domain.values import parse_plate
-from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
 from borderflow.store.models import Trip, VehicleOffence
 
 
@@ -43,7 +43,8 @@ def _plate_key(plate: str) -> str:
     try:
         return parse_plate(plate).key
     except ValueError as exc:
-        raise ValidationFailed([FieldError("plate", str(exc))]) from None
+        reason = exc.args[0] if exc.args else str(exc)
+        raise ValidationFailed([FieldError("plate", reason)]) from None
 
 
 def standing(session: Session, plate: str, booking_rules: BookingRules,
@@ -73,9 +74,10 @@ def pardon(session: Session, plate: str, offence_id: int, reason: str, *, actor:
     key = _plate_key(plate)
     offence = session.get(VehicleOffence, offence_id)
     if offence is None or offence.plate_key != key:
-        raise NotFound(f"vehicle {plate} has no offence {offence_id}")
+        raise NotFound(msg("vehicle {plate} has no offence {offence}", plate=plate,
+                           offence=str(offence_id)))
     if not reason.strip():
-        raise ValidationFailed([FieldError("reason", "say why the offence is pardoned")])
+        raise ValidationFailed([FieldError("reason", msg("say why the offence is pardoned"))])
     if offence.pardoned_at is None:
         offence.pardoned_at = now
         offence.pardoned_by = actor.username
