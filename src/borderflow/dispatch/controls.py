@@ -18,7 +18,7 @@ from borderflow.domain import slots as slot_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
-from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
 from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import booking as bookings
 from borderflow.trip import service as trips
@@ -94,22 +94,23 @@ def create(session: Session, network: Network, *, gate: str, direction: str | No
     errors: list[FieldError] = []
     g = network.gate(gate)
     if g is None:
-        raise NotFound(f"no gate '{gate}'", field="gate")
+        raise NotFound(msg("no gate '{code}'", code=gate), field="gate")
     if direction is not None and direction not in g.directions:
-        errors.append(FieldError("direction", f"gate {gate} does not take {direction} traffic"))
+        errors.append(FieldError("direction", msg("gate {gate} does not take {direction} traffic",
+                                                   gate=gate, direction=direction)))
     if starts_at.tzinfo is None or ends_at.tzinfo is None:
-        errors.append(FieldError("starts_at", "give times with a timezone, e.g. +07:00"))
+        errors.append(FieldError("starts_at", msg("give times with a timezone, e.g. +07:00")))
     elif ends_at <= starts_at:
-        errors.append(FieldError("ends_at", "must be after starts_at"))
+        errors.append(FieldError("ends_at", msg("must be after the start")))
     elif ends_at <= now:
-        errors.append(FieldError("ends_at", "is already past"))
+        errors.append(FieldError("ends_at", msg("is already past")))
     if kind == "capacity" and (vehicles_per_hour is None or vehicles_per_hour < 0):
-        errors.append(FieldError("vehicles_per_hour", "give the hourly capacity (0 or more)"))
+        errors.append(FieldError("vehicles_per_hour", msg("give the hourly capacity (0 or more)")))
     if kind not in ("capacity", "extended_hours") and vehicles_per_hour is not None:
         errors.append(FieldError("vehicles_per_hour",
-                                 "only capacity and extended-hours controls have one"))
+                                 msg("only capacity and extended-hours controls have one")))
     if len(reason.strip()) < 3:
-        errors.append(FieldError("reason", "say why (at least 3 characters)"))
+        errors.append(FieldError("reason", msg("say why (at least 3 characters)")))
     if errors:
         raise ValidationFailed(errors)
     control = GateControl(gate=gate, direction=direction, kind=kind,
@@ -127,7 +128,7 @@ def lift(session: Session, network: Network, control_id: int, *, actor: Principa
          now: datetime) -> tuple[GateControl, ControlEffects]:
     control = session.get(GateControl, control_id)
     if control is None:
-        raise NotFound(f"no gate control {control_id}")
+        raise NotFound(msg("no gate control {number}", number=str(control_id)))
     before = _snapshot(control)
     if control.lifted_at is None:
         control.lifted_at = now

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from borderflow import audit
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
-from borderflow.errors import FieldError, ValidationFailed
+from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.regulation.dispatch import partner_room
 from borderflow.store.models import PartnerYardCount, Trip, TripEvent
 
@@ -32,14 +32,17 @@ def record(session: Session, network: Network, *, gate: str, direction: str, veh
     than a week."""
     errors = []
     if network.gate(gate) is None:
-        errors.append(FieldError("gate", f"no gate '{gate}' in the network in force"))
+        errors.append(FieldError("gate", msg("no gate '{code}' in the network in force",
+                                              code=gate)))
     if counted_at > now + timedelta(minutes=5):
-        errors.append(FieldError("counted_at", "is in the future"))
+        errors.append(FieldError("counted_at", msg("is in the future")))
     elif counted_at < now - MAX_AGE_FOR_NEW_COUNTS:
-        errors.append(FieldError("counted_at", "is more than 7 days ago"))
+        errors.append(FieldError("counted_at", msg("is more than 7 days ago")))
     if capacity is not None and vehicles > capacity * 3:
-        errors.append(FieldError("vehicles", f"{vehicles} is more than three times the yard's "
-                                             f"capacity ({capacity}); check the figures"))
+        errors.append(FieldError("vehicles", msg("{vehicles} is more than three times the "
+                                                 "yard's capacity ({capacity}); check the "
+                                                 "figures", vehicles=vehicles,
+                                                 capacity=capacity)))
     if errors:
         raise ValidationFailed(errors)
     row = PartnerYardCount(gate=gate, direction=direction, vehicles=vehicles, capacity=capacity,

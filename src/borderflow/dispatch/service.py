@@ -19,7 +19,7 @@ from borderflow.domain import slots as slot_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import DISPATCHER, Principal
 from borderflow.domain.network import Network
-from borderflow.errors import FieldError, ValidationFailed
+from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.regulation.dispatch import (
     GateRoom,
     Order,
@@ -283,13 +283,13 @@ def reroute(session: Session, network: Network, row: Trip, gate: str, reason: st
     target = network.gate(gate)
     procedure = network.procedure_for(gate, row.flow)  # type: ignore[arg-type]
     if target is None or procedure is None:
-        raise ValidationFailed([FieldError("gate", f"gate '{gate}' does not take {row.flow} "
-                                                   "traffic")])
+        raise ValidationFailed([FieldError("gate", msg("gate '{gate}' does not take {flow} "
+                                                       "traffic", gate=gate, flow=row.flow))])
     groups = row.state["facts"].get("goods_groups") or []
     refused = [g for g in groups if not target.permits_group(g)]
     if refused:
-        raise ValidationFailed([FieldError("gate", f"gate '{gate}' does not permit "
-                                                   f"{', '.join(refused)}")])
+        raise ValidationFailed([FieldError("gate", msg("gate '{gate}' does not permit {groups}",
+                                                       gate=gate, groups=refused))])
     from_gate = row.gate
     if row.state.get("booking"):
         bookings.release(session, row, actor=actor, now=now,

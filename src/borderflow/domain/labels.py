@@ -25,6 +25,10 @@ TABLES: dict[str, dict[str, Names]] = {
         "rejected": L("Bị từ chối", "Rejected", "被拒绝"),
         "cancelled": L("Đã hủy", "Cancelled", "已取消"),
         "submitted": L("Đã nộp", "Submitted", "已提交"),
+        "review": L("Chờ xem xét", "Awaiting review", "待审核"),
+        "matched": L("Đã tự động khớp", "Matched", "已自动匹配"),
+        "confirmed": L("Đã xác nhận", "Confirmed", "已确认"),
+        "dismissed": L("Đã bỏ qua", "Dismissed", "已忽略"),
     },
     "step_status": {
         "pending": L("Đang chờ", "Pending", "待办"),

@@ -685,7 +685,7 @@ def _on_booked(s: dict[str, Any], e: Event) -> None:
             raise ValidationFailed([FieldError(key, msg("required for a booking"))])
     if p["gate"] != s["gate"]:
         raise InvalidTransition(msg("the trip goes through {gate}, not {other_gate}",
-                                    gate=s["gate"], other_gate=p["gate"]))
+                                    gate=s["gate"], other_gate=msg("{gate}", gate=p["gate"])))
     s["booking"] = {"id": p["booking_id"], "gate": p["gate"], "slot_start": p["slot_start"],
                     "kind": p.get("kind", "requested"), "at": iso(e.occurred_at)}
 

@@ -22,7 +22,15 @@ from borderflow.account import service as accounts
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Flow, Network
-from borderflow.errors import AppError, Conflict, FieldError, Forbidden, NotFound, ValidationFailed
+from borderflow.errors import (
+    AppError,
+    Conflict,
+    FieldError,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    msg,
+)
 from borderflow.store.models import Account, ApiKey, Camera, PlateRead, Trip
 from borderflow.telemetry import plates
 from borderflow.trip import service as trips
@@ -57,20 +65,23 @@ def register(session: Session, spec: CameraSpec, *, actor: Principal, network: N
     errors: list[FieldError] = []
     gate = network.gate(spec.gate)
     if gate is None:
-        errors.append(FieldError("gate", f"unknown gate '{spec.gate}'; gates: "
-                                         + ", ".join(g.code for g in network.gates)))
+        errors.append(FieldError("gate", msg("unknown gate '{code}'; gates: {gates}",
+                                             code=spec.gate,
+                                             gates=[g.code for g in network.gates])))
     if spec.checkpoint not in plates.CHECKPOINTS:
-        errors.append(FieldError("checkpoint", "one of " + ", ".join(plates.CHECKPOINTS)))
+        errors.append(FieldError("checkpoint", msg("one of {checkpoints}",
+                                                    checkpoints=list(plates.CHECKPOINTS))))
     if spec.direction is not None and gate is not None and \
             not gate.permits_direction(spec.direction):
-        errors.append(FieldError("direction", f"gate {gate.code} has no {spec.direction} "
-                                              "traffic"))
+        errors.append(FieldError("direction", msg("gate {gate} has no {direction} traffic",
+                                                  gate=gate.code, direction=spec.direction)))
     if errors:
         raise ValidationFailed(errors)
     username = USERNAME_PREFIX + spec.code
     if session.scalar(select(Camera.id).where(Camera.code == spec.code)) is not None or \
             session.scalar(select(Account.id).where(Account.username == username)) is not None:
-        raise Conflict(f"a camera '{spec.code}' is already registered", field="code")
+        raise Conflict(msg("a camera '{code}' is already registered", code=spec.code),
+                       field="code")
     account = accounts.create_account(
         session,
         accounts.AccountSpec(username=username, display_name=spec.name, roles=(Role.CAMERA,),
@@ -130,7 +141,7 @@ def camera_of(session: Session, actor: Principal) -> Camera:
     """The camera whose client is calling."""
     camera = session.scalar(select(Camera).where(Camera.account_id == actor.id))
     if camera is None:
-        raise Forbidden("this API key belongs to no registered camera")
+        raise Forbidden(msg("this API key belongs to no registered camera"))
     return camera
 
 
@@ -177,7 +188,7 @@ def _move(session: Session, trip: Trip, camera: Camera, read: PlateRead, *, acto
           source: str, now: datetime) -> list[str]:
     """Record on the trip the movements the read stands for; the trip's rules may refuse."""
     if read.read_at < trip.created_at:
-        raise domain.InvalidTransition("the plate was read before the trip was declared")
+        raise domain.InvalidTransition(msg("the plate was read before the trip was declared"))
     checkpoint = plates.CHECKPOINTS[camera.checkpoint]
     done = []
     for event_type, area in plates.events_for(trip.state, checkpoint, camera.gate):
@@ -233,16 +244,16 @@ def submit(session: Session, read: ReadIn, *, actor: Principal, now: datetime,
     confidently is, note a repeat, or leave it for an officer."""
     camera = camera_of(session, actor)
     if read.camera != camera.code:
-        raise Forbidden(f"this key belongs to camera '{camera.code}'; it posts only its own "
-                        "reads", field="camera")
+        raise Forbidden(msg("this key belongs to camera '{code}'; it posts only its own reads",
+                            code=camera.code), field="camera")
     errors: list[FieldError] = []
     key = plates.normalise(read.plate)
     if not key:
-        errors.append(FieldError("plate", "no letter or digit was read"))
-    errors += [FieldError(f"candidates[{i}].plate", "no letter or digit was read")
+        errors.append(FieldError("plate", msg("no letter or digit was read")))
+    errors += [FieldError(f"candidates[{i}].plate", msg("no letter or digit was read"))
                for i, c in enumerate(read.candidates) if not plates.normalise(c.text)]
     if read.read_at > now + trips.FUTURE_TOLERANCE:
-        errors.append(FieldError("time", "is in the future; check the camera's clock"))
+        errors.append(FieldError("time", msg("is in the future; check the camera's clock")))
     if errors:
         raise ValidationFailed(errors)
     row = PlateRead(
@@ -354,15 +365,19 @@ def get(session: Session, read_id: int, *, actor: Principal, for_update: bool = 
         q = q.with_for_update(of=PlateRead)
     found = session.execute(q).first()
     if found is None or not _in_scope(actor, found[0].gate):
-        raise NotFound(f"no plate read {read_id} that you may review")
+        raise NotFound(msg("no plate read {number} that you may review", number=str(read_id)))
     return found
 
 
 def _open(session: Session, read_id: int, actor: Principal) -> tuple[PlateRead, Camera]:
     row, camera = get(session, read_id, actor=actor, for_update=True)
     if row.status != OPEN:
-        raise AlreadyResolved(f"plate read {read_id} is already {row.status}"
-                              + (f" by {row.resolved_by}" if row.resolved_by else ""))
+        if row.resolved_by:
+            raise AlreadyResolved(msg("plate read {number} is already {status} by {by}",
+                                      number=str(read_id), status=row.status,
+                                      by=row.resolved_by))
+        raise AlreadyResolved(msg("plate read {number} is already {status}",
+                                  number=str(read_id), status=row.status))
     return row, camera
 
 
@@ -373,8 +388,9 @@ def confirm(session: Session, read_id: int, trip_ref: str, *, actor: Principal,
     row, camera = _open(session, read_id, actor)
     trip = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
     if trip.gate != row.gate:
-        raise ValidationFailed([FieldError("trip", f"{trip.reference} goes through gate "
-                                                   f"{trip.gate}; the camera is at {row.gate}")])
+        raise ValidationFailed([FieldError("trip", msg(
+            "{reference} goes through gate {gate}; the camera is at {camera_gate}",
+            reference=trip.reference, gate=trip.gate, camera_gate=msg("{gate}", gate=row.gate)))])
     before = snapshot(row)
     row.events = _move(session, trip, camera, row, actor=actor, source="officer_screen",
                        now=now)
@@ -390,7 +406,7 @@ def dismiss(session: Session, read_id: int, reason: str, *, actor: Principal, no
             ) -> PlateRead:
     """An officer sets a read aside (not a vehicle, a repeat, a vehicle not on any trip...)."""
     if not reason.strip():
-        raise ValidationFailed([FieldError("reason", "say why the read is dismissed")])
+        raise ValidationFailed([FieldError("reason", msg("say why the read is dismissed"))])
     row, _camera = _open(session, read_id, actor)
     before = snapshot(row)
     row.status = "dismissed"

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network, Point
 from borderflow.domain.values import parse_plate
-from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed
+from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed, msg
 from borderflow.store.models import Device, Position, RejectedPosition, Trip
 from borderflow.telemetry.decoders import Fix, Rejection
 from borderflow.telemetry.geofence import Fences
@@ -559,28 +559,30 @@ def bind(session: Session, device_id: str, *, actor: Principal, now: datetime,
     """Bind a device to a driver or a vehicle (a driver binds their own phone)."""
     device_id = device_id.strip()
     if not device_id or len(device_id) > 100:
-        raise ValidationFailed([FieldError("device_id", "1 to 100 characters")])
+        raise ValidationFailed([FieldError("device_id", msg("1 to 100 characters"))])
     if (driver_document is None) == (plate is None):
         raise ValidationFailed([FieldError("driver_document",
-                                           "give either driver_document or plate")])
+                                           msg("give either a driver's document number or "
+                                               "a plate"))])
     own_only = Role.DRIVER in actor.roles and not actor.roles & {Role.REGULATOR, Role.ADMIN}
     if own_only and (plate is not None or driver_document != actor.driver_document):
         raise ValidationFailed([FieldError(
-            "driver_document", "a driver binds a device to their own document number")])
+            "driver_document", msg("a driver binds a device to their own document number"))])
     key = None
     if plate is not None:
         try:
             key = parse_plate(plate).key
         except ValueError as exc:
-            raise ValidationFailed([FieldError("plate", str(exc))]) from None
+            raise ValidationFailed([FieldError("plate", exc.args[0] if exc.args else str(exc))]
+                                   ) from None
     device = session.get(Device, device_id, with_for_update=True)
     if device is None:
         device = Device(id=device_id, protocol="unknown", positions=0, inside=[])
         session.add(device)
     elif own_only and device.bound_at is not None and \
             device.driver_document != actor.driver_document:
-        raise ValidationFailed([FieldError("device_id", "this device is bound to someone "
-                                                        "else; ask the regulator")])
+        raise ValidationFailed([FieldError("device_id", msg("this device is bound to someone "
+                                                            "else; ask the regulator"))])
     before = {"driver_document": device.driver_document, "plate_key": device.plate_key}
     device.driver_document = driver_document
     device.plate_key = key
@@ -669,11 +671,11 @@ def eta_to_staging(session: Session, network: Network, fences: Fences, row: Trip
     gate = network.gate(row.gate)
     staging = gate.staging_area if gate else None
     if staging is None:
-        raise NotFound("the trip's gate has no staging area")
+        raise NotFound(msg("the trip's gate has no staging area"))
     recent = list(session.scalars(select(Position).where(Position.trip_id == row.id)
                                   .order_by(Position.fix_time.desc()).limit(10)))
     if not recent:
-        raise NotFound("no positions for this trip yet")
+        raise NotFound(msg("no positions for this trip yet"))
     fence = f"staging:{staging}"
     last = recent[0]
     distance = fences.distance_m(fence, Point(last.lat, last.lon))
