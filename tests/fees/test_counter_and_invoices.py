@@ -525,7 +525,7 @@ def test_the_fee_step_passes_only_once_the_amount_owed_is_paid(desk: Desk) -> No
 
     wrong = desk.pay(number, owed - 1, 422)
     assert list(fields(wrong)) == ["amount"]
-    assert f"the amount owed: {owed} VND" in fields(wrong)["amount"]
+    assert f"the amount owed: {owed:,} VND" in fields(wrong)["amount"]
     no_reference = desk.pay(number, owed, 422, method="bank_transfer")
     assert list(fields(no_reference)) == ["reference"]
     assert desk.invoice(ref)["payments"] == []
@@ -679,7 +679,7 @@ def test_a_partial_refund_cannot_exceed_the_payment(desk: Desk) -> None:
     too_much = desk.refund(receipt, 422, amount=ELECTRONICS_40FT_EXPORT + 1,
                            reason="overpaid at the counter")
     assert list(fields(too_much)) == ["amount"]
-    assert f"between 1 and {ELECTRONICS_40FT_EXPORT} VND" in fields(too_much)["amount"]
+    assert f"between 1 and {ELECTRONICS_40FT_EXPORT:,} VND" in fields(too_much)["amount"]
     payment = desk.invoice(ref)["payments"][0]
     assert (payment["status"], payment["refunded_amount"]) == ("completed", None)
     assert desk.invoice(ref)["status"] == "paid"

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from borderflow.domain.network import Names
-from borderflow.errors import FieldError
+from borderflow.errors import FieldError, msg
 
 TARIFF_FORMAT = 1
 
@@ -36,10 +36,10 @@ class VehicleCategory:
 
     def __post_init__(self) -> None:
         if self.container not in ("none", "20ft", "40ft"):
-            raise ValueError("container must be none, 20ft or 40ft")
+            raise ValueError(msg("container must be none, 20ft or 40ft"))
         if self.max_payload_tonnes is not None and \
                 self.max_payload_tonnes <= self.min_payload_tonnes:
-            raise ValueError("max_payload_tonnes must be above min_payload_tonnes")
+            raise ValueError(msg("max_payload_tonnes must be above min_payload_tonnes"))
 
     def fits(self, payload_tonnes: Decimal, container: str) -> bool:
         if container != self.container:
@@ -91,7 +91,7 @@ class Multiplier:
 
     def __post_init__(self) -> None:
         if not 0 <= self.percent <= 1000:
-            raise ValueError("percent must be between 0 and 1000")
+            raise ValueError(msg("percent must be between 0 and 1000"))
 
 
 @dataclass(frozen=True)
@@ -116,45 +116,46 @@ class Tariff:
         """Cross-reference checks a single dataclass cannot make on its own."""
         out: list[FieldError] = []
         if self.format_version != TARIFF_FORMAT:
-            out.append(FieldError("format_version", f"unsupported format {self.format_version}; "
-                                                    f"this version reads {TARIFF_FORMAT}"))
+            out.append(FieldError("format_version", msg(
+                "unsupported format {found}; this version reads {supported}",
+                found=str(self.format_version), supported=str(TARIFF_FORMAT))))
         if self.currency != "VND":
-            out.append(FieldError("currency", "fees are in VND"))
+            out.append(FieldError("currency", msg("fees are in VND")))
         naive = [name for name, at in (("effective_from", self.effective_from),
                                        ("effective_to", self.effective_to))
                  if at is not None and at.tzinfo is None]
         for name in naive:
-            out.append(FieldError(name, "give a timezone, e.g. 2026-12-01T00:00:00+07:00"))
+            out.append(FieldError(name, msg("give a timezone, e.g. 2026-12-01T00:00:00+07:00")))
         if not naive and self.effective_to is not None and \
                 self.effective_to <= self.effective_from:
-            out.append(FieldError("effective_to", "must be after effective_from"))
+            out.append(FieldError("effective_to", msg("must be after effective_from")))
         categories = [c.code for c in self.vehicle_categories]
         classes = [c.code for c in self.goods_classes]
         for name, codes in (("vehicle_categories", categories), ("goods_classes", classes),
                             ("multipliers", [m.code for m in self.multipliers])):
             dupes = sorted({c for c in codes if codes.count(c) > 1})
             if dupes:
-                out.append(FieldError(name, f"duplicate codes: {', '.join(dupes)}"))
+                out.append(FieldError(name, msg("duplicate codes: {codes}", codes=dupes)))
         if not any(not c.goods_groups and c.when == Condition() for c in self.goods_classes):
-            out.append(FieldError("goods_classes", "one class must cover any goods (no "
-                                                   "goods_groups and no conditions)"))
+            out.append(FieldError("goods_classes", msg("one class must cover any goods (no "
+                                                       "goods_groups and no conditions)")))
         for cls in classes:
             row = self.rates.get(cls)
             if row is None:
-                out.append(FieldError(f"rates.{cls}", "no rates for this goods class"))
+                out.append(FieldError(f"rates.{cls}", msg("no rates for this goods class")))
                 continue
             missing = [c for c in dict.fromkeys(categories) if c not in row]
             if missing:
-                out.append(FieldError(f"rates.{cls}", f"no rate for {', '.join(missing)}"))
+                out.append(FieldError(f"rates.{cls}", msg("no rate for {codes}", codes=missing)))
         for cls, row in self.rates.items():
             if cls not in classes:
-                out.append(FieldError(f"rates.{cls}", "not a goods class of the tariff"))
+                out.append(FieldError(f"rates.{cls}", msg("not a goods class of the tariff")))
             for cat, amount in row.items():
                 if cat not in categories:
-                    out.append(FieldError(f"rates.{cls}.{cat}", "not a vehicle category"))
+                    out.append(FieldError(f"rates.{cls}.{cat}", msg("not a vehicle category")))
                 elif amount < 0 or amount % 1 != 0:
-                    out.append(FieldError(f"rates.{cls}.{cat}", "must be a whole, non-negative "
-                                                                "number of VND"))
+                    out.append(FieldError(f"rates.{cls}.{cat}", msg(
+                        "must be a whole, non-negative number of VND")))
         return out
 
     def in_force(self, at: datetime) -> bool:
@@ -203,8 +204,13 @@ def assess(tariff: Tariff, *, payload_tonnes: Decimal, container: str,
     rounded down to whole VND."""
     category = tariff.category_for(payload_tonnes, container)
     if category is None:
-        raise NoRate(f"no vehicle category of tariff {tariff.version} fits a payload of "
-                     f"{payload_tonnes} t with container '{container}'")
+        if container == "none":
+            raise NoRate(msg("no vehicle category of tariff {version} fits a payload of {tonnes} "
+                             "t without a container", version=tariff.version,
+                             tonnes=payload_tonnes))
+        raise NoRate(msg("no vehicle category of tariff {version} fits a payload of {tonnes} t "
+                         "with container '{container}'", version=tariff.version,
+                         tonnes=payload_tonnes, container=container))
     catch_all = next(c for c in tariff.goods_classes
                      if not c.goods_groups and c.when == Condition())
     best: tuple[int, GoodsClass] = (-1, catch_all)

@@ -23,7 +23,7 @@ from borderflow import audit
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal
 from borderflow.domain.fees import Assessment, NoRate, Tariff, assess
-from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
 from borderflow.fees import tariffs
 from borderflow.store.models import Invoice, Payment, Trip
 
@@ -98,7 +98,7 @@ def by_number(session: Session, number: str, *, for_update: bool = False) -> Inv
         q = q.with_for_update()
     row = session.scalar(q)
     if row is None:
-        raise NotFound(f"no invoice '{number}'")
+        raise NotFound(msg("no invoice '{number}'", number=number))
     return row
 
 
@@ -264,10 +264,11 @@ def waive(session: Session, invoice: Invoice, reason: str, *, actor: Principal,
           now: datetime) -> Invoice:
     """A regulator waives what is owed (with a reason): the fee step can pass."""
     if invoice.status != "open":
-        raise Conflict(f"invoice {invoice.number} is {invoice.status}; only an open invoice "
-                       "can be waived", code="invoice_not_open")
+        raise Conflict(msg("invoice {number} is {invoice_status}; only an open invoice can be "
+                           "waived", number=invoice.number, invoice_status=invoice.status),
+                       code="invoice_not_open")
     if len(reason.strip()) < 3:
-        raise ValidationFailed([FieldError("reason", "say why the fee is waived")])
+        raise ValidationFailed([FieldError("reason", msg("say why the fee is waived"))])
     invoice.waived_by = actor.username
     invoice.waiver_reason = reason.strip()
     refresh(session, invoice, actor=actor, now=now)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.domain.access import Principal, Role
-from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
 from borderflow.fees import invoices
 from borderflow.fees.gateway import PaymentGateway
 from borderflow.store.models import Invoice, Payment
@@ -62,21 +62,24 @@ def record_counter(session: Session, invoice: Invoice, *, method: str, amount: i
                    now: datetime, corrects: Payment | None = None) -> Payment:
     """A cash or bank-transfer payment taken at a counter: the amount owed, in full."""
     if not _may_act_at(actor, invoice.gate):
-        raise NotFound(f"no invoice '{invoice.number}' that you may see")
+        raise NotFound(msg("no invoice '{number}' that you may see", number=invoice.number))
     errors = []
     if method not in COUNTER_METHODS:
-        errors.append(FieldError("method", "cash or bank_transfer"))
+        errors.append(FieldError("method", msg("one of {method}",
+                                              method=["cash", "bank_transfer"])))
     if method == "bank_transfer" and not (reference or "").strip():
-        errors.append(FieldError("reference", "a bank transfer needs the bank's reference"))
+        errors.append(FieldError("reference", msg("a bank transfer needs the bank's reference")))
     when = paid_at or now
     if when > now + timedelta(minutes=5):
-        errors.append(FieldError("paid_at", "is in the future"))
+        errors.append(FieldError("paid_at", msg("is in the future")))
     owed = invoices.due(session, invoice)
     if invoice.status in ("void", "waived", "refunded") or (owed == 0 and corrects is None):
-        raise Conflict(f"invoice {invoice.number} is {invoice.status}; nothing is owed",
+        raise Conflict(msg("invoice {number} is {invoice_status}; nothing is owed",
+                           number=invoice.number, invoice_status=invoice.status),
                        code="nothing_owed")
     if corrects is None and amount != owed:
-        errors.append(FieldError("amount", f"must be the amount owed: {owed} VND"))
+        errors.append(FieldError("amount", msg("must be the amount owed: {amount} VND",
+                                              amount=owed)))
     if errors:
         raise ValidationFailed(errors)
     return _new_payment(session, invoice, method=method, amount=amount, paid_at=when,
@@ -100,7 +103,7 @@ def by_receipt(session: Session, number: str, *, for_update: bool = False) -> Pa
         q = q.with_for_update()
     row = session.scalar(q)
     if row is None:
-        raise NotFound(f"no payment '{number}'")
+        raise NotFound(msg("no payment '{number}'", number=number))
     return row
 
 
@@ -109,14 +112,21 @@ def void(session: Session, payment: Payment, reason: str, *, actor: Principal,
     """Cancel a wrong counter entry (the money was not taken, or not like that). Online
     payments are not voided: they are refunded."""
     if not _may_act_at(actor, payment.gate):
-        raise NotFound(f"no payment '{payment.receipt_number}' that you may see")
+        raise NotFound(msg("no payment '{number}' that you may see",
+                           number=payment.receipt_number))
     if payment.method not in COUNTER_METHODS:
-        raise Conflict("an online payment cannot be voided; refund it", code="not_voidable")
+        raise Conflict(msg("an online payment cannot be voided; refund it"),
+                       code="not_voidable")
     if payment.status != "completed":
-        raise Conflict(f"payment {payment.receipt_number} is {payment.status}",
+        number = payment.receipt_number
+        raise Conflict(msg("payment {number} is voided", number=number)
+                       if payment.status == "voided"
+                       else msg("payment {number} is refunded", number=number)
+                       if payment.status == "refunded"
+                       else msg("payment {number} is not completed", number=number),
                        code="payment_not_completed")
     if len(reason.strip()) < 3:
-        raise ValidationFailed([FieldError("reason", "say why the entry is wrong")])
+        raise ValidationFailed([FieldError("reason", msg("say why the entry is wrong"))])
     payment.status = "voided"
     payment.voided_by = actor.username
     payment.voided_at = now
@@ -138,21 +148,30 @@ def refund(session: Session, payment: Payment, amount: int | None, reason: str, 
     counter payment is handed back at the counter. Recorded on the payment; the invoice's
     status follows."""
     if payment.status != "completed" or payment.refunded_amount:
-        raise Conflict(f"payment {payment.receipt_number} is {payment.status} and cannot be "
-                       "refunded again", code="payment_not_refundable")
+        number = payment.receipt_number
+        raise Conflict(msg("payment {number} is voided and cannot be refunded", number=number)
+                       if payment.status == "voided"
+                       else msg("payment {number} has already been refunded and cannot be "
+                                "refunded again", number=number)
+                       if payment.status in ("completed", "refunded")
+                       else msg("payment {number} is not completed and cannot be refunded",
+                                number=number),
+                       code="payment_not_refundable")
     invoice = invoice_of(session, payment)
     errors = []
     give = payment.amount if amount is None else amount
     if not 0 < give <= payment.amount:
-        errors.append(FieldError("amount", f"between 1 and {payment.amount} VND"))
+        errors.append(FieldError("amount", msg("between 1 and {amount} VND",
+                                              amount=payment.amount)))
     if len(reason.strip()) < 3:
-        errors.append(FieldError("reason", "say why the money is given back"))
+        errors.append(FieldError("reason", msg("say why the money is given back")))
     if errors:
         raise ValidationFailed(errors)
     if payment.method == "online":
         if gateway is None or gateway.name != payment.gateway or not payment.txn_ref:
-            raise Conflict(f"payment {payment.receipt_number} was made through "
-                           f"{payment.gateway}, which is not configured here",
+            raise Conflict(msg("payment {number} was made through {gateway}, which is not "
+                               "configured here", number=payment.receipt_number,
+                               gateway=str(payment.gateway)),
                            code="gateway_unavailable")
         result = gateway.refund(txn_ref=payment.txn_ref, amount=give,
                                 full=give == payment.amount,
@@ -161,8 +180,9 @@ def refund(session: Session, payment: Payment, amount: int | None, reason: str, 
                                 by=actor.username, ip=ip, now=now,
                                 request_id=uuid.uuid4().hex[:32])
         if not result.ok:
-            raise Conflict(f"the gateway refused the refund ({result.code}): "
-                           f"{result.message}", code="refund_refused")
+            raise Conflict(msg("the gateway refused the refund ({code}): {detail}",
+                               code=result.code, detail=result.message),
+                           code="refund_refused")
     payment.refunded_amount = give
     payment.refunded_by = actor.username
     payment.refunded_at = now
@@ -180,7 +200,7 @@ def refund(session: Session, payment: Payment, amount: int | None, reason: str, 
 def invoice_of(session: Session, payment: Payment) -> Invoice:
     invoice = session.get(Invoice, payment.invoice_id)
     if invoice is None:  # a foreign key guards this
-        raise NotFound(f"payment {payment.receipt_number} has no invoice")
+        raise NotFound(msg("payment {number} has no invoice", number=payment.receipt_number))
     return invoice
 
 

@@ -30,7 +30,7 @@ from borderflow.clock import LOCAL_TZ
 from borderflow.documents import FONT
 from borderflow.domain import labels
 from borderflow.domain.network import Network
-from borderflow.errors import NotFound
+from borderflow.errors import NotFound, msg
 from borderflow.store.models import Invoice, Payment
 
 Lang = Literal["vi", "en", "zh"]
@@ -123,7 +123,7 @@ def load(session: Session, payment: Payment, network: Network | None, base_url: 
          ) -> Receipt:
     invoice = session.get(Invoice, payment.invoice_id)
     if invoice is None:
-        raise NotFound(f"payment {payment.receipt_number} has no invoice")
+        raise NotFound(msg("payment {number} has no invoice", number=payment.receipt_number))
     gate = network.gate(invoice.gate) if network else None
     names = (gate.name.vi, gate.name.zh, gate.name.en) if gate else (invoice.gate,) * 3
     return Receipt(number=payment.receipt_number, status=payment.status, amount=payment.amount,
@@ -138,7 +138,7 @@ def load(session: Session, payment: Payment, network: Network | None, base_url: 
 def by_token(session: Session, token: str) -> Payment:
     row = session.scalar(select(Payment).where(Payment.verify_token == token))
     if row is None:
-        raise NotFound("no receipt with this verification code")
+        raise NotFound(msg("no receipt with this verification code"))
     return row
 
 
