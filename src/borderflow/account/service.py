@@ -15,7 +15,7 @@ from borderflow.account import security
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network
 from borderflow.domain.values import parse_tax_code
-from borderflow.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed
+from borderflow.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed, msg
 from borderflow.store.models import Account, ApiKey, Enterprise
 
 MIN_PASSWORD_LENGTH = 10
@@ -56,7 +56,7 @@ def login(session: Session, username: str, password: str, *, key: str, now: date
     account = session.scalar(select(Account).where(Account.username == username.strip()))
     ok = security.verify_password(account.password_hash if account else None, password)
     if account is None or not ok or not account.active or account.kind != "user":
-        raise Unauthorized("wrong username or password")
+        raise Unauthorized(msg("wrong username or password"))
     if account.password_hash and security.needs_rehash(account.password_hash):
         account.password_hash = security.hash_password(password)
     return security.issue_token(account.id, account.username, key=key, now=now, minutes=minutes,
@@ -68,7 +68,7 @@ def principal_for_token(session: Session, token: str, *, key: str, now: datetime
     account_id = security.read_token(token, key=key, now=now, kind=kind)
     account = session.get(Account, account_id)
     if account is None or not account.active:
-        raise Unauthorized("account is disabled or no longer exists")
+        raise Unauthorized(msg("account is disabled or no longer exists"))
     return to_principal(account)
 
 
@@ -76,12 +76,12 @@ def principal_for_api_key(session: Session, key: str, *, now: datetime) -> Princ
     prefix, secret = security.split_api_key(key)
     row = session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
     if row is None or row.revoked_at is not None:
-        raise Unauthorized("API key is unknown or revoked")
+        raise Unauthorized(msg("API key is unknown or revoked"))
     if not security.same_digest(row.secret_sha256, security.digest(secret)):
-        raise Unauthorized("API key is unknown or revoked")
+        raise Unauthorized(msg("API key is unknown or revoked"))
     account = session.get(Account, row.account_id)
     if account is None or not account.active:
-        raise Unauthorized("API key belongs to a disabled account")
+        raise Unauthorized(msg("API key belongs to a disabled account"))
     return to_principal(account)
 
 
@@ -105,44 +105,51 @@ def check_spec(spec: AccountSpec, network: Network | None) -> tuple[AccountSpec,
     errors: list[FieldError] = []
     tax = spec.enterprise_tax_code
     if not spec.roles:
-        errors.append(FieldError("roles", "give at least one role"))
+        errors.append(FieldError("roles", msg("give at least one role")))
     if Role.PUBLIC in spec.roles:
-        errors.append(FieldError("roles", "'public' is the anonymous role; it cannot be given"))
+        errors.append(FieldError("roles", msg("'{role}' is the anonymous role; it cannot be "
+                                             "given", role="public")))
     if not spec.username.strip() or len(spec.username) > 80:
-        errors.append(FieldError("username", "must be 1 to 80 characters"))
+        errors.append(FieldError("username", msg("must be 1 to 80 characters")))
     if spec.kind == "user":
         if spec.password is not None and len(spec.password) < MIN_PASSWORD_LENGTH:
             errors.append(
-                FieldError("password", f"must have at least {MIN_PASSWORD_LENGTH} characters")
+                FieldError("password", msg("must have at least {count} characters",
+                                           count=MIN_PASSWORD_LENGTH))
             )
     elif spec.password is not None:
-        errors.append(FieldError("password", "machine clients use API keys, not passwords"))
+        errors.append(FieldError("password", msg("machine clients use API keys, not passwords")))
     if Role.ENTERPRISE in spec.roles:
         if not tax:
-            errors.append(FieldError("enterprise_tax_code", "required for the enterprise role"))
+            errors.append(FieldError("enterprise_tax_code",
+                                     msg("required for the enterprise role")))
         else:
             try:
                 tax = parse_tax_code(tax)
             except ValueError as exc:
-                errors.append(FieldError("enterprise_tax_code", str(exc)))
+                errors.append(FieldError("enterprise_tax_code",
+                                         exc.args[0] if exc.args else str(exc)))
     elif tax:
-        errors.append(FieldError("enterprise_tax_code", "only enterprise accounts have one"))
+        errors.append(FieldError("enterprise_tax_code", msg("only enterprise accounts have one")))
     if Role.DRIVER in spec.roles and not spec.driver_document:
-        errors.append(FieldError("driver_document", "required for the driver role"))
+        errors.append(FieldError("driver_document", msg("required for the driver role")))
     if Role.CASHIER in spec.roles and not spec.gate_scope:
-        errors.append(FieldError("gate_scope", "a cashier must be scoped to at least one gate"))
+        errors.append(FieldError("gate_scope",
+                                 msg("a cashier must be scoped to at least one gate")))
     if Role.YARD_OPERATOR in spec.roles and not spec.yard_scope:
-        errors.append(FieldError("yard_scope", "a yard operator needs at least one yard"))
+        errors.append(FieldError("yard_scope", msg("a yard operator needs at least one yard")))
     if network is not None:
         gates = {g.code for g in network.gates}
         for i, code in enumerate(spec.gate_scope):
             if code not in gates:
-                errors.append(FieldError(f"gate_scope[{i}]", f"unknown gate '{code}'"))
+                errors.append(FieldError(f"gate_scope[{i}]", msg("unknown gate '{code}'",
+                                                                   code=code)))
         staging = {s.code for s in network.staging_areas}
         for i, code in enumerate(spec.yard_scope):
             if network.yard(code) is None and code not in staging:
                 errors.append(FieldError(f"yard_scope[{i}]",
-                                         f"unknown yard or staging area '{code}'"))
+                                         msg("unknown yard or staging area '{code}'",
+                                             code=code)))
     canonical = AccountSpec(
         username=spec.username.strip(),
         display_name=spec.display_name.strip() or spec.username.strip(),
@@ -163,11 +170,12 @@ def create_account(
 ) -> Account:
     spec, errors = check_spec(spec, network)
     if spec.kind == "user" and spec.password is None:
-        errors.append(FieldError("password", "required for a user"))
+        errors.append(FieldError("password", msg("required for a user")))
     if errors:
         raise ValidationFailed(errors)
     if session.scalar(select(Account.id).where(Account.username == spec.username)) is not None:
-        raise Conflict(f"username '{spec.username}' is taken", field="username")
+        raise Conflict(msg("username '{username}' is taken", username=spec.username),
+                       field="username")
     account = Account(
         kind=spec.kind,
         username=spec.username,
@@ -192,14 +200,14 @@ def create_account(
 def get_account(session: Session, account_id: int) -> Account:
     account = session.get(Account, account_id)
     if account is None:
-        raise NotFound(f"no account {account_id}")
+        raise NotFound(msg("no account {number}", number=str(account_id)))
     return account
 
 
 def find_account(session: Session, username: str) -> Account:
     account = session.scalar(select(Account).where(Account.username == username))
     if account is None:
-        raise NotFound(f"no account named '{username}'")
+        raise NotFound(msg("no account named '{username}'", username=username))
     return account
 
 
@@ -237,9 +245,9 @@ def update_account(
     if errors:
         raise ValidationFailed(errors)
     if actor.id == account.id and changes.get("active") is False:
-        raise ValidationFailed([FieldError("active", "you cannot disable your own account")])
+        raise ValidationFailed([FieldError("active", msg("you cannot disable your own account"))])
     if actor.id == account.id and Role.ADMIN not in spec.roles and Role.ADMIN in actor.roles:
-        raise ValidationFailed([FieldError("roles", "you cannot remove your own admin role")])
+        raise ValidationFailed([FieldError("roles", msg("you cannot remove your own admin role"))])
     account.display_name = spec.display_name
     account.roles = [r.value for r in spec.roles]
     account.enterprise_tax_code = spec.enterprise_tax_code
@@ -263,7 +271,7 @@ def create_api_key(
     session: Session, account: Account, name: str, *, actor: Principal, now: datetime
 ) -> tuple[ApiKey, str]:
     if not name.strip():
-        raise ValidationFailed([FieldError("name", "give the key a name (what uses it)")])
+        raise ValidationFailed([FieldError("name", msg("give the key a name (what uses it)"))])
     full, prefix, digest = security.new_api_key()
     row = ApiKey(account_id=account.id, prefix=prefix, secret_sha256=digest, name=name.strip(),
                  created_at=now)
@@ -278,7 +286,7 @@ def create_api_key(
 def revoke_api_key(session: Session, key_id: int, *, actor: Principal, now: datetime) -> ApiKey:
     row = session.get(ApiKey, key_id)
     if row is None:
-        raise NotFound(f"no API key {key_id}")
+        raise NotFound(msg("no API key {number}", number=str(key_id)))
     if row.revoked_at is None:
         row.revoked_at = now
         audit.record(session, actor=actor, action="api_key.revoke", target_type="api_key",
@@ -298,7 +306,8 @@ def upsert_enterprise(session: Session, tax_code: str, name: str, aeo: bool,
     try:
         head = parse_tax_code(tax_code)[:10]
     except ValueError as exc:
-        raise ValidationFailed([FieldError("tax_code", str(exc))]) from None
+        raise ValidationFailed([FieldError("tax_code", exc.args[0] if exc.args else str(exc))]
+                               ) from None
     row = session.get(Enterprise, head)
     before = None if row is None else {"name": row.name, "aeo": row.aeo,
                                        "aeo_valid_until": str(row.aeo_valid_until or "")}

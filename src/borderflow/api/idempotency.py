@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from borderflow.api.deps import Caller, Ctx, Db
 from borderflow.domain.access import Principal
-from borderflow.errors import Conflict, FieldError, ValidationFailed
+from borderflow.errors import Conflict, FieldError, ValidationFailed, msg
 from borderflow.store.models import IdempotencyRecord
 
 MAX_KEY_LENGTH = 200
@@ -57,7 +57,7 @@ class Idempotency:
             return None
         if row.request_sha256 != self.request_sha:
             raise Conflict(
-                "this Idempotency-Key was used for a different request",
+                msg("this Idempotency-Key was used for a different request"),
                 field="Idempotency-Key",
                 code="idempotency_key_reused",
             )
@@ -83,7 +83,7 @@ class Idempotency:
                 self.session.flush()
             except IntegrityError:
                 raise Conflict(
-                    "a request with this Idempotency-Key is still being processed; retry",
+                    msg("a request with this Idempotency-Key is still being processed; retry"),
                     field="Idempotency-Key",
                     code="idempotency_in_progress",
                 ) from None
@@ -111,7 +111,8 @@ async def get_idempotency(
     key = idempotency_key.strip() if idempotency_key is not None else None
     if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ValidationFailed(
-            [FieldError("Idempotency-Key", f"must be 1 to {MAX_KEY_LENGTH} characters")]
+            [FieldError("Idempotency-Key", msg("must be 1 to {count} characters",
+                                               count=MAX_KEY_LENGTH))]
         )
     body = await request.body()
     return Idempotency(db, principal, key, request.method, request.url.path, body,

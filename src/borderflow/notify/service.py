@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.domain.access import Principal, Role, declaration_scope
-from borderflow.errors import Conflict, Forbidden, NotFound
+from borderflow.errors import Conflict, Forbidden, NotFound, msg
 from borderflow.notify.channels import mask_phone
 from borderflow.store import scoping
 from borderflow.store.models import Notification, NotificationDelivery
@@ -69,9 +69,10 @@ def mark_read(session: Session, notification_id: int, *, actor: Principal,
     row = session.scalar(select(Notification).where(Notification.id == notification_id,
                                                     visible(actor)).with_for_update())
     if row is None:
-        raise NotFound(f"no notification {notification_id} that you may see")
+        raise NotFound(msg("no notification {number} that you may see",
+                           number=str(notification_id)))
     if not is_recipient(actor, row):
-        raise Forbidden("only its recipient marks a notification read")
+        raise Forbidden(msg("only its recipient marks a notification read"))
     if row.read_at is None:
         row.read_at = now
         session.flush()
@@ -116,10 +117,11 @@ def retry(session: Session, delivery_id: int, *, actor: Principal,
         .with_for_update(of=NotificationDelivery)
     ).first()
     if found is None:
-        raise NotFound(f"no delivery {delivery_id}")
+        raise NotFound(msg("no delivery {number}", number=str(delivery_id)))
     delivery, notification = found
     if delivery.status == "sent":
-        raise Conflict(f"delivery {delivery_id} was sent at {delivery.sent_at}; nothing to retry",
+        raise Conflict(msg("delivery {number} was sent at {at}; nothing to retry",
+                           number=str(delivery_id), at=delivery.sent_at),
                        code="already_sent")
     before = {"status": delivery.status, "attempts": delivery.attempts}
     delivery.status = "pending"

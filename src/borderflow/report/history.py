@@ -29,7 +29,7 @@ from borderflow import audit
 from borderflow.domain import stats
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
-from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, NotFound, Text, ValidationFailed, msg
 from borderflow.report.facts import TZ, add, load
 from borderflow.store.models import HistoryImport, ReportFact
 
@@ -68,7 +68,7 @@ class _Row:
     def __init__(self, line: int, data: dict[str, str], errors: list[FieldError]) -> None:
         self.line, self.data, self.errors = line, data, errors
 
-    def error(self, column: str, reason: str) -> None:
+    def error(self, column: str, reason: Text) -> None:
         self.errors.append(FieldError(f"line {self.line}: {column}", reason))
 
     def text(self, column: str) -> str:
@@ -78,10 +78,10 @@ class _Row:
         raw = self.text(column)
         if not raw:
             if required:
-                self.error(column, "required")
+                self.error(column, msg("required"))
             return 0
         if not raw.isdigit():
-            self.error(column, f"'{raw[:20]}' is not a whole number >= 0")
+            self.error(column, msg("'{value}' is not a whole number >= 0", value=raw[:20]))
             return 0
         return int(raw)
 
@@ -92,10 +92,11 @@ class _Row:
         try:
             value = Decimal(raw)
         except InvalidOperation:
-            self.error(column, f"'{raw[:20]}' is not a number (use '.' as decimal point)")
+            self.error(column, msg("'{value}' is not a number (use '.' as decimal point)",
+                                  value=raw[:20]))
             return 0
         if value < 0 or value.as_tuple().exponent < -2:  # type: ignore[operator]
-            self.error(column, "must be >= 0 with at most 2 decimals")
+            self.error(column, msg("must be >= 0 with at most 2 decimals"))
             return 0
         return int(value * 100)
 
@@ -111,15 +112,16 @@ def _parse_time(raw: str) -> datetime | None:
 def _common(row: _Row, network: Network, groups: set[str]) -> dict[str, Any]:
     gate = row.text("gate")
     if not gate:
-        row.error("gate", "required")
+        row.error("gate", msg("required"))
     elif network.gate(gate) is None:
-        row.error("gate", f"no gate '{gate[:40]}' in the network")
+        row.error("gate", msg("no gate '{code}' in the network", code=gate[:40]))
     direction = row.text("direction").lower()
     if direction not in ("export", "import"):
-        row.error("direction", "export or import")
+        row.error("direction", msg("one of {direction}", direction=["export", "import"]))
     group = row.text("goods_group") or "unknown"
     if group != "unknown" and group not in groups:
-        row.error("goods_group", f"no goods group '{group[:40]}' in the catalogue")
+        row.error("goods_group", msg("no goods group '{code}' in the catalogue",
+                                      code=group[:40]))
     return {"gate": gate, "direction": direction, "goods_group": group,
             "weight_kg": row.integer("weight_kg"), "value_usd_cents": row.cents("value_usd"),
             "holds": [], "no_shows": [], "steps": {}, "fee_vnd": 0, "fee_at": None,
@@ -131,14 +133,14 @@ def _crossing(row: _Row, network: Network, groups: set[str], now: datetime) -> d
     raw = row.text("crossed_at")
     at = _parse_time(raw) if raw else None
     if not raw:
-        row.error("crossed_at", "required")
+        row.error("crossed_at", msg("required"))
     elif at is None:
-        row.error("crossed_at", f"'{raw[:30]}' is not a date and time")
+        row.error("crossed_at", msg("'{value}' is not a date and time", value=raw[:30]))
     elif at > now:
-        row.error("crossed_at", "is in the future")
+        row.error("crossed_at", msg("is in the future"))
     tax = row.text("enterprise_tax_code").replace("-", "")
     if tax and not (tax.isdigit() and len(tax) in (10, 13)):
-        row.error("enterprise_tax_code", "10 or 13 digits")
+        row.error("enterprise_tax_code", msg("10 or 13 digits"))
     minutes = row.text("time_in_system_minutes")
     fact.update(vehicles=1, enterprise=tax[:10], crossed_at=at.isoformat() if at else None,
                 system_seconds=row.integer("time_in_system_minutes") * 60 if minutes else None)
@@ -150,14 +152,14 @@ def _daily(row: _Row, network: Network, groups: set[str], now: datetime) -> dict
     raw = row.text("date")
     day: date | None = None
     if not raw:
-        row.error("date", "required")
+        row.error("date", msg("required"))
     else:
         try:
             day = date.fromisoformat(raw)
         except ValueError:
-            row.error("date", f"'{raw[:30]}' is not YYYY-MM-DD")
+            row.error("date", msg("'{value}' is not YYYY-MM-DD", value=raw[:30]))
     if day is not None and day > now.astimezone(TZ).date():
-        row.error("date", "is in the future")
+        row.error("date", msg("is in the future"))
     noon = datetime.combine(day, time(12), TZ) if day else None
     fact.update(vehicles=row.integer("vehicles", required=True), enterprise="",
                 crossed_at=noon.isoformat() if noon else None, hourly=False,
@@ -173,18 +175,20 @@ def import_file(session: Session, network: Network, *, kind: str, data: bytes, f
                 actor: Principal, now: datetime) -> HistoryImport:
     """Check every row, then import all of them (or none)."""
     if kind not in KINDS:
-        raise ValidationFailed([FieldError("kind", "crossings or daily")])
+        raise ValidationFailed([FieldError("kind", msg("crossings or daily"))])
     if len(data) > MAX_BYTES:
-        raise ValidationFailed([FieldError("file", f"larger than {MAX_BYTES // 2**20} MB")])
+        raise ValidationFailed([FieldError("file", msg("larger than {size} MB",
+                                                       size=MAX_BYTES // 2**20))])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed([FieldError("file", "is not UTF-8 text")]) from None
+        raise ValidationFailed([FieldError("file", msg("is not UTF-8 text"))]) from None
     digest = hashlib.sha256(data).hexdigest()
     earlier = session.scalar(select(HistoryImport).where(HistoryImport.sha256 == digest))
     if earlier is not None:
-        raise Conflict(f"this file was imported already (import {earlier.id}, "
-                       f"{earlier.imported_at:%Y-%m-%d %H:%M} UTC by {earlier.imported_by})",
+        raise Conflict(msg("this file was imported already (import {number}, {at} UTC by "
+                           "{by})", number=str(earlier.id),
+                           at=f"{earlier.imported_at:%Y-%m-%d %H:%M}", by=earlier.imported_by),
                        code="already_imported")
     reader = csv.DictReader(io.StringIO(text))
     header = [h.strip() for h in (reader.fieldnames or [])]
@@ -192,10 +196,12 @@ def import_file(session: Session, network: Network, *, kind: str, data: bytes, f
     missing = [c for c in REQUIRED[kind] if c not in header]
     unknown = [c for c in header if c not in COLUMNS[kind]]
     if missing:
-        errors.append(FieldError("header", f"missing column(s): {', '.join(missing)}"))
+        errors.append(FieldError("header", msg("missing column(s): {columns}",
+                                              columns=missing)))
     if unknown:
-        errors.append(FieldError("header", f"unknown column(s): {', '.join(unknown)}; the "
-                                 f"columns are {', '.join(COLUMNS[kind])}"))
+        errors.append(FieldError("header", msg("unknown column(s): {columns}; the columns are "
+                                               "{known}", columns=unknown,
+                                               known=list(COLUMNS[kind]))))
     if errors:
         raise ValidationFailed(errors)
     reader.fieldnames = header
@@ -203,14 +209,14 @@ def import_file(session: Session, network: Network, *, kind: str, data: bytes, f
     facts: list[dict[str, Any]] = []
     for line, data_row in enumerate(reader, start=2):
         if None in data_row:
-            errors.append(FieldError(f"line {line}", "has more cells than the header"))
+            errors.append(FieldError(f"line {line}", msg("has more cells than the header")))
             continue
         row = _Row(line, data_row, errors)
         facts.append(_PARSERS[kind](row, network, groups, now))
         if len(errors) >= MAX_ERRORS:
             break
     if not facts and not errors:
-        errors.append(FieldError("file", "has no rows"))
+        errors.append(FieldError("file", msg("has no rows")))
     if errors:
         raise ValidationFailed(errors[:MAX_ERRORS])
     days = [datetime.fromisoformat(f["crossed_at"]).astimezone(TZ).date() for f in facts]
@@ -233,7 +239,7 @@ def remove(session: Session, import_id: int, *, actor: Principal, now: datetime)
     """Take an import's figures out of every report and forget it (audited)."""
     record = session.get(HistoryImport, import_id)
     if record is None:
-        raise NotFound(f"no history import {import_id}")
+        raise NotFound(msg("no history import {number}", number=str(import_id)))
     facts = list(session.scalars(select(ReportFact).where(ReportFact.import_id == import_id)))
     totals = stats.total([f.fact for f in facts], TZ)
     add(session, {k: tuple(-x for x in v) for k, v in totals.items()})

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from borderflow.domain import stats
 from borderflow.domain.network import Network
-from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
 from borderflow.network.holidays import around
 from borderflow.report.facts import TZ
 from borderflow.store.models import (
@@ -49,10 +49,11 @@ def build(session: Session, network: Network, *, gate: str, day: date, now: date
           ) -> dict[str, Any]:
     g = network.gate(gate)
     if g is None:
-        raise ValidationFailed([FieldError("gate", f"no gate '{gate}' in the network")])
+        raise ValidationFailed([FieldError("gate", msg("no gate '{code}' in the network",
+                                                       code=gate))])
     today = now.astimezone(TZ).date()
     if day > today:
-        raise ValidationFailed([FieldError("date", "is in the future")])
+        raise ValidationFailed([FieldError("date", msg("is in the future"))])
     start = datetime.combine(day, time.min, TZ)
     end = start + timedelta(days=1)
     cut = min(now, end)
@@ -153,5 +154,6 @@ def kept(session: Session, *, gate: str, day: date) -> SituationReport:
     row = session.scalar(select(SituationReport).where(
         and_(SituationReport.gate == gate, SituationReport.day == day)))
     if row is None:
-        raise NotFound(f"no situation report was generated for {gate} on {day.isoformat()}")
+        raise NotFound(msg("no situation report was generated for {gate} on {date}", gate=gate,
+                           date=day))
     return row

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from borderflow.domain import stats
 from borderflow.domain.network import Network
-from borderflow.errors import FieldError, ValidationFailed
+from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.report.facts import TZ
 from borderflow.store.models import (
     ReportFact,
@@ -62,20 +62,21 @@ def check(q: Query, network: Network) -> Query:
     """Refuse what cannot be answered, naming the field."""
     errors: list[FieldError] = []
     if q.end < q.start:
-        errors.append(FieldError("to", "is before 'from'"))
+        errors.append(FieldError("to", msg("is before 'from'")))
     elif (q.end - q.start).days >= MAX_DAYS:
-        errors.append(FieldError("to", f"a period is at most {MAX_DAYS} days"))
+        errors.append(FieldError("to", msg("a period is at most {days} days", days=MAX_DAYS)))
     if q.gate is not None and network.gate(q.gate) is None:
-        errors.append(FieldError("gate", f"no gate '{q.gate}' in the network"))
+        errors.append(FieldError("gate", msg("no gate '{code}' in the network", code=q.gate)))
     kinds = {g.kind for g in network.gates}
     if q.route is not None and q.route not in kinds:
-        errors.append(FieldError("route", f"one of {', '.join(sorted(kinds))}"))
+        errors.append(FieldError("route", msg("one of {codes}", codes=sorted(kinds))))
     if q.direction is not None and q.direction not in ("export", "import"):
-        errors.append(FieldError("direction", "export or import"))
+        errors.append(FieldError("direction", msg("one of {direction}",
+                                                   direction=["export", "import"])))
     if q.by is not None and q.by not in DIMENSIONS:
-        errors.append(FieldError("by", f"one of {', '.join(DIMENSIONS)}"))
+        errors.append(FieldError("by", msg("one of {codes}", codes=list(DIMENSIONS))))
     if q.enterprise is not None and not (q.enterprise.isdigit() and len(q.enterprise) >= 10):
-        errors.append(FieldError("enterprise", "a tax code (10 digits)"))
+        errors.append(FieldError("enterprise", msg("a tax code (10 digits)")))
     if errors:
         raise ValidationFailed(errors)
     if q.enterprise is not None:
@@ -423,8 +424,8 @@ def holds(session: Session, network: Network, q: Query) -> dict[str, Any]:
                                                                             "enterprise"):
         raise ValidationFailed([FieldError("goods_group" if q.goods_group or q.by ==
                                            "goods_group" else "enterprise",
-                                           "holds and rejections are kept by gate, route and "
-                                           "direction only")])
+                                           msg("holds and rejections are kept by gate, route "
+                                               "and direction only"))])
     m = StatReason
     by_col = _by_column(m, q.by)
     cols = [m.kind, m.step, m.reason_code, func.sum(m.n)]
@@ -474,7 +475,8 @@ def peaks(session: Session, network: Network, q: Query) -> dict[str, Any]:
     q = check(q, network)
     if q.goods_group is not None or q.enterprise is not None:
         raise ValidationFailed([FieldError("goods_group" if q.goods_group else "enterprise",
-                                           "peaks are kept by gate, route and direction only")])
+                                           msg("peaks are kept by gate, route and direction "
+                                               "only"))])
     m = StatCount
     day_rows = session.execute(
         select(m.period, func.sum(m.vehicles)).where(

@@ -13,7 +13,7 @@ from borderflow import audit
 from borderflow.domain import stats
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
-from borderflow.errors import FieldError, ValidationFailed
+from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.report import statistics
 from borderflow.store.models import ReportTarget
 
@@ -32,13 +32,14 @@ def set_target(session: Session, network: Network, *, year: int, indicator: str,
     """Set (or change) the target of one indicator for a year (audited)."""
     errors = []
     if indicator not in TARGET_INDICATORS:
-        errors.append(FieldError("indicator", f"one of {', '.join(TARGET_INDICATORS)}"))
+        errors.append(FieldError("indicator", msg("one of {codes}",
+                                                   codes=list(TARGET_INDICATORS))))
     if not 2000 <= year <= 2100:
-        errors.append(FieldError("year", "between 2000 and 2100"))
+        errors.append(FieldError("year", msg("between 2000 and 2100")))
     if value <= 0:
-        errors.append(FieldError("value", "must be positive"))
+        errors.append(FieldError("value", msg("must be positive")))
     if gate and network.gate(gate) is None:
-        errors.append(FieldError("gate", f"no gate '{gate}' in the network"))
+        errors.append(FieldError("gate", msg("no gate '{code}' in the network", code=gate)))
     if errors:
         raise ValidationFailed(errors)
     row = session.scalar(select(ReportTarget).where(
@@ -63,9 +64,11 @@ def progress(session: Session, network: Network, *, year: int, as_of: date,
     """Each target of the year: achieved from 1 January to ``as_of``, its share of the
     target, and the average per remaining month needed to reach it."""
     if as_of.year != year:
-        raise ValidationFailed([FieldError("as_of", f"must be a day of {year}")])
+        raise ValidationFailed([FieldError("as_of", msg("must be a day of {year}",
+                                                        year=str(year)))])
     if gate and network.gate(gate) is None:
-        raise ValidationFailed([FieldError("gate", f"no gate '{gate}' in the network")])
+        raise ValidationFailed([FieldError("gate", msg("no gate '{code}' in the network",
+                                                       code=gate))])
     targets = list(session.scalars(select(ReportTarget).where(
         ReportTarget.year == year, ReportTarget.gate == (gate or ""))
         .order_by(ReportTarget.indicator)))

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.domain.access import ANONYMOUS, Principal
-from borderflow.errors import AppError, Forbidden
+from borderflow.errors import AppError, Forbidden, msg
 
 SESSION_COOKIE = "bf_session"
 CSRF_COOKIE = "bf_csrf"
@@ -52,8 +52,8 @@ def remember_csrf(request: Request, response: Response) -> None:
 def check_csrf(request: Request, sent: str | None) -> None:
     expected = request.cookies.get(CSRF_COOKIE) or ""
     if not expected or not sent or not hmac.compare_digest(expected, sent):
-        raise Forbidden("the form is out of date or was not sent from this site; reload the "
-                        "page and try again")
+        raise Forbidden(msg("the form is out of date or was not sent from this site; reload "
+                            "the page and try again"))
 
 
 def start(response: Response, request: Request, token: str, hours: int) -> None:
