@@ -5,10 +5,10 @@ The demo traffic's actors (``borderflow.demo.traffic``) drive the real API over 
 and a half simulated hours of a Monday morning (one tick a simulated minute, the clock moved
 by hand, the dispatcher run every five minutes: deterministic); then a few trips are taken to
 the states a page must show (called with an order for the demo driver, held with a reason and
-a note, rejected, cancelled, urgent, booked), the regulator closes a gate and limits another's
-capacity, the driver's phone falls silent, a camera's unsure read waits for review, the partner
-side's bulletin gives its yards' counts, and eight weeks of past crossings (this year and the
-year before) feed the reports.
+a note, rejected, cancelled, urgent, booked). From the start a gate is closed and another's
+capacity limited, and the driver's phone falls silent; a camera's unsure read waits for
+review, the partner side's bulletin gives its yards' counts, and eight weeks of past crossings
+(this year and the year before) and this year's targets feed the reports.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import shutil
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -161,11 +162,13 @@ def populate(demo: Demo, app: FastAPI, client: httpx.Client) -> None:
     traffic = demo_run.build(app.state.ctx)
     traffic.base_url = demo.base_url
     _phone(demo, client)
-    asyncio.run(_drive(demo, traffic))
-    _named_trips(demo, client, traffic)
     _controls(demo, client)
+    # in a thread of its own: the caller may be in an event loop (Playwright's)
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, _drive(demo, traffic)).result()
+    _named_trips(demo, client, traffic)
     _partner_side(demo, client)
-    _history(demo)
+    _history(demo, client)
     demo.names |= {"Cong ty Demo Xuat nhap khau", "Nguyen Van Demo", "demo phone",
                    "no expected truck", "Cong ty TNHH Xuat nhap khau Demo",
                    *(description for _, description, _ in GOODS.values())}
@@ -330,6 +333,8 @@ def _named_trips(demo: Demo, client: httpx.Client, traffic: Traffic) -> None:
 
 
 def _controls(demo: Demo, client: httpx.Client) -> None:
+    """From six in the morning: a landslide closes Coc Nam, one lane of Huu Nghi's exports is
+    under repair."""
     api = _Api(demo, client)
     until = (TODAY + timedelta(days=1)).isoformat() + "T18:00:00+07:00"
     api("POST", "/api/v1/gates/coc-nam/controls", "regulator", 201,
@@ -349,8 +354,15 @@ def _partner_side(demo: Demo, client: httpx.Client) -> None:
     api("POST", "/api/v1/exchange/bulletins", "liaison", 201, json=key.sign(bulletin))
 
 
-def _history(demo: Demo) -> None:
-    """Eight weeks of crossings before today, and the same weeks a year before."""
+def _history(demo: Demo, client: httpx.Client) -> None:
+    """Eight weeks of crossings before today, and the same weeks a year before; this year's
+    targets."""
+    api = _Api(demo, client)
+    year = TODAY.year
+    api("PUT", f"/api/v1/reports/targets/{year}/vehicles_crossed", "regulator",
+        json={"value": 3_000})
+    api("PUT", f"/api/v1/reports/targets/{year}/turnover_usd", "regulator",
+        json={"value": 120_000_000})
     engine = make_engine(demo.settings.database_url)
     first = TODAY - timedelta(weeks=HISTORY_WEEKS)
     with make_session_factory(engine)() as session:
