@@ -18,7 +18,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from borderflow.errors import FieldError
+from borderflow.errors import FieldError, msg
 
 SCHEMA_VERSION = 1
 DIRECTIONS = ("export", "import")
@@ -58,21 +58,22 @@ def problems(bulletin: Mapping[str, Any], *, our_side: str) -> list[FieldError]:
     out: list[FieldError] = []
     at = "bulletin"
     if bulletin["side"] == our_side:
-        out.append(FieldError(f"{at}.side", f"is our own side ({our_side}); only the partner "
-                                            "side's bulletins are imported"))
+        out.append(FieldError(f"{at}.side", msg("is our own side ({side}); only the partner "
+                                                "side's bulletins are imported",
+                                                side=our_side)))
     try:
         ZoneInfo(bulletin["timezone"])
     except (ZoneInfoNotFoundError, ValueError):
-        out.append(FieldError(f"{at}.timezone", "is not a known timezone "
-                                                "(e.g. Asia/Shanghai)"))
+        out.append(FieldError(f"{at}.timezone", msg("is not a known timezone "
+                                                    "(e.g. Asia/Shanghai)")))
     day = _day(out, f"{at}.date", bulletin["date"])
     planned = _day(out, f"{at}.planned_date", bulletin["planned_date"])
     if day is not None and planned is not None and planned < day:
-        out.append(FieldError(f"{at}.planned_date", "is before the bulletin's date"))
+        out.append(FieldError(f"{at}.planned_date", msg("is before the bulletin's date")))
     issued = _instant(out, f"{at}.issued_at", bulletin["issued_at"])
     counted = _instant(out, f"{at}.counted_at", bulletin["counted_at"])
     if issued is not None and counted is not None and counted > issued + ISSUE_SKEW:
-        out.append(FieldError(f"{at}.counted_at", "is after the bulletin was issued"))
+        out.append(FieldError(f"{at}.counted_at", msg("is after the bulletin was issued")))
     _unique(out, f"{at}.yards", [y["code"] for y in bulletin["yards"]])
     _unique(out, f"{at}.staging_areas", [s["code"] for s in bulletin["staging_areas"]])
     _unique(out, f"{at}.planned", [f"{p['gate']} {p['direction']}" for p in bulletin["planned"]])
@@ -80,14 +81,17 @@ def problems(bulletin: Mapping[str, Any], *, our_side: str) -> list[FieldError]:
         _day(out, f"{at}.hours[{i}].date", h["date"])
         for j, r in enumerate(h["open"]):
             if time.fromisoformat(r["to"]) <= time.fromisoformat(r["from"]):
-                out.append(FieldError(f"{at}.hours[{i}].open[{j}].to", "is not after 'from'"))
+                out.append(FieldError(f"{at}.hours[{i}].open[{j}].to",
+                                      msg("is not after 'from'")))
         if h["kind"] == "closed" and h["open"]:
-            out.append(FieldError(f"{at}.hours[{i}].open", "a closed day has no open hours"))
+            out.append(FieldError(f"{at}.hours[{i}].open",
+                                  msg("a closed day has no open hours")))
     for i, c in enumerate(bulletin["closures"]):
         starts = _instant(out, f"{at}.closures[{i}].starts_at", c["starts_at"])
         ends = _instant(out, f"{at}.closures[{i}].ends_at", c["ends_at"])
         if starts is not None and ends is not None and ends <= starts:
-            out.append(FieldError(f"{at}.closures[{i}].ends_at", "is not after starts_at"))
+            out.append(FieldError(f"{at}.closures[{i}].ends_at",
+                                  msg("is not after starts_at")))
     return out
 
 
@@ -95,7 +99,7 @@ def _day(out: list[FieldError], where: str, value: str) -> date | None:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        out.append(FieldError(where, f"'{value}' is not a date (YYYY-MM-DD)"))
+        out.append(FieldError(where, msg("'{value}' is not a date (YYYY-MM-DD)", value=value)))
         return None
 
 
@@ -103,7 +107,8 @@ def _instant(out: list[FieldError], where: str, value: str) -> datetime | None:
     try:
         return parse_instant(value)
     except ValueError:
-        out.append(FieldError(where, f"'{value}' is not a date and time with an offset"))
+        out.append(FieldError(where, msg("'{value}' is not a date and time with an offset",
+                                          value=value)))
         return None
 
 
@@ -111,7 +116,7 @@ def _unique(out: list[FieldError], where: str, keys: Sequence[str]) -> None:
     seen: set[str] = set()
     for i, key in enumerate(keys):
         if key in seen:
-            out.append(FieldError(f"{where}[{i}]", f"'{key}' appears twice"))
+            out.append(FieldError(f"{where}[{i}]", msg("'{value}' appears twice", value=key)))
         seen.add(key)
 
 

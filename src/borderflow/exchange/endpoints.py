@@ -19,7 +19,7 @@ from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import MAX_KEY_LENGTH, Idem, Idempotency
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
-from borderflow.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed
+from borderflow.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed, msg
 from borderflow.exchange import render, schema, service, signing
 from borderflow.network import service as networks
 from borderflow.store.models import Bulletin, ExchangeKey
@@ -43,7 +43,8 @@ def our_key(ctx: AppContext) -> signing.SigningKey:
     try:
         return signing.load(ctx.settings.exchange_key_path)
     except (OSError, ValueError) as exc:
-        raise AppError(f"our bulletin signing key cannot be used: {exc}", 503,
+        raise AppError(msg("our bulletin signing key cannot be used: {detail}",
+                           detail=str(exc)), 503,
                        code="exchange_key_unusable") from None
 
 
@@ -141,11 +142,11 @@ def read_ours(ctx: Ctx, db: Db, _caller: Reader,
     now = ctx.clock.now()
     today = now.astimezone(LOCAL_TZ).date()
     if day is not None and day != today:
-        raise ValidationFailed([FieldError("date", f"our bulletin is built for today "
-                                           f"({today.isoformat()}); published versions of "
-                                           "other days are listed at GET /api/v1/exchange/"
-                                           f"bulletins?side={ctx.settings.exchange_side}"
-                                           f"&date={day.isoformat()}")])
+        raise ValidationFailed([FieldError("date", msg(
+            "our bulletin is built for today ({today}); published versions of other days are "
+            "listed at GET {address}", today=today.isoformat(),
+            address=f"/api/v1/exchange/bulletins?side={ctx.settings.exchange_side}"
+                    f"&date={day.isoformat()}"))])
     network = networks.in_force(db, now)
     envelope = our_key(ctx).sign(service.build(db, network, side=ctx.settings.exchange_side,
                                                now=now))
@@ -213,17 +214,19 @@ async def receive_file(
 ) -> Any:
     data = await file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise PayloadTooLarge("a bulletin file is at most 2 MiB", field="file")
+        raise PayloadTooLarge(msg("a bulletin file is at most 2 MiB"), field="file")
     # the form has consumed the request body: the file's bytes identify the request
     key = idempotency_key.strip() if idempotency_key is not None else None
     if key is not None and not 1 <= len(key) <= MAX_KEY_LENGTH:
         raise ValidationFailed([FieldError("Idempotency-Key",
-                                           f"must be 1 to {MAX_KEY_LENGTH} characters")])
+                                           msg("must be 1 to {count} characters",
+                                               count=MAX_KEY_LENGTH))])
     idem = Idempotency(db, actor, key, "POST", request.url.path, data, ctx.clock.now())
     try:
         document = json.loads(data.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as exc:
-        raise ValidationFailed([FieldError("file", f"is not a JSON document: {exc}")]) from None
+        raise ValidationFailed([FieldError("file", msg("is not a JSON document: {detail}",
+                                                       detail=str(exc)))]) from None
     return _receive(ctx, db, document, "upload", actor, idem)
 
 

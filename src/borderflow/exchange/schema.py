@@ -12,7 +12,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from borderflow.config import PACKAGE_DIR
-from borderflow.errors import FieldError, ValidationFailed
+from borderflow.errors import FieldError, ValidationFailed, msg
 
 SCHEMA_FILE = PACKAGE_DIR / "data" / "exchange" / "bulletin-v1.schema.json"
 MAX_ERRORS = 50
@@ -65,12 +65,12 @@ def _field(err: ValidationError) -> FieldError:
 def validate(document: Any) -> dict[str, Any]:
     """The envelope if it matches the schema, else a 422 naming each bad field."""
     if not isinstance(document, dict):
-        raise ValidationFailed([FieldError("body", "a bulletin is a JSON object with "
-                                                   "'bulletin' and 'signature'")])
+        raise ValidationFailed([FieldError("body", msg("a bulletin is a JSON object with "
+                                                       "'bulletin' and 'signature'"))])
     if "signature" not in document and "bulletin" in document:
-        raise ValidationFailed([FieldError("signature", "the bulletin is not signed; only "
-                                                        "signed bulletins are accepted")],
-                               message="unsigned bulletin refused")
+        raise ValidationFailed([FieldError("signature", msg("the bulletin is not signed; only "
+                                                            "signed bulletins are accepted"))],
+                               message=msg("unsigned bulletin refused"))
     errors = sorted(_validator().iter_errors(document),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:

@@ -29,7 +29,7 @@ from borderflow.dispatch import service as dispatcher
 from borderflow.domain import bulletin as rules
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Names, Network
-from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
 from borderflow.exchange import schema
 from borderflow.exchange.signing import SigningKey, key_id_of, parse_public_key, verifies
 from borderflow.network.holidays import around
@@ -175,23 +175,23 @@ def check(session: Session, document: Any, *, our_side: str) -> dict[str, Any]:
         raise ValidationFailed(problems)
     key = session.scalar(select(ExchangeKey).where(ExchangeKey.key_id == signature["key_id"]))
     if key is None:
-        raise ValidationFailed([FieldError("signature.key_id", f"unknown key "
-                                           f"'{signature['key_id']}': an admin registers the "
-                                           "partner side's public key first")],
-                               message="signature refused: unknown key")
+        raise ValidationFailed([FieldError("signature.key_id", msg(
+            "unknown key '{key}': an admin registers the partner side's public key first",
+            key=signature["key_id"]))], message=msg("signature refused: unknown key"))
     if key.revoked_at is not None:
-        raise ValidationFailed([FieldError("signature.key_id", f"key '{key.key_id}' was "
-                                           f"revoked on {key.revoked_at.date().isoformat()}")],
-                               message="signature refused: revoked key")
+        raise ValidationFailed([FieldError("signature.key_id", msg(
+            "key '{key}' was revoked on {date}", key=key.key_id, date=key.revoked_at.date()))],
+                               message=msg("signature refused: revoked key"))
     if key.side != body["side"]:
-        raise ValidationFailed([FieldError("signature.key_id", f"key '{key.key_id}' belongs "
-                                           f"to side {key.side}, not {body['side']}")],
-                               message="signature refused: key of another side")
+        raise ValidationFailed([FieldError("signature.key_id", msg(
+            "key '{key}' belongs to side {side}, not {other_side}", key=key.key_id,
+            side=key.side, other_side=body["side"]))],
+                               message=msg("signature refused: key of another side"))
     if not verifies(base64.b64decode(key.public_key), body, signature["value"]):
-        raise ValidationFailed([FieldError("signature.value", "does not match the bulletin: "
-                                           "it was changed after signing, or signed with "
-                                           "another key")],
-                               message="signature refused: the bulletin does not match it")
+        raise ValidationFailed([FieldError("signature.value", msg(
+            "does not match the bulletin: it was changed after signing, or signed with "
+            "another key"))],
+                               message=msg("signature refused: the bulletin does not match it"))
     return envelope
 
 
@@ -221,7 +221,7 @@ def _feed(session: Session, network: Network, body: dict[str, Any], *, actor: Pr
     """Record the bulletin's yard counts per gate and direction; say which were not used."""
     counted = rules.parse_instant(body["counted_at"])
     if counted > now + rules.ISSUE_SKEW:
-        raise ValidationFailed([FieldError("bulletin.counted_at", "is in the future")])
+        raise ValidationFailed([FieldError("bulletin.counted_at", msg("is in the future"))])
     plan: list[tuple[rules.PartnerCount, str | None]] = []
     problems = []
     for count in rules.partner_counts(body):
@@ -238,8 +238,9 @@ def _feed(session: Session, network: Network, body: dict[str, Any], *, actor: Pr
         elif count.capacity and count.vehicles > count.capacity * 3:
             problems.append(FieldError(
                 f"bulletin.yards[{count.yards[0]}].vehicles",
-                f"{count.vehicles} vehicles at gate {count.gate} is more than three times its "
-                f"yards' capacity ({count.capacity}); check the figures"))
+                msg("{vehicles} vehicles at gate {gate} is more than three times its yards' "
+                    "capacity ({capacity}); check the figures", vehicles=count.vehicles,
+                    gate=count.gate, capacity=count.capacity)))
         plan.append((count, why))
     if problems:
         raise ValidationFailed(problems)
@@ -282,8 +283,8 @@ def _keep(session: Session, envelope: dict[str, Any], *, origin: str, source: st
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise Conflict("another version of this bulletin was kept at the same moment; "
-                       "send it again") from None
+        raise Conflict(msg("another version of this bulletin was kept at the same moment; "
+                           "send it again")) from None
     audit.record(session, actor=actor, action=f"bulletin.{origin}", target_type="bulletin",
                  target_id=str(row.id), at=now, before=None,
                  after={"side": row.side, "date": day.isoformat(), "version": version,
@@ -309,7 +310,7 @@ def versions(session: Session, *, side: str | None, day: date | None) -> list[Bu
 def get(session: Session, bulletin_id: int) -> Bulletin:
     row = session.get(Bulletin, bulletin_id)
     if row is None:
-        raise NotFound(f"no bulletin {bulletin_id}")
+        raise NotFound(msg("no bulletin {number}", number=str(bulletin_id)))
     return row
 
 
@@ -329,18 +330,20 @@ def register_key(session: Session, spec: KeySpec, *, our_side: str, actor: Princ
     """Accept bulletins of ``spec.side`` signed with this key from now on. Audited."""
     raw = parse_public_key(spec.public_key)
     if spec.side == our_side:
-        raise ValidationFailed([FieldError("side", f"is our own side ({our_side}); register "
-                                                   "the partner side's keys")])
+        raise ValidationFailed([FieldError("side", msg("is our own side ({side}); register "
+                                                       "the partner side's keys",
+                                                       side=our_side))])
     key_id = spec.key_id or key_id_of(raw)
     if session.scalar(select(ExchangeKey.id).where(ExchangeKey.key_id == key_id)) is not None:
-        raise Conflict(f"a key '{key_id}' is already registered", field="key_id")
+        raise Conflict(msg("a key '{key}' is already registered", key=key_id), field="key_id")
     row = ExchangeKey(key_id=key_id, side=spec.side, public_key=base64.b64encode(raw).decode(),
                       note=spec.note, created_by=actor.username, created_at=now)
     try:
         with session.begin_nested():
             session.add(row)
     except IntegrityError:
-        raise Conflict(f"a key '{key_id}' is already registered", field="key_id") from None
+        raise Conflict(msg("a key '{key}' is already registered", key=key_id),
+                       field="key_id") from None
     audit.record(session, actor=actor, action="exchange_key.registered",
                  target_type="exchange_key", target_id=key_id, at=now, before=None,
                  after={"side": row.side, "public_key": row.public_key, "note": row.note})
@@ -353,7 +356,7 @@ def revoke_key(session: Session, key_id: str, *, actor: Principal, now: datetime
     row = session.scalar(select(ExchangeKey).where(ExchangeKey.key_id == key_id)
                          .with_for_update())
     if row is None:
-        raise NotFound(f"no key '{key_id}'")
+        raise NotFound(msg("no key '{key}'", key=key_id))
     if row.revoked_at is None:
         row.revoked_at = now
         audit.record(session, actor=actor, action="exchange_key.revoked",

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from borderflow.domain.bulletin import canonical
-from borderflow.errors import FieldError, ValidationFailed
+from borderflow.errors import FieldError, ValidationFailed, msg
 
 ALG = "Ed25519"
 
@@ -103,10 +103,10 @@ def parse_public_key(text: str) -> bytes:
         try:
             key = serialization.load_pem_public_key(text.encode())
         except ValueError:
-            raise ValidationFailed([FieldError("public_key", "is not a readable PEM public "
-                                                             "key")]) from None
+            raise ValidationFailed([FieldError("public_key", msg("is not a readable PEM "
+                                                                 "public key"))]) from None
         if not isinstance(key, Ed25519PublicKey):
-            raise ValidationFailed([FieldError("public_key", "is not an Ed25519 key")])
+            raise ValidationFailed([FieldError("public_key", msg("is not an Ed25519 key"))])
         return raw_public(key)
     try:
         raw = base64.b64decode(text, validate=True)
@@ -114,7 +114,8 @@ def parse_public_key(text: str) -> bytes:
         raw = b""
     if len(raw) != 32:
         raise ValidationFailed([FieldError(
-            "public_key", "give a PEM public key or the base64 of the 32-byte Ed25519 key")])
+            "public_key", msg("give a PEM public key or the base64 of the 32-byte Ed25519 "
+                              "key"))])
     return raw
 
 

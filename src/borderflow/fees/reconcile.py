@@ -16,7 +16,7 @@ from borderflow import audit
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.domain.fees import Entry, reconcile
-from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
 from borderflow.fees.gateway import parse_vnp_time
 from borderflow.fees.sandbox import STATEMENT_COLUMNS
 from borderflow.store.models import Invoice, Payment, Reconciliation
@@ -34,16 +34,17 @@ def local_day_window(first: date, last: date) -> tuple[datetime, datetime]:
 def parse_statement(data: bytes) -> list[tuple[Entry, date]]:
     """The statement's rows, or a 422 naming every bad line (nothing is imported then)."""
     if len(data) > MAX_STATEMENT_BYTES:
-        raise ValidationFailed([FieldError("file", "larger than 20 MB")])
+        raise ValidationFailed([FieldError("file", msg("larger than {size} MB", size=20))])
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise ValidationFailed([FieldError("file", "not UTF-8 text")]) from None
+        raise ValidationFailed([FieldError("file", msg("is not UTF-8 text"))]) from None
     reader = csv.DictReader(io.StringIO(text))
     missing = [c for c in STATEMENT_COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise ValidationFailed([FieldError("file", f"missing columns: {', '.join(missing)} "
-                                                   f"(expected {', '.join(STATEMENT_COLUMNS)})")])
+        raise ValidationFailed([FieldError("file", msg(
+            "missing columns: {columns} (expected {known})", columns=missing,
+            known=list(STATEMENT_COLUMNS)))])
     rows: list[tuple[Entry, date]] = []
     errors: list[FieldError] = []
     for line, row in enumerate(reader, start=2):
@@ -52,30 +53,33 @@ def parse_statement(data: bytes) -> list[tuple[Entry, date]]:
         paid = parse_vnp_time((row.get("pay_date") or "").strip())
         problems = []
         if not ref:
-            problems.append("txn_ref is empty")
+            problems.append(msg("txn_ref is empty"))
         if not amount.isdigit():
-            problems.append(f"amount '{amount}' is not a whole number of VND")
+            problems.append(msg("amount '{value}' is not a whole number of VND", value=amount))
         if not (refunded or "0").isdigit():
-            problems.append(f"refunded '{refunded}' is not a whole number of VND")
+            problems.append(msg("refunded '{value}' is not a whole number of VND",
+                                value=refunded))
         if paid is None:
-            problems.append("pay_date is not yyyyMMddHHmmss")
+            problems.append(msg("pay_date is not yyyyMMddHHmmss"))
         if problems or paid is None:
-            errors.append(FieldError(f"file.line{line}", "; ".join(problems)))
+            errors += [FieldError(f"file.line{line}", p) for p in problems]
             continue
         rows.append((Entry(ref, int(amount), int(refunded or 0),
                            (row.get("transaction_no") or "").strip()), paid.date()))
     if errors:
-        raise ValidationFailed(errors[:50], message=f"{len(errors)} lines of the statement "
-                                                    "are invalid; nothing was imported")
+        lines = len({e.field for e in errors})
+        raise ValidationFailed(errors[:50], message=msg(
+            "{count} lines of the statement are invalid; nothing was imported", count=lines))
     return rows
 
 
 def run(session: Session, data: bytes, filename: str, first: date, last: date, *,
         gateway: str, actor: Principal, now: datetime) -> Reconciliation:
     if last < first:
-        raise ValidationFailed([FieldError("to", "must not be before from")])
+        raise ValidationFailed([FieldError("to", msg("must not be before from"))])
     if (last - first).days > 92:
-        raise ValidationFailed([FieldError("to", "a statement covers at most 93 days")])
+        raise ValidationFailed([FieldError("to", msg("a statement covers at most {days} days",
+                                                     days=93))])
     rows = parse_statement(data)
     theirs = [e for e, day in rows if first <= day <= last]
     start, end = local_day_window(first, last)
@@ -105,7 +109,7 @@ def run(session: Session, data: bytes, filename: str, first: date, last: date, *
 def get(session: Session, rid: int) -> Reconciliation:
     row = session.get(Reconciliation, rid)
     if row is None:
-        raise NotFound(f"no reconciliation {rid}")
+        raise NotFound(msg("no reconciliation {number}", number=str(rid)))
     return row
 
 

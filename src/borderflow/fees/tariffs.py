@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from borderflow import audit
 from borderflow.domain.access import Principal
 from borderflow.domain.fees import Tariff
-from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed
+from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
 from borderflow.jsondoc import parse_checked, read_yaml_file
 from borderflow.store.models import TariffVersion
 
@@ -43,11 +43,11 @@ def publish(session: Session, tariff: Tariff, *, actor: Principal, now: datetime
     """Store a new tariff version (audited). New versions may not start in the past, so a
     fee already charged never changes under a trip; the first one loaded may (``allow_past``)."""
     if not allow_past and tariff.effective_from < now - PAST_TOLERANCE:
-        raise ValidationFailed([FieldError("effective_from", "must not be in the past; fees "
-                                                             "already charged do not change")])
+        raise ValidationFailed([FieldError("effective_from", msg(
+            "must not be in the past; fees already charged do not change"))])
     if session.scalar(select(TariffVersion.id).where(TariffVersion.version == tariff.version)):
-        raise Conflict(f"tariff version '{tariff.version}' exists already; give the new one "
-                       "its own version", code="version_exists")
+        raise Conflict(msg("tariff version '{version}' exists already; give the new one its "
+                           "own version", version=tariff.version), code="version_exists")
     document = dump(tariff)
     digest = hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
     row = TariffVersion(version=tariff.version, effective_from=tariff.effective_from,
@@ -86,7 +86,7 @@ def in_force_or_none(session: Session, at: datetime) -> tuple[TariffVersion, Tar
 def in_force(session: Session, at: datetime) -> tuple[TariffVersion, Tariff]:
     found = in_force_or_none(session, at)
     if found is None:
-        raise NotFound(f"no tariff is in force at {at.isoformat()}")
+        raise NotFound(msg("no tariff is in force at {at}", at=at))
     return found
 
 
@@ -98,5 +98,5 @@ def versions(session: Session) -> list[TariffVersion]:
 def get(session: Session, version: str) -> TariffVersion:
     row = session.scalar(select(TariffVersion).where(TariffVersion.version == version))
     if row is None:
-        raise NotFound(f"no tariff version '{version}'")
+        raise NotFound(msg("no tariff version '{version}'", version=version))
     return row

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, defer
 from borderflow import audit
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
-from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.errors import N_, FieldError, NotFound, ValidationFailed, msg
 from borderflow.jsondoc import merge_patch, parse_checked, read_yaml_file
 from borderflow.store.models import NetworkVersion
 
@@ -29,6 +29,16 @@ FIRST_EFFECTIVE_FROM = datetime(2000, 1, 1, tzinfo=UTC)
 SECTIONS = ("gates", "calendars", "staging_areas", "corridors", "goods", "procedures",
             "reason_codes")
 PAST_TOLERANCE = timedelta(minutes=5)
+_MISSING = {
+    "gates": N_("no gate '{code}' in the network in force"),
+    "calendars": N_("no calendar '{code}' in the network in force"),
+    "staging_areas": N_("no staging area '{code}' in the network in force"),
+    "corridors": N_("no corridor '{code}' in the network in force"),
+    "goods": N_("no goods group '{code}' in the network in force"),
+    "procedures": N_("no procedure '{code}' in the network in force"),
+    "reason_codes": N_("no reason code '{code}' in the network in force"),
+}
+"""What is said when a section has no entry with the code asked for."""
 
 
 def parse(document: Any) -> Network:
@@ -69,10 +79,12 @@ def publish(
     if effective_from is None:
         effective_from = FIRST_EFFECTIVE_FROM if first else now
     if effective_from.tzinfo is None:
-        raise ValidationFailed([FieldError("effective_from", "give a timezone (e.g. +07:00)")])
+        raise ValidationFailed([FieldError("effective_from",
+                                           msg("give a timezone (e.g. +07:00)"))])
     if not allow_past and not first and effective_from < now - PAST_TOLERANCE:
         raise ValidationFailed(
-            [FieldError("effective_from", "must not be in the past: history is not rewritten")]
+            [FieldError("effective_from",
+                        msg("must not be in the past: history is not rewritten"))]
         )
     previous = version_in_force(session, effective_from)
     document = dump(network)
@@ -128,7 +140,8 @@ def network_of(row: NetworkVersion) -> Network:
 def network_at(session: Session, at: datetime) -> tuple[NetworkVersion, Network]:
     row = version_in_force(session, at)
     if row is None:
-        raise NotFound("no reference network is loaded; run `borderflow network load FILE`")
+        raise NotFound(msg("no reference network is loaded; run `borderflow network load "
+                           "FILE`"))
     return row, network_of(row)
 
 
@@ -154,7 +167,7 @@ def versions(session: Session) -> list[NetworkVersion]:
 def get_version(session: Session, version_id: int) -> NetworkVersion:
     row = session.get(NetworkVersion, version_id)
     if row is None:
-        raise NotFound(f"no network version {version_id}")
+        raise NotFound(msg("no network version {number}", number=str(version_id)))
     return row
 
 
@@ -175,16 +188,18 @@ def patch_entity(
     The new version is the version in force at ``effective_from`` with the patch applied.
     """
     if section not in SECTIONS:
-        raise NotFound(f"unknown network section '{section}'; sections: {', '.join(SECTIONS)}")
+        raise NotFound(msg("unknown network section '{section}'; sections: {sections}",
+                           section=section, sections=list(SECTIONS)))
     when = effective_from or now
     base_row, _ = network_at(session, when)
     document = json.loads(json.dumps(base_row.document))
     items: list[dict[str, Any]] = document.get(section, [])
     index = next((i for i, item in enumerate(items) if item.get("code") == code), None)
     if index is None:
-        raise NotFound(f"no {section[:-1].replace('_', ' ')} '{code}' in the network in force")
+        raise NotFound(msg(_MISSING[section], code=code))
     if "code" in patch and patch["code"] != code:
-        raise ValidationFailed([FieldError("code", "codes cannot be changed; add a new entry")])
+        raise ValidationFailed([FieldError("code",
+                                           msg("codes cannot be changed; add a new entry"))])
     items[index] = merge_patch(items[index], patch)
     document[section] = items
     if version:

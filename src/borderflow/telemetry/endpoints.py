@@ -19,7 +19,7 @@ from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db, api_key_header, oauth2, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, headers_for
 from borderflow.domain.access import ANONYMOUS, Principal, roles_for
-from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed
+from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
 from borderflow.telemetry import decoders, service
 from borderflow.telemetry.bus import Bus, InlineBus
@@ -61,8 +61,9 @@ def _principal_without_write(action: str) -> Callable[..., Principal]:
         if principal.roles & allowed:
             return principal
         if principal.kind == "anonymous":
-            raise Unauthorized("log in to do this (Authorization: Bearer <token> or X-API-Key)")
-        raise Forbidden(f"your role may not do '{action}'")
+            raise Unauthorized(msg("log in to do this (Authorization: Bearer <token> or "
+                                     "X-API-Key)"))
+        raise Forbidden(msg("your role may not do '{action}'", action=action))
 
     return check
 
@@ -235,22 +236,24 @@ def batch_positions(raw: bytes) -> list[Any]:
     try:
         body = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ValidationFailed([FieldError("body", "the request body is not valid JSON")]
+        raise ValidationFailed([FieldError("body", msg("the request body is not valid JSON"))]
                                ) from None
     if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object with `positions`")])
+        raise ValidationFailed([FieldError("body",
+                                           msg("must be a JSON object with `positions`"))])
     unknown = sorted(set(body) - {"positions"})
     if unknown:
-        raise ValidationFailed([FieldError(k, "unknown field; the body has only `positions`")
+        raise ValidationFailed([FieldError(k, msg("unknown field; the body has only `positions`"))
                                 for k in unknown])
     positions = body.get("positions")
     if positions is None:
-        raise ValidationFailed([FieldError("positions", "this field is required")])
+        raise ValidationFailed([FieldError("positions", msg("this field is required"))])
     if not isinstance(positions, list):
-        raise ValidationFailed([FieldError("positions", "must be a list of positions")])
+        raise ValidationFailed([FieldError("positions", msg("must be a list of positions"))])
     if len(positions) > MAX_BATCH:
-        raise ValidationFailed([FieldError("positions", f"at most {MAX_BATCH} per request; "
-                                                        f"got {len(positions)}")])
+        raise ValidationFailed([FieldError("positions", msg(
+            "at most {limit} per request; got {count}", limit=MAX_BATCH,
+            count=len(positions)))])
     return positions
 
 
@@ -324,7 +327,7 @@ def latest(db: Db, _caller: Reader) -> list[dict[str, Any]]:
             "devices nobody has bound." + roles_doc("telemetry.read"))
 def stats(ctx: Ctx, db: Db, _caller: Reader, hours: int = 24) -> dict[str, Any]:
     if not 1 <= hours <= 24 * 31:
-        raise ValidationFailed([FieldError("hours", "between 1 and 744")])
+        raise ValidationFailed([FieldError("hours", msg("between 1 and 744"))])
     return service.stats(db, ctx.clock.now() - timedelta(hours=hours))
 
 
