@@ -52,8 +52,11 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     summary="Submit a pre-arrival declaration",
     description="Declares goods, vehicles with their drivers, and quarantine certificates before "
     "arrival. Every bad field is reported at once (422). Goods the requested gate does not "
-    "permit are refused with the list of gates that do. Send an `Idempotency-Key` to make "
-    "retries safe." + roles_doc("declaration.create"),
+    "permit are refused with the list of gates that do. Figures that are allowed but "
+    "implausible (a total net weight under 5 % of the vehicles' payload, a value per kilogram "
+    "outside the goods group's usual range) do not block: the declaration is stored and the "
+    "answer lists them in `warnings` (`[{field, code, message}]`). Send an `Idempotency-Key` "
+    "to make retries safe." + roles_doc("declaration.create"),
 )
 def create_declaration(body: DeclarationIn, ctx: Ctx, db: Db, actor: Creator, idem: Idem
                        ) -> Response:
@@ -63,7 +66,7 @@ def create_declaration(body: DeclarationIn, ctx: Ctx, db: Db, actor: Creator, id
     network = networks.in_force(db, now)
     row = service.create(db, body, actor=actor, now=now, network=network,
                          holidays=around(body.requested_date))
-    response = idem.respond(service.to_out(row, API_BASE), 201)
+    response = idem.respond(_with_warnings(row, network), 201)
     response.headers["Location"] = f"{API_BASE}/declarations/{row.id}"
     response.headers["ETag"] = f'"{row.revision}"'
     return response
@@ -125,8 +128,16 @@ def read_declaration(declaration_id: DeclId, ctx: Ctx, db: Db, actor: Reader) ->
                     headers={"ETag": f'"{row.revision}"'})
 
 
-def _amended(row: Any, idem: Any) -> Response:
-    response: Response = idem.respond(service.to_out(row, API_BASE), 200)
+def _with_warnings(row: Any, network: Any) -> dict[str, Any]:
+    """The declaration with the plausibility warnings of its figures."""
+    out = service.to_out(row, API_BASE)
+    out["warnings"] = [w.as_dict() for w in service.warnings_of(row, network)]
+    return out
+
+
+def _amended(row: Any, idem: Any, network: Any = None) -> Response:
+    body = _with_warnings(row, network) if network is not None else service.to_out(row, API_BASE)
+    response: Response = idem.respond(body, 200)
     response.headers["ETag"] = f'"{row.revision}"'
     return response
 
@@ -139,7 +150,9 @@ def _amended(row: Any, idem: Any) -> Response:
     description="JSON Merge Patch (RFC 7386): send only the fields to change, e.g. "
     '`{"requested_date": "2026-12-01"}`. Lists are replaced whole; to fix one goods line or '
     "one vehicle use the item endpoints. The amended declaration is checked with the same rules "
-    "as a new one." + roles_doc("declaration.amend"),
+    "as a new one: a bad field and the network rules broken by the rest are reported together "
+    "(422); implausible figures are answered in `warnings` and do not block."
+    + roles_doc("declaration.amend"),
 )
 def amend_declaration(
     declaration_id: DeclId,
@@ -156,7 +169,7 @@ def amend_declaration(
     network = networks.in_force(db, now)
     row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
                         holidays=around(now.date()), if_match=if_match_number(if_match))
-    return _amended(row, idem)
+    return _amended(row, idem, network)
 
 
 @router.patch(
@@ -166,7 +179,8 @@ def amend_declaration(
     summary="Amend one goods line, vehicle or quarantine certificate",
     description="`section` is `goods`, `vehicles` or `quarantine`; `position` counts from 1. "
     'Send only what changes, e.g. `{"plate": "29C-123.46"}` or '
-    '`{"driver": {"phone": "0912345678"}}`.' + roles_doc("declaration.amend"),
+    '`{"driver": {"phone": "0912345678"}}`. Implausible figures are answered in `warnings`.'
+    + roles_doc("declaration.amend"),
 )
 def amend_declaration_item(
     declaration_id: DeclId,
@@ -186,7 +200,7 @@ def amend_declaration_item(
     row = service.amend(db, declaration_id, patch, actor=actor, now=now, network=network,
                         holidays=around(now.date()), if_match=if_match_number(if_match),
                         item=(section, position))
-    return _amended(row, idem)
+    return _amended(row, idem, network)
 
 
 @router.post(

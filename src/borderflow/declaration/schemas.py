@@ -151,6 +151,19 @@ class GoodsLineOut(BaseModel):
     group: str | None = None
 
 
+class DeclarationWarningOut(BaseModel):
+    """A figure that is allowed but implausible; the declaration is stored all the same."""
+
+    field: str = Field(description="Where: `goods[0].net_weight_kg`, `goods[1].value_usd`...",
+                       examples=["goods[0].net_weight_kg"])
+    code: Literal["light_load", "value_per_kg_low", "value_per_kg_high"] = Field(
+        description="`light_load`: the total net weight is under 5 % of the vehicles' "
+                    "payload; `value_per_kg_low` / `value_per_kg_high`: a line's value per "
+                    "kilogram is outside the usual range of its goods group (the network's "
+                    "`value_usd_per_kg`).")
+    message: str = Field(description="What to check, in English.")
+
+
 class DeclarationOut(BaseModel):
     id: str
     reference: str
@@ -178,6 +191,13 @@ class DeclarationOut(BaseModel):
     cancel_reason: str | None = None
     qr_png: str
     qr_svg: str
+    warnings: list[DeclarationWarningOut] = Field(
+        default_factory=list,
+        description="Plausibility warnings about the figures as sent, in the answers of "
+                    "`POST` and `PATCH` (empty elsewhere): an implausibly light load, a value "
+                    "per kilogram far outside the goods group's usual range. They never block "
+                    "the declaration; check the figures and amend if they are wrong.",
+    )
 
 
 class DeclarationPage(BaseModel):

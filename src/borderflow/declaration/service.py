@@ -6,10 +6,12 @@ import copy
 import json
 import secrets
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
+from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -17,7 +19,13 @@ from sqlalchemy.orm import Session
 from borderflow import audit
 from borderflow.clock import LOCAL_TZ
 from borderflow.declaration import repository
-from borderflow.declaration.schemas import DeclarationIn, money_in, money_out
+from borderflow.declaration.schemas import (
+    DeclarationIn,
+    GoodsLineIn,
+    VehicleIn,
+    money_in,
+    money_out,
+)
 from borderflow.domain.access import (
     Principal,
     Role,
@@ -26,13 +34,16 @@ from borderflow.domain.access import (
 )
 from borderflow.domain.declaration import (
     AMENDABLE,
+    DIRECTIONS,
     DeclarationFacts,
+    DeclarationWarning,
     Derived,
     GoodsFacts,
     VehicleFacts,
     check_declaration,
+    plausibility,
 )
-from borderflow.domain.network import Network
+from borderflow.domain.network import FLOWS, Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed
 from borderflow.jsondoc import merge_patch, pydantic_fields
@@ -62,17 +73,129 @@ def _facts(data: DeclarationIn) -> DeclarationFacts:
         flow=data.flow,
         gate=data.requested_gate,
         requested_date=data.requested_date,
-        goods=[GoodsFacts(g.hs_code, g.net_weight_kg) for g in data.goods],
+        goods=[GoodsFacts(g.hs_code, g.net_weight_kg, money_in(g.value_usd))
+               for g in data.goods],
         vehicles=[
             VehicleFacts(
                 plate_key(v.plate),
                 plate_key(v.trailer_plate) if v.trailer_plate else None,
-                float(v.payload_tonnes),
+                v.payload_tonnes,
             )
             for v in data.vehicles
         ],
         quarantine_kinds=[q.kind for q in data.quarantine],
     )
+
+
+T = TypeVar("T")
+_DATE: TypeAdapter[date] = TypeAdapter(date)
+_GOODS_FIELDS = GoodsLineIn.model_fields
+_VEHICLE_FIELDS = VehicleIn.model_fields
+
+
+def _read(value: Any, read: Callable[[Any], T]) -> T | None:
+    """A value of the document read as the API reads it, or None when it cannot be (the field
+    errors say why)."""
+    if value is None:
+        return None
+    try:
+        return read(value)
+    except (ValueError, TypeError, ArithmeticError):  # pydantic's errors are ValueErrors
+        return None
+
+
+def _field(model_fields: Any, name: str) -> Callable[[Any], Any]:
+    """A reader of one field of an API model, with the model's own rules (limits, formats)."""
+    info = model_fields[name]
+    kind: Any = Annotated[(info.annotation, *info.metadata)] if info.metadata else \
+        info.annotation
+    adapter: TypeAdapter[Any] = TypeAdapter(kind)
+    return adapter.validate_python
+
+
+_READ_HS = _field(_GOODS_FIELDS, "hs_code")
+_READ_WEIGHT = _field(_GOODS_FIELDS, "net_weight_kg")
+_READ_VALUE = _field(_GOODS_FIELDS, "value_usd")
+_READ_PAYLOAD = _field(_VEHICLE_FIELDS, "payload_tonnes")
+
+
+def _plate(text: Any) -> str:
+    return plate_key(parse_plate(str(text)).text)
+
+
+def _items(document: Mapping[str, Any], key: str) -> list[Mapping[str, Any]]:
+    items = document.get(key)
+    if not isinstance(items, list):
+        return []
+    return [x if isinstance(x, Mapping) else {} for x in items]
+
+
+def facts_of_document(document: Mapping[str, Any]) -> DeclarationFacts:
+    """The facts the network rules need, read best-effort from a raw declaration document:
+    every part that is valid on its own, ``None`` for the others (their field errors say
+    what is wrong), so that the rules can be checked together with the field errors."""
+    direction = document.get("direction")
+    flow = document.get("flow")
+    gate = document.get("requested_gate")
+    goods = [GoodsFacts(
+        _read(g.get("hs_code"), _READ_HS),
+        _read(g.get("net_weight_kg"), _READ_WEIGHT),
+        _read(g.get("value_usd"), lambda v: money_in(_READ_VALUE(v))),
+    ) for g in _items(document, "goods")]
+    vehicles = [VehicleFacts(
+        _read(v.get("plate"), _plate),
+        _read(v.get("trailer_plate"), _plate),
+        _read(v.get("payload_tonnes"), _READ_PAYLOAD),
+    ) for v in _items(document, "vehicles")]
+    kinds = [q.get("kind") for q in _items(document, "quarantine")]
+    return DeclarationFacts(
+        direction=direction if direction in DIRECTIONS else None,
+        flow=flow if flow in FLOWS else None,
+        gate=gate.strip() if isinstance(gate, str) and gate.strip() else None,
+        requested_date=_read(document.get("requested_date"), _DATE.validate_python),
+        goods=goods,
+        vehicles=vehicles,
+        quarantine_kinds=[k for k in kinds if k in ("plant", "animal")],
+        quarantine_complete=all(k in ("plant", "animal") for k in kinds),
+    )
+
+
+@dataclass
+class Checked:
+    """A declaration document checked: the valid declaration (None with errors), what the
+    goods catalogue derives from it, every error (field formats and network rules together)
+    and the plausibility warnings."""
+
+    data: DeclarationIn | None = None
+    derived: Derived | None = None
+    errors: list[FieldError] = field(default_factory=list)
+    warnings: list[DeclarationWarning] = field(default_factory=list)
+
+
+def check_document(
+    document: Mapping[str, Any], *, network: Network, now: datetime,
+    holidays: Mapping[str, Collection[date]],
+) -> Checked:
+    """Check a raw declaration document (the API's JSON shape) in one round: the field
+    errors of its format, and every network rule that can be checked from the parts that are
+    valid (gate and direction, date and the gate's calendar, goods permitted at the gate,
+    quarantine certificates, payload). Warnings come only with a valid declaration."""
+    today = now.astimezone(LOCAL_TZ).date()
+    try:
+        data = DeclarationIn.model_validate(document)
+    except PydanticValidationError as exc:
+        _, rules = check_declaration(facts_of_document(document), network, today, holidays)
+        return Checked(errors=pydantic_fields(exc) + rules)
+    facts = _facts(data)
+    derived, errors = check_declaration(facts, network, today, holidays)
+    if errors or derived is None:
+        return Checked(errors=errors)
+    return Checked(data=data, derived=derived, warnings=plausibility(facts, network))
+
+
+def warnings_of(row: Declaration, network: Network) -> list[DeclarationWarning]:
+    """The plausibility warnings of a stored declaration's figures."""
+    return plausibility(_facts(DeclarationIn.model_validate(input_document(row))), network)
 
 
 def _check_declarant(principal: Principal, data: DeclarationIn) -> None:
@@ -283,11 +406,14 @@ def _store_amendment(
     network: Network,
     holidays: Mapping[str, Collection[date]],
 ) -> Declaration:
-    # Round-trip through JSON so the amended document is validated exactly like a new one.
+    # Round-trip through JSON so the amended document is validated exactly like a new one;
+    # a bad field and the network rules the rest breaks are reported together.
     try:
         data = DeclarationIn.model_validate_json(json.dumps(document))
     except PydanticValidationError as exc:
-        raise ValidationFailed(pydantic_fields(exc)) from None
+        today = now.astimezone(LOCAL_TZ).date()
+        _, rules = check_declaration(facts_of_document(document), network, today, holidays)
+        raise ValidationFailed(pydantic_fields(exc) + rules) from None
     if data.model_dump(mode="json") == DeclarationIn.model_validate_json(
         json.dumps(input_document(row))
     ).model_dump(mode="json"):

@@ -477,6 +477,19 @@ class Corridor:
 
 
 @dataclass(frozen=True)
+class ValueRange:
+    """The declared value per kilogram (US dollars) usual for a goods group: a value outside
+    it is implausible enough to ask the declarant to check the figures."""
+
+    min: float
+    max: float
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min < self.max:
+            raise ValueError("min must be above 0 and max above min")
+
+
+@dataclass(frozen=True)
 class CommodityGroup:
     """A group of goods keyed by HS chapters (2 digits), headings (4) or subheadings (6+)."""
 
@@ -485,6 +498,7 @@ class CommodityGroup:
     hs: tuple[str, ...]
     perishable: bool = False
     quarantine: QuarantineKind = "none"
+    value_usd_per_kg: ValueRange | None = None
 
     def __post_init__(self) -> None:
         if not self.hs:
