@@ -17,7 +17,7 @@ GOOD = {
     "enterprise.name": "Cong ty TNHH Xuat nhap khau Demo",
     "goods[0].hs_code": "0810.90", "goods[0].description": "Fresh dragon fruit",
     "goods[0].quantity": "1200", "goods[0].unit": "carton",
-    "goods[0].net_weight_kg": "15000", "goods[0].value_usd": "21000.50",
+    "goods[0].net_weight_kg": "15000", "goods[0].value_usd": "21000",
     "vehicles[0].plate": "29C-800.01", "vehicles[0].vehicle_type": "refrigerated_truck",
     "vehicles[0].payload_tonnes": "18", "vehicles[0].container": "none",
     "vehicles[0].driver.name": "Nguyen Van Tai",
@@ -74,7 +74,7 @@ def test_a_declaration_made_in_the_portal_is_checked_then_shows_everywhere(
     detail = client.get(f"/portal/trips/{reference}-1", params={"lang": "en"}).text
     assert "trip.created" in detail  # the timeline
     assert "fee.assessed" in detail
-    assert 'data-step="declaration">passed<' in detail
+    assert 'data-step="declaration" data-step-status="passed">Passed<' in detail
     client.post(f"/api/v1/trips/{reference}-1/movements",
                 json={"action": "enter", "area": "staging:viettel-logistics-park"},
                 headers=auth("yard"))
@@ -144,6 +144,13 @@ class _Form(HTMLParser):
             self.select = None
 
 
+def _confirmation(html: str) -> dict[str, str]:
+    """What ticking "I have checked these figures and they are right" sends."""
+    found = re.search(r'name="figures" value="([^"]+)"', html)
+    assert found, "no figures to confirm on the page"
+    return {"figures": found.group(1), "figures_checked": "on"}
+
+
 def _amend_form(client: TestClient, url: str, html: str | None = None) -> dict[str, str]:
     parser = _Form()
     parser.feed(html if html is not None else client.get(url, params={"lang": "en"}).text)
@@ -154,6 +161,7 @@ def test_a_declaration_is_amended_in_the_portal_with_the_apis_rules(
     client: TestClient, auth: Any
 ) -> None:
     _login(client, "enterprise")
+    client.cookies.set("lang", "en")  # the form read and sent in one language
     reference = _declared(client, "29C-800.05")
     url = f"/portal/declarations/{reference}/amend"
     form = _amend_form(client, url)
@@ -188,6 +196,7 @@ def test_goods_lines_and_vehicles_are_added_and_removed_all_or_nothing(
     client: TestClient, auth: Any
 ) -> None:
     _login(client, "enterprise")
+    client.cookies.set("lang", "en")  # the form read and sent in one language
     reference = _declared(client, "29C-800.06")
     url = f"/portal/declarations/{reference}/amend"
     form = _amend_form(client, url)
@@ -213,14 +222,9 @@ def test_goods_lines_and_vehicles_are_added_and_removed_all_or_nothing(
         "vehicles[1].driver.name": "Tran Van Lai",
         "vehicles[1].driver.document_type": "vn_citizen_id",
         "vehicles[1].driver.document_number": "12345", "vehicles[1].driver.phone": "0912000111"})
-    api = client.patch(f"/api/v1/declarations/{reference}", headers=auth("enterprise"), json={
-        "goods": [{"hs_code": "0810.90", "description": "x", "quantity": "1", "unit": "carton",
-                   "net_weight_kg": -5, "value_usd": "1"}]}).json()
-    api_reason = next(f["reason"] for f in api["error"]["fields"]
-                      if f["field"] == "goods[0].net_weight_kg")
     bad = client.post(url, data=form, params={"lang": "en"})
     assert bad.status_code == 422
-    assert re.search(r'id="goods\[1\]\.net_weight_kg-error">' + re.escape(api_reason), bad.text)
+    assert re.search(r'id="goods\[1\]\.net_weight_kg-error">Must be more than 0', bad.text)
     assert 'id="vehicles[1].driver.document_number-error"' in bad.text
     assert 'id="goods[0].hs_code-error"' not in bad.text
     unchanged = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
@@ -244,8 +248,13 @@ def test_goods_lines_and_vehicles_are_added_and_removed_all_or_nothing(
                                      "vehicles[1].driver.phone": "12"}, params={"lang": "en"})
     assert removed.status_code == 422
     assert 'id="vehicles[1].driver.phone-error"' in removed.text
-    ok = client.post(url, data={**form, "goods[0].remove": "on", "vehicles[0].remove": "on",
-                                "quarantine[0].remove": "on"}, follow_redirects=False)
+    kept = {**form, "goods[0].remove": "on", "vehicles[0].remove": "on",
+            "quarantine[0].remove": "on"}
+    light = client.post(url, data=kept)  # 400 kg left on a 25-tonne truck: check it first
+    assert 'id="goods[1].net_weight_kg-warning"' in light.text
+    assert client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")
+                      ).json()["revision"] == 2
+    ok = client.post(url, data={**kept, **_confirmation(light.text)}, follow_redirects=False)
     assert ok.status_code == 303, ok.text
     decl = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
     assert [g["hs_code"] for g in decl["goods"]] == ["847130"]

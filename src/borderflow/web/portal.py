@@ -1,39 +1,52 @@
 """The enterprise portal: declarations made in a form with the API's rules and messages shown
 next to each field, the trips with their status, fee and place in the queue, and paying a fee
-online."""
+online.
+
+Every page reads and writes in the visitor's language: numbers typed as people write them
+there (Vietnamese ``1.200`` is one thousand two hundred), labels instead of codes, messages in
+that language. A form is checked in one round (field errors and the network's rules together,
+:func:`borderflow.declaration.service.check_document`); implausible figures are shown as
+warnings that the declarant confirms before the declaration is stored. A refusal shows a page
+of the portal again with the message on top."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
+from datetime import date, timedelta
 from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from pydantic import ValidationError
 from sqlalchemy import select
 
 from borderflow.api.deps import Ctx, Db
+from borderflow.clock import LOCAL_TZ
 from borderflow.declaration import service as declarations
-from borderflow.declaration.schemas import DeclarationIn, Unit
+from borderflow.declaration.schemas import Unit
 from borderflow.dispatch import service as dispatch
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.declaration import (
     DIRECTIONS,
+    MAX_DAYS_AHEAD,
     MAX_GOODS_LINES,
     MAX_VEHICLES,
     Container,
+    DeclarationWarning,
     VehicleType,
 )
+from borderflow.domain.network import Network
 from borderflow.domain.values import DocumentType
-from borderflow.errors import N_, AppError, ValidationFailed
+from borderflow.errors import N_, AppError, FieldError
 from borderflow.fees import invoices
 from borderflow.fees.online_endpoints import start_payment
-from borderflow.jsondoc import pydantic_fields
+from borderflow.jsondoc import merge_patch
 from borderflow.network import service as networks
 from borderflow.network.holidays import around
 from borderflow.store.models import Trip
 from borderflow.trip import service as trips
-from borderflow.web import pages, session
+from borderflow.web import i18n, pages, session
 
 router = APIRouter(include_in_schema=False)
 GOODS_ROWS = 3
@@ -41,11 +54,30 @@ UNITS = get_args(Unit)
 VEHICLE_TYPES = get_args(VehicleType)
 DOCUMENT_TYPES = get_args(DocumentType)
 CONTAINERS = get_args(Container)
+QUARANTINE_KINDS = ("plant", "animal")
+
+NUMBERS = {"quantity": 3, "net_weight_kg": 0, "value_usd": 2, "payload_tonnes": 2}
+"""The number fields of a declaration form (the last part of their names) and the decimals
+each may have; read in the page's locale."""
+
+FIELD_NAMES = {
+    "direction": N_("Customs regime"), "flow": N_("Direction at the gate (other regimes)"),
+    "requested_gate": N_("Gate"), "requested_date": N_("Date"), "note": N_("Note"),
+    "enterprise.name": N_("Enterprise name"), "enterprise.tax_code": N_("Tax code"),
+    "customs_agent_tax_code": N_("Customs agent's tax code"), "goods": N_("Goods"),
+    "vehicles": N_("Vehicles and drivers"), "quarantine": N_("Quarantine"),
+}
+"""What a form calls a field whose error cannot be shown next to it."""
+CONFIRM = "figures_checked"
+"""The checkbox saying the declarant has checked the figures the warnings are about."""
 
 
 def _enterprise(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
     return pages.signed_in(request, ctx, db, lambda p: Role.ENTERPRISE in p.roles,
                            N_("This page is for enterprises."))
+
+
+# --- "my declarations" ------------------------------------------------------------------------
 
 
 @router.get("/portal", response_class=HTMLResponse)
@@ -54,6 +86,12 @@ def portal(request: Request, ctx: Ctx, db: Db, created: str = "") -> Response:
     who = _enterprise(request, ctx, db)
     if isinstance(who, Response):
         return who
+    return _portal_page(request, ctx, db, who, created=created)
+
+
+def _portal_page(request: Request, ctx: Ctx, db: Db, who: Principal, *, created: str = "",
+                 error: str = "", status: int = 200) -> Response:
+    """The list of the enterprise's trips, with a confirmation or a refusal on top."""
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     rows = db.scalars(select(Trip).where(trips.scope_clause(who, network))
@@ -65,20 +103,125 @@ def portal(request: Request, ctx: Ctx, db: Db, created: str = "") -> Response:
         inv = invoices.current(db, row.id)
         shown.append({"trip": row, "place": place, "invoice": inv,
                       "due": invoices.due(db, inv) if inv else 0})
-    return pages.render(request, "portal.html", user=who, rows=shown, created=created)
+    return pages.render(request, "portal.html", status=status, user=who, rows=shown,
+                        confirmation=_confirmation(request, db, who, network, created),
+                        error=error)
 
 
-def _form_to_document(form: dict[str, str], tax_code: str) -> dict[str, Any]:
-    """The form's fields as a declaration document (the API's JSON shape)."""
-    def v(name: str) -> str | None:
-        value = (form.get(name) or "").strip()
+def _confirmation(request: Request, db: Db, who: Principal, network: Network,
+                  reference: str) -> str:
+    """What was stored, in the page's language: the declaration sent or amended, its goods,
+    weight, value, vehicles, gate and day."""
+    if not reference:
+        return ""
+    fmt = pages.formatter(request)
+    try:
+        decl = declarations.get(db, reference, actor=who, network=network)
+    except AppError:
+        return ""
+    facts = {
+        "reference": decl.reference, "revision": fmt.number(decl.revision),
+        "lines": fmt.number(len(decl.goods)),
+        "weight": fmt.number(decl.total_net_weight_kg),
+        "value": fmt.usd_cents(decl.total_value_usd_cents),
+        "vehicles": fmt.number(len(decl.vehicles)),
+        "gate": fmt.label("gate", decl.requested_gate), "day": fmt.date(decl.requested_date),
+    }
+    if decl.revision > 1:
+        template = N_("Declaration {reference} amended (revision {revision}): {lines} goods "
+                      "line(s), {weight} kg net, {value}; {vehicles} vehicle(s) to {gate} on "
+                      "{day}.")
+    else:
+        template = N_("Declaration {reference} sent: {lines} goods line(s), {weight} kg net, "
+                      "{value}; {vehicles} vehicle(s) to {gate} on {day}.")
+    return fmt.gettext(template).format(**facts)
+
+
+@router.post("/portal/invoices/{number}/pay")
+async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Response:
+    """Pay online: off to the gateway's payment page. A refusal shows the page the button was
+    on (the trip's, else the list) with the message on top."""
+    form = await request.form()
+    session.check_csrf(request, str(form.get("csrf") or ""))
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    try:
+        _attempt, url = start_payment(request, ctx, db, who, number)
+    except AppError as exc:
+        db.rollback()
+        message = pages.formatter(request).error(exc)
+        trip = str(form.get("trip") or "")
+        if trip:
+            return _trip_page(request, ctx, db, who, trip, error=message,
+                              status=exc.status_code)
+        return _portal_page(request, ctx, db, who, error=message, status=exc.status_code)
+    return RedirectResponse(url, status_code=303)
+
+
+@router.get("/portal/trips/{reference}", response_class=HTMLResponse)
+def portal_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
+    """One of the enterprise's trips: status, steps, place in the queue, fee and timeline."""
+    who = _enterprise(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    return _trip_page(request, ctx, db, who, reference)
+
+
+def _trip_page(request: Request, ctx: Ctx, db: Db, who: Principal, reference: str, *,
+               error: str = "", status: int = 200) -> Response:
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    fmt = pages.formatter(request)
+    try:
+        row = trips.get(db, reference, actor=who, network=network)  # 404 unless theirs
+    except AppError as exc:
+        return _portal_page(request, ctx, db, who, error=fmt.error(exc), status=exc.status_code)
+    inv = invoices.current(db, row.id)
+    timeline = trips.timeline(db, row)
+    names = pages._people(db, {e["actor"] for e in timeline})
+    return pages.render(request, "portal_trip.html", status=status, user=who, trip=row,
+                        state=row.state, place=dispatch.place_of(db, network, row, now),
+                        invoice=inv, due=invoices.due(db, inv) if inv else 0, error=error,
+                        timeline=[pages._entry(fmt, e, row.state, names) for e in timeline])
+
+
+# --- reading the forms ------------------------------------------------------------------------
+
+
+def _read_numbers(fmt: i18n.Formatter, form: dict[str, str]
+                  ) -> tuple[dict[str, str], list[FieldError]]:
+    """The form with every number field read in the page's locale and written as the API
+    reads it (``1.200`` on a Vietnamese page -> ``1200``); a number that cannot be read is
+    left out and said why, at its field."""
+    out = dict(form)
+    problems: list[FieldError] = []
+    for key, raw in form.items():
+        places = NUMBERS.get(key.rsplit(".", 1)[-1])
+        if places is None or not raw.strip():
+            continue
+        try:
+            out[key] = i18n.canonical(fmt.parse_number(raw, places=places)) or ""
+        except i18n.NumberInputError as exc:
+            out[key] = ""
+            problems.append(FieldError(key, exc.text))
+    return out, problems
+
+
+def _form_to_document(form: dict[str, str], tax_code: str,
+                      typed: dict[str, str] | None = None) -> dict[str, Any]:
+    """The form's fields as a declaration document (the API's JSON shape). A goods row is in
+    it when anything was typed in it (``typed``: the form as sent, before its numbers were
+    read)."""
+    def v(name: str, source: dict[str, str] = form) -> str | None:
+        value = (source.get(name) or "").strip()
         return value or None
 
     goods = []
     for i in range(GOODS_ROWS):
         row = {k: v(f"goods[{i}].{k}") for k in ("hs_code", "description", "quantity", "unit",
                                                   "net_weight_kg", "value_usd")}
-        if any(row.values()):
+        if any(row.values()) or any(v(f"goods[{i}].{k}", typed or form) for k in NUMBERS):
             goods.append({k: x for k, x in row.items() if x is not None})
     driver = {k: v(f"vehicles[0].driver.{k}") for k in ("name", "document_type",
                                                          "document_number", "phone")}
@@ -102,14 +245,114 @@ def _form_to_document(form: dict[str, str], tax_code: str) -> dict[str, Any]:
     return {k: x for k, x in doc.items() if x is not None}
 
 
-def _new_form(request: Request, who: Any, network: Any, form: dict[str, str],
-              errors: dict[str, str], status: int = 200) -> Response:
+def _fingerprint(checked: declarations.Checked) -> str:
+    """What the declarant confirms: the declaration as read and the warnings about it. Any
+    change to the figures makes another fingerprint, and the warnings are shown again."""
+    data = checked.data.model_dump(mode="json") if checked.data is not None else None
+    text = json.dumps([data, [w.as_dict() for w in checked.warnings]], sort_keys=True,
+                      default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def _confirmed(form: dict[str, str], checked: declarations.Checked) -> bool:
+    return form.get(CONFIRM) == "on" and form.get("figures") == _fingerprint(checked)
+
+
+def _warnings(fmt: i18n.Formatter, warnings: list[DeclarationWarning],
+              key: Any = None) -> dict[str, str]:
+    """The warnings by the form field they are about, in the page's language."""
+    out: dict[str, str] = {}
+    for w in warnings:
+        field = key(w.field) if key is not None else w.field
+        text = fmt.message(w.message, "validation_failed")
+        out[field] = f"{out[field]} {text}" if field in out else text
+    return out
+
+
+def _first(order: list[str], *found: dict[str, str]) -> str:
+    """The first field of the form (in the form's order) that has something to say."""
+    keys = {k for d in found for k in d}
+    return next((name for name in order if name in keys), order[0] if order else "")
+
+
+# --- the gate and date choices ------------------------------------------------------------------
+
+
+def _gate_choices(fmt: i18n.Formatter, network: Network, today: date) -> list[dict[str, Any]]:
+    """Each gate with what the form's script needs to offer it only where it can be valid:
+    the directions it takes, the goods groups it permits, its closed days in the next
+    :data:`MAX_DAYS_AHEAD` days (shown next to the date)."""
+    holidays = around(today)
+    out = []
+    for gate in network.gates:
+        calendar = network.calendar(gate.calendar)
+        closed = [today + timedelta(days=n) for n in range(MAX_DAYS_AHEAD + 1)
+                  if calendar is not None
+                  and calendar.hours_on(today + timedelta(days=n), holidays).is_closed]
+        out.append({
+            "code": gate.code, "name": fmt.name(gate.name), "flows": " ".join(gate.directions),
+            "groups": " ".join(gate.goods),
+            "closed": [d.isoformat() for d in closed],
+            "closed_text": fmt.listing([fmt.date(d) for d in closed]) if closed else "",
+        })
+    return out
+
+
+def _hs_groups(network: Network) -> str:
+    """HS prefix -> goods group, for the script to find the group of a typed HS code."""
+    return json.dumps({p: g.code for g in network.goods for p in g.hs}, separators=(",", ":"))
+
+
+def _choices(fmt: i18n.Formatter, network: Network, today: date) -> dict[str, Any]:
+    """The options of the declaration forms, as labels in the page's language."""
+    return {
+        "directions": [(d, fmt.label("direction", d)) for d in DIRECTIONS],
+        "flows": [(f, fmt.label("direction", f)) for f in ("export", "import")],
+        "units": [(u, fmt.label("unit", u)) for u in UNITS],
+        "vehicle_types": [(v, fmt.label("vehicle_type", v)) for v in VEHICLE_TYPES],
+        "document_types": [(d, fmt.label("document_type", d)) for d in DOCUMENT_TYPES],
+        "containers": [(c, fmt.label("container", c)) for c in CONTAINERS],
+        "quarantine_kinds": [(q, fmt.label("quarantine_kind", q)) for q in QUARANTINE_KINDS],
+        "gates": _gate_choices(fmt, network, today),
+        "hs_groups": _hs_groups(network),
+        "min_date": today.isoformat(),
+        "max_date": (today + timedelta(days=MAX_DAYS_AHEAD)).isoformat(),
+        "field_names": {k: fmt.gettext(v) for k, v in FIELD_NAMES.items()},
+    }
+
+
+# --- a new declaration ------------------------------------------------------------------------
+
+NEW_ORDER = [
+    "direction", "flow", "requested_gate", "requested_date", "enterprise.name",
+    *[f"goods[{i}].{n}" for i in range(GOODS_ROWS)
+      for n in ("hs_code", "description", "quantity", "unit", "net_weight_kg", "value_usd")],
+    "goods",
+    *[f"vehicles[0].{n}" for n in ("plate", "vehicle_type", "payload_tonnes", "container",
+                                   "driver.name", "driver.document_type",
+                                   "driver.document_number", "driver.phone")],
+    "vehicles", "quarantine[0].kind", "quarantine[0].certificate_number", "quarantine",
+]
+"""The new declaration form's fields in the order they are shown."""
+
+
+def _new_form(request: Request, who: Any, network: Network, today: date,
+              form: dict[str, str], errors: dict[str, str], status: int = 200, *,
+              warnings: dict[str, str] | None = None, figures: str = "") -> Response:
     fmt = pages.formatter(request)
+    warnings = warnings or {}
+    shown = set(NEW_ORDER)
     return pages.render(request, "declaration_form.html", status=status, user=who,
-                         form=form, errors=errors, units=UNITS,
-                         gate_options=[(g.code, fmt.name(g.name)) for g in network.gates],
-                         vehicle_types=VEHICLE_TYPES, document_types=DOCUMENT_TYPES,
-                         directions=DIRECTIONS, goods_rows=range(GOODS_ROWS))
+                        form=form, errors=errors, warnings=warnings, figures=figures,
+                        confirm=CONFIRM, goods_rows=range(GOODS_ROWS),
+                        focus=_first(NEW_ORDER, errors, warnings),
+                        other_errors={k: v for k, v in errors.items() if k not in shown},
+                        other_warnings={k: v for k, v in warnings.items() if k not in shown},
+                        **_choices(fmt, network, today))
+
+
+def _today(ctx: Ctx) -> date:
+    return ctx.clock.now().astimezone(LOCAL_TZ).date()
 
 
 @router.get("/portal/declarations/new", response_class=HTMLResponse)
@@ -118,75 +361,45 @@ def new_declaration(request: Request, ctx: Ctx, db: Db) -> Response:
     if isinstance(who, Response):
         return who
     network = networks.in_force(db, ctx.clock.now())
-    return _new_form(request, who, network, {"direction": "export"}, {})
+    return _new_form(request, who, network, _today(ctx), {"direction": "export"}, {})
 
 
 @router.post("/portal/declarations/new", response_class=HTMLResponse)
 async def submit_declaration(request: Request, ctx: Ctx, db: Db) -> Response:
-    """Checked exactly like ``POST /api/v1/declarations``: every bad field is named next to
-    it, all at once."""
+    """Checked like ``POST /api/v1/declarations``, in one round: every bad field and every
+    network rule the rest breaks, each next to its field. Implausible figures are shown as
+    warnings, and the declaration is stored only once the declarant confirms them."""
     form = {k: str(x) for k, x in (await request.form()).items()}
     session.check_csrf(request, form.get("csrf"))
     who = _enterprise(request, ctx, db)
     if isinstance(who, Response):
         return who
+    fmt = pages.formatter(request)
     now = ctx.clock.now()
+    today = _today(ctx)
     network = networks.in_force(db, now)
-    document = _form_to_document(form, who.enterprise_tax_code or "")
+    numbers, unreadable = _read_numbers(fmt, form)
+    document = _form_to_document(numbers, who.enterprise_tax_code or "", form)
+    checked = declarations.check_document(document, network=network, now=now,
+                                          holidays=around(today))
+    if unreadable or checked.errors or checked.data is None:
+        return _new_form(request, who, network, today, form,
+                         fmt.field_errors(unreadable + checked.errors), status=422)
+    if checked.warnings and not _confirmed(form, checked):
+        return _new_form(request, who, network, today, {**form, CONFIRM: ""}, {},
+                         warnings=_warnings(fmt, checked.warnings),
+                         figures=_fingerprint(checked))
     try:
-        try:
-            data = DeclarationIn.model_validate(document)
-        except ValidationError as exc:
-            raise ValidationFailed(pydantic_fields(exc)) from None
-        row = declarations.create(db, data, actor=who, now=now, network=network,
-                                  holidays=around(data.requested_date))
-    except ValidationFailed as exc:
-        db.rollback()
-        errors: dict[str, str] = {}
-        for f in exc.fields:
-            errors.setdefault(f.field, f.reason)
-        return _new_form(request, who, network, form, errors, status=422)
+        row = declarations.create(db, checked.data, actor=who, now=now, network=network,
+                                  holidays=around(checked.data.requested_date))
     except AppError as exc:
         db.rollback()
-        return _new_form(request, who, network, form, {"": exc.message}, status=exc.status_code)
+        errors = fmt.field_errors(exc.fields) if exc.fields else {"": fmt.error(exc)}
+        return _new_form(request, who, network, today, form, errors, status=exc.status_code)
     return RedirectResponse(f"/portal?created={row.reference}", status_code=303)
 
 
-@router.post("/portal/invoices/{number}/pay")
-async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Response:
-    """Pay online: off to the gateway's payment page."""
-    form = await request.form()
-    session.check_csrf(request, str(form.get("csrf") or ""))
-    who = _enterprise(request, ctx, db)
-    if isinstance(who, Response):
-        return who
-    try:
-        _attempt, url = start_payment(request, ctx, db, who, number)
-    except AppError as exc:
-        return pages.message_page(request, exc, exc.status_code, exc.code)
-    return RedirectResponse(url, status_code=303)
-
-
-
-
-@router.get("/portal/trips/{reference}", response_class=HTMLResponse)
-def portal_trip(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
-    """One of the enterprise's trips: status, steps, place in the queue, fee and timeline."""
-    who = _enterprise(request, ctx, db)
-    if isinstance(who, Response):
-        return who
-    now = ctx.clock.now()
-    network = networks.in_force(db, now)
-    try:
-        row = trips.get(db, reference, actor=who, network=network)  # 404 unless theirs
-    except AppError as exc:
-        return pages.message_page(request, exc, exc.status_code, exc.code)
-    inv = invoices.current(db, row.id)
-    return pages.render(request, "portal_trip.html", user=who, trip=row, state=row.state,
-                        place=dispatch.place_of(db, network, row, now), invoice=inv,
-                        due=invoices.due(db, inv) if inv else 0,
-                        timeline=trips.timeline(db, row))
-
+# --- amending a declaration ---------------------------------------------------------------------
 
 SECTIONS: dict[str, tuple[str, ...]] = {
     "goods": ("hs_code", "description", "quantity", "unit", "net_weight_kg", "value_usd"),
@@ -203,8 +416,9 @@ quarantine certificates as goods lines (the API sets no limit there)."""
 TOP_FIELDS = ("requested_gate", "requested_date", "note")
 
 
-def _declaration_form(decl: Any) -> dict[str, str]:
-    """A stored declaration as the amend form's fields (``goods[0].hs_code``...)."""
+def _declaration_form(fmt: i18n.Formatter, decl: Any) -> dict[str, str]:
+    """A stored declaration as the amend form's fields (``goods[0].hs_code``...), numbers
+    written in the page's locale."""
     document = declarations.input_document(decl)
     form = {"requested_gate": decl.requested_gate,
             "requested_date": decl.requested_date.isoformat(), "note": decl.note or "",
@@ -220,6 +434,8 @@ def _declaration_form(decl: Any) -> dict[str, str]:
                 if name in FLAGS:
                     if value:
                         form[f"{section}[{i}].{name}"] = "on"
+                elif value is not None and name in NUMBERS:
+                    form[f"{section}[{i}].{name}"] = fmt.number_input(value, NUMBERS[name])
                 elif value is not None:
                     form[f"{section}[{i}].{name}"] = str(value)
     return form
@@ -264,10 +480,12 @@ def _item(form: dict[str, str], section: str, i: int) -> dict[str, Any]:
     return item
 
 
-def _amend_patch(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, list[int]]]:
+def _amend_patch(form: dict[str, str], typed: dict[str, str] | None = None
+                 ) -> tuple[dict[str, Any], dict[str, list[int]]]:
     """The whole amended document as a merge patch (lists replaced whole, as the API's
-    ``PATCH /declarations/{id}``), and for each list which form row each item came from."""
-    rows = {section: _kept_rows(form, section) for section in SECTIONS}
+    ``PATCH /declarations/{id}``), and for each list which form row each item came from.
+    ``typed`` is the form as sent (rows are kept or dropped by what was typed there)."""
+    rows = {section: _kept_rows(typed or form, section) for section in SECTIONS}
     patch: dict[str, Any] = {
         "requested_gate": (form.get("requested_gate") or "").strip(),
         "requested_date": (form.get("requested_date") or "").strip(),
@@ -280,35 +498,47 @@ def _amend_patch(form: dict[str, str]) -> tuple[dict[str, Any], dict[str, list[i
 _ITEM_PATH = re.compile(r"^(goods|vehicles|quarantine)\[(\d+)\]")
 
 
-def _field_errors(fields: list[Any], rows: dict[str, list[int]]) -> dict[str, str]:
-    """The API's field errors keyed by the form's field names (item ``k`` of a list is the
-    form row it came from)."""
-    errors: dict[str, str] = {}
-    for f in fields:
-        key = f.field
-        found = _ITEM_PATH.match(key)
-        if found and int(found.group(2)) < len(rows[found.group(1)]):
-            key = f"{found.group(1)}[{rows[found.group(1)][int(found.group(2))]}]" \
-                  f"{key[found.end():]}"
-        errors.setdefault(key, f.reason)
-    return errors
+def _form_key(key: str, rows: dict[str, list[int]]) -> str:
+    """A path of the document as the form's field name (item ``k`` of a list is the form
+    row it came from)."""
+    found = _ITEM_PATH.match(key)
+    if found and int(found.group(2)) < len(rows[found.group(1)]):
+        return f"{found.group(1)}[{rows[found.group(1)][int(found.group(2))]}]" \
+               f"{key[found.end():]}"
+    return key
 
 
-def _amend_form(request: Request, who: Principal, network: Any, decl: Any,
+def _field_errors(fmt: i18n.Formatter, fields: list[FieldError], rows: dict[str, list[int]]
+                  ) -> dict[str, str]:
+    """The API's field errors keyed by the form's field names, in the page's language."""
+    return fmt.field_errors([FieldError(_form_key(f.field, rows), f.reason) for f in fields])
+
+
+def _amend_order(counts: dict[str, int]) -> list[str]:
+    order = list(TOP_FIELDS)
+    for section, names in SECTIONS.items():
+        order.append(section)
+        order += [f"{section}[{i}].{n}" for i in range(counts[section]) for n in names
+                  if n not in FLAGS]
+    return order
+
+
+def _amend_form(request: Request, who: Principal, network: Network, today: date, decl: Any,
                 form: dict[str, str], errors: dict[str, str], status: int = 200,
-                focus: str = "") -> Response:
+                focus: str = "", *, warnings: dict[str, str] | None = None, figures: str = "",
+                notice: str = "") -> Response:
     fmt = pages.formatter(request)
+    warnings = warnings or {}
     counts = {section: _count(form, section) for section in SECTIONS}
-    shown = {*TOP_FIELDS, *SECTIONS} | {
-        f"{section}[{i}].{name}" for section, names in SECTIONS.items()
-        for i in range(counts[section]) for name in names}
+    order = _amend_order(counts)
+    shown = set(order)
     return pages.render(request, "declaration_amend.html", status=status, user=who,
                         decl=decl, form=form, errors=errors, counts=counts, limits=LIMITS,
-                        focus=focus, other_errors={k: v for k, v in errors.items()
-                                                   if k and k not in shown},
-                        gate_options=[(g.code, fmt.name(g.name)) for g in network.gates],
-                        units=UNITS, vehicle_types=VEHICLE_TYPES,
-                        document_types=DOCUMENT_TYPES, containers=CONTAINERS)
+                        warnings=warnings, figures=figures, confirm=CONFIRM, notice=notice,
+                        focus=focus or _first(order, errors, warnings),
+                        other_errors={k: v for k, v in errors.items() if k and k not in shown},
+                        other_warnings={k: v for k, v in warnings.items() if k not in shown},
+                        flow=decl.flow, **_choices(fmt, network, today))
 
 
 @router.get("/portal/declarations/{reference}/amend", response_class=HTMLResponse)
@@ -317,52 +547,88 @@ def amend_page(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
     if isinstance(who, Response):
         return who
     network = networks.in_force(db, ctx.clock.now())
+    fmt = pages.formatter(request)
     try:
         decl = declarations.get(db, reference, actor=who, network=network)
     except AppError as exc:
-        return pages.message_page(request, exc, exc.status_code, exc.code)
-    return _amend_form(request, who, network, decl, _declaration_form(decl), {})
+        return _portal_page(request, ctx, db, who, error=fmt.error(exc), status=exc.status_code)
+    return _amend_form(request, who, network, _today(ctx), decl, _declaration_form(fmt, decl),
+                       {})
 
 
 @router.post("/portal/declarations/{reference}/amend", response_class=HTMLResponse)
 async def amend_declaration(reference: str, request: Request, ctx: Ctx, db: Db) -> Response:
     """The date, gate, note and every goods line, vehicle (with its driver) and quarantine
     certificate, added or removed, checked like ``PATCH /api/v1/declarations/{id}`` in one
-    change (all or nothing); the trips follow. A change made meanwhile by someone else is
-    refused (the revision the form was filled from). "Add a ..." shows the form again with
-    one more empty row and saves nothing."""
+    change (all or nothing) and in one round; the trips follow. Implausible figures are
+    confirmed first, as in a new declaration. A change made meanwhile by someone else is
+    refused (the revision the form was filled from) and the form shown again with what was
+    typed. "Add a ..." shows the form again with one more empty row and saves nothing."""
     form = {k: str(x) for k, x in (await request.form()).items()}
     session.check_csrf(request, form.get("csrf"))
     who = _enterprise(request, ctx, db)
     if isinstance(who, Response):
         return who
+    today = _today(ctx)
+    fmt = pages.formatter(request)
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     try:
         decl = declarations.get(db, reference, actor=who, network=network)
     except AppError as exc:
-        return pages.message_page(request, exc, exc.status_code, exc.code)
+        return _portal_page(request, ctx, db, who, error=fmt.error(exc), status=exc.status_code)
     section = form.get("add", "")
     if section in SECTIONS:
         n = _count(form, section)
         if n < LIMITS[section]:
             form[f"{section}_count"] = str(n + 1)
             form[f"{section}[{n}].added"] = "on"
-        return _amend_form(request, who, network, decl, form, {},
+        return _amend_form(request, who, network, today, decl, form, {},
                            focus=f"{section}[{n}].{SECTIONS[section][0]}")
-    patch, rows = _amend_patch(form)
+    numbers, unreadable = _read_numbers(fmt, form)
+    patch, rows = _amend_patch(numbers, form)
     try:
         revision = int(form.get("revision") or decl.revision)
+    except ValueError:
+        revision = decl.revision
+    checked = declarations.check_document(
+        merge_patch(declarations.input_document(decl), patch), network=network, now=now,
+        holidays=around(today))
+    if unreadable or checked.errors:
+        errors = _field_errors(fmt, checked.errors, rows) | fmt.field_errors(unreadable)
+        return _amend_form(request, who, network, today, decl, form, errors, status=422)
+    if checked.warnings and not _confirmed(form, checked):
+        return _amend_form(request, who, network, today, decl, {**form, CONFIRM: ""}, {},
+                           warnings=_warnings(fmt, checked.warnings,
+                                              lambda k: _form_key(k, rows)),
+                           figures=_fingerprint(checked))
+    try:
         decl = declarations.amend(db, decl.id, patch, actor=who, now=now, network=network,
-                                  holidays=around(now.date()), if_match=revision)
-    except ValidationFailed as exc:
+                                  holidays=around(today), if_match=revision)
+    except AppError as exc:
         db.rollback()
-        return _amend_form(request, who, network, decl, form,
-                           _field_errors(exc.fields, rows) or {"": exc.message}, status=422)
-    except (AppError, ValueError) as exc:
-        db.rollback()
-        message = exc.message if isinstance(exc, AppError) else N_("The form is out of date.")
-        return pages.render(request, "message.html",
-                            status=exc.status_code if isinstance(exc, AppError) else 400,
-                            message=message)
+        if exc.status_code == 412:
+            return _stale(request, ctx, db, who, network, reference, form, fmt.error(exc))
+        if exc.fields:
+            return _amend_form(request, who, network, today, decl, form,
+                               _field_errors(fmt, exc.fields, rows), status=exc.status_code)
+        return _portal_page(request, ctx, db, who, error=fmt.error(exc), status=exc.status_code)
     return RedirectResponse(f"/portal?created={decl.reference}", status_code=303)
+
+
+def _stale(request: Request, ctx: Ctx, db: Db, who: Principal, network: Network,
+           reference: str, form: dict[str, str], message: str) -> Response:
+    """Someone changed the declaration since the form was filled: the form again with what
+    was typed and the message on top, with a link to the current version; saving again
+    replaces the other change (the revision is now the current one)."""
+    fmt = pages.formatter(request)
+    try:
+        decl = declarations.get(db, reference, actor=who, network=network)
+    except AppError as exc:
+        return _portal_page(request, ctx, db, who, error=fmt.error(exc), status=exc.status_code)
+    notice = fmt.gettext(N_("Your changes below are kept but not saved. Open the current "
+                            "version to see what was changed, or save again to replace it "
+                            "with yours."))
+    return _amend_form(request, who, network, _today(ctx), decl,
+                       {**form, "revision": str(decl.revision)}, {"": message}, status=412,
+                       notice=notice)
