@@ -446,3 +446,58 @@ def test_malformed_bodies_get_422_never_500(
                     headers=auth("enterprise", **{"Content-Type": content_type}))
     assert r.status_code == 422, r.text
     assert fields_of(r)
+
+
+def test_implausible_figures_are_answered_as_warnings_and_do_not_block(
+    client: TestClient, auth: Any
+) -> None:
+    """A machine client's declaration is stored as sent; what looks wrong comes back in
+    `warnings` (15 kg of dragon fruit on an 18-tonne truck, at 1,400 USD per kg)."""
+    ok = create(client, auth("enterprise"), factories.fruit_declaration())
+    assert ok["warnings"] == []
+    body = factories.fruit_declaration()
+    body["goods"][0]["net_weight_kg"] = 15
+    body["vehicles"][0]["plate"] = "29C-123.46"
+    light = create(client, auth("enterprise"), body)
+    assert light["total_net_weight_kg"] == 15
+    assert [(w["field"], w["code"]) for w in light["warnings"]] == [
+        ("goods[0].net_weight_kg", "light_load"), ("goods[0].value_usd", "value_per_kg_high")]
+    assert "under 5% of the vehicles' payload (18,000 kg)" in light["warnings"][0]["message"]
+    # amended back to a plausible weight: no warning left
+    fixed = client.patch(f"{URL}/{light['id']}", headers=auth("enterprise"), json={
+        "goods": [{**body["goods"][0], "net_weight_kg": 15_000}]})
+    assert fixed.status_code == 200, fixed.text
+    assert fixed.json()["warnings"] == []
+    # one goods line amended to 21 USD for 15 t: stored, and said to be implausible
+    cheap = client.patch(f"{URL}/{light['id']}/goods/1", headers=auth("enterprise"),
+                         json={"value_usd": "21"})
+    assert cheap.status_code == 200, cheap.text
+    assert cheap.json()["goods"][0]["value_usd"] == "21.00"
+    assert [(w["field"], w["code"]) for w in cheap.json()["warnings"]] == [
+        ("goods[0].value_usd", "value_per_kg_low")]
+
+
+def test_warnings_are_described_in_the_openapi_document(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    out = spec["components"]["schemas"]["DeclarationOut"]["properties"]["warnings"]
+    assert "never block" in out["description"]
+    warning = spec["components"]["schemas"]["DeclarationWarningOut"]
+    assert set(warning["properties"]) == {"field", "code", "message"}
+    post = spec["paths"][URL]["post"]["description"]
+    assert "`warnings`" in post
+
+
+def test_an_amendment_reports_a_bad_field_and_the_network_rules_together(
+    client: TestClient, auth: Any
+) -> None:
+    d = create(client, auth("enterprise"), factories.fruit_declaration())
+    body = factories.fruit_declaration()
+    r = client.patch(f"{URL}/{d['id']}", headers=auth("enterprise"), json={
+        "requested_date": factories.day(-1),  # a network rule
+        "quarantine": [],  # another: the fruit needs its certificate
+        "vehicles": [{**body["vehicles"][0], "plate": "not a plate"}]})  # a field error
+    assert r.status_code == 422
+    errors = fields_of(r)
+    assert "not a recognised plate" in errors["vehicles[0].plate"]
+    assert "today" in errors["requested_date"]
+    assert "plant quarantine certificate is required" in errors["quarantine"]
