@@ -5,6 +5,7 @@ fee is paid online through the gateway; another enterprise's trips stay out."""
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
@@ -260,3 +261,261 @@ def test_goods_lines_and_vehicles_are_added_and_removed_all_or_nothing(
     assert [g["hs_code"] for g in decl["goods"]] == ["847130"]
     assert [v["plate"] for v in decl["vehicles"]] == ["29C-800.07"]
     assert decl["quarantine"] == []
+
+
+# --- numbers in the page's language, one round of errors, warnings confirmed ----------------
+
+
+def _notes(html: str) -> dict[str, str]:
+    """The messages next to the fields: field name -> text (errors and warnings)."""
+    return {name: unescape(text) for name, text in
+            re.findall(r'<p class="(?:error|warning)" id="([^"]+)-(?:error|warning)">([^<]*)',
+                       html)}
+
+
+def _declarations(client: TestClient, auth: Any) -> list[dict[str, Any]]:
+    return list(client.get("/api/v1/declarations", headers=auth("enterprise")).json()["items"])
+
+
+VI_NUMBERS = {"goods[0].quantity": "1.200", "goods[0].net_weight_kg": "15.000",
+              "goods[0].value_usd": "21.000,50", "vehicles[0].payload_tonnes": "18"}
+
+
+def test_numbers_typed_the_vietnamese_way_are_stored_exactly(
+    client: TestClient, auth: Any
+) -> None:
+    """`1.200` cartons and `15.000` kg on a Vietnamese page are one thousand two hundred and
+    fifteen thousand (not 1.2 and 15); `21.000,50` USD is 21000.50."""
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new?lang=vi")
+    sent = client.post("/portal/declarations/new", params={"lang": "vi"}, follow_redirects=False,
+                       data={**GOOD, **VI_NUMBERS, "vehicles[0].plate": "29C-800.21",
+                             "csrf": token})
+    assert sent.status_code == 303, _notes(sent.text)
+    reference = sent.headers["location"].split("created=")[1]
+    stored = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
+    line = stored["goods"][0]
+    assert (line["quantity"], line["net_weight_kg"], line["value_usd"]) == (
+        "1200", 15000, "21000.50")
+    assert stored["vehicles"][0]["payload_tonnes"] == "18"
+    # the confirmation says what was stored, in Vietnamese, numbers written the same way
+    done = client.get(sent.headers["location"] + "&lang=vi").text
+    status = re.search(r'role="status">([^<]*)<', done)
+    assert status is not None, done
+    assert status.group(1).startswith(f"Đã gửi tờ khai {reference}: 1 dòng hàng, "
+                                      "khối lượng tịnh 15.000 kg, trị giá 21.000,50")
+    assert "Cửa khẩu quốc tế Hữu Nghị" in status.group(1)
+    # the amend form shows them back as they were typed there
+    form = _amend_form(client, f"/portal/declarations/{reference}/amend?lang=vi",
+                       client.get(f"/portal/declarations/{reference}/amend",
+                                  params={"lang": "vi"}).text)
+    assert form["goods[0].quantity"] == "1.200"
+    assert form["goods[0].net_weight_kg"] == "15.000"
+    assert form["goods[0].value_usd"] == "21.000,5"
+    # ...and saved unchanged they stay the same numbers
+    again = client.post(f"/portal/declarations/{reference}/amend", params={"lang": "vi"},
+                        data={**form, "note": "Hàng xếp trên pallet"}, follow_redirects=False)
+    assert again.status_code == 303, _notes(again.text)
+    amended = client.get(f"/api/v1/declarations/{reference}", headers=auth("enterprise")).json()
+    assert amended["goods"] == stored["goods"]
+    assert amended["revision"] == 2
+
+
+def test_numbers_typed_the_chinese_way_are_stored_exactly(client: TestClient, auth: Any) -> None:
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new?lang=zh")
+    sent = client.post("/portal/declarations/new", params={"lang": "zh"}, follow_redirects=False,
+                       data={**GOOD, "goods[0].quantity": "1,200",
+                             "goods[0].net_weight_kg": "15,000",
+                             "goods[0].value_usd": "21000.50", "vehicles[0].plate": "29C-800.22",
+                             "csrf": token})
+    assert sent.status_code == 303, _notes(sent.text)
+    reference = sent.headers["location"].split("created=")[1]
+    line = client.get(f"/api/v1/declarations/{reference}",
+                      headers=auth("enterprise")).json()["goods"][0]
+    assert (line["quantity"], line["net_weight_kg"], line["value_usd"]) == (
+        "1200", 15000, "21000.50")
+    form = _amend_form(client, "", client.get(f"/portal/declarations/{reference}/amend",
+                                              params={"lang": "zh"}).text)
+    assert (form["goods[0].quantity"], form["goods[0].net_weight_kg"]) == ("1,200", "15,000")
+
+
+def test_an_ambiguous_number_is_refused_at_its_field_naming_both_readings(
+    client: TestClient, auth: Any
+) -> None:
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new?lang=vi")
+    refused = client.post("/portal/declarations/new", params={"lang": "vi"},
+                          data={**GOOD, **VI_NUMBERS, "goods[0].quantity": "1,200",
+                                "csrf": token})
+    assert refused.status_code == 422
+    notes = _notes(refused.text)
+    assert notes == {"goods[0].quantity": "1,200 có thể hiểu là 1,2 hoặc 1.200; "
+                                          "hãy viết 1,2 hoặc 1200"}
+    assert 'value="1,200"' in refused.text  # what was typed is kept
+    assert re.search(r'id="goods\[0\]\.quantity"[^>]*autofocus', refused.text)
+    assert _declarations(client, auth) == []
+    zh = client.post("/portal/declarations/new", params={"lang": "zh"},
+                     data={**GOOD, "goods[0].net_weight_kg": "15.000", "csrf": token})
+    assert _notes(zh.text) == {"goods[0].net_weight_kg": "15.000 可理解为 15 或 15,000；"
+                                                         "请写成 15 或 15000"}
+
+
+def test_every_error_of_the_form_is_shown_in_one_round_in_the_pages_language(
+    client: TestClient, auth: Any
+) -> None:
+    """A bad plate and an unreadable number (field errors) together with every network rule
+    the rest breaks: a gate that takes no imports and not these goods, a date in the past,
+    a missing quarantine certificate, more weight than payload."""
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new?lang=vi")
+    bad = {**GOOD, **VI_NUMBERS, "csrf": token,
+           "direction": "import", "requested_gate": "binh-nghi", "requested_date": "2026-11-20",
+           "vehicles[0].plate": "not a plate", "vehicles[0].payload_tonnes": "1,500",
+           "goods[0].net_weight_kg": "20.000", "quarantine[0].certificate_number": "",
+           "goods[1].hs_code": "8471.30", "goods[1].description": "Máy tính xách tay",
+           "goods[1].quantity": "50", "goods[1].unit": "carton",
+           "goods[1].net_weight_kg": "400", "goods[1].value_usd": "9.000"}
+    page = client.post("/portal/declarations/new", params={"lang": "vi"}, data=bad)
+    assert page.status_code == 422
+    notes = _notes(page.text)
+    assert notes["vehicles[0].plate"].startswith("Biển số không hợp lệ")
+    assert notes["requested_gate"].startswith("Cửa khẩu Bình Nghi")
+    assert "không tiếp nhận xe theo chiều “Nhập khẩu”" in notes["requested_gate"]
+    assert notes["requested_date"].startswith("Phải là hôm nay (23 thg 11, 2026)")
+    assert "không được qua Cửa khẩu Bình Nghi" in notes["goods[1].hs_code"]
+    assert notes["quarantine"] == "Dòng hàng 1 cần có giấy chứng nhận: Kiểm dịch thực vật."
+    assert notes["vehicles[0].payload_tonnes"].startswith("1,500 có thể hiểu là 1,5 hoặc 1.500")
+    assert len(notes) == 6, notes
+    # with a payload that can be read, the weight beyond it is named too
+    page = client.post("/portal/declarations/new", params={"lang": "vi"},
+                       data={**bad, "vehicles[0].payload_tonnes": "18"})
+    assert "vượt tải trọng của các phương tiện (18.000 kg)" in _notes(page.text)["goods"]
+    # the first field with a problem has the focus; nothing English on the page
+    assert re.search(r'id="requested_gate"[^>]*autofocus', page.text)
+    for english in ("gate '", "Field required", "Input should", "required for", "exceeds"):
+        assert english not in page.text
+    assert _declarations(client, auth) == []
+
+
+def test_implausible_figures_are_confirmed_before_the_declaration_is_stored(
+    client: TestClient, auth: Any
+) -> None:
+    """15 kg of fruit on an 18-tonne refrigerated truck: not stored at the first send; the
+    warnings next to the figures and a box to tick; ticked with nothing else changed, it is
+    stored."""
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal/declarations/new?lang=vi")
+    light = {**GOOD, **VI_NUMBERS, "goods[0].net_weight_kg": "15", "goods[0].value_usd": "30",
+             "vehicles[0].plate": "29C-800.23", "csrf": token}
+    first = client.post("/portal/declarations/new", params={"lang": "vi"}, data=light,
+                        follow_redirects=False)
+    assert first.status_code == 200
+    assert _declarations(client, auth) == []
+    assert _notes(first.text) == {"goods[0].net_weight_kg": (
+        "Tổng khối lượng tịnh 15 kg chưa đến 5% tải trọng của các phương tiện (18.000 kg); "
+        "hãy kiểm tra khối lượng (tính bằng kg) và tải trọng (tính bằng tấn).")}
+    assert "Tôi đã kiểm tra các số liệu này và chúng chính xác" in first.text
+    assert re.search(r'id="goods\[0\]\.net_weight_kg"[^>]*autofocus', first.text)
+    confirmed = _confirmation(first.text)
+    # not ticked: shown again, still not stored
+    again = client.post("/portal/declarations/new", params={"lang": "vi"},
+                        data={**light, "figures": confirmed["figures"]})
+    assert again.status_code == 200
+    assert _declarations(client, auth) == []
+    # ticked, but a figure changed meanwhile: the new figures are checked again
+    changed = client.post("/portal/declarations/new", params={"lang": "zh"},
+                          data={**light, **confirmed, "goods[0].net_weight_kg": "16",
+                                "goods[0].quantity": "1200"})
+    assert changed.status_code == 200
+    assert "总净重 16 千克不足车辆载重（18,000 千克）的 5%" in _notes(changed.text)[
+        "goods[0].net_weight_kg"]
+    assert _declarations(client, auth) == []
+    # ticked and unchanged: stored as typed
+    sent = client.post("/portal/declarations/new", params={"lang": "vi"},
+                       data={**light, **confirmed}, follow_redirects=False)
+    assert sent.status_code == 303
+    [stored] = _declarations(client, auth)
+    assert stored["total_net_weight_kg"] == 15
+
+
+def test_refusals_show_a_portal_page_with_the_message_and_a_way_back(
+    client: TestClient, auth: Any
+) -> None:
+    _login(client, "enterprise")
+    token = _csrf(client, "/portal?lang=vi")
+    # paying an invoice that is not theirs (or not there): the list again, message on top
+    pay = client.post("/portal/invoices/NO-SUCH/pay", params={"lang": "vi"},
+                      data={"csrf": token})
+    assert pay.status_code == 404
+    assert "<h1>Tờ khai của tôi</h1>" in pay.text
+    assert re.search(r'class="alert" role="alert">[^<]*[a-zà-ỹ]', pay.text)
+    assert 'href="/portal/declarations/new"' in pay.text
+    # a declaration that is not theirs: the list again
+    missing = client.get("/portal/declarations/BF-0000-0000/amend", params={"lang": "zh"})
+    assert missing.status_code == 404
+    assert "<h1>我的申报</h1>" in missing.text
+    assert 'class="alert" role="alert">' in missing.text
+    # changed by someone else meanwhile: the form again with what was typed, the message on
+    # top and the current version a click away; saving again replaces the other change
+    reference = _declared(client, "29C-800.24")
+    url = f"/portal/declarations/{reference}/amend"
+    form = _amend_form(client, url, client.get(url, params={"lang": "vi"}).text)
+    client.patch(f"/api/v1/declarations/{reference}", headers=auth("enterprise"),
+                 json={"note": "changed by the office"})
+    stale = client.post(url, params={"lang": "vi"}, data={**form, "note": "mine"})
+    assert stale.status_code == 412
+    assert 'value="mine"' in stale.text
+    assert f'<a href="{url}">Mở bản hiện tại</a>' in stale.text
+    assert "Những thay đổi của bạn bên dưới vẫn được giữ" in stale.text
+    saved = client.post(url, params={"lang": "vi"}, follow_redirects=False,
+                        data=_amend_form(client, url, stale.text))
+    assert saved.status_code == 303
+    assert client.get(f"/api/v1/declarations/{reference}",
+                      headers=auth("enterprise")).json()["note"] == "mine"
+
+
+def test_the_portal_pages_show_labels_never_codes(client: TestClient, auth: Any) -> None:
+    _login(client, "enterprise")
+    reference = _declared(client, "29C-800.25")
+    for lang, gate, status in (("vi", "Cửa khẩu quốc tế Hữu Nghị", "Đã khai báo"),
+                               ("zh", "友谊国际口岸", "已申报")):
+        listing = client.get("/portal", params={"lang": lang}).text
+        row = listing[listing.index(f'id="trip-{reference}-1"'):]
+        row = row[:row.index("</tr>")]
+        cells = re.sub(r"<[^>]+>", "|", row)
+        assert gate in cells
+        assert status in cells
+        for code in ("huu-nghi", "declared", ">open<", "normal", "perishable"):
+            assert code not in cells, code
+        trip = client.get(f"/portal/trips/{reference}-1", params={"lang": lang}).text
+        text = re.sub(r"<[^>]+>", "|", trip[trip.index("<main"):])
+        for code in ("huu-nghi", "trip.created", "fee.assessed", "passed", "pending",
+                     "declared"):
+            assert code not in text, code
+        assert gate in text
+    form = client.get("/portal/declarations/new", params={"lang": "vi"}).text
+    assert '<option value="refrigerated_truck" >Xe tải đông lạnh</option>' in form
+    assert '<option value="temporary_import_reexport" >Tạm nhập tái xuất</option>' in form
+    assert '<option value="carton" >thùng</option>' in form
+    assert re.search(r'id="direction"[^>]*autofocus', form)
+
+
+def test_gates_and_dates_are_offered_where_they_can_be_valid(client: TestClient) -> None:
+    """The gate options say which directions and goods they take (the page's script offers only
+    those), the date is limited to the next 60 days and the gate's closed days are listed."""
+    _login(client, "enterprise")
+    form = client.get("/portal/declarations/new", params={"lang": "vi"}).text
+    option = re.search(r'<option value="binh-nghi" ([^>]*)>', form)
+    assert option is not None
+    assert 'data-flows="export"' in option.group(1)
+    assert 'data-groups="cassava-roots fresh-fruit fresh-vegetables coffee-tea-spices"' in \
+        option.group(1)
+    assert 'data-closed="2026-11-24 2026-11-28' in option.group(1)
+    assert 'min="2026-11-23" max="2027-01-22"' in form
+    closed = re.search(r'data-closed-days="binh-nghi" hidden>([^<]*)<', form)
+    assert closed is not None
+    assert closed.group(1).startswith("Ngày đóng cửa trong 60 ngày tới: 24 thg 11, 2026")
+    assert '<script src="/static/portal.js" defer></script>' in form
+    assert "BarcodeDetector" not in client.get("/static/portal.js").text
+    assert client.get("/static/portal.js").status_code == 200
