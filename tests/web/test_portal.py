@@ -36,7 +36,7 @@ def _declared(client: TestClient, plate: str) -> str:
                        data={**GOOD, "vehicles[0].plate": plate, "csrf": token},
                        follow_redirects=False)
     assert sent.status_code == 303, sent.text
-    return sent.headers["location"].split("created=")[1]
+    return str(sent.headers["location"]).split("created=")[1]
 
 
 def test_a_declaration_made_in_the_portal_is_checked_then_shows_everywhere(
