@@ -459,6 +459,12 @@ def test_refusals_show_a_portal_page_with_the_message_and_a_way_back(
     # changed by someone else meanwhile: the form again with what was typed, the message on
     # top and the current version a click away; saving again replaces the other change
     reference = _declared(client, "29C-800.24")
+    # the pay button of a trip's page: that page again, with the message on top
+    on_trip = client.post("/portal/invoices/NO-SUCH/pay", params={"lang": "vi"},
+                          data={"csrf": token, "trip": f"{reference}-1"})
+    assert on_trip.status_code == 404
+    assert f"<h1>{reference}-1 · 29C-800.24</h1>" in on_trip.text
+    assert 'class="alert" role="alert">' in on_trip.text
     url = f"/portal/declarations/{reference}/amend"
     form = _amend_form(client, url, client.get(url, params={"lang": "vi"}).text)
     client.patch(f"/api/v1/declarations/{reference}", headers=auth("enterprise"),
