@@ -9,11 +9,11 @@ Run from the repository root::
 
 What is measured, in one process:
 
-1. **engine**: ``borderflow.sim`` on ``data/scenarios/lang-son-baseline.yaml`` for ``--days``
-   days: arrivals, staging, call-forward by the live policy (``choose_calls`` every cycle,
-   ``plan_reroutes`` over ``planner.plan`` every hour) and the gate-area stations; wall time
-   from compiling the scenario to the last truck (kernel compilation excluded: it is cached
-   after the first run);
+1. **engine**: ``borderflow.sim`` on ``src/borderflow/data/scenarios/lang-son-baseline.yaml``
+   for ``--days`` days: arrivals, staging, call-forward by the live policy (``choose_calls``
+   every cycle, ``plan_reroutes`` over ``planner.plan`` every hour) and the gate-area stations;
+   wall time from compiling the scenario to the last truck (kernel compilation excluded: it is
+   cached after the first run);
 2. **reference model, ours**: the compiled station recursion alone
    (``kernels.process_batch``), fed every truck's entry into its gate area, route, service
    times and applicable steps as the engine drew them;
@@ -44,6 +44,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import simpy_stations  # noqa: E402
 
+from borderflow.config import DEFAULT_SCENARIOS_DIR  # noqa: E402
 from borderflow.sim import scenario as scenarios  # noqa: E402
 from borderflow.sim.engine import simulate  # noqa: E402
 from borderflow.sim.kernels import process_batch, warm_up  # noqa: E402
@@ -75,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--scenario", type=Path,
-                        default=ROOT / "data" / "scenarios" / "lang-son-baseline.yaml")
+                        default=DEFAULT_SCENARIOS_DIR / "lang-son-baseline.yaml")
     args = parser.parse_args(argv)
 
     sc, network = scenarios.load(args.scenario)

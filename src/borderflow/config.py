@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
+import socket
 from datetime import time
 from functools import lru_cache
 from pathlib import Path
@@ -16,6 +18,9 @@ DEFAULT_NETWORK_FILE = PACKAGE_DIR / "data" / "network" / "lang-son.yaml"
 SANDBOX_SECRET = "sandbox-secret-for-the-demo-only"  # noqa: S105 - the public demo's, refused for vnpay
 SANDBOX_PATH = "/sandbox/vnpay"
 DEFAULT_TARIFF_FILE = PACKAGE_DIR / "data" / "tariff" / "lang-son-2025.yaml"
+DEFAULT_SCENARIOS_DIR = PACKAGE_DIR / "data" / "scenarios"
+WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - compared, never bound
+"""Hosts that mean "every interface": no one reaches the server at such an address."""
 NOTIFY_CHANNELS = ("in_app", "sms", "webhook")
 """Channels notifications can go out on."""
 
@@ -28,8 +33,10 @@ class Settings(BaseSettings):
         description="SQLAlchemy URL. SQLite (default) or postgresql+psycopg://user@host/db.",
     )
     var_dir: Path = Field(default=Path("var"), description="Where local state is kept.")
-    scenarios_dir: Path = Field(default=Path("data/scenarios"),
-                                description="Scenario files the scenario lab page offers.")
+    scenarios_dir: Path = Field(
+        default=DEFAULT_SCENARIOS_DIR,
+        description="Scenario files the scenario lab page offers (default: the packaged ones, "
+        "whatever the working directory).")
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: str | None = Field(
@@ -106,7 +113,9 @@ class Settings(BaseSettings):
     )
     public_base_url: str = Field(
         default="http://127.0.0.1:8000",
-        description="Base URL written into declaration QR codes.",
+        description="Base URL of the links, QR codes, payment return and callback URLs and the "
+        "drivers' GPS server URL. Unset: where the server listens (HOST and PORT; "
+        "`borderflow serve --host --port` sets it for its workers).",
     )
     payment_gateway: Literal["sandbox", "vnpay"] = Field(
         default="sandbox",
@@ -179,6 +188,13 @@ class Settings(BaseSettings):
         return ",".join(dict.fromkeys(names))
 
     @model_validator(mode="after")
+    def _public_base_url_follows_the_server(self) -> Settings:
+        if "public_base_url" not in self.model_fields_set or not self.public_base_url.strip():
+            self.public_base_url = base_url_for(self.host, self.port)
+            self.model_fields_set.discard("public_base_url")  # derived, not given
+        return self
+
+    @model_validator(mode="after")
     def _webhook_configured(self) -> Settings:
         if "webhook" in self.notify_channel_list:
             if not self.webhook_url or not self.webhook_url.startswith(("http://", "https://")):
@@ -219,6 +235,11 @@ class Settings(BaseSettings):
     def exchange_key_path(self) -> Path:
         return self.exchange_key_file or self.var_dir / "exchange-ed25519.pem"
 
+    @property
+    def public_base_url_is_set(self) -> bool:
+        """``BORDERFLOW_PUBLIC_BASE_URL`` was given (it wins over where the server listens)."""
+        return "public_base_url" in self.model_fields_set
+
     def resolved_secret_key(self) -> str:
         if self.secret_key:
             return self.secret_key
@@ -230,6 +251,42 @@ class Settings(BaseSettings):
         path.write_text(key)
         path.chmod(0o600)
         return key
+
+
+def machine_name() -> str | None:
+    """This machine's name, when it resolves to one of the machine's own addresses other than
+    loopback (so other machines on the network may reach it by that name); else None."""
+    name = socket.gethostname()
+    try:
+        found = socket.getaddrinfo(name, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return None
+    for family, _type, _proto, _canon, sockaddr in found:
+        if ipaddress.ip_address(str(sockaddr[0]).split("%")[0]).is_loopback:
+            continue
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            try:  # only an address of this machine can be bound
+                probe.bind((sockaddr[0], 0, *sockaddr[2:]))
+            except OSError:
+                continue
+        return name
+    return None
+
+
+def reachable_host(host: str) -> str:
+    """The name to reach a server listening on ``host`` at: the host itself, or, for every
+    interface (0.0.0.0, ::), the machine's name (see :func:`machine_name`) else 127.0.0.1."""
+    if host.strip() in WILDCARD_HOSTS:
+        return machine_name() or "127.0.0.1"
+    return host.strip()
+
+
+def base_url_for(host: str, port: int) -> str:
+    """``http://HOST:PORT`` of a server listening on ``host`` and ``port``."""
+    name = reachable_host(host).strip("[]")
+    if ":" in name:  # an IPv6 address
+        name = f"[{name}]"
+    return f"http://{name}:{port}"
 
 
 @lru_cache(maxsize=1)

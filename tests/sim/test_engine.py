@@ -11,6 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from borderflow.config import DEFAULT_SCENARIOS_DIR
 from borderflow.sim import runner
 from borderflow.sim import scenario as scenarios
 from borderflow.sim.engine import Trace, simulate
@@ -18,7 +19,7 @@ from borderflow.sim.model import SLOT_MINUTES, compile_model
 from borderflow.sim.results import summarise
 
 GOLDEN = Path(__file__).parent / "golden"
-SCENARIOS = Path(__file__).resolve().parents[2] / "data" / "scenarios"
+SCENARIOS = DEFAULT_SCENARIOS_DIR
 
 
 def small(**change: Any) -> tuple[scenarios.Scenario, Any]:

@@ -13,11 +13,11 @@ import yaml
 from typer.testing import CliRunner
 
 from borderflow.cli.main import app
+from borderflow.config import DEFAULT_SCENARIOS_DIR
 from borderflow.sim import calibrate
 from borderflow.sim import scenario as scenarios
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED = sorted((ROOT / "data" / "scenarios").glob("*.yaml"))
+SHIPPED = sorted(DEFAULT_SCENARIOS_DIR.glob("*.yaml"))
 GOLDEN = Path(__file__).parent / "golden"
 cli = CliRunner()
 

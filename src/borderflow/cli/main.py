@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import signal
 from collections.abc import Callable, Coroutine, Iterator
@@ -11,7 +12,9 @@ from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
 
+import structlog
 import typer
 from rich.console import Console
 from rich.table import Table
@@ -23,11 +26,12 @@ from borderflow.cli.exchange import exchange_app
 from borderflow.cli.report import report_app
 from borderflow.cli.sim import sim_app
 from borderflow.clock import SystemClock
-from borderflow.config import get_settings
+from borderflow.config import WILDCARD_HOSTS, base_url_for, get_settings
 from borderflow.domain.access import SYSTEM, Role
 from borderflow.errors import AppError
 from borderflow.exchange import signing
 from borderflow.fees import tariffs
+from borderflow.logging import configure_logging
 from borderflow.network import service as networks
 from borderflow.store import migrate
 from borderflow.store.session import make_engine, make_session_factory
@@ -52,6 +56,7 @@ app.add_typer(sim_app, name="sim")
 
 console = Console()
 err = Console(stderr=True)
+log = structlog.get_logger("borderflow.cli")
 
 
 @contextmanager
@@ -80,13 +85,46 @@ def serve(
     port: Annotated[int | None, typer.Option(help="Port (default 8000)")] = None,
     workers: Annotated[int, typer.Option(help="Worker processes (PostgreSQL only if > 1)")] = 1,
 ) -> None:
-    """Serve the API and OpenAPI docs (http://127.0.0.1:8000/docs)."""
+    """Serve the API and OpenAPI docs (http://127.0.0.1:8000/docs).
+
+    Links, QR codes and the payment gateway's return and callback URLs use
+    BORDERFLOW_PUBLIC_BASE_URL, or, when it is unset, the host and port served here."""
     import uvicorn
 
     settings = get_settings()
+    host, port = host or settings.host, port or settings.port
+    derived = not settings.public_base_url_is_set
+    if derived:
+        # every worker process reads its settings again: the environment reaches them all
+        os.environ[PUBLIC_BASE_URL_VAR] = base_url_for(host, port)
+        get_settings.cache_clear()
+        settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    _log_public_base_url(settings.public_base_url, host, port, derived=derived)
     settings.resolved_secret_key()  # created once, before workers start
-    uvicorn.run("borderflow.app:create_server_app", factory=True, host=host or settings.host,
-                port=port or settings.port, workers=workers, log_config=None)
+    uvicorn.run("borderflow.app:create_server_app", factory=True, host=host, port=port,
+                workers=workers, log_config=None)
+
+
+PUBLIC_BASE_URL_VAR = "BORDERFLOW_PUBLIC_BASE_URL"
+
+
+def _log_public_base_url(url: str, host: str, port: int, *, derived: bool) -> None:
+    """Which base URL links, QR codes and payment URLs use, and where it comes from."""
+    if not derived:
+        log.info("public base URL", url=url, set_by=PUBLIC_BASE_URL_VAR)
+    elif host.strip() not in WILDCARD_HOSTS:
+        log.info("public base URL", url=url, derived_from=f"the address served, {host}:{port}",
+                 note=f"set {PUBLIC_BASE_URL_VAR} when others reach the server at another")
+    elif urlsplit(url).hostname == "127.0.0.1":
+        log.warning("public base URL", url=url, derived_from=f"every interface, {host}:{port}",
+                    note="this machine's name resolves to none of its addresses but loopback, so "
+                    "links, QR codes and payment return URLs use 127.0.0.1 and work on this "
+                    f"machine only; set {PUBLIC_BASE_URL_VAR} to the address others reach it at")
+    else:
+        log.info("public base URL", url=url, derived_from=f"every interface, {host}:{port}",
+                 note="links use this machine's name; set "
+                 f"{PUBLIC_BASE_URL_VAR} if others reach it at another address")
 
 
 @app.command()

@@ -2,7 +2,8 @@
 turns it on): machine clients for a demo enterprise, for the officers and for demo drivers
 (who have the phone app), and an entry camera at each gate of the demo, with fresh
 API keys at each start (the previous ones are revoked), then the actors run until the server
-stops."""
+stops. They reach the server at the public base URL; when it does not answer there, they stop
+with an error saying what to set."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from sqlalchemy import select
 
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
+from borderflow.demo import traffic as actors
 from borderflow.demo.traffic import GATE_SHARES, GOODS, Driver, Route, Traffic
 from borderflow.domain.access import SYSTEM, Role
 from borderflow.domain.network import Network
@@ -140,7 +142,7 @@ def build(ctx: AppContext) -> Traffic:
     yards = tuple(s.code for s in network.staging_areas) + tuple(
         y.code for g in network.gates for y in g.yards)
     settings = ctx.settings
-    return Traffic(
+    return Traffic(  # it reaches the server as anyone does: at the public base URL
         base_url=settings.public_base_url.rstrip("/"),
         enterprise_key=_client(ctx, ENTERPRISE, (Role.ENTERPRISE,), network,
                                enterprise_tax_code=TAX_CODE),
@@ -149,7 +151,8 @@ def build(ctx: AppContext) -> Traffic:
         tax_code=TAX_CODE, staged_gates=staged_gates(network),
         permitted=permitted_goods(network), clock=ctx.clock.now, speed=settings.demo_speed,
         trucks_per_day=settings.demo_trucks_per_day, drivers=_drivers(ctx, network),
-        cameras=_cameras(ctx, network), routes=routes(network))
+        cameras=_cameras(ctx, network), routes=routes(network),
+        connect_wait=actors.CONNECT_WAIT)
 
 
 @asynccontextmanager

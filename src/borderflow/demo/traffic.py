@@ -123,6 +123,15 @@ def poisson(rng: random.Random, mean: float) -> int:
         k += 1
 
 
+CONNECT_WAIT = 15.0
+"""Real seconds the actors wait for the server to answer, at start (it may still be starting)
+or later, before they give up."""
+PROBE_TIMEOUT = 3.0
+"""Real seconds one attempt to reach the server may take."""
+FIX_HINT = ("set BORDERFLOW_PUBLIC_BASE_URL to the address this machine reaches the server at, "
+            "or leave it unset to follow `borderflow serve --host --port`")
+
+
 class Offline(Exception):
     """The platform does not accept connections (it is starting or stopping)."""
 
@@ -189,6 +198,9 @@ class Traffic:
     reads: int = 0
     in_review: dict[int, float] = field(default_factory=dict)
     """Reads waiting for an officer -> the simulated minute the officer works them."""
+    connect_wait: float = CONNECT_WAIT
+    failure: str | None = None
+    """Why the actors stopped before the server did: it could not be reached."""
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)  # noqa: S311 - a simulation, not a secret
@@ -275,8 +287,9 @@ class Traffic:
         try:
             r = await client.request(method, url, headers={"X-API-Key": key} if key else {},
                                      **kwargs)
-        except httpx.ConnectError:
-            raise Offline from None  # the server is not listening (starting or stopping)
+        except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+            # the server is not listening (starting or stopping), or not at this address
+            raise Offline(str(exc) or type(exc).__name__) from None
         except httpx.HTTPError as exc:
             self.errors += 1
             log.warning("demo request failed", url=url, reason=str(exc) or type(exc).__name__)
@@ -510,19 +523,67 @@ class Traffic:
             return False
         return done.status_code == 200
 
+    async def reach(self, client: httpx.AsyncClient, stop: asyncio.Event) -> bool:
+        """Wait until the platform answers at :attr:`base_url` (its liveness probe), trying
+        again for :attr:`connect_wait` seconds; then give up (:meth:`give_up`). False also when
+        ``stop`` is set meanwhile."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.connect_wait
+        while not stop.is_set():
+            try:
+                r = await client.get("/healthz", timeout=PROBE_TIMEOUT)
+            except httpx.TransportError as exc:
+                reason = f"no answer ({str(exc) or type(exc).__name__})"
+            else:
+                if r.status_code == 200 and _is_ours(r):
+                    return True
+                reason = f"answered HTTP {r.status_code}, not as a Borderflow server"
+            left = deadline - loop.time()
+            if left <= 0:
+                self.give_up(reason)
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(0.5, left))
+        return False
+
+    def give_up(self, reason: str) -> None:
+        """Stop the actors for good, with an error saying what was tried and what to set."""
+        self.failure = f"cannot reach the server at {self.base_url}: {reason}"
+        log.error(f"demo traffic stopped: {self.failure}; {FIX_HINT}", url=self.base_url,
+                  reason=reason, waited_seconds=self.connect_wait,
+                  fix="BORDERFLOW_PUBLIC_BASE_URL")
+
     async def run(self, stop: asyncio.Event) -> None:
-        """Tick every simulated minute until ``stop`` is set."""
-        log.info("demo traffic started", speed=self.speed, trucks_per_day=self.trucks_per_day)
+        """Tick every simulated minute until ``stop`` is set; stop early, with an error, when
+        the server cannot be reached for :attr:`connect_wait` seconds."""
         async with httpx.AsyncClient(base_url=self.base_url, timeout=30) as client:
+            if not await self.reach(client, stop):
+                return
+            log.info("demo traffic started", url=self.base_url, speed=self.speed,
+                     trucks_per_day=self.trucks_per_day)
+            offline_since: float | None = None
             while not stop.is_set():
                 started = asyncio.get_running_loop().time()
                 try:
                     await self.tick(client)
-                except Offline:
-                    pass  # not listening yet, or any more: try again at the next tick
+                    offline_since = None
+                except Offline as exc:  # stopping, most likely: try again at the next tick
+                    offline_since = started if offline_since is None else offline_since
+                    if started - offline_since >= self.connect_wait and not stop.is_set():
+                        self.give_up(f"no answer any more ({exc})")
+                        return
                 except Exception:  # the demo must keep going; it is logged
                     log.exception("demo tick failed")
                 wait = max(0.0, 60.0 / self.speed - (asyncio.get_running_loop().time()
                                                      - started))
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), timeout=wait)
+
+
+def _is_ours(r: httpx.Response) -> bool:
+    """The answer of Borderflow's liveness probe."""
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("status") == "ok" and "version" in body

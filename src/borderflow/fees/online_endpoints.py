@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
@@ -16,7 +17,7 @@ from borderflow.domain.access import Principal
 from borderflow.fees import invoices, online
 from borderflow.fees.gateway import VNPay
 from borderflow.network import service as networks
-from borderflow.store.models import PaymentAttempt
+from borderflow.store.models import Invoice, PaymentAttempt
 from borderflow.trip import service as trips
 
 router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
@@ -94,6 +95,7 @@ def browser_return(request: Request, db: Db, _caller: Callback) -> HTMLResponse:
     params = dict(request.query_params.items())
     cb = gateway_of(request).parse_callback(params)
     attempt = online.attempt_status(db, cb.txn_ref) if cb.signed and cb.txn_ref else None
+    invoice = db.get(Invoice, attempt.invoice_id) if attempt is not None else None
     if attempt is None:
         title, text, status = ("Không xác định / Unknown payment",
                                "The link is not a valid payment result.", 400)
@@ -113,6 +115,18 @@ def browser_return(request: Request, db: Db, _caller: Callback) -> HTMLResponse:
     return HTMLResponse(
         f"<!doctype html><html><meta charset='utf-8'><title>{html.escape(title)}</title>"
         f"<body style='font-family:sans-serif;max-width:32rem;margin:2rem auto'>"
-        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p></body></html>",
+        f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
+        f"{_ways_back(invoice.trip_reference if invoice else None)}</body></html>",
         status_code=status)
+
+
+def _ways_back(trip_reference: str | None) -> str:
+    """Links from the result back into the enterprise portal: the trip paid for, the portal."""
+    links = []
+    if trip_reference:
+        href = f"/portal/trips/{quote(trip_reference, safe='')}"
+        links.append(f"<a href='{html.escape(href)}'>Xem chuyến {html.escape(trip_reference)}"
+                     f" / View trip {html.escape(trip_reference)}</a>")
+    links.append("<a href='/portal'>Cổng doanh nghiệp / Enterprise portal</a>")
+    return "<nav><ul>" + "".join(f"<li>{link}</li>" for link in links) + "</ul></nav>"
 
