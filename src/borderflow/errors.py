@@ -65,6 +65,13 @@ def msg(template: str, **params: Any) -> Text:
                 params)
 
 
+def reason_of(exc: BaseException) -> str:
+    """An exception's message as raised, keeping a translatable :class:`Text` (``str(exc)``
+    would drop its template and parameters)."""
+    first = exc.args[0] if exc.args else None
+    return first if isinstance(first, str) else str(exc)
+
+
 @dataclass(frozen=True, slots=True)
 class FieldError:
     """One bad field: a dotted path (``goods[0].hs_code``) and why it is wrong (a

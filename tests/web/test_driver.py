@@ -150,3 +150,20 @@ def test_the_drivers_page_speaks_the_language_and_keeps_a_refused_device(
                         data={"csrf": _csrf(client, "/driver")})
     assert other.status_code == 404
     assert f'id="trip-{ref}"' in other.text  # the driver's page, with the message on top
+
+
+def test_a_call_made_by_hand_without_a_time_still_shows_the_order(
+    client: TestClient, auth: Any
+) -> None:
+    """A regulator may call a truck forward by hand (no arrival time in the order): the
+    driver's page shows the order and its gate, without an arrival time."""
+    ref = staged(client, auth, "29C-500.02")
+    called = client.post(f"/api/v1/trips/{ref}/call", headers=auth("regulator"), json={})
+    assert called.status_code == 200, called.text
+    client.cookies.clear()
+    _login(client, "driver")
+    page = client.get("/driver", params={"lang": "en"})
+    assert page.status_code == 200
+    trip = visible(page.text)
+    assert "Go to the gate now" in trip
+    assert "Arrive by" not in trip

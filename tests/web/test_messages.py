@@ -132,3 +132,21 @@ def test_a_wrong_login_reads_in_vietnamese_and_chinese_and_in_english_for_the_ap
     assert refused.value.message == "wrong username or password"
     assert Formatter("vi").error(refused.value) == "Sai tên đăng nhập hoặc mật khẩu."
     assert Formatter("zh").error(refused.value) == "用户名或密码错误。"
+
+
+
+def test_a_refusal_passed_on_from_a_rule_keeps_its_template_for_the_page() -> None:
+    from borderflow.domain.values import parse_hs_code
+    from borderflow.errors import reason_of
+
+    with pytest.raises(ValueError, match="only digits") as raised:
+        parse_hs_code("08x1")
+    reason = reason_of(raised.value)
+    assert isinstance(reason, Text)
+    assert reason == "HS code may contain only digits (dots and spaces are ignored)"
+    for lang in ("vi", "zh"):
+        said = Formatter(lang).message(reason)
+        assert said
+        assert said != str(reason)
+    assert reason_of(ValueError("plain")) == "plain"
+    assert reason_of(KeyError()) == ""

@@ -15,7 +15,15 @@ from borderflow.account import security
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network
 from borderflow.domain.values import parse_tax_code
-from borderflow.errors import Conflict, FieldError, NotFound, Unauthorized, ValidationFailed, msg
+from borderflow.errors import (
+    Conflict,
+    FieldError,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    msg,
+    reason_of,
+)
 from borderflow.store.models import Account, ApiKey, Enterprise
 
 MIN_PASSWORD_LENGTH = 10
@@ -128,7 +136,7 @@ def check_spec(spec: AccountSpec, network: Network | None) -> tuple[AccountSpec,
                 tax = parse_tax_code(tax)
             except ValueError as exc:
                 errors.append(FieldError("enterprise_tax_code",
-                                         exc.args[0] if exc.args else str(exc)))
+                                         reason_of(exc)))
     elif tax:
         errors.append(FieldError("enterprise_tax_code", msg("only enterprise accounts have one")))
     if Role.DRIVER in spec.roles and not spec.driver_document:
@@ -306,7 +314,7 @@ def upsert_enterprise(session: Session, tax_code: str, name: str, aeo: bool,
     try:
         head = parse_tax_code(tax_code)[:10]
     except ValueError as exc:
-        raise ValidationFailed([FieldError("tax_code", exc.args[0] if exc.args else str(exc))]
+        raise ValidationFailed([FieldError("tax_code", reason_of(exc))]
                                ) from None
     row = session.get(Enterprise, head)
     before = None if row is None else {"name": row.name, "aeo": row.aeo,

@@ -20,7 +20,7 @@ from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.fees import NoRate, assess
-from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.errors import FieldError, NotFound, ValidationFailed, reason_of
 from borderflow.fees import invoices, payments, receipts, reconcile, tariffs
 from borderflow.fees.sandbox import STATEMENT_COLUMNS
 from borderflow.network import service as networks
@@ -132,7 +132,7 @@ def quote(body: QuoteIn, ctx: Ctx, db: Db, _caller: TariffReader) -> dict[str, A
                    goods_groups=body.goods_groups, regime=body.regime, flow=body.flow,
                    procedure=body.procedure)
     except NoRate as exc:
-        raise ValidationFailed([FieldError("payload_tonnes", str(exc))]) from None
+        raise ValidationFailed([FieldError("payload_tonnes", reason_of(exc))]) from None
     return {"tariff_version": a.tariff_version, "vehicle_category": a.vehicle_category,
             "goods_class": a.goods_class, "total": a.total,
             "lines": [asdict(x) for x in a.lines]}

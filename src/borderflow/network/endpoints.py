@@ -13,7 +13,7 @@ from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.domain.values import parse_hs_code
-from borderflow.errors import FieldError, NotFound, ValidationFailed
+from borderflow.errors import FieldError, NotFound, ValidationFailed, reason_of
 from borderflow.network import service
 from borderflow.network.holidays import around
 from borderflow.network.schemas import (
@@ -95,7 +95,7 @@ def lookup_goods(
     try:
         code = parse_hs_code(hs)
     except ValueError as exc:
-        raise ValidationFailed([FieldError("hs", str(exc))]) from None
+        raise ValidationFailed([FieldError("hs", reason_of(exc))]) from None
     _, network = service.network_at(db, ctx.clock.now())
     group = network.group_for_hs(code)
     if group is None:

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network, Point
 from borderflow.domain.values import parse_plate
-from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed, msg
+from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed, msg, reason_of
 from borderflow.store.models import Device, Position, RejectedPosition, Trip
 from borderflow.telemetry.decoders import Fix, Rejection
 from borderflow.telemetry.geofence import Fences
@@ -573,7 +573,7 @@ def bind(session: Session, device_id: str, *, actor: Principal, now: datetime,
         try:
             key = parse_plate(plate).key
         except ValueError as exc:
-            raise ValidationFailed([FieldError("plate", exc.args[0] if exc.args else str(exc))]
+            raise ValidationFailed([FieldError("plate", reason_of(exc))]
                                    ) from None
     device = session.get(Device, device_id, with_for_update=True)
     if device is None:

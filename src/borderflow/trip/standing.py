@@ -14,7 +14,7 @@ from borderflow.domain import standing as rules
 from borderflow.domain.access import Principal
 from borderflow.domain.network import BookingRules
 from borderflow.domain.values import parse_plate
-from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
+from borderflow.errors import FieldError, NotFound, ValidationFailed, msg, reason_of
 from borderflow.store.models import Trip, VehicleOffence
 
 
@@ -43,7 +43,7 @@ def _plate_key(plate: str) -> str:
     try:
         return parse_plate(plate).key
     except ValueError as exc:
-        reason = exc.args[0] if exc.args else str(exc)
+        reason = reason_of(exc)
         raise ValidationFailed([FieldError("plate", reason)]) from None
 
 

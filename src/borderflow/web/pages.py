@@ -343,22 +343,6 @@ def signed_in(request: Request, ctx: Ctx, db: Db, allowed: Callable[[Principal],
     return who
 
 
-def record_on_trip(request: Request, ctx: Ctx, db: Db, who: Principal, reference: str,
-                   event: Any, payload: dict[str, Any], *, source: str,
-                   back: Callable[[Trip], str]) -> Response:
-    """Record one event on a trip the visitor may see (the API's rules), then go back; a
-    refusal is shown as a page with the API's message."""
-    now = ctx.clock.now()
-    network = networks.in_force(db, now)
-    try:
-        row = trips.get(db, reference, actor=who, network=network)
-        trips.record(db, row.id, event, payload, actor=who, network=network, now=now,
-                     source=source)
-    except AppError as exc:
-        return message_page(request, exc, exc.status_code, exc.code)
-    return RedirectResponse(back(row), status_code=303)
-
-
 # --- the driver's page ---------------------------------------------------------------------------
 
 DRIVER_DONE = {"acknowledged": N_("Thank you: the control room knows you have seen the order."),
@@ -398,7 +382,8 @@ def _driver_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: 
         order = place["order"] or None
         shown.append({
             **place, "plate": row.state["facts"]["plate"],
-            "arrive_by": parse_time(order["arrive_by"]) if order else None,
+            "arrive_by": parse_time(order["arrive_by"])
+            if order and order.get("arrive_by") else None,
             "acknowledged_at": parse_time(order["acknowledged_at"])
             if order and order.get("acknowledged_at") else None})
     linked = db.scalars(select(Device.id).where(
