@@ -256,3 +256,39 @@ def test_every_role_logs_out_from_its_own_pages_header(
         page.goto(path)
         page.wait_for_url(re.compile(r"/login\?next="))
         page.context.close()
+
+
+CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
+CJK_FAMILIES = ("SC", "CJK", "Han", "Hei", "PingFang")
+
+
+def test_chinese_headings_are_drawn_with_a_chinese_font_not_empty_boxes(
+    browser: Browser, site: httpx.Client
+) -> None:
+    """Every Chinese character of the header, headings and buttons is drawn by a font that
+    has it (as the browser reports it), also on a machine without a CJK font of its own:
+    text laid out before the font arrived once stayed empty boxes."""
+    page = _page(browser, site, "zh")
+    for path in ("/board", "/login"):
+        page.goto(path)
+        page.evaluate("""async () => { await document.fonts.load('16px "Noto Sans SC"', '口');
+                                       await document.fonts.ready; }""")
+        cdp = page.context.new_cdp_session(page)
+        cdp.send("DOM.enable")
+        cdp.send("CSS.enable")
+        root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+        nodes = cdp.send("DOM.querySelectorAll", {
+            "nodeId": root, "selector": ".brand, header nav a, h1, h2, label, button"})["nodeIds"]
+        checked = 0
+        for node in nodes:
+            text = cdp.send("DOM.getOuterHTML", {"nodeId": node})["outerHTML"]
+            wanted = len(CJK.findall(re.sub(r"<[^>]+>", "", text)))
+            if not wanted:
+                continue
+            fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+            drawn = sum(f["glyphCount"] for f in fonts
+                        if any(k in f["familyName"] for k in CJK_FAMILIES))
+            assert drawn >= wanted, (path, text, fonts)
+            checked += 1
+        assert checked >= 3, path
+        cdp.detach()
