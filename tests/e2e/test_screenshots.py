@@ -105,7 +105,7 @@ def test_the_board_full_of_trucks(browser: Browser, site: tuple[Demo, httpx.Clie
     chinese = _page(browser, site, "zh")
     chinese.goto("/board")
     assert chinese.locator("h1").inner_text() == "口岸实时情况"
-    _shot(chinese, "board-zh")
+    _shot(chinese, "board-zh", readme="board-zh")
 
 
 def test_the_portal_and_the_declaration_form(browser: Browser,
@@ -134,7 +134,7 @@ def test_an_officers_trip_page(browser: Browser, site: tuple[Demo, httpx.Client]
     chinese = _page(browser, site, "zh")
     _login(chinese, "borderguard")
     chinese.goto(f"/officer/trips/{demo.trips['held_documents']}")
-    _shot(chinese, "officer-trip-zh")
+    _shot(chinese, "officer-trip-zh", readme="officer-trip-zh")
 
 
 def test_the_control_room(browser: Browser, site: tuple[Demo, httpx.Client]) -> None:
@@ -148,7 +148,7 @@ def test_the_control_room(browser: Browser, site: tuple[Demo, httpx.Client]) -> 
     chinese = _page(browser, site, "zh")
     _login(chinese, "regulator")
     chinese.goto("/console")
-    _shot(chinese, "console-zh")
+    _shot(chinese, "console-zh", readme="console-zh")
 
 
 def test_the_drivers_page(browser: Browser, site: tuple[Demo, httpx.Client]) -> None:

@@ -210,3 +210,20 @@ def test_the_maps_markers_never_sit_on_one_another() -> None:
     same_spot = console.spread([(100.0, 100.0)] * 4)
     assert min(math.hypot(a[0] - b[0], a[1] - b[1])
                for i, a in enumerate(same_spot) for b in same_spot[i + 1:]) >= console.GAP - 0.5
+
+
+
+def test_a_call_made_by_hand_is_listed_with_the_trips_gate(
+    client: TestClient, auth: Any
+) -> None:
+    ref = staged(client, auth, "29C-700.31")
+    assert client.post(f"/api/v1/trips/{ref}/call", headers=auth("regulator"),
+                       json={}).status_code == 200
+    client.cookies.clear()
+    _login(client, "regulator")
+    page = client.get("/console", params={"lang": "vi"}).text
+    orders = re.search(r'<ol class="orders">(.*?)</ol>', page, re.S)
+    assert orders is not None
+    line = next(li for li in orders.group(1).split("<li>") if ref in li)
+    shown = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", line))
+    assert "→ Cửa khẩu quốc tế Hữu Nghị" in shown, shown

@@ -120,13 +120,15 @@ def spread(points: list[tuple[float, float]], gap: float = GAP, rounds: int = 50
 
 def recent_orders(session: Session, now: datetime, limit: int = 15) -> list[dict[str, Any]]:
     rows = session.execute(
-        select(TripEvent.occurred_at, TripEvent.payload, Trip.reference, Trip.plate_key)
+        select(TripEvent.occurred_at, TripEvent.payload, Trip.reference, Trip.gate)
         .join(Trip, Trip.id == TripEvent.trip_id)
         .where(TripEvent.type == "trip.called", TripEvent.occurred_at >= now - timedelta(hours=24))
         .order_by(TripEvent.id.desc()).limit(limit)).all()
-    return [{"at": at, "trip": ref, "gate": payload.get("gate"), "yard": payload.get("yard"),
+    # a call made by hand names no gate: the trip's own
+    return [{"at": at, "trip": ref, "gate": payload.get("gate") or gate,
+             "yard": payload.get("yard"),
              "arrive_by": parse_time(payload["arrive_by"]) if payload.get("arrive_by") else None}
-            for at, payload, ref, _plate in rows]
+            for at, payload, ref, gate in rows]
 
 
 def alerts(session: Session, *, actor: Principal, now: datetime,
