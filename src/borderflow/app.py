@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from borderflow import __version__
 from borderflow.account.endpoints import router as account_router
 from borderflow.api import errors
+from borderflow.api.bounds import BodyLimits, InputBounds
 from borderflow.api.context import AppContext
 from borderflow.clock import Clock, SystemClock
 from borderflow.config import SANDBOX_PATH, Settings, get_settings
@@ -115,6 +116,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.mount(SANDBOX_PATH, app.state.sandbox.app)
     errors.install(app, html=web_error_page)
     app.add_middleware(OsmandRoute)  # inside the request log and metrics
+    app.add_middleware(InputBounds, limits=BodyLimits(
+        default=settings.max_body_bytes, telemetry=settings.max_body_telemetry_bytes,
+        image=settings.max_body_image_bytes, upload=settings.max_body_upload_bytes,
+        history=settings.max_body_history_bytes))
     app.add_middleware(RequestMiddleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,

@@ -176,6 +176,28 @@ class Settings(BaseSettings):
         description="PEM file of our Ed25519 key that signs our bulletins; default "
         "VAR_DIR/exchange-ed25519.pem, created once when missing.",
     )
+    max_body_bytes: int = Field(
+        default=256 * 1024, ge=1024,
+        description="Largest request body, in bytes, for declarations and every route not "
+        "named below; larger bodies are refused with 413 before they are parsed.",
+    )
+    max_body_telemetry_bytes: int = Field(
+        default=1024 * 1024, ge=1024,
+        description="Largest body for telemetry (position batches, /api/v1/telemetry/...).",
+    )
+    max_body_image_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024,
+        description="Largest body for camera reads with their image (/api/v1/plate-reads).",
+    )
+    max_body_upload_bytes: int = Field(
+        default=10 * 1024 * 1024, ge=1024,
+        description="Largest body for uploaded documents: bulletins, bank statements, the "
+        "network and the tariff.",
+    )
+    max_body_history_bytes: int = Field(
+        default=64 * 1024 * 1024, ge=1024,
+        description="Largest body for history imports (/api/v1/reports/history).",
+    )
 
     @field_validator("notify_channels")
     @classmethod

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from borderflow.api.bounds import Day
 from borderflow.domain.access import Role
 
 
@@ -42,10 +43,10 @@ class AccountIn(BaseModel):
     password: str | None = Field(default=None, min_length=1, max_length=200,
                                  description="Users only; at least 10 characters.")
     roles: list[Role] = Field(min_length=1)
-    enterprise_tax_code: str | None = None
+    enterprise_tax_code: str | None = Field(default=None, max_length=20)
     driver_document: str | None = Field(default=None, max_length=40)
-    gate_scope: list[str] = Field(default_factory=list)
-    yard_scope: list[str] = Field(default_factory=list)
+    gate_scope: list[str] = Field(default_factory=list, max_length=50)
+    yard_scope: list[str] = Field(default_factory=list, max_length=50)
 
 
 class AccountPatch(BaseModel):
@@ -54,10 +55,10 @@ class AccountPatch(BaseModel):
     display_name: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, min_length=1, max_length=200)
     roles: list[Role] | None = Field(default=None, min_length=1)
-    enterprise_tax_code: str | None = None
-    driver_document: str | None = None
-    gate_scope: list[str] | None = None
-    yard_scope: list[str] | None = None
+    enterprise_tax_code: str | None = Field(default=None, max_length=20)
+    driver_document: str | None = Field(default=None, max_length=40)
+    gate_scope: list[str] | None = Field(default=None, max_length=50)
+    yard_scope: list[str] | None = Field(default=None, max_length=50)
     active: bool | None = None
 
 
@@ -109,7 +110,7 @@ class EnterpriseIn(BaseModel):
 
     name: str = Field(min_length=1, max_length=200)
     aeo: bool = Field(default=False, description="Authorised economic operator.")
-    aeo_valid_until: date | None = Field(default=None, description="Last day of AEO status.")
+    aeo_valid_until: Day | None = Field(default=None, description="Last day of AEO status.")
 
 
 class EnterpriseOut(BaseModel):

@@ -15,6 +15,7 @@ from pydantic import (
     field_validator,
 )
 
+from borderflow.api.bounds import Day
 from borderflow.domain.declaration import (
     MAX_GOODS_LINES,
     MAX_VEHICLES,
@@ -126,7 +127,7 @@ class DeclarationIn(_In):
                                   "behalf, if any."
     )
     requested_gate: str = Field(min_length=1, max_length=40, examples=["huu-nghi"])
-    requested_date: date
+    requested_date: Day
     goods: list[GoodsLineIn] = Field(min_length=1, max_length=MAX_GOODS_LINES)
     vehicles: list[VehicleIn] = Field(min_length=1, max_length=MAX_VEHICLES)
     quarantine: list[QuarantineIn] = Field(

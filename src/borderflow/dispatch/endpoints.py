@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, ConfigDict, Field
 
+from borderflow.api.bounds import Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
@@ -94,8 +95,8 @@ class ControlIn(BaseModel):
     kind: Literal["closure", "capacity", "pause", "extended_hours"]
     direction: Literal["export", "import"] | None = Field(
         default=None, description="Default: both directions.")
-    starts_at: datetime | None = Field(default=None, description="Default: now.")
-    ends_at: datetime
+    starts_at: Instant | None = Field(default=None, description="Default: now.")
+    ends_at: Instant
     vehicles_per_hour: int | None = Field(
         default=None, ge=0, le=10_000,
         description="Required for a capacity control; optional for extended hours (default: "
@@ -187,7 +188,7 @@ class PartnerCountIn(BaseModel):
         default=None, ge=1, le=100_000,
         description="Vehicles that yard holds, if the partner side gave it (default: the "
         "network's figure for the partner gate, if any).")
-    counted_at: datetime | None = Field(
+    counted_at: Instant | None = Field(
         default=None, description="When the partner side counted (default: now); not in the "
         "future, at most 7 days ago.")
     note: str | None = Field(default=None, max_length=2000)

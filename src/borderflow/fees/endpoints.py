@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
+from borderflow.api.bounds import Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
@@ -74,7 +75,7 @@ class QuoteIn(BaseModel):
                     "temporary_export_reimport", "transshipment"]
     flow: Literal["export", "import"]
     procedure: str = Field(default="", max_length=60)
-    at: datetime | None = Field(default=None, description="Default: now.")
+    at: Instant | None = Field(default=None, description="Default: now.")
 
 
 class LineOut(BaseModel):
@@ -262,7 +263,7 @@ class CounterPaymentIn(BaseModel):
     amount: int = Field(gt=0, le=10**12, description="VND, whole: the amount owed.")
     reference: str | None = Field(default=None, max_length=80,
                                   description="The bank's reference (required for transfers).")
-    paid_at: datetime | None = Field(default=None, description="Default: now.")
+    paid_at: Instant | None = Field(default=None, description="Default: now.")
 
 
 @router.post("/invoices/{number}/payments", response_model=PaymentOut, status_code=201,

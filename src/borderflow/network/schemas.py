@@ -7,6 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from borderflow.api.bounds import Instant
+
 
 class NetworkVersionOut(BaseModel):
     id: int
@@ -29,7 +31,7 @@ class NetworkPut(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     document: dict[str, Any] = Field(description="The complete network document.")
-    effective_from: datetime | None = Field(
+    effective_from: Instant | None = Field(
         default=None, description="When the new version takes effect (default: now). Not in "
                                   "the past."
     )
@@ -43,7 +45,7 @@ class EntityPatch(BaseModel):
         description="JSON Merge Patch of the entry, e.g. "
         '{"capacity": [{"direction": "import", "lanes": 4, "vehicles_per_hour": 80}]}'
     )
-    effective_from: datetime | None = Field(default=None, description="Default: now.")
+    effective_from: Instant | None = Field(default=None, description="Default: now.")
     note: str = Field(default="", max_length=2000)
     version: str | None = Field(default=None, max_length=40,
                                 description="Version label of the new network (optional).")

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from borderflow.api.bounds import Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
@@ -91,7 +92,7 @@ class PlateReadIn(BaseModel):
     confidence: float = Field(ge=0, le=1, description="How sure the reader is, 0 to 1.")
     candidates: list[CandidateIn] = Field(default_factory=list, max_length=20,
                                           description="Other readings, e.g. `29C-I23.45`.")
-    time: datetime = Field(description="When the plate was read: ISO 8601 with a timezone, "
+    time: Instant = Field(description="When the plate was read: ISO 8601 with a timezone, "
                                        "or Unix seconds.")
     direction: Literal["in", "out"] | None = Field(
         default=None, description="Which way the vehicle moved, if the camera can tell.")

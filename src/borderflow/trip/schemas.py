@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from borderflow.api.bounds import Instant
 from borderflow.domain.trip import Channel, Status
 
 
@@ -22,14 +23,14 @@ class StepRecordIn(_In):
     note: str | None = Field(default=None, max_length=2000)
     channel: Channel | None = Field(default=None,
                                     description="Customs only: green, yellow or red channel.")
-    occurred_at: datetime | None = Field(default=None,
+    occurred_at: Instant | None = Field(default=None,
                                          description="When it happened (default: now).")
     source: Literal["officer_screen", "api", "camera"] | None = None
 
 
 class NoteIn(_In):
     note: str | None = Field(default=None, max_length=2000)
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
 
 
 class VoidIn(_In):
@@ -40,7 +41,7 @@ class MovementIn(_In):
     action: Literal["enter", "leave"]
     area: str = Field(description="staging:<code>, gate_area:<gate> or yard:<code>",
                       examples=["staging:viettel-logistics-park"])
-    occurred_at: datetime | None = None
+    occurred_at: Instant | None = None
     source: Literal["officer_screen", "api", "camera", "gps"] | None = None
 
 
@@ -160,7 +161,7 @@ class StepDurationsOut(BaseModel):
 
 
 class BookingIn(_In):
-    slot_start: datetime = Field(description="Start of the slot, with a timezone; slots start "
+    slot_start: Instant = Field(description="Start of the slot, with a timezone; slots start "
                                              "every 30 minutes.",
                                  examples=["2026-11-25T08:00:00+07:00"])
 

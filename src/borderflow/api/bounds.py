@@ -1,0 +1,472 @@
+"""Every input bounded where it enters, before any handler or the database sees it.
+
+One ASGI middleware (:class:`InputBounds`) checks each request against the route it will
+reach:
+
+- the body is at most the size allowed for its route class (``Content-Length`` first, then
+  the bytes actually received), else 413;
+- a JSON body is valid JSON, at most :data:`MAX_JSON_DEPTH` levels deep, its numbers within
+  :data:`JSON_INT_LIMIT`, its strings free of control characters, else 422 naming the field;
+- form fields, the path and every query value hold no control character;
+- the route's declared path, query and header parameters are within range: whole numbers
+  within 32 bits, dates within :data:`DATE_MIN`..:data:`DATE_MAX`, date-times with a time
+  zone (a time without one is refused rather than guessed), strings at most
+  :data:`MAX_PARAM_LENGTH` characters.
+
+Refusals go through the application's own error handler, so the answer has the common
+error shape (or a page, for a browser). The same checks hold on SQLite and PostgreSQL:
+nothing the database would refuse (NUL, numbers past its integer types, dates past the
+calendar) reaches it. Request models add each field's storage limit with the annotated
+types below (:data:`Instant`, :data:`Day`, :func:`text`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+import typing
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+from urllib.parse import parse_qsl
+
+from fastapi.routing import APIRoute, iter_route_contexts
+from pydantic import AfterValidator, AwareDatetime, Field
+from starlette.requests import Request
+from starlette.routing import Match
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from borderflow.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed, msg
+
+INT32_MAX = 2**31 - 1
+JSON_INT_LIMIT = 2**53 - 1
+"""Whole numbers in JSON beyond this are not exact in JSON and fit no column."""
+MAX_JSON_DEPTH = 32
+MAX_PARAM_LENGTH = 200
+MAX_PATH_LENGTH = 400
+DATE_MIN = date(2000, 1, 1)
+DATE_MAX = date(2099, 12, 31)
+"""The calendar's range: both sides' public holidays are known for these years."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+"""Control characters refused in free text (tab, line feed and carriage return pass)."""
+
+
+def control_free(value: str, *, text_block: bool = False) -> bool:
+    return (_CONTROL_IN_TEXT if text_block else _CONTROL).search(value) is None
+
+
+# ---- annotated types for request models ---------------------------------------------------
+
+
+def _day_in_range(value: date) -> date:
+    if not DATE_MIN <= value <= DATE_MAX:
+        raise ValueError(msg("Give a date from {start} to {end}.", start=DATE_MIN, end=DATE_MAX))
+    return value
+
+
+def _instant_in_range(value: datetime) -> datetime:
+    _day_in_range(value.astimezone(UTC).date())
+    return value
+
+
+Day = Annotated[date, AfterValidator(_day_in_range)]
+"""A date within the calendar's range."""
+
+Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
+"""A date-time with its time zone (``Z`` or ``+07:00``), within the calendar's range."""
+
+
+def text(max_length: int, min_length: int = 0) -> Any:
+    """A string field's bounds: its storage limit (the column's length)."""
+    return Field(min_length=min_length, max_length=max_length)
+
+
+# ---- body size per route class -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BodyLimits:
+    """The largest body accepted, per route class, in bytes."""
+
+    default: int = 256 * 1024
+    telemetry: int = 1024 * 1024
+    image: int = 8 * 1024 * 1024
+    upload: int = 10 * 1024 * 1024
+    history: int = 64 * 1024 * 1024
+
+    def for_path(self, path: str) -> tuple[str, int]:
+        for prefix, kind in ROUTE_CLASSES:
+            if path.startswith(prefix):
+                return kind, getattr(self, kind)
+        return "default", self.default
+
+
+ROUTE_CLASSES: tuple[tuple[str, str], ...] = (
+    ("/api/v1/telemetry/", "telemetry"),
+    ("/api/v1/plate-reads", "image"),
+    ("/api/v1/exchange/bulletins", "upload"),
+    ("/api/v1/reconciliations", "upload"),
+    ("/api/v1/network", "upload"),
+    ("/api/v1/tariffs", "upload"),
+    ("/api/v1/reports/history", "history"),
+)
+"""Route classes by path prefix (declarations and every other body: ``default``)."""
+
+
+# ---- parameters declared by the route ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Param:
+    name: str  # as sent (alias)
+    where: str  # path, query, header
+    kind: str  # int, date, datetime, str, other
+
+
+def _kind(annotation: Any) -> str:
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _kind(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_kind(a) for a in typing.get_args(annotation) if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else "other"
+    if origin in (list, tuple, set, frozenset):
+        args = typing.get_args(annotation)
+        return _kind(args[0]) if args else "other"
+    if annotation is bool:
+        return "other"
+    if annotation is int:
+        return "int"
+    if annotation is datetime:
+        return "datetime"
+    if annotation is date:
+        return "date"
+    if annotation is str:
+        return "str"
+    return "other"
+
+
+def _params_of(route: APIRoute) -> list[_Param]:
+    from fastapi.dependencies.utils import get_flat_params
+
+    out: list[_Param] = []
+    for field in get_flat_params(route.dependant):
+        where = type(field.field_info).__name__.lower()
+        if where not in ("path", "query", "header"):
+            continue
+        out.append(_Param(field.alias, where, _kind(field.field_info.annotation)))
+    return out
+
+
+def _check_value(param: _Param, value: str) -> str | None:
+    """Why a raw parameter value is refused, or None."""
+    if not control_free(value):
+        return msg("Control characters are not accepted.")
+    if param.kind == "int":
+        try:
+            number = int(value.strip())
+        except ValueError:
+            return None  # the framework says it is not a number
+        if not -INT32_MAX <= number <= INT32_MAX:
+            return msg("Must be at most {limit}.", limit=INT32_MAX)
+    elif param.kind in ("date", "datetime"):
+        return _check_when(param.kind, value.strip())
+    elif param.kind == "str" and len(value) > MAX_PARAM_LENGTH:
+        return msg("At most {count} characters.", count=MAX_PARAM_LENGTH)
+    return None
+
+
+def _check_when(kind: str, value: str) -> str | None:
+    if kind == "date":
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None if len(value) <= 40 else msg("Enter a date.")
+        return None if DATE_MIN <= day <= DATE_MAX else msg(
+            "Give a date from {start} to {end}.", start=DATE_MIN, end=DATE_MAX)
+    try:
+        when = datetime.fromisoformat(value.replace("z", "Z"))
+    except ValueError:
+        try:
+            day = date.fromisoformat(value)
+        except ValueError:
+            return None if len(value) <= 40 else msg("Enter a date and time.")
+        return msg("Give a time with its time zone (for example {example}).",
+                   example=f"{day.isoformat()}T00:00:00+07:00")
+    if when.tzinfo is None:
+        return msg("Give a time with its time zone (for example {example}).",
+                   example=when.isoformat() + "+07:00")
+    if not DATE_MIN <= when.astimezone(UTC).date() <= DATE_MAX:
+        return msg("Give a date from {start} to {end}.", start=DATE_MIN, end=DATE_MAX)
+    return None
+
+
+# ---- JSON and form bodies ------------------------------------------------------------------
+
+
+def _path(parent: str, key: str | int) -> str:
+    if isinstance(key, int):
+        return f"{parent}[{key}]"
+    return f"{parent}.{key}" if parent else key
+
+
+def json_problems(document: Any, limit: int = 20) -> list[FieldError]:
+    """What is refused in a parsed JSON document: too deep, numbers too large, control
+    characters in strings (keys included)."""
+    out: list[FieldError] = []
+    stack: list[tuple[str, Any, int]] = [("", document, 1)]
+    while stack and len(out) < limit:
+        where, value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            out.append(FieldError(where or "body", msg(
+                "Nested more than {count} levels deep.", count=MAX_JSON_DEPTH)))
+            continue
+        items: Iterator[tuple[str | int, Any]]
+        if isinstance(value, dict):
+            for key in value:
+                if not control_free(key, text_block=False):
+                    out.append(FieldError(where or "body",
+                                          msg("Control characters are not accepted.")))
+            items = iter(value.items())
+        elif isinstance(value, list):
+            items = iter(enumerate(value))
+        else:
+            reason = _scalar_problem(value)
+            if reason is not None:
+                out.append(FieldError(where or "body", reason))
+            continue
+        stack.extend((_path(where, k), v, depth + 1) for k, v in items)
+    return out
+
+
+def _scalar_problem(value: Any) -> str | None:
+    if isinstance(value, str):
+        return None if control_free(value, text_block=True) else msg(
+            "Control characters are not accepted.")
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and abs(value) > JSON_INT_LIMIT:
+        return msg("Must be at most {limit}.", limit=JSON_INT_LIMIT)
+    if (isinstance(value, float) and value != value) or value in (float("inf"), float("-inf")):
+        return msg("Enter a number.")
+    return None
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(name)
+
+
+def parse_json(body: bytes) -> tuple[Any, list[FieldError]]:
+    """A JSON body parsed, or why it cannot be: not UTF-8, not JSON (with line and column),
+    or refused by :func:`json_problems`."""
+    try:
+        document = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
+    except UnicodeDecodeError:
+        return None, [FieldError("body", msg("The request body is not UTF-8 text."))]
+    except RecursionError:
+        return None, [FieldError("body", msg("Nested more than {count} levels deep.",
+                                             count=MAX_JSON_DEPTH))]
+    except ValueError as exc:
+        if isinstance(exc, json.JSONDecodeError):
+            return None, [FieldError("body", msg(
+                "The request body is not valid JSON: {problem} (line {line}, column {column}).",
+                problem=exc.msg, line=exc.lineno, column=exc.colno))]
+        return None, [FieldError("body", msg("Enter a number."))]
+    return document, json_problems(document)
+
+
+def form_problems(body: bytes) -> list[FieldError]:
+    try:
+        pairs = parse_qsl(body.decode("utf-8"), keep_blank_values=True, errors="strict")
+    except (UnicodeDecodeError, ValueError):
+        return [FieldError("body", msg("The request body is not UTF-8 text."))]
+    return [FieldError(key if control_free(key) else "body",
+                       msg("Control characters are not accepted."))
+            for key, value in pairs
+            if not (control_free(key) and control_free(value, text_block=True))][:20]
+
+
+# ---- the middleware ------------------------------------------------------------------------
+
+
+class _Refused(Exception):
+    def __init__(self, error: AppError) -> None:
+        self.error = error
+
+
+class InputBounds:
+    """Checks each request's size, URL, parameters and body before routing (see the module
+    documentation); ``limits`` come from the settings."""
+
+    def __init__(self, app: ASGIApp, limits: BodyLimits | None = None) -> None:
+        self.app = app
+        self.limits = limits or BodyLimits()
+        self._routes: list[tuple[Any, list[_Param]]] | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        try:
+            self._check_url(scope)
+            receive = await self._check_body(scope, receive)
+        except _Refused as refused:
+            await self._refuse(scope, receive, send, refused.error)
+            return
+        await self.app(scope, receive, send)
+
+    # URL and declared parameters
+
+    def _route_params(self, scope: Scope) -> tuple[dict[str, Any], list[_Param]] | None:
+        if self._routes is None:
+            routes: list[tuple[Any, list[_Param]]] = []
+            for context in iter_route_contexts(scope["app"].routes):
+                original = context.original_route
+                if isinstance(original, APIRoute):
+                    routes.append((context, _params_of(original)))
+            self._routes = routes
+        partial = None
+        for context, params in self._routes:
+            match, child = context.matches(scope)
+            if match == Match.FULL:
+                return child.get("path_params", {}), params
+            if match == Match.PARTIAL and partial is None:
+                partial = (child.get("path_params", {}), params)
+        return partial
+
+    def _check_url(self, scope: Scope) -> None:
+        path: str = scope["path"]
+        problems: list[FieldError] = []
+        if len(path) > MAX_PATH_LENGTH:
+            problems.append(FieldError("path", msg("At most {count} characters.",
+                                                   count=MAX_PATH_LENGTH)))
+        raw_query = scope.get("query_string", b"")
+        try:
+            query = parse_qsl(raw_query.decode("latin-1"), keep_blank_values=True,
+                              encoding="utf-8", errors="strict")
+        except (UnicodeDecodeError, ValueError):
+            raise _Refused(ValidationFailed([FieldError(
+                "query", msg("The address is not UTF-8 text."))])) from None
+        for name, value in query:
+            if not (control_free(name) and control_free(value)):
+                problems.append(FieldError(name if control_free(name) else "query",
+                                           msg("Control characters are not accepted.")))
+        found = self._route_params(scope) if not problems else None
+        if found is None:
+            if not control_free(path):
+                problems.append(FieldError("path", msg("Control characters are not accepted.")))
+            if problems:
+                raise _Refused(ValidationFailed(problems))
+            return
+        path_values, params = found
+        if not control_free(path) and not any(
+                not control_free(str(v)) for v in path_values.values()):
+            problems.append(FieldError("path", msg("Control characters are not accepted.")))
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope.get("headers", [])}
+        for param in params:
+            values: list[str]
+            if param.where == "path":
+                values = [str(path_values[param.name])] if param.name in path_values else []
+            elif param.where == "query":
+                values = [v for k, v in query if k == param.name]
+            else:
+                header = headers.get(param.name.lower().replace("_", "-"))
+                values = [header] if header is not None else []
+            for value in values:
+                reason = _check_value(param, value)
+                if reason is not None:
+                    problems.append(FieldError(param.name, reason))
+                    break
+        if problems:
+            raise _Refused(ValidationFailed(problems))
+
+    # body
+
+    async def _check_body(self, scope: Scope, receive: Receive) -> Receive:
+        if scope["method"] in ("GET", "HEAD", "OPTIONS", "DELETE") and not _has_body(scope):
+            return receive
+        kind, limit = self.limits.for_path(scope["path"])
+        length = _header(scope, b"content-length")
+        if length is not None:
+            try:
+                declared = int(length)
+            except ValueError:
+                declared = -1
+            if declared > limit:
+                raise _Refused(_too_large(kind, limit))
+        chunks: list[bytes] = []
+        size = 0
+        more = True
+        while more:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return _replay(b"", receive, disconnected=True)
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > limit:
+                raise _Refused(_too_large(kind, limit))
+            chunks.append(chunk)
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
+        if body and (content_type == "application/json" or content_type.endswith("+json")):
+            _, problems = parse_json(body)
+            if problems:
+                raise _Refused(ValidationFailed(problems))
+        elif body and content_type == "application/x-www-form-urlencoded":
+            problems = form_problems(body)
+            if problems:
+                raise _Refused(ValidationFailed(problems))
+        return _replay(body, receive)
+
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send,
+                      error: AppError) -> None:
+        app = scope["app"]
+        handler: Callable[..., Any] | None = app.exception_handlers.get(AppError)
+        if handler is None:  # pragma: no cover - the application installs one
+            from starlette.responses import JSONResponse
+
+            response: Any = JSONResponse(error.as_dict(), status_code=error.status_code)
+        else:
+            response = await handler(Request(scope, receive), error)
+        if isinstance(error, PayloadTooLarge):
+            response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+def _has_body(scope: Scope) -> bool:
+    length = _header(scope, b"content-length")
+    return (length not in (None, "0")) or _header(scope, b"transfer-encoding") is not None
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", []):
+        if key.lower() == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
+def _too_large(kind: str, limit: int) -> AppError:
+    return PayloadTooLarge(msg("The request body is larger than {size} bytes.", size=limit),
+                           field="body")
+
+
+def _replay(body: bytes, original: Receive, *, disconnected: bool = False) -> Receive:
+    """The body read once, then the connection's own messages (a disconnect)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if disconnected:
+            return {"type": "http.disconnect"}
+        if sent:
+            return await original()
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    return receive
