@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import bootstrap
 from borderflow.account import service as accounts
+from borderflow.cli.audit import audit_app
 from borderflow.cli.exchange import exchange_app
 from borderflow.cli.report import report_app
 from borderflow.cli.sim import sim_app
@@ -53,6 +54,7 @@ app.add_typer(telemetry_app, name="telemetry")
 app.add_typer(report_app, name="report")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(sim_app, name="sim")
+app.add_typer(audit_app, name="audit")
 
 console = Console()
 err = Console(stderr=True)

@@ -59,7 +59,8 @@ class ApiKey(Base):
 
 
 class AuditEntry(Base):
-    """Who did what to which record, when, with the record before and after."""
+    """Who did what to which record, when, with the record before and after. Never updated or
+    deleted (database triggers refuse it); each row chained to the previous by hash."""
 
     __tablename__ = "audit_log"
 
@@ -73,8 +74,23 @@ class AuditEntry(Base):
     before: Mapped[Any] = mapped_column(JSONType, nullable=True)
     after: Mapped[Any] = mapped_column(JSONType, nullable=True)
     request_id: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    seq: Mapped[int] = mapped_column(Integer, unique=True)
+    """Place in the hash chain: 1, 2, 3… (see ``borderflow.audit``)."""
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
     __table_args__ = (Index("ix_audit_log_target", "target_type", "target_id"),)
+
+
+class AuditChainHead(Base):
+    """The last link of the audit chain (one row, id 1): locked by each writer of audit rows
+    until its transaction ends, so that concurrent writers append one after another."""
+
+    __tablename__ = "audit_chain_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class NetworkVersion(Base):
