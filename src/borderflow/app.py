@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from borderflow import __version__
 from borderflow.account.endpoints import router as account_router
-from borderflow.api import errors
+from borderflow.api import errors, openapi
 from borderflow.api.bounds import BodyLimits, InputBounds
 from borderflow.api.context import AppContext
 from borderflow.clock import Clock, SystemClock
@@ -129,6 +129,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    openapi.install(app)
     return app
 
 

@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from borderflow.errors import AppError, FieldError, Unavailable, ValidationFailed, msg
+from borderflow.api.openapi import allowed_methods
 from borderflow.jsondoc import clean_message, loc_to_path, pydantic_reason
 
 log = structlog.get_logger("borderflow.api")
@@ -104,7 +105,10 @@ def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
             "Not Found", "Method Not Allowed") else None
         err = AppError(message or str(exc.detail), exc.status_code,
                        code=codes.get(exc.status_code, "http"))
-        return await answer(request, err, dict(exc.headers) if exc.headers else None)
+        headers = dict(exc.headers) if exc.headers else {}
+        if exc.status_code == 405:  # every method the document lists for this address
+            headers["Allow"] = ", ".join(allowed_methods(request.app, request.scope))
+        return await answer(request, err, headers or None)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
