@@ -36,7 +36,6 @@ from borderflow.notify.endpoints import router as notify_router
 from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops.endpoints import RequestMiddleware
 from borderflow.ops.endpoints import router as ops_router
-from borderflow.privacy.loop import lifespan_with_retention
 from borderflow.report.endpoints import router as report_router
 from borderflow.report.loop import lifespan_with_situation_reports
 from borderflow.store.session import make_engine, make_session_factory
@@ -46,6 +45,7 @@ from borderflow.telemetry.endpoints import OsmandRoute
 from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
 from borderflow.trip.vehicle_endpoints import router as vehicle_router
+from borderflow.web.account_page import router as account_page_router
 from borderflow.web.pages import STATIC
 from borderflow.web.pages import error_page as web_error_page
 from borderflow.web.pages import router as web_router
@@ -77,7 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
                 lifespan_with_mqtt(app), lifespan_with_situation_reports(app), \
-                lifespan_with_retention(app), lifespan_with_demo(app):
+                lifespan_with_demo(app):
             yield
     finally:
         await app.state.telemetry.aclose()
@@ -126,7 +126,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
                    short_router, verify_router, report_router, exchange_router, web_router,
-                   portal_router, reports_page_router, sim_router):
+                   portal_router, reports_page_router, sim_router, account_page_router):
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

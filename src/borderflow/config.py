@@ -56,6 +56,18 @@ class Settings(BaseSettings):
                                      description="Trucks a simulated day of demo traffic has.")
     web_session_hours: int = Field(default=12, ge=1, le=7 * 24,
                                    description="How long a login in the browser lasts.")
+    web_idle_minutes_officials: int = Field(
+        default=30, ge=1, le=7 * 24 * 60,
+        description="A browser session of an official (admin, regulator, cashier, officers at "
+        "the checkpoints, yard operator) ends after this many minutes without a request.")
+    web_idle_minutes: int = Field(
+        default=240, ge=1, le=7 * 24 * 60,
+        description="The same for everyone else (enterprises, drivers, other roles).")
+    second_factor: Literal["auto", "required", "optional"] = Field(
+        default="auto",
+        description="Whether officials (admin, regulator, cashier, officers, yard operator) "
+        "must log in with a TOTP code: `required`, `optional` (anyone may enrol), or `auto` "
+        "(required when BORDERFLOW_ENV=production, optional otherwise).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     network_file: Path = Field(default=DEFAULT_NETWORK_FILE)
@@ -105,28 +117,7 @@ class Settings(BaseSettings):
     )
     position_retention_days: int = Field(
         default=90, ge=1, le=3650,
-        description="GPS positions (and devices' last known places) older than this are "
-        "deleted by the retention worker, `borderflow privacy purge` and "
-        "`borderflow telemetry prune`.",
-    )
-    driver_retention_days: int = Field(
-        default=180, ge=1, le=3650,
-        description="Days after a trip finishes (crossed, rejected or cancelled) before its "
-        "driver's name, document number and phone are purged from the trip and declaration "
-        "(the document kept masked, e.g. 0010****2345).",
-    )
-    camera_image_retention_days: int = Field(
-        default=30, ge=1, le=3650,
-        description="Days a plate read keeps the reference to its camera image.",
-    )
-    notification_contact_retention_days: int = Field(
-        default=90, ge=1, le=3650,
-        description="Days a notification keeps its recipient's phone and document number.",
-    )
-    retention_interval_seconds: float = Field(
-        default=3600, ge=0,
-        description="How often the API process purges personal data past its retention "
-        "period (0: never; then run `borderflow privacy purge` from cron).",
+        description="GPS positions older than this are deleted by `borderflow telemetry prune`.",
     )
     device_silent_minutes: int = Field(
         default=15, ge=1, le=24 * 60,

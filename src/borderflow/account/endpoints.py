@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Form, Query
 from fastapi.security import OAuth2PasswordRequestForm
 
 from borderflow import audit
@@ -23,13 +23,16 @@ from borderflow.account.schemas import (
     EnterpriseOut,
     TokenOut,
 )
+from borderflow.account.session_endpoints import router as sessions_router
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.domain.access import Principal, Role
+from borderflow.errors import Unauthorized
 from borderflow.network import service as networks
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
+router.include_router(sessions_router)  # browser sessions and the second factor
 
 Self = Annotated[Principal, Depends(require("account.read_self"))]
 Admin = Annotated[Principal, Depends(require("account.manage"))]
@@ -46,14 +49,21 @@ def _account_out(a: Any) -> dict[str, Any]:
     "/auth/token", response_model=TokenOut, tags=["auth"],
     responses={401: {"model": ErrorResponse, "description": "Wrong username or password"}},
     summary="Log in (OAuth2 password flow)",
-    description="Form fields `username` and `password`. Returns a short-lived bearer token. "
-    "Machine clients use `X-API-Key` instead.\n\n**Roles:** anyone.",
+    description="Form fields `username` and `password`, and `otp` (the authenticator app's "
+    "code, or a recovery code) for accounts with a second factor. Returns a short-lived "
+    "bearer token. Machine clients use `X-API-Key` instead. Every success and refusal is "
+    "audited.\n\n**Roles:** anyone.",
 )
-def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: Db
-          ) -> dict[str, Any]:
+def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: Db,
+          otp: Annotated[str, Form(max_length=20)] = "") -> dict[str, Any]:
     minutes = ctx.settings.access_token_minutes
-    token = service.login(db, form.username, form.password, key=ctx.secret_key,
-                          now=ctx.clock.now(), minutes=minutes)
+    try:
+        token = service.login(db, form.username, form.password, key=ctx.secret_key,
+                              now=ctx.clock.now(), minutes=minutes, code=otp or None,
+                              settings=ctx.settings)
+    except Unauthorized:
+        db.commit()  # keep the audit row of the refusal
+        raise
     return {"access_token": token, "token_type": "bearer", "expires_in": minutes * 60}
 
 

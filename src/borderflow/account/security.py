@@ -37,21 +37,29 @@ def needs_rehash(stored_hash: str) -> bool:
 
 
 def issue_token(account_id: int, username: str, *, key: str, now: datetime, minutes: int,
-                kind: str = "access") -> str:
-    """A signed token: ``access`` for the API (Bearer), ``web`` for a browser session
-    (HttpOnly cookie); one never passes for the other."""
+                kind: str = "access", version: int = 0) -> str:
+    """A signed token: ``access`` for the API (Bearer), ``mfa`` for a login waiting for its
+    second factor (HttpOnly cookie); one never passes for the other. ``version`` is the
+    account's token version: raising it revokes every token issued before."""
     claims = {
         "sub": str(account_id),
         "name": username,
         "iat": int(now.timestamp()),
         "exp": int((now + timedelta(minutes=minutes)).timestamp()),
         "typ": kind,
+        "ver": version,
     }
     return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
 def read_token(token: str, *, key: str, now: datetime, kind: str = "access") -> int:
     """The account id in a valid, unexpired token of that kind."""
+    return read_claims(token, key=key, now=now, kind=kind)[0]
+
+
+def read_claims(token: str, *, key: str, now: datetime, kind: str = "access"
+                ) -> tuple[int, int]:
+    """The account id and token version in a valid, unexpired token of that kind."""
     try:
         claims: dict[str, Any] = jwt.decode(
             token,
@@ -71,7 +79,7 @@ def read_token(token: str, *, key: str, now: datetime, kind: str = "access") -> 
     if int(claims["iat"]) > int(now.timestamp()) + 60:
         raise Unauthorized("access token is not valid yet; check the clock")
     try:
-        return int(claims["sub"])
+        return int(claims["sub"]), int(claims.get("ver", 0))
     except (TypeError, ValueError):
         raise Unauthorized("access token is invalid; log in again") from None
 

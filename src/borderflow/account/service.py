@@ -12,7 +12,8 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.account import security
-from borderflow.domain.access import Principal, Role
+from borderflow.config import Settings
+from borderflow.domain.access import ANONYMOUS, Principal, Role
 from borderflow.domain.network import Network
 from borderflow.domain.values import parse_tax_code
 from borderflow.errors import (
@@ -59,24 +60,78 @@ def snapshot(account: Account) -> dict[str, Any]:
     }
 
 
-def login(session: Session, username: str, password: str, *, key: str, now: datetime,
-          minutes: int, kind: str = "access") -> str:
-    account = session.scalar(select(Account).where(Account.username == username.strip()))
+def authenticate(session: Session, username: str, password: str, *, now: datetime,
+                 channel: str = "api") -> Account:
+    """The active user account with this password; a refusal is audited (the caller commits
+    before answering so that the row stays)."""
+    name = username.strip()
+    account = session.scalar(select(Account).where(Account.username == name))
     ok = security.verify_password(account.password_hash if account else None, password)
     if account is None or not ok or not account.active or account.kind != "user":
+        audit.record(session, actor=ANONYMOUS, action="auth.login_failed",
+                     target_type="account", target_id=str(account.id) if account else "-",
+                     at=now, after={"username": name[:80], "channel": channel,
+                                    "reason": "password" if account else "unknown user"})
         raise Unauthorized(msg("wrong username or password"))
     if account.password_hash and security.needs_rehash(account.password_hash):
         account.password_hash = security.hash_password(password)
+    return account
+
+
+def second_factor_passes(session: Session, account: Account, code: str | None, *,
+                         now: datetime, required: bool, channel: str) -> None:
+    """Refuse (audited) a login without the code of a second factor the account has, or of
+    one it must have and has not set up."""
+    from borderflow.account import second_factor
+
+    if second_factor.confirmed(session, account.id) is None:
+        if required:
+            audit.record(session, actor=ANONYMOUS, action="auth.login_failed",
+                         target_type="account", target_id=str(account.id), at=now,
+                         after={"username": account.username, "channel": channel,
+                                "reason": "second factor not set up"})
+            raise Unauthorized(msg("this account must set up a second factor first: log in "
+                                   "on the web and follow the steps"), field="otp")
+        return
+    if not code:
+        raise Unauthorized(msg("give the code from your authenticator app"), field="otp")
+    if second_factor.check(session, account, code, now=now) is None:
+        audit.record(session, actor=ANONYMOUS, action="auth.login_failed",
+                     target_type="account", target_id=str(account.id), at=now,
+                     after={"username": account.username, "channel": channel,
+                            "reason": "second factor"})
+        raise Unauthorized(msg("wrong or expired code"), field="otp")
+
+
+def logged_in(session: Session, account: Account, *, now: datetime, channel: str,
+              **details: Any) -> None:
+    audit.record(session, actor=to_principal(account), action="auth.login",
+                 target_type="account", target_id=str(account.id), at=now,
+                 after={"channel": channel, **details})
+
+
+def login(session: Session, username: str, password: str, *, key: str, now: datetime,
+          minutes: int, code: str | None = None, settings: Settings | None = None) -> str:
+    """An API access token for a user's password (and second-factor code), audited."""
+    from borderflow.account import second_factor
+
+    account = authenticate(session, username, password, now=now)
+    required = settings is not None and second_factor.required(
+        settings, second_factor.roles_of(account))
+    second_factor_passes(session, account, code, now=now, required=required, channel="api")
+    logged_in(session, account, now=now, channel="api")
     return security.issue_token(account.id, account.username, key=key, now=now, minutes=minutes,
-                                kind=kind)
+                                version=account.token_version or 0)
 
 
 def principal_for_token(session: Session, token: str, *, key: str, now: datetime,
                         kind: str = "access") -> Principal:
-    account_id = security.read_token(token, key=key, now=now, kind=kind)
+    account_id, version = security.read_claims(token, key=key, now=now, kind=kind)
     account = session.get(Account, account_id)
     if account is None or not account.active:
         raise Unauthorized(msg("account is disabled or no longer exists"))
+    if version != (account.token_version or 0):
+        raise Unauthorized(msg("this token was revoked; log in again"))
     return to_principal(account)
 
 
@@ -272,7 +327,33 @@ def update_account(
         after["password_changed"] = True
     audit.record(session, actor=actor, action="account.update", target_type="account",
                  target_id=str(account.id), at=now, before=before, after=after)
+    _security_changes(session, account, before, after, actor=actor, now=now)
     return account
+
+
+def _security_changes(session: Session, account: Account, before: dict[str, Any],
+                      after: dict[str, Any], *, actor: Principal, now: datetime) -> None:
+    """A password, role or scope change, or a disabled account, is audited on its own and
+    ends the account's browser sessions and API tokens (privileges are taken anew at the
+    next login)."""
+    from borderflow.account import sessions
+
+    events: list[tuple[str, dict[str, Any]]] = []
+    if after.get("password_changed"):
+        events.append(("account.password_change", {}))
+    if sorted(before["roles"]) != sorted(after["roles"]) or any(
+            before[k] != after[k] for k in ("gate_scope", "yard_scope", "enterprise_tax_code",
+                                            "driver_document")):
+        events.append(("account.roles_change", {"before": before["roles"],
+                                                "after": after["roles"]}))
+    if before["active"] and not after["active"]:
+        events.append(("account.disable", {}))
+    for action, details in events:
+        audit.record(session, actor=actor, action=action, target_type="account",
+                     target_id=str(account.id), at=now, after=details or None)
+    if events:
+        sessions.revoke_all(session, account, actor=actor, now=now,
+                            reason=events[0][0].removeprefix("account."))
 
 
 def create_api_key(

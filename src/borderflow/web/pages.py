@@ -302,24 +302,23 @@ def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
     session.check_csrf(request, csrf)
     fmt = formatter(request)
     try:
-        token = accounts.login(db, username, password, key=ctx.secret_key, now=ctx.clock.now(),
-                               minutes=ctx.settings.web_session_hours * 60, kind="web")
+        account = accounts.authenticate(db, username, password, now=ctx.clock.now(),
+                                        channel="web")
     except Unauthorized:
         return render(request, "login.html", status=401, next=next, username=username,
                        error=fmt.gettext("Wrong username or password."))
-    who = accounts.principal_for_token(db, token, key=ctx.secret_key, now=ctx.clock.now(),
-                                       kind="web")
-    response = RedirectResponse(_local_path(next) or home_of(who.roles), status_code=303)
-    session.start(response, request, token, ctx.settings.web_session_hours)
-    return response
+    from borderflow.web import account_page
+
+    return account_page.after_password(request, ctx, db, account, next)
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "") -> Response:
+    """Ends the session at once: its cookie opens nothing any more."""
     session.check_csrf(request, csrf)
-    response = RedirectResponse("/board", status_code=303)
-    session.end(response)
-    return response
+    from borderflow.web import account_page
+
+    return account_page.logout(request, ctx, db)
 
 
 def login_first(request: Request) -> Response:
@@ -336,6 +335,9 @@ def signed_in(request: Request, ctx: Ctx, db: Db, allowed: Callable[[Principal],
     or a 403 page saying whom the page is for."""
     who = session.principal(request, ctx, db)
     if who.kind == "anonymous":
+        found = session.current(request, ctx, db)
+        if found is not None and found.row.stage == "enrol":
+            return RedirectResponse("/account", status_code=303)  # second factor first
         return login_first(request)
     request.state.principal = who
     if not allowed(who):

@@ -1,1 +1,0 @@
-"""Personal data: retention (purge) and the data-subject export of a driver."""
