@@ -22,7 +22,8 @@ from fastapi.testclient import TestClient
 
 from borderflow.api.bounds import MAX_JSON_DEPTH, _params_of
 
-HUGE_INTS = ["2147483648", "9223372036854775808", "-9223372036854775809", "9" * 40]
+HUGE_INTS = ["2147483648", "9223372036854775808", "-9223372036854775809", "9" * 40, "0",
+             "-1"]
 PATH_VALUES = ["a\x00b", "a\x01b", "x" * 1000, *HUGE_INTS, "0001-01-01", "9999-12-31"]
 QUERY_VALUES = {
     "int": HUGE_INTS,

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from borderflow.api.bounds import Day
+from borderflow.api.bounds import Code, Day
 from borderflow.domain.access import Role
 
 
@@ -42,11 +42,11 @@ class AccountIn(BaseModel):
     kind: Literal["user", "client"] = "user"
     password: str | None = Field(default=None, min_length=1, max_length=200,
                                  description="Users only; at least 10 characters.")
-    roles: list[Role] = Field(min_length=1)
-    enterprise_tax_code: str | None = Field(default=None, max_length=20)
+    roles: list[Role] = Field(min_length=1, max_length=len(Role))
+    enterprise_tax_code: str | None = Field(default=None, max_length=14)
     driver_document: str | None = Field(default=None, max_length=40)
-    gate_scope: list[str] = Field(default_factory=list, max_length=50)
-    yard_scope: list[str] = Field(default_factory=list, max_length=50)
+    gate_scope: list[Code] = Field(default_factory=list, max_length=50)
+    yard_scope: list[Code] = Field(default_factory=list, max_length=50)
 
 
 class AccountPatch(BaseModel):
@@ -54,11 +54,11 @@ class AccountPatch(BaseModel):
 
     display_name: str | None = Field(default=None, max_length=200)
     password: str | None = Field(default=None, min_length=1, max_length=200)
-    roles: list[Role] | None = Field(default=None, min_length=1)
-    enterprise_tax_code: str | None = Field(default=None, max_length=20)
+    roles: list[Role] | None = Field(default=None, min_length=1, max_length=len(Role))
+    enterprise_tax_code: str | None = Field(default=None, max_length=14)
     driver_document: str | None = Field(default=None, max_length=40)
-    gate_scope: list[str] | None = Field(default=None, max_length=50)
-    yard_scope: list[str] | None = Field(default=None, max_length=50)
+    gate_scope: list[Code] | None = Field(default=None, max_length=50)
+    yard_scope: list[Code] | None = Field(default=None, max_length=50)
     active: bool | None = None
 
 

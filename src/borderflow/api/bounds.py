@@ -32,6 +32,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
+import annotated_types
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import AfterValidator, AwareDatetime, Field
 from starlette.requests import Request
@@ -76,8 +77,16 @@ def _instant_in_range(value: datetime) -> datetime:
 Day = Annotated[date, AfterValidator(_day_in_range)]
 """A date within the calendar's range."""
 
+Year = Annotated[int, annotated_types.Ge(DATE_MIN.year), annotated_types.Le(DATE_MAX.year)]
+"""A year within the calendar's range."""
+
 Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
 """A date-time with its time zone (``Z`` or ``+07:00``), within the calendar's range."""
+
+
+Code = Annotated[str, Field(min_length=1, max_length=40)]
+"""A reference code (gate, yard, staging area, goods group): at most 40 characters, as
+stored."""
 
 
 def text(max_length: int, min_length: int = 0) -> Any:
@@ -104,6 +113,10 @@ class BodyLimits:
                 return kind, getattr(self, kind)
         return "default", self.default
 
+
+LENIENT_JSON = frozenset({"/api/v1/telemetry/osmand", "/api/v1/telemetry/owntracks"})
+"""Routes whose handler answers a body that is not JSON itself (a phone's queue must not
+stop on one bad message); control characters and depth are still refused there."""
 
 ROUTE_CLASSES: tuple[tuple[str, str], ...] = (
     ("/api/v1/telemetry/", "telemetry"),
@@ -275,7 +288,8 @@ def parse_json(body: bytes) -> tuple[Any, list[FieldError]]:
             return None, [FieldError("body", msg(
                 "The request body is not valid JSON: {problem} (line {line}, column {column}).",
                 problem=exc.msg, line=exc.lineno, column=exc.colno))]
-        return None, [FieldError("body", msg("Enter a number."))]
+        return None, [FieldError("body", msg("The request body is not valid JSON: {problem}.",
+                                             problem=f"{exc} is not a JSON number"))]
     return document, json_problems(document)
 
 
@@ -415,7 +429,9 @@ class InputBounds:
         body = b"".join(chunks)
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         if body and (content_type == "application/json" or content_type.endswith("+json")):
-            _, problems = parse_json(body)
+            document, problems = parse_json(body)
+            if document is None and scope["path"] in LENIENT_JSON:
+                problems = []
             if problems:
                 raise _Refused(ValidationFailed(problems))
         elif body and content_type == "application/x-www-form-urlencoded":

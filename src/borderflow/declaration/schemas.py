@@ -35,10 +35,10 @@ from borderflow.domain.values import (
     usd_to_cents,
 )
 
-TaxCode = Annotated[str, AfterValidator(parse_tax_code)]
-HsCode = Annotated[str, AfterValidator(parse_hs_code)]
-Phone = Annotated[str, AfterValidator(parse_phone)]
-PlateText = Annotated[str, AfterValidator(lambda v: parse_plate(v).text)]
+TaxCode = Annotated[str, Field(max_length=20), AfterValidator(parse_tax_code)]
+HsCode = Annotated[str, Field(max_length=20), AfterValidator(parse_hs_code)]
+Phone = Annotated[str, Field(max_length=30), AfterValidator(parse_phone)]
+PlateText = Annotated[str, Field(max_length=20), AfterValidator(lambda v: parse_plate(v).text)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
 
 Unit = Literal["kg", "tonne", "piece", "carton", "bag", "box", "crate", "pallet", "litre",
@@ -131,7 +131,7 @@ class DeclarationIn(_In):
     goods: list[GoodsLineIn] = Field(min_length=1, max_length=MAX_GOODS_LINES)
     vehicles: list[VehicleIn] = Field(min_length=1, max_length=MAX_VEHICLES)
     quarantine: list[QuarantineIn] = Field(
-        default_factory=list,
+        default_factory=list, max_length=50,
         description="Quarantine certificates; required when the goods need plant or animal "
                     "quarantine.",
     )

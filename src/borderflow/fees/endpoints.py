@@ -14,7 +14,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
-from borderflow.api.bounds import Instant
+from borderflow.api.bounds import Code, Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
@@ -70,7 +70,7 @@ class QuoteIn(BaseModel):
 
     payload_tonnes: Decimal = Field(gt=0, le=100)
     container: Literal["none", "20ft", "40ft"] = "none"
-    goods_groups: list[str] = Field(default_factory=list, max_length=50)
+    goods_groups: list[Code] = Field(default_factory=list, max_length=50)
     regime: Literal["export", "import", "transit", "temporary_import_reexport",
                     "temporary_export_reimport", "transshipment"]
     flow: Literal["export", "import"]

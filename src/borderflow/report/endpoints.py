@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, Query, Response, UploadFile
 from pydantic import BaseModel, ConfigDict, Field
 
+from borderflow.api.bounds import JSON_INT_LIMIT, Year
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
@@ -137,7 +138,8 @@ def peaks_report(ctx: Ctx, db: Db, actor: SituationReader, start: FromQ, end: To
 class TargetIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    value: int = Field(gt=0, description="In the indicator's unit: turnover_usd in whole US "
+    value: int = Field(gt=0, le=JSON_INT_LIMIT,
+                       description="In the indicator's unit: turnover_usd in whole US "
                        "dollars, tonnage_t in tonnes, fees_vnd in VND, vehicles_crossed and "
                        "declarations as counts.")
     gate: str | None = Field(default=None, max_length=40, description="A gate's own target "
@@ -161,7 +163,7 @@ class TargetOut(BaseModel):
             summary="Set an annual target",
             description="Indicators: " + ", ".join(targets.TARGET_INDICATORS) + ". Setting it "
             "again replaces the value. Audited." + roles_doc("statistics.target"))
-def put_target(year: int, indicator: str, body: TargetIn, ctx: Ctx, db: Db,
+def put_target(year: Year, indicator: str, body: TargetIn, ctx: Ctx, db: Db,
                actor: TargetSetter, idem: Idem) -> Any:
     if (replayed := idem.replay()) is not None:
         return replayed
@@ -178,7 +180,7 @@ def put_target(year: int, indicator: str, body: TargetIn, ctx: Ctx, db: Db,
             "month of `as_of` counts unless it is its last day) and the average per month "
             "needed to reach the target, with the same period a year earlier."
             + roles_doc("situation.read"))
-def targets_report(ctx: Ctx, db: Db, _caller: SituationReader, year: int,
+def targets_report(ctx: Ctx, db: Db, _caller: SituationReader, year: Year,
                    as_of: Annotated[date | None, Query(description="Default: today")] = None,
                    gate: GateQ = None, fmt: FormatQ = "json", lang: LangQ = "vi") -> Any:
     now = ctx.clock.now()

@@ -207,6 +207,7 @@ class BatchIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     positions: list[dict[str, Any]] = Field(
+        max_length=MAX_BATCH,
         description=f"Up to {MAX_BATCH} positions: `device_id`, `time` (ISO 8601 or Unix), "
         "`lat`, `lon`, and optionally `speed_mps`, `bearing`, `altitude`, `accuracy`, "
         "`battery` (%), `attributes` (object).")

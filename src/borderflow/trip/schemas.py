@@ -39,7 +39,8 @@ class VoidIn(_In):
 
 class MovementIn(_In):
     action: Literal["enter", "leave"]
-    area: str = Field(description="staging:<code>, gate_area:<gate> or yard:<code>",
+    area: str = Field(max_length=60,
+                      description="staging:<code>, gate_area:<gate> or yard:<code>",
                       examples=["staging:viettel-logistics-park"])
     occurred_at: Instant | None = None
     source: Literal["officer_screen", "api", "camera", "gps"] | None = None
