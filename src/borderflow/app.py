@@ -36,6 +36,7 @@ from borderflow.notify.endpoints import router as notify_router
 from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops.endpoints import RequestMiddleware
 from borderflow.ops.endpoints import router as ops_router
+from borderflow.privacy.loop import lifespan_with_retention
 from borderflow.report.endpoints import router as report_router
 from borderflow.report.loop import lifespan_with_situation_reports
 from borderflow.store.session import make_engine, make_session_factory
@@ -77,7 +78,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     try:
         async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
                 lifespan_with_mqtt(app), lifespan_with_situation_reports(app), \
-                lifespan_with_demo(app):
+                lifespan_with_retention(app), lifespan_with_demo(app):
             yield
     finally:
         await app.state.telemetry.aclose()

@@ -117,7 +117,28 @@ class Settings(BaseSettings):
     )
     position_retention_days: int = Field(
         default=90, ge=1, le=3650,
-        description="GPS positions older than this are deleted by `borderflow telemetry prune`.",
+        description="GPS positions (and devices' last known places) older than this are "
+        "deleted by the retention worker, `borderflow privacy purge` and "
+        "`borderflow telemetry prune`.",
+    )
+    driver_retention_days: int = Field(
+        default=180, ge=1, le=3650,
+        description="Days after a trip finishes (crossed, rejected or cancelled) before its "
+        "driver's name, document number and phone are purged from the trip and declaration "
+        "(the document kept masked, e.g. 0010****2345).",
+    )
+    camera_image_retention_days: int = Field(
+        default=30, ge=1, le=3650,
+        description="Days a plate read keeps the reference to its camera image.",
+    )
+    notification_contact_retention_days: int = Field(
+        default=90, ge=1, le=3650,
+        description="Days a notification keeps its recipient's phone and document number.",
+    )
+    retention_interval_seconds: float = Field(
+        default=3600, ge=0,
+        description="How often the API process purges personal data past its retention "
+        "period (0: never; then run `borderflow privacy purge` from cron).",
     )
     device_silent_minutes: int = Field(
         default=15, ge=1, le=24 * 60,

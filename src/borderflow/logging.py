@@ -7,12 +7,15 @@ import sys
 
 import structlog
 
+from borderflow.domain.privacy import mask_log_event
+
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     shared: list[structlog.types.Processor] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        mask_log_event,  # drivers' document numbers and phones never reach the logs whole
     ]
     renderer: structlog.types.Processor = (
         structlog.processors.JSONRenderer()

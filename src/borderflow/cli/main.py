@@ -24,6 +24,7 @@ from borderflow import bootstrap
 from borderflow.account import service as accounts
 from borderflow.cli.audit import audit_app
 from borderflow.cli.exchange import exchange_app
+from borderflow.cli.privacy import privacy_app
 from borderflow.cli.report import report_app
 from borderflow.cli.sim import sim_app
 from borderflow.clock import SystemClock
@@ -55,6 +56,7 @@ app.add_typer(report_app, name="report")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(sim_app, name="sim")
 app.add_typer(audit_app, name="audit")
+app.add_typer(privacy_app, name="privacy")
 
 console = Console()
 err = Console(stderr=True)

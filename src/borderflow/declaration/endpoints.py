@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 import segno
 from fastapi import APIRouter, Body, Depends, Header, Path, Query, Response
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from borderflow.api.deps import Ctx, Db, if_match_number, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
@@ -15,6 +15,7 @@ from borderflow.api.idempotency import Idem
 from borderflow.declaration import service
 from borderflow.declaration.repository import ListFilter
 from borderflow.declaration.schemas import CancelIn, DeclarationIn, DeclarationOut, DeclarationPage
+from borderflow.domain import privacy
 from borderflow.domain.access import Principal
 from borderflow.domain.declaration import DIRECTIONS
 from borderflow.errors import FieldError, ValidationFailed
@@ -42,6 +43,11 @@ CONFLICT: dict[int | str, dict[str, Any]] = {
     409: {"model": ErrorResponse, "description": "No longer amendable, or key reused"},
     412: {"model": ErrorResponse, "description": "If-Match revision is stale"},
 }
+
+
+MASKED_DOC = (" Drivers' document numbers and phones are masked (`0010****2345`, "
+              "`*********678`) except for " + ", ".join(sorted(privacy.PERSONAL_DATA_ROLES))
+              + ".")
 
 
 @router.post(
@@ -78,7 +84,7 @@ def create_declaration(body: DeclarationIn, ctx: Ctx, db: Db, actor: Creator, id
     summary="List declarations you may see",
     description="Enterprises see their own (as declarant or customs agent), drivers the ones "
     "naming them, cashiers and yard operators those for their gates; officials see all."
-    + roles_doc("declaration.read"),
+    + MASKED_DOC + roles_doc("declaration.read"),
 )
 def list_declarations(
     ctx: Ctx,
@@ -95,7 +101,7 @@ def list_declarations(
     perishable: bool | None = None,
     page: Annotated[int, Query(ge=1)] = 1,
     page_size: Annotated[int, Query(ge=1, le=200)] = 50,
-) -> dict[str, Any]:
+) -> Response:
     if direction is not None and direction not in DIRECTIONS:
         raise ValidationFailed([FieldError("direction", f"must be one of {', '.join(DIRECTIONS)}")])
     if date_from and date_to and date_to < date_from:
@@ -108,8 +114,18 @@ def list_declarations(
         perishable=perishable,
     )
     rows, total = service.list_page(db, f, page, page_size, actor=actor, network=network)
-    return {"items": [service.to_out(r, API_BASE) for r in rows], "total": total, "page": page,
-            "page_size": page_size}
+    body = DeclarationPage.model_validate({
+        "items": [service.to_out(r, API_BASE) for r in rows], "total": total, "page": page,
+        "page_size": page_size}).model_dump(mode="json")
+    body["items"] = [_masked_for(actor, item) for item in body["items"]]
+    return JSONResponse(body)
+
+
+def _masked_for(actor: Principal, body: dict[str, Any]) -> dict[str, Any]:
+    """Drivers' document numbers and phones masked for roles that do not need them."""
+    if privacy.needs_personal_data(actor):
+        return body
+    return {**body, "vehicles": privacy.masked_vehicles(body["vehicles"])}
 
 
 @router.get(
@@ -118,14 +134,14 @@ def list_declarations(
     responses=NOT_FOUND,
     summary="Read one declaration",
     description="By id or short reference. A declaration you may not see is reported as not "
-    "found." + roles_doc("declaration.read"),
+    "found." + MASKED_DOC + roles_doc("declaration.read"),
 )
 def read_declaration(declaration_id: DeclId, ctx: Ctx, db: Db, actor: Reader) -> Response:
     network = networks.in_force_or_none(db, ctx.clock.now())
     row = service.get(db, declaration_id, actor=actor, network=network)
     payload = DeclarationOut.model_validate(service.to_out(row, API_BASE))
-    return Response(payload.model_dump_json(), media_type="application/json",
-                    headers={"ETag": f'"{row.revision}"'})
+    return JSONResponse(_masked_for(actor, payload.model_dump(mode="json")),
+                        headers={"ETag": f'"{row.revision}"'})
 
 
 def _with_warnings(row: Any, network: Any) -> dict[str, Any]:

@@ -11,6 +11,7 @@ from borderflow.api.deps import Ctx, Db, if_match_number, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
+from borderflow.domain import privacy
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, may_record_step
 from borderflow.domain.network import Network
@@ -84,7 +85,9 @@ def trip_out(row: Trip, actor: Principal, network: Network, now: Any) -> dict[st
         "gate": row.gate, "flow": row.flow, "direction": row.direction,
         "procedure": state["procedure"]["code"], "reroutes": int(state.get("reroutes", 0)),
         "priority": row.priority, "status": row.status, "location": row.location,
-        "on_hold": row.on_hold, "version": row.version, "facts": state["facts"],
+        "on_hold": row.on_hold, "version": row.version,
+        "facts": state["facts"] if privacy.needs_personal_data(actor)
+        else privacy.masked_facts(state["facts"]),
         "steps": steps, "pending_for_you": mine,
         "next_expected": [s["code"] for s in pending],
         "milestones": state["milestones"], "deadlines": state["deadlines"],

@@ -1,0 +1,62 @@
+"""``borderflow privacy``: purge personal data past its retention period, export everything
+stored about a driver."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from borderflow.clock import SystemClock
+from borderflow.domain.access import SYSTEM, Principal, Role
+
+privacy_app = typer.Typer(help="Personal data: retention and data-subject exports.",
+                          no_args_is_help=True)
+
+
+@privacy_app.command("purge")
+def privacy_purge() -> None:
+    """Delete or anonymise personal data past its retention period (the BORDERFLOW_*_RETENTION
+    settings; see docs/security.md). The API process does the same every
+    BORDERFLOW_RETENTION_INTERVAL_SECONDS; safe to run again."""
+    from borderflow.cli.main import console, session_scope
+    from borderflow.config import get_settings
+    from borderflow.privacy import service
+    from borderflow.privacy.loop import retention
+
+    with session_scope() as session:
+        done = service.purge(session, retention(get_settings()), now=SystemClock().now(),
+                             actor=SYSTEM)
+    console.print("purged: " + ", ".join(f"{k} {v:,}" for k, v in done.items()))
+
+
+@privacy_app.command("export")
+def privacy_export(
+    driver_document: Annotated[str, typer.Option(help="The driver's document number")],
+    output: Annotated[Path, typer.Option("-o", "--output", help="JSON file to write")],
+    by: Annotated[str | None, typer.Option(help="Username of the admin making the export "
+                                                "(recorded in the audit log)")] = None,
+) -> None:
+    """Write everything stored about one driver (accounts, declarations naming them, trips and
+    their events, devices, positions, notifications, audit rows about them) to a JSON file.
+    Other drivers' data is left out or masked. Audited."""
+    from borderflow.account import service as accounts
+    from borderflow.cli.main import console, err, session_scope
+    from borderflow.privacy import service
+
+    with session_scope() as session:
+        actor: Principal = SYSTEM
+        if by is not None:
+            actor = accounts.to_principal(accounts.find_account(session, by))
+            if Role.ADMIN not in actor.roles:
+                err.print(f"[red]error:[/red] --by {by}: only an admin exports personal data")
+                raise typer.Exit(code=1)
+        data = service.export_driver(session, driver_document.strip(), actor=actor,
+                                     now=SystemClock().now())
+        output.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str),
+                          encoding="utf-8")
+        output.chmod(0o600)
+    counts = ", ".join(f"{k} {len(v):,}" for k, v in data.items() if isinstance(v, list))
+    console.print(f"Wrote {output} ({counts})")

@@ -1,0 +1,1 @@
+"""Personal data: retention (purge) and the data-subject export of a driver."""
