@@ -4,6 +4,7 @@ stored about a driver."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -55,8 +56,9 @@ def privacy_export(
                 raise typer.Exit(code=1)
         data = service.export_driver(session, driver_document.strip(), actor=actor,
                                      now=SystemClock().now())
-        output.write_text(json.dumps(data, ensure_ascii=False, indent=2, default=str),
-                          encoding="utf-8")
-        output.chmod(0o600)
+        fd = os.open(output, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # private at once
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, ensure_ascii=False, indent=2, default=str)
+        output.chmod(0o600)  # a file that already existed
     counts = ", ".join(f"{k} {len(v):,}" for k, v in data.items() if isinstance(v, list))
     console.print(f"Wrote {output} ({counts})")
