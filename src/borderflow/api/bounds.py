@@ -273,22 +273,26 @@ def _no_constants(name: str) -> Any:
     raise ValueError(name)
 
 
+NOT_JSON = object()
+"""What :func:`parse_json` gives for a body that is not UTF-8 JSON text."""
+
+
 def parse_json(body: bytes) -> tuple[Any, list[FieldError]]:
-    """A JSON body parsed, or why it cannot be: not UTF-8, not JSON (with line and column),
-    or refused by :func:`json_problems`."""
+    """A JSON body parsed, or why it cannot be: not UTF-8, not JSON (with line and column;
+    the document is then :data:`NOT_JSON`), too deep, or refused by :func:`json_problems`."""
     try:
         document = json.loads(body.decode("utf-8"), parse_constant=_no_constants)
     except UnicodeDecodeError:
-        return None, [FieldError("body", msg("The request body is not UTF-8 text."))]
+        return NOT_JSON, [FieldError("body", msg("The request body is not UTF-8 text."))]
     except RecursionError:
         return None, [FieldError("body", msg("Nested more than {count} levels deep.",
                                              count=MAX_JSON_DEPTH))]
     except ValueError as exc:
         if isinstance(exc, json.JSONDecodeError):
-            return None, [FieldError("body", msg(
+            return NOT_JSON, [FieldError("body", msg(
                 "The request body is not valid JSON: {problem} (line {line}, column {column}).",
                 problem=exc.msg, line=exc.lineno, column=exc.colno))]
-        return None, [FieldError("body", msg("The request body is not valid JSON: {problem}.",
+        return NOT_JSON, [FieldError("body", msg("The request body is not valid JSON: {problem}.",
                                              problem=f"{exc} is not a JSON number"))]
     return document, json_problems(document)
 
@@ -430,7 +434,7 @@ class InputBounds:
         content_type = (_header(scope, b"content-type") or "").split(";")[0].strip().lower()
         if body and (content_type == "application/json" or content_type.endswith("+json")):
             document, problems = parse_json(body)
-            if document is None and scope["path"] in LENIENT_JSON:
+            if document is NOT_JSON and scope["path"] in LENIENT_JSON:
                 problems = []
             if problems:
                 raise _Refused(ValidationFailed(problems))
