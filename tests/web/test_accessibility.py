@@ -103,7 +103,8 @@ def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any
              "/portal": "enterprise", "/portal/declarations/new": "enterprise",
              f"/portal/declarations/{declaration}/amend": "enterprise",
              f"/portal/trips/{ref}": "enterprise", "/reports": "regulator",
-             "/reports?gate=huu-nghi": "regulator", "/sim": "regulator"}
+             "/reports?gate=huu-nghi": "regulator", "/sim": "regulator",
+             "/account": "customs"}
     patterns = {path.split("?")[0].replace(ref, "{reference}").replace(declaration,
                                                                         "{reference}")
                 for path in pages}

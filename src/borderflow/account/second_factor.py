@@ -75,9 +75,9 @@ class Enrolment:
     secret: str
     uri: str
 
-    def qr_svg(self) -> str:
+    def qr_svg(self, title: str = "QR code") -> str:
         """The otpauth address as an inline SVG QR code (drawn here, nothing fetched)."""
-        svg: str = segno.make(self.uri, error="m").svg_inline(scale=4, border=2)
+        svg: str = segno.make(self.uri, error="m").svg_inline(scale=4, border=2, title=title)
         return svg
 
 

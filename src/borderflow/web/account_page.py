@@ -21,6 +21,7 @@ from borderflow.web.pages import _local_path, formatter, home_of, login_first, r
 
 router = APIRouter(include_in_schema=False)
 
+QR_TITLE = N_("QR code for the authenticator app")
 ENROLLED = N_("Second factor set up. Your other sessions were ended.")
 ACCOUNT_DONE = {"ended": N_("The session was ended."), "enrolled": ENROLLED}
 """``?done=`` after a form of the account page: what the page confirms."""
@@ -114,7 +115,8 @@ def _view(request: Request, ctx: AppContext, db: Session, found: sessions.Found,
         enrolling=found.row.stage == "enrol",
         enrolled=second_factor.confirmed(db, account.id) is not None,
         required=second_factor.required(ctx.settings, second_factor.roles_of(account)),
-        enrolment=enrolment, qr=enrolment.qr_svg() if enrolment else None,
+        enrolment=enrolment,
+        qr=enrolment.qr_svg(formatter(request).gettext(QR_TITLE)) if enrolment else None,
         sessions=sessions.live_sessions(db, account.id, now=now), this=found.row.id,
         notice=notice, error=error, recovery_codes=recovery_codes)
 
