@@ -5,16 +5,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from borderflow import __version__
+from borderflow import __version__, production
 from borderflow.account.endpoints import router as account_router
+from borderflow.account.throttle import LoginThrottle
 from borderflow.api import errors, openapi
 from borderflow.api.bounds import BodyLimits, InputBounds
 from borderflow.api.context import AppContext
+from borderflow.api.protect import SecurityHeaders
+from borderflow.api.ratelimit import RATE_LIMITED, RequestLimits, build_storage, rate_limit
 from borderflow.clock import Clock, SystemClock
-from borderflow.config import SANDBOX_PATH, Settings, get_settings
+from borderflow.config import SANDBOX_PATH, Settings, get_settings, secret
 from borderflow.declaration.endpoints import router as declaration_router
 from borderflow.declaration.endpoints import short_router
 from borderflow.demo.run import lifespan_with_demo
@@ -88,6 +91,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     engine = make_engine(settings.database_url)
+    production.check(settings, engine)  # production mode: refuse any unsafe setting
     ctx = AppContext(
         settings=settings,
         engine=engine,
@@ -104,16 +108,21 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         redoc_url="/redoc",
         openapi_url="/openapi.json",
         lifespan=lifespan,
+        dependencies=[Depends(rate_limit)],
+        responses=RATE_LIMITED,
     )
     app.state.ctx = ctx
+    limit_store = build_storage(settings)
+    app.state.request_limits = RequestLimits.from_settings(settings, limit_store)
+    app.state.login_throttle = LoginThrottle.from_settings(settings, limit_store)
     app.state.fences = FenceCache(settings.geofence_margin_m)
     app.state.telemetry = build_bus(settings, ctx.sessions, ctx.clock, app.state.fences)
     outbox.bind_channels(ctx.sessions, settings.notify_channel_list)
     app.state.notifiers = build_channels(settings)
     app.state.gateway = build_gateway(settings)
-    if settings.payment_gateway == "sandbox":
+    if settings.payment_gateway == "sandbox" and not settings.production:
         app.state.sandbox = SandboxGateway(
-            settings.vnpay_tmn_code, settings.vnpay_hash_secret,
+            settings.vnpay_tmn_code, secret(settings.vnpay_hash_secret) or "",
             settings.public_base_url.rstrip("/") + IPN_PATH, clock=ctx.clock)
         app.mount(SANDBOX_PATH, app.state.sandbox.app)
     errors.install(app, html=web_error_page)
@@ -122,6 +131,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         default=settings.max_body_bytes, telemetry=settings.max_body_telemetry_bytes,
         image=settings.max_body_image_bytes, upload=settings.max_body_upload_bytes,
         history=settings.max_body_history_bytes))
+    app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(RequestMiddleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
