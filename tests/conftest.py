@@ -167,7 +167,7 @@ def settings(database: Database, tmp_path: Path) -> Settings:
                     secret_key="test-secret-key-that-is-long-enough-for-hs256",
                     log_level="WARNING", public_base_url="https://gate.example",
                     dispatch_interval_seconds=0, notify_interval_seconds=0,
-                    telemetry_bus="inline")
+                    telemetry_bus="inline", throttling=False)  # on in tests/security
 
 
 @pytest.fixture
@@ -212,7 +212,7 @@ def auth(db: Peek, settings: Settings, clock: FixedClock) -> Any:
 
     def headers(username: str, **extra: str) -> dict[str, str]:
         account = db.one(select(Account).where(Account.username == username))
-        token = security.issue_token(account.id, account.username, key=settings.secret_key or "",
+        token = security.issue_token(account.id, account.username, key=settings.resolved_secret_key(),
                                      now=clock.now(), minutes=15)
         return {"Authorization": f"Bearer {token}", **extra}
 

@@ -92,7 +92,7 @@ class Demo:
             with make_session_factory(engine, write=False)() as s:
                 account = s.scalars(select(Account).where(Account.username == username)).one()
                 token = security.issue_token(account.id, account.username,
-                                             key=self.settings.secret_key or "",
+                                             key=self.settings.resolved_secret_key(),
                                              now=self.clock.now(), minutes=15)
         finally:
             engine.dispose()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 import socket
 from datetime import time
@@ -10,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -21,6 +22,8 @@ DEFAULT_TARIFF_FILE = PACKAGE_DIR / "data" / "tariff" / "lang-son-2025.yaml"
 DEFAULT_SCENARIOS_DIR = PACKAGE_DIR / "data" / "scenarios"
 WILDCARD_HOSTS = frozenset({"", "0.0.0.0", "::", "[::]"})  # noqa: S104 - compared, never bound
 """Hosts that mean "every interface": no one reaches the server at such an address."""
+RATE_PATTERN = r"^[0-9]{1,9} ?(/|per) ?[0-9]{0,6} ?(second|minute|hour|day)s?$"
+"""A rate limit as the ``limits`` library writes it (``600/minute``, ``10 per 5 seconds``)."""
 NOTIFY_CHANNELS = ("in_app", "sms", "webhook")
 """Channels notifications can go out on."""
 
@@ -39,14 +42,61 @@ class Settings(BaseSettings):
         "whatever the working directory).")
     host: str = "127.0.0.1"
     port: int = 8000
-    secret_key: str | None = Field(
+    secret_key: SecretStr | None = Field(
         default=None,
         description=(
             "Key that signs access tokens. If unset, a random key is created once in "
-            "VAR_DIR/secret.key (fine for one machine; set it explicitly when running several)."
+            "VAR_DIR/secret.key (fine for one machine; set it explicitly when running several; "
+            "required in production)."
         ),
     )
     access_token_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    env: Literal["development", "production"] = Field(
+        default="development",
+        description="production: refuse to start with any unsafe setting (see "
+        "docs/security.md, Production mode); restrict /metrics and /docs; HSTS and Secure "
+        "cookies.")
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="Redis (redis://[:password@]host:6379/0) that keeps the rate limits and "
+        "login failures of every worker; unset: each process keeps its own in memory.")
+    ops_token: SecretStr | None = Field(
+        default=None,
+        description="In production, /metrics, /docs, /redoc and /openapi.json answer a request "
+        "carrying `Authorization: Bearer <this token>` (e.g. Prometheus's scrape) or coming "
+        "from OPS_NETWORKS; everyone else gets 404.")
+    ops_networks: str = Field(
+        default="",
+        description="In production, comma-separated addresses or networks (CIDR, e.g. "
+        "10.0.0.0/8, 127.0.0.1) that may read /metrics and the API documentation without "
+        "the token.")
+    throttling: bool = Field(
+        default=True, description="Rate limits and login lockout on (false: off, for tests).")
+    login_max_failures: int = Field(
+        default=5, ge=1, le=1000,
+        description="Failed logins of one account from one address before it is locked out.")
+    login_max_failures_account: int = Field(
+        default=20, ge=1, le=10000,
+        description="Failed logins of one account from every address before it is locked out.")
+    login_max_failures_ip: int = Field(
+        default=50, ge=1, le=100000,
+        description="Failed logins from one address over every account before it is locked "
+        "out.")
+    login_lockout_minutes: int = Field(
+        default=15, ge=1, le=24 * 60,
+        description="Window in which failed logins are counted; a lockout ends when the "
+        "oldest failure in it is this old.")
+    rate_limit_writes: str = Field(
+        default="1200/minute", pattern=RATE_PATTERN,
+        description="Writes (POST, PUT, PATCH, DELETE) one client (API key, token or "
+        "session; else one address) may send, e.g. 1200/minute.")
+    rate_limit_public_reads: str = Field(
+        default="1200/minute", pattern=RATE_PATTERN,
+        description="Reads without credentials one address may send.")
+    rate_limit_telemetry: str = Field(
+        default="12000/minute", pattern=RATE_PATTERN,
+        description="Position messages (/api/v1/telemetry/osmand, owntracks, positions) one "
+        "address may send.")
     demo_traffic: bool = Field(
         default=False, description="Run the demo traffic (simulated actors) next to the "
         "server; `make run` turns it on.")
@@ -157,8 +207,8 @@ class Settings(BaseSettings):
     )
     vnpay_tmn_code: str = Field(default="BFSANDBX", min_length=1, max_length=20,
                                 description="VNPay merchant (terminal) code.")
-    vnpay_hash_secret: str = Field(
-        default=SANDBOX_SECRET,
+    vnpay_hash_secret: SecretStr = Field(
+        default=SecretStr(SANDBOX_SECRET),
         description="VNPay hash secret; the default only works with the sandbox.")
     vnpay_pay_url: str | None = Field(
         default=None, description="VNPay payment page (default: the sandbox's).")
@@ -174,7 +224,7 @@ class Settings(BaseSettings):
     webhook_url: str | None = Field(
         default=None, description="Where enterprise notifications are POSTed (webhook channel)."
     )
-    webhook_secret: str | None = Field(
+    webhook_secret: SecretStr | None = Field(
         default=None, description="Key of the HMAC-SHA256 signature of every webhook body."
     )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
@@ -264,7 +314,7 @@ class Settings(BaseSettings):
             if not self.vnpay_pay_url or not self.vnpay_api_url:
                 raise ValueError("the vnpay gateway needs BORDERFLOW_VNPAY_PAY_URL and "
                                  "BORDERFLOW_VNPAY_API_URL")
-            if self.vnpay_hash_secret == SANDBOX_SECRET:
+            if secret(self.vnpay_hash_secret) == SANDBOX_SECRET:
                 raise ValueError("the vnpay gateway needs the merchant's "
                                  "BORDERFLOW_VNPAY_HASH_SECRET")
         return self
@@ -295,17 +345,53 @@ class Settings(BaseSettings):
         """``BORDERFLOW_PUBLIC_BASE_URL`` was given (it wins over where the server listens)."""
         return "public_base_url" in self.model_fields_set
 
+    @property
+    def production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def ops_network_list(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(n.strip(), strict=False)
+                     for n in self.ops_networks.split(",") if n.strip())
+
+    @field_validator("ops_networks")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        for part in (n.strip() for n in value.split(",")):
+            if part:
+                try:
+                    ipaddress.ip_network(part, strict=False)
+                except ValueError:
+                    raise ValueError(f"{part!r} is not an address or network") from None
+        return value
+
     def resolved_secret_key(self) -> str:
-        if self.secret_key:
-            return self.secret_key
+        explicit = secret(self.secret_key)
+        if explicit:
+            return explicit
         path = self.var_dir / "secret.key"
         if path.exists():
             return path.read_text().strip()
         self.var_dir.mkdir(parents=True, exist_ok=True)
         key = secrets.token_urlsafe(48)
-        path.write_text(key)
-        path.chmod(0o600)
+        write_private(path, key.encode())
         return key
+
+
+def secret(value: SecretStr | str | None) -> str | None:
+    """The text of a secret setting (``SecretStr`` keeps it out of reprs and logs)."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    return value
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Create ``path`` readable by its owner only (0600) from the first byte: the file is
+    opened with that mode (never widened and narrowed afterwards); an existing file is left
+    alone (FileExistsError)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
 
 
 def machine_name() -> str | None:

@@ -143,6 +143,18 @@ class Unavailable(AppError):
     retry_after_seconds = 5
 
 
+class TooManyRequests(AppError):
+    """Too many requests (or failed logins) from this caller in a while; send again after
+    ``Retry-After`` seconds."""
+
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after_seconds: int) -> None:
+        super().__init__(message)
+        self.retry_after_seconds = max(1, int(retry_after_seconds))
+
+
 class NotFound(AppError):
     status_code = 404
     code = "not_found"

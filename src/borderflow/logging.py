@@ -8,6 +8,7 @@ import sys
 import structlog
 
 from borderflow.domain.privacy import mask_log_event
+from borderflow.redaction import redact_credentials
 
 
 def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
@@ -23,7 +24,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
         else structlog.dev.ConsoleRenderer(colors=False)
     )
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, renderer],
+        processors=[*shared, structlog.processors.format_exc_info, redact_credentials,
+                    renderer],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         logger_factory=structlog.PrintLoggerFactory(sys.stderr),
         cache_logger_on_first_use=False,
@@ -32,7 +34,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(
         structlog.stdlib.ProcessorFormatter(
-            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, renderer],
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                        redact_credentials, renderer],
             foreign_pre_chain=shared,
         )
     )

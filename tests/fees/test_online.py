@@ -11,6 +11,7 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from borderflow import config
 from borderflow.config import Settings
 from borderflow.fees.gateway import sign
 from borderflow.store.models import GatewayCallback, Payment
@@ -74,7 +75,7 @@ def test_callbacks_are_checked_in_the_gateways_order(
 ) -> None:
     _, inv = _trip(live, auth)
     started = _start(live, auth, inv["number"])
-    secret = settings.vnpay_hash_secret
+    secret = config.secret(settings.vnpay_hash_secret) or ""
     good = {"vnp_Amount": str(inv["due"] * 100), "vnp_BankCode": "NCB",
             "vnp_PayDate": "20261123081500", "vnp_ResponseCode": "00",
             "vnp_TmnCode": settings.vnpay_tmn_code, "vnp_TransactionNo": "99000001",
@@ -187,7 +188,8 @@ def test_an_unexpected_failure_is_answered_99_and_writes_nothing(
     params = _signed({"vnp_Amount": str(inv["due"] * 100), "vnp_ResponseCode": "00",
                       "vnp_TmnCode": settings.vnpay_tmn_code, "vnp_TransactionNo": "1",
                       "vnp_TransactionStatus": "00", "vnp_TxnRef": started["txn_ref"],
-                      "vnp_PayDate": "20261123081500"}, settings.vnpay_hash_secret)
+                      "vnp_PayDate": "20261123081500"},
+                     config.secret(settings.vnpay_hash_secret) or "")
 
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk full")

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Query
+from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from borderflow import audit
-from borderflow.account import service
+from borderflow.account import service, throttle
 from borderflow.account.schemas import (
     AccountIn,
     AccountOut,
@@ -47,7 +47,9 @@ def _account_out(a: Any) -> dict[str, Any]:
 
 @router.post(
     "/auth/token", response_model=TokenOut, tags=["auth"],
-    responses={401: {"model": ErrorResponse, "description": "Wrong username or password"}},
+    responses={401: {"model": ErrorResponse, "description": "Wrong username or password"},
+               429: {"model": ErrorResponse, "description": "Too many failed logins: locked "
+                     "out for the seconds in `Retry-After`"}},
     summary="Log in (OAuth2 password flow)",
     description="Form fields `username` and `password`, and `otp` (the authenticator app's "
     "code, or a recovery code) for accounts with a second factor. Returns a short-lived "
@@ -55,15 +57,18 @@ def _account_out(a: Any) -> dict[str, Any]:
     "audited.\n\n**Roles:** anyone.",
 )
 def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: Db,
-          otp: Annotated[str, Form(max_length=20)] = "") -> dict[str, Any]:
+          request: Request, otp: Annotated[str, Form(max_length=20)] = "") -> dict[str, Any]:
     minutes = ctx.settings.access_token_minutes
+    throttle.guard_login(request, form.username)
     try:
         token = service.login(db, form.username, form.password, key=ctx.secret_key,
                               now=ctx.clock.now(), minutes=minutes, code=otp or None,
                               settings=ctx.settings)
     except Unauthorized:
         db.commit()  # keep the audit row of the refusal
+        throttle.login_failed(request, db, form.username)
         raise
+    throttle.login_succeeded(request, form.username)
     return {"access_token": token, "token_type": "bearer", "expires_in": minutes * 60}
 
 

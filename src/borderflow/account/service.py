@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow import audit
-from borderflow.account import security
+from borderflow.account import passwords, security
 from borderflow.config import Settings
 from borderflow.domain.access import ANONYMOUS, Principal, Role
 from borderflow.domain.network import Network
@@ -27,7 +27,7 @@ from borderflow.errors import (
 )
 from borderflow.store.models import Account, ApiKey, Enterprise
 
-MIN_PASSWORD_LENGTH = 10
+MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
 
 
 def to_principal(account: Account) -> Principal:
@@ -175,11 +175,9 @@ def check_spec(spec: AccountSpec, network: Network | None) -> tuple[AccountSpec,
     if not spec.username.strip() or len(spec.username) > 80:
         errors.append(FieldError("username", msg("must be 1 to 80 characters")))
     if spec.kind == "user":
-        if spec.password is not None and len(spec.password) < MIN_PASSWORD_LENGTH:
-            errors.append(
-                FieldError("password", msg("must have at least {count} characters",
-                                           count=MIN_PASSWORD_LENGTH))
-            )
+        if spec.password is not None:
+            errors.extend(FieldError("password", reason)
+                          for reason in passwords.problems(spec.password, spec.username))
     elif spec.password is not None:
         errors.append(FieldError("password", msg("machine clients use API keys, not passwords")))
     if Role.ENTERPRISE in spec.roles:

@@ -13,8 +13,15 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from borderflow.errors import AppError, FieldError, Unavailable, ValidationFailed, msg
 from borderflow.api.openapi import allowed_methods
+from borderflow.errors import (
+    AppError,
+    FieldError,
+    TooManyRequests,
+    Unavailable,
+    ValidationFailed,
+    msg,
+)
 from borderflow.jsondoc import clean_message, loc_to_path, pydantic_reason
 
 log = structlog.get_logger("borderflow.api")
@@ -66,7 +73,7 @@ def headers_for(err: AppError) -> dict[str, str] | None:
     """The headers an error's answer carries: how to authenticate, when to send again."""
     if err.status_code == 401:
         return {"WWW-Authenticate": "Bearer"}
-    if isinstance(err, Unavailable):
+    if isinstance(err, (Unavailable, TooManyRequests)):
         return {"Retry-After": str(err.retry_after_seconds)}
     return None
 

@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from sqlalchemy.orm import Session
 
-from borderflow import bootstrap
+from borderflow import bootstrap, production
 from borderflow.account import service as accounts
 from borderflow.cli.audit import audit_app
 from borderflow.cli.exchange import exchange_app
@@ -35,6 +35,7 @@ from borderflow.exchange import signing
 from borderflow.fees import tariffs
 from borderflow.logging import configure_logging
 from borderflow.network import service as networks
+from borderflow.redaction import redact
 from borderflow.store import migrate
 from borderflow.store.session import make_engine, make_session_factory
 
@@ -104,6 +105,11 @@ def serve(
         get_settings.cache_clear()
         settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    try:
+        production.check(settings, make_engine(settings.database_url))
+    except production.UnsafeForProduction as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
     _log_public_base_url(settings.public_base_url, host, port, derived=derived)
     settings.resolved_secret_key()  # created once, before workers start
     uvicorn.run("borderflow.app:create_server_app", factory=True, host=host, port=port,
@@ -141,6 +147,9 @@ def setup(
     Safe to run again: it only does what is missing.
     """
     settings = get_settings()
+    if demo and settings.production:
+        err.print("[red]error:[/red] BORDERFLOW_ENV=production: no demo accounts")
+        raise typer.Exit(code=2)
     migrate.upgrade(settings.database_url)
     clock = SystemClock()
     with session_scope() as session:
@@ -423,7 +432,8 @@ def telemetry_process(
     sessions = make_session_factory(engine)
     cache = FenceCache(settings.geofence_margin_m)
     clock = SystemClock()
-    console.print(f"processing positions from {settings.nats_url} ({settings.nats_stream}, "
+    console.print(f"processing positions from {redact(settings.nats_url)} "
+                  f"({settings.nats_stream}, "
                   f"partition(s) {', '.join(map(str, owned))} of {count})")
     processor = Processor(sessions, clock, cache)
     tune_gc()

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
-from borderflow.config import Settings
+from borderflow.config import Settings, secret
 from borderflow.domain.access import Principal
 from borderflow.fees import invoices, online
 from borderflow.fees.gateway import VNPay
@@ -31,7 +31,8 @@ RETURN_PATH = "/api/v1/payments/vnpay/return"
 
 def build_gateway(settings: Settings) -> VNPay:
     pay_url, api_url = settings.gateway_urls()
-    return VNPay(settings.vnpay_tmn_code, settings.vnpay_hash_secret, pay_url, api_url)
+    return VNPay(settings.vnpay_tmn_code, secret(settings.vnpay_hash_secret) or "", pay_url,
+                 api_url)
 
 
 def gateway_of(request: Request) -> VNPay:

@@ -28,7 +28,7 @@ import httpx
 import structlog
 
 from borderflow import __version__
-from borderflow.config import Settings
+from borderflow.config import Settings, secret
 from borderflow.domain.notices import Texts
 from borderflow.store.models import Notification
 
@@ -202,8 +202,9 @@ def build_channels(settings: Settings) -> dict[str, Notifier]:
         elif name == "sms":
             out[name] = SmsChannel(sms_gateway(settings))
         elif name == "webhook":
-            if not (settings.webhook_url and settings.webhook_secret):
+            hook_secret = secret(settings.webhook_secret)
+            if not (settings.webhook_url and hook_secret):
                 raise ValueError("the webhook channel needs a URL and a secret")
-            out[name] = WebhookChannel(settings.webhook_url, settings.webhook_secret,
+            out[name] = WebhookChannel(settings.webhook_url, hook_secret,
                                        settings.webhook_timeout_seconds)
     return out

@@ -17,6 +17,7 @@ from jinja2 import pass_context
 from sqlalchemy import select
 
 from borderflow.account import service as accounts
+from borderflow.account import throttle
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import controls
@@ -32,7 +33,7 @@ from borderflow.domain.access import (
 )
 from borderflow.domain.network import Network
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
-from borderflow.errors import N_, AppError, Unauthorized, msg
+from borderflow.errors import N_, AppError, TooManyRequests, Unauthorized, msg
 from borderflow.network import service as networks
 from borderflow.store.models import Account, Device, Trip
 from borderflow.telemetry import service as telemetry
@@ -302,11 +303,20 @@ def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
     session.check_csrf(request, csrf)
     fmt = formatter(request)
     try:
+        throttle.guard_login(request, username)
+    except TooManyRequests as exc:
+        page = render(request, "login.html", status=429, next=next, username=username,
+                      error=fmt.error(exc))
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
+    try:
         account = accounts.authenticate(db, username, password, now=ctx.clock.now(),
                                         channel="web")
     except Unauthorized:
+        throttle.login_failed(request, db, username)
         return render(request, "login.html", status=401, next=next, username=username,
                        error=fmt.gettext("Wrong username or password."))
+    throttle.login_succeeded(request, username)
     from borderflow.web import account_page
 
     return account_page.after_password(request, ctx, db, account, next)
