@@ -172,6 +172,14 @@ def _bodies(doc: dict[str, Any], op: dict[str, Any], method: str) -> list[dict[s
                                           for n in names}})
                 else:
                     out.append({"data": fields})
+            for mode in ("nul", "edge", "long", "far", "past", "huge"):
+                values = {n: instance(doc, sub, mode)
+                          for n, sub in schema.get("properties", {}).items()}
+                files = {n: ("data.csv", b"a,b\n1,2\n") for n, sub in
+                         schema.get("properties", {}).items()
+                         if _resolve(doc, sub).get("format") == "binary"}
+                data = {n: str(v) for n, v in values.items() if n not in files}
+                out.append({"data": data, "files": files} if files else {"data": data})
     if not content:  # a form of the pages, or a body the route reads itself
         out += [{"data": {"a": "a\x00b", "csrf_token": "x\x00"}},
                 {"content": b"x" * 300_000, "headers": {"content-type": "text/plain"}}]

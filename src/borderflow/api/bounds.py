@@ -45,7 +45,9 @@ INT32_MAX = 2**31 - 1
 JSON_INT_LIMIT = 2**53 - 1
 """Whole numbers in JSON beyond this are not exact in JSON and fit no column."""
 MAX_JSON_DEPTH = 32
-MAX_PARAM_LENGTH = 200
+MAX_PARAM_LENGTH = 500
+MAX_HEADER_LENGTH = 200
+"""Declared headers (``Idempotency-Key``, ``If-Match``): the key's storage limit."""
 MAX_PATH_LENGTH = 400
 DATE_MIN = date(2000, 1, 1)
 DATE_MAX = date(2099, 12, 31)
@@ -177,6 +179,7 @@ def _params_of(route: APIRoute) -> list[_Param]:
 
 def _check_value(param: _Param, value: str) -> str | None:
     """Why a raw parameter value is refused, or None."""
+    limit = MAX_HEADER_LENGTH if param.where == "header" else MAX_PARAM_LENGTH
     if not control_free(value):
         return msg("Control characters are not accepted.")
     if param.kind == "int":
@@ -188,8 +191,8 @@ def _check_value(param: _Param, value: str) -> str | None:
             return msg("Must be at most {limit}.", limit=INT32_MAX)
     elif param.kind in ("date", "datetime"):
         return _check_when(param.kind, value.strip())
-    elif param.kind == "str" and len(value) > MAX_PARAM_LENGTH:
-        return msg("At most {count} characters.", count=MAX_PARAM_LENGTH)
+    elif param.kind == "str" and len(value) > limit:
+        return msg("At most {count} characters.", count=limit)
     return None
 
 
