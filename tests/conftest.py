@@ -212,8 +212,9 @@ def auth(db: Peek, settings: Settings, clock: FixedClock) -> Any:
 
     def headers(username: str, **extra: str) -> dict[str, str]:
         account = db.one(select(Account).where(Account.username == username))
-        token = security.issue_token(account.id, account.username, key=settings.resolved_secret_key(),
-                                     now=clock.now(), minutes=15)
+        token = security.issue_token(account.id, account.username,
+                                     key=settings.resolved_secret_key(), now=clock.now(),
+                                     minutes=15)
         return {"Authorization": f"Bearer {token}", **extra}
 
     return headers
