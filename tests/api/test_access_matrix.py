@@ -60,12 +60,18 @@ def _actions(dependant: Any) -> list[str]:
     return found
 
 
+SELF_ENDING = frozenset({("POST", "/api/v1/me/sessions/revoke-all")})
+"""Endpoints that end the caller's own tokens when allowed: called after all the others."""
+
+
 def endpoints(app: FastAPI) -> Iterator[Endpoint]:
+    found = []
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if isinstance(route, APIRoute):
-            for method in sorted(context.methods or ()):
-                yield Endpoint(method, str(context.path), route)
+            found += [Endpoint(method, str(context.path), route)
+                      for method in sorted(context.methods or ())]
+    yield from sorted(found, key=lambda e: e.key in SELF_ENDING)
 
 
 def action_of(endpoint: Endpoint) -> str | None:
@@ -102,8 +108,16 @@ UNCHECKED: dict[tuple[str, str], str] = {
 }
 """API routes without a role check, each open to anyone by design."""
 
+SIGNED_IN = frozenset(r.value for r in Role if r is not Role.PUBLIC)
+
 WEB_PAGES: dict[tuple[str, str], frozenset[str]] = {
-    ("POST", "/logout"): frozenset(r.value for r in Role if r is not Role.PUBLIC),
+    ("POST", "/logout"): SIGNED_IN,
+    ("POST", "/login/code"): SIGNED_IN,  # the second factor, after the password
+    ("GET", "/account"): SIGNED_IN,
+    ("POST", "/account/second-factor/start"): SIGNED_IN,
+    ("POST", "/account/second-factor/confirm"): SIGNED_IN,
+    ("POST", "/account/sessions/{session_id}/end"): SIGNED_IN,
+    ("POST", "/account/sessions/end-all"): SIGNED_IN,
     ("GET", "/driver"): frozenset({"driver"}),
     ("POST", "/driver/trips/{reference}/acknowledge"): frozenset({"driver"}),
     ("POST", "/driver/device"): frozenset({"driver"}),
