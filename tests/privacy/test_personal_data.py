@@ -150,7 +150,7 @@ def _age(session: Session, trip_id: str, status: str, days: float) -> None:
 
 
 def test_finished_trips_past_the_period_lose_their_driver_and_nothing_else_does(
-    declared: dict[str, Any], sessions: sessionmaker[Session]
+    client: TestClient, auth: Any, declared: dict[str, Any], sessions: sessionmaker[Session]
 ) -> None:
     with sessions() as s:
         trips = s.scalars(select(Trip).where(Trip.declaration_id == declared["id"])
@@ -174,7 +174,7 @@ def test_finished_trips_past_the_period_lose_their_driver_and_nothing_else_does(
         assert old.driver_document == "0010****2345"
         assert old.state["facts"]["driver"] == {
             "name": privacy.PURGED, "document_type": "vn_citizen_id",
-            "document_number": "0010****2345", "phone": None}
+            "document_number": "0010****2345", "phone": ""}
         assert old.state["facts"]["plate"] == "29C-123.45"  # the figures stay
         assert recent.driver_document == OTHER_DOC
         assert recent.state["facts"]["driver"]["phone"] == "+84987654321"
@@ -205,6 +205,19 @@ def test_finished_trips_past_the_period_lose_their_driver_and_nothing_else_does(
         assert set(s.scalars(select(DeclarationVehicle.driver_document).where(
             DeclarationVehicle.declaration_id == declared["id"]))) == {
             "0010****2345", "0010****9999"}
+    # a purged declaration and its trips still read, with the drivers as purged
+    for username in ("customs", "regulator"):
+        one = client.get(f"{URL}/{declared['id']}", headers=auth(username))
+        listed = client.get(URL, headers=auth(username))
+        trips = client.get("/api/v1/trips", params={"q": declared["reference"]},
+                           headers=auth(username))
+        assert one.status_code == listed.status_code == trips.status_code == 200, one.text
+        assert [v["driver"] for v in one.json()["vehicles"]] == [
+            {"name": privacy.PURGED, "document_type": "vn_citizen_id",
+             "document_number": number, "phone": "", "crosses_border": False}
+            for number in ("0010****2345", "0010****9999")]
+        assert {t["facts"]["driver"]["name"] for t in trips.json()["items"]} == {
+            privacy.PURGED}
 
 
 @pytest.fixture

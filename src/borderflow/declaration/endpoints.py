@@ -114,11 +114,27 @@ def list_declarations(
         perishable=perishable,
     )
     rows, total = service.list_page(db, f, page, page_size, actor=actor, network=network)
-    body = DeclarationPage.model_validate({
-        "items": [service.to_out(r, API_BASE) for r in rows], "total": total, "page": page,
-        "page_size": page_size}).model_dump(mode="json")
-    body["items"] = [_masked_for(actor, item) for item in body["items"]]
-    return JSONResponse(body)
+    items = [_masked_for(actor, _checked(service.to_out(r, API_BASE))) for r in rows]
+    return JSONResponse({"items": items, "total": total, "page": page, "page_size": page_size})
+
+
+_STAND_IN = {"name": privacy.PURGED, "document_type": "passport", "document_number": "PURGED",
+             "phone": "+84900000000"}
+
+
+def _checked(out: dict[str, Any]) -> dict[str, Any]:
+    """The declaration checked against ``DeclarationOut``, as JSON. A driver anonymised after
+    the retention period (whose masked number is no longer a valid document) is checked as a
+    stand-in and answered as stored."""
+    purged = {i: v["driver"] for i, v in enumerate(out["vehicles"])
+              if v.get("driver", {}).get("name") == privacy.PURGED}
+    if purged:
+        out = {**out, "vehicles": [{**v, "driver": _STAND_IN} if i in purged else v
+                                   for i, v in enumerate(out["vehicles"])]}
+    body: dict[str, Any] = DeclarationOut.model_validate(out).model_dump(mode="json")
+    for i, driver in purged.items():
+        body["vehicles"][i]["driver"] = {**body["vehicles"][i]["driver"], **driver}
+    return body
 
 
 def _masked_for(actor: Principal, body: dict[str, Any]) -> dict[str, Any]:
@@ -139,8 +155,7 @@ def _masked_for(actor: Principal, body: dict[str, Any]) -> dict[str, Any]:
 def read_declaration(declaration_id: DeclId, ctx: Ctx, db: Db, actor: Reader) -> Response:
     network = networks.in_force_or_none(db, ctx.clock.now())
     row = service.get(db, declaration_id, actor=actor, network=network)
-    payload = DeclarationOut.model_validate(service.to_out(row, API_BASE))
-    return JSONResponse(_masked_for(actor, payload.model_dump(mode="json")),
+    return JSONResponse(_masked_for(actor, _checked(service.to_out(row, API_BASE))),
                         headers={"ETag": f'"{row.revision}"'})
 
 

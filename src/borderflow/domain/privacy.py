@@ -61,15 +61,15 @@ def mask_driver(driver: dict[str, Any]) -> dict[str, Any]:
 
 
 def anonymise_driver(driver: dict[str, Any]) -> dict[str, Any]:
-    """The driver as kept once the retention period is over: the document masked, the name and
-    the phone gone. Statistics never use them, so they stay whole."""
+    """The driver as kept once the retention period is over: the document masked, the name
+    replaced by ``purged`` and the phone emptied (statistics never use them)."""
     out = dict(driver)
     if out.get("document_number"):
         out["document_number"] = mask_document(str(out["document_number"]))
     if "name" in out:
         out["name"] = PURGED
     if "phone" in out:
-        out["phone"] = None
+        out["phone"] = ""
     return out
 
 
