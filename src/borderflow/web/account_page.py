@@ -10,11 +10,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from borderflow import audit
-from borderflow.account import second_factor, security, sessions
+from borderflow.account import second_factor, security, sessions, throttle
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
-from borderflow.errors import N_, AppError, Unauthorized
+from borderflow.errors import N_, AppError, TooManyRequests, Unauthorized
 from borderflow.store.models import Account
 from borderflow.web import session
 from borderflow.web.pages import _local_path, formatter, home_of, login_first, render
@@ -86,11 +86,19 @@ def login_code(request: Request, ctx: Ctx, db: Db, code: Annotated[str, Form()] 
     if account is None or not account.active or version != (account.token_version or 0):
         return RedirectResponse("/login", status_code=303)
     try:
+        throttle.guard_login(request, account.username)
+    except TooManyRequests as exc:
+        page = render(request, "login_code.html", status=429, next=next, error=fmt.error(exc))
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
+    try:
         accounts.second_factor_passes(db, account, code[:40], now=now, required=True,
                                       channel="web")
     except Unauthorized:
+        throttle.login_failed(request, db, account.username)
         return render(request, "login_code.html", status=401, next=next,
                       error=fmt.gettext("Wrong or expired code."))
+    throttle.login_succeeded(request, account.username)
     return open_signed_in(request, ctx, db, account, next, how="totp")
 
 
