@@ -380,3 +380,24 @@ def test_a_drivers_export_holds_their_data_and_none_of_another_drivers(
     exported = db.scalars(select(AuditEntry).where(AuditEntry.action == "privacy.export"))
     assert [(e.actor_name, e.target_id) for e in exported] == [("admin", "0010****2345")]
     assert db.scalar(select(TripEvent.id).limit(1)) is not None
+
+
+def test_notifications_show_a_drivers_document_masked_to_the_regulator(
+    client: TestClient, auth: Any, declared: dict[str, Any], sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as s:
+        trip_id = s.scalars(select(Trip.id).where(Trip.declaration_id == declared["id"])).first()
+        s.add(Notification(
+            trip_id=trip_id, trip_reference="T", event_seq=9999, event_type="x", kind="x",
+            recipient_kind="driver", recipient_key=DRIVER_DOC, phone="+84912345678",
+            language="vi", message_vi="m", message_en="m", message_zh="m", payload={},
+            created_at=NOW))
+        s.commit()
+    seen = {}
+    for username in ("regulator", "driver", "admin"):
+        r = client.get("/api/v1/notifications", headers=auth(username))
+        assert r.status_code == 200, r.text
+        seen[username] = {n["recipient_key"] for n in r.json()["items"]
+                          if n["recipient_kind"] == "driver" and n["event"] == "x"}
+    assert seen == {"regulator": {"0010****2345"}, "driver": {DRIVER_DOC},
+                    "admin": {DRIVER_DOC}}

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
+from borderflow.domain import privacy
 from borderflow.domain.access import Principal
 from borderflow.notify import service
 from borderflow.notify.schemas import (
@@ -29,11 +30,15 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such notification that you may see"}}
 
 
-def _out(row: Notification, deliveries: list[NotificationDelivery]) -> dict[str, Any]:
+def _out(row: Notification, deliveries: list[NotificationDelivery], actor: Principal
+         ) -> dict[str, Any]:
+    key = row.recipient_key
+    if row.recipient_kind == "driver" and not privacy.needs_personal_data(actor):
+        key = privacy.mask_document(key)  # a driver's document number, masked for the regulator
     return NotificationOut.model_validate({
         "id": row.id, "trip": row.trip_reference, "trip_id": row.trip_id,
         "event": row.event_type, "kind": row.kind, "recipient_kind": row.recipient_kind,
-        "recipient_key": row.recipient_key, "language": row.language,
+        "recipient_key": key, "language": row.language,
         "messages": {"vi": row.message_vi, "en": row.message_en, "zh": row.message_zh},
         "payload": row.payload, "created_at": row.created_at, "read_at": row.read_at,
         "deliveries": [{"channel": d.channel, "status": d.status, "attempts": d.attempts,
@@ -57,7 +62,7 @@ def list_notifications(
     rows, total = service.list_page(db, actor=actor, trip=trip, unread=unread, kind=kind,
                                     page=page, page_size=page_size)
     deliveries = service.deliveries_of(db, [r.id for r in rows])
-    return {"items": [_out(r, deliveries[r.id]) for r in rows], "total": total, "page": page,
+    return {"items": [_out(r, deliveries[r.id], actor) for r in rows], "total": total, "page": page,
             "page_size": page_size}
 
 
@@ -93,4 +98,4 @@ def retry_delivery(delivery_id: int, ctx: Ctx, db: Db, actor: Admin) -> dict[str
              + roles_doc("notifications.read"))
 def mark_read(notification_id: int, ctx: Ctx, db: Db, actor: Reader) -> dict[str, Any]:
     row = service.mark_read(db, notification_id, actor=actor, now=ctx.clock.now())
-    return _out(row, service.deliveries_of(db, [row.id])[row.id])
+    return _out(row, service.deliveries_of(db, [row.id])[row.id], actor)
