@@ -244,7 +244,7 @@ def json_problems(document: Any, limit: int = 20) -> list[FieldError]:
         items: Iterator[tuple[str | int, Any]]
         if isinstance(value, dict):
             for key in value:
-                if not control_free(key, text_block=False):
+                if not control_free(key, text_block=True):
                     out.append(FieldError(where or "body",
                                           msg("Control characters are not accepted.")))
             items = iter(value.items())

@@ -1,0 +1,182 @@
+"""Each input bound where it enters: the hostile values once seen to reach the database now
+answer 422 naming the field (or 413 for a body too large, refused before it is read)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from hypothesis import given
+from hypothesis import strategies as st
+
+from borderflow.api.bounds import (
+    JSON_INT_LIMIT,
+    MAX_JSON_DEPTH,
+    control_free,
+    json_problems,
+    parse_json,
+)
+
+Auth = Callable[..., dict[str, str]]
+
+
+def _field(response: Any) -> str:
+    assert response.status_code == 422, (response.status_code, response.text)
+    error = response.json()["error"]
+    assert error["code"] == "validation_failed"
+    return str(error["fields"][0]["field"])
+
+
+@pytest.mark.parametrize(("caller", "path", "field"), [
+    (None, "/api/v1/receipts/a%00b/verify", "token"),
+    (None, "/api/v1/tariffs/a%00b", "version"),
+    ("admin", "/api/v1/trips/a%00b", "trip_id"),
+    ("admin", "/api/v1/trips?q=a%00b", "q"),
+    ("admin", "/api/v1/declarations?gate=a%1Fb", "gate"),
+    ("admin", "/api/v1/accounts/2147483648", "account_id"),
+    ("admin", "/api/v1/audit?page=9223372036854775808", "page"),
+    ("admin", "/api/v1/trips?offset=9223372036854775808", "offset"),
+    ("admin", "/api/v1/reports/targets?year=0", "year"),
+    ("admin", "/api/v1/revenue/daily?date=9999-12-31", "date"),
+    (None, "/api/v1/tariffs/current?at=2026-12-01", "at"),
+    (None, "/api/v1/tariffs/current?at=2026-12-01T00:00:00", "at"),
+    ("admin", "/api/v1/audit?since=2026-12-01T00:00:00", "since"),
+    ("admin", "/api/v1/audit?since=9999-12-31T00:00:00Z", "since"),
+])
+def test_hostile_path_and_query_values_name_their_field(
+        client: TestClient, auth: Auth, caller: str | None, path: str, field: str) -> None:
+    headers = auth(caller) if caller else {}
+    assert _field(client.get(path, headers=headers)) == field
+
+
+def test_a_time_without_its_zone_is_refused_with_an_example(client: TestClient) -> None:
+    response = client.get("/api/v1/tariffs/current", params={"at": "2026-12-01T08:00:00"})
+    reason = response.json()["error"]["fields"][0]["reason"]
+    assert "2026-12-01T08:00:00+07:00" in reason
+    ok = client.get("/api/v1/tariffs/current", params={"at": "2026-12-01T08:00:00+07:00"})
+    assert ok.status_code == 200
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"at": "0001-01-01T00:00:00Z"}, "at"),
+    ({"at": "2026-12-01T08:00:00"}, "at"),
+    ({"goods_groups": ["x" * 41]}, "goods_groups[0]"),
+    ({"procedure": "a\u0000b"}, "procedure"),
+])
+def test_the_anonymous_quote_refuses_far_dates_naive_times_and_nul(
+        client: TestClient, body: dict[str, Any], field: str) -> None:
+    quote = {"payload_tonnes": 20, "container": "none", "regime": "export", "flow": "export",
+             **body}
+    assert _field(client.post("/api/v1/tariffs/quote", json=quote)) == field
+
+
+def test_partner_yard_counts_need_a_zoned_time_in_the_calendar(client: TestClient,
+                                                               auth: Auth) -> None:
+    for counted_at in ("2026-11-23T08:00:00", "0001-01-01T00:00:00Z"):
+        response = client.post("/api/v1/gates/huu-nghi/partner-yard", headers=auth("regulator"),
+                               json={"direction": "export", "vehicles": 3,
+                                     "counted_at": counted_at})
+        assert _field(response) == "counted_at"
+
+
+def test_an_enterprise_name_longer_than_stored_is_refused(client: TestClient,
+                                                          auth: Auth) -> None:
+    response = client.put("/api/v1/enterprises/0100109106", headers=auth("admin"),
+                          json={"name": "x" * 300})
+    assert _field(response) == "name"
+    stored = client.put("/api/v1/enterprises/0100109106", headers=auth("admin"),
+                        json={"name": "x" * 200})
+    assert stored.status_code in (200, 201), stored.text
+
+
+def test_malformed_json_names_the_problem(client: TestClient, auth: Auth) -> None:
+    response = client.post("/api/v1/declarations", content=b'{"goods": [1,',
+                           headers={**auth("enterprise"), "content-type": "application/json"})
+    assert _field(response) == "body"
+    reason = response.json()["error"]["fields"][0]["reason"]
+    assert "not valid JSON" in reason
+    assert "line 1, column 14" in reason
+
+
+def test_nul_deep_in_a_json_body_names_its_path(client: TestClient, auth: Auth) -> None:
+    body = json.dumps({"goods": [{"description": "ok"}, {"description": "a\u0000b"}]})
+    response = client.post("/api/v1/declarations", content=body.encode(),
+                           headers={**auth("enterprise"), "content-type": "application/json"})
+    assert _field(response) == "goods[1].description"
+
+
+def test_a_body_too_large_is_refused_before_it_is_read(client: TestClient,
+                                                       auth: Auth) -> None:
+    sent: list[int] = []
+
+    def chunks() -> Iterator[bytes]:
+        for i in range(64):
+            sent.append(i)
+            yield b" " * 16384  # 1 MiB in all, four times the default limit
+
+    response = client.post("/api/v1/declarations", content=chunks(),
+                           headers={**auth("enterprise"), "content-type": "application/json"})
+    assert response.status_code == 413
+    error = response.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["fields"][0]["field"] == "body"
+    declared = client.post("/api/v1/declarations", content=b"{}",
+                           headers={**auth("enterprise"), "content-type": "application/json",
+                                    "content-length": str(10**9)})
+    assert declared.status_code == 413
+
+
+def test_each_route_class_has_its_own_limit(client: TestClient, auth: Auth) -> None:
+    body = b'{"positions": []' + b" " * (300 * 1024) + b"}"  # over the default, under telemetry
+    telemetry = client.post("/api/v1/telemetry/positions", content=body,
+                            headers={**auth("admin"), "content-type": "application/json"})
+    assert telemetry.status_code != 413
+    declaration = client.post("/api/v1/declarations", content=body,
+                              headers={**auth("enterprise"),
+                                       "content-type": "application/json"})
+    assert declaration.status_code == 413
+
+
+def test_an_idempotency_key_longer_than_stored_is_refused(client: TestClient,
+                                                          auth: Auth) -> None:
+    response = client.put("/api/v1/enterprises/0100109106",
+                          headers={**auth("admin"), "Idempotency-Key": "k" * 201},
+                          json={"name": "Demo"})
+    assert _field(response) == "idempotency-key"
+
+
+# ---- invariants of the JSON checks ---------------------------------------------------------
+
+SAFE_TEXT = st.text(st.characters(blacklist_categories=("Cs",),
+                                  blacklist_characters="".join(
+                                      chr(c) for c in [*range(0x20), 0x7F] if c not in
+                                      (9, 10, 13))), max_size=20)
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers(-JSON_INT_LIMIT, JSON_INT_LIMIT) | SAFE_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(SAFE_TEXT, inner, max_size=3),
+    max_leaves=20)
+
+
+@given(JSON_VALUES)
+def test_clean_json_passes_unchanged(document: Any) -> None:
+    parsed, problems = parse_json(json.dumps(document).encode())
+    assert problems == []
+    assert parsed == document
+
+
+@given(JSON_VALUES, st.sampled_from([c for c in [*range(0x20), 0x7F] if c not in (9, 10, 13)]))
+def test_a_control_character_anywhere_is_found(document: Any, code: int) -> None:
+    hostile = {"wrapper": [document, f"x{chr(code)}y"]}
+    problems = json_problems(hostile)
+    assert [p.field for p in problems] == ["wrapper[1]"]
+    assert not control_free(chr(code), text_block=True)
+
+
+@given(st.integers(1, 3 * MAX_JSON_DEPTH))
+def test_depth_is_refused_exactly_past_the_limit(depth: int) -> None:
+    document = '{"a":' * (depth - 1) + "1" + "}" * (depth - 1)
+    _, problems = parse_json(document.encode())
+    assert bool(problems) == (depth > MAX_JSON_DEPTH)
