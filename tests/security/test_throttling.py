@@ -290,3 +290,41 @@ def test_redis_storage_is_built_from_the_setting(redis_settings: Settings) -> No
     assert storage.check()
     assert isinstance(build_storage(redis_settings.model_copy(update={"redis_url": None})),
                       MemoryStorage)
+
+
+@pytest.mark.slow
+def test_the_demo_traffic_is_never_throttled_at_ten_times_its_default_pace(
+    settings: Settings, clock: FixedClock
+) -> None:
+    """Every demo actor talks to the server from 127.0.0.1; with the default limits and the
+    demo ten times faster than `make run`'s, no request is refused."""
+    import time
+
+    from tests.conftest import served
+
+    def refused() -> float:
+        return sum(REGISTRY.get_sample_value("borderflow_rate_limited_total", {"limit": name})
+                   or 0.0 for name in ("writes", "public_reads", "telemetry"))
+
+    def sent() -> float:
+        return sum(REGISTRY.get_sample_value("borderflow_http_requests_total", labels) or 0.0
+                   for labels in _request_labels())
+
+    before, sent_before = refused(), sent()
+    with served(settings, clock, throttling=True, demo_traffic=True, demo_speed=600,
+                dispatch_interval_seconds=1) as client:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            time.sleep(2)
+            assert client.get("/healthz").status_code == 200
+    print(f"demo requests: {sent() - sent_before:.0f}")
+    assert sent() - sent_before > 100  # the demo did drive the API
+    assert refused() == before
+
+
+def _request_labels() -> list[dict[str, str]]:
+    out = []
+    for metric in REGISTRY.collect():
+        if metric.name == "borderflow_http_requests":
+            out += [dict(s.labels) for s in metric.samples if s.name.endswith("_total")]
+    return out
