@@ -105,9 +105,10 @@ def _deep(depth: int) -> str:
     return '{"a":' * depth + "1" + "}" * depth
 
 
-def _requests(app: Any, doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """(method, path, httpx keyword arguments) for every route, each with one hostile
-    value."""
+def _requests(app: Any, doc: dict[str, Any]
+              ) -> Iterator[tuple[str, str, str, dict[str, Any]]]:
+    """(method, path template, path, httpx keyword arguments) for every route, each with one
+    hostile value."""
     for context in iter_route_contexts(app.routes):
         route = context.original_route
         if not isinstance(route, APIRoute):
@@ -131,12 +132,13 @@ def _requests(app: Any, doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[st
             first_body = next(iter(body), {})
             for param in path_params:
                 for value in PATH_VALUES:
-                    yield method, url({param.name: value}), first_body
+                    yield method, context.path, url({param.name: value}), first_body
             for param in query:
                 for value in QUERY_VALUES.get(param.kind, QUERY_VALUES["other"]):
-                    yield method, url({}), {**first_body, "params": {param.name: value}}
+                    yield method, context.path, url({}), {**first_body,
+                                                          "params": {param.name: value}}
             for kwargs in body:
-                yield method, url({}), kwargs
+                yield method, context.path, url({}), kwargs
 
 
 def _quote(value: str) -> str:
@@ -186,6 +188,12 @@ def _bodies(doc: dict[str, Any], op: dict[str, Any], method: str) -> list[dict[s
     return out
 
 
+def _documented(doc: dict[str, Any], template: str, method: str) -> set[str] | None:
+    """The status codes the document lists for an operation (None: not in the document)."""
+    operation = doc["paths"].get(template, {}).get(method.lower())
+    return None if operation is None else set(operation["responses"])
+
+
 CALLERS = ["anonymous", "admin", "enterprise"]
 
 
@@ -195,8 +203,9 @@ def test_no_hostile_value_answers_500(client: TestClient, auth: Callable[..., di
     doc = client.get("/openapi.json").json()
     headers = {} if caller == "anonymous" else auth(caller)
     failures: list[str] = []
+    undocumented: set[str] = set()
     count = 0
-    for method, path, kwargs in _requests(client.app, doc):
+    for method, template, path, kwargs in _requests(client.app, doc):
         extra = kwargs.pop("headers", {})
         response = client.request(method, path, headers={**headers, **extra},
                                   follow_redirects=False, **kwargs)
@@ -204,8 +213,13 @@ def test_no_hostile_value_answers_500(client: TestClient, auth: Callable[..., di
         if response.status_code >= 500 and response.status_code != 503:
             failures.append(f"{response.status_code} {method} {path[:120]} "
                             f"{str(kwargs)[:160]!s}")
+        documented = _documented(doc, template, method)
+        if documented is not None and str(response.status_code) not in documented:
+            undocumented.add(f"{response.status_code} {method} {template}")
     assert count > 1000
     assert not failures, f"{len(failures)} of {count}:\n" + "\n".join(failures[:60])
+    assert not undocumented, "answers the OpenAPI document does not list:\n" + "\n".join(
+        sorted(undocumented))
 
 
 def test_malformed_json_is_a_field_error(client: TestClient,
