@@ -133,3 +133,17 @@ def test_secure_is_added_once() -> None:
     assert secure_cookie(b"a=1; Path=/") == b"a=1; Path=/; Secure"
     assert secure_cookie(b"a=1; Path=/; Secure") == b"a=1; Path=/; Secure"
     assert secure_cookie(b"a=1; secure; HttpOnly") == b"a=1; secure; HttpOnly"
+
+
+def test_pages_made_in_code_have_no_inline_script_or_style() -> None:
+    """Receipts, payment results, a receipt's check and the sandbox gateway are made in Python:
+    they link stylesheets too (the scenario report, a file written to disk and never served,
+    keeps its styles inside)."""
+    served = [p for p in (PACKAGE_DIR).rglob("*.py") if p != PACKAGE_DIR / "sim" / "report.py"]
+    for source in served:
+        text = source.read_text(encoding="utf-8")
+        assert not re.search(r"""\sstyle=['"]""", text), source
+        assert "<style" not in text, source
+        assert not re.search(r"<script(?![^>]*\ssrc=)", text), source
+    assert (STATIC / "plain.css").exists()
+    assert (STATIC / "receipt.css").exists()

@@ -386,7 +386,7 @@ def verify_page(token: str, ctx: Ctx, db: Db) -> HTMLResponse:
     e = html.escape
     return HTMLResponse(
         "<!doctype html><html><meta charset='utf-8'><title>Receipt</title>"
-        "<body style='font-family:sans-serif;max-width:30rem;margin:2rem auto'>"
+        "<link rel='stylesheet' href='/static/plain.css'><body>"
         f"<h1>{e(view['receipt'])}: {e(' / '.join(status))}</h1>"
         f"<p>Số tiền / 金额 / Amount: {e(receipts.vnd(view['amount']))}</p>"
         + (f"<p>Đã hoàn / 已退款 / Refunded: {e(receipts.vnd(view['refunded']))}</p>"

@@ -115,7 +115,7 @@ def browser_return(request: Request, db: Db, _caller: Callback) -> HTMLResponse:
                                "page in a moment.", 200)
     return HTMLResponse(
         f"<!doctype html><html><meta charset='utf-8'><title>{html.escape(title)}</title>"
-        f"<body style='font-family:sans-serif;max-width:32rem;margin:2rem auto'>"
+        "<link rel='stylesheet' href='/static/plain.css'><body>"
         f"<h1>{html.escape(title)}</h1><p>{html.escape(text)}</p>"
         f"{_ways_back(invoice.trip_reference if invoice else None)}</body></html>",
         status_code=status)

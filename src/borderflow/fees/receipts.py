@@ -195,9 +195,7 @@ def to_html(r: Receipt, lang: Lang = "vi") -> str:
     return f"""<!doctype html>
 <html lang="{html_lang}"><head><meta charset="utf-8">
 <title>{e(text("receipt", lang))} {e(r.number)}</title>
-<style>body{{font-family:"Noto Sans","Noto Sans SC",sans-serif;max-width:40rem;margin:2rem auto}}
-table{{width:100%;border-collapse:collapse}}td,th{{padding:.3rem;border-bottom:1px solid #ccc;
-text-align:left}}.n{{text-align:right}}</style></head><body>
+<link rel="stylesheet" href="/static/receipt.css"></head><body>
 <h1>{e(text("title", lang))}</h1>
 <p>{e(text("fee", lang))}</p>
 <table>{facts}</table>

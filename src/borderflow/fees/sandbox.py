@@ -104,7 +104,8 @@ class SandboxGateway:
         query = html.escape(str(request.url.query), quote=True)
         return HTMLResponse(f"""<!doctype html><html lang="vi"><meta charset="utf-8">
 <title>Cổng thanh toán thử nghiệm</title>
-<body style="font-family:sans-serif;max-width:32rem;margin:2rem auto">
+<link rel="stylesheet" href="/static/plain.css">
+<body>
 <h1>Cổng thanh toán thử nghiệm (sandbox)</h1>
 <p>Đơn hàng / Order: <b>{html.escape(params["vnp_TxnRef"])}</b></p>
 <p>{html.escape(params.get("vnp_OrderInfo", ""))}</p>
