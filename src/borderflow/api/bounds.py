@@ -327,6 +327,7 @@ class InputBounds:
         self.app = app
         self.limits = limits or BodyLimits()
         self._routes: list[tuple[Any, list[_Param]]] | None = None
+        self._found: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -343,6 +344,18 @@ class InputBounds:
     # URL and declared parameters
 
     def _route_params(self, scope: Scope) -> tuple[dict[str, Any], list[_Param]] | None:
+        """The path parameters and declared parameters of the route this request reaches
+        (remembered for the most recent addresses: finding it costs a pass over the
+        routes)."""
+        key = (scope["method"], scope["path"])
+        if key not in self._found:
+            if len(self._found) >= 4096:
+                self._found.clear()
+            self._found[key] = self._match(scope)
+        found: tuple[dict[str, Any], list[_Param]] | None = self._found[key]
+        return found
+
+    def _match(self, scope: Scope) -> tuple[dict[str, Any], list[_Param]] | None:
         if self._routes is None:
             routes: list[tuple[Any, list[_Param]]] = []
             for context in iter_route_contexts(scope["app"].routes):
