@@ -11,13 +11,15 @@ reach:
 - the route's declared path, query and header parameters are within range: whole numbers
   within 32 bits, dates within :data:`DATE_MIN`..:data:`DATE_MAX`, date-times with a time
   zone (a time without one is refused rather than guessed), strings at most
-  :data:`MAX_PARAM_LENGTH` characters.
+  :data:`MAX_PARAM_LENGTH` characters (headers :data:`MAX_HEADER_LENGTH`).
+
+The body is read (up to its limit) before the route sees it, then handed on unchanged.
 
 Refusals go through the application's own error handler, so the answer has the common
 error shape (or a page, for a browser). The same checks hold on SQLite and PostgreSQL:
 nothing the database would refuse (NUL, numbers past its integer types, dates past the
 calendar) reaches it. Request models add each field's storage limit with the annotated
-types below (:data:`Instant`, :data:`Day`, :func:`text`).
+types below (:data:`Instant`, :data:`Day`, :data:`Year`, :data:`Code`).
 """
 
 from __future__ import annotations
@@ -89,11 +91,6 @@ Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
 Code = Annotated[str, Field(min_length=1, max_length=40)]
 """A reference code (gate, yard, staging area, goods group): at most 40 characters, as
 stored."""
-
-
-def text(max_length: int, min_length: int = 0) -> Any:
-    """A string field's bounds: its storage limit (the column's length)."""
-    return Field(min_length=min_length, max_length=max_length)
 
 
 # ---- body size per route class -------------------------------------------------------------
