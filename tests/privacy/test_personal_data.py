@@ -401,3 +401,19 @@ def test_notifications_show_a_drivers_document_masked_to_the_regulator(
                           if n["recipient_kind"] == "driver" and n["event"] == "x"}
     assert seen == {"regulator": {"0010****2345"}, "driver": {DRIVER_DOC},
                     "admin": {DRIVER_DOC}}
+
+
+def test_devices_show_a_drivers_document_masked_to_roles_without_need(
+    client: TestClient, auth: Any, sessions: sessionmaker[Session]
+) -> None:
+    with sessions() as s:
+        s.add(Device(id="phone-x", driver_document=DRIVER_DOC, protocol="osmand", label="",
+                     positions=0, inside=[], last_seen_at=NOW))
+        s.commit()
+    seen = {}
+    for username in ("regulator", "quarantine", "customs", "admin"):
+        r = client.get("/api/v1/devices", headers=auth(username))
+        assert r.status_code == 200, r.text
+        seen[username] = {d["driver_document"] for d in r.json() if d["id"] == "phone-x"}
+    assert seen == {"regulator": {"0010****2345"}, "quarantine": {"0010****2345"},
+                    "customs": {DRIVER_DOC}, "admin": {DRIVER_DOC}}

@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db, api_key_header, oauth2, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, headers_for
+from borderflow.domain import privacy
 from borderflow.domain.access import ANONYMOUS, Principal, roles_for
 from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
@@ -301,19 +302,30 @@ def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[
 
 @router.get("/devices", response_model=list[DeviceOut], summary="GPS devices",
             description="Every device that has sent positions or been bound; `unknown=true` "
-            "lists those whose positions go to no trip." + roles_doc("telemetry.read"))
-def list_devices(ctx: Ctx, db: Db, _caller: Reader, unknown: bool = False
+            "lists those whose positions go to no trip. Drivers' document numbers are masked "
+            "(`0010****2345`) except for " + ", ".join(sorted(privacy.PERSONAL_DATA_ROLES))
+            + "." + roles_doc("telemetry.read"))
+def list_devices(ctx: Ctx, db: Db, actor: Reader, unknown: bool = False
                  ) -> list[dict[str, Any]]:
-    return service.devices(db, now=ctx.clock.now(), silent_after=_silent(ctx),
-                           unknown_only=unknown)
+    return _masked_for(actor, service.devices(db, now=ctx.clock.now(),
+                                              silent_after=_silent(ctx), unknown_only=unknown))
+
+
+def _masked_for(actor: Principal, devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Drivers' document numbers masked for roles that do not need them."""
+    if privacy.needs_personal_data(actor):
+        return devices
+    return [{**d, "driver_document": privacy.mask_document(d["driver_document"])}
+            if d.get("driver_document") else d for d in devices]
 
 
 @router.get("/alerts/devices", response_model=list[DeviceOut],
             summary="Silent devices of active trips",
             description="Devices bound to an active trip that have not reported for "
             "`BORDERFLOW_DEVICE_SILENT_MINUTES`." + roles_doc("alerts.read"))
-def silent(ctx: Ctx, db: Db, _caller: AlertReader) -> list[dict[str, Any]]:
-    return service.silent_devices(db, now=ctx.clock.now(), silent_after=_silent(ctx))
+def silent(ctx: Ctx, db: Db, actor: AlertReader) -> list[dict[str, Any]]:
+    return _masked_for(actor, service.silent_devices(db, now=ctx.clock.now(),
+                                                     silent_after=_silent(ctx)))
 
 
 @router.get("/telemetry/latest", summary="Latest position of every active truck",
