@@ -12,6 +12,7 @@ from borderflow import __version__, production
 from borderflow.account.endpoints import router as account_router
 from borderflow.account.throttle import LoginThrottle
 from borderflow.api import errors, openapi
+from borderflow.api.admission import Admission, install_database_errors
 from borderflow.api.bounds import BodyLimits, InputBounds
 from borderflow.api.context import AppContext
 from borderflow.api.protect import SecurityHeaders
@@ -90,7 +91,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
-    engine = make_engine(settings.database_url)
+    admission = Admission.from_settings(settings)
+    pool = Admission.pool_limits(settings)
+    engine = make_engine(settings.database_url, lock_timeout_seconds=settings.db_wait_seconds,
+                         pool_size=pool.pool_size, max_overflow=pool.max_overflow,
+                         pool_timeout=pool.pool_timeout)
     production.check(settings, engine)  # production mode: refuse any unsafe setting
     ctx = AppContext(
         settings=settings,
@@ -99,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         read_sessions=make_session_factory(engine, write=False),
         clock=clock or SystemClock(),
         secret_key=settings.resolved_secret_key(),
+        admission=admission,
     )
     app = FastAPI(
         title="Borderflow",
@@ -126,6 +132,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             settings.public_base_url.rstrip("/") + IPN_PATH, clock=ctx.clock)
         app.mount(SANDBOX_PATH, app.state.sandbox.app)
     errors.install(app, html=web_error_page)
+    install_database_errors(app)
     app.add_middleware(OsmandRoute)  # inside the request log and metrics
     app.add_middleware(InputBounds, limits=BodyLimits(
         default=settings.max_body_bytes, telemetry=settings.max_body_telemetry_bytes,

@@ -35,6 +35,21 @@ class Settings(BaseSettings):
         default="sqlite:///var/borderflow.db",
         description="SQLAlchemy URL. SQLite (default) or postgresql+psycopg://user@host/db.",
     )
+    db_concurrency: int = Field(
+        default=10, ge=1, le=500,
+        description="Requests of one process that use the database at once; the others wait "
+        "(in the event loop, holding no thread) up to DB_WAIT_SECONDS, then get 503 with "
+        "Retry-After. Writes take at most half of them on PostgreSQL, one at a time on "
+        "SQLite. The pool holds up to 2 x DB_CONCURRENCY + 10 connections per process.")
+    db_wait_seconds: float = Field(
+        default=2.0, gt=0, le=60,
+        description="Longest a request waits for the database (a slot, SQLite's write lock, "
+        "a pooled connection, a row lock) before it is answered 503 with Retry-After.")
+    worker_threads: int = Field(
+        default=40, ge=2, le=2000,
+        description="Threads of one process that run request handlers and other blocking "
+        "work (at least DB_CONCURRENCY; twice that or more so that requests that do not "
+        "use the database are not kept waiting).")
     var_dir: Path = Field(default=Path("var"), description="Where local state is kept.")
     scenarios_dir: Path = Field(
         default=DEFAULT_SCENARIOS_DIR,

@@ -1,4 +1,4 @@
-"""What a running application holds: settings, database, clock."""
+"""What a running application holds: settings, database, its admission limits, clock."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from borderflow.api.admission import Admission
 from borderflow.clock import Clock
 from borderflow.config import Settings
 
@@ -19,3 +20,4 @@ class AppContext:
     read_sessions: sessionmaker[Session]
     clock: Clock
     secret_key: str
+    admission: Admission

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.domain.access import ANONYMOUS, Principal, Role, roles_for
-from borderflow.errors import FieldError, Forbidden, Unauthorized, ValidationFailed
+from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed
 
 oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
@@ -29,44 +31,100 @@ Ctx = Annotated[AppContext, Depends(get_context)]
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def get_db(ctx: Ctx, request: Request) -> Iterator[Session]:
-    """One transaction per request: committed when the handler returns, before the response."""
-    factory = ctx.read_sessions if request.method in READ_METHODS else ctx.sessions
-    session = factory()
+def _look_up(ctx: AppContext, token: str | None, api_key: str | None) -> Principal | AppError:
     try:
-        yield session
+        with ctx.read_sessions() as session:
+            if api_key:
+                return accounts.principal_for_api_key(session, api_key, now=ctx.clock.now())
+            return accounts.principal_for_token(session, token or "", key=ctx.secret_key,
+                                                now=ctx.clock.now())
+    except AppError as exc:
+        return exc
+
+
+async def authenticate(
+    ctx: Ctx,
+    request: Request,
+    token: Annotated[str | None, Depends(oauth2)],
+    api_key: Annotated[str | None, Depends(api_key_header)],
+) -> Principal | AppError:
+    """Who is calling, looked up in a short read transaction of its own, before (never
+    inside) the request's transaction. A bad credential is returned, not raised: a route
+    open to anyone still answers, a route that needs a login refuses (:func:`get_principal`)."""
+    if not api_key and not token:
+        return ANONYMOUS
+    async with ctx.admission.enter(request, write=False):
+        return await run_in_threadpool(_look_up, ctx, token, api_key)
+
+
+Authenticated = Annotated[Principal | AppError, Depends(authenticate)]
+
+
+@asynccontextmanager
+async def request_session(ctx: AppContext, request: Request, *, write: bool,
+                          caller: Principal | AppError) -> AsyncIterator[Session]:
+    """The request's one transaction, committed when the handler returns, before the
+    response. The database is entered through the admission (waiting in the event loop, a
+    503 when it takes too long): a write takes a writer's place first (SQLite's single
+    write lock), so a write transaction begins only when the request's turn has come, after
+    the caller is known. A write carrying an ``Idempotency-Key`` claims it first: a
+    concurrent request with the same key is answered 409 at once."""
+    key = request.headers.get("idempotency-key", "").strip() if write else ""
+    claim: AbstractContextManager[None] = nullcontext()
+    if key and isinstance(caller, Principal) and caller.id is not None:
+        claim = ctx.admission.claim(caller.id, key)
+    with claim:
+        async with ctx.admission.enter(request, write=write):
+            session = (ctx.sessions if write else ctx.read_sessions)()
+            try:
+                yield session
+            except BaseException:
+                await ctx.admission.finish(session.close)  # rolls back
+                raise
+            await ctx.admission.finish(lambda: _commit_and_close(session))
+
+
+def _commit_and_close(session: Session) -> None:
+    try:
         session.commit()
-    except BaseException:
-        session.rollback()
-        raise
     finally:
         session.close()
 
 
+async def get_db(ctx: Ctx, request: Request, caller: Authenticated) -> AsyncIterator[Session]:
+    """One transaction per request: a read transaction for GET, HEAD and OPTIONS, a write
+    transaction for the other methods (see :func:`request_session`)."""
+    async with request_session(ctx, request, write=request.method not in READ_METHODS,
+                               caller=caller) as session:
+        yield session
+
+
+async def get_read_db(ctx: Ctx, request: Request, caller: Authenticated
+                      ) -> AsyncIterator[Session]:
+    """A read transaction whatever the method: for a POST that only computes an answer
+    (a quote), which must never wait for, or hold, the write lock."""
+    async with request_session(ctx, request, write=False, caller=caller) as session:
+        yield session
+
+
 Db = Annotated[Session, Depends(get_db, scope="function")]
+ReadDb = Annotated[Session, Depends(get_read_db, scope="function")]
 
 
-def get_principal(
-    ctx: Ctx,
-    db: Db,
-    token: Annotated[str | None, Depends(oauth2)],
-    api_key: Annotated[str | None, Depends(api_key_header)],
-) -> Principal:
-    if api_key:
-        return accounts.principal_for_api_key(db, api_key, now=ctx.clock.now())
-    if token:
-        return accounts.principal_for_token(db, token, key=ctx.secret_key, now=ctx.clock.now())
-    return ANONYMOUS
+async def get_principal(found: Authenticated) -> Principal:
+    if isinstance(found, AppError):
+        raise found
+    return found
 
 
 Caller = Annotated[Principal, Depends(get_principal)]
 
 
-def require(action: str) -> Callable[[Principal], Principal]:
+def require(action: str) -> Callable[[Principal], Awaitable[Principal]]:
     """A dependency that lets the call through only for the roles the matrix allows."""
     allowed = roles_for(action)
 
-    def check(principal: Caller) -> Principal:
+    async def check(principal: Caller) -> Principal:
         if principal.roles & allowed:
             return principal
         if principal.kind == "anonymous":

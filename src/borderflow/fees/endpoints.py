@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from borderflow.api.bounds import Code, Instant
-from borderflow.api.deps import Ctx, Db, require, roles_doc
+from borderflow.api.deps import Ctx, Db, ReadDb, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
@@ -126,7 +126,7 @@ def publish_tariff(body: TariffIn, ctx: Ctx, db: Db, actor: TariffWriter) -> Tar
 @router.post("/tariffs/quote", response_model=QuoteOut, summary="What a trip would pay",
              description="The fee for a vehicle and load under the schedule in force."
              + roles_doc("tariff.read"))
-def quote(body: QuoteIn, ctx: Ctx, db: Db, _caller: TariffReader) -> dict[str, Any]:
+def quote(body: QuoteIn, ctx: Ctx, db: ReadDb, _caller: TariffReader) -> dict[str, Any]:
     _, tariff = tariffs.in_force(db, body.at or ctx.clock.now())
     try:
         a = assess(tariff, payload_tonnes=body.payload_tonnes, container=body.container,

@@ -17,15 +17,25 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str, **kwargs: Any) -> Engine:
+def make_engine(url: str, *, lock_timeout_seconds: float | None = None,
+                **kwargs: Any) -> Engine:
+    """An engine for ``url``. ``lock_timeout_seconds``: how long a statement waits for a
+    lock held by another transaction before failing (SQLite's busy timeout, 30 s unless
+    given; PostgreSQL's ``lock_timeout``, none unless given); the API gives a few seconds and
+    answers 503 past them. ``kwargs`` go to :func:`sqlalchemy.create_engine` (pool sizes;
+    ignored for an in-memory SQLite)."""
     url = normalise_url(url)
     parsed = make_url(url)
+    lock_ms = max(1, round((lock_timeout_seconds or 30.0) * 1000))
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
+        if not database or database == ":memory:":
+            kwargs = {k: v for k, v in kwargs.items() if not k.startswith(("pool", "max_"))}
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
+            url, connect_args={"check_same_thread": False, "timeout": lock_ms / 1000},
+            **kwargs
         )
 
         @event.listens_for(engine, "connect")
@@ -34,7 +44,7 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
             dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={lock_ms}")
             if database and database != ":memory:":
                 cur.execute("PRAGMA journal_mode=WAL")
                 cur.execute("PRAGMA synchronous=NORMAL")
@@ -50,7 +60,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
                 conn.exec_driver_sql("BEGIN")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, **kwargs)
+    engine = create_engine(url, pool_pre_ping=True, **kwargs)
+    if lock_timeout_seconds is not None:
+
+        @event.listens_for(engine, "connect")
+        def _lock_timeout(dbapi_conn: Any, _record: Any) -> None:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(f"SET lock_timeout = {lock_ms}")
+            dbapi_conn.commit()
+
+    return engine
 
 
 WRITE_OPTION = "borderflow_write"

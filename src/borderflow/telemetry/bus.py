@@ -3,7 +3,8 @@
 Ingestion decodes and validates, then publishes; the processor stores positions in batches and
 moves trips. ``inline`` processes in the publishing request (simple, and what tests use);
 ``memory`` is an in-process queue drained by one worker thread in batches (the embedded
-default). Both call the same :func:`borderflow.telemetry.service.ingest`.
+default), which answers a publisher once its positions are committed. Both call the same
+:func:`borderflow.telemetry.service.ingest`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-import time
 from collections.abc import AsyncIterator, Callable, Sequence
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
 
@@ -23,6 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from borderflow.clock import Clock
 from borderflow.config import Settings
+from borderflow.errors import Unavailable, msg
 from borderflow.network import service as networks
 from borderflow.telemetry import service
 from borderflow.telemetry.decoders import Fix, Rejection
@@ -32,8 +36,10 @@ log = structlog.get_logger("borderflow.telemetry")
 
 Item = Fix | Rejection
 BATCH = 2000
-GATHER_SECONDS = 0.05
-"""The in-process processor waits this long after a first position for more to write with it."""
+MAX_QUEUED = 50_000
+"""Positions the in-process queue holds at most; past that, publishing answers 503."""
+ACK_TIMEOUT_SECONDS = 5.0
+"""Longest a publisher waits for its positions to be committed before it is answered 503."""
 
 
 class Bus(Protocol):
@@ -128,25 +134,74 @@ class InlineBus:
         return None
 
 
+class QueueBusy(Unavailable):
+    """The in-process queue could not write positions in time (or is full); nothing was
+    acknowledged: the client sends them again (a position sent twice is stored once)."""
+
+    def __init__(self) -> None:
+        super().__init__(msg("positions could not be written in time; send them again (a "
+                             "position sent twice is stored once)"))
+
+
+@dataclass
+class _Entry:
+    items: list[Item]
+    received_at: datetime
+    done: Future[None] = field(default_factory=Future)
+
+
 class MemoryBus:
-    """An in-process queue with one worker thread writing batches of up to ``BATCH``."""
+    """An in-process queue with one worker thread writing what is waiting in one transaction
+    (up to ``BATCH`` positions): group commit. A publisher is answered only once its
+    positions are committed, so an acknowledged position is in the database and a crash
+    (even ``SIGKILL``) loses nothing that was acknowledged; what was queued and not yet
+    committed was not acknowledged, and is sent again by its client. The queue holds at most
+    ``max_queued`` positions; past that, or when the write does not end within
+    ``ack_timeout`` seconds, publishing fails with :class:`QueueBusy` (503)."""
 
-    blocking = False  # publishing only puts on the queue
+    blocking = True  # publishing waits until the positions are written
 
-    def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache) -> None:
-        self.process = Processor(sessions, clock, cache)
-        self._queue: queue.Queue[tuple[list[Item], datetime] | None] = queue.Queue()
+    def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache, *,
+                 max_queued: int = MAX_QUEUED, ack_timeout: float = ACK_TIMEOUT_SECONDS,
+                 processor: Callable[[list[Item], list[datetime]], object] | None = None
+                 ) -> None:
+        self.process = processor or Processor(sessions, clock, cache)
+        self.max_queued, self.ack_timeout = max_queued, ack_timeout
+        self._queue: queue.Queue[_Entry | None] = queue.Queue()
+        self._queued = 0  # positions waiting (guarded by _lock)
+        self._lock = threading.Lock()
         self._worker = threading.Thread(target=self._run, name="telemetry-processor",
                                         daemon=True)
         self._worker.start()
 
+    def _put(self, items: list[Item], received_at: datetime) -> Future[None]:
+        entry = _Entry(list(items), received_at)
+        with self._lock:
+            if self._queued and self._queued + len(items) > self.max_queued:
+                raise QueueBusy()
+            self._queued += len(items)
+        self._queue.put(entry)
+        return entry.done
+
     def publish(self, items: list[Item], received_at: datetime) -> service.IngestReport | None:
-        self._queue.put((items, received_at))
+        """Queue the positions and wait until they are committed."""
+        done = self._put(items, received_at)
+        try:
+            done.result(timeout=self.ack_timeout)
+        except FutureTimeout:
+            raise QueueBusy() from None
         return None
 
     async def apublish(self, items: list[Item], received_at: datetime
                        ) -> service.IngestReport | None:
-        return self.publish(items, received_at)  # only puts on the queue
+        """:meth:`publish` from the server's event loop: waits without holding a thread."""
+        done = self._put(items, received_at)
+        try:
+            await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(done)),
+                                   self.ack_timeout)
+        except TimeoutError:
+            raise QueueBusy() from None
+        return None
 
     def flush(self, timeout: float = 10.0) -> None:
         waiter = threading.Thread(target=self._queue.join, daemon=True)
@@ -165,31 +220,62 @@ class MemoryBus:
             first = self._queue.get()
             if first is None:
                 self._queue.task_done()
+                self._drain_and_stop()
                 return
-            batch, received = list(first[0]), [first[1]] * len(first[0])
-            taken = 1
+            entries = [first]
+            size = len(first.items)
             stop = False
-            until = time.monotonic() + GATHER_SECONDS
-            while len(batch) < BATCH:
-                try:  # gather what arrives shortly after: one transaction for many requests
-                    nxt = self._queue.get(timeout=max(0.0, until - time.monotonic()))
+            while size < BATCH:
+                try:  # what is waiting now goes in the same transaction
+                    nxt = self._queue.get_nowait()
                 except queue.Empty:
                     break
-                taken += 1
                 if nxt is None:
                     stop = True
                     break
-                batch += nxt[0]
-                received += [nxt[1]] * len(nxt[0])
-            try:
-                if batch:
-                    self.process(batch, received)
-            except Exception:  # the worker must survive a bad batch; it is logged
-                log.exception("telemetry batch failed", positions=len(batch))
-            for _ in range(taken):
+                entries.append(nxt)
+                size += len(nxt.items)
+            self._write(entries)
+            for _ in range(len(entries) + stop):
                 self._queue.task_done()
             if stop:
+                self._drain_and_stop()
                 return
+
+    def _write(self, entries: list[_Entry]) -> None:
+        batch = [item for e in entries for item in e.items]
+        received = [e.received_at for e in entries for _ in e.items]
+        error: BaseException | None = None
+        try:
+            if batch:
+                self.process(batch, received)
+        except Exception as exc:  # the worker survives a bad batch; its publishers are told
+            log.exception("telemetry batch failed", positions=len(batch))
+            error = exc
+        with self._lock:
+            self._queued -= len(batch)
+        for e in entries:
+            if e.done.done():  # cannot happen (publishers never cancel it); never fail here
+                continue
+            if error is None:
+                e.done.set_result(None)
+            else:
+                e.done.set_exception(QueueBusy())
+
+    def _drain_and_stop(self) -> None:
+        """After the stop mark: write what was queued behind it (nothing is left unwritten
+        when the server stops)."""
+        rest: list[_Entry] = []
+        while True:
+            try:
+                nxt = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            self._queue.task_done()
+            if nxt is not None:
+                rest.append(nxt)
+        for start in range(0, len(rest), 64):
+            self._write(rest[start:start + 64])
 
 
 def build_bus(settings: Settings, sessions: sessionmaker[Session], clock: Clock,

@@ -4,7 +4,7 @@ tracks, latest positions, alerts for silent devices."""
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Annotated, Any
@@ -15,11 +15,10 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from borderflow.account import service as accounts
-from borderflow.api.deps import Ctx, Db, api_key_header, oauth2, require, roles_doc
+from borderflow.api.deps import Authenticated, Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, headers_for
 from borderflow.domain import privacy
-from borderflow.domain.access import ANONYMOUS, Principal, roles_for
+from borderflow.domain.access import Principal, roles_for
 from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
 from borderflow.telemetry import decoders, service
@@ -44,24 +43,18 @@ def bus_of(request: Request) -> Bus:
 TelemetryBus = Annotated[Bus, Depends(bus_of)]
 
 
-def _principal_without_write(action: str) -> Callable[..., Principal]:
-    """Authenticate on a read session: ingestion writes through the bus in its own
-    transaction, so the request must not hold the write lock meanwhile."""
+def _principal_without_write(action: str) -> Callable[..., Awaitable[Principal]]:
+    """The caller, if allowed ``action``. Ingestion writes through the bus in its own
+    transaction: the request holds no transaction of its own, and the caller is looked up
+    in a short read transaction (:func:`~borderflow.api.deps.authenticate`)."""
     allowed = roles_for(action)
 
-    def check(ctx: Ctx, token: Annotated[str | None, Depends(oauth2)],
-              api_key: Annotated[str | None, Depends(api_key_header)]) -> Principal:
-        principal = ANONYMOUS
-        with ctx.read_sessions() as session:
-            if api_key:
-                principal = accounts.principal_for_api_key(session, api_key,
-                                                           now=ctx.clock.now())
-            elif token:
-                principal = accounts.principal_for_token(session, token, key=ctx.secret_key,
-                                                         now=ctx.clock.now())
-        if principal.roles & allowed:
-            return principal
-        if principal.kind == "anonymous":
+    async def check(found: Authenticated) -> Principal:
+        if isinstance(found, AppError):
+            raise found
+        if found.roles & allowed:
+            return found
+        if found.kind == "anonymous":
             raise Unauthorized(msg("log in to do this (Authorization: Bearer <token> or "
                                      "X-API-Key)"))
         raise Forbidden(msg("your role may not do '{action}'", action=action))
