@@ -10,15 +10,21 @@ from __future__ import annotations
 import hmac
 import secrets
 
+import structlog
 from fastapi import Request, Response
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from sqlalchemy.orm import Session
 
 from borderflow.account import second_factor, sessions
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
+from borderflow.api.deps import READ_METHODS
 from borderflow.config import Settings
 from borderflow.domain.access import ANONYMOUS, OFFICIALS, Principal, Role
 from borderflow.errors import Forbidden, msg
+
+log = structlog.get_logger("borderflow.web.session")
 
 SESSION_COOKIE = "bf_session"
 CSRF_COOKIE = "bf_csrf"
@@ -43,11 +49,24 @@ def current(request: Request, ctx: AppContext, db: Session) -> sessions.Found | 
     token = request.cookies.get(SESSION_COOKIE)
     found = sessions.find(db, token, now=ctx.clock.now()) if token else None
     if found is not None and found.stale:
-        with ctx.sessions() as writer:
-            sessions.touch(writer, found.row.id, now=ctx.clock.now())
-            writer.commit()
+        _touch(request, ctx, db, found.row.id)
     request.state.web_session = found
     return found
+
+
+def _touch(request: Request, ctx: AppContext, db: Session, session_id: int) -> None:
+    """Write the session's last request time: with the request's own write transaction
+    (forms), else in a short one of its own, given up when the database is busy (the next
+    request writes it)."""
+    if request.method not in READ_METHODS:
+        sessions.touch(db, session_id, now=ctx.clock.now())
+        return
+    try:
+        with ctx.sessions() as writer:
+            sessions.touch(writer, session_id, now=ctx.clock.now())
+            writer.commit()
+    except (OperationalError, SQLAlchemyTimeoutError):
+        log.info("session_touch_skipped", reason="database busy")
 
 
 def principal(request: Request, ctx: AppContext, db: Session) -> Principal:
