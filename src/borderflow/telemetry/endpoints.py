@@ -296,8 +296,8 @@ def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[
 @router.get("/devices", response_model=list[DeviceOut], summary="GPS devices",
             description="Every device that has sent positions or been bound; `unknown=true` "
             "lists those whose positions go to no trip. Drivers' document numbers are masked "
-            "(`0010****2345`) except for " + ", ".join(sorted(privacy.PERSONAL_DATA_ROLES))
-            + "." + roles_doc("telemetry.read"))
+            "(`0010****2345`) except for those who bind devices and "
+            + ", ".join(sorted(privacy.PERSONAL_DATA_ROLES)) + "." + roles_doc("telemetry.read"))
 def list_devices(ctx: Ctx, db: Db, actor: Reader, unknown: bool = False
                  ) -> list[dict[str, Any]]:
     return _masked_for(actor, service.devices(db, now=ctx.clock.now(),
@@ -305,8 +305,9 @@ def list_devices(ctx: Ctx, db: Db, actor: Reader, unknown: bool = False
 
 
 def _masked_for(actor: Principal, devices: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Drivers' document numbers masked for roles that do not need them."""
-    if privacy.needs_personal_data(actor):
+    """Drivers' document numbers masked for roles that do not need them (those who bind
+    devices to drivers see the bindings)."""
+    if privacy.needs_personal_data(actor) or actor.may("device.bind"):
         return devices
     return [{**d, "driver_document": privacy.mask_document(d["driver_document"])}
             if d.get("driver_document") else d for d in devices]
