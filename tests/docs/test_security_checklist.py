@@ -46,6 +46,17 @@ def test_every_chapter_and_row_has_a_status_and_a_proof_or_reason() -> None:
         assert cells[3], f"{cells[0]} needs its proof or the reason it does not apply"
 
 
+def test_the_summary_counts_the_rows() -> None:
+    rows = _rows()
+    found = re.search(r"In all, (\d+) requirements: (\d+) met, (\d+) partly, (\d+) not met, "
+                      r"(\d+) not applicable", " ".join(_checklist().split()))
+    assert found, "the checklist opens with its counts"
+    statuses = [cells[2] for cells in rows]
+    assert [int(n) for n in found.groups()] == [
+        len(rows), statuses.count("met"), statuses.count("partly"), statuses.count("not met"),
+        statuses.count("n/a")]
+
+
 def test_every_test_the_security_guide_names_exists() -> None:
     text = DOC.read_text(encoding="utf-8")
     named = set(re.findall(r"`(?:tests/)?([\w/]+\.py)::(test_\w+)`", text))
