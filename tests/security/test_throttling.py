@@ -328,3 +328,19 @@ def _request_labels() -> list[dict[str, str]]:
         if metric.name == "borderflow_http_requests":
             out += [dict(s.labels) for s in metric.samples if s.name.endswith("_total")]
     return out
+
+
+def test_a_browser_refused_by_a_rate_limit_gets_a_page_with_retry_after(
+    settings: Settings, clock: FixedClock
+) -> None:
+    app = create_app(_limited(settings, rate_limit_public_reads="2/minute"), clock=clock)
+    browser = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
+    with TestClient(app, raise_server_exceptions=False) as c:
+        for _ in range(2):
+            c.get("/board?lang=vi", headers=browser)
+        page = c.get("/board?lang=vi", headers=browser)
+        assert page.status_code == 429
+        assert page.headers["content-type"].startswith("text/html")
+        assert int(page.headers["Retry-After"]) >= 1
+        assert "giây" in page.text  # "seconds" in Vietnamese
+    app.state.ctx.engine.dispose()

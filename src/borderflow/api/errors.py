@@ -92,6 +92,8 @@ def install(app: FastAPI, html: HtmlErrors | None = None) -> None:
         if html is not None:
             page = await run_in_threadpool(html, request, err)
             if page is not None:
+                for name, value in (headers or {}).items():  # Retry-After on a page too
+                    page.headers.setdefault(name, value)
                 return page
         return _json(err, headers)
 
