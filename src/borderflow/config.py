@@ -37,10 +37,10 @@ class Settings(BaseSettings):
     )
     db_concurrency: int = Field(
         default=10, ge=1, le=500,
-        description="Requests of one process that use the database at once; the others wait "
-        "(in the event loop, holding no thread) up to DB_WAIT_SECONDS, then get 503 with "
-        "Retry-After. Writes take at most half of them on PostgreSQL, one at a time on "
-        "SQLite. The pool holds up to 2 x DB_CONCURRENCY + 10 connections per process.")
+        description="Requests of one process that read the database at once; writes at once: "
+        "half as many on PostgreSQL, one on SQLite. The others wait (in the event loop, "
+        "holding no thread) up to DB_WAIT_SECONDS, then get 503 with Retry-After. The pool "
+        "holds up to 2 x DB_CONCURRENCY + 10 connections per process.")
     db_wait_seconds: float = Field(
         default=2.0, gt=0, le=60,
         description="Longest a request waits for the database (a slot, SQLite's write lock, "

@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from borderflow.clock import FixedClock
@@ -21,7 +22,11 @@ from tests import factories
 from tests.conftest import Peek, served
 
 LONGEST_WAIT = 5.0
-"""No request of a burst may wait longer than this for its answer (seconds)."""
+"""No request of a burst may be inside the server longer than this (seconds), from its
+arrival to its answer, as the server's request-duration histogram sees it."""
+LONGEST_ROUND_TRIP = 15.0
+"""Nor wait longer than this at the client, which shares the machine's cores with the server
+(and, in a test run, with other tests): a stall was 30 to 60 s."""
 CLIENT_TIMEOUT = 60.0
 """How long the test client waits before it counts a request as unanswered."""
 REFUSALS = frozenset({429, 503})
@@ -106,11 +111,36 @@ def assert_refusal_shape(a: Answer) -> None:
     assert {"code", "message", "fields"} <= set(a.body["error"]), a.body
 
 
-def assert_served_or_refused_at_once(answers: list[Answer]) -> None:
+def slower_than(seconds: float) -> float:
+    """How many requests the server has answered so far in more than ``seconds`` (a bucket
+    bound of its request-duration histogram), over every route."""
+    over = 0.0
+    for metric in REGISTRY.collect():
+        if metric.name != "borderflow_http_request_seconds":
+            continue
+        for sample in metric.samples:
+            if sample.name.endswith("_bucket") and sample.labels["le"] == "+Inf":
+                over += sample.value
+            elif sample.name.endswith("_bucket") and float(sample.labels["le"]) == seconds:
+                over -= sample.value
+    return over
+
+
+def timed_burst(base_url: str, requests: list[tuple[str, str, str, dict[str, Any]]]
+                ) -> tuple[list[Answer], float]:
+    """:func:`burst`, and how many of its requests were inside the server longer than
+    LONGEST_WAIT."""
+    before = slower_than(LONGEST_WAIT)
+    answers = burst(base_url, requests)
+    return answers, slower_than(LONGEST_WAIT) - before
+
+
+def assert_served_or_refused_at_once(answers: list[Answer], slow: float) -> None:
     report = figures(answers)
     assert all(a.status != 0 for a in answers), "unanswered requests\n" + report
     assert all(a.status < 500 or a.status == 503 for a in answers), report
-    assert max(a.seconds for a in answers) <= LONGEST_WAIT, report
+    assert slow == 0, f"{slow:.0f} requests inside the server over {LONGEST_WAIT} s\n{report}"
+    assert max(a.seconds for a in answers) <= LONGEST_ROUND_TRIP, report
     for a in answers:
         if a.status in REFUSALS:
             assert_refusal_shape(a)
@@ -138,9 +168,9 @@ def test_a_burst_of_300_mixed_requests_is_served_or_refused_at_once(
                 requests.append(("read", "GET", "/api/v1/occupancy", {}) if i % 2 else
                                 ("read", "GET", "/api/v1/declarations", {"headers": enterprise}))
     with served(settings, clock) as client:
-        answers = burst(str(client.base_url), requests)
+        answers, slow = timed_burst(str(client.base_url), requests)
     print("\n" + figures(answers))
-    assert_served_or_refused_at_once(answers)
+    assert_served_or_refused_at_once(answers, slow)
     by_kind = {kind: [a for a in answers if a.kind == kind] for kind in
                ("declaration", "quote", "read")}
     assert {a.status for a in by_kind["declaration"]} <= {201} | REFUSALS, figures(answers)
@@ -161,9 +191,9 @@ def test_100_concurrent_declarations_with_one_key_store_one(
     requests = [("declaration", "POST", "/api/v1/declarations",
                  {"json": body, "headers": headers})] * 100
     with served(settings, clock) as client:
-        answers = burst(str(client.base_url), requests)
+        answers, slow = timed_burst(str(client.base_url), requests)
         print("\n" + figures(answers))
-        assert_served_or_refused_at_once(answers)
+        assert_served_or_refused_at_once(answers, slow)
         assert db.scalar(select(func.count()).select_from(Declaration)) == 1
         assert db.scalar(select(func.count()).select_from(IdempotencyRecord)) == 1
         stored = db.one(select(Declaration))

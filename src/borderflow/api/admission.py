@@ -3,12 +3,13 @@
 A request that needs the database waits for it in the event loop, never in a worker thread,
 so a thread that holds a transaction always finds the thread it needs to finish it:
 
-- **slots**: at most ``DB_CONCURRENCY`` requests of a process use the database at once (the
-  connection pool has room for all of them, the background jobs and one short extra session
-  each);
-- **writers** first take a writer's place: one at a time on SQLite (it has one write lock,
-  taken here in the event loop instead of by threads waiting on ``BEGIN IMMEDIATE``), at
-  most half the slots on PostgreSQL, so that reads always find slots;
+- **slots**: at most ``DB_CONCURRENCY`` requests of a process read the database at once (the
+  caller's lookup too);
+- **writers** take a writer's place instead: one at a time on SQLite (it has one write
+  lock, taken here in the event loop instead of by threads waiting on ``BEGIN
+  IMMEDIATE``), at most half of ``DB_CONCURRENCY`` on PostgreSQL; reads and writes never
+  wait for each other's places (the connection pool has room for both, the background jobs
+  and one short extra session each);
 - an ``Idempotency-Key`` being processed is **claimed**: a concurrent request with the same
   key (from the same account) is answered 409 at once instead of queueing.
 
@@ -48,6 +49,9 @@ REFUSED = Counter("borderflow_db_busy_total",
                   ["reason"])
 
 RETRY_AFTER_SECONDS = 2
+WRITE_SECONDS_GUESS = 0.05
+"""How long a write holds its place, until writes have been timed (a declaration takes
+20 to 50 ms on the test machine)."""
 BACKGROUND_CONNECTIONS = 10
 """Connections kept in the pool beyond the requests' own: the background jobs (dispatcher,
 notifier, telemetry processor, reports) and pages that open a second short session."""
@@ -76,11 +80,12 @@ class _Place:
     before its deadline is refused at once instead of after waiting in vain (for writers:
     a write holds its place for a steady time; a slot's time depends on the reads)."""
 
-    def __init__(self, capacity: int, reason: str, *, shed: bool) -> None:
+    def __init__(self, capacity: int, reason: str, *, shed: bool,
+                 held_seconds: float = 0.0) -> None:
         self.capacity, self.reason, self.shed = capacity, reason, shed
         self._free = asyncio.Semaphore(capacity)
         self.waiting = 0
-        self.held_seconds = 0.0
+        self.held_seconds = held_seconds  # a first guess until places have been held
 
     async def take(self, deadline: float) -> float:
         """Wait for a place until ``deadline`` (loop time); when it was taken."""
@@ -104,8 +109,7 @@ class _Place:
 
     def give_back(self, taken: float) -> None:
         held = asyncio.get_running_loop().time() - taken
-        self.held_seconds = held if not self.held_seconds else (
-            0.8 * self.held_seconds + 0.2 * held)
+        self.held_seconds = 0.8 * self.held_seconds + 0.2 * held if self.held_seconds else held
         self._free.release()
 
 
@@ -165,7 +169,8 @@ class Admission:
         gates = self._gates.get(loop)
         if gates is None:
             gates = _Gates(_Place(self.slots, "slot", shed=False),
-                           _Place(self.writers, "writer", shed=True),
+                           _Place(self.writers, "writer", shed=True,
+                                  held_seconds=WRITE_SECONDS_GUESS),
                            anyio.CapacityLimiter(self.slots))
             self._gates[loop] = gates
             if self.threads is not None:  # the loop's worker threads (sync handlers)
@@ -183,19 +188,16 @@ class Admission:
 
     @asynccontextmanager
     async def enter(self, request: Request, *, write: bool) -> AsyncIterator[None]:
-        """Hold a slot (and, to write, a writer's place first) for the body of the block."""
+        """Hold a writer's place (to write) or a slot (to read) for the body of the block.
+        A writer does not queue again behind the reads for a slot: on SQLite that would
+        keep the one writer's place, and every other write, waiting on them."""
         gates = self._here()
-        deadline = self._deadline(request)
-        writing = await gates.writers.take(deadline) if write else None
+        place = gates.writers if write else gates.slots
+        taken = await place.take(self._deadline(request))
         try:
-            reading = await gates.slots.take(deadline)
-            try:
-                yield
-            finally:
-                gates.slots.give_back(reading)
+            yield
         finally:
-            if writing is not None:
-                gates.writers.give_back(writing)
+            place.give_back(taken)
 
     async def finish(self, work: Callable[[], T]) -> T:
         """Run ``work`` (a commit, a close) in a thread of its own reserve: a request that

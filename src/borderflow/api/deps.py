@@ -65,9 +65,9 @@ async def request_session(ctx: AppContext, request: Request, *, write: bool,
                           caller: Principal | AppError) -> AsyncIterator[Session]:
     """The request's one transaction, committed when the handler returns, before the
     response. The database is entered through the admission (waiting in the event loop, a
-    503 when it takes too long): a write takes a writer's place first (SQLite's single
-    write lock), so a write transaction begins only when the request's turn has come, after
-    the caller is known. A write carrying an ``Idempotency-Key`` claims it first: a
+    503 when it takes too long): a write takes a writer's place (SQLite's single write
+    lock), so a write transaction begins only when the request's turn has come, after the
+    caller is known. A write carrying an ``Idempotency-Key`` claims it first: a
     concurrent request with the same key is answered 409 at once."""
     key = request.headers.get("idempotency-key", "").strip() if write else ""
     claim: AbstractContextManager[None] = nullcontext()
