@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db, require, roles_doc
-from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import MAX_KEY_LENGTH, Idem, Idempotency
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
@@ -155,6 +155,8 @@ def read_ours(ctx: Ctx, db: Db, _caller: Reader,
 
 
 @router.post("/bulletins/ours", response_model=BulletinOut, status_code=201,
+             responses={200: {"model": BulletinOut, "description": "Nothing but the time "
+                              "changed since the latest version: that version"}},
              summary="Publish our bulletin for today",
              description="Builds, signs and keeps our bulletin as a new version of today's "
              "(201). If nothing but the time changed since the latest version, that version "
@@ -277,6 +279,8 @@ class KeyOut(BaseModel):
 
 
 @router.post("/keys", response_model=KeyOut, status_code=201,
+             responses={409: {"model": ErrorResponse,
+                              "description": "A key with this key_id is already registered"}},
              summary="Register a partner side's public key",
              description="Bulletins of that side signed with this key are accepted from now "
              "on. Audited." + roles_doc("exchange_key.manage"))

@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from borderflow.api.bounds import Code, Instant
 from borderflow.api.deps import Ctx, Db, ReadDb, require, roles_doc
-from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, Role
@@ -101,6 +101,8 @@ def list_tariffs(db: Db, _caller: TariffReader) -> list[TariffVersion]:
 
 
 @router.get("/tariffs/current", response_model=TariffOut, summary="The fee schedule in force",
+            responses={404: {"model": ErrorResponse,
+                             "description": "No fee schedule was in force at `at`"}},
             description="The version in force now (or at `at`)." + roles_doc("tariff.read"))
 def current_tariff(ctx: Ctx, db: Db, _caller: TariffReader,
                    at: datetime | None = None) -> TariffVersion:
@@ -124,6 +126,8 @@ def publish_tariff(body: TariffIn, ctx: Ctx, db: Db, actor: TariffWriter) -> Tar
 
 
 @router.post("/tariffs/quote", response_model=QuoteOut, summary="What a trip would pay",
+             responses={404: {"model": ErrorResponse,
+                              "description": "No fee schedule was in force at `at`"}},
              description="The fee for a vehicle and load under the schedule in force."
              + roles_doc("tariff.read"))
 def quote(body: QuoteIn, ctx: Ctx, db: ReadDb, _caller: TariffReader) -> dict[str, Any]:

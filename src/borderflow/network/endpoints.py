@@ -49,6 +49,8 @@ def _when(ctx: Ctx, at: datetime | None) -> datetime:
 
 
 @router.get("", response_model=NetworkOut, summary="The network in force",
+            responses={404: {"model": ErrorResponse,
+                             "description": "No network was in force at `at`"}},
             description="The complete reference network in force now or at `at`."
             + roles_doc("network.read"))
 def read_network(ctx: Ctx, db: Db, _caller: Reader, at: At = None) -> dict[str, Any]:

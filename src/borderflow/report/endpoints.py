@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from borderflow.api.bounds import JSON_INT_LIMIT, Year
 from borderflow.api.deps import Ctx, Db, require, roles_doc
-from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, statistics_scope
@@ -194,6 +194,7 @@ def targets_report(ctx: Ctx, db: Db, _caller: SituationReader, year: Year,
 
 
 @router.get("/reports/situation", summary="A gate's situation report for a day",
+            responses={404: {"model": ErrorResponse, "description": "No such gate"}},
             description="Vehicles cleared and declared that day by direction; vehicles "
             "remaining at the end of the day (now, for today) in the staging park, called and "
             "on the way, and in the gate area; working hours, controls and closures; holds and "
