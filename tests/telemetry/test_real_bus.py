@@ -17,6 +17,7 @@ import uuid
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import paho.mqtt.publish as mqtt_publish
 import pytest
@@ -35,6 +36,8 @@ from tests.conftest import NOW, Database, Peek
 
 NATS_URL = os.environ.get("BORDERFLOW_TEST_NATS_URL", "nats://127.0.0.1:4222")
 MQTT_URL = os.environ.get("BORDERFLOW_TEST_MQTT_URL", "mqtt://127.0.0.1:1883")
+MQTT_HOST = urlsplit(MQTT_URL).hostname or "127.0.0.1"
+MQTT_PORT = urlsplit(MQTT_URL).port or 1883
 
 
 @pytest.fixture
@@ -232,9 +235,9 @@ def test_owntracks_over_mqtt_through_mosquitto(settings: Settings, db: Peek) -> 
         msg = json.dumps({"_type": "location", "lat": 21.912, "lon": 106.703,
                           "tst": int(NOW.timestamp()), "vel": 36, "tid": "ng"})
         mqtt_publish.single(f"owntracks/{topic_user}/phone", msg, qos=1,
-                            hostname="127.0.0.1", port=1883)
+                            hostname=MQTT_HOST, port=MQTT_PORT)
         mqtt_publish.single(f"owntracks/{topic_user}/phone", "not json", qos=1,
-                            hostname="127.0.0.1", port=1883)
+                            hostname=MQTT_HOST, port=MQTT_PORT)
         wait_for(lambda: stored(db) == 1, timeout=15)
         speed = db.scalar(select(Position.speed_mps).where(
             Position.device_id == f"{topic_user}/phone"))
@@ -311,7 +314,7 @@ def test_an_mqtt_ingest_worker_killed_mid_stream_loses_no_acknowledged_message(
 
     phones = paho.Client(CallbackAPIVersion.VERSION2)
     phones.max_inflight_messages_set(200)
-    phones.connect("127.0.0.1", 1883)
+    phones.connect(MQTT_HOST, MQTT_PORT)
     phones.loop_start()
 
     def send(start: int, stop: int) -> None:
@@ -350,7 +353,7 @@ def test_an_mqtt_ingest_worker_killed_mid_stream_loses_no_acknowledged_message(
         # end the worker's session on the shared broker
         gone = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                            protocol=paho.MQTTv5)
-        gone.connect("127.0.0.1", 1883, clean_start=True)
+        gone.connect(MQTT_HOST, MQTT_PORT, clean_start=True)
         gone.disconnect()
     assert stored(db) == total
     distinct = db.scalar(select(func.count()).select_from(
