@@ -5,41 +5,21 @@ then the code; a second browser's session is ended from the list and opens nothi
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
 import pyotp
 import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
 from tests.conftest import PASSWORD, served
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-if CHROMIUM is None:  # `make test` installs it; in CI a missing browser fails the run
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("Chromium is needed for the browser tests (apt-get install chromium)")
-    pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
-
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright  # noqa: E402
-
 SECOND_FACTOR = {"vi": "Yếu tố xác thực thứ hai", "zh": "第二重验证"}
 SET_UP = {"vi": "Đã thiết lập", "zh": "已设置"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -7,9 +7,7 @@ languages are saved under ``test-artifacts/screenshots``."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -23,30 +21,15 @@ from borderflow.domain import labels
 from tests import factories
 from tests.conftest import PASSWORD, served
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
-if CHROMIUM is None:  # `make test` installs it; in CI a missing browser fails the run
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("Chromium is needed for the browser tests (apt-get install chromium)")
-    pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 STAGING = "staging:viettel-logistics-park"
 CHOOSE_A_REASON = {"vi": "Hãy chọn lý do.", "zh": "请选择原因。"}
 STALE_STEP = {"vi": "Nội dung bạn đã nhập", "zh": "您填写的内容"}
 OTHER = {"vi": "zh", "zh": "vi"}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -5,37 +5,18 @@ static script), and no other site can frame a page."""
 
 from __future__ import annotations
 
-import os
-import shutil
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
+from playwright.sync_api import Browser, Page
 
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
 from tests.conftest import PASSWORD, served
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-if CHROMIUM is None:  # `make test` installs it; in CI a missing browser fails the run
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("Chromium is needed for the browser tests (apt-get install chromium)")
-    pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
-
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
-
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import httpx
 from playwright.sync_api import Browser
 
 from borderflow.config import Settings
-from tests.e2e.test_browser import SHOTS, _login, _page, browser, site  # noqa: F401
+from tests.e2e.test_browser import SHOTS, _login, _page, site  # noqa: F401
 from tests.report.test_reports import _load
 
 
@@ -47,7 +47,7 @@ def test_reports_page_with_charts_and_files(browser: Browser, site: httpx.Client
     assert page.evaluate("document.activeElement.textContent") == "Show"
 
 
-def test_reports_and_lab_speak_vietnamese_and_chinese(browser: Browser,  # noqa: F811
+def test_reports_and_lab_speak_vietnamese_and_chinese(browser: Browser,
                                                      site: httpx.Client,  # noqa: F811
                                                      settings: Settings, auth: Any) -> None:
     _load(settings)

@@ -25,28 +25,13 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "test-artifacts" / "screenshots"
 DOCS = ROOT / "docs" / "screenshots"
 UPDATE = os.environ.get("BORDERFLOW_UPDATE_SCREENSHOTS") == "1"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 TALLEST = 3000
 """Pixels of a page kept at most (the portal lists every declaration of the morning)."""
 
-if CHROMIUM is None:  # `make test` installs it; in CI a missing browser fails the run
-    if os.environ.get("CI") == "true":
-        raise RuntimeError("Chromium is needed for the browser tests (apt-get install chromium)")
-    pytest.skip("Chromium is not installed (make test installs it)", allow_module_level=True)
 
-from playwright.sync_api import Browser, Page, sync_playwright  # noqa: E402
+from playwright.sync_api import Browser, Page  # noqa: E402
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module")
