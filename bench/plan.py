@@ -13,7 +13,7 @@ that fits nowhere within the horizon costs ``w_i * (S - r_i)``.
 
 Methods compared on the same instance:
 
-1. the planner, ``borderflow.regulation.planner.plan`` (best of 3 calls, instance generation
+1. the planner, ``borderflow.domain.dispatch_planner.plan`` (best of 3 calls, instance generation
    excluded);
 2. the exact optimum: OR-Tools ``SimpleMinCostFlow`` on the per-truck network (source -> truck,
    capacity 1 -> every permitted open (gate, slot >= release), cost ``w_i * (s - r_i)`` ->
@@ -512,7 +512,7 @@ def run_instance(trucks: int, args: argparse.Namespace) -> dict[str, Any]:
             return g, s, float("nan")
         planner_name = "planner (STAND-IN: FCFS)"
     else:
-        from borderflow.regulation.planner import PlanInput, plan
+        from borderflow.domain.dispatch_planner import PlanInput, plan
 
         inp = PlanInput(capacity=inst.capacity, release=inst.release, weight=inst.weight,
                         group=inst.group, permitted=inst.permitted)

@@ -11,7 +11,7 @@ a day over Huu Nghi, Tan Thanh, Chi Ma and Coc Nam (``borderflow.report.syntheti
 27 % export, morning peaks, holds, rejections, no-shows, fees), i.e. about 550,000 trips with
 nine events each (about 5 million rows in ``trip_events``), their statistics facts, and the
 summary tables built from those facts by the same rules the live service applies to each event
-(``domain/stats.py``). PostgreSQL is loaded with COPY, SQLite with executemany.
+(``domain/report.py``). PostgreSQL is loaded with COPY, SQLite with executemany.
 
 Then it times each report the API serves (the service functions, on a warm connection; the
 median of ``--repeat`` runs after one warm-up): traffic for the year by gate, by enterprise and
@@ -47,7 +47,7 @@ from sqlalchemy.engine import make_url  # noqa: E402
 
 from borderflow.clock import LOCAL_TZ  # noqa: E402
 from borderflow.config import DEFAULT_NETWORK_FILE  # noqa: E402
-from borderflow.domain import stats  # noqa: E402
+from borderflow.domain import report as stats  # noqa: E402
 from borderflow.domain.access import SYSTEM  # noqa: E402
 from borderflow.network import service as networks  # noqa: E402
 from borderflow.report import facts as report_facts  # noqa: E402

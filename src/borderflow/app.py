@@ -17,6 +17,8 @@ from borderflow.api.bounds import BodyLimits, InputBounds
 from borderflow.api.context import AppContext
 from borderflow.api.protect import SecurityHeaders
 from borderflow.api.ratelimit import RATE_LIMITED, RequestLimits, build_storage, rate_limit
+from borderflow.booking.endpoints import router as booking_router
+from borderflow.booking.vehicle_endpoints import router as vehicle_router
 from borderflow.clock import Clock, SystemClock
 from borderflow.config import SANDBOX_PATH, Settings, get_settings, secret
 from borderflow.declaration.endpoints import router as declaration_router
@@ -49,7 +51,6 @@ from borderflow.telemetry.camera_endpoints import router as camera_router
 from borderflow.telemetry.endpoints import OsmandRoute
 from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
-from borderflow.trip.vehicle_endpoints import router as vehicle_router
 from borderflow.web.account_page import router as account_page_router
 from borderflow.web.pages import STATIC
 from borderflow.web.pages import error_page as web_error_page
@@ -141,6 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(RequestMiddleware)
     for router in (ops_router, account_router, network_router, declaration_router, trip_router,
+                   booking_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
                    short_router, verify_router, report_router, exchange_router, web_router,

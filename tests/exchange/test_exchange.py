@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from borderflow.domain.bulletin import canonical
+from borderflow.domain.exchange import canonical
 from borderflow.exchange.signing import SigningKey
 from borderflow.store.models import AuditEntry, Bulletin, PartnerYardCount
 from tests import factories

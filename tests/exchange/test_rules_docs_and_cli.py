@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from borderflow.cli.main import app
 from borderflow.config import get_settings
-from borderflow.domain.bulletin import canonical, content_sha256, partner_counts
+from borderflow.domain.exchange import canonical, content_sha256, partner_counts
 from borderflow.errors import ValidationFailed
 from borderflow.exchange import schema
 from borderflow.exchange.render import defused

@@ -17,7 +17,7 @@ from pypdf import PdfReader
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.config import Settings
-from borderflow.domain import stats
+from borderflow.domain import report as stats
 from borderflow.report import exports, facts, synthetic
 from borderflow.store.session import make_engine, make_session_factory
 from tests.conftest import NOW

@@ -13,14 +13,14 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow import audit
+from borderflow.booking import service as bookings
 from borderflow.dispatch import service as dispatcher
-from borderflow.domain import slots as slot_rules
+from borderflow.domain import booking as booking_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
 from borderflow.store.models import Booking, GateControl, GateSlot, Trip
-from borderflow.trip import booking as bookings
 from borderflow.trip import service as trips
 
 Kind = Literal["closure", "capacity", "pause", "extended_hours"]
@@ -73,7 +73,7 @@ def _apply(session: Session, network: Network, control: GateControl, *, actor: P
         session.flush()
         stopped = dispatcher.paused(session, control.gate, direction, now) or (
             bookings.capacity_at(session, network, control.gate, direction,
-                                 slot_rules.slot_start(now)) == 0
+                                 booking_rules.slot_start(now)) == 0
         )
         if not stopped:
             continue

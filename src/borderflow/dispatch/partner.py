@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.domain.access import Principal
+from borderflow.domain.dispatch import partner_room
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed, msg
-from borderflow.regulation.dispatch import partner_room
 from borderflow.store.models import PartnerYardCount, Trip, TripEvent
 
 MAX_AGE_FOR_NEW_COUNTS = timedelta(days=7)

@@ -13,14 +13,14 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from borderflow.booking import service as bookings
+from borderflow.booking import standing
 from borderflow.clock import LOCAL_TZ
 from borderflow.dispatch import partner
-from borderflow.domain import slots as slot_rules
+from borderflow.domain import booking as booking_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import DISPATCHER, Principal
-from borderflow.domain.network import Network
-from borderflow.errors import FieldError, ValidationFailed, msg
-from borderflow.regulation.dispatch import (
+from borderflow.domain.dispatch import (
     GateRoom,
     Order,
     Policy,
@@ -29,13 +29,14 @@ from borderflow.regulation.dispatch import (
     cap_places,
     choose_calls,
     forecast,
+    is_no_show,
     order_queue,
     plan_reroutes,
 )
+from borderflow.domain.network import Network
+from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.store.models import Booking, GateControl, Trip
-from borderflow.trip import booking as bookings
 from borderflow.trip import service as trips
-from borderflow.trip import standing
 
 LOCK_KEY = 0x426F7264  # "Bord": one dispatcher at a time across API workers
 
@@ -197,8 +198,8 @@ def outlooks(session: Session, network: Network, rows: list[Trip], now: datetime
              ) -> dict[tuple[str, str], Outlook]:
     """The outlook of every staged gate and direction (see :class:`Outlook`)."""
     by_gate = policies(network)
-    first = slot_rules.slot_start(now)
-    step = timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
+    first = booking_rules.slot_start(now)
+    step = timedelta(minutes=booking_rules.DEFAULT_SLOT_MINUTES)
     starts = [first + i * step for i in range(HORIZON_SLOTS)]
     waiting = waiting_of(session, rows)
     yards = yard_room(session, network, rows)
@@ -237,7 +238,7 @@ def outlooks(session: Session, network: Network, rows: list[Trip], now: datetime
 def _forecast(mine: list[Waiting], starts: list[datetime], places: list[int], policy: Policy
               ) -> tuple[dict[str, int], list[int]]:
     return forecast(mine, starts, [max(0, p) for p in places], policy,
-                    slot_rules.DEFAULT_SLOT_MINUTES)
+                    booking_rules.DEFAULT_SLOT_MINUTES)
 
 
 # --- re-routing ---------------------------------------------------------------------------------
@@ -307,7 +308,7 @@ def _reroutes(session: Session, network: Network, rows: list[Trip], now: datetim
     views = outlooks(session, network, rows, now)
     by_id = {r.id: r for r in rows}
     by_gate = policies(network)
-    step = slot_rules.DEFAULT_SLOT_MINUTES
+    step = booking_rules.DEFAULT_SLOT_MINUTES
     for direction in ("export", "import"):
         gates = [g for (g, d) in views if d == direction]
         candidates = []
@@ -360,8 +361,8 @@ def _no_shows(session: Session, network: Network, rows: list[Trip], now: datetim
     by_gate = policies(network)
     for row in rows:
         order = row.state.get("order") or {}
-        arrive_by = order.get("arrive_by")
-        if row.status != "called" or not arrive_by or now <= domain.parse_time(arrive_by):
+        arrive_by = domain.parse_time(order["arrive_by"]) if order.get("arrive_by") else None
+        if arrive_by is None or not is_no_show(row.status, arrive_by, now):
             continue
         trips.append_event(session, row, domain.Event(
             "trip.no_show", now, DISPATCHER.username,
@@ -369,7 +370,7 @@ def _no_shows(session: Session, network: Network, rows: list[Trip], now: datetim
             actor=DISPATCHER, source="regulator", now=now)
         standing.record(session, row, "no_show", at=now,
                         detail=f"called to {order.get('gate', row.gate)}, not there by "
-                               f"{domain.parse_time(arrive_by).astimezone(LOCAL_TZ):%H:%M}")
+                               f"{arrive_by.astimezone(LOCAL_TZ):%H:%M}")
         report.no_shows.append(row.reference)
         if by_gate.get(row.gate, Policy()).no_show == "cancel":
             trips.cancel_trip(session, row, "no-show: did not reach the gate in time",
@@ -392,8 +393,8 @@ def run_cycle(session: Session, network: Network, now: datetime,
     _no_shows(session, network, _active(session), now, report)
     _reroutes(session, network, _active(session), now, report)
     rows = _active(session)
-    slot_start = slot_rules.slot_start(now)
-    slot_end = slot_start + timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
+    slot_start = booking_rules.slot_start(now)
+    slot_end = slot_start + timedelta(minutes=booking_rules.DEFAULT_SLOT_MINUTES)
     waiting = waiting_of(session, rows)
     report.waiting = len(waiting)
     orders: list[Order] = choose_calls(waiting, rooms_of(session, network, rows, now,
@@ -416,7 +417,7 @@ def queue(session: Session, network: Network, now: datetime, gate: str | None = 
     """The waiting trucks of each gate in the order they will be called, with the estimated
     call time of each."""
     rows = _active(session)
-    slot_end = slot_rules.slot_start(now) + timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
+    slot_end = booking_rules.slot_start(now) + timedelta(minutes=booking_rules.DEFAULT_SLOT_MINUTES)
     views = outlooks(session, network, rows, now)
     by_id = {r.id: r for r in rows}
     by_gate = policies(network)
@@ -460,7 +461,7 @@ def place_of(session: Session, network: Network, row: Trip, now: datetime
     view = views.get((row.gate, row.flow))
     if view is None:
         return out
-    slot_end = view.slot_starts[0] + timedelta(minutes=slot_rules.DEFAULT_SLOT_MINUTES)
+    slot_end = view.slot_starts[0] + timedelta(minutes=booking_rules.DEFAULT_SLOT_MINUTES)
     ordered = order_queue(view.waiting, policies(network).get(row.gate, Policy()), slot_end,
                           now)
     ids = [w.trip_id for w in ordered]

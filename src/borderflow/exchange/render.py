@@ -12,7 +12,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from borderflow.documents import FONT, defuse
-from borderflow.domain.bulletin import content_sha256
+from borderflow.domain.exchange import content_sha256
 
 CSV_COLUMNS = ("section", "gate", "code", "name_vi", "name_zh", "date", "direction",
                "vehicles", "declared", "booked", "capacity", "starts", "ends", "kind", "note")

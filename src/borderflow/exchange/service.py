@@ -23,10 +23,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from borderflow import audit
+from borderflow.booking import service as bookings
 from borderflow.clock import LOCAL_TZ
 from borderflow.dispatch import controls, partner
 from borderflow.dispatch import service as dispatcher
-from borderflow.domain import bulletin as rules
+from borderflow.domain import exchange as rules
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Names, Network
 from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
@@ -41,7 +42,6 @@ from borderflow.store.models import (
     PartnerYardCount,
     Trip,
 )
-from borderflow.trip import booking as bookings
 
 SLOTS_PER_DAY = 24 * 60 // bookings.SLOT_MINUTES
 

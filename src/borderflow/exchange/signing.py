@@ -3,7 +3,7 @@
 Our private key is a PEM file (PKCS#8, unencrypted, readable by the server only), created once
 by ``borderflow setup`` or ``borderflow exchange keygen`` (or on first use). A key is named by
 its ``key_id``: ``bf-`` and the first 16 hex digits of the SHA-256 of the raw 32-byte public
-key. The signature covers the canonical form of the bulletin (see ``domain.bulletin``).
+key. The signature covers the canonical form of the bulletin (see ``domain.exchange``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from borderflow.domain.bulletin import canonical
+from borderflow.domain.exchange import canonical
 from borderflow.errors import FieldError, ValidationFailed, msg
 
 ALG = "Ed25519"

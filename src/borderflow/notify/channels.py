@@ -29,7 +29,7 @@ import structlog
 
 from borderflow import __version__
 from borderflow.config import Settings, secret
-from borderflow.domain.notices import Texts
+from borderflow.domain.notify import Texts
 from borderflow.store.models import Notification
 
 log = structlog.get_logger("borderflow.notify")

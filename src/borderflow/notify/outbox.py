@@ -2,7 +2,7 @@
 them, so they commit or roll back with it and are never lost.
 
 The trip service calls :func:`enqueue` after every event it appends; which events notify whom
-is decided by the pure :func:`borderflow.domain.notices.notices_for`. Each notification gets one
+is decided by the pure :func:`borderflow.domain.notify.notices_for`. Each notification gets one
 pending delivery per channel that applies to it among the channels the application sends on
 (carried by its sessions, see :func:`bind_channels`). Nothing is sent here: the sender does
 that after commit, in its own transactions.
@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from borderflow.domain import notices
+from borderflow.domain import notify as notices
 from borderflow.domain.access import Principal
 from borderflow.domain.trip import Event
 from borderflow.network import service as networks

@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
-from borderflow.domain import stats
+from borderflow.domain import report as stats
 from borderflow.domain import trip as domain
 from borderflow.store.models import (
     ReportFact,

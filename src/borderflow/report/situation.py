@@ -16,7 +16,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from borderflow.domain import stats
+from borderflow.domain import report as stats
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
 from borderflow.network.holidays import around

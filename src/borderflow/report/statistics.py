@@ -1,4 +1,4 @@
-"""Statistics over any period, read from the summary tables (see ``domain/stats.py``).
+"""Statistics over any period, read from the summary tables (see ``domain/report.py``).
 
 Every report takes a period (local days, both ends included), optional filters (gate, route,
 direction, goods group, enterprise) and an optional breakdown by one of those dimensions. The
@@ -17,7 +17,7 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
-from borderflow.domain import stats
+from borderflow.domain import report as stats
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.report.facts import TZ

@@ -3,7 +3,7 @@
 Deterministic for a seed: trucks per day around the 2025 daily averages of the four gates
 (Huu Nghi about 870, Tan Thanh about 580, Chi Ma about 230, Coc Nam about 76), about 27 %
 export, morning peaks, holds, rejections, no-shows and fees. Each fact has the shape of
-:func:`borderflow.domain.stats.trip_fact`.
+:func:`borderflow.domain.report.trip_fact`.
 """
 
 from __future__ import annotations

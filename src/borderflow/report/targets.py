@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow import audit
-from borderflow.domain import stats
+from borderflow.domain import report as stats
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed, msg

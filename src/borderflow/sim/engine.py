@@ -7,7 +7,7 @@ The clock advances in dispatch cycles (``dispatch.cycle_minutes``). In each cycl
 2. trucks that arrived since the last cycle enter the staging area while it has room; the rest
    queue on the road (National Highway 1), first come first served;
 3. for each staged gate and direction with places left in the current 30-minute slot and room
-   in its yards, :func:`borderflow.regulation.dispatch.choose_calls` (the function the live
+   in its yards, :func:`borderflow.domain.dispatch.choose_calls` (the function the live
    dispatcher calls) decides who is called and to which yard, by the gate's policy;
 4. trucks of gates that are not regulated through the staging area (or every truck, without
    regulation) enter the gate area first come first served while it is open and a yard has
@@ -17,7 +17,7 @@ The clock advances in dispatch cycles (``dispatch.cycle_minutes``). In each cycl
    gives the time it leaves the gate area and frees its yard place.
 
 Every hour (``dispatch.reroute``) the live re-routing planner
-(:func:`borderflow.regulation.dispatch.plan_reroutes` over :func:`planner.plan`) moves trucks
+(:func:`borderflow.domain.dispatch.plan_reroutes` over :func:`planner.plan`) moves trucks
 waiting for a gate with no places soon to another gate of the same staging area.
 """
 
@@ -32,8 +32,7 @@ from datetime import datetime
 import numpy as np
 from numpy.typing import NDArray
 
-from borderflow.domain.trip import PRIORITIES
-from borderflow.regulation.dispatch import (
+from borderflow.domain.dispatch import (
     GateRoom,
     Room,
     Waiting,
@@ -42,6 +41,7 @@ from borderflow.regulation.dispatch import (
     order_queue,
     plan_reroutes,
 )
+from borderflow.domain.trip import PRIORITIES
 from borderflow.sim.kernels import process_batch
 from borderflow.sim.model import GOODS, SLOT_MINUTES, Model, Route
 

@@ -17,9 +17,9 @@ import holidays as holidays_lib
 import numpy as np
 from numpy.typing import NDArray
 
+from borderflow.domain.dispatch import Policy
 from borderflow.domain.network import FLOWS, WEEKDAYS, Flow, Gate, Network
 from borderflow.domain.trip import PRIORITIES, priority_class
-from borderflow.regulation.dispatch import Policy
 from borderflow.sim.scenario import Distribution, Scenario, Station
 
 FloatArray = NDArray[np.float64]
@@ -269,7 +269,7 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
                                 _policy(scenario, network, gate)))
             station_dist.append(route_dists)
             prereqs.append(route_pre)
-            # places per slot: vehicles per hour over the open minutes (as domain.slots)
+            # places per slot: vehicles per hour over the open minutes (as domain.booking)
             minutes = np.diff(_open_before(open_start[gate_off[gi]:gate_off[gi + 1]],
                                            open_end[gate_off[gi]:gate_off[gi + 1]],
                                            slot_edges))

@@ -700,7 +700,7 @@ class Reconciliation(Base):
 
 
 class ReportFact(Base):
-    """One trip's statistics fact (see ``domain/stats.py``), or one row of imported history.
+    """One trip's statistics fact (see ``domain/report.py``), or one row of imported history.
     The summary tables below are always the sum of every fact's contributions."""
 
     __tablename__ = "report_facts"

@@ -161,32 +161,6 @@ class StepDurationsOut(BaseModel):
     )
 
 
-class BookingIn(_In):
-    slot_start: Instant = Field(description="Start of the slot, with a timezone; slots start "
-                                             "every 30 minutes.",
-                                 examples=["2026-11-25T08:00:00+07:00"])
-
-
-class BookingOut(BaseModel):
-    booking_id: int
-    trip: str
-    gate: str
-    direction: str
-    slot_start: datetime
-    slot_end: datetime
-    kind: str
-    position: int = Field(description="Place in the gate's queue for this direction (1 = next).")
-    estimated_call: datetime
-    created_at: datetime
-
-
-class SlotOut(BaseModel):
-    slot_start: datetime
-    capacity: int
-    booked: int
-    free: int
-
-
 class PriorityIn(_In):
     priority: Literal["urgent", "aeo_perishable", "perishable", "aeo", "normal"]
     reason: str = Field(min_length=3, max_length=2000)

@@ -203,7 +203,7 @@ def sync_declaration(session: Session, decl: Declaration, network: Network, *,
             spec["priority"] = "urgent"
         current = {k: row.state[k] for k in spec if k in row.state}
         if row.state.get("booking") and (row.gate, row.flow) != (spec["gate"], spec["flow"]):
-            from borderflow.trip import booking  # bookings build on trips
+            from borderflow.booking import service as booking  # bookings build on trips
 
             booking.release(session, row, actor=actor, now=now,
                             reason="the declaration changed gate or direction")
@@ -313,7 +313,7 @@ def cancel_trip(session: Session, row: Trip, reason: str, *, actor: Principal,
                 now: datetime, late_rules: BookingRules | None = None) -> None:
     """Cancel one trip and give its booked place back (``late_rules``: the holder cancels, so a
     late cancellation counts against the vehicle)."""
-    from borderflow.trip import booking  # bookings build on trips
+    from borderflow.booking import service as booking  # bookings build on trips
 
     booking.release(session, row, actor=actor, now=now, reason=f"trip cancelled: {reason}",
                     cause="trip_cancelled", late_rules=late_rules)

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, time, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from borderflow.regulation.dispatch import (
+from borderflow.domain.dispatch import (
     GateRoom,
     Policy,
     Room,

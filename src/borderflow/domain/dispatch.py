@@ -1,7 +1,10 @@
-"""Dispatch policy: which waiting trucks to call forward now, to which gate and yard.
+"""Dispatch rules: which waiting trucks to call forward now, to which gate and yard; when a
+called truck is a no-show and what follows; which trucks to re-route (with
+:mod:`borderflow.domain.dispatch_planner`).
 
-Pure: the dispatcher service gathers who waits in the staging area and how much room each gate
-has, this module decides, the service records the orders as trip events.
+Pure: the dispatcher service (:mod:`borderflow.dispatch.service`) gathers who waits in the
+staging area and how much room each gate has, this module decides, the service records the
+orders as trip events.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from borderflow.regulation.planner import PlanInput, plan
+from borderflow.domain.dispatch_planner import PlanInput, plan
 
 CLASS_RANK = {"urgent": 0, "aeo_perishable": 1, "perishable": 2, "aeo": 3, "normal": 4}
 CLASS_WEIGHT = {"urgent": 100.0, "aeo_perishable": 8.0, "perishable": 5.0, "aeo": 2.0,
@@ -109,6 +112,15 @@ def cap_places(places: Sequence[int], room_now: int | None, budget: int | None) 
             out[s] = min(p, left)
             left -= out[s]
     return out
+
+
+def is_no_show(status: str, arrive_by: datetime | None, now: datetime) -> bool:
+    """The no-show rule: a truck called forward (status ``called``) that has not reached the
+    gate by its order's ``arrive_by`` (the call time plus the gate's ``grace_minutes``) is a
+    no-show. What follows is the gate policy's ``no_show`` (``requeue``: back in the staging
+    queue; ``cancel``: the trip is cancelled); either way the vehicle gets an offence that may
+    bar it from booking (:func:`borderflow.domain.booking.barred_until`)."""
+    return status == "called" and arrive_by is not None and now > arrive_by
 
 
 @dataclass(frozen=True)

@@ -14,24 +14,24 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from borderflow.booking import standing
 from borderflow.clock import LOCAL_TZ
-from borderflow.domain import slots as slot_rules
+from borderflow.domain import booking as booking_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, Role, may_change_declaration
+from borderflow.domain.booking import is_late_cancellation
 from borderflow.domain.network import BookingRules, Network
-from borderflow.domain.standing import is_late_cancellation
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed, msg
 from borderflow.network.holidays import around
 from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import service as trips
-from borderflow.trip import standing
 
-SLOT_MINUTES = slot_rules.DEFAULT_SLOT_MINUTES
+SLOT_MINUTES = booking_rules.DEFAULT_SLOT_MINUTES
 MAX_DAYS_AHEAD = 60
 
 
 def controls_over(session: Session, gate: str, direction: str, start: datetime,
-                  end: datetime) -> list[slot_rules.Control]:
+                  end: datetime) -> list[booking_rules.Control]:
     """The regulator's closures, capacity changes and extended hours at the gate that overlap
     ``[start, end)``, in the order they were made."""
     rows = session.scalars(select(GateControl).where(
@@ -40,7 +40,7 @@ def controls_over(session: Session, gate: str, direction: str, start: datetime,
         GateControl.starts_at < end, GateControl.ends_at > start,
         (GateControl.direction.is_(None)) | (GateControl.direction == direction),
     ).order_by(GateControl.id)).all()
-    return [slot_rules.Control(c.kind, c.starts_at, c.ends_at, c.vehicles_per_hour)
+    return [booking_rules.Control(c.kind, c.starts_at, c.ends_at, c.vehicles_per_hour)
             for c in rows]
 
 
@@ -59,7 +59,7 @@ def capacities(session: Session, network: Network, gate: str, direction: str,
     out = []
     for start in starts:
         local_day = start.astimezone(LOCAL_TZ).date()
-        out.append(slot_rules.controlled_capacity(calendar, flow, start, around(local_day),
+        out.append(booking_rules.controlled_capacity(calendar, flow, start, around(local_day),
                                                   controls, SLOT_MINUTES))
     return out
 
@@ -105,7 +105,7 @@ def free_slots(session: Session, network: Network, gate: str, direction: str, da
                count: int) -> list[dict[str, Any]]:
     """Slots from ``day_start`` on: capacity, booked and free places."""
     out = []
-    start = slot_rules.slot_start(day_start, SLOT_MINUTES)
+    start = booking_rules.slot_start(day_start, SLOT_MINUTES)
     rows = {r.slot_start: r for r in session.scalars(select(GateSlot).where(
         GateSlot.gate == gate, GateSlot.direction == direction, GateSlot.slot_start >= start,
         GateSlot.slot_start < start + timedelta(minutes=SLOT_MINUTES * count)))}
@@ -135,7 +135,7 @@ def book(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
                             "books its slot"))
     if start.tzinfo is None:
         raise ValidationFailed([FieldError("slot_start", msg("give a timezone, e.g. +07:00"))])
-    if not slot_rules.is_aligned(start, SLOT_MINUTES):
+    if not booking_rules.is_aligned(start, SLOT_MINUTES):
         raise ValidationFailed([FieldError("slot_start", msg(
             "slots start every {minutes} minutes (e.g. 08:00, 08:30)", minutes=SLOT_MINUTES))])
     if start + timedelta(minutes=SLOT_MINUTES) <= now:

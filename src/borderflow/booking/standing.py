@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow import audit
-from borderflow.domain import standing as rules
+from borderflow.domain import booking as rules
 from borderflow.domain.access import Principal
 from borderflow.domain.network import BookingRules
 from borderflow.domain.values import parse_plate

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from borderflow.domain.booking import barred_until, is_late_cancellation
 from borderflow.domain.network import BookingRules
-from borderflow.domain.standing import barred_until, is_late_cancellation
 
 NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)
 RULES = BookingRules(bar_after=3, window_days=30, bar_days=14)

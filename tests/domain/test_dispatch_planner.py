@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from borderflow.regulation.planner import PlanInput, plan, weighted_wait
+from borderflow.domain.dispatch_planner import PlanInput, plan, weighted_wait
 
 
 @st.composite

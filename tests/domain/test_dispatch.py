@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from borderflow.regulation.dispatch import Policy, Room, Waiting, choose_calls, order_queue
+from borderflow.domain.dispatch import Policy, Room, Waiting, choose_calls, order_queue
 
 T = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
 SLOT_END = T + timedelta(minutes=30)

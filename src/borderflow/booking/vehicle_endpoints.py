@@ -12,12 +12,12 @@ from sqlalchemy import select
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.booking import standing
 from borderflow.domain.access import OFFICIALS, Principal
 from borderflow.errors import NotFound
 from borderflow.network import service as networks
 from borderflow.store.models import Trip
 from borderflow.trip import service as trips
-from borderflow.trip import standing
 
 router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"], responses=ERROR_RESPONSES)
 

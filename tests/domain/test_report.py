@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from borderflow.clock import LOCAL_TZ
-from borderflow.domain import stats
+from borderflow.domain import report as stats
 
 T0 = datetime(2025, 12, 30, 20, 0, tzinfo=LOCAL_TZ)
 

@@ -10,6 +10,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from borderflow.booking import service as booking
 from borderflow.declaration import service as declarations
 from borderflow.declaration.schemas import DeclarationIn
 from borderflow.domain.access import SYSTEM, Principal, Role
@@ -18,7 +19,6 @@ from borderflow.network import service as networks
 from borderflow.network.holidays import around
 from borderflow.store.models import Booking, GateSlot, Trip
 from borderflow.store.session import make_engine, make_session_factory
-from borderflow.trip import booking
 from tests import factories
 from tests.conftest import NOW, TODAY, Database
 

@@ -10,7 +10,7 @@ import pytest
 from borderflow.config import DEFAULT_NETWORK_FILE
 from borderflow.domain import trip as domain
 from borderflow.domain.access import SYSTEM, Principal, Role
-from borderflow.domain.notices import NOTIFYING, driver_language, local_time, notices_for
+from borderflow.domain.notify import NOTIFYING, driver_language, local_time, notices_for
 from borderflow.network import service as networks
 
 NETWORK = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))

@@ -1,1 +1,0 @@
-"""Regulation: the slot planner (a pure function) and, later, dispatch policies."""
