@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from borderflow.clock import Clock
 from borderflow.config import Settings
+from borderflow.domain.telemetry_geofence import Fences
 from borderflow.errors import Unavailable, msg
 from borderflow.network import service as networks
 from borderflow.telemetry import service
 from borderflow.telemetry.decoders import Fix, Rejection
-from borderflow.telemetry.geofence import Fences
 
 log = structlog.get_logger("borderflow.telemetry")
 

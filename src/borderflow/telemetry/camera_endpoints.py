@@ -13,10 +13,10 @@ from borderflow.api.bounds import Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
+from borderflow.domain import telemetry_plates as plates
 from borderflow.domain.access import Principal
 from borderflow.network import service as networks
 from borderflow.telemetry import cameras as service
-from borderflow.telemetry import plates
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"], responses=ERROR_RESPONSES)
 

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.account import service as accounts
+from borderflow.domain import telemetry_plates as plates
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Flow, Network
@@ -32,7 +33,6 @@ from borderflow.errors import (
     msg,
 )
 from borderflow.store.models import Account, ApiKey, Camera, PlateRead, Trip
-from borderflow.telemetry import plates
 from borderflow.trip import service as trips
 
 USERNAME_PREFIX = "camera."

@@ -19,11 +19,11 @@ from borderflow.api.deps import Authenticated, Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, headers_for
 from borderflow.domain import privacy
 from borderflow.domain.access import Principal, roles_for
+from borderflow.domain.telemetry_geofence import Fences
 from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
 from borderflow.telemetry import decoders, service
 from borderflow.telemetry.bus import Bus, InlineBus
-from borderflow.telemetry.geofence import Fences
 from borderflow.trip import service as trips
 
 router = APIRouter(prefix="/api/v1", tags=["telemetry"], responses=ERROR_RESPONSES)

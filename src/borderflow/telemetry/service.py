@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session
 
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network, Point
+from borderflow.domain.telemetry_geofence import Fences
 from borderflow.domain.values import parse_plate
 from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed, msg, reason_of
 from borderflow.store.models import Device, Position, RejectedPosition, Trip
 from borderflow.telemetry.decoders import Fix, Rejection
-from borderflow.telemetry.geofence import Fences
 from borderflow.trip import service as trips
 
 log = structlog.get_logger("borderflow.telemetry")

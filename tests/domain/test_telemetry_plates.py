@@ -1,5 +1,5 @@
 """Plate reads: normalisation, camera confusions by position, matching to expected trips
-(borderflow.telemetry.plates, pure)."""
+(borderflow.domain.telemetry_plates, pure)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,15 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from borderflow.telemetry import plates
-from borderflow.telemetry.plates import CHECKPOINTS, Reading, decide, display, normalise, variants
+from borderflow.domain import telemetry_plates as plates
+from borderflow.domain.telemetry_plates import (
+    CHECKPOINTS,
+    Reading,
+    decide,
+    display,
+    normalise,
+    variants,
+)
 
 GATE_IN = CHECKPOINTS["gate_in"]
 GATE_OUT = CHECKPOINTS["gate_out"]

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from borderflow.config import DEFAULT_NETWORK_FILE
+from borderflow.domain.telemetry_geofence import Fences, Transition, walk
 from borderflow.network import service as networks
-from borderflow.telemetry.geofence import Fences, Transition, walk
 
 NETWORK = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
 FENCES = Fences(NETWORK, margin_m=30)
