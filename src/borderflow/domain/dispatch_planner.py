@@ -154,117 +154,173 @@ def _spread(amount: int, room: list[int]) -> list[int]:
     return alloc
 
 
-def plan(inp: PlanInput) -> PlanResult:
-    """Assign trucks to (gate, slot); see the module documentation."""
+@dataclass
+class _Classes:
+    """Trucks with the same weight, goods group and release slot are interchangeable: the
+    planner serves these classes, grouped by pair (weight rank, goods group)."""
+
+    perm: IntArray
+    """The trucks sorted by class, first-come order within a class."""
+    release: list[int]
+    """Per class: its release slot."""
+    remaining: list[int]
+    """Per class: trucks not yet given a slot."""
+    allot: list[list[tuple[int, int, int]]]
+    """Per class: the (gate, slot, trucks) it was given."""
+    pair_ids: list[int]
+    """Per pair: weight rank * groups + goods group (lower = served first among equals)."""
+    pair_rank: list[int]
+    """Per pair: its weight rank (0 = heaviest)."""
+    pair_gates: list[list[int]]
+    """Per pair: the gates its goods group may pass."""
+    pair_classes: list[list[int]]
+    """Per pair: its classes, release ascending."""
+    head: list[int]
+    """Per pair: the next of its classes to serve (index into ``pair_classes``)."""
+    released: list[int]
+    """Per pair: how many of its classes are released by the current slot."""
+    avail: list[int]
+    """Per pair: trucks released and not yet given a slot."""
+
+
+def _classes(inp: PlanInput, horizon: int) -> _Classes:
+    """The classes of interchangeable trucks, sorted by (weight rank, group, release)."""
     n = int(inp.release.shape[0])
-    gates, horizon = inp.capacity.shape
     groups = inp.permitted.shape[0]
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return _result(inp, empty, empty.copy())
     release = np.clip(inp.release.astype(np.int64), 0, horizon)
     weights, widx = np.unique(inp.weight, return_inverse=True)
     widx = (len(weights) - 1 - widx).astype(np.int64)  # 0 = heaviest
     order = inp.order if inp.order is not None else np.arange(n, dtype=np.int64)
 
-    # Classes of interchangeable trucks, sorted by (weight rank, group, release).
     key = (widx * groups + inp.group.astype(np.int64)) * (horizon + 1) + release
     perm = np.lexsort((order, key))
     keys, counts = np.unique(key[perm], return_counts=True)
     c_pair = (keys // (horizon + 1)).tolist()  # pair = (weight rank, group)
     c_release = (keys % (horizon + 1)).tolist()
-    remaining = counts.tolist()
-    n_classes = len(remaining)
+    n_classes = len(c_pair)
 
-    # Per pair: its classes (release ascending), the next one to serve, how many are released.
     pair_ids = sorted(set(c_pair))
     pair_pos = {p: i for i, p in enumerate(pair_ids)}
     pair_classes: list[list[int]] = [[] for _ in pair_ids]
     for c in range(n_classes):
         pair_classes[pair_pos[c_pair[c]]].append(c)
-    pair_rank = [p // groups for p in pair_ids]
-    pair_group = [p % groups for p in pair_ids]
-    pair_gates = [np.flatnonzero(inp.permitted[k]).tolist() for k in pair_group]
-    head = [0] * len(pair_ids)
-    released = [0] * len(pair_ids)  # classes of the pair with release <= current slot
-    avail = [0] * len(pair_ids)
+    return _Classes(
+        perm=perm, release=c_release, remaining=counts.tolist(),
+        allot=[[] for _ in range(n_classes)], pair_ids=pair_ids,
+        pair_rank=[p // groups for p in pair_ids],
+        pair_gates=[np.flatnonzero(inp.permitted[p % groups]).tolist() for p in pair_ids],
+        pair_classes=pair_classes, head=[0] * len(pair_ids), released=[0] * len(pair_ids),
+        avail=[0] * len(pair_ids))
 
-    allot: list[list[tuple[int, int, int]]] = [[] for _ in range(n_classes)]
+
+def _release(cl: _Classes, s: int) -> None:
+    """Count the trucks of the classes released by slot ``s`` as available."""
+    c_release, remaining, released, avail = cl.release, cl.remaining, cl.released, cl.avail
+    for p, classes in enumerate(cl.pair_classes):
+        while released[p] < len(classes) and c_release[classes[released[p]]] <= s:
+            avail[p] += remaining[classes[released[p]]]
+            released[p] += 1
+
+
+def _serve_slot(cl: _Classes, s: int, room: list[int], waiting: list[int]) -> None:
+    """Give the room of slot ``s`` to the waiting pairs: highest weight first, then least
+    flexible first; ``room`` is left with what nobody took."""
+    pair_gates, pair_rank, pair_ids, avail = cl.pair_gates, cl.pair_rank, cl.pair_ids, cl.avail
+    flex = {p: sum(1 for g in pair_gates[p] if room[g] > 0) for p in waiting}
+    waiting.sort(key=lambda p: (pair_rank[p], flex[p], pair_ids[p]))
+    for i, p in enumerate(waiting):
+        usable = [g for g in pair_gates[p] if room[g] > 0]
+        if not usable:
+            continue
+        # capacity the groups still waiting after this one would need at each gate
+        need_later = dict.fromkeys(usable, 0.0)
+        for q in waiting[i + 1:]:
+            share = avail[q] / max(flex[q], 1)
+            for g in pair_gates[q]:
+                if g in need_later:
+                    need_later[g] += share
+        free = [max(0, room[g] - int(need_later[g] + 0.5)) for g in usable]
+        take = min(avail[p], sum(room[g] for g in usable))
+        first = _spread(min(take, sum(free)), free)
+        rest = _spread(take - sum(first), [room[g] - a for g, a in zip(usable, first,
+                                                                        strict=True)])
+        alloc = [a + b for a, b in zip(first, rest, strict=True)]
+        _hand_out(cl, p, s, usable, alloc, room)
+
+
+def _hand_out(cl: _Classes, p: int, s: int, usable: list[int], alloc: list[int],
+              room: list[int]) -> None:
+    """Hand pair ``p``'s ``alloc`` of slot ``s`` at the ``usable`` gates to its classes,
+    oldest release first."""
+    classes, remaining, allot = cl.pair_classes[p], cl.remaining, cl.allot
+    head, avail = cl.head, cl.avail
+    for g, amount in zip(usable, alloc, strict=True):
+        room[g] -= amount
+        while amount > 0:
+            c = classes[head[p]]
+            got = min(amount, remaining[c])
+            allot[c].append((g, s, got))
+            remaining[c] -= got
+            amount -= got
+            avail[p] -= got
+            if remaining[c] == 0:
+                head[p] += 1
+
+
+def _expand(cl: _Classes, n: int) -> tuple[IntArray, IntArray]:
+    """The class allotments expanded back to trucks, in first-come order within each class
+    (gate and slot -1 for the trucks left unplanned)."""
+    alloc_gate: list[int] = []
+    alloc_slot: list[int] = []
+    alloc_count: list[int] = []
+    for c, given in enumerate(cl.allot):
+        for g, s, k in given:
+            alloc_gate.append(g)
+            alloc_slot.append(s)
+            alloc_count.append(k)
+        if cl.remaining[c]:
+            alloc_gate.append(-1)
+            alloc_slot.append(-1)
+            alloc_count.append(cl.remaining[c])
+    counts_arr = np.asarray(alloc_count, dtype=np.int64)
+    gate = np.empty(n, dtype=np.int64)
+    slot = np.empty(n, dtype=np.int64)
+    gate[cl.perm] = np.repeat(np.asarray(alloc_gate, dtype=np.int64), counts_arr)
+    slot[cl.perm] = np.repeat(np.asarray(alloc_slot, dtype=np.int64), counts_arr)
+    return gate, slot
+
+
+def plan(inp: PlanInput) -> PlanResult:
+    """Assign trucks to (gate, slot); see the module documentation."""
+    n = int(inp.release.shape[0])
+    gates, horizon = inp.capacity.shape
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return _result(inp, empty, empty.copy())
+    cl = _classes(inp, horizon)
     capacity_arr = inp.capacity.astype(np.int64)
     if inp.room is not None:
         capacity_arr = np.minimum(capacity_arr, inp.room.astype(np.int64))
     capacity = capacity_arr.tolist()
     budget = ([-1] * gates if inp.budget is None else
               [int(b) for b in inp.budget])  # -1: no limit
+    pairs = range(len(cl.pair_ids))
 
     for s in range(horizon):
-        for p, classes in enumerate(pair_classes):
-            while released[p] < len(classes) and c_release[classes[released[p]]] <= s:
-                avail[p] += remaining[classes[released[p]]]
-                released[p] += 1
+        _release(cl, s)
         room = [capacity[g][s] if budget[g] < 0 else min(capacity[g][s], budget[g])
                 for g in range(gates)]
         if not any(room):
             continue
-        waiting = [p for p in range(len(pair_ids)) if avail[p] > 0]
+        waiting = [p for p in pairs if cl.avail[p] > 0]
         if not waiting:
             continue
-        flex = {p: sum(1 for g in pair_gates[p] if room[g] > 0) for p in waiting}
-        waiting.sort(key=lambda p: (pair_rank[p], flex[p], pair_ids[p]))
-        for i, p in enumerate(waiting):
-            usable = [g for g in pair_gates[p] if room[g] > 0]
-            if not usable:
-                continue
-            # capacity the groups still waiting after this one would need at each gate
-            need_later = dict.fromkeys(usable, 0.0)
-            for q in waiting[i + 1:]:
-                share = avail[q] / max(flex[q], 1)
-                for g in pair_gates[q]:
-                    if g in need_later:
-                        need_later[g] += share
-            free = [max(0, room[g] - int(need_later[g] + 0.5)) for g in usable]
-            take = min(avail[p], sum(room[g] for g in usable))
-            first = _spread(min(take, sum(free)), free)
-            rest = _spread(take - sum(first), [room[g] - a for g, a in zip(usable, first,
-                                                                            strict=True)])
-            alloc = [a + b for a, b in zip(first, rest, strict=True)]
-            # hand the slots out to the pair's classes, oldest release first
-            classes = pair_classes[p]
-            for g, amount in zip(usable, alloc, strict=True):
-                room[g] -= amount
-                while amount > 0:
-                    c = classes[head[p]]
-                    got = min(amount, remaining[c])
-                    allot[c].append((g, s, got))
-                    remaining[c] -= got
-                    amount -= got
-                    avail[p] -= got
-                    if remaining[c] == 0:
-                        head[p] += 1
+        _serve_slot(cl, s, room, waiting)
         for g in range(gates):
             if budget[g] >= 0:
                 budget[g] -= min(capacity[g][s], budget[g]) - room[g]
             capacity[g][s] = room[g]
-
-    # Expand class allotments back to trucks, in first-come order within each class.
-    alloc_gate: list[int] = []
-    alloc_slot: list[int] = []
-    alloc_count: list[int] = []
-    for c in range(n_classes):
-        for g, s, k in allot[c]:
-            alloc_gate.append(g)
-            alloc_slot.append(s)
-            alloc_count.append(k)
-        if remaining[c]:
-            alloc_gate.append(-1)
-            alloc_slot.append(-1)
-            alloc_count.append(remaining[c])
-    counts_arr = np.asarray(alloc_count, dtype=np.int64)
-    gate = np.empty(n, dtype=np.int64)
-    slot = np.empty(n, dtype=np.int64)
-    gate[perm] = np.repeat(np.asarray(alloc_gate, dtype=np.int64), counts_arr)
-    slot[perm] = np.repeat(np.asarray(alloc_slot, dtype=np.int64), counts_arr)
-    return _result(inp, gate, slot)
+    return _result(inp, *_expand(cl, n))
 
 
 def _result(inp: PlanInput, gate: IntArray, slot: IntArray) -> PlanResult:
