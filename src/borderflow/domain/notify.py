@@ -24,6 +24,7 @@ from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
+from borderflow.domain import labels
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.network import Network
 from borderflow.domain.trip import Event
@@ -103,56 +104,45 @@ def local_time(value: str | datetime) -> Texts:
     )
 
 
+def _named(kind: str, code: str, fallback: Texts, network: Network | None = None,
+           state: Mapping[str, Any] | None = None) -> Texts:
+    """A code's name from the one table of labels (:func:`borderflow.domain.labels.names`),
+    or ``fallback`` when nobody names it."""
+    name = labels.names(kind, code, network, state)
+    return fallback if name is None else Texts(name.vi, name.en, name.zh)
+
+
 def _gate(network: Network | None, code: str | None) -> Texts:
-    gate = network.gate(code) if network and code else None
-    if gate is None:
-        return Texts(f"cửa khẩu {code}", f"gate {code}", f"{code}口岸")
-    return Texts(gate.name.vi, gate.name.en, gate.name.zh)
+    fallback = Texts(f"cửa khẩu {code}", f"gate {code}", f"{code}口岸")
+    return _named("gate", code, fallback, network) if code else fallback
 
 
 def _yard(network: Network | None, code: str | None) -> Texts | None:
     if not code:
         return None
-    found = network.yard(code) if network else None
-    if found is None:
-        return Texts(f"bãi {code}", f"yard {code}", f"{code}停车场")
-    name = found[1].name
-    return Texts(name.vi, name.en, name.zh)
+    return _named("yard", code, Texts(f"bãi {code}", f"yard {code}", f"{code}停车场"), network)
 
 
 def _staging(network: Network | None, location: Any) -> Texts:
     code = location.partition(":")[2] if isinstance(location, str) and location.startswith(
         "staging:") else None
-    area = next((s for s in network.staging_areas if s.code == code), None) if network else None
-    if area is None:
-        return Texts("bãi chờ", "the staging area", "待检停车场")
-    return Texts(area.name.vi, area.name.en, area.name.zh)
+    fallback = Texts("bãi chờ", "the staging area", "待检停车场")
+    return _named("park", code, fallback, network) if code else fallback
 
 
 def _reason_code(network: Network | None, code: str) -> Texts:
-    reason = network.reason(code) if network else None
-    if reason is None:
-        return _same(code)
-    return Texts(reason.name_vi, reason.name_en, reason.name_zh)
+    return _named("reason", code, _same(code), network)
 
 
 def _step(state: Mapping[str, Any], code: str) -> Texts:
-    spec = next((s for s in state["procedure"]["steps"] if s["code"] == code), None)
-    if spec is None:
-        return _same(code)
-    return Texts(spec["name_vi"], spec["name_en"], spec["name_zh"])
+    return _named("step", code, _same(code), state=state)
 
 
-PRIORITY_NAMES: dict[str, Texts] = {
-    "urgent": Texts("khẩn cấp", "urgent", "紧急"),
-    "aeo_perishable": Texts("doanh nghiệp ưu tiên (AEO), hàng tươi sống",
-                            "authorised economic operator with perishable goods",
-                            "经认证的经营者（AEO）易腐货物"),
-    "perishable": Texts("hàng tươi sống", "perishable goods", "易腐货物"),
-    "aeo": Texts("doanh nghiệp ưu tiên (AEO)", "authorised economic operator",
-                 "经认证的经营者（AEO）"),
-    "normal": Texts("thông thường", "normal", "普通"),
-}
+def _priority(code: str) -> Texts:
+    """A priority class's name, lower-cased to sit mid-sentence."""
+    name = _named("priority", code, _same(code))
+    return Texts(name.vi[:1].lower() + name.vi[1:], name.en[:1].lower() + name.en[1:],
+                 name.zh)
 
 
 def _head(s: _Seen) -> Texts:
@@ -323,7 +313,7 @@ def _rejected(s: _Seen) -> _Draft:
 def _prioritised(s: _Seen) -> _Draft:
     p = s.event.payload
     priority = str(p.get("priority"))
-    name = PRIORITY_NAMES.get(priority, _same(priority))
+    name = _priority(priority)
     text = Texts(f"hạng ưu tiên đổi thành: {name.vi}.",
                  f"priority class changed to {name.en}.", f"优先等级调整为：{name.zh}。")
     return _Draft("prioritised", _join(_head(s), text, _reason_text(p.get("reason"))),
