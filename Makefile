@@ -3,7 +3,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
 .PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest bench-reports bench-sim lock clean help
 
@@ -41,12 +40,17 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
-test-sqlite: install
-	$(BIN)/pytest -n 2 -q
+# The servers the suite talks to (PostgreSQL, NATS, Mosquitto, Redis): a BORDERFLOW_TEST_*_URL
+# given is used as is; else the local server on its standard port when it answers; else
+# tests/services.py starts a throw-away one for the run (installing its Debian package when
+# missing) and stops it afterwards. In CI (CI=true) an unreachable PostgreSQL fails the run.
+SERVICES := $(BIN)/python -m tests.services
 
-# In CI (CI=true) an unreachable PostgreSQL fails the run; locally it is reported and skipped.
+test-sqlite: install
+	$(SERVICES) --without postgres -- $(BIN)/pytest -n 2 -q
+
 test-postgres: install
-	BORDERFLOW_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/pytest -n 2 -q
+	$(SERVICES) -- $(BIN)/pytest -n 2 -q
 
 # The browser tests drive Debian's Chromium (headless); install it when it is missing.
 browser:
@@ -56,7 +60,8 @@ browser:
 		 DEBIAN_FRONTEND=noninteractive $$( [ "$$(id -u)" = 0 ] || echo sudo ) \
 		 apt-get install -y -qq chromium >/dev/null)
 
-test: lint typecheck browser test-sqlite test-postgres
+test: lint typecheck browser
+	$(SERVICES) -- $(MAKE) --no-print-directory test-sqlite test-postgres
 
 # Benchmarks (never part of make test): extra solvers pinned in requirements-bench.lock.
 $(VENV)/.bench: $(STAMP) requirements-bench.lock
