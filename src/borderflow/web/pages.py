@@ -22,6 +22,7 @@ from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
+from borderflow.dispatch import views as control_room
 from borderflow.documents import FONT
 from borderflow.domain.access import (
     ANONYMOUS,
@@ -35,10 +36,11 @@ from borderflow.domain.network import Network
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
 from borderflow.errors import N_, AppError, TooManyRequests, Unauthorized, msg
 from borderflow.network import service as networks
+from borderflow.report import board
 from borderflow.store.models import Account, Device, Trip
 from borderflow.telemetry import service as telemetry
 from borderflow.trip import service as trips
-from borderflow.web import board, console, i18n, session
+from borderflow.web import console, i18n, session
 
 HERE = Path(__file__).parent
 CJK_FONT = FONT
@@ -742,7 +744,7 @@ def _console_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, gate: s
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     fmt = formatter(request)
-    hours = console.crossings_per_hour(db, now)
+    hours = control_room.crossings_per_hour(db, now)
     defaults = {"gate": "", "kind": "", "direction": "", "hours": "1", "vehicles_per_hour": "",
                 "reason": "", "trip": "", "priority_reason": ""}
     return render(
@@ -750,11 +752,11 @@ def _console_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, gate: s
         nodes=console.schematic(network, trips.occupancy(db, network), fmt.name),
         width=console.WIDTH, height=console.HEIGHT,
         queue=dispatch.queue(db, network, now, gate or None),
-        orders=console.recent_orders(db, now),
-        alerts=console.alerts(db, actor=who, now=now, silent_after=timedelta(
+        orders=control_room.recent_orders(db, now),
+        alerts=control_room.alerts(db, actor=who, now=now, silent_after=timedelta(
             minutes=ctx.settings.device_silent_minutes)),
         controls=controls.active(db, now), hours=hours, peak=max(hours) or 1,
-        park=(park := console.park_queue_by_hour(db, now)), park_peak=max(park) or 1,
+        park=(park := control_room.park_queue_by_hour(db, now)), park_peak=max(park) or 1,
         kinds=CONTROL_KINDS, notice=notice, error=error, which=which,
         form={**defaults, **(form or {})}, errors=errors or {},
         when=lambda at: console.when(fmt, at, now),
