@@ -29,6 +29,7 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from borderflow import handlers
 from borderflow.account import security
 from borderflow.app import create_app
 from borderflow.bootstrap import demo_accounts
@@ -49,6 +50,7 @@ NOW = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # Monday 08:00 in Lang Son
 TODAY = date(2026, 11, 23)
 
 _password_hash = security.hash_password(PASSWORD)
+handlers.install()  # trips changed by services directly, without an app
 
 # Property tests are deterministic (same examples every run); HYPOTHESIS_PROFILE=explore
 # searches afresh.

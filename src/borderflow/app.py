@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from borderflow import __version__, production
+from borderflow import __version__, handlers, production
 from borderflow.account.endpoints import router as account_router
 from borderflow.account.throttle import LoginThrottle
 from borderflow.api import errors, openapi
@@ -92,6 +92,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
+    handlers.install()  # the features' reactions to trip events (borderflow/handlers.py)
     admission = Admission.from_settings(settings)
     pool = Admission.pool_limits(settings)
     engine = make_engine(settings.database_url, lock_timeout_seconds=settings.db_wait_seconds,

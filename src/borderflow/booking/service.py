@@ -25,6 +25,7 @@ from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, Validat
 from borderflow.network.holidays import around
 from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import service as trips
+from borderflow.trip.events import TripChange
 
 SLOT_MINUTES = booking_rules.DEFAULT_SLOT_MINUTES
 MAX_DAYS_AHEAD = 60
@@ -228,6 +229,20 @@ def release(session: Session, row: Trip, *, actor: Principal, now: datetime,
             {"booking_id": booking.id, "reason": reason, **({"cause": cause} if cause else {})}),
             actor=actor, source="api", now=now)
     return booking
+
+
+def give_back_before_trip_change(change: TripChange) -> None:
+    """Trip handler (before the event): a trip being cancelled, or amended to another gate or
+    direction, gives its booked place back first, so ``trip.unbooked`` precedes the event."""
+    event, row = change.event, change.row
+    if event.type == "trip.cancelled":
+        release(change.session, row, actor=change.actor, now=change.now,
+                reason=f"trip cancelled: {event.payload['reason']}", cause="trip_cancelled",
+                late_rules=change.late_rules)
+    elif (event.type == "trip.amended" and row.state.get("booking")
+          and (row.gate, row.flow) != (event.payload["gate"], event.payload["flow"])):
+        release(change.session, row, actor=change.actor, now=change.now,
+                reason="the declaration changed gate or direction")
 
 
 def cancel(session: Session, trip_ref: str, *, actor: Principal, network: Network,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from borderflow import audit
+from borderflow.cli.common import console, err, session_scope
 
 audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 
@@ -13,8 +14,6 @@ audit_app = typer.Typer(help="The audit log.", no_args_is_help=True)
 def audit_verify() -> None:
     """Recompute the hash chain of the audit log from its first row. Prints the first broken
     link (the row and what differs) and exits with code 1, or confirms the chain holds."""
-    from borderflow.cli.main import console, err, session_scope
-
     with session_scope() as session:
         result = audit.verify(session)
     if result.broken is not None:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from borderflow.cli.common import session_scope
 from borderflow.clock import SystemClock
 from borderflow.config import get_settings
 from borderflow.domain.access import SYSTEM
@@ -52,8 +53,6 @@ def add_key(
     note: Annotated[str, typer.Option(help="Who gave it, when")] = "",
 ) -> None:
     """Register a partner side's public key: its signed bulletins are accepted from now on."""
-    from borderflow.cli.main import session_scope
-
     settings = get_settings()
     with session_scope() as session:
         row = service.register_key(
@@ -66,8 +65,6 @@ def add_key(
 @exchange_app.command("keys")
 def list_keys() -> None:
     """List the partner keys."""
-    from borderflow.cli.main import session_scope
-
     with session_scope() as session:
         table = Table()
         for col in ("key_id", "side", "registered", "revoked", "note"):
@@ -86,8 +83,6 @@ def publish(
 ) -> None:
     """Publish our bulletin for today (kept as a version unless nothing changed) and write it
     to a file to send to the partner side."""
-    from borderflow.cli.main import session_scope
-
     if fmt not in ("json", "csv", "pdf"):
         raise typer.BadParameter("use json, csv or pdf", param_hint="--format")
     settings = get_settings()
@@ -115,8 +110,6 @@ def import_file(
                                          exists=True, dir_okay=False)],
 ) -> None:
     """Receive a partner bulletin from a file: the same checks as the API."""
-    from borderflow.cli.main import session_scope
-
     settings = get_settings()
     clock = SystemClock()
     with session_scope() as session:

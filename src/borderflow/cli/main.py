@@ -7,8 +7,7 @@ import json
 import os
 import secrets
 import signal
-from collections.abc import Callable, Coroutine, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -16,13 +15,12 @@ from urllib.parse import urlsplit
 
 import structlog
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session
 
-from borderflow import bootstrap, production
+from borderflow import bootstrap, handlers, production
 from borderflow.account import service as accounts
 from borderflow.cli.audit import audit_app
+from borderflow.cli.common import console, err, session_scope
 from borderflow.cli.exchange import exchange_app
 from borderflow.cli.privacy import privacy_app
 from borderflow.cli.report import report_app
@@ -59,28 +57,13 @@ app.add_typer(sim_app, name="sim")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 
-console = Console()
-err = Console(stderr=True)
 log = structlog.get_logger("borderflow.cli")
 
 
-@contextmanager
-def session_scope() -> Iterator[Session]:
-    """One transaction for one command; errors are printed, not dumped as tracebacks."""
-    engine = make_engine(get_settings().database_url)
-    session = make_session_factory(engine)()
-    try:
-        yield session
-        session.commit()
-    except AppError as exc:
-        session.rollback()
-        err.print(f"[red]error:[/red] {exc.message}")
-        for f in exc.fields:
-            err.print(f"  {f.field}: {f.reason}")
-        raise typer.Exit(code=1) from None
-    finally:
-        session.close()
-        engine.dispose()
+@app.callback()
+def _wire() -> None:
+    """Borderflow digital border gate platform."""
+    handlers.install()  # every command, and the workers they start, may change trips
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 
+from borderflow.cli.common import console, err, session_scope
 from borderflow.clock import SystemClock
 from borderflow.domain.access import SYSTEM, Principal, Role
 
@@ -22,7 +23,6 @@ def privacy_purge() -> None:
     """Delete or anonymise personal data past its retention period (the BORDERFLOW_*_RETENTION
     settings; see docs/security.md). The API process does the same every
     BORDERFLOW_RETENTION_INTERVAL_SECONDS; safe to run again."""
-    from borderflow.cli.main import console, session_scope
     from borderflow.config import get_settings
     from borderflow.privacy import service
     from borderflow.privacy.loop import retention
@@ -44,7 +44,6 @@ def privacy_export(
     their events, devices, positions, notifications, audit rows about them) to a JSON file.
     Other drivers' data is left out or masked. Audited."""
     from borderflow.account import service as accounts
-    from borderflow.cli.main import console, err, session_scope
     from borderflow.privacy import service
 
     with session_scope() as session:

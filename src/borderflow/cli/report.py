@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from borderflow.cli.common import console, session_scope
 from borderflow.clock import SystemClock
 from borderflow.domain.access import SYSTEM
 from borderflow.network import service as networks
@@ -20,8 +21,6 @@ def report_rebuild() -> None:
     """Recompute every trip's statistics and the summary tables from the event log (imported
     history is kept). Reports are consistent again afterwards; run it after restoring a backup
     or changing the statistics rules."""
-    from borderflow.cli.main import console, session_scope
-
     with session_scope() as session:
         done = facts.rebuild(session, now=SystemClock().now())
     console.print(f"Rebuilt the statistics of {done['trips']:,} trips "
@@ -35,8 +34,6 @@ def report_import_history(
                                       "per day, gate and direction)")] = "crossings",
 ) -> None:
     """Import past crossings or daily totals (all rows or none; see docs/reports.md)."""
-    from borderflow.cli.main import console, session_scope
-
     with session_scope() as session:
         now = SystemClock().now()
         row = history.import_file(session, networks.in_force(session, now), kind=kind,

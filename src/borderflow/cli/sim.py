@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
+from borderflow.cli.common import session_scope
 from borderflow.sim import calibrate as calibration
 from borderflow.sim import report, runner
 from borderflow.sim.scenario import ScenarioError
@@ -86,7 +87,6 @@ def sim_calibrate(
     weekdays, gate shares), from the recorded trips."""
     from sqlalchemy import select
 
-    from borderflow.cli.main import session_scope
     from borderflow.store.models import Trip
 
     loaded = _load([scenario], None)[0]

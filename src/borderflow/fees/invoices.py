@@ -10,6 +10,7 @@ when the invoice is paid or waived.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict
 from datetime import datetime
 from decimal import Decimal
@@ -26,6 +27,8 @@ from borderflow.domain.fees import Assessment, NoRate, Tariff, assess
 from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
 from borderflow.fees import tariffs
 from borderflow.store.models import Invoice, Payment, Trip
+from borderflow.trip import service as trips
+from borderflow.trip.events import TripChange
 
 log = structlog.get_logger("borderflow.fees")
 
@@ -106,8 +109,6 @@ def _mirror(session: Session, trip: Trip, invoice: Invoice, *, actor: Principal,
             assessed: bool) -> None:
     """Tell the trip what it owes: a fee.assessed event on a new amount, fee.settled or
     fee.unsettled when the status crosses between owed and settled."""
-    from borderflow.trip import service as trips  # trips call back into fees
-
     if trip.status in domain.TERMINAL:
         return
     fee = trip.state.get("fee")
@@ -278,7 +279,16 @@ def waive(session: Session, invoice: Invoice, reason: str, *, actor: Principal,
     return invoice
 
 
-def on_trip_change(session: Session, trip: Trip, before: dict[str, Any], event: domain.Event,
+def after_trip_change(change: TripChange) -> None:
+    """Trip handler (after the event): a new trip's invoice, then kept in step with the trip."""
+    if change.before is None:
+        estimate(change.session, change.row, actor=change.actor, now=change.now)
+    else:
+        on_trip_change(change.session, change.row, change.before, change.event,
+                       actor=change.actor, now=change.now)
+
+
+def on_trip_change(session: Session, trip: Trip, before: Mapping[str, Any], event: domain.Event,
                    *, actor: Principal, now: datetime) -> None:
     """Keep the trip's invoice in step with the trip (called after each trip event)."""
     if event.type.startswith("fee."):

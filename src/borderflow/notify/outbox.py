@@ -21,6 +21,7 @@ from borderflow.domain.access import Principal
 from borderflow.domain.trip import Event
 from borderflow.network import service as networks
 from borderflow.store.models import Notification, NotificationDelivery, Trip
+from borderflow.trip.events import TripChange
 
 CHANNELS_INFO = "borderflow.notify_channels"
 DEFAULT_CHANNELS: tuple[str, ...] = ("in_app", "sms")
@@ -43,6 +44,14 @@ def channels_for(notice: notices.Notice, enabled: Iterable[str]) -> list[str]:
     if "webhook" in wanted and notice.recipient == "enterprise":
         out.append("webhook")
     return out
+
+
+def after_trip_change(change: TripChange) -> None:
+    """Trip handler (after each event on an existing trip; a trip's creation notifies no
+    one): the notifications the event gives rise to."""
+    if change.before is not None:
+        enqueue(change.session, change.row, change.event, actor=change.actor,
+                before=change.before, now=change.now)
 
 
 def enqueue(session: Session, row: Trip, event: Event, *, actor: Principal | None = None,

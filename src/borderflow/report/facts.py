@@ -29,6 +29,7 @@ from borderflow.store.models import (
     Trip,
     TripEvent,
 )
+from borderflow.trip.events import TripChange
 
 TZ = LOCAL_TZ
 
@@ -119,8 +120,13 @@ def load(session: Session, facts: Iterable[tuple[str, Mapping[str, Any]]], *, no
     return len(rows)
 
 
+def after_trip_change(change: TripChange) -> None:
+    """Trip handler (after every event, the creation included): the trip's summary row."""
+    on_trip_change(change.session, change.row, change.event, now=change.now)
+
+
 def on_trip_change(session: Session, trip: Trip, event: domain.Event, *, now: datetime) -> None:
-    """Called by the trip service after every event, in its transaction."""
+    """Bring the trip's summary row up to date with ``event``, in the same transaction."""
     row = session.get(ReportFact, trip.id)
     previous = row.fact if row is not None else None
     fact = stats.trip_fact(trip.state, previous, _event_dict(event))

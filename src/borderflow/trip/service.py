@@ -26,10 +26,9 @@ from borderflow.domain.access import (
 from borderflow.domain.network import BookingRules, Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed, msg
-from borderflow.notify import outbox as notify_outbox
-from borderflow.report import facts as report_facts
 from borderflow.store import scoping
 from borderflow.store.models import Declaration, Enterprise, Trip, TripEvent
+from borderflow.trip import events as handlers
 
 FUTURE_TOLERANCE = timedelta(minutes=2)
 _REFERENCE = re.compile(r"BF-[0-9A-Z]{4}-[0-9A-Z]{4}(?:-\d+)?", re.IGNORECASE)
@@ -153,10 +152,7 @@ def _create_trip(session: Session, decl: Declaration, position: int, spec: dict[
     audit.record(session, actor=actor, action="trip.created", target_type="trip",
                  target_id=trip_id, at=now, after={"reference": row.reference,
                                                    "status": row.status, "version": 1})
-    from borderflow.fees import invoices  # fees build on trips
-
-    invoices.estimate(session, row, actor=actor, now=now)
-    report_facts.on_trip_change(session, row, event, now=now)
+    handlers.run_after(handlers.TripChange(session, row, None, event, actor, now))
     return row
 
 
@@ -202,12 +198,7 @@ def sync_declaration(session: Session, decl: Declaration, network: Network, *,
         if row.priority == "urgent":  # a granted priority survives amendments
             spec["priority"] = "urgent"
         current = {k: row.state[k] for k in spec if k in row.state}
-        if row.state.get("booking") and (row.gate, row.flow) != (spec["gate"], spec["flow"]):
-            from borderflow.booking import service as booking  # bookings build on trips
-
-            booking.release(session, row, actor=actor, now=now,
-                            reason="the declaration changed gate or direction")
-        if current != spec:
+        if current != spec:  # a booked place at another gate or direction is given back first
             _append(session, row, domain.Event("trip.amended", now, actor.username, spec),
                     actor=actor, source="api", now=now, key=None)
     for row in active.values():
@@ -242,8 +233,11 @@ runs without waiting for its next minute."""
 
 
 def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principal, source: str,
-            now: datetime, key: str | None) -> Trip:
-    """Apply the event to the projection and append it, as one change (version + 1)."""
+            now: datetime, key: str | None, late_rules: BookingRules | None = None) -> Trip:
+    """Apply the event to the projection and append it, as one change (version + 1), with
+    the other features' handlers before and after it (:mod:`borderflow.trip.events`)."""
+    handlers.run_before(handlers.TripChange(session, row, row.state, event, actor, now,
+                                            late_rules))
     before = row.state
     state = domain.apply(before, event)
     old_version = row.version
@@ -267,13 +261,9 @@ def _append(session: Session, row: Trip, event: domain.Event, *, actor: Principa
                          "version": before["version"]},
                  after={"status": state["status"], "location": state["location"],
                         "version": state["version"], "payload": dict(event.payload)})
-    notify_outbox.enqueue(session, row, event, actor=actor, before=before, now=now)
     if actor is not DISPATCHER and domain.affects_dispatch(before, state):
         session.info[DISPATCH_DUE] = True
-    from borderflow.fees import invoices  # fees build on trips
-
-    invoices.on_trip_change(session, row, before, event, actor=actor, now=now)
-    report_facts.on_trip_change(session, row, event, now=now)
+    handlers.run_after(handlers.TripChange(session, row, before, event, actor, now, late_rules))
     return row
 
 
@@ -311,15 +301,11 @@ def append_event(session: Session, row: Trip, event: domain.Event, *, actor: Pri
 
 def cancel_trip(session: Session, row: Trip, reason: str, *, actor: Principal,
                 now: datetime, late_rules: BookingRules | None = None) -> None:
-    """Cancel one trip and give its booked place back (``late_rules``: the holder cancels, so a
-    late cancellation counts against the vehicle)."""
-    from borderflow.booking import service as booking  # bookings build on trips
-
-    booking.release(session, row, actor=actor, now=now, reason=f"trip cancelled: {reason}",
-                    cause="trip_cancelled", late_rules=late_rules)
+    """Cancel one trip; the bookings' handler gives its booked place back first
+    (``late_rules``: the holder cancels, so a late cancellation counts against the vehicle)."""
     _append(session, row, domain.Event("trip.cancelled", now, actor.username,
                                        {"reason": reason}),
-            actor=actor, source="api", now=now, key=None)
+            actor=actor, source="api", now=now, key=None, late_rules=late_rules)
 
 
 def scope_clause(actor: Principal, network: Network | None) -> ColumnElement[bool]:
