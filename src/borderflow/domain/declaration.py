@@ -18,7 +18,7 @@ from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 
-from borderflow.domain.network import Flow, Network
+from borderflow.domain.network import Flow, Gate, Network
 from borderflow.errors import N_, FieldError, Text, english, msg
 
 Direction = Literal[
@@ -156,6 +156,19 @@ def _plain(value: Decimal) -> Decimal:
     return value.to_integral_value() if value == value.to_integral_value() else value.normalize()
 
 
+@dataclass(frozen=True)
+class _GoodsSeen:
+    """What the goods lines say, as far as their HS codes are known to the catalogue."""
+
+    known: bool
+    """Every line has an HS code the catalogue knows."""
+    perishable: bool
+    kinds: frozenset[str]
+    """The quarantine kinds the goods need."""
+    groups: tuple[str, ...]
+    """Their goods groups, in the order of the lines."""
+
+
 def check_declaration(
     facts: DeclarationFacts,
     network: Network,
@@ -172,51 +185,87 @@ def check_declaration(
         flow, flow_error = resolve_flow(facts.direction, facts.flow)
         if flow_error:
             errors.append(flow_error)
-
     gate = network.gate(facts.gate) if facts.gate else None
-    if facts.gate and gate is None:
-        errors.append(FieldError("requested_gate", msg(
-            "unknown gate '{code}'; gates: {gates}", code=facts.gate,
-            gates=[g.code for g in network.gates])))
-    elif gate is not None and flow is not None and not gate.permits_direction(flow):
-        errors.append(FieldError("requested_gate", msg(
+    errors += _gate_errors(facts.gate, gate, flow, network)
+    errors += _date_errors(facts.requested_date, gate, flow, network, today, holidays)
+    goods, goods_errors = _check_goods(facts.goods, gate, flow, network)
+    errors += goods_errors
+    errors += _quarantine_errors(facts, goods, network)
+    errors += _vehicle_errors(facts.vehicles)
+    payload_kg = _payload_kg(facts.vehicles)
+    errors += _load_errors(facts, payload_kg)
+
+    complete = (facts.direction is not None and gate is not None
+                and facts.requested_date is not None and goods.known
+                and all(g.net_weight_kg is not None for g in facts.goods)
+                and payload_kg is not None)
+    if errors or flow is None or not complete:
+        return None, errors
+    return Derived(flow=flow, perishable=goods.perishable,
+                   quarantine_kind=_quarantine_kind(goods.kinds), groups=goods.groups), []
+
+
+def _gate_errors(code: str | None, gate: Gate | None, flow: Flow | None,
+                 network: Network) -> list[FieldError]:
+    """The requested gate exists and takes the declaration's direction."""
+    if code and gate is None:
+        return [FieldError("requested_gate", msg(
+            "unknown gate '{code}'; gates: {gates}", code=code,
+            gates=[g.code for g in network.gates]))]
+    if gate is not None and flow is not None and not gate.permits_direction(flow):
+        return [FieldError("requested_gate", msg(
             "gate '{gate}' does not take {flow} traffic; gates that do: {gates}",
             gate=gate.code, flow=flow,
-            gates=[g.code for g in network.gates if g.permits_direction(flow)])))
+            gates=[g.code for g in network.gates if g.permits_direction(flow)]))]
+    return []
 
-    day = facts.requested_date
-    if day is not None and day < today:
-        errors.append(FieldError("requested_date",
-                                 msg("must be today ({today}) or later", today=today)))
-    elif day is not None and (day - today).days > MAX_DAYS_AHEAD:
-        errors.append(FieldError("requested_date", msg(
-            "must be at most {days} days ahead", days=MAX_DAYS_AHEAD)))
-    elif day is not None and gate is not None:
-        calendar = network.calendar(gate.calendar)
-        if calendar is not None:
-            hours = calendar.hours_on(day, holidays)
-            if hours.is_closed:
-                open_gates = [
-                    g.code
-                    for g in network.gates
-                    if (cal := network.calendar(g.calendar)) is not None
-                    and not cal.hours_on(day, holidays).is_closed
-                    and (flow is None or g.permits_direction(flow))
-                ]
-                errors.append(FieldError("requested_date",
-                                         _closed(gate.code, day, hours.reason, open_gates)))
 
+def _date_errors(day: date | None, gate: Gate | None, flow: Flow | None, network: Network,
+                 today: date, holidays: Mapping[str, Collection[date]]) -> list[FieldError]:
+    """The requested date is today or later, not too far ahead, and the gate is open then
+    (naming the gates that are)."""
+    if day is None:
+        return []
+    if day < today:
+        return [FieldError("requested_date",
+                           msg("must be today ({today}) or later", today=today))]
+    if (day - today).days > MAX_DAYS_AHEAD:
+        return [FieldError("requested_date", msg(
+            "must be at most {days} days ahead", days=MAX_DAYS_AHEAD))]
+    if gate is None:
+        return []
+    calendar = network.calendar(gate.calendar)
+    if calendar is None:
+        return []
+    hours = calendar.hours_on(day, holidays)
+    if not hours.is_closed:
+        return []
+    open_gates = [
+        g.code
+        for g in network.gates
+        if (cal := network.calendar(g.calendar)) is not None
+        and not cal.hours_on(day, holidays).is_closed
+        and (flow is None or g.permits_direction(flow))
+    ]
+    return [FieldError("requested_date", _closed(gate.code, day, hours.reason, open_gates))]
+
+
+def _check_goods(goods: Sequence[GoodsFacts], gate: Gate | None, flow: Flow | None,
+                 network: Network) -> tuple[_GoodsSeen, list[FieldError]]:
+    """What the goods lines need (groups, perishable, quarantine), and the errors: HS codes
+    not in the catalogue, goods the gate does not permit."""
+    errors: list[FieldError] = []
     perishable = False
     kinds: set[str] = set()
     groups: list[str] = []
-    goods_known = True
-    for i, line in enumerate(facts.goods):
+    known = True
+    for i, line in enumerate(goods):
         if line.hs_code is None:
-            goods_known = False
+            known = False
             continue
         group = network.group_for_hs(line.hs_code)
         if group is None:
-            goods_known = False
+            known = False
             errors.append(FieldError(f"goods[{i}].hs_code", msg(
                 "HS {hs} is not in the goods catalogue of this network", hs=line.hs_code)))
             continue
@@ -230,9 +279,16 @@ def check_declaration(
             errors.append(FieldError(f"goods[{i}].hs_code",
                                      _not_permitted(group.code, group.name.en, line.hs_code,
                                                     gate.code, allowed)))
+    return _GoodsSeen(known, perishable, frozenset(kinds), tuple(groups)), errors
 
+
+def _quarantine_errors(facts: DeclarationFacts, goods: _GoodsSeen,
+                       network: Network) -> list[FieldError]:
+    """Every quarantine kind the goods need has its certificate (naming the lines that need
+    it); a certificate no line needs is called unneeded only when all kinds are known."""
+    errors: list[FieldError] = []
     given = set(facts.quarantine_kinds)
-    for kind in sorted(kinds - given):
+    for kind in sorted(goods.kinds - given):
         lines = [
             i + 1
             for i, line in enumerate(facts.goods)
@@ -242,40 +298,42 @@ def check_declaration(
         errors.append(FieldError("quarantine", msg(
             "a {quarantine} quarantine certificate is required for goods line(s) {lines}",
             quarantine=kind, lines=[str(n) for n in lines])))
-    if goods_known and facts.quarantine_complete:
-        for kind in sorted(given - kinds):
+    if goods.known and facts.quarantine_complete:
+        for kind in sorted(given - goods.kinds):
             errors.append(FieldError("quarantine", msg(
                 "no goods line needs {quarantine} quarantine; remove it", quarantine=kind)))
+    return errors
 
-    plates = [v.plate_key for v in facts.vehicles]
-    for i, key in enumerate(plates):
-        if key is not None and key in plates[:i]:
-            errors.append(FieldError(f"vehicles[{i}].plate",
-                                     msg("the same vehicle is listed twice")))
+
+def _vehicle_errors(vehicles: Sequence[VehicleFacts]) -> list[FieldError]:
+    """No vehicle listed twice."""
+    plates = [v.plate_key for v in vehicles]
+    return [FieldError(f"vehicles[{i}].plate", msg("the same vehicle is listed twice"))
+            for i, key in enumerate(plates) if key is not None and key in plates[:i]]
+
+
+def _load_errors(facts: DeclarationFacts, payload_kg: Decimal | None) -> list[FieldError]:
+    """The goods' total net weight fits the vehicles' payload."""
     total_weight = _total_weight(facts.goods)
-    payload_kg = _payload_kg(facts.vehicles)
     if facts.vehicles and total_weight is not None and payload_kg is not None \
             and total_weight > payload_kg:
-        errors.append(FieldError("goods", msg(
+        return [FieldError("goods", msg(
             "total net weight {weight} kg exceeds the vehicles' payload ({payload} kg); "
             "add a vehicle or correct the weights", weight=total_weight,
-            payload=_kg(payload_kg))))
+            payload=_kg(payload_kg)))]
+    return []
 
-    complete = (facts.direction is not None and gate is not None and day is not None
-                and goods_known and all(g.net_weight_kg is not None for g in facts.goods)
-                and payload_kg is not None)
-    if errors or flow is None or not complete:
-        return None, errors
-    if kinds == {"plant", "animal"}:
-        qkind: Literal["none", "plant", "animal", "plant_animal"] = "plant_animal"
-    elif kinds == {"plant"}:
-        qkind = "plant"
-    elif kinds == {"animal"}:
-        qkind = "animal"
-    else:
-        qkind = "none"
-    return Derived(flow=flow, perishable=perishable, quarantine_kind=qkind,
-                   groups=tuple(groups)), []
+
+def _quarantine_kind(kinds: Collection[str]) -> Literal["none", "plant", "animal",
+                                                        "plant_animal"]:
+    """The declaration's quarantine kind from the kinds its goods need."""
+    if set(kinds) == {"plant", "animal"}:
+        return "plant_animal"
+    if set(kinds) == {"plant"}:
+        return "plant"
+    if set(kinds) == {"animal"}:
+        return "animal"
+    return "none"
 
 
 def _not_permitted(group: str, name: str, hs: str, gate: str, allowed: list[str]) -> Text:
