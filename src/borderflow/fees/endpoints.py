@@ -12,7 +12,6 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from borderflow.api.bounds import Code, Instant
 from borderflow.api.deps import Ctx, Db, ReadDb, require, roles_doc
@@ -22,10 +21,9 @@ from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, Role
 from borderflow.domain.fees import NoRate, assess
 from borderflow.errors import FieldError, NotFound, ValidationFailed, reason_of
-from borderflow.fees import invoices, payments, receipts, reconcile, tariffs
+from borderflow.fees import invoices, payments, queries, receipts, reconcile, tariffs
 from borderflow.fees.sandbox import STATEMENT_COLUMNS
 from borderflow.network import service as networks
-from borderflow.store.models import Invoice, Payment, Reconciliation, TariffVersion, Trip
 from borderflow.trip import service as trips
 
 router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
@@ -96,8 +94,8 @@ class QuoteOut(BaseModel):
 
 @router.get("/tariffs", response_model=list[TariffVersionOut], summary="Fee schedule versions",
             description="Every version, oldest first." + roles_doc("tariff.read"))
-def list_tariffs(db: Db, _caller: TariffReader) -> list[TariffVersion]:
-    return tariffs.versions(db)
+def list_tariffs(db: Db, _caller: TariffReader) -> list[TariffVersionOut]:
+    return [TariffVersionOut.model_validate(v) for v in tariffs.versions(db)]
 
 
 @router.get("/tariffs/current", response_model=TariffOut, summary="The fee schedule in force",
@@ -105,14 +103,14 @@ def list_tariffs(db: Db, _caller: TariffReader) -> list[TariffVersion]:
                              "description": "No fee schedule was in force at `at`"}},
             description="The version in force now (or at `at`)." + roles_doc("tariff.read"))
 def current_tariff(ctx: Ctx, db: Db, _caller: TariffReader,
-                   at: datetime | None = None) -> TariffVersion:
-    return tariffs.in_force(db, at or ctx.clock.now())[0]
+                   at: datetime | None = None) -> TariffOut:
+    return TariffOut.model_validate(tariffs.in_force(db, at or ctx.clock.now())[0])
 
 
 @router.get("/tariffs/{version}", response_model=TariffOut, summary="One fee schedule version",
             description=roles_doc("tariff.read"))
-def read_tariff(version: str, db: Db, _caller: TariffReader) -> TariffVersion:
-    return tariffs.get(db, version)
+def read_tariff(version: str, db: Db, _caller: TariffReader) -> TariffOut:
+    return TariffOut.model_validate(tariffs.get(db, version))
 
 
 @router.post("/tariffs", response_model=TariffVersionOut, status_code=201,
@@ -120,9 +118,10 @@ def read_tariff(version: str, db: Db, _caller: TariffReader) -> TariffVersion:
              description="Checked like the tariff file; it must start now or later (fees "
              "already charged never change) and carry its own version. Audited."
              + roles_doc("tariff.write"))
-def publish_tariff(body: TariffIn, ctx: Ctx, db: Db, actor: TariffWriter) -> TariffVersion:
+def publish_tariff(body: TariffIn, ctx: Ctx, db: Db, actor: TariffWriter) -> TariffVersionOut:
     tariff = tariffs.parse(body.document)
-    return tariffs.publish(db, tariff, actor=actor, now=ctx.clock.now(), note=body.note)
+    return TariffVersionOut.model_validate(
+        tariffs.publish(db, tariff, actor=actor, now=ctx.clock.now(), note=body.note))
 
 
 @router.post("/tariffs/quote", response_model=QuoteOut, summary="What a trip would pay",
@@ -187,24 +186,17 @@ class InvoiceOut(BaseModel):
     payments: list[PaymentOut]
 
 
-def _out(db: Db, inv: Invoice) -> dict[str, Any]:
+def _out(view: queries.InvoiceView) -> dict[str, Any]:
+    inv = view.invoice
     return {"number": inv.number, "trip": inv.trip_reference, "gate": inv.gate,
             "direction": inv.direction, "plate": inv.plate, "stage": inv.stage,
             "status": inv.status, "currency": inv.currency, "total": inv.total,
-            "due": invoices.due(db, inv), "lines": inv.lines,
+            "due": view.due, "lines": inv.lines,
             "tariff_version": inv.tariff_version, "vehicle_category": inv.vehicle_category,
             "goods_class": inv.goods_class, "created_at": inv.created_at,
             "finalised_at": inv.finalised_at, "settled_at": inv.settled_at,
             "waived_by": inv.waived_by, "waiver_reason": inv.waiver_reason,
-            "payments": [PaymentOut.model_validate(p) for p in payments.of_invoice(db, inv)]}
-
-
-def _visible_invoice(ctx: Ctx, db: Db, actor: Principal, number: str, *,
-                     for_update: bool = False) -> Invoice:
-    inv = invoices.by_number(db, number, for_update=for_update)
-    network = networks.in_force_or_none(db, ctx.clock.now())
-    trips.get(db, inv.trip_id, actor=actor, network=network)  # 404 outside the caller's scope
-    return inv
+            "payments": [PaymentOut.model_validate(p) for p in view.payments]}
 
 
 @router.get("/trips/{trip}/invoice", response_model=InvoiceOut, summary="A trip's invoice",
@@ -213,11 +205,11 @@ def _visible_invoice(ctx: Ctx, db: Db, actor: Principal, number: str, *,
 def trip_invoice(trip: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> dict[str, Any]:
     network = networks.in_force_or_none(db, ctx.clock.now())
     row = trips.get(db, trip, actor=actor, network=network)
-    inv = invoices.current(db, row.id)
-    if inv is None:
+    found = queries.current_view(db, row.id)
+    if found is None:
         raise ValidationFailed([FieldError("trip", "the trip has no invoice: no fee schedule "
                                                    "was in force or no rate fits the vehicle")])
-    return _out(db, inv)
+    return _out(found)
 
 
 @router.get("/invoices", response_model=list[InvoiceOut], summary="Invoices",
@@ -227,20 +219,15 @@ def list_invoices(ctx: Ctx, db: Db, actor: InvoiceReader,
                   status: Literal["open", "paid", "waived", "refunded", "void"] | None = None,
                   gate: str | None = None, limit: Annotated[int, Query(ge=1, le=500)] = 100,
                   ) -> list[dict[str, Any]]:
-    network = networks.in_force_or_none(db, ctx.clock.now())
-    q = (select(Invoice).join(Trip, Trip.id == Invoice.trip_id)
-         .where(trips.scope_clause(actor, network)).order_by(Invoice.id.desc()).limit(limit))
-    if status:
-        q = q.where(Invoice.status == status)
-    if gate:
-        q = q.where(Invoice.gate == gate)
-    return [_out(db, inv) for inv in db.scalars(q)]
+    return [_out(v) for v in queries.listed(db, actor, now=ctx.clock.now(), status=status,
+                                            gate=gate, limit=limit)]
 
 
 @router.get("/invoices/{number}", response_model=InvoiceOut, summary="One invoice",
             description=roles_doc("invoice.read"))
 def read_invoice(number: str, ctx: Ctx, db: Db, actor: InvoiceReader) -> dict[str, Any]:
-    return _out(db, _visible_invoice(ctx, db, actor, number))
+    return _out(queries.view(db, queries.visible_invoice(db, actor, number,
+                                                         now=ctx.clock.now())))
 
 
 class ReasonIn(BaseModel):
@@ -255,9 +242,9 @@ class ReasonIn(BaseModel):
              + roles_doc("invoice.waive"))
 def waive_invoice(number: str, body: ReasonIn, ctx: Ctx, db: Db, actor: Waiver
                   ) -> dict[str, Any]:
-    inv = _visible_invoice(ctx, db, actor, number, for_update=True)
+    inv = queries.visible_invoice(db, actor, number, now=ctx.clock.now(), for_update=True)
     invoices.waive(db, inv, body.reason, actor=actor, now=ctx.clock.now())
-    return _out(db, inv)
+    return _out(queries.view(db, inv))
 
 
 class CounterPaymentIn(BaseModel):
@@ -280,26 +267,21 @@ def pay_at_counter(number: str, body: CounterPaymentIn, ctx: Ctx, db: Db, actor:
                    idem: Idem) -> Any:
     if (replayed := idem.replay()) is not None:
         return replayed
-    inv = _visible_invoice(ctx, db, actor, number, for_update=True)
+    inv = queries.visible_invoice(db, actor, number, now=ctx.clock.now(), for_update=True)
     row = payments.record_counter(db, inv, method=body.method, amount=body.amount,
                                   reference=body.reference, paid_at=body.paid_at, actor=actor,
                                   now=ctx.clock.now())
     return idem.respond(PaymentOut.model_validate(row).model_dump(mode="json"), 201)
 
 
-def _visible_payment(ctx: Ctx, db: Db, actor: Principal, receipt: str) -> Payment:
-    row = payments.by_receipt(db, receipt, for_update=True)
-    _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
-    return row
-
-
 @router.post("/payments/{receipt}/void", response_model=PaymentOut,
              summary="Void a wrong counter entry",
              description="Corrections are a void and a new entry, never an edit. Online "
              "payments are refunded instead. Audited." + roles_doc("payment.void"))
-def void_payment(receipt: str, body: ReasonIn, ctx: Ctx, db: Db, actor: Voider) -> Payment:
-    row = _visible_payment(ctx, db, actor, receipt)
-    return payments.void(db, row, body.reason, actor=actor, now=ctx.clock.now())
+def void_payment(receipt: str, body: ReasonIn, ctx: Ctx, db: Db, actor: Voider) -> PaymentOut:
+    row = queries.visible_payment(db, actor, receipt, now=ctx.clock.now())
+    return PaymentOut.model_validate(
+        payments.void(db, row, body.reason, actor=actor, now=ctx.clock.now()))
 
 
 class RefundIn(BaseModel):
@@ -316,11 +298,12 @@ class RefundIn(BaseModel):
              "came out lower. An online payment is refunded through its gateway first (the "
              "gateway's refusal is a 409). Audited." + roles_doc("payment.refund"))
 def refund_payment(receipt: str, body: RefundIn, request: Request, ctx: Ctx, db: Db,
-                   actor: Refunder) -> Payment:
-    row = _visible_payment(ctx, db, actor, receipt)
-    return payments.refund(db, row, body.amount, body.reason, actor=actor, now=ctx.clock.now(),
-                           gateway=request.app.state.gateway,
-                           ip=request.client.host if request.client else "127.0.0.1")
+                   actor: Refunder) -> PaymentOut:
+    row = queries.visible_payment(db, actor, receipt, now=ctx.clock.now())
+    return PaymentOut.model_validate(payments.refund(
+        db, row, body.amount, body.reason, actor=actor, now=ctx.clock.now(),
+        gateway=request.app.state.gateway,
+        ip=request.client.host if request.client else "127.0.0.1"))
 
 
 # --- receipts ------------------------------------------------------------------------------------
@@ -337,9 +320,12 @@ class VerifiedOut(BaseModel):
     plate: str = Field(description="Masked: enough to recognise one's own truck.")
 
 
-def _receipt(ctx: Ctx, db: Db, payment: Payment) -> receipts.Receipt:
-    network = networks.in_force_or_none(db, ctx.clock.now())
-    return receipts.load(db, payment, network, ctx.settings.public_base_url)
+def _receipt(ctx: Ctx, db: Db, receipt: str, actor: Principal) -> receipts.Receipt:
+    """A payment's receipt, as a NotFound outside the caller's scope."""
+    row = payments.by_receipt(db, receipt)
+    now = ctx.clock.now()
+    queries.visible_invoice(db, actor, payments.invoice_of(db, row).number, now=now)
+    return queries.receipt(db, row, now=now, base_url=ctx.settings.public_base_url)
 
 
 @router.get("/payments/{receipt}/receipt.pdf", response_class=Response,
@@ -349,11 +335,9 @@ def _receipt(ctx: Ctx, db: Db, payment: Payment) -> receipts.Receipt:
             responses={200: {"content": {"application/pdf": {}}}})
 def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
                 lang: receipts.Lang = "vi") -> Response:
-    row = payments.by_receipt(db, receipt)
-    _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
-    return Response(receipts.to_pdf(_receipt(ctx, db, row), lang), media_type="application/pdf",
-                    headers={"Content-Disposition":
-                             f'inline; filename="{row.receipt_number}.pdf"'})
+    found = _receipt(ctx, db, receipt, actor)
+    return Response(receipts.to_pdf(found, lang), media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="{found.number}.pdf"'})
 
 
 @router.get("/payments/{receipt}/receipt.html", response_class=HTMLResponse,
@@ -362,9 +346,7 @@ def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
             + roles_doc("invoice.read"))
 def receipt_html(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
                  lang: receipts.Lang = "vi") -> HTMLResponse:
-    row = payments.by_receipt(db, receipt)
-    _visible_invoice(ctx, db, actor, payments.invoice_of(db, row).number)
-    return HTMLResponse(receipts.to_html(_receipt(ctx, db, row), lang))
+    return HTMLResponse(receipts.to_html(_receipt(ctx, db, receipt, actor), lang))
 
 
 @router.get("/receipts/{token}/verify", response_model=VerifiedOut,
@@ -372,7 +354,8 @@ def receipt_html(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
             description="Amount, date, gate, masked plate and status; nothing personal."
             + roles_doc("receipt.verify"))
 def verify_receipt(token: str, ctx: Ctx, db: Db, _caller: Verifier) -> dict[str, Any]:
-    return receipts.public_view(_receipt(ctx, db, receipts.by_token(db, token)))
+    return receipts.public_view(queries.receipt_by_token(
+        db, token, now=ctx.clock.now(), base_url=ctx.settings.public_base_url))
 
 
 verify_router = APIRouter(tags=["fees"])
@@ -382,7 +365,8 @@ verify_router = APIRouter(tags=["fees"])
 def verify_page(token: str, ctx: Ctx, db: Db) -> HTMLResponse:
     """Where a scanned receipt QR code lands."""
     try:
-        view = receipts.public_view(_receipt(ctx, db, receipts.by_token(db, token)))
+        view = receipts.public_view(queries.receipt_by_token(
+            db, token, now=ctx.clock.now(), base_url=ctx.settings.public_base_url))
     except NotFound:
         return HTMLResponse("<!doctype html><meta charset='utf-8'><h1>Biên lai không tồn tại "
                             "/ 收据不存在 / No such receipt</h1>", status_code=404)
@@ -431,17 +415,17 @@ class ReconciliationOut(BaseModel):
              "line named. The report is kept. Audited." + roles_doc("reconciliation.run"))
 async def upload_statement(ctx: Ctx, db: Db, actor: Reconciler, file: UploadFile,
                            period_from: Annotated[date, Form(alias="from")],
-                           period_to: Annotated[date, Form(alias="to")]) -> Reconciliation:
+                           period_to: Annotated[date, Form(alias="to")]) -> ReconciliationOut:
     data = await file.read(reconcile.MAX_STATEMENT_BYTES + 1)
-    return reconcile.run(db, data, file.filename or "statement.csv", period_from, period_to,
-                         gateway="vnpay",
-                         actor=actor, now=ctx.clock.now())
+    return ReconciliationOut.model_validate(reconcile.run(
+        db, data, file.filename or "statement.csv", period_from, period_to, gateway="vnpay",
+        actor=actor, now=ctx.clock.now()))
 
 
 @router.get("/reconciliations/{rid}", response_model=ReconciliationOut,
             summary="One reconciliation report", description=roles_doc("reconciliation.run"))
-def read_reconciliation(rid: int, db: Db, _caller: Reconciler) -> Reconciliation:
-    return reconcile.get(db, rid)
+def read_reconciliation(rid: int, db: Db, _caller: Reconciler) -> ReconciliationOut:
+    return ReconciliationOut.model_validate(reconcile.get(db, rid))
 
 
 class RevenueOut(BaseModel):
