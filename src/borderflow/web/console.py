@@ -11,7 +11,7 @@ from typing import Any
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.network import Network
-from borderflow.report.board import fill_percent
+from borderflow.dispatch.board import fill_percent
 
 WIDTH, HEIGHT, PAD = 640, 420, 40
 GAP = 48.0

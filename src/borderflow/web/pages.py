@@ -20,7 +20,7 @@ from borderflow.account import service as accounts
 from borderflow.account import throttle
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
-from borderflow.dispatch import controls
+from borderflow.dispatch import board, controls
 from borderflow.dispatch import service as dispatch
 from borderflow.dispatch import views as control_room
 from borderflow.documents import FONT
@@ -36,7 +36,6 @@ from borderflow.domain.network import Network
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
 from borderflow.errors import N_, AppError, TooManyRequests, Unauthorized, msg
 from borderflow.network import service as networks
-from borderflow.report import board
 from borderflow.store.models import Account, Device, Trip
 from borderflow.telemetry import service as telemetry
 from borderflow.trip import service as trips
