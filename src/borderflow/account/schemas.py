@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from borderflow.api.bounds import Code, Day
 from borderflow.domain.access import Role
+from borderflow.fieldtypes import Code, Day
 
 
 class TokenOut(BaseModel):

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.account import security
+from borderflow.account.principals import to_principal
 from borderflow.config import Settings
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
@@ -155,7 +156,7 @@ def check(session: Session, account: Account, code: str, *, now: datetime) -> st
     for rc in unused:
         if security.verify_password(rc.code_hash, normal):
             rc.used_at = now
-            audit.record(session, actor=_self(account), action="mfa.recovery_code_used",
+            audit.record(session, actor=to_principal(account), action="mfa.recovery_code_used",
                          target_type="account", target_id=str(account.id), at=now,
                          after={"left": len(unused) - 1})
             return "recovery"
@@ -177,7 +178,3 @@ def reset(session: Session, account_id: int, *, actor: Principal, now: datetime)
     return had
 
 
-def _self(account: Account) -> Principal:
-    from borderflow.account.service import to_principal
-
-    return to_principal(account)

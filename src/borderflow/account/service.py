@@ -11,7 +11,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow import audit
-from borderflow.account import passwords, security
+from borderflow.account import passwords, second_factor, security
+from borderflow.account.principals import to_principal as to_principal  # re-exported
 from borderflow.config import Settings
 from borderflow.domain.access import ANONYMOUS, Principal, Role
 from borderflow.domain.network import Network
@@ -28,20 +29,6 @@ from borderflow.errors import (
 from borderflow.store.models import Account, ApiKey, Enterprise
 
 MIN_PASSWORD_LENGTH = passwords.MIN_LENGTH
-
-
-def to_principal(account: Account) -> Principal:
-    return Principal(
-        id=account.id,
-        username=account.username,
-        kind="client" if account.kind == "client" else "user",
-        roles=frozenset(Role(r) for r in account.roles),
-        enterprise_tax_code=account.enterprise_tax_code,
-        driver_document=account.driver_document,
-        gate_scope=frozenset(account.gate_scope or ()),
-        yard_scope=frozenset(account.yard_scope or ()),
-        display_name=account.display_name or account.username,
-    )
 
 
 def snapshot(account: Account) -> dict[str, Any]:
@@ -82,8 +69,6 @@ def second_factor_passes(session: Session, account: Account, code: str | None, *
                          now: datetime, required: bool, channel: str) -> None:
     """Refuse (audited) a login without the code of a second factor the account has, or of
     one it must have and has not set up."""
-    from borderflow.account import second_factor
-
     if second_factor.confirmed(session, account.id) is None:
         if required:
             audit.record(session, actor=ANONYMOUS, action="auth.login_failed",
@@ -113,8 +98,6 @@ def logged_in(session: Session, account: Account, *, now: datetime, channel: str
 def login(session: Session, username: str, password: str, *, key: str, now: datetime,
           minutes: int, code: str | None = None, settings: Settings | None = None) -> str:
     """An API access token for a user's password (and second-factor code), audited."""
-    from borderflow.account import second_factor
-
     account = authenticate(session, username, password, now=now)
     required = settings is not None and second_factor.required(
         settings, second_factor.roles_of(account))

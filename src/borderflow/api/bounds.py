@@ -19,7 +19,8 @@ Refusals go through the application's own error handler, so the answer has the c
 error shape (or a page, for a browser). The same checks hold on SQLite and PostgreSQL:
 nothing the database would refuse (NUL, numbers past its integer types, dates past the
 calendar) reaches it. Request models add each field's storage limit with the annotated
-types below (:data:`Instant`, :data:`Day`, :data:`Year`, :data:`Code`).
+types of :mod:`borderflow.fieldtypes` (:data:`Instant`, :data:`Day`, :data:`Year`,
+:data:`Code`; re-exported here).
 """
 
 from __future__ import annotations
@@ -31,17 +32,21 @@ import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import parse_qsl
 
-import annotated_types
 from fastapi.routing import APIRoute, iter_route_contexts
-from pydantic import AfterValidator, AwareDatetime, Field
 from starlette.requests import Request
 from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from borderflow.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed, msg
+from borderflow.fieldtypes import DATE_MAX as DATE_MAX
+from borderflow.fieldtypes import DATE_MIN as DATE_MIN
+from borderflow.fieldtypes import Code as Code
+from borderflow.fieldtypes import Day as Day
+from borderflow.fieldtypes import Instant as Instant
+from borderflow.fieldtypes import Year as Year
 
 INT32_MAX = 2**31 - 1
 JSON_INT_LIMIT = 2**53 - 1
@@ -51,10 +56,6 @@ MAX_PARAM_LENGTH = 500
 MAX_HEADER_LENGTH = 200
 """Declared headers (``Idempotency-Key``, ``If-Match``): the key's storage limit."""
 MAX_PATH_LENGTH = 400
-DATE_MIN = date(2000, 1, 1)
-DATE_MAX = date(2099, 12, 31)
-"""The calendar's range: both sides' public holidays are known for these years."""
-
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 """Control characters refused in free text (tab, line feed and carriage return pass)."""
@@ -62,35 +63,6 @@ _CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 def control_free(value: str, *, text_block: bool = False) -> bool:
     return (_CONTROL_IN_TEXT if text_block else _CONTROL).search(value) is None
-
-
-# ---- annotated types for request models ---------------------------------------------------
-
-
-def _day_in_range(value: date) -> date:
-    if not DATE_MIN <= value <= DATE_MAX:
-        raise ValueError(msg("Give a date from {start} to {end}.", start=DATE_MIN, end=DATE_MAX))
-    return value
-
-
-def _instant_in_range(value: datetime) -> datetime:
-    _day_in_range(value.astimezone(UTC).date())
-    return value
-
-
-Day = Annotated[date, AfterValidator(_day_in_range)]
-"""A date within the calendar's range."""
-
-Year = Annotated[int, annotated_types.Ge(DATE_MIN.year), annotated_types.Le(DATE_MAX.year)]
-"""A year within the calendar's range."""
-
-Instant = Annotated[AwareDatetime, AfterValidator(_instant_in_range)]
-"""A date-time with its time zone (``Z`` or ``+07:00``), within the calendar's range."""
-
-
-Code = Annotated[str, Field(min_length=1, max_length=40)]
-"""A reference code (gate, yard, staging area, goods group): at most 40 characters, as
-stored."""
 
 
 # ---- body size per route class -------------------------------------------------------------

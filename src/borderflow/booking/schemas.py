@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from borderflow.api.bounds import Instant
+from borderflow.fieldtypes import Instant
 
 
 class _In(BaseModel):

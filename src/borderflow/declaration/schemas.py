@@ -15,7 +15,6 @@ from pydantic import (
     field_validator,
 )
 
-from borderflow.api.bounds import Day
 from borderflow.domain.declaration import (
     MAX_GOODS_LINES,
     MAX_VEHICLES,
@@ -34,6 +33,7 @@ from borderflow.domain.values import (
     parse_tax_code,
     usd_to_cents,
 )
+from borderflow.fieldtypes import Day
 
 TaxCode = Annotated[str, Field(max_length=20), AfterValidator(parse_tax_code)]
 HsCode = Annotated[str, Field(max_length=20), AfterValidator(parse_hs_code)]

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from borderflow.api.bounds import Instant
+from borderflow.fieldtypes import Instant
 
 
 class NetworkVersionOut(BaseModel):

@@ -283,65 +283,14 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     trips_of = _active_trips(session, [s for s in states.values()
                                        if s.driver_document or s.plate_key])
     report.unknown_devices = [i for i in ids if i not in trips_of]
-    default_received = received_at or now
-    pg = session.get_bind().dialect.name == "postgresql"
     groups = [(device_id, trips_of[device_id].id if device_id in trips_of else None,
                by_device[device_id].values()) for device_id in ids]
-    if pg:
-        data, days = _position_text(groups, received, default_received, now)
-        report.stored = _insert_text(session, data, report.accepted, days)
-    else:
-        report.stored = _insert(session, [
-            (device_id, fix.fix_time, trip_id, fix.lat, fix.lon, fix.speed_mps, fix.bearing,
-             fix.altitude, fix.accuracy, fix.battery, fix.protocol, fix.attributes,
-             received.get(id(fix), default_received) if received else default_received, now)
-            for device_id, trip_id, mine in groups for fix in mine])
+    report.stored = _store_positions(session, groups, report.accepted, received,
+                                     received_at or now, now)
     report.duplicates = len(fixes) - report.stored
-    # the fences, for every fresh fix of the batch at once; then each device in time order
-    fresh: dict[str, list[Fix]] = {}
-    for device_id in ids:
-        last = states[device_id].last_fix_at
-        mine_all = by_device[device_id]
-        if len(mine_all) == 1:
-            only = next(iter(mine_all.values()))
-            if last is None or only.fix_time > last:
-                fresh[device_id] = [only]
-            else:
-                report.late += 1
-            continue
-        mine = sorted((f for f in mine_all.values() if last is None or f.fix_time > last),
-                      key=lambda f: f.fix_time)
-        report.late += len(mine_all) - len(mine)
-        if mine:
-            fresh[device_id] = mine
-    moved: dict[str, tuple[list[str], Fix]] = {}
-    flat = [f for mine in fresh.values() for f in mine]
-    if flat:
-        inner, outer = fences.membership([f.lat for f in flat], [f.lon for f in flat])
-        near = cast(list[bool], (inner | outer).any(axis=1).tolist()) if outer.shape[1] else \
-            [False] * len(flat)
-        row = 0
-        empty: frozenset[str] = frozenset()
-        for device_id, mine in fresh.items():
-            trip = trips_of.get(device_id)
-            was = states[device_id].inside
-            inside = frozenset(was) if was else empty
-            for fix in mine:
-                if not inside and not near[row]:  # far from every fence: nothing changes
-                    row += 1
-                    continue
-                inside, transitions = fences.step(inside, inner[row], outer[row])
-                row += 1
-                if trip is None:
-                    continue
-                for t in transitions:
-                    if t.fence.split(":")[0] in TRIP_FENCES:
-                        _move(session, network, trip, t.fence, t.entered, fix, device_id, now,
-                              report)
-            now_inside = sorted(inside) if inside else []
-            moved[device_id] = (now_inside, mine[-1])
-            if memo is not None:
-                memo.put(device_id, mine[-1].fix_time, now_inside)
+    fresh, report.late = _fresh_fixes(ids, states, by_device)
+    moved = _follow_fences(session, network, fences, fresh, states, trips_of, now=now,
+                           report=report, memo=memo)
     updates = []
     for device_id in ids:
         mine_all = by_device[device_id]
@@ -350,6 +299,84 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
                                     len(mine_all), *(got or (None, None))))
     _save_devices(session, updates, now)
     return report
+
+
+def _store_positions(session: Session, groups: Sequence[tuple[str, str | None, Iterable[Fix]]],
+                     accepted: int, received: dict[int, datetime], default_received: datetime,
+                     now: datetime) -> int:
+    """Store each device's fixes once, with the trip they belong to; return how many were
+    new. PostgreSQL takes them as COPY text, other databases as rows."""
+    if session.get_bind().dialect.name == "postgresql":
+        data, days = _position_text(groups, received, default_received, now)
+        return _insert_text(session, data, accepted, days)
+    return _insert(session, [
+        (device_id, fix.fix_time, trip_id, fix.lat, fix.lon, fix.speed_mps, fix.bearing,
+         fix.altitude, fix.accuracy, fix.battery, fix.protocol, fix.attributes,
+         received.get(id(fix), default_received) if received else default_received, now)
+        for device_id, trip_id, mine in groups for fix in mine])
+
+
+def _fresh_fixes(ids: Sequence[str], states: dict[str, DeviceState],
+                 by_device: dict[str, dict[datetime, Fix]]) -> tuple[dict[str, list[Fix]], int]:
+    """Each device's fixes newer than its last one, in time order, and how many came late
+    (at or before the device's last fix: stored, but they move nothing)."""
+    fresh: dict[str, list[Fix]] = {}
+    late = 0
+    for device_id in ids:
+        last = states[device_id].last_fix_at
+        mine_all = by_device[device_id]
+        if len(mine_all) == 1:
+            only = next(iter(mine_all.values()))
+            if last is None or only.fix_time > last:
+                fresh[device_id] = [only]
+            else:
+                late += 1
+            continue
+        mine = sorted((f for f in mine_all.values() if last is None or f.fix_time > last),
+                      key=lambda f: f.fix_time)
+        late += len(mine_all) - len(mine)
+        if mine:
+            fresh[device_id] = mine
+    return fresh, late
+
+
+def _follow_fences(session: Session, network: Network, fences: Fences,
+                   fresh: dict[str, list[Fix]], states: dict[str, DeviceState],
+                   trips_of: dict[str, Trip], *, now: datetime, report: IngestReport,
+                   memo: DeviceMemo | None) -> dict[str, tuple[list[str], Fix]]:
+    """The fences, for every fresh fix of the batch at once; then each device in time order,
+    its trip moved by what it entered and left. Returns per device the fences it is in after
+    its last fix, and that fix."""
+    moved: dict[str, tuple[list[str], Fix]] = {}
+    flat = [f for mine in fresh.values() for f in mine]
+    if not flat:
+        return moved
+    inner, outer = fences.membership([f.lat for f in flat], [f.lon for f in flat])
+    near = cast(list[bool], (inner | outer).any(axis=1).tolist()) if outer.shape[1] else \
+        [False] * len(flat)
+    row = 0
+    empty: frozenset[str] = frozenset()
+    for device_id, mine in fresh.items():
+        trip = trips_of.get(device_id)
+        was = states[device_id].inside
+        inside = frozenset(was) if was else empty
+        for fix in mine:
+            if not inside and not near[row]:  # far from every fence: nothing changes
+                row += 1
+                continue
+            inside, transitions = fences.step(inside, inner[row], outer[row])
+            row += 1
+            if trip is None:
+                continue
+            for t in transitions:
+                if t.fence.split(":")[0] in TRIP_FENCES:
+                    _move(session, network, trip, t.fence, t.entered, fix, device_id, now,
+                          report)
+        now_inside = sorted(inside) if inside else []
+        moved[device_id] = (now_inside, mine[-1])
+        if memo is not None:
+            memo.put(device_id, mine[-1].fix_time, now_inside)
+    return moved
 
 
 def _position_text(groups: Sequence[tuple[str, str | None, Iterable[Fix]]],

@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from borderflow.api.bounds import Instant
 from borderflow.domain.trip import Channel, Status
+from borderflow.fieldtypes import Instant
 
 
 class _In(BaseModel):

@@ -216,6 +216,38 @@ def end_all_sessions(request: Request, ctx: Ctx, db: Db,
     return response
 
 
+@router.post("/login", response_class=HTMLResponse)
+def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
+          password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "") -> Response:
+    session.check_csrf(request, csrf)
+    fmt = formatter(request)
+    try:
+        throttle.guard_login(request, username)
+    except TooManyRequests as exc:
+        page = render(request, "login.html", status=429, next=next, username=username,
+                      error=fmt.error(exc))
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
+    try:
+        account = accounts.authenticate(db, username, password, now=ctx.clock.now(),
+                                        channel="web")
+    except Unauthorized:
+        throttle.login_failed(request, db, username)
+        return render(request, "login.html", status=401, next=next, username=username,
+                      error=fmt.gettext("Wrong username or password."))
+    throttle.login_succeeded(request, username)
+    return after_password(request, ctx, db, account, next)
+
+
+@router.post("/logout")
+def logout_form(request: Request, ctx: Ctx, db: Db,
+                csrf: Annotated[str, Form()] = "") -> Response:
+    """Ends the session at once: its cookie opens nothing any more."""
+    session.check_csrf(request, csrf)
+    return logout(request, ctx, db)
+
+
 def logout(request: Request, ctx: AppContext, db: Session) -> Response:
     """End this browser's session at once (audited)."""
     found = session.current(request, ctx, db)

@@ -16,8 +16,6 @@ from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
 from sqlalchemy import select
 
-from borderflow.account import service as accounts
-from borderflow.account import throttle
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import board, controls
@@ -34,7 +32,7 @@ from borderflow.domain.access import (
 )
 from borderflow.domain.network import Network
 from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
-from borderflow.errors import N_, AppError, TooManyRequests, Unauthorized, msg
+from borderflow.errors import N_, AppError, msg
 from borderflow.network import service as networks
 from borderflow.store.models import Account, Device, Trip
 from borderflow.telemetry import service as telemetry
@@ -295,41 +293,6 @@ def home_of(roles: frozenset[Role]) -> str:
 def login_page(request: Request) -> Response:
     return render(request, "login.html", next=_local_path(request.query_params.get("next"))
                    or "", error=None, username=None)
-
-
-@router.post("/login", response_class=HTMLResponse)
-def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
-          password: Annotated[str, Form()], csrf: Annotated[str, Form()] = "",
-          next: Annotated[str, Form()] = "") -> Response:
-    session.check_csrf(request, csrf)
-    fmt = formatter(request)
-    try:
-        throttle.guard_login(request, username)
-    except TooManyRequests as exc:
-        page = render(request, "login.html", status=429, next=next, username=username,
-                      error=fmt.error(exc))
-        page.headers["Retry-After"] = str(exc.retry_after_seconds)
-        return page
-    try:
-        account = accounts.authenticate(db, username, password, now=ctx.clock.now(),
-                                        channel="web")
-    except Unauthorized:
-        throttle.login_failed(request, db, username)
-        return render(request, "login.html", status=401, next=next, username=username,
-                       error=fmt.gettext("Wrong username or password."))
-    throttle.login_succeeded(request, username)
-    from borderflow.web import account_page
-
-    return account_page.after_password(request, ctx, db, account, next)
-
-
-@router.post("/logout")
-def logout(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "") -> Response:
-    """Ends the session at once: its cookie opens nothing any more."""
-    session.check_csrf(request, csrf)
-    from borderflow.web import account_page
-
-    return account_page.logout(request, ctx, db)
 
 
 def login_first(request: Request) -> Response:
