@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from decimal import Decimal
@@ -271,143 +271,170 @@ def sheets(doc: dict[str, Any], lang: Lang | Naming,
     """The sheets and the chart of a report document, in ``lang``."""
     n = naming(lang, network)
     kind = doc["report"]
-    out: list[Sheet] = []
-    chart: Chart | None = None
-    directions = [n.code("direction", d) for d in ("export", "import")]
-    if kind == "traffic":
-        out.append(_comparison_sheet(n.t("total"), doc["total"], n))
-        for name in ("month_to_date", "year_to_date"):
-            figures = {k: v for k, v in doc[name].items() if k not in ("from", "to")}
-            out.append(_comparison_sheet(
-                f"{n.t(name)} {n.period(doc[name]['from'], doc[name]['to'])}", figures, n))
-        if doc["rows"]:
-            names = ["vehicles_crossed", "export_crossed", "import_crossed", "tonnage_kg",
-                     "turnover_usd_cents", "declarations", "active_enterprises", "fees_vnd"]
-            sheet = Sheet(n.t("breakdown"), _key_columns(doc["by"], n)
-                          + [n.t("turnover_usd" if c == "turnover_usd_cents" else c)
-                             for c in names] + [n.t("previous"), n.t("change_pct")],
-                          machine=frozenset({1}))
-            for r in doc["rows"]:
-                sheet.rows.append([n.key(doc["by"], r["key"]), r["key"]]
-                                  + [_usd(r[c]["value"]) if c == "turnover_usd_cents"
-                                     else r[c]["value"] for c in names]
-                                  + [r["vehicles_crossed"]["previous"],
-                                     _pct(r["vehicles_crossed"]["change_pct"])])
-            out.append(sheet)
-            chart = Chart(n.t("vehicles_crossed"), [n.key(doc["by"], r["key"])
-                                                    for r in doc["rows"]],
-                          {n.t("value"): [r["vehicles_crossed"]["value"] for r in doc["rows"]],
-                           n.t("previous"): [r["vehicles_crossed"]["previous"]
-                                             for r in doc["rows"]]})
-        else:
-            chart = Chart(n.t("vehicles_crossed"), directions,
+    build = _SHEETS.get(kind)
+    if build is None:  # pragma: no cover - every report kind is listed in _SHEETS
+        raise ValueError(kind)
+    out, chart = build(doc, n)
+    return out, chart
+
+
+def _directions(n: Naming) -> list[str]:
+    return [n.code("direction", d) for d in ("export", "import")]
+
+
+def _traffic_sheets(doc: dict[str, Any], n: Naming) -> tuple[list[Sheet], Chart]:
+    """Totals, month- and year-to-date against the year before, and the breakdown."""
+    out = [_comparison_sheet(n.t("total"), doc["total"], n)]
+    for name in ("month_to_date", "year_to_date"):
+        figures = {k: v for k, v in doc[name].items() if k not in ("from", "to")}
+        out.append(_comparison_sheet(
+            f"{n.t(name)} {n.period(doc[name]['from'], doc[name]['to'])}", figures, n))
+    if not doc["rows"]:
+        return out, Chart(n.t("vehicles_crossed"), _directions(n),
                           {n.t("value"): [doc["total"]["export_crossed"]["value"],
                                           doc["total"]["import_crossed"]["value"]],
                            n.t("previous"): [doc["total"]["export_crossed"]["previous"],
                                              doc["total"]["import_crossed"]["previous"]]})
-    elif kind == "times":
-        cols = ["measure", "vehicles", "mean_minutes", "p50_minutes", "p90_minutes"]
-        sheet = Sheet(n.t("total"), [n.t(c) for c in cols]
-                      + [f"{n.t('previous')}: {n.t('mean_minutes')}", n.t("change_pct")])
-        for m, s in doc["total"].items():
-            sheet.rows.append([n.measure(m), s["n"], _pct(s["mean_minutes"]),
-                               _pct(s["p50_minutes"]), _pct(s["p90_minutes"]),
-                               _pct(s.get("previous_mean_minutes")),
-                               _pct(s.get("mean_change_pct"))])
+    names = ["vehicles_crossed", "export_crossed", "import_crossed", "tonnage_kg",
+             "turnover_usd_cents", "declarations", "active_enterprises", "fees_vnd"]
+    sheet = Sheet(n.t("breakdown"), _key_columns(doc["by"], n)
+                  + [n.t("turnover_usd" if c == "turnover_usd_cents" else c)
+                     for c in names] + [n.t("previous"), n.t("change_pct")],
+                  machine=frozenset({1}))
+    for r in doc["rows"]:
+        sheet.rows.append([n.key(doc["by"], r["key"]), r["key"]]
+                          + [_usd(r[c]["value"]) if c == "turnover_usd_cents"
+                             else r[c]["value"] for c in names]
+                          + [r["vehicles_crossed"]["previous"],
+                             _pct(r["vehicles_crossed"]["change_pct"])])
+    out.append(sheet)
+    return out, Chart(n.t("vehicles_crossed"), [n.key(doc["by"], r["key"])
+                                                for r in doc["rows"]],
+                      {n.t("value"): [r["vehicles_crossed"]["value"] for r in doc["rows"]],
+                       n.t("previous"): [r["vehicles_crossed"]["previous"]
+                                         for r in doc["rows"]]})
+
+
+def _times_sheets(doc: dict[str, Any], n: Naming) -> tuple[list[Sheet], Chart]:
+    """Count, mean and percentiles per measure, in total and per breakdown key."""
+    cols = ["measure", "vehicles", "mean_minutes", "p50_minutes", "p90_minutes"]
+    sheet = Sheet(n.t("total"), [n.t(c) for c in cols]
+                  + [f"{n.t('previous')}: {n.t('mean_minutes')}", n.t("change_pct")])
+    for m, s in doc["total"].items():
+        sheet.rows.append([n.measure(m), s["n"], _pct(s["mean_minutes"]),
+                           _pct(s["p50_minutes"]), _pct(s["p90_minutes"]),
+                           _pct(s.get("previous_mean_minutes")),
+                           _pct(s.get("mean_change_pct"))])
+    out = [sheet]
+    if doc["rows"]:
+        sheet = Sheet(n.t("breakdown"), _key_columns(doc["by"], n)
+                      + [n.t(c) for c in cols], machine=frozenset({1}))
+        for r in doc["rows"]:
+            for m, s in r["measures"].items():
+                sheet.rows.append([n.key(doc["by"], r["key"]), r["key"], n.measure(m),
+                                   s["n"], _pct(s["mean_minutes"]),
+                                   _pct(s["p50_minutes"]), _pct(s["p90_minutes"])])
         out.append(sheet)
-        if doc["rows"]:
-            sheet = Sheet(n.t("breakdown"), _key_columns(doc["by"], n)
-                          + [n.t(c) for c in cols], machine=frozenset({1}))
-            for r in doc["rows"]:
-                for m, s in r["measures"].items():
-                    sheet.rows.append([n.key(doc["by"], r["key"]), r["key"], n.measure(m),
-                                       s["n"], _pct(s["mean_minutes"]),
-                                       _pct(s["p50_minutes"]), _pct(s["p90_minutes"])])
-            out.append(sheet)
-        measures = list(doc["total"])
-        chart = Chart(n.t("times"), [n.measure(m) for m in measures],
+    measures = list(doc["total"])
+    return out, Chart(n.t("times"), [n.measure(m) for m in measures],
                       {n.t("p50_minutes"): [doc["total"][m]["p50_minutes"] or 0
                                             for m in measures],
                        n.t("p90_minutes"): [doc["total"][m]["p90_minutes"] or 0
                                             for m in measures]})
-    elif kind == "holds":
-        sheet = Sheet(n.t("holds"), [n.t(c) for c in ("kind", "step", "reason_code", "count")]
-                      + [f"{n.t('step')} ({n.t('code')})",
-                         f"{n.t('reason_code')} ({n.t('code')})"],
-                      machine=frozenset({4, 5}))
-        for k, items in (("hold", doc["holds"]), ("reject", doc["rejections"])):
-            for i in items:
-                sheet.rows.append([n.t(k), n.code("step", i["step"]),
-                                   n.code("reason", i["reason_code"]), i["count"],
-                                   i["step"], i["reason_code"]])
-        sheet.rows.append([n.t("no_shows"), "", "", doc["no_shows"], "", ""])
-        out.append(sheet)
-        if "compared" in doc:
-            out.append(_comparison_sheet(
-                f"{n.t('previous')} {n.period(doc['previous_from'], doc['previous_to'])}",
-                doc["compared"], n))
-        top = doc["holds"][:10]
-        chart = Chart(n.t("hold"), [f"{n.code('step', i['step'])}{n.colon}"
+
+
+def _holds_sheets(doc: dict[str, Any], n: Naming) -> tuple[list[Sheet], Chart]:
+    """Holds and rejections by step and reason, no-shows, and the year before."""
+    sheet = Sheet(n.t("holds"), [n.t(c) for c in ("kind", "step", "reason_code", "count")]
+                  + [f"{n.t('step')} ({n.t('code')})",
+                     f"{n.t('reason_code')} ({n.t('code')})"],
+                  machine=frozenset({4, 5}))
+    for k, items in (("hold", doc["holds"]), ("reject", doc["rejections"])):
+        for i in items:
+            sheet.rows.append([n.t(k), n.code("step", i["step"]),
+                               n.code("reason", i["reason_code"]), i["count"],
+                               i["step"], i["reason_code"]])
+    sheet.rows.append([n.t("no_shows"), "", "", doc["no_shows"], "", ""])
+    out = [sheet]
+    if "compared" in doc:
+        out.append(_comparison_sheet(
+            f"{n.t('previous')} {n.period(doc['previous_from'], doc['previous_to'])}",
+            doc["compared"], n))
+    top = doc["holds"][:10]
+    return out, Chart(n.t("hold"), [f"{n.code('step', i['step'])}{n.colon}"
                                     f"{n.code('reason', i['reason_code'])}" for i in top],
                       {n.t("count"): [i["count"] for i in top]})
-    elif kind == "peaks":
-        sheet = Sheet(n.t("peaks"), [n.t("indicator"), n.t("date"), n.t("hour"),
-                                     n.t("vehicles")])
-        if doc["peak_day"]:
-            sheet.rows.append([n.t("peak_day"), _day(doc["peak_day"]["date"]), "",
-                               doc["peak_day"]["vehicles"]])
-        if doc["peak_hour"]:
-            sheet.rows.append([n.t("peak_hour"), _day(doc["peak_hour"]["date"]),
-                               _hour(doc["peak_hour"]["hour"]), doc["peak_hour"]["vehicles"]])
-        out.append(sheet)
-        hours = Sheet(n.t("average_per_hour"), [n.t("hour"), n.t("vehicles")],
-                      [[_hour(h["hour"]), h["vehicles"]] for h in doc["average_per_hour"]])
-        out.append(hours)
-        chart = Chart(n.t("average_per_hour"),
-                      [str(h["hour"]) for h in doc["average_per_hour"]],
-                      {n.t("vehicles"): [h["vehicles"] for h in doc["average_per_hour"]]})
-    elif kind == "targets":
-        cols = ["indicator", "target", "achieved", "share_pct", "remaining", "months_left",
-                "per_month_needed", "previous_year"]
-        sheet = Sheet(n.t("targets"), [n.t(c) for c in cols])
-        for r in doc["rows"]:
-            sheet.rows.append([n.t(r["indicator"])] + [_pct(r[c]) for c in cols[1:]])
-        out.append(sheet)
-        chart = Chart(n.t("share_pct"), [n.t(r["indicator"]) for r in doc["rows"]],
-                      {n.t("share_pct"): [r["share_pct"] for r in doc["rows"]]})
-    elif kind == "situation":
-        d = ("export", "import")
-        sheet = Sheet(n.t("situation"), ["", *directions])
-        sheet.rows.append([n.t("cleared")] + [doc["cleared"][x] for x in d])
-        sheet.rows.append([n.t("declared")] + [doc["declared"][x] for x in d])
-        for place in ("staging", "called", "gate_area"):
-            sheet.rows.append([n.t(place)] + [doc["remaining"][place][x] for x in d])
-        for p in doc["partner_yard"]:
-            sheet.rows.append([f"{n.t('partner_yard')} ({n.code('direction', p['direction'])})",
-                               p["vehicles"], datetime.fromisoformat(p["counted_at"])])
-        out.append(sheet)
-        hours = doc["working_hours"]
-        info = Sheet(n.t("controls"), [n.t("kind"), n.t("detail")])
-        info.rows.append([n.t("working_hours"),
-                          ", ".join(f"{a}–{b}" for a, b in hours["intervals"])
-                          or n.code("day_kind", hours.get("kind")) or n.t("none")])
-        for c in doc["controls"]:
-            info.rows.append([n.code("control_kind", c["kind"]),
-                              f"{n.datetime(c['starts_at'])} – {n.datetime(c['ends_at'])}"
-                              + (f"{n.colon}{c['reason']}" if c.get("reason") else "")])
-        for k, items in (("hold", doc["holds"]), ("reject", doc["rejections"])):
-            for i in items:
-                info.rows.append([n.t(k), f"{n.code('step', i['step'])}, "
-                                          f"{n.code('reason', i['reason_code'])}{n.colon}"
-                                          f"{n.number(i['count'])}"])
-        out.append(info)
-        chart = Chart(n.t("situation"), [n.t(p) for p in ("staging", "called", "gate_area")],
-                      {n.code("direction", x): [doc["remaining"][p][x]
-                                                for p in ("staging", "called", "gate_area")]
-                       for x in d})
-    else:  # pragma: no cover - every report kind is listed above
-        raise ValueError(kind)
-    return out, chart
+
+
+def _peaks_sheets(doc: dict[str, Any], n: Naming) -> tuple[list[Sheet], Chart]:
+    """The peak day and hour, and the average vehicles per hour of the day."""
+    sheet = Sheet(n.t("peaks"), [n.t("indicator"), n.t("date"), n.t("hour"),
+                                 n.t("vehicles")])
+    if doc["peak_day"]:
+        sheet.rows.append([n.t("peak_day"), _day(doc["peak_day"]["date"]), "",
+                           doc["peak_day"]["vehicles"]])
+    if doc["peak_hour"]:
+        sheet.rows.append([n.t("peak_hour"), _day(doc["peak_hour"]["date"]),
+                           _hour(doc["peak_hour"]["hour"]), doc["peak_hour"]["vehicles"]])
+    hours = Sheet(n.t("average_per_hour"), [n.t("hour"), n.t("vehicles")],
+                  [[_hour(h["hour"]), h["vehicles"]] for h in doc["average_per_hour"]])
+    return [sheet, hours], Chart(
+        n.t("average_per_hour"), [str(h["hour"]) for h in doc["average_per_hour"]],
+        {n.t("vehicles"): [h["vehicles"] for h in doc["average_per_hour"]]})
+
+
+def _targets_sheets(doc: dict[str, Any], n: Naming) -> tuple[list[Sheet], Chart]:
+    """Progress against the year's targets."""
+    cols = ["indicator", "target", "achieved", "share_pct", "remaining", "months_left",
+            "per_month_needed", "previous_year"]
+    sheet = Sheet(n.t("targets"), [n.t(c) for c in cols])
+    for r in doc["rows"]:
+        sheet.rows.append([n.t(r["indicator"])] + [_pct(r[c]) for c in cols[1:]])
+    return [sheet], Chart(n.t("share_pct"), [n.t(r["indicator"]) for r in doc["rows"]],
+                          {n.t("share_pct"): [r["share_pct"] for r in doc["rows"]]})
+
+
+def _situation_sheets(doc: dict[str, Any], n: Naming) -> tuple[list[Sheet], Chart]:
+    """The day's situation by direction, and the controls, hours, holds and rejections."""
+    d = ("export", "import")
+    sheet = Sheet(n.t("situation"), ["", *_directions(n)])
+    sheet.rows.append([n.t("cleared")] + [doc["cleared"][x] for x in d])
+    sheet.rows.append([n.t("declared")] + [doc["declared"][x] for x in d])
+    for place in ("staging", "called", "gate_area"):
+        sheet.rows.append([n.t(place)] + [doc["remaining"][place][x] for x in d])
+    for p in doc["partner_yard"]:
+        sheet.rows.append([f"{n.t('partner_yard')} ({n.code('direction', p['direction'])})",
+                           p["vehicles"], datetime.fromisoformat(p["counted_at"])])
+    hours = doc["working_hours"]
+    info = Sheet(n.t("controls"), [n.t("kind"), n.t("detail")])
+    info.rows.append([n.t("working_hours"),
+                      ", ".join(f"{a}–{b}" for a, b in hours["intervals"])
+                      or n.code("day_kind", hours.get("kind")) or n.t("none")])
+    for c in doc["controls"]:
+        info.rows.append([n.code("control_kind", c["kind"]),
+                          f"{n.datetime(c['starts_at'])} – {n.datetime(c['ends_at'])}"
+                          + (f"{n.colon}{c['reason']}" if c.get("reason") else "")])
+    for k, items in (("hold", doc["holds"]), ("reject", doc["rejections"])):
+        for i in items:
+            info.rows.append([n.t(k), f"{n.code('step', i['step'])}, "
+                                      f"{n.code('reason', i['reason_code'])}{n.colon}"
+                                      f"{n.number(i['count'])}"])
+    return [sheet, info], Chart(
+        n.t("situation"), [n.t(p) for p in ("staging", "called", "gate_area")],
+        {n.code("direction", x): [doc["remaining"][p][x]
+                                  for p in ("staging", "called", "gate_area")]
+         for x in d})
+
+
+_SHEETS: dict[str, Callable[[dict[str, Any], Naming], tuple[list[Sheet], Chart]]] = {
+    "traffic": _traffic_sheets,
+    "times": _times_sheets,
+    "holds": _holds_sheets,
+    "peaks": _peaks_sheets,
+    "targets": _targets_sheets,
+    "situation": _situation_sheets,
+}
+"""How each report kind becomes sheets and a chart."""
 
 
 def title(doc: dict[str, Any], lang: Lang | Naming,
