@@ -15,11 +15,13 @@ help:
 	@echo "make bench-reports run the reports benchmark on a synthetic year (needs PostgreSQL)"
 	@echo "make bench-sim  run the scenario-lab benchmark (a simulated year, against SimPy)"
 
-$(STAMP): pyproject.toml requirements.lock
+# requirements-dev.lock holds every pin of requirements.lock (the runtime) plus the test, lint,
+# type-check and lock tools, pip and the build backend the editable install uses: one
+# hash-checked install, then the project itself without dependencies.
+$(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is needed")'
 	test -d $(VENV) || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade "pip>=24"
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
@@ -65,7 +67,7 @@ test: lint typecheck browser
 
 # Benchmarks (never part of make test): extra solvers pinned in requirements-bench.lock.
 $(VENV)/.bench: $(STAMP) requirements-bench.lock
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-bench.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements-bench.lock
 	touch $(VENV)/.bench
 
 bench: $(VENV)/.bench
@@ -80,10 +82,20 @@ bench-reports: install
 bench-sim: $(VENV)/.bench
 	$(BIN)/python bench/sim.py
 
-# Re-pin every dependency to what the current virtual env holds.
+# The locks, compiled from pyproject.toml with hashes by pip-tools (itself pinned in
+# requirements-dev.lock): requirements.lock the runtime dependencies; requirements-dev.lock those
+# plus the dev extra and the build backend, constrained by requirements.lock; requirements-bench.lock
+# the runtime plus the bench extra, constrained by requirements-dev.lock, so the versions agree.
+# Existing pins are kept: `make lock UPGRADE=1` moves everything to the newest releases that
+# pyproject.toml allows, `make lock UPGRADE_PACKAGE=name` one package.
+PIP_COMPILE = CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --generate-hashes \
+	--allow-unsafe --strip-extras --no-emit-index-url --no-emit-find-links \
+	$(if $(UPGRADE),--upgrade) $(if $(UPGRADE_PACKAGE),--upgrade-package $(UPGRADE_PACKAGE))
+
 lock: install
-	@echo "requirements.lock holds the runtime and test dependencies, requirements-bench.lock the"
-	@echo "benchmark extras; update them by hand from: $(BIN)/python -m pip freeze --exclude-editable"
+	$(PIP_COMPILE) -o requirements.lock pyproject.toml
+	$(PIP_COMPILE) --extra dev --all-build-deps -c requirements.lock -o requirements-dev.lock pyproject.toml
+	$(PIP_COMPILE) --extra bench -c requirements-dev.lock -o requirements-bench.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis

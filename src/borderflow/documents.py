@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import rendercv_fonts
-
-FONT = Path(rendercv_fonts.__file__).parent / "Noto Sans" / "NotoSansSC-Regular.ttf"
-"""Noto Sans SC (SIL Open Font License, from the ``rendercv-fonts`` package): receipts,
-bulletins and reports embed it, and the web pages load it for Chinese text."""
+FONT = Path(__file__).resolve().parent / "data" / "fonts" / "NotoSansSC-Regular.ttf"
+"""Noto Sans SC Regular (SIL Open Font License, shipped in the package with its licence, see
+``data/fonts/README.md``): receipts, bulletins and reports embed it, and the web pages load it
+for Chinese text."""
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

@@ -3,10 +3,11 @@ English, with a QR code linking to the public verification page.
 
 Codes (gate, payment method, status) are shown by their labels (:mod:`borderflow.domain.labels`,
 the network's names first); money, dates and times are written in the receipt's language with
-Babel, in Lang Son time. The PDF embeds Noto Sans SC (SIL Open Font License, from the
-``rendercv-fonts`` package), which covers Vietnamese and Chinese; text is normalised to NFC so
-Vietnamese tone marks use the font's precomposed letters. The verification page shows only
-what proves the receipt: amount, date, gate, masked plate and status, nothing personal.
+Babel, in Lang Son time. The PDF embeds Noto Sans SC (SIL Open Font License, shipped in the
+package: :data:`borderflow.documents.FONT`), which covers Vietnamese and Chinese; text is
+normalised to NFC so Vietnamese tone marks use the font's precomposed letters. The verification
+page shows only what proves the receipt: amount, date, gate, masked plate and status, nothing
+personal.
 """
 
 from __future__ import annotations
