@@ -227,6 +227,7 @@ def test_every_route_is_covered_by_the_matrix(client: TestClient) -> None:
     assert len(seen) > 100
 
 
+@pytest.mark.slow
 def test_every_role_gets_the_documented_answer_from_every_endpoint(
     client: TestClient, callers: dict[str, dict[str, str]]
 ) -> None:

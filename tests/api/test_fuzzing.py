@@ -165,6 +165,7 @@ def last(operation: Any) -> bool:
     return bool(operation.path.startswith(ENDS_ACCESS))
 
 
+@pytest.mark.slow
 def test_no_server_error_and_every_answer_is_documented(
     fuzz_schema: Any, fuzz_headers: list[dict[str, str]]
 ) -> None:

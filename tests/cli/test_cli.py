@@ -35,6 +35,7 @@ def test_help_explains_each_command() -> None:
     assert "export" in sub.output
 
 
+@pytest.mark.slow
 def test_setup_migrates_loads_and_prints_demo_accounts_once(env: Path) -> None:
     first = runner.invoke(app, ["setup", "--demo"])
     assert first.exit_code == 0, first.output

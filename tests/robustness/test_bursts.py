@@ -152,6 +152,7 @@ def enterprise(auth: Any) -> dict[str, str]:
     return headers
 
 
+@pytest.mark.slow
 def test_a_burst_of_300_mixed_requests_is_served_or_refused_at_once(
     settings: Settings, clock: FixedClock, enterprise: dict[str, str], db: Peek
 ) -> None:
@@ -183,6 +184,7 @@ def test_a_burst_of_300_mixed_requests_is_served_or_refused_at_once(
     assert all(a.status != 503 for a in by_kind["read"] + by_kind["quote"]), figures(answers)
 
 
+@pytest.mark.slow
 def test_100_concurrent_declarations_with_one_key_store_one(
     settings: Settings, clock: FixedClock, enterprise: dict[str, str], db: Peek
 ) -> None:

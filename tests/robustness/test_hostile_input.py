@@ -198,6 +198,7 @@ CALLERS = ["anonymous", "admin", "enterprise"]
 
 
 @pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.slow
 def test_no_hostile_value_answers_500(client: TestClient, auth: Callable[..., dict[str, str]],
                                       caller: str) -> None:
     doc = client.get("/openapi.json").json()

@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from borderflow.api.openapi import expected_codes
@@ -44,6 +45,7 @@ def test_the_shared_answers_are_documented_on_every_operation(client: TestClient
             assert "404" in op["responses"], (method, path)
 
 
+@pytest.mark.slow
 def test_every_answer_is_documented(settings: Settings, clock: FixedClock,
                                     auth: Callable[..., dict[str, str]]) -> None:
     limits = {f"max_body{kind}bytes": 1024 for kind in (

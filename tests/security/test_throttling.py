@@ -173,6 +173,7 @@ def test_the_api_and_the_web_login_share_the_count(throttled: TestClient) -> Non
     assert answer.status_code == 429
 
 
+@pytest.mark.slow
 def test_logins_are_not_throttled_when_throttling_is_off(client: TestClient) -> None:
     for _ in range(8):
         assert _token(client, "admin", "wrong password here").status_code == 401

@@ -115,6 +115,7 @@ def test_the_code_step_needs_the_password_step_first(client: TestClient) -> None
     assert (r.status_code, r.headers["location"]) == (303, "/login")
 
 
+@pytest.mark.slow
 def test_the_api_asks_for_the_code_refuses_a_replay_and_takes_a_recovery_code_once(
     client: TestClient, clock: FixedClock, db: Peek
 ) -> None:
@@ -138,6 +139,7 @@ def test_the_api_asks_for_the_code_refuses_a_replay_and_takes_a_recovery_code_on
     assert actions.count("auth.login_failed") == 3  # a missing code is only asked for
 
 
+@pytest.mark.slow
 def test_officials_must_enrol_where_required_and_others_need_not(
     strict: TestClient, clock: FixedClock, db: Peek
 ) -> None:
@@ -163,6 +165,7 @@ def test_officials_must_enrol_where_required_and_others_need_not(
     assert _login(other, "enterprise").headers["location"] == "/portal"
 
 
+@pytest.mark.slow
 def test_an_admin_resets_a_second_factor(
     client: TestClient, clock: FixedClock, db: Peek, auth: Any
 ) -> None:

@@ -35,6 +35,7 @@ def run(sc: scenarios.Scenario, network: Any, seed: int = 1) -> Trace:
 @given(trucks=st.integers(50, 900), staging=st.integers(0, 80),
        yard_factor=st.sampled_from([0.05, 0.2, 1.0]), regulated=st.booleans(),
        no_show=st.sampled_from([0.0, 0.3]), seed=st.integers(0, 2**16))
+@pytest.mark.slow
 def test_capacities_are_never_exceeded_and_trucks_are_conserved(
         trucks: int, staging: int, yard_factor: float, regulated: bool, no_show: float,
         seed: int) -> None:

@@ -86,11 +86,11 @@ def test_yearly_statistics_are_filled_from_the_months(tmp_path: Path) -> None:
     engine.dispose()
 
 
+@pytest.mark.postgres
 def test_device_rows_leave_room_for_in_place_updates_on_postgresql(database: Database) -> None:
     """Every batch of positions updates its devices: on PostgreSQL half of each page of
     ``devices`` stays free so that those updates stay on their page (HOT)."""
-    if database.backend != "postgresql":
-        pytest.skip("a PostgreSQL storage setting")
+    assert database.backend == "postgresql"
     engine = make_engine(database.url)
     with engine.connect() as conn:
         options = conn.execute(text(

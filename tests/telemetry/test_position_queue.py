@@ -214,6 +214,7 @@ def _server(database: Database, tmp_path: Path, port: int) -> subprocess.Popen[b
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.slow
 def test_positions_answered_200_survive_a_sigkill(
     database: Database, db: Peek, tmp_path: Path
 ) -> None:

@@ -176,6 +176,7 @@ def _processor(database: Database, stream: tuple[str, str]) -> subprocess.Popen[
                             stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.slow
 def test_a_processor_killed_mid_stream_loses_nothing_and_stores_nothing_twice(
     nats_client: TestClient, auth: Any, db: Peek, database: Database, stream: tuple[str, str]
 ) -> None:
@@ -211,6 +212,7 @@ def test_a_processor_killed_mid_stream_loses_nothing_and_stores_nothing_twice(
     assert distinct == total
 
 
+@pytest.mark.slow
 def test_owntracks_over_mqtt_through_mosquitto(settings: Settings, db: Peek) -> None:
     topic_user = f"u{uuid.uuid4().hex[:8]}"
     sessions = make_session_factory(db.engine)
@@ -293,6 +295,7 @@ def _mqtt_ingest(database: Database, stream: tuple[str, str], topic: str, client
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
+@pytest.mark.slow
 def test_an_mqtt_ingest_worker_killed_mid_stream_loses_no_acknowledged_message(
     db: Peek, database: Database, stream: tuple[str, str]
 ) -> None:

@@ -11,6 +11,7 @@ import re
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.testclient import TestClient
@@ -91,6 +92,7 @@ def _web_pages() -> set[str]:
     return out
 
 
+@pytest.mark.slow
 def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any) -> None:
     ref = staged(client, auth, "29C-900.01")
     client.post("/api/v1/dispatch/run", headers=auth("regulator"))

@@ -37,6 +37,7 @@ def _crossed(client: httpx.Client) -> int:
                                           panel))
 
 
+@pytest.mark.slow
 def test_the_demo_traffic_moves_trucks_through_the_whole_procedure(
     settings: Settings, clock: FixedClock, auth: Any, db: Peek
 ) -> None:
