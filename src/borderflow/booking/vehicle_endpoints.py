@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
@@ -16,8 +15,7 @@ from borderflow.booking import standing
 from borderflow.domain.access import OFFICIALS, Principal
 from borderflow.errors import NotFound
 from borderflow.network import service as networks
-from borderflow.store.models import Trip
-from borderflow.trip import service as trips
+from borderflow.trip import views as trip_views
 
 router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"], responses=ERROR_RESPONSES)
 
@@ -67,9 +65,8 @@ def read_standing(plate: Plate, ctx: Ctx, db: Db, actor: Reader) -> dict[str, An
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     result = standing.standing(db, plate, network.booking_rules, now)
-    if not actor.roles & OFFICIALS and db.scalar(select(Trip.id).where(
-            Trip.plate_key == result["plate_key"],
-            trips.scope_clause(actor, network)).limit(1)) is None:
+    if not actor.roles & OFFICIALS and not trip_views.plate_in_scope(
+            db, result["plate_key"], actor, network):
         raise NotFound(f"no vehicle '{plate}' among your trips")
     return result
 

@@ -14,11 +14,8 @@ from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.config import Settings, secret
 from borderflow.domain.access import Principal
-from borderflow.fees import invoices, online
+from borderflow.fees import online, queries
 from borderflow.fees.gateway import VNPay
-from borderflow.network import service as networks
-from borderflow.store.models import Invoice, PaymentAttempt
-from borderflow.trip import service as trips
 
 router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
 
@@ -58,21 +55,21 @@ class OnlineOut(BaseModel):
                  "payment.pay_online"))
 def pay_online(number: str, body: OnlineIn, request: Request, ctx: Ctx, db: Db,
                actor: Payer) -> dict[str, Any]:
-    attempt, url = start_payment(request, ctx, db, actor, number, body.locale)
-    return {"txn_ref": attempt.txn_ref, "amount": attempt.amount, "payment_url": url}
+    return start_payment(request, ctx, db, actor, number, body.locale)
 
 
 def start_payment(request: Request, ctx: Ctx, db: Db, actor: Principal, number: str,
-                  locale: str = "vn") -> tuple[PaymentAttempt, str]:
-    """A payment of what an invoice the payer may see owes (404 otherwise), with the URL of
-    the gateway's payment page; shared by the API and the enterprise portal."""
+                  locale: str = "vn") -> dict[str, Any]:
+    """A payment of what an invoice the payer may see owes (404 otherwise): its reference,
+    amount and the URL of the gateway's payment page (``OnlineOut``); shared by the API and
+    the enterprise portal."""
     now = ctx.clock.now()
-    inv = invoices.by_number(db, number, for_update=True)
-    trips.get(db, inv.trip_id, actor=actor, network=networks.in_force_or_none(db, now))
-    return online.start(db, inv, gateway_of(request), actor=actor,
-                        return_url=ctx.settings.public_base_url.rstrip("/") + RETURN_PATH,
-                        ip=request.client.host if request.client else "127.0.0.1",
-                        now=now, locale=locale)
+    inv = queries.visible_invoice(db, actor, number, now=now, for_update=True)
+    attempt, url = online.start(
+        db, inv, gateway_of(request), actor=actor,
+        return_url=ctx.settings.public_base_url.rstrip("/") + RETURN_PATH,
+        ip=request.client.host if request.client else "127.0.0.1", now=now, locale=locale)
+    return {"txn_ref": attempt.txn_ref, "amount": attempt.amount, "payment_url": url}
 
 
 @router.get("/payments/vnpay/ipn", summary="The gateway's payment callback (IPN)",
@@ -96,7 +93,7 @@ def browser_return(request: Request, db: Db, _caller: Callback) -> HTMLResponse:
     params = dict(request.query_params.items())
     cb = gateway_of(request).parse_callback(params)
     attempt = online.attempt_status(db, cb.txn_ref) if cb.signed and cb.txn_ref else None
-    invoice = db.get(Invoice, attempt.invoice_id) if attempt is not None else None
+    invoice = queries.invoice(db, attempt.invoice_id) if attempt is not None else None
     if attempt is None:
         title, text, status = ("Không xác định / Unknown payment",
                                "The link is not a valid payment result.", 400)

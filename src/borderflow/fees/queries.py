@@ -49,6 +49,11 @@ def views(session: Session, rows: Sequence[Invoice]) -> list[InvoiceView]:
             for inv in rows]
 
 
+def invoice(session: Session, invoice_id: int) -> Invoice | None:
+    """An invoice by its id (as a payment or a payment attempt names it)."""
+    return session.get(Invoice, invoice_id)
+
+
 def view(session: Session, invoice: Invoice) -> InvoiceView:
     return views(session, [invoice])[0]
 

@@ -10,11 +10,11 @@ import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
-from sqlalchemy import text
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from borderflow import __version__
 from borderflow.api.deps import Ctx
+from borderflow.ops.readiness import schema_revision
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("borderflow.http")
@@ -37,11 +37,9 @@ def healthz() -> dict[str, Any]:
 def readyz(ctx: Ctx) -> Response:
     checks: dict[str, str] = {}
     try:
-        with ctx.engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-            rev = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+        rev = schema_revision(ctx.engine)
         checks["database"] = "ok"
-        checks["schema"] = str(rev)
+        checks["schema"] = rev
     except Exception as exc:  # any failure means "not ready", reported, never raised
         checks["database"] = f"unavailable: {type(exc).__name__}"
         return JSONResponse({"status": "unavailable", "checks": checks}, status_code=503)

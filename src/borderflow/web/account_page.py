@@ -3,11 +3,10 @@ everywhere) and the login's second step (the authenticator app's code)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.account import second_factor, security, sessions, throttle
@@ -15,9 +14,11 @@ from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
 from borderflow.errors import N_, AppError, TooManyRequests, Unauthorized
-from borderflow.store.models import Account
 from borderflow.web import session
 from borderflow.web.pages import _local_path, formatter, home_of, login_first, render
+
+if TYPE_CHECKING:
+    from borderflow.store.models import Account
 
 router = APIRouter(include_in_schema=False)
 
@@ -27,7 +28,7 @@ ACCOUNT_DONE = {"ended": N_("The session was ended."), "enrolled": ENROLLED}
 """``?done=`` after a form of the account page: what the page confirms."""
 
 
-def open_signed_in(request: Request, ctx: AppContext, db: Session, account: Account,
+def open_signed_in(request: Request, ctx: AppContext, db: Db, account: Account,
                    next_path: str, *, how: str) -> Response:
     """After the password (and the code, where the account has a second factor): a new
     session, a new CSRF token, the visitor's page (or the second factor's set-up where it is
@@ -53,7 +54,7 @@ def open_signed_in(request: Request, ctx: AppContext, db: Session, account: Acco
     return response
 
 
-def after_password(request: Request, ctx: AppContext, db: Session, account: Account,
+def after_password(request: Request, ctx: AppContext, db: Db, account: Account,
                    next_path: str) -> Response:
     """The password was right: ask for the code if the account has a second factor."""
     if second_factor.confirmed(db, account.id) is None:
@@ -80,7 +81,7 @@ def login_code(request: Request, ctx: Ctx, db: Db, code: Annotated[str, Form()] 
         account_id, version = security.read_claims(
             request.cookies.get(session.MFA_COOKIE) or "", key=ctx.secret_key, now=now,
             kind="mfa")
-        account = db.get(Account, account_id)
+        account = accounts.get_account(db, account_id)
     except AppError:
         account = None
     if account is None or not account.active or version != (account.token_version or 0):
@@ -102,7 +103,7 @@ def login_code(request: Request, ctx: Ctx, db: Db, code: Annotated[str, Form()] 
     return open_signed_in(request, ctx, db, account, next, how="totp")
 
 
-def _mine(request: Request, ctx: AppContext, db: Session) -> sessions.Found | Response:
+def _mine(request: Request, ctx: AppContext, db: Db) -> sessions.Found | Response:
     found = session.current(request, ctx, db)
     if found is None:
         return login_first(request)
@@ -111,7 +112,7 @@ def _mine(request: Request, ctx: AppContext, db: Session) -> sessions.Found | Re
     return found
 
 
-def _view(request: Request, ctx: AppContext, db: Session, found: sessions.Found, *,
+def _view(request: Request, ctx: AppContext, db: Db, found: sessions.Found, *,
           status: int = 200, notice: str | None = None, error: str | None = None,
           recovery_codes: list[str] | None = None) -> Response:
     account = found.account
@@ -248,7 +249,7 @@ def logout_form(request: Request, ctx: Ctx, db: Db,
     return logout(request, ctx, db)
 
 
-def logout(request: Request, ctx: AppContext, db: Session) -> Response:
+def logout(request: Request, ctx: AppContext, db: Db) -> Response:
     """End this browser's session at once (audited)."""
     found = session.current(request, ctx, db)
     if found is not None:

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import pass_context
-from sqlalchemy import select
 
+from borderflow.account import directory
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import board, controls
@@ -31,12 +31,13 @@ from borderflow.domain.access import (
     may_record_step,
 )
 from borderflow.domain.network import Network
-from borderflow.domain.trip import MOVEMENT_KINDS, TERMINAL, parse_time, pending_steps
+from borderflow.domain.trip import MOVEMENT_KINDS, parse_time, pending_steps
 from borderflow.errors import N_, AppError, msg
 from borderflow.network import service as networks
-from borderflow.store.models import Account, Device, Trip
 from borderflow.telemetry import service as telemetry
+from borderflow.telemetry import views as telemetry_views
 from borderflow.trip import service as trips
+from borderflow.trip import views as trip_views
 from borderflow.web import console, i18n, session
 
 HERE = Path(__file__).parent
@@ -256,7 +257,7 @@ def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
 
 @router.get("/static/fonts/NotoSansSC-Regular.ttf")
 def cjk_font() -> Response:
-    """The Chinese font of the pages, the package's copy that the receipts embed too:
+    """The Chinese font of the pages, from the package that also gives it to the receipts:
     browsers without a CJK font still show Chinese, with no internet."""
     return FileResponse(CJK_FONT, media_type="font/ttf",
                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
@@ -349,9 +350,7 @@ def _driver_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: 
                  error_trip: str | None = None) -> Response:
     now = ctx.clock.now()
     network = networks.in_force(db, now)
-    rows = db.scalars(select(Trip).where(Trip.driver_document == who.driver_document,
-                                         Trip.status.notin_((*TERMINAL, "completed")))
-                      .order_by(Trip.created_at)).all()
+    rows = trip_views.under_way_for_driver(db, who.driver_document)
     shown = []
     for row in rows:
         place = dispatch.place_of(db, network, row, now)
@@ -362,10 +361,9 @@ def _driver_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: 
             if order and order.get("arrive_by") else None,
             "acknowledged_at": parse_time(order["acknowledged_at"])
             if order and order.get("acknowledged_at") else None})
-    linked = db.scalars(select(Device.id).where(
-        Device.driver_document == who.driver_document)).all()
+    linked = telemetry_views.device_ids_of_driver(db, who.driver_document)
     return render(request, "driver.html", status=status, user=who, trips=shown,
-                  linked=list(linked), notice=notice, error=error, error_trip=error_trip,
+                  linked=linked, notice=notice, error=error, error_trip=error_trip,
                   device_id=device_id, device_error=device_error, here="/driver",
                   gps_url=ctx.settings.public_base_url.rstrip("/") + "/api/v1/telemetry/osmand")
 
@@ -467,13 +465,13 @@ def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "") -> Response:
     who = _officer(request, ctx, db)
     if isinstance(who, Response):
         return who
-    found: list[Trip] = []
-    if q.strip():
-        network = networks.in_force(db, ctx.clock.now())
-        found, _total = trips.search(db, q, actor=who, network=network, status=None,
-                                     gate=None, limit=20, offset=0)
-        if len(found) == 1:
-            return RedirectResponse(f"/officer/trips/{found[0].reference}", status_code=303)
+    if not q.strip():
+        return render(request, "officer_search.html", user=who, q=q, found=[])
+    network = networks.in_force(db, ctx.clock.now())
+    found, _total = trips.search(db, q, actor=who, network=network, status=None,
+                                 gate=None, limit=20, offset=0)
+    if len(found) == 1:
+        return RedirectResponse(f"/officer/trips/{found[0].reference}", status_code=303)
     return render(request, "officer_search.html", user=who, q=q, found=found)
 
 
@@ -519,7 +517,7 @@ def _trip_view(request: Request, ctx: Ctx, db: Db, who: Principal, reference: st
         notice = fmt.gettext(OFFICER_DONE[done]).format(
             step=fmt.label("step", done_step, state))
     timeline = trips.timeline(db, row)
-    names = _people(db, {e["actor"] for e in timeline}
+    names = directory.people(db, {e["actor"] for e in timeline}
                     | {st.get("by") for st in state["steps"].values() if st.get("by")})
     shown_form = form or {}
     typed_lost = bool(shown_form.get("note")) and not (
@@ -536,16 +534,6 @@ def _trip_view(request: Request, ctx: Ctx, db: Db, who: Principal, reference: st
                                      names)} for s in state["procedure"]["steps"]],
                   notice=notice, error=error, form=shown_form, field_error=field_error,
                   typed_lost=typed_lost, here=f"/officer/trips/{row.reference}")
-
-
-def _people(db: Db, usernames: set[str | None]) -> dict[str, tuple[str, list[str]]]:
-    """Accounts' display names and roles by username (people and machine clients)."""
-    wanted = {u for u in usernames if u}
-    if not wanted:
-        return {}
-    rows = db.execute(select(Account.username, Account.display_name, Account.roles, Account.kind)
-                      .where(Account.username.in_(wanted))).all()
-    return {u: (name, list(roles or [])) for u, name, roles, kind in rows if kind == "user"}
 
 
 def _who(fmt: i18n.Formatter, username: str | None, source: str | None,
@@ -832,7 +820,7 @@ def console_priority(request: Request, ctx: Ctx, db: Db, trip: Annotated[str, Fo
                                          "marked below.")))
     now = ctx.clock.now()
     network = networks.in_force(db, now)
-    row = _trip_by_reference_or_plate(db, trip, who, network)
+    row = trip_views.by_reference_or_plate(db, trip, who, network)
     if row is None:
         errors["trip"] = fmt.message(msg("No trip {trip} among those you may see.",
                                          trip=trip.strip()))
@@ -846,18 +834,6 @@ def console_priority(request: Request, ctx: Ctx, db: Db, trip: Annotated[str, Fo
         return again(exc.status_code, fmt.error(exc))
     return RedirectResponse(f"/console?done=priority&trip={quote(row.reference)}",
                             status_code=303)
-
-
-def _trip_by_reference_or_plate(db: Db, text: str, who: Principal,
-                                network: Network) -> Trip | None:
-    try:
-        return trips.get(db, text, actor=who, network=network)
-    except AppError:
-        pass
-    found, _total = trips.search(db, text, actor=who, network=network, status=None, gate=None,
-                                 limit=2, offset=0)
-    live = [t for t in found if t.status not in (*TERMINAL, "completed")]
-    return live[0] if len(live) == 1 else None
 
 
 @router.post("/console/controls/{control_id}/lift")

@@ -19,8 +19,8 @@ from typing import Any, get_args
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy import select
 
+from borderflow.account import directory
 from borderflow.api.deps import Ctx, Db
 from borderflow.clock import LOCAL_TZ
 from borderflow.declaration import service as declarations
@@ -39,13 +39,13 @@ from borderflow.domain.declaration import (
 from borderflow.domain.network import Network
 from borderflow.domain.values import DocumentType
 from borderflow.errors import N_, AppError, FieldError
-from borderflow.fees import invoices
+from borderflow.fees import queries as fee_views
 from borderflow.fees.online_endpoints import start_payment
 from borderflow.jsondoc import merge_patch
 from borderflow.network import service as networks
 from borderflow.network.holidays import around
-from borderflow.store.models import Trip
 from borderflow.trip import service as trips
+from borderflow.trip import views as trip_views
 from borderflow.web import i18n, pages, session
 
 router = APIRouter(include_in_schema=False)
@@ -94,15 +94,15 @@ def _portal_page(request: Request, ctx: Ctx, db: Db, who: Principal, *, created:
     """The list of the enterprise's trips, with a confirmation or a refusal on top."""
     now = ctx.clock.now()
     network = networks.in_force(db, now)
-    rows = db.scalars(select(Trip).where(trips.scope_clause(who, network))
-                      .order_by(Trip.created_at.desc()).limit(50)).all()
+    rows = trip_views.latest_in_scope(db, who, network, limit=50)
+    bills = fee_views.current_views(db, [row.id for row in rows])
     shown = []
     for row in rows:
         place = dispatch.place_of(db, network, row, now) if row.status in (
             "at_staging", "called", "declared") else {}
-        inv = invoices.current(db, row.id)
-        shown.append({"trip": row, "place": place, "invoice": inv,
-                      "due": invoices.due(db, inv) if inv else 0})
+        bill = bills.get(row.id)
+        shown.append({"trip": row, "place": place, "invoice": bill.invoice if bill else None,
+                      "due": bill.due if bill else 0})
     return pages.render(request, "portal.html", status=status, user=who, rows=shown,
                         confirmation=_confirmation(request, db, who, network, created),
                         error=error)
@@ -147,7 +147,7 @@ async def pay_invoice(number: str, request: Request, ctx: Ctx, db: Db) -> Respon
     if isinstance(who, Response):
         return who
     try:
-        _attempt, url = start_payment(request, ctx, db, who, number)
+        url = start_payment(request, ctx, db, who, number)["payment_url"]
     except AppError as exc:
         db.rollback()
         message = pages.formatter(request).error(exc)
@@ -177,12 +177,13 @@ def _trip_page(request: Request, ctx: Ctx, db: Db, who: Principal, reference: st
         row = trips.get(db, reference, actor=who, network=network)  # 404 unless theirs
     except AppError as exc:
         return _portal_page(request, ctx, db, who, error=fmt.error(exc), status=exc.status_code)
-    inv = invoices.current(db, row.id)
+    bill = fee_views.current_view(db, row.id)
     timeline = trips.timeline(db, row)
-    names = pages._people(db, {e["actor"] for e in timeline})
+    names = directory.people(db, {e["actor"] for e in timeline})
     return pages.render(request, "portal_trip.html", status=status, user=who, trip=row,
                         state=row.state, place=dispatch.place_of(db, network, row, now),
-                        invoice=inv, due=invoices.due(db, inv) if inv else 0, error=error,
+                        invoice=bill.invoice if bill else None, due=bill.due if bill else 0,
+                        error=error,
                         timeline=[pages._entry(fmt, e, row.state, names) for e in timeline])
 
 

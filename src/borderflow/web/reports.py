@@ -10,8 +10,6 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 from borderflow.api.deps import Ctx, Db
 from borderflow.clock import LOCAL_TZ
@@ -20,7 +18,7 @@ from borderflow.domain.network import Network
 from borderflow.errors import N_, AppError, FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
 from borderflow.report import exports, situation, statistics, targets
-from borderflow.store.models import Declaration, Enterprise
+from borderflow.report.names import enterprise_names
 from borderflow.web.pages import formatter, message_page, render, signed_in
 
 router = APIRouter(include_in_schema=False)
@@ -79,24 +77,6 @@ def _query(request: Request, who: Principal, today: date, network: Network
         goods_group=p.get("goods_group") or None,
         enterprise=statistics_scope(who, p.get("enterprise") or None),
         by=by)  # type: ignore[arg-type]
-
-
-def enterprise_names(db: Session, codes: Iterable[str]) -> dict[str, str]:
-    """Tax code (its 10-digit head, as the reports keep it) -> the enterprise's name: as
-    registered, else as its latest declaration gives it."""
-    wanted = sorted({c for c in codes if c})
-    if not wanted:
-        return {}
-    found = {str(code): str(name) for code, name in db.execute(
-        select(Enterprise.tax_code, Enterprise.name).where(Enterprise.tax_code.in_(wanted)))}
-    missing = [c for c in wanted if c not in found]
-    if missing:
-        head = func.substr(Declaration.enterprise_tax_code, 1, 10)
-        for code, name in db.execute(
-                select(head, Declaration.enterprise_name).where(head.in_(missing))
-                .order_by(Declaration.id)):
-            found[str(code)] = str(name)  # the latest declaration's name wins
-    return found
 
 
 def _naming(request: Request, db: Db, network: Network, q: statistics.Query | None,

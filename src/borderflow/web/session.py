@@ -14,12 +14,11 @@ import structlog
 from fastapi import Request, Response
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
-from sqlalchemy.orm import Session
 
 from borderflow.account import second_factor, sessions
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
-from borderflow.api.deps import READ_METHODS
+from borderflow.api.deps import READ_METHODS, Db
 from borderflow.config import Settings
 from borderflow.domain.access import ANONYMOUS, OFFICIALS, Principal, Role
 from borderflow.errors import Forbidden, msg
@@ -40,7 +39,7 @@ def idle_minutes(settings: Settings, roles: frozenset[Role]) -> int:
     return settings.web_idle_minutes
 
 
-def current(request: Request, ctx: AppContext, db: Session) -> sessions.Found | None:
+def current(request: Request, ctx: AppContext, db: Db) -> sessions.Found | None:
     """The live session of the visitor's cookie (any stage), remembered for the request; its
     last request time is written at most once a minute, in its own short transaction."""
     known = getattr(request.state, "web_session", False)
@@ -54,7 +53,7 @@ def current(request: Request, ctx: AppContext, db: Session) -> sessions.Found | 
     return found
 
 
-def _touch(request: Request, ctx: AppContext, db: Session, session_id: int) -> None:
+def _touch(request: Request, ctx: AppContext, db: Db, session_id: int) -> None:
     """Write the session's last request time: with the request's own write transaction
     (forms), else in a short one of its own, given up when the database is busy (the next
     request writes it)."""
@@ -69,7 +68,7 @@ def _touch(request: Request, ctx: AppContext, db: Session, session_id: int) -> N
         log.info("session_touch_skipped", reason="database busy")
 
 
-def principal(request: Request, ctx: AppContext, db: Session) -> Principal:
+def principal(request: Request, ctx: AppContext, db: Db) -> Principal:
     """The signed-in user, or the anonymous public (an expired, idle, revoked or forged
     session, or one still setting up its second factor, counts as not signed in)."""
     found = current(request, ctx, db)
