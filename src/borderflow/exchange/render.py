@@ -74,22 +74,30 @@ def _name(names: dict[str, str] | None, code: str) -> str:
     return " / ".join(dict.fromkeys(n for n in (names.get("vi"), names.get("zh")) if n)) or code
 
 
+def _t(value: Any) -> str:
+    """Text for the PDF: composed (NFC), so that the font has a glyph for every letter."""
+    return unicodedata.normalize("NFC", str(value))
+
+
 def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> bytes:
     """The bulletin in Vietnamese and Chinese on A4; ``gates`` names the gate codes in a
     legend."""
-    def t(value: Any) -> str:
-        return unicodedata.normalize("NFC", str(value))
-
     b, sig = envelope["bulletin"], envelope["signature"]
-    names = gates or {}
-
     pdf = FPDF(format="A4")
     pdf.set_title(f"Bản tin {b['side']} {b['date']}")
     pdf.set_creator("Borderflow")
     pdf.add_font("Noto", "", FONT)
     pdf.add_page()
+    _masthead(pdf, b)
+    _tables(pdf, b, gates or {})
+    _signature(pdf, b, sig)
+    return bytes(pdf.output())
+
+
+def _masthead(pdf: FPDF, b: dict[str, Any]) -> None:
+    """The title, who issued the bulletin, for which day, and whose directions it uses."""
     pdf.set_font("Noto", size=14)
-    pdf.multi_cell(0, 7, t("BẢN TIN TRAO ĐỔI HẰNG NGÀY / 每日交换通报"),
+    pdf.multi_cell(0, 7, _t("BẢN TIN TRAO ĐỔI HẰNG NGÀY / 每日交换通报"),
                    new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Noto", size=9)
     for label, value in (
@@ -100,63 +108,72 @@ def to_pdf(envelope: dict[str, Any], gates: dict[str, str] | None = None) -> byt
         ("Chiều / 方向", f"theo bên {b['side']}: xuất = rời {b['side']} / "
                          f"以{b['side']}方为准：出口 = 离开{b['side']}"),
     ):
-        pdf.multi_cell(0, 5, t(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, _t(f"{label}: {value}"), new_x="LMARGIN", new_y="NEXT")
 
-    def heading(text: str) -> None:
-        pdf.ln(2)
-        pdf.set_font("Noto", size=11)
-        pdf.multi_cell(0, 6, t(text), new_x="LMARGIN", new_y="NEXT")
-        pdf.set_font("Noto", size=8)
 
-    def table(widths: tuple[int, ...], header: tuple[str, ...], rows: list[tuple[Any, ...]]
-              ) -> None:
-        with pdf.table(col_widths=widths, first_row_as_headings=True, text_align="LEFT",
-                       headings_style=FontFace(emphasis="", fill_color=(230, 230, 230)),
-                       borders_layout="HORIZONTAL_LINES") as tbl:
-            for cells in [header, *rows]:
-                r = tbl.row()
-                for cell in cells:
-                    r.cell(t("" if cell is None else cell))
+def _heading(pdf: FPDF, text: str) -> None:
+    pdf.ln(2)
+    pdf.set_font("Noto", size=11)
+    pdf.multi_cell(0, 6, _t(text), new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font("Noto", size=8)
 
+
+def _table(pdf: FPDF, widths: tuple[int, ...], header: tuple[str, ...],
+           rows: list[tuple[Any, ...]]) -> None:
+    with pdf.table(col_widths=widths, first_row_as_headings=True, text_align="LEFT",
+                   headings_style=FontFace(emphasis="", fill_color=(230, 230, 230)),
+                   borders_layout="HORIZONTAL_LINES") as tbl:
+        for cells in [header, *rows]:
+            r = tbl.row()
+            for cell in cells:
+                r.cell(_t("" if cell is None else cell))
+
+
+def _tables(pdf: FPDF, b: dict[str, Any], names: dict[str, str]) -> None:
+    """The gate legend (when names are given), the yards, the staging areas, the plan, the
+    working hours and the closures."""
     codes = sorted({r["gate"] for key in ("yards", "planned", "hours", "closures")
                     for r in b[key]})
     if names:
-        heading("Cửa khẩu / 口岸")
-        table((25, 75), ("Mã / 代码", "Tên / 名称"), [(c, names.get(c, "")) for c in codes])
-    heading("Xe trong bãi / 堆场内车辆")
-    table((20, 40, 14, 13, 13),
-          ("Cửa khẩu / 口岸", "Bãi / 堆场", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
-          [(y["gate"], _name(y.get("name"), y["code"]), y.get("capacity"),
-            y["vehicles"]["export"], y["vehicles"]["import"]) for y in b["yards"]])
-    heading("Xe tại bãi chờ / 待检区车辆")
-    table((60, 14, 13, 13),
-          ("Bãi chờ / 待检区", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
-          [(_name(s.get("name"), s["code"]), s.get("capacity"), s["vehicles"]["export"],
-            s["vehicles"]["import"]) for s in b["staging_areas"]])
-    heading(f"Kế hoạch ngày {b['planned_date']} / {b['planned_date']} 计划")
-    table((25, 20, 15, 15, 15),
-          ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报", "Đã đặt chỗ / 已预约",
-           "Năng lực / 能力"),
-          [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
-           for p in b["planned"]])
-    heading("Giờ làm việc / 工作时间")
-    table((22, 16, 22, 40),
-          ("Cửa khẩu / 口岸", "Ngày / 日期", "Loại / 类型", "Giờ mở / 开放时间"),
-          [(h["gate"], h["date"], DAY_KIND.get(h["kind"], h["kind"]),
-            ", ".join(f"{r['from']}–{r['to']}" for r in h["open"]) or "—") for h in b["hours"]])
-    heading("Tạm đóng và điều chỉnh / 临时关闭与调整")
+        _heading(pdf, "Cửa khẩu / 口岸")
+        _table(pdf, (25, 75), ("Mã / 代码", "Tên / 名称"), [(c, names.get(c, "")) for c in codes])
+    _heading(pdf, "Xe trong bãi / 堆场内车辆")
+    _table(pdf, (20, 40, 14, 13, 13),
+           ("Cửa khẩu / 口岸", "Bãi / 堆场", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
+           [(y["gate"], _name(y.get("name"), y["code"]), y.get("capacity"),
+             y["vehicles"]["export"], y["vehicles"]["import"]) for y in b["yards"]])
+    _heading(pdf, "Xe tại bãi chờ / 待检区车辆")
+    _table(pdf, (60, 14, 13, 13),
+           ("Bãi chờ / 待检区", "Sức chứa / 容量", "Xuất / 出口", "Nhập / 进口"),
+           [(_name(s.get("name"), s["code"]), s.get("capacity"), s["vehicles"]["export"],
+             s["vehicles"]["import"]) for s in b["staging_areas"]])
+    _heading(pdf, f"Kế hoạch ngày {b['planned_date']} / {b['planned_date']} 计划")
+    _table(pdf, (25, 20, 15, 15, 15),
+           ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报", "Đã đặt chỗ / 已预约",
+            "Năng lực / 能力"),
+           [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
+            for p in b["planned"]])
+    _heading(pdf, "Giờ làm việc / 工作时间")
+    _table(pdf, (22, 16, 22, 40),
+           ("Cửa khẩu / 口岸", "Ngày / 日期", "Loại / 类型", "Giờ mở / 开放时间"),
+           [(h["gate"], h["date"], DAY_KIND.get(h["kind"], h["kind"]),
+             ", ".join(f"{r['from']}–{r['to']}" for r in h["open"]) or "—") for h in b["hours"]])
+    _heading(pdf, "Tạm đóng và điều chỉnh / 临时关闭与调整")
     if b["closures"]:
-        table((18, 22, 32, 28),
-              ("Cửa khẩu / 口岸", "Loại / 类型", "Thời gian / 时间", "Lý do / 原因"),
-              [(c["gate"], CONTROL.get(c["kind"], c["kind"]),
-                f"{c['starts_at']} → {c['ends_at']}", c["reason"]) for c in b["closures"]])
+        _table(pdf, (18, 22, 32, 28),
+               ("Cửa khẩu / 口岸", "Loại / 类型", "Thời gian / 时间", "Lý do / 原因"),
+               [(c["gate"], CONTROL.get(c["kind"], c["kind"]),
+                 f"{c['starts_at']} → {c['ends_at']}", c["reason"]) for c in b["closures"]])
     else:
-        pdf.multi_cell(0, 5, t("Không có / 无"), new_x="LMARGIN", new_y="NEXT")
+        pdf.multi_cell(0, 5, _t("Không có / 无"), new_x="LMARGIN", new_y="NEXT")
+
+
+def _signature(pdf: FPDF, b: dict[str, Any], sig: dict[str, Any]) -> None:
+    """The signature and the content hash; the signed JSON is the original."""
     pdf.ln(3)
     pdf.set_font("Noto", size=7)
-    pdf.multi_cell(0, 4, t(
+    pdf.multi_cell(0, 4, _t(
         f"Chữ ký / 签名 ({sig['alg']}, {sig['key_id']}): {sig['value']}\n"
         f"SHA-256: {content_sha256(b)}\n"
         "Bản JSON có chữ ký là bản gốc / 以带签名的 JSON 文本为准"),
         new_x="LMARGIN", new_y="NEXT")
-    return bytes(pdf.output())
