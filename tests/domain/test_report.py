@@ -7,11 +7,13 @@ import math
 from datetime import date, datetime, timedelta
 from typing import Any
 
+import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import report as stats
+from borderflow.domain import trip
 
 T0 = datetime(2025, 12, 30, 20, 0, tzinfo=LOCAL_TZ)
 
@@ -100,6 +102,31 @@ def test_percentiles_are_within_half_a_band(values: list[int], q: float) -> None
     assert abs(got - exact) <= stats.bucket_width(stats.bucket(exact)) / 2
     if exact < 3600:
         assert abs(got - exact) <= 60
+
+
+@given(st.lists(st.integers(0, 14 * 86400), min_size=1, max_size=300),
+       st.sampled_from([0.0, 0.1, 0.25, 0.5, 0.9, 0.95, 0.99, 1.0]))
+def test_one_percentile_definition_nearest_rank(values: list[int], q: float) -> None:
+    """Nearest rank (numpy's ``inverted_cdf``, Hyndman-Fan type 1), the same from the values
+    and from their histogram (there, the middle of the band that holds it)."""
+    exact = stats.percentile_of(values, q)
+    assert exact == float(np.percentile(values, q * 100, method="inverted_cdf"))
+    assert exact in values
+    hist: dict[int, int] = {}
+    for v in values:
+        hist[stats.bucket(v)] = hist.get(stats.bucket(v), 0) + 1
+    assert stats.percentile(hist, q) == stats.bucket_estimate(stats.bucket(int(exact)))
+
+
+def test_percentiles_of_nothing_and_of_few_values() -> None:
+    assert stats.percentile_of([], 0.5) is None
+    assert stats.percentile({}, 0.5) is None
+    assert [stats.percentile_of([10, 30, 50], q) for q in (0.0, 0.5, 0.9, 1.0)] == [
+        10.0, 30.0, 50.0, 50.0]
+    assert stats.percentile_of([10, 20, 30, 40], 0.5) == 20.0  # never between two values
+    assert trip.summarise([600, 1800, 3000]) == {"count": 3, "mean": 30.0, "p50": 30.0,
+                                                "p90": 50.0}
+    assert trip.summarise([]) == {"count": 0, "mean": 0.0, "p50": 0.0, "p90": 0.0}
 
 
 def test_bands_widen_with_the_duration() -> None:

@@ -326,7 +326,8 @@ def test_step_durations_summary_per_gate_and_day(
                    params={"gate": "huu-nghi", "date": "2026-11-23"}, headers=auth("regulator"))
     assert r.status_code == 200
     summary = r.json()["steps"]["border_guard"]
-    assert summary == {"count": 3, "mean": 30.0, "p50": 30.0, "p90": 46.0}
+    # nearest rank, as every report: p90 of three values is the largest
+    assert summary == {"count": 3, "mean": 30.0, "p50": 30.0, "p90": 50.0}
     assert client.get("/api/v1/reports/step-durations",
                       headers=auth("enterprise")).status_code == 403
 

@@ -16,6 +16,13 @@ hours, 15 minutes below 12 h, an hour below 48 h and 6 hours beyond (capped at 1
 are exact (sums of seconds); percentiles are nearest-rank over the histogram, reported as the
 middle of their band (so within a minute below an hour).
 
+Percentiles, everywhere (these reports, the day's step durations): **nearest rank**, Hyndman and
+Fan's type 1 (numpy's ``method="inverted_cdf"``). The q-quantile of n observations is the one at
+rank ⌈q·n⌉ (at least 1) in ascending order: always an observed value, never between two, and
+exactly the same whether read from the observations or from a histogram of them (which is how
+the summary tables keep durations). :func:`percentile_rank` is that definition;
+:func:`percentile` applies it to a histogram and :func:`percentile_of` to the values themselves.
+
 Enterprises: the counts exist for all enterprises together (``counts``) and per enterprise
 (``enterprises``); the ``active`` kind (per enterprise only) marks the days an enterprise
 declared or crossed, so that counting active enterprises reads one small row per enterprise and
@@ -384,12 +391,29 @@ def total(facts: Iterable[Mapping[str, Any]], tz: ZoneInfo) -> Contributions:
 # --- figures from the tables ----------------------------------------------------------------------
 
 
+def percentile_rank(n: int, q: float) -> int:
+    """The rank (1-based, ascending) of the nearest-rank ``q``-quantile (0 <= q <= 1) of ``n``
+    observations: ⌈q·n⌉, at least 1. The one percentile definition (see the module's
+    documentation)."""
+    return max(1, math.ceil(q * n))
+
+
+def percentile_of(values: Iterable[float], q: float) -> float | None:
+    """Nearest-rank percentile ``q`` (0-1) of the values themselves; None when there are
+    none."""
+    ordered = sorted(values)
+    if not ordered:
+        return None
+    return float(ordered[percentile_rank(len(ordered), q) - 1])
+
+
 def percentile(histogram: Mapping[int, int], q: float) -> float | None:
-    """Nearest-rank percentile ``q`` (0-1] of a histogram {band lower edge: count}."""
+    """Nearest-rank percentile ``q`` (0-1) of a histogram {band lower edge: count}, reported
+    as the middle of its band; None when it is empty."""
     n = sum(histogram.values())
     if n <= 0:
         return None
-    rank = max(1, math.ceil(q * n))
+    rank = percentile_rank(n, q)
     seen = 0
     for lower in sorted(histogram):
         seen += histogram[lower]

@@ -27,13 +27,13 @@ State document (all times ISO 8601 UTC)::
 from __future__ import annotations
 
 import copy
-import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from borderflow.domain.procedure import Deadline, Procedure, Step
+from borderflow.domain.report import percentile_of
 from borderflow.errors import Conflict, FieldError, Text, ValidationFailed, msg
 
 EventType = Literal[
@@ -918,25 +918,15 @@ def system_time(state: Mapping[str, Any]) -> float | None:
     return max(0.0, (parse_time(end) - parse_time(start)).total_seconds())
 
 
-def percentile(values: Sequence[float], q: float) -> float:
-    """The q-th percentile (0-100) with linear interpolation between closest ranks."""
-    if not values:
-        raise ValueError("no values")
-    ordered = sorted(values)
-    k = (len(ordered) - 1) * q / 100
-    lo, hi = math.floor(k), math.ceil(k)
-    if lo == hi:
-        return float(ordered[int(k)])
-    return float(ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo))
-
-
 def summarise(values: Sequence[float]) -> dict[str, float | int]:
-    """count, mean, p50, p90 of durations in seconds (given in minutes, 1 decimal)."""
-    if not values:
+    """count, mean, p50, p90 of durations in seconds (given in minutes, 1 decimal); the
+    percentiles are nearest-rank, as in every report (``domain/report.py::percentile_rank``)."""
+    p50, p90 = percentile_of(values, 0.5), percentile_of(values, 0.9)
+    if p50 is None or p90 is None:
         return {"count": 0, "mean": 0.0, "p50": 0.0, "p90": 0.0}
     return {
         "count": len(values),
         "mean": round(sum(values) / len(values) / 60, 1),
-        "p50": round(percentile(values, 50) / 60, 1),
-        "p90": round(percentile(values, 90) / 60, 1),
+        "p50": round(p50 / 60, 1),
+        "p90": round(p90 / 60, 1),
     }
