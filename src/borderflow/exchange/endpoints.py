@@ -6,12 +6,11 @@ import base64
 import datetime as dt
 import json
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Depends, Header, Query, Request, Response, UploadFile
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
 
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db, require, roles_doc
@@ -22,7 +21,9 @@ from borderflow.domain.access import Principal
 from borderflow.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed, msg
 from borderflow.exchange import render, schema, service, signing
 from borderflow.network import service as networks
-from borderflow.store.models import Bulletin, ExchangeKey
+
+if TYPE_CHECKING:
+    from borderflow.store.models import Bulletin
 
 router = APIRouter(prefix="/api/v1/exchange", tags=["partner exchange"],
                    responses=ERROR_RESPONSES)
@@ -48,7 +49,7 @@ def our_key(ctx: AppContext) -> signing.SigningKey:
                        code="exchange_key_unusable") from None
 
 
-def gate_names(db: Session, ctx: AppContext) -> dict[str, str]:
+def gate_names(db: Db, ctx: AppContext) -> dict[str, str]:
     """Gate codes to their Vietnamese and Chinese names, for the PDF."""
     network = networks.in_force_or_none(db, ctx.clock.now())
     return {g.code: f"{g.name.vi} / {g.name.zh}" for g in network.gates} if network else {}
@@ -172,7 +173,7 @@ def publish_ours(ctx: Ctx, db: Db, actor: Publisher, idem: Idem) -> Any:
     return idem.respond(_out(row), 201 if created else 200)
 
 
-def _receive(ctx: AppContext, db: Session, document: Any, source: str, actor: Principal,
+def _receive(ctx: AppContext, db: Db, document: Any, source: str, actor: Principal,
              idem: Idempotency) -> Any:
     if (replayed := idem.replay()) is not None:
         return replayed
@@ -296,12 +297,13 @@ def register_key(body: KeyIn, ctx: Ctx, db: Db, actor: KeyAdmin, idem: Idem) -> 
 
 @router.get("/keys", response_model=list[KeyOut], summary="Registered partner keys",
             description=roles_doc("exchange_key.manage"))
-def list_keys(db: Db, _caller: KeyAdmin) -> list[ExchangeKey]:
-    return service.keys(db)
+def list_keys(db: Db, _caller: KeyAdmin) -> list[KeyOut]:
+    return [KeyOut.model_validate(k) for k in service.keys(db)]
 
 
 @router.post("/keys/{key_id}/revoke", response_model=KeyOut, summary="Revoke a partner key",
              description="Bulletins signed with it are refused from now on; those received "
              "stay. Audited." + roles_doc("exchange_key.manage"))
-def revoke_key(key_id: str, ctx: Ctx, db: Db, actor: KeyAdmin) -> ExchangeKey:
-    return service.revoke_key(db, key_id, actor=actor, now=ctx.clock.now())
+def revoke_key(key_id: str, ctx: Ctx, db: Db, actor: KeyAdmin) -> KeyOut:
+    return KeyOut.model_validate(service.revoke_key(db, key_id, actor=actor,
+                                                    now=ctx.clock.now()))

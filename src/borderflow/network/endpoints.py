@@ -24,7 +24,6 @@ from borderflow.network.schemas import (
     NetworkPut,
     NetworkVersionOut,
 )
-from borderflow.store.models import NetworkVersion
 
 router = APIRouter(prefix="/api/v1/network", tags=["network"], responses=ERROR_RESPONSES)
 
@@ -36,7 +35,8 @@ Section = Literal["gates", "calendars", "staging_areas", "corridors", "goods", "
                   "reason_codes"]
 
 
-def _version_out(row: NetworkVersion) -> dict[str, Any]:
+def _version_out(row: object) -> dict[str, Any]:
+    """A network version row as the API shows it."""
     return NetworkVersionOut.model_validate(row, from_attributes=True).model_dump(mode="json")
 
 

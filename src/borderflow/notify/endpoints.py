@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
@@ -19,7 +19,9 @@ from borderflow.notify.schemas import (
     NotificationOut,
     NotificationPage,
 )
-from borderflow.store.models import Notification, NotificationDelivery
+
+if TYPE_CHECKING:
+    from borderflow.store.models import Notification, NotificationDelivery
 
 router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"],
                    responses=ERROR_RESPONSES)

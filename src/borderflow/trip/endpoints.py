@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Response
 
@@ -17,7 +17,6 @@ from borderflow.domain.access import Principal, may_record_step
 from borderflow.domain.network import Network
 from borderflow.domain.trip import Status
 from borderflow.network import service as networks
-from borderflow.store.models import Trip
 from borderflow.trip import service
 from borderflow.trip.schemas import (
     AreaOccupancy,
@@ -33,6 +32,9 @@ from borderflow.trip.schemas import (
     VoidIn,
     WorkItem,
 )
+
+if TYPE_CHECKING:
+    from borderflow.store.models import Trip
 
 router = APIRouter(prefix="/api/v1", tags=["trips"], responses=ERROR_RESPONSES)
 
