@@ -1,24 +1,32 @@
 """The simulation loop: arrivals, staging, call-forward by the live dispatch policy, gate areas.
 
-The clock advances in dispatch cycles (``dispatch.cycle_minutes``). In each cycle:
+The clock advances in dispatch cycles (``dispatch.cycle_minutes``). :func:`simulate` holds
+everything the loop changes in one :class:`EngineState` and runs, in each cycle, its steps:
 
-1. trucks leave the yards they occupied (after their last step) and no-shows whose grace time
-   ran out go back to the staging queue;
-2. trucks that arrived since the last cycle enter the staging area while it has room; the rest
-   queue on the road (National Highway 1), first come first served;
-3. for each staged gate and direction with places left in the current 30-minute slot and room
-   in its yards, :func:`borderflow.domain.dispatch.choose_calls` (the function the live
-   dispatcher calls) decides who is called and to which yard, by the gate's policy;
-4. trucks of gates that are not regulated through the staging area (or every truck, without
-   regulation) enter the gate area first come first served while it is open and a yard has
-   room; the others wait on the road;
-5. every truck that enters a gate area in the cycle is pushed through the stations of its
-   procedure (compiled multi-server FIFO recursion, :mod:`borderflow.sim.kernels`), which
-   gives the time it leaves the gate area and frees its yard place.
+1. :meth:`~EngineState.release_leavers`: trucks leave the yards they occupied (after their
+   last step, or at the end of a no-show's grace time);
+   :meth:`~EngineState.requeue_no_shows`: no-shows whose grace time ran out go back to the
+   staging queue;
+2. :meth:`~EngineState.admit_to_staging`: trucks that arrived since the last cycle enter the
+   staging area while it has room; the rest queue on the road (National Highway 1), first come
+   first served;
+3. :meth:`~EngineState.call_forward`: for each staged gate and direction with places left in
+   the current 30-minute slot and room in its yards,
+   :func:`borderflow.domain.dispatch.choose_calls` (the function the live dispatcher calls)
+   decides who is called and to which yard, by the gate's policy
+   (:meth:`~EngineState.take_calls` then marks the no-shows among them);
+4. :meth:`~EngineState.admit_to_gate_area`: trucks of gates that are not regulated through the
+   staging area (or every truck, without regulation) enter the gate area first come first
+   served while it is open and a yard has room; the others wait on the road;
+5. :meth:`~EngineState.run_stations`: every truck that enters a gate area in the cycle is
+   pushed through the stations of its procedure (compiled multi-server FIFO recursion,
+   :mod:`borderflow.sim.kernels`), which gives the time it leaves the gate area and frees its
+   yard place;
+6. :meth:`~EngineState.record`: the queues of the cycle are sampled.
 
-Every hour (``dispatch.reroute``) the live re-routing planner
-(:func:`borderflow.domain.dispatch.plan_reroutes` over :func:`planner.plan`) moves trucks
-waiting for a gate with no places soon to another gate of the same staging area.
+Every hour (``dispatch.reroute``) :meth:`~EngineState.reroute` applies the live re-routing
+planner (:func:`borderflow.domain.dispatch.plan_reroutes` over :func:`planner.plan`): it moves
+trucks waiting for a gate with no places soon to another gate of the same staging area.
 """
 
 from __future__ import annotations
@@ -28,12 +36,15 @@ from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
 
 from borderflow.domain.dispatch import (
     GateRoom,
+    Order,
+    Reroute,
     Room,
     Waiting,
     choose_calls,
@@ -47,6 +58,7 @@ from borderflow.sim.model import GOODS, SLOT_MINUTES, Model, Route
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
+BoolArray = NDArray[np.bool_]
 
 NCLASS = len(PRIORITIES)
 PERISHABLE_CLASSES = (PRIORITIES.index("aeo_perishable"), PRIORITIES.index("perishable"))
@@ -96,113 +108,218 @@ class Trace:
 
 
 def simulate(model: Model) -> Trace:
-    sc = model.scenario
-    cyc = float(sc.dispatch.cycle_minutes)
-    n = model.trucks
-    routes = model.routes
-    n_routes = len(routes)
-    max_steps = model.service.shape[1]
-    arrival = model.arrival
-    route = model.route.copy()
-    klass = model.klass
-    staged_at = np.full(n, np.nan)
-    called_at = np.full(n, np.nan)
-    gate_in = np.full(n, np.inf)
-    leave = np.full(n, np.nan)
-    start = np.full((n, max_steps), np.nan)
-    done = np.full((n, max_steps), np.nan)
-    n_st = model.station_servers.shape[0]
-    free = np.full((n_st, int(model.station_servers.max())), np.inf)
-    for s in range(n_st):
-        free[s, :model.station_servers[s]] = 0.0
-    busy = np.zeros(n_st)
-    no_show = np.zeros(n, dtype=np.bool_)
-    rerouted = np.zeros(n, dtype=np.bool_)
-    truck_yard = np.full(n, -1, dtype=np.int64)
-    p_no_show = sc.dispatch.no_show_probability
-    priority_on = sc.dispatch.priority
+    """Run one replication of ``model``: the steps of every dispatch cycle in order (see the
+    module's description), the hourly re-routing, then the queues at the gates not regulated
+    through a staging area. Re-routing changes ``model.applies`` of the trucks it moves."""
+    state = EngineState(model)
+    cyc = state.cyc
+    reroute_on = model.scenario.dispatch.reroute and bool(state.staged_routes)
+    # the steps, looked up once (the loop runs every cycle of the horizon)
+    open_slot = state.open_slot
+    release_leavers = state.release_leavers
+    requeue_no_shows = state.requeue_no_shows
+    admit_to_staging = state.admit_to_staging
+    call_forward = state.call_forward
+    admit_to_gate_area = state.admit_to_gate_area
+    run_stations = state.run_stations
+    record = state.record
+    for c in range(state.cycles):
+        t = c * cyc
+        slot = int(t // SLOT_MINUTES)
+        open_slot(slot)
+        release_leavers(t)
+        on_road = requeue_no_shows(t)
+        on_road += admit_to_staging(t)
+        if t >= state.next_reroute:
+            state.next_reroute += REROUTE_EVERY
+            if reroute_on:
+                state.reroute(t, slot)
+        batch: list[int] = []
+        call_forward(t, slot, batch)
+        admit_to_gate_area(c, t, batch)
+        run_stations(batch)
+        record(c, t, on_road)
+    state.count_direct_queues()
+    return state.trace()
 
-    staged_route = np.array([r.staged for r in routes], dtype=np.bool_)
-    route_area = np.array([r.area for r in routes], dtype=np.int64)
-    is_staged = staged_route[route] if n else np.zeros(0, dtype=np.bool_)
-    n_keys = n_routes * NCLASS
-    key = route * NCLASS + klass
-    # staging: per area, its trucks in arrival order; per (route, class) the queue
-    areas = len(model.area_codes)
-    area_trucks = [np.flatnonzero(is_staged & (route_area[route] == a)) for a in range(areas)]
-    area_arr = [arrival[t].tolist() for t in area_trucks]
-    area_trucks_l = [t.tolist() for t in area_trucks]
-    area_adm = [0] * areas
-    area_occ = [0] * areas
-    area_cap = model.area_capacity.tolist()
-    order_all = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[order_all], np.arange(n_keys + 1))
-    queue = [(order_all[bounds[k]:bounds[k + 1]][is_staged[order_all[bounds[k]:bounds[k + 1]]]]
-              ).tolist() for k in range(n_keys)]
-    head = [0] * n_keys
-    tail = [0] * n_keys
-    key_of = key.tolist()
-    extra: list[list[int]] = [[] for _ in range(n_keys)]
-    """Trucks back in a queue out of arrival order (no-shows requeued, trucks re-routed)."""
-    # direct routes: trucks come to the gate
-    direct = [r.index for r in routes if not r.staged]
-    direct_trucks = {r: np.flatnonzero((route == r) & ~is_staged).tolist() for r in direct}
-    direct_arr = {r: arrival[direct_trucks[r]].tolist() for r in direct}
-    direct_head = dict.fromkeys(direct, 0)
-    yard_occ = [0] * len(model.yard_codes)
-    yard_freed = [0.0] * len(model.yard_codes)
-    """When each yard last had a place freed (a truck cannot enter before)."""
-    arrival_l = arrival.tolist()
-    yard_cap = model.yard_capacity.tolist()
-    yard_index = {c: i for i, c in enumerate(model.yard_codes)}
-    releases: list[tuple[float, int]] = []
-    requeues: list[tuple[float, int]] = []
-    wcache: list[Waiting | None] = [None] * n
-    gone = [False] * n
-    """Called or moved out of its place in its queue."""
 
-    cycles = int(model.horizon // cyc)
-    sample_t = np.arange(cycles, dtype=np.float64) * cyc
-    road = np.zeros(cycles, dtype=np.int64)
-    partner_q = np.zeros(cycles, dtype=np.int64)
-    staging_n = np.zeros(cycles, dtype=np.int64)
-    # is each gate open at each cycle (for entry into gate areas not regulated by call-forward)
-    # (-1 when closed, else when the current opening began)
-    gate_open: list[list[float]] = []
-    for g in range(len(model.gate_codes)):
-        lo, hi = model.gate_off[g], model.gate_off[g + 1]
-        k = np.searchsorted(model.open_end[lo:hi], sample_t, side="right")
-        opened = np.full(cycles, -1.0)
-        ok = k < (hi - lo)
-        begun = model.open_start[lo:hi][k[ok]]
-        opened[ok] = np.where(begun <= sample_t[ok], begun, -1.0)
-        gate_open.append(opened.tolist())
-    places_tab = model.slot_places.tolist()
-    route_gate = [model.gate_codes.index(r.gate.code) for r in routes]
-    steps = model.route_nsteps
-    services = 0
-    called_in_slot = [0] * n_routes
-    cur_slot = -1
-    prev_t = 0.0
-    next_reroute = REROUTE_EVERY
-    staged_routes = [r for r in routes if r.staged]
+class GateView(NamedTuple):
+    """A staged gate and direction as the re-routing rule sees it."""
 
-    def slot_end_of(slot: int) -> datetime:
-        return model.at((slot + 1) * SLOT_MINUTES)
+    route: Route
+    places: list[int]
+    """Call-forward places of the next slots (the current one less the trucks called)."""
+    yard_now: int
+    """Free places in its yards now."""
+    usable: list[int]
+    """Places it can use per slot (the current slot also limited by the yards)."""
+    waiting: int
+    """Trucks waiting for it."""
 
-    def waiting_of(i: int, r: int) -> Waiting:
-        w = wcache[i]
-        if w is None or w.gate != routes[r].gate.code:
-            w = Waiting(trip_id=f"{i:07d}", gate=routes[r].gate.code,
-                        direction=routes[r].direction,
-                        priority=PRIORITIES[klass[i]] if priority_on else "normal",
-                        arrived_at=model.at(float(staged_at[i])))
-            wcache[i] = w
-        return w
 
-    def candidates(r: int, limit: int) -> list[int]:
-        """The first ``limit`` waiting trucks of each class of the route (the policy orders
+class EngineState:
+    """Everything the loop changes from cycle to cycle: what has happened to every truck so far
+    (the arrays of the :class:`Trace`), the staging areas and their call-forward queues, the
+    yards, the trucks on their way to the gates not regulated through a staging area, and the
+    clock. Each step of a cycle is a method."""
+
+    # slots: the steps read these attributes millions of times in a run
+    __slots__ = (
+        "area_adm", "area_arr", "area_cap", "area_occ", "area_trucks", "area_trucks_l", "arrival",
+        "arrival_l", "busy", "called_at", "called_in_slot", "cur_slot", "cyc", "cycles", "direct",
+        "direct_arr", "direct_head", "direct_trucks", "done", "extra", "free", "gate_in",
+        "gate_open", "gone", "head", "is_staged", "key_of", "klass", "leave", "model",
+        "next_reroute", "no_show", "p_no_show", "partner_q", "places_tab", "prev_t",
+        "priority_on", "queue", "releases", "requeues", "rerouted", "road", "route", "route_area",
+        "route_gate", "routes", "sample_t", "services", "staged_at", "staged_routes", "staging_n",
+        "start", "tail", "truck_yard", "wcache", "yard_cap", "yard_freed", "yard_index",
+        "yard_occ",
+    )
+
+    def __init__(self, model: Model) -> None:
+        sc = model.scenario
+        n = model.trucks
+        routes = model.routes
+        self.model = model
+        self.cyc = float(sc.dispatch.cycle_minutes)
+        self.routes = routes
+        self.klass = model.klass
+        self.arrival = model.arrival
+        self.arrival_l: list[float] = model.arrival.tolist()
+        self.p_no_show = sc.dispatch.no_show_probability
+        self.priority_on = sc.dispatch.priority
+        self.staged_routes = [r for r in routes if r.staged]
+
+        # what happens to each truck
+        self.route = model.route.copy()
+        """Route of each truck (re-routing changes it)."""
+        max_steps = model.service.shape[1]
+        self.staged_at = np.full(n, np.nan)
+        self.called_at = np.full(n, np.nan)
+        self.gate_in = np.full(n, np.inf)
+        self.leave = np.full(n, np.nan)
+        self.start = np.full((n, max_steps), np.nan)
+        self.done = np.full((n, max_steps), np.nan)
+        self.no_show = np.zeros(n, dtype=np.bool_)
+        self.rerouted = np.zeros(n, dtype=np.bool_)
+        self.truck_yard = np.full(n, -1, dtype=np.int64)
+        self.wcache: list[Waiting | None] = [None] * n
+        """Each truck's :class:`Waiting` as the dispatch policies see it (built when needed)."""
+
+        # the stations
+        n_st = model.station_servers.shape[0]
+        self.free = np.full((n_st, int(model.station_servers.max())), np.inf)
+        """(station, server): when each server is next free (inf: no such server)."""
+        for s in range(n_st):
+            self.free[s, :model.station_servers[s]] = 0.0
+        self.busy = np.zeros(n_st)
+        self.services = 0
+
+        self._init_staging()
+        self._init_direct()
+
+        # the yards
+        self.yard_occ = [0] * len(model.yard_codes)
+        self.yard_freed = [0.0] * len(model.yard_codes)
+        """When each yard last had a place freed (a truck cannot enter before)."""
+        self.yard_cap: list[int] = model.yard_capacity.tolist()
+        self.yard_index = {c: i for i, c in enumerate(model.yard_codes)}
+        self.releases: list[tuple[float, int]] = []
+        """(time, yard): places freed when trucks leave their gate area or a no-show's grace
+        time ends (a heap)."""
+        self.requeues: list[tuple[float, int]] = []
+        """(time, truck): no-shows going back to the staging queue (a heap)."""
+
+        # the clock and the samples
+        self.places_tab: list[list[int]] = model.slot_places.tolist()
+        self.called_in_slot = [0] * len(routes)
+        self.cur_slot = -1
+        self.prev_t = 0.0
+        """Time of the previous cycle (entries since then are dated no earlier)."""
+        self.next_reroute = REROUTE_EVERY
+        self.cycles = int(model.horizon // self.cyc)
+        self.sample_t = np.arange(self.cycles, dtype=np.float64) * self.cyc
+        self.road = np.zeros(self.cycles, dtype=np.int64)
+        self.partner_q = np.zeros(self.cycles, dtype=np.int64)
+        self.staging_n = np.zeros(self.cycles, dtype=np.int64)
+        self.gate_open = _gate_openings(model, self.sample_t)
+
+    def _init_staging(self) -> None:
+        """The staging areas (per area, its trucks in arrival order) and the call-forward
+        queues (per route and class, its staged trucks in arrival order)."""
+        model = self.model
+        route = self.route
+        n_keys = len(self.routes) * NCLASS
+        staged_route = np.array([r.staged for r in self.routes], dtype=np.bool_)
+        self.route_area = np.array([r.area for r in self.routes], dtype=np.int64)
+        is_staged = staged_route[route] if model.trucks else np.zeros(0, dtype=np.bool_)
+        self.is_staged = is_staged
+        areas = len(model.area_codes)
+        self.area_trucks = [np.flatnonzero(is_staged & (self.route_area[route] == a))
+                            for a in range(areas)]
+        self.area_arr: list[list[float]] = [self.arrival[t].tolist() for t in self.area_trucks]
+        self.area_trucks_l: list[list[int]] = [t.tolist() for t in self.area_trucks]
+        self.area_adm = [0] * areas
+        """Trucks of each area admitted so far (the first of ``area_trucks``)."""
+        self.area_occ = [0] * areas
+        self.area_cap: list[int] = model.area_capacity.tolist()
+        key = route * NCLASS + self.klass
+        order_all = np.argsort(key, kind="stable")
+        bounds = np.searchsorted(key[order_all], np.arange(n_keys + 1))
+        self.queue: list[list[int]] = [
+            (order_all[bounds[k]:bounds[k + 1]][is_staged[order_all[bounds[k]:bounds[k + 1]]]]
+             ).tolist() for k in range(n_keys)]
+        """Per key (route × NCLASS + class): its staged trucks in arrival order; the waiting
+        ones are ``queue[k][head[k]:tail[k]]`` (less those ``gone``)."""
+        self.head = [0] * n_keys
+        self.tail = [0] * n_keys
+        self.key_of: list[int] = key.tolist()
+        self.extra: list[list[int]] = [[] for _ in range(n_keys)]
+        """Trucks back in a queue out of arrival order (no-shows requeued, trucks re-routed)."""
+        self.gone = [False] * model.trucks
+        """Called or moved out of its place in its queue."""
+
+    def _init_direct(self) -> None:
+        """The routes whose trucks come straight to the gate, and their trucks in arrival
+        order."""
+        model = self.model
+        route = self.route
+        self.direct = [r.index for r in self.routes if not r.staged]
+        self.direct_trucks: dict[int, list[int]] = {
+            r: np.flatnonzero((route == r) & ~self.is_staged).tolist() for r in self.direct}
+        self.direct_arr: dict[int, list[float]] = {
+            r: self.arrival[self.direct_trucks[r]].tolist() for r in self.direct}
+        self.direct_head = dict.fromkeys(self.direct, 0)
+        """Trucks of each direct route admitted into the gate area so far."""
+        self.route_gate = [model.gate_codes.index(r.gate.code) for r in self.routes]
+
+    # --- the call-forward queues
+
+    def waiting(self, trucks: list[int], r: int) -> list[Waiting]:
+        """The trucks as the dispatch policies see them, waiting for route ``r`` (the priority
+        class ``normal`` for all when priority is off)."""
+        wcache = self.wcache
+        rt = self.routes[r]
+        gate = rt.gate.code
+        out = []
+        for i in trucks:
+            w = wcache[i]
+            if w is None or w.gate != gate:
+                w = Waiting(trip_id=f"{i:07d}", gate=gate, direction=rt.direction,
+                            priority=PRIORITIES[self.klass[i]] if self.priority_on else "normal",
+                            arrived_at=self.model.at(float(self.staged_at[i])))
+                wcache[i] = w
+            out.append(w)
+        return out
+
+    def candidates(self, r: int, limit: int) -> list[int]:
+        """The first ``limit`` waiting trucks of each class of route ``r`` (the policy orders
         a class first come first served, so it never calls beyond them)."""
+        queue = self.queue
+        head = self.head
+        tail = self.tail
+        gone = self.gone
+        extra = self.extra
         out: list[int] = []
         for cl in range(NCLASS):
             k = r * NCLASS + cl
@@ -219,14 +336,21 @@ def simulate(model: Model) -> Trace:
             out += extra[k][:limit]
         return out
 
-    def waiting_count(r: int, classes: Iterable[int] = range(NCLASS)) -> int:
+    def waiting_count(self, r: int, classes: Iterable[int] = range(NCLASS)) -> int:
+        """Trucks waiting for route ``r`` in the given classes."""
         total = 0
         for cl in classes:
             k = r * NCLASS + cl
-            total += tail[k] - head[k] + len(extra[k])
+            total += self.tail[k] - self.head[k] + len(self.extra[k])
         return total
 
-    def remove(r: int, taken: set[int]) -> None:
+    def remove(self, r: int, taken: set[int]) -> None:
+        """Take the trucks ``taken`` out of the queues of route ``r``."""
+        queue = self.queue
+        head = self.head
+        tail = self.tail
+        gone = self.gone
+        extra = self.extra
         for i in taken:
             gone[i] = True
         for cl in range(NCLASS):
@@ -240,122 +364,87 @@ def simulate(model: Model) -> Trace:
             if extra[k]:
                 extra[k] = [i for i in extra[k] if i not in taken]
 
-    def reroute_pass(t: float, slot: int) -> None:
-        """The live re-routing rule (see :mod:`borderflow.dispatch.service`): per direction,
-        the trucks a gate will not call within its ``reroute_after_minutes`` are offered to
-        the planner with the other gates of the staging area that permit their goods and
-        follow the same procedure steps."""
-        starts = [model.at((slot + s) * SLOT_MINUTES) for s in range(REROUTE_HORIZON)]
-        for direction in ("export", "import"):
-            group = [r for r in staged_routes if r.direction == direction]
-            if len(group) < 2:
-                continue
-            views = {}
-            perishable_waiting: dict[str, int] = {}
-            for r in group:
-                ri = r.index
-                row = places_tab[ri][slot:slot + REROUTE_HORIZON]
-                places = row + [0] * (REROUTE_HORIZON - len(row))
-                places[0] = max(0, places[0] - called_in_slot[ri])
-                yard_now = sum(max(0, yard_cap[y] - yard_occ[y]) for y in r.yards)
-                usable = [min(places[0], yard_now), *places[1:]]
-                views[r.gate.code] = (r, places, yard_now, usable, waiting_count(ri))
-                perishable_waiting[r.gate.code] = waiting_count(ri, PERISHABLE_CLASSES)
-            if not _may_move(views.values(), perishable_waiting):
-                continue  # no gate could take a truck early enough to be worth moving
-            outlook = {}
-            for code, (r, _places, _yard, usable, _waiting) in views.items():
-                limit = sum(usable) + REROUTE_EXTRA
-                mine = order_queue([waiting_of(i, r.index) for i in candidates(r.index, limit)],
-                                   r.policy, slot_end_of(slot), model.at(t))[:limit]
-                fc, left_all = forecast(mine, starts, usable, r.policy, SLOT_MINUTES)
-                outlook[code] = (mine, fc, left_all)
-            cands = []
-            for code, (r, *_rest) in views.items():
-                mine, fc, _left = outlook[code]
-                gain = max(1, r.policy.reroute_after_minutes // SLOT_MINUTES)
-                for w in mine:
-                    own = fc.get(w.trip_id)
-                    if own is not None and own < gain:
-                        continue
-                    goods = GOODS[0] if model.perishable[int(w.trip_id)] else GOODS[2]
-                    alt = tuple(c for c, v in views.items() if v[0].gate.permits_group(goods)
-                                and v[0].steps == r.steps)
-                    if len(alt) > 1:
-                        cands.append((w, own, alt))
-            if not cands:
-                continue
-            moving = {w.trip_id for w, _, _ in cands}
-            left = {}
-            for code, (r, places, yard_now, usable, _w) in views.items():
-                stay = [w for w in outlook[code][0] if w.trip_id not in moving]
-                after = (outlook[code][2] if len(stay) == len(outlook[code][0]) else
-                         forecast(stay, starts, usable, r.policy, SLOT_MINUTES)[1])
-                used = [u - a for u, a in zip(usable, after, strict=True)]
-                left[code] = GateRoom(places=[p - u for p, u in zip(places, used, strict=True)],
-                                      yard_now=yard_now - used[0])
-            gain_slots = {c: max(1, v[0].policy.reroute_after_minutes // SLOT_MINUTES)
-                          for c, v in views.items()}
-            moves = plan_reroutes(cands, list(views), left, gain_slots)
-            by_gate: dict[str, set[int]] = {}
-            for mv in moves:
-                by_gate.setdefault(mv.from_gate, set()).add(int(mv.trip_id))
-            for code, taken in by_gate.items():
-                remove(views[code][0].index, taken)
-            for mv in moves:
-                i = int(mv.trip_id)
-                new = views[mv.gate][0]
-                route[i] = new.index
-                rerouted[i] = True
-                for j, kind in enumerate(new.kinds):
-                    if kind == "transshipment":
-                        model.applies[i, j] = new.gate.transshipment
-                extra[new.index * NCLASS + int(klass[i])].append(i)
+    # --- the steps of a cycle
 
-    for c in range(cycles):
-        t = c * cyc
-        on_road = 0
-        slot = int(t // SLOT_MINUTES)
-        if slot != cur_slot:
-            cur_slot = slot
-            called_in_slot = [0] * n_routes
+    def open_slot(self, slot: int) -> None:
+        """A new 30-minute slot starts with no truck called in it yet."""
+        if slot != self.cur_slot:
+            self.cur_slot = slot
+            self.called_in_slot = [0] * len(self.routes)
+
+    def release_leavers(self, t: float) -> None:
+        """Trucks that left their gate area by ``t`` (and no-shows whose grace time ran out)
+        free their yard places; each yard notes when its last place was freed."""
+        releases = self.releases
+        yard_occ = self.yard_occ
+        yard_freed = self.yard_freed
         while releases and releases[0][0] <= t:
             freed, y = heapq.heappop(releases)
             yard_occ[y] -= 1
             yard_freed[y] = freed
+
+    def requeue_no_shows(self, t: float) -> int:
+        """No-shows whose grace time ran out by ``t`` enter the staging area again and join
+        their queue out of arrival order, staged again from then; when the area is full they
+        wait on the road and try again next cycle. Returns how many wait on the road."""
+        requeues = self.requeues
+        if not requeues or requeues[0][0] > t:
+            return 0
+        route = self.route
+        area_occ = self.area_occ
+        area_cap = self.area_cap
         back: list[tuple[float, int]] = []
         while requeues and requeues[0][0] <= t:
             at, i = heapq.heappop(requeues)
-            a = route_area[route[i]]
+            a = self.route_area[route[i]]
             if area_occ[a] >= area_cap[a]:
-                back.append((t + cyc, i))  # the area is full: it waits on the road
+                back.append((t + self.cyc, i))  # the area is full: it waits on the road
                 continue
-            staged_at[i] = max(at, prev_t)
-            wcache[i] = None
-            extra[route[i] * NCLASS + klass[i]].append(i)
+            self.staged_at[i] = max(at, self.prev_t)
+            self.wcache[i] = None
+            self.extra[route[i] * NCLASS + self.klass[i]].append(i)
             area_occ[a] += 1
         for item in back:
             heapq.heappush(requeues, item)
-        on_road += len(back)
-        for a in range(areas):
-            arrived = bisect_right(area_arr[a], t)
+        return len(back)
+
+    def admit_to_staging(self, t: float) -> int:
+        """Trucks that arrived by ``t`` enter their staging area in arrival order while it has
+        room, and join the tail of their queue; the others queue on the road. Returns how many
+        are on the road."""
+        on_road = 0
+        area_adm = self.area_adm
+        area_occ = self.area_occ
+        area_cap = self.area_cap
+        tail = self.tail
+        key_of = self.key_of
+        for a in range(len(area_adm)):
+            arrived = bisect_right(self.area_arr[a], t)
             adm = area_adm[a]
             new = min(arrived, adm + max(0, area_cap[a] - area_occ[a]))
             if new > adm:
-                idx = area_trucks[a][adm:new]
-                staged_at[idx] = np.maximum(arrival[idx], prev_t)
-                for i in area_trucks_l[a][adm:new]:
+                idx = self.area_trucks[a][adm:new]
+                self.staged_at[idx] = np.maximum(self.arrival[idx], self.prev_t)
+                for i in self.area_trucks_l[a][adm:new]:
                     tail[key_of[i]] += 1
                 area_occ[a] += new - adm
                 area_adm[a] = new
             on_road += arrived - area_adm[a]
-        if t >= next_reroute:
-            next_reroute += REROUTE_EVERY
-            if sc.dispatch.reroute and staged_routes:
-                reroute_pass(t, slot)
-        batch: list[int] = []
+        return on_road
+
+    def call_forward(self, t: float, slot: int, batch: list[int]) -> None:
+        """Each staged gate and direction with places left in the slot and room in its yards
+        offers its first waiting trucks and its room to its policy
+        (:func:`~borderflow.domain.dispatch.choose_calls`, as the live dispatcher does);
+        the trucks called are taken by :meth:`take_calls`, those that come added to
+        ``batch``."""
+        model = self.model
+        yard_cap = self.yard_cap
+        yard_occ = self.yard_occ
+        places_tab = self.places_tab
+        called_in_slot = self.called_in_slot
         now = None
-        for r in staged_routes:
+        for r in self.staged_routes:
             ri = r.index
             places = places_tab[ri][slot] - called_in_slot[ri]
             if places <= 0:
@@ -364,46 +453,78 @@ def simulate(model: Model) -> Trace:
             room_total = sum(f for _, f in yards)
             if room_total <= 0:
                 continue
-            cands = candidates(ri, min(places, room_total))
+            cands = self.candidates(ri, min(places, room_total))
             if not cands:
                 continue
             if now is None:
                 now = model.at(t)
                 slot_end = model.at((slot + 1) * SLOT_MINUTES)
-            orders = choose_calls([waiting_of(i, ri) for i in cands],
+            orders = choose_calls(self.waiting(cands, ri),
                                   [Room(r.gate.code, r.direction, places, tuple(yards))],
                                   now=now, slot_end=slot_end, policy=r.policy)
-            if not orders:
+            if orders:
+                self.take_calls(r, orders, t, batch)
+
+    def take_calls(self, r: Route, orders: list[Order], t: float, batch: list[int]) -> None:
+        """The trucks called at ``t`` for route ``r`` leave their queue and the staging area
+        and take a place in the yard they were called to. A truck drawn as a no-show (once at
+        most) holds the place for the policy's grace time and then goes back to the staging
+        queue; the others reach the gate area after their travel time and are added to
+        ``batch``."""
+        model = self.model
+        no_show = self.no_show
+        no_show_draw = model.no_show_draw
+        p_no_show = self.p_no_show
+        travel = model.travel
+        yard_index = self.yard_index
+        yard_occ = self.yard_occ
+        called_at = self.called_at
+        truck_yard = self.truck_yard
+        gate_in = self.gate_in
+        taken = set()
+        grace = r.policy.grace_minutes
+        for o in orders:
+            i = int(o.trip_id)
+            taken.add(i)
+            y = yard_index[o.yard]
+            yard_occ[y] += 1
+            called_at[i] = t
+            if not no_show[i] and no_show_draw[i] < p_no_show:
+                no_show[i] = True
+                heapq.heappush(self.releases, (t + grace, y))
+                heapq.heappush(self.requeues, (t + grace, i))
                 continue
-            taken = set()
-            grace = r.policy.grace_minutes
-            for o in orders:
-                i = int(o.trip_id)
-                taken.add(i)
-                y = yard_index[o.yard]
-                yard_occ[y] += 1
-                called_at[i] = t
-                if not no_show[i] and model.no_show_draw[i] < p_no_show:
-                    no_show[i] = True
-                    heapq.heappush(releases, (t + grace, y))
-                    heapq.heappush(requeues, (t + grace, i))
-                    continue
-                truck_yard[i] = y
-                gate_in[i] = t + model.travel[i]
-                batch.append(i)
-            called_in_slot[ri] += len(orders)
-            area_occ[r.area] -= len(orders)
-            remove(ri, taken)
-        for ri in direct:
-            opened_at = gate_open[route_gate[ri]][c]
+            truck_yard[i] = y
+            gate_in[i] = t + travel[i]
+            batch.append(i)
+        self.called_in_slot[r.index] += len(orders)
+        self.area_occ[r.area] -= len(orders)
+        self.remove(r.index, taken)
+
+    def admit_to_gate_area(self, c: int, t: float, batch: list[int]) -> None:
+        """Trucks of the routes not regulated through a staging area that arrived by ``t``
+        enter the gate area first come first served while the gate works (cycle ``c``), each
+        into the yard of its route with the most room while one has room; they are added to
+        ``batch``. A truck enters no earlier than it arrived, the previous cycle, the last
+        place freed in its yard and the opening of the gate."""
+        yard_cap = self.yard_cap
+        yard_occ = self.yard_occ
+        yard_freed = self.yard_freed
+        arrival_l = self.arrival_l
+        prev_t = self.prev_t
+        truck_yard = self.truck_yard
+        called_at = self.called_at
+        gate_in = self.gate_in
+        for ri in self.direct:
+            opened_at = self.gate_open[self.route_gate[ri]][c]
             if opened_at < 0:
                 continue  # the gate area admits trucks only while the gate works
-            h = direct_head[ri]
-            arrived = bisect_right(direct_arr[ri], t)
+            h = self.direct_head[ri]
+            arrived = bisect_right(self.direct_arr[ri], t)
             if arrived <= h:
                 continue
-            ys = routes[ri].yards
-            trucks = direct_trucks[ri]
+            ys = self.routes[ri].yards
+            trucks = self.direct_trucks[ri]
             while h < arrived:
                 y = ys[0]
                 room = yard_cap[y] - yard_occ[y]
@@ -421,37 +542,183 @@ def simulate(model: Model) -> Trace:
                 gate_in[i] = entry
                 batch.append(i)
                 h += 1
-            direct_head[ri] = h
-        if batch:
-            b = np.array(batch, dtype=np.int64)
-            services += process_batch(b, gate_in, route, model.service, model.applies,
-                                      model.route_station, model.route_prereq, steps,
-                                      model.station_gate, free, model.open_start,
-                                      model.open_end, model.gate_off, start, done, leave, busy)
-            for lv, y in zip(leave[b].tolist(), truck_yard[b].tolist(), strict=True):
-                heapq.heappush(releases, (lv, y))
-        staging_n[c] = sum(area_occ)
-        road[c] = on_road
-        prev_t = t
+            self.direct_head[ri] = h
 
-    # trucks waiting at the gates not regulated through a staging area, at each cycle: arrived
-    # and not yet admitted into the gate area
-    for ri in direct:
-        trucks_r = np.asarray(direct_trucks[ri], dtype=np.int64)
-        if trucks_r.size == 0:
-            continue
-        came = np.searchsorted(arrival[trucks_r], sample_t, side="right")
-        entries = np.sort(called_at[trucks_r])
-        went = np.searchsorted(entries, sample_t, side="right")
-        if routes[ri].direction == "export":
-            road += came - went
-        else:
-            partner_q += came - went
-    return Trace(model=model, staged_at=staged_at, called_at=called_at, gate_in=gate_in,
-                 leave=leave, start=start, done=done, busy=busy, no_show=no_show,
-                 rerouted=rerouted, route=route, yard=truck_yard, services=services,
-                 sample_t=sample_t,
-                 road_trucks=road, partner_queue=partner_q, staging=staging_n)
+    def run_stations(self, batch: list[int]) -> None:
+        """Push the trucks that entered a gate area in this cycle through the stations of
+        their route (:func:`~borderflow.sim.kernels.process_batch`); each frees its yard
+        place when it leaves."""
+        if not batch:
+            return
+        model = self.model
+        b = np.array(batch, dtype=np.int64)
+        self.services += process_batch(b, self.gate_in, self.route, model.service,
+                                       model.applies, model.route_station, model.route_prereq,
+                                       model.route_nsteps, model.station_gate, self.free,
+                                       model.open_start, model.open_end, model.gate_off,
+                                       self.start, self.done, self.leave, self.busy)
+        releases = self.releases
+        push = heapq.heappush
+        for lv, y in zip(self.leave[b].tolist(), self.truck_yard[b].tolist(), strict=True):
+            push(releases, (lv, y))
+
+    def record(self, c: int, t: float, on_road: int) -> None:
+        """Sample the queues of cycle ``c`` (at ``t``), which is then the previous cycle."""
+        self.staging_n[c] = sum(self.area_occ)
+        self.road[c] = on_road
+        self.prev_t = t
+
+    # --- re-routing
+
+    def reroute(self, t: float, slot: int) -> None:
+        """The live re-routing rule (see :mod:`borderflow.dispatch.service`): per direction,
+        the trucks a gate will not call within its ``reroute_after_minutes`` are offered to
+        the planner with the other gates of the staging area that permit their goods and
+        follow the same procedure steps."""
+        starts = [self.model.at((slot + s) * SLOT_MINUTES) for s in range(REROUTE_HORIZON)]
+        for direction in ("export", "import"):
+            group = [r for r in self.staged_routes if r.direction == direction]
+            if len(group) < 2:
+                continue
+            views = {r.gate.code: self._gate_view(r, slot) for r in group}
+            perishable_waiting = {r.gate.code: self.waiting_count(r.index, PERISHABLE_CLASSES)
+                                  for r in group}
+            if not _may_move(views.values(), perishable_waiting):
+                continue  # no gate could take a truck early enough to be worth moving
+            outlook = {code: self._outlook(v, starts, t, slot) for code, v in views.items()}
+            cands = _reroute_candidates(views, outlook, self.model.perishable)
+            if not cands:
+                continue
+            left = _room_left(views, outlook, {w.trip_id for w, _, _ in cands}, starts)
+            gain_slots = {c: max(1, v.route.policy.reroute_after_minutes // SLOT_MINUTES)
+                          for c, v in views.items()}
+            self._move(views, plan_reroutes(cands, list(views), left, gain_slots))
+
+    def _gate_view(self, r: Route, slot: int) -> GateView:
+        """Route ``r``'s places over the re-routing horizon from ``slot``, its free yard places
+        and its waiting trucks."""
+        ri = r.index
+        row = self.places_tab[ri][slot:slot + REROUTE_HORIZON]
+        places = row + [0] * (REROUTE_HORIZON - len(row))
+        places[0] = max(0, places[0] - self.called_in_slot[ri])
+        yard_now = sum(max(0, self.yard_cap[y] - self.yard_occ[y]) for y in r.yards)
+        usable = [min(places[0], yard_now), *places[1:]]
+        return GateView(r, places, yard_now, usable, self.waiting_count(ri))
+
+    def _outlook(self, view: GateView, starts: list[datetime], t: float, slot: int
+                 ) -> tuple[list[Waiting], dict[str, int], list[int]]:
+        """The gate's first waiting trucks in its policy's order (as many as it can call
+        within the horizon, plus ``REROUTE_EXTRA``), the slot the policy's forecast gives each,
+        and the places it leaves per slot."""
+        r = view.route
+        limit = sum(view.usable) + REROUTE_EXTRA
+        mine = order_queue(self.waiting(self.candidates(r.index, limit), r.index), r.policy,
+                           self.model.at((slot + 1) * SLOT_MINUTES), self.model.at(t))[:limit]
+        fc, left_all = forecast(mine, starts, view.usable, r.policy, SLOT_MINUTES)
+        return mine, fc, left_all
+
+    def _move(self, views: dict[str, GateView], moves: list[Reroute]) -> None:
+        """Move the trucks the planner re-routed: out of their gate's queue, into the new
+        gate's (out of arrival order), with the new gate's transshipment step."""
+        by_gate: dict[str, set[int]] = {}
+        for mv in moves:
+            by_gate.setdefault(mv.from_gate, set()).add(int(mv.trip_id))
+        for code, taken in by_gate.items():
+            self.remove(views[code].route.index, taken)
+        for mv in moves:
+            i = int(mv.trip_id)
+            new = views[mv.gate].route
+            self.route[i] = new.index
+            self.rerouted[i] = True
+            for j, kind in enumerate(new.kinds):
+                if kind == "transshipment":
+                    self.model.applies[i, j] = new.gate.transshipment
+            self.extra[new.index * NCLASS + int(self.klass[i])].append(i)
+
+    # --- the end
+
+    def count_direct_queues(self) -> None:
+        """Add to the sampled queues the trucks waiting at the gates not regulated through a
+        staging area at each cycle (arrived and not yet admitted into the gate area): exports
+        on the road, imports on the partner side."""
+        for ri in self.direct:
+            trucks_r = np.asarray(self.direct_trucks[ri], dtype=np.int64)
+            if trucks_r.size == 0:
+                continue
+            came = np.searchsorted(self.arrival[trucks_r], self.sample_t, side="right")
+            entries = np.sort(self.called_at[trucks_r])
+            went = np.searchsorted(entries, self.sample_t, side="right")
+            if self.routes[ri].direction == "export":
+                self.road += came - went
+            else:
+                self.partner_q += came - went
+
+    def trace(self) -> Trace:
+        """What happened, as the results read it."""
+        return Trace(model=self.model, staged_at=self.staged_at, called_at=self.called_at,
+                     gate_in=self.gate_in, leave=self.leave, start=self.start, done=self.done,
+                     busy=self.busy, no_show=self.no_show, rerouted=self.rerouted,
+                     route=self.route, yard=self.truck_yard, services=self.services,
+                     sample_t=self.sample_t, road_trucks=self.road,
+                     partner_queue=self.partner_q, staging=self.staging_n)
+
+
+def _gate_openings(model: Model, sample_t: FloatArray) -> list[list[float]]:
+    """Whether each gate is open at each cycle, for entry into the gate areas not regulated
+    by call-forward: -1 when closed, else when the current opening began."""
+    cycles = sample_t.shape[0]
+    out: list[list[float]] = []
+    for g in range(len(model.gate_codes)):
+        lo, hi = model.gate_off[g], model.gate_off[g + 1]
+        k = np.searchsorted(model.open_end[lo:hi], sample_t, side="right")
+        opened = np.full(cycles, -1.0)
+        ok = k < (hi - lo)
+        begun = model.open_start[lo:hi][k[ok]]
+        opened[ok] = np.where(begun <= sample_t[ok], begun, -1.0)
+        out.append(opened.tolist())
+    return out
+
+
+Outlook = tuple[list[Waiting], dict[str, int], list[int]]
+
+
+def _reroute_candidates(views: dict[str, GateView], outlook: dict[str, Outlook],
+                        perishable: BoolArray
+                        ) -> list[tuple[Waiting, int | None, tuple[str, ...]]]:
+    """The trucks the planner may move: those their gate's forecast does not call within
+    its gain (``reroute_after_minutes``), with the gates that permit their goods and follow
+    the same procedure steps (when there is another)."""
+    cands = []
+    for code, view in views.items():
+        r = view.route
+        mine, fc, _left = outlook[code]
+        gain = max(1, r.policy.reroute_after_minutes // SLOT_MINUTES)
+        for w in mine:
+            own = fc.get(w.trip_id)
+            if own is not None and own < gain:
+                continue
+            goods = GOODS[0] if perishable[int(w.trip_id)] else GOODS[2]
+            alt = tuple(c for c, v in views.items() if v.route.gate.permits_group(goods)
+                        and v.route.steps == r.steps)
+            if len(alt) > 1:
+                cands.append((w, own, alt))
+    return cands
+
+
+def _room_left(views: dict[str, GateView], outlook: dict[str, Outlook], moving: set[str],
+               starts: list[datetime]) -> dict[str, GateRoom]:
+    """The room each gate has left per slot once the trucks that stay are called."""
+    left = {}
+    for code, view in views.items():
+        r = view.route
+        mine, _fc, left_all = outlook[code]
+        stay = [w for w in mine if w.trip_id not in moving]
+        after = (left_all if len(stay) == len(mine) else
+                 forecast(stay, starts, view.usable, r.policy, SLOT_MINUTES)[1])
+        used = [u - a for u, a in zip(view.usable, after, strict=True)]
+        left[code] = GateRoom(places=[p - u for p, u in zip(view.places, used, strict=True)],
+                              yard_now=view.yard_now - used[0])
+    return left
 
 
 def _first_slot(usable: list[int], count: int) -> int | None:
@@ -465,8 +732,7 @@ def _first_slot(usable: list[int], count: int) -> int | None:
     return None
 
 
-def _may_move(views: Iterable[tuple[Route, list[int], int, list[int], int]],
-              perishable_waiting: dict[str, int]) -> bool:
+def _may_move(views: Iterable[GateView], perishable_waiting: dict[str, int]) -> bool:
     """Whether re-routing can move anyone: some gate's last waiting truck (its last
     perishable one, towards a gate that takes only perishable goods) is called at least its
     gain later than another gate with the same procedure steps has a place left after its own

@@ -9,7 +9,7 @@ the network, Asia/Ho_Chi_Minh for Lang Son: no daylight saving).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -18,9 +18,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from borderflow.domain.dispatch import Policy
-from borderflow.domain.network import FLOWS, WEEKDAYS, Flow, Gate, Network
+from borderflow.domain.network import FLOWS, WEEKDAYS, Flow, FlowCapacity, Gate, Network
+from borderflow.domain.procedure import Step
 from borderflow.domain.trip import PRIORITIES, priority_class
-from borderflow.sim.scenario import Distribution, Scenario, Station
+from borderflow.sim.scenario import Demand, Distribution, Scenario, Station
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -188,43 +189,109 @@ def _station(scenario: Scenario, gate: Gate, step: str) -> Station | None:
 
 
 def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator) -> Model:
-    """Build the arrays of one replication (the trucks are drawn from ``rng``)."""
+    """Build the arrays of one replication: the gates' working hours and yards, the routes
+    and their stations, then the trucks (drawn from ``rng``)."""
     tz = ZoneInfo(network.timezone)
     base = datetime.combine(scenario.start, datetime.min.time(), tz)
-    days = scenario.days
-    horizon = days * 1440.0
-    hols = _holidays(range(scenario.start.year - 1, scenario.start.year + 3))
-    gate_codes = [g.code for g in network.gates]
     area_codes = [a.code for a in network.staging_areas]
     area_capacity = np.array([scenario.staging_capacity if scenario.staging_capacity is not None
                               else a.capacity for a in network.staging_areas], dtype=np.int64)
-    yard_codes: list[str] = []
-    yard_capacity: list[int] = []
+    hours = _working_hours(scenario, network)
+    yard_codes, yard_capacity = _yards(scenario, network)
+    table = _routes(scenario, network, hours, area_codes, yard_codes)
+    route_station, route_prereq, route_nsteps = _route_arrays(table)
+    trucks = _trucks(scenario, table, rng)
+    return Model(
+        scenario=scenario, network=network, base=base, horizon=scenario.days * 1440.0,
+        routes=table.routes, yard_codes=yard_codes,
+        yard_capacity=np.array(yard_capacity, dtype=np.int64), area_codes=area_codes,
+        area_capacity=area_capacity, gate_codes=[g.code for g in network.gates],
+        open_start=hours.open_start, open_end=hours.open_end,
+        gate_off=np.array(hours.gate_off, dtype=np.int64),
+        slot_places=np.array(table.places_rows, dtype=np.int64).reshape(
+            len(table.routes), scenario.days * 1440 // SLOT_MINUTES),
+        route_station=route_station, route_prereq=route_prereq, route_nsteps=route_nsteps,
+        station_gate=np.array(table.station_gate, dtype=np.int64),
+        station_servers=np.array(table.station_servers, dtype=np.int64),
+        station_names=table.station_names,
+        arrival=trucks.arrival, route=trucks.route, klass=trucks.klass,
+        perishable=trucks.perishable, service=trucks.service, applies=trucks.applies,
+        travel=trucks.travel, no_show_draw=trucks.no_show_draw)
+
+
+# --- the gates: working hours and yards
+
+
+@dataclass(frozen=True)
+class _Hours:
+    """The open intervals of every gate over the scenario, in simulated minutes."""
+
+    open_start: FloatArray
+    open_end: FloatArray
+    gate_off: list[int]
+    """Gate g's intervals are ``[gate_off[g], gate_off[g + 1])``."""
+
+    def of_gate(self, g: int) -> tuple[FloatArray, FloatArray]:
+        lo, hi = self.gate_off[g], self.gate_off[g + 1]
+        return self.open_start[lo:hi], self.open_end[lo:hi]
+
+
+def _working_hours(scenario: Scenario, network: Network) -> _Hours:
+    """Every gate's open intervals over the scenario's days (its calendar, Vietnamese and
+    Chinese holidays, and the scenario's changes to it)."""
+    hols = _holidays(range(scenario.start.year - 1, scenario.start.year + 3))
     starts: list[float] = []
     ends: list[float] = []
     gate_off = [0]
     for gate in network.gates:
-        spans = _open_intervals(scenario, network, gate, scenario.start, days, hols)
+        spans = _open_intervals(scenario, network, gate, scenario.start, scenario.days, hols)
         starts += [a for a, _ in spans]
         ends += [b for _, b in spans]
         gate_off.append(len(starts))
+    return _Hours(np.array(starts), np.array(ends), gate_off)
+
+
+def _yards(scenario: Scenario, network: Network) -> tuple[list[str], list[int]]:
+    """Every gate's yards, gate by gate, and their capacities (times the scenario's
+    ``yard_factor`` of the gate)."""
+    yard_codes: list[str] = []
+    yard_capacity: list[int] = []
+    for gate in network.gates:
         factor = scenario.gates[gate.code].yard_factor if gate.code in scenario.gates else 1.0
         for y in gate.yards:
             yard_codes.append(y.code)
             yard_capacity.append(round(y.capacity * factor))
-    open_start = np.array(starts)
-    open_end = np.array(ends)
+    return yard_codes, yard_capacity
 
-    # routes and stations
-    routes: list[Route] = []
-    station_gate: list[int] = []
-    station_servers: list[int] = []
-    station_names: list[str] = []
-    station_dist: list[list[Distribution]] = []
-    prereqs: list[list[list[int]]] = []
-    slots = days * 1440 // SLOT_MINUTES
+
+# --- the routes and their stations
+
+
+@dataclass
+class _RouteTable:
+    """The routes (open gate × direction with a procedure) and, route by route, their
+    stations."""
+
+    routes: list[Route] = field(default_factory=list)
+    station_gate: list[int] = field(default_factory=list)
+    station_servers: list[int] = field(default_factory=list)
+    station_names: list[str] = field(default_factory=list)
+    dists: list[list[Distribution]] = field(default_factory=list)
+    """Per route, the service time of each step."""
+    prereqs: list[list[list[int]]] = field(default_factory=list)
+    """Per route and step, the steps it waits for (-2: entry into the gate area)."""
+    places_rows: list[IntArray] = field(default_factory=list)
+    """Per route, the call-forward places of each slot."""
+
+
+def _routes(scenario: Scenario, network: Network, hours: _Hours, area_codes: list[str],
+            yard_codes: list[str]) -> _RouteTable:
+    """Every gate and direction open in the scenario with a procedure: its stations (the
+    procedure's steps after entry into the gate area), whether it is regulated through a
+    staging area, its yards, its policy and its places per slot."""
+    slots = scenario.days * 1440 // SLOT_MINUTES
     slot_edges = np.arange(slots + 1, dtype=np.float64) * SLOT_MINUTES
-    places_rows = []
+    table = _RouteTable()
     for gi, gate in enumerate(network.gates):
         change = scenario.gates.get(gate.code)
         for direction in FLOWS:
@@ -239,21 +306,10 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
             route_dists = []
             route_pre = []
             for s in steps:
-                st = _station(scenario, gate, s.code)
-                if s.kind == "crossing" and direction == "export" and change is not None \
-                        and change.partner_per_hour is not None:
-                    dist = Distribution(dist="constant", mean=60.0 / change.partner_per_hour)
-                    servers = 1
-                elif st is None:
-                    dist = Distribution(dist="constant", mean=1.0)
-                    servers = max(1, flow.lanes)
-                else:
-                    dist = st.service
-                    servers = st.servers or max(1, math.ceil(1.25 * max(vph, 1) * dist.mean
-                                                             / 60.0))
-                station_gate.append(gi)
-                station_servers.append(servers)
-                station_names.append(f"{gate.code}/{direction}/{s.code}")
+                dist, servers = _station_service(scenario, gate, direction, s, flow, vph)
+                table.station_gate.append(gi)
+                table.station_servers.append(servers)
+                table.station_names.append(f"{gate.code}/{direction}/{s.code}")
                 route_dists.append(dist)
                 pre = [codes.index(p) if p in codes else -2
                        for p in procedure.prerequisites(s.code)]
@@ -263,18 +319,48 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
             area = area_codes.index(gate.staging_area) if staged and gate.staging_area else -1
             yards = tuple(yard_codes.index(y.code) for y in gate.yards
                           if direction in y.directions)
-            routes.append(Route(len(routes), gate, direction, codes,
-                                tuple(s.kind for s in steps), tuple(s.applies for s in steps),
-                                staged, area, yards,
-                                _policy(scenario, network, gate)))
-            station_dist.append(route_dists)
-            prereqs.append(route_pre)
-            # places per slot: vehicles per hour over the open minutes (as domain.booking)
-            minutes = np.diff(_open_before(open_start[gate_off[gi]:gate_off[gi + 1]],
-                                           open_end[gate_off[gi]:gate_off[gi + 1]],
-                                           slot_edges))
-            places_rows.append((vph * minutes.astype(np.int64)) // 60)
+            table.routes.append(Route(len(table.routes), gate, direction, codes,
+                                      tuple(s.kind for s in steps),
+                                      tuple(s.applies for s in steps), staged, area, yards,
+                                      _policy(scenario, network, gate)))
+            table.dists.append(route_dists)
+            table.prereqs.append(route_pre)
+            table.places_rows.append(_slot_places(vph, *hours.of_gate(gi), slot_edges))
+    return table
 
+
+def _station_service(scenario: Scenario, gate: Gate, direction: Flow, step: Step,
+                     flow: FlowCapacity, vph: int) -> tuple[Distribution, int]:
+    """The service time and servers of a step's station at a gate: the partner side's pace
+    for an export crossing when the scenario gives one; a minute on one server per lane when
+    the scenario gives no station; else the scenario's, with enough servers for 1.25 times the
+    gate's vehicles per hour unless it says how many."""
+    change = scenario.gates.get(gate.code)
+    st = _station(scenario, gate, step.code)
+    if step.kind == "crossing" and direction == "export" and change is not None \
+            and change.partner_per_hour is not None:
+        return Distribution(dist="constant", mean=60.0 / change.partner_per_hour), 1
+    if st is None:
+        return Distribution(dist="constant", mean=1.0), max(1, flow.lanes)
+    dist = st.service
+    return dist, st.servers or max(1, math.ceil(1.25 * max(vph, 1) * dist.mean / 60.0))
+
+
+def _slot_places(vph: int, open_start: FloatArray, open_end: FloatArray,
+                 slot_edges: FloatArray) -> IntArray:
+    """Call-forward places per slot: vehicles per hour over the open minutes (as
+    ``domain.booking``)."""
+    minutes = np.diff(_open_before(open_start, open_end, slot_edges))
+    places: IntArray = (vph * minutes.astype(np.int64)) // 60
+    return places
+
+
+def _route_arrays(table: _RouteTable) -> tuple[IntArray, IntArray, IntArray]:
+    """The routes as the station kernel reads them: ``route_station[r, j]`` the station of
+    step j of route r, ``route_prereq[r, j, :]`` the steps it waits for (padded with -1), and
+    ``route_nsteps[r]``."""
+    routes = table.routes
+    prereqs = table.prereqs
     n_routes = len(routes)
     max_steps = max(len(r.steps) for r in routes)
     max_pre = max(len(p) for pre in prereqs for p in pre)
@@ -287,11 +373,65 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
             route_station[ri, j] = next_station
             route_prereq[ri, j, :len(prereqs[ri][j])] = prereqs[ri][j]
             next_station += 1
+    return route_station, route_prereq, route_nsteps
 
-    # arrivals: Poisson counts per hour, uniform within the hour
+
+# --- the trucks
+
+
+@dataclass(frozen=True)
+class _Trucks:
+    """The trucks of one replication, in arrival order (the ``Model``'s truck arrays)."""
+
+    arrival: FloatArray
+    route: IntArray
+    klass: IntArray
+    perishable: BoolArray
+    service: FloatArray
+    applies: BoolArray
+    travel: FloatArray
+    no_show_draw: FloatArray
+
+
+@dataclass(frozen=True)
+class _Kinds:
+    """What each truck carries and is: drawn per truck, in arrival order."""
+
+    export: BoolArray
+    perishable: BoolArray
+    quarantine: BoolArray
+    crosses: BoolArray
+    """Its driver crosses the border."""
+    klass: IntArray
+    goods: IntArray
+    """Index in ``GOODS`` of its representative goods group."""
+
+
+def _trucks(scenario: Scenario, table: _RouteTable, rng: np.random.Generator) -> _Trucks:
+    """Draw the trucks, in this order from ``rng``: arrivals, what each is, the route it
+    prefers (trucks no open gate takes are dropped), its service times, travel time from the
+    staging area and no-show draw."""
     d = scenario.demand
-    profile = np.asarray(d.hourly_profile, dtype=np.float64)
-    profile = profile / profile.sum()
+    day_factor, perish_factor, export_factor = _day_factors(scenario)
+    arrival = _arrivals(d, day_factor, rng)
+    kinds = _kinds(d, arrival, scenario.days, perish_factor, export_factor, rng)
+    route = _preferred_routes(d, table.routes, kinds.export, kinds.goods, rng)
+    keep = route >= 0
+    arrival, route, klass, perishable, quarantine, crosses = (
+        arrival[keep], route[keep], kinds.klass[keep], kinds.perishable[keep],
+        kinds.quarantine[keep], kinds.crosses[keep])
+    n = arrival.shape[0]
+    service, applies = _service_times(table, route, quarantine, crosses, rng)
+    travel = draw(rng, scenario.dispatch.travel, n)
+    no_show_draw: FloatArray = rng.random(size=(n,))
+    return _Trucks(arrival, route, klass, perishable, service, applies, travel, no_show_draw)
+
+
+def _day_factors(scenario: Scenario) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per day: the demand factor (weekday, normalised to a mean of 1, times the factors of the
+    periods the day is in), and the periods' perishable and export factors."""
+    d = scenario.demand
+    days = scenario.days
     wf = np.array([d.weekday_factors.get(w, 1.0) for w in WEEKDAYS])
     wf = wf / wf.mean() if wf.mean() > 0 else wf
     day_factor = np.empty(days)
@@ -306,10 +446,26 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
                 perish_factor[i] *= p.perishable_factor
                 export_factor[i] *= p.export_factor
         day_factor[i] = f
+    return day_factor, perish_factor, export_factor
+
+
+def _arrivals(d: Demand, day_factor: FloatArray, rng: np.random.Generator) -> FloatArray:
+    """Arrival times, sorted: Poisson counts per hour (the day's factor times the hourly
+    profile), uniform within the hour."""
+    days = day_factor.shape[0]
+    profile = np.asarray(d.hourly_profile, dtype=np.float64)
+    profile = profile / profile.sum()
     rate = (d.trucks_per_day * day_factor[:, None] * profile[None, :]).ravel()
     counts = rng.poisson(rate)
     hour = np.repeat(np.arange(days * 24), counts)
-    arrival = np.sort(hour * 60.0 + rng.random(hour.shape[0]) * 60.0)
+    arrival: FloatArray = np.sort(hour * 60.0 + rng.random(hour.shape[0]) * 60.0)
+    return arrival
+
+
+def _kinds(d: Demand, arrival: FloatArray, days: int, perish_factor: FloatArray,
+           export_factor: FloatArray, rng: np.random.Generator) -> _Kinds:
+    """Each truck's direction, goods (perishable, quarantine), AEO and urgent status, hence
+    its priority class (as ``domain.trip.priority_class``), and whether its driver crosses."""
     n = arrival.shape[0]
     day_of = np.minimum((arrival // 1440).astype(np.int64), days - 1)
     export = rng.random(n) < np.minimum(d.export_share * export_factor[day_of], 1.0)
@@ -325,8 +481,15 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
                       for a in (False, True)], dtype=np.int64)[perishable * 2 + aeo]
     klass = np.where(urgent, PRIORITIES.index("urgent"), klass)
     goods = np.where(perishable, 0, np.where(quarantine, 1, 2))
+    return _Kinds(export, perishable, quarantine, crosses, klass, goods)
 
-    # gate preference among the open gates that permit the goods
+
+def _preferred_routes(d: Demand, routes: list[Route], export: BoolArray, goods: IntArray,
+                      rng: np.random.Generator) -> IntArray:
+    """Each truck's route: drawn from its direction's gate shares among the open gates that
+    permit its goods (equal shares when none of them has a share); -1 when no open gate
+    permits them."""
+    n = export.shape[0]
     route = np.full(n, -1, dtype=np.int64)
     pick: FloatArray = rng.random(size=(n,))
     for direction in FLOWS:
@@ -346,19 +509,22 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
             cum = np.cumsum(weights / weights.sum())
             idx = np.minimum(np.searchsorted(cum, pick[mask], side="right"), len(cand) - 1)
             route[mask] = np.array([r.index for r in cand], dtype=np.int64)[idx]
-    keep = route >= 0
-    arrival, route, klass, perishable, quarantine, crosses = (
-        arrival[keep], route[keep], klass[keep], perishable[keep], quarantine[keep],
-        crosses[keep])
-    n = arrival.shape[0]
+    return route
 
-    # service times and which steps apply, per truck and step of its route
+
+def _service_times(table: _RouteTable, route: IntArray, quarantine: BoolArray,
+                   crosses: BoolArray, rng: np.random.Generator) -> tuple[FloatArray, BoolArray]:
+    """Per truck and step of its route, the service time (drawn route by route, step by step)
+    and whether the step applies to it (always, quarantine goods, a transshipment gate, a
+    driver who crosses)."""
+    n = route.shape[0]
+    max_steps = max(len(r.steps) for r in table.routes)
     service = np.zeros((n, max_steps))
     applies = np.zeros((n, max_steps), dtype=np.bool_)
-    for r in routes:
+    for r in table.routes:
         mine = np.flatnonzero(route == r.index)
         for j, condition in enumerate(r.conditions):
-            service[mine, j] = draw(rng, station_dist[r.index][j], mine.shape[0])
+            service[mine, j] = draw(rng, table.dists[r.index][j], mine.shape[0])
             if condition == "always":
                 applies[mine, j] = True
             elif condition == "quarantine":
@@ -367,17 +533,4 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
                 applies[mine, j] = r.gate.transshipment
             else:
                 applies[mine, j] = crosses[mine]
-    travel = draw(rng, scenario.dispatch.travel, n)
-    no_show_draw: FloatArray = rng.random(size=(n,))
-
-    return Model(
-        scenario=scenario, network=network, base=base, horizon=horizon, routes=routes,
-        yard_codes=yard_codes, yard_capacity=np.array(yard_capacity, dtype=np.int64),
-        area_codes=area_codes, area_capacity=area_capacity, gate_codes=gate_codes,
-        open_start=open_start, open_end=open_end, gate_off=np.array(gate_off, dtype=np.int64),
-        slot_places=np.array(places_rows, dtype=np.int64).reshape(n_routes, slots),
-        route_station=route_station, route_prereq=route_prereq, route_nsteps=route_nsteps,
-        station_gate=np.array(station_gate, dtype=np.int64),
-        station_servers=np.array(station_servers, dtype=np.int64), station_names=station_names,
-        arrival=arrival, route=route, klass=klass, perishable=perishable, service=service,
-        applies=applies, travel=travel, no_show_draw=no_show_draw)
+    return service, applies
