@@ -10,8 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from borderflow.clock import LOCAL_TZ
-from borderflow.domain.network import Network
 from borderflow.dispatch.board import fill_percent
+from borderflow.domain.network import Network
 
 WIDTH, HEIGHT, PAD = 640, 420, 40
 GAP = 48.0
