@@ -31,7 +31,8 @@ def _stats(prefix: str, values: NDArray[np.float64], out: dict[str, float]) -> N
     if values.shape[0] == 0:
         return
     out[f"{prefix}.mean"] = float(values.mean())
-    p50, p95 = np.percentile(values, (50, 95))
+    # nearest rank, the platform's one percentile definition (domain/report.py::percentile_rank)
+    p50, p95 = np.percentile(values, (50, 95), method="inverted_cdf")
     out[f"{prefix}.p50"] = float(p50)
     out[f"{prefix}.p95"] = float(p95)
 
