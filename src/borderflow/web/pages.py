@@ -257,7 +257,7 @@ def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
 
 @router.get("/static/fonts/NotoSansSC-Regular.ttf")
 def cjk_font() -> Response:
-    """The Chinese font of the pages, from the package that also gives it to the receipts:
+    """The Chinese font of the pages, the package's copy that the receipts embed too:
     browsers without a CJK font still show Chinese, with no internet."""
     return FileResponse(CJK_FONT, media_type="font/ttf",
                         headers={"Cache-Control": "public, max-age=31536000, immutable"})
