@@ -13,9 +13,11 @@ force when the trip enters the gate area (the caller picks the tariff).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from typing import Protocol
 
 from borderflow.domain.network import Names
 from borderflow.errors import FieldError, msg
@@ -237,6 +239,28 @@ def assess(tariff: Tariff, *, payload_tonnes: Decimal, container: str,
 
 
 # --- reconciliation ------------------------------------------------------------------------------
+
+
+class PaymentLike(Protocol):
+    amount: int
+    refunded_amount: int | None
+    status: str
+
+
+UNOWED = frozenset({"waived", "void", "refunded"})
+"""Invoice statuses that owe nothing."""
+
+
+def kept(payments: Iterable[PaymentLike]) -> int:
+    """Money kept from an invoice's payments: completed and refunded ones, less what was
+    refunded; voided entries count for nothing."""
+    return sum(p.amount - (p.refunded_amount or 0) for p in payments if p.status != "voided")
+
+
+def owed(total: int, status: str, kept_vnd: int) -> int:
+    """What an invoice still owes: nothing when waived, void or refunded, else its total less
+    the money kept (never below zero)."""
+    return 0 if status in UNOWED else max(0, total - kept_vnd)
 
 
 @dataclass(frozen=True)

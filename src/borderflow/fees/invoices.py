@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow import audit
+from borderflow.domain import fees as fee_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal
 from borderflow.domain.fees import Assessment, NoRate, Tariff, assess
@@ -41,12 +42,9 @@ def assess_trip(tariff: Tariff, state: dict[str, Any]) -> Assessment:
 
 
 def received(session: Session, invoice: Invoice) -> int:
-    """Money kept for the invoice: completed and refunded payments, less what was refunded."""
-    total = 0
-    for p in session.scalars(select(Payment).where(Payment.invoice_id == invoice.id,
-                                                   Payment.status != "voided")):
-        total += p.amount - (p.refunded_amount or 0)
-    return total
+    """Money kept for the invoice (:func:`borderflow.domain.fees.kept`)."""
+    return fee_rules.kept(session.scalars(select(Payment).where(
+        Payment.invoice_id == invoice.id)))
 
 
 def status_of(total: int, kept: int, *, waived: bool, void: bool, refunded: bool,
@@ -79,9 +77,9 @@ def fee_still_needed(trip: Trip | None) -> bool:
 
 def due(session: Session, invoice: Invoice) -> int:
     """What is still owed (0 when settled, waived, void or refunded)."""
-    if invoice.status in ("waived", "void", "refunded"):
+    if invoice.status in fee_rules.UNOWED:
         return 0
-    return max(0, invoice.total - received(session, invoice))
+    return fee_rules.owed(invoice.total, invoice.status, received(session, invoice))
 
 
 def _refunded(session: Session, invoice: Invoice) -> bool:

@@ -4,20 +4,20 @@ scope, and receipts. Read models only; the endpoints shape them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from borderflow.domain import fees as fee_rules
 from borderflow.domain.access import Principal
 from borderflow.fees import invoices, payments, receipts
 from borderflow.network import service as networks
 from borderflow.store.models import Invoice, Payment, Trip
 from borderflow.trip import service as trips
 
-UNOWED = ("waived", "void", "refunded")
 """Invoice statuses that owe nothing, whatever was paid."""
 
 
@@ -30,12 +30,6 @@ class InvoiceView:
     """Oldest first."""
 
 
-def kept(rows: Iterable[Payment]) -> int:
-    """Money kept from these payments: completed and refunded ones, less what was refunded
-    (voided entries count for nothing); the rule of ``invoices.received``."""
-    return sum(p.amount - (p.refunded_amount or 0) for p in rows if p.status != "voided")
-
-
 def views(session: Session, rows: Sequence[Invoice]) -> list[InvoiceView]:
     """The invoices with what each still owes and its payments, in the order given; the
     payments of all of them in one query."""
@@ -44,8 +38,9 @@ def views(session: Session, rows: Sequence[Invoice]) -> list[InvoiceView]:
         for p in session.scalars(select(Payment).where(Payment.invoice_id.in_(by_invoice))
                                  .order_by(Payment.id)):
             by_invoice[p.invoice_id].append(p)
-    return [InvoiceView(inv, 0 if inv.status in UNOWED else
-                        max(0, inv.total - kept(by_invoice[inv.id])), by_invoice[inv.id])
+    return [InvoiceView(inv, fee_rules.owed(inv.total, inv.status,
+                                            fee_rules.kept(by_invoice[inv.id])),
+                        by_invoice[inv.id])
             for inv in rows]
 
 
