@@ -60,12 +60,22 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without a PostgreSQL URL the PostgreSQL-only tests (marker ``postgres``) are left out
+    of the run (deselected, said in the header), not skipped: they run in the PostgreSQL pass
+    of ``make test``."""
     if PG_URL:
         return
-    skip = pytest.mark.skip(reason="PostgreSQL-only; runs in the PostgreSQL pass of make test")
-    for item in items:
-        if "postgres" in item.keywords:
-            item.add_marker(skip)
+    postgres_only = [item for item in items if "postgres" in item.keywords]
+    if postgres_only:
+        config.hook.pytest_deselected(items=postgres_only)
+        items[:] = [item for item in items if "postgres" not in item.keywords]
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if PG_URL:
+        return "database: PostgreSQL (BORDERFLOW_TEST_DATABASE_URL)"
+    return ("database: SQLite; the PostgreSQL-only tests are deselected (they run when "
+            "BORDERFLOW_TEST_DATABASE_URL is set, as in the PostgreSQL pass of make test)")
 
 
 def _seed(session: Session) -> None:
