@@ -168,7 +168,12 @@ def test_a_burst_of_300_mixed_requests_is_served_or_refused_at_once(
             case _:
                 requests.append(("read", "GET", "/api/v1/occupancy", {}) if i % 2 else
                                 ("read", "GET", "/api/v1/declarations", {"headers": enterprise}))
-    with served(settings, clock) as client:
+    # Reads wait up to 3 s for a slot (2 s by default): on this suite's two shared cores the
+    # 200 reads and quotes alone, slowed by the other tests running beside them, can take
+    # longer than 2 s to pass 10 slots, which says nothing about writers holding them up;
+    # 3 s still leaves 2 s under LONGEST_WAIT.
+    patient = settings.model_copy(update={"db_wait_seconds": 3.0})
+    with served(patient, clock) as client:
         answers, slow = timed_burst(str(client.base_url), requests)
     print("\n" + figures(answers))
     assert_served_or_refused_at_once(answers, slow)
