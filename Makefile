@@ -46,13 +46,17 @@ typecheck: install
 # given is used as is; else the local server on its standard port when it answers; else
 # tests/services.py starts a throw-away one for the run (installing its Debian package when
 # missing) and stops it afterwards. In CI (CI=true) an unreachable PostgreSQL fails the run.
+# Each pass runs the tests that measure latency under a burst (marker `alone`) last, by
+# themselves, so that no other test shares the two cores with them.
 SERVICES := $(BIN)/python -m tests.services
 
 test-sqlite: install
-	$(SERVICES) --without postgres -- $(BIN)/pytest -n 2 -q
+	$(SERVICES) --without postgres -- $(BIN)/pytest -n 2 -q -m "not alone"
+	$(SERVICES) --without postgres -- $(BIN)/pytest -n 1 -q -m alone
 
 test-postgres: install
-	$(SERVICES) -- $(BIN)/pytest -n 2 -q
+	$(SERVICES) -- $(BIN)/pytest -n 2 -q -m "not alone"
+	$(SERVICES) -- $(BIN)/pytest -n 1 -q -m alone
 
 # The browser tests drive Debian's Chromium (headless); install it when it is missing.
 browser:

@@ -21,6 +21,10 @@ from borderflow.store.models import Declaration, IdempotencyRecord
 from tests import factories
 from tests.conftest import Peek, served
 
+pytestmark = pytest.mark.alone
+"""These tests measure how long requests take under a burst: make test runs them by themselves,
+after the others, so that no other test shares the machine's cores with them."""
+
 LONGEST_WAIT = 5.0
 """No request of a burst may be inside the server longer than this (seconds), from its
 arrival to its answer, as the server's request-duration histogram sees it."""
@@ -168,12 +172,7 @@ def test_a_burst_of_300_mixed_requests_is_served_or_refused_at_once(
             case _:
                 requests.append(("read", "GET", "/api/v1/occupancy", {}) if i % 2 else
                                 ("read", "GET", "/api/v1/declarations", {"headers": enterprise}))
-    # Reads wait up to 3 s for a slot (2 s by default): on this suite's two shared cores the
-    # 200 reads and quotes alone, slowed by the other tests running beside them, can take
-    # longer than 2 s to pass 10 slots, which says nothing about writers holding them up;
-    # 3 s still leaves 2 s under LONGEST_WAIT.
-    patient = settings.model_copy(update={"db_wait_seconds": 3.0})
-    with served(patient, clock) as client:
+    with served(settings, clock) as client:
         answers, slow = timed_burst(str(client.base_url), requests)
     print("\n" + figures(answers))
     assert_served_or_refused_at_once(answers, slow)
