@@ -51,13 +51,9 @@ from borderflow.telemetry.camera_endpoints import router as camera_router
 from borderflow.telemetry.endpoints import OsmandRoute
 from borderflow.telemetry.endpoints import router as telemetry_router
 from borderflow.trip.endpoints import router as trip_router
-from borderflow.web.account_page import router as account_page_router
 from borderflow.web.pages import STATIC
 from borderflow.web.pages import error_page as web_error_page
-from borderflow.web.pages import router as web_router
-from borderflow.web.portal import router as portal_router
-from borderflow.web.reports import router as reports_page_router
-from borderflow.web.sim import router as sim_router
+from borderflow.web.routes import ROUTERS as WEB_ROUTERS
 
 DESCRIPTION = """
 Borderflow regulates freight trucks through land border gates: enterprises pre-declare goods,
@@ -146,8 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                    booking_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router, report_router, exchange_router, web_router,
-                   portal_router, reports_page_router, sim_router, account_page_router):
+                   short_router, verify_router, report_router, exchange_router, *WEB_ROUTERS):
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

@@ -46,7 +46,7 @@ from borderflow.network import service as networks
 from borderflow.network.holidays import around
 from borderflow.trip import service as trips
 from borderflow.trip import views as trip_views
-from borderflow.web import i18n, pages, session
+from borderflow.web import i18n, officer, pages, session
 
 router = APIRouter(include_in_schema=False)
 GOODS_ROWS = 3
@@ -184,7 +184,7 @@ def _trip_page(request: Request, ctx: Ctx, db: Db, who: Principal, reference: st
                         state=row.state, place=dispatch.place_of(db, network, row, now),
                         invoice=bill.invoice if bill else None, due=bill.due if bill else 0,
                         error=error,
-                        timeline=[pages._entry(fmt, e, row.state, names) for e in timeline])
+                        timeline=[officer.entry(fmt, e, row.state, names) for e in timeline])
 
 
 # --- reading the forms ------------------------------------------------------------------------

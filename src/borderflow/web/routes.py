@@ -1,0 +1,29 @@
+"""Every web page's router, in one list for the application to include."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from borderflow.web import (
+    account_page,
+    board,
+    control_room,
+    driver,
+    officer,
+    pages,
+    portal,
+    reports,
+    sim,
+)
+
+ROUTERS: tuple[APIRouter, ...] = (
+    pages.router,
+    board.router,
+    driver.router,
+    officer.router,
+    control_room.router,
+    portal.router,
+    reports.router,
+    sim.router,
+    account_page.router,
+)
