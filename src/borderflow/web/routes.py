@@ -12,6 +12,7 @@ from borderflow.web import (
     officer,
     pages,
     portal,
+    portal_forms,
     reports,
     sim,
 )
@@ -23,6 +24,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     officer.router,
     control_room.router,
     portal.router,
+    portal_forms.router,
     reports.router,
     sim.router,
     account_page.router,
