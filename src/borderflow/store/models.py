@@ -922,3 +922,9 @@ class Bulletin(Base):
         UniqueConstraint("side", "day", "version", name="uq_bulletins_side_day_version"),
         UniqueConstraint("side", "day", "sha256", name="uq_bulletins_side_day_sha256"),
     )
+
+
+# --- the cashier desk (till closings) ---
+
+
+# --- accounts that serve themselves (registration, password reset) ---
