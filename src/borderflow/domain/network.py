@@ -476,6 +476,47 @@ class Corridor:
     area: Area
 
 
+MapLineKind = Literal["border", "highway", "road"]
+
+
+@dataclass(frozen=True)
+class MapLine:
+    """A line drawn on the control room's map (never a geofence): the border, a highway or
+    a road, as a polyline of at least two points."""
+
+    code: str
+    name: Names
+    line: tuple[Point, ...]
+    kind: MapLineKind = "road"
+
+    def __post_init__(self) -> None:
+        if len(self.line) < 2:
+            raise ValueError("a line needs at least 2 points")
+
+
+@dataclass(frozen=True)
+class NetworkMap:
+    """What the control room's map draws besides the places: the border line, the roads
+    between the staging park and the gates, and short names for the places' labels (keyed by
+    gate or staging-area code). Approximate, for orientation only."""
+
+    border: MapLine | None = None
+    roads: tuple[MapLine, ...] = ()
+    short_names: Mapping[str, Names] = field(default_factory=dict)
+
+    def problems(self, places: Collection[str]) -> list[FieldError]:
+        out: list[FieldError] = []
+        if self.border is not None and self.border.kind != "border":
+            out.append(FieldError("map.border.kind", "the border's kind must be 'border'"))
+        for i, road in enumerate(self.roads):
+            if road.kind == "border":
+                out.append(FieldError(f"map.roads[{i}].kind", "a road is a highway or a road"))
+        _unique(out, "map.roads", [r.code for r in self.roads])
+        out += [FieldError(f"map.short_names.{code}", f"no gate or staging area '{code}'")
+                for code in self.short_names if code not in places]
+        return out
+
+
 @dataclass(frozen=True)
 class ValueRange:
     """The declared value per kilogram (US dollars) usual for a goods group: a value outside
@@ -524,6 +565,7 @@ class Network:
     procedures: tuple[Procedure, ...] = ()
     reason_codes: tuple[ReasonCode, ...] = ()
     booking_rules: BookingRules = field(default_factory=BookingRules)
+    map: NetworkMap | None = None
 
     def procedure(self, code: str) -> Procedure | None:
         return next((p for p in self.procedures if p.code == code), None)
@@ -593,6 +635,9 @@ class Network:
         _unique(out, "yards", [y.code for g in self.gates for y in g.yards])
         _unique(out, "procedures", [p.code for p in self.procedures])
         _unique(out, "reason_codes", [r.code for r in self.reason_codes])
+        if self.map is not None:
+            out += self.map.problems([s.code for s in self.staging_areas]
+                                     + [g.code for g in self.gates])
         procedures = {p.code: p for p in self.procedures}
         calendars = {c.code for c in self.calendars}
         groups = {g.code for g in self.goods}
