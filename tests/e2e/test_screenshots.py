@@ -84,13 +84,42 @@ def test_the_board_full_of_trucks(browser: Browser, site: tuple[Demo, httpx.Clie
     assert _figure(page, '[data-figure^="queue-"]') > 0  # trucks waiting in the park
     assert _figure(page, '[data-figure^="crossed-"]') > 0  # and crossed this morning
     _shot(page, "board-vi", readme="board")
-    large = _page(browser, site, width=1920, height=1080)
-    large.goto("/board?screen=large")
-    _shot(large, "board-large-vi")
     chinese = _page(browser, site, "zh")
     chinese.goto("/board")
     assert chinese.locator("h1").inner_text() == "口岸实时情况"
     _shot(chinese, "board-zh", readme="board-zh")
+
+
+def test_the_display_board_fits_one_screen_and_turns_through_every_gate(
+        browser: Browser, site: tuple[Demo, httpx.Client]) -> None:
+    _demo, client = site
+    gates = set(re.findall(r'id="gate-([a-z-]+)"', client.get("/board").text))
+    large = _page(browser, site, width=1920, height=1080)
+    large.goto("/board?screen=large&every=1")
+    assert large.locator("header.top").count() == 0  # no header on the wall
+    seen: set[str] = set()
+    for _ in range(40):  # one screen a second: every gate comes round within seconds
+        assert large.evaluate("document.documentElement.scrollHeight") <= 1080
+        assert large.evaluate("document.documentElement.scrollWidth") <= 1920
+        seen |= set(large.locator("article.gate").evaluate_all("els => els.map(e => e.id)"))
+        if {f"gate-{g}" for g in gates} <= seen:
+            break
+        large.wait_for_timeout(250)
+    assert seen == {f"gate-{g}" for g in gates}
+    assert large.locator(".stale-warning").is_hidden()
+    _shot(large, "board-large-vi", readme="board-large")
+    for lang in ("vi", "zh"):  # the platform stops answering: the board says so
+        wall = _page(browser, site, lang, width=1920, height=1080)
+        wall.clock.install()
+        wall.goto("/board?screen=large")
+        wall.route("**/board/panel**", lambda route: route.abort())
+        wall.clock.fast_forward(59_000)
+        assert wall.locator(".stale-warning").is_hidden()
+        wall.clock.fast_forward(3_000)
+        wall.locator(".stale-warning").wait_for(state="visible")
+        said = wall.locator(".stale-warning").inner_text()
+        assert {"vi": "hơn một phút", "zh": "超过一分钟"}[lang] in said
+        _shot(wall, f"board-large-stale-{lang}")
 
 
 def test_the_portal_and_the_declaration_form(browser: Browser,

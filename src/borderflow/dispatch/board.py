@@ -40,13 +40,22 @@ class AreaFigure:
 
 @dataclass(frozen=True)
 class Closure:
-    """A closure in force at a gate, as the public reads it: the regulator's reason (free
-    text) and when it ends."""
+    """A closure or a pause in force at a gate, as the public reads it: the regulator's
+    reason (free text), the direction it stops (None: both) and when it ends."""
 
     kind: str
     direction: str | None
     reason: str
     ends_at: datetime
+
+    def stops(self, direction: str) -> bool:
+        return self.direction is None or self.direction == direction
+
+
+STOPS = ("closure", "pause")
+"""The controls that stop trucks being called to a gate: the board gives no wait for a
+direction they stop, and says until when instead."""
+DIRECTIONS = ("export", "import")
 
 
 @dataclass
@@ -69,6 +78,23 @@ class GateFigures:
     partner_counts: dict[str, int] = field(default_factory=dict)
     regulated: bool = True
     """Trucks for this gate wait in a staging area and are called (else they come straight)."""
+
+    @property
+    def stopped(self) -> list[str]:
+        """The directions a closure or pause in force stops."""
+        return [d for d in DIRECTIONS if any(c.stops(d) for c in self.closures)]
+
+    @property
+    def closed(self) -> bool:
+        """No truck is called in either direction: the board shows no estimated wait."""
+        return len(self.stopped) == len(DIRECTIONS)
+
+    @property
+    def reopens_at(self) -> datetime | None:
+        """When trucks are called again in some direction (the earliest end among the
+        stops of the direction that reopens first)."""
+        ends = [max(c.ends_at for c in self.closures if c.stops(d)) for d in self.stopped]
+        return min(ends) if ends else None
 
 
 @dataclass
@@ -112,7 +138,7 @@ def build(session: Session, network: Network, now: datetime) -> Board:
                               now)
     closures: dict[str, list[Closure]] = {}
     for c in controls.active(session, now):
-        if c.kind == "closure" and c.starts_at <= now:
+        if c.kind in STOPS and c.starts_at <= now:
             closures.setdefault(c.gate, []).append(
                 Closure(c.kind, c.direction, c.reason, c.ends_at))
     counts = partner.latest(session, network, now)
@@ -136,10 +162,11 @@ def _gate(g: Gate, network: Network, now: datetime,
                               around(now.astimezone(LOCAL_TZ).date())) if calendar else None
     wait = None
     estimates: list[timedelta] = []
-    regulated = any((g.code, d) in views for d in ("export", "import"))
-    for direction in ("export", "import"):
+    regulated = any((g.code, d) in views for d in DIRECTIONS)
+    stops = closures.get(g.code, [])
+    for direction in DIRECTIONS:
         view = views.get((g.code, direction))
-        if view is None:
+        if view is None or any(c.stops(direction) for c in stops):
             continue
         last = max(view.forecast.values(), default=None)
         if last is not None:

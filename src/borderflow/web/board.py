@@ -1,7 +1,11 @@
 """The public board of gates, yards and queue, and its large-screen mode for the park's
-display boards."""
+display boards: one 1920x1080 screen, no header, a few gates at a time, turning to the next
+gates every few seconds (each turn fetches fresh figures), with the time of the data and a
+warning when it is more than a minute old."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
@@ -13,21 +17,77 @@ from borderflow.web.pages import REFRESH_SECONDS, _context, templates
 
 router = APIRouter(include_in_schema=False)
 
+PER_SCREEN = 3
+"""Gates side by side on one display-board screen (1920 px wide)."""
+TURN_SECONDS = 10
+"""How long a display board shows one screen of gates before turning to the next."""
+STALE_SECONDS = 60
+"""A display board whose figures are older than this says so (the park's network or the
+platform is down): the page never fetched newer ones."""
+
+
+@dataclass(frozen=True)
+class Screen:
+    """Which gates a display board shows now, and how it turns."""
+
+    page: int
+    pages: int
+    per: int
+    every: int
+
+    @property
+    def next(self) -> int:
+        return (self.page + 1) % self.pages
+
+
+def _whole(raw: str | None, default: int, least: int, most: int) -> int:
+    """A display board's setting from its address; anything unreadable is the default (a
+    board on the wall has nobody to read an error)."""
+    try:
+        value = int(raw) if raw is not None else default
+    except ValueError:
+        return default
+    return min(max(value, least), most)
+
+
+def _screen(request: Request, gates: int) -> Screen:
+    q = request.query_params
+    per = _whole(q.get("per"), PER_SCREEN, 1, 6)
+    pages = max(1, -(-gates // per))
+    return Screen(page=_whole(q.get("page"), 0, 0, 10_000) % pages, pages=pages, per=per,
+                  every=_whole(q.get("every"), TURN_SECONDS, 1, 300))
+
+
+def _figures(ctx: Ctx, db: Db) -> board.Board:
+    now = ctx.clock.now()
+    return board.build(db, networks.in_force(db, now), now)
+
 
 @router.get("/board", response_class=HTMLResponse)
 def board_page(request: Request, ctx: Ctx, db: Db) -> Response:
-    """The public board: anyone, no login; ``?screen=large`` for the park's display boards."""
-    now = ctx.clock.now()
-    figures = board.build(db, networks.in_force(db, now), now)
+    """The public board: anyone, no login; ``?screen=large`` for the park's display boards
+    (``per`` gates a screen, a new screen ``every`` seconds)."""
+    figures = _figures(ctx, db)
+    if request.query_params.get("screen") == "large":
+        return _large(request, figures, "board_large.html")
     return templates.TemplateResponse(request, "board.html", _context(
-        request, board=figures, large=request.query_params.get("screen") == "large",
-        refresh=REFRESH_SECONDS))
+        request, board=figures, large=False, refresh=REFRESH_SECONDS))
 
 
 @router.get("/board/panel", response_class=HTMLResponse)
 def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
-    """The board's figures alone, for the page to refresh itself."""
-    now = ctx.clock.now()
-    figures = board.build(db, networks.in_force(db, now), now)
+    """The board's figures alone, for the page to refresh itself (the display board's next
+    screen with ``screen=large``)."""
+    figures = _figures(ctx, db)
+    if request.query_params.get("screen") == "large":
+        return _large(request, figures, "_board_large_panel.html")
     return templates.TemplateResponse(request, "_board_panel.html", _context(
         request, board=figures))
+
+
+def _large(request: Request, figures: board.Board, template: str) -> Response:
+    screen = _screen(request, len(figures.gates))
+    shown = figures.gates[screen.page * screen.per:(screen.page + 1) * screen.per]
+    return templates.TemplateResponse(request, template, _context(
+        request, board=figures, gates=shown, screen=screen, large=True,
+        stale_seconds=STALE_SECONDS))
