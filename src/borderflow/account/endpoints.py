@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
 from fastapi.security import OAuth2PasswordRequestForm
 
 from borderflow import audit
-from borderflow.account import service, throttle
+from borderflow.account import messages, password_reset, registration, service, throttle
 from borderflow.account.schemas import (
     AccountIn,
     AccountOut,
@@ -21,6 +21,15 @@ from borderflow.account.schemas import (
     AuditPage,
     EnterpriseIn,
     EnterpriseOut,
+    PasswordChanged,
+    PasswordChangeIn,
+    RefusalIn,
+    RegistrationAdminOut,
+    RegistrationIn,
+    RegistrationOut,
+    ResetCompleteIn,
+    ResetRequestedOut,
+    ResetRequestIn,
     TokenOut,
 )
 from borderflow.account.session_endpoints import router as sessions_router
@@ -28,7 +37,7 @@ from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.domain.access import Principal, Role
-from borderflow.errors import Unauthorized
+from borderflow.errors import Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
 
 router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
@@ -39,6 +48,20 @@ Admin = Annotated[Principal, Depends(require("account.manage"))]
 EnterpriseReader = Annotated[Principal, Depends(require("enterprise.read"))]
 EnterpriseAdmin = Annotated[Principal, Depends(require("enterprise.manage"))]
 Auditor = Annotated[Principal, Depends(require("audit.read"))]
+
+AWAITING = msg("your registration is waiting for an admin's confirmation; you will be told "
+               "by SMS")
+RESET_SENT = msg("if this username has an account with a phone, a code was sent to it by SMS; "
+                 "it is valid for 10 minutes")
+
+
+def sms_after_commit(request: Request, tasks: BackgroundTasks) -> None:
+    """Send the account SMS just written, once the request's transaction has committed (a
+    background task runs after the response)."""
+    channel = getattr(request.app.state, "notifiers", {}).get("sms")
+    ctx = request.app.state.ctx
+    gateway = getattr(channel, "gateway", None)
+    tasks.add_task(lambda: messages.send_pending(ctx.sessions, gateway, ctx.clock.now()))
 
 
 def _account_out(a: Any) -> dict[str, Any]:
@@ -67,6 +90,8 @@ def login(form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: Ctx, db: D
     except Unauthorized:
         db.commit()  # keep the audit row of the refusal
         throttle.login_failed(request, db, form.username)
+        if registration.awaiting(db, form.username, form.password):
+            raise Unauthorized(AWAITING) from None
         raise
     throttle.login_succeeded(request, form.username)
     return {"access_token": token, "token_type": "bearer", "expires_in": minutes * 60}
@@ -199,3 +224,121 @@ def put_enterprise(tax_code: str, body: EnterpriseIn, ctx: Ctx, db: Db, actor: E
     row = service.upsert_enterprise(db, tax_code, body.name, body.aeo, body.aeo_valid_until,
                                     actor=actor, now=ctx.clock.now())
     return idem.respond(EnterpriseOut.model_validate(row).model_dump(mode="json"))
+
+
+# --- accounts that serve themselves ---------------------------------------------------------
+
+
+@router.post("/registrations", response_model=RegistrationOut, status_code=202,
+             tags=["registrations"],
+             responses={422: {"model": ErrorResponse, "description": "A field is wrong (a bad "
+                              "or already registered tax code, a taken username, a weak "
+                              "password): each is named"},
+                        429: {"model": ErrorResponse, "description": "Too many registrations "
+                              "from this address"}},
+             summary="Register an enterprise (waits for an admin)",
+             description="The account is created when an admin confirms; the applicant is "
+             "told by SMS. Until then the username cannot log in.\n\n**Roles:** anyone, no "
+             "login needed.")
+def register(body: RegistrationIn, ctx: Ctx, db: Db, request: Request) -> dict[str, Any]:
+    throttle.spend(request, "register")
+    row = registration.register(db, registration.Application(**body.model_dump()),
+                                now=ctx.clock.now())
+    return RegistrationOut.model_validate(row).model_dump(mode="json")
+
+
+@router.get("/registrations", response_model=list[RegistrationAdminOut], tags=["registrations"],
+            summary="Enterprises' registrations",
+            description="Oldest first; `status` filters (default: those waiting)."
+            + roles_doc("account.manage"))
+def list_registrations(db: Db, _: Admin, status: Literal["pending", "confirmed", "refused",
+                       "all"] = "pending") -> list[dict[str, Any]]:
+    rows = registration.listed(db, None if status == "all" else status)
+    return [RegistrationAdminOut.model_validate(r).model_dump(mode="json") for r in rows]
+
+
+@router.post("/registrations/{registration_id}/confirm", response_model=RegistrationAdminOut,
+             tags=["registrations"],
+             responses={404: {"model": ErrorResponse},
+                        409: {"model": ErrorResponse, "description": "Already decided"}},
+             summary="Confirm a registration: the enterprise account is created",
+             description="Role `enterprise`, scoped to the registration's tax code; the "
+             "applicant is told by SMS." + roles_doc("account.manage"))
+def confirm_registration(registration_id: int, ctx: Ctx, db: Db, actor: Admin, request: Request,
+                         tasks: BackgroundTasks) -> dict[str, Any]:
+    registration.confirm(db, registration_id, actor=actor, now=ctx.clock.now())
+    sms_after_commit(request, tasks)
+    row = registration.get(db, registration_id)
+    return RegistrationAdminOut.model_validate(row).model_dump(mode="json")
+
+
+@router.post("/registrations/{registration_id}/refuse", response_model=RegistrationAdminOut,
+             tags=["registrations"],
+             responses={404: {"model": ErrorResponse},
+                        409: {"model": ErrorResponse, "description": "Already decided"}},
+             summary="Refuse a registration with a reason",
+             description="The applicant is told the reason by SMS."
+             + roles_doc("account.manage"))
+def refuse_registration(registration_id: int, body: RefusalIn, ctx: Ctx, db: Db, actor: Admin,
+                        request: Request, tasks: BackgroundTasks) -> dict[str, Any]:
+    row = registration.refuse(db, registration_id, body.reason, actor=actor,
+                              now=ctx.clock.now())
+    sms_after_commit(request, tasks)
+    return RegistrationAdminOut.model_validate(row).model_dump(mode="json")
+
+
+@router.post("/me/password", response_model=PasswordChanged, tags=["auth"],
+             responses={422: {"model": ErrorResponse, "description": "Wrong current password "
+                              "or a new one the policy refuses"}},
+             summary="Change your password",
+             description="Checks the current password and the policy; ends your browser "
+             "sessions and revokes every API token issued so far (this one too)."
+             + roles_doc("account.read_self"))
+def change_my_password(body: PasswordChangeIn, ctx: Ctx, db: Db, actor: Self,
+                       request: Request) -> dict[str, Any]:
+    assert actor.id is not None  # noqa: S101  (signed-in callers always have an id)
+    account = service.get_account(db, actor.id)
+    throttle.guard_login(request, account.username)
+    try:
+        ended = password_reset.change_password(db, account, body.current_password,
+                                               body.new_password, actor=actor,
+                                               now=ctx.clock.now())
+    except ValidationFailed as exc:
+        if any(f.field == "current_password" for f in exc.fields):
+            throttle.login_failed(request, db, account.username)
+        raise
+    return {"sessions": ended, "api_tokens": True}
+
+
+@router.post("/password-resets", response_model=ResetRequestedOut, status_code=202,
+             tags=["auth"],
+             responses={429: {"model": ErrorResponse, "description": "Too many codes asked"}},
+             summary="Ask for a password reset code by SMS",
+             description="The code goes to the account's phone, is valid 10 minutes and works "
+             "once. The answer is the same whether or not the username exists.\n\n"
+             "**Roles:** anyone, no login needed.")
+def request_password_reset(body: ResetRequestIn, ctx: Ctx, db: Db, request: Request,
+                           tasks: BackgroundTasks) -> dict[str, Any]:
+    throttle.spend(request, "reset_request", body.username)
+    password_reset.request_reset(db, body.username, now=ctx.clock.now())
+    sms_after_commit(request, tasks)
+    return {"message": str(RESET_SENT)}
+
+
+@router.post("/password-resets/complete", response_model=PasswordChanged, tags=["auth"],
+             responses={422: {"model": ErrorResponse, "description": "Wrong, used or expired "
+                              "code (field `code`), or a password the policy refuses"},
+                        429: {"model": ErrorResponse, "description": "Too many codes typed"}},
+             summary="Set a new password with the code of the SMS",
+             description="Ends every browser session and API token of the account. A code "
+             "stops working after a few wrong tries.\n\n**Roles:** anyone, no login needed.")
+def complete_password_reset(body: ResetCompleteIn, ctx: Ctx, db: Db,
+                            request: Request) -> dict[str, Any]:
+    throttle.spend(request, "reset_code")
+    try:
+        ended = password_reset.complete_reset(db, body.username, body.code, body.new_password,
+                                              now=ctx.clock.now())
+    except ValidationFailed:
+        db.commit()  # the wrong try stays counted
+        raise
+    return {"sessions": ended, "api_tokens": True}

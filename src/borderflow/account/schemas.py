@@ -121,3 +121,80 @@ class EnterpriseOut(BaseModel):
     aeo: bool
     aeo_valid_until: date | None
     updated_at: datetime
+
+
+# --- accounts that serve themselves ---------------------------------------------------------
+
+
+class RegistrationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enterprise_name: str = Field(max_length=200)
+    tax_code: str = Field(max_length=20, description="Vietnamese tax code (MST): 10 digits, "
+                          "or 10 and a 3-digit branch suffix; checked, and not registered yet.")
+    contact_name: str = Field(max_length=200, description="The person the account is for.")
+    phone: str = Field(max_length=30, description="Where the outcome is sent by SMS; national "
+                       "numbers are read as Vietnamese.")
+    username: str = Field(max_length=80)
+    password: str = Field(max_length=200, description="The platform's password policy: at "
+                          "least 12 characters, not a common password, not the username.")
+    language: Literal["vi", "en", "zh"] = Field(default="vi",
+                                                description="Language of the SMS.")
+
+
+class RegistrationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    status: Literal["pending", "confirmed", "refused"]
+    tax_code: str
+    enterprise_name: str
+    contact_name: str
+    username: str
+    created_at: datetime
+    decided_at: datetime | None
+    reason: str | None
+    account_id: int | None
+
+
+class RegistrationAdminOut(RegistrationOut):
+    phone: str
+    language: str
+    decided_by: str | None
+
+
+class RefusalIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(max_length=500, description="Why; sent to the applicant by SMS.")
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    current_password: str = Field(max_length=200)
+    new_password: str = Field(max_length=200)
+
+
+class PasswordChanged(BaseModel):
+    sessions: int = Field(description="Your browser sessions ended")
+    api_tokens: bool = Field(description="API tokens issued so far are revoked (this one "
+                             "too): log in again")
+
+
+class ResetRequestIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(max_length=80)
+
+
+class ResetRequestedOut(BaseModel):
+    message: str = Field(description="The same whether or not the username exists")
+
+
+class ResetCompleteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str = Field(max_length=80)
+    code: str = Field(max_length=20, description="The code of the SMS")
+    new_password: str = Field(max_length=200)

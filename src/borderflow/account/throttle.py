@@ -174,3 +174,36 @@ def login_succeeded(request: Request, username: str) -> None:
         throttle.succeeded(username, client_ip(request))
     except Exception as exc:
         log.error("login throttle store unavailable", error=type(exc).__name__)
+
+
+# --- accounts that serve themselves ---------------------------------------------------------
+
+SELF_SERVICE_LIMITS: dict[str, tuple[int, int]] = {
+    "register": (5, 60),          # registrations from one address an hour
+    "reset_request": (5, 60),     # codes asked for one username (and from one address) an hour
+    "reset_code": (10, 15),       # codes typed from one address (any username) in 15 minutes
+}
+"""How often, per moving window of minutes, a self-service action may be done: the limits
+against abuse (sending SMS to strangers, guessing codes, filling the admins' queue)."""
+
+
+def spend(request: Request, action: str, *keys: str) -> None:
+    """Count one ``action`` for each key (e.g. the address, the username); refuse (429 with
+    ``Retry-After``) a caller past its limit. Off when throttling is off."""
+    throttle = _throttle(request)
+    if throttle is None or not throttle.enabled:
+        return
+    amount, minutes = SELF_SERVICE_LIMITS[action]
+    item = RateLimitItemPerMinute(amount, minutes)
+    wait = 0
+    try:
+        counted = [f"ip:{client_ip(request)}", *(f"key:{k.strip().casefold()}" for k in keys)]
+        for key in counted:
+            if not throttle.limiter.hit(item, action, key):
+                wait = max(wait, retry_after(throttle.limiter, item, action, key))
+    except Exception as exc:  # the store is down: refuse rather than allow unlimited tries
+        log.error("self-service throttle store unavailable", error=type(exc).__name__)
+        raise Unavailable(msg("this is unavailable for a moment; try again")) from None
+    if wait:
+        raise TooManyRequests(msg("too many attempts; try again in {minutes} minutes",
+                                  minutes=max(1, -(-wait // 60))), wait)

@@ -928,3 +928,81 @@ class Bulletin(Base):
 
 
 # --- accounts that serve themselves (registration, password reset) ---
+
+
+class EnterpriseRegistration(Base):
+    """An enterprise's request for an account, waiting for an admin: the password is kept as
+    its Argon2 hash; a confirmation creates the account (``account_id``)."""
+
+    __tablename__ = "enterprise_registrations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tax_code: Mapped[str] = mapped_column(String(14), index=True)
+    enterprise_name: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(200))
+    phone: Mapped[str] = mapped_column(String(20))
+    username: Mapped[str] = mapped_column(String(80), index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    language: Mapped[str] = mapped_column(String(2))  # vi | en | zh
+    status: Mapped[str] = mapped_column(String(10), index=True)  # pending|confirmed|refused
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    decided_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="SET NULL"), nullable=True)
+
+
+class AccountContact(Base):
+    """A person's phone and language for the messages about their account (the password reset
+    code, the outcome of a registration)."""
+
+    __tablename__ = "account_contacts"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2))
+    team_tax_code: Mapped[str | None] = mapped_column(String(14), nullable=True, index=True)
+    """The enterprise whose team the person was added to (its users and drivers)."""
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PasswordResetCode(Base):
+    """A one-time code sent by SMS to reset a forgotten password: its Argon2 hash, valid ten
+    minutes, used once, a few wrong tries at most."""
+
+    __tablename__ = "password_reset_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"),
+                                            index=True)
+    code_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AccountMessage(Base):
+    """The outbox of SMS about accounts (not about a trip): written in the transaction of what
+    causes it, sent after commit, retried while pending."""
+
+    __tablename__ = "account_messages"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    account_id: Mapped[int | None] = mapped_column(
+        ForeignKey("accounts.id", ondelete="CASCADE"), nullable=True, index=True)
+    registration_id: Mapped[int | None] = mapped_column(
+        ForeignKey("enterprise_registrations.id", ondelete="CASCADE"), nullable=True)
+    phone: Mapped[str] = mapped_column(String(20))
+    language: Mapped[str] = mapped_column(String(2))
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(10))  # pending | sent | failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (Index("ix_account_messages_status", "status", "created_at"),)

@@ -9,11 +9,28 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow import audit
-from borderflow.account import second_factor, security, sessions, throttle
+from borderflow.account import (
+    password_reset,
+    registration,
+    second_factor,
+    security,
+    sessions,
+    throttle,
+)
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
-from borderflow.errors import N_, AppError, TooManyRequests, Unauthorized
+from borderflow.domain.values import parse_phone
+from borderflow.errors import (
+    N_,
+    AppError,
+    FieldError,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+    msg,
+    reason_of,
+)
 from borderflow.web import session
 from borderflow.web.pages import _local_path, formatter, home_of, login_first, render
 
@@ -24,7 +41,11 @@ router = APIRouter(include_in_schema=False)
 
 QR_TITLE = N_("QR code for the authenticator app")
 ENROLLED = N_("Second factor set up. Your other sessions were ended.")
-ACCOUNT_DONE = {"ended": N_("The session was ended."), "enrolled": ENROLLED}
+ACCOUNT_DONE = {"ended": N_("The session was ended."), "enrolled": ENROLLED,
+                "password": N_("Your password was changed. Your other sessions were ended."),
+                "phone": N_("Your phone number was saved.")}
+AWAITING = N_("Your registration is waiting for an admin's confirmation. You will be told by "
+              "SMS; you can log in once it is confirmed.")
 """``?done=`` after a form of the account page: what the page confirms."""
 
 
@@ -114,7 +135,9 @@ def _mine(request: Request, ctx: AppContext, db: Db) -> sessions.Found | Respons
 
 def _view(request: Request, ctx: AppContext, db: Db, found: sessions.Found, *,
           status: int = 200, notice: str | None = None, error: str | None = None,
-          recovery_codes: list[str] | None = None) -> Response:
+          recovery_codes: list[str] | None = None,
+          password_errors: dict[str, str] | None = None,
+          phone_error: str | None = None, phone: str | None = None) -> Response:
     account = found.account
     now = ctx.clock.now()
     enrolment = second_factor.pending(db, account)
@@ -127,7 +150,9 @@ def _view(request: Request, ctx: AppContext, db: Db, found: sessions.Found, *,
         enrolment=enrolment,
         qr=enrolment.qr_svg(formatter(request).gettext(QR_TITLE)) if enrolment else None,
         sessions=sessions.live_sessions(db, account.id, now=now), this=found.row.id,
-        notice=notice, error=error, recovery_codes=recovery_codes)
+        notice=notice, error=error, recovery_codes=recovery_codes,
+        password_errors=password_errors or {}, phone_error=phone_error,
+        contact=password_reset.contact_of(db, account.id), phone=phone)
 
 
 @router.get("/account", response_class=HTMLResponse)
@@ -235,8 +260,9 @@ def login(request: Request, ctx: Ctx, db: Db, username: Annotated[str, Form()],
                                         channel="web")
     except Unauthorized:
         throttle.login_failed(request, db, username)
+        waiting = registration.awaiting(db, username, password)
         return render(request, "login.html", status=401, next=next, username=username,
-                      error=fmt.gettext("Wrong username or password."))
+                      error=fmt.gettext(AWAITING if waiting else "Wrong username or password."))
     throttle.login_succeeded(request, username)
     return after_password(request, ctx, db, account, next)
 
@@ -261,3 +287,58 @@ def logout(request: Request, ctx: AppContext, db: Db) -> Response:
     response = RedirectResponse("/board", status_code=303)
     session.end(response, request)
     return response
+
+
+@router.post("/account/password", response_class=HTMLResponse)
+def change_password(request: Request, ctx: Ctx, db: Db,
+                    current_password: Annotated[str, Form(max_length=200)] = "",
+                    new_password: Annotated[str, Form(max_length=200)] = "",
+                    new_password_again: Annotated[str, Form(max_length=200)] = "",
+                    csrf: Annotated[str, Form()] = "") -> Response:
+    """The current password and the new one twice: the policy is checked, every other
+    session of the account and its API tokens end, this browser stays signed in."""
+    session.check_csrf(request, csrf)
+    found = _mine(request, ctx, db)
+    if isinstance(found, Response):
+        return found
+    fmt = formatter(request)
+    account = found.account
+    try:
+        throttle.guard_login(request, account.username)
+    except TooManyRequests as exc:
+        page = _view(request, ctx, db, found, status=429, error=fmt.error(exc))
+        page.headers["Retry-After"] = str(exc.retry_after_seconds)
+        return page
+    try:
+        if new_password != new_password_again:
+            raise ValidationFailed([FieldError("new_password_again",
+                                               msg("the two passwords differ"))])
+        password_reset.change_password(db, account, current_password, new_password,
+                                       actor=accounts.to_principal(account),
+                                       now=ctx.clock.now(), keep_session=found.row.id)
+    except ValidationFailed as exc:
+        if any(f.field == "current_password" for f in exc.fields):
+            throttle.login_failed(request, db, account.username)
+        return _view(request, ctx, db, found, status=422,
+                     password_errors=fmt.field_errors(exc.fields))
+    return RedirectResponse("/account?done=password#password", status_code=303)
+
+
+@router.post("/account/phone", response_class=HTMLResponse)
+def save_phone(request: Request, ctx: Ctx, db: Db,
+               phone: Annotated[str, Form(max_length=30)] = "",
+               csrf: Annotated[str, Form()] = "") -> Response:
+    """The phone a password reset code is sent to (and the page's language for its SMS)."""
+    session.check_csrf(request, csrf)
+    found = _mine(request, ctx, db)
+    if isinstance(found, Response):
+        return found
+    fmt = formatter(request)
+    try:
+        number = parse_phone(phone)
+    except ValueError as exc:
+        return _view(request, ctx, db, found, status=422, phone=phone,
+                     phone_error=fmt.message(reason_of(exc), "validation_failed"))
+    password_reset.set_contact(db, found.account, number, fmt.lang,
+                               actor=accounts.to_principal(found.account), now=ctx.clock.now())
+    return RedirectResponse("/account?done=phone#phone", status_code=303)

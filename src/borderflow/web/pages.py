@@ -60,6 +60,8 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/board", N_("Board"), None),
     ("/portal", N_("My declarations"), "enterprise"),
     ("/portal/declarations/new", N_("New declaration"), "enterprise"),
+    ("/portal/team", N_("My team"), "enterprise"),
+    ("/admin/registrations", N_("Registrations"), "account.manage"),
     ("/driver", N_("My trips"), "driver"),
     ("/officer", N_("Checkpoint"), "officer"),
     ("/console", N_("Control room"), "gate.control"),

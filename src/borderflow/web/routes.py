@@ -11,10 +11,13 @@ from borderflow.web import (
     driver,
     officer,
     pages,
+    password,
     portal,
     portal_forms,
+    register,
     reports,
     sim,
+    team,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -28,4 +31,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     reports.router,
     sim.router,
     account_page.router,
+    register.router,
+    password.router,
+    team.router,
 )
