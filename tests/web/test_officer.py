@@ -18,7 +18,7 @@ from fastapi.testclient import TestClient
 from borderflow.clock import FixedClock
 from borderflow.domain import labels
 from borderflow.network import service as networks
-from tests.conftest import PASSWORD
+from tests.conftest import NOW, PASSWORD
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf, _login, visible
 
@@ -56,7 +56,7 @@ def test_an_officer_finds_a_truck_records_a_hold_and_a_release_then_passes(
     no_reason = client.post(f"{url}?lang=en",
                             data={"csrf": token, "outcome": "hold", "note": "no CMR"})
     assert no_reason.status_code == 422
-    assert "Choose a reason." in no_reason.text  # next to the field, the page kept
+    assert "Choose a reason in “Hold because”." in no_reason.text  # the field named
     held = client.post(url, data={"csrf": token, "outcome": "hold", "reason_code":
                                   "documents-missing", "note": "no CMR"},
                        follow_redirects=False)
@@ -98,7 +98,7 @@ def test_a_refused_hold_is_shown_again_in_the_pages_language_with_the_note_kept(
     refused = client.post(url, data={"csrf": token, "outcome": "hold", "note": note})
     assert refused.status_code == 422
     page = refused.text
-    expected = {"vi": "Hãy chọn lý do.", "zh": "请选择原因。"}[lang]
+    expected = {"vi": "Hãy chọn lý do ở ô “Tạm giữ vì”.", "zh": "请在“暂扣原因”中选择原因。"}[lang]
     assert expected in page
     assert f'value="{note}"' in page  # the note is still in the field
     hold = re.search(r'<select id="hold-border_guard".*?</select>', page, re.S)
@@ -301,3 +301,193 @@ def test_the_checkpoint_screen_offers_camera_scanning_with_no_internet(
         "Apache License")
     vi = client.get("/officer", params={"lang": "vi"}).text
     assert "Scan with camera" not in vi  # translated
+
+
+# --- what the step checks, live changes, out-of-date actions -------------------------------------
+
+
+def _section(html: str, marker: str) -> str:
+    """The text a person reads from a marker to the end of its section (or block)."""
+    start = html.index(marker)
+    ends = [i for i in (html.find("</section>", start), html.find("</div>", start)) if i > 0]
+    return visible(f"<main>{html[start:min(ends)]}</main>")
+
+
+def _camera_read(client: TestClient, auth: Any, plate: str, confidence: float) -> None:
+    r = client.post("/api/v1/cameras", headers=auth("admin"),
+                    json={"code": "huu-nghi-in-9", "name": "Camera cổng vào Hữu Nghị",
+                          "gate": "huu-nghi", "checkpoint": "gate_in"})
+    assert r.status_code == 201, r.text
+    read = client.post("/api/v1/plate-reads", headers={"X-API-Key": r.json()["key"]},
+                       json={"camera": "huu-nghi-in-9", "plate": plate,
+                             "confidence": confidence,
+                             "time": NOW.isoformat()})
+    assert read.status_code == 201, read.text
+
+
+def test_the_officer_sees_every_fact_the_step_checks_in_the_pages_language(
+    client: TestClient, auth: Any
+) -> None:
+    ref = staged(client, auth, "29C-600.80", kind="fruit")
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    r = client.post(f"/api/v1/trips/{ref}/movements", headers=auth("borderguard"),
+                    json={"action": "enter", "area": "gate_area:huu-nghi"})
+    assert r.status_code == 200, r.text
+    _camera_read(client, auth, "29C-600.80", 0.62)
+    held = client.post(f"/api/v1/trips/{ref}/steps/border_guard", headers=auth("borderguard"),
+                       json={"outcome": "hold", "reason_code": "documents-missing",
+                             "note": "Thiếu trang 2 của CMR"})
+    assert held.status_code == 200, held.text
+    client.cookies.clear()
+    _login(client, "quarantine")
+    page = client.get(f"/officer/trips/{ref}", params={"lang": "vi"}).text
+    shown = visible(page)
+    # goods lines: HS code, description, quantity with its unit, weight and value (vi style)
+    assert "08109000" in shown
+    assert "Fresh dragon fruit" in shown
+    assert "1.200 thùng" in shown
+    assert "15.000" in shown
+    assert "21.000,50 US$" in shown
+    # the quarantine certificate, the vehicle, container, driver and enterprise
+    assert "KDTV-2026-001234" in shown
+    for kind, code in [("vehicle_type", "container_truck"), ("container", "40ft"),
+                       ("document_type", "vn_citizen_id"), ("quarantine_kind", "plant"),
+                       ("direction", "export")]:
+        assert labels.TABLES[kind][code].vi in shown, (kind, code)
+    assert "Nguyen Van Tai" in shown
+    assert "Cong ty TNHH Xuat nhap khau Demo" in shown
+    assert "0100109106" in shown
+    assert "Không phải doanh nghiệp ưu tiên (AEO)" in shown
+    assert "0010****2345" in shown  # quarantine officers see the driver's document masked
+    # the earlier hold with its reason, note, who and when
+    holds = _section(page, 'id="holds-h"')
+    assert _network_label(client, "reason", "documents-missing", "vi") in holds
+    assert "Thiếu trang 2 của CMR" in holds
+    assert "Border-guard officer" in holds
+    # the camera's read of the plate, waiting for review
+    reads = _section(page, 'id="reads-h"')
+    assert "Camera cổng vào Hữu Nghị" in reads
+    assert "62 %" in reads
+    assert labels.TABLES["status"]["review"].vi in reads
+    # the border guard (personal data) reads the document in full
+    client.cookies.clear()
+    _login(client, "borderguard")
+    assert "001089012345" in visible(client.get(f"/officer/trips/{ref}").text)
+
+
+def test_pass_hold_and_reject_are_apart_confirmed_and_no_reason_is_chosen_for_the_officer(
+    client: TestClient, auth: Any
+) -> None:
+    ref = _in_gate_area(client, auth, "29C-600.81")
+    _login(client, "borderguard")
+    page = client.get(f"/officer/trips/{ref}", params={"lang": "en"}).text
+    step = page[page.index('id="step-border_guard"'):]
+    step = step[:step.index("</article>")]
+    assert '<link rel="stylesheet" href="/static/officer.css">' in page
+    assert re.search(r'class="btn-pass"[^>]*>.*Pass', step)
+    assert "data-confirm" not in re.search(r'<button[^>]*btn-pass[^>]*>', step).group(0)  # type: ignore[union-attr]
+    for kind in ("hold", "reject"):
+        button = re.search(rf'<button[^>]*class="btn-{kind}"[^>]*>', step)
+        assert button
+        assert "data-confirm=" in button.group(0)
+        select = re.search(rf'<select id="{kind}-border_guard".*?</select>', step, re.S)
+        assert select
+        assert "selected" not in select.group(0)
+        assert re.search(r'<select[^>]*>\s*<option value="">', select.group(0))
+    # every action form carries the trip's version
+    version = client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()["version"]
+    assert step.count(f'name="version" value="{version}"') == 3
+    assert client.get("/static/officer.css").status_code == 200
+    assert client.get("/static/officer.js").status_code == 200
+    token = _csrf(client, f"/officer/trips/{ref}")
+    url = f"/officer/trips/{ref}/steps/border_guard?lang=en"
+    refused = client.post(url, data={"csrf": token, "outcome": "reject", "version": version,
+                                     "note": "seal broken"})
+    assert refused.status_code == 422
+    assert 'id="reject-border_guard-error">Choose a reason in “Reject because”.<' in \
+        refused.text
+    assert 'value="seal broken"' in refused.text
+    state = client.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
+    assert state["version"] == version  # nothing recorded
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_an_out_of_date_action_is_refused_with_the_fresh_state_and_nothing_recorded(
+    client: TestClient, auth: Any, lang: str
+) -> None:
+    ref = _in_gate_area(client, auth, f"29C-600.9{'12'[lang == 'zh']}")
+    _login(client, "borderguard")
+    page = client.get(f"/officer/trips/{ref}").text
+    seen = re.search(r'name="version" value="(\d+)"', page)
+    assert seen
+    token = _csrf(client, f"/officer/trips/{ref}")
+    # another officer holds and releases the step meanwhile: it is pending again, but the
+    # trip is not what this officer saw
+    for body in ({"outcome": "hold", "reason_code": "documents-missing", "note": "no CMR"},):
+        r = client.post(f"/api/v1/trips/{ref}/steps/border_guard", headers=auth("borderguard"),
+                        json=body)
+        assert r.status_code == 200, r.text
+    r = client.post(f"/api/v1/trips/{ref}/steps/border_guard/release",
+                    headers=auth("borderguard"), json={})
+    assert r.status_code == 200, r.text
+    before = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
+    late = client.post(f"/officer/trips/{ref}/steps/border_guard?lang={lang}",
+                       data={"csrf": token, "outcome": "pass", "version": seen.group(1)})
+    assert late.status_code == 409
+    expected = {"vi": "Một cán bộ khác đã thay đổi chuyến này",
+                "zh": "另一位官员在您打开后修改了此行程"}[lang]
+    assert expected in late.text
+    shown = visible(late.text)
+    alert = _section(late.text, 'id="form-error"')
+    for code in ("step.held", "step.released"):
+        assert getattr(labels.TABLES["event"][code], lang) in alert, code
+    assert "no CMR" in alert
+    assert _status_of(late.text, "border_guard") == "pending"  # the trip as it is now
+    fresh = re.search(r'name="version" value="(\d+)"', late.text)
+    assert fresh
+    assert int(fresh.group(1)) == int(seen.group(1)) + 2
+    after = client.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
+    assert len(after["entries"]) == len(before["entries"])  # nothing recorded
+    assert "reload" not in shown.lower()
+    # sent again from the fresh page, it is recorded
+    ok = client.post(f"/officer/trips/{ref}/steps/border_guard",
+                     data={"csrf": token, "outcome": "pass", "version": fresh.group(1)},
+                     follow_redirects=False)
+    assert ok.status_code == 303
+
+
+def test_the_live_part_shows_another_officers_change(client: TestClient, auth: Any) -> None:
+    ref = _in_gate_area(client, auth, "29C-600.95")
+    _login(client, "customs")
+    page = client.get(f"/officer/trips/{ref}", params={"lang": "en"}).text
+    poll = re.search(r'hx-get="(/officer/trips/[^"]+/live\?v=(\d+))" hx-trigger="every (\d+)s"',
+                     page)
+    assert poll
+    assert int(poll.group(3)) <= 10
+    live = markup.unescape(poll.group(1)) + "&lang=en"
+    quiet = client.get(live, headers={"HX-Request": "true"})
+    assert quiet.status_code == 200
+    assert "<html" not in quiet.text  # a fragment, swapped in place
+    assert "data-changed" not in quiet.text
+    assert _status_of(quiet.text, "border_guard") == "pending"
+    r = client.post(f"/api/v1/trips/{ref}/steps/border_guard", headers=auth("borderguard"),
+                    json={"outcome": "hold", "reason_code": "documents-missing",
+                          "note": "seal broken"})
+    assert r.status_code == 200, r.text
+    changed = client.get(live, headers={"HX-Request": "true"})
+    assert "data-changed" in changed.text
+    text = visible(f"<main>{changed.text}</main>")
+    assert "This trip changed after you opened it." in text
+    assert "Held · Border-guard inspection in/out of the gate · Documents missing" in text
+    assert "seal broken" in text
+    assert "Border-guard officer" in text
+    assert _status_of(changed.text, "border_guard") == "held"
+    assert f'hx-get="/officer/trips/{ref}/live?v={poll.group(2)}"' in changed.text
+    # the same readers as the page; a session that ended sends the whole page to the login
+    client.cookies.clear()
+    _login(client, "enterprise")
+    assert client.get(f"/officer/trips/{ref}/live").status_code == 403
+    client.cookies.clear()
+    gone = client.get(f"/officer/trips/{ref}/live", headers={"HX-Request": "true"},
+                      follow_redirects=False)
+    assert gone.headers["HX-Redirect"].startswith("/login?next=")
