@@ -3,7 +3,6 @@ receipts."""
 
 from __future__ import annotations
 
-import html
 from dataclasses import asdict
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,16 +11,28 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Form, Query, Request, Response, UploadFile
 from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
 
+from borderflow.account import service as accounts
+from borderflow.account import sessions
 from borderflow.api.bounds import Code, Instant
-from borderflow.api.deps import Ctx, Db, ReadDb, require, roles_doc
+from borderflow.api.context import AppContext
+from borderflow.api.deps import Authenticated, Ctx, Db, ReadDb, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.clock import LOCAL_TZ
-from borderflow.domain.access import Principal, Role
+from borderflow.domain.access import ANONYMOUS, Principal, Role, roles_for
 from borderflow.domain.fees import NoRate, assess
-from borderflow.errors import FieldError, NotFound, ValidationFailed, reason_of
-from borderflow.fees import invoices, payments, queries, receipts, reconcile, tariffs
+from borderflow.errors import (
+    AppError,
+    FieldError,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    ValidationFailed,
+    reason_of,
+)
+from borderflow.fees import invoices, payments, queries, receipts, reconcile, tariffs, tills
 from borderflow.fees.sandbox import STATEMENT_COLUMNS
 from borderflow.network import service as networks
 from borderflow.trip import service as trips
@@ -328,12 +339,50 @@ def _receipt(ctx: Ctx, db: Db, receipt: str, actor: Principal) -> receipts.Recei
     return queries.receipt(db, row, now=now, base_url=ctx.settings.public_base_url)
 
 
+SESSION_COOKIE = "bf_session"
+"""The browser session's cookie (``borderflow.web.session``): the receipt links of the pages
+open with it, for the same people as with an API token."""
+READER_ROLES = roles_for("invoice.read")
+
+
+def _session_principal(ctx: AppContext, token: str) -> Principal:
+    """The signed-in user of a browser session cookie (a session still at its second factor,
+    expired, idle or ended is nobody)."""
+    with ctx.read_sessions() as session:
+        found = sessions.find(session, token, now=ctx.clock.now())
+        if found is None or found.row.stage != "full":
+            return ANONYMOUS
+        return accounts.to_principal(found.account)
+
+
+async def receipt_reader(ctx: Ctx, request: Request, found: Authenticated) -> Principal:
+    """The caller of a receipt: an API token or key, else the signed-in browser session (the
+    owner's enterprise, the driver named on the trip, the officials and cashiers who may read
+    the invoice). The scope is the API's either way."""
+    if isinstance(found, Principal) and found.kind == "anonymous" \
+            and (token := request.cookies.get(SESSION_COOKIE)):
+        async with ctx.admission.enter(request, write=False):
+            found = await run_in_threadpool(_session_principal, ctx, token)
+    if isinstance(found, AppError):
+        raise found
+    if found.roles & READER_ROLES:
+        return found
+    if found.kind == "anonymous":
+        raise Unauthorized("log in to do this (Authorization: Bearer <token> or X-API-Key)")
+    raise Forbidden("your role may not do 'invoice.read'")
+
+
+ReceiptReader = Annotated[Principal, Depends(receipt_reader)]
+SESSION_DOC = (" Opens with an API token or key, or with the browser session of a signed-in "
+               "user (the receipt links of the web pages).")
+
+
 @router.get("/payments/{receipt}/receipt.pdf", response_class=Response,
             summary="The e-receipt of a payment, as PDF",
             description="In Vietnamese (default), Chinese or English (`lang`), with a QR code "
-            "to the public verification page." + roles_doc("invoice.read"),
+            "to the public verification page." + SESSION_DOC + roles_doc("invoice.read"),
             responses={200: {"content": {"application/pdf": {}}}})
-def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
+def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: ReceiptReader,
                 lang: receipts.Lang = "vi") -> Response:
     found = _receipt(ctx, db, receipt, actor)
     return Response(receipts.to_pdf(found, lang), media_type="application/pdf",
@@ -342,11 +391,13 @@ def receipt_pdf(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
 
 @router.get("/payments/{receipt}/receipt.html", response_class=HTMLResponse,
             summary="The e-receipt of a payment, as HTML",
-            description="In Vietnamese (default), Chinese or English (`lang`)."
+            description="In Vietnamese (default), Chinese or English (`lang`), laid out for an "
+            "A4 page (default) or an 80 mm thermal receipt printer (`layout=thermal`); the "
+            "page has a print button and prints in its layout." + SESSION_DOC
             + roles_doc("invoice.read"))
-def receipt_html(receipt: str, ctx: Ctx, db: Db, actor: InvoiceReader,
-                 lang: receipts.Lang = "vi") -> HTMLResponse:
-    return HTMLResponse(receipts.to_html(_receipt(ctx, db, receipt, actor), lang))
+def receipt_html(receipt: str, ctx: Ctx, db: Db, actor: ReceiptReader,
+                 lang: receipts.Lang = "vi", layout: receipts.Layout = "a4") -> HTMLResponse:
+    return HTMLResponse(receipts.to_html(_receipt(ctx, db, receipt, actor), lang, layout))
 
 
 @router.get("/receipts/{token}/verify", response_model=VerifiedOut,
@@ -363,25 +414,14 @@ verify_router = APIRouter(tags=["fees"])
 
 @verify_router.get("/verify/{token}", response_class=HTMLResponse, include_in_schema=False)
 def verify_page(token: str, ctx: Ctx, db: Db) -> HTMLResponse:
-    """Where a scanned receipt QR code lands."""
+    """Where a scanned receipt QR code lands: a page for a phone, in Vietnamese, Chinese and
+    English."""
     try:
-        view = receipts.public_view(queries.receipt_by_token(
-            db, token, now=ctx.clock.now(), base_url=ctx.settings.public_base_url))
+        found = queries.receipt_by_token(db, token, now=ctx.clock.now(),
+                                         base_url=ctx.settings.public_base_url)
     except NotFound:
-        return HTMLResponse("<!doctype html><meta charset='utf-8'><h1>Biên lai không tồn tại "
-                            "/ 收据不存在 / No such receipt</h1>", status_code=404)
-    status = receipts.STATUS.get(view["status"], (view["status"],) * 3)
-    e = html.escape
-    return HTMLResponse(
-        "<!doctype html><html><meta charset='utf-8'><title>Receipt</title>"
-        "<link rel='stylesheet' href='/static/plain.css'><body>"
-        f"<h1>{e(view['receipt'])}: {e(' / '.join(status))}</h1>"
-        f"<p>Số tiền / 金额 / Amount: {e(receipts.vnd(view['amount']))}</p>"
-        + (f"<p>Đã hoàn / 已退款 / Refunded: {e(receipts.vnd(view['refunded']))}</p>"
-           if view["refunded"] else "")
-        + f"<p>Cửa khẩu / 口岸 / Gate: {e(view['gate_name'])}</p>"
-        f"<p>Biển số / 车牌 / Plate: {e(view['plate'])}</p>"
-        f"<p>Thời gian / 时间 / Paid: {e(receipts.local_time(view['paid_at']))}</p></body></html>")
+        return HTMLResponse(receipts.verify_html(None), status_code=404)
+    return HTMLResponse(receipts.verify_html(found))
 
 
 # --- reconciliation and revenue ----------------------------------------------------------------
@@ -447,3 +487,76 @@ def daily_revenue(ctx: Ctx, db: Db, actor: RevenueReader,
     gates = actor.gate_scope if (Role.CASHIER in actor.roles and not actor.is_official) \
         else None
     return reconcile.daily_revenue(db, when, gates or None)
+
+
+# --- the cashier's till ---------------------------------------------------------------------
+
+TillCloser = Annotated[Principal, Depends(require("payment.record"))]
+Day = date
+"""A field called ``date`` hides the type in its class: this name does not."""
+
+
+class MethodTakingsOut(BaseModel):
+    count: int = Field(description="Payments recorded and not voided.")
+    total: int = Field(description="VND.")
+
+
+class TillClosingOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    expected_cash: int = Field(description="VND: the cash payments of the day, not voided.")
+    counted_cash: int = Field(description="VND: the cash the cashier counted.")
+    difference: int = Field(description="VND: counted less expected (negative: cash short).")
+    takings: dict[str, MethodTakingsOut] = Field(description="As they were at closing.")
+    note: str
+    closed_at: datetime
+
+
+class TillOut(BaseModel):
+    cashier: str
+    date: Day
+    takings: dict[str, MethodTakingsOut] = Field(
+        description="Per method (`cash`, `bank_transfer`): the payments the cashier recorded "
+        "that day (Lang Son time) and did not void.")
+    expected_cash: int = Field(description="VND.")
+    closed: bool
+    closing: TillClosingOut | None
+
+
+class TillCloseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    date: Day | None = Field(default=None, description="Lang Son date; default: today.")
+    counted_cash: int = Field(ge=0, le=10**12, description="VND counted in the till.")
+    note: str = Field(default="", max_length=2000)
+
+
+def _till_out(t: tills.Till) -> dict[str, Any]:
+    return {"cashier": t.cashier, "date": t.day, "takings": t.takings,
+            "expected_cash": t.expected_cash, "closed": t.closed,
+            "closing": TillClosingOut.model_validate(t.closing) if t.closing else None}
+
+
+@router.get("/tills", response_model=list[TillOut], summary="The tills of a day",
+            description="Each cashier's takings of a day (Lang Son date, default today) per "
+            "method, count and total of the counter payments they recorded and did not void, "
+            "and the till's closing if it is closed. A cashier sees their own till; officials "
+            "every cashier's." + roles_doc("revenue.read"))
+def list_tills(ctx: Ctx, db: Db, actor: RevenueReader,
+               day: Annotated[date | None, Query(alias="date")] = None
+               ) -> list[dict[str, Any]]:
+    when = day or tills.local_day(ctx.clock.now())
+    return [_till_out(t) for t in tills.tills(db, actor, when)]
+
+
+@router.post("/tills/close", response_model=TillOut, status_code=201,
+             summary="Close one's till for the day with the cash counted",
+             description="Stores the cash expected (the day's cash payments not voided), the "
+             "cash counted and the difference, with the takings per method. Once per cashier "
+             "and day: a second closing is a 409 (`till_closed`). Audited."
+             + roles_doc("payment.record"))
+def close_till(body: TillCloseIn, ctx: Ctx, db: Db, actor: TillCloser) -> dict[str, Any]:
+    now = ctx.clock.now()
+    when = body.date or tills.local_day(now)
+    tills.close(db, when, body.counted_cash, body.note, actor=actor, now=now)
+    return _till_out(tills.till(db, actor.username, when))

@@ -35,6 +35,8 @@ from borderflow.errors import NotFound, msg
 from borderflow.store.models import Invoice, Payment
 
 Lang = Literal["vi", "en", "zh"]
+Layout = Literal["a4", "thermal"]
+LAYOUTS: tuple[Layout, ...] = ("a4", "thermal")
 LANGS: tuple[Lang, ...] = ("vi", "en", "zh")
 BABEL_LOCALES: dict[Lang, str] = {"vi": "vi_VN", "en": "en_GB", "zh": "zh_Hans_CN"}
 
@@ -57,6 +59,11 @@ TEXTS: dict[str, tuple[str, str, str]] = {
     "time_zone": ("giờ Việt Nam", "Vietnam time", "越南时间"),
     "verify": ("Kiểm tra biên lai", "Verify this receipt", "验证收据"),
     "item": ("Khoản thu", "Item", "收费项目"),
+    "print": ("In biên lai", "Print", "打印收据"),
+    "a4": ("Khổ A4", "A4 page", "A4 纸"),
+    "thermal": ("Máy in nhiệt 80 mm", "80 mm thermal printer", "80 毫米热敏打印机"),
+    "pdf": ("Tải PDF", "Download PDF", "下载 PDF"),
+    "layouts": ("Khổ in", "Print layout", "打印版式"),
 }
 """The receipt's own words in vi, en and zh."""
 
@@ -183,8 +190,21 @@ def _fields(r: Receipt, lang: Lang) -> list[tuple[str, str]]:
     ]
 
 
-def to_html(r: Receipt, lang: Lang = "vi") -> str:
-    """The receipt as a web page in ``lang``."""
+def _tools(r: Receipt, lang: Lang, layout: Layout) -> str:
+    """The layout links (A4, 80 mm thermal), the PDF and the print button; hidden in print."""
+    e = html.escape
+    current = ' aria-current="true"'
+    links = "".join(
+        f'<a href="?lang={lang}&amp;layout={x}" data-layout="{x}"'
+        f'{current if x == layout else ""}>{e(text(x, lang))}</a>' for x in LAYOUTS)
+    return (f'<nav class="tools" aria-label="{e(text("layouts", lang))}">{links}'
+            f'<a href="receipt.pdf?lang={lang}">{e(text("pdf", lang))}</a>'
+            f'<button type="button" data-print>{e(text("print", lang))}</button></nav>')
+
+
+def to_html(r: Receipt, lang: Lang = "vi", layout: Layout = "a4") -> str:
+    """The receipt as a web page in ``lang``, laid out for an A4 page or an 80 mm thermal
+    roll (``layout``; the print style sheet follows it)."""
     e = html.escape
     facts = "".join(f"<tr><th scope='row'>{e(k)}</th><td>{e(v)}</td></tr>"
                     for k, v in _fields(r, lang))
@@ -195,18 +215,57 @@ def to_html(r: Receipt, lang: Lang = "vi") -> str:
     html_lang = {"vi": "vi", "en": "en", "zh": "zh-Hans"}[lang]
     return f"""<!doctype html>
 <html lang="{html_lang}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{e(text("receipt", lang))} {e(r.number)}</title>
-<link rel="stylesheet" href="/static/receipt.css"></head><body>
+<link rel="stylesheet" href="/static/receipt.css">
+<script src="/static/receipt.js" defer></script></head><body class="{layout}">
+{_tools(r, lang, layout)}
+<article class="receipt" data-receipt="{e(r.number)}" data-layout="{layout}">
 <h1>{e(text("title", lang))}</h1>
 <p>{e(text("fee", lang))}</p>
 <table>{facts}</table>
 <h2>{e(text("item", lang))}</h2>
 <table>{rows}</table>
-<p>{e(text("amount", lang))}: <b>{e(vnd(r.amount, lang))}</b></p>
+<p class="total">{e(text("amount", lang))}:
+<b data-amount="{r.amount}">{e(vnd(r.amount, lang))}</b></p>
 {refunded}
-<div>{_qr_svg(r.verify_url)}</div>
-<p>{e(text("verify", lang))}: <a href="{e(r.verify_url)}">{e(r.verify_url)}</a></p>
+<div class="qr">{_qr_svg(r.verify_url)}</div>
+<p class="url">{e(text("verify", lang))}: <a href="{e(r.verify_url)}">{e(r.verify_url)}</a></p>
+</article>
 </body></html>"""
+
+
+def verify_html(r: Receipt | None) -> str:
+    """The public check of a receipt (where its QR code lands), in Vietnamese, Chinese and
+    English one under the other, for a phone: only what proves the receipt (``public_view``),
+    or that there is no such receipt."""
+    e = html.escape
+    head = ("<!doctype html><html lang='vi'><head><meta charset='utf-8'>"
+            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+            "<title>Biên lai / 收据 / Receipt</title>"
+            "<link rel='stylesheet' href='/static/receipt.css'></head><body>"
+            "<main class='check'>")
+    if r is None:
+        return (head + "<h1>Biên lai không tồn tại / <span lang='zh-Hans'>收据不存在</span> / "
+                "<span lang='en'>No such receipt</span></h1></main></body></html>")
+    view = public_view(r)
+    status = STATUS.get(view["status"], (view["status"],) * 3)
+    gate = " / ".join(dict.fromkeys((r.gate_name("vi"), r.gate_name("zh"))))
+
+    def item(key: str, value: str) -> str:
+        vi, en, zh = TEXTS[key]
+        return (f"<dt>{e(vi)} / <span lang='zh-Hans'>{e(zh)}</span> / <span lang='en'>"
+                f"{e(en)}</span></dt><dd>{e(value)}</dd>")
+
+    facts = [item("amount", vnd(view["amount"]))]
+    if view["refunded"]:
+        facts.append(item("refunded", vnd(view["refunded"])))
+    facts += [item("gate", gate), item("plate", view["plate"]),
+              item("paid", f"{local_time(view['paid_at'])} ({TEXTS['time_zone'][0]})")]
+    return (head + f"<h1 class='status-{e(view['status'])}'>{e(view['receipt'])}: "
+            f"{e(status[0])} / <span lang='zh-Hans'>{e(status[1])}</span> / "
+            f"<span lang='en'>{e(status[2])}</span></h1><dl>{''.join(facts)}</dl>"
+            "</main></body></html>")
 
 
 def to_pdf(r: Receipt, lang: Lang = "vi") -> bytes:

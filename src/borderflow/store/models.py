@@ -927,6 +927,29 @@ class Bulletin(Base):
 # --- the cashier desk (till closings) ---
 
 
+class TillClosing(Base):
+    """A cashier's till closed for a day (Lang Son date): the cash the payments recorded say
+    should be there, the cash counted, and the difference (counted less expected); the day's
+    takings per method as they were at closing. One per cashier and day; never edited."""
+
+    __tablename__ = "till_closings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    cashier: Mapped[str] = mapped_column(String(80))
+    day: Mapped[date] = mapped_column(Date)
+    expected_cash: Mapped[int] = mapped_column(BigInteger)
+    counted_cash: Mapped[int] = mapped_column(BigInteger)
+    difference: Mapped[int] = mapped_column(BigInteger)
+    takings: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    note: Mapped[str] = mapped_column(Text, default="")
+    closed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (
+        UniqueConstraint("cashier", "day", name="uq_till_closings_cashier_day"),
+        CheckConstraint("counted_cash >= 0", name="counted_cash_not_negative"),
+    )
+
+
 # --- accounts that serve themselves (registration, password reset) ---
 
 

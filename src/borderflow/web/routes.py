@@ -7,6 +7,7 @@ from fastapi import APIRouter
 from borderflow.web import (
     account_page,
     board,
+    cashier,
     control_room,
     driver,
     officer,
