@@ -5,12 +5,27 @@ fee is paid online through the gateway; another enterprise's trips stay out."""
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
 from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
+import segno
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
+from borderflow.config import DEFAULT_NETWORK_FILE
+from borderflow.declaration import service as declarations
+from borderflow.declaration.schemas import DeclarationIn
+from borderflow.domain.access import SYSTEM
+from borderflow.network import service as networks
+from borderflow.network.holidays import around
+from borderflow.store.models import Trip
+from borderflow.store.session import make_engine, make_session_factory
+from borderflow.trip import service as trips
+from tests import factories
+from tests.conftest import NOW, TODAY, Peek
+from tests.factories import ENTERPRISE_TAX, OTHER_TAX
 from tests.web.test_driver import _csrf, _login
 
 GOOD = {
@@ -525,3 +540,212 @@ def test_gates_and_dates_are_offered_where_they_can_be_valid(client: TestClient)
     assert '<script src="/static/portal.js" defer></script>' in form
     assert "BarcodeDetector" not in client.get("/static/portal.js").text
     assert client.get("/static/portal.js").status_code == 200
+
+
+# --- the list of trips: search, paging, sorting; the trip page ---------------------------------
+
+
+def _open_days(first: date, count: int) -> list[date]:
+    """The next ``count`` days from ``first`` on which the Huu Nghi gate works."""
+    network = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
+    gate = network.gate("huu-nghi")
+    assert gate is not None
+    calendar = network.calendar(gate.calendar)
+    assert calendar is not None
+    holidays = around(TODAY)
+    found: list[date] = []
+    day = first
+    while len(found) < count:
+        if not calendar.hours_on(day, holidays).is_closed:
+            found.append(day)
+        day += timedelta(days=1)
+    return found
+
+
+OPEN_DAYS = _open_days(TODAY + timedelta(days=2), 20)
+
+
+def make_trips(url: str, count: int, *, tax: str = ENTERPRISE_TAX, first: int = 0,
+               days: int = 10) -> list[tuple[str, str, str]]:
+    """``count`` one-truck declarations made through the declaration service (quick: no page,
+    no HTTP), plates 29C-5xx.yy from number ``first`` on, spread over ``days`` open days
+    from the day after tomorrow; (trip reference, plate, ISO day) of each, in order."""
+    engine = make_engine(url)
+    made: list[tuple[str, str, str]] = []
+    with make_session_factory(engine)() as s:
+        _, network = networks.network_at(s, NOW)
+        holidays = around(TODAY)
+        for i in range(first, first + count):
+            plate = f"29C-{500 + i // 100:03d}.{i % 100:02d}"
+            body = factories.declaration(
+                enterprise={"tax_code": tax, "name": f"Enterprise {tax}"},
+                requested_date=OPEN_DAYS[i % days].isoformat())
+            body["vehicles"][0]["plate"] = plate
+            decl = declarations.create(s, DeclarationIn.model_validate(body), actor=SYSTEM,
+                                       now=NOW + timedelta(seconds=i), network=network,
+                                       holidays=holidays)
+            made.append((f"{decl.reference}-1", plate, decl.requested_date.isoformat()))
+        s.commit()
+    engine.dispose()
+    return made
+
+
+def _listed(html: str) -> list[str]:
+    """The trip references of a list page, in the order shown."""
+    return re.findall(r'<tr id="trip-(BF-[0-9A-Z-]+)"', html)
+
+
+def _count(html: str) -> str:
+    found = re.search(r'id="trip-count">([^<]*)<', html)
+    return unescape(found.group(1)).strip() if found else ""
+
+
+def test_the_list_finds_a_trip_by_plate_reference_status_and_day(
+    client: TestClient, settings: Any
+) -> None:
+    mine = make_trips(settings.database_url, 30)
+    theirs = make_trips(settings.database_url, 2, tax=OTHER_TAX, first=7)  # same plates as 7, 8
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as s:  # one of mine cancelled
+        row = s.scalars(select(Trip).where(Trip.reference == mine[3][0])).one()
+        trips.cancel_trip(s, row, "no longer needed", actor=SYSTEM, now=NOW)
+        s.commit()
+    engine.dispose()
+    _login(client, "enterprise")
+    ref, plate, _day = mine[7]
+    for typed in (plate, plate.replace("-", " ").replace(".", "").lower(), "500.07"):
+        assert _listed(client.get("/portal", params={"q": typed}).text) == [ref], typed
+    assert _listed(client.get("/portal", params={"q": ref}).text) == [ref]
+    declaration = ref.rsplit("-", 1)[0]
+    assert _listed(client.get("/portal", params={"q": declaration}).text) == [ref]
+    assert _listed(client.get("/portal", params={"q": theirs[0][0]}).text) == []
+    assert _listed(client.get("/portal", params={"status": "cancelled"}).text) == [mine[3][0]]
+    # a day range typed the Vietnamese way (day/month/year), both ends included
+    first, last = OPEN_DAYS[2], OPEN_DAYS[3]
+    page = client.get("/portal", params={"lang": "vi", "from": f"{first.day}/{first.month}/"
+                                         f"{first.year}", "to": f"{last:%d/%m/%Y}"}).text
+    wanted = {r for r, _p, d in mine if d in (first.isoformat(), last.isoformat())}
+    assert set(_listed(page)) == wanted
+    assert len(wanted) == 6
+    assert _count(page) == "Chuyến 1–6 trong tổng số 6 chuyến"
+    assert f'value="{first.day}/{first.month}/{first.year}"' in page  # what was typed is kept
+    # combined: a plate within the range, nothing outside it
+    assert _listed(client.get("/portal", params={"q": plate, "from": last.isoformat(),
+                                                 "to": last.isoformat()}).text) == []
+
+
+def test_the_list_pages_by_25_and_sorts_in_the_query_string(
+    client: TestClient, settings: Any
+) -> None:
+    mine = make_trips(settings.database_url, 30)
+    _login(client, "enterprise")
+    first = client.get("/portal", params={"lang": "vi"}).text
+    shown = _listed(first)
+    assert len(shown) == 25
+    assert _count(first) == "Chuyến 1–25 trong tổng số 30 chuyến"
+    assert "Trang 1/2" in first
+    # newest day first, then the latest declared
+    order = {r: (d, i) for i, (r, _p, d) in enumerate(mine)}
+    assert shown == sorted(shown, key=lambda r: order[r], reverse=True)
+    second = client.get("/portal", params={"page": "2"}).text
+    assert len(_listed(second)) == 5
+    assert set(_listed(second)).isdisjoint(shown)
+    assert 'rel="prev"' in second
+    assert 'rel="next"' not in second
+    assert client.get("/portal", params={"page": "9"}).text.count('<tr id="trip-') == 5
+    # sorted by reference, ascending; the page links keep the sort and the search
+    by_ref = client.get("/portal", params={"sort": "reference", "order": "asc"}).text
+    assert _listed(by_ref) == sorted(r for r, _p, _d in mine)[:25]
+    assert 'href="/portal?sort=reference&amp;order=asc&amp;page=2"' in by_ref
+    assert 'aria-sort="ascending"><a href="/portal?sort=reference&amp;order=desc"' in by_ref
+    oldest = client.get("/portal", params={"sort": "date", "order": "asc"}).text
+    assert _listed(oldest)[0] == mine[0][0]
+    searched = client.get("/portal", params={"q": "29C-500", "sort": "reference"}).text
+    assert "q=29C-500" in searched.split('class="pager"')[1]
+
+
+def test_another_enterprises_trip_never_appears_and_its_page_is_refused(
+    client: TestClient, settings: Any
+) -> None:
+    mine = make_trips(settings.database_url, 3)
+    theirs = make_trips(settings.database_url, 3, tax=OTHER_TAX)  # the same plates
+    _login(client, "enterprise")
+    everything = set(_listed(client.get("/portal", params={"sort": "status"}).text))
+    assert everything == {r for r, _p, _d in mine}
+    for ref, plate, _day in theirs:
+        assert _listed(client.get("/portal", params={"q": plate}).text) != [ref]
+        assert _listed(client.get("/portal", params={"q": ref}).text) == []
+        refused = client.get(f"/portal/trips/{ref}", params={"lang": "vi"})
+        assert refused.status_code == 404
+        assert ref not in _listed(refused.text)
+        assert 'class="alert" role="alert">' in refused.text
+
+
+def test_a_search_that_cannot_be_read_is_named_in_vietnamese(client: TestClient) -> None:
+    _login(client, "enterprise")
+    bad = client.get("/portal", params={"lang": "vi", "from": "31/02/2026", "to": "hôm qua",
+                                        "status": "flying", "q": "29C"})
+    assert bad.status_code == 422
+    page = unescape(bad.text)
+    assert "Không đọc được điều kiện tìm:" in page
+    assert 'id="from-error">“31/02/2026” không phải là ngày; hãy viết như 23/11/2026<' in page
+    assert 'id="to-error">“hôm qua” không phải là ngày' in page
+    assert 'id="status-error">“flying” không phải là trạng thái của chuyến xe' in page
+    assert 'value="31/02/2026"' in page
+    assert 'value="29C"' in page
+    assert 'aria-invalid="true" aria-describedby="from-error"' in page
+    backwards = client.get("/portal", params={"lang": "vi", "from": "2026-11-30",
+                                              "to": "25/11/2026"})
+    assert backwards.status_code == 422
+    assert "“Đến ngày” ở trước “Từ ngày”." in unescape(backwards.text)
+    chinese = client.get("/portal", params={"lang": "zh", "from": "2026/11/25"})
+    assert chinese.status_code == 200  # the Chinese order: year/month/day
+
+
+def test_the_trip_page_has_the_declaration_the_gate_code_the_slot_and_the_receipts(
+    client: TestClient, auth: Any, db: Peek
+) -> None:
+    _login(client, "enterprise")
+    reference = _declared(client, "29C-800.31")
+    trip = f"{reference}-1"
+    booked = client.post(f"/api/v1/trips/{trip}/booking", headers=auth("enterprise"),
+                         json={"slot_start": "2026-11-23T09:00:00+07:00"})
+    assert booked.status_code in (200, 201), booked.text
+    invoice = client.get(f"/api/v1/trips/{trip}/invoice", headers=auth("enterprise")).json()
+    paid = client.post(f"/api/v1/invoices/{invoice['number']}/payments",
+                       json={"method": "cash", "amount": invoice["due"]},
+                       headers=auth("cashier"))
+    assert paid.status_code == 201, paid.text
+    receipt = paid.json()["receipt_number"]
+    page = client.get(f"/portal/trips/{trip}", params={"lang": "vi"})
+    assert page.status_code == 200
+    html = unescape(page.text)
+    # the declaration: goods line with its HS code, figures the Vietnamese way
+    hs = re.findall(r'data-hs="([^"]+)"', html)
+    assert [h.replace(".", "")[:6] for h in hs] == ["081090"]
+    assert "Fresh dragon fruit" in html
+    assert re.search(r">1\.200 [^<]+</td>", html)  # quantity, with its unit's label
+    assert ">15.000</td>" in html  # net weight, kg
+    assert "21.000,00" in html  # value in USD
+    # the vehicle and its driver, the certificate, the gate, direction and day
+    assert "29C-800.31" in html
+    assert "Xe tải đông lạnh" in html
+    assert "Nguyen Van Tai" in html
+    assert "001089012345" in html
+    assert "+84912345678" in html
+    assert "KDTV-2026-001234" in html
+    assert 'data-direction="export">Xuất khẩu<' in html
+    assert '<time datetime="2026-11-23">' in html
+    # the QR code holds the trip's reference, which the officers' search reads
+    expected = segno.make(trip, error="m").svg_inline(scale=1, border=4, omitsize=True,
+                                                      light="#fff",
+                                                      title="Mã QR của chuyến xe, xuất trình "
+                                                            "tại cửa khẩu")
+    assert expected in html
+    # the slot booked, the fee and the receipt of the payment
+    assert re.search(r'id="booked-slot">[^<]*09:00–09:30<', html)
+    assert f'href="/api/v1/payments/{receipt}/receipt.html"' in html
+    assert f'href="/api/v1/payments/{receipt}/receipt.pdf"' in html
+    assert 'data-invoice-status="paid"' in html
+    assert "Tiền mặt" in html  # the method's label
+    assert db.scalar(select(Trip.status).where(Trip.reference == trip)) == "declared"

@@ -1,17 +1,107 @@
-"""Lists of trips the pages read: an enterprise's latest trips, a driver's trips under way.
-Read models only; the pages shape them."""
+"""Lists of trips the pages read: an enterprise's trips found by plate, reference, status and
+day (a page of them and their count), its latest trips, a driver's trips under way, the code
+a trip shows at the gate. Read models only; the pages shape them."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import re
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import segno
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
-from borderflow.domain.trip import TERMINAL
+from borderflow.domain.trip import STATUSES, TERMINAL
+from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import AppError
-from borderflow.store.models import Trip
+from borderflow.store.models import Declaration, Trip
 from borderflow.trip import service as trips
+
+SORTS = ("date", "reference", "status")
+"""What a list of trips may be sorted by: the trip's day (the declaration's requested date),
+its reference, its status in the order a trip goes through them."""
+_REFERENCE = re.compile(r"BF-[0-9A-Z]{4}-[0-9A-Z]{4}(?:-\d+)?", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class TripFilter:
+    """Which trips a list shows and in which order (every field optional)."""
+
+    text: str = ""
+    """A plate (any spelling, or part of it) or a trip or declaration reference."""
+    status: str | None = None
+    since: date | None = None
+    """First day (the trip's requested date), inclusive."""
+    until: date | None = None
+    """Last day, inclusive."""
+    sort: str = "date"
+    descending: bool = True
+
+
+def _text_clause(text: str) -> ColumnElement[bool] | None:
+    text = text.strip()
+    if not text:
+        return None
+    ref = _REFERENCE.search(text)
+    if ref:
+        found = ref.group(0).upper()
+        return (Trip.reference == found if found.count("-") == 3
+                else Trip.reference.like(f"{found}-%"))
+    try:
+        key = parse_plate(text).key
+    except ValueError:
+        key = plate_key(text)
+    if not key:
+        return None
+    return or_(Trip.plate_key.contains(key, autoescape=True),
+               Trip.reference.contains(text.upper(), autoescape=True))
+
+
+def _filtered(actor: Principal, network: Network | None, f: TripFilter) -> Select[Any]:
+    query = select(Trip).join(Declaration, Declaration.id == Trip.declaration_id) \
+        .where(trips.scope_clause(actor, network))
+    found = _text_clause(f.text)
+    if found is not None:
+        query = query.where(found)
+    if f.status:
+        query = query.where(Trip.status == f.status)
+    if f.since:
+        query = query.where(Declaration.requested_date >= f.since)
+    if f.until:
+        query = query.where(Declaration.requested_date <= f.until)
+    return query
+
+
+def page_in_scope(session: Session, actor: Principal, network: Network | None, f: TripFilter,
+                  *, page: int, size: int) -> tuple[list[tuple[Trip, date]], int]:
+    """One page of the caller's trips (an enterprise its own) that the filter finds, each with
+    its day, and how many there are in all: two queries, whatever the number of trips."""
+    query = _filtered(actor, network, f)
+    total = session.scalar(select(func.count()).select_from(
+        query.with_only_columns(Trip.id).order_by(None).subquery())) or 0
+    lifecycle = case({s: i for i, s in enumerate(STATUSES)}, value=Trip.status, else_=99)
+    keys: dict[str, tuple[Any, ...]] = {
+        "date": (Declaration.requested_date, Trip.created_at, Trip.reference),
+        "reference": (Trip.reference,),
+        "status": (lifecycle, Declaration.requested_date, Trip.reference),
+    }
+    order = [k.desc() if f.descending else k.asc() for k in keys.get(f.sort, keys["date"])]
+    rows = session.execute(query.add_columns(Declaration.requested_date).order_by(*order)
+                           .offset(max(page - 1, 0) * size).limit(size)).all()
+    return [(row[0], row[1]) for row in rows], total
+
+
+def gate_code_svg(row: Trip, title: str) -> str:
+    """The code a trip shows at the gate, as an inline SVG QR code (drawn here, nothing
+    fetched): the trip's reference, which the officers' and cashiers' search fields and
+    scanners read."""
+    qr = segno.make(row.reference, error="m")
+    svg: str = qr.svg_inline(scale=1, border=4, title=title, omitsize=True, light="#fff")
+    return svg
 
 
 def latest_in_scope(session: Session, actor: Principal, network: Network | None,
