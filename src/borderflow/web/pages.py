@@ -64,6 +64,7 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/admin/registrations", N_("Registrations"), "account.manage"),
     ("/driver", N_("My trips"), "driver"),
     ("/officer", N_("Checkpoint"), "officer"),
+    ("/yard", N_("Yard"), "trip.move"),
     ("/cashier", N_("Cashier desk"), "payment.record"),
     ("/console", N_("Control room"), "gate.control"),
     ("/reports", N_("Reports"), "statistics.read"),

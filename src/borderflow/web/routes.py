@@ -19,6 +19,7 @@ from borderflow.web import (
     reports,
     sim,
     team,
+    yard,
 )
 
 ROUTERS: tuple[APIRouter, ...] = (
@@ -35,4 +36,5 @@ ROUTERS: tuple[APIRouter, ...] = (
     register.router,
     password.router,
     team.router,
+    yard.router,
 )
