@@ -5,7 +5,7 @@ capacities follow) and is followed by a dispatcher cycle."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
@@ -16,10 +16,12 @@ from borderflow import audit
 from borderflow.booking import service as bookings
 from borderflow.dispatch import service as dispatcher
 from borderflow.domain import booking as booking_rules
+from borderflow.domain import notify as notices
 from borderflow.domain import trip as domain
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, NotFound, ValidationFailed, msg
+from borderflow.notify import outbox
 from borderflow.store.models import Booking, GateControl, GateSlot, Trip
 from borderflow.trip import service as trips
 
@@ -31,6 +33,39 @@ class ControlEffects:
     bookings_released: list[str]
     trips_recalled: list[str]
     cycle: dispatcher.CycleReport
+    trips_told: list[str] = field(default_factory=list)
+    """Waiting trucks told that their expected call moved (each once per control)."""
+
+
+Expected = dict[str, tuple[str, str, datetime | None, datetime | None]]
+"""Waiting trucks by trip id: gate, direction, booked slot, expected call."""
+
+
+def _expected(session: Session, network: Network, gate: str, now: datetime) -> Expected:
+    return {w.trip_id: (w.gate, w.direction, w.booked_slot, at)
+            for w, at in dispatcher.expected_calls(session, network, now, gate)}
+
+
+def _as_told(c: GateControl) -> notices.Control:
+    return notices.Control(c.id, c.gate, c.direction, c.kind, c.reason, c.ends_at)
+
+
+def _tell_waiting(session: Session, network: Network, control: GateControl, before: Expected,
+                  told: set[str], now: datetime) -> list[str]:
+    """Tell the trucks that waited for the gate that their expected call moved (the rule:
+    :func:`borderflow.domain.notify.affected_by_control`)."""
+    after = _expected(session, network, control.gate, now)
+    queued = [notices.Queued(trip_id, gate, direction, was,
+                             after[trip_id][3] if trip_id in after else None, slot)
+              for trip_id, (gate, direction, slot, was) in before.items()]
+    out = []
+    for q in notices.affected_by_control(_as_told(control), queued, told):
+        row = session.get(Trip, q.trip_id)
+        if row is None or row.status != "at_staging" or row.gate != control.gate:
+            continue
+        if outbox.enqueue_control(session, row, _as_told(control), q, now=now):
+            out.append(row.reference)
+    return out
 
 
 def _snapshot(c: GateControl) -> dict[str, object]:
@@ -47,8 +82,10 @@ def _directions(network: Network, gate: str, direction: str | None) -> list[str]
 
 
 def _apply(session: Session, network: Network, control: GateControl, *, actor: Principal,
-           now: datetime) -> ControlEffects:
-    """Bring slots, bookings and called trucks in line with the controls now in force."""
+           now: datetime, before: Expected | None = None) -> ControlEffects:
+    """Bring slots, bookings and called trucks in line with the controls now in force; with
+    ``before`` (the waiting trucks' expected calls before the control), tell those whose call
+    it moved."""
     released: list[str] = []
     recalled: list[str] = []
     for direction in _directions(network, control.gate, control.direction):
@@ -81,11 +118,18 @@ def _apply(session: Session, network: Network, control: GateControl, *, actor: P
                 Trip.gate == control.gate, Trip.flow == direction, Trip.status == "called")):
             trips.append_event(session, row, domain.Event(
                 "trip.recalled", now, actor.username,
-                {"reason": f"gate {control.gate} {control.kind}: {control.reason}"}),
+                {"reason": control.reason, "control": control.id,
+                 "control_kind": control.kind, "until": control.ends_at.isoformat()}),
                 actor=actor, source="regulator", now=now)
             recalled.append(row.reference)
     cycle = dispatcher.run_cycle(session, network, now)
-    return ControlEffects(released, recalled, cycle)
+    effects = ControlEffects(released, recalled, cycle)
+    if before:
+        told = {r.id for r in session.scalars(select(Trip).where(Trip.reference.in_(
+            recalled + [c["trip"] for c in cycle.called]
+            + [r["trip"] for r in cycle.rerouted])))}
+        effects.trips_told = _tell_waiting(session, network, control, before, told, now)
+    return effects
 
 
 def create(session: Session, network: Network, *, gate: str, direction: str | None, kind: Kind,
@@ -113,6 +157,7 @@ def create(session: Session, network: Network, *, gate: str, direction: str | No
         errors.append(FieldError("reason", msg("say why (at least 3 characters)")))
     if errors:
         raise ValidationFailed(errors)
+    before = _expected(session, network, gate, now)
     control = GateControl(gate=gate, direction=direction, kind=kind,
                           vehicles_per_hour=vehicles_per_hour, starts_at=starts_at,
                           ends_at=ends_at, reason=reason.strip(), created_by=actor.username,
@@ -121,7 +166,7 @@ def create(session: Session, network: Network, *, gate: str, direction: str | No
     session.flush()
     audit.record(session, actor=actor, action=f"gate_control.{kind}", target_type="gate",
                  target_id=gate, at=now, after={"control": control.id, **_snapshot(control)})
-    return control, _apply(session, network, control, actor=actor, now=now)
+    return control, _apply(session, network, control, actor=actor, now=now, before=before)
 
 
 def lift(session: Session, network: Network, control_id: int, *, actor: Principal,

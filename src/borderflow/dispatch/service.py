@@ -235,6 +235,17 @@ def outlooks(session: Session, network: Network, rows: list[Trip], now: datetime
     return out
 
 
+def expected_calls(session: Session, network: Network, now: datetime, gate: str
+                   ) -> list[tuple[Waiting, datetime | None]]:
+    """The trucks waiting for ``gate`` (either direction) with the call each is expected at."""
+    out = []
+    for (code, _direction), view in sorted(outlooks(session, network, _active(session),
+                                                    now).items()):
+        if code == gate:
+            out += [(w, view.estimated_call(w.trip_id, now)) for w in view.waiting]
+    return out
+
+
 def _forecast(mine: list[Waiting], starts: list[datetime], places: list[int], policy: Policy
               ) -> tuple[dict[str, int], list[int]]:
     return forecast(mine, starts, [max(0, p) for p in places], policy,

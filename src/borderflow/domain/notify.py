@@ -18,9 +18,9 @@ driver's phone shows Beijing time, one hour ahead.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
@@ -196,18 +196,41 @@ def _called(s: _Seen) -> _Draft:
                                     " Acknowledge the order in the app.", "请在应用中确认指令。"))
 
 
+_STOPPED = {
+    "closure": Texts("đóng cửa", "closed", "关闭"),
+    "pause": Texts("tạm dừng gọi xe", "not calling trucks", "暂停叫号"),
+    "capacity": Texts("giảm lượt xe qua", "taking fewer trucks", "减少通行车辆"),
+}
+"""What a gate control does to a gate, to sit mid-sentence."""
+
+
+def _until(kind: str | None, until: Any) -> Texts:
+    """`` (gate closed until 15:00 on 23 Nov)`` when a control says until when, else nothing."""
+    stopped = _STOPPED.get(str(kind or ""))
+    if not until or stopped is None:
+        return _same("")
+    when = local_time(until)
+    return Texts(f" (cửa khẩu {stopped.vi} đến {when.vi})", f" (gate {stopped.en} until "
+                 f"{when.en})", f"（口岸{stopped.zh}至{when.zh}）")
+
+
 def _recalled(s: _Seen) -> _Draft:
-    reason = s.event.payload.get("reason")
+    p = s.event.payload
+    reason = p.get("reason")
     gate_code = (s.before.get("order") or {}).get("gate") or s.before["gate"]
     gate = _gate(s.network, gate_code)
     staging = _staging(s.network, s.after.get("location"))
+    until = _until(p.get("control_kind"), p.get("until"))
     text = Texts(
-        f"lệnh gọi vào {gate.vi} đã bị rút lại; chờ tại {staging.vi}.",
-        f"the order to proceed to {gate.en} is withdrawn; wait at {staging.en}.",
-        f"前往{gate.zh}的指令已撤回，请在{staging.zh}等候。",
+        f"KHÔNG đi vào {gate.vi}: lệnh gọi vào {gate.vi} đã bị rút lại; chờ tại {staging.vi} "
+        f"đến khi được gọi lại{until.vi}.",
+        f"do NOT go to {gate.en}: the order to proceed to {gate.en} is withdrawn; wait at "
+        f"{staging.en} until you are called again{until.en}.",
+        f"请勿前往{gate.zh}：前往{gate.zh}的指令已撤回，请在{staging.zh}等候再次叫号{until.zh}。",
     )
     return _Draft("order_withdrawn", _join(_head(s), text, _reason_text(reason)),
-                  {"gate": gate_code, "reason": reason}, to_driver=True)
+                  {"gate": gate_code, "reason": reason, "until": p.get("until"),
+                   "control_kind": p.get("control_kind")}, to_driver=True)
 
 
 def _no_show(s: _Seen) -> _Draft:
@@ -248,6 +271,10 @@ def _rerouted(s: _Seen) -> _Draft:
         when = local_time(p["arrive_by"])
         extra.append(Texts(f" Có mặt trước {when.vi}.", f" Arrive by {when.en}.",
                            f"请于{when.zh}前到达。"))
+    if not p.get("arrive_by"):
+        extra.append(Texts(f" Chờ tại bãi chờ đến khi được gọi vào {new.vi}.",
+                           f" Wait at the staging area until you are called to {new.en}.",
+                           f"请在待检停车场等候{new.zh}叫号。"))
     return _Draft("rerouted", _join(_head(s), text, *extra, _reason_text(p.get("reason"))),
                   {"from_gate": old_code, "gate": new_code, "yard": p.get("yard"),
                    "arrive_by": p.get("arrive_by"), "reason": p.get("reason")}, to_driver=True)
@@ -391,3 +418,112 @@ def notices_for(event: Event, before: Mapping[str, Any] | None, after: Mapping[s
     out.append(Notice(draft.kind, "enterprise", str(facts["enterprise_tax_code"])[:10], None,
                       "vi", draft.text, dict(payload)))
     return out
+
+
+# --- gate controls: the waiting trucks whose expected call moves -------------------------------
+
+CONTROL_KINDS_TOLD: frozenset[str] = frozenset({"closure", "pause", "capacity"})
+"""The controls that may delay waiting trucks (extended hours only bring calls forward)."""
+
+
+@dataclass(frozen=True)
+class Control:
+    """A regulator's control over a gate, as drivers are told of it."""
+
+    id: int
+    gate: str
+    direction: str | None
+    kind: str
+    reason: str
+    ends_at: datetime
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A truck waiting in the virtual queue for a gate, with its expected call just before and
+    just after a control came into force (``None``: not within the dispatcher's horizon, or no
+    longer waiting there)."""
+
+    trip_id: str
+    gate: str
+    direction: str
+    before: datetime | None
+    after: datetime | None
+    booked_slot: datetime | None = None
+
+
+def control_seq(control_id: int) -> int:
+    """The sequence number a control's notices are filed under for a trip: ``-id``, below every
+    trip event's (which start at 1), so one control tells one truck once."""
+    return -control_id
+
+
+def affected_by_control(control: Control, queued: Iterable[Queued], told: Collection[str], *,
+                        slot_minutes: int = 30) -> list[Queued]:
+    """The waiting trucks ``control`` must tell, each once, in the order given.
+
+    A truck is told when it waited for the controlled gate (and direction) before the control,
+    is not already told by the same change through an event of its own (``told``: recalled,
+    re-routed or called in the cycle that followed), and, for a capacity cut, its expected call
+    moved at least a slot later (or out of sight). A closure or pause tells every such truck.
+    Other controls tell no one."""
+    if control.kind not in CONTROL_KINDS_TOLD:
+        return []
+    step = timedelta(minutes=slot_minutes)
+    out: list[Queued] = []
+    seen: set[str] = set(told)
+    for q in queued:
+        if q.trip_id in seen or q.gate != control.gate:
+            continue
+        if control.direction is not None and q.direction != control.direction:
+            continue
+        if control.kind == "capacity" and not (
+                q.after is None or (q.before is not None and q.after - q.before >= step)):
+            continue
+        seen.add(q.trip_id)
+        out.append(q)
+    return out
+
+
+def control_notices(control: Control, queued: Queued, state: Mapping[str, Any], *,
+                    network: Network | None = None) -> list[Notice]:
+    """What a waiting truck's driver is told of a control at its gate: the gate stopped until
+    when and why, to stay in the staging area, and the expected call now (or that it is not
+    known yet); a booked slot that cannot be kept is named."""
+    gate = _gate(network, control.gate)
+    stopped = _STOPPED.get(control.kind, _STOPPED["closure"])
+    until = local_time(control.ends_at)
+    staging = _staging(network, state.get("location"))
+    parts = [Texts(
+        f"{gate.vi} {stopped.vi} đến {until.vi}. Ở lại {staging.vi}, chưa đi vào cửa khẩu.",
+        f"{gate.en} is {stopped.en} until {until.en}. Stay at {staging.en}; do not go to the "
+        f"gate yet.",
+        f"{gate.zh}{stopped.zh}至{until.zh}。请留在{staging.zh}，暂勿前往口岸。")]
+    if queued.booked_slot is not None and (queued.after is None
+                                           or queued.after > queued.booked_slot):
+        slot = local_time(queued.booked_slot)
+        parts.append(Texts(f" Không giữ được khung giờ đã đặt {slot.vi}.",
+                           f" Your booked slot at {slot.en} cannot be kept.",
+                           f"已预约的{slot.zh}时段无法保留。"))
+    if queued.after is not None:
+        when = local_time(queued.after)
+        parts.append(Texts(f" Dự kiến được gọi: {when.vi}.", f" Expected call: {when.en}.",
+                           f"预计叫号时间：{when.zh}。"))
+    else:
+        parts.append(Texts(f" Dự kiến được gọi: không sớm hơn {until.vi}.",
+                           f" Expected call: not before {until.en}.",
+                           f"预计叫号时间：不早于{until.zh}。"))
+    parts.append(_reason_text(control.reason))
+    facts = state["facts"]
+    head = Texts(*(f"{state['reference']} ({facts['plate']}): ",) * 2,
+                 f"{state['reference']}（{facts['plate']}）：")
+    driver = facts["driver"]
+    payload = {"event": f"gate_control.{control.kind}", "trip": state["reference"],
+               "plate": facts["plate"], "gate": control.gate, "control": control.id,
+               "control_kind": control.kind, "until": control.ends_at.isoformat(),
+               "reason": control.reason,
+               "expected_call": queued.after.isoformat() if queued.after else None,
+               "was_expected": queued.before.isoformat() if queued.before else None}
+    return [Notice("call_delayed", "driver", str(driver["document_number"]),
+                   driver.get("phone") or None, driver_language(facts),
+                   _join(head, *parts), {k: v for k, v in payload.items() if v is not None})]

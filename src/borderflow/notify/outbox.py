@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from borderflow.domain import notify as notices
@@ -64,12 +65,17 @@ def enqueue(session: Session, row: Trip, event: Event, *, actor: Principal | Non
     found = notices.notices_for(event, before, row.state, actor=actor, network=network)
     if not found:
         return []
+    return _store(session, row, row.version, event.type, found, now=now)
+
+
+def _store(session: Session, row: Trip, seq: int, event_type: str,
+           found: list[notices.Notice], *, now: datetime) -> list[Notification]:
     enabled = session.info.get(CHANNELS_INFO, DEFAULT_CHANNELS)
     added = []
     for notice in found:
         record = Notification(
-            trip_id=row.id, trip_reference=row.reference, event_seq=row.version,
-            event_type=event.type, kind=notice.kind, recipient_kind=notice.recipient,
+            trip_id=row.id, trip_reference=row.reference, event_seq=seq,
+            event_type=event_type, kind=notice.kind, recipient_kind=notice.recipient,
             recipient_key=notice.key, phone=notice.phone, language=notice.language,
             message_vi=notice.text.vi, message_en=notice.text.en, message_zh=notice.text.zh,
             payload=notice.payload, created_at=now,
@@ -84,3 +90,17 @@ def enqueue(session: Session, row: Trip, event: Event, *, actor: Principal | Non
                 next_attempt_at=now, created_at=now,
             ))
     return [record for record, _ in added]
+
+
+def enqueue_control(session: Session, row: Trip, control: notices.Control,
+                    queued: notices.Queued, *, now: datetime) -> list[Notification]:
+    """Tell a waiting truck's driver that ``control`` moved its expected call (the notices of
+    :func:`borderflow.domain.notify.control_notices`), once: filed under the control's own
+    sequence number for the trip, so applying or re-applying the control never tells twice."""
+    seq = notices.control_seq(control.id)
+    if session.scalar(select(Notification.id).where(
+            Notification.trip_id == row.id, Notification.event_seq == seq).limit(1)) is not None:
+        return []
+    network = networks.in_force_or_none(session, now)
+    found = notices.control_notices(control, queued, row.state, network=network)
+    return _store(session, row, seq, f"gate_control.{control.kind}", found, now=now)
