@@ -61,7 +61,7 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/portal", N_("My declarations"), "enterprise"),
     ("/portal/declarations/new", N_("New declaration"), "enterprise"),
     ("/portal/team", N_("My team"), "enterprise"),
-    ("/admin/registrations", N_("Registrations"), "account.manage"),
+    ("/admin/registrations", N_("Enterprise registrations"), "account.manage"),
     ("/driver", N_("My trips"), "driver"),
     ("/officer", N_("Checkpoint"), "officer"),
     ("/yard", N_("Yard"), "trip.move"),

@@ -54,8 +54,10 @@ def forgot(request: Request, ctx: Ctx, db: Db, tasks: BackgroundTasks,
                                           username=username, error=fmt.error(exc)))
     password_reset.request_reset(db, username, now=ctx.clock.now())
     sms_after_commit(request, tasks)
-    return RedirectResponse(f"/password/reset?sent=1&username={_quoted(username.strip())}",
-                            status_code=303)
+    lang = request.query_params.get("lang")
+    also = f"&lang={_quoted(lang)}" if lang else ""
+    return RedirectResponse(f"/password/reset?sent=1&username={_quoted(username.strip())}"
+                            f"{also}", status_code=303)
 
 
 def _quoted(text: str) -> str:

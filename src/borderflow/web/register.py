@@ -21,7 +21,7 @@ router = APIRouter(include_in_schema=False)
 
 FIELDS = ("enterprise_name", "tax_code", "contact_name", "phone", "username")
 FIELD_NAMES = {"enterprise_name": N_("Enterprise name"), "tax_code": N_("Tax code"),
-               "contact_name": N_("Contact person"), "phone": N_("Phone"),
+               "contact_name": N_("Contact person"), "phone": N_("Phone number"),
                "username": N_("Username"), "password": N_("Password"),
                "password_again": N_("Password again")}
 ADMIN_DONE = {"confirmed": N_("The registration was confirmed: the account works now and the "
@@ -31,7 +31,7 @@ ADMIN_DONE = {"confirmed": N_("The registration was confirmed: the account works
 
 def _admin(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
     return pages.signed_in(request, ctx, db, lambda p: Role.ADMIN in p.roles,
-                           N_("This page is for admins."))
+                           N_("This page is for the admins of the platform."))
 
 
 def _form(request: Request, *, status: int = 200, typed: dict[str, str] | None = None,
