@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -13,8 +14,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from borderflow import audit
+from borderflow.domain import fees_diff
 from borderflow.domain.access import Principal
 from borderflow.domain.fees import Tariff
+from borderflow.domain.network_diff import Change
 from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg
 from borderflow.jsondoc import parse_checked, read_yaml_file
 from borderflow.store.models import TariffVersion
@@ -100,3 +103,59 @@ def get(session: Session, version: str) -> TariffVersion:
     if row is None:
         raise NotFound(msg("no tariff version '{version}'", version=version))
     return row
+
+
+# --- publishing from the admin's page: preview, confirm -----------------------------------------
+
+
+def _digest(document: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(document, sort_keys=True).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What publishing a fee schedule would change against the one in force now."""
+
+    tariff: Tariff
+    document: dict[str, Any]
+    base: TariffVersion | None
+    rates: list[fees_diff.RateChange]
+    others: list[Change]
+
+
+def preview(session: Session, document: Any, *, now: datetime) -> Preview:
+    """Check a whole fee schedule and compare it with the one in force now; a version name
+    already used is refused at ``version``."""
+    tariff = parse(document)
+    new = dump(tariff)
+    found = in_force_or_none(session, now)
+    base = found[0] if found else None
+    old = base.document if base is not None else {}
+    existing = session.scalar(select(TariffVersion).where(TariffVersion.version ==
+                                                          tariff.version))
+    if existing is not None and existing.sha256 != _digest(new):
+        raise ValidationFailed([FieldError("version", msg(
+            "tariff version '{version}' exists already; give the new one its own version",
+            version=tariff.version))])
+    if not allow_start(tariff, now):
+        raise ValidationFailed([FieldError("effective_from", msg(
+            "must not be in the past; fees already charged do not change"))])
+    return Preview(tariff, new, base, fees_diff.rate_changes(old, new),
+                   fees_diff.other_changes(fees_diff.diff(old, new)))
+
+
+def allow_start(tariff: Tariff, now: datetime) -> bool:
+    return tariff.effective_from >= now - PAST_TOLERANCE
+
+
+def publish_previewed(session: Session, document: Any, *, actor: Principal, now: datetime,
+                      note: str = "") -> tuple[TariffVersion, bool]:
+    """Publish a previewed fee schedule. The same schedule sent again (a retry) publishes
+    nothing and returns the version kept (False)."""
+    tariff = parse(document)
+    existing = session.scalar(select(TariffVersion).where(TariffVersion.version ==
+                                                          tariff.version))
+    if existing is not None and existing.sha256 == _digest(dump(tariff)):
+        return existing, False
+    seen = preview(session, document, now=now)
+    return publish(session, seen.tariff, actor=actor, now=now, note=note), True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, defer
 
 from borderflow import audit
+from borderflow.domain import network_diff
 from borderflow.domain.access import Principal
 from borderflow.domain.network import Network
-from borderflow.errors import N_, FieldError, NotFound, ValidationFailed, msg
+from borderflow.errors import N_, Conflict, FieldError, NotFound, ValidationFailed, msg
 from borderflow.jsondoc import merge_patch, parse_checked, read_yaml_file
 from borderflow.store.models import NetworkVersion
 
@@ -226,3 +228,60 @@ def diff_summary(before: dict[str, Any] | None, after: dict[str, Any]) -> list[s
         out += [f"{section}: removed {c}" for c in old.keys() - new.keys()]
         out += [f"{section}: changed {c}" for c in new.keys() & old.keys() if new[c] != old[c]]
     return sorted(out)
+
+
+# --- publishing from the admin's page: read, preview, confirm ----------------------------------
+
+
+def read_text(text: str, field: str = "document") -> dict[str, Any]:
+    """A document typed or uploaded as YAML or JSON (JSON is YAML), or a 422 at ``field``."""
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = str(mark.line + 1) if mark is not None else "?"
+        raise ValidationFailed([FieldError(field, msg(
+            "not a YAML or JSON document (line {line})", line=line))]) from None
+    if not isinstance(doc, dict):
+        raise ValidationFailed([FieldError(field, msg(
+            "give the whole document: a mapping of its fields, as in the file"))])
+    return doc
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What publishing a document would change against the version in force now: the
+    checked network, its canonical document, the version it replaces and the changes."""
+
+    network: Network
+    document: dict[str, Any]
+    sha256: str
+    base: NetworkVersion | None
+    changes: list[network_diff.Change]
+
+
+def preview(session: Session, document: Any, *, now: datetime) -> Preview:
+    """Check a whole network document and compare it with the version in force now."""
+    network = parse(document)
+    new = dump(network)
+    base = version_in_force(session, now)
+    changes = network_diff.diff(base.document if base is not None else {}, new)
+    return Preview(network, new, _sha(new), base, changes)
+
+
+def publish_previewed(session: Session, document: Any, *, seen_base: int | None,
+                      actor: Principal, now: datetime, note: str = ""
+                      ) -> tuple[NetworkVersion, bool]:
+    """Publish a previewed document, in force now; ``seen_base`` is the version the preview
+    compared it with. The same document sent again (a retry) publishes nothing and returns
+    the version in force (False); a version published by someone else since the preview is
+    refused (409): the admin looks at the changes again."""
+    seen = preview(session, document, now=now)
+    if seen.base is not None and seen.base.sha256 == seen.sha256:
+        return seen.base, False
+    if (seen.base.id if seen.base is not None else None) != seen_base:
+        raise Conflict(msg("another network version was published since your preview; "
+                           "look at the changes again"), code="stale_preview")
+    if not seen.changes:
+        raise ValidationFailed([FieldError("document", msg("nothing changes"))])
+    return publish(session, seen.network, actor=actor, now=now, note=note), True

@@ -625,6 +625,25 @@ def bind(session: Session, device_id: str, *, actor: Principal, now: datetime,
     return device
 
 
+def unbind(session: Session, device_id: str, *, actor: Principal, now: datetime) -> Device:
+    """Take a device off its driver or vehicle: its positions go to no trip any more
+    (audited; an admin's or the regulator's act)."""
+    device = session.get(Device, device_id, with_for_update=True)
+    if device is None:
+        raise NotFound(msg("no device '{code}'", code=device_id))
+    before = {"driver_document": device.driver_document, "plate_key": device.plate_key}
+    device.driver_document = None
+    device.plate_key = None
+    device.bound_at = None
+    device.bound_by = actor.username
+    session.flush()
+    from borderflow import audit
+
+    audit.record(session, actor=actor, action="device.unbind", target_type="device",
+                 target_id=device_id, at=now, before=before, after=None)
+    return device
+
+
 def device_out(session: Session, d: Device, now: datetime, silent_after: timedelta
                ) -> dict[str, Any]:
     trip = _active_trip(session, d)

@@ -1,8 +1,12 @@
-"""What the pages read of telemetry: the devices bound to a driver."""
+"""What the pages read of telemetry: the devices bound to a driver; the devices and how many
+are bound or silent, for the admin's pages."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from borderflow.store.models import Device
@@ -12,3 +16,52 @@ def device_ids_of_driver(session: Session, driver_document: str | None) -> list[
     """The ids of the devices bound to a driver."""
     return list(session.scalars(select(Device.id).where(
         Device.driver_document == driver_document)))
+
+
+@dataclass(frozen=True)
+class DeviceSummary:
+    total: int
+    bound: int
+    stale: int
+    """Devices that have not reported for the silent time (or never)."""
+
+
+def device_summary(session: Session, *, now: datetime, silent_minutes: int) -> DeviceSummary:
+    since = now - timedelta(minutes=silent_minutes)
+    total = int(session.scalar(select(func.count()).select_from(Device)) or 0)
+    bound = int(session.scalar(select(func.count()).select_from(Device)
+                               .where(Device.bound_at.is_not(None))) or 0)
+    fresh = int(session.scalar(select(func.count()).select_from(Device)
+                               .where(Device.last_seen_at >= since)) or 0)
+    return DeviceSummary(total, bound, total - fresh)
+
+
+@dataclass(frozen=True)
+class DeviceRow:
+    id: str
+    label: str
+    protocol: str
+    driver_document: str | None
+    plate_key: str | None
+    bound: bool
+    last_seen_at: datetime | None
+    positions: int
+    stale: bool
+
+
+def device_page(session: Session, *, now: datetime, silent_minutes: int, query: str = "",
+                limit: int = 100) -> list[DeviceRow]:
+    """The devices, latest heard first (those matching ``query`` in their id, label, driver
+    document or plate), with whether each is stale."""
+    since = now - timedelta(minutes=silent_minutes)
+    q = select(Device).order_by(Device.last_seen_at.desc().nulls_last(), Device.id)
+    words = query.strip().lower()[:100]
+    if words:
+        like = f"%{words}%"
+        q = q.where(func.lower(Device.id).like(like) | func.lower(Device.label).like(like)
+                    | func.lower(func.coalesce(Device.driver_document, "")).like(like)
+                    | func.lower(func.coalesce(Device.plate_key, "")).like(like))
+    return [DeviceRow(d.id, d.label, d.protocol, d.driver_document, d.plate_key,
+                      d.bound_at is not None, d.last_seen_at, d.positions,
+                      d.last_seen_at is None or d.last_seen_at < since)
+            for d in session.scalars(q.limit(limit))]
