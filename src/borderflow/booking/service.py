@@ -7,13 +7,14 @@ SQLite and on PostgreSQL. A vehicle has at most one active booking (a partial un
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from borderflow import audit
 from borderflow.booking import standing
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import booking as booking_rules
@@ -261,13 +262,22 @@ def cancel(session: Session, trip_ref: str, *, actor: Principal, network: Networ
 
 def move(session: Session, trip_ref: str, start: datetime, *, actor: Principal,
          network: Network, now: datetime) -> Booking:
-    """Cancel the current booking and take the new slot, in one transaction (all or nothing)."""
+    """Cancel the current booking and take the new slot, in one transaction (all or nothing),
+    audited as one change (``booking.move``, the slot before and after)."""
     row = trips.get(session, trip_ref, actor=actor, network=network, for_update=True)
     if not _may_book(actor, row):
         raise Forbidden(msg("only the declaring enterprise, the trip's driver or the regulator "
                             "moves its booking"))
-    release(session, row, actor=actor, now=now, reason="moved")
-    return book(session, trip_ref, start, actor=actor, network=network, now=now)
+    old = release(session, row, actor=actor, now=now, reason="moved")
+    new = book(session, trip_ref, start, actor=actor, network=network, now=now)
+    def held(b: Booking) -> dict[str, Any]:
+        return {"booking": b.id, "gate": b.gate,
+                "slot_start": b.slot_start.astimezone(UTC).isoformat()}
+
+    audit.record(session, actor=actor, action="booking.move", target_type="trip",
+                 target_id=row.reference, at=now, before=held(old) if old else None,
+                 after=held(new))
+    return new
 
 
 def status(session: Session, trip_ref: str, *, actor: Principal, network: Network

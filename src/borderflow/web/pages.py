@@ -60,6 +60,7 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/board", N_("Board"), None),
     ("/portal", N_("My declarations"), "enterprise"),
     ("/portal/declarations/new", N_("New declaration"), "enterprise"),
+    ("/portal/bookings", N_("Slots"), "enterprise"),
     ("/portal/team", N_("My team"), "enterprise"),
     ("/admin/registrations", N_("Enterprise registrations"), "account.manage"),
     ("/driver", N_("My trips"), "driver"),

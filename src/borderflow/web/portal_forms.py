@@ -35,7 +35,6 @@ from borderflow.web import i18n, pages, session
 from borderflow.web.portal import _enterprise, _portal_page
 
 router = APIRouter(include_in_schema=False)
-GOODS_ROWS = 3
 UNITS = get_args(Unit)
 VEHICLE_TYPES = get_args(VehicleType)
 DOCUMENT_TYPES = get_args(DocumentType)
@@ -54,6 +53,34 @@ FIELD_NAMES = {
     "vehicles": N_("Vehicles and drivers"), "quarantine": N_("Quarantine"),
 }
 """What a form calls a field whose error cannot be shown next to it."""
+SECTIONS: dict[str, tuple[str, ...]] = {
+    "goods": ("hs_code", "description", "quantity", "unit", "net_weight_kg", "value_usd"),
+    "vehicles": ("plate", "trailer_plate", "vehicle_type", "payload_tonnes", "container",
+                 "driver.name", "driver.document_type", "driver.document_number",
+                 "driver.phone", "driver.crosses_border"),
+    "quarantine": ("kind", "certificate_number", "issued_by"),
+}
+"""The lists of a declaration the amend form shows whole, with the fields of each item."""
+FLAGS = frozenset({"driver.crosses_border"})
+LIMITS = {"goods": MAX_GOODS_LINES, "vehicles": MAX_VEHICLES, "quarantine": MAX_GOODS_LINES}
+"""Rows the form shows at most: the API's limits for goods lines and vehicles; as many
+quarantine certificates as goods lines (the API sets no limit there)."""
+_ITEM_PATH = re.compile(r"^(goods|vehicles|quarantine)\[(\d+)\]")
+ROW_TITLES = {"goods": N_("Goods line"), "vehicles": N_("Vehicle"),
+              "quarantine": N_("Certificate")}
+"""What a form calls a row of each list (with its number)."""
+FIELD_LABELS = {
+    "hs_code": N_("HS code"), "description": N_("Description"), "quantity": N_("Quantity"),
+    "unit": N_("Unit"), "net_weight_kg": N_("Net weight (kg)"), "value_usd": N_("Value (USD)"),
+    "plate": N_("Plate"), "trailer_plate": N_("Trailer plate"),
+    "vehicle_type": N_("Vehicle type"), "payload_tonnes": N_("Payload (t)"),
+    "container": N_("Container"), "driver.name": N_("Driver's name"),
+    "driver.document_type": N_("Identity document"),
+    "driver.document_number": N_("Document number"), "driver.phone": N_("Driver's phone"),
+    "kind": N_("Kind"), "certificate_number": N_("Certificate number"),
+    "issued_by": N_("Issued by"),
+}
+"""The labels of a row's fields (the last part of their names), for the list of errors."""
 CONFIRM = "figures_checked"
 """The checkbox saying the declarant has checked the figures the warnings are about."""
 
@@ -78,40 +105,32 @@ def _read_numbers(fmt: i18n.Formatter, form: dict[str, str]
 
 
 def _form_to_document(form: dict[str, str], tax_code: str,
-                      typed: dict[str, str] | None = None) -> dict[str, Any]:
-    """The form's fields as a declaration document (the API's JSON shape). A goods row is in
-    it when anything was typed in it (``typed``: the form as sent, before its numbers were
-    read)."""
-    def v(name: str, source: dict[str, str] = form) -> str | None:
-        value = (source.get(name) or "").strip()
+                      typed: dict[str, str] | None = None
+                      ) -> tuple[dict[str, Any], dict[str, list[int]]]:
+    """The new declaration form's fields as a declaration document (the API's JSON shape),
+    and for each list which form row each item came from. A row is in it when anything was
+    typed in it (``typed``: the form as sent, before its numbers were read) and it is not
+    marked for removal."""
+    def v(name: str) -> str | None:
+        value = (form.get(name) or "").strip()
         return value or None
 
-    goods = []
-    for i in range(GOODS_ROWS):
-        row = {k: v(f"goods[{i}].{k}") for k in ("hs_code", "description", "quantity", "unit",
-                                                  "net_weight_kg", "value_usd")}
-        if any(row.values()) or any(v(f"goods[{i}].{k}", typed or form) for k in NUMBERS):
-            goods.append({k: x for k, x in row.items() if x is not None})
-    driver = {k: v(f"vehicles[0].driver.{k}") for k in ("name", "document_type",
-                                                         "document_number", "phone")}
-    vehicle = {k: v(f"vehicles[0].{k}") for k in ("plate", "vehicle_type", "payload_tonnes",
-                                                   "container")}
+    typed = typed if typed is not None else form
+    rows = {section: _new_rows(typed, section) for section in NEW_SECTIONS}
+    rows["quarantine"] = [0] if v("quarantine[0].certificate_number") else []
     doc: dict[str, Any] = {
         "direction": v("direction"), "requested_gate": v("requested_gate"),
         "requested_date": v("requested_date"),
         "enterprise": {"tax_code": tax_code, "name": v("enterprise.name")},
-        "goods": goods,
-        "vehicles": [{**{k: x for k, x in vehicle.items() if x is not None},
-                      "driver": {**{k: x for k, x in driver.items() if x is not None},
-                                 "crosses_border": form.get("vehicles[0].driver.crosses_border")
-                                 == "on"}}],
+        **{section: [_item(form, section, i) for i in rows[section]]
+           for section in NEW_SECTIONS},
     }
     if v("flow"):
         doc["flow"] = v("flow")
-    if v("quarantine[0].certificate_number"):
+    if rows["quarantine"]:
         doc["quarantine"] = [{"kind": v("quarantine[0].kind") or "plant",
                               "certificate_number": v("quarantine[0].certificate_number")}]
-    return {k: x for k, x in doc.items() if x is not None}
+    return {k: x for k, x in doc.items() if x is not None}, rows
 
 
 def _fingerprint(checked: declarations.Checked) -> str:
@@ -192,31 +211,105 @@ def _choices(fmt: i18n.Formatter, network: Network, today: date) -> dict[str, An
 
 # --- a new declaration ------------------------------------------------------------------------
 
-NEW_ORDER = [
-    "direction", "flow", "requested_gate", "requested_date", "enterprise.name",
-    *[f"goods[{i}].{n}" for i in range(GOODS_ROWS)
-      for n in ("hs_code", "description", "quantity", "unit", "net_weight_kg", "value_usd")],
-    "goods",
-    *[f"vehicles[0].{n}" for n in ("plate", "vehicle_type", "payload_tonnes", "container",
-                                   "driver.name", "driver.document_type",
-                                   "driver.document_number", "driver.phone")],
-    "vehicles", "quarantine[0].kind", "quarantine[0].certificate_number", "quarantine",
-]
-"""The new declaration form's fields in the order they are shown."""
+NEW_SECTIONS = ("goods", "vehicles")
+"""The lists of the new declaration form with as many rows as the declarant adds."""
+NEW_ROWS = {"goods": 3, "vehicles": 1}
+"""The rows an empty new declaration form shows."""
+TYPED = {"goods": ("hs_code", "description", "quantity", "unit", "net_weight_kg", "value_usd"),
+         "vehicles": ("plate", "trailer_plate", "payload_tonnes", "driver.name",
+                      "driver.document_number", "driver.phone")}
+"""The fields of a row that, typed in, put the row in the declaration (lists with a
+preselected choice alone do not)."""
+TOP_NEW = ("direction", "flow", "requested_gate", "requested_date", "enterprise.name")
+
+
+def _new_count(form: dict[str, str], section: str) -> int:
+    """The rows of a list the form has: its ``<list>_count``, else as many as the fields sent
+    name (a form sent by a client that does not count them), at least the empty form's."""
+    raw = form.get(f"{section}_count")
+    if raw is None:
+        seen = [int(m.group(2)) for k in form
+                if (m := _ITEM_PATH.match(k)) is not None and m.group(1) == section]
+        n = max(max(seen, default=-1) + 1, NEW_ROWS[section])
+    else:
+        try:
+            n = int(raw)
+        except ValueError:
+            n = NEW_ROWS[section]
+    return max(1, min(n, LIMITS[section]))
+
+
+def _new_rows(form: dict[str, str], section: str) -> list[int]:
+    """The rows of a list that go into the declaration: something typed in them and not
+    marked for removal. With no vehicle typed at all, the first row still goes in, so what is
+    missing is named at its fields."""
+    rows = [i for i in range(_new_count(form, section))
+            if form.get(f"{section}[{i}].remove") != "on"]
+    filled = [i for i in rows
+              if any((form.get(f"{section}[{i}].{n}") or "").strip() for n in TYPED[section])]
+    return filled if filled or section == "goods" else rows[:1]
+
+
+def _compact(form: dict[str, str], section: str) -> dict[str, str]:
+    """The form without the rows of a list marked for removal, the others renumbered in
+    order (what was typed in them kept)."""
+    count = _new_count(form, section)
+    kept = [i for i in range(count) if form.get(f"{section}[{i}].remove") != "on"]
+    out = {k: x for k, x in form.items()
+           if (m := _ITEM_PATH.match(k)) is None or m.group(1) != section}
+    for new, old in enumerate(kept):
+        prefix = f"{section}[{old}]."
+        for key, value in form.items():
+            if key.startswith(prefix) and key != f"{prefix}remove":
+                out[f"{section}[{new}].{key[len(prefix):]}"] = value
+    out[f"{section}_count"] = str(max(1, len(kept)))
+    return out
+
+
+def _new_order(counts: dict[str, int]) -> list[str]:
+    """The new declaration form's fields in the order they are shown."""
+    order = list(TOP_NEW)
+    for section in NEW_SECTIONS:
+        order += [f"{section}[{i}].{n}" for i in range(counts[section])
+                  for n in SECTIONS[section] if n not in FLAGS]
+        order.append(section)
+    return [*order, "quarantine[0].kind", "quarantine[0].certificate_number", "quarantine"]
+
+
+def _summary(fmt: i18n.Formatter, errors: dict[str, str], order: list[str]
+             ) -> list[tuple[str, str]]:
+    """Every error of the form, in the form's order, each naming its row and field
+    ("Goods line 4, Net weight (kg): ..."), with the field it links to."""
+    out = []
+    for key in [*(k for k in order if k in errors), *(k for k in errors if k not in order)]:
+        found = _ITEM_PATH.match(key)
+        label = FIELD_LABELS.get(key[found.end() + 1:]) if found else None
+        if found and label:
+            row = f"{fmt.gettext(ROW_TITLES[found.group(1)])} {int(found.group(2)) + 1}"
+            text = fmt.gettext(N_("{row}, {field}: {reason}")).format(
+                row=row, field=fmt.gettext(label), reason=errors[key])
+        elif key in FIELD_NAMES:
+            text = f"{fmt.gettext(FIELD_NAMES[key])}: {errors[key]}"
+        else:
+            text = errors[key]
+        out.append((key if key in order else "", text))
+    return out
 
 
 def _new_form(request: Request, who: Any, network: Network, today: date,
               form: dict[str, str], errors: dict[str, str], status: int = 200, *,
-              warnings: dict[str, str] | None = None, figures: str = "") -> Response:
+              warnings: dict[str, str] | None = None, figures: str = "",
+              focus: str = "") -> Response:
     fmt = pages.formatter(request)
     warnings = warnings or {}
-    shown = set(NEW_ORDER)
+    counts = {section: _new_count(form, section) for section in NEW_SECTIONS}
+    order = _new_order(counts)
     return pages.render(request, "declaration_form.html", status=status, user=who,
                         form=form, errors=errors, warnings=warnings, figures=figures,
-                        confirm=CONFIRM, goods_rows=range(GOODS_ROWS),
-                        focus=_first(NEW_ORDER, errors, warnings),
-                        other_errors={k: v for k, v in errors.items() if k not in shown},
-                        other_warnings={k: v for k, v in warnings.items() if k not in shown},
+                        confirm=CONFIRM, counts=counts, limits=LIMITS,
+                        focus=focus or _first(order, errors, warnings),
+                        summary=_summary(fmt, errors, order),
+                        other_warnings={k: x for k, x in warnings.items() if k not in order},
                         **_choices(fmt, network, today))
 
 
@@ -247,41 +340,40 @@ async def submit_declaration(request: Request, ctx: Ctx, db: Db) -> Response:
     now = ctx.clock.now()
     today = _today(ctx)
     network = networks.in_force(db, now)
+    section = form.get("add", "")
+    if section in NEW_SECTIONS:
+        for each in NEW_SECTIONS:
+            form = _compact(form, each)
+        n = _new_count(form, section)
+        if n < LIMITS[section]:
+            form[f"{section}_count"] = str(n + 1)
+        return _new_form(request, who, network, today, form, {},
+                         focus=f"{section}[{n}].{SECTIONS[section][0]}")
     numbers, unreadable = _read_numbers(fmt, form)
-    document = _form_to_document(numbers, who.enterprise_tax_code or "", form)
+    document, rows = _form_to_document(numbers, who.enterprise_tax_code or "", form)
     checked = declarations.check_document(document, network=network, now=now,
                                           holidays=around(today))
     if unreadable or checked.errors or checked.data is None:
-        return _new_form(request, who, network, today, form,
-                         fmt.field_errors(unreadable + checked.errors), status=422)
+        errors = _field_errors(fmt, checked.errors, rows) | fmt.field_errors(unreadable)
+        return _new_form(request, who, network, today, form, errors, status=422)
     if checked.warnings and not _confirmed(form, checked):
         return _new_form(request, who, network, today, {**form, CONFIRM: ""}, {},
-                         warnings=_warnings(fmt, checked.warnings),
+                         warnings=_warnings(fmt, checked.warnings,
+                                            lambda k: _form_key(k, rows)),
                          figures=_fingerprint(checked))
     try:
         row = declarations.create(db, checked.data, actor=who, now=now, network=network,
                                   holidays=around(checked.data.requested_date))
     except AppError as exc:
         db.rollback()
-        errors = fmt.field_errors(exc.fields) if exc.fields else {"": fmt.error(exc)}
+        errors = (_field_errors(fmt, exc.fields, rows) if exc.fields
+                  else {"": fmt.error(exc)})
         return _new_form(request, who, network, today, form, errors, status=exc.status_code)
     return RedirectResponse(f"/portal?created={row.reference}", status_code=303)
 
 
 # --- amending a declaration ---------------------------------------------------------------------
 
-SECTIONS: dict[str, tuple[str, ...]] = {
-    "goods": ("hs_code", "description", "quantity", "unit", "net_weight_kg", "value_usd"),
-    "vehicles": ("plate", "trailer_plate", "vehicle_type", "payload_tonnes", "container",
-                 "driver.name", "driver.document_type", "driver.document_number",
-                 "driver.phone", "driver.crosses_border"),
-    "quarantine": ("kind", "certificate_number", "issued_by"),
-}
-"""The lists of a declaration the amend form shows whole, with the fields of each item."""
-FLAGS = frozenset({"driver.crosses_border"})
-LIMITS = {"goods": MAX_GOODS_LINES, "vehicles": MAX_VEHICLES, "quarantine": MAX_GOODS_LINES}
-"""Rows the form shows at most: the API's limits for goods lines and vehicles; as many
-quarantine certificates as goods lines (the API sets no limit there)."""
 TOP_FIELDS = ("requested_gate", "requested_date", "note")
 
 
@@ -364,7 +456,6 @@ def _amend_patch(form: dict[str, str], typed: dict[str, str] | None = None
     return patch, rows
 
 
-_ITEM_PATH = re.compile(r"^(goods|vehicles|quarantine)\[(\d+)\]")
 
 
 def _form_key(key: str, rows: dict[str, list[int]]) -> str:
