@@ -123,12 +123,26 @@ class Loader:
 def load(url: str, periods: list[tuple[date, int]], per_day: int,
          totals: list[stats.Contributions]) -> dict[str, int]:
     upgrade(url)
-    loader = Loader(url)
-    sessions = make_session_factory(loader.engine)
-    with sessions() as s:
+    engine = make_engine(url)
+    with make_session_factory(engine)() as s:
         networks.publish(s, networks.parse(networks.read_file(DEFAULT_NETWORK_FILE)),
                          actor=SYSTEM, now=NOW - timedelta(days=800),
                          note="benchmark")
+        s.execute(text(
+            "INSERT INTO report_targets (year, indicator, gate, value, note, set_by, set_at) "
+            "VALUES (2025, 'turnover_usd', '', 65000000000, '', 'bench', :t)"), {"t": NOW})
+        s.commit()
+    engine.dispose()
+    return load_history(url, periods, per_day, totals)
+
+
+def load_history(url: str, periods: list[tuple[date, int]], per_day: int,
+                 totals: list[stats.Contributions]) -> dict[str, int]:
+    """A synthetic history of finished trips, their events and statistics facts, and the
+    summary tables, into a migrated database that holds a network."""
+    loader = Loader(url)
+    sessions = make_session_factory(loader.engine)
+    with sessions() as s:
         s.execute(text(
             "INSERT INTO declarations (id, reference, status, revision, direction, flow, "
             "enterprise_tax_code, enterprise_name, requested_gate, requested_date, perishable, "
@@ -136,9 +150,6 @@ def load(url: str, periods: list[tuple[date, int]], per_day: int,
             "total_value_usd_cents, created_at, updated_at) VALUES ('bench', 'BF-BENCH', "
             "'submitted', 1, 'export', 'export', '0100000000', 'Bench', 'huu-nghi', "
             "'2025-01-01', false, 'none', '[]', '[]', '[]', 0, 0, :t, :t)"), {"t": NOW})
-        s.execute(text(
-            "INSERT INTO report_targets (year, indicator, gate, value, note, set_by, set_at) "
-            "VALUES (2025, 'turnover_usd', '', 65000000000, '', 'bench', :t)"), {"t": NOW})
         s.commit()
     trips = events = 0
     fact_cols = ("key", "trip_id", "import_id", "gate", "enterprise", "arrived_at",

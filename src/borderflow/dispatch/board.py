@@ -17,6 +17,7 @@ from borderflow.dispatch import service as dispatch
 from borderflow.domain.network import Gate, Names, Network
 from borderflow.network.holidays import around
 from borderflow.store.models import PartnerYardCount, Trip, TripEvent
+from borderflow.trip import service as trips
 
 
 def fill_percent(vehicles: int, capacity: int) -> int:
@@ -118,8 +119,7 @@ def _crossed_today(session: Session, now: datetime) -> Counter[tuple[str, str]]:
 
 
 def build(session: Session, network: Network, now: datetime) -> Board:
-    located = Counter(session.scalars(select(Trip.location).where(
-        Trip.location.is_not(None))).all())
+    located = trips.located(session, network)
     rows = list(session.scalars(select(Trip).where(Trip.status.in_(
         ("declared", "at_staging", "called")))))
     today = now.astimezone(LOCAL_TZ).date()
@@ -155,7 +155,7 @@ def _gate(g: Gate, network: Network, now: datetime,
           waiting: Counter[tuple[str, str]], declared: Counter[tuple[str, str]],
           called: Counter[str], crossed: Counter[tuple[str, str]],
           views: dict[tuple[str, str], dispatch.Outlook], closures: dict[str, list[Closure]],
-          counts: dict[tuple[str, str], PartnerYardCount], located: Counter[str | None]
+          counts: dict[tuple[str, str], PartnerYardCount], located: Counter[str]
           ) -> GateFigures:
     calendar = network.calendar(g.calendar)
     hours = calendar.hours_on(now.astimezone(LOCAL_TZ).date(),

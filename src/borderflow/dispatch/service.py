@@ -78,8 +78,7 @@ def yard_room(session: Session, network: Network, rows: list[Trip]
               ) -> dict[tuple[str, str], tuple[tuple[str, int], ...]]:
     """Free places in each yard of every gate and direction: its capacity less the trucks in it
     and the trucks called to it that are on their way."""
-    located = Counter(session.scalars(select(Trip.location).where(
-        Trip.location.is_not(None))).all())
+    located = trips.located(session, network)
     en_route: Counter[str] = Counter()
     for r in rows:
         order = r.state.get("order") or {}

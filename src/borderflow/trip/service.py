@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections import defaultdict
+from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -506,13 +506,21 @@ def work_queue(session: Session, *, actor: Principal, network: Network,
 # --- occupancy, deadlines, durations -----------------------------------------------------------
 
 
+def located(session: Session, network: Network) -> Counter[str]:
+    """Vehicles now in each place of the network on our side (its staging areas, gate areas
+    and yards), counted by the database through the index on the place: exports that crossed
+    keep the place ``partner`` for good, and the count must not grow with that history."""
+    places = [f"staging:{s.code}" for s in network.staging_areas]
+    for g in network.gates:
+        places += [f"gate_area:{g.code}", *(f"yard:{y.code}" for y in g.yards)]
+    rows = session.execute(select(Trip.location, func.count()).where(
+        Trip.location.in_(places)).group_by(Trip.location)).all()
+    return Counter({str(location): int(n) for location, n in rows})
+
+
 def occupancy(session: Session, network: Network) -> list[dict[str, Any]]:
     """Vehicles now in each staging area, gate area (yards included) and yard."""
-    counts: dict[str, int] = defaultdict(int)
-    rows = session.execute(select(Trip.location, func.count()).where(Trip.location.is_not(None))
-                           .group_by(Trip.location)).all()
-    for location, n in rows:
-        counts[str(location)] += int(n)
+    counts = located(session, network)
     out: list[dict[str, Any]] = []
     for s in network.staging_areas:
         out.append({"area": f"staging:{s.code}", "kind": "staging", "gate": None,
