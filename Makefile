@@ -47,7 +47,9 @@ typecheck: install
 # tests/services.py starts a throw-away one for the run (installing its Debian package when
 # missing) and stops it afterwards. In CI (CI=true) an unreachable PostgreSQL fails the run.
 # Each pass runs the tests that measure latency under a burst (marker `alone`) last, by
-# themselves, so that no other test shares the two cores with them.
+# themselves, so that no other test shares the two cores with them. The browser tests (marker
+# `e2e`) run in the SQLite pass only: the pages' read models and forms run on PostgreSQL in the
+# TestClient tests of tests/web, and a browser adds nothing that depends on the database.
 SERVICES := $(BIN)/python -m tests.services
 
 test-sqlite: install
@@ -55,7 +57,7 @@ test-sqlite: install
 	$(SERVICES) --without postgres -- $(BIN)/pytest -n 1 -q -m alone
 
 test-postgres: install
-	$(SERVICES) -- $(BIN)/pytest -n 2 -q -m "not alone"
+	$(SERVICES) -- $(BIN)/pytest -n 2 -q -m "not alone and not e2e"
 	$(SERVICES) -- $(BIN)/pytest -n 1 -q -m alone
 
 # The browser tests drive Debian's Chromium (headless); install it when it is missing.
