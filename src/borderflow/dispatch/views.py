@@ -1,20 +1,21 @@
 """What the control room reads: the orders the dispatcher issued lately, the alerts (trips on
 hold, silent devices, plate reads to review), trucks crossed per hour and trucks in the staging
-parks per hour today. Read models only; the console page shapes them."""
+parks per hour today, and what a control did when it was applied. Read models only; the
+console page shapes them. Each reads today's rows or a bounded few through an index: never the
+whole history."""
 
 from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.domain.trip import parse_time
-from borderflow.store.models import Trip, TripEvent
-from borderflow.telemetry import cameras
+from borderflow.store.models import Booking, Camera, GateControl, PlateRead, Trip, TripEvent
 from borderflow.telemetry import service as telemetry
 
 
@@ -43,10 +44,63 @@ def alerts(session: Session, *, actor: Principal, now: datetime,
                                       .order_by(Trip.updated_at))]
     silent = [{"device": d["id"], "trip": d["trip"], "last_seen_at": d["last_seen_at"]}
               for d in telemetry.silent_devices(session, now=now, silent_after=silent_after)]
-    reads = [{"plate": read.raw_plate, "camera": camera.code, "gate": camera.gate,
-              "at": read.read_at}
-             for read, camera, _ in cameras.review_queue(session, actor=actor, limit=20)]
-    return {"holds": holds, "silent_devices": silent, "plate_reads": reads}
+    return {"holds": holds, "silent_devices": silent,
+            "plate_reads": plate_reads_waiting(session, actor=actor, limit=5)}
+
+
+def plate_reads_waiting(session: Session, *, actor: Principal, limit: int = 5
+                        ) -> list[dict[str, Any]]:
+    """The oldest plate reads waiting for review at the gates the caller works at (one
+    query, through the review queue's index; the trips each may be are read on the review
+    page)."""
+    q = (select(PlateRead.id, PlateRead.raw_plate, PlateRead.gate, PlateRead.read_at,
+                Camera.code)
+         .join(Camera, Camera.id == PlateRead.camera_id).where(PlateRead.status == "review"))
+    if actor.gate_scope:
+        q = q.where(PlateRead.gate.in_(sorted(actor.gate_scope)))
+    return [{"id": i, "plate": plate, "gate": gate, "at": at, "camera": camera}
+            for i, plate, gate, at, camera in session.execute(
+                q.order_by(PlateRead.read_at, PlateRead.id).limit(limit))]
+
+
+def plate_reads_count(session: Session, *, actor: Principal) -> int:
+    q = select(func.count()).select_from(PlateRead).where(PlateRead.status == "review")
+    if actor.gate_scope:
+        q = q.where(PlateRead.gate.in_(sorted(actor.gate_scope)))
+    return int(session.scalar(q) or 0)
+
+
+def control_made(session: Session, control_id: int) -> dict[str, Any] | None:
+    """A gate control and what applying it did, read back from the records written in the
+    same moment: trucks recalled from the gate, trucks the dispatcher re-routed away from it,
+    bookings released in its closed slots (the references)."""
+    c = session.get(GateControl, control_id)
+    if c is None:
+        return None
+    at = c.created_at
+    recalled = session.scalars(
+        select(Trip.reference).join(TripEvent, TripEvent.trip_id == Trip.id)
+        .where(TripEvent.occurred_at == at, TripEvent.type == "trip.recalled",
+               or_(TripEvent.payload["control"].as_integer() == c.id,
+                   TripEvent.payload["reason"].as_string()
+                   == f"gate {c.gate} {c.kind}: {c.reason}"))
+        .order_by(Trip.reference)).all()
+    rerouted = session.execute(
+        select(Trip.reference, TripEvent.payload["gate"].as_string())
+        .join(TripEvent, TripEvent.trip_id == Trip.id)
+        .where(TripEvent.occurred_at == at, TripEvent.type == "trip.rerouted",
+               TripEvent.payload["from_gate"].as_string() == c.gate)
+        .order_by(Trip.reference)).all()
+    released = session.scalars(
+        select(Trip.reference).join(Booking, Booking.trip_id == Trip.id)
+        .where(Booking.gate == c.gate, Booking.ended_at == at,
+               Booking.end_reason == f"gate {c.gate} closed: {c.reason}")
+        .order_by(Trip.reference)).all()
+    return {"id": c.id, "gate": c.gate, "kind": c.kind, "direction": c.direction,
+            "starts_at": c.starts_at, "ends_at": c.ends_at, "lifted_at": c.lifted_at,
+            "reason": c.reason, "created_by": c.created_by, "recalled": list(recalled),
+            "rerouted": [{"trip": ref, "gate": gate} for ref, gate in rerouted],
+            "released": list(released)}
 
 
 def crossings_per_hour(session: Session, now: datetime) -> list[int]:
@@ -63,16 +117,22 @@ def crossings_per_hour(session: Session, now: datetime) -> list[int]:
 
 
 def park_queue_by_hour(session: Session, now: datetime) -> list[int]:
-    """Trucks in the staging parks at the end of each hour of today (Lang Son time), from the
-    entries and exits in the event log; hours still to come are left at 0."""
+    """Trucks in the staging parks at the end of each hour of today (Lang Son time): those
+    inside now, less today's entries and plus today's exits give those inside at midnight,
+    then today's moves hour by hour (today's events only, never the history); hours still to
+    come are left at 0."""
     start = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(0), tzinfo=LOCAL_TZ)
     moves = session.execute(
         select(TripEvent.occurred_at, TripEvent.type, TripEvent.payload["area"].as_string())
         .where(TripEvent.type.in_(("area.entered", "area.left")),
-               TripEvent.occurred_at < start + timedelta(days=1))
+               TripEvent.occurred_at >= start, TripEvent.occurred_at <= now)
         .order_by(TripEvent.occurred_at)).all()
+    inside = int(session.scalar(select(func.count()).select_from(Trip)
+                                .where(Trip.location.like("staging:%"))) or 0)
+    for _at, kind, area in moves:
+        if area and area.startswith("staging:"):
+            inside -= 1 if kind == "area.entered" else -1
     hours = [0] * 24
-    inside = 0
     i = 0
     for h in range(24):
         end = start + timedelta(hours=h + 1)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from collections.abc import Callable
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
@@ -17,8 +18,10 @@ from borderflow.dispatch import views as control_room
 from borderflow.domain.access import (
     Principal,
 )
+from borderflow.domain.network import Network
 from borderflow.errors import N_, AppError, msg
 from borderflow.network import service as networks
+from borderflow.telemetry import cameras
 from borderflow.trip import service as trips
 from borderflow.trip import views as trip_views
 from borderflow.web import console, i18n
@@ -26,6 +29,7 @@ from borderflow.web.pages import (
     STALE_FORM,
     csrf_ok,
     formatter,
+    message_page,
     render,
     signed_in,
 )
@@ -39,6 +43,11 @@ CONSOLE_DONE = {"control": N_("Control applied."), "lifted": N_("Control lifted.
                 "priority": N_("Urgent priority granted.")}
 """``?done=`` after a console form (the control's id or the trip's reference make it exact)."""
 CONTROL_KINDS = ("pause", "closure", "capacity", "extended_hours")
+REFRESH_SECONDS = 5
+"""How often the console's figure panels refresh themselves (htmx polling)."""
+PARTS = ("map", "controls", "queue", "alerts", "charts")
+"""The panels that refresh themselves, each from ``/console/live/{part}``. The forms are
+outside them, so what is being typed is never wiped."""
 
 
 def _regulator(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
@@ -58,55 +67,133 @@ def console_page(request: Request, ctx: Ctx, db: Db, gate: str = "", done: str =
                          notice=_console_notice(request, ctx, db, who, done, control, trip))
 
 
+@router.get("/console/live/{part}", response_class=HTMLResponse)
+def console_live(part: str, request: Request, ctx: Ctx, db: Db, gate: str = "") -> Response:
+    """One panel of the console, fresh: polled every few seconds by the page. Nothing to
+    swap (204) for a visitor who is no longer the control room."""
+    if part not in PARTS:
+        return message_page(request, msg("There is no such panel."), 404, "not_found")
+    who = _regulator(request, ctx, db)
+    if isinstance(who, Response):
+        return Response(status_code=204) if request.headers.get("hx-request") else who
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    data = _PANELS[part](request, ctx, db, who, network, gate)
+    return render(request, f"console_{part}.html", user=who, gate=gate, at=now,
+                  refresh=REFRESH_SECONDS, **_common(request, now), **data)
+
+
+def _common(request: Request, now: datetime) -> dict[str, Any]:
+    fmt = formatter(request)
+    return {"when": lambda at: console.when(fmt, at, now), "now": now}
+
+
+def _map_panel(request: Request, ctx: Ctx, db: Db, who: Principal, network: Network,
+               gate: str) -> dict[str, Any]:
+    now = ctx.clock.now()
+    in_force = controls.active(db, now)
+    return {"drawing": console.draw(network, trips.occupancy(db, network), formatter(request),
+                                    in_force, now)}
+
+
+def _controls_panel(request: Request, ctx: Ctx, db: Db, who: Principal, network: Network,
+                    gate: str) -> dict[str, Any]:
+    return {"controls": controls.active(db, ctx.clock.now())}
+
+
+def _queue_panel(request: Request, ctx: Ctx, db: Db, who: Principal, network: Network,
+                 gate: str) -> dict[str, Any]:
+    now = ctx.clock.now()
+    return {"queue": dispatch.queue(db, network, now, gate or None),
+            "orders": control_room.recent_orders(db, now)}
+
+
+def _alerts_panel(request: Request, ctx: Ctx, db: Db, who: Principal, network: Network,
+                  gate: str) -> dict[str, Any]:
+    now = ctx.clock.now()
+    return {"alerts": control_room.alerts(db, actor=who, now=now, silent_after=timedelta(
+                minutes=ctx.settings.device_silent_minutes)),
+            "reads_waiting": control_room.plate_reads_count(db, actor=who)}
+
+
+def _charts_panel(request: Request, ctx: Ctx, db: Db, who: Principal, network: Network,
+                  gate: str) -> dict[str, Any]:
+    now = ctx.clock.now()
+    fmt = formatter(request)
+    return {"hours_chart": console.bar_chart(control_room.crossings_per_hour(db, now), fmt),
+            "park_chart": console.bar_chart(control_room.park_queue_by_hour(db, now), fmt)}
+
+
+_PANELS: dict[str, Callable[[Request, Ctx, Db, Principal, Network, str], dict[str, Any]]] = {
+    "map": _map_panel, "controls": _controls_panel, "queue": _queue_panel,
+    "alerts": _alerts_panel, "charts": _charts_panel}
+
+
 def _console_notice(request: Request, ctx: Ctx, db: Db, who: Principal, done: str,
-                    control_id: int | None, reference: str) -> str | None:
+                    control_id: int | None, reference: str) -> dict[str, Any] | None:
     """The confirmation of the last console form, from the records (never text from the
-    address)."""
+    address): for a control, what it did and a button to undo it while it is in force."""
     if done not in CONSOLE_DONE:
         return None
     fmt = formatter(request)
     now = ctx.clock.now()
-    if done == "control" and control_id is not None:
-        found = next((c for c in controls.active(db, now) if c.id == control_id), None)
-        if found is not None:
-            return fmt.gettext(N_("Control applied: {gate}, {control} until {time}.")).format(
-                gate=fmt.label("gate", found.gate), control=fmt.label("control_kind", found.kind),
-                time=console.when(fmt, found.ends_at, now))
+    made = control_room.control_made(db, control_id) if control_id is not None else None
+    if done == "control" and made is not None:
+        text = fmt.gettext(N_("Control applied: {gate}, {control} until {time}.")).format(
+            gate=fmt.label("gate", made["gate"]), control=fmt.label("control_kind", made["kind"]),
+            time=console.when(fmt, made["ends_at"], now))
+        live = made["lifted_at"] is None and made["ends_at"] > now
+        return {"text": text, "effects": _effects(fmt, made), "undo": made["id"] if live else None}
+    if done == "lifted" and made is not None:
+        return {"text": fmt.gettext(N_("Control lifted: {gate}, {control}.")).format(
+            gate=fmt.label("gate", made["gate"]), control=fmt.label("control_kind",
+                                                                    made["kind"]))}
     if done == "priority" and reference:
         try:
             row = trips.get(db, reference, actor=who, network=networks.in_force(db, now))
         except AppError:
             row = None
         if row is not None:
-            return fmt.gettext(N_("Urgent priority granted to {trip}.")).format(
-                trip=row.reference)
-    return fmt.gettext(CONSOLE_DONE[done])
+            return {"text": fmt.gettext(N_("Urgent priority granted to {trip}.")).format(
+                trip=row.reference)}
+    return {"text": fmt.gettext(CONSOLE_DONE[done])}
+
+
+def _effects(fmt: i18n.Formatter, made: dict[str, Any]) -> list[str]:
+    """What applying a control did, one sentence each, in the page's language."""
+    out = []
+    if made["recalled"]:
+        out.append(fmt.gettext(N_("Trucks recalled from the gate: {trips}.")).format(
+            trips=fmt.listing(made["recalled"])))
+    for r in made["rerouted"]:
+        out.append(fmt.gettext(N_("{trip} re-routed to {gate}.")).format(
+            trip=r["trip"], gate=fmt.label("gate", r["gate"])))
+    if made["released"]:
+        out.append(fmt.gettext(N_("Bookings released: {trips}.")).format(
+            trips=fmt.listing(made["released"])))
+    if not out:
+        out.append(fmt.gettext(N_("No truck was called to the gate and no booking was in "
+                                  "the closed hours.")))
+    return out
 
 
 def _console_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, gate: str = "",
-                  status: int = 200, notice: str | None = None, error: str | None = None,
-                  form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
-                  which: str = "") -> Response:
+                  status: int = 200, notice: dict[str, Any] | None = None,
+                  error: str | None = None, form: dict[str, str] | None = None,
+                  errors: dict[str, str] | None = None, which: str = "") -> Response:
     now = ctx.clock.now()
     network = networks.in_force(db, now)
-    fmt = formatter(request)
-    hours = control_room.crossings_per_hour(db, now)
     defaults = {"gate": "", "kind": "", "direction": "", "hours": "1", "vehicles_per_hour": "",
                 "reason": "", "trip": "", "priority_reason": ""}
+    panels: dict[str, Any] = {}
+    for part in PARTS:
+        panels.update(_PANELS[part](request, ctx, db, who, network, gate))
     return render(
         request, "console.html", status=status, user=who, gate=gate, gates=network.gates,
-        nodes=console.schematic(network, trips.occupancy(db, network), fmt.name),
-        width=console.WIDTH, height=console.HEIGHT,
-        queue=dispatch.queue(db, network, now, gate or None),
-        orders=control_room.recent_orders(db, now),
-        alerts=control_room.alerts(db, actor=who, now=now, silent_after=timedelta(
-            minutes=ctx.settings.device_silent_minutes)),
-        controls=controls.active(db, now), hours=hours, peak=max(hours) or 1,
-        park=(park := control_room.park_queue_by_hour(db, now)), park_peak=max(park) or 1,
-        kinds=CONTROL_KINDS, notice=notice, error=error, which=which,
-        form={**defaults, **(form or {})}, errors=errors or {},
-        when=lambda at: console.when(fmt, at, now),
-        here="/console" + (f"?gate={quote(gate)}" if gate else ""))
+        kinds=CONTROL_KINDS, notice=notice, error=error, which=which, at=now,
+        refresh=REFRESH_SECONDS, form={**defaults, **(form or {})}, errors=errors or {},
+        here="/console" + (f"?gate={quote(gate)}" if gate else ""), **_common(request, now),
+        **panels)
 
 
 def _hours(fmt: i18n.Formatter, raw: str) -> Decimal | None:
@@ -184,7 +271,8 @@ def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, For
         return _console_view(request, ctx, db, who, status=exc.status_code,
                              error=fmt.error(exc), form=form,
                              errors=fmt.field_errors(exc.fields), which="control")
-    return RedirectResponse(f"/console?done=control&control={made.id}", status_code=303)
+    return RedirectResponse(f"/console?done=control&control={made.id}#controls",
+                            status_code=303)
 
 
 @router.post("/console/priority")
@@ -235,6 +323,8 @@ def console_priority(request: Request, ctx: Ctx, db: Db, trip: Annotated[str, Fo
 @router.post("/console/controls/{control_id}/lift")
 def console_lift(control_id: int, request: Request, ctx: Ctx, db: Db,
                  csrf: Annotated[str, Form()] = "") -> Response:
+    """Lift a control (also the undo of one just applied); audited by the service, and
+    lifting one already lifted changes nothing."""
     fresh = csrf_ok(request, csrf)
     who = _regulator(request, ctx, db)
     if isinstance(who, Response):
@@ -249,4 +339,158 @@ def console_lift(control_id: int, request: Request, ctx: Ctx, db: Db,
         db.rollback()
         return _console_view(request, ctx, db, who, status=exc.status_code,
                              error=fmt.error(exc))
-    return RedirectResponse("/console?done=lifted", status_code=303)
+    return RedirectResponse(f"/console?done=lifted&control={control_id}#controls",
+                            status_code=303)
+
+
+# --- plate reads to review -----------------------------------------------------------------------
+
+READ_DONE = {"confirmed": N_("Read {plate} confirmed as {trip}."),
+             "corrected": N_("Read {plate} corrected and confirmed as {trip}."),
+             "dismissed": N_("Read {plate} rejected.")}
+READ_STATUS = {"confirmed": N_("confirmed"), "dismissed": N_("rejected"),
+               "matched": N_("matched automatically")}
+
+
+def _reviewer(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
+    return signed_in(request, ctx, db,
+                     lambda p: p.may("gate.control") and p.may("plate_read.review"),
+                     N_("This page is for the control room."))
+
+
+def _image(ref: str | None) -> dict[str, str] | None:
+    """The camera's picture: shown when the platform serves it (a path here, or the picture
+    itself), else a link to where the camera keeps it."""
+    if not ref:
+        return None
+    if (ref.startswith("/") and not ref.startswith("//")) or ref.startswith("data:image/"):
+        return {"src": ref}
+    if ref.startswith(("https://", "http://")):
+        return {"href": ref}
+    return None
+
+
+@router.get("/console/plate-reads", response_class=HTMLResponse)
+def plate_reads_page(request: Request, ctx: Ctx, db: Db, done: str = "",
+                     read: int | None = None) -> Response:
+    """The plate reads no trip could be matched to: confirm one as its trip, correct the
+    plate and confirm, or reject it."""
+    who = _reviewer(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    notice = None
+    if done in READ_DONE and read is not None:
+        try:
+            row, _camera = cameras.get(db, read, actor=who)
+        except AppError:
+            row = None
+        if row is not None and row.status in ("confirmed", "dismissed"):
+            trip = _trip_of(db, row)
+            notice = formatter(request).gettext(READ_DONE[done]).format(
+                plate=row.raw_plate, trip=trip)
+    return _plate_reads_view(request, ctx, db, who, notice=notice)
+
+
+def _trip_of(db: Db, row: Any) -> str:
+    found = cameras.read_out(db, row)
+    return str(found.get("trip") or "—")
+
+
+def _plate_reads_view(request: Request, ctx: Ctx, db: Db, who: Principal, *,
+                      status: int = 200, notice: str | None = None, error: str | None = None,
+                      failed: int | None = None, form: dict[str, str] | None = None
+                      ) -> Response:
+    now = ctx.clock.now()
+    items = [{"id": r.id, "plate": r.raw_plate, "camera": c.code, "gate": r.gate,
+              "at": r.read_at, "confidence": r.confidence, "reason": r.reason,
+              "direction": r.direction, "image": _image(r.image_ref), "candidates": found}
+             for r, c, found in cameras.review_queue(db, actor=who, limit=30)]
+    return render(request, "console_plate_reads.html", status=status, user=who, reads=items,
+                  notice=notice, error=error, failed=failed, form=form or {}, at=now,
+                  **_common(request, now))
+
+
+def _read_refused(request: Request, ctx: Ctx, db: Db, who: Principal, read_id: int,
+                  exc: AppError, form: dict[str, str]) -> Response:
+    """A review action refused: another reviewer came first (who and what they did), or the
+    service's reason; the page again with what was typed."""
+    db.rollback()
+    fmt = formatter(request)
+    error = fmt.error(exc)
+    if isinstance(exc, cameras.AlreadyResolved):
+        try:
+            row, _camera = cameras.get(db, read_id, actor=who)
+            error = fmt.gettext(N_("Another reviewer already handled read {plate}: "
+                                   "{status} by {by}. Nothing was changed.")).format(
+                plate=row.raw_plate, status=fmt.gettext(READ_STATUS.get(row.status, row.status)),
+                by=row.resolved_by or "—")
+        except AppError:
+            pass
+    return _plate_reads_view(request, ctx, db, who, status=exc.status_code, error=error,
+                             failed=read_id, form=form)
+
+
+@router.post("/console/plate-reads/{read_id}/confirm")
+def plate_read_confirm(read_id: int, request: Request, ctx: Ctx, db: Db,
+                       trip: Annotated[str, Form()] = "", plate: Annotated[str, Form()] = "",
+                       action: Annotated[str, Form()] = "confirm",
+                       csrf: Annotated[str, Form()] = "") -> Response:
+    """Confirm a read as one of the trips it may be, or (``action=correct``) as the trip of
+    the plate typed: the movement the camera saw is recorded on that trip."""
+    fresh = csrf_ok(request, csrf)
+    who = _reviewer(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    fmt = formatter(request)
+    form = {"trip": trip, "plate": plate}
+    if not fresh:
+        return _plate_reads_view(request, ctx, db, who, status=403,
+                                 error=fmt.gettext(STALE_FORM), failed=read_id, form=form)
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
+    note = None
+    if action == "correct":
+        found = trip_views.by_reference_or_plate(db, plate, who, network) \
+            if plate.strip() else None
+        if found is None:
+            return _plate_reads_view(request, ctx, db, who, status=422, failed=read_id,
+                                     form=form, error=fmt.gettext(N_(
+                                         "No trip under way with the plate {plate}: check "
+                                         "the plate.")).format(plate=plate.strip() or "—"))
+        trip, note = found.reference, f"plate corrected to {plate.strip()}"
+    elif not trip.strip():
+        return _plate_reads_view(request, ctx, db, who, status=422, failed=read_id, form=form,
+                                 error=fmt.gettext(N_("Choose the trip the read is.")))
+    try:
+        cameras.confirm(db, read_id, trip.strip(), actor=who, network=network, now=now,
+                        note=note)
+    except AppError as exc:
+        return _read_refused(request, ctx, db, who, read_id, exc, form)
+    done = "corrected" if action == "correct" else "confirmed"
+    return RedirectResponse(f"/console/plate-reads?done={done}&read={read_id}",
+                            status_code=303)
+
+
+@router.post("/console/plate-reads/{read_id}/dismiss")
+def plate_read_dismiss(read_id: int, request: Request, ctx: Ctx, db: Db,
+                       reason: Annotated[str, Form()] = "",
+                       csrf: Annotated[str, Form()] = "") -> Response:
+    """Reject a read (not a vehicle on a trip, a misread, a repeat), with the reason."""
+    fresh = csrf_ok(request, csrf)
+    who = _reviewer(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    fmt = formatter(request)
+    form = {"reason": reason}
+    if not fresh:
+        return _plate_reads_view(request, ctx, db, who, status=403,
+                                 error=fmt.gettext(STALE_FORM), failed=read_id, form=form)
+    if len(reason.strip()) < 3:
+        return _plate_reads_view(request, ctx, db, who, status=422, failed=read_id, form=form,
+                                 error=fmt.gettext(N_("Say why, in 3 characters or more.")))
+    try:
+        cameras.dismiss(db, read_id, reason.strip(), actor=who, now=ctx.clock.now())
+    except AppError as exc:
+        return _read_refused(request, ctx, db, who, read_id, exc, form)
+    return RedirectResponse(f"/console/plate-reads?done=dismissed&read={read_id}",
+                            status_code=303)
