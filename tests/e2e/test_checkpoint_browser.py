@@ -14,10 +14,16 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from borderflow.account.principals import to_principal
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
 from borderflow.domain import labels
+from borderflow.network import service as networks
+from borderflow.store.models import Account
+from borderflow.store.session import make_engine, make_session_factory
+from borderflow.trip import service as trips
 from tests import factories
 from tests.conftest import PASSWORD, served
 
@@ -27,7 +33,7 @@ SHOTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "screenshots"
 from playwright.sync_api import Browser, Page, expect  # noqa: E402
 
 STAGING = "staging:viettel-logistics-park"
-CHOOSE_A_REASON = {"vi": "Hãy chọn lý do.", "zh": "请选择原因。"}
+CHOOSE_A_REASON = {"vi": "Hãy chọn lý do ở ô “Tạm giữ vì”.", "zh": "请在“暂扣原因”中选择原因。"}
 STALE_STEP = {"vi": "Nội dung bạn đã nhập", "zh": "您填写的内容"}
 OTHER = {"vi": "zh", "zh": "vi"}
 
@@ -89,6 +95,7 @@ def test_an_officers_refused_action_comes_back_with_the_message_and_nothing_lost
 ) -> None:
     ref = _trip_in_gate_area(site, auth, f"29C-611.0{'12'[lang == 'zh']}")
     officer = _page(browser, site, lang)
+    officer.on("dialog", lambda d: d.accept())  # the officer confirms the hold
     _login(officer, "borderguard")
     officer.goto(f"/officer/trips/{ref}")
     # the reason is never chosen for the officer: the list starts empty and is required
@@ -275,3 +282,106 @@ def test_chinese_headings_are_drawn_with_a_chinese_font_not_empty_boxes(
             checked += 1
         assert checked >= 3, path
         cdp.detach()
+
+
+# --- the checkpoint's facts, a stale action, the yard (Vietnamese) -------------------------------
+
+PHONE = {"width": 390, "height": 844}
+STALE_TRIP = "Một cán bộ khác đã thay đổi chuyến này sau khi bạn mở trang."
+
+
+def _pass_through_the_service(settings: Settings, clock: FixedClock, ref: str,
+                              username: str, step: str) -> None:
+    """Another officer passes the step: the trip service itself, in a transaction of its
+    own, as the API or another browser would."""
+    engine = make_engine(settings.database_url)
+    try:
+        with make_session_factory(engine)() as db:
+            account = db.scalar(select(Account).where(Account.username == username))
+            assert account is not None
+            event, payload = trips.step_outcome(step, "pass", channel=None, reason_code=None,
+                                                note=None)
+            trips.record(db, ref, event, payload, actor=to_principal(account),
+                         network=networks.in_force(db, clock.now()), now=clock.now(),
+                         source="officer_screen")
+            db.commit()
+    finally:
+        engine.dispose()
+
+
+def _phone_shot(browser: Browser, site: httpx.Client, username: str, path: str,
+                name: str) -> None:
+    phone = browser.new_context(base_url=str(site.base_url), locale="vi", viewport=PHONE,
+                                is_mobile=True, has_touch=True).new_page()
+    _login(phone, username)
+    phone.goto(path)
+    width = phone.evaluate("document.documentElement.scrollWidth")
+    assert width <= PHONE["width"], (name, width)  # nothing wider than the phone
+    _shot(phone, name)
+    phone.context.close()
+
+
+def test_an_officer_sees_the_goods_and_an_earlier_hold_and_a_stale_pass_is_refused(
+    browser: Browser, site: httpx.Client, auth: Any, settings: Settings, clock: FixedClock
+) -> None:
+    ref = _trip_in_gate_area(site, auth, "29C-614.01")
+    held = site.post(f"/api/v1/trips/{ref}/steps/border_guard", headers=auth("borderguard"),
+                     json={"outcome": "hold", "reason_code": "documents-missing",
+                           "note": "CMR thiếu chữ ký của tài xế"})
+    assert held.status_code == 200, held.text
+    released = site.post(f"/api/v1/trips/{ref}/steps/border_guard/release",
+                         headers=auth("borderguard"), json={"note": "đã bổ sung"})
+    assert released.status_code == 200, released.text
+    officer = _page(browser, site, "vi")
+    _login(officer, "borderguard")
+    officer.goto(f"/officer/trips/{ref}")
+    goods = officer.locator("table.goods tbody tr").first.inner_text()
+    for shown in ("8471.30", "Laptop computers", "400", "6.000", "180.000,00"):
+        assert shown in goods, (shown, goods)
+    holds = officer.locator("ol.holds").inner_text()
+    assert "CMR thiếu chữ ký của tài xế" in holds
+    assert labels.TABLES["event"]["step.held"].vi in holds
+    assert officer.locator("#reject-border_guard").input_value() == ""
+    _shot(officer, "officer-trip-desktop")
+    _phone_shot(browser, site, "borderguard", f"/officer/trips/{ref}", "officer-trip-phone")
+    events = len(site.get(f"/api/v1/trips/{ref}/timeline",
+                          headers=auth("regulator")).json()["entries"])
+    # another officer passes the step between the page's loading and this officer's click
+    _pass_through_the_service(settings, clock, ref, "borderguard", "border_guard")
+    expect(officer.locator("#live [data-changed]")).to_be_visible(timeout=12_000)
+    officer.click("#step-border_guard .btn-pass")
+    expect(officer.locator("#form-error")).to_contain_text(STALE_TRIP)
+    assert labels.TABLES["event"]["step.passed"].vi in officer.locator(
+        "#form-error").inner_text()
+    status = officer.locator('[data-step="border_guard"]')
+    assert status.get_attribute("data-status") == "passed"  # the trip as it is now
+    assert officer.locator("#step-border_guard").count() == 0  # no more to do here
+    after = site.get(f"/api/v1/trips/{ref}/timeline", headers=auth("regulator")).json()
+    assert len(after["entries"]) == events + 1  # only the other officer's pass
+
+
+def test_a_yard_operator_records_a_truck_into_the_park_by_plate(
+    browser: Browser, site: httpx.Client, auth: Any
+) -> None:
+    body = factories.declaration()
+    body["vehicles"][0]["plate"] = "29C-615.01"
+    r = site.post("/api/v1/declarations", headers=auth("enterprise"), json=body)
+    assert r.status_code == 201, r.text
+    ref = f"{r.json()['reference']}-1"
+    yard = _page(browser, site, "vi")
+    _login(yard, "yard")
+    yard.goto("/yard")
+    yard.fill("#q", "29c 615 01")
+    yard.click("form[role=search] button[type=submit]")
+    yard.wait_for_url(re.compile(r"/yard\?q="))
+    yard.click(f"#found-{ref} .btn-enter")
+    yard.wait_for_url(re.compile(r"/yard\?done=enter"))
+    notice = yard.locator(".notice").inner_text()
+    assert "29C-615.01" in notice
+    assert "Công viên Logistics Viettel Lạng Sơn" in notice
+    row = yard.locator(f"#inside-{ref}").inner_text()
+    assert "Công viên Logistics Viettel Lạng Sơn" in row
+    trip = site.get(f"/api/v1/trips/{ref}", headers=auth("regulator")).json()
+    assert (trip["status"], trip["location"]) == ("at_staging", STAGING)
+    _shot(yard, "yard-operator-yard-desktop")
+    _phone_shot(browser, site, "yard", "/yard", "yard-operator-yard-phone")

@@ -191,7 +191,16 @@ def _goods_line(g: dict[str, Any]) -> dict[str, Any]:
         cents = int(Decimal(str(g["value_usd"])) * 100)
     except (InvalidOperation, TypeError, ValueError):
         quantity, cents = None, 0
-    return {**g, "quantity": quantity, "value_cents": cents}
+    return {**g, "quantity": quantity, "value_cents": cents, "hs_shown": hs_shown(g["hs_code"])}
+
+
+def hs_shown(code: str) -> str:
+    """An HS code as customs write it: the heading, then pairs of digits (``08109000`` ->
+    ``0810.90.00``)."""
+    digits = "".join(c for c in str(code) if c.isdigit())
+    if len(digits) <= 4:
+        return digits
+    return ".".join([digits[:4], *(digits[i:i + 2] for i in range(4, len(digits), 2))])
 
 
 READ_CHECKPOINTS = {"gate_in": N_("Gate entry"), "gate_out": N_("Gate exit")}
