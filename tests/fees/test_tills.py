@@ -119,7 +119,8 @@ def test_closing_stores_expected_counted_and_the_difference_once_and_audits_it(
     assert entry.target_id == f"cashier:{TODAY.isoformat()}"
     assert entry.after["difference"] == 20_000
     [mine] = desk.get("/tills", "cashier")
-    assert mine["closed"] is True and mine["closing"]["counted_cash"] == inv["due"] + 20_000
+    assert mine["closed"] is True
+    assert mine["closing"]["counted_cash"] == inv["due"] + 20_000
 
 
 def test_a_closing_is_refused_for_a_future_day_a_negative_count_and_other_roles(
