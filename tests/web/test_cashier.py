@@ -17,6 +17,7 @@ from borderflow.store.models import AuditEntry, Payment, TillClosing
 from tests import factories
 from tests.conftest import Peek
 from tests.fees.test_counter_and_invoices import Desk, add_cashier, with_plate
+from tests.web.test_accessibility import _unlabelled
 from tests.web.test_driver import _csrf, _login, visible
 
 
@@ -196,3 +197,18 @@ def test_the_desk_is_for_cashiers_only(client: TestClient) -> None:
     _login(client, "customs")
     assert client.get("/cashier").status_code == 403
     assert 'href="/cashier"' not in client.get("/officer").text
+
+
+def test_every_input_of_the_desk_has_a_label_and_errors_point_at_their_fields(
+    client: TestClient, desk: Desk
+) -> None:
+    ref, _inv = _trip(desk, "29C-701.09")
+    token = _signed_in(client)
+    for path in ("/cashier", f"/cashier/trips/{ref}", "/cashier?q=no-such-plate"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert _unlabelled(page.text) == [], path
+    refused = client.post(f"/cashier/trips/{ref}/payments",
+                          data={"csrf": token, "key": "x", "method": "cash", "amount": "12"})
+    assert _unlabelled(refused.text) == []
+    assert 'aria-describedby="amount-error"' in refused.text
