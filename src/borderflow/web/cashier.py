@@ -253,9 +253,9 @@ def cashier_close(request: Request, ctx: Ctx, db: Db,
         return again(403, fmt.gettext(STALE_FORM))
     value, problem = _amount(fmt, counted_cash)
     if problem is not None or value is None:
-        problem = problem if counted_cash.strip() else \
+        said = problem if problem and counted_cash.strip() else \
             fmt.gettext(N_("Type the cash counted in the till."))
-        return again(422, problem, {"counted_cash": problem})
+        return again(422, said, {"counted_cash": said})
     try:
         tills.close(db, _today(ctx), value, note, actor=who, now=ctx.clock.now())
     except AppError as exc:
