@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session
 
 from borderflow.store.models import Account, SecondFactor
@@ -27,7 +27,7 @@ class AccountPage:
     pages: int
 
 
-def _search(query: str) -> list[object]:
+def _search(query: str) -> list[ColumnElement[bool]]:
     words = query.strip()
     if not words:
         return []

@@ -70,6 +70,8 @@ NAV: tuple[tuple[str, str, str | None], ...] = (
     ("/console", N_("Control room"), "gate.control"),
     ("/reports", N_("Reports"), "statistics.read"),
     ("/sim", N_("Scenario lab"), "sim.run"),
+    ("/exchange", N_("Partner bulletin"), "bulletin.read"),
+    ("/admin", N_("Administration"), "account.manage"),
 )
 """The pages of the header's menu, each with who sees it (a role, or an action they may do)."""
 
