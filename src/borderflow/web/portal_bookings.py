@@ -41,6 +41,8 @@ from borderflow.web import i18n, pages, session
 router = APIRouter(include_in_schema=False)
 DAYS_AHEAD = booking.MAX_DAYS_AHEAD
 SLOTS_PER_DAY = 24 * 60 // booking.SLOT_MINUTES
+SHOWN = 30
+"""Trips listed at most; a search by plate or reference finds the others."""
 DONE = {
     "booked": N_("Slot booked for {trip}: {slot}."),
     "moved": N_("Booking of {trip} moved to {slot}."),
@@ -110,9 +112,20 @@ def _trip_view(fmt: i18n.Formatter, item: queries.BookableTrip) -> dict[str, Any
             "slot": _slot_text(fmt, item.booking.slot_start) if item.booking else ""}
 
 
+def _matches(item: queries.BookableTrip, q: str) -> bool:
+    """Whether a trip's plate or reference contains what was typed (letters and digits
+    only, any case: ``29c89941`` finds 29C-899.41)."""
+    def key(text: str) -> str:
+        return "".join(c for c in text.upper() if c.isalnum())
+
+    wanted = key(q)
+    return not wanted or wanted in key(item.trip.state["facts"]["plate"]) \
+        or wanted in key(item.trip.reference)
+
+
 def _page(request: Request, ctx: Ctx, db: Db, who: Principal, trip_ref: str = "",
-          day_text: str = "", *, done: str = "", error: str = "", status: int = 200
-          ) -> Response:
+          day_text: str = "", *, done: str = "", error: str = "", status: int = 200,
+          q: str = "") -> Response:
     """The slots page: the trips, and the chosen trip's slots on a day, with a confirmation
     or a refusal on top."""
     now = ctx.clock.now()
@@ -135,8 +148,10 @@ def _page(request: Request, ctx: Ctx, db: Db, who: Principal, trip_ref: str = ""
                 if day < today + timedelta(days=DAYS_AHEAD) else "",
                 "min": today.isoformat(),
                 "max": (today + timedelta(days=DAYS_AHEAD)).isoformat()}
-    return pages.render(request, "bookings.html", status=status, user=who,
-                        trips=[_trip_view(fmt, x) for x in items], chosen=view,
+    found = [x for x in items if _matches(x, q)]
+    return pages.render(request, "bookings.html", status=status, user=who, q=q,
+                        trips=[_trip_view(fmt, x) for x in found[:SHOWN]], chosen=view,
+                        total=len(found), shown=min(SHOWN, len(found)), any_trip=bool(items),
                         confirmation=_confirmation(fmt, items, trip_ref, done), error=error)
 
 
@@ -152,12 +167,13 @@ def _confirmation(fmt: i18n.Formatter, items: list[queries.BookableTrip], trip_r
 
 @router.get("/portal/bookings", response_class=HTMLResponse)
 def bookings_page(request: Request, ctx: Ctx, db: Db, trip: str = "", day: str = "",
-                  done: str = "") -> Response:
-    """Enterprises: their trips that may be booked, and a trip's slots on a day."""
+                  done: str = "", q: str = "") -> Response:
+    """Enterprises: their trips that may be booked (found by plate or reference), and a
+    trip's slots on a day."""
     who = _enterprise(request, ctx, db)
     if isinstance(who, Response):
         return who
-    return _page(request, ctx, db, who, trip, day, done=done)
+    return _page(request, ctx, db, who, trip, day, done=done, q=q[:40])
 
 
 def _back(trip: str, day: str, done: str) -> RedirectResponse:
