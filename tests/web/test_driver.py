@@ -12,6 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from borderflow.domain import labels
+from tests import factories
 from tests.conftest import PASSWORD
 from tests.trip.test_rerouting import staged
 
@@ -167,3 +168,91 @@ def test_a_call_made_by_hand_without_a_time_still_shows_the_order(
     trip = visible(page.text)
     assert "Go to the gate now" in trip
     assert "Arrive by" not in trip
+
+
+SLOT = "2026-11-25T08:00:00+07:00"
+
+
+def test_the_drivers_page_names_everything_shows_the_slot_qr_and_fee_and_polls(
+    client: TestClient, auth: Any
+) -> None:
+    called = staged(client, auth, "29C-520.01")
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    body = factories.declaration()
+    body["vehicles"][0]["plate"] = "29C-520.02"
+    d = client.post("/api/v1/declarations", json=body, headers=auth("enterprise")).json()
+    booked = f"{d['reference']}-1"
+    assert client.post(f"/api/v1/trips/{booked}/booking", json={"slot_start": SLOT},
+                       headers=auth("enterprise")).status_code == 201
+    client.cookies.clear()
+    _login(client, "driver")
+    page = client.get("/driver", params={"lang": "en"})
+    assert page.status_code == 200
+    shown = visible(page.text)
+    assert "Driver: Nguyen Van Tai" in shown  # the driver's name, not "driver ·"
+    go = shown[shown.index(called):shown.index(booked)]
+    assert "Go to the gate now" in go
+    assert "Huu Nghi International Border Gate, Huu Nghi export yard" in go
+    assert "Yard Huu Nghi export yard" in go
+    assert "Where the truck is Viettel Lang Son Logistics Park" in go
+    slot = shown[shown.index(booked):]
+    assert "Booked slot 25/11/2026 08:00" in slot
+    assert "Drive to the staging area Viettel Lang Son Logistics Park" in slot
+    for code in ("huu-nghi", "viettel-logistics-park", "at_staging", "open"):
+        assert code not in shown, code
+    # the fee in the page's money format, and its state
+    fee = re.search(r'data-field="fee">(.*?)</dd>', page.text, re.S)
+    assert fee is not None
+    assert "₫" in fee.group(1)
+    assert "Unpaid" in fee.group(1)
+    vi_fee = re.search(r'data-field="fee">(.*?)</dd>', client.get("/driver").text, re.S)
+    assert vi_fee is not None
+    assert re.search(r"\d{1,3}(\.\d{3})+\s*₫", vi_fee.group(1))  # 1.200.000 ₫
+    # a QR code per trip, drawn on the server, holding what the officer's search opens
+    trip_part = page.text[page.text.index(f'id="trip-{called}"'):]
+    assert "<svg" in trip_part[:trip_part.index("</article>")]
+    # the trips part refreshes itself without a reload
+    assert 'hx-get="/driver/panel?lang=en"' in page.text
+    assert 'hx-trigger="every 5s"' in page.text
+    panel = client.get("/driver/panel", params={"lang": "en"})
+    assert panel.status_code == 200
+    assert "<html" not in panel.text
+    assert f'id="trip-{called}"' in panel.text
+    client.cookies.clear()
+    assert client.get("/driver/panel").headers.get("HX-Redirect") == "/driver"
+
+
+def test_a_closure_shows_a_changed_instruction_the_driver_marks_as_seen(
+    client: TestClient, auth: Any
+) -> None:
+    ref = staged(client, auth, "29C-520.11", "chemicals")  # passes Huu Nghi only
+    client.post("/api/v1/dispatch/run", headers=auth("regulator"))
+    client.cookies.clear()
+    _login(client, "driver")
+    assert "Go to the gate now" in client.get("/driver/panel", params={"lang": "en"}).text
+    r = client.post("/api/v1/gates/huu-nghi/controls", headers=auth("regulator"), json={
+        "kind": "closure", "ends_at": "2026-11-23T11:00:00+07:00",
+        "reason": "landslide on the approach road"})
+    assert r.status_code == 201
+    panel = client.get("/driver/panel", params={"lang": "en"}).text
+    trip = visible(f"<main>{panel}</main>")
+    assert "Go to the gate now" not in trip
+    assert "Your instruction has changed" in trip
+    assert "do NOT go to Huu Nghi International Border Gate" in trip
+    assert "Wait in the staging area. Do not go to the gate until you are called." in trip
+    assert "The gate is closed until" in trip
+    assert "landslide on the approach road" in trip
+    assert "My messages" in trip
+    assert 'role="alert"' in panel
+    vi = visible(f"<main>{client.get('/driver/panel', params={'lang': 'vi'}).text}</main>")
+    assert "KHÔNG đi vào Cửa khẩu quốc tế Hữu Nghị" in vi
+    number = re.search(r'action="/driver/notifications/(\d+)/read"', panel)
+    assert number is not None
+    seen = client.post(f"/driver/notifications/{number.group(1)}/read",
+                       data={"csrf": _csrf(client, "/driver")}, follow_redirects=False)
+    assert (seen.status_code, seen.headers["location"]) == (303, "/driver?done=seen")
+    after = client.get("/driver/panel", params={"lang": "en"}).text
+    assert "Your instruction has changed" not in after
+    assert "do NOT go to" in after  # still listed among the messages
+    assert client.get("/api/v1/notifications", params={"trip": ref},
+                      headers=auth("driver")).status_code == 200

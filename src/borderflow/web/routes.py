@@ -25,6 +25,7 @@ from borderflow.web import (
     reports,
     sim,
     team,
+    trip_control,
     yard,
 )
 
@@ -32,6 +33,7 @@ ROUTERS: tuple[APIRouter, ...] = (
     pages.router,
     board.router,
     driver.router,
+    trip_control.router,
     officer.router,
     control_room.router,
     portal.router,
