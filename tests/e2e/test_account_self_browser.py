@@ -123,7 +123,9 @@ def test_an_enterprise_registers_an_admin_confirms_and_it_signs_in(
     card.locator("form.confirm button").click()
     expect(admin.locator("main .notice")).to_contain_text("Đăng ký đã được xác nhận")
     sms = _sms(settings, "registration_confirmed")
-    assert sms.phone == "+84912345678" and sms.language == "vi" and "tanthanh" in sms.text
+    assert sms.phone == "+84912345678"
+    assert sms.language == "vi"
+    assert "tanthanh" in sms.text
     _login(page, "tanthanh", NEW_PASSWORD)
     page.wait_for_url("**/portal")
     page.goto("/portal/team")

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from borderflow.clock import FixedClock
-from borderflow.domain.accounts import RESET_CODE_TRIES
+from borderflow.domain.account import RESET_CODE_TRIES
 from borderflow.store.models import (
     Account,
     AccountMessage,
@@ -62,20 +62,24 @@ def test_a_password_change_checks_the_current_one_and_ends_the_other_sessions(
         assert _login(other, "regulator").status_code == 303
         assert _login(client, "regulator").status_code == 303
         page = client.get("/account", params={"lang": "vi"})
-        assert 'id="password-title"' in page.text and "Đổi mật khẩu" in visible(page.text)
+        assert 'id="password-title"' in page.text
+        assert "Đổi mật khẩu" in visible(page.text)
         token = _csrf(client, "/account")
         wrong = client.post("/account/password", params={"lang": "en"}, data={
             "csrf": token, "current_password": "not it at all", "new_password": NEW,
             "new_password_again": NEW})
-        assert wrong.status_code == 422 and 'id="current_password-error"' in wrong.text
+        assert wrong.status_code == 422
+        assert 'id="current_password-error"' in wrong.text
         weak = client.post("/account/password", params={"lang": "en"}, data={
             "csrf": token, "current_password": PASSWORD, "new_password": "regulator12345",
             "new_password_again": "regulator12345"})
-        assert weak.status_code == 422 and 'id="new_password-error"' in weak.text
+        assert weak.status_code == 422
+        assert 'id="new_password-error"' in weak.text
         differ = client.post("/account/password", params={"lang": "en"}, data={
             "csrf": token, "current_password": PASSWORD, "new_password": NEW,
             "new_password_again": NEW + "x"})
-        assert differ.status_code == 422 and 'id="new_password_again-error"' in differ.text
+        assert differ.status_code == 422
+        assert 'id="new_password_again-error"' in differ.text
         done = client.post("/account/password", data={
             "csrf": token, "current_password": PASSWORD, "new_password": NEW,
             "new_password_again": NEW}, follow_redirects=False)
@@ -88,7 +92,8 @@ def test_a_password_change_checks_the_current_one_and_ends_the_other_sessions(
     assert len(live) == 1
     actions = [a.action for a in db.scalars(select(AuditEntry).where(
         AuditEntry.target_id == str(account.id)))]
-    assert "account.password_change" in actions and "session.revoke_all" in actions
+    assert "account.password_change" in actions
+    assert "session.revoke_all" in actions
 
 
 def test_the_forgot_page_says_the_same_whether_or_not_the_user_exists(
@@ -103,7 +108,8 @@ def test_the_forgot_page_says_the_same_whether_or_not_the_user_exists(
         visible(unknown.text).replace("nobody-at-all", "X")
     assert len(db.scalars(select(AccountMessage))) == 1  # only the real account gets one
     code = db.one(select(PasswordResetCode))
-    assert code.code_hash.startswith("$argon2") and _code(db) not in code.code_hash
+    assert code.code_hash.startswith("$argon2")
+    assert _code(db) not in code.code_hash
     zh = _forgot(client, "nobody-at-all", lang="zh")
     assert "验证码" in visible(zh.text)
 
@@ -116,12 +122,14 @@ def test_a_reset_code_works_once_and_the_new_password_opens_the_account(
     _forgot(client, "driver")
     code = _code(db)
     weak = _reset(client, "driver", code, "password1234")
-    assert weak.status_code == 422 and 'id="new_password-error"' in weak.text
+    assert weak.status_code == 422
+    assert 'id="new_password-error"' in weak.text
     done = _reset(client, "driver", code)
     assert done.headers["location"] == "/login?reset=1"
     assert "password was changed" in visible(client.get("/login?reset=1&lang=en").text)
     again = _reset(client, "driver", code, "another fresh password 8")
-    assert again.status_code == 422 and 'id="code-error"' in again.text
+    assert again.status_code == 422
+    assert 'id="code-error"' in again.text
     old = client.post("/login", data={"csrf": _csrf(client), "username": "driver",
                                       "password": PASSWORD}, follow_redirects=False)
     assert old.status_code == 401
@@ -139,7 +147,8 @@ def test_a_reset_code_expires_after_ten_minutes(
     code = _code(db)
     clock.set(clock.now() + timedelta(minutes=10, seconds=1))
     late = _reset(client, "driver", code)
-    assert late.status_code == 422 and 'id="code-error"' in late.text
+    assert late.status_code == 422
+    assert 'id="code-error"' in late.text
 
 
 def test_wrong_codes_are_limited_and_an_unknown_user_gets_the_same_answer(
@@ -154,7 +163,8 @@ def test_wrong_codes_are_limited_and_an_unknown_user_gets_the_same_answer(
     assert all(a.status_code == 422 for a in answers)
     assert db.one(select(PasswordResetCode)).attempts == RESET_CODE_TRIES
     spent = _reset(client, "driver", code)  # the right code, too late: the tries are spent
-    assert spent.status_code == 422 and 'id="code-error"' in spent.text
+    assert spent.status_code == 422
+    assert 'id="code-error"' in spent.text
     nobody = _reset(client, "nobody-at-all", code)
     assert visible(nobody.text).replace("nobody-at-all", "X") == \
         visible(spent.text).replace("driver", "X")
@@ -168,5 +178,6 @@ def test_forms_are_refused_past_their_limit_when_throttling_is_on(
     app = create_app(settings.model_copy(update={"throttling": True}), clock=clock)
     with TestClient(app) as client:
         codes = [_forgot(client, "driver").status_code for _ in range(6)]
-        assert codes[:5] == [200] * 5 and codes[5] == 429
+        assert codes[:5] == [200] * 5
+        assert codes[5] == 429
     app.state.ctx.engine.dispose()

@@ -15,7 +15,7 @@ import structlog
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from borderflow.domain.accounts import language_of
+from borderflow.domain.account import language_of
 from borderflow.domain.notify import Texts
 from borderflow.store.models import AccountMessage
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from borderflow import audit
 from borderflow.account import messages, passwords, security, sessions
 from borderflow.account.principals import to_principal
-from borderflow.domain import accounts as rules
+from borderflow.domain import account as rules
 from borderflow.domain.access import ANONYMOUS, Principal
 from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.store.models import Account, AccountContact, PasswordResetCode

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from borderflow import audit
 from borderflow.account import messages, passwords, security
 from borderflow.account.service import snapshot
-from borderflow.domain import accounts as rules
+from borderflow.domain import account as rules
 from borderflow.domain.access import ANONYMOUS, Principal, Role
 from borderflow.domain.values import parse_phone, parse_tax_code, tax_code_head
 from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, msg, reason_of

@@ -18,8 +18,9 @@ from borderflow.web import pages
 
 router = APIRouter(include_in_schema=False)
 
-FIELD_NAMES = {"kind": N_("Kind of person"), "username": N_("Username"), "display_name": N_("Person's name"),
-               "phone": N_("Phone number"), "driver_document": N_("Their driver's document number"),
+FIELD_NAMES = {"kind": N_("Kind of person"), "username": N_("Username"),
+               "display_name": N_("Person's name"), "phone": N_("Phone number"),
+               "driver_document": N_("Their driver's document number"),
                "enterprise_tax_code": N_("Tax code")}
 DONE = {"added": N_("Added. An SMS tells them how to set their password."),
         "disabled": N_("The account was disabled; its sessions were ended.")}
