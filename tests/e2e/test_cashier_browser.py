@@ -88,6 +88,8 @@ def test_a_cashier_takes_cash_prints_the_receipt_and_closes_the_till(
     expect(receipt.get_by_role("button", name="In biên lai")).to_be_visible()
     expect(receipt.locator("nav.tools a[data-layout=a4]")).to_be_visible()
     assert receipt.evaluate("document.querySelector('article.receipt').offsetWidth") <= 310
+    receipt.evaluate("async () => { await document.fonts.ready; }")
+    receipt.screenshot(path=str(SHOTS / "cashier-receipt-thermal.png"), full_page=True)
     receipt.close()
 
     page.fill("#counted_cash", "1.500.000")
@@ -97,3 +99,10 @@ def test_a_cashier_takes_cash_prints_the_receipt_and_closes_the_till(
     expect(page.locator("aside.till")).to_have_attribute("data-closed", "true")
     expect(page.locator(".till .count")).to_contain_text("1.500.000 ₫")
     expect(page.locator(".till [data-difference]")).to_have_attribute("data-difference", "0")
+
+    chinese = page.context.new_page()
+    chinese.goto(f"/cashier/trips/{reference}?lang=zh")
+    expect(chinese.locator("h1")).to_have_text("收费台")
+    expect(chinese.locator(".till .closed")).to_contain_text("已结账")
+    chinese.evaluate("async () => { await document.fonts.ready; }")
+    chinese.screenshot(path=str(SHOTS / "cashier-desk-zh.png"), full_page=True)
