@@ -342,7 +342,6 @@ def _receipt(ctx: Ctx, db: Db, receipt: str, actor: Principal) -> receipts.Recei
 SESSION_COOKIE = "bf_session"
 """The browser session's cookie (``borderflow.web.session``): the receipt links of the pages
 open with it, for the same people as with an API token."""
-READER_ROLES = roles_for("invoice.read")
 
 
 def _session_principal(ctx: AppContext, token: str) -> Principal:
@@ -355,24 +354,31 @@ def _session_principal(ctx: AppContext, token: str) -> Principal:
         return accounts.to_principal(found.account)
 
 
-async def receipt_reader(ctx: Ctx, request: Request, found: Authenticated) -> Principal:
-    """The caller of a receipt: an API token or key, else the signed-in browser session (the
-    owner's enterprise, the driver named on the trip, the officials and cashiers who may read
-    the invoice). The scope is the API's either way."""
-    if isinstance(found, Principal) and found.kind == "anonymous" \
-            and (token := request.cookies.get(SESSION_COOKIE)):
-        async with ctx.admission.enter(request, write=False):
-            found = await run_in_threadpool(_session_principal, ctx, token)
-    if isinstance(found, AppError):
-        raise found
-    if found.roles & READER_ROLES:
-        return found
-    if found.kind == "anonymous":
-        raise Unauthorized("log in to do this (Authorization: Bearer <token> or X-API-Key)")
-    raise Forbidden("your role may not do 'invoice.read'")
+def require_or_session(action: str) -> Any:
+    """Like :func:`require`, but a caller with no API token or key may be the signed-in
+    browser session (the receipt links of the pages: the owner's enterprise, the driver named
+    on the trip, the officials and cashiers who may read the invoice). The roles and the scope
+    are the API's either way."""
+    allowed = roles_for(action)
+
+    async def check(ctx: Ctx, request: Request, found: Authenticated) -> Principal:
+        if isinstance(found, Principal) and found.kind == "anonymous" \
+                and (token := request.cookies.get(SESSION_COOKIE)):
+            async with ctx.admission.enter(request, write=False):
+                found = await run_in_threadpool(_session_principal, ctx, token)
+        if isinstance(found, AppError):
+            raise found
+        if found.roles & allowed:
+            return found
+        if found.kind == "anonymous":
+            raise Unauthorized("log in to do this (Authorization: Bearer <token> or "
+                               "X-API-Key)")
+        raise Forbidden(f"your role may not do '{action}'")
+
+    return check
 
 
-ReceiptReader = Annotated[Principal, Depends(receipt_reader)]
+ReceiptReader = Annotated[Principal, Depends(require_or_session("invoice.read"))]
 SESSION_DOC = (" Opens with an API token or key, or with the browser session of a signed-in "
                "user (the receipt links of the web pages).")
 
