@@ -13,6 +13,7 @@ import yaml
 from fastapi.testclient import TestClient
 
 from borderflow.config import DEFAULT_NETWORK_FILE
+from tests.web.test_accessibility import _unlabelled
 from tests.web.test_driver import _csrf, _login, visible
 
 ADMIN_PAGES = ("/admin", "/admin/accounts", "/admin/accounts/1", "/admin/devices",
@@ -92,7 +93,8 @@ def test_an_admin_creates_an_account_then_changes_its_roles_and_scopes(
     assert client.get(f"/api/v1/accounts/{account_id}",
                       headers=auth("admin")).json()["active"] is False
     listed = client.get("/admin/accounts", params={"q": "cashier2", "lang": "en"}).text
-    assert "1 accounts" in visible(listed) and "Disabled" in visible(listed)
+    assert "1 accounts" in visible(listed)
+    assert "Disabled" in visible(listed)
 
 
 def test_the_account_list_is_searched_and_paged(client: TestClient, auth: Any) -> None:
@@ -102,10 +104,13 @@ def test_the_account_list_is_searched_and_paged(client: TestClient, auth: Any) -
             "password": "correct horse battery staple", "roles": ["customs"]})
     _admin(client)
     first = client.get("/admin/accounts", params={"q": "CLERK", "lang": "en"}).text
-    assert "27 accounts" in visible(first) and "page 1 of 2" in visible(first)
-    assert "clerk24" in first and "clerk25" not in first
+    assert "27 accounts" in visible(first)
+    assert "page 1 of 2" in visible(first)
+    assert "clerk24" in first
+    assert "clerk25" not in first
     second = client.get("/admin/accounts", params={"q": "clerk", "page": "2"}).text
-    assert "clerk25" in second and "clerk00" not in second
+    assert "clerk25" in second
+    assert "clerk00" not in second
 
 
 def test_a_camera_registered_from_the_page_shows_its_key_once(client: TestClient,
@@ -132,15 +137,19 @@ def test_a_camera_registered_from_the_page_shows_its_key_once(client: TestClient
 def test_a_device_is_bound_and_unbound_from_the_page(client: TestClient, auth: Any) -> None:
     token = _admin(client)
     bad = client.post("/admin/devices/bind", data={"csrf": token, "device_id": "phone-1"})
-    assert bad.status_code == 422 and 'aria-describedby="driver_document-error"' in bad.text
+    assert bad.status_code == 422
+    assert 'aria-describedby="driver_document-error"' in bad.text
     ok = client.post("/admin/devices/bind", data={"csrf": token, "device_id": "phone-1",
                                                   "driver_document": "001089012345"},
                      follow_redirects=False)
     assert ok.status_code == 303
     devices = client.get("/api/v1/devices", headers=auth("admin")).json()
-    assert devices[0]["driver_document"] == "001089012345" and devices[0]["bound"]
+    assert devices[0]["driver_document"] == "001089012345"
+    assert devices[0]["bound"]
     page = client.get("/admin/devices", params={"lang": "en"}).text
-    assert "phone-1" in page and "Never" in page and "stale" in page
+    assert "phone-1" in page
+    assert "Never" in page
+    assert "stale" in page
     gone = client.post("/admin/devices/unbind", data={"csrf": token, "device_id": "phone-1"},
                        follow_redirects=False)
     assert gone.status_code == 303
@@ -174,7 +183,8 @@ def test_a_network_preview_lists_a_changed_capacity_and_publishing_puts_it_in_fo
     done = client.post("/admin/network", data={
         "csrf": token, "document": _network(50), "action": "publish",
         "base": base.group(1), "note": "more lanes"}, follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == \
+    assert done.status_code == 303
+    assert done.headers["location"] == \
         "/admin/network?done=published"
     assert client.get("/api/v1/network/gates/huu-nghi", headers=auth("admin")).json()[
         "capacity"][0]["vehicles_per_hour"] == 50
@@ -198,10 +208,12 @@ def test_an_invalid_network_document_names_the_field_in_the_pages_language(
     assert r.status_code == 422
     assert '<code translate="no">gates[0].capacity[0]</code>: Giá trị này không được chấp ' \
         'nhận.' in r.text  # the field, and why in the page's language
-    assert "Publish" not in r.text and "Xuất bản" not in visible(r.text)
+    assert "Publish" not in r.text
+    assert "Xuất bản" not in visible(r.text)
     broken = client.post("/admin/network", params={"lang": "en"}, data={
         "csrf": token, "document": "gates: [", "action": "preview"})
-    assert broken.status_code == 422 and "not a YAML or JSON document" in broken.text
+    assert broken.status_code == 422
+    assert "not a YAML or JSON document" in broken.text
 
 
 def test_a_tariff_preview_shows_old_and_new_amounts_then_publishes(
@@ -210,27 +222,39 @@ def test_a_tariff_preview_shows_old_and_new_amounts_then_publishes(
     token = _admin(client)
     page = client.get("/admin/fees", params={"lang": "vi"}).text
     cell = re.search(r'name="rate:general:4t-10t" id="[^"]+" value="([^"]+)"', page)
-    assert cell is not None and cell.group(1) == "400.000"  # the page's number format
+    assert cell is not None
+    assert cell.group(1) == "400.000"
     form = {"csrf": token, "version": "lang-son-2027", "effective_from": "2026-11-24T00:00",
             "rate:general:4t-10t": "450.000", "action": "preview"}
     rates = re.findall(r'name="(rate:[^"]+)" id="[^"]+" value="([^"]*)"', page)
     data = {**dict(rates), **form}
     bad = client.post("/admin/fees", params={"lang": "vi"},
                       data={**data, "rate:general:2t-4t": "abc"})
-    assert bad.status_code == 422 and 'aria-describedby="rate-general-2t-4t-error"' in bad.text
+    assert bad.status_code == 422
+    assert 'aria-describedby="rate-general-2t-4t-error"' in bad.text
     r = client.post("/admin/fees", params={"lang": "vi"}, data=data)
     assert r.status_code == 200, r.text[:3000]
-    changes = re.search(r'<table class="rate-changes".*?</table>', r.text, re.S)
+    changes = re.search(r'<table class="rate-changes[^"]*".*?</table>', r.text, re.S)
     assert changes is not None
     assert visible(f"<main>{changes.group(0)}</main>").count("₫") == 2
-    assert "400.000" in changes.group(0) and "450.000" in changes.group(0)
+    assert "400.000" in changes.group(0)
+    assert "450.000" in changes.group(0)
     assert client.get("/api/v1/tariffs", headers=auth("admin")).json()[-1]["version"] != \
         "lang-son-2027"
     done = client.post("/admin/fees", data={**data, "action": "publish"},
                        follow_redirects=False)
-    assert done.status_code == 303 and done.headers["location"] == "/admin/fees?done=published"
+    assert done.status_code == 303
+    assert done.headers["location"] == "/admin/fees?done=published"
     again = client.post("/admin/fees", data={**data, "action": "publish"},
                         follow_redirects=False)
     assert again.headers["location"] == "/admin/fees?done=unchanged"
     stored = client.get("/api/v1/tariffs/lang-son-2027", headers=auth("admin")).json()
     assert stored["document"]["rates"]["general"]["4t-10t"] == 450000
+
+
+def test_every_input_of_the_admin_and_bulletin_pages_has_a_label(client: TestClient) -> None:
+    _admin(client)
+    for path in (*ADMIN_PAGES, "/admin/accounts?q=a", "/exchange"):
+        page = client.get(path)
+        assert page.status_code == 200, path
+        assert _unlabelled(page.text) == [], path

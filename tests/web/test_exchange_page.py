@@ -49,7 +49,8 @@ def test_the_partner_bulletin_entered_by_hand_appears_in_our_directions(
         "csrf": token, "counted_at": "07:50", "huu-nghi.export": "1.200",
         "huu-nghi.import": "35", "huu-nghi.capacity": "2.000"},
         headers={"accept-language": "vi"}, follow_redirects=False)
-    assert r.status_code == 303 and r.headers["location"] == "/exchange?done=entered"
+    assert r.status_code == 303
+    assert r.headers["location"] == "/exchange?done=entered"
     page = client.get("/exchange?done=entered", params={"lang": "vi"}).text
     # their 1,200 leaving China come in to Vietnam: our import, written the Vietnamese way
     assert _cell(page, "huu-nghi", "import") == "1.200"
@@ -61,7 +62,8 @@ def test_the_partner_bulletin_entered_by_hand_appears_in_our_directions(
     assert again.headers["location"] == "/exchange?done=same"  # recorded once
     kept = client.get("/api/v1/exchange/bulletins", params={"side": "CN"},
                       headers=auth("admin")).json()
-    assert len(kept) == 1 and kept[0]["source"] == "manual"
+    assert len(kept) == 1
+    assert kept[0]["source"] == "manual"
 
 
 def test_bad_counts_are_named_and_what_was_typed_is_kept(client: TestClient) -> None:
@@ -78,7 +80,8 @@ def test_bad_counts_are_named_and_what_was_typed_is_kept(client: TestClient) -> 
     assert 'aria-describedby="chi-ma-import-error"' in r.text  # over the schema's maximum
     empty = client.post("/exchange/partner", params={"lang": "en"},
                         data={"csrf": token, "counted_at": ""})
-    assert empty.status_code == 422 and 'id="counts-error"' in empty.text
+    assert empty.status_code == 422
+    assert 'id="counts-error"' in empty.text
 
 
 def test_a_signed_file_is_uploaded_and_ours_is_published(
@@ -98,7 +101,8 @@ def test_a_signed_file_is_uploaded_and_ours_is_published(
     refused = client.post("/exchange/partner/upload", params={"lang": "en"},
                           data={"csrf": token}, files={"file": ("cn.json", json.dumps(altered),
                                                                 "application/json")})
-    assert refused.status_code == 422 and "signature.value" in refused.text
+    assert refused.status_code == 422
+    assert "signature.value" in refused.text
     token = _open(client, "regulator")  # reads and publishes ours, does not enter theirs
     published = client.post("/exchange/publish", data={"csrf": token}, follow_redirects=False)
     assert published.headers["location"] == "/exchange?done=published"
