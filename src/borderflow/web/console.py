@@ -33,6 +33,8 @@ STOPPED = ("closure", "pause")
 
 Box = tuple[float, float, float, float]
 """x, y (top left), width, height."""
+COUNTRY_NAMES: list[Box] = [(WIDTH - 160, 6, 154, 28), (6, HEIGHT - 34, 154, 28)]
+"""Where the map writes CHINA (top right) and VIETNAM (bottom left): no label goes there."""
 
 
 @dataclass(frozen=True)
@@ -250,6 +252,7 @@ def draw(network: Network, occupancy: list[dict[str, Any]], fmt: Any,
     texts = [_label_lines(n, fmt) for n in nodes]
     sizes = [(max(text_width(t) for t in lines) + 10, len(lines) * LINE + 6) for lines in texts]
     avoid = [(n.x - MARKER - 1, n.y - MARKER - 1, 2 * MARKER + 2, 2 * MARKER + 2) for n in nodes]
+    avoid += COUNTRY_NAMES
     boxes, height = place_labels([(n.x, n.y) for n in nodes], sizes, WIDTH, HEIGHT, avoid)
     labels = [Label(round(b[0], 1), round(b[1], 1), round(b[2], 1), round(b[3], 1),
                     tuple(lines), n.x, n.y, n.code, n.state)
