@@ -26,6 +26,7 @@ from borderflow.trip import service as trips
 from tests import factories
 from tests.conftest import NOW, TODAY, Peek
 from tests.factories import ENTERPRISE_TAX, OTHER_TAX
+from tests.web.test_accessibility import _unlabelled
 from tests.web.test_driver import _csrf, _login
 
 GOOD = {
@@ -642,6 +643,7 @@ def test_the_list_pages_by_25_and_sorts_in_the_query_string(
     first = client.get("/portal", params={"lang": "vi"}).text
     shown = _listed(first)
     assert len(shown) == 25
+    assert _unlabelled(first) == []
     assert _count(first) == "Chuyến 1–25 trong tổng số 30 chuyến"
     assert "Trang 1/2" in first
     # newest day first, then the latest declared
@@ -652,7 +654,9 @@ def test_the_list_pages_by_25_and_sorts_in_the_query_string(
     assert set(_listed(second)).isdisjoint(shown)
     assert 'rel="prev"' in second
     assert 'rel="next"' not in second
-    assert client.get("/portal", params={"page": "9"}).text.count('<tr id="trip-') == 5
+    for beyond in ("9", "99999999999999999999999"):  # past the end: the last page
+        assert client.get("/portal", params={"page": beyond}).text.count('<tr id="trip-') == 5
+    assert len(_listed(client.get("/portal", params={"page": "-1"}).text)) == 25
     # sorted by reference, ascending; the page links keep the sort and the search
     by_ref = client.get("/portal", params={"sort": "reference", "order": "asc"}).text
     assert _listed(by_ref) == sorted(r for r, _p, _d in mine)[:25]
@@ -694,6 +698,7 @@ def test_a_search_that_cannot_be_read_is_named_in_vietnamese(client: TestClient)
     assert 'value="31/02/2026"' in page
     assert 'value="29C"' in page
     assert 'aria-invalid="true" aria-describedby="from-error"' in page
+    assert _unlabelled(bad.text) == []  # every field labelled, ids unique, drawings named
     backwards = client.get("/portal", params={"lang": "vi", "from": "2026-11-30",
                                               "to": "25/11/2026"})
     assert backwards.status_code == 422
@@ -719,6 +724,7 @@ def test_the_trip_page_has_the_declaration_the_gate_code_the_slot_and_the_receip
     receipt = paid.json()["receipt_number"]
     page = client.get(f"/portal/trips/{trip}", params={"lang": "vi"})
     assert page.status_code == 200
+    assert _unlabelled(page.text) == []
     html = unescape(page.text)
     # the declaration: goods line with its HS code, figures the Vietnamese way
     hs = re.findall(r'data-hs="([^"]+)"', html)
@@ -741,7 +747,9 @@ def test_the_trip_page_has_the_declaration_the_gate_code_the_slot_and_the_receip
                                                       light="#fff",
                                                       title="Mã QR của chuyến xe, xuất trình "
                                                             "tại cửa khẩu")
-    assert expected in html
+    assert expected.replace("<svg ", "") in html
+    assert f'<svg role="img" aria-label="Mã QR của chuyến xe, xuất trình tại cửa khẩu {trip}"' \
+        in html
     # the slot booked, the fee and the receipt of the payment
     assert re.search(r'id="booked-slot">[^<]*09:00–09:30<', html)
     assert f'href="/api/v1/payments/{receipt}/receipt.html"' in html

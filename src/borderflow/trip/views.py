@@ -4,6 +4,7 @@ a trip shows at the gate. Read models only; the pages shape them."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -101,7 +102,8 @@ def gate_code_svg(row: Trip, title: str) -> str:
     scanners read."""
     qr = segno.make(row.reference, error="m")
     svg: str = qr.svg_inline(scale=1, border=4, title=title, omitsize=True, light="#fff")
-    return svg
+    named = f'<svg role="img" aria-label="{html.escape(title)} {row.reference}" '
+    return svg.replace("<svg ", named, 1)
 
 
 def latest_in_scope(session: Session, actor: Principal, network: Network | None,

@@ -45,6 +45,9 @@ PAGE_SIZE = 25
 """Trips on one page of the list."""
 PAGE_LINKS = 2
 """Page links shown on each side of the current page (the first and last are always shown)."""
+MAX_PAGE = 100_000
+"""A page number beyond any list (a longer one typed in the address is read as this one, then
+as the last page)."""
 QR_TITLE = N_("QR code of the trip, to show at the gate")
 _NUMBERS = re.compile(r"\d+")
 
@@ -132,7 +135,8 @@ def read_query(request: Request, fmt: i18n.Formatter, today: date) -> ListQuery:
     page = params.get("page", "1")
     return ListQuery(trip_views.TripFilter(typed["q"], status, days["from"], days["to"], sort,
                                            descending),
-                     int(page) if page.isdigit() and int(page) > 0 else 1, typed, errors)
+                     min(int(page), MAX_PAGE) if page.isdigit() and int(page) > 0 else 1,
+                     typed, errors)
 
 
 def _href(typed: dict[str, str], **changes: str | int) -> str:
