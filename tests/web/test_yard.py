@@ -19,6 +19,7 @@ from borderflow.network import service as networks
 from borderflow.store.models import AuditEntry
 from tests import factories
 from tests.conftest import Peek
+from tests.web.test_accessibility import _unlabelled
 from tests.web.test_driver import _login, visible
 
 STAGING = "staging:viettel-logistics-park"
@@ -185,3 +186,25 @@ def test_the_yard_page_is_for_who_records_movements(client: TestClient) -> None:
     assert client.get("/static/yard.css").status_code == 200
     areas = re.findall(r'data-area="([^"]+)"', page)
     assert areas == [STAGING, OWN_YARD]
+
+
+def test_the_yard_page_and_the_checkpoints_live_part_pass_the_accessibility_check(
+    client: TestClient, auth: Any
+) -> None:
+    """The same check tests/web/test_accessibility.py makes of every page (labels, unique
+    ids, named buttons, the page's language), on the pages with their forms shown."""
+    ref = _declared(client, auth, "29C-700.30")
+    _login(client, "yard")
+    for path in ("/yard", "/yard?q=29C-700.30"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert _unlabelled(page.text) == [], path
+    client.post("/yard/moves", data=_move_form(client.get("/yard?q=29C-700.30").text, ref,
+                                               "enter", STAGING))
+    assert _unlabelled(client.get("/yard").text) == []
+    client.cookies.clear()
+    _login(client, "customs")
+    trip = client.get(f"/officer/trips/{ref}")
+    assert _unlabelled(trip.text) == []
+    live = client.get(f"/officer/trips/{ref}/live?v=1")
+    assert _unlabelled(f'<html lang="vi"><body>{live.text}</body></html>') == []
