@@ -385,3 +385,8 @@ def test_a_yard_operator_records_a_truck_into_the_park_by_plate(
     assert (trip["status"], trip["location"]) == ("at_staging", STAGING)
     _shot(yard, "yard-operator-yard-desktop")
     _phone_shot(browser, site, "yard", "/yard", "yard-operator-yard-phone")
+    yard.click("a[hreflang=zh]")  # the same page in Chinese, the park by its Chinese name
+    yard.wait_for_url(re.compile(r"/yard"))
+    assert yard.locator("html").get_attribute("lang") == "zh"
+    assert "谅山" in yard.locator(f"#inside-{ref}").inner_text()
+    _shot(yard, "yard-operator-yard-zh")
