@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyotp
 import pytest
 import yaml
 from fastapi.testclient import TestClient
@@ -258,3 +259,36 @@ def test_every_input_of_the_admin_and_bulletin_pages_has_a_label(client: TestCli
         page = client.get(path)
         assert page.status_code == 200, path
         assert _unlabelled(page.text) == [], path
+
+
+def test_an_admin_resets_a_lost_second_factor_and_enables_a_disabled_account(
+    client: TestClient, auth: Any, clock: Any
+) -> None:
+    started = client.post("/api/v1/me/second-factor", headers=auth("customs")).json()
+    code = pyotp.TOTP(started["secret"]).at(clock.now())
+    assert client.post("/api/v1/me/second-factor/confirm", headers=auth("customs"),
+                       json={"code": code}).status_code == 200
+    account_id = _account_id(client, auth, "customs")
+    token = _admin(client)
+    page = client.get(f"/admin/accounts/{account_id}", params={"lang": "en"}).text
+    assert "Reset the second factor" in page
+    reset = client.post(f"/admin/accounts/{account_id}/second-factor/reset",
+                        data={"csrf": token}, follow_redirects=False)
+    assert reset.headers["location"].endswith("done=reset")
+    after = visible(client.get(f"/admin/accounts/{account_id}?done=reset&lang=en").text)
+    assert "Second factor reset" in after
+    assert "Second factor Not set up" in after
+    client.post(f"/admin/accounts/{account_id}/active", data={"csrf": token, "active": "0"})
+    again = client.post(f"/admin/accounts/{account_id}/active",
+                        data={"csrf": token, "active": "1"}, follow_redirects=False)
+    assert again.headers["location"].endswith("done=enabled")
+    assert client.get(f"/api/v1/accounts/{account_id}", headers=auth("admin")).json()["active"]
+    actions = {a["action"] for a in client.get("/api/v1/audit", params={
+        "target_type": "account", "target_id": str(account_id)},
+        headers=auth("admin")).json()["items"]}
+    assert {"mfa.reset", "account.disable"} <= actions
+    mine = _account_id(client, auth, "admin")
+    refused = client.post(f"/admin/accounts/{mine}/active", params={"lang": "en"},
+                          data={"csrf": token, "active": "0"})
+    assert refused.status_code == 422
+    assert "you cannot disable your own account" in visible(refused.text)
