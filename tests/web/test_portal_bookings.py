@@ -6,6 +6,7 @@ states the service refuses explained)."""
 from __future__ import annotations
 
 import re
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -167,3 +168,21 @@ def test_a_declaration_whose_truck_arrived_cannot_be_cancelled_and_the_page_says
                                 "reason": "too late now"})
     assert refused.status_code == 409
     assert "cancel-refused" in refused.text or "cancel-error" in refused.text
+
+
+def test_the_same_slot_form_sent_twice_at_once_books_one_place(live: Any, db: Any) -> None:
+    """A double click: two identical requests at the same moment on a real server; both
+    answer with the booking, and the slot has one booking more."""
+    _login(live, "enterprise")
+    trip = f"{_declared(live, '29C-830.05')}-1"
+    token = _csrf(live, "/portal/bookings")
+    form = {"csrf": token, "slot": SLOT, "day": DAY}
+    with ThreadPoolExecutor(2) as pool:
+        answers = list(pool.map(
+            lambda _: live.post(f"/portal/bookings/{trip}/book", data=form,
+                                follow_redirects=False), range(2)))
+    assert [a.status_code for a in answers] == [303, 303]
+    assert all("done=booked" in a.headers["location"] for a in answers)
+    assert db.scalar(select(func.count()).select_from(Booking).where(
+        Booking.status == "active")) == 1
+    assert db.scalar(select(GateSlot.booked).where(GateSlot.slot_start == SLOT_UTC)) == 1
