@@ -757,3 +757,21 @@ def test_the_trip_page_has_the_declaration_the_gate_code_the_slot_and_the_receip
     assert 'data-invoice-status="paid"' in html
     assert "Tiền mặt" in html  # the method's label
     assert db.scalar(select(Trip.status).where(Trip.reference == trip)) == "declared"
+
+
+def test_a_truck_in_the_park_shows_its_place_in_the_queue_in_the_list_and_on_its_page(
+    client: TestClient, auth: Any
+) -> None:
+    _login(client, "enterprise")
+    trip = f"{_declared(client, '29C-800.32')}-1"
+    entered = client.post(f"/api/v1/trips/{trip}/movements", headers=auth("yard"),
+                          json={"action": "enter", "area": "staging:viettel-logistics-park"})
+    assert entered.status_code in (200, 201), entered.text
+    place = client.get(f"/api/v1/trips/{trip}/queue", headers=auth("enterprise")).json()
+    assert place["position"] == 1
+    listed = client.get("/portal", params={"lang": "vi", "q": trip}).text
+    row = listed[listed.index(f'id="trip-{trip}"'):]
+    assert re.search(r'data-label="Vị trí trong hàng chờ" class="num">1 / 1<', row)
+    page = client.get(f"/portal/trips/{trip}", params={"lang": "vi"}).text
+    assert '<dd id="queue-place"><b>1 / 1</b></dd>' in page
+    assert 'data-status="at_staging"' in page

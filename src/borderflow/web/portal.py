@@ -1,13 +1,14 @@
-"""The enterprise portal: declarations made in a form with the API's rules and messages shown
-next to each field, the trips with their status, fee and place in the queue, and paying a fee
-online.
+"""The enterprise portal (role ``enterprise``, its own trips only, by tax code): the list of
+its trips, found by plate, reference, status and day, sorted and paged with everything in the
+address (a link or the back button keeps the search); one trip's page with the declaration,
+the QR code to show at the gate, the booked slot, place in the queue, the fee with its
+receipts, the steps and the timeline; paying a fee online. The declaration forms are in
+:mod:`borderflow.web.portal_forms`.
 
-Every page reads and writes in the visitor's language: numbers typed as people write them
-there (Vietnamese ``1.200`` is one thousand two hundred), labels instead of codes, messages in
-that language. A form is checked in one round (field errors and the network's rules together,
-:func:`borderflow.declaration.service.check_document`); implausible figures are shown as
-warnings that the declarant confirms before the declaration is stored. A refusal shows a page
-of the portal again with the message on top."""
+Every page reads and writes in the visitor's language: days typed in the page's order
+(Vietnamese 23/11/2026, Chinese 2026/11/23), numbers, money and dates formatted there, labels
+instead of codes. A search that cannot be read comes back with its fields named; a refusal
+shows a page of the portal again with the message on top."""
 
 from __future__ import annotations
 
