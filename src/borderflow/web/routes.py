@@ -50,5 +50,6 @@ ROUTERS: tuple[APIRouter, ...] = (
     register.router,
     password.router,
     team.router,
+    cashier.router,
     yard.router,
 )
