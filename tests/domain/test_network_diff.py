@@ -111,3 +111,12 @@ def test_a_tariff_preview_lists_each_changed_line_with_its_old_and_new_amount(
     assert network_diff.apply(TARIFF, changes) == new
     assert fees_diff.other_changes(changes) == []  # the version is no change of substance
     assert fees_diff.rate_changes(TARIFF, TARIFF) == []
+
+
+def test_a_changed_closing_hour_is_named_by_its_place_in_the_weekly_hours() -> None:
+    new = copy.deepcopy(NETWORK)
+    new["calendars"][0]["regular"][0]["close"] = "19:00:00"
+    groups = network_diff.by_entry(network_diff.diff(NETWORK, new))
+    assert [(g.section, g.entries, [(f.path, f.old, f.new) for f in g.fields])
+            for g in groups] == [("calendars", (Entry("code", "key-gate"),),
+                                  [(("regular", 0, "close"), "18:00:00", "19:00:00")])]

@@ -3,8 +3,9 @@
 
 A document is JSON-shaped (dicts, lists, strings, numbers, booleans, null). Lists whose items
 are objects each named by a ``code`` (gates, yards, calendars...) or a ``direction`` (a gate's
-capacity lines) are compared entry by entry, by that name; any other list is one value. The
-changes are exact: :func:`apply` of :func:`diff` ``(old, new)`` to ``old`` gives ``new``.
+capacity lines) are compared entry by entry, by that name; other lists of the same length item
+by item (a calendar's weekly hours); any other list is one value. The changes are exact:
+:func:`apply` of :func:`diff` ``(old, new)`` to ``old`` gives ``new``.
 Pure: no I/O.
 """
 
@@ -29,7 +30,7 @@ class Entry:
     name: str
 
 
-Step = str | Entry
+Step = str | int | Entry
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,10 @@ def diff(old: Any, new: Any, path: tuple[Step, ...] = ()) -> list[Change]:
         key = _keyed_alike(old, new)
         if key is not None:
             return _diff_entries(old, new, key, path)
+        if len(old) == len(new) and old and _key_field(old) is None and \
+                _key_field(new) is None:
+            return [c for i, (a, b) in enumerate(zip(old, new, strict=True))
+                    for c in diff(a, b, (*path, i))]
     if type(old) is not type(new) or old != new:
         return [Change(path, "changed", old=old, new=new)]
     return []

@@ -106,11 +106,18 @@ def _title(fmt: i18n.Formatter, path: tuple[Any, ...], old: Any, new: Any) -> li
 
 
 def _field_name(fmt: i18n.Formatter, path: tuple[Any, ...]) -> dict[str, Any]:
-    parts = [p.name if isinstance(p, Entry) else str(p) for p in path]
-    last = str(path[-1]) if path and not isinstance(path[-1], Entry) else ""
-    if len(path) == 1 and last in FIELDS:
-        return {"text": fmt.gettext(FIELDS[last]), "plain": False}
-    return {"text": ".".join(parts), "plain": True}
+    """A field's name: the words of the fields people change most (``Regular hours 1 ·
+    Closes``), else its path as written in the file."""
+    words = []
+    for step in path:
+        if isinstance(step, int):
+            words.append(fmt.number(step + 1))
+        elif isinstance(step, str) and step in FIELDS:
+            words.append(fmt.gettext(FIELDS[step]))
+        else:
+            parts = [p.name if isinstance(p, Entry) else str(p) for p in path]
+            return {"text": ".".join(parts), "plain": True}
+    return {"text": " · ".join(words), "plain": False}
 
 
 def describe(fmt: i18n.Formatter, changes: list[Change], old: Any, new: Any
