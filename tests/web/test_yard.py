@@ -208,3 +208,26 @@ def test_the_yard_page_and_the_checkpoints_live_part_pass_the_accessibility_chec
     assert _unlabelled(trip.text) == []
     live = client.get(f"/officer/trips/{ref}/live?v=1")
     assert _unlabelled(f'<html lang="vi"><body>{live.text}</body></html>') == []
+
+
+def test_a_recent_camera_read_at_the_operators_gate_finds_the_truck(
+    client: TestClient, auth: Any
+) -> None:
+    ref = _declared(client, auth, "29C-700.40")
+    camera = client.post("/api/v1/cameras", headers=auth("admin"),
+                         json={"code": "huu-nghi-in-7", "name": "Cổng vào Hữu Nghị",
+                               "gate": "huu-nghi", "checkpoint": "gate_in"})
+    assert camera.status_code == 201, camera.text
+    ctx = client.app.state.ctx  # type: ignore[attr-defined]
+    read = client.post("/api/v1/plate-reads", headers={"X-API-Key": camera.json()["key"]},
+                       json={"camera": "huu-nghi-in-7", "plate": "29C-700.40",
+                             "confidence": 0.7, "time": ctx.clock.now().isoformat()})
+    assert read.status_code == 201, read.text
+    _login(client, "yard")
+    page = client.get("/yard", params={"lang": "en"}).text
+    reads = page[page.index('id="reads-h"'):]
+    link = re.search(r'<a href="(/yard\?q=[^"]+)">', reads)
+    assert link
+    found = client.get(link.group(1).replace("&amp;", "&") + "&lang=en").text
+    assert f'id="found-{ref}"' in found
+    assert _move_form(found, ref, "enter", STAGING)
