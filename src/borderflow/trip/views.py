@@ -1,6 +1,6 @@
 """Lists of trips the pages read: an enterprise's trips found by plate, reference, status and
-day (a page of them and their count), its latest trips, a driver's trips under way, the code
-a trip shows at the gate. Read models only; the pages shape them."""
+day (a page of them and their count), a driver's trips under way, the code a trip shows at
+the gate. Read models only; the pages shape them."""
 
 from __future__ import annotations
 
@@ -104,13 +104,6 @@ def gate_code_svg(row: Trip, title: str) -> str:
     svg: str = qr.svg_inline(scale=1, border=4, title=title, omitsize=True, light="#fff")
     named = f'<svg role="img" aria-label="{html.escape(title)} {row.reference}" '
     return svg.replace("<svg ", named, 1)
-
-
-def latest_in_scope(session: Session, actor: Principal, network: Network | None,
-                    limit: int = 50) -> list[Trip]:
-    """The caller's trips (an enterprise its own), newest first."""
-    return list(session.scalars(select(Trip).where(trips.scope_clause(actor, network))
-                                .order_by(Trip.created_at.desc()).limit(limit)))
 
 
 def under_way_for_driver(session: Session, driver_document: str | None) -> list[Trip]:
