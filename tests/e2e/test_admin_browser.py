@@ -28,14 +28,14 @@ def site(settings: Settings, clock: FixedClock) -> Iterator[httpx.Client]:
         yield client
 
 
-def _page(browser: Browser, site: httpx.Client, size: str) -> Page:
+def _page(browser: Browser, site: httpx.Client, size: str, username: str = "admin") -> Page:
     width, height = SIZES[size]
     context = browser.new_context(base_url=str(site.base_url), locale="vi",
                                   viewport={"width": width, "height": height})
     context.add_cookies([{"name": "lang", "value": "vi", "url": str(site.base_url)}])
     page = context.new_page()
     page.goto("/login")
-    page.fill("#username", "admin")
+    page.fill("#username", username)
     page.fill("#password", PASSWORD)
     page.click("main button[type=submit]")
     page.wait_for_url(lambda url: "/login" not in url)
@@ -88,3 +88,8 @@ def test_an_admin_previews_and_publishes_a_fee_change_and_changes_a_role(
     _shot(phone, "admin-home-phone")
     _preview(phone)
     _shot(phone, "admin-publish-preview-phone")
+    for size in SIZES:
+        liaison = _page(browser, site, size, "liaison")
+        liaison.goto("/exchange")
+        expect(liaison.locator("h1")).to_have_text("Bản tin với phía bạn")
+        _shot(liaison, f"partner_liaison-exchange-{size}")
