@@ -65,3 +65,13 @@ def test_a_control_that_touched_nobody_says_so(client: TestClient) -> None:
     said = visible(client.get(r.headers["location"]).text)
     assert "No truck was called to the gate and no booking was in the closed hours." in said
     assert "Undo: lift this control" in said
+
+
+def test_the_same_control_sent_twice_is_applied_once(client: TestClient, auth: Any) -> None:
+    _login(client, "regulator")
+    form = {"csrf": _csrf(client, "/console"), "gate": "chi-ma", "kind": "closure",
+            "hours": "2", "reason": "flooded road"}
+    first = client.post("/console/controls", data=form, follow_redirects=False)
+    second = client.post("/console/controls", data=form, follow_redirects=False)
+    assert first.headers["location"] == second.headers["location"]
+    assert len(client.get("/api/v1/gates/controls", headers=auth("regulator")).json()) == 1

@@ -196,6 +196,20 @@ def _console_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, gate: s
         **panels)
 
 
+RESEND_WINDOW = timedelta(minutes=2)
+
+
+def _same_control(db: Db, now: datetime, who: Principal, gate: str, kind: str,
+                  direction: str, reason: str) -> int | None:
+    """A control in force that this regulator applied moments ago with the same form."""
+    for c in controls.active(db, now):
+        if (c.gate, c.kind, c.direction or "", c.reason, c.created_by) == (
+                gate, kind, direction, reason.strip(), who.username) and \
+                c.created_at >= now - RESEND_WINDOW:
+            return int(c.id)
+    return None
+
+
 def _hours(fmt: i18n.Formatter, raw: str) -> Decimal | None:
     """Hours typed in the form: as a number field sends it (``1.5``), or as people write
     them in the page's language (``1,5`` on a Vietnamese page)."""
@@ -261,6 +275,10 @@ def console_control(request: Request, ctx: Ctx, db: Db, gate: Annotated[str, For
                              error=fmt.gettext(N_("The control was not applied: see the "
                                                   "fields marked below.")),
                              form=form, errors=errors, which="control")
+    again = _same_control(db, now, who, gate, kind, direction, reason)
+    if again is not None:  # the same form sent twice (a double click, a retry): one control
+        return RedirectResponse(f"/console?done=control&control={again}#controls",
+                                status_code=303)
     try:
         made, _effects = controls.create(
             db, network, gate=gate, direction=direction or None, kind=kind,  # type: ignore[arg-type]
