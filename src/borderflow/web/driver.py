@@ -98,7 +98,7 @@ def _gate_stops(db: Db, now: Any) -> dict[str, list[Any]]:
 def qr_svg(reference: str, title: str) -> str:
     """The trip's QR code as inline SVG: it holds the trip reference, which the officer's
     search (and its camera scan) opens directly."""
-    svg: str = segno.make(reference, error="m").svg_inline(scale=5, border=2, title=title)
+    svg: str = segno.make(reference, error="m").svg_inline(scale=7, border=4, title=title)
     return svg
 
 
