@@ -192,3 +192,38 @@ def test_the_reports_and_the_lab(browser: Browser, site: tuple[Demo, httpx.Clien
     lab.click("form.sim button[type=submit]")
     lab.wait_for_selector("#cmp-h")
     _shot(lab, "sim-vi", readme="sim")
+
+
+ROLE_PAGES = (
+    ("enterprise", "enterprise", "/portal"),
+    ("driver", "driver", "/driver"),
+    ("officer", "customs", "/officer/trips/{called}"),
+    ("cashier", "cashier", "/cashier"),
+    ("yard-operator", "yard", "/yard"),
+    ("regulator", "regulator", "/console"),
+    ("partner-liaison", "liaison", "/exchange"),
+    ("admin", "admin", "/admin"),
+    ("public-board", None, "/board"),
+)
+"""Each role's main page: (name of the screenshots, demo account, address)."""
+SIZES = {"desktop": (1280, 900), "phone": (390, 844)}
+
+
+def test_every_roles_main_page_at_desktop_and_phone_size(
+        browser: Browser, site: tuple[Demo, httpx.Client]) -> None:
+    """The pictures of docs/web.md: each role's main page on a desktop and on a phone, in
+    Vietnamese, none wider than the screen."""
+    demo, _ = site
+    for name, username, address in ROLE_PAGES:
+        for size, (width, height) in SIZES.items():
+            page = _page(browser, site, width=width, height=height)
+            if username:
+                _login(page, username)
+            response = page.goto(address.format(**demo.trips))
+            assert response is not None
+            assert response.status == 200, (address, response.status)
+            assert page.locator("main h1").count() >= 1
+            wide = page.evaluate("document.documentElement.scrollWidth")
+            assert wide <= width + 1, (name, size, wide)  # nothing runs off a phone's screen
+            _shot(page, f"role-{name}-{size}", readme=f"role-{name}-{size}")
+            page.context.close()

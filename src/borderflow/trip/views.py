@@ -96,13 +96,15 @@ def page_in_scope(session: Session, actor: Principal, network: Network | None, f
     return [(row[0], row[1]) for row in rows], total
 
 
-def gate_code_svg(row: Trip, title: str) -> str:
+def gate_code_svg(reference: str, title: str, *, scale: int = 1) -> str:
     """The code a trip shows at the gate, as an inline SVG QR code (drawn here, nothing
-    fetched): the trip's reference, which the officers' and cashiers' search fields and
-    scanners read."""
-    qr = segno.make(row.reference, error="m")
-    svg: str = qr.svg_inline(scale=1, border=4, title=title, omitsize=True, light="#fff")
-    named = f'<svg role="img" aria-label="{html.escape(title)} {row.reference}" '
+    fetched), named for screen readers: the trip's reference, which the officers' and
+    cashiers' search fields and scanners read. ``scale`` 1 leaves the size to the page's
+    styles."""
+    qr = segno.make(reference, error="m")
+    svg: str = qr.svg_inline(scale=scale, border=4, title=title, omitsize=scale == 1,
+                             light="#fff")
+    named = f'<svg role="img" aria-label="{html.escape(title)} {reference}" '
     return svg.replace("<svg ", named, 1)
 
 

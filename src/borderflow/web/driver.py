@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-import segno
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -98,8 +97,7 @@ def _gate_stops(db: Db, now: Any) -> dict[str, list[Any]]:
 def qr_svg(reference: str, title: str) -> str:
     """The trip's QR code as inline SVG: it holds the trip reference, which the officer's
     search (and its camera scan) opens directly."""
-    svg: str = segno.make(reference, error="m").svg_inline(scale=7, border=4, title=title)
-    return svg
+    return trip_views.gate_code_svg(reference, title, scale=7)
 
 
 def _trip(db: Db, network: Network, row: Any, now: Any, stops: dict[str, list[Any]],

@@ -355,7 +355,7 @@ def _trip_page(request: Request, ctx: Ctx, db: Db, who: Principal, reference: st
         facts=row.state["facts"], decl=decl, goods=_goods(fmt, decl.goods), place=place,
         arrive_by=datetime.fromisoformat(order["arrive_by"]) if order.get("arrive_by") else None,
         booking=_booking(db, who, network, row.reference),
-        qr=trip_views.gate_code_svg(row, fmt.gettext(QR_TITLE)),
+        qr=trip_views.gate_code_svg(row.reference, fmt.gettext(QR_TITLE)),
         invoice=bill.invoice if bill else None, due=bill.due if bill else 0,
         payments=bill.payments if bill else [],
         lines=[{"text": _line_text(x, fmt.lang), "amount": int(x["amount"])}
