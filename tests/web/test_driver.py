@@ -219,7 +219,11 @@ def test_the_drivers_page_names_everything_shows_the_slot_qr_and_fee_and_polls(
     assert "<html" not in panel.text
     assert f'id="trip-{called}"' in panel.text
     client.cookies.clear()
-    assert client.get("/driver/panel").headers.get("HX-Redirect") == "/driver"
+    polled = client.get("/driver/panel", headers={"HX-Request": "true"})
+    assert polled.headers.get("HX-Redirect") == "/driver"  # the page's poll: log in again
+    opened = client.get("/driver/panel", follow_redirects=False)
+    assert opened.status_code == 303  # the address opened itself: the login page
+    assert opened.headers["location"].startswith("/login")
 
 
 def test_a_closure_shows_a_changed_instruction_the_driver_marks_as_seen(

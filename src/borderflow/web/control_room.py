@@ -71,11 +71,11 @@ def console_page(request: Request, ctx: Ctx, db: Db, gate: str = "", done: str =
 def console_live(part: str, request: Request, ctx: Ctx, db: Db, gate: str = "") -> Response:
     """One panel of the console, fresh: polled every few seconds by the page. Nothing to
     swap (204) for a visitor who is no longer the control room."""
-    if part not in PARTS:
-        return message_page(request, msg("There is no such panel."), 404, "not_found")
     who = _regulator(request, ctx, db)
     if isinstance(who, Response):
         return Response(status_code=204) if request.headers.get("hx-request") else who
+    if part not in PARTS:
+        return message_page(request, msg("There is no such panel."), 404, "not_found")
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     data = _PANELS[part](request, ctx, db, who, network, gate)

@@ -79,7 +79,8 @@ def driver_panel(request: Request, ctx: Ctx, db: Db) -> Response:
     """The trips part of the driver's page, for the page to poll."""
     who = _driver(request, ctx, db)
     if isinstance(who, Response):
-        if who.status_code in (302, 303):  # signed out meanwhile: the whole page logs in
+        if who.status_code in (302, 303) and request.headers.get("hx-request"):
+            # signed out meanwhile: the whole page goes to log in
             return Response(status_code=200, headers={"HX-Redirect": "/driver"})
         return who
     return render(request, "driver_panel.html", user=who, **_panel(ctx, db, who))
