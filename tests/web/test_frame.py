@@ -30,7 +30,8 @@ def test_the_header_shows_who_is_signed_in_their_pages_and_logout(client: TestCl
     assert 'action="/logout"' not in board.text
     assert _login(client, "enterprise").status_code == 303
     page = client.get("/portal?lang=vi").text
-    assert _menu(page) == ["/board", "/portal", "/portal/declarations/new", "/reports"]
+    assert _menu(page) == ["/board", "/portal", "/portal/declarations/new", "/portal/bookings",
+                           "/portal/team", "/reports"]
     assert 'action="/logout"' in page
     assert labels.TABLES["role"]["enterprise"].vi in page
     client.cookies.clear()
