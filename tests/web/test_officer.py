@@ -196,7 +196,7 @@ def test_the_control_room_opens_a_held_trip_from_its_alert_and_reads_it_without_
     _login(client, "regulator")
     client.cookies.set("lang", lang)
     console = client.get("/console").text
-    alerts = console[console.index('id="alerts-h"'):console.index('id="controls-h"')]
+    alerts = console[console.index('id="alerts-h"'):console.index('id="charts-h"')]
     link = re.search(r'href="(/officer/trips/[^"]+)"', alerts)
     assert link
     assert link.group(1) == f"/officer/trips/{ref}"
