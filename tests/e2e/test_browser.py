@@ -161,6 +161,7 @@ def test_an_officer_holds_and_releases_a_step(
     officer.fill("#q", "29C 811 03")  # as a USB scanner or a hand types it
     officer.press("#q", "Enter")
     officer.wait_for_url(re.compile(f"/officer/trips/{ref}"))
+    officer.on("dialog", lambda dialog: dialog.accept())  # a hold asks to be confirmed
     officer.select_option("#hold-border_guard", "documents-missing")
     officer.click("#step-border_guard form:has(#hold-border_guard) button")
     assert officer.locator('[data-step="border_guard"]').get_attribute("data-status") == "held"

@@ -82,7 +82,8 @@ def test_the_consoles_confirmation_is_asked_and_cancelling_sends_nothing(
     page.click("form[action='/console/controls'] button[type=submit]")
     page.wait_for_timeout(500)
     assert asked
-    assert "Apply this control now?" in asked[0]
+    assert "apply it now?" in asked[0]  # the question names the gate and the hours
+    assert "3" in asked[0]
     assert page.url.endswith("/console")  # cancelled: still here, nothing sent
     assert blocked == []
 
