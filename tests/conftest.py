@@ -59,21 +59,37 @@ hypothesis_settings.register_profile("explore", derandomize=False)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
+def uses_database(item: pytest.Item) -> bool:
+    """Whether a test opens the platform's database: every database of the suite comes from
+    the ``database_template`` fixture (through ``database``, ``settings``, ``client``, ``db``,
+    ``auth``, ``live`` and the features' own fixtures), or the test is PostgreSQL-only."""
+    return ("database_template" in getattr(item, "fixturenames", ())
+            or "postgres" in item.keywords)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Without a PostgreSQL URL the PostgreSQL-only tests (marker ``postgres``) are left out
     of the run (deselected, said in the header), not skipped: they run in the PostgreSQL pass
-    of ``make test``."""
+    of ``make test``. With one, the tests that never open the database (the domain rules, the
+    simulation engine, the parsers, the documents) are left out instead: they ran in the
+    SQLite pass and nothing in them depends on the database (``BORDERFLOW_TEST_ALL=1`` keeps
+    them)."""
     if PG_URL:
-        return
-    postgres_only = [item for item in items if "postgres" in item.keywords]
-    if postgres_only:
-        config.hook.pytest_deselected(items=postgres_only)
-        items[:] = [item for item in items if "postgres" not in item.keywords]
+        keep_all = os.environ.get("BORDERFLOW_TEST_ALL") == "1"
+        gone = [] if keep_all else [item for item in items if not uses_database(item)]
+    else:
+        gone = [item for item in items if "postgres" in item.keywords]
+    if gone:
+        config.hook.pytest_deselected(items=gone)
+        left = set(map(id, gone))
+        items[:] = [item for item in items if id(item) not in left]
 
 
 def pytest_report_header(config: pytest.Config) -> str:
     if PG_URL:
-        return "database: PostgreSQL (BORDERFLOW_TEST_DATABASE_URL)"
+        return ("database: PostgreSQL (BORDERFLOW_TEST_DATABASE_URL); the tests that never "
+                "open the database are deselected (they ran in the SQLite pass; "
+                "BORDERFLOW_TEST_ALL=1 keeps them)")
     return ("database: SQLite; the PostgreSQL-only tests are deselected (they run when "
             "BORDERFLOW_TEST_DATABASE_URL is set, as in the PostgreSQL pass of make test)")
 

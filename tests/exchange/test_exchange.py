@@ -425,8 +425,11 @@ def test_who_may_read_publish_import_and_manage_keys(
     for who in ("liaison", "regulator", "admin"):
         assert client.get(f"{API}/bulletins/ours", headers=auth(who)).status_code == 200
     envelope = cn_key.sign(cn_bulletin)
-    refused = client.post(f"{API}/bulletins", json=envelope, headers=auth("regulator"))
+    refused = client.post(f"{API}/bulletins", json=envelope, headers=auth("customs"))
     assert refused.status_code == 403
+    # The regulator may receive it; this one is refused only for its key, not yet registered.
+    unknown = client.post(f"{API}/bulletins", json=envelope, headers=auth("regulator"))
+    assert unknown.status_code == 422, unknown.text
     body = {"side": "CN", "public_key": cn_key.public_pem}
     assert client.post(f"{API}/keys", json=body, headers=auth("liaison")).status_code == 403
     assert client.get(f"{API}/keys", headers=auth("regulator")).status_code == 403

@@ -103,12 +103,13 @@ def test_a_signed_file_is_uploaded_and_ours_is_published(
                                                                 "application/json")})
     assert refused.status_code == 422
     assert "signature.value" in refused.text
-    token = _open(client, "regulator")  # reads and publishes ours, does not enter theirs
+    token = _open(client, "regulator")  # reads, enters theirs and publishes ours
     published = client.post("/exchange/publish", data={"csrf": token}, follow_redirects=False)
     assert published.headers["location"] == "/exchange?done=published"
     assert "Phiên bản" in client.get("/exchange", params={"lang": "vi"}).text
-    assert client.post("/exchange/partner", data={"csrf": token}).status_code == 403
-    assert 'id="partner-form"' not in client.get("/exchange").text
+    assert 'id="partner-form"' in client.get("/exchange").text
+    entered = client.post("/exchange/partner", params={"lang": "en"}, data={"csrf": token})
+    assert entered.status_code == 422  # the regulator may enter; an empty form is refused
     client.cookies.clear()
     _login(client, "enterprise")
     assert client.get("/exchange").status_code == 403

@@ -138,7 +138,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "exchange.public": _ALL,
     "bulletin.read": frozenset({Role.PARTNER_LIAISON, Role.REGULATOR, Role.ADMIN}),
     "bulletin.publish": frozenset({Role.PARTNER_LIAISON, Role.REGULATOR, Role.ADMIN}),
-    "bulletin.import": frozenset({Role.PARTNER_LIAISON, Role.ADMIN}),
+    "bulletin.import": frozenset({Role.PARTNER_LIAISON, Role.REGULATOR, Role.ADMIN}),
     "exchange_key.manage": frozenset({Role.ADMIN}),
     # cameras (ANPR) and their plate reads
     "camera.manage": frozenset({Role.ADMIN}),

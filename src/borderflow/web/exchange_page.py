@@ -2,7 +2,7 @@
 gate and direction, their versions), the partner side's counts entered by hand from its
 bulletin or its file uploaded, and ours published. Roles: those who may read bulletins
 (partner liaison, regulator, admin); entering the partner's needs ``bulletin.import``
-(partner liaison, admin), publishing ours ``bulletin.publish``."""
+(the same roles), publishing ours ``bulletin.publish``."""
 
 from __future__ import annotations
 
@@ -143,7 +143,7 @@ def _counted(raw: str, now: datetime, problems: list[FieldError]) -> datetime:
 async def enter_partner(request: Request, ctx: Ctx, db: Db) -> Response:
     """The partner side's counts typed from its bulletin (per gate, its directions), checked
     against the bulletin's schema; each refused figure is named. Sent twice, recorded once.
-    Roles: partner liaison, admin."""
+    Roles: partner liaison, regulator, admin."""
     who = _may(request, ctx, db, "bulletin.import")
     if isinstance(who, Response):
         return who
@@ -178,7 +178,7 @@ async def upload_partner(request: Request, ctx: Ctx, db: Db,
                          file: Annotated[UploadFile | None, File()] = None,
                          csrf: Annotated[str, Form()] = "") -> Response:
     """The partner side's signed bulletin file, checked like the API's upload (schema,
-    rules, signature). Roles: partner liaison, admin."""
+    rules, signature). Roles: partner liaison, regulator, admin."""
     who = _may(request, ctx, db, "bulletin.import")
     if isinstance(who, Response):
         return who
