@@ -97,3 +97,32 @@ def test_device_rows_leave_room_for_in_place_updates_on_postgresql(database: Dat
             "SELECT reloptions FROM pg_class WHERE oid = 'devices'::regclass")).scalar()
     engine.dispose()
     assert "fillfactor=50" in (options or [])
+
+
+def test_an_enterprises_rows_are_found_through_the_tax_code_head_indexes(
+    database: Database, tmp_path: Path
+) -> None:
+    """The expression indexes autogenerate cannot compare exist after the migrations, and the
+    query planner takes them for an enterprise's trips."""
+    url = database.url if database.backend == "postgresql" else f"sqlite:///{tmp_path}/ix.db"
+    migrate.upgrade(url)
+    engine = make_engine(url)
+    expected = {"ix_trips_enterprise_head", "ix_trips_agent_head",
+                "ix_declarations_enterprise_head", "ix_declarations_agent_head"}
+    query = ("SELECT id FROM trips WHERE substr(enterprise_tax_code, 1, 10) IN ('0100109106') "
+             "OR substr(customs_agent_tax_code, 1, 10) IN ('0100109106')")
+    with engine.connect() as conn:
+        if database.backend == "postgresql":
+            names = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE "
+                                          "schemaname = current_schema()")).scalars())
+            conn.execute(text("SET enable_seqscan = off"))
+            plan = "\n".join(conn.execute(text("EXPLAIN " + query)).scalars())
+        else:
+            names = set(conn.execute(text("SELECT name FROM sqlite_master "
+                                          "WHERE type = 'index'")).scalars())
+            plan = "\n".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN "
+                                                                   + query)))
+    engine.dispose()
+    assert expected <= names
+    assert "ix_trips_enterprise_head" in plan, plan
+    assert "ix_trips_agent_head" in plan, plan

@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column
@@ -191,6 +192,10 @@ class Declaration(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
 
 
+Index("ix_declarations_enterprise_head", func.substr(Declaration.enterprise_tax_code, 1, 10))
+Index("ix_declarations_agent_head", func.substr(Declaration.customs_agent_tax_code, 1, 10))
+
+
 class DeclarationVehicle(Base):
     """Lookup index: which declarations carry a plate or a driver (officers search by plate)."""
 
@@ -254,6 +259,12 @@ class Trip(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
     __table_args__ = (UniqueConstraint("declaration_id", "position"),)
+
+
+# An enterprise's trips and declarations by the 10-digit head of its tax code, declarant or
+# customs agent (store/scoping.py): without these every enterprise page reads every row.
+Index("ix_trips_enterprise_head", func.substr(Trip.enterprise_tax_code, 1, 10))
+Index("ix_trips_agent_head", func.substr(Trip.customs_agent_tax_code, 1, 10))
 
 
 class TripEvent(Base):
