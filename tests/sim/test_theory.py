@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from borderflow.sim.kernels import fifo_station, process_batch
+from borderflow.sim.kernels import fifo_station, stations_only
 
 NO_HOURS = np.zeros(0)
 
@@ -40,24 +40,18 @@ def test_one_mmc_station_waits_as_erlang_c(lam: float, mu: float, c: int) -> Non
 
 def tandem(arrival: np.ndarray, service: np.ndarray, servers: list[int]
            ) -> tuple[np.ndarray, np.ndarray]:
-    """Trucks through stations in series with the engine's batch kernel (always open)."""
+    """Trucks through stations in series, event by event as the engine runs them (always
+    open)."""
     n, steps = service.shape
-    route_station = np.arange(steps, dtype=np.int64)[None, :]
     route_prereq = np.full((1, steps, 2), -1, dtype=np.int64)
     route_prereq[0, 0, 0] = -2
     for j in range(1, steps):
         route_prereq[0, j, 0] = j - 1
-    free = np.full((steps, max(servers)), np.inf)
-    for s, c in enumerate(servers):
-        free[s, :c] = 0.0
-    start = np.full((n, steps), np.nan)
-    done = np.full((n, steps), np.nan)
-    leave = np.full(n, np.nan)
-    process_batch(np.arange(n, dtype=np.int64), arrival, np.zeros(n, dtype=np.int64), service,
-                  np.ones((n, steps), dtype=np.bool_), route_station, route_prereq,
-                  np.array([steps], dtype=np.int64), np.zeros(steps, dtype=np.int64), free,
-                  NO_HOURS, NO_HOURS, np.array([0, 0], dtype=np.int64), start, done, leave,
-                  np.zeros(steps))
+    start, _done, leave, _ = stations_only(
+        arrival, np.zeros(n, dtype=np.int64), service, np.ones((n, steps), dtype=np.bool_),
+        np.arange(steps, dtype=np.int64)[None, :], route_prereq,
+        np.array([steps], dtype=np.int64), np.zeros(steps, dtype=np.int64),
+        np.array(servers, dtype=np.int64), NO_HOURS, NO_HOURS, np.array([0, 0], dtype=np.int64))
     return start, leave
 
 

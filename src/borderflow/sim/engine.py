@@ -32,6 +32,7 @@ trucks waiting for a gate with no places soon to another gate of the same stagin
 from __future__ import annotations
 
 import heapq
+import math
 from bisect import bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -53,7 +54,7 @@ from borderflow.domain.dispatch import (
     plan_reroutes,
 )
 from borderflow.domain.trip import PRIORITIES
-from borderflow.sim.kernels import process_batch
+from borderflow.sim.kernels import GateAreas
 from borderflow.sim.model import GOODS, SLOT_MINUTES, Model, Route
 
 FloatArray = NDArray[np.float64]
@@ -95,6 +96,9 @@ class Trace:
     partner_queue: IntArray
     """Import trucks waiting on the partner side for room in the gate area."""
     staging: IntArray
+    calls: FloatArray
+    """(time, truck, yard, release) of every call forward: release NaN when the truck came,
+    else when its no-show freed the yard place."""
 
     @property
     def events(self) -> int:
@@ -116,29 +120,25 @@ def simulate(model: Model) -> Trace:
     reroute_on = model.scenario.dispatch.reroute and bool(state.staged_routes)
     # the steps, looked up once (the loop runs every cycle of the horizon)
     open_slot = state.open_slot
-    release_leavers = state.release_leavers
+    advance = state.areas.advance
     requeue_no_shows = state.requeue_no_shows
     admit_to_staging = state.admit_to_staging
     call_forward = state.call_forward
-    admit_to_gate_area = state.admit_to_gate_area
-    run_stations = state.run_stations
     record = state.record
     for c in range(state.cycles):
         t = c * cyc
         slot = int(t // SLOT_MINUTES)
         open_slot(slot)
-        release_leavers(t)
+        advance(t)
         on_road = requeue_no_shows(t)
         on_road += admit_to_staging(t)
         if t >= state.next_reroute:
             state.next_reroute += REROUTE_EVERY
             if reroute_on:
                 state.reroute(t, slot)
-        batch: list[int] = []
-        call_forward(t, slot, batch)
-        admit_to_gate_area(c, t, batch)
-        run_stations(batch)
+        call_forward(t, slot)
         record(c, t, on_road)
+    state.areas.finish(model.horizon)
     state.count_direct_queues()
     return state.trace()
 
@@ -165,14 +165,58 @@ class EngineState:
 
     # slots: the steps read these attributes millions of times in a run
     __slots__ = (
-        "area_adm", "area_arr", "area_cap", "area_occ", "area_trucks", "area_trucks_l", "arrival",
-        "arrival_l", "busy", "called_at", "called_in_slot", "cur_slot", "cyc", "cycles", "direct",
-        "direct_arr", "direct_head", "direct_trucks", "done", "extra", "free", "gate_in",
-        "gate_open", "gone", "head", "is_staged", "key_of", "klass", "leave", "model",
-        "next_reroute", "no_show", "p_no_show", "partner_q", "places_tab", "prev_t",
-        "priority_on", "queue", "releases", "requeues", "rerouted", "road", "route", "route_area",
-        "route_gate", "routes", "sample_t", "services", "staged_at", "staged_routes", "staging_n",
-        "start", "tail", "truck_yard", "wcache", "yard_cap", "yard_freed", "yard_index",
+        "area_adm",
+        "area_arr",
+        "area_cap",
+        "area_occ",
+        "area_trucks",
+        "area_trucks_l",
+        "areas",
+        "arrival",
+        "busy",
+        "called_at",
+        "called_in_slot",
+        "calls",
+        "cur_slot",
+        "cyc",
+        "cycles",
+        "direct",
+        "direct_trucks",
+        "done",
+        "extra",
+        "gate_in",
+        "gone",
+        "head",
+        "is_staged",
+        "key_of",
+        "klass",
+        "leave",
+        "model",
+        "next_reroute",
+        "no_show",
+        "p_no_show",
+        "partner_q",
+        "places_tab",
+        "prev_t",
+        "priority_on",
+        "queue",
+        "requeues",
+        "rerouted",
+        "road",
+        "route",
+        "route_area",
+        "route_gate",
+        "routes",
+        "sample_t",
+        "staged_at",
+        "staged_routes",
+        "staging_n",
+        "start",
+        "tail",
+        "truck_yard",
+        "wcache",
+        "yard_cap",
+        "yard_index",
         "yard_occ",
     )
 
@@ -185,7 +229,6 @@ class EngineState:
         self.routes = routes
         self.klass = model.klass
         self.arrival = model.arrival
-        self.arrival_l: list[float] = model.arrival.tolist()
         self.p_no_show = sc.dispatch.no_show_probability
         self.priority_on = sc.dispatch.priority
         self.staged_routes = [r for r in routes if r.staged]
@@ -206,27 +249,31 @@ class EngineState:
         self.wcache: list[Waiting | None] = [None] * n
         """Each truck's :class:`Waiting` as the dispatch policies see it (built when needed)."""
 
-        # the stations
-        n_st = model.station_servers.shape[0]
-        self.free = np.full((n_st, int(model.station_servers.max())), np.inf)
-        """(station, server): when each server is next free (inf: no such server)."""
-        for s in range(n_st):
-            self.free[s, :model.station_servers[s]] = 0.0
-        self.busy = np.zeros(n_st)
-        self.services = 0
+        self.busy = np.zeros(model.station_servers.shape[0])
+        self.calls: list[tuple[float, int, int, float]] = []
+        """(time, truck, yard, release) of every call: release NaN when the truck came, else
+        when its no-show freed the place."""
 
         self._init_staging()
         self._init_direct()
 
         # the yards
-        self.yard_occ = [0] * len(model.yard_codes)
-        self.yard_freed = [0.0] * len(model.yard_codes)
-        """When each yard last had a place freed (a truck cannot enter before)."""
         self.yard_cap: list[int] = model.yard_capacity.tolist()
         self.yard_index = {c: i for i, c in enumerate(model.yard_codes)}
-        self.releases: list[tuple[float, int]] = []
-        """(time, yard): places freed when trucks leave their gate area or a no-show's grace
-        time ends (a heap)."""
+        self.areas = GateAreas(
+            route=self.route, service=model.service, applies=model.applies,
+            route_station=model.route_station, route_prereq=model.route_prereq,
+            route_nsteps=model.route_nsteps, station_gate=model.station_gate,
+            station_servers=model.station_servers, open_start=model.open_start,
+            open_end=model.open_end, gate_off=model.gate_off, arrival=model.arrival,
+            direct=np.array([not r.staged for r in routes], dtype=np.bool_),
+            route_gate=np.array(self.route_gate, dtype=np.int64),
+            route_yards=[r.yards for r in routes], yard_capacity=model.yard_capacity,
+            gate_in=self.gate_in, called_at=self.called_at, truck_yard=self.truck_yard,
+            start=self.start, done=self.done, leave=self.leave, busy=self.busy)
+        """The gate areas, event by event (:mod:`borderflow.sim.kernels`)."""
+        self.yard_occ = self.areas.yard_occ
+        """Trucks holding a place in each yard, shared with the gate areas."""
         self.requeues: list[tuple[float, int]] = []
         """(time, truck): no-shows going back to the staging queue (a heap)."""
 
@@ -242,7 +289,6 @@ class EngineState:
         self.road = np.zeros(self.cycles, dtype=np.int64)
         self.partner_q = np.zeros(self.cycles, dtype=np.int64)
         self.staging_n = np.zeros(self.cycles, dtype=np.int64)
-        self.gate_open = _gate_openings(model, self.sample_t)
 
     def _init_staging(self) -> None:
         """The staging areas (per area, its trucks in arrival order) and the call-forward
@@ -287,10 +333,6 @@ class EngineState:
         self.direct = [r.index for r in self.routes if not r.staged]
         self.direct_trucks: dict[int, list[int]] = {
             r: np.flatnonzero((route == r) & ~self.is_staged).tolist() for r in self.direct}
-        self.direct_arr: dict[int, list[float]] = {
-            r: self.arrival[self.direct_trucks[r]].tolist() for r in self.direct}
-        self.direct_head = dict.fromkeys(self.direct, 0)
-        """Trucks of each direct route admitted into the gate area so far."""
         self.route_gate = [model.gate_codes.index(r.gate.code) for r in self.routes]
 
     # --- the call-forward queues
@@ -372,17 +414,6 @@ class EngineState:
             self.cur_slot = slot
             self.called_in_slot = [0] * len(self.routes)
 
-    def release_leavers(self, t: float) -> None:
-        """Trucks that left their gate area by ``t`` (and no-shows whose grace time ran out)
-        free their yard places; each yard notes when its last place was freed."""
-        releases = self.releases
-        yard_occ = self.yard_occ
-        yard_freed = self.yard_freed
-        while releases and releases[0][0] <= t:
-            freed, y = heapq.heappop(releases)
-            yard_occ[y] -= 1
-            yard_freed[y] = freed
-
     def requeue_no_shows(self, t: float) -> int:
         """No-shows whose grace time ran out by ``t`` enter the staging area again and join
         their queue out of arrival order, staged again from then; when the area is full they
@@ -432,15 +463,14 @@ class EngineState:
             on_road += arrived - area_adm[a]
         return on_road
 
-    def call_forward(self, t: float, slot: int, batch: list[int]) -> None:
+    def call_forward(self, t: float, slot: int) -> None:
         """Each staged gate and direction with places left in the slot and room in its yards
         offers its first waiting trucks and its room to its policy
         (:func:`~borderflow.domain.dispatch.choose_calls`, as the live dispatcher does);
-        the trucks called are taken by :meth:`take_calls`, those that come added to
-        ``batch``."""
+        the trucks called are taken by :meth:`take_calls`."""
         model = self.model
         yard_cap = self.yard_cap
-        yard_occ = self.yard_occ
+        yard_occ = None
         places_tab = self.places_tab
         called_in_slot = self.called_in_slot
         now = None
@@ -449,6 +479,8 @@ class EngineState:
             places = places_tab[ri][slot] - called_in_slot[ri]
             if places <= 0:
                 continue
+            if yard_occ is None:
+                yard_occ = self.yard_occ.tolist()
             yards = [(model.yard_codes[y], yard_cap[y] - yard_occ[y]) for y in r.yards]
             room_total = sum(f for _, f in yards)
             if room_total <= 0:
@@ -463,14 +495,15 @@ class EngineState:
                                   [Room(r.gate.code, r.direction, places, tuple(yards))],
                                   now=now, slot_end=slot_end, policy=r.policy)
             if orders:
-                self.take_calls(r, orders, t, batch)
+                self.take_calls(r, orders, t)
+                yard_occ = None
 
-    def take_calls(self, r: Route, orders: list[Order], t: float, batch: list[int]) -> None:
+    def take_calls(self, r: Route, orders: list[Order], t: float) -> None:
         """The trucks called at ``t`` for route ``r`` leave their queue and the staging area
         and take a place in the yard they were called to. A truck drawn as a no-show (once at
         most) holds the place for the policy's grace time and then goes back to the staging
-        queue; the others reach the gate area after their travel time and are added to
-        ``batch``."""
+        queue; the others reach the gate area after their travel time, handed to the gate
+        areas (:class:`~borderflow.sim.kernels.GateAreas`)."""
         model = self.model
         no_show = self.no_show
         no_show_draw = model.no_show_draw
@@ -491,76 +524,17 @@ class EngineState:
             called_at[i] = t
             if not no_show[i] and no_show_draw[i] < p_no_show:
                 no_show[i] = True
-                heapq.heappush(self.releases, (t + grace, y))
+                self.areas.release(t + grace, y)
                 heapq.heappush(self.requeues, (t + grace, i))
+                self.calls.append((t, i, y, t + grace))
                 continue
             truck_yard[i] = y
             gate_in[i] = t + travel[i]
-            batch.append(i)
+            self.areas.enter(i, gate_in[i])
+            self.calls.append((t, i, y, math.nan))
         self.called_in_slot[r.index] += len(orders)
         self.area_occ[r.area] -= len(orders)
         self.remove(r.index, taken)
-
-    def admit_to_gate_area(self, c: int, t: float, batch: list[int]) -> None:
-        """Trucks of the routes not regulated through a staging area that arrived by ``t``
-        enter the gate area first come first served while the gate works (cycle ``c``), each
-        into the yard of its route with the most room while one has room; they are added to
-        ``batch``. A truck enters no earlier than it arrived, the previous cycle, the last
-        place freed in its yard and the opening of the gate."""
-        yard_cap = self.yard_cap
-        yard_occ = self.yard_occ
-        yard_freed = self.yard_freed
-        arrival_l = self.arrival_l
-        prev_t = self.prev_t
-        truck_yard = self.truck_yard
-        called_at = self.called_at
-        gate_in = self.gate_in
-        for ri in self.direct:
-            opened_at = self.gate_open[self.route_gate[ri]][c]
-            if opened_at < 0:
-                continue  # the gate area admits trucks only while the gate works
-            h = self.direct_head[ri]
-            arrived = bisect_right(self.direct_arr[ri], t)
-            if arrived <= h:
-                continue
-            ys = self.routes[ri].yards
-            trucks = self.direct_trucks[ri]
-            while h < arrived:
-                y = ys[0]
-                room = yard_cap[y] - yard_occ[y]
-                for j in ys[1:]:
-                    if yard_cap[j] - yard_occ[j] > room:
-                        y = j
-                        room = yard_cap[j] - yard_occ[j]
-                if room <= 0:
-                    break
-                i = trucks[h]
-                yard_occ[y] += 1
-                truck_yard[i] = y
-                entry = max(arrival_l[i], prev_t, yard_freed[y], opened_at)
-                called_at[i] = entry
-                gate_in[i] = entry
-                batch.append(i)
-                h += 1
-            self.direct_head[ri] = h
-
-    def run_stations(self, batch: list[int]) -> None:
-        """Push the trucks that entered a gate area in this cycle through the stations of
-        their route (:func:`~borderflow.sim.kernels.process_batch`); each frees its yard
-        place when it leaves."""
-        if not batch:
-            return
-        model = self.model
-        b = np.array(batch, dtype=np.int64)
-        self.services += process_batch(b, self.gate_in, self.route, model.service,
-                                       model.applies, model.route_station, model.route_prereq,
-                                       model.route_nsteps, model.station_gate, self.free,
-                                       model.open_start, model.open_end, model.gate_off,
-                                       self.start, self.done, self.leave, self.busy)
-        releases = self.releases
-        push = heapq.heappush
-        for lv, y in zip(self.leave[b].tolist(), self.truck_yard[b].tolist(), strict=True):
-            push(releases, (lv, y))
 
     def record(self, c: int, t: float, on_road: int) -> None:
         """Sample the queues of cycle ``c`` (at ``t``), which is then the previous cycle."""
@@ -601,7 +575,8 @@ class EngineState:
         row = self.places_tab[ri][slot:slot + REROUTE_HORIZON]
         places = row + [0] * (REROUTE_HORIZON - len(row))
         places[0] = max(0, places[0] - self.called_in_slot[ri])
-        yard_now = sum(max(0, self.yard_cap[y] - self.yard_occ[y]) for y in r.yards)
+        occ = self.yard_occ.tolist()
+        yard_now = sum(max(0, self.yard_cap[y] - occ[y]) for y in r.yards)
         usable = [min(places[0], yard_now), *places[1:]]
         return GateView(r, places, yard_now, usable, self.waiting_count(ri))
 
@@ -658,25 +633,10 @@ class EngineState:
         return Trace(model=self.model, staged_at=self.staged_at, called_at=self.called_at,
                      gate_in=self.gate_in, leave=self.leave, start=self.start, done=self.done,
                      busy=self.busy, no_show=self.no_show, rerouted=self.rerouted,
-                     route=self.route, yard=self.truck_yard, services=self.services,
+                     route=self.route, yard=self.truck_yard, services=self.areas.services,
                      sample_t=self.sample_t, road_trucks=self.road,
-                     partner_queue=self.partner_q, staging=self.staging_n)
-
-
-def _gate_openings(model: Model, sample_t: FloatArray) -> list[list[float]]:
-    """Whether each gate is open at each cycle, for entry into the gate areas not regulated
-    by call-forward: -1 when closed, else when the current opening began."""
-    cycles = sample_t.shape[0]
-    out: list[list[float]] = []
-    for g in range(len(model.gate_codes)):
-        lo, hi = model.gate_off[g], model.gate_off[g + 1]
-        k = np.searchsorted(model.open_end[lo:hi], sample_t, side="right")
-        opened = np.full(cycles, -1.0)
-        ok = k < (hi - lo)
-        begun = model.open_start[lo:hi][k[ok]]
-        opened[ok] = np.where(begun <= sample_t[ok], begun, -1.0)
-        out.append(opened.tolist())
-    return out
+                     partner_queue=self.partner_q, staging=self.staging_n,
+                     calls=np.array(self.calls, dtype=np.float64).reshape(-1, 4))
 
 
 Outlook = tuple[list[Waiting], dict[str, int], list[int]]
