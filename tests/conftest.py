@@ -167,6 +167,14 @@ def database_template(tmp_path_factory: pytest.TempPathFactory, worker_id: str) 
         yield Database(url, "sqlite")
 
 
+@pytest.fixture(scope="session")
+def run_folder(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
+    """A folder every process of this test run sees (the xdist workers' folders share their
+    parent), for what one process builds and the others reuse."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if worker_id != "master" else base
+
+
 @pytest.fixture
 def database(database_template: Database, tmp_path: Path) -> Database:
     """A fresh database holding the seed: a copied file (SQLite) or emptied tables (PostgreSQL)."""

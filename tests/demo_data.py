@@ -15,14 +15,17 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import fcntl
+import json
 import shutil
+import sqlite3
 import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -146,15 +149,85 @@ def serving(settings: Settings, clock: FixedClock) -> Iterator[tuple[FastAPI, ht
 
 
 @contextmanager
-def demo_site(template: Database, folder: Path) -> Iterator[tuple[Demo, httpx.Client]]:
-    """A served platform full of demo data (see :func:`populate`)."""
+def demo_site(template: Database, folder: Path, shared: Path | None = None
+              ) -> Iterator[tuple[Demo, httpx.Client]]:
+    """A served platform full of demo data (see :func:`populate`), in ``folder``.
+
+    On SQLite with ``shared`` (a folder every process of the test run sees), the first module
+    that asks populates a platform and keeps a copy of it there (the database, its ``var``
+    folder, what :class:`Demo` knows and the clock); the others get a copy of that copy,
+    served afresh: the same data without driving the traffic again (half a minute each). A
+    copy is private to its module: what a module's tests change is not seen by another."""
     database = fresh_database(template, folder)
     settings = demo_settings(database, folder)
+    if shared is None or database.backend != "sqlite":
+        clock = FixedClock(START)
+        with serving(settings, clock) as (app, client):
+            demo = Demo(str(client.base_url), settings, clock)
+            populate(demo, app, client)
+            yield demo, client
+        return
+    kept = shared / "demo-site"
+    with _locked(shared / "demo-site.lock"):
+        if not (kept / "demo.json").exists():
+            _build_and_keep(settings, kept)
+        _restore(kept, settings)
+    known = json.loads((kept / "demo.json").read_text())
+    clock = FixedClock(datetime.fromisoformat(known.pop("now")))
+    with serving(settings, clock) as (_app, client):
+        demo = Demo(str(client.base_url), settings, clock, trips=known["trips"],
+                    declarations=known["declarations"], plates=set(known["plates"]),
+                    names=set(known["names"]), invoices=set(known["invoices"]))
+        yield demo, client
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _build_and_keep(settings: Settings, kept: Path) -> None:
+    """Populate a platform on ``settings``' database and keep a consistent copy in ``kept``."""
     clock = FixedClock(START)
     with serving(settings, clock) as (app, client):
         demo = Demo(str(client.base_url), settings, clock)
         populate(demo, app, client)
-        yield demo, client
+    building = kept.with_name(kept.name + ".building")
+    shutil.rmtree(building, ignore_errors=True)
+    building.mkdir(parents=True)
+    _copy_sqlite(make_url(settings.database_url).database or "", building / "demo.db")
+    if settings.var_dir.exists():
+        shutil.copytree(settings.var_dir, building / "var")
+    known = {"now": clock.now().isoformat(), "trips": demo.trips,
+             "declarations": demo.declarations, "plates": sorted(demo.plates),
+             "names": sorted(demo.names), "invoices": sorted(demo.invoices)}
+    (building / "demo.json").write_text(json.dumps(known))
+    building.rename(kept)
+
+
+def _restore(kept: Path, settings: Settings) -> None:
+    """The kept platform into ``settings``' database file and ``var`` folder."""
+    _copy_sqlite(str(kept / "demo.db"), make_url(settings.database_url).database or "")
+    if (kept / "var").exists():
+        shutil.rmtree(settings.var_dir, ignore_errors=True)
+        shutil.copytree(kept / "var", settings.var_dir)
+
+
+def _copy_sqlite(source: str | Path, target: str | Path) -> None:
+    """A consistent copy of a SQLite database (its write-ahead log included)."""
+    for suffix in ("-wal", "-shm"):
+        Path(f"{target}{suffix}").unlink(missing_ok=True)
+    src, dst = sqlite3.connect(source), sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
 
 
 def populate(demo: Demo, app: FastAPI, client: httpx.Client) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -22,9 +23,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def site(database_template: Database, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[Demo, httpx.Client]]:
-    with demo_site(database_template, tmp_path_factory.mktemp("console")) as found:
+def site(database_template: Database, tmp_path_factory: pytest.TempPathFactory,
+         run_folder: Path) -> Iterator[tuple[Demo, httpx.Client]]:
+    with demo_site(database_template, tmp_path_factory.mktemp("console"),
+                   shared=run_folder) as found:
         yield found
 
 

@@ -27,9 +27,10 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def site(database_template: Database, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[tuple[Demo, httpx.Client]]:
-    with demo_site(database_template, tmp_path_factory.mktemp("declare")) as found:
+def site(database_template: Database, tmp_path_factory: pytest.TempPathFactory,
+         run_folder: Path) -> Iterator[tuple[Demo, httpx.Client]]:
+    with demo_site(database_template, tmp_path_factory.mktemp("declare"),
+                   shared=run_folder) as found:
         yield found
 
 

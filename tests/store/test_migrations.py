@@ -7,10 +7,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import inspect, text
+from sqlalchemy import inspect, select, text, true
 
 from borderflow.store import migrate
 from borderflow.store.base import Base, include_object
+from borderflow.store.models import Trip
 from borderflow.store.session import make_engine
 from tests.conftest import Database
 
@@ -99,11 +100,12 @@ def test_device_rows_leave_room_for_in_place_updates_on_postgresql(database: Dat
     assert "fillfactor=50" in (options or [])
 
 
-def test_an_enterprises_rows_are_found_through_the_tax_code_head_indexes(
+def test_an_enterprises_rows_and_the_held_trips_are_found_through_their_indexes(
     database: Database, tmp_path: Path
 ) -> None:
-    """The expression indexes autogenerate cannot compare exist after the migrations, and the
-    query planner takes them for an enterprise's trips."""
+    """The expression and partial indexes autogenerate cannot compare exist after the
+    migrations, and the query planner takes them for an enterprise's trips and for the trips
+    on hold."""
     url = database.url if database.backend == "postgresql" else f"sqlite:///{tmp_path}/ix.db"
     migrate.upgrade(url)
     engine = make_engine(url)
@@ -111,18 +113,23 @@ def test_an_enterprises_rows_are_found_through_the_tax_code_head_indexes(
                 "ix_declarations_enterprise_head", "ix_declarations_agent_head"}
     query = ("SELECT id FROM trips WHERE substr(enterprise_tax_code, 1, 10) IN ('0100109106') "
              "OR substr(customs_agent_tax_code, 1, 10) IN ('0100109106')")
+    # the control room's trips on hold, as the query of its alerts writes it for the database
+    held = str(select(Trip.id).where(Trip.on_hold == true()).order_by(Trip.updated_at)
+               .compile(engine, compile_kwargs={"literal_binds": True}))
     with engine.connect() as conn:
         if database.backend == "postgresql":
             names = set(conn.execute(text("SELECT indexname FROM pg_indexes WHERE "
                                           "schemaname = current_schema()")).scalars())
             conn.execute(text("SET enable_seqscan = off"))
             plan = "\n".join(conn.execute(text("EXPLAIN " + query)).scalars())
+            held_plan = "\n".join(conn.execute(text("EXPLAIN " + held)).scalars())
         else:
             names = set(conn.execute(text("SELECT name FROM sqlite_master "
                                           "WHERE type = 'index'")).scalars())
-            plan = "\n".join(str(r[-1]) for r in conn.execute(text("EXPLAIN QUERY PLAN "
-                                                                   + query)))
+            plan, held_plan = ("\n".join(str(r[-1]) for r in conn.execute(
+                text("EXPLAIN QUERY PLAN " + q))) for q in (query, held))
     engine.dispose()
     assert expected <= names
     assert "ix_trips_enterprise_head" in plan, plan
     assert "ix_trips_agent_head" in plan, plan
+    assert "ix_trips_on_hold" in held_plan, held_plan

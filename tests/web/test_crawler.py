@@ -609,9 +609,10 @@ def test_the_checker_finds_codes_and_english_and_leaves_names_and_numbers() -> N
 
 
 @pytest.fixture(scope="module")
-def demo(database_template: Database, tmp_path_factory: pytest.TempPathFactory
-         ) -> Iterator[Demo]:
-    with demo_site(database_template, tmp_path_factory.mktemp("crawl")) as (found, _client):
+def demo(database_template: Database, tmp_path_factory: pytest.TempPathFactory,
+         run_folder: Path) -> Iterator[Demo]:
+    with demo_site(database_template, tmp_path_factory.mktemp("crawl"),
+                   shared=run_folder) as (found, _client):
         yield found
 
 

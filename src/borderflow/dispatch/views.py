@@ -9,11 +9,12 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
+from borderflow.domain.network import Network
 from borderflow.domain.trip import parse_time
 from borderflow.store.models import Booking, Camera, GateControl, PlateRead, Trip, TripEvent
 from borderflow.telemetry import service as telemetry
@@ -40,7 +41,7 @@ def alerts(session: Session, *, actor: Principal, now: datetime,
     holds = [{"trip": r.reference, "gate": r.gate, "plate": r.state["facts"]["plate"],
               "state": r.state,
               "steps": [c for c, s in r.state["steps"].items() if s["status"] == "held"]}
-             for r in session.scalars(select(Trip).where(Trip.on_hold.is_(True))
+             for r in session.scalars(select(Trip).where(Trip.on_hold == true())  # its index
                                       .order_by(Trip.updated_at))]
     silent = [{"device": d["id"], "trip": d["trip"], "last_seen_at": d["last_seen_at"]}
               for d in telemetry.silent_devices(session, now=now, silent_after=silent_after)]
@@ -116,19 +117,21 @@ def crossings_per_hour(session: Session, now: datetime) -> list[int]:
     return hours
 
 
-def park_queue_by_hour(session: Session, now: datetime) -> list[int]:
+def park_queue_by_hour(session: Session, network: Network, now: datetime) -> list[int]:
     """Trucks in the staging parks at the end of each hour of today (Lang Son time): those
-    inside now, less today's entries and plus today's exits give those inside at midnight,
-    then today's moves hour by hour (today's events only, never the history); hours still to
-    come are left at 0."""
+    inside now (counted through the index of locations, the network's parks by name, never
+    a pattern that reads every trip), less today's entries and plus today's exits give those
+    inside at midnight, then today's moves hour by hour (today's events only, never the
+    history); hours still to come are left at 0."""
     start = datetime.combine(now.astimezone(LOCAL_TZ).date(), time(0), tzinfo=LOCAL_TZ)
     moves = session.execute(
         select(TripEvent.occurred_at, TripEvent.type, TripEvent.payload["area"].as_string())
         .where(TripEvent.type.in_(("area.entered", "area.left")),
                TripEvent.occurred_at >= start, TripEvent.occurred_at <= now)
         .order_by(TripEvent.occurred_at)).all()
+    parks = [f"staging:{s.code}" for s in network.staging_areas]
     inside = int(session.scalar(select(func.count()).select_from(Trip)
-                                .where(Trip.location.like("staging:%"))) or 0)
+                                .where(Trip.location.in_(parks))) or 0)
     for _at, kind, area in moves:
         if area and area.startswith("staging:"):
             inside -= 1 if kind == "area.entered" else -1

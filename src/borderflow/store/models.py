@@ -265,6 +265,9 @@ class Trip(Base):
 # customs agent (store/scoping.py): without these every enterprise page reads every row.
 Index("ix_trips_enterprise_head", func.substr(Trip.enterprise_tax_code, 1, 10))
 Index("ix_trips_agent_head", func.substr(Trip.customs_agent_tax_code, 1, 10))
+# The trips on hold, oldest first (the control room's alerts): a few among a year of trips.
+Index("ix_trips_on_hold", Trip.updated_at, postgresql_where=text("on_hold = true"),
+      sqlite_where=text("on_hold = 1"))
 
 
 class TripEvent(Base):

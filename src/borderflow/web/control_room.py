@@ -121,7 +121,7 @@ def _charts_panel(request: Request, ctx: Ctx, db: Db, who: Principal, network: N
     now = ctx.clock.now()
     fmt = formatter(request)
     return {"hours_chart": console.bar_chart(control_room.crossings_per_hour(db, now), fmt),
-            "park_chart": console.bar_chart(control_room.park_queue_by_hour(db, now), fmt)}
+            "park_chart": console.bar_chart(control_room.park_queue_by_hour(db, network, now), fmt)}
 
 
 _PANELS: dict[str, Callable[[Request, Ctx, Db, Principal, Network, str], dict[str, Any]]] = {
