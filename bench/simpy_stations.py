@@ -4,8 +4,8 @@ Every truck enters its gate area at a given time and passes the steps of its rou
 waits for its prerequisites (steps that may run alongside each other do), then queues first
 come first served for one of the station's servers; a server that takes a truck outside the
 gate's working hours waits for the next opening before serving it. These are the rules of the
-compiled recursion in ``borderflow.sim.kernels.process_batch``; given the same entries and
-service times both give the same start times (up to the order of exact ties).
+engine's gate areas (``borderflow.sim.kernels.GateAreas``, event by event); given the engine's
+entries and service times both give the same start times (up to the order of exact ties).
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 The gate areas (:class:`GateAreas`, compiled :func:`advance`) are a discrete-event simulation
 with one heap of timed events: trucks reaching a gate not regulated through a staging area,
-entering a gate area, becoming ready for a step, starting and ending services, freeing yard
-places, gates opening. Each station has ``c`` servers and serves its queue in the order the
-trucks really reach it (first come first served; exact ties by truck, then step); a server
+entering a gate area, ending services, freeing yard places, gates opening. Each station has
+``c`` servers and serves its queue in the order the trucks really reach it (first come first
+served; at one instant, in the order of the events that brought them); a server
 starts a service only while its gate is open, and a service that has started runs to its end.
 The dispatch cycles of the engine only decide who is called into a gate area: the engine
 hands over each called truck with the time it reaches the gate, and advances the gate areas
@@ -65,17 +65,17 @@ def fifo_station(arrival: Any, service: Any, servers: int, open_start: Any,
 
 # --- the gate areas, event by event ------------------------------------------------------------
 
-DONE, RELEASE, OPEN, ARRIVE, ENTER, READY, WAKE = 0, 1, 2, 3, 4, 5, 6
+DONE, RELEASE, OPEN, ARRIVE, ENTER, WAKE = 0, 1, 2, 3, 4, 5
 """Kinds of event, in the order they are handled at the same instant (then by truck, step)."""
 NO_TRUCK = -1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _less(t1: float, c1: int, t2: float, c2: int) -> bool:
     return t1 < t2 or (t1 == t2 and c1 < c2)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _push(ht: Any, hc: Any, size: int, t: float, code: int) -> int:
     """Add an event to the binary heap ``(ht, hc)`` of ``size`` events; returns the new size."""
     k = size
@@ -92,7 +92,7 @@ def _push(ht: Any, hc: Any, size: int, t: float, code: int) -> int:
     return size + 1
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, inline="always")
 def _pop(ht: Any, hc: Any, size: int) -> int:
     """Remove the first event (read it at index 0 before); returns the new size."""
     size -= 1
@@ -117,130 +117,30 @@ def _pop(ht: Any, hc: Any, size: int) -> int:
     return size
 
 
-@numba.njit(cache=True)
-def _gate_next_open(t: float, g: int, open_start: Any, open_end: Any, gate_off: Any) -> float:
-    return _next_open(t, open_start, open_end, gate_off[g], gate_off[g + 1])
-
-
-@numba.njit(cache=True)
-def _dispatch(st: int, now: float, ht: Any, hc: Any, size: int, ctr: Any, servers: Any,
-              busy_n: Any, busy: Any, q_head: Any, q_tail: Any, q_next: Any, wake_at: Any,
-              station_gate: Any, open_start: Any, open_end: Any, gate_off: Any, service: Any,
-              start: Any, big: int, nst: int) -> int:
-    """Free servers of station ``st`` take the trucks at the head of its queue, while the gate
-    is open; when it is closed the station wakes at the next opening. Returns the heap size."""
-    while busy_n[st] < servers[st] and q_head[st] >= 0:
-        t0 = _gate_next_open(now, station_gate[st], open_start, open_end, gate_off)
-        if t0 > now:
-            if t0 < INF and wake_at[st] != t0:
-                wake_at[st] = t0
-                size = _push(ht, hc, size, t0, WAKE * big + st * nst)
-            break
-        key = q_head[st]
-        q_head[st] = q_next[key]
-        if q_head[st] < 0:
-            q_tail[st] = -1
-        i = key // nst
-        j = key - i * nst
-        start[i, j] = now
-        busy_n[st] += 1
-        busy[st] += service[i, j]
-        ctr[1] += 1
-        size = _push(ht, hc, size, now + service[i, j], DONE * big + key)
-    return size
-
-
-@numba.njit(cache=True)
-def _admit(lo: int, hi: int, routes_of: Any, now: float, ht: Any, hc: Any, size: int,
-           dir_trucks: Any, dir_head: Any, dir_arrived: Any, route_gate: Any, ry_off: Any,
-           ry: Any, yard_cap: Any, yard_occ: Any, open_at: Any, open_start: Any,
-           open_end: Any, gate_off: Any, gate_in: Any, called_at: Any, truck_yard: Any,
-           big: int, nst: int) -> int:
-    """Trucks waiting at the gates of the routes ``routes_of[lo:hi]`` (not regulated through a
-    staging area) enter their gate area now, the earliest arrived first, while their gate is
-    open and a yard of their route has room (the yard with most room); a closed gate is looked
-    at again when it opens. Returns the heap size."""
-    while True:
-        best = -1
-        best_r = -1
-        best_y = -1
-        for q in range(lo, hi):
-            r = routes_of[q]
-            h = dir_head[r]
-            if h >= dir_arrived[r]:
-                continue
-            g = route_gate[r]
-            t0 = _gate_next_open(now, g, open_start, open_end, gate_off)
-            if t0 > now:
-                if t0 < INF and open_at[g] != t0:
-                    open_at[g] = t0
-                    size = _push(ht, hc, size, t0, OPEN * big + g * nst)
-                continue
-            y = -1
-            room = 0
-            for k in range(ry_off[r], ry_off[r + 1]):
-                f = yard_cap[ry[k]] - yard_occ[ry[k]]
-                if f > room:
-                    room = f
-                    y = ry[k]
-            if y < 0:
-                continue
-            i = dir_trucks[h]
-            if best < 0 or i < best:
-                best = i
-                best_r = r
-                best_y = y
-        if best < 0:
-            return size
-        dir_head[best_r] += 1
-        yard_occ[best_y] += 1
-        truck_yard[best] = best_y
-        gate_in[best] = now
-        called_at[best] = now
-        size = _push(ht, hc, size, now, ENTER * big + best * nst)
-
-
-@numba.njit(cache=True)
-def _ready(i: int, now: float, ht: Any, hc: Any, size: int, r: int, route_prereq: Any,
-           route_nsteps: Any, readied: Any, done: Any, big: int, nst: int) -> int:
-    """The steps of truck ``i`` whose prerequisites are all passed become ready now."""
-    for k in range(route_nsteps[r]):
-        if readied[i, k]:
-            continue
-        ok = True
-        for q in range(route_prereq.shape[2]):
-            pj = route_prereq[r, k, q]
-            if pj == -1:
-                break
-            if pj >= 0 and np.isnan(done[i, pj]):
-                ok = False
-                break
-        if ok:
-            readied[i, k] = True
-            size = _push(ht, hc, size, now, READY * big + i * nst + k)
-    return size
-
-
-@numba.njit(cache=True)
-def _finished(i: int, now: float, ht: Any, hc: Any, size: int, r: int, route_prereq: Any,
-              route_nsteps: Any, remaining: Any, readied: Any, done: Any, leave: Any,
-              truck_yard: Any, big: int, nst: int) -> int:
-    """A step of truck ``i`` passed now: after its last one it leaves the gate area and frees
-    its yard place, else its next steps may become ready."""
-    remaining[i] -= 1
-    if remaining[i] == 0:
-        leave[i] = now
-        if truck_yard[i] >= 0:
-            size = _push(ht, hc, size, now, RELEASE * big + truck_yard[i] * nst)
-        return size
-    return _ready(i, now, ht, hc, size, r, route_prereq, route_nsteps, readied, done, big, nst)
+@numba.njit(cache=True, inline="always")
+def _gate_next_open(t: float, g: int, open_start: Any, open_end: Any, gate_off: Any,
+                    gate_k: Any) -> float:
+    """The first instant >= t when gate ``g`` is open (inf if none; t when it has no calendar).
+    ``gate_k[g]`` remembers the interval reached: the instants asked never go back."""
+    lo = gate_off[g]
+    hi = gate_off[g + 1]
+    if hi <= lo:
+        return t
+    k = gate_k[g]
+    while k < hi and open_end[k] <= t:
+        k += 1
+    gate_k[g] = k
+    if k >= hi:
+        return INF
+    s = open_start[k]
+    return s if s > t else t
 
 
 @numba.njit(cache=True)
 def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
             route: Any, service: Any, applies: Any, route_station: Any, route_prereq: Any,
             route_nsteps: Any, station_gate: Any, servers: Any, open_start: Any, open_end: Any,
-            gate_off: Any, arrival: Any, dir_all: Any, dir_trucks: Any,
+            gate_off: Any, gate_k: Any, arrival: Any, dir_all: Any, dir_trucks: Any,
             dir_head: Any, dir_arrived: Any, route_gate: Any, ry_off: Any, ry: Any,
             yr_off: Any, yr: Any, gr_off: Any, gr: Any, all_routes: Any, yard_cap: Any,
             yard_occ: Any,
@@ -252,15 +152,15 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
     * ``ARRIVE``: a truck of a route not regulated through a staging area reaches its gate
       and waits (first come first served) to enter the gate area;
     * ``ENTER``: a truck enters its gate area; the steps whose prerequisites are passed
-      become ``READY``;
-    * ``READY``: a truck joins the queue of a step's station (a step that does not apply to
-      it passes at once);
-    * ``DONE``: a service ends; the server takes the next truck of the queue, and the truck's
-      next steps become ready; after its last step the truck leaves and frees its yard place;
+      become ready (:func:`_progress`): a step that does not apply passes at once, the
+      others join their station's queue;
+    * ``DONE``: a service ends; the truck's next steps become ready (after its last step it
+      leaves and frees its yard place), then the server takes the next truck of its queue;
     * ``RELEASE``: a yard place is freed (a truck left, or a no-show's grace time ran out);
     * ``OPEN``/``WAKE``: a gate opens: waiting trucks enter, idle servers start.
 
-    Every station serves its queue first come first served (ties by truck and step) and starts
+    Every station serves its queue in the order trucks joined it (first come first served; at
+    one instant, in the order of the events that brought them: kind, truck, step) and starts
     a service only while its gate is open. Trucks enter a gate area only up to
     ``admit_until``. ``ctr`` holds the heap size, the services started and how many trucks of
     ``dir_all`` (the routes not regulated, in arrival order) have arrived. Returns False when
@@ -270,6 +170,8 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
     cap = ht.shape[0]
     size = ctr[0]
     nd = dir_all.shape[0]
+    todo = np.empty(nst + 1, dtype=np.int64)
+    last = -1
     while True:
         p = ctr[2]
         ta = INF
@@ -300,73 +202,153 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
         key = code - kind * big
         i = key // nst
         j = key - i * nst
+        progress = -1  # a truck whose steps may become ready
+        ntodo = 0  # stations whose free servers may start
+        adm_lo = 0  # routes_of[adm_lo:adm_hi]: routes whose waiting trucks may enter
+        adm_hi = 0
+        routes_of = all_routes
         if kind == DONE:
-            r = route[i]
-            st = route_station[r, j]
+            st = route_station[route[i], j]
             busy_n[st] -= 1
             done[i, j] = now
-            size = _finished(i, now, ht, hc, size, r, route_prereq, route_nsteps, remaining,
-                             readied, done, leave, truck_yard, big, nst)
-            size = _dispatch(st, now, ht, hc, size, ctr, servers, busy_n, busy, q_head,
-                             q_tail, q_next, wake_at, station_gate, open_start, open_end,
-                             gate_off, service, start, big, nst)
-        elif kind == READY:
-            r = route[i]
-            if not applies[i, j]:
-                start[i, j] = now
-                done[i, j] = now
-                size = _finished(i, now, ht, hc, size, r, route_prereq, route_nsteps,
-                                 remaining, readied, done, leave, truck_yard, big, nst)
-            else:
-                st = route_station[r, j]
-                q_next[key] = -1
-                if q_tail[st] >= 0:
-                    q_next[q_tail[st]] = key
-                else:
-                    q_head[st] = key
-                q_tail[st] = key
-                size = _dispatch(st, now, ht, hc, size, ctr, servers, busy_n, busy, q_head,
-                                 q_tail, q_next, wake_at, station_gate, open_start, open_end,
-                                 gate_off, service, start, big, nst)
+            remaining[i] -= 1
+            progress = i
+            last = st
         elif kind == ENTER:
-            r = route[i]
-            remaining[i] = route_nsteps[r]
-            if remaining[i] == 0:
-                leave[i] = now
-                if truck_yard[i] >= 0:
-                    size = _push(ht, hc, size, now, RELEASE * big + truck_yard[i] * nst)
-            else:
-                size = _ready(i, now, ht, hc, size, r, route_prereq, route_nsteps, readied,
-                              done, big, nst)
+            remaining[i] = route_nsteps[route[i]]
+            progress = i
+            last = -1
         elif kind == RELEASE:
             yard_occ[i] -= 1
             if now <= admit_until:
-                size = _admit(yr_off[i], yr_off[i + 1], yr, now, ht, hc, size, dir_trucks,
-                              dir_head, dir_arrived, route_gate, ry_off, ry, yard_cap,
-                              yard_occ, open_at, open_start, open_end, gate_off, gate_in,
-                              called_at, truck_yard, big, nst)
+                routes_of = yr
+                adm_lo = yr_off[i]
+                adm_hi = yr_off[i + 1]
         elif kind == ARRIVE:
             r = route[i]
             dir_arrived[r] += 1
             if now <= admit_until and dir_head[r] == dir_arrived[r] - 1:
-                size = _admit(r, r + 1, all_routes, now, ht, hc, size,
-                              dir_trucks, dir_head, dir_arrived, route_gate, ry_off, ry,
-                              yard_cap, yard_occ, open_at, open_start, open_end, gate_off,
-                              gate_in, called_at, truck_yard, big, nst)
+                adm_lo = r
+                adm_hi = r + 1
         elif kind == OPEN:
             if open_at[i] == now:
                 open_at[i] = -1.0
             if now <= admit_until:
-                size = _admit(gr_off[i], gr_off[i + 1], gr, now, ht, hc, size, dir_trucks,
-                              dir_head, dir_arrived, route_gate, ry_off, ry, yard_cap,
-                              yard_occ, open_at, open_start, open_end, gate_off, gate_in,
-                              called_at, truck_yard, big, nst)
+                routes_of = gr
+                adm_lo = gr_off[i]
+                adm_hi = gr_off[i + 1]
         else:  # WAKE
             if wake_at[i] == now:
                 wake_at[i] = -1.0
-            size = _dispatch(i, now, ht, hc, size, ctr, servers, busy_n, busy, q_head,
-                             q_tail, q_next, wake_at, station_gate, open_start, open_end,
-                             gate_off, service, start, big, nst)
+            todo[0] = i
+            ntodo = 1
+
+        # the truck's steps whose prerequisites are passed become ready, in the route's order
+        # (prerequisites first): one that does not apply passes at once, the others join
+        # their station's queue; after its last step the truck leaves
+        if progress >= 0:
+            r = route[i]
+            for k in range(route_nsteps[r]):
+                if readied[i, k]:
+                    continue
+                ok = True
+                for q in range(route_prereq.shape[2]):
+                    pj = route_prereq[r, k, q]
+                    if pj == -1:
+                        break
+                    if pj >= 0 and np.isnan(done[i, pj]):
+                        ok = False
+                        break
+                if not ok:
+                    continue
+                readied[i, k] = True
+                if not applies[i, k]:
+                    start[i, k] = now
+                    done[i, k] = now
+                    remaining[i] -= 1
+                    continue
+                st = route_station[r, k]
+                qk = i * nst + k
+                q_next[qk] = -1
+                if q_tail[st] >= 0:
+                    q_next[q_tail[st]] = qk
+                else:
+                    q_head[st] = qk
+                q_tail[st] = qk
+                todo[ntodo] = st
+                ntodo += 1
+            if remaining[i] == 0:
+                leave[i] = now
+                if truck_yard[i] >= 0:
+                    size = _push(ht, hc, size, now, RELEASE * big + truck_yard[i] * nst)
+            if last >= 0:  # the server that finished takes the next truck of its queue
+                todo[ntodo] = last
+                ntodo += 1
+
+        # free servers take the trucks at the head of their queue while the gate is open;
+        # a closed station wakes at the next opening
+        for q in range(ntodo):
+            st = todo[q]
+            while busy_n[st] < servers[st] and q_head[st] >= 0:
+                t0 = _gate_next_open(now, station_gate[st], open_start, open_end, gate_off,
+                                     gate_k)
+                if t0 > now:
+                    if t0 < INF and wake_at[st] != t0:
+                        wake_at[st] = t0
+                        size = _push(ht, hc, size, t0, WAKE * big + st * nst)
+                    break
+                qk = q_head[st]
+                q_head[st] = q_next[qk]
+                if q_head[st] < 0:
+                    q_tail[st] = -1
+                a = qk // nst
+                b = qk - a * nst
+                start[a, b] = now
+                busy_n[st] += 1
+                busy[st] += service[a, b]
+                ctr[1] += 1
+                size = _push(ht, hc, size, now + service[a, b], DONE * big + qk)
+
+        # waiting trucks of the routes routes_of[adm_lo:adm_hi] enter, the earliest arrived
+        # first, while their gate is open and a yard of their route has room (the yard with
+        # most room); a closed gate is looked at again when it opens
+        while adm_hi > adm_lo:
+            best = -1
+            best_r = -1
+            best_y = -1
+            for q in range(adm_lo, adm_hi):
+                r = routes_of[q]
+                h = dir_head[r]
+                if h >= dir_arrived[r]:
+                    continue
+                g = route_gate[r]
+                t0 = _gate_next_open(now, g, open_start, open_end, gate_off, gate_k)
+                if t0 > now:
+                    if t0 < INF and open_at[g] != t0:
+                        open_at[g] = t0
+                        size = _push(ht, hc, size, t0, OPEN * big + g * nst)
+                    continue
+                y = -1
+                room = 0
+                for k in range(ry_off[r], ry_off[r + 1]):
+                    f = yard_cap[ry[k]] - yard_occ[ry[k]]
+                    if f > room:
+                        room = f
+                        y = ry[k]
+                if y < 0:
+                    continue
+                if best < 0 or dir_trucks[h] < best:
+                    best = dir_trucks[h]
+                    best_r = r
+                    best_y = y
+            if best < 0:
+                break
+            dir_head[best_r] += 1
+            yard_occ[best_y] += 1
+            truck_yard[best] = best_y
+            gate_in[best] = now
+            called_at[best] = now
+            size = _push(ht, hc, size, now, ENTER * big + best * nst)
     ctr[0] = size
     return True
 
@@ -433,6 +415,8 @@ class GateAreas:
         self.q_next = np.full(max(1, n * nst), -1, dtype=np.int64)
         self.wake_at = np.full(n_stations, -1.0)
         self.open_at = np.full(max(1, n_gates), -1.0)
+        self.gate_k = np.array(gate_off[:-1], dtype=np.int64)
+        """Per gate, the first open interval not yet over."""
         self.remaining = np.zeros(n, dtype=np.int64)
         self.readied = np.zeros((n, nst), dtype=np.bool_)
         self.out = (gate_in, called_at, truck_yard, start, done, leave)
@@ -443,11 +427,13 @@ class GateAreas:
         big = max(n, n_stations, n_yards, n_gates, 1) * nst
         self.ctr = np.array([0, 0, 0, big], dtype=np.int64)
         """Heap size, services started, trucks of ``dir_all`` arrived, the event code base."""
-        self.margin = int(self.yard_cap.sum()) + n_gates + int(station_servers.max(initial=0)) \
-            + nst + 4
+        self.margin = int(self.yard_cap.sum()) + n_gates \
+            + nst * (int(station_servers.max(initial=0)) + 2) + 4
+        """Most events the handling of one event can add."""
         self.nst = nst
         self._times: list[float] = []
         self._codes: list[int] = []
+        self._bind()
 
     @property
     def services(self) -> int:
@@ -475,6 +461,23 @@ class GateAreas:
         ht[:size] = self.ht[:size]
         hc[:size] = self.hc[:size]
         self.ht, self.hc = ht, hc
+        self._bind()
+
+    def _bind(self) -> None:
+        """The arguments of :func:`advance` after the two times (the same arrays every call,
+        until the heap grows)."""
+        (route, service, applies, route_station, route_prereq, route_nsteps, station_gate,
+         servers, open_start, open_end, gate_off, arrival) = self.static
+        gate_in, called_at, truck_yard, start, done, leave = self.out
+        self._args = (self.ht, self.hc, self.ctr, route, service, applies, route_station,
+                      route_prereq, route_nsteps, station_gate, servers, open_start, open_end,
+                      gate_off, self.gate_k, arrival, self.dir_all, self.dir_trucks,
+                      self.dir_head, self.dir_arrived, self.route_gate, self.ry_off, self.ry,
+                      self.yr_off, self.yr, self.gr_off, self.gr, self.all_routes,
+                      self.yard_cap, self.yard_occ, self.busy_n, self.busy, self.q_head,
+                      self.q_tail, self.q_next, self.wake_at, self.open_at, self.remaining,
+                      self.readied, gate_in, called_at, truck_yard, start, done, leave,
+                      self.margin)
 
     def advance(self, t_end: float, admit_until: float = INF) -> None:
         """Handle every event up to ``t_end``; trucks enter only up to ``admit_until``."""
@@ -484,18 +487,7 @@ class GateAreas:
                        np.array(self._codes, dtype=np.int64))
             self._times.clear()
             self._codes.clear()
-        (route, service, applies, route_station, route_prereq, route_nsteps, station_gate,
-         servers, open_start, open_end, gate_off, arrival) = self.static
-        gate_in, called_at, truck_yard, start, done, leave = self.out
-        while not advance(t_end, admit_until, self.ht, self.hc, self.ctr, route, service,
-                          applies, route_station, route_prereq, route_nsteps, station_gate,
-                          servers, open_start, open_end, gate_off, arrival, self.dir_all,
-                          self.dir_trucks, self.dir_head, self.dir_arrived, self.route_gate,
-                          self.ry_off, self.ry, self.yr_off, self.yr, self.gr_off, self.gr,
-                          self.all_routes, self.yard_cap, self.yard_occ, self.busy_n,
-                          self.busy, self.q_head, self.q_tail, self.q_next, self.wake_at,
-                          self.open_at, self.remaining, self.readied, gate_in, called_at,
-                          truck_yard, start, done, leave, self.margin):
+        while not advance(t_end, admit_until, *self._args):
             self._grow(2 * self.ht.shape[0])
 
     def finish(self, admit_until: float) -> None:

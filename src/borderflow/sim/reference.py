@@ -9,11 +9,12 @@ reached the cycle's instant):
   its gate and joins the gate's waiting line;
 * ``CALL`` (call ``a``): a truck called forward takes its yard place; it reaches the gate area
   at its ``gate_in`` (``ENTER``), or, as a no-show, frees the place at its release time;
-* ``ENTER`` (truck ``a``): the steps with no prerequisite but the entry become ready;
-* ``READY`` (truck ``a``, step ``b``): the truck joins the station's queue (a step that does not
-  apply passes at once);
-* ``DONE`` (truck ``a``, step ``b``): the service ends, the server is free, the truck's next
-  steps may become ready, after the last one it leaves and frees its yard place (``RELEASE``);
+* ``ENTER`` (truck ``a``): the steps with no prerequisite but the entry become ready: in the
+  route's order, a step that does not apply passes at once, the others join their station's
+  queue;
+* ``DONE`` (truck ``a``, step ``b``): the service ends; the truck's next steps become ready the
+  same way (after the last one it leaves and frees its yard place: ``RELEASE``), then the
+  server takes the next truck of its queue;
 * ``RELEASE`` (yard ``a``), ``OPEN`` (gate ``a``), ``WAKE`` (station ``a``): a waiting truck
   may enter, an idle server may start.
 
@@ -33,9 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from borderflow.sim.kernels import ARRIVE, DONE, ENTER, OPEN, READY, RELEASE, WAKE
+from borderflow.sim.kernels import ARRIVE, DONE, ENTER, OPEN, RELEASE, WAKE
 
-CALL = 7
+CALL = 6
 
 
 @dataclass
@@ -124,24 +125,29 @@ def run(*, arrival: NDArray[np.float64], route: NDArray[np.int64],
             gate_in[i] = now
             push(now, ENTER, i)
 
-    def ready_steps(i: int, now: float) -> None:
+    def progress(i: int, now: float) -> None:
+        """Truck ``i`` entered or passed a step: its steps whose prerequisites are passed,
+        in the route's order, pass at once (not applying) or join their station's queue;
+        after the last one it leaves."""
         r = int(route[i])
         for j in range(int(route_nsteps[r])):
             if (i, j) in readied:
                 continue
             pre = [int(p) for p in route_prereq[r, j] if p != -1]
-            if all(p == -2 or not np.isnan(done[i, p]) for p in pre):
-                readied.add((i, j))
-                push(now, READY, i, j)
-
-    def finished(i: int, now: float) -> None:
-        remaining[i] -= 1
+            if not all(p == -2 or not np.isnan(done[i, p]) for p in pre):
+                continue
+            readied.add((i, j))
+            if not applies[i, j]:
+                start[i, j] = done[i, j] = now
+                remaining[i] -= 1
+            else:
+                st = int(route_station[r, j])
+                queue[st].append((i, j))
+                serve(st, now)
         if remaining[i] == 0:
             leave[i] = now
             if truck_yard[i] >= 0:
                 push(now, RELEASE, int(truck_yard[i]))
-        else:
-            ready_steps(i, now)
 
     def serve(st: int, now: float) -> None:
         while busy[st] < station_servers[st] and queue[st]:
@@ -176,25 +182,13 @@ def run(*, arrival: NDArray[np.float64], route: NDArray[np.int64],
                 push(release, RELEASE, y)
         elif kind == ENTER:
             remaining[a] = int(route_nsteps[int(route[a])])
-            if remaining[a] == 0:
-                leave[a] = now
-                if truck_yard[a] >= 0:
-                    push(now, RELEASE, int(truck_yard[a]))
-            else:
-                ready_steps(a, now)
-        elif kind == READY:
-            if not applies[a, b]:
-                start[a, b] = done[a, b] = now
-                finished(a, now)
-            else:
-                st = int(route_station[int(route[a]), b])
-                queue[st].append((a, b))
-                serve(st, now)
+            progress(a, now)
         elif kind == DONE:
             st = int(route_station[int(route[a]), b])
             busy[st] -= 1
             done[a, b] = now
-            finished(a, now)
+            remaining[a] -= 1
+            progress(a, now)
             serve(st, now)
         elif kind == RELEASE:
             occupied[a] -= 1
