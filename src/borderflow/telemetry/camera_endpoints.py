@@ -3,11 +3,15 @@ their reads to, and the officers' review queue."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
 
 from borderflow.api.bounds import Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
@@ -15,7 +19,9 @@ from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
 from borderflow.domain import telemetry_plates as plates
 from borderflow.domain.access import Principal
+from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
+from borderflow.telemetry import camera_vendors as vendors
 from borderflow.telemetry import cameras as service
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"], responses=ERROR_RESPONSES)
@@ -149,6 +155,12 @@ class PlateReadOut(BaseModel):
     resolution_note: str | None
 
 
+class PlateReadPosted(PlateReadOut):
+    others: list[int] = Field(
+        default_factory=list, description="A vendor's message with several plates: the ids "
+        "of the reads stored for the other plates (this answer is the first).")
+
+
 class ReviewItem(PlateReadOut):
     candidate_trips: list[CandidateTripOut] = Field(
         description="The trips it may be now, those expected first.")
@@ -206,32 +218,138 @@ def list_cameras(db: Db, _caller: Reader, gate: str | None = None) -> list[dict[
 # --- plate reads -------------------------------------------------------------------------------
 
 
-@router.post("/plate-reads", response_model=PlateReadOut, status_code=201,
-             responses={403: {"model": ErrorResponse,
+def _inline(schema: dict[str, Any]) -> dict[str, Any]:
+    """A model's JSON schema with its nested models written in place (for the request body
+    the OpenAPI document shows)."""
+    defs = schema.pop("$defs", {})
+
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return walk(defs[ref.removeprefix("#/$defs/")])
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+
+    out: dict[str, Any] = walk(schema)
+    return out
+
+
+READ_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": {"oneOf": [
+        _inline(PlateReadIn.model_json_schema()),
+        {"type": "object", "title": "Vendor message",
+         "description": "A vendor's read as its software posts it: Plate Recognizer's "
+         "webhook (`data.results`), OpenALPR / Rekor `alpr_group` or `alpr_results`."}]}},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["json"], "properties": {
+        "json": {"type": "string", "description": "The read as JSON (any format above)."},
+        "upload": {"type": "string", "format": "binary",
+                   "description": "The picture (JPEG, PNG or WebP), kept with the read."}}}},
+}}}
+
+
+async def _message(request: Request) -> vendors.Message:
+    """The posted read: a JSON body, or a multipart form with a ``json`` field and an
+    ``upload`` picture (Plate Recognizer's webhook with image)."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    image = None
+    if content_type == "multipart/form-data":
+        try:
+            form = await request.form()
+        except Exception:  # a malformed form is the sender's mistake, never a 500
+            raise vendors.bad("body", "is not a readable multipart form") from None
+        raw = form.get("json")
+        if raw is None:
+            raise vendors.bad("json", "this field is required: the read as JSON")
+        if isinstance(raw, UploadFile):
+            raw = (await raw.read()).decode("utf-8", "replace")
+        upload = form.get("upload")
+        if isinstance(upload, UploadFile):
+            image = vendors.image_of(await upload.read())
+        elif upload is not None:
+            raise vendors.bad("upload", "must be a file")
+        text, field = raw, "json"
+    else:
+        text, field = (await request.body()).decode("utf-8", "replace"), "body"
+    try:
+        body = json.loads(text)
+    except ValueError:
+        raise ValidationFailed([FieldError(field, msg("is not valid JSON"))]) from None
+    if not isinstance(body, dict):
+        raise vendors.bad(field, "must be a JSON object")
+    return vendors.Message(body, image)
+
+
+def _own(message: vendors.Message) -> list[service.ReadIn]:
+    """A read in Borderflow's own shape."""
+    try:
+        body = PlateReadIn.model_validate(message.body)
+    except ValidationError as exc:
+        raise RequestValidationError([{**e, "loc": ("body", *e["loc"])}
+                                      for e in exc.errors()]) from None
+    image_ref = message.image.data_url() if message.image else body.image_ref
+    return [service.ReadIn(camera=body.camera, plate=body.plate, confidence=body.confidence,
+                           read_at=body.time,
+                           candidates=tuple(plates.Reading(c.plate, c.confidence)
+                                            for c in body.candidates),
+                           direction=body.direction, image_ref=image_ref)]
+
+
+@router.post("/plate-reads", response_model=PlateReadPosted, status_code=201,
+             responses={200: {"description": "A vendor's message without any plate (its "
+                                             "software reports every frame): nothing stored",
+                              "content": {"application/json": {"example": {"stored": 0}}}},
+                        403: {"model": ErrorResponse,
                               "description": "Not a camera, or another camera's code"}},
+             openapi_extra=READ_BODY,
              summary="A camera's plate read (webhook)",
              description="Sent by the camera or its recognition software with the camera's "
-             "own key. The read is stored; when it is confidently one of the trips expected at "
-             "the camera's checkpoint (one trip, the plate as read or one confused character "
-             "away, confidence at least `BORDERFLOW_ANPR_MIN_CONFIDENCE`) the movement is "
-             "recorded on that trip (`status: matched`); a repeat of a read just matched "
-             "records nothing (`matched`, `repeat_of`); anything else waits for an officer "
-             "(`review`, with the `reason`)." + roles_doc("plate_read.submit"))
-def submit_read(body: PlateReadIn, ctx: Ctx, db: Db, actor: CameraClient, idem: Idem) -> Any:
-    if (replayed := idem.replay()) is not None:
+             "own key. Takes Borderflow's read shape and the vendors' own: Plate Recognizer's "
+             "webhook (JSON, or a multipart form with `json` and the `upload` picture), "
+             "OpenALPR / Rekor `alpr_group` and `alpr_results` (confidence in percent), "
+             "recognised by their shape or named in the URL (`?format=`, see "
+             "docs/cameras.md). The read is stored; when it is confidently one of the trips "
+             "expected at the camera's checkpoint (one trip, the plate as read or one "
+             "confused character away, confidence at least `BORDERFLOW_ANPR_MIN_CONFIDENCE`) "
+             "the movement is recorded on that trip (`status: matched`); a repeat of a read "
+             "just matched records nothing (`matched`, `repeat_of`); anything else waits for "
+             "an officer (`review`, with the `reason`)." + roles_doc("plate_read.submit"))
+async def submit_read(
+    request: Request, ctx: Ctx, db: Db, actor: CameraClient, idem: Idem,
+    read_format: Annotated[str | None, Query(
+        alias="format", max_length=40, description="The camera's read format "
+        "(`borderflow`, `platerecognizer`, `openalpr_group`, `openalpr_results`, or a "
+        "plug-in's); without it, the body's shape says.")] = None,
+) -> Any:
+    if (replayed := await run_in_threadpool(idem.replay)) is not None:
         return replayed
+    message = await _message(request)
+    vendor = vendors.choose(message.body, read_format)
+    return await run_in_threadpool(_submit, message, vendor, ctx, db, actor, idem)
+
+
+def _submit(message: vendors.Message, vendor: vendors.CameraFormat | None, ctx: Any,
+            db: Any, actor: Principal, idem: Any) -> Any:
+    """Store the message's reads (the database work, off the event loop)."""
+    if vendor is None:
+        reads = _own(message)
+    else:
+        camera = service.camera_of(db, actor).code
+        reads = [service.ReadIn(camera=camera, plate=r.plate, confidence=r.confidence,
+                                read_at=r.read_at, candidates=r.candidates,
+                                direction=r.direction, image_ref=r.image_ref)
+                 for r in vendor.reads(message)]
+    if not reads:
+        return idem.respond({"stored": 0}, 200)
     settings = ctx.settings
-    row = service.submit(
-        db,
-        service.ReadIn(camera=body.camera, plate=body.plate, confidence=body.confidence,
-                       read_at=body.time,
-                       candidates=tuple(plates.Reading(c.plate, c.confidence)
-                                        for c in body.candidates),
-                       direction=body.direction, image_ref=body.image_ref),
-        actor=actor, now=ctx.clock.now(), min_confidence=settings.anpr_min_confidence,
-        repeat_window=timedelta(seconds=settings.anpr_repeat_seconds),
-    )
-    return idem.respond(_json(PlateReadOut, service.read_out(db, row)), 201)
+    rows = [service.submit(db, read, actor=actor, now=ctx.clock.now(),
+                           min_confidence=settings.anpr_min_confidence,
+                           repeat_window=timedelta(seconds=settings.anpr_repeat_seconds))
+            for read in reads]
+    out = {**service.read_out(db, rows[0]), "others": [r.id for r in rows[1:]]}
+    return idem.respond(_json(PlateReadPosted, out), 201)
 
 
 @router.get("/plate-reads/review", response_model=list[ReviewItem],

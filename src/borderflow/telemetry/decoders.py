@@ -12,6 +12,12 @@ Traccar Client 9+  ``location.coords.speed``   m/s
 OwnTracks          ``vel``                     km/h
 batch (fleet)      ``speed_mps``               m/s
 =================  ==========================  ==========
+
+Apps say "unknown" with ``-1``: Traccar Client on iOS sends ``speed: -1`` and ``heading: -1``
+when the phone has no course, and a battery level of ``-1`` when it cannot read it. A
+negative speed, bearing or battery is therefore read as unknown (stored as null), never as a
+reason to drop the position; so is a bearing beyond 360 degrees (360 is 0). A negative
+accuracy still rejects the fix: it is how iOS says the coordinates themselves are invalid.
 """
 
 from __future__ import annotations
@@ -124,6 +130,19 @@ def json_safe(value: Any, depth: int = 0) -> Any:
     return str(value)
 
 
+def _unknown_if_negative(value: float | None) -> float | None:
+    """Speed, bearing and battery: ``-1`` (any negative value) is how apps say unknown."""
+    return None if value is None or value < 0 else value
+
+
+def _bearing(params: Mapping[str, Any], *names: str) -> float | None:
+    """A course in degrees from north; negative (or beyond 360) is unknown, 360 is north."""
+    value = _unknown_if_negative(_optional(params, *names))
+    if value is None or value > 360:
+        return None
+    return value % 360
+
+
 def parse_time(value: Any) -> datetime:
     """Unix seconds, Unix milliseconds, ISO 8601, or ``yyyy-MM-dd HH:mm:ss`` (UTC)."""
     if value.__class__ is str and len(value) >= 19 and value[4] == "-":  # ISO 8601, mostly
@@ -179,17 +198,31 @@ def _excerpt(data: Any) -> str:
     return str(data)[:300]
 
 
-def _device(value: Any) -> str:
-    device = str(value or "").strip()
+MISSING_DEVICE_PREFIX = "device id is missing"
+"""How the reason for a message without a device id begins."""
+
+
+def device_missing(items: Decoded) -> Rejection | None:
+    """The rejection of a message that names no device, if that is what ``items`` holds: the
+    phone is misconfigured and should be told so (Traccar's own server answers 400)."""
+    for item in items:
+        if isinstance(item, Rejection) and item.device_id is None and \
+                item.reason.startswith(MISSING_DEVICE_PREFIX):
+            return item
+    return None
+
+
+def _device(value: Any, names: str = "id or deviceid") -> str:
+    device = str(value if value is not None else "").strip()
     if not device:
-        raise _Bad("device id is missing (id or deviceid)")
+        raise _Bad(f"{MISSING_DEVICE_PREFIX} ({names})")
     if len(device) > 100:
         raise _Bad("device id is longer than 100 characters")
     return device
 
 
 _OSMAND_KNOWN = {"id", "deviceid", "lat", "lon", "location", "timestamp", "speed", "bearing",
-                 "heading", "altitude", "accuracy", "batt", "valid"}
+                 "heading", "altitude", "accuracy", "hacc", "batt", "valid"}
 
 
 def osmand(params: Mapping[str, str], now: datetime) -> Decoded:
@@ -209,13 +242,13 @@ def osmand(params: Mapping[str, str], now: datetime) -> Decoded:
                 raise _Bad("lat and lon (or location) are required")
             lat, lon = _number(params["lat"], "lat"), _number(params["lon"], "lon")
         when = parse_time(params["timestamp"]) if params.get("timestamp") else now
-        speed = _optional(params, "speed")
-        battery = _optional(params, "batt")
+        speed = _unknown_if_negative(_optional(params, "speed"))
         fix = Fix(device_id, when, lat, lon, "osmand",
                   speed_mps=None if speed is None else speed * KNOT,
-                  bearing=_optional(params, "bearing", "heading"),
+                  bearing=_bearing(params, "bearing", "heading"),
                   altitude=_optional(params, "altitude"),
-                  accuracy=_optional(params, "accuracy"), battery=battery,
+                  accuracy=_optional(params, "accuracy", "hacc"),
+                  battery=_unknown_if_negative(_optional(params, "batt")),
                   attributes={k: v for k, v in params.items() if k not in _OSMAND_KNOWN})
         return [check(fix, now)]
     except _Bad as exc:
@@ -228,7 +261,7 @@ def traccar_json(body: Any, now: datetime) -> Decoded:
     try:
         if not isinstance(body, Mapping):
             raise _Bad("body must be a JSON object")
-        device_id = _device(body.get("device_id") or body.get("id"))
+        device_id = _device(body.get("device_id") or body.get("id"), "device_id")
         location = body.get("location")
         if not isinstance(location, Mapping) or not isinstance(location.get("coords"), Mapping):
             raise _Bad("location.coords is required")
@@ -236,17 +269,19 @@ def traccar_json(body: Any, now: datetime) -> Decoded:
         if coords.get("latitude") is None or coords.get("longitude") is None:
             raise _Bad("location.coords.latitude and longitude are required")
         battery = location.get("battery")
-        level = battery.get("level") if isinstance(battery, Mapping) else None
+        level = _unknown_if_negative(_optional(battery, "level")) if isinstance(
+            battery, Mapping) else None
         fix = Fix(device_id,
                   parse_time(location["timestamp"]) if location.get("timestamp") else now,
                   _number(coords["latitude"], "latitude"), _number(coords["longitude"],
                                                                    "longitude"),
-                  "traccar", speed_mps=_optional(coords, "speed"),
-                  bearing=_optional(coords, "heading"), altitude=_optional(coords, "altitude"),
+                  "traccar", speed_mps=_unknown_if_negative(_optional(coords, "speed")),
+                  bearing=_bearing(coords, "heading"), altitude=_optional(coords, "altitude"),
                   accuracy=_optional(coords, "accuracy"),
-                  battery=None if level is None else _number(level, "battery.level") * 100,
+                  battery=None if level is None else level * 100,
                   attributes=json_safe({k: location[k] for k in (
-                      "is_moving", "odometer", "event", "activity") if k in location}))
+                      "is_moving", "odometer", "event", "activity", "mock", "extras")
+                      if location.get(k) not in (None, {})}))
         return [check(fix, now)]
     except _Bad as exc:
         return [Rejection("traccar", str(exc), device_id, _excerpt(body))]
@@ -271,17 +306,19 @@ def owntracks(body: Any, now: datetime, topic: str | None = None,
         elif user and device:
             device_id = _device(f"{user}/{device}")
         else:
-            device_id = _device(body.get("tid"))
+            device_id = _device(body.get("tid"), "X-Limit-U and X-Limit-D, u and d, topic or "
+                                "tid")
         if body.get("lat") is None or body.get("lon") is None:
             raise _Bad("lat and lon are required")
         if body.get("tst") is None:
             raise _Bad("tst (the fix time) is required")
-        vel = _optional(body, "vel")
+        vel = _unknown_if_negative(_optional(body, "vel"))
         fix = Fix(device_id, parse_time(body["tst"]), _number(body["lat"], "lat"),
                   _number(body["lon"], "lon"), "owntracks",
                   speed_mps=None if vel is None else vel * KMH,
-                  bearing=_optional(body, "cog"), altitude=_optional(body, "alt"),
-                  accuracy=_optional(body, "acc"), battery=_optional(body, "batt"),
+                  bearing=_bearing(body, "cog"), altitude=_optional(body, "alt"),
+                  accuracy=_optional(body, "acc"),
+                  battery=_unknown_if_negative(_optional(body, "batt")),
                   attributes=json_safe({k: body[k] for k in ("tid", "conn", "t", "bs")
                                         if k in body}))
         return [check(fix, now)]
@@ -295,7 +332,7 @@ def batch_item(item: Any, now: datetime) -> Fix | Rejection:
     try:
         if not isinstance(item, Mapping):
             raise _Bad("each position must be a JSON object")
-        device_id = _device(item.get("device_id"))
+        device_id = _device(item.get("device_id"), "device_id")
         for key in ("lat", "lon", "time"):
             if item.get(key) is None:
                 raise _Bad(f"{key} is required")
@@ -304,9 +341,10 @@ def batch_item(item: Any, now: datetime) -> Fix | Rejection:
             raise _Bad("attributes must be an object")
         fix = Fix(device_id, parse_time(item["time"]), _number(item["lat"], "lat"),
                   _number(item["lon"], "lon"), "batch",
-                  speed_mps=_optional(item, "speed_mps"), bearing=_optional(item, "bearing"),
+                  speed_mps=_unknown_if_negative(_optional(item, "speed_mps")),
+                  bearing=_bearing(item, "bearing"),
                   altitude=_optional(item, "altitude"), accuracy=_optional(item, "accuracy"),
-                  battery=_optional(item, "battery"),
+                  battery=_unknown_if_negative(_optional(item, "battery")),
                   attributes=json_safe(attributes) if attributes else {})
         return check(fix, now)
     except _Bad as exc:

@@ -280,11 +280,13 @@ def _silent(ctx: Any) -> timedelta:
     return timedelta(minutes=ctx.settings.device_silent_minutes)
 
 
-@router.post("/devices/{device_id}/bind", response_model=DeviceOut,
+@router.post("/devices/{device_id:path}/bind", response_model=DeviceOut,
              summary="Bind a GPS device to a driver or a vehicle",
              description="Its positions then go to the driver's (or vehicle's) active trip. A "
              "driver binds their own phone to their own document number; the regulator binds "
-             "any device. Audited." + roles_doc("device.bind"))
+             "any device. The id may hold slashes, as OwnTracks ids do (`29C12345/phone`), "
+             "written as they are or encoded (`29C12345%2Fphone`). Audited."
+             + roles_doc("device.bind"))
 def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[str, Any]:
     now = ctx.clock.now()
     device = service.bind(db, device_id, actor=actor, now=now,
