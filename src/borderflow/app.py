@@ -9,7 +9,9 @@ from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from borderflow import __version__, handlers, production
+from borderflow.account import remembered
 from borderflow.account.endpoints import router as account_router
+from borderflow.account.remembered import Remembered
 from borderflow.account.throttle import LoginThrottle
 from borderflow.api import errors, openapi
 from borderflow.api.admission import Admission, install_database_errors
@@ -103,7 +105,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         clock=clock or SystemClock(),
         secret_key=settings.resolved_secret_key(),
         admission=admission,
+        callers=Remembered(settings.caller_memory_seconds),
     )
+    remembered.install()
     app = FastAPI(
         title="Borderflow",
         version=__version__,

@@ -45,6 +45,12 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=60,
         description="Longest a request waits for the database (a slot, SQLite's write lock, "
         "a pooled connection, a row lock) before it is answered 503 with Retry-After.")
+    caller_memory_seconds: float = Field(
+        default=1.0, ge=0, le=60,
+        description="How long a process remembers who a token or API key is, so that a "
+        "burst of requests with one credential looks the account up once. A change to an "
+        "account or key in the same process forgets at once; other processes see it within "
+        "this time. 0: look up every request.")
     worker_threads: int = Field(
         default=40, ge=2, le=2000,
         description="Threads of one process that run request handlers and other blocking "

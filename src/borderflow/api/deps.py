@@ -11,6 +11,7 @@ from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from borderflow.account import security
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.domain.access import ANONYMOUS, Principal, Role, roles_for
@@ -35,11 +36,30 @@ def _look_up(ctx: AppContext, token: str | None, api_key: str | None) -> Princip
     try:
         with ctx.read_sessions() as session:
             if api_key:
-                return accounts.principal_for_api_key(session, api_key, now=ctx.clock.now())
-            return accounts.principal_for_token(session, token or "", key=ctx.secret_key,
-                                                now=ctx.clock.now())
+                found = accounts.principal_for_api_key(session, api_key, now=ctx.clock.now())
+                ctx.callers.put("key", api_key, found)
+                return found
+            found = accounts.principal_for_token(session, token or "", key=ctx.secret_key,
+                                                 now=ctx.clock.now())
+            ctx.callers.put("token", token or "", found)
+            return found
     except AppError as exc:
         return exc
+
+
+def _remembered(ctx: AppContext, token: str | None, api_key: str | None) -> Principal | None:
+    """The caller when this process looked the credential up a moment ago (a token still
+    checked for its signature and expiry, without the database)."""
+    if api_key:
+        return ctx.callers.get("key", api_key)
+    known = ctx.callers.get("token", token or "")
+    if known is None:
+        return None
+    try:
+        security.read_claims(token or "", key=ctx.secret_key, now=ctx.clock.now())
+    except AppError:
+        return None  # looked up again, and refused with the reason
+    return known
 
 
 async def authenticate(
@@ -53,6 +73,9 @@ async def authenticate(
     open to anyone still answers, a route that needs a login refuses (:func:`get_principal`)."""
     if not api_key and not token:
         return ANONYMOUS
+    known = _remembered(ctx, token, api_key)
+    if known is not None:
+        return known
     async with ctx.admission.enter(request, write=False):
         return await run_in_threadpool(_look_up, ctx, token, api_key)
 
