@@ -333,21 +333,28 @@ async def submit_read(
 def _submit(message: vendors.Message, vendor: vendors.CameraFormat | None, ctx: Any,
             db: Any, actor: Principal, idem: Any) -> Any:
     """Store the message's reads (the database work, off the event loop)."""
+    found: list[vendors.VendorRead] = []
     if vendor is None:
         reads = _own(message)
     else:
         camera = service.camera_of(db, actor).code
+        found = vendor.reads(message)
         reads = [service.ReadIn(camera=camera, plate=r.plate, confidence=r.confidence,
                                 read_at=r.read_at, candidates=r.candidates,
                                 direction=r.direction, image_ref=r.image_ref)
-                 for r in vendor.reads(message)]
+                 for r in found]
     if not reads:
         return idem.respond({"stored": 0}, 200)
     settings = ctx.settings
-    rows = [service.submit(db, read, actor=actor, now=ctx.clock.now(),
-                           min_confidence=settings.anpr_min_confidence,
-                           repeat_window=timedelta(seconds=settings.anpr_repeat_seconds))
-            for read in reads]
+    rows = []
+    for i, read in enumerate(reads):
+        try:
+            rows.append(service.submit(
+                db, read, actor=actor, now=ctx.clock.now(),
+                min_confidence=settings.anpr_min_confidence,
+                repeat_window=timedelta(seconds=settings.anpr_repeat_seconds)))
+        except ValidationFailed as exc:
+            raise found[i].renamed(exc) if found else exc from None
     out = {**service.read_out(db, rows[0]), "others": [r.id for r in rows[1:]]}
     return idem.respond(_json(PlateReadPosted, out), 201)
 

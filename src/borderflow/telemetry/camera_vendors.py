@@ -28,7 +28,7 @@ from __future__ import annotations
 import base64
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from importlib.metadata import entry_points
@@ -79,6 +79,18 @@ class VendorRead:
     candidates: tuple[plates.Reading, ...] = ()
     image_ref: str | None = None
     direction: str | None = None
+    fields: Mapping[str, str] = field(default_factory=dict)
+    """Where the message holds what Borderflow calls ``plate``, ``time``, ``candidates``:
+    an error found later (a plate without a letter or digit, a time in the future) names
+    the vendor's field."""
+
+    def renamed(self, error: ValidationFailed) -> ValidationFailed:
+        """The error with the vendor's field names."""
+        def name(own: str) -> str:
+            head, dot, rest = own.partition("[")
+            return self.fields[head] + dot + rest if head in self.fields else own
+
+        return ValidationFailed([FieldError(name(f.field), f.reason) for f in error.fields])
 
 
 @runtime_checkable
@@ -207,6 +219,8 @@ class PlateRecognizer:
                 plate=plate, confidence=_score(entry.get("score"), f"{where}.score",
                                                percent=False),
                 read_at=read_at, image_ref=image,
+                fields={"plate": f"{where}.plate", "time": "data.timestamp",
+                        "candidates": f"{where}.candidates"},
                 candidates=tuple(plates.Reading(c.text.upper(), c.confidence)
                                  for c in _candidates(entry.get("candidates"),
                                                       f"{where}.candidates", plate,
@@ -232,16 +246,17 @@ class OpenAlprGroup:
         body = message.body
         plate = _text(body.get("best_plate_number"), "best_plate_number")
         candidates = body.get("candidates")
-        field = "candidates"
+        where = "candidates"
         if candidates is None and isinstance(body.get("best_plate"), Mapping):
-            candidates, field = body["best_plate"].get("candidates"), "best_plate.candidates"
+            candidates, where = body["best_plate"].get("candidates"), "best_plate.candidates"
         uuid = body.get("best_uuid")
         return [VendorRead(
             plate=plate, confidence=_score(body.get("best_confidence"), "best_confidence",
                                            percent=True),
             read_at=_time(body.get("epoch_start"), "epoch_start"),
-            candidates=_candidates(candidates, field, plate, percent=True,
+            candidates=_candidates(candidates, where, plate, percent=True,
                                    score_key="confidence"),
+            fields={"plate": "best_plate_number", "time": "epoch_start", "candidates": where},
             image_ref=message.image.data_url() if message.image else (
                 str(uuid)[:1000] if uuid else None))]
 
@@ -274,6 +289,8 @@ class OpenAlprResults:
                 plate=plate, confidence=_score(entry.get("confidence"), f"{where}.confidence",
                                                percent=True),
                 read_at=read_at, image_ref=image,
+                fields={"plate": f"{where}.plate", "time": "epoch_time",
+                        "candidates": f"{where}.candidates"},
                 candidates=_candidates(entry.get("candidates"), f"{where}.candidates", plate,
                                        percent=True, score_key="confidence")))
         return out
