@@ -524,8 +524,13 @@ def stations_only(gate_in: FloatArray, route: IntArray, service: FloatArray,
                       gate_in=entry.copy(), called_at=np.full(n, np.nan),
                       truck_yard=np.full(n, -1, dtype=np.int64), start=start, done=done,
                       leave=leave, busy=np.zeros(station_servers.shape[0]))
-    for i in np.flatnonzero(np.isfinite(entry)).tolist():
-        areas.enter(i, float(entry[i]))
+    # every entry at once: sorted by (time, code), an array is already a heap
+    trucks = np.flatnonzero(np.isfinite(entry))
+    order = trucks[np.argsort(entry[trucks], kind="stable")]
+    areas._grow(order.shape[0] + 1)
+    areas.ht[:order.shape[0]] = entry[order]
+    areas.hc[:order.shape[0]] = ENTER * int(areas.ctr[3]) + order * areas.nst
+    areas.ctr[0] = order.shape[0]
     areas.finish(-INF)
     return start, done, leave, areas.services
 
