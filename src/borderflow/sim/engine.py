@@ -208,6 +208,7 @@ class EngineState:
         "route_gate",
         "routes",
         "sample_t",
+        "slot_starts",
         "staged_at",
         "staged_routes",
         "staging_n",
@@ -281,6 +282,7 @@ class EngineState:
         self.places_tab: list[list[int]] = model.slot_places.tolist()
         self.called_in_slot = [0] * len(routes)
         self.cur_slot = -1
+        self.slot_starts: list[datetime] = []
         self.prev_t = 0.0
         """Time of the previous cycle (entries since then are dated no earlier)."""
         self.next_reroute = REROUTE_EVERY
@@ -408,6 +410,13 @@ class EngineState:
 
     # --- the steps of a cycle
 
+    def slot_start(self, slot: int) -> datetime:
+        """When a 30-minute slot starts (computed once per slot)."""
+        starts = self.slot_starts
+        while len(starts) <= slot:
+            starts.append(self.model.at(len(starts) * SLOT_MINUTES))
+        return starts[slot]
+
     def open_slot(self, slot: int) -> None:
         """A new 30-minute slot starts with no truck called in it yet."""
         if slot != self.cur_slot:
@@ -490,7 +499,7 @@ class EngineState:
                 continue
             if now is None:
                 now = model.at(t)
-                slot_end = model.at((slot + 1) * SLOT_MINUTES)
+                slot_end = self.slot_start(slot + 1)
             orders = choose_calls(self.waiting(cands, ri),
                                   [Room(r.gate.code, r.direction, places, tuple(yards))],
                                   now=now, slot_end=slot_end, policy=r.policy)
@@ -549,7 +558,7 @@ class EngineState:
         the trucks a gate will not call within its ``reroute_after_minutes`` are offered to
         the planner with the other gates of the staging area that permit their goods and
         follow the same procedure steps."""
-        starts = [self.model.at((slot + s) * SLOT_MINUTES) for s in range(REROUTE_HORIZON)]
+        starts = [self.slot_start(slot + s) for s in range(REROUTE_HORIZON)]
         for direction in ("export", "import"):
             group = [r for r in self.staged_routes if r.direction == direction]
             if len(group) < 2:
@@ -588,7 +597,7 @@ class EngineState:
         r = view.route
         limit = sum(view.usable) + REROUTE_EXTRA
         mine = order_queue(self.waiting(self.candidates(r.index, limit), r.index), r.policy,
-                           self.model.at((slot + 1) * SLOT_MINUTES), self.model.at(t))[:limit]
+                           self.slot_start(slot + 1), self.model.at(t))[:limit]
         fc, left_all = forecast(mine, starts, view.usable, r.policy, SLOT_MINUTES)
         return mine, fc, left_all
 
