@@ -202,8 +202,7 @@ def test_owntracks_location_as_documented() -> None:
     assert fix.attributes == {"tid": "ph", "conn": "m", "t": "u", "bs": 1}
 
 
-def test_owntracks_device_from_the_recorder_parameters_or_the_topic() -> None:
-    # the Recorder's ?u=29C12345&d=phone arrive as user and device, like the X-Limit headers
+def test_owntracks_device_from_user_and_device_or_the_topic() -> None:
     assert one(decoders.owntracks(LOCATION, NOW, user="29C12345", device="phone")
                ).device_id == "29C12345/phone"
     topic = {**LOCATION, "topic": "owntracks/29C12345/phone"}

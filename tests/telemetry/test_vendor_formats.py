@@ -338,3 +338,23 @@ def test_a_vendor_read_refused_later_names_the_vendors_field(
     late = _post(client, key, {**ALPR_RESULTS,
                                "epoch_time": int((LATER + timedelta(hours=1)).timestamp())})
     assert _field(late) == ["epoch_time"]
+
+
+def test_borderflow_s_own_read_with_its_picture_as_a_form(
+    client: TestClient, auth: Any, clock: FixedClock
+) -> None:
+    key = _camera(client, auth)
+    clock.set(LATER)
+    own = {"camera": "huu-nghi-in-1", "plate": "29C-777.77", "confidence": 0.5,
+           "time": SEEN.isoformat(), "image_ref": "https://cams.example/1.jpg"}
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 32
+    r = client.post("/api/v1/plate-reads", headers={"X-API-Key": key},
+                    data={"json": json.dumps(own)},
+                    files={"upload": ("lane1.png", png, "image/png")})
+    assert r.status_code == 201, r.text
+    assert r.json()["image_ref"].startswith("data:image/png;base64,")
+    plain = client.post("/api/v1/plate-reads", headers={"X-API-Key": key},
+                        data={"json": json.dumps(own)})
+    assert plain.status_code == 201, plain.text
+    assert plain.json()["image_ref"] == "https://cams.example/1.jpg"
+    assert plain.json()["others"] == []

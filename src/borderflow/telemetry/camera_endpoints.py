@@ -251,11 +251,11 @@ READ_BODY = {"requestBody": {"required": True, "content": {
 
 
 async def _message(request: Request) -> vendors.Message:
-    """The posted read: a JSON body, or a multipart form with a ``json`` field and an
-    ``upload`` picture (Plate Recognizer's webhook with image)."""
+    """The posted read: a JSON body, or a form with a ``json`` field (and, multipart, an
+    ``upload`` picture: Plate Recognizer's webhook with image)."""
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     image = None
-    if content_type == "multipart/form-data":
+    if content_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
         try:
             form = await request.form()
         except Exception:  # a malformed form is the sender's mistake, never a 500
