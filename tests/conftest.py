@@ -203,7 +203,8 @@ def settings(database: Database, tmp_path: Path) -> Settings:
                     secret_key="test-secret-key-that-is-long-enough-for-hs256",
                     log_level="WARNING", public_base_url="https://gate.example",
                     dispatch_interval_seconds=0, notify_interval_seconds=0,
-                    telemetry_bus="inline", throttling=False)  # on in tests/security
+                    telemetry_bus="inline", throttling=False,  # on in tests/security
+                    board_share_seconds=0)  # shared figures: tests/web/test_board_shared.py
 
 
 @pytest.fixture

@@ -122,7 +122,7 @@ def demo_settings(database: Database, folder: Path) -> Settings:
                     secret_key="test-secret-key-that-is-long-enough-for-hs256",
                     log_level="WARNING", public_base_url="https://gate.example",
                     dispatch_interval_seconds=0, notify_interval_seconds=0,
-                    telemetry_bus="inline")
+                    telemetry_bus="inline", board_share_seconds=0)
 
 
 @contextmanager

@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         default=2.0, gt=0, le=60,
         description="Longest a request waits for the database (a slot, SQLite's write lock, "
         "a pooled connection, a row lock) before it is answered 503 with Retry-After.")
+    board_share_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="The public board's figures are computed at most once per this many "
+        "seconds in a process and shared by every viewer (the pages refresh every 15 s; "
+        "a browser holding the same drawing gets 304). 0: computed for each viewer.")
     caller_memory_seconds: float = Field(
         default=1.0, ge=0, le=60,
         description="How long a process remembers who a token or API key is, so that a "

@@ -4,7 +4,10 @@ closures in force and the partner side's reported yard counts. Nothing personal.
 
 from __future__ import annotations
 
+import threading
+import time as clocks
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
@@ -189,3 +192,34 @@ def _gate(g: Gate, network: Network, now: datetime,
         day_kind=hours.kind if hours else "closed",
         closures=closures.get(g.code, []),
         partner_counts=partner_counts)
+
+
+class Shared:
+    """The board's figures computed at most once per ``seconds`` and shared by every viewer
+    of the process: a thousand screens refreshing cost the database what one does. Viewers
+    arriving while the figures are being computed wait for that computation instead of
+    starting their own. ``generation`` changes with each computation (the pages' ETag).
+    With ``seconds`` 0 every viewer computes its own."""
+
+    def __init__(self, seconds: float, monotonic: Callable[[], float] = clocks.monotonic
+                 ) -> None:
+        self.seconds, self._monotonic = seconds, monotonic
+        self._lock = threading.Lock()
+        self._figures: Board | None = None
+        self._until = 0.0
+        self.generation = 0
+
+    def get(self, compute: Callable[[], Board]) -> tuple[Board, int]:
+        """The shared figures and their generation, computed with ``compute`` when none
+        are younger than ``seconds``."""
+        if self.seconds <= 0:
+            with self._lock:
+                self.generation += 1
+                generation = self.generation
+            return compute(), generation
+        with self._lock:
+            if self._figures is None or self._monotonic() >= self._until:
+                self._figures = compute()
+                self._until = self._monotonic() + self.seconds
+                self.generation += 1
+            return self._figures, self.generation

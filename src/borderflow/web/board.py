@@ -5,6 +5,7 @@ warning when it is more than a minute old."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
@@ -13,7 +14,7 @@ from fastapi.responses import HTMLResponse, Response
 from borderflow.api.deps import Ctx, Db
 from borderflow.dispatch import board
 from borderflow.network import service as networks
-from borderflow.web.pages import REFRESH_SECONDS, _context, templates
+from borderflow.web.pages import REFRESH_SECONDS, _context, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -58,36 +59,78 @@ def _screen(request: Request, gates: int) -> Screen:
                   every=_whole(q.get("every"), TURN_SECONDS, 1, 300))
 
 
-def _figures(ctx: Ctx, db: Db) -> board.Board:
-    now = ctx.clock.now()
-    return board.build(db, networks.in_force(db, now), now)
+def _shared(request: Request, ctx: Ctx) -> board.Shared:
+    found = getattr(request.app.state, "board_figures", None)
+    if not isinstance(found, board.Shared):
+        found = board.Shared(ctx.settings.board_share_seconds)
+        request.app.state.board_figures = found
+    return found
+
+
+def _figures(request: Request, ctx: Ctx, db: Db) -> tuple[board.Board, str]:
+    """The shared figures (computed in this request only when none are fresh: the session
+    opens no connection otherwise) and the ETag of this page drawn from them: the figures'
+    generation, the page's address and language, and the visitor its header greets."""
+
+    def compute() -> board.Board:
+        now = ctx.clock.now()
+        return board.build(db, networks.in_force(db, now), now)
+
+    figures, generation = _shared(request, ctx).get(compute)
+    frame = _context(request)  # the header differs by visitor: signed in or not, who
+    who = getattr(frame["user"], "username", "")
+    page = f"{request.url.path}?{request.url.query}|{frame['lang']}|{who}|{frame['csrf']}"
+    tag = hashlib.sha256(f"{generation}|{page}".encode()).hexdigest()[:20]
+    return figures, f'W/"board-{tag}"'
+
+
+def _unchanged(request: Request, etag: str) -> Response | None:
+    """304 when the browser already holds this page drawn from the same figures."""
+    sent = request.headers.get("if-none-match", "")
+    if etag in {t.strip() for t in sent.split(",")}:
+        return Response(status_code=304, headers=_cache_headers(etag))
+    return None
+
+
+def _cache_headers(etag: str) -> dict[str, str]:
+    return {"ETag": etag, "Cache-Control": "no-cache"}
+
+
+def _answer(response: Response, etag: str) -> Response:
+    response.headers.update(_cache_headers(etag))
+    return response
 
 
 @router.get("/board", response_class=HTMLResponse)
 def board_page(request: Request, ctx: Ctx, db: Db) -> Response:
     """The public board: anyone, no login; ``?screen=large`` for the park's display boards
-    (``per`` gates a screen, a new screen ``every`` seconds)."""
-    figures = _figures(ctx, db)
+    (``per`` gates a screen, a new screen ``every`` seconds). Its figures are shared by every
+    viewer for BOARD_SHARE_SECONDS; a browser holding the same drawing gets 304."""
+    figures, etag = _figures(request, ctx, db)
+    same = _unchanged(request, etag)
+    if same is not None:
+        return same
     if request.query_params.get("screen") == "large":
-        return _large(request, figures, "board_large.html")
-    return templates.TemplateResponse(request, "board.html", _context(
-        request, board=figures, large=False, refresh=REFRESH_SECONDS))
+        return _answer(_large(request, figures, "board_large.html"), etag)
+    return _answer(render(request, "board.html", board=figures, large=False,
+                          refresh=REFRESH_SECONDS), etag)
 
 
 @router.get("/board/panel", response_class=HTMLResponse)
 def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
     """The board's figures alone, for the page to refresh itself (the display board's next
-    screen with ``screen=large``)."""
-    figures = _figures(ctx, db)
+    screen with ``screen=large``); shared and answered 304 as the board is."""
+    figures, etag = _figures(request, ctx, db)
+    same = _unchanged(request, etag)
+    if same is not None:
+        return same
     if request.query_params.get("screen") == "large":
-        return _large(request, figures, "_board_large_panel.html")
-    return templates.TemplateResponse(request, "_board_panel.html", _context(
-        request, board=figures))
+        return _answer(_large(request, figures, "_board_large_panel.html"), etag)
+    return _answer(render(request, "_board_panel.html", board=figures), etag)
 
 
 def _large(request: Request, figures: board.Board, template: str) -> Response:
     screen = _screen(request, len(figures.gates))
     shown = figures.gates[screen.page * screen.per:(screen.page + 1) * screen.per]
-    return templates.TemplateResponse(request, template, _context(
-        request, board=figures, gates=shown, screen=screen, large=True,
-        stale_seconds=STALE_SECONDS))
+    return render(request, template, board=figures, gates=shown, screen=screen, large=True,
+                  stale_seconds=STALE_SECONDS)

@@ -1,0 +1,109 @@
+"""The public board's figures are computed once per interval and shared by every viewer; a
+browser that holds the same drawing gets 304, and nobody gets another visitor's header."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import event
+
+from borderflow.app import create_app
+from borderflow.clock import FixedClock
+from borderflow.config import Settings
+from borderflow.dispatch import board
+from tests.trip.test_rerouting import staged
+
+NOW = [1000.0]
+
+
+@pytest.fixture
+def shared(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    """The platform with the board's figures shared for 30 s of a clock the test moves."""
+    app = create_app(settings.model_copy(update={"board_share_seconds": 30}), clock=clock)
+    app.state.board_figures = board.Shared(30, monotonic=lambda: NOW[0])
+    # over HTTPS, as the platform is served: its cookies are Secure
+    with TestClient(app, base_url="https://testserver", raise_server_exceptions=False) as c:
+        yield c
+    app.state.ctx.engine.dispose()
+
+
+def _trip_reads(client: TestClient) -> list[str]:
+    seen: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "FROM trips" in statement:
+            seen.append(statement)
+
+    event.listen(client.app.state.ctx.engine, "before_cursor_execute", count)  # type: ignore[attr-defined]
+    return seen
+
+
+def _queue(html: str, gate: str) -> str:
+    part = html[html.index(f'id="gate-{gate}"'):]
+    found = re.search(r'data-figure="queue-export">(\d+)<', part[:part.index("</article>")])
+    assert found is not None
+    return found.group(1)
+
+
+def test_fifty_viewers_cost_the_database_what_one_does(shared: TestClient, auth: Any) -> None:
+    staged(shared, auth, "29C-400.01")
+    reads = _trip_reads(shared)
+    assert shared.get("/board").status_code == 200
+    one_viewer = len(reads)
+    assert one_viewer > 0
+    for i in range(49):
+        page = shared.get("/board/panel" if i % 2 else "/board", params={"lang": "zh"})
+        assert page.status_code == 200
+    assert len(reads) == one_viewer
+
+
+def test_the_figures_are_at_most_one_interval_old(shared: TestClient, auth: Any) -> None:
+    assert _queue(shared.get("/board").text, "huu-nghi") == "0"
+    staged(shared, auth, "29C-400.02")
+    NOW[0] += 29
+    assert _queue(shared.get("/board").text, "huu-nghi") == "0"  # shared, not yet renewed
+    NOW[0] += 1
+    assert _queue(shared.get("/board").text, "huu-nghi") == "1"
+
+
+def test_a_browser_holding_the_same_drawing_gets_304(shared: TestClient, auth: Any) -> None:
+    shared.get("/board")  # a first visit sets the browser's cookies (its forms' token)
+    first = shared.get("/board", params={"lang": "vi"})
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"  # asked again each time
+    again = shared.get("/board", params={"lang": "vi"}, headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.content == b""
+    assert again.headers["ETag"] == etag
+    # Another language, the panel, the large screen: other drawings, drawn in full.
+    for path, params in (("/board", {"lang": "zh"}), ("/board/panel", {"lang": "vi"}),
+                         ("/board", {"lang": "vi", "screen": "large"})):
+        other = shared.get(path, params=params, headers={"If-None-Match": etag})
+        assert other.status_code == 200
+        assert other.headers["ETag"] != etag
+    # New figures: the same address is drawn again.
+    staged(shared, auth, "29C-400.03")
+    NOW[0] += 30
+    renewed = shared.get("/board", params={"lang": "vi"}, headers={"If-None-Match": etag})
+    assert renewed.status_code == 200
+    assert renewed.headers["ETag"] != etag
+
+
+def test_a_signed_in_visitor_never_gets_the_anonymous_drawing(shared: TestClient) -> None:
+    from tests.conftest import PASSWORD
+    anonymous = shared.get("/board", params={"lang": "en"})
+    form = shared.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]*)"', form)
+    assert csrf is not None
+    login = shared.post("/login", data={"username": "regulator", "password": PASSWORD,
+                                        "csrf": csrf.group(1), "next": ""},
+                        follow_redirects=False)
+    assert login.status_code == 303, login.text[:500]
+    signed_in = shared.get("/board", params={"lang": "en"},
+                           headers={"If-None-Match": anonymous.headers["ETag"]})
+    assert signed_in.status_code == 200
+    assert "Log out" in signed_in.text
