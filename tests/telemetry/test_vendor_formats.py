@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from borderflow.clock import FixedClock
@@ -358,3 +358,34 @@ def test_borderflow_s_own_read_with_its_picture_as_a_form(
     assert plain.status_code == 201, plain.text
     assert plain.json()["image_ref"] == "https://cams.example/1.jpg"
     assert plain.json()["others"] == []
+
+
+JSON = st.recursive(st.none() | st.booleans() | st.integers() |
+                    st.floats(allow_nan=False, allow_infinity=False) |
+                    st.text(max_size=12), lambda inner: st.lists(inner, max_size=4) |
+                    st.dictionaries(st.text(max_size=10), inner, max_size=4), max_leaves=12)
+SHAPES = st.one_of(
+    st.builds(lambda d: {**ALPR_GROUP, **d}, st.dictionaries(st.sampled_from(list(ALPR_GROUP)),
+                                                             JSON, max_size=3)),
+    st.builds(lambda d: {**ALPR_RESULTS, **d}, st.dictionaries(
+        st.sampled_from(list(ALPR_RESULTS)), JSON, max_size=3)),
+    st.builds(lambda r: plate_recognizer(r), st.dictionaries(
+        st.sampled_from(["plate", "score", "candidates", "region"]), JSON, max_size=4)),
+    JSON,
+)
+
+
+def test_whatever_a_camera_posts_is_answered_never_a_500(
+    client: TestClient, auth: Any
+) -> None:
+    key = _camera(client, auth)
+
+    @settings(max_examples=60, deadline=None)
+    @given(body=SHAPES)
+    def post(body: Any) -> None:
+        r = client.post("/api/v1/plate-reads", headers={"X-API-Key": key}, json=body)
+        assert r.status_code in (200, 201, 422), r.text
+        if r.status_code == 422:
+            assert all(f["field"] for f in r.json()["error"]["fields"])
+
+    post()
