@@ -306,8 +306,7 @@ def owntracks(body: Any, now: datetime, topic: str | None = None,
         elif user and device:
             device_id = _device(f"{user}/{device}")
         else:
-            device_id = _device(body.get("tid"), "X-Limit-U and X-Limit-D, u and d, topic or "
-                                "tid")
+            device_id = _device(body.get("tid"), "X-Limit-U and X-Limit-D, topic or tid")
         if body.get("lat") is None or body.get("lon") is None:
             raise _Bad("lat and lon are required")
         if body.get("tst") is None:
