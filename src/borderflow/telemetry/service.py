@@ -646,7 +646,11 @@ def unbind(session: Session, device_id: str, *, actor: Principal, now: datetime)
 
 def device_out(session: Session, d: Device, now: datetime, silent_after: timedelta
                ) -> dict[str, Any]:
-    trip = _active_trip(session, d)
+    return _device_row(d, _active_trip(session, d), now, silent_after)
+
+
+def _device_row(d: Device, trip: Trip | None, now: datetime, silent_after: timedelta
+                ) -> dict[str, Any]:
     silent = d.last_seen_at is None or now - d.last_seen_at > silent_after
     return {"id": d.id, "protocol": d.protocol, "label": d.label,
             "driver_document": d.driver_document, "plate_key": d.plate_key,
@@ -659,7 +663,9 @@ def device_out(session: Session, d: Device, now: datetime, silent_after: timedel
 def devices(session: Session, *, now: datetime, silent_after: timedelta,
             unknown_only: bool = False) -> list[dict[str, Any]]:
     q = select(Device).order_by(Device.last_seen_at.desc().nulls_last(), Device.id)
-    out = [device_out(session, d, now, silent_after) for d in session.scalars(q)]
+    rows = list(session.scalars(q))
+    trips = _active_trips(session, rows)  # one query for every device's trip
+    out = [_device_row(d, trips.get(d.id), now, silent_after) for d in rows]
     return [d for d in out if d["trip"] is None] if unknown_only else out
 
 
@@ -667,9 +673,11 @@ def silent_devices(session: Session, *, now: datetime, silent_after: timedelta
                    ) -> list[dict[str, Any]]:
     """Devices of active trips that have not reported for ``silent_after``: the regulator
     should call the driver."""
+    rows = list(session.scalars(select(Device).where(Device.bound_at.is_not(None))))
+    trips = _active_trips(session, rows)  # one query for every device's trip
     out = []
-    for d in session.scalars(select(Device).where(Device.bound_at.is_not(None))):
-        info = device_out(session, d, now, silent_after)
+    for d in rows:
+        info = _device_row(d, trips.get(d.id), now, silent_after)
         if info["trip"] and info["silent"]:
             out.append(info)
     return out
