@@ -43,7 +43,7 @@ def run(gate_in: np.ndarray, route: np.ndarray, service: np.ndarray, applies: np
         k = bisect_right(ends, t)
         if k >= len(ends):
             return float("inf")
-        return max(t, opens[g][k])
+        return max(t, float(opens[g][k]))
 
     def step(i: int, r: int, j: int, prereqs: list[Any], done: Any
              ) -> Generator[Any, Any, None]:
