@@ -67,7 +67,6 @@ def fifo_station(arrival: Any, service: Any, servers: int, open_start: Any,
 
 DONE, RELEASE, OPEN, ARRIVE, ENTER, WAKE = 0, 1, 2, 3, 4, 5
 """Kinds of event, in the order they are handled at the same instant (then by truck, step)."""
-NO_TRUCK = -1
 
 
 @numba.njit(cache=True, inline="always")
@@ -143,16 +142,16 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
             gate_off: Any, gate_k: Any, arrival: Any, dir_all: Any, dir_trucks: Any,
             dir_head: Any, dir_arrived: Any, route_gate: Any, ry_off: Any, ry: Any,
             yr_off: Any, yr: Any, gr_off: Any, gr: Any, all_routes: Any, yard_cap: Any,
-            yard_occ: Any,
-            busy_n: Any, busy: Any, q_head: Any, q_tail: Any, q_next: Any, wake_at: Any,
-            open_at: Any, remaining: Any, readied: Any, gate_in: Any, called_at: Any,
-            truck_yard: Any, start: Any, done: Any, leave: Any, margin: int) -> bool:
+            yard_occ: Any, busy_n: Any, busy: Any, q_head: Any, q_tail: Any, q_next: Any,
+            wake_at: Any, open_at: Any, remaining: Any, readied: Any, gate_in: Any,
+            called_at: Any, truck_yard: Any, start: Any, done: Any, leave: Any,
+            margin: int) -> bool:
     """Handle, in time order, every event up to ``t_end`` (inclusive) in the gate areas:
 
     * ``ARRIVE``: a truck of a route not regulated through a staging area reaches its gate
       and waits (first come first served) to enter the gate area;
     * ``ENTER``: a truck enters its gate area; the steps whose prerequisites are passed
-      become ready (:func:`_progress`): a step that does not apply passes at once, the
+      become ready, in the route's order: a step that does not apply passes at once, the
       others join their station's queue;
     * ``DONE``: a service ends; the truck's next steps become ready (after its last step it
       leaves and frees its yard place), then the server takes the next truck of its queue;
