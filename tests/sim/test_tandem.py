@@ -94,7 +94,10 @@ def test_stations_in_series_wait_as_the_jackson_network(stations: list[tuple[flo
     check_against_theory(stations, seed=2026, reps=20, n=40_000, t_quantile=T_99_19)
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# derandomized: the same examples every run (each figure's interval fails once in a thousand
+# by chance, so fresh examples on every run would fail now and then)
+@settings(max_examples=8, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow])
 @given(shape=st.lists(st.tuples(st.integers(1, 5), st.floats(0.3, 0.75)), min_size=1,
                       max_size=4),
        seed=st.integers(0, 2**16))
