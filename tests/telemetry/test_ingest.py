@@ -259,3 +259,37 @@ def test_odd_characters_in_ids_and_attributes_are_stored_as_sent(
     assert stored.attributes["note"] == "line one\nline two\\ with \t tab"
     assert stored.attributes["driver"] == "Nguyễn Văn Tài"
     assert stored.lat == 21.95
+
+
+def test_a_message_naming_no_device_is_answered_400_on_every_route(
+    client: TestClient, queued_client: TestClient, db: Peek
+) -> None:
+    """As Traccar's own server does: the phone shows the error, its user learns that the app
+    is not set up; nothing is stored."""
+    where = {"lat": "21.9", "lon": "106.7", "timestamp": str(EPOCH)}
+    for c in (client, queued_client):  # the documented route and the short GET route
+        for answer in (c.get("/api/v1/telemetry/osmand", params=where),
+                       c.get("/api/v1/telemetry/osmand", params={**where, "id": "  "}),
+                       c.post("/api/v1/telemetry/osmand", data=where)):
+            assert answer.status_code == 400, answer.text
+            error = answer.json()["error"]
+            assert error["code"] == "device_missing"
+            assert error["fields"][0]["field"] == "id"
+    body = {"location": {"timestamp": "2026-11-23T00:55:00Z",
+                         "coords": {"latitude": 21.9, "longitude": 106.7}}}
+    json_answer = client.post("/api/v1/telemetry/osmand", json=body)
+    assert json_answer.status_code == 400
+    assert json_answer.json()["error"]["fields"][0]["field"] == "device_id"
+    queued_client.app.state.telemetry.flush()  # type: ignore[attr-defined]
+    assert db.scalar(select(func.count()).select_from(Position)) == 0
+
+
+def test_owntracks_recorder_style_addresses_name_the_device(
+    client: TestClient, auth: Any
+) -> None:
+    message = {"_type": "location", "lat": 21.9, "lon": 106.7, "tst": EPOCH - 60, "acc": 8}
+    r = client.post("/api/v1/telemetry/owntracks", params={"u": "29C12345", "d": "phone"},
+                    json=message)
+    assert r.status_code == 200
+    devices = client.get("/api/v1/devices", headers=auth("regulator")).json()
+    assert "29C12345/phone" in [d["id"] for d in devices]

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from borderflow.api.deps import Authenticated, Ctx, Db, require, roles_doc
-from borderflow.api.errors import ERROR_RESPONSES, headers_for
+from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse, headers_for
 from borderflow.domain import privacy
 from borderflow.domain.access import Principal, roles_for
 from borderflow.domain.telemetry_geofence import Fences
@@ -78,16 +78,23 @@ OSMAND_DOC = (
     "`bearing`/`heading`, `altitude`, `accuracy`, `batt`; other fields are kept) and the JSON "
     "body of Traccar Client 9+ (`location.coords.speed` in m/s). A position that cannot be "
     "used is answered 200 with the reason and counted, so the phone's queue never blocks on "
-    "it. The device id identifies the phone: bind it to the driver "
+    "it; a message with no device id at all is answered 400 (`device_missing`), as Traccar's "
+    "own server does, so the phone shows that it is not set up. The device id identifies "
+    "the phone: bind it to the driver "
     "(`POST /api/v1/devices/{id}/bind`). Answered 503 with `Retry-After` when the telemetry "
     "bus cannot take positions: the app sends them again." + roles_doc("telemetry.ingest"))
 OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
 
 
+NAMELESS = {400: {"model": ErrorResponse, "description": "The message names no device "
+                  "(`device_missing`, field `id`, or `device_id` in a JSON body): the app is "
+                  "not set up"}}
+
+
 @router.get("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_get",
-            summary=OSMAND_SUMMARY, description=OSMAND_DOC)
+            summary=OSMAND_SUMMARY, description=OSMAND_DOC, responses=NAMELESS)
 @router.post("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_post",
-             summary=OSMAND_SUMMARY, description=OSMAND_DOC)
+             summary=OSMAND_SUMMARY, description=OSMAND_DOC, responses=NAMELESS)
 async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any]:
     now = ctx.clock.now()
     params: dict[str, str] = dict(request.query_params)
@@ -102,12 +109,23 @@ async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any
         items = decoders.traccar_json(body, now) if body is not None else [
             decoders.Rejection("traccar", "body is not JSON", None, raw[:300].decode(
                 "utf-8", "replace"))]
+        _refuse_nameless(items, "device_id")
     else:
         if request.method == "POST":
             form = await request.form()
             params.update({k: str(v) for k, v in form.items()})
         items = decoders.osmand(params, now)
+        _refuse_nameless(items, "id")
     return await _publish(bus, items, ctx)
+
+
+def _refuse_nameless(items: list[decoders.Fix | decoders.Rejection], field: str) -> None:
+    """A message that names no device is answered 400, as Traccar's own server does: the
+    phone shows the error and its user learns that the app is not set up (a 200 would have
+    the phone go on sending to nobody)."""
+    missing = decoders.device_missing(items)
+    if missing is not None:
+        raise AppError(missing.reason, 400, field, code="device_missing")
 
 
 async def _publish(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
@@ -160,6 +178,7 @@ class OsmandRoute:
         items = decoders.osmand(params, now)
         status, headers = 200, [(b"content-type", b"application/json")]
         try:
+            _refuse_nameless(items, "id")
             answer = _answer(items, await bus.apublish(items, now))
         except AppError as exc:  # this route is outside the framework's error handlers
             status, answer = exc.status_code, exc.as_dict()
@@ -177,8 +196,10 @@ class OsmandRoute:
              description="Point OwnTracks (Mode: HTTP) here. Location messages (`_type: "
              "location`: `lat`, `lon`, `tst`, `vel` in km/h, `acc`, `batt`, `tid`) become "
              "positions; other message types are acknowledged and left aside. The device is "
-             "`<user>/<device>` from the `X-Limit-U` / `X-Limit-D` headers OwnTracks sends (or "
-             "the message's `topic`, or `tid`). Answers `[]` as OwnTracks expects; rejected "
+             "`<user>/<device>` from the `X-Limit-U` / `X-Limit-D` headers OwnTracks sends, or "
+             "the `u` and `d` parameters of the address as OwnTracks Recorder takes them "
+             "(`/api/v1/telemetry/owntracks?u=29C12345&d=phone`), or the message's `topic`, "
+             "or `tid`. Answers `[]` as OwnTracks expects; rejected "
              "messages are counted." + roles_doc("telemetry.ingest"))
 async def owntracks(request: Request, ctx: Ctx, bus: TelemetryBus) -> list[Any]:
     raw = await request.body()
@@ -187,8 +208,9 @@ async def owntracks(request: Request, ctx: Ctx, bus: TelemetryBus) -> list[Any]:
     except ValueError:
         body = None
     now = ctx.clock.now()
-    user = request.headers.get("x-limit-u")
-    device = request.headers.get("x-limit-d")
+    # OwnTracks sends X-Limit-U/D; OwnTracks Recorder's URLs carry ?u=&d= instead
+    user = request.headers.get("x-limit-u") or request.query_params.get("u")
+    device = request.headers.get("x-limit-d") or request.query_params.get("d")
     items: list[decoders.Fix | decoders.Rejection] = decoders.owntracks(
         body, now, user=user, device=device) if body is not None else [
         decoders.Rejection("owntracks", "body is not JSON", None,
