@@ -237,6 +237,9 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+READ_JSON_CHARS = 1_000_000
+"""Longest read, as JSON in a form's field (the vendors' reads are a few kilobytes; the
+picture travels in its own field)."""
 READ_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": {"oneOf": [
         _inline(PlateReadIn.model_json_schema()),
@@ -244,7 +247,8 @@ READ_BODY = {"requestBody": {"required": True, "content": {
          "description": "A vendor's read as its software posts it: Plate Recognizer's "
          "webhook (`data.results`), OpenALPR / Rekor `alpr_group` or `alpr_results`."}]}},
     "multipart/form-data": {"schema": {"type": "object", "required": ["json"], "properties": {
-        "json": {"type": "string", "description": "The read as JSON (any format above)."},
+        "json": {"type": "string", "maxLength": READ_JSON_CHARS,
+                 "description": "The read as JSON (any format above)."},
         "upload": {"type": "string", "format": "binary",
                    "description": "The picture (JPEG, PNG or WebP), kept with the read."}}}},
 }}}
@@ -270,6 +274,9 @@ async def _message(request: Request) -> vendors.Message:
             image = vendors.image_of(await upload.read())
         elif upload is not None:
             raise vendors.bad("upload", "must be a file")
+        if not 1 <= len(raw) <= READ_JSON_CHARS:
+            raise vendors.bad("json", "must be 1 to {count} characters",
+                              count=READ_JSON_CHARS)
         text, field = raw, "json"
     else:
         text, field = (await request.body()).decode("utf-8", "replace"), "body"

@@ -86,9 +86,9 @@ OSMAND_DOC = (
 OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
 
 
-NAMELESS = {400: {"model": ErrorResponse, "description": "The message names no device "
-                  "(`device_missing`, field `id`, or `device_id` in a JSON body): the app is "
-                  "not set up"}}
+NAMELESS: dict[int | str, dict[str, Any]] = {400: {
+    "model": ErrorResponse, "description": "The message names no device (`device_missing`, "
+    "field `id`, or `device_id` in a JSON body): the app is not set up"}}
 
 
 @router.get("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_get",
