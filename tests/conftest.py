@@ -7,6 +7,7 @@ an unreachable PostgreSQL fails the run; elsewhere the PostgreSQL pass is skippe
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -94,12 +95,21 @@ def pytest_report_header(config: pytest.Config) -> str:
             "BORDERFLOW_TEST_DATABASE_URL is set, as in the PostgreSQL pass of make test)")
 
 
+@functools.cache
+def _reference_files() -> tuple[Any, Any]:
+    """The reference network and fee schedule, parsed once per process (parsing the network
+    takes about 0.1 s, and the PostgreSQL pass seeds before every test); publishing only
+    reads them."""
+    return (networks.parse(networks.read_file(DEFAULT_NETWORK_FILE)),
+            tariffs.parse(tariffs.read_file(DEFAULT_TARIFF_FILE)))
+
+
 def _seed(session: Session) -> None:
     """The reference network and one account per role (see bootstrap.demo_accounts)."""
-    network = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
+    network, schedule = _reference_files()
     networks.publish(session, network, actor=SYSTEM, now=NOW, note="test seed")
-    tariffs.publish(session, tariffs.parse(tariffs.read_file(DEFAULT_TARIFF_FILE)),
-                    actor=SYSTEM, now=NOW, note="test seed", allow_past=True)
+    tariffs.publish(session, schedule, actor=SYSTEM, now=NOW, note="test seed",
+                    allow_past=True)
     gate = network.gates[0].code
     yard = network.gates[0].yards[0].code
     for demo in demo_accounts(gate, yard, network.staging_areas[0].code):
