@@ -1,14 +1,17 @@
-"""What the admin's account pages read: a page of accounts found by name, tax code or
-document, with whether each has a second factor; and the figures of the admin's home."""
+"""What the admin's account pages and the account API read: a page of accounts found by name,
+tax code or document, with whether each has a second factor; accounts and enterprises a
+keyset page at a time (by username, by tax code); and the figures of the admin's home."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, func, or_, select
+from sqlalchemy import ColumnElement, String, cast, func, or_, select
 from sqlalchemy.orm import Session
 
-from borderflow.store.models import Account, SecondFactor
+from borderflow.domain.access import Role
+from borderflow.store import paging
+from borderflow.store.models import Account, Enterprise, SecondFactor
 
 PAGE_SIZE = 25
 
@@ -66,3 +69,28 @@ def account_counts(session: Session) -> tuple[int, int]:
     active = int(session.scalar(select(func.count()).select_from(Account)
                                 .where(Account.active.is_(True))) or 0)
     return total, active
+
+
+ACCOUNT_KEYS = (paging.Key(Account.username, str),)
+ENTERPRISE_KEYS = (paging.Key(Enterprise.tax_code, str),)
+
+
+def with_role(role: Role) -> ColumnElement[bool]:
+    """Accounts holding ``role``, in the database: the roles are a JSON list of names, and a
+    name between quotes is found in its text on every backend."""
+    return cast(Account.roles, String).like(f'%"{role.value}"%')
+
+
+def accounts_after(session: Session, *, role: Role | None, cursor: str | None,
+                   limit: int) -> paging.Page[Account]:
+    """Accounts by username (unique), a page after ``cursor``; only those with ``role``."""
+    query = select(Account).where(*([with_role(role)] if role else []))
+    return paging.page(session, query, ACCOUNT_KEYS, cursor=cursor, limit=limit,
+                       key_of=lambda a: (a.username,))
+
+
+def enterprises_after(session: Session, *, cursor: str | None, limit: int
+                      ) -> paging.Page[Enterprise]:
+    """Enterprises by tax code (unique), a page after ``cursor``."""
+    return paging.page(session, select(Enterprise), ENTERPRISE_KEYS, cursor=cursor,
+                       limit=limit, key_of=lambda e: (e.tax_code,))

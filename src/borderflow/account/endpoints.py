@@ -5,11 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request
+from fastapi import APIRouter, BackgroundTasks, Depends, Form, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
 from borderflow import audit
-from borderflow.account import messages, password_reset, registration, service, throttle
+from borderflow.account import (
+    admin_views,
+    messages,
+    password_reset,
+    registration,
+    service,
+    throttle,
+)
 from borderflow.account.schemas import (
     AccountIn,
     AccountOut,
@@ -36,6 +43,14 @@ from borderflow.account.session_endpoints import router as sessions_router
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
+from borderflow.api.paging import (
+    DEFAULT_LIMIT,
+    PAGED_DOC,
+    PAGED_RESPONSES,
+    Cursor,
+    Limit,
+    link_next,
+)
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
@@ -105,9 +120,15 @@ def me(db: Db, actor: Self) -> dict[str, Any]:
 
 
 @router.get("/accounts", response_model=list[AccountOut], tags=["accounts"],
-            summary="List accounts", description=roles_doc("account.manage"))
-def list_accounts(db: Db, _: Admin, role: Role | None = None) -> list[dict[str, Any]]:
-    return [_account_out(a) for a in service.list_accounts(db, role)]
+            responses=PAGED_RESPONSES, summary="List accounts",
+            description="By username; `role` keeps the accounts holding that role."
+            + PAGED_DOC + roles_doc("account.manage"))
+def list_accounts(db: Db, _: Admin, request: Request, response: Response,
+                  role: Role | None = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
+                  ) -> list[dict[str, Any]]:
+    found = admin_views.accounts_after(db, role=role, cursor=cursor, limit=limit)
+    link_next(request, response, found)
+    return [_account_out(a) for a in found.items]
 
 
 @router.post("/accounts", response_model=AccountOut, status_code=201, tags=["accounts"],
@@ -206,11 +227,13 @@ def read_audit(
 
 
 @router.get("/enterprises", response_model=list[EnterpriseOut], tags=["enterprises"],
-            summary="Registered enterprises and their AEO status",
-            description=roles_doc("enterprise.read"))
-def list_enterprises(db: Db, _caller: EnterpriseReader) -> list[dict[str, Any]]:
-    return [EnterpriseOut.model_validate(e).model_dump(mode="json")
-            for e in service.list_enterprises(db)]
+            responses=PAGED_RESPONSES, summary="Registered enterprises and their AEO status",
+            description="By tax code." + PAGED_DOC + roles_doc("enterprise.read"))
+def list_enterprises(db: Db, _caller: EnterpriseReader, request: Request, response: Response,
+                     limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> list[dict[str, Any]]:
+    found = admin_views.enterprises_after(db, cursor=cursor, limit=limit)
+    link_next(request, response, found)
+    return [EnterpriseOut.model_validate(e).model_dump(mode="json") for e in found.items]
 
 
 @router.put("/enterprises/{tax_code}", response_model=EnterpriseOut, tags=["enterprises"],

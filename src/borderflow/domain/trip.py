@@ -898,6 +898,17 @@ def overdue(state: Mapping[str, Any], now: datetime) -> list[dict[str, Any]]:
     return out
 
 
+def next_due(state: Mapping[str, Any]) -> datetime | None:
+    """When the earliest deadline not yet met falls due; None when none is open or the trip
+    ended rejected or cancelled. The trip has an unmet deadline in :func:`overdue` exactly
+    when this time has passed (the projection keeps it in an indexed column, so the deadline
+    alerts read only the trips it names)."""
+    if state["status"] in TERMINAL:
+        return None
+    return min((parse_time(d["due_at"]) for d in state["deadlines"].values()
+                if not d["met_at"]), default=None)
+
+
 def step_durations(state: Mapping[str, Any]) -> dict[str, float]:
     """Seconds each passed step took, from when it became available to when it was passed."""
     out: dict[str, float] = {}

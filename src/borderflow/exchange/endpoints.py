@@ -16,6 +16,14 @@ from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import MAX_KEY_LENGTH, Idem, Idempotency
+from borderflow.api.paging import (
+    DEFAULT_LIMIT,
+    PAGED_DOC,
+    PAGED_RESPONSES,
+    Cursor,
+    Limit,
+    link_next,
+)
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed, msg
@@ -233,15 +241,18 @@ async def receive_file(
     return _receive(ctx, db, document, "upload", actor, idem)
 
 
-@router.get("/bulletins", response_model=list[BulletinOut],
+@router.get("/bulletins", response_model=list[BulletinOut], responses=PAGED_RESPONSES,
             summary="Kept bulletin versions, ours and the partner side's",
             description="Newest day first, then side, then newest version; filter by `side` "
-            "(e.g. `VN`, `CN`) and `date`." + roles_doc("bulletin.read"))
-def list_bulletins(db: Db, _caller: Reader,
+            "(e.g. `VN`, `CN`) and `date`." + PAGED_DOC + roles_doc("bulletin.read"))
+def list_bulletins(db: Db, _caller: Reader, request: Request, response: Response,
                    side: Annotated[str | None, Query(pattern=r"^[A-Z]{2}$")] = None,
-                   day: Annotated[date | None, Query(alias="date")] = None
+                   day: Annotated[date | None, Query(alias="date")] = None,
+                   limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None,
                    ) -> list[dict[str, Any]]:
-    return [_out(r) for r in service.versions(db, side=side, day=day)]
+    found = service.versions(db, side=side, day=day, cursor=cursor, limit=limit)
+    link_next(request, response, found)
+    return [_out(r) for r in found.items]
 
 
 @router.get("/bulletins/{bulletin_id}", summary="One kept bulletin version",

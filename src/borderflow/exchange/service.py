@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, text
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -34,6 +34,7 @@ from borderflow.errors import Conflict, FieldError, NotFound, ValidationFailed, 
 from borderflow.exchange import schema
 from borderflow.exchange.signing import SigningKey, key_id_of, parse_public_key, verifies
 from borderflow.network.holidays import around
+from borderflow.store import paging
 from borderflow.store.models import (
     Booking,
     Bulletin,
@@ -297,14 +298,26 @@ def envelope_of(row: Bulletin) -> dict[str, Any]:
     return {"bulletin": row.body, "signature": row.signature}
 
 
-def versions(session: Session, *, side: str | None, day: date | None) -> list[Bulletin]:
+VERSION_KEYS = (paging.Key(Bulletin.day, date, descending=True), paging.Key(Bulletin.side, str),
+                paging.Key(Bulletin.version, int, descending=True))
+"""The order of kept versions: newest day first, then side, then newest version (side, day
+and version are unique together)."""
+
+
+def _versions(side: str | None, day: date | None) -> Select[Any]:
     query = select(Bulletin)
     if side:
         query = query.where(Bulletin.side == side)
     if day:
         query = query.where(Bulletin.day == day)
-    return list(session.scalars(query.order_by(Bulletin.day.desc(), Bulletin.side,
-                                               Bulletin.version.desc()).limit(500)))
+    return query
+
+
+def versions(session: Session, *, side: str | None, day: date | None, cursor: str | None = None,
+             limit: int = paging.DEFAULT_LIMIT) -> paging.Page[Bulletin]:
+    """Kept versions, ours and the partner side's, a page after ``cursor``."""
+    return paging.page(session, _versions(side, day), VERSION_KEYS, cursor=cursor, limit=limit,
+                       key_of=lambda b: (b.day, b.side, b.version))
 
 
 def get(session: Session, bulletin_id: int) -> Bulletin:
@@ -439,4 +452,5 @@ def enter_by_hand(session: Session, network: Network, counts: list[HandCount], *
 
 def today(session: Session, side: str, now: datetime) -> list[Bulletin]:
     """The versions of a side's bulletin for today (local), newest first."""
-    return versions(session, side=side, day=now.astimezone(LOCAL_TZ).date())
+    query = _versions(side, now.astimezone(LOCAL_TZ).date())
+    return list(session.scalars(query.order_by(*paging.ordered(VERSION_KEYS)).limit(500)))

@@ -253,6 +253,8 @@ class Trip(Base):
     customs_agent_tax_code: Mapped[str | None] = mapped_column(String(14), nullable=True)
     location: Mapped[str | None] = mapped_column(String(80), nullable=True, index=True)
     on_hold: Mapped[bool] = mapped_column(Boolean, default=False)
+    next_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True, index=True)
+    """When the trip's earliest unmet deadline falls due (``domain/trip.py::next_due``)."""
     version: Mapped[int] = mapped_column(Integer)
     state: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)

@@ -5,11 +5,19 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 
 from borderflow.api.deps import Ctx, Db, if_match_number, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
+from borderflow.api.paging import (
+    DEFAULT_LIMIT,
+    PAGED_DOC,
+    PAGED_RESPONSES,
+    Cursor,
+    Limit,
+    link_next,
+)
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import privacy
 from borderflow.domain import trip as domain
@@ -271,15 +279,20 @@ def return_trip(trip_id: TripId, body: NoteIn, ctx: Ctx, db: Db, actor: Returner
                    if_match=if_match)
 
 
-@router.get("/checkpoints/pending", response_model=list[WorkItem],
+@router.get("/checkpoints/pending", response_model=list[WorkItem], responses=PAGED_RESPONSES,
             summary="My work queue: trips with steps I can record now",
-            description="For the caller's role at the gates in scope, oldest first."
+            description="For the caller's role at the gates in scope, the trip changed longest "
+            "ago first (a trip that changes while you page moves to the end)." + PAGED_DOC
             + roles_doc("trip.record"))
-def pending_work(ctx: Ctx, db: Db, actor: Recorder, gate: str | None = None
+def pending_work(ctx: Ctx, db: Db, actor: Recorder, request: Request, response: Response,
+                 gate: str | None = None, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
                  ) -> list[dict[str, Any]]:
     network = networks.in_force(db, ctx.clock.now())
+    found = service.work_queue(db, actor=actor, network=network, gate=gate, cursor=cursor,
+                               limit=limit)
+    link_next(request, response, found)
     return [{"trip": _render(row, actor, network, ctx), "steps": [s["code"] for s in steps]}
-            for row, steps in service.work_queue(db, actor=actor, network=network, gate=gate)]
+            for row, steps in found.items]
 
 
 @router.get("/occupancy", response_model=list[AreaOccupancy], tags=["public"],
@@ -291,16 +304,19 @@ def read_occupancy(ctx: Ctx, db: Db, _caller: Public) -> list[dict[str, Any]]:
 
 
 @router.get("/alerts/deadlines", response_model=list[OverdueOut], tags=["alerts"],
-            summary="Trips past a deadline",
+            responses=PAGED_RESPONSES, summary="Trips past a deadline",
             description="Called vehicles that have not reached the gate in their grace time, "
             "vehicles not back from the partner country in time, partner vehicles staying too "
-            "long." + roles_doc("alerts.read"))
-def deadline_alerts(ctx: Ctx, db: Db, actor: AlertReader) -> list[dict[str, Any]]:
+            "long; the longest overdue first." + PAGED_DOC + roles_doc("alerts.read"))
+def deadline_alerts(ctx: Ctx, db: Db, actor: AlertReader, request: Request, response: Response,
+                    limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None) -> list[dict[str, Any]]:
     now = ctx.clock.now()
+    found = service.overdue(db, actor=actor, network=networks.in_force(db, now), now=now,
+                            cursor=cursor, limit=limit)
+    link_next(request, response, found)
     return [{"trip": row.id, "reference": row.reference, "gate": row.gate,
              "plate": row.state["facts"]["plate"], "status": row.status, "deadlines": late}
-            for row, late in service.overdue(db, actor=actor,
-                                             network=networks.in_force(db, now), now=now)]
+            for row, late in found.items]
 
 
 @router.get("/reports/step-durations", response_model=StepDurationsOut, tags=["reports"],

@@ -26,7 +26,7 @@ from borderflow.domain.access import (
 from borderflow.domain.network import BookingRules, Network
 from borderflow.domain.values import parse_plate, plate_key
 from borderflow.errors import Conflict, FieldError, Forbidden, NotFound, ValidationFailed, msg
-from borderflow.store import scoping
+from borderflow.store import paging, scoping
 from borderflow.store.models import Declaration, Enterprise, Trip, TripEvent
 from borderflow.trip import events as handlers
 
@@ -120,6 +120,7 @@ def _columns(state: dict[str, Any]) -> dict[str, Any]:
         "customs_agent_tax_code": facts.get("customs_agent_tax_code"),
         "location": state["location"],
         "on_hold": any(s["status"] == "held" for s in state["steps"].values()),
+        "next_due_at": domain.next_due(state),
         "version": state["version"],
         "state": state,
     }
@@ -485,22 +486,29 @@ def replay(session: Session, trip_id: str) -> dict[str, Any] | None:
     return domain.replay(to_domain_event(e) for e in events_of(session, trip_id))
 
 
-def work_queue(session: Session, *, actor: Principal, network: Network,
-               gate: str | None = None) -> list[tuple[Trip, list[dict[str, Any]]]]:
-    """Trips with steps the caller can record now, oldest first."""
+WORK_KEYS = (paging.Key(Trip.updated_at, datetime), paging.Key(Trip.id, str))
+"""The work queue's order: the trip changed longest ago first (the id breaks ties)."""
+
+
+def work_queue(session: Session, *, actor: Principal, network: Network, gate: str | None = None,
+               cursor: str | None = None, limit: int = paging.DEFAULT_LIMIT
+               ) -> paging.Page[tuple[Trip, list[dict[str, Any]]]]:
+    """Trips with steps the caller can record now, oldest change first, a page after
+    ``cursor``: trips under way are read in batches until the page is full."""
     roles = {r.value for r in actor.roles}
     yards = gates_of_yards(network)
     query = select(Trip).where(Trip.status.notin_(("completed", "rejected", "cancelled")))
     if gate:
         query = query.where(Trip.gate == gate)
-    out = []
-    for row in session.scalars(query.order_by(Trip.updated_at)).all():
+
+    def mine(row: Trip) -> tuple[Trip, list[dict[str, Any]]] | None:
         steps = [s for s in domain.pending_steps(row.state, roles)
                  if may_record_step(actor, s["role"], row.gate, yards)
                  and s["kind"] not in domain.MOVEMENT_KINDS]
-        if steps:
-            out.append((row, steps))
-    return out
+        return (row, steps) if steps else None
+
+    return paging.kept_page(session, query, WORK_KEYS, cursor=cursor, limit=limit,
+                            key_of=lambda r: (r.updated_at, r.id), keep=mine)
 
 
 # --- occupancy, deadlines, durations -----------------------------------------------------------
@@ -537,16 +545,21 @@ def occupancy(session: Session, network: Network) -> list[dict[str, Any]]:
     return out
 
 
-def overdue(session: Session, *, actor: Principal, network: Network, now: datetime
-            ) -> list[tuple[Trip, list[dict[str, Any]]]]:
-    query = select(Trip).where(scope_clause(actor, network),
-                               Trip.status.notin_(("rejected", "cancelled")))
-    out = []
-    for row in session.scalars(query.order_by(Trip.updated_at)).all():
-        late = [d for d in domain.overdue(row.state, now) if not d["met"]]
-        if late:
-            out.append((row, late))
-    return out
+DEADLINE_KEYS = (paging.Key(Trip.next_due_at, datetime), paging.Key(Trip.id, str))
+"""The deadline alerts' order: the longest overdue first (the id breaks ties)."""
+
+
+def overdue(session: Session, *, actor: Principal, network: Network, now: datetime,
+            cursor: str | None = None, limit: int = paging.DEFAULT_LIMIT
+            ) -> paging.Page[tuple[Trip, list[dict[str, Any]]]]:
+    """Trips past a deadline not met, with those deadlines, a page after ``cursor``. Only
+    the trips whose earliest unmet deadline (``next_due_at``, indexed) has passed are read:
+    the trips that met theirs, and crossed exports back in time, are never loaded."""
+    query = select(Trip).where(scope_clause(actor, network), Trip.next_due_at < now)
+    found: paging.Page[Trip] = paging.page(session, query, DEADLINE_KEYS, cursor=cursor,
+                                           limit=limit, key_of=lambda r: (r.next_due_at, r.id))
+    return paging.Page([(row, [d for d in domain.overdue(row.state, now) if not d["met"]])
+                        for row in found.items], found.next_cursor)
 
 
 def step_duration_summary(session: Session, *, gate: str | None, day: date, now: datetime,
