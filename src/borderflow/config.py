@@ -171,6 +171,33 @@ class Settings(BaseSettings):
         description="Partitions of the positions stream (by device); run one "
         "`borderflow telemetry process --partition N` per partition. The same value for "
         "every API, ingest and processor worker.")
+    nats_retention: Literal["workqueue", "limits"] = Field(
+        default="workqueue",
+        description="Retention of the positions stream when it is created: 'workqueue' "
+        "(a message is deleted once processed; a full stream refuses new messages, answered "
+        "503) or 'limits' (processed messages are kept too, up to the age and size below, "
+        "the oldest dropped). NATS cannot change it on an existing stream.")
+    nats_max_age_hours: float = Field(
+        default=168, gt=0, le=24 * 365,
+        description="The positions stream drops messages older than this (7 days: older "
+        "positions are refused at ingestion anyway).")
+    nats_max_bytes: int = Field(
+        default=8 * 1024**3, ge=-1,
+        description="The positions stream holds at most this many bytes (-1: no limit); "
+        "with 'workqueue' retention, publishing past it answers 503.")
+    nats_replicas: int = Field(
+        default=1, ge=1, le=5,
+        description="Copies of the positions stream in a NATS cluster (3 in production; 1 "
+        "on a single server). Set when the stream is created.")
+    nats_max_deliver: int = Field(
+        default=5, ge=1, le=100,
+        description="Deliveries of a positions message that keeps failing (for a reason "
+        "other than the database or network being away) before it is set aside as a dead "
+        "letter (`borderflow telemetry dead-letters list`).")
+    telemetry_queue_positions: int = Field(
+        default=50_000, ge=1, le=10_000_000,
+        description="Positions the in-process queue (telemetry bus 'memory') holds at most; "
+        "past that, ingestion answers 503 with Retry-After.")
     mqtt_url: str | None = Field(
         default=None,
         description="MQTT broker to take OwnTracks messages from (e.g. mqtt://127.0.0.1:1883); "
@@ -187,6 +214,27 @@ class Settings(BaseSettings):
         "that arrive while it is away) outlives a restart; unset, a fresh session each time. "
         "Each ingest worker needs its own.",
     )
+    mqtt_protocol: Literal["auto", "5", "3.1.1"] = Field(
+        default="auto",
+        description="MQTT version the subscriber speaks: 'auto' tries 5 and falls back to "
+        "3.1.1 when the broker does not speak 5 (NATS's MQTT listener, older brokers).")
+    mqtt_keepalive_seconds: int = Field(
+        default=60, ge=5, le=65535,
+        description="MQTT keep-alive asked for (an MQTT 5 broker may set another: it is "
+        "honoured).")
+    mqtt_refused_attempts: int = Field(
+        default=3, ge=1, le=100,
+        description="Connections the broker refuses for bad credentials or authorisation "
+        "before the subscriber stops (it reports the broker's reason each time).")
+    mqtt_ca_file: Path | None = Field(
+        default=None, description="CA certificates (PEM) to check the MQTT broker's TLS "
+        "certificate with (mqtts://); unset: the system's.")
+    mqtt_cert_file: Path | None = Field(
+        default=None, description="Client certificate (PEM) presented to the MQTT broker "
+        "over TLS.")
+    mqtt_key_file: Path | None = Field(
+        default=None, description="Private key (PEM) of the MQTT client certificate "
+        "(unset: in the certificate file).")
     geofence_margin_m: float = Field(
         default=30.0, ge=0, le=1000,
         description="Hysteresis of geofences: a truck leaves an area only this far outside it.",

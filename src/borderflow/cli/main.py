@@ -400,8 +400,9 @@ def telemetry_process(
     """Run a telemetry processor: take positions from NATS JetStream, store them, move trips.
     Each batch is acknowledged only after it is committed."""
     from borderflow.ops.runtime import tune_gc
-    from borderflow.telemetry.bus import FenceCache, Processor
-    from borderflow.telemetry.nats_bus import run_processor
+    from borderflow.telemetry.bus import FenceCache, Processor, stream_limits
+    from borderflow.telemetry.dead_letters import DeadLetterStore
+    from borderflow.telemetry.nats_bus import RetryPolicy, run_processor
 
     settings = get_settings()
     count = settings.nats_partitions
@@ -422,7 +423,10 @@ def telemetry_process(
     tune_gc()
     _run_until_signal(lambda stop: run_processor(
         settings.nats_url, settings.nats_stream, settings.nats_subject, processor, stop,
-        batch=settings.nats_batch, partitions=owned))
+        batch=settings.nats_batch, partitions=owned,
+        dead_letters=DeadLetterStore(sessions, clock),
+        retry=RetryPolicy(max_deliver=settings.nats_max_deliver),
+        limits=stream_limits(settings)))
     engine.dispose()
 
 
@@ -445,15 +449,73 @@ def telemetry_mqtt() -> None:
     url = settings.mqtt_url
     tune_gc()
 
+    refused: list[str] = []
+
     async def main(stop: asyncio.Event) -> None:
         try:
             await mqtt.run(url, lambda items: bus.apublish(items, clock.now()), clock.now, stop,
-                           topic=settings.mqtt_topic, client_id=settings.mqtt_client_id)
+                           topic=settings.mqtt_topic, client_id=settings.mqtt_client_id,
+                           options=mqtt.Options.of(settings))
+        except mqtt.NotAllowed as exc:
+            refused.append(str(exc))
         finally:
             await bus.aclose()  # what is queued in-process is written first
 
     _run_until_signal(main)
     engine.dispose()
+    if refused:
+        err.print(f"[red]error:[/red] {refused[0]} (broker {redact(url)})")
+        raise typer.Exit(code=1)
+
+
+dead_letters_app = typer.Typer(help="Telemetry messages set aside after their retries.",
+                               no_args_is_help=True)
+telemetry_app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.command("list")
+def dead_letters_list(
+    limit: Annotated[int, typer.Option(help="How many, latest first (at most 500).")] = 50,
+    before: Annotated[int | None, typer.Option(help="Only those with a smaller id (the "
+                                                    "next page).")] = None,
+) -> None:
+    """List the dead letters: when, from where, how many positions, why."""
+    from borderflow.telemetry import dead_letters
+
+    with session_scope() as session:
+        rows = dead_letters.listing(session, limit=limit, before=before)
+        waiting = dead_letters.counts(session)
+    table = Table("id", "at (UTC)", "source", "subject", "deliveries", "positions", "reason",
+                  "retried")
+    for r in rows:
+        table.add_row(str(r["id"]), f"{r['at']:%Y-%m-%d %H:%M:%S}", r["source"],
+                      r["subject"] or "", str(r["deliveries"]), str(r["positions"]),
+                      r["reason"], "yes" if r["retried_at"] else "")
+    console.print(table)
+    console.print(f"{sum(waiting.values())} waiting to be sent through again")
+
+
+@dead_letters_app.command("retry")
+def dead_letters_retry(
+    ids: Annotated[list[int], typer.Argument(help="Dead letters to send through again.")],
+) -> None:
+    """Send dead letters through the processor again (once their cause is fixed); each one
+    stored is marked retried."""
+    from datetime import UTC
+
+    from borderflow.telemetry import dead_letters
+    from borderflow.telemetry.bus import FenceCache, Processor
+
+    settings = get_settings()
+    engine = make_engine(settings.database_url)
+    sessions = make_session_factory(engine)
+    processor = Processor(sessions, SystemClock(), FenceCache(settings.geofence_margin_m))
+    results = dead_letters.retry(sessions, processor, ids, datetime.now(UTC))
+    engine.dispose()
+    for dead_id, outcome in results.items():
+        console.print(f"{dead_id}: {outcome}")
+    if any(outcome != "stored" for outcome in results.values()):
+        raise typer.Exit(code=1)
 
 
 if __name__ == "__main__":

@@ -109,6 +109,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "telemetry.ingest": _ALL,
     "telemetry.batch": frozenset({Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "telemetry.read": OFFICIALS,
+    "telemetry.dead_letters": frozenset({Role.REGULATOR, Role.ADMIN}),
     "device.bind": frozenset({Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
     "reports.read": OFFICIALS,
     # statistics and reports (an enterprise sees only its own figures)

@@ -14,6 +14,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -527,6 +528,25 @@ class RejectedPosition(Base):
     protocol: Mapped[str] = mapped_column(String(20))
     reason: Mapped[str] = mapped_column(Text)
     excerpt: Mapped[str] = mapped_column(Text, default="")
+
+
+class TelemetryDeadLetter(Base):
+    """A message of positions the processor could not store after its retries, set aside
+    with the reason so that the rest goes on; listed for the operator, who can send it
+    through again once the cause is fixed."""
+
+    __tablename__ = "telemetry_dead_letters"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    source: Mapped[str] = mapped_column(String(20))  # nats | memory
+    subject: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    sequence: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    deliveries: Mapped[int] = mapped_column(Integer)
+    positions: Mapped[int] = mapped_column(Integer)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class Camera(Base):

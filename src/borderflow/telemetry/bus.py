@@ -18,10 +18,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import structlog
 from fastapi import FastAPI
+from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 
 from borderflow.clock import Clock
@@ -30,7 +31,17 @@ from borderflow.domain.telemetry_geofence import Fences
 from borderflow.errors import Unavailable, msg
 from borderflow.network import service as networks
 from borderflow.telemetry import service
+from borderflow.telemetry.dead_letters import (
+    DeadLetterGauge,
+    DeadLetterStore,
+    payload_of,
+    reason_of,
+    transient,
+)
 from borderflow.telemetry.decoders import Fix, Rejection
+
+if TYPE_CHECKING:
+    from borderflow.telemetry.nats_bus import StreamLimits
 
 log = structlog.get_logger("borderflow.telemetry")
 
@@ -143,6 +154,16 @@ class QueueBusy(Unavailable):
                              "position sent twice is stored once)"))
 
 
+class QueueFull(QueueBusy):
+    """The in-process queue holds as many positions as it may
+    (``BORDERFLOW_TELEMETRY_QUEUE_POSITIONS``): refused at once, nothing taken."""
+
+    def __init__(self) -> None:
+        Unavailable.__init__(self, msg("the queue of positions to store is full; send them "
+                                       "again in a few seconds (a position sent twice is "
+                                       "stored once)"))
+
+
 @dataclass
 class _Entry:
     items: list[Item]
@@ -156,16 +177,25 @@ class MemoryBus:
     positions are committed, so an acknowledged position is in the database and a crash
     (even ``SIGKILL``) loses nothing that was acknowledged; what was queued and not yet
     committed was not acknowledged, and is sent again by its client. The queue holds at most
-    ``max_queued`` positions; past that, or when the write does not end within
-    ``ack_timeout`` seconds, publishing fails with :class:`QueueBusy` (503)."""
+    ``max_queued`` positions; past that publishing fails with :class:`QueueFull`, and when
+    the write does not end within ``ack_timeout`` seconds with :class:`QueueBusy` (both 503
+    with ``Retry-After``).
+
+    A transaction that fails is taken apart: each publisher's positions are written alone.
+    A publisher whose positions still fail because the database is away is answered 503 (its
+    client sends again); one whose positions fail for any other reason (a value the store
+    refuses) has them set aside in ``dead_letters`` and is answered: they are kept, listed for
+    the operator, and sent through again once the cause is fixed, while an error would have
+    the phone send the same message forever. Without ``dead_letters`` it is answered 503."""
 
     blocking = True  # publishing waits until the positions are written
 
     def __init__(self, sessions: sessionmaker[Session], clock: Clock, cache: FenceCache, *,
                  max_queued: int = MAX_QUEUED, ack_timeout: float = ACK_TIMEOUT_SECONDS,
-                 processor: Callable[[list[Item], list[datetime]], object] | None = None
-                 ) -> None:
+                 processor: Callable[[list[Item], list[datetime]], object] | None = None,
+                 dead_letters: DeadLetterStore | None = None) -> None:
         self.process = processor or Processor(sessions, clock, cache)
+        self.dead_letters = dead_letters
         self.max_queued, self.ack_timeout = max_queued, ack_timeout
         self._queue: queue.Queue[_Entry | None] = queue.Queue()
         self._queued = 0  # positions waiting (guarded by _lock)
@@ -178,7 +208,7 @@ class MemoryBus:
         entry = _Entry(list(items), received_at)
         with self._lock:
             if self._queued and self._queued + len(items) > self.max_queued:
-                raise QueueBusy()
+                raise QueueFull()
             self._queued += len(items)
         self._queue.put(entry)
         return entry.done
@@ -245,22 +275,46 @@ class MemoryBus:
     def _write(self, entries: list[_Entry]) -> None:
         batch = [item for e in entries for item in e.items]
         received = [e.received_at for e in entries for _ in e.items]
-        error: BaseException | None = None
+        errors: list[BaseException | None] = [None] * len(entries)
         try:
             if batch:
                 self.process(batch, received)
         except Exception as exc:  # the worker survives a bad batch; its publishers are told
-            log.exception("telemetry batch failed", positions=len(batch))
-            error = exc
+            log.warning("telemetry batch failed", positions=len(batch), reason=reason_of(exc))
+            # the database away: every publisher sends again; else each publisher's
+            # positions alone, so that one bad message fails no other
+            errors = [exc] * len(entries) if transient(exc) else \
+                [self._alone(e) for e in entries]
         with self._lock:
             self._queued -= len(batch)
-        for e in entries:
+        for e, error in zip(entries, errors, strict=True):
             if e.done.done():  # cannot happen (publishers never cancel it); never fail here
                 continue
             if error is None:
                 e.done.set_result(None)
             else:
                 e.done.set_exception(QueueBusy())
+
+    def _alone(self, entry: _Entry) -> BaseException | None:
+        try:
+            self.process(entry.items, [entry.received_at] * len(entry.items))
+        except Exception as exc:
+            return self._settle(entry, exc)
+        return None
+
+    def _settle(self, entry: _Entry, exc: BaseException) -> BaseException | None:
+        """Positions that failed alone: set aside unless the database is away (then the
+        publisher is answered 503). Returns the error to answer with, if any."""
+        if transient(exc) or self.dead_letters is None:
+            return exc
+        try:
+            self.dead_letters.put(source="memory", payload=payload_of(
+                entry.items, [entry.received_at]), positions=len(entry.items),
+                reason=reason_of(exc), deliveries=2)
+        except Exception as failed:  # the dead letter could not be kept: answered 503
+            log.warning("dead letter not stored", reason=reason_of(failed))
+            return failed
+        return None
 
     def _drain_and_stop(self) -> None:
         """After the stop mark: write what was queued behind it (nothing is left unwritten
@@ -287,13 +341,36 @@ def build_bus(settings: Settings, sessions: sessionmaker[Session], clock: Clock,
         from borderflow.telemetry.nats_bus import NatsBus
 
         return NatsBus(settings.nats_url, settings.nats_stream, settings.nats_subject,
-                       partitions=settings.nats_partitions)
-    return MemoryBus(sessions, clock, cache)
+                       partitions=settings.nats_partitions, limits=stream_limits(settings))
+    return MemoryBus(sessions, clock, cache, max_queued=settings.telemetry_queue_positions,
+                     dead_letters=DeadLetterStore(sessions, clock))
+
+
+def stream_limits(settings: Settings) -> StreamLimits:
+    from borderflow.telemetry.nats_bus import StreamLimits
+
+    return StreamLimits(retention=settings.nats_retention,
+                        max_age_seconds=settings.nats_max_age_hours * 3600,
+                        max_bytes=settings.nats_max_bytes, replicas=settings.nats_replicas)
+
+
+_GAUGE: DeadLetterGauge | None = None
+
+
+def count_dead_letters(sessions: sessionmaker[Session]) -> None:
+    """Have ``/metrics`` show the dead letters waiting in this database."""
+    global _GAUGE
+    if _GAUGE is None:
+        _GAUGE = DeadLetterGauge(sessions)
+        REGISTRY.register(_GAUGE)
+    _GAUGE.sessions = sessions
 
 
 @asynccontextmanager
 async def lifespan_with_mqtt(app: FastAPI) -> AsyncIterator[None]:
-    """With ``BORDERFLOW_MQTT_URL`` set, OwnTracks messages from the broker go to the bus."""
+    """With ``BORDERFLOW_MQTT_URL`` set, OwnTracks messages from the broker go to the bus.
+    (And the metrics count the telemetry's dead letters.)"""
+    count_dead_letters(app.state.ctx.sessions)
     url = app.state.ctx.settings.mqtt_url
     if not url:
         yield
@@ -304,9 +381,17 @@ async def lifespan_with_mqtt(app: FastAPI) -> AsyncIterator[None]:
     clock: Clock = app.state.ctx.clock
     stop = asyncio.Event()
     settings = app.state.ctx.settings
-    task = asyncio.create_task(mqtt.run(url, lambda items: bus.apublish(items, clock.now()),
-                                        clock.now, stop, topic=settings.mqtt_topic,
-                                        client_id=settings.mqtt_client_id))
+
+
+    async def subscribe() -> None:
+        try:
+            await mqtt.run(url, lambda items: bus.apublish(items, clock.now()), clock.now,
+                           stop, topic=settings.mqtt_topic, client_id=settings.mqtt_client_id,
+                           options=mqtt.Options.of(settings))
+        except mqtt.NotAllowed:  # logged with the broker's reason; the API goes on
+            return
+
+    task = asyncio.create_task(subscribe())
     try:
         yield
     finally:

@@ -23,6 +23,7 @@ from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
 from borderflow.telemetry import camera_vendors as vendors
 from borderflow.telemetry import cameras as service
+from borderflow.telemetry import decoders
 
 router = APIRouter(prefix="/api/v1", tags=["cameras"], responses=ERROR_RESPONSES)
 
@@ -286,7 +287,37 @@ async def _message(request: Request) -> vendors.Message:
         raise ValidationFailed([FieldError(field, msg("is not valid JSON"))]) from None
     if not isinstance(body, dict):
         raise vendors.bad(field, "must be a JSON object")
+    unstorable = _unstorable_at(body)
+    if unstorable is not None:
+        raise ValidationFailed([FieldError(
+            unstorable or field, msg("holds a NUL character (or a lone surrogate), which "
+                                     "cannot be stored: send the text without it"))])
     return vendors.Message(body, image)
+
+
+def _unstorable_at(value: Any, path: str = "", depth: int = 0) -> str | None:
+    """Where in a posted read a text (or key) holds what the store refuses, as a field path
+    (``results[0].plate``); None if nowhere. Refused rather than cleaned: a plate or a camera
+    code without its NUL would be another one."""
+    if isinstance(value, str):
+        return path if decoders.unstorable(value) else None
+    if depth > 32:
+        return None
+    if isinstance(value, dict):
+        for key, item in value.items():
+            name = decoders.storable(str(key))
+            at = f"{path}.{name}" if path else name
+            if decoders.unstorable(str(key)):
+                return at
+            found = _unstorable_at(item, at, depth + 1)
+            if found is not None:
+                return found
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            found = _unstorable_at(item, f"{path}[{i}]", depth + 1)
+            if found is not None:
+                return found
+    return None
 
 
 def _own(message: vendors.Message) -> list[service.ReadIn]:

@@ -23,6 +23,7 @@ accuracy still rejects the fix: it is how iOS says the coordinates themselves ar
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -108,26 +109,44 @@ def _optional(params: Mapping[str, Any], *names: str) -> float | None:
 
 
 MAX_ATTRIBUTE_DEPTH = 8
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+"""What PostgreSQL refuses in ``text`` and ``jsonb``: NUL, and lone surrogates (JSON's
+``"\\ud800"`` escapes decode to them; they have no UTF-8 form)."""
+
+
+def storable(text: str) -> str:
+    """A text as the store takes it: NUL removed, a lone surrogate replaced by U+FFFD."""
+    if "\x00" not in text and not _UNSTORABLE.search(text):
+        return text
+    return _UNSTORABLE.sub(lambda m: "" if m.group() == "\x00" else "\ufffd", text)
+
+
+def unstorable(text: str) -> bool:
+    """Whether ``text`` holds a character the store refuses (see :func:`storable`)."""
+    return "\x00" in text or _UNSTORABLE.search(text) is not None
 
 
 def json_safe(value: Any, depth: int = 0) -> Any:
     """Extra fields as they can be kept (PostgreSQL ``jsonb``) and sent on the bus: numbers
     JSON cannot hold (NaN, infinity, integers beyond 64 bits) and anything nested deeper than
-    :data:`MAX_ATTRIBUTE_DEPTH` become text."""
+    :data:`MAX_ATTRIBUTE_DEPTH` become text; NUL characters and lone surrogates, which
+    PostgreSQL refuses, are taken out of every text and key (:func:`storable`)."""
     kind = value.__class__
-    if value is None or kind is str or kind is bool:
+    if kind is str:
+        return storable(value)
+    if value is None or kind is bool:
         return value
     if kind is float:
         return value if math.isfinite(value) else str(value)
     if kind is int:
         return value if -(2**63) <= value < 2**63 else str(value)
     if depth >= MAX_ATTRIBUTE_DEPTH:
-        return str(value)[:300]
+        return storable(str(value)[:300])
     if isinstance(value, Mapping):
-        return {str(k): json_safe(v, depth + 1) for k, v in value.items()}
+        return {storable(str(k)): json_safe(v, depth + 1) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [json_safe(v, depth + 1) for v in value]
-    return str(value)
+    return storable(str(value))
 
 
 def _unknown_if_negative(value: float | None) -> float | None:
@@ -195,7 +214,7 @@ def check(fix: Fix, now: datetime) -> Fix:
 
 
 def _excerpt(data: Any) -> str:
-    return str(data)[:300]
+    return storable(str(data)[:300])
 
 
 MISSING_DEVICE_PREFIX = "device id is missing"
@@ -212,12 +231,31 @@ def device_missing(items: Decoded) -> Rejection | None:
     return None
 
 
+UNSTORABLE_DEVICE_PREFIX = "device id holds a NUL character or a lone surrogate"
+"""How the reason for a device id the store cannot keep begins."""
+
+
+def device_refused(items: Decoded) -> tuple[Rejection, str] | None:
+    """The rejection of a message whose device is missing or unusable, and its error code
+    (``device_missing``, ``device_invalid``): the phone is misconfigured (or the message is
+    forged) and should be told so, as Traccar's own server answers 400."""
+    for item in items:
+        if isinstance(item, Rejection) and item.device_id is None:
+            if item.reason.startswith(MISSING_DEVICE_PREFIX):
+                return item, "device_missing"
+            if item.reason.startswith(UNSTORABLE_DEVICE_PREFIX):
+                return item, "device_invalid"
+    return None
+
+
 def _device(value: Any, names: str = "id or deviceid") -> str:
     device = str(value if value is not None else "").strip()
     if not device:
         raise _Bad(f"{MISSING_DEVICE_PREFIX} ({names})")
     if len(device) > 100:
         raise _Bad("device id is longer than 100 characters")
+    if unstorable(device):  # refused, not cleaned: it would name another device
+        raise _Bad(f"{UNSTORABLE_DEVICE_PREFIX} ({names})")
     return device
 
 
@@ -249,10 +287,11 @@ def osmand(params: Mapping[str, str], now: datetime) -> Decoded:
                   altitude=_optional(params, "altitude"),
                   accuracy=_optional(params, "accuracy", "hacc"),
                   battery=_unknown_if_negative(_optional(params, "batt")),
-                  attributes={k: v for k, v in params.items() if k not in _OSMAND_KNOWN})
+                  attributes=json_safe({k: v for k, v in params.items()
+                                        if k not in _OSMAND_KNOWN}))
         return [check(fix, now)]
     except _Bad as exc:
-        return [Rejection("osmand", str(exc), device_id, _excerpt(dict(params)))]
+        return [Rejection("osmand", storable(str(exc)), device_id, _excerpt(dict(params)))]
 
 
 def traccar_json(body: Any, now: datetime) -> Decoded:
@@ -284,7 +323,7 @@ def traccar_json(body: Any, now: datetime) -> Decoded:
                       if location.get(k) not in (None, {})}))
         return [check(fix, now)]
     except _Bad as exc:
-        return [Rejection("traccar", str(exc), device_id, _excerpt(body))]
+        return [Rejection("traccar", storable(str(exc)), device_id, _excerpt(body))]
 
 
 def owntracks(body: Any, now: datetime, topic: str | None = None,
@@ -322,7 +361,7 @@ def owntracks(body: Any, now: datetime, topic: str | None = None,
                                         if k in body}))
         return [check(fix, now)]
     except _Bad as exc:
-        return [Rejection("owntracks", str(exc), device_id, _excerpt(body))]
+        return [Rejection("owntracks", storable(str(exc)), device_id, _excerpt(body))]
 
 
 def batch_item(item: Any, now: datetime) -> Fix | Rejection:
@@ -347,4 +386,4 @@ def batch_item(item: Any, now: datetime) -> Fix | Rejection:
                   attributes=json_safe(attributes) if attributes else {})
         return check(fix, now)
     except _Bad as exc:
-        return Rejection("batch", str(exc), device_id, _excerpt(item))
+        return Rejection("batch", storable(str(exc)), device_id, _excerpt(item))

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -22,7 +22,7 @@ from borderflow.domain.access import Principal, roles_for
 from borderflow.domain.telemetry_geofence import Fences
 from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
-from borderflow.telemetry import decoders, service
+from borderflow.telemetry import dead_letters, decoders, service
 from borderflow.telemetry.bus import Bus, InlineBus
 from borderflow.trip import service as trips
 
@@ -88,7 +88,8 @@ OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
 
 NAMELESS: dict[int | str, dict[str, Any]] = {400: {
     "model": ErrorResponse, "description": "The message names no device (`device_missing`, "
-    "field `id`, or `device_id` in a JSON body): the app is not set up"}}
+    "field `id`, or `device_id` in a JSON body): the app is not set up; or its device id "
+    "holds a NUL character (`device_invalid`)"}}
 
 
 @router.get("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_get",
@@ -107,8 +108,8 @@ async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any
         except ValueError:
             body = None
         items = decoders.traccar_json(body, now) if body is not None else [
-            decoders.Rejection("traccar", "body is not JSON", None, raw[:300].decode(
-                "utf-8", "replace"))]
+            decoders.Rejection("traccar", "body is not JSON", None, decoders.storable(
+                raw[:300].decode("utf-8", "replace")))]
         _refuse_nameless(items, "device_id")
     else:
         if request.method == "POST":
@@ -123,9 +124,9 @@ def _refuse_nameless(items: list[decoders.Fix | decoders.Rejection], field: str)
     """A message that names no device is answered 400, as Traccar's own server does: the
     phone shows the error and its user learns that the app is not set up (a 200 would have
     the phone go on sending to nobody)."""
-    missing = decoders.device_missing(items)
-    if missing is not None:
-        raise AppError(missing.reason, 400, field, code="device_missing")
+    refused = decoders.device_refused(items)
+    if refused is not None:  # missing, or holding what the store refuses (NUL)
+        raise AppError(refused[0].reason, 400, field, code=refused[1])
 
 
 async def _publish(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
@@ -214,7 +215,7 @@ async def owntracks(request: Request, ctx: Ctx, bus: TelemetryBus) -> list[Any]:
     items: list[decoders.Fix | decoders.Rejection] = decoders.owntracks(
         body, now, user=user, device=device) if body is not None else [
         decoders.Rejection("owntracks", "body is not JSON", None,
-                           raw[:300].decode("utf-8", "replace"))]
+                           decoders.storable(raw[:300].decode("utf-8", "replace")))]
     await _publish(bus, items, ctx)
     return []
 
@@ -360,6 +361,39 @@ def stats(ctx: Ctx, db: Db, _caller: Reader, hours: int = 24) -> dict[str, Any]:
     if not 1 <= hours <= 24 * 31:
         raise ValidationFailed([FieldError("hours", msg("between 1 and 744"))])
     return service.stats(db, ctx.clock.now() - timedelta(hours=hours))
+
+
+DeadLetterReader = Annotated[Principal, Depends(require("telemetry.dead_letters"))]
+
+
+class DeadLetterOut(BaseModel):
+    id: int
+    at: datetime = Field(description="When it was set aside.")
+    source: str = Field(description="`nats` (a processor of the stream) or `memory` (the "
+                                    "in-process queue).")
+    subject: str | None = Field(description="The stream's subject (partition) it came on.")
+    sequence: int | None = Field(description="Its sequence number in the stream.")
+    deliveries: int = Field(description="Times it was tried.")
+    positions: int = Field(description="Positions (and rejections) the message holds.")
+    reason: str = Field(description="Why it could not be stored, the last time.")
+    retried_at: datetime | None = Field(description="When it was sent through again and "
+                                                    "stored.")
+    excerpt: str = Field(description="The start of the message as it travelled on the bus.")
+
+
+@router.get("/telemetry/dead-letters", response_model=list[DeadLetterOut],
+            summary="Telemetry messages set aside",
+            description="Messages of positions the processor could not store after their "
+            "retries (`BORDERFLOW_NATS_MAX_DELIVER`), set aside so that the rest of the "
+            "stream goes on: latest first, `limit` at a time (at most "
+            f"{dead_letters.LIST_MAX}); `before` gives the next page (the last id seen). "
+            "Send them through again with `borderflow telemetry dead-letters retry ID` once "
+            "the cause is fixed." + roles_doc("telemetry.dead_letters"))
+def list_dead_letters(db: Db, _caller: DeadLetterReader,
+                      limit: Annotated[int, Query(ge=1, le=dead_letters.LIST_MAX)] = 100,
+                      before: Annotated[int | None, Query(ge=1)] = None
+                      ) -> list[dict[str, Any]]:
+    return dead_letters.listing(db, limit=limit, before=before)
 
 
 @router.get("/trips/{trip}/track", summary="A trip's GPS track",

@@ -21,19 +21,22 @@ whichever processor has partition 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
 import nats
 import structlog
 from nats.js import JetStreamContext
-from nats.js.api import StreamConfig
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
 from nats.js.errors import NotFoundError
 
 from borderflow.errors import Unavailable
 from borderflow.telemetry import service, wire
+from borderflow.telemetry.dead_letters import DeadLetterStore, reason_of, transient
 from borderflow.telemetry.decoders import Fix, Rejection
 
 log = structlog.get_logger("borderflow.telemetry")
@@ -46,18 +49,62 @@ def partition_subject(subject: str, partition: int) -> str:
     return f"{subject}.{partition}"
 
 
-async def ensure_stream(js: JetStreamContext, stream: str, subject: str) -> None:
-    """The stream, taking the bare subject and every partition's (``<subject>.*``); a stream
-    made before partitions existed is widened."""
+@dataclass(frozen=True)
+class StreamLimits:
+    """How much the stream keeps (``BORDERFLOW_NATS_RETENTION``, ``_MAX_AGE_HOURS``,
+    ``_MAX_BYTES``, ``_REPLICAS``). With work-queue retention a message is deleted once a
+    processor acknowledges it, and a full stream refuses new messages (publishers answer 503
+    and clients send again) rather than drop unprocessed ones; with limits retention the
+    stream keeps acknowledged messages too, up to the age and size given, dropping the
+    oldest."""
+
+    retention: str = "workqueue"
+    max_age_seconds: float = 7 * 24 * 3600.0
+    max_bytes: int = -1
+    replicas: int = 1
+
+    def config(self, stream: str, subjects: list[str]) -> StreamConfig:
+        workqueue = self.retention == "workqueue"
+        return StreamConfig(
+            name=stream, subjects=subjects, storage=StorageType.FILE,
+            retention=RetentionPolicy.WORK_QUEUE if workqueue else RetentionPolicy.LIMITS,
+            discard=DiscardPolicy.NEW if workqueue else DiscardPolicy.OLD,
+            max_age=self.max_age_seconds, max_bytes=self.max_bytes,
+            num_replicas=self.replicas)
+
+
+def _same(a: float | None, b: float | None) -> bool:
+    return abs((a or 0) - (b or 0)) < 1e-3
+
+
+async def ensure_stream(js: JetStreamContext, stream: str, subject: str,
+                        limits: StreamLimits | None = None) -> None:
+    """The stream, taking the bare subject and every partition's (``<subject>.*``), with the
+    limits given; a stream made before partitions existed is widened, one made with other
+    limits is brought to these. NATS cannot change a stream's retention policy or its
+    replicas on a single server: a stream made with others keeps them (logged)."""
+    limits = limits or StreamLimits()
     wanted = [subject, f"{subject}.*"]
     try:
         info = await js.stream_info(stream)
     except NotFoundError:
-        await js.add_stream(StreamConfig(name=stream, subjects=wanted))
+        await js.add_stream(limits.config(stream, wanted))
         return
-    if sorted(info.config.subjects or []) != sorted(wanted):
-        info.config.subjects = wanted
-        await js.update_stream(info.config)
+    config = info.config
+    want = limits.config(stream, wanted)
+    if config.retention != want.retention:
+        log.warning("the positions stream keeps its retention policy (NATS cannot change "
+                    "it); drain and delete the stream to have the one configured",
+                    stream=stream, retention=str(config.retention),
+                    configured=limits.retention)
+        want.retention, want.discard = config.retention, config.discard
+    if (sorted(config.subjects or []) == sorted(wanted) and _same(config.max_age, want.max_age)
+            and (config.max_bytes or -1) == want.max_bytes and config.discard == want.discard):
+        return
+    config.subjects = wanted
+    config.max_age, config.max_bytes, config.discard = want.max_age, want.max_bytes, \
+        want.discard
+    await js.update_stream(config)
 
 
 class BusUnavailable(Unavailable):
@@ -76,9 +123,9 @@ class NatsBus:
     blocking = True  # waits for JetStream's acknowledgement
 
     def __init__(self, url: str, stream: str, subject: str, timeout: float = 5.0,
-                 partitions: int = 1) -> None:
+                 partitions: int = 1, limits: StreamLimits | None = None) -> None:
         self.url, self.stream, self.subject, self.timeout = url, stream, subject, timeout
-        self.partitions = partitions
+        self.partitions, self.limits = partitions, limits
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._thread_lock = threading.Lock()
@@ -111,7 +158,7 @@ class NatsBus:
                 nc = await nats.connect(self.url, connect_timeout=2, max_reconnect_attempts=1,
                                         reconnect_time_wait=0.2, error_cb=_connection_error)
                 js = nc.jetstream()
-                await ensure_stream(js, self.stream, self.subject)
+                await ensure_stream(js, self.stream, self.subject, self.limits)
                 got = self._connections[loop] = (nc, js)
         return got[1]
 
@@ -182,43 +229,186 @@ async def _drain(nc: Any) -> None:
         log.exception("closing the NATS connection failed")
 
 
-async def run_processor(url: str, stream: str, subject: str,
-                        handle: Callable[[list[Fix | Rejection], list[datetime]], Any],
+@dataclass(frozen=True)
+class RetryPolicy:
+    """What a processor does with a message it could not store. A failure of the database or
+    the network (:func:`~borderflow.telemetry.dead_letters.transient`) is waited out: the
+    message is delivered again after a back-off, however many times it takes. Any other
+    failure is retried until the message has been delivered ``max_deliver`` times
+    (``BORDERFLOW_NATS_MAX_DELIVER``), then the message is set aside as a dead letter and
+    acknowledged, and the partition goes on."""
+
+    max_deliver: int = 5
+    backoff_seconds: tuple[float, ...] = (1.0, 5.0, 15.0, 30.0, 60.0)
+
+    def delay(self, deliveries: int) -> float:
+        return self.backoff_seconds[min(max(deliveries, 1), len(self.backoff_seconds)) - 1]
+
+
+PROGRESS_SECONDS = 10.0
+"""While a batch is being written, its messages are reported in progress this often, so that
+JetStream (ack wait: 30 s) never hands a slow batch to another processor meanwhile."""
+
+Handle = Callable[[list[Fix | Rejection], list[datetime]], Any]
+
+
+async def run_processor(url: str, stream: str, subject: str, handle: Handle,
                         stop: asyncio.Event, batch: int = 100,
-                        partitions: Sequence[int] = (0,)) -> None:
+                        partitions: Sequence[int] = (0,),
+                        dead_letters: DeadLetterStore | None = None,
+                        retry: RetryPolicy | None = None,
+                        limits: StreamLimits | None = None) -> None:
     """Consume the given partitions of the stream until ``stop`` is set, each in its own loop:
     fetch what is there (up to ``batch`` messages), ``handle`` it in a worker thread (which
     commits; each item comes with the time its message was received), then acknowledge.
-    Whoever has partition 0 also drains the bare subject."""
-    nc = await nats.connect(url, connect_timeout=2)
+    Whoever has partition 0 also drains the bare subject. A batch that fails is taken apart:
+    each message is written alone, and one that still fails is delivered again later or, after
+    its retries, set aside in ``dead_letters`` (:class:`RetryPolicy`); one bad message never
+    stops the processor or its partition."""
+    nc = await nats.connect(url, connect_timeout=2, error_cb=_connection_error)
     js = nc.jetstream()
-    await ensure_stream(js, stream, subject)
+    await ensure_stream(js, stream, subject, limits)
     subscriptions = [await js.pull_subscribe(partition_subject(subject, p),
                                              durable=f"{DURABLE}-{p}", stream=stream)
                      for p in sorted(set(partitions))]
     if 0 in partitions:
         subscriptions.append(await js.pull_subscribe(subject, durable=DURABLE, stream=stream))
     log.info("telemetry processor consuming", stream=stream, partitions=sorted(partitions))
+    consumer = _Consumer(handle, dead_letters, retry or RetryPolicy())
     try:
-        await asyncio.gather(*(_consume(sub, handle, stop, batch) for sub in subscriptions))
+        await asyncio.gather(*(consumer.run(sub, stop, batch) for sub in subscriptions))
     finally:
         await nc.close()
 
 
-async def _consume(sub: Any, handle: Callable[[list[Fix | Rejection], list[datetime]], Any],
-                   stop: asyncio.Event, batch: int) -> None:
-    while not stop.is_set():
+@contextlib.asynccontextmanager
+async def _in_progress(msgs: Sequence[Any]) -> AsyncIterator[None]:
+    """Tell JetStream, every :data:`PROGRESS_SECONDS`, that the messages are being worked on
+    (their acknowledgement deadline starts again)."""
+
+    async def beat() -> None:
+        while True:
+            await asyncio.sleep(PROGRESS_SECONDS)
+            for m in msgs:
+                with contextlib.suppress(Exception):  # a lost beat: at worst a redelivery
+                    await m.in_progress()
+
+    task = asyncio.create_task(beat())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+class _Consumer:
+    def __init__(self, handle: Handle, dead_letters: DeadLetterStore | None,
+                 retry: RetryPolicy) -> None:
+        self.handle, self.dead_letters, self.retry = handle, dead_letters, retry
+
+    async def run(self, sub: Any, stop: asyncio.Event, batch: int) -> None:
+        while not stop.is_set():
+            try:
+                msgs = await sub.fetch(batch, timeout=1)
+            except (TimeoutError, nats.errors.TimeoutError):
+                continue
+            except Exception as exc:  # the connection is away: the client reconnects
+                log.warning("positions not fetched from NATS JetStream; trying again",
+                            reason=repr(exc)[:200])
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), 1)
+                continue
+            try:
+                await self.batch(msgs)
+            except Exception:  # unacknowledged messages come again; the processor goes on
+                log.exception("telemetry batch not handled; its messages come again")
+
+    async def batch(self, msgs: list[Any]) -> None:
+        decoded: list[tuple[Any, list[Fix | Rejection], datetime]] = []
+        for m in msgs:
+            try:
+                got, at = wire.decode(m.data)
+            except Exception as exc:  # never decodable: set aside at once
+                await self.give_up(m, 0, f"not a positions message: {reason_of(exc)}")
+                continue
+            decoded.append((m, got, at))
+        if not decoded:
+            return
         try:
-            msgs = await sub.fetch(batch, timeout=1)
-        except (TimeoutError, nats.errors.TimeoutError):
-            continue
+            await self.write(decoded)
+        except Exception as exc:
+            if transient(exc) or len(decoded) == 1:
+                for m, got, _at in decoded:
+                    await self.failed(m, len(got), exc)
+                return
+            log.warning("telemetry batch failed; writing its messages one by one",
+                        messages=len(decoded), reason=reason_of(exc))
+            for one in decoded:
+                try:
+                    await self.write([one])
+                except Exception as alone:
+                    await self.failed(one[0], len(one[1]), alone)
+            return
+
+    async def write(self, decoded: list[tuple[Any, list[Fix | Rejection], datetime]]) -> None:
+        """Handle the messages' items in one transaction, then acknowledge them."""
         items: list[Fix | Rejection] = []
         received: list[datetime] = []
-        for m in msgs:
-            got, at = wire.decode(m.data)
+        for _m, got, at in decoded:
             items += got
             received += [at] * len(got)
+        msgs = [m for m, _got, _at in decoded]
         if items:
-            await asyncio.to_thread(handle, items, received)
+            async with _in_progress(msgs):
+                await asyncio.to_thread(self.handle, items, received)
         for m in msgs:
             await m.ack()
+
+    async def failed(self, m: Any, positions: int, exc: BaseException) -> None:
+        """A message that could not be written alone: delivered again after a back-off, or,
+        after its retries (a failure that is not the database or network being away), set
+        aside."""
+        deliveries = _deliveries(m)
+        if not transient(exc) and deliveries >= self.retry.max_deliver:
+            await self.give_up(m, positions, reason_of(exc), deliveries)
+            return
+        delay = self.retry.delay(deliveries)
+        log.warning("telemetry message not stored; it comes again", subject=m.subject,
+                    deliveries=deliveries, retry_in_seconds=delay, reason=reason_of(exc),
+                    transient=transient(exc))
+        await m.nak(delay=delay)
+
+    async def give_up(self, m: Any, positions: int, reason: str,
+                      deliveries: int | None = None) -> None:
+        deliveries = _deliveries(m) if deliveries is None else deliveries
+        if self.dead_letters is None:  # nowhere to keep it: it is never dropped
+            log.error("telemetry message keeps failing and no dead-letter store is set; it "
+                      "comes again", subject=m.subject, reason=reason)
+            await m.nak(delay=self.retry.backoff_seconds[-1])
+            return
+        try:
+            await asyncio.to_thread(
+                self.dead_letters.put, source="nats", payload=bytes(m.data),
+                positions=positions, reason=reason, deliveries=deliveries,
+                subject=m.subject, sequence=_sequence(m))
+        except Exception as exc:  # the database is away too: try again later
+            log.warning("dead letter not stored; the message comes again",
+                        reason=reason_of(exc))
+            await m.nak(delay=self.retry.delay(deliveries))
+            return
+        await m.ack()
+
+
+def _deliveries(m: Any) -> int:
+    try:
+        return int(m.metadata.num_delivered)
+    except Exception:  # not a JetStream message (cannot happen on a pull subscription)
+        return 1
+
+
+def _sequence(m: Any) -> int | None:
+    try:
+        return int(m.metadata.sequence.stream)
+    except Exception:  # as above
+        return None

@@ -31,7 +31,14 @@ from borderflow.domain.telemetry_geofence import Fences
 from borderflow.domain.values import parse_plate
 from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed, msg, reason_of
 from borderflow.store.models import Device, Position, RejectedPosition, Trip
-from borderflow.telemetry.decoders import Fix, Rejection
+from borderflow.telemetry.decoders import (
+    UNSTORABLE_DEVICE_PREFIX,
+    Fix,
+    Rejection,
+    json_safe,
+    storable,
+    unstorable,
+)
 from borderflow.trip import service as trips
 
 log = structlog.get_logger("borderflow.telemetry")
@@ -143,7 +150,7 @@ def _insert(session: Session, rows: list[tuple[Any, ...]]) -> int:
     stmt = sqlite_insert(Position).on_conflict_do_nothing(index_elements=["device_id",
                                                                          "fix_time"])
     new = session.execute(stmt.returning(Position.device_id), [
-        {**dict(zip(POSITION_COLUMNS, r, strict=True)), "attributes": dict(r[11])}
+        {**dict(zip(POSITION_COLUMNS, r, strict=True)), "attributes": json_safe(dict(r[11]))}
         for r in rows]).all()
     return len(new)
 
@@ -261,6 +268,7 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     ``received_at`` is when ingestion took the positions: one time for all, or one per item.
     ``memo`` keeps devices' fences between batches (see :class:`DeviceMemo`)."""
     report = IngestReport()
+    items = storable_items(items)
     rejections = [i for i in items if isinstance(i, Rejection)]
     reject(session, rejections, now)
     report.rejected = [{"device_id": r.device_id, "reason": r.reason} for r in rejections]
@@ -299,6 +307,39 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
                                     len(mine_all), *(got or (None, None))))
     _save_devices(session, updates, now)
     return report
+
+
+def _clean(text: str) -> bool:
+    return (text.isascii() and "\x00" not in text) or not unstorable(text)
+
+
+def storable_items(items: list[Fix | Rejection]) -> list[Fix | Rejection]:
+    """The items as the store takes them, whatever reached the processor (ingestion cleans
+    them at the edge; a message from elsewhere on the bus may not be): a fix whose device id
+    holds NUL (or a lone surrogate) becomes a rejection, such characters are taken out of
+    rejections' texts (extra fields: :func:`copy_text`, :func:`_insert`). A cheap test per
+    text when all is well."""
+    for n, item in enumerate(items):  # noqa: B007 - n is used after the loop
+        if item.__class__ is Fix:  # extra fields are made storable where they are written
+            d = item.device_id
+            if not (d.isascii() and "\x00" not in d) and not _clean(d):
+                break
+        elif not (_clean(item.reason) and _clean(item.excerpt)  # type: ignore[union-attr]
+                  and _clean(item.device_id or "")):
+            break
+    else:
+        return items
+    return items[:n] + [_storable(i) for i in items[n:]]
+
+
+def _storable(item: Fix | Rejection) -> Fix | Rejection:
+    if isinstance(item, Fix):
+        if not _clean(item.device_id):
+            return Rejection(item.protocol, f"{UNSTORABLE_DEVICE_PREFIX} (device id)", None,
+                             storable(item.device_id)[:300])
+        return item
+    device = item.device_id if item.device_id is None or _clean(item.device_id) else None
+    return Rejection(item.protocol, storable(item.reason), device, storable(item.excerpt))
 
 
 def _store_positions(session: Session, groups: Sequence[tuple[str, str | None, Iterable[Fix]]],
@@ -546,8 +587,11 @@ def copy_text(value: Any) -> str:
             return "{}" if isinstance(value, dict) else "[]"
         try:
             text = orjson.dumps(value, default=str).decode()
-        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits: jsonb takes it
-            text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
+        except orjson.JSONEncodeError:  # e.g. an integer beyond 64 bits, a lone surrogate
+            text = json.dumps(json_safe(value), ensure_ascii=False, separators=(",", ":"),
+                              default=str)
+        if "\\u0000" in text:  # NUL, which jsonb refuses (rarely: a backslash before u0000)
+            text = orjson.dumps(json_safe(value), default=str).decode()
         return text.translate(_ESCAPES)
     return str(value)
 
