@@ -33,10 +33,11 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from itertools import accumulate
 from typing import NamedTuple
 
 import numpy as np
@@ -120,7 +121,6 @@ def simulate(model: Model) -> Trace:
     reroute_on = model.scenario.dispatch.reroute and bool(state.staged_routes)
     # the steps, looked up once (the loop runs every cycle of the horizon)
     open_slot = state.open_slot
-    advance = state.areas.advance
     requeue_no_shows = state.requeue_no_shows
     admit_to_staging = state.admit_to_staging
     call_forward = state.call_forward
@@ -129,9 +129,8 @@ def simulate(model: Model) -> Trace:
         t = c * cyc
         slot = int(t // SLOT_MINUTES)
         open_slot(slot)
-        advance(t)
         on_road = requeue_no_shows(t)
-        on_road += admit_to_staging(t)
+        on_road += admit_to_staging(c)
         if t >= state.next_reroute:
             state.next_reroute += REROUTE_EVERY
             if reroute_on:
@@ -155,6 +154,8 @@ class GateView(NamedTuple):
     """Places it can use per slot (the current slot also limited by the yards)."""
     waiting: int
     """Trucks waiting for it."""
+    reach: list[int]
+    """Places it can use up to each slot (``usable`` summed)."""
 
 
 class EngineState:
@@ -165,8 +166,9 @@ class EngineState:
 
     # slots: the steps read these attributes millions of times in a run
     __slots__ = (
+        "alt_cache",
         "area_adm",
-        "area_arr",
+        "area_arrived",
         "area_cap",
         "area_occ",
         "area_trucks",
@@ -177,6 +179,7 @@ class EngineState:
         "called_at",
         "called_in_slot",
         "calls",
+        "class_name",
         "cur_slot",
         "cyc",
         "cycles",
@@ -190,15 +193,17 @@ class EngineState:
         "is_staged",
         "key_of",
         "klass",
+        "klass_l",
         "leave",
         "model",
         "next_reroute",
         "no_show",
+        "no_show_draw",
         "p_no_show",
         "partner_q",
+        "perishable",
         "places_tab",
         "prev_t",
-        "priority_on",
         "queue",
         "requeues",
         "rerouted",
@@ -214,6 +219,7 @@ class EngineState:
         "staging_n",
         "start",
         "tail",
+        "travel",
         "truck_yard",
         "wcache",
         "yard_cap",
@@ -229,10 +235,19 @@ class EngineState:
         self.cyc = float(sc.dispatch.cycle_minutes)
         self.routes = routes
         self.klass = model.klass
+        self.klass_l: list[int] = model.klass.tolist()
+        self.perishable: list[bool] = model.perishable.tolist()
+        self.alt_cache: dict[str, dict[tuple[int, int], tuple[str, ...]]] = {}
+        self.class_name = list(PRIORITIES) if sc.dispatch.priority else ["normal"] * NCLASS
+        """The priority class the policies see, by class index (all ``normal`` when priority
+        is off)."""
         self.arrival = model.arrival
         self.p_no_show = sc.dispatch.no_show_probability
-        self.priority_on = sc.dispatch.priority
+        self.no_show_draw: list[float] = model.no_show_draw.tolist()
+        self.travel: list[float] = model.travel.tolist()
         self.staged_routes = [r for r in routes if r.staged]
+        self.cycles = int(model.horizon // self.cyc)
+        self.sample_t = np.arange(self.cycles, dtype=np.float64) * self.cyc
 
         # what happens to each truck
         self.route = model.route.copy()
@@ -286,8 +301,6 @@ class EngineState:
         self.prev_t = 0.0
         """Time of the previous cycle (entries since then are dated no earlier)."""
         self.next_reroute = REROUTE_EVERY
-        self.cycles = int(model.horizon // self.cyc)
-        self.sample_t = np.arange(self.cycles, dtype=np.float64) * self.cyc
         self.road = np.zeros(self.cycles, dtype=np.int64)
         self.partner_q = np.zeros(self.cycles, dtype=np.int64)
         self.staging_n = np.zeros(self.cycles, dtype=np.int64)
@@ -305,7 +318,10 @@ class EngineState:
         areas = len(model.area_codes)
         self.area_trucks = [np.flatnonzero(is_staged & (self.route_area[route] == a))
                             for a in range(areas)]
-        self.area_arr: list[list[float]] = [self.arrival[t].tolist() for t in self.area_trucks]
+        self.area_arrived: list[list[int]] = [
+            np.searchsorted(self.arrival[t], self.sample_t, side="right").tolist()
+            for t in self.area_trucks]
+        """Per area and cycle, how many of its trucks have arrived by the cycle's instant."""
         self.area_trucks_l: list[list[int]] = [t.tolist() for t in self.area_trucks]
         self.area_adm = [0] * areas
         """Trucks of each area admitted so far (the first of ``area_trucks``)."""
@@ -343,18 +359,21 @@ class EngineState:
         """The trucks as the dispatch policies see them, waiting for route ``r`` (the priority
         class ``normal`` for all when priority is off)."""
         wcache = self.wcache
-        rt = self.routes[r]
-        gate = rt.gate.code
+        gate = self.routes[r].gate.code
         out = []
         for i in trucks:
             w = wcache[i]
             if w is None or w.gate != gate:
-                w = Waiting(trip_id=f"{i:07d}", gate=gate, direction=rt.direction,
-                            priority=PRIORITIES[self.klass[i]] if self.priority_on else "normal",
-                            arrived_at=self.model.at(float(self.staged_at[i])))
-                wcache[i] = w
+                w = wcache[i] = self._waiting(i, r)
             out.append(w)
         return out
+
+    def _waiting(self, i: int, r: int) -> Waiting:
+        """Truck ``i`` as the dispatch policies see it, waiting for route ``r`` since it
+        entered the staging area."""
+        rt = self.routes[r]
+        return Waiting(f"{i:07d}", rt.gate.code, rt.direction, self.class_name[self.klass_l[i]],
+                       self.model.base + timedelta(minutes=float(self.staged_at[i])))
 
     def candidates(self, r: int, limit: int) -> list[int]:
         """The first ``limit`` waiting trucks of each class of route ``r`` (the policy orders
@@ -448,10 +467,10 @@ class EngineState:
             heapq.heappush(requeues, item)
         return len(back)
 
-    def admit_to_staging(self, t: float) -> int:
-        """Trucks that arrived by ``t`` enter their staging area in arrival order while it has
-        room, and join the tail of their queue; the others queue on the road. Returns how many
-        are on the road."""
+    def admit_to_staging(self, c: int) -> int:
+        """Trucks that arrived by cycle ``c`` enter their staging area in arrival order while
+        it has room, and join the tail of their queue; the others queue on the road. Returns
+        how many are on the road."""
         on_road = 0
         area_adm = self.area_adm
         area_occ = self.area_occ
@@ -459,7 +478,7 @@ class EngineState:
         tail = self.tail
         key_of = self.key_of
         for a in range(len(area_adm)):
-            arrived = bisect_right(self.area_arr[a], t)
+            arrived = self.area_arrived[a][c]
             adm = area_adm[a]
             new = min(arrived, adm + max(0, area_cap[a] - area_occ[a]))
             if new > adm:
@@ -489,6 +508,7 @@ class EngineState:
             if places <= 0:
                 continue
             if yard_occ is None:
+                self.areas.sync(t)
                 yard_occ = self.yard_occ.tolist()
             yards = [(model.yard_codes[y], yard_cap[y] - yard_occ[y]) for y in r.yards]
             room_total = sum(f for _, f in yards)
@@ -513,16 +533,17 @@ class EngineState:
         most) holds the place for the policy's grace time and then goes back to the staging
         queue; the others reach the gate area after their travel time, handed to the gate
         areas (:class:`~borderflow.sim.kernels.GateAreas`)."""
-        model = self.model
         no_show = self.no_show
-        no_show_draw = model.no_show_draw
+        no_show_draw = self.no_show_draw
         p_no_show = self.p_no_show
-        travel = model.travel
+        travel = self.travel
         yard_index = self.yard_index
         yard_occ = self.yard_occ
         called_at = self.called_at
         truck_yard = self.truck_yard
         gate_in = self.gate_in
+        calls = self.calls
+        enter = self.areas.enter
         taken = set()
         grace = r.policy.grace_minutes
         for o in orders:
@@ -535,12 +556,13 @@ class EngineState:
                 no_show[i] = True
                 self.areas.release(t + grace, y)
                 heapq.heappush(self.requeues, (t + grace, i))
-                self.calls.append((t, i, y, t + grace))
+                calls.append((t, i, y, t + grace))
                 continue
             truck_yard[i] = y
-            gate_in[i] = t + travel[i]
-            self.areas.enter(i, gate_in[i])
-            self.calls.append((t, i, y, math.nan))
+            at = t + travel[i]
+            gate_in[i] = at
+            enter(i, at)
+            calls.append((t, i, y, math.nan))
         self.called_in_slot[r.index] += len(orders)
         self.area_occ[r.area] -= len(orders)
         self.remove(r.index, taken)
@@ -558,18 +580,21 @@ class EngineState:
         the trucks a gate will not call within its ``reroute_after_minutes`` are offered to
         the planner with the other gates of the staging area that permit their goods and
         follow the same procedure steps."""
+        self.areas.sync(t)
         starts = [self.slot_start(slot + s) for s in range(REROUTE_HORIZON)]
         for direction in ("export", "import"):
             group = [r for r in self.staged_routes if r.direction == direction]
             if len(group) < 2:
                 continue
-            views = {r.gate.code: self._gate_view(r, slot) for r in group}
+            occ = self.yard_occ.tolist()
+            views = {r.gate.code: self._gate_view(r, slot, occ) for r in group}
             perishable_waiting = {r.gate.code: self.waiting_count(r.index, PERISHABLE_CLASSES)
                                   for r in group}
             if not _may_move(views.values(), perishable_waiting):
                 continue  # no gate could take a truck early enough to be worth moving
             outlook = {code: self._outlook(v, starts, t, slot) for code, v in views.items()}
-            cands = _reroute_candidates(views, outlook, self.model.perishable)
+            cands = _reroute_candidates(views, outlook, self.perishable,
+                                        self._alternatives(direction, views))
             if not cands:
                 continue
             left = _room_left(views, outlook, {w.trip_id for w, _, _ in cands}, starts)
@@ -577,17 +602,31 @@ class EngineState:
                           for c, v in views.items()}
             self._move(views, plan_reroutes(cands, list(views), left, gain_slots))
 
-    def _gate_view(self, r: Route, slot: int) -> GateView:
+    def _gate_view(self, r: Route, slot: int, occ: list[int]) -> GateView:
         """Route ``r``'s places over the re-routing horizon from ``slot``, its free yard places
-        and its waiting trucks."""
+        (``occ``: trucks holding a place in each yard) and its waiting trucks."""
         ri = r.index
         row = self.places_tab[ri][slot:slot + REROUTE_HORIZON]
         places = row + [0] * (REROUTE_HORIZON - len(row))
         places[0] = max(0, places[0] - self.called_in_slot[ri])
-        occ = self.yard_occ.tolist()
         yard_now = sum(max(0, self.yard_cap[y] - occ[y]) for y in r.yards)
         usable = [min(places[0], yard_now), *places[1:]]
-        return GateView(r, places, yard_now, usable, self.waiting_count(ri))
+        return GateView(r, places, yard_now, usable, self.waiting_count(ri),
+                        list(accumulate(usable)))
+
+    def _alternatives(self, direction: str, views: dict[str, GateView]
+                      ) -> dict[tuple[int, int], tuple[str, ...]]:
+        """Per route of ``views`` and goods group (index in ``GOODS``), the gates of
+        ``views`` a truck may be moved to: those that permit its goods and follow the same
+        procedure steps (computed once per direction: the staged routes do not change)."""
+        found = self.alt_cache.get(direction)
+        if found is None:
+            found = {(v.route.index, g): tuple(
+                c for c, o in views.items()
+                if o.route.gate.permits_group(goods) and o.route.steps == v.route.steps)
+                for v in views.values() for g, goods in enumerate(GOODS)}
+            self.alt_cache[direction] = found
+        return found
 
     def _outlook(self, view: GateView, starts: list[datetime], t: float, slot: int
                  ) -> tuple[list[Waiting], dict[str, int], list[int]]:
@@ -652,23 +691,23 @@ Outlook = tuple[list[Waiting], dict[str, int], list[int]]
 
 
 def _reroute_candidates(views: dict[str, GateView], outlook: dict[str, Outlook],
-                        perishable: BoolArray
+                        perishable: list[bool], alts: dict[tuple[int, int], tuple[str, ...]]
                         ) -> list[tuple[Waiting, int | None, tuple[str, ...]]]:
     """The trucks the planner may move: those their gate's forecast does not call within
     its gain (``reroute_after_minutes``), with the gates that permit their goods and follow
-    the same procedure steps (when there is another)."""
+    the same procedure steps (``alts``, when there is another)."""
     cands = []
     for code, view in views.items():
         r = view.route
         mine, fc, _left = outlook[code]
         gain = max(1, r.policy.reroute_after_minutes // SLOT_MINUTES)
+        alt_perishable = alts[r.index, 0]
+        alt_other = alts[r.index, 2]
         for w in mine:
             own = fc.get(w.trip_id)
             if own is not None and own < gain:
                 continue
-            goods = GOODS[0] if perishable[int(w.trip_id)] else GOODS[2]
-            alt = tuple(c for c, v in views.items() if v.route.gate.permits_group(goods)
-                        and v.route.steps == r.steps)
+            alt = alt_perishable if perishable[int(w.trip_id)] else alt_other
             if len(alt) > 1:
                 cands.append((w, own, alt))
     return cands
@@ -690,15 +729,12 @@ def _room_left(views: dict[str, GateView], outlook: dict[str, Outlook], moving: 
     return left
 
 
-def _first_slot(usable: list[int], count: int) -> int | None:
-    """The slot in which the ``count``-th truck of a queue is reached (None: beyond the
-    horizon); with ``count`` 0, the first slot with a place."""
-    total = 0
-    for s, p in enumerate(usable):
-        total += p
-        if total >= max(count, 1):
-            return s
-    return None
+def _first_slot(reach: list[int], count: int) -> int | None:
+    """The slot in which the ``count``-th truck of a queue is reached, given the places a gate
+    can use up to each slot (None: beyond the horizon); with ``count`` 0, the first slot with
+    a place."""
+    s = bisect_left(reach, max(count, 1))
+    return s if s < len(reach) else None
 
 
 def _may_move(views: Iterable[GateView], perishable_waiting: dict[str, int]) -> bool:
@@ -708,19 +744,19 @@ def _may_move(views: Iterable[GateView], perishable_waiting: dict[str, int]) -> 
     waiting trucks. A cheap necessary test before the forecasts and the planner, which decide
     the moves."""
     items = list(views)
-    for a, _pa, _ya, usable_a, waiting_a in items:
+    for a, _pa, _ya, _ua, waiting_a, reach_a in items:
         if waiting_a == 0:
             continue
         gain = max(1, a.policy.reroute_after_minutes // SLOT_MINUTES)
-        for b, _pb, _yb, usable_b, waiting_b in items:
+        for b, _pb, _yb, _ub, waiting_b, reach_b in items:
             if b is a or b.steps != a.steps:
                 continue
             movable = (waiting_a if b.gate.permits_group(GOODS[2])
                        else perishable_waiting[a.gate.code])
             if movable == 0:
                 continue
-            last = _first_slot(usable_a, movable)
-            spare = _first_slot(usable_b, waiting_b + 1)
+            last = _first_slot(reach_a, movable)
+            spare = _first_slot(reach_b, waiting_b + 1)
             if spare is not None and (last is None or spare + gain <= last):
                 return True
     return False

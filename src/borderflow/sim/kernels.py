@@ -411,7 +411,9 @@ class GateAreas:
         self.busy_n = np.zeros(n_stations, dtype=np.int64)
         self.q_head = np.full(n_stations, -1, dtype=np.int64)
         self.q_tail = np.full(n_stations, -1, dtype=np.int64)
-        self.q_next = np.full(max(1, n * nst), -1, dtype=np.int64)
+        self.q_next = np.empty(max(1, n * nst), dtype=np.int32)
+        """Per (truck, step) in a station's queue, the next one (-1: none); set when it joins
+        the queue (32 bits: a run has fewer than 2**31 truck-steps)."""
         self.wake_at = np.full(n_stations, -1.0)
         self.open_at = np.full(max(1, n_gates), -1.0)
         self.gate_k = np.array(gate_off[:-1], dtype=np.int64)
@@ -430,6 +432,10 @@ class GateAreas:
             + nst * (int(station_servers.max(initial=0)) + 2) + 4
         """Most events the handling of one event can add."""
         self.nst = nst
+        self._enter_code = ENTER * int(big)
+        self._release_code = RELEASE * int(big)
+        self.now = -INF
+        """The instant the gate areas have been advanced to."""
         self._times: list[float] = []
         self._codes: list[int] = []
         self._bind()
@@ -441,12 +447,12 @@ class GateAreas:
     def enter(self, truck: int, at: float) -> None:
         """A called truck reaches its gate area at ``at`` (after the current instant)."""
         self._times.append(at)
-        self._codes.append((ENTER * int(self.ctr[3])) + truck * self.nst)
+        self._codes.append(self._enter_code + truck * self.nst)
 
     def release(self, at: float, yard: int) -> None:
         """A yard place is freed at ``at`` (a no-show's grace time runs out)."""
         self._times.append(at)
-        self._codes.append((RELEASE * int(self.ctr[3])) + yard * self.nst)
+        self._codes.append(self._release_code + yard * self.nst)
 
     def _grow(self, need: int) -> None:
         cap = self.ht.shape[0]
@@ -480,6 +486,7 @@ class GateAreas:
 
     def advance(self, t_end: float, admit_until: float = INF) -> None:
         """Handle every event up to ``t_end``; trucks enter only up to ``admit_until``."""
+        self.now = max(self.now, t_end)
         if self._times:
             self._grow(int(self.ctr[0]) + len(self._times))
             _push_many(self.ht, self.hc, self.ctr, np.array(self._times),
@@ -488,6 +495,13 @@ class GateAreas:
             self._codes.clear()
         while not advance(t_end, admit_until, *self._args):
             self._grow(2 * self.ht.shape[0])
+
+    def sync(self, t: float) -> None:
+        """Advance to ``t`` unless already there: events are handled in time order whenever
+        they are handled, so the caller advances only when it reads the gate areas (the yards'
+        occupancy), and a call between two readings changes nothing."""
+        if t > self.now:
+            self.advance(t)
 
     def finish(self, admit_until: float) -> None:
         """Run the gate areas to the end (trucks enter only up to ``admit_until``); a truck
