@@ -33,7 +33,7 @@ import httpx
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from borderflow.account import security
@@ -45,11 +45,10 @@ from borderflow.demo import run as demo_run
 from borderflow.demo.traffic import GOODS, Traffic
 from borderflow.exchange.signing import SigningKey
 from borderflow.report import facts, synthetic
-from borderflow.store.base import Base
 from borderflow.store.models import Account
 from borderflow.store.session import make_engine, make_session_factory
 from tests import factories
-from tests.conftest import NOW, TODAY, Database, _free_port, _seed_url
+from tests.conftest import NOW, TODAY, Database, _free_port, reset_to_seed
 from tests.exchange.conftest import CN_BULLETIN
 
 START = NOW - timedelta(hours=2)
@@ -108,13 +107,7 @@ def fresh_database(template: Database, folder: Path) -> Database:
         dst = folder / "demo.db"
         shutil.copyfile(make_url(template.url).database or "", dst)
         return Database(f"sqlite:///{dst}", "sqlite")
-    engine = make_engine(template.url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    engine.dispose()
-    _seed_url(template.url)
-    return template
+    return reset_to_seed(template)
 
 
 def demo_settings(database: Database, folder: Path) -> Settings:
