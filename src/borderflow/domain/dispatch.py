@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
+from operator import attrgetter
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -58,9 +59,14 @@ class Policy:
     def may_call(self, priority: str, at: datetime) -> bool:
         """Whether a truck of the class may be called at that time (the green window may be
         reserved for green classes)."""
-        if self.share_green_window or priority == "urgent" or not self.in_green_window(at):
+        if priority == "urgent" or self.calls_every_class(at):
             return True
         return priority in self.green_classes
+
+    def calls_every_class(self, at: datetime) -> bool:
+        """Whether trucks of every class may be called at that time (no green window is
+        reserved then)."""
+        return self.share_green_window or not self.in_green_window(at)
 
 
 @dataclass(frozen=True)
@@ -136,6 +142,9 @@ def _queue_key(w: Waiting, slot_end: datetime) -> tuple[int, datetime, str]:
     return (0 if booked_now else 1, w.arrived_at, w.trip_id)
 
 
+_ARRIVAL = attrgetter("arrived_at", "trip_id")
+
+
 def eligible(w: Waiting, slot_end: datetime) -> bool:
     """A truck booked for a later slot waits for it; one without a booking is served in turn."""
     return w.booked_slot is None or w.booked_slot < slot_end
@@ -154,10 +163,20 @@ def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime,
     start of the slot ending at ``slot_end``'s half hour; only the green channel depends on
     the time of day)."""
     by_class: dict[str, list[Waiting]] = {}
+    booked = False
     for w in waiting:
-        by_class.setdefault(w.priority, []).append(w)
+        queue = by_class.get(w.priority)
+        if queue is None:
+            by_class[w.priority] = [w]
+        else:
+            queue.append(w)
+        if w.booked_slot is not None:
+            booked = True
+    # without bookings every truck's key starts the same: arrival, then id
+    key = (lambda w: _queue_key(w, slot_end)) if booked else _ARRIVAL
     for queue in by_class.values():
-        queue.sort(key=lambda w: _queue_key(w, slot_end))
+        if len(queue) > 1:
+            queue.sort(key=key)
     out: list[Waiting] = by_class.pop("urgent", [])
     if policy.kind == "green_channel":
         if policy.in_green_window(at or slot_end - timedelta(minutes=1)):
@@ -168,14 +187,16 @@ def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime,
     if policy.kind == "strict" or not policy.cycle:
         return out + _strict(by_class)
     heads = dict.fromkeys(by_class, 0)
-    progressed = True
+    cycle = [cls for cls in policy.cycle if cls in by_class]
+    progressed = bool(cycle)
     while progressed:  # one pass of the cycle takes at most one truck per cycle position
         progressed = False
-        for cls in policy.cycle:
-            pending = by_class.get(cls, [])
-            if heads.get(cls, 0) < len(pending):
-                out.append(pending[heads[cls]])
-                heads[cls] += 1
+        for cls in cycle:
+            h = heads[cls]
+            pending = by_class[cls]
+            if h < len(pending):
+                out.append(pending[h])
+                heads[cls] = h + 1
                 progressed = True
     for cls in sorted(by_class, key=lambda c: CLASS_RANK.get(c, 99)):  # classes not in it
         out += by_class[cls][heads[cls]:]
@@ -190,19 +211,23 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
     for room in sorted(rooms, key=lambda r: (r.gate, r.direction)):
         gate_policy = (policy.get(room.gate, Policy()) if isinstance(policy, Mapping)
                        else policy)
-        arrive_by = now + timedelta(minutes=gate_policy.grace_minutes)
         places = room.places
         if places <= 0:
             continue
-        candidates = [w for w in waiting if w.gate == room.gate and w.direction == room.direction
-                      and eligible(w, slot_end)]
+        arrive_by = now + timedelta(minutes=gate_policy.grace_minutes)
+        gate = room.gate
+        direction = room.direction
+        candidates = [w for w in waiting if w.gate == gate and w.direction == direction
+                      and (w.booked_slot is None or w.booked_slot < slot_end)]  # eligible
+        callable_now = order_queue(candidates, gate_policy, slot_end, now)
+        if not gate_policy.calls_every_class(now):
+            callable_now = [w for w in callable_now if gate_policy.may_call(w.priority, now)]
         free = dict(room.yards)
-        callable_now = [w for w in order_queue(candidates, gate_policy, slot_end, now)
-                        if gate_policy.may_call(w.priority, now)]
+        yards = sorted(free)
         for w in callable_now[:places]:
-            yard = max(sorted(free), key=lambda y: free[y])
+            yard = max(yards, key=free.__getitem__)  # most room; the first code among equals
             free[yard] -= 1
-            orders.append(Order(w.trip_id, room.gate, yard, arrive_by))
+            orders.append(Order(w.trip_id, gate, yard, arrive_by))
     return orders
 
 
@@ -216,17 +241,23 @@ def forecast(waiting: Sequence[Waiting], slot_starts: Sequence[datetime],
     called: dict[str, int] = {}
     remaining = list(waiting)
     step = timedelta(minutes=slot_minutes)
+    booked = any(w.booked_slot is not None for w in remaining)
     for s, start in enumerate(slot_starts):
         if not remaining:
             break
         if left[s] <= 0:
             continue
         end = start + step
-        ready = [w for w in remaining if eligible(w, end) and policy.may_call(w.priority, start)]
-        for w in order_queue(ready, policy, end, start)[:left[s]]:
+        ready = remaining
+        if booked or not policy.calls_every_class(start):
+            ready = [w for w in remaining
+                     if eligible(w, end) and policy.may_call(w.priority, start)]
+        taken = order_queue(ready, policy, end, start)[:left[s]]
+        for w in taken:
             called[w.trip_id] = s
-            left[s] -= 1
-        remaining = [w for w in remaining if w.trip_id not in called]
+        left[s] -= len(taken)
+        if taken:
+            remaining = [w for w in remaining if w.trip_id not in called]
     return called, left
 
 
