@@ -314,10 +314,12 @@ def _versions(side: str | None, day: date | None) -> Select[Any]:
 
 
 def versions(session: Session, *, side: str | None, day: date | None, cursor: str | None = None,
-             limit: int = paging.DEFAULT_LIMIT) -> paging.Page[Bulletin]:
-    """Kept versions, ours and the partner side's, a page after ``cursor``."""
+             limit: int = paging.DEFAULT_LIMIT, before: str | None = None
+             ) -> paging.Page[Bulletin]:
+    """Kept versions, ours and the partner side's, a page after ``cursor`` (or before
+    ``before``)."""
     return paging.page(session, _versions(side, day), VERSION_KEYS, cursor=cursor, limit=limit,
-                       key_of=lambda b: (b.day, b.side, b.version))
+                       key_of=lambda b: (b.day, b.side, b.version), before=before)
 
 
 def get(session: Session, bulletin_id: int) -> Bulletin:

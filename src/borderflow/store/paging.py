@@ -48,6 +48,9 @@ class Page(Generic[T]):
     items: list[T]
     next_cursor: str | None
     """The cursor of the following page; None on the last page."""
+    prev_cursor: str | None = None
+    """The cursor (to give as ``before``) of the page before; None on the first page, or when
+    the page was not reached from another."""
 
 
 def encode(values: Sequence[Any]) -> str:
@@ -101,36 +104,51 @@ def ordered(keys: Sequence[Key]) -> list[Any]:
     return [k.column.desc() if k.descending else k.column.asc() for k in keys]
 
 
-def page(session: Session, query: Select[Any], keys: Sequence[Key], *,
-         cursor: str | None, limit: int, key_of: Callable[[R], Sequence[Any]]) -> Page[R]:
+def _flipped(keys: Sequence[Key]) -> tuple[Key, ...]:
+    return tuple(Key(k.column, k.kind, not k.descending) for k in keys)
+
+
+def page(session: Session, query: Select[Any], keys: Sequence[Key], *, cursor: str | None,
+         limit: int, key_of: Callable[[R], Sequence[Any]], before: str | None = None
+         ) -> Page[R]:
     """One page of ``query`` (one selected entity or column) in the order of ``keys``,
-    after ``cursor``: ``limit + 1`` rows are read to know whether another page follows."""
-    if cursor:
-        query = query.where(after(keys, decode(cursor, keys)))
-    rows: list[R] = list(session.scalars(query.order_by(*ordered(keys)).limit(limit + 1)))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return Page(rows, encode(key_of(rows[-1])) if more and rows else None)
+    after ``cursor`` (or the page that ends just before ``before``): ``limit + 1`` rows are
+    read, in one query, to know whether another page follows."""
+    return kept_page(session, query, keys, cursor=cursor, limit=limit, key_of=key_of,
+                     keep=lambda row: row, batch=limit + 1, before=before)
 
 
 def kept_page(session: Session, query: Select[Any], keys: Sequence[Key], *,
               cursor: str | None, limit: int, key_of: Callable[[R], Sequence[Any]],
-              keep: Callable[[R], T | None], batch: int = 200) -> Page[T]:
+              keep: Callable[[R], T | None], batch: int = 200, before: str | None = None
+              ) -> Page[T]:
     """Like :func:`page` for a list a rule of the domain filters row by row after the
     query: rows are read in batches in the list's order until a page is full, and the
-    cursor is the key of the last row kept."""
-    values = decode(cursor, keys) if cursor else None
+    cursors are the keys of the first and last rows kept."""
+    backward = before is not None
+    order = _flipped(keys) if backward else tuple(keys)
+    start = before if backward else cursor
+    values = decode(start, keys, "before" if backward else "cursor") if start else None
     kept: list[tuple[R, T]] = []
-    while True:
-        q = query.where(after(keys, values)) if values is not None else query
-        rows: list[R] = list(session.scalars(q.order_by(*ordered(keys)).limit(batch)))
+    more = False
+    while not more:
+        q = query.where(after(order, values)) if values is not None else query
+        rows: list[R] = list(session.scalars(q.order_by(*ordered(order)).limit(batch)))
         for row in rows:
             found = keep(row)
             if found is not None:
                 kept.append((row, found))
-                if len(kept) > limit:
-                    shown = kept[:limit]
-                    return Page([v for _r, v in shown], encode(key_of(shown[-1][0])))
+                more = len(kept) > limit
+                if more:
+                    break
         if len(rows) < batch:
-            return Page([v for _r, v in kept], None)
+            break
         values = list(key_of(rows[-1]))
+    kept = kept[:limit][::-1] if backward else kept[:limit]
+    if not kept:
+        return Page([], None, None)
+    first, last = encode(key_of(kept[0][0])), encode(key_of(kept[-1][0]))
+    items = [v for _row, v in kept]
+    if backward:
+        return Page(items, last, first if more else None)
+    return Page(items, last if more else None, first if cursor else None)

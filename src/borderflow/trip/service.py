@@ -491,10 +491,11 @@ WORK_KEYS = (paging.Key(Trip.updated_at, datetime), paging.Key(Trip.id, str))
 
 
 def work_queue(session: Session, *, actor: Principal, network: Network, gate: str | None = None,
-               cursor: str | None = None, limit: int = paging.DEFAULT_LIMIT
-               ) -> paging.Page[tuple[Trip, list[dict[str, Any]]]]:
+               cursor: str | None = None, limit: int = paging.DEFAULT_LIMIT,
+               before: str | None = None) -> paging.Page[tuple[Trip, list[dict[str, Any]]]]:
     """Trips with steps the caller can record now, oldest change first, a page after
-    ``cursor``: trips under way are read in batches until the page is full."""
+    ``cursor`` (or before ``before``): trips under way are read in batches until the page
+    is full."""
     roles = {r.value for r in actor.roles}
     yards = gates_of_yards(network)
     query = select(Trip).where(Trip.status.notin_(("completed", "rejected", "cancelled")))
@@ -508,7 +509,7 @@ def work_queue(session: Session, *, actor: Principal, network: Network, gate: st
         return (row, steps) if steps else None
 
     return paging.kept_page(session, query, WORK_KEYS, cursor=cursor, limit=limit,
-                            key_of=lambda r: (r.updated_at, r.id), keep=mine)
+                            key_of=lambda r: (r.updated_at, r.id), keep=mine, before=before)
 
 
 # --- occupancy, deadlines, durations -----------------------------------------------------------

@@ -12,7 +12,7 @@ from collections import Counter
 from datetime import datetime, time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
@@ -24,6 +24,8 @@ from borderflow.errors import N_, AppError, FieldError, ValidationFailed, msg
 from borderflow.exchange import service
 from borderflow.exchange.endpoints import our_key
 from borderflow.network import service as networks
+from borderflow.store import paging
+from borderflow.store.paging import MAX_CURSOR
 from borderflow.web import i18n
 from borderflow.web.pages import STALE_FORM, csrf_ok, formatter, render, signed_in
 
@@ -34,6 +36,8 @@ DONE = {"entered": N_("The partner side's counts were recorded."),
         "published": N_("Our bulletin was published."),
         "unchanged": N_("Nothing changed since our latest version: it stands.")}
 MAX_FILE = 2 * 1024 * 1024
+KEPT_PAGE = 20
+"""Kept bulletin versions shown on a page."""
 
 
 def _reader(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
@@ -60,10 +64,19 @@ def _side(rows: list[Any], *, partner: bool) -> dict[str, Any] | None:
             "by_hand": latest.source == service.BY_HAND}
 
 
+def _kept(db: Db, cursor: str, before: str) -> paging.Page[Any]:
+    """A page of the kept versions; a cursor the list did not give shows the first page."""
+    try:
+        return service.versions(db, side=None, day=None, cursor=cursor or None,
+                                before=before or None, limit=KEPT_PAGE)
+    except ValidationFailed:
+        return service.versions(db, side=None, day=None, limit=KEPT_PAGE)
+
+
 def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 200,
           notice: str | None = None, error: str | None = None,
-          form: dict[str, str] | None = None, errors: dict[str, str] | None = None
-          ) -> Response:
+          form: dict[str, str] | None = None, errors: dict[str, str] | None = None,
+          cursor: str = "", before: str = "") -> Response:
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     partner = service.partner_side(network)
@@ -76,18 +89,22 @@ def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 2
                   partner=_side(service.today(db, partner, now), partner=True), ours=ours,
                   live=live, partner_side=partner, may_enter=who.may("bulletin.import"),
                   may_publish=who.may("bulletin.publish"), notice=notice, error=error,
-                  form=values, errors=errors or {})
+                  form=values, errors=errors or {}, kept=_kept(db, cursor, before),
+                  by_hand=service.BY_HAND)
 
 
 @router.get("/exchange", response_class=HTMLResponse)
-def exchange_page(request: Request, ctx: Ctx, db: Db, done: str = "") -> Response:
-    """Today's bulletins of both sides, per gate and direction, and the forms to enter the
-    partner's and publish ours."""
+def exchange_page(request: Request, ctx: Ctx, db: Db, done: str = "",
+                  cursor: Annotated[str, Query(max_length=MAX_CURSOR)] = "",
+                  before: Annotated[str, Query(max_length=MAX_CURSOR)] = "") -> Response:
+    """Today's bulletins of both sides, per gate and direction, the forms to enter the
+    partner's and publish ours, and the kept versions a page at a time (``cursor`` and
+    ``before`` from the page's links)."""
     who = _reader(request, ctx, db)
     if isinstance(who, Response):
         return who
     notice = formatter(request).gettext(DONE[done]) if done in DONE else None
-    return _view(request, ctx, db, who, notice=notice)
+    return _view(request, ctx, db, who, notice=notice, cursor=cursor, before=before)
 
 
 def _may(request: Request, ctx: Ctx, db: Db, action: str) -> Principal | Response:

@@ -7,7 +7,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.account import directory
@@ -21,8 +21,10 @@ from borderflow.domain.access import (
     may_record_step,
 )
 from borderflow.domain.trip import MOVEMENT_KINDS, fee_settled, parse_time, pending_steps
-from borderflow.errors import N_, AppError
+from borderflow.errors import N_, AppError, ValidationFailed
 from borderflow.network import service as networks
+from borderflow.store import paging
+from borderflow.store.paging import MAX_CURSOR
 from borderflow.trip import checkpoint_view as checkpoint
 from borderflow.trip import service as trips
 from borderflow.web import i18n
@@ -36,6 +38,9 @@ from borderflow.web.pages import (
 )
 
 router = APIRouter(include_in_schema=False)
+
+QUEUE_PAGE = 20
+"""Trips of the work queue shown on a page of the checkpoint screen."""
 
 
 # --- the officer's checkpoint screen -------------------------------------------------------------
@@ -62,16 +67,30 @@ def may_read_trip_page(who: Principal) -> bool:
     return who.may("trip.read") and bool(who.roles & TRIP_READERS)
 
 
+def _queue(db: Db, who: Principal, network: Any, cursor: str, before: str) -> paging.Page[Any]:
+    """A page of the officer's work queue; a cursor the list did not give shows the first
+    page."""
+    try:
+        return trips.work_queue(db, actor=who, network=network, cursor=cursor or None,
+                                before=before or None, limit=QUEUE_PAGE)
+    except ValidationFailed:
+        return trips.work_queue(db, actor=who, network=network, limit=QUEUE_PAGE)
+
+
 @router.get("/officer", response_class=HTMLResponse)
-def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "") -> Response:
+def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "",
+                   cursor: Annotated[str, Query(max_length=MAX_CURSOR)] = "",
+                   before: Annotated[str, Query(max_length=MAX_CURSOR)] = "") -> Response:
     """Find a trip by plate, declaration or trip reference, or a scanned QR code (a USB
-    scanner types into the field and presses Enter)."""
+    scanner types into the field and presses Enter); without a search, the trips with
+    steps the officer can record now, a page at a time (the API's work queue)."""
     who = _officer(request, ctx, db)
     if isinstance(who, Response):
         return who
-    if not q.strip():
-        return render(request, "officer_search.html", user=who, q=q, found=[])
     network = networks.in_force(db, ctx.clock.now())
+    if not q.strip():
+        return render(request, "officer_search.html", user=who, q=q, found=[],
+                      queue=_queue(db, who, network, cursor, before))
     found, _total = trips.search(db, q, actor=who, network=network, status=None,
                                  gate=None, limit=20, offset=0)
     if len(found) == 1:
