@@ -160,3 +160,93 @@ def test_a_silent_broker_is_left_and_reconnected() -> None:
 
     run_against(broker, hand_over, lambda: len(broker.connects) >= 2, keepalive=0.2)
     assert len(broker.connects) >= 2
+
+
+# --- MQTT 3.1.1, refusals, the broker's keep-alive ---------------------------------------------
+
+
+def test_connect_in_mqtt_3_1_1_has_no_properties() -> None:
+    raw = mqtt.connect_packet("ingest-1", keepalive=30, session_seconds=86400, username="u",
+                              password="p", version=mqtt.V311)
+    kind, _flags, body = mqtt.Reader().feed(raw)[0]
+    assert kind == mqtt.CONNECT
+    assert body == (b"\x00\x04MQTT\x04\xc0\x00\x1e" + b"\x00\x08ingest-1\x00\x01u\x00\x01p")
+    assert mqtt.subscribe_packet(1, "a/+", mqtt.V311) == b"\x82\x08\x00\x01\x00\x03a/+\x01"
+
+
+def test_a_connack_says_the_broker_s_keep_alive_or_why_it_refuses() -> None:
+    # MQTT 5: accepted, with Server Keep Alive 10 s and a reason string
+    props = b"\x13\x00\x0a" + b"\x1f\x00\x02ok"
+    code, found = mqtt.parse_connack(b"\x00\x00" + bytes([len(props)]) + props, mqtt.V5)
+    assert (code, found[mqtt.SERVER_KEEP_ALIVE], found[mqtt.REASON_STRING]) == (0, 10, "ok")
+    refusal = b"\x00\x86\x0b\x1f\x00\x08no entry"
+    try:
+        mqtt.parse_connack(refusal, mqtt.V5)
+    except mqtt.Refused as exc:
+        assert exc.not_allowed
+        assert "bad user name or password (0x86): no entry" in str(exc)
+    else:
+        raise AssertionError("a refusal was taken")
+    for body, version, not_allowed, unsupported in [
+            (b"\x00\x05", mqtt.V311, True, False),   # not authorised
+            (b"\x00\x03", mqtt.V311, False, False),  # server unavailable: tried again
+            (b"\x00\x01", mqtt.V5, False, True)]:    # a 3.1.1 broker answering MQTT 5
+        try:
+            mqtt.parse_connack(body, version)
+        except mqtt.Refused as exc:
+            assert (exc.not_allowed, exc.unsupported) == (not_allowed, unsupported)
+        else:
+            raise AssertionError("a refusal was taken")
+
+
+class Broker311(FakeBroker):
+    """A broker of MQTT 3.1.1 only, like NATS's MQTT listener: an MQTT 5 CONNECT is refused
+    (unacceptable protocol version) and the connection closed."""
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        parser = mqtt.Reader()
+        acked: list[int] = []
+        self.acked.append(acked)
+        try:
+            while True:
+                data = await reader.read(65536)
+                if not data:
+                    return
+                for kind, _flags, body in parser.feed(data):
+                    if kind == mqtt.CONNECT:
+                        self.connects.append(body)
+                        if body[6] != 4:
+                            writer.write(b"\x20\x02\x00\x01")
+                            await writer.drain()
+                            return
+                        writer.write(b"\x20\x02\x00\x00")
+                    elif kind == mqtt.SUBSCRIBE:
+                        writer.write(b"\x90\x03" + body[:2] + b"\x01")
+                        writer.write(b"".join(self.messages))
+                    elif kind == mqtt.PUBACK:
+                        acked.append(int.from_bytes(body[:2], "big"))
+                    elif kind == mqtt.PINGREQ:
+                        writer.write(b"\xd0\x00")
+        finally:
+            writer.close()
+
+
+def publish_311(topic: str, payload: bytes, packet_id: int) -> bytes:
+    raw = topic.encode()
+    return mqtt.packet(mqtt.PUBLISH, 0x02, len(raw).to_bytes(2, "big") + raw
+                       + packet_id.to_bytes(2, "big") + payload)
+
+
+def test_auto_falls_back_to_mqtt_3_1_1_when_the_broker_does_not_speak_5() -> None:
+    body = json.dumps({"_type": "location", "lat": 21.9, "lon": 106.7,
+                       "tst": int(NOW.timestamp()), "tid": "ng"}).encode()
+    broker = Broker311([publish_311("owntracks/ng/phone", body, 7)])
+    handed: list[Any] = []
+
+    async def hand_over(items: list[Any]) -> None:
+        handed.extend(items)
+
+    run_against(broker, hand_over, lambda: any(broker.acked))
+    assert [c[6] for c in broker.connects[:2]] == [5, 4]  # tried 5, then spoke 3.1.1
+    assert [a for a in broker.acked if a] == [[7]]
+    assert [i.device_id for i in handed] == ["ng/phone"]

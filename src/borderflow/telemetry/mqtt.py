@@ -125,9 +125,11 @@ def connect_packet(client_id: str, *, keepalive: int, session_seconds: int,
     return packet(CONNECT, 0, body)
 
 
-def subscribe_packet(packet_id: int, topic: str) -> bytes:
-    return packet(SUBSCRIBE, 0x02, packet_id.to_bytes(2, "big") + b"\x00" + _string(topic)
-                  + b"\x01")  # no properties; maximum QoS 1
+def subscribe_packet(packet_id: int, topic: str, version: int = V5) -> bytes:
+    """SUBSCRIBE at QoS 1 at most (MQTT 5 with no properties; 3.1.1 has none)."""
+    props = b"\x00" if version == V5 else b""
+    return packet(SUBSCRIBE, 0x02, packet_id.to_bytes(2, "big") + props + _string(topic)
+                  + b"\x01")
 
 
 def pubacks(packet_ids: list[int]) -> bytes:
@@ -424,7 +426,7 @@ async def _open(url: str, topic: str, client_id: str | None, version: int = V5,
         raise
     if SERVER_KEEP_ALIVE in props:  # the broker's word replaces ours (MQTT 5)
         conn.keepalive = float(props[SERVER_KEEP_ALIVE])
-    conn.send(subscribe_packet(1, topic))
+    conn.send(subscribe_packet(1, topic, version))
     suback = await asyncio.wait_for(conn.suback, 10)
     at = 2
     if version == V5:
