@@ -10,18 +10,23 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
+from stdnum.vn import mst
 
 from tests.conftest import PASSWORD
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf
 
-PAGES = ("/board", "/board/panel", "/console", "/portal", "/officer", "/cashier")
+PAGES = ("/board", "/board/panel", "/console", "/portal", "/officer", "/cashier", "/exchange",
+         "/admin/accounts")
 """Pages, each read as the role that uses it (see WHO)."""
 ENDPOINTS = ("/api/v1/alerts/deadlines", "/api/v1/devices", "/api/v1/alerts/devices",
              "/api/v1/invoices", "/api/v1/checkpoints/pending", "/api/v1/dispatch/queue",
-             "/api/v1/occupancy", "/api/v1/declarations", "/api/v1/telemetry/latest")
+             "/api/v1/occupancy", "/api/v1/declarations", "/api/v1/telemetry/latest",
+             "/api/v1/accounts", "/api/v1/enterprises", "/api/v1/exchange/bulletins")
 WHO = {"/console": "regulator", "/portal": "enterprise", "/officer": "customs",
-       "/cashier": "cashier", "/api/v1/alerts/deadlines": "regulator",
+       "/cashier": "cashier", "/exchange": "liaison", "/admin/accounts": "admin",
+       "/api/v1/accounts": "admin", "/api/v1/enterprises": "customs",
+       "/api/v1/exchange/bulletins": "liaison", "/api/v1/alerts/deadlines": "regulator",
        "/api/v1/devices": "regulator", "/api/v1/alerts/devices": "regulator",
        "/api/v1/invoices": "enterprise", "/api/v1/checkpoints/pending": "customs",
        "/api/v1/dispatch/queue": "regulator", "/api/v1/declarations": "enterprise",
@@ -44,6 +49,15 @@ def _truck(client: TestClient, auth: Any, i: int) -> None:
     bound = client.post(f"/api/v1/devices/tracker-{i}/bind", headers=auth("regulator"),
                         json={"plate": plate, "label": f"tracker {i}"})
     assert bound.status_code == 200, bound.text
+    # the account and enterprise lists grow too
+    made = client.post("/api/v1/accounts", headers=auth("admin"), json={
+        "username": f"officer-{i}", "display_name": f"Officer {i}", "roles": ["customs"],
+        "password": PASSWORD})
+    assert made.status_code == 201, made.text
+    tax = [c for c in (f"01001091{n:02d}" for n in range(99)) if mst.is_valid(c)][i + 1]
+    put = client.put(f"/api/v1/enterprises/{tax}", headers=auth("admin"),
+                     json={"name": f"Cong ty {i}", "aeo": False})
+    assert put.status_code == 200, put.text
 
 
 def _signed_in(client: TestClient, username: str) -> None:
