@@ -105,6 +105,9 @@ def test_no_regulation_queues_on_the_highway_where_the_staging_park_does_not() -
     assert unregulated.estimate("road.max_trucks").mean > 3 * max(
         1.0, regulated.estimate("road.max_trucks").mean)
     assert regulated.estimate("staging.max_trucks").mean > 0
+    # on National Highway 1 itself: the park holds the queue (what is left is on other roads)
+    assert unregulated.estimate("road_queue.ql1a.max_trucks").mean > 20
+    assert regulated.estimate("road_queue.ql1a.max_trucks").mean == 0
 
 
 def test_priority_calls_perishable_trucks_sooner_than_first_come_first_served() -> None:

@@ -47,7 +47,10 @@ def test_a_regulator_compares_scenarios_on_the_page(client: TestClient) -> None:
         "scenario": ["small-regulated.yaml", "small-unregulated.yaml"], "days": "2",
         "replications": "2", "seed": "3", "csrf": token})
     assert done.status_code == 200
-    assert "Road queue, max (trucks)" in done.text
+    assert "Road queue, all roads, max (trucks)" in done.text
+    # the queue per road, by the road's name (the park's road is National Highway 1A)
+    assert "Queue on National Highway 1A, max (trucks)" in done.text
+    assert "Time in system with unfinished trucks (time so far), mean (h)" in done.text
     assert done.text.count('src="data:image/png;base64,') == 3
     refused = client.post("/sim", data={"scenario": ["../../secret.yaml"], "days": "2",
                                          "replications": "1", "csrf": token})
@@ -61,6 +64,7 @@ def test_the_page_is_not_for_enterprises(client: TestClient) -> None:
 
 def test_every_figure_of_the_comparison_is_translated() -> None:
     texts = {label for label, *_ in report.ROWS} | {label for _, label in report.CLASS_ROWS}
+    texts |= {label for label, *_ in report.ROAD_ROWS} | {report.ROAD_TO}
     texts |= {unit for *_, unit, _ in report.ROWS if unit and unit != "km"}
     for lang in ("vi", "zh"):
         catalogue = i18n.translations(lang)
@@ -85,11 +89,15 @@ def test_the_lab_in_chinese_names_the_scenarios_and_writes_the_figures_the_chine
     done = client.post("/sim", params={"lang": "zh"}, data=form)
     assert done.status_code == 200, done.text
     assert '<th scope="col">小规模调控</th>' in done.text
-    assert "公路上的排队车辆（第一次重复运行）" in done.text  # a plot, by its title
+    assert "越南一侧各条道路上的排队车辆合计（第一次重复运行）" in done.text  # a plot's title
+    assert "1A号国道上的排队车辆（最大）" in done.text  # a road by its Chinese name
+    assert "ql1a" not in done.text  # never a road's code
+    assert "to:huu-nghi" not in done.text
     # every figure as Babel writes it in Chinese, from the same run
     loaded = runner.load_all([settings.scenarios_dir / "three-languages.yaml",
                               settings.scenarios_dir / "small-unregulated.yaml"], 2)
-    figures = report.rows(runner.run(loaded, replications=2, seed=3))
+    results = runner.run(loaded, replications=2, seed=3)
+    figures = report.rows(results) + report.road_rows(results)
     for lang in ("zh", "vi"):
         fmt = i18n.Formatter(lang)
         want = ["–" if c is None else fmt.number(c.mean, c.places)

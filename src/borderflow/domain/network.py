@@ -424,6 +424,9 @@ class Gate:
     transshipment: bool = False
     staging_area: str | None = None
     regulation: GateRegulation = field(default_factory=GateRegulation)
+    road: str | None = None
+    """The road (a ``map.roads`` code) on which trucks bound for the gate queue when it
+    cannot take them yet; None: not named."""
 
     def __post_init__(self) -> None:
         dirs = [c.direction for c in self.capacity]
@@ -461,6 +464,9 @@ class StagingArea:
     location: Point
     area: Area
     hectares: float | None = None
+    road: str | None = None
+    """The road (a ``map.roads`` code) on which trucks queue when the park is full; None: not
+    named."""
 
     def __post_init__(self) -> None:
         if self.vehicles_per_day < 1 or self.capacity < 1:
@@ -638,6 +644,7 @@ class Network:
         if self.map is not None:
             out += self.map.problems([s.code for s in self.staging_areas]
                                      + [g.code for g in self.gates])
+        out += self._road_problems()
         procedures = {p.code: p for p in self.procedures}
         calendars = {c.code for c in self.calendars}
         groups = {g.code for g in self.goods}
@@ -685,6 +692,15 @@ class Network:
                     )
                 prefixes[prefix] = grp.code
         return out
+
+
+    def _road_problems(self) -> list[FieldError]:
+        """Every road named by a staging area or a gate is a road of the map."""
+        roads = {r.code for r in self.map.roads} if self.map is not None else set()
+        named = [(f"staging_areas[{i}].road", s.road) for i, s in enumerate(self.staging_areas)]
+        named += [(f"gates[{i}].road", g.road) for i, g in enumerate(self.gates)]
+        return [FieldError(where, f"unknown road '{code}': name a road of map.roads")
+                for where, code in named if code is not None and code not in roads]
 
 
 def _unique(out: list[FieldError], where: str, codes: list[str]) -> None:

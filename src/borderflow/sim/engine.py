@@ -92,8 +92,10 @@ class Trace:
     services: int
     sample_t: FloatArray
     road_trucks: IntArray
-    """Trucks queued on the Vietnamese road (staging area full, or waiting to enter a gate area
-    that is not regulated through the staging area)."""
+    """Trucks queued on the Vietnamese roads (staging area full, or waiting to enter a gate
+    area that is not regulated through the staging area)."""
+    road_queues: IntArray
+    """(roads, samples): the same per road (``model.roads``)."""
     partner_queue: IntArray
     """Import trucks waiting on the partner side for room in the gate area."""
     staging: IntArray
@@ -129,7 +131,7 @@ def simulate(model: Model) -> Trace:
         t = c * cyc
         slot = int(t // SLOT_MINUTES)
         open_slot(slot)
-        on_road = requeue_no_shows(t)
+        on_road = requeue_no_shows(c, t)
         on_road += admit_to_staging(c)
         if t >= state.next_reroute:
             state.next_reroute += REROUTE_EVERY
@@ -171,6 +173,7 @@ class EngineState:
         "area_arrived",
         "area_cap",
         "area_occ",
+    "area_queue",
         "area_trucks",
         "area_trucks_l",
         "areas",
@@ -208,6 +211,7 @@ class EngineState:
         "requeues",
         "rerouted",
         "road",
+    "road_queues",
         "route",
         "route_area",
         "route_gate",
@@ -324,6 +328,8 @@ class EngineState:
         """Per area and cycle, how many of its trucks have arrived by the cycle's instant."""
         self.area_trucks_l: list[list[int]] = [t.tolist() for t in self.area_trucks]
         self.area_adm = [0] * areas
+        self.area_queue = [[0] * self.cycles for _ in range(areas)]
+        """Per area and cycle, the trucks waiting on the road for room in it."""
         """Trucks of each area admitted so far (the first of ``area_trucks``)."""
         self.area_occ = [0] * areas
         self.area_cap: list[int] = model.area_capacity.tolist()
@@ -442,10 +448,11 @@ class EngineState:
             self.cur_slot = slot
             self.called_in_slot = [0] * len(self.routes)
 
-    def requeue_no_shows(self, t: float) -> int:
-        """No-shows whose grace time ran out by ``t`` enter the staging area again and join
-        their queue out of arrival order, staged again from then; when the area is full they
-        wait on the road and try again next cycle. Returns how many wait on the road."""
+    def requeue_no_shows(self, c: int, t: float) -> int:
+        """No-shows whose grace time ran out by ``t`` (cycle ``c``) enter the staging area
+        again and join their queue out of arrival order, staged again from then; when the area
+        is full they wait on the road and try again next cycle. Returns how many wait on the
+        road."""
         requeues = self.requeues
         if not requeues or requeues[0][0] > t:
             return 0
@@ -458,6 +465,7 @@ class EngineState:
             a = self.route_area[route[i]]
             if area_occ[a] >= area_cap[a]:
                 back.append((t + self.cyc, i))  # the area is full: it waits on the road
+                self.area_queue[a][c] += 1
                 continue
             self.staged_at[i] = max(at, self.prev_t)
             self.wcache[i] = None
@@ -488,7 +496,9 @@ class EngineState:
                     tail[key_of[i]] += 1
                 area_occ[a] += new - adm
                 area_adm[a] = new
-            on_road += arrived - area_adm[a]
+            if arrived > area_adm[a]:
+                on_road += arrived - area_adm[a]
+                self.area_queue[a][c] += arrived - area_adm[a]
         return on_road
 
     def call_forward(self, t: float, slot: int) -> None:
@@ -663,7 +673,13 @@ class EngineState:
     def count_direct_queues(self) -> None:
         """Add to the sampled queues the trucks waiting at the gates not regulated through a
         staging area at each cycle (arrived and not yet admitted into the gate area): exports
-        on the road, imports on the partner side."""
+        on the road, imports on the partner side; and count the queues per road (a staging
+        area's, a gate's)."""
+        self.road_queues = np.zeros((len(self.model.roads), self.cycles), dtype=np.int64)
+        model = self.model
+        for a, queue in enumerate(self.area_queue):
+            if model.road_of_area[a] >= 0:
+                self.road_queues[model.road_of_area[a]] += queue
         for ri in self.direct:
             trucks_r = np.asarray(self.direct_trucks[ri], dtype=np.int64)
             if trucks_r.size == 0:
@@ -673,6 +689,7 @@ class EngineState:
             went = np.searchsorted(entries, self.sample_t, side="right")
             if self.routes[ri].direction == "export":
                 self.road += came - went
+                self.road_queues[model.road_of_route[ri]] += came - went
             else:
                 self.partner_q += came - went
 
@@ -683,6 +700,7 @@ class EngineState:
                      busy=self.busy, no_show=self.no_show, rerouted=self.rerouted,
                      route=self.route, yard=self.truck_yard, services=self.areas.services,
                      sample_t=self.sample_t, road_trucks=self.road,
+                     road_queues=self.road_queues,
                      partner_queue=self.partner_q, staging=self.staging_n,
                      calls=np.array(self.calls, dtype=np.float64).reshape(-1, 4))
 

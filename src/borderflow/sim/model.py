@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from borderflow.domain.dispatch import Policy
-from borderflow.domain.network import FLOWS, WEEKDAYS, Flow, FlowCapacity, Gate, Network
+from borderflow.domain.network import FLOWS, WEEKDAYS, Flow, FlowCapacity, Gate, Names, Network
 from borderflow.domain.procedure import Step
 from borderflow.domain.trip import PRIORITIES, priority_class
 from borderflow.sim.scenario import Demand, Distribution, Scenario, Station
@@ -68,6 +68,29 @@ class Route:
     policy: Policy
 
 
+@dataclass(frozen=True)
+class Road:
+    """A road on the Vietnamese side where trucks queue: the road a staging area or a gate
+    names in the network, else the road to that place."""
+
+    key: str
+    """The road's code in the network's map, or ``to:<place code>`` when the place names no
+    road."""
+    name: Names
+    """The road's name, or the place's when the place names no road."""
+    named: bool
+    """False: ``name`` is the place's (the road to it)."""
+
+
+def road_of(network: Network, place: str, road: str | None, name: Names) -> Road:
+    """The road a place (a staging area or a gate) names, or the road to it."""
+    roads = {r.code: r for r in network.map.roads} if network.map is not None else {}
+    found = roads.get(road) if road is not None else None
+    if found is None:
+        return Road(f"to:{place}", name, named=False)
+    return Road(found.code, found.name, named=True)
+
+
 @dataclass
 class Model:
     scenario: Scenario
@@ -93,6 +116,14 @@ class Model:
     station_gate: IntArray
     station_servers: IntArray
     station_names: list[str]
+    roads: list[Road]
+    """The roads where trucks of the run may queue: the staging areas' (when full), then the
+    gates' where exports come straight to the gate."""
+    road_of_area: list[int]
+    """Per staging area, its road (index in ``roads``; -1 when no route is staged there)."""
+    road_of_route: list[int]
+    """Per route, the road its trucks queue on while waiting to enter the gate area (exports
+    not regulated through a staging area), -1 for the others."""
     # trucks, in arrival order
     arrival: FloatArray
     route: IntArray
@@ -200,6 +231,7 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
     yard_codes, yard_capacity = _yards(scenario, network)
     table = _routes(scenario, network, hours, area_codes, yard_codes)
     route_station, route_prereq, route_nsteps = _route_arrays(table)
+    roads, road_of_area, road_of_route = _roads(network, table.routes)
     trucks = _trucks(scenario, table, rng)
     return Model(
         scenario=scenario, network=network, base=base, horizon=scenario.days * 1440.0,
@@ -213,10 +245,31 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
         route_station=route_station, route_prereq=route_prereq, route_nsteps=route_nsteps,
         station_gate=np.array(table.station_gate, dtype=np.int64),
         station_servers=np.array(table.station_servers, dtype=np.int64),
-        station_names=table.station_names,
-        arrival=trucks.arrival, route=trucks.route, klass=trucks.klass,
+        station_names=table.station_names, roads=roads, road_of_area=road_of_area,
+        road_of_route=road_of_route, arrival=trucks.arrival, route=trucks.route, klass=trucks.klass,
         perishable=trucks.perishable, service=trucks.service, applies=trucks.applies,
         travel=trucks.travel, no_show_draw=trucks.no_show_draw)
+
+
+def _roads(network: Network, routes: list[Route]) -> tuple[list[Road], list[int], list[int]]:
+    """The roads where trucks queue (see :attr:`Model.roads`), each once, and which staging
+    area and route queue on which."""
+    roads: list[Road] = []
+
+    def index(road: Road) -> int:
+        for i, r in enumerate(roads):
+            if r.key == road.key:
+                return i
+        roads.append(road)
+        return len(roads) - 1
+
+    areas = network.staging_areas
+    used = {r.area for r in routes if r.staged}
+    road_of_area = [index(road_of(network, a.code, a.road, a.name)) if i in used else -1
+                    for i, a in enumerate(areas)]
+    road_of_route = [index(road_of(network, r.gate.code, r.gate.road, r.gate.name))
+                     if not r.staged and r.direction == "export" else -1 for r in routes]
+    return roads, road_of_area, road_of_route
 
 
 # --- the gates: working hours and yards

@@ -14,6 +14,7 @@ from typing import Any
 from borderflow.domain import labels
 from borderflow.domain.trip import PRIORITIES
 from borderflow.errors import N_
+from borderflow.sim.model import Road
 from borderflow.sim.results import ScenarioResult
 
 HOURS = 60.0
@@ -25,14 +26,18 @@ ROWS: tuple[tuple[str, str, str, float], ...] = (
     ("Time in system, mean", "time_in_system.mean", "h", HOURS),
     ("Time in system, p50", "time_in_system.p50", "h", HOURS),
     ("Time in system, p95", "time_in_system.p95", "h", HOURS),
+    ("Time in system with unfinished trucks (time so far), mean",
+     "time_in_system_with_unfinished.mean", "h", HOURS),
+    ("Time in system with unfinished trucks (time so far), p95",
+     "time_in_system_with_unfinished.p95", "h", HOURS),
     ("Wait before call-forward, mean", "wait.mean", "h", HOURS),
     ("Wait before call-forward, p95", "wait.p95", "h", HOURS),
     ("Perishable wait, mean", "perishable_wait.mean", "h", HOURS),
     ("Perishable wait, p95", "perishable_wait.p95", "h", HOURS),
-    ("Road queue, mean", "road.mean_trucks", "trucks", 1.0),
-    ("Road queue, max", "road.max_trucks", "trucks", 1.0),
-    ("Road queue, mean", "road.mean_km", "km", 1.0),
-    ("Road queue, max", "road.max_km", "km", 1.0),
+    ("Road queue, all roads, mean", "road.mean_trucks", "trucks", 1.0),
+    ("Road queue, all roads, max", "road.max_trucks", "trucks", 1.0),
+    ("Road queue, all roads, mean", "road.mean_km", "km", 1.0),
+    ("Road queue, all roads, max", "road.max_km", "km", 1.0),
     ("Staging area, max", "staging.max_trucks", "trucks", 1.0),
     ("Partner-side queue, max", "partner_queue.max_trucks", "trucks", 1.0),
     ("No-shows", "no_shows", "", 1.0),
@@ -40,6 +45,16 @@ ROWS: tuple[tuple[str, str, str, float], ...] = (
     ("Unfinished at the end", "unfinished", "", 1.0),
 )
 
+
+ROAD_ROWS: tuple[tuple[str, str, str], ...] = (
+    # (label, figure of road_queue.<road>, unit)
+    (N_("Queue on {road}, mean"), "mean_trucks", "trucks"),
+    (N_("Queue on {road}, max"), "max_trucks", "trucks"),
+    (N_("Queue on {road}, max"), "max_km", "km"),
+)
+"""The queue figures of each road (the road's name in the label)."""
+ROAD_TO = N_("the road to {place}")
+"""A road the network does not name: the road to the staging area or gate."""
 
 CLASS_ROWS = (
     ("urgent", "Time in system: urgent"),
@@ -99,6 +114,35 @@ def rows(results: Sequence[ScenarioResult]) -> list[tuple[str, str, list[Cell | 
     return out
 
 
+def road_name(road: Road, lang: str = "en", gettext: Callable[[str], str] | None = None
+              ) -> str:
+    """The road's name in ``lang`` (a road the network does not name: the road to its place,
+    in words through ``gettext``)."""
+    name = str(getattr(road.name, lang, road.name.en))
+    return name if road.named else (gettext or str)(ROAD_TO).format(place=name)
+
+
+def road_rows(results: Sequence[ScenarioResult], lang: str = "en",
+              gettext: Callable[[str], str] | None = None
+              ) -> list[tuple[str, str, list[Cell | None]]]:
+    """The queues per road (every road of any of the scenarios, National Highway 1 apart
+    from the others): label with the road's name in ``lang`` (through ``gettext``), unit,
+    one cell per scenario (None: the scenario's trucks never queue on that road)."""
+    roads: dict[str, Road] = {}
+    for r in results:
+        for road in r.roads:
+            roads.setdefault(road.key, road)
+    say = gettext or str
+    out: list[tuple[str, str, list[Cell | None]]] = []
+    for road in roads.values():
+        name = road_name(road, lang, gettext)
+        for label, figure, unit in ROAD_ROWS:
+            key = f"road_queue.{road.key}.{figure}"
+            out.append((say(label).format(road=name), unit,
+                        [cell(_value(r, key, 1.0)) for r in results]))
+    return out
+
+
 def _text(found: Cell | None) -> str:
     return "–" if found is None else _fmt((found.mean, found.half_width))
 
@@ -107,7 +151,7 @@ def table(results: Sequence[ScenarioResult]) -> tuple[list[str], list[list[str]]
     """Header and rows of the comparison as text."""
     header = ["Figure"] + [r.name for r in results]
     return header, [[f"{label} ({unit})" if unit else label, *[_text(c) for c in cells]]
-                    for label, unit, cells in rows(results)]
+                    for label, unit, cells in rows(results) + road_rows(results)]
 
 
 def detail_rows(results: Sequence[ScenarioResult], prefix: str, suffixes: Sequence[str],
@@ -145,7 +189,7 @@ def _png(fig: Any) -> bytes:
 PLOT_TEXTS = {
     "day": N_("day"),
     "road_km": N_("road queue (km)"),
-    "road_title": N_("Queue on the highway (first replication)"),
+    "road_title": N_("Queue on the Vietnamese roads, all together (first replication)"),
     "hours": N_("hours"),
     "mean": N_("mean"),
     "p95": N_("p95"),

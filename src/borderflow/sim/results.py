@@ -2,8 +2,10 @@
 
 All times are in minutes. Statistics of trucks count the trucks that arrived after the warm-up
 and before the end; a truck still in the system at the end is counted as unfinished, not in
-the time-in-system figures. Queue figures are time averages and maxima over the dispatch cycles
-after the warm-up.
+the time-in-system figures, but in ``time_in_system_with_unfinished`` with its time so far
+(arrival to the end of the run). Queue figures are time averages and maxima over the dispatch
+cycles after the warm-up, on all the Vietnamese roads together (``road``) and per road
+(``road_queue.<road>``, the road's key in ``Model.roads``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from numpy.typing import NDArray
 
 from borderflow.domain.trip import PRIORITIES
 from borderflow.sim.engine import Trace
+from borderflow.sim.model import Road
 
 PERISHABLE = (PRIORITIES.index("perishable"), PRIORITIES.index("aeo_perishable"))
 
@@ -65,6 +68,9 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
     out["trucks"] = float(mine.sum())
     out["unfinished"] = float((mine & ~finished).sum())
     _stats("time_in_system", tis[finished], out)
+    # every truck of the window, an unfinished one with its time so far
+    so_far = np.where(finished, tis, hi - arr)
+    _stats("time_in_system_with_unfinished", so_far[mine], out)
     _stats("wait", wait[called], out)
     perish = np.isin(m.klass, PERISHABLE)
     _stats("perishable_wait", wait[called & perish], out)
@@ -83,14 +89,7 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
     out["no_shows"] = float((trace.no_show & mine).sum())
     out["rerouted"] = float((trace.rerouted & mine).sum())
     after = trace.sample_t >= lo
-    spacing_km = sc.truck_spacing_m / 1000.0
-    for name, series in (("road", trace.road_trucks), ("staging", trace.staging),
-                         ("partner_queue", trace.partner_queue)):
-        s = series[after]
-        out[f"{name}.mean_trucks"] = float(s.mean()) if s.size else 0.0
-        out[f"{name}.max_trucks"] = float(s.max()) if s.size else 0.0
-    out["road.mean_km"] = out["road.mean_trucks"] * spacing_km
-    out["road.max_km"] = out["road.max_trucks"] * spacing_km
+    _queues(trace, after, out)
     # utilisation: busy time over the servers' open time, per station
     open_minutes = np.array([float((m.open_end[m.gate_off[g]:m.gate_off[g + 1]]
                                     - m.open_start[m.gate_off[g]:m.gate_off[g + 1]]).sum())
@@ -119,6 +118,23 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
                         staging=trace.staging[idx].tolist(),
                         partner=trace.partner_queue[idx].tolist())
     return out, series_out
+
+
+def _queues(trace: Trace, after: NDArray[np.bool_], out: dict[str, float]) -> None:
+    """Mean and maximum of the queues sampled ``after`` the warm-up: on the Vietnamese roads
+    (all together, and per road), in the staging areas and on the partner side."""
+    spacing_km = trace.model.scenario.truck_spacing_m / 1000.0
+    queues = [("road", trace.road_trucks), ("staging", trace.staging),
+              ("partner_queue", trace.partner_queue)]
+    queues += [(f"road_queue.{road.key}", q)
+               for road, q in zip(trace.model.roads, trace.road_queues, strict=True)]
+    for name, series in queues:
+        s = series[after]
+        out[f"{name}.mean_trucks"] = float(s.mean()) if s.size else 0.0
+        out[f"{name}.max_trucks"] = float(s.max()) if s.size else 0.0
+        if name.startswith("road"):
+            out[f"{name}.mean_km"] = out[f"{name}.mean_trucks"] * spacing_km
+            out[f"{name}.max_km"] = out[f"{name}.max_trucks"] * spacing_km
 
 
 @dataclass
@@ -152,6 +168,8 @@ class ScenarioResult:
     warmup_days: int
     seconds: float = 0.0
     extra: dict[str, Any] = field(default_factory=dict)
+    roads: list[Road] = field(default_factory=list)
+    """The roads where its trucks may queue (the keys of its ``road_queue.<road>`` figures)."""
 
     def estimate(self, key: str) -> Estimate:
         return estimate([r[key] for r in self.replications if key in r])

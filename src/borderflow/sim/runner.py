@@ -19,7 +19,7 @@ import numpy as np
 from borderflow.domain.network import Network
 from borderflow.sim import scenario as scenarios
 from borderflow.sim.engine import simulate
-from borderflow.sim.model import compile_model
+from borderflow.sim.model import Road, compile_model
 from borderflow.sim.results import ScenarioResult, Series, summarise
 from borderflow.sim.scenario import Scenario
 
@@ -37,12 +37,18 @@ class Job:
     seed: np.random.SeedSequence
 
 
-def run_one(job: Job) -> tuple[int, int, dict[str, float], Series, float]:
+Done = tuple[int, int, dict[str, float], Series, float, list[Road]]
+"""A replication done: scenario index, replication, figures, queues over time, seconds, and
+the roads where its trucks may queue."""
+
+
+def run_one(job: Job) -> Done:
     """One replication (a top-level function, so worker processes can run it)."""
     started = time.perf_counter()
     model = compile_model(job.scenario, job.network, np.random.default_rng(job.seed))
     figures, series = summarise(simulate(model))
-    return job.index, job.replication, figures, series, time.perf_counter() - started
+    return (job.index, job.replication, figures, series, time.perf_counter() - started,
+            model.roads)
 
 
 def load_all(paths: Sequence[Path], days: int | None = None) -> list[Loaded]:
@@ -66,15 +72,17 @@ def run(loaded: Sequence[Loaded], *, replications: int, seed: int,
             for r in range(replications)]
     figures: dict[tuple[int, int], dict[str, float]] = {}
     series: dict[int, Series] = {}
+    roads: dict[int, list[Road]] = {}
     seconds = [0.0] * len(loaded)
     total = len(jobs)
 
-    def take(res: tuple[int, int, dict[str, float], Series, float]) -> None:
-        i, r, fig, ser, secs = res
+    def take(res: Done) -> None:
+        i, r, fig, ser, secs, its_roads = res
         figures[(i, r)] = fig
         seconds[i] += secs
         if r == 0:
             series[i] = ser
+            roads[i] = its_roads
         if progress is not None:
             progress(len(figures), total)
 
@@ -88,5 +96,5 @@ def run(loaded: Sequence[Loaded], *, replications: int, seed: int,
     return [ScenarioResult(name=sc.name, source=source,
                            replications=[figures[(i, r)] for r in range(replications)],
                            series=series[i], days=sc.days, warmup_days=sc.warmup_days,
-                           seconds=seconds[i])
+                           seconds=seconds[i], roads=roads[i])
             for i, (sc, _, source) in enumerate(loaded)]

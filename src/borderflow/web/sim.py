@@ -60,7 +60,8 @@ def _page(request: Request, who: Principal, folder: Path, status: int = 200,
     return render(request, "sim.html", status=status, user=who,
                   files=scenario_files(folder, lang), max_days=MAX_DAYS,
                   max_replications=MAX_REPLICATIONS, max_scenarios=MAX_SCENARIOS,
-                  **{"errors": {}, "form": {"days": "7", "replications": "2", "seed": "1"},
+                  **{"errors": {}, "road_rows": [],
+                     "form": {"days": "7", "replications": "2", "seed": "1"},
                      **values})
 
 
@@ -130,6 +131,8 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
     images = [(fmt.gettext(report.PLOT_TEXTS[PLOT_TITLES[file]]) if file in PLOT_TITLES
                else file, base64.b64encode(data).decode()) for file, data in plots.items()]
     return _page(request, who, folder, results=results, names=names,
-                 rows=report.rows(results), images=images, chosen=chosen,
+                 rows=report.rows(results),
+                 road_rows=report.road_rows(results, fmt.lang, fmt.gettext), images=images,
+                 chosen=chosen,
                  form={k: fmt.number_input(v) for k, v in numbers.items()})
 
