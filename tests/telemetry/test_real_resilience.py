@@ -365,3 +365,58 @@ def test_the_broker_s_server_keep_alive_is_honoured(
 
 def test_the_local_broker_is_the_one_the_suite_names() -> None:
     assert answers(MQTT_URL)
+
+
+# --- one processor per partition -----------------------------------------------------------
+
+
+@pytest.mark.postgres
+def test_one_processor_per_partition_the_other_stands_by_and_takes_over(
+        settings: Settings, db: Peek, stream: tuple[str, str]) -> None:
+    """Two processors given the same partition: only the holder of its lease consumes; when
+    it stops, the other takes the lease and goes on with what follows."""
+    from borderflow.telemetry.lease import PartitionLease
+
+    sessions = make_session_factory(db.engine)
+    clock = FixedClock(NOW)
+    handled: dict[str, int] = {"a": 0, "b": 0}
+
+    def processor(name: str) -> Any:
+        real = Processor(sessions, clock, FenceCache(30))
+
+        def handle(items: list[Any], received: list[Any]) -> Any:
+            handled[name] += len(items)
+            return real(items, received)
+
+        return handle
+
+    def start(name: str, stop: asyncio.Event) -> threading.Thread:
+        def consume() -> None:
+            asyncio.run(run_processor(NATS_URL, stream[0], stream[1], processor(name), stop,
+                                      batch=5, partitions=[0],
+                                      lease=PartitionLease(db.engine, stream[0])))
+
+        thread = threading.Thread(target=consume)
+        thread.start()
+        return thread
+
+    stop_a, stop_b = asyncio.Event(), asyncio.Event()
+    a = start("a", stop_a)
+    time.sleep(1.5)  # a holds the lease
+    b = start("b", stop_b)
+    try:
+        asyncio.run(_publish(stream, [wire.encode([fix(f"d{i}", i)], NOW) for i in range(20)]))
+        wait_for(lambda: stored(db) == 20, timeout=20)
+        time.sleep(1)
+        assert handled == {"a": 20, "b": 0}
+        stop_a.set()
+        a.join(15)
+        asyncio.run(_publish(stream, [wire.encode([fix(f"e{i}", i)], NOW) for i in range(10)]))
+        wait_for(lambda: stored(db) == 30, timeout=20)
+        assert handled == {"a": 20, "b": 10}
+    finally:
+        stop_a.set()
+        stop_b.set()
+        a.join(15)
+        b.join(15)
+        asyncio.run(_delete(stream[0]))

@@ -398,10 +398,12 @@ def telemetry_process(
         "default: all BORDERFLOW_NATS_PARTITIONS). Run one processor per partition.")] = None,
 ) -> None:
     """Run a telemetry processor: take positions from NATS JetStream, store them, move trips.
-    Each batch is acknowledged only after it is committed."""
+    Each batch is acknowledged only after it is committed. On PostgreSQL a partition is
+    consumed by one processor at a time (a lease); another given it stands by."""
     from borderflow.ops.runtime import tune_gc
     from borderflow.telemetry.bus import FenceCache, Processor, stream_limits
     from borderflow.telemetry.dead_letters import DeadLetterStore
+    from borderflow.telemetry.lease import PartitionLease
     from borderflow.telemetry.nats_bus import RetryPolicy, run_processor
 
     settings = get_settings()
@@ -426,7 +428,9 @@ def telemetry_process(
         batch=settings.nats_batch, partitions=owned,
         dead_letters=DeadLetterStore(sessions, clock),
         retry=RetryPolicy(max_deliver=settings.nats_max_deliver),
-        limits=stream_limits(settings)))
+        limits=stream_limits(settings),
+        lease=PartitionLease(engine, settings.nats_stream)
+        if engine.dialect.name == "postgresql" else None))
     engine.dispose()
 
 

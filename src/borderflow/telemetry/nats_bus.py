@@ -38,6 +38,8 @@ from borderflow.errors import Unavailable
 from borderflow.telemetry import service, wire
 from borderflow.telemetry.dead_letters import DeadLetterStore, reason_of, transient
 from borderflow.telemetry.decoders import Fix, Rejection
+from borderflow.telemetry.lease import CHECK_SECONDS as LEASE_CHECK_SECONDS
+from borderflow.telemetry.lease import PartitionLease
 
 log = structlog.get_logger("borderflow.telemetry")
 T = TypeVar("T")
@@ -257,27 +259,32 @@ async def run_processor(url: str, stream: str, subject: str, handle: Handle,
                         partitions: Sequence[int] = (0,),
                         dead_letters: DeadLetterStore | None = None,
                         retry: RetryPolicy | None = None,
-                        limits: StreamLimits | None = None) -> None:
+                        limits: StreamLimits | None = None,
+                        lease: PartitionLease | None = None) -> None:
     """Consume the given partitions of the stream until ``stop`` is set, each in its own loop:
     fetch what is there (up to ``batch`` messages), ``handle`` it in a worker thread (which
     commits; each item comes with the time its message was received), then acknowledge.
     Whoever has partition 0 also drains the bare subject. A batch that fails is taken apart:
     each message is written alone, and one that still fails is delivered again later or, after
     its retries, set aside in ``dead_letters`` (:class:`RetryPolicy`); one bad message never
-    stops the processor or its partition."""
+    stops the processor or its partition. With a ``lease`` a partition is consumed only while
+    this processor holds it (:mod:`borderflow.telemetry.lease`)."""
     nc = await nats.connect(url, connect_timeout=2, error_cb=_connection_error)
     js = nc.jetstream()
     await ensure_stream(js, stream, subject, limits)
-    subscriptions = [await js.pull_subscribe(partition_subject(subject, p),
-                                             durable=f"{DURABLE}-{p}", stream=stream)
+    subscriptions = [(p, await js.pull_subscribe(partition_subject(subject, p),
+                                                 durable=f"{DURABLE}-{p}", stream=stream))
                      for p in sorted(set(partitions))]
     if 0 in partitions:
-        subscriptions.append(await js.pull_subscribe(subject, durable=DURABLE, stream=stream))
+        subscriptions.append((0, await js.pull_subscribe(subject, durable=DURABLE,
+                                                         stream=stream)))
     log.info("telemetry processor consuming", stream=stream, partitions=sorted(partitions))
-    consumer = _Consumer(handle, dead_letters, retry or RetryPolicy())
+    consumer = _Consumer(handle, dead_letters, retry or RetryPolicy(), lease)
     try:
-        await asyncio.gather(*(consumer.run(sub, stop, batch) for sub in subscriptions))
+        await asyncio.gather(*(consumer.run(sub, stop, batch, p) for p, sub in subscriptions))
     finally:
+        if lease is not None:
+            lease.release()
         await nc.close()
 
 
@@ -304,11 +311,29 @@ async def _in_progress(msgs: Sequence[Any]) -> AsyncIterator[None]:
 
 class _Consumer:
     def __init__(self, handle: Handle, dead_letters: DeadLetterStore | None,
-                 retry: RetryPolicy) -> None:
+                 retry: RetryPolicy, lease: PartitionLease | None = None) -> None:
         self.handle, self.dead_letters, self.retry = handle, dead_letters, retry
+        self.lease = lease
 
-    async def run(self, sub: Any, stop: asyncio.Event, batch: int) -> None:
+    async def _leased(self, partition: int, stop: asyncio.Event, checked: float) -> float:
+        """Hold the partition's lease before fetching (checked every few seconds); returns
+        when it was last checked."""
+        if self.lease is None:
+            return checked
+        loop = asyncio.get_running_loop()
+        if loop.time() - checked < LEASE_CHECK_SECONDS:
+            return checked
+        if not await self.lease.held(partition):
+            await self.lease.acquire(partition, stop)
+        return loop.time()
+
+    async def run(self, sub: Any, stop: asyncio.Event, batch: int, partition: int = 0
+                  ) -> None:
+        checked = float("-inf")
         while not stop.is_set():
+            checked = await self._leased(partition, stop, checked)
+            if stop.is_set():
+                return
             try:
                 msgs = await sub.fetch(batch, timeout=1)
             except (TimeoutError, nats.errors.TimeoutError):
