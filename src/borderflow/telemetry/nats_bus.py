@@ -12,10 +12,15 @@ positions always go to the same one (:func:`borderflow.telemetry.wire.partition_
 partition has its own durable consumer (``processor-<n>``), and a processor consumes the
 partitions it is given (all by default), each in its own loop and transaction. With one
 processor per partition, every device is followed by one processor only: no processor waits on
-another's device rows, and the fences each device is in stay in that processor's memory. Two
-processors given the same partition share its consumer: still correct (device rows are locked),
-only slower. Messages on the bare subject (published before partitions existed) are drained by
-whichever processor has partition 0.
+another's device rows, and the fences each device is in stay in that processor's memory. On
+PostgreSQL that is enforced by a lease (:mod:`borderflow.telemetry.lease`): a second processor
+given the same partition stands by until the first is gone. Without a lease, two share the
+consumer: still correct (device rows are locked), only slower. Messages on the bare subject
+(published before partitions existed) are drained by whichever processor has partition 0.
+
+A batch that fails never stops a processor: see :class:`RetryPolicy` and
+:mod:`borderflow.telemetry.dead_letters`. The stream's retention and limits:
+:class:`StreamLimits`.
 """
 
 from __future__ import annotations
