@@ -1,7 +1,8 @@
 """Pages that list a growing number of rows show a page at a time with previous and next
 links labelled in the page's language: the kept bulletin versions on the partner bulletin
-page, the officer's work queue on the checkpoint screen. Walking forward and back sees every
-row once; a cursor the list did not give shows the first page."""
+page, the officer's work queue on the checkpoint screen, the trucks inside a yard. Walking
+forward and back sees every row once; a cursor the list did not give shows the first
+page."""
 
 from __future__ import annotations
 
@@ -15,9 +16,10 @@ from fastapi.testclient import TestClient
 
 from borderflow.clock import FixedClock
 from borderflow.store.models import Bulletin
-from borderflow.web import exchange_page, officer
+from borderflow.web import exchange_page, officer, yard
 from tests.api.test_paging import _called
 from tests.conftest import NOW, PASSWORD, Peek
+from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf
 
 NEXT = re.compile(r'<a href="([^"]+)" rel="next">')
@@ -101,3 +103,19 @@ def test_the_officers_work_queue_a_page_at_a_time(client: TestClient, auth: Any,
     assert backward == refs[:4]
     page = client.get("/officer", params={"lang": lang}).text
     assert "border_guard" not in re.sub(r"<[^>]+>", " ", page)  # the step by its name
+
+
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_the_trucks_inside_a_yard_a_page_at_a_time(client: TestClient, auth: Any,
+                                                   clock: FixedClock, lang: str,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(yard, "INSIDE_PAGE", 2)
+    refs = []
+    for i in range(5):
+        clock.set(NOW + timedelta(minutes=i))  # the first in has been there longest
+        refs.append(staged(client, auth, f"29C-71{i}.{i:02d}"))
+    _sign_in(client, "yard")
+    inside = re.compile(r'<tr id="inside-([^"]+)">')
+    forward, backward = _walk(client, "/yard", inside, lang)
+    assert forward == refs
+    assert backward == refs[:4]

@@ -9,7 +9,7 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
@@ -29,6 +29,8 @@ YARD_DONE = {"enter": N_("Recorded: {plate} entered {area}."),
              "leave": N_("Recorded: {plate} left {area}.")}
 """``?done=...`` after a movement: what the page confirms."""
 _TOKEN = re.compile(r"[0-9a-f]{32}")
+INSIDE_PAGE = 25
+"""Trucks inside shown on a page."""
 
 
 def _operator(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
@@ -62,9 +64,18 @@ def _occupancy(db: Db, network: Network, areas: list[str]) -> list[dict[str, Any
              "capacity": figures.get(a, {}).get("capacity", 0)} for a in areas]
 
 
+def inside_page(rows: list[dict[str, Any]], number: int) -> dict[str, Any]:
+    """One page of the trucks inside (their number is bounded by the areas' room, so they
+    are read whole and shown ``INSIDE_PAGE`` at a time): the rows, the page and the pages."""
+    pages = max(1, -(-len(rows) // INSIDE_PAGE))
+    number = min(max(1, number), pages)
+    return {"rows": rows[(number - 1) * INSIDE_PAGE:number * INSIDE_PAGE], "total": len(rows),
+            "page": number, "pages": pages}
+
+
 def _yard_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, q: str = "",
-               status: int = 200, error: str | None = None, notice: str | None = None
-               ) -> Response:
+               status: int = 200, error: str | None = None, notice: str | None = None,
+               number: int = 1) -> Response:
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     areas = checkpoint.yard_areas(who, network)
@@ -75,14 +86,15 @@ def _yard_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, q: str = "
     return render(request, "yard.html", status=status, user=who, q=q, areas=areas,
                   occupancy=_occupancy(db, network, areas), found=found,
                   moves={t.id: moves_for(t, areas, network) for t in found},
-                  inside=checkpoint.inside(db, areas, who, network),
+                  inside=inside_page(checkpoint.inside(db, areas, who, network), number),
                   reads=checkpoint.recent_reads(db, gates, now), token=uuid.uuid4().hex,
                   error=error, notice=notice)
 
 
 @router.get("/yard", response_class=HTMLResponse)
 def yard_page(request: Request, ctx: Ctx, db: Db, q: str = "", done: str = "",
-              trip: str = "", area: str = "") -> Response:
+              trip: str = "", area: str = "",
+              page: Annotated[int, Query(ge=1, le=10_000)] = 1) -> Response:
     """Find a truck (plate, reference, scanned QR, a camera's read) and record it in or out;
     the occupancy of the operator's areas and the trucks inside. For whoever records
     movements (yard operators for their staging park and yards; border guards for the yards
@@ -101,7 +113,7 @@ def yard_page(request: Request, ctx: Ctx, db: Db, q: str = "", done: str = "",
             fmt = formatter(request)
             notice = fmt.gettext(YARD_DONE[done]).format(plate=row.state["facts"]["plate"],
                                                          area=fmt.label("area", area))
-    return _yard_view(request, ctx, db, who, q=q, notice=notice)
+    return _yard_view(request, ctx, db, who, q=q, notice=notice, number=page)
 
 
 @router.post("/yard/moves")
