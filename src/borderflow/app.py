@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from borderflow import __version__, handlers, production
+from borderflow import __version__, handlers
 from borderflow.account import remembered
 from borderflow.account.endpoints import router as account_router
-from borderflow.account.remembered import Remembered
 from borderflow.account.throttle import LoginThrottle
 from borderflow.api import errors, openapi
-from borderflow.api.admission import Admission, install_database_errors
+from borderflow.api.admission import install_database_errors
 from borderflow.api.bounds import BodyLimits, InputBounds
 from borderflow.api.context import AppContext
 from borderflow.api.protect import SecurityHeaders
 from borderflow.api.ratelimit import RATE_LIMITED, RequestLimits, build_storage, rate_limit
 from borderflow.booking.endpoints import router as booking_router
 from borderflow.booking.vehicle_endpoints import router as vehicle_router
-from borderflow.clock import Clock, SystemClock
+from borderflow.clock import Clock
 from borderflow.config import SANDBOX_PATH, Settings, get_settings, secret
 from borderflow.declaration.endpoints import router as declaration_router
 from borderflow.declaration.endpoints import short_router
@@ -29,7 +28,6 @@ from borderflow.demo.run import lifespan_with_demo
 from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
 from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
-from borderflow.dispatch.loop import lifespan_with_dispatcher
 from borderflow.exchange.endpoints import router as exchange_router
 from borderflow.fees.endpoints import router as fees_router
 from borderflow.fees.endpoints import verify_router
@@ -38,17 +36,12 @@ from borderflow.fees.online_endpoints import router as online_router
 from borderflow.fees.sandbox import SandboxGateway
 from borderflow.logging import configure_logging
 from borderflow.network.endpoints import router as network_router
-from borderflow.notify import outbox
-from borderflow.notify.channels import build_channels
 from borderflow.notify.endpoints import router as notify_router
-from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops.endpoints import RequestMiddleware
 from borderflow.ops.endpoints import router as ops_router
-from borderflow.privacy.loop import lifespan_with_retention
+from borderflow.ops.worker import background, build_context, install_state
 from borderflow.report.endpoints import router as report_router
-from borderflow.report.loop import lifespan_with_situation_reports
-from borderflow.store.session import make_engine, make_session_factory
-from borderflow.telemetry.bus import FenceCache, build_bus, lifespan_with_mqtt
+from borderflow.telemetry.bus import count_dead_letters
 from borderflow.telemetry.camera_endpoints import router as camera_router
 from borderflow.telemetry.endpoints import OsmandRoute
 from borderflow.telemetry.endpoints import router as telemetry_router
@@ -76,12 +69,17 @@ first response and has no second effect.
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The dispatcher and the notification sender run next to the API; positions still
-    queued for the telemetry processor are written before the process ends."""
+    """The background work next to the API unless ``BORDERFLOW_BACKGROUND=none``; the demo when
+    asked; positions still queued for the telemetry processor are written before the process
+    ends."""
+    ctx: AppContext = app.state.ctx
     try:
-        async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
-                lifespan_with_mqtt(app), lifespan_with_situation_reports(app), \
-                lifespan_with_retention(app), lifespan_with_demo(app):
+        async with AsyncExitStack() as stack:
+            if ctx.settings.background == "all":
+                await stack.enter_async_context(background(app))
+            else:  # the workers run it; /metrics still counts the telemetry's dead letters
+                count_dead_letters(ctx.sessions)
+            await stack.enter_async_context(lifespan_with_demo(app))
             yield
     finally:
         await app.state.telemetry.aclose()
@@ -91,22 +89,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
     handlers.install()  # the features' reactions to trip events (borderflow/handlers.py)
-    admission = Admission.from_settings(settings)
-    pool = Admission.pool_limits(settings)
-    engine = make_engine(settings.database_url, lock_timeout_seconds=settings.db_wait_seconds,
-                         pool_size=pool.pool_size, max_overflow=pool.max_overflow,
-                         pool_timeout=pool.pool_timeout)
-    production.check(settings, engine)  # production mode: refuse any unsafe setting
-    ctx = AppContext(
-        settings=settings,
-        engine=engine,
-        sessions=make_session_factory(engine),
-        read_sessions=make_session_factory(engine, write=False),
-        clock=clock or SystemClock(),
-        secret_key=settings.resolved_secret_key(),
-        admission=admission,
-        callers=Remembered(settings.caller_memory_seconds),
-    )
+    ctx = build_context(settings, clock)
     remembered.install()
     app = FastAPI(
         title="Borderflow",
@@ -119,14 +102,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         dependencies=[Depends(rate_limit)],
         responses=RATE_LIMITED,
     )
-    app.state.ctx = ctx
+    install_state(app, ctx)
     limit_store = build_storage(settings)
     app.state.request_limits = RequestLimits.from_settings(settings, limit_store)
     app.state.login_throttle = LoginThrottle.from_settings(settings, limit_store)
-    app.state.fences = FenceCache(settings.geofence_margin_m)
-    app.state.telemetry = build_bus(settings, ctx.sessions, ctx.clock, app.state.fences)
-    outbox.bind_channels(ctx.sessions, settings.notify_channel_list)
-    app.state.notifiers = build_channels(settings)
     app.state.gateway = build_gateway(settings)
     if settings.payment_gateway == "sandbox" and not settings.production:
         app.state.sandbox = SandboxGateway(
@@ -162,3 +141,4 @@ def create_server_app() -> FastAPI:
     app = create_app()
     tune_gc()
     return app
+

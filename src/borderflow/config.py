@@ -152,6 +152,13 @@ class Settings(BaseSettings):
     dispatch_interval_seconds: int = Field(
         default=60, ge=0, description="How often the dispatcher runs; 0 turns it off."
     )
+    background: Literal["all", "none"] = Field(
+        default="all",
+        description="What `borderflow serve` runs next to the API: 'all' (the dispatcher, "
+        "notification sender, situation reports, purging and the MQTT subscriber, as the "
+        "embedded one-process default does) or 'none' (HTTP only; run `borderflow worker` "
+        "for the background work).",
+    )
     telemetry_bus: Literal["memory", "inline", "nats"] = Field(
         default="memory",
         description="How positions go from ingestion to the processor: 'memory' (an "
@@ -261,8 +268,24 @@ class Settings(BaseSettings):
     )
     retention_interval_seconds: float = Field(
         default=3600, ge=0,
-        description="How often the API process purges personal data past its retention "
-        "period (0: never; then run `borderflow privacy purge` from cron).",
+        description="How often the background work purges personal data past its retention "
+        "period, expired idempotency keys, sessions and reset codes (0: never; then run "
+        "`borderflow privacy purge` from cron).",
+    )
+    idempotency_key_retention_hours: int = Field(
+        default=24, ge=1, le=24 * 365,
+        description="Hours a write's stored response is replayed for a retry with the same "
+        "Idempotency-Key; older keys are purged (a retry after that is a new request).",
+    )
+    expired_record_retention_days: int = Field(
+        default=30, ge=0, le=3650,
+        description="Days browser sessions and password reset codes are kept after they "
+        "expired, were revoked or used, then purged.",
+    )
+    purge_batch_size: int = Field(
+        default=1000, ge=1, le=100_000,
+        description="Rows each purge transaction deletes at most (the purge repeats until "
+        "nothing is left), so no purge holds long locks.",
     )
     device_silent_minutes: int = Field(
         default=15, ge=1, le=24 * 60,
@@ -302,6 +325,16 @@ class Settings(BaseSettings):
         default=None, description="Key of the HMAC-SHA256 signature of every webhook body."
     )
     webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=120)
+    notify_concurrency: int = Field(
+        default=8, ge=1, le=256,
+        description="Notifications one sender has in flight at once (each on its own thread).",
+    )
+    notify_lease_seconds: float = Field(
+        default=300, gt=0, le=24 * 3600,
+        description="How long a claimed delivery is left to its sender before another may "
+        "take it; the sender renews the lease every third of it while the message is in "
+        "flight, so a slow webhook is never sent twice.",
+    )
     sms_gateway: str = Field(
         default="log",
         description="SMS gateway: 'log' (writes each message to the log) or the name of a "

@@ -75,11 +75,33 @@ def demo_accounts_present(engine: Engine) -> list[str]:
     return sorted(u for u, name in rows if (u, name) in demos)
 
 
-def check(settings: Settings, engine: Engine | None = None) -> None:
-    """Raise :class:`UnsafeForProduction` naming every unsafe setting, in production only."""
+def unsafe_topology(settings: Settings, workers: int) -> list[str]:
+    """What is unsafe about ``borderflow serve --workers N`` running the background work in
+    each of its N processes (``BORDERFLOW_BACKGROUND=all``).
+
+    Most of it is safe on PostgreSQL: one dispatcher leads (a session advisory lock, and each
+    cycle locks as well), a notification is claimed by one sender under a renewed lease, the
+    purges and situation reports only repeat each other's work. The MQTT subscriber is not:
+    every process would connect with the same ``BORDERFLOW_MQTT_CLIENT_ID``, and a broker
+    lets one connection hold a client id, so they would take the session from each other
+    in turn."""
+    if workers <= 1 or settings.background != "all" or not settings.mqtt_url:
+        return []
+    if settings.mqtt_client_id:
+        return [f"BORDERFLOW_MQTT_CLIENT_ID with --workers {workers} and "
+                "BORDERFLOW_BACKGROUND=all: every worker would subscribe with the same client "
+                "id and the broker would disconnect one for the other; set "
+                "BORDERFLOW_BACKGROUND=none and run `borderflow worker` (one client id each), "
+                "or leave the client id unset"]
+    return []
+
+
+def check(settings: Settings, engine: Engine | None = None, *, workers: int = 1) -> None:
+    """Raise :class:`UnsafeForProduction` naming every unsafe setting, in production only;
+    ``workers``: the processes ``borderflow serve`` starts."""
     if not settings.production:
         return
-    problems = unsafe_settings(settings)
+    problems = unsafe_settings(settings) + unsafe_topology(settings, workers)
     if engine is not None:
         demo = demo_accounts_present(engine)
         if demo:

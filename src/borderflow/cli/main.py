@@ -75,6 +75,11 @@ def serve(
 ) -> None:
     """Serve the API and OpenAPI docs (http://127.0.0.1:8000/docs).
 
+    With BORDERFLOW_BACKGROUND=all (the default) each process also runs the background work
+    (dispatcher, notification sender, situation reports, purges, MQTT subscriber); with
+    BORDERFLOW_BACKGROUND=none it serves HTTP only (and the demo traffic when asked) and
+    `borderflow worker` processes run the background work.
+
     Links, QR codes and the payment gateway's return and callback URLs use
     BORDERFLOW_PUBLIC_BASE_URL, or, when it is unset, the host and port served here."""
     import uvicorn
@@ -89,7 +94,7 @@ def serve(
         settings = get_settings()
     configure_logging(settings.log_level, settings.log_format)
     try:
-        production.check(settings, make_engine(settings.database_url))
+        production.check(settings, make_engine(settings.database_url), workers=workers)
     except production.UnsafeForProduction as exc:
         err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
         raise typer.Exit(code=2) from None
@@ -97,6 +102,31 @@ def serve(
     settings.resolved_secret_key()  # created once, before workers start
     uvicorn.run("borderflow.app:create_server_app", factory=True, host=host, port=port,
                 workers=workers, log_config=None)
+
+
+@app.command()
+def worker() -> None:
+    """Run the background work without HTTP, until SIGTERM or SIGINT.
+
+    The dispatcher (on PostgreSQL one worker leads, elected with an advisory lock; another
+    takes over within one BORDERFLOW_DISPATCH_INTERVAL_SECONDS when it dies), the notification
+    sender (BORDERFLOW_NOTIFY_CONCURRENCY in flight, leases renewed while sending), the daily
+    situation reports, the purges (personal data past retention, expired idempotency keys,
+    browser sessions and reset codes) and, with BORDERFLOW_MQTT_URL, the MQTT subscriber.
+    Run several for availability; pair them with `BORDERFLOW_BACKGROUND=none borderflow
+    serve`. On SIGTERM each part stops cleanly and the leadership is given up."""
+    from borderflow.ops.runtime import tune_gc
+    from borderflow.ops.worker import create_worker, run_worker
+
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_format)
+    try:
+        background = create_worker(settings)
+    except production.UnsafeForProduction as exc:
+        err.print(f"[red]error:[/red] {exc}", markup=True, highlight=False)
+        raise typer.Exit(code=2) from None
+    tune_gc()
+    _run_until_signal(lambda stop: run_worker(background, stop))
 
 
 PUBLIC_BASE_URL_VAR = "BORDERFLOW_PUBLIC_BASE_URL"

@@ -1,31 +1,129 @@
-"""The dispatcher running in the background of the API process.
+"""The dispatcher running in the background: in ``borderflow worker``, or next to the API
+(``BORDERFLOW_BACKGROUND=all``, the embedded default).
 
 Every interval it runs one cycle in its own transaction, and at once after a committed change
-it acts on (a truck arrived at the park or left a yard, a hold was released, a booking or class
-changed: see :data:`borderflow.trip.service.DISPATCH_DUE`). With several API workers on
-PostgreSQL each cycle takes an advisory lock, so exactly one worker dispatches at a time.
+it acts on in the same process (a truck arrived at the park or left a yard, a hold was
+released, a booking or class changed: see :data:`borderflow.trip.service.DISPATCH_DUE`).
+
+**One dispatcher at a time.** On PostgreSQL the processes that run the background work elect a
+leader with a session-level advisory lock (:class:`Leadership`), held on a connection of its
+own for as long as the leader lives: only the leader runs cycles, the others try to take the
+lock every interval. When the leader's process dies, even by ``kill -9``, PostgreSQL ends its
+session and frees the lock, so another process takes over at its next try: within one
+interval. A leader that stops cleanly gives the lock up at once. Each cycle still takes a
+transaction-level advisory lock as well (:func:`borderflow.dispatch.service.run_cycle`), so
+two cycles never overlap even in the moment a leader whose connection was cut has not
+noticed yet, or when an operator runs a cycle by hand. SQLite has one process: it leads.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
 from fastapi import FastAPI
-from sqlalchemy import event
+from prometheus_client import Gauge
+from sqlalchemy import Connection, Engine, event, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import NullPool
 
 from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
 from borderflow.dispatch import service
 from borderflow.errors import AppError
 from borderflow.network import service as networks
+from borderflow.store.session import make_engine
 from borderflow.trip.service import DISPATCH_DUE
 
 log = structlog.get_logger("borderflow.dispatch")
+
+LEADER_KEY = 0x4C656164  # "Lead": the dispatcher leader's session lock, per schema
+LEADER = Gauge("borderflow_dispatcher_leader",
+               "1 while this process is the dispatcher leader, else 0")
+KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
+             "keepalives_count": 3}
+"""TCP keepalives on the leader's connection: a leader cut off from the database notices."""
+
+
+class Leadership:
+    """Whether this process is the dispatcher leader: on PostgreSQL, holding the session-level
+    advisory lock ``(LEADER_KEY, hashtext(current_schema()))`` on a connection of its own
+    (outside the pool, in autocommit so it never sits in a transaction); elsewhere always."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.elects = make_url(url).get_backend_name() == "postgresql"
+        self.elected = not self.elects
+        self._engine: Engine | None = None
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()  # a run's thread and the stop never share the connection
+
+    def hold(self) -> bool:
+        """Still the leader, or just became it; ``False``: another process leads."""
+        with self._lock:
+            return self._hold()
+
+    def _hold(self) -> bool:
+        if self._conn is not None:
+            try:
+                self._conn.execute(text("SELECT 1"))  # the session, and so the lock, lives
+                return True
+            except DBAPIError:
+                log.warning("dispatcher leadership lost", pid=os.getpid())
+                self._drop()
+        if self.elects:
+            self._try()
+        LEADER.set(1 if self.elected else 0)
+        return self.elected
+
+    def _try(self) -> None:
+        if self._engine is None:
+            self._engine = make_engine(self.url, poolclass=NullPool, connect_args=KEEPALIVE)
+        try:
+            conn = self._engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+        except DBAPIError as exc:
+            log.warning("dispatcher leadership: database unreachable", error=str(exc)[:200])
+            return
+        got = conn.execute(text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
+                           {"k": LEADER_KEY}).scalar()
+        if not got:
+            conn.close()
+            log.debug("dispatcher standby", pid=os.getpid())
+            return
+        self._conn, self.elected = conn, True
+        log.info("dispatcher leader", pid=os.getpid())
+
+    def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        self.elected = False
+        LEADER.set(0)
+        if conn is not None:
+            with contextlib.suppress(DBAPIError):
+                conn.close()
+
+    def release(self) -> None:
+        """Give the leadership up (a clean stop): another process takes it at its next try."""
+        with self._lock:
+            self._release()
+
+    def _release(self) -> None:
+        if self._conn is not None:
+            with contextlib.suppress(DBAPIError):
+                self._conn.execute(text(
+                    "SELECT pg_advisory_unlock(:k, hashtext(current_schema()))"),
+                    {"k": LEADER_KEY})
+            log.info("dispatcher leadership given up", pid=os.getpid())
+        self._drop()
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
 
 
 def run_once(ctx: AppContext) -> service.CycleReport | None:
@@ -39,10 +137,17 @@ def run_once(ctx: AppContext) -> service.CycleReport | None:
             session.rollback()
             log.warning("dispatch cycle skipped", reason=exc.message)
             return None
+    log.debug("dispatch cycle ran", pid=os.getpid(), skipped=report.skipped,
+              waiting=report.waiting)
     if report.called or report.no_shows:
         log.info("dispatch cycle", called=len(report.called), no_shows=len(report.no_shows),
                  waiting=report.waiting)
     return report
+
+
+def run_if_leader(ctx: AppContext, leadership: Leadership) -> service.CycleReport | None:
+    """One cycle when this process leads; nothing otherwise."""
+    return run_once(ctx) if leadership.hold() else None
 
 
 @asynccontextmanager
@@ -50,6 +155,7 @@ async def lifespan_with_dispatcher(app: FastAPI) -> AsyncIterator[None]:
     ctx: AppContext = app.state.ctx
     wake = asyncio.Event()
     loop = asyncio.get_running_loop()
+    leadership = Leadership(ctx.settings.database_url)
 
     def after_commit(session: Session) -> None:
         if session.info.pop(DISPATCH_DUE, False):
@@ -62,9 +168,10 @@ async def lifespan_with_dispatcher(app: FastAPI) -> AsyncIterator[None]:
     event.listen(ctx.sessions, "after_commit", after_commit)
     event.listen(ctx.sessions, "after_rollback", after_rollback)
     try:
-        async with periodic(ctx.settings.dispatch_interval_seconds, lambda: run_once(ctx),
-                            "dispatch", wake):
+        async with periodic(ctx.settings.dispatch_interval_seconds,
+                            lambda: run_if_leader(ctx, leadership), "dispatch", wake):
             yield
     finally:
         event.remove(ctx.sessions, "after_commit", after_commit)
         event.remove(ctx.sessions, "after_rollback", after_rollback)
+        await asyncio.to_thread(leadership.release)
