@@ -21,15 +21,22 @@ privacy_app = typer.Typer(help="Personal data: retention and data-subject export
 @privacy_app.command("purge")
 def privacy_purge() -> None:
     """Delete or anonymise personal data past its retention period (the BORDERFLOW_*_RETENTION
-    settings; see docs/security.md). The API process does the same every
+    settings; see docs/security.md), then expired idempotency keys, browser sessions and reset
+    codes in batches. The background work does the same every
     BORDERFLOW_RETENTION_INTERVAL_SECONDS; safe to run again."""
     from borderflow.config import get_settings
     from borderflow.privacy import service
-    from borderflow.privacy.loop import retention
+    from borderflow.privacy.loop import purge_expired, retention
+    from borderflow.store.session import make_engine, make_session_factory
 
+    settings, now = get_settings(), SystemClock().now()
     with session_scope() as session:
-        done = service.purge(session, retention(get_settings()), now=SystemClock().now(),
-                             actor=SYSTEM)
+        done = service.purge(session, retention(settings), now=now, actor=SYSTEM)
+    engine = make_engine(settings.database_url)
+    try:
+        done |= purge_expired(make_session_factory(engine), settings, now)
+    finally:
+        engine.dispose()
     console.print("purged: " + ", ".join(f"{k} {v:,}" for k, v in done.items()))
 
 

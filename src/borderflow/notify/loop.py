@@ -1,10 +1,14 @@
-"""The notification sender running in the background of the API process, next to the
-dispatcher: every interval it sends the deliveries that are due."""
+"""The notification sender running in the background (``borderflow worker``, or next to the API
+with ``BORDERFLOW_BACKGROUND=all``): every interval it sends the deliveries that are due,
+``BORDERFLOW_NOTIFY_CONCURRENCY`` at once, each claim's lease
+(``BORDERFLOW_NOTIFY_LEASE_SECONDS``) renewed while its message is in flight. Several senders
+(one per worker) share the work safely: see :mod:`borderflow.notify.delivery`."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 import structlog
 from fastapi import FastAPI
@@ -20,8 +24,11 @@ log = structlog.get_logger("borderflow.notify")
 def run_once(ctx: AppContext, channels: Mapping[str, Notifier]) -> DeliveryReport:
     """Send what is due, batch after batch, until nothing due is left."""
     total = DeliveryReport()
+    settings = ctx.settings
     while True:
-        report = deliver_pending(ctx.sessions, channels, ctx.clock.now())
+        report = deliver_pending(ctx.sessions, channels, ctx.clock.now(),
+                                 concurrency=settings.notify_concurrency,
+                                 lease=timedelta(seconds=settings.notify_lease_seconds))
         total.sent += report.sent
         total.retrying += report.retrying
         total.failed += report.failed

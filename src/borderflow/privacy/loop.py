@@ -1,21 +1,26 @@
-"""Personal data past its retention period, purged in the background of the API process every
-``BORDERFLOW_RETENTION_INTERVAL_SECONDS`` (a purge is idempotent: concurrent workers only
-repeat each other's work)."""
+"""The purges, run by the background work (``borderflow worker``, or next to the API with
+``BORDERFLOW_BACKGROUND=all``) every ``BORDERFLOW_RETENTION_INTERVAL_SECONDS``: personal data
+past its retention period (:mod:`borderflow.privacy.service`), then expired idempotency keys,
+browser sessions and password reset codes in bounded batches
+(:mod:`borderflow.privacy.expired`). A purge is idempotent: workers purging at once only
+share or repeat each other's work."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 
 import structlog
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
 from borderflow.config import Settings
 from borderflow.domain.access import SYSTEM
 from borderflow.domain.privacy import Retention
-from borderflow.privacy import service
+from borderflow.privacy import expired, service
 
 log = structlog.get_logger("borderflow.privacy")
 
@@ -27,14 +32,45 @@ def retention(settings: Settings) -> Retention:
                      notification_contacts_days=settings.notification_contact_retention_days)
 
 
+def expiry(settings: Settings) -> expired.Expiry:
+    return expired.Expiry(
+        idempotency_keys=timedelta(hours=settings.idempotency_key_retention_hours),
+        expired_records=timedelta(days=settings.expired_record_retention_days))
+
+
+def purge_expired(sessions: sessionmaker[Session], settings: Settings, now: datetime
+                  ) -> dict[str, int]:
+    """Every expired record of each kind, a batch of ``BORDERFLOW_PURGE_BATCH_SIZE`` per
+    transaction; one audit row when anything was purged. The counts of each kind."""
+    cutoffs = expiry(settings).cutoffs(now)
+    batch = settings.purge_batch_size
+    done = dict.fromkeys(expired.KINDS, 0)
+    for kind in expired.KINDS:
+        while True:
+            with sessions() as session:
+                deleted = expired.delete_batch(session, kind, cutoffs[kind], batch)
+                session.commit()
+            done[kind] += deleted
+            if deleted < batch:
+                break
+    if any(done.values()):
+        with sessions() as session:
+            expired.record(session, done, cutoffs, now=now, actor=SYSTEM)
+            session.commit()
+    return done
+
+
 def run_once(ctx: AppContext) -> dict[str, int]:
+    now = ctx.clock.now()
     with ctx.sessions() as session:
-        done = service.purge(session, retention(ctx.settings), now=ctx.clock.now(),
-                             actor=SYSTEM)
+        done = service.purge(session, retention(ctx.settings), now=now, actor=SYSTEM)
         session.commit()
     if any(done.values()):
         log.info("personal data purged", **done)
-    return done
+    gone = purge_expired(ctx.sessions, ctx.settings, now)
+    if any(gone.values()):
+        log.info("expired records purged", **gone)
+    return done | gone
 
 
 @asynccontextmanager
