@@ -143,6 +143,7 @@ def _queue_key(w: Waiting, slot_end: datetime) -> tuple[int, datetime, str]:
 
 
 _ARRIVAL = attrgetter("arrived_at", "trip_id")
+_BOOKED = attrgetter("booked_slot")
 
 
 def eligible(w: Waiting, slot_end: datetime) -> bool:
@@ -241,7 +242,7 @@ def forecast(waiting: Sequence[Waiting], slot_starts: Sequence[datetime],
     called: dict[str, int] = {}
     remaining = list(waiting)
     step = timedelta(minutes=slot_minutes)
-    booked = any(w.booked_slot is not None for w in remaining)
+    booked = any(map(_BOOKED, remaining))
     for s, start in enumerate(slot_starts):
         if not remaining:
             break

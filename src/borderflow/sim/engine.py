@@ -37,6 +37,7 @@ from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cached_property
 from itertools import accumulate
 from typing import NamedTuple
 
@@ -55,7 +56,7 @@ from borderflow.domain.dispatch import (
     plan_reroutes,
 )
 from borderflow.domain.trip import PRIORITIES
-from borderflow.sim.kernels import GateAreas
+from borderflow.sim.kernels import GateAreas, passed_times
 from borderflow.sim.model import GOODS, SLOT_MINUTES, Model, Route
 
 FloatArray = NDArray[np.float64]
@@ -81,7 +82,6 @@ class Trace:
     gate_in: FloatArray
     leave: FloatArray
     start: FloatArray
-    done: FloatArray
     busy: FloatArray
     no_show: NDArray[np.bool_]
     rerouted: NDArray[np.bool_]
@@ -102,6 +102,12 @@ class Trace:
     calls: FloatArray
     """(time, truck, yard, release) of every call forward: release NaN when the truck came,
     else when its no-show freed the yard place."""
+
+    @cached_property
+    def done(self) -> FloatArray:
+        """When each truck passed each step (NaN: never), computed when first asked (the
+        figures do not need it): :func:`~borderflow.sim.kernels.passed_times`."""
+        return passed_times(self.start, self.model.service, self.model.applies)
 
     @property
     def events(self) -> int:
@@ -188,8 +194,7 @@ class EngineState:
         "cycles",
         "direct",
         "direct_trucks",
-        "done",
-        "extra",
+            "extra",
         "gate_in",
         "gone",
         "head",
@@ -262,7 +267,6 @@ class EngineState:
         self.gate_in = np.full(n, np.inf)
         self.leave = np.full(n, np.nan)
         self.start = np.full((n, max_steps), np.nan)
-        self.done = np.full((n, max_steps), np.nan)
         self.no_show = np.zeros(n, dtype=np.bool_)
         self.rerouted = np.zeros(n, dtype=np.bool_)
         self.truck_yard = np.full(n, -1, dtype=np.int64)
@@ -270,9 +274,9 @@ class EngineState:
         """Each truck's :class:`Waiting` as the dispatch policies see it (built when needed)."""
 
         self.busy = np.zeros(model.station_servers.shape[0])
-        self.calls: list[tuple[float, int, int, float]] = []
-        """(time, truck, yard, release) of every call: release NaN when the truck came, else
-        when its no-show freed the place."""
+        self.calls: list[float] = []
+        """(time, truck, yard, release) of every call, one call after the other: release NaN
+        when the truck came, else when its no-show freed the place."""
 
         self._init_staging()
         self._init_direct()
@@ -290,7 +294,7 @@ class EngineState:
             route_gate=np.array(self.route_gate, dtype=np.int64),
             route_yards=[r.yards for r in routes], yard_capacity=model.yard_capacity,
             gate_in=self.gate_in, called_at=self.called_at, truck_yard=self.truck_yard,
-            start=self.start, done=self.done, leave=self.leave, busy=self.busy)
+            start=self.start, done=None, leave=self.leave, busy=self.busy)
         """The gate areas, event by event (:mod:`borderflow.sim.kernels`)."""
         self.yard_occ = self.areas.yard_occ
         """Trucks holding a place in each yard, shared with the gate areas."""
@@ -566,13 +570,13 @@ class EngineState:
                 no_show[i] = True
                 self.areas.release(t + grace, y)
                 heapq.heappush(self.requeues, (t + grace, i))
-                calls.append((t, i, y, t + grace))
+                calls += (t, i, y, t + grace)
                 continue
             truck_yard[i] = y
             at = t + travel[i]
             gate_in[i] = at
             enter(i, at)
-            calls.append((t, i, y, math.nan))
+            calls += (t, i, y, math.nan)
         self.called_in_slot[r.index] += len(orders)
         self.area_occ[r.area] -= len(orders)
         self.remove(r.index, taken)
@@ -696,7 +700,7 @@ class EngineState:
     def trace(self) -> Trace:
         """What happened, as the results read it."""
         return Trace(model=self.model, staged_at=self.staged_at, called_at=self.called_at,
-                     gate_in=self.gate_in, leave=self.leave, start=self.start, done=self.done,
+                     gate_in=self.gate_in, leave=self.leave, start=self.start,
                      busy=self.busy, no_show=self.no_show, rerouted=self.rerouted,
                      route=self.route, yard=self.truck_yard, services=self.areas.services,
                      sample_t=self.sample_t, road_trucks=self.road,

@@ -144,7 +144,7 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
             yr_off: Any, yr: Any, gr_off: Any, gr: Any, all_routes: Any, yard_cap: Any,
             yard_occ: Any, busy_n: Any, busy: Any, q_head: Any, q_tail: Any, q_next: Any,
             wake_at: Any, open_at: Any, remaining: Any, readied: Any, gate_in: Any,
-            called_at: Any, truck_yard: Any, start: Any, done: Any, leave: Any,
+            called_at: Any, truck_yard: Any, start: Any, passed: Any, leave: Any,
             margin: int) -> bool:
     """Handle, in time order, every event up to ``t_end`` (inclusive) in the gate areas:
 
@@ -209,7 +209,7 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
         if kind == DONE:
             st = route_station[route[i], j]
             busy_n[st] -= 1
-            done[i, j] = now
+            passed[i] |= 1 << j
             remaining[i] -= 1
             progress = i
             last = st
@@ -255,7 +255,7 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
                     pj = route_prereq[r, k, q]
                     if pj == -1:
                         break
-                    if pj >= 0 and np.isnan(done[i, pj]):
+                    if pj >= 0 and (passed[i] >> pj) & 1 == 0:
                         ok = False
                         break
                 if not ok:
@@ -263,7 +263,7 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
                 readied[i, k] = True
                 if not applies[i, k]:
                     start[i, k] = now
-                    done[i, k] = now
+                    passed[i] |= 1 << k
                     remaining[i] -= 1
                     continue
                 st = route_station[r, k]
@@ -364,8 +364,11 @@ class GateAreas:
     """The state of every gate area between two calls of :func:`advance`: station queues and
     servers, yard occupancy, the trucks waiting at the gates not regulated through a staging
     area, and the pending events. It writes each truck's times into the arrays it is given
-    (``gate_in``, ``called_at``, ``truck_yard``, ``start``, ``done``, ``leave``, ``busy``,
-    which the caller owns; ``start``/``done`` start as NaN, ``gate_in`` as inf)."""
+    (``gate_in``, ``called_at``, ``truck_yard``, ``start``, ``leave``, ``busy``, which the
+    caller owns; ``start`` starts as NaN, ``gate_in`` as inf). ``done`` (NaN), when given, gets
+    when each step was passed at the end (:meth:`finish`): its start plus its service time
+    (its start when the step does not apply); while running, the passed steps are bits of
+    ``passed``."""
 
     def __init__(self, *, route: IntArray, service: FloatArray, applies: BoolArray,
                  route_station: IntArray, route_prereq: IntArray, route_nsteps: IntArray,
@@ -373,7 +376,8 @@ class GateAreas:
                  open_end: FloatArray, gate_off: IntArray, arrival: FloatArray,
                  direct: BoolArray, route_gate: IntArray, route_yards: list[tuple[int, ...]],
                  yard_capacity: IntArray, gate_in: FloatArray, called_at: FloatArray,
-                 truck_yard: IntArray, start: FloatArray, done: FloatArray, leave: FloatArray,
+                 truck_yard: IntArray, start: FloatArray, done: FloatArray | None,
+                 leave: FloatArray,
                  busy: FloatArray) -> None:
         n = int(arrival.shape[0])
         nst = int(route_station.shape[1]) or 1
@@ -420,7 +424,12 @@ class GateAreas:
         """Per gate, the first open interval not yet over."""
         self.remaining = np.zeros(n, dtype=np.int64)
         self.readied = np.zeros((n, nst), dtype=np.bool_)
-        self.out = (gate_in, called_at, truck_yard, start, done, leave)
+        if nst > 62:
+            raise ValueError("at most 62 steps per route (one bit each)")
+        self.passed = np.zeros(n, dtype=np.int64)
+        """Per truck, the steps it has passed (bit j: step j)."""
+        self.done = done
+        self.out = (gate_in, called_at, truck_yard, start, self.passed, leave)
         self.busy = busy
         cap = 1024
         self.ht = np.empty(cap)
@@ -473,7 +482,7 @@ class GateAreas:
         until the heap grows)."""
         (route, service, applies, route_station, route_prereq, route_nsteps, station_gate,
          servers, open_start, open_end, gate_off, arrival) = self.static
-        gate_in, called_at, truck_yard, start, done, leave = self.out
+        gate_in, called_at, truck_yard, start, passed, leave = self.out
         self._args = (self.ht, self.hc, self.ctr, route, service, applies, route_station,
                       route_prereq, route_nsteps, station_gate, servers, open_start, open_end,
                       gate_off, self.gate_k, arrival, self.dir_all, self.dir_trucks,
@@ -481,7 +490,7 @@ class GateAreas:
                       self.yr_off, self.yr, self.gr_off, self.gr, self.all_routes,
                       self.yard_cap, self.yard_occ, self.busy_n, self.busy, self.q_head,
                       self.q_tail, self.q_next, self.wake_at, self.open_at, self.remaining,
-                      self.readied, gate_in, called_at, truck_yard, start, done, leave,
+                      self.readied, gate_in, called_at, truck_yard, start, passed, leave,
                       self.margin)
 
     def advance(self, t_end: float, admit_until: float = INF) -> None:
@@ -507,9 +516,20 @@ class GateAreas:
         """Run the gate areas to the end (trucks enter only up to ``admit_until``); a truck
         that entered and never leaves (its gate does not open again) gets ``leave`` inf."""
         self.advance(INF, admit_until)
-        gate_in, _c, _y, _s, _d, leave = self.out
+        gate_in, _c, _y, start, _p, leave = self.out
         stuck = np.isfinite(gate_in) & np.isnan(leave)
         leave[stuck] = INF
+        if self.done is not None:
+            _r, service, applies, *_ = self.static
+            self.done[...] = passed_times(start, service, applies)
+
+
+def passed_times(start: FloatArray, service: FloatArray, applies: BoolArray) -> FloatArray:
+    """When each step was passed (every service that starts ends: :meth:`GateAreas.finish`
+    runs to the end): its start plus its service time, as the event loop adds them; its start
+    when the step does not apply; NaN when it never started."""
+    out: FloatArray = np.where(applies, start + service, start)
+    return out
 
 
 def stations_only(gate_in: FloatArray, route: IntArray, service: FloatArray,
