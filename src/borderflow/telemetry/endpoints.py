@@ -11,12 +11,20 @@ from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from borderflow.api.deps import Authenticated, Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse, headers_for
+from borderflow.api.paging import (
+    DEFAULT_LIMIT,
+    PAGED_DOC,
+    PAGED_RESPONSES,
+    Cursor,
+    Limit,
+    link_next,
+)
 from borderflow.domain import privacy
 from borderflow.domain.access import Principal, roles_for
 from borderflow.domain.telemetry_geofence import Fences
@@ -319,14 +327,19 @@ def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="GPS devices",
-            description="Every device that has sent positions or been bound; `unknown=true` "
-            "lists those whose positions go to no trip. Drivers' document numbers are masked "
-            "(`0010****2345`) except for those who bind devices and "
-            + ", ".join(sorted(privacy.PERSONAL_DATA_ROLES)) + "." + roles_doc("telemetry.read"))
-def list_devices(ctx: Ctx, db: Db, actor: Reader, unknown: bool = False
+            responses=PAGED_RESPONSES,
+            description="Every device that has sent positions or been bound, latest heard "
+            "first; `unknown=true` lists those whose positions go to no trip. Drivers' "
+            "document numbers are masked (`0010****2345`) except for those who bind devices "
+            "and " + ", ".join(sorted(privacy.PERSONAL_DATA_ROLES)) + "." + PAGED_DOC
+            + roles_doc("telemetry.read"))
+def list_devices(request: Request, response: Response, ctx: Ctx, db: Db, actor: Reader,
+                 unknown: bool = False, limit: Limit = DEFAULT_LIMIT, cursor: Cursor = None
                  ) -> list[dict[str, Any]]:
-    return _masked_for(actor, service.devices(db, now=ctx.clock.now(),
-                                              silent_after=_silent(ctx), unknown_only=unknown))
+    found = service.devices(db, now=ctx.clock.now(), silent_after=_silent(ctx),
+                            unknown_only=unknown, cursor=cursor, limit=limit)
+    link_next(request, response, found)
+    return _masked_for(actor, found.items)
 
 
 def _masked_for(actor: Principal, devices: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -30,6 +30,7 @@ from borderflow.domain.network import Network, Point
 from borderflow.domain.telemetry_geofence import Fences
 from borderflow.domain.values import parse_plate
 from borderflow.errors import AppError, FieldError, NotFound, ValidationFailed, msg, reason_of
+from borderflow.store import paging
 from borderflow.store.models import Device, Position, RejectedPosition, Trip
 from borderflow.telemetry.decoders import (
     UNSTORABLE_DEVICE_PREFIX,
@@ -704,13 +705,36 @@ def _device_row(d: Device, trip: Trip | None, now: datetime, silent_after: timed
             "silent": silent}
 
 
+NEVER = datetime(1970, 1, 1, tzinfo=UTC)
+"""Where a device never heard from sorts (last) in the list of devices."""
+DEVICE_KEYS = (paging.Key(func.coalesce(Device.last_seen_at, NEVER), datetime, descending=True),
+               paging.Key(Device.id, str))
+"""The order of the list of devices: latest heard first, then by id."""
+
+
+def device_key(d: Device) -> tuple[datetime, str]:
+    return (d.last_seen_at or NEVER, d.id)
+
+
+def _on_active_trip() -> Any:
+    """Devices whose driver or vehicle has an active trip (their positions go to one)."""
+    return select(Trip.id).where(Trip.status.in_(ACTIVE), or_(
+        (Device.driver_document.is_not(None)) & (Trip.driver_document == Device.driver_document),
+        (Device.plate_key.is_not(None)) & (Trip.plate_key == Device.plate_key))).exists()
+
+
 def devices(session: Session, *, now: datetime, silent_after: timedelta,
-            unknown_only: bool = False) -> list[dict[str, Any]]:
-    q = select(Device).order_by(Device.last_seen_at.desc().nulls_last(), Device.id)
-    rows = list(session.scalars(q))
-    trips = _active_trips(session, rows)  # one query for every device's trip
-    out = [_device_row(d, trips.get(d.id), now, silent_after) for d in rows]
-    return [d for d in out if d["trip"] is None] if unknown_only else out
+            unknown_only: bool = False, cursor: str | None = None,
+            limit: int = paging.DEFAULT_LIMIT) -> paging.Page[dict[str, Any]]:
+    """A page of the devices, latest heard first (``unknown_only``: those whose positions go
+    to no trip), each with its active trip: two queries a page."""
+    q = select(Device)
+    if unknown_only:
+        q = q.where(~_on_active_trip())
+    found = paging.page(session, q, DEVICE_KEYS, cursor=cursor, limit=limit, key_of=device_key)
+    trips = _active_trips(session, found.items)  # one query for every device's trip
+    return paging.Page([_device_row(d, trips.get(d.id), now, silent_after)
+                        for d in found.items], found.next_cursor, found.prev_cursor)
 
 
 def silent_devices(session: Session, *, now: datetime, silent_after: timedelta

@@ -9,7 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from borderflow.store import paging
 from borderflow.store.models import Device
+from borderflow.telemetry.service import DEVICE_KEYS, device_key
 
 
 def device_ids_of_driver(session: Session, driver_document: str | None) -> list[str]:
@@ -49,19 +51,27 @@ class DeviceRow:
     stale: bool
 
 
+PAGE = 50
+"""Devices a page of the admin's list shows."""
+
+
 def device_page(session: Session, *, now: datetime, silent_minutes: int, query: str = "",
-                limit: int = 100) -> list[DeviceRow]:
-    """The devices, latest heard first (those matching ``query`` in their id, label, driver
-    document or plate), with whether each is stale."""
+                cursor: str | None = None, before: str | None = None, limit: int = PAGE
+                ) -> paging.Page[DeviceRow]:
+    """A page of the devices, latest heard first (those matching ``query`` in their id,
+    label, driver document or plate), with whether each is stale; after ``cursor``, or the
+    page before ``before``."""
     since = now - timedelta(minutes=silent_minutes)
-    q = select(Device).order_by(Device.last_seen_at.desc().nulls_last(), Device.id)
+    q = select(Device)
     words = query.strip().lower()[:100]
     if words:
         like = f"%{words}%"
         q = q.where(func.lower(Device.id).like(like) | func.lower(Device.label).like(like)
                     | func.lower(func.coalesce(Device.driver_document, "")).like(like)
                     | func.lower(func.coalesce(Device.plate_key, "")).like(like))
-    return [DeviceRow(d.id, d.label, d.protocol, d.driver_document, d.plate_key,
-                      d.bound_at is not None, d.last_seen_at, d.positions,
-                      d.last_seen_at is None or d.last_seen_at < since)
-            for d in session.scalars(q.limit(limit))]
+    found = paging.page(session, q, DEVICE_KEYS, cursor=cursor, before=before, limit=limit,
+                        key_of=device_key)
+    return paging.Page([DeviceRow(d.id, d.label, d.protocol, d.driver_document, d.plate_key,
+                                  d.bound_at is not None, d.last_seen_at, d.positions,
+                                  d.last_seen_at is None or d.last_seen_at < since)
+                        for d in found.items], found.next_cursor, found.prev_cursor)

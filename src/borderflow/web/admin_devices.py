@@ -5,15 +5,18 @@ vehicle and unbinding it. Role: admin."""
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
 from borderflow.domain.access import Principal
 from borderflow.errors import N_, AppError, FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
+from borderflow.store import paging
+from borderflow.store.paging import MAX_CURSOR
 from borderflow.telemetry import cameras
 from borderflow.telemetry import service as telemetry
 from borderflow.telemetry import views as devices
@@ -30,11 +33,21 @@ CAMERA_FIELDS = ("code", "name", "gate", "checkpoint", "direction")
 BIND_FIELDS = ("device_id", "driver_document", "plate", "label")
 
 
+def _devices(db: Db, now: datetime, silent: int, q: str, cursor: str, before: str
+             ) -> paging.Page[devices.DeviceRow]:
+    """A page of the devices; a cursor the list did not give shows the first page."""
+    try:
+        return devices.device_page(db, now=now, silent_minutes=silent, query=q,
+                                   cursor=cursor or None, before=before or None)
+    except ValidationFailed:
+        return devices.device_page(db, now=now, silent_minutes=silent, query=q)
+
+
 def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 200,
           q: str = "", notice: str | None = None, error: str | None = None,
           which: str = "", form: dict[str, str] | None = None,
-          errors: dict[str, str] | None = None, key: dict[str, Any] | None = None
-          ) -> Response:
+          errors: dict[str, str] | None = None, key: dict[str, Any] | None = None,
+          cursor: str = "", before: str = "") -> Response:
     now = ctx.clock.now()
     network = networks.in_force_or_none(db, now)
     silent = ctx.settings.device_silent_minutes
@@ -42,22 +55,24 @@ def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 2
     return page(request, "admin_devices.html", who, status=status, q=q,
                 cameras=cameras.cameras(db), checkpoints=CHECKPOINTS,
                 gates=[g.code for g in network.gates] if network else [],
-                devices=devices.device_page(db, now=now, silent_minutes=silent, query=q),
+                devices=_devices(db, now, silent, q, cursor, before),
                 summary=devices.device_summary(db, now=now, silent_minutes=silent),
                 notice=notice, error=error, which=which, form={**blank, **(form or {})},
                 errors=errors or {}, key=key)
 
 
 @router.get("/admin/devices", response_class=HTMLResponse)
-def devices_page(request: Request, ctx: Ctx, db: Db, q: str = "", done: str = ""
-                 ) -> Response:
+def devices_page(request: Request, ctx: Ctx, db: Db, q: str = "", done: str = "",
+                 cursor: Annotated[str, Query(max_length=MAX_CURSOR)] = "",
+                 before: Annotated[str, Query(max_length=MAX_CURSOR)] = "") -> Response:
     """Cameras (where each looks, its key live or not, its last read) and GPS devices (bound
-    to whom, last heard, stale), with the forms to register, bind and unbind. Role: admin."""
+    to whom, last heard, stale; a page at a time, latest heard first), with the forms to
+    register, bind and unbind. Role: admin."""
     who = admin_only(request, ctx, db)
     if isinstance(who, Response):
         return who
     notice = formatter(request).gettext(DONE[done]) if done in DONE else None
-    return _view(request, ctx, db, who, q=q, notice=notice)
+    return _view(request, ctx, db, who, q=q, notice=notice, cursor=cursor, before=before)
 
 
 @router.post("/admin/cameras")
