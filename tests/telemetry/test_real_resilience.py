@@ -420,3 +420,47 @@ def test_one_processor_per_partition_the_other_stands_by_and_takes_over(
         a.join(15)
         b.join(15)
         asyncio.run(_delete(stream[0]))
+
+
+@pytest.fixture(scope="module")
+def nats_mqtt_listener() -> Iterator[int]:
+    """A throw-away NATS server with its MQTT listener (which speaks MQTT 3.1.1 only); the
+    MQTT port."""
+    path = program(next(s for s in SERVICES if s.name == "nats"))
+    port, mqtt_port = free_port(), free_port()
+    folder = Path(tempfile.mkdtemp(prefix="borderflow-nats-mqtt-"))
+    config = folder / "nats.conf"
+    config.write_text(f'server_name: "bf-mqtt-test"\nlisten: "127.0.0.1:{port}"\n'
+                      f'jetstream {{ store_dir: "{folder / "js"}" }}\n'
+                      f'mqtt {{ listen: "127.0.0.1:{mqtt_port}" }}\n')
+    with (folder / "server.log").open("ab") as out:
+        server = subprocess.Popen([path, "-c", str(config)], stdout=out,  # noqa: S603
+                                  stderr=out, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 20
+        while not _listening(mqtt_port):
+            log = (folder / "server.log").read_text(errors="replace")[-2000:]
+            assert server.poll() is None, log
+            assert time.monotonic() < deadline, log
+            time.sleep(0.1)
+        yield mqtt_port
+    finally:
+        server.terminate()
+        server.wait(10)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_subscriber_falls_back_to_3_1_1_with_nats_s_mqtt_listener(
+        settings: Settings, db: Peek, nats_mqtt_listener: int) -> None:
+    """The default protocol (auto) tries MQTT 5, is refused by NATS's MQTT listener
+    ("unacceptable protocol version") and speaks 3.1.1 from then on; OwnTracks' messages
+    through NATS are stored."""
+    user = f"u{uuid.uuid4().hex[:8]}"
+    logs, raised = _listen(f"mqtt://127.0.0.1:{nats_mqtt_listener}", mqtt.Options(),
+                           f"owntracks/{user}/+", db, lambda: stored(db) == 1,
+                           subscribed=lambda: _owntracks(user, nats_mqtt_listener))
+    assert raised is None
+    assert stored(db) == 1
+    assert any(e["event"] == "MQTT broker does not speak MQTT 5; speaking 3.1.1" for e in logs)
+    listening = [e for e in logs if e["event"] == "listening for OwnTracks over MQTT"]
+    assert listening[0]["protocol"] == "3.1.1"
