@@ -136,7 +136,8 @@ def _gate_next_open(t: float, g: int, open_start: Any, open_end: Any, gate_off: 
 
 
 @numba.njit(cache=True)
-def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
+def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, hc: Any,
+            ctr: Any,
             route: Any, service: Any, applies: Any, route_station: Any, route_prereq: Any,
             route_nsteps: Any, station_gate: Any, servers: Any, open_start: Any, open_end: Any,
             gate_off: Any, gate_k: Any, arrival: Any, dir_all: Any, dir_trucks: Any,
@@ -161,13 +162,17 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
     Every station serves its queue in the order trucks joined it (first come first served; at
     one instant, in the order of the events that brought them: kind, truck, step) and starts
     a service only while its gate is open. Trucks enter a gate area only up to
-    ``admit_until``. ``ctr`` holds the heap size, the services started and how many trucks of
-    ``dir_all`` (the routes not regulated, in arrival order) have arrived. Returns False when
-    the heap arrays need to grow (before handling an event that could overflow them)."""
+    ``admit_until``. The events ``new_t``/``new_c`` (entries and releases decided since the
+    last call) are pushed first. ``ctr`` holds the heap size, the services started and how
+    many trucks of ``dir_all`` (the routes not regulated, in arrival order) have arrived.
+    Returns False when the heap arrays need to grow (before handling an event that could
+    overflow them)."""
     nst = route_station.shape[1]
     big = ctr[3]
     cap = ht.shape[0]
     size = ctr[0]
+    for k in range(new_t.shape[0]):  # the caller made room for them
+        size = _push(ht, hc, size, new_t[k], new_c[k])
     nd = dir_all.shape[0]
     todo = np.empty(nst + 1, dtype=np.int64)
     last = -1
@@ -352,12 +357,7 @@ def advance(t_end: float, admit_until: float, ht: Any, hc: Any, ctr: Any,
     return True
 
 
-@numba.njit(cache=True)
-def _push_many(ht: Any, hc: Any, ctr: Any, times: Any, codes: Any) -> None:
-    size = ctr[0]
-    for k in range(times.shape[0]):
-        size = _push(ht, hc, size, times[k], codes[k])
-    ctr[0] = size
+NO_EVENTS = (np.zeros(0), np.zeros(0, dtype=np.int64))
 
 
 class GateAreas:
@@ -496,13 +496,15 @@ class GateAreas:
     def advance(self, t_end: float, admit_until: float = INF) -> None:
         """Handle every event up to ``t_end``; trucks enter only up to ``admit_until``."""
         self.now = max(self.now, t_end)
-        if self._times:
+        new_t, new_c = NO_EVENTS
+        if self._times:  # the entries and releases since the last call, pushed first
             self._grow(int(self.ctr[0]) + len(self._times))
-            _push_many(self.ht, self.hc, self.ctr, np.array(self._times),
-                       np.array(self._codes, dtype=np.int64))
+            new_t = np.array(self._times)
+            new_c = np.array(self._codes, dtype=np.int64)
             self._times.clear()
             self._codes.clear()
-        while not advance(t_end, admit_until, *self._args):
+        while not advance(t_end, admit_until, new_t, new_c, *self._args):
+            new_t, new_c = NO_EVENTS  # pushed already
             self._grow(2 * self.ht.shape[0])
 
     def sync(self, t: float) -> None:
