@@ -1,6 +1,8 @@
-"""Work that runs every few seconds next to the API (the dispatcher, the notification sender):
-one task per job, the work itself in a worker thread, a failed run logged and the next one
-tried, the task cancelled when the server stops."""
+"""Work that runs every few seconds in the background (the dispatcher, the notification sender,
+the purges), in ``borderflow worker`` or next to the API: one task per job, the work itself in
+a worker thread, runs starting one interval apart (a run that takes longer is followed by the
+next at once), a failed run logged and the next one tried, the task cancelled when the
+process stops."""
 
 from __future__ import annotations
 
@@ -21,14 +23,19 @@ SETTLE_SECONDS = 0.5
 
 async def _every(interval: float, work: Callable[[], Any], name: str,
                  wake: asyncio.Event | None) -> None:
+    loop = asyncio.get_running_loop()
+    due = loop.time() + interval
     while True:
         if wake is None:
-            await asyncio.sleep(interval)
+            await asyncio.sleep(max(0.0, due - loop.time()))
         else:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), interval)
-            await asyncio.sleep(SETTLE_SECONDS)  # a burst of changes makes one run
+            try:
+                await asyncio.wait_for(wake.wait(), max(0.0, due - loop.time()))
+                await asyncio.sleep(SETTLE_SECONDS)  # woken: a burst of changes makes one run
+            except TimeoutError:
+                pass  # the interval is up
             wake.clear()  # whatever woke it is seen by this run
+        due = loop.time() + interval  # runs start an interval apart, however long they take
         try:
             await anyio.to_thread.run_sync(work)
         except Exception:  # the loop must survive any one bad run; it is logged
