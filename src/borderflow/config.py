@@ -62,6 +62,18 @@ class Settings(BaseSettings):
         "work (at least DB_CONCURRENCY; twice that or more so that requests that do not "
         "use the database are not kept waiting).")
     var_dir: Path = Field(default=Path("var"), description="Where local state is kept.")
+    metrics_dir: Path | None = Field(
+        default=None,
+        description="Prometheus multi-process mode: the directory where every process of this "
+        "machine (`serve --workers N`, `worker`, `telemetry process`) writes its metrics, so "
+        "that /metrics answers their sum. `serve` empties it of ended processes' files at "
+        "start. Unset: VAR_DIR/metrics when `serve --workers` is over 1, else one process's "
+        "own metrics (docs/monitoring.md).")
+    metrics_database_seconds: float = Field(
+        default=5.0, ge=0, le=300,
+        description="The figures /metrics reads from the database (outbox, trucks per gate, "
+        "dead letters, the dispatcher's leader) are read at most once per this many seconds "
+        "in a process. 0: at every scrape.")
     scenarios_dir: Path = Field(
         default=DEFAULT_SCENARIOS_DIR,
         description="Scenario files the scenario lab page offers (default: the packaged ones, "

@@ -100,6 +100,7 @@ def serve(
         raise typer.Exit(code=2) from None
     _log_public_base_url(settings.public_base_url, host, port, derived=derived)
     settings.resolved_secret_key()  # created once, before workers start
+    _metrics_directory(settings.metrics_dir, settings.var_dir, workers)
     uvicorn.run("borderflow.app:create_server_app", factory=True, host=host, port=port,
                 workers=workers, log_config=None)
 
@@ -127,6 +128,17 @@ def worker() -> None:
         raise typer.Exit(code=2) from None
     tune_gc()
     _run_until_signal(lambda stop: run_worker(background, stop))
+
+
+def _metrics_directory(metrics_dir: Path | None, var_dir: Path, workers: int) -> None:
+    """Prometheus multi-process mode (docs/monitoring.md) when several processes serve, set up
+    before the application and its metrics are imported and before the workers start."""
+    from borderflow.ops import multiprocess
+
+    path = multiprocess.chosen(metrics_dir, var_dir, workers)
+    if path is not None:
+        multiprocess.use_directory(path, clean=True)
+        log.info("metrics of every process summed", directory=str(path.resolve()))
 
 
 PUBLIC_BASE_URL_VAR = "BORDERFLOW_PUBLIC_BASE_URL"

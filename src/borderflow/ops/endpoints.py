@@ -9,19 +9,21 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Histogram
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from borderflow import __version__
 from borderflow.api.deps import Ctx
+from borderflow.ops import metrics as process_metrics
 from borderflow.ops.readiness import schema_revision
 
 router = APIRouter(tags=["operations"])
 log = structlog.get_logger("borderflow.http")
 
-REQUESTS = Counter("borderflow_http_requests_total", "HTTP requests",
+REQUESTS = Counter("borderflow_http_requests_total", "HTTP requests, by route template",
                    ["method", "route", "status"])
-LATENCY = Histogram("borderflow_http_request_seconds", "HTTP request duration",
+LATENCY = Histogram("borderflow_http_request_seconds", "HTTP request duration, by route template",
                     ["method", "route"])
 
 
@@ -47,10 +49,29 @@ def readyz(ctx: Ctx) -> Response:
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response,
-            description="Prometheus text format.\n\n**Roles:** anyone (expose it only to your "
-            "monitoring network).")
-def metrics() -> Response:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+            description="Prometheus text format: the sum over every process of the machine "
+            "in multi-process mode (BORDERFLOW_METRICS_DIR, or serve --workers over 1), and "
+            "the figures read from the database (outbox, trucks per gate, dead letters). "
+            "Every metric and the alerts to set: docs/monitoring.md."
+            "\n\n**Roles:** anyone (expose it only to your monitoring network).")
+def metrics(ctx: Ctx) -> Response:
+    return Response(process_metrics.render(ctx), media_type=CONTENT_TYPE_LATEST)
+
+
+def route_template(scope: Scope, root_path: str) -> str:
+    """The template of the route that answered (``/api/v1/trips/{trip_id}``), never the raw
+    path, so the metrics' labels stay few: a mounted application's routes are prefixed with
+    where it is mounted, files under a mount count as the mount's, anything unmatched as
+    ``unmatched``."""
+    route = scope.get("route")
+    path = getattr(route, "path", None)
+    mounted = str(scope.get("root_path", ""))
+    prefix = mounted[len(root_path):] if mounted.startswith(root_path) else ""
+    if isinstance(route, Mount) or (path is None and prefix):
+        return f"{prefix or path}/{{path}}"
+    if path is None:
+        return "unmatched"
+    return f"{prefix}{path}"
 
 
 class RequestMiddleware:
@@ -59,6 +80,7 @@ class RequestMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        process_metrics.mark_dead_at_exit()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -70,6 +92,7 @@ class RequestMiddleware:
                 request_id = value.decode("latin-1")[:64]
                 break
         request_id = request_id or uuid.uuid4().hex
+        root_path = str(scope.get("root_path", ""))
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         start = time.perf_counter()
@@ -88,8 +111,7 @@ class RequestMiddleware:
             await self.app(scope, receive, send_with_id)
         finally:
             elapsed = time.perf_counter() - start
-            route = scope.get("route")
-            template = getattr(route, "path", "unmatched")
+            template = route_template(scope, root_path)
             method = scope.get("method", "")
             REQUESTS.labels(method, template, str(status)).inc()
             LATENCY.labels(method, template).observe(elapsed)
