@@ -28,6 +28,7 @@ from borderflow.demo.run import lifespan_with_demo
 from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
 from borderflow.dispatch.endpoints import trips_router as dispatch_trips_router
+from borderflow.dispatch.loop import lifespan_with_dispatch_nudges
 from borderflow.exchange.endpoints import router as exchange_router
 from borderflow.fees.endpoints import router as fees_router
 from borderflow.fees.endpoints import verify_router
@@ -69,9 +70,9 @@ first response and has no second effect.
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    """The background work next to the API unless ``BORDERFLOW_BACKGROUND=none``; the demo when
-    asked; positions still queued for the telemetry processor are written before the process
-    ends."""
+    """The background work next to the API unless ``BORDERFLOW_BACKGROUND=none`` (then the
+    changes it commits wake the workers' dispatcher); the demo when asked; positions still
+    queued for the telemetry processor are written before the process ends."""
     ctx: AppContext = app.state.ctx
     try:
         async with AsyncExitStack() as stack:
@@ -79,6 +80,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
                 await stack.enter_async_context(background(app))
             else:  # the workers run it; /metrics still counts the telemetry's dead letters
                 count_dead_letters(ctx.sessions)
+                await stack.enter_async_context(lifespan_with_dispatch_nudges(app))
             await stack.enter_async_context(lifespan_with_demo(app))
             yield
     finally:

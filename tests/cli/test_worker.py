@@ -58,6 +58,28 @@ def test_the_api_dispatches_only_when_it_runs_the_background_work(
     assert (_status(db, ref) == "called") is called
 
 
+@pytest.mark.postgres
+def test_a_change_committed_by_the_api_wakes_the_workers_dispatcher_at_once(
+    settings: Settings, clock: FixedClock, auth: Any, db: Peek, database: Database
+) -> None:
+    if database.backend != "postgresql":
+        pytest.skip("across processes the dispatcher is woken by PostgreSQL's NOTIFY")
+    # the worker's next cycle is a minute away: only the API's notice can call the truck now
+    worker = create_app(settings.model_copy(update={"dispatch_interval_seconds": 60}),
+                        clock=clock)
+    api = create_app(settings.model_copy(update={"background": "none"}), clock=clock)
+    try:
+        with TestClient(worker), TestClient(api) as client:
+            ref = _at_staging(client, auth, "29C-700.02")
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and _status(db, ref) != "called":
+                time.sleep(0.1)
+            assert _status(db, ref) == "called"
+    finally:
+        worker.state.ctx.engine.dispose()
+        api.state.ctx.engine.dispose()
+
+
 def test_the_worker_command_is_documented() -> None:
     result = CliRunner().invoke(main.app, ["worker", "--help"])
     assert result.exit_code == 0

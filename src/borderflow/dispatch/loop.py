@@ -22,16 +22,17 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+import psycopg
 import structlog
 from fastapi import FastAPI
 from prometheus_client import Gauge
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
 from borderflow.api.background import periodic
@@ -44,6 +45,8 @@ from borderflow.trip.service import DISPATCH_DUE
 
 log = structlog.get_logger("borderflow.dispatch")
 
+CHANNEL = "borderflow_dispatch"
+"""The NOTIFY channel of committed changes the dispatcher acts on (the payload: the schema)."""
 LEADER_KEY = 0x4C656164  # "Lead": the dispatcher leader's session lock, per schema
 LEADER = Gauge("borderflow_dispatcher_leader",
                "1 while this process is the dispatcher leader, else 0")
@@ -126,6 +129,59 @@ class Leadership:
             self._engine = None
 
 
+class Listener(threading.Thread):
+    """On PostgreSQL, wakes the dispatcher when another process commits a change it acts on:
+    such a transaction sends ``NOTIFY`` on :data:`CHANNEL` with its schema
+    (:func:`announce_dispatch_due`), delivered at commit and never on rollback; this thread
+    listens (``LISTEN``) on a connection of its own and calls ``nudge`` for its own schema's."""
+
+    def __init__(self, url: str, nudge: Callable[[], None]) -> None:
+        super().__init__(name="dispatch-listener", daemon=True)
+        parsed = make_url(url)
+        self.conninfo = parsed.set(drivername="postgresql").render_as_string(
+            hide_password=False)
+        self.nudge = nudge
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                with psycopg.connect(self.conninfo, autocommit=True) as conn:
+                    row = conn.execute("SELECT current_schema()").fetchone()
+                    schema = row[0] if row else None
+                    conn.execute(f"LISTEN {CHANNEL}")
+                    while not self.stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            if note.payload == schema:
+                                self.nudge()
+            except psycopg.Error as exc:  # reconnects; the interval's cycles go on meanwhile
+                log.warning("dispatch listener: database unreachable", error=str(exc)[:200])
+                self.stop.wait(5)
+
+
+def announce_dispatch_due(sessions: sessionmaker[Session]) -> Callable[[], None]:
+    """Make a PostgreSQL transaction of ``sessions`` that changed what the dispatcher acts on
+    notify every process's :class:`Listener` at its commit; the function undoing it."""
+
+    def before_commit(session: Session) -> None:
+        if session.info.get(DISPATCH_DUE) and session.get_bind().dialect.name == "postgresql":
+            session.execute(text("SELECT pg_notify(:c, current_schema())"), {"c": CHANNEL})
+
+    event.listen(sessions, "before_commit", before_commit)
+    return lambda: event.remove(sessions, "before_commit", before_commit)
+
+
+@asynccontextmanager
+async def lifespan_with_dispatch_nudges(app: FastAPI) -> AsyncIterator[None]:
+    """For an API process that leaves dispatching to the workers: its committed changes wake
+    the dispatcher leader in whichever process it runs."""
+    undo = announce_dispatch_due(app.state.ctx.sessions)
+    try:
+        yield
+    finally:
+        undo()
+
+
 def run_once(ctx: AppContext) -> service.CycleReport | None:
     now = ctx.clock.now()
     with ctx.sessions() as session:
@@ -165,8 +221,17 @@ async def lifespan_with_dispatcher(app: FastAPI) -> AsyncIterator[None]:
     def after_rollback(session: Session) -> None:
         session.info.pop(DISPATCH_DUE, None)
 
+    def nudge() -> None:
+        with contextlib.suppress(RuntimeError):  # the process is shutting down
+            loop.call_soon_threadsafe(wake.set)
+
     event.listen(ctx.sessions, "after_commit", after_commit)
     event.listen(ctx.sessions, "after_rollback", after_rollback)
+    undo = announce_dispatch_due(ctx.sessions)
+    listener = None
+    if leadership.elects and ctx.settings.dispatch_interval_seconds > 0:
+        listener = Listener(ctx.settings.database_url, nudge)
+        listener.start()
     try:
         async with periodic(ctx.settings.dispatch_interval_seconds,
                             lambda: run_if_leader(ctx, leadership), "dispatch", wake):
@@ -174,4 +239,8 @@ async def lifespan_with_dispatcher(app: FastAPI) -> AsyncIterator[None]:
     finally:
         event.remove(ctx.sessions, "after_commit", after_commit)
         event.remove(ctx.sessions, "after_rollback", after_rollback)
+        undo()
+        if listener is not None:
+            listener.stop.set()
+            await asyncio.to_thread(listener.join, 5)
         await asyncio.to_thread(leadership.release)
