@@ -20,7 +20,7 @@ from borderflow.app import create_app
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
 from borderflow.notify.channels import IDEMPOTENCY_HEADER, WebhookChannel
-from borderflow.notify.delivery import deliver_pending
+from borderflow.notify.delivery import MAX_ATTEMPTS, deliver_pending
 from borderflow.store.models import NotificationDelivery
 from borderflow.store.session import make_engine, make_session_factory
 from tests.conftest import NOW, Peek
@@ -132,3 +132,21 @@ def test_two_senders_send_a_webhook_slower_than_the_lease_exactly_once(
     assert len(slow_hook.keys) == len(refs)
     assert set(slow_hook.keys.values()) == {1}  # each notification received exactly once
     assert slow_hook.most_open >= 3  # two senders, two in flight each: not one at a time
+
+
+def test_a_delivery_whose_every_claim_ended_without_an_outcome_is_given_up(
+    hooked: TestClient, auth: Any, db: Peek, slow_hook: SlowHook
+) -> None:
+    call_forward(hooked, at_staging(hooked, auth, "29C-310.09"))
+    sessions = hooked.app.state.ctx.sessions  # type: ignore[attr-defined]
+    with sessions() as session:  # every sender that claimed it died before recording
+        row = session.scalars(select(NotificationDelivery)
+                              .where(NotificationDelivery.channel == "webhook")).one()
+        row.attempts = MAX_ATTEMPTS
+        session.commit()
+    channels = {"webhook": WebhookChannel(slow_hook.url, SECRET, timeout=10)}
+    assert deliver_pending(sessions, channels, NOW).claimed == 0
+    row = db.one(select(NotificationDelivery).where(NotificationDelivery.channel == "webhook"))
+    assert row.status == "failed"
+    assert "no outcome after" in row.last_error
+    assert not slow_hook.keys  # not sent a ninth time

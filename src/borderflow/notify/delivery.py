@@ -76,6 +76,16 @@ class _Claim:
 def _claim(session_factory: sessionmaker[Session], channels: Mapping[str, Notifier],
            now: datetime, limit: int, lease: timedelta = LEASE) -> list[_Claim]:
     with session_factory() as session:
+        # claims whose senders died every time: given up like failed attempts, never resent
+        session.execute(
+            update(NotificationDelivery)
+            .where(NotificationDelivery.status == "pending",
+                   NotificationDelivery.channel.in_(sorted(channels)),
+                   NotificationDelivery.attempts >= MAX_ATTEMPTS,
+                   NotificationDelivery.next_attempt_at <= now)
+            .values(status="failed", last_error=f"no outcome after {MAX_ATTEMPTS} claims "
+                                                "(each sender stopped or lost its lease)")
+            .execution_options(synchronize_session=False))
         due = session.execute(
             select(NotificationDelivery, Notification)
             .join(Notification, Notification.id == NotificationDelivery.notification_id)
