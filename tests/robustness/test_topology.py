@@ -1,0 +1,383 @@
+"""The production topology of docs/deploy.md, started and tested as a whole.
+
+PostgreSQL, NATS JetStream, two API processes (`borderflow serve`, HTTP only) behind HAProxy
+configured from deploy/haproxy/haproxy.cfg, two workers (`borderflow worker`) and two
+telemetry processors (`borderflow telemetry process --partition 0|1`), each a real process.
+The demo's actors drive a compressed day through HAProxy (declarations, the park, calls,
+checkpoints, fees, phones, cameras) while phones of our own send positions; mid-run the
+dispatcher's leader and one API process are killed with SIGKILL. Then: the other worker
+leads within one dispatch interval and calls go on; every position the platform answered 200
+is stored; the webhook received every notification once; every trip's stored state equals the
+replay of its events.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, ClassVar
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
+
+from borderflow.app import create_app
+from borderflow.config import Settings
+from borderflow.demo.run import build
+from borderflow.notify.channels import IDEMPOTENCY_HEADER
+from borderflow.store.models import Position, Trip, TripEvent
+from borderflow.store.session import make_engine, make_session_factory, normalise_url
+from borderflow.trip import service as trips
+from tests.conftest import PG_URL
+from tests.services import SERVICES, free_port, program
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+ROOT = Path(__file__).resolve().parents[2]
+BORDERFLOW = str(Path(sys.executable).with_name("borderflow"))
+INTERVAL = 2
+"""The dispatch interval of the run (seconds): the leader's successor must lead within it."""
+DAY_SECONDS = 30
+"""How long the demo's actors drive the platform (at 600x: five simulated hours)."""
+
+
+def _service_url(name: str) -> str:
+    service = next(s for s in SERVICES if s.name == name)
+    return os.environ.get(service.variable) or service.default
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+    log: Path
+
+    def lines(self) -> list[dict[str, Any]]:
+        out = []
+        for line in self.log.read_text(errors="replace").splitlines():
+            if line.startswith("{"):
+                try:
+                    out.append(json.loads(line))
+                except ValueError:
+                    continue
+        return out
+
+
+class Webhook(BaseHTTPRequestHandler):
+    """The enterprises' notification receiver: records every delivery's idempotency key."""
+
+    received: ClassVar[Counter[str]] = Counter()
+    lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with self.lock:
+            self.received[self.headers.get(IDEMPOTENCY_HEADER, "")] += 1
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+def _haproxy_config(folder: Path, port: int, api_ports: list[int]) -> Path:
+    """deploy/haproxy/haproxy.cfg as it is, but listening on plain HTTP on ``port`` (no
+    certificate here) and sending to this run's API processes."""
+    config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
+    config = re.sub(r"^\s+log /dev/log.*$", "", config, flags=re.M)
+    config = re.sub(r"^\s+ssl-default-bind-options.*$", "", config, flags=re.M)
+    config = re.sub(r"^(\s+maxconn) \d+$", r"\1 1000", config, flags=re.M)  # this test's FDs
+    config = re.sub(r"^\s+bind :80\n\s+bind :443 .*$", f"    bind 127.0.0.1:{port}", config,
+                    flags=re.M)
+    config = re.sub(r"^\s+http-request redirect scheme https.*$", "", config, flags=re.M)
+    servers = "".join(f"    server api{i + 1} 127.0.0.1:{p} check\n"
+                      for i, p in enumerate(api_ports))
+    config = re.sub(r"(^\s+server api\d 127\.0\.0\.1:\d+ check\n)+", servers, config,
+                    flags=re.M)
+    assert f"bind 127.0.0.1:{port}" in config
+    assert servers in config
+    path = folder / "haproxy.cfg"
+    path.write_text(config)
+    return path
+
+
+class Topology:
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.env = folder, env
+        self.processes: dict[str, Process] = {}
+
+    def start(self, name: str, argv: list[str], **extra: str) -> Process:
+        log = self.folder / f"{name}.log"
+        popen = subprocess.Popen(argv, env={**self.env, **extra},  # noqa: S603
+                                 stdout=log.open("wb"), stderr=subprocess.STDOUT)
+        self.processes[name] = Process(name, popen, log)
+        return self.processes[name]
+
+    def kill(self, name: str) -> float:
+        self.processes[name].popen.send_signal(signal.SIGKILL)
+        self.processes[name].popen.wait(10)
+        return time.time()
+
+    def stop_all(self) -> None:
+        for p in self.processes.values():
+            if p.popen.poll() is None:
+                p.popen.send_signal(signal.SIGTERM)
+        for p in self.processes.values():
+            try:
+                p.popen.wait(20)
+            except subprocess.TimeoutExpired:
+                p.popen.kill()
+                p.popen.wait(5)
+
+
+def _wait_ready(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise AssertionError(f"{url} not ready in {seconds} s")
+
+
+@pytest.fixture
+def database() -> Iterator[str]:
+    base = make_url(normalise_url(PG_URL or "")).set(query={})
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    name = f"bf_topology_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def webhook() -> Iterator[str]:
+    Webhook.received.clear()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Webhook)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/notify"
+    server.shutdown()
+
+
+class Phones:
+    """Phones of our own sending single OsmAnd positions through HAProxy, as Traccar Client
+    does; every position answered 200 is remembered, to be found in the database."""
+
+    def __init__(self, base: str, run: str) -> None:
+        self.base, self.run = base, run
+        self.acknowledged: list[tuple[str, int]] = []
+        self.refused = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._send, daemon=True)
+
+    def _send(self) -> None:
+        n = 0
+        with httpx.Client(base_url=self.base, timeout=5) as client:
+            while not self.stop.is_set():
+                device = f"{self.run}-{n % 20}"
+                stamp = int(time.time() * 1000) + n  # one position per (device, time)
+                try:
+                    r = client.get("/api/v1/telemetry/osmand", params={
+                        "id": device, "lat": f"{21.90 + (n % 50) * 1e-4:.6f}",
+                        "lon": "106.70", "timestamp": stamp, "speed": "20"})
+                    if r.status_code == 200:
+                        self.acknowledged.append((device, stamp))
+                    else:
+                        self.refused += 1
+                except httpx.HTTPError:
+                    self.refused += 1
+                n += 1
+                time.sleep(0.02)
+
+
+def _drive_the_day(settings: Settings, seconds: float) -> dict[str, int]:
+    """The demo's actors (borderflow.demo) against the deployment's public address."""
+    app = create_app(settings)
+    traffic = build(app.state.ctx)
+
+    async def day() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(traffic.run(stop))
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.wait_for(task, 30)
+
+    try:
+        asyncio.run(day())
+    finally:
+        app.state.ctx.engine.dispose()
+    assert traffic.failure is None, traffic.failure
+    return {"declared": traffic.declared, "positions": traffic.positions,
+            "errors": traffic.errors}
+
+
+def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process(
+    database: str, webhook: str, tmp_path: Path
+) -> None:
+    run = f"topo{uuid.uuid4().hex[:6]}"
+    lb_port, api_ports = free_port(), [free_port(), free_port()]
+    base = f"http://127.0.0.1:{lb_port}"
+    env = {**os.environ, "BORDERFLOW_DATABASE_URL": database,
+           "BORDERFLOW_VAR_DIR": str(tmp_path / "var"), "BORDERFLOW_LOG_LEVEL": "INFO",
+           "BORDERFLOW_LOG_FORMAT": "json", "BORDERFLOW_PUBLIC_BASE_URL": base,
+           "BORDERFLOW_SECRET_KEY": "topology-test-secret-key-long-enough-for-hs256",
+           "BORDERFLOW_BACKGROUND": "none", "BORDERFLOW_TELEMETRY_BUS": "nats",
+           "BORDERFLOW_NATS_URL": _service_url("nats"), "BORDERFLOW_NATS_PARTITIONS": "2",
+           "BORDERFLOW_NATS_STREAM": f"BF_{run.upper()}",
+           "BORDERFLOW_NATS_SUBJECT": f"{run}.positions",
+           "BORDERFLOW_DISPATCH_INTERVAL_SECONDS": str(INTERVAL),
+           "BORDERFLOW_NOTIFY_INTERVAL_SECONDS": "1",
+           "BORDERFLOW_NOTIFY_CHANNELS": "in_app,webhook", "BORDERFLOW_WEBHOOK_URL": webhook,
+           "BORDERFLOW_WEBHOOK_SECRET": "topology-webhook-secret",
+           "BORDERFLOW_THROTTLING": "false", "BORDERFLOW_DEMO_TRAFFIC": "false"}
+    setup = subprocess.run([BORDERFLOW, "setup"], env=env,  # noqa: S603
+                           capture_output=True, text=True, timeout=120)
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    topology = Topology(tmp_path, env)
+    try:
+        for i, port in enumerate(api_ports):
+            topology.start(f"api{i + 1}", [BORDERFLOW, "serve", "--port", str(port)])
+        for i in (1, 2):
+            topology.start(f"worker{i}", [BORDERFLOW, "worker"])
+        for partition in (0, 1):
+            topology.start(f"telemetry{partition}",
+                           [BORDERFLOW, "telemetry", "process", "--partition", str(partition)])
+        haproxy = _haproxy_config(tmp_path, lb_port, api_ports)
+        topology.start("haproxy", [program_path("haproxy"), "-db", "-f", str(haproxy)])
+        for port in api_ports:
+            _wait_ready(f"http://127.0.0.1:{port}/readyz", 180)  # a loaded machine is slow
+        _wait_ready(f"{base}/readyz", 20)
+
+        phones = Phones(base, run)
+        phones.thread.start()
+        settings = Settings(_env_file=None, database_url=database, public_base_url=base,
+                            var_dir=tmp_path / "var", demo_speed=600,
+                            demo_trucks_per_day=3000, log_level="WARNING")
+        killed: dict[str, float] = {}
+
+        def kill_mid_run() -> None:
+            time.sleep(DAY_SECONDS / 2)
+            leader = _leader(topology)
+            killed[leader] = topology.kill(leader)
+            killed["api1"] = topology.kill("api1")
+
+        killer = threading.Thread(target=kill_mid_run)
+        killer.start()
+        figures = _drive_the_day(settings, DAY_SECONDS)
+        killer.join()
+        phones.stop.set()
+        phones.thread.join(10)
+
+        # the other worker led within one interval of the leader's death, and called trucks
+        (dead,) = [name for name in killed if name.startswith("worker")]
+        survivor = "worker2" if dead == "worker1" else "worker1"
+        took_over = [_at(e) for e in topology.processes[survivor].lines()
+                     if e.get("event") == "dispatcher leader"]
+        assert took_over, f"{survivor} never led"
+        delay = took_over[-1] - killed[dead]
+        assert 0 < delay <= INTERVAL + 1.0, f"{survivor} led {delay:.1f} s after the kill"
+        engine = make_engine(database)
+        sessions = make_session_factory(engine)
+        with sessions() as s:
+            calls_after = s.scalar(select(func.count()).select_from(TripEvent).where(
+                TripEvent.type == "trip.called",
+                TripEvent.occurred_at > datetime.fromtimestamp(killed[dead], UTC)))
+        assert figures["declared"] > 20
+        assert calls_after, "no truck was called after the leader died"
+
+        # every position answered 200 is stored, once the processors have drained the stream
+        assert len(phones.acknowledged) > 200
+        stored: set[tuple[str, int]] = set()
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            with sessions() as s:
+                rows = s.execute(select(Position.device_id, Position.fix_time).where(
+                    Position.device_id.like(f"{run}-%"))).all()
+            stored = {(d, int(at.timestamp() * 1000)) for d, at in rows}
+            if set(phones.acknowledged) <= stored:
+                break
+            time.sleep(1)
+        lost = set(phones.acknowledged) - stored
+        assert not lost, f"{len(lost)} of {len(phones.acknowledged)} acknowledged positions lost"
+
+        # notifications: the webhook got each delivery once (and got some)
+        time.sleep(3)  # the sender's last round
+        assert sum(Webhook.received.values()) > 0
+        twice = {k: n for k, n in Webhook.received.items() if n > 1}
+        assert not twice, f"sent more than once: {twice}"
+
+        # the books balance: every trip's stored state is the replay of its events
+        with sessions() as s:
+            states = s.execute(select(Trip.id, Trip.state)).all()
+            assert len(states) > 20
+            wrong = [t for t, state in states if trips.replay(s, t) != state]
+        assert not wrong, f"trips whose state is not their replay: {wrong[:5]}"
+        engine.dispose()
+        print(f"topology: {figures}, leader taken over in {delay:.2f} s, {calls_after} calls "
+              f"after, positions acknowledged {len(phones.acknowledged)} (refused "
+              f"{phones.refused}), notifications {sum(Webhook.received.values())}, "
+              f"trips {len(states)}")
+    finally:
+        topology.stop_all()
+        _delete_stream(env["BORDERFLOW_NATS_URL"], env["BORDERFLOW_NATS_STREAM"])
+
+
+def program_path(name: str) -> str:
+    """HAProxy from Debian's package, installed when missing (as tests/services.py does)."""
+    from tests.services import Service
+
+    return program(Service(name, "", "", name, name))
+
+
+def _leader(topology: Topology) -> str:
+    """The worker that logged it leads (and has not logged that it gave it up since)."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for name in ("worker1", "worker2"):
+            events = [e.get("event") for e in topology.processes[name].lines()]
+            if "dispatcher leader" in events:
+                return name
+        time.sleep(0.2)
+    raise AssertionError("no worker leads the dispatcher")
+
+
+def _at(event: dict[str, Any]) -> float:
+    return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
+
+
+def _delete_stream(url: str, stream: str) -> None:
+    import nats
+
+    async def delete() -> None:
+        nc = await nats.connect(url)
+        try:
+            await nc.jetstream().delete_stream(stream)
+        except Exception:  # noqa: S110 - it may never have been created
+            pass
+        finally:
+            await nc.close()
+
+    asyncio.run(delete())
