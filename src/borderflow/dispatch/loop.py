@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import os
 import threading
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -35,6 +36,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
+from borderflow.api import metrics
 from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
 from borderflow.dispatch import service
@@ -49,7 +51,8 @@ CHANNEL = "borderflow_dispatch"
 """The NOTIFY channel of committed changes the dispatcher acts on (the payload: the schema)."""
 LEADER_KEY = 0x4C656164  # "Lead": the dispatcher leader's session lock, per schema
 LEADER = Gauge("borderflow_dispatcher_leader",
-               "1 while this process is the dispatcher leader, else 0")
+               "1 while this process is the dispatcher leader, else 0 (one series per pid)",
+               multiprocess_mode="liveall")
 KEEPALIVE = {"keepalives": 1, "keepalives_idle": 10, "keepalives_interval": 5,
              "keepalives_count": 3}
 """TCP keepalives on the leader's connection: a leader cut off from the database notices."""
@@ -184,6 +187,7 @@ async def lifespan_with_dispatch_nudges(app: FastAPI) -> AsyncIterator[None]:
 
 def run_once(ctx: AppContext) -> service.CycleReport | None:
     now = ctx.clock.now()
+    started = time.perf_counter()
     with ctx.sessions() as session:
         try:
             _, network = networks.network_at(session, now)
@@ -193,6 +197,7 @@ def run_once(ctx: AppContext) -> service.CycleReport | None:
             session.rollback()
             log.warning("dispatch cycle skipped", reason=exc.message)
             return None
+    metrics.dispatch_cycle_ran(started, report)
     log.debug("dispatch cycle ran", pid=os.getpid(), skipped=report.skipped,
               waiting=report.waiting)
     if report.called or report.no_shows:

@@ -6,6 +6,7 @@ with ``BORDERFLOW_BACKGROUND=all``): every interval it sends the deliveries that
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -13,6 +14,7 @@ from datetime import timedelta
 import structlog
 from fastapi import FastAPI
 
+from borderflow.api import metrics
 from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
 from borderflow.notify.channels import Notifier
@@ -25,6 +27,7 @@ def run_once(ctx: AppContext, channels: Mapping[str, Notifier]) -> DeliveryRepor
     """Send what is due, batch after batch, until nothing due is left."""
     total = DeliveryReport()
     settings = ctx.settings
+    started = time.perf_counter()
     while True:
         report = deliver_pending(ctx.sessions, channels, ctx.clock.now(),
                                  concurrency=settings.notify_concurrency,
@@ -34,6 +37,7 @@ def run_once(ctx: AppContext, channels: Mapping[str, Notifier]) -> DeliveryRepor
         total.failed += report.failed
         if report.claimed < BATCH:
             break
+    metrics.notifications_delivered(started, total)
     if total.claimed:
         log.info("notifications delivered", sent=len(total.sent), retrying=len(total.retrying),
                  failed=len(total.failed))
