@@ -278,3 +278,35 @@ def test_dead_letters_are_listed_for_the_regulator_counted_and_sent_through_agai
     assert stored(db) == 1
     with db.sessions() as s:
         assert dead_letters.counts(s) == {"memory": 1}
+
+
+def test_the_operator_lists_and_retries_dead_letters_from_the_command_line(
+        settings: Settings, db: Peek, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from borderflow.cli.main import app
+    from borderflow.config import get_settings
+    from borderflow.telemetry import wire
+
+    sessions = make_session_factory(db.engine)
+    store = DeadLetterStore(sessions, FixedClock(NOW))
+    kept = store.put(source="nats", payload=wire.encode([Fix("cli-1", NOW, 21.9, 106.7,
+                                                             "batch")], NOW),
+                     positions=1, reason="DataError: refused", deliveries=5,
+                     subject="borderflow.positions.1", sequence=7)
+    monkeypatch.setenv("BORDERFLOW_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        listed = runner.invoke(app, ["telemetry", "dead-letters", "list"])
+        assert listed.exit_code == 0, listed.output
+        assert "borderflow.positions.1 #7  1 positions, tried 5x: DataError: refused" in \
+            listed.output
+        assert "1 waiting" in listed.output
+        retried = runner.invoke(app, ["telemetry", "dead-letters", "retry", str(kept), "999"])
+        assert retried.exit_code == 1  # 999 does not exist
+        assert f"{kept}: stored" in retried.output
+        assert "999: no such dead letter" in retried.output
+    finally:
+        get_settings.cache_clear()
+    assert stored(db) == 1

@@ -531,13 +531,13 @@ def dead_letters_list(
     with session_scope() as session:
         rows = dead_letters.listing(session, limit=limit, before=before)
         waiting = dead_letters.counts(session)
-    table = Table("id", "at (UTC)", "source", "subject", "deliveries", "positions", "reason",
-                  "retried")
-    for r in rows:
-        table.add_row(str(r["id"]), f"{r['at']:%Y-%m-%d %H:%M:%S}", r["source"],
-                      r["subject"] or "", str(r["deliveries"]), str(r["positions"]),
-                      r["reason"], "yes" if r["retried_at"] else "")
-    console.print(table)
+    for r in rows:  # one line each, the reason last and whole (it is what one reads)
+        where = f"{r['subject']} #{r['sequence']}" if r["subject"] else r["source"]
+        done = f", sent through again {r['retried_at']:%Y-%m-%d %H:%M}" if r["retried_at"] \
+            else ""
+        console.print(f"{r['id']}  {r['at']:%Y-%m-%d %H:%M:%S} UTC  {where}  "
+                      f"{r['positions']} positions, tried {r['deliveries']}x{done}: "
+                      f"{r['reason']}", markup=False, highlight=False, soft_wrap=True)
     console.print(f"{sum(waiting.values())} waiting to be sent through again")
 
 
