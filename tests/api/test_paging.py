@@ -99,9 +99,10 @@ def test_bulletins_page_newest_day_first(client: TestClient, auth: Any, db: Peek
     assert len(cn) == 8
 
 
-def _called(client: TestClient, auth: Any, n: int) -> list[str]:
+def _called(client: TestClient, auth: Any, n: int, first: int = 0) -> list[str]:
+    """``n`` trucks declared, in the staging park and called to the gate."""
     refs = []
-    for i in range(n):
+    for i in range(first, first + n):
         ref = staged(client, auth, f"29C-61{i}.{i:02d}")
         r = client.post(f"/api/v1/trips/{ref}/call", json={}, headers=auth("regulator"))
         assert r.status_code == 200, r.text

@@ -1,6 +1,7 @@
 """Pages that list a growing number of rows show a page at a time with previous and next
 links labelled in the page's language: the kept bulletin versions on the partner bulletin
-page, the officer's work queue on the checkpoint screen, the trucks inside a yard. Walking
+page, the officer's work queue and the trips past a deadline on the checkpoint screen, the
+trucks inside a yard. Walking
 forward and back sees every row once; a cursor the list did not give shows the first
 page."""
 
@@ -15,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from borderflow.clock import FixedClock
+from borderflow.domain import labels
 from borderflow.store.models import Bulletin
 from borderflow.web import exchange_page, officer, yard
 from tests.api.test_paging import _called
@@ -119,3 +121,31 @@ def test_the_trucks_inside_a_yard_a_page_at_a_time(client: TestClient, auth: Any
     forward, backward = _walk(client, "/yard", inside, lang)
     assert forward == refs
     assert backward == refs[:4]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lang", ["vi", "zh"])
+def test_the_trips_past_a_deadline_a_page_at_a_time(client: TestClient, auth: Any,
+                                                    clock: FixedClock, lang: str,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(officer, "LATE_PAGE", 2)
+    refs = []
+    for i in range(5):
+        clock.set(NOW + timedelta(minutes=i))  # called one after the other
+        refs += _called(client, auth, 1, first=i)
+    clock.set(NOW + timedelta(hours=3))
+    _sign_in(client, "borderguard")
+    client.cookies.set("lang", lang)
+    late = re.compile(r'<a href="/officer/trips/([^"]+)" translate="no" data-late>')
+    following = re.compile(r'<a href="([^"]+late_cursor[^"]+)" rel="next">')
+    r = client.get("/officer")
+    seen = late.findall(r.text)
+    while (nxt := following.search(r.text)) is not None:
+        assert LABELS[lang][1] in r.text
+        r = client.get(html.unescape(nxt.group(1)))
+        seen += late.findall(r.text)
+    assert seen == refs  # the longest overdue first
+    shown = re.sub(r"<[^>]+>", " ", r.text)
+    assert "call-grace" not in shown
+    assert getattr(labels.TABLES["deadline"]["call-grace"], lang) in shown
+    assert client.get("/officer", params={"late_cursor": "x"}).status_code == 200

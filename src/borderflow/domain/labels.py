@@ -237,6 +237,13 @@ TABLES: dict[str, dict[str, Names]] = {
         "driver": L("Tài xế", "Driver", "司机"),
         "enterprise": L("Doanh nghiệp", "Enterprise", "企业"),
     },
+    "deadline": {
+        "call-grace": L("Đến cửa khẩu sau khi được gọi", "Reach the gate after being called",
+                        "被叫号后到达口岸"),
+        "return": L("Trở về từ nước bạn", "Return from the partner country", "从对方国家返回"),
+        "dwell": L("Rời khu vực cửa khẩu trong thời hạn", "Leave the gate area in time",
+                   "按时离开口岸区"),
+    },
 }
 """Each kind of code: code -> its label in vi, en and zh."""
 

@@ -551,16 +551,18 @@ DEADLINE_KEYS = (paging.Key(Trip.next_due_at, datetime), paging.Key(Trip.id, str
 
 
 def overdue(session: Session, *, actor: Principal, network: Network, now: datetime,
-            cursor: str | None = None, limit: int = paging.DEFAULT_LIMIT
-            ) -> paging.Page[tuple[Trip, list[dict[str, Any]]]]:
-    """Trips past a deadline not met, with those deadlines, a page after ``cursor``. Only
+            cursor: str | None = None, limit: int = paging.DEFAULT_LIMIT,
+            before: str | None = None) -> paging.Page[tuple[Trip, list[dict[str, Any]]]]:
+    """Trips past a deadline not met, with those deadlines, a page after ``cursor`` (or
+    before ``before``). Only
     the trips whose earliest unmet deadline (``next_due_at``, indexed) has passed are read:
     the trips that met theirs, and crossed exports back in time, are never loaded."""
     query = select(Trip).where(scope_clause(actor, network), Trip.next_due_at < now)
     found: paging.Page[Trip] = paging.page(session, query, DEADLINE_KEYS, cursor=cursor,
-                                           limit=limit, key_of=lambda r: (r.next_due_at, r.id))
+                                           limit=limit, key_of=lambda r: (r.next_due_at, r.id),
+                                           before=before)
     return paging.Page([(row, [d for d in domain.overdue(row.state, now) if not d["met"]])
-                        for row in found.items], found.next_cursor)
+                        for row in found.items], found.next_cursor, found.prev_cursor)
 
 
 def step_duration_summary(session: Session, *, gate: str | None, day: date, now: datetime,

@@ -41,6 +41,8 @@ router = APIRouter(include_in_schema=False)
 
 QUEUE_PAGE = 20
 """Trips of the work queue shown on a page of the checkpoint screen."""
+LATE_PAGE = 20
+"""Trips past a deadline shown on a page of the checkpoint screen."""
 
 
 # --- the officer's checkpoint screen -------------------------------------------------------------
@@ -77,20 +79,40 @@ def _queue(db: Db, who: Principal, network: Any, cursor: str, before: str) -> pa
         return trips.work_queue(db, actor=who, network=network, limit=QUEUE_PAGE)
 
 
+def _late(db: Db, who: Principal, network: Any, now: Any, cursor: str, before: str
+          ) -> paging.Page[Any] | None:
+    """A page of the trips past a deadline, for those who read the deadline alerts."""
+    if not who.may("alerts.read"):
+        return None
+    try:
+        found = trips.overdue(db, actor=who, network=network, now=now, cursor=cursor or None,
+                              before=before or None, limit=LATE_PAGE)
+    except ValidationFailed:
+        found = trips.overdue(db, actor=who, network=network, now=now, limit=LATE_PAGE)
+    return paging.Page([(t, [{**d, "due": parse_time(d["due_at"])} for d in late])
+                        for t, late in found.items], found.next_cursor, found.prev_cursor)
+
+
+Cursor = Annotated[str, Query(max_length=MAX_CURSOR)]
+
+
 @router.get("/officer", response_class=HTMLResponse)
-def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "",
-                   cursor: Annotated[str, Query(max_length=MAX_CURSOR)] = "",
-                   before: Annotated[str, Query(max_length=MAX_CURSOR)] = "") -> Response:
+def officer_search(request: Request, ctx: Ctx, db: Db, q: str = "", cursor: Cursor = "",
+                   before: Cursor = "", late_cursor: Cursor = "", late_before: Cursor = ""
+                   ) -> Response:
     """Find a trip by plate, declaration or trip reference, or a scanned QR code (a USB
     scanner types into the field and presses Enter); without a search, the trips with
-    steps the officer can record now, a page at a time (the API's work queue)."""
+    steps the officer can record now (the API's work queue) and, for those who read the
+    deadline alerts, the trips past a deadline, each a page at a time."""
     who = _officer(request, ctx, db)
     if isinstance(who, Response):
         return who
-    network = networks.in_force(db, ctx.clock.now())
+    now = ctx.clock.now()
+    network = networks.in_force(db, now)
     if not q.strip():
         return render(request, "officer_search.html", user=who, q=q, found=[],
-                      queue=_queue(db, who, network, cursor, before))
+                      queue=_queue(db, who, network, cursor, before),
+                      late=_late(db, who, network, now, late_cursor, late_before))
     found, _total = trips.search(db, q, actor=who, network=network, status=None,
                                  gate=None, limit=20, offset=0)
     if len(found) == 1:
