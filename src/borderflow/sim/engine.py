@@ -3,26 +3,25 @@
 The clock advances in dispatch cycles (``dispatch.cycle_minutes``). :func:`simulate` holds
 everything the loop changes in one :class:`EngineState` and runs, in each cycle, its steps:
 
-1. :meth:`~EngineState.release_leavers`: trucks leave the yards they occupied (after their
-   last step, or at the end of a no-show's grace time);
-   :meth:`~EngineState.requeue_no_shows`: no-shows whose grace time ran out go back to the
-   staging queue;
+1. :meth:`~EngineState.requeue_no_shows`: no-shows whose grace time ran out go back to the
+   staging queue (or wait on the road while the area is full);
 2. :meth:`~EngineState.admit_to_staging`: trucks that arrived since the last cycle enter the
-   staging area while it has room; the rest queue on the road (National Highway 1), first come
-   first served;
+   staging area while it has room; the rest queue on the area's road (National Highway 1A
+   for the Viettel park), first come first served;
 3. :meth:`~EngineState.call_forward`: for each staged gate and direction with places left in
    the current 30-minute slot and room in its yards,
    :func:`borderflow.domain.dispatch.choose_calls` (the function the live dispatcher calls)
    decides who is called and to which yard, by the gate's policy
-   (:meth:`~EngineState.take_calls` then marks the no-shows among them);
-4. :meth:`~EngineState.admit_to_gate_area`: trucks of gates that are not regulated through the
-   staging area (or every truck, without regulation) enter the gate area first come first
-   served while it is open and a yard has room; the others wait on the road;
-5. :meth:`~EngineState.run_stations`: every truck that enters a gate area in the cycle is
-   pushed through the stations of its procedure (compiled multi-server FIFO recursion,
-   :mod:`borderflow.sim.kernels`), which gives the time it leaves the gate area and frees its
-   yard place;
-6. :meth:`~EngineState.record`: the queues of the cycle are sampled.
+   (:meth:`~EngineState.take_calls` then marks the no-shows among them and hands the others
+   to the gate areas with the time they reach the gate);
+4. :meth:`~EngineState.record`: the queues of the cycle are sampled.
+
+The gate areas (:class:`~borderflow.sim.kernels.GateAreas`) run event by event: trucks of the
+gates not regulated through a staging area enter the moment they can, every truck passes the
+stations of its procedure in the order it really reaches them, and a truck that leaves frees
+its yard place. They are advanced to a cycle's instant when a decision reads them (a
+call-forward with places, the re-routing), and to the end after the last cycle; the queues at
+the gates not regulated through a staging area are then counted, per road.
 
 Every hour (``dispatch.reroute``) :meth:`~EngineState.reroute` applies the live re-routing
 planner (:func:`borderflow.domain.dispatch.plan_reroutes` over :func:`planner.plan`): it moves

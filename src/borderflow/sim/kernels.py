@@ -8,7 +8,8 @@ served; at one instant, in the order of the events that brought them); a server
 starts a service only while its gate is open, and a service that has started runs to its end.
 The dispatch cycles of the engine only decide who is called into a gate area: the engine
 hands over each called truck with the time it reaches the gate, and advances the gate areas
-to each cycle's instant before deciding the next calls (so it sees every place freed by then).
+to a cycle's instant before the decisions that read them (so they see every place freed by
+then).
 :mod:`borderflow.sim.reference` is the same model written plainly with :mod:`heapq`; the
 tests check that both give the same times truck by truck.
 
