@@ -201,9 +201,11 @@ class Settings(BaseSettings):
         description="The positions stream drops messages older than this (7 days: older "
         "positions are refused at ingestion anyway).")
     nats_max_bytes: int = Field(
-        default=8 * 1024**3, ge=-1,
-        description="The positions stream holds at most this many bytes (-1: no limit); "
-        "with 'workqueue' retention, publishing past it answers 503.")
+        default=-1, ge=-1,
+        description="The positions stream holds at most this many bytes (-1: no limit but "
+        "the server's storage); with 'workqueue' retention, publishing past it answers 503. "
+        "NATS reserves it from the server's JetStream storage when the stream is created: "
+        "more than the server has and the stream cannot be created.")
     nats_replicas: int = Field(
         default=1, ge=1, le=5,
         description="Copies of the positions stream in a NATS cluster (3 in production; 1 "
