@@ -102,7 +102,8 @@ def serve(
     settings.resolved_secret_key()  # created once, before workers start
     _metrics_directory(settings.metrics_dir, settings.var_dir, workers)
     uvicorn.run("borderflow.app:create_server_app", factory=True, host=host, port=port,
-                workers=workers, log_config=None)
+                workers=workers, log_config=None,
+                timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS)
 
 
 @app.command()
@@ -128,6 +129,12 @@ def worker() -> None:
         raise typer.Exit(code=2) from None
     tune_gc()
     _run_until_signal(lambda stop: run_worker(background, stop))
+
+
+WORKER_HEALTHCHECK_SECONDS = 60
+"""How long ``serve --workers N`` waits for a worker to answer its supervisor before it kills
+and replaces it: a worker starting on a busy machine takes longer than uvicorn's 5 seconds to
+import the platform, and would be killed and started again for ever."""
 
 
 def _metrics_directory(metrics_dir: Path | None, var_dir: Path, workers: int) -> None:
