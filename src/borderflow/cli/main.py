@@ -137,15 +137,25 @@ and replaces it: a worker starting on a busy machine takes longer than uvicorn's
 import the platform, and would be killed and started again for ever."""
 
 
-def _metrics_directory(metrics_dir: Path | None, var_dir: Path, workers: int) -> None:
+def _metrics_directory(metrics_dir: Path | None, var_dir: Path, workers: int, *,
+                       clean: bool = True) -> None:
     """Prometheus multi-process mode (docs/monitoring.md) when several processes serve, set up
     before the application and its metrics are imported and before the workers start."""
     from borderflow.ops import multiprocess
 
     path = multiprocess.chosen(metrics_dir, var_dir, workers)
     if path is not None:
-        multiprocess.use_directory(path, clean=True)
+        multiprocess.use_directory(path, clean=clean)
         log.info("metrics of every process summed", directory=str(path.resolve()))
+
+
+def join_metrics_directory() -> None:
+    """For a process without HTTP (``worker``, ``telemetry process``): with
+    BORDERFLOW_METRICS_DIR (or PROMETHEUS_MULTIPROC_DIR) set, write its metrics there, so that
+    the /metrics of the API processes of the same machine count them. Call it first, before
+    the platform's modules (and their metrics) are imported."""
+    settings = get_settings()
+    _metrics_directory(settings.metrics_dir, settings.var_dir, 1, clean=False)
 
 
 PUBLIC_BASE_URL_VAR = "BORDERFLOW_PUBLIC_BASE_URL"
