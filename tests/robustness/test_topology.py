@@ -1,14 +1,16 @@
 """The production topology of docs/deploy.md, started and tested as a whole.
 
-PostgreSQL, NATS JetStream, two API processes (`borderflow serve`, HTTP only) behind HAProxy
-configured from deploy/haproxy/haproxy.cfg, two workers (`borderflow worker`) and two
-telemetry processors (`borderflow telemetry process --partition 0|1`), each a real process.
-The demo's actors drive a compressed day through HAProxy (declarations, the park, calls,
-checkpoints, fees, phones, cameras) while phones of our own send positions; mid-run the
-dispatcher's leader and one API process are killed with SIGKILL. Then: the other worker
-leads within one dispatch interval and calls go on; every position the platform answered 200
-is stored; the webhook received every notification once; every trip's stored state equals the
-replay of its events.
+PostgreSQL, NATS JetStream, Mosquitto, two API processes (`borderflow serve`, HTTP only)
+behind HAProxy configured from deploy/haproxy/haproxy.cfg, two workers (`borderflow worker`,
+sharing the MQTT subscription) and two telemetry processors (`borderflow telemetry process
+--partition 0|1`), each a real process. The demo's actors drive a compressed day through
+HAProxy (declarations, the park, calls, checkpoints, fees, phones, cameras) while phones of our
+own send positions over HTTP and MQTT; mid-run the dispatcher's leader and one API process are
+killed with SIGKILL, and the worker is started again a few seconds later as systemd would.
+Then: the other worker leads within one dispatch interval and calls go on; every position the
+platform answered 200 and every MQTT message the broker acknowledged is stored; the webhook
+received every notification once; every trip's stored state equals the replay of its
+events.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -39,6 +41,9 @@ from sqlalchemy.engine import make_url
 from borderflow.app import create_app
 from borderflow.config import Settings
 from borderflow.demo.run import build
+from borderflow.dispatch import controls
+from borderflow.domain.access import SYSTEM
+from borderflow.network import service as networks
 from borderflow.notify.channels import IDEMPOTENCY_HEADER
 from borderflow.store.models import Position, Trip, TripEvent
 from borderflow.store.session import make_engine, make_session_factory, normalise_url
@@ -213,10 +218,77 @@ class Phones:
                 time.sleep(0.02)
 
 
+class MqttPhones:
+    """OwnTracks phones of our own publishing over MQTT (QoS 1) to Mosquitto; every message
+    the broker acknowledged is remembered, to be found in the database."""
+
+    def __init__(self, url: str, run: str) -> None:
+        import paho.mqtt.client as paho
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        self.run = run
+        self.acknowledged: list[tuple[str, int]] = []
+        self.stop = threading.Event()
+        address = make_url(url.replace("mqtt://", "mqtt+x://"))
+        self.client = paho.Client(CallbackAPIVersion.VERSION2)
+        self.client.connect(address.host or "127.0.0.1", address.port or 1883)
+        self.client.loop_start()
+        self.thread = threading.Thread(target=self._send, daemon=True)
+
+    def _send(self) -> None:
+        n = 0
+        while not self.stop.is_set():
+            user = f"{self.run}m{n % 10}"
+            tst = int(time.time())
+            message = json.dumps({"_type": "location", "lat": 21.90, "lon": 106.70,
+                                  "tst": tst, "vel": 20, "tid": "tp"})
+            info = self.client.publish(f"{self.run}/{user}/phone", message, qos=1)
+            try:
+                info.wait_for_publish(5)
+                if info.is_published():
+                    self.acknowledged.append((f"{user}/phone", tst * 1000))
+            except (RuntimeError, ValueError):
+                pass
+            n += 1
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(10)
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+def _stored(sessions: Any, pattern: str, acknowledged: list[tuple[str, int]]
+            ) -> set[tuple[str, int]]:
+    """What of ``acknowledged`` is not stored after the processors drained the stream (up to
+    30 s)."""
+    lost = set(acknowledged)
+    deadline = time.monotonic() + 30
+    while lost and time.monotonic() < deadline:
+        with sessions() as s:
+            rows = s.execute(select(Position.device_id, Position.fix_time).where(
+                Position.device_id.like(pattern))).all()
+        lost = set(acknowledged) - {(d, int(at.timestamp() * 1000)) for d, at in rows}
+        if lost:
+            time.sleep(1)
+    return lost
+
+
 def _drive_the_day(settings: Settings, seconds: float) -> dict[str, int]:
     """The demo's actors (borderflow.demo) against the deployment's public address."""
     app = create_app(settings)
-    traffic = build(app.state.ctx)
+    ctx = app.state.ctx
+    with ctx.sessions() as session:  # a peak day: the regulator keeps every gate open
+        now = ctx.clock.now()
+        network = networks.in_force(session, now)
+        for gate in network.gates:
+            controls.create(session, network, gate=gate.code, direction=None,
+                            kind="extended_hours", starts_at=now,
+                            ends_at=now + timedelta(hours=3), vehicles_per_hour=None,
+                            reason="peak day: open whatever the hour", actor=SYSTEM, now=now)
+        session.commit()
+    traffic = build(ctx)
 
     async def day() -> None:
         stop = asyncio.Event()
@@ -252,6 +324,8 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
            "BORDERFLOW_NOTIFY_INTERVAL_SECONDS": "1",
            "BORDERFLOW_NOTIFY_CHANNELS": "in_app,webhook", "BORDERFLOW_WEBHOOK_URL": webhook,
            "BORDERFLOW_WEBHOOK_SECRET": "topology-webhook-secret",
+           "BORDERFLOW_MQTT_URL": _service_url("mqtt"),
+           "BORDERFLOW_MQTT_TOPIC": f"$share/borderflow/{run}/+/+",
            "BORDERFLOW_THROTTLING": "false", "BORDERFLOW_DEMO_TRAFFIC": "false"}
     setup = subprocess.run([BORDERFLOW, "setup"], env=env,  # noqa: S603
                            capture_output=True, text=True, timeout=120)
@@ -260,8 +334,9 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
     try:
         for i, port in enumerate(api_ports):
             topology.start(f"api{i + 1}", [BORDERFLOW, "serve", "--port", str(port)])
-        for i in (1, 2):
-            topology.start(f"worker{i}", [BORDERFLOW, "worker"])
+        for i in (1, 2):  # each its own MQTT session, kept across a restart
+            topology.start(f"worker{i}", [BORDERFLOW, "worker"],
+                           BORDERFLOW_MQTT_CLIENT_ID=f"{run}-worker{i}")
         for partition in (0, 1):
             topology.start(f"telemetry{partition}",
                            [BORDERFLOW, "telemetry", "process", "--partition", str(partition)])
@@ -273,6 +348,8 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
 
         phones = Phones(base, run)
         phones.thread.start()
+        mqtt = MqttPhones(env["BORDERFLOW_MQTT_URL"], run)
+        mqtt.thread.start()
         settings = Settings(_env_file=None, database_url=database, public_base_url=base,
                             var_dir=tmp_path / "var", demo_speed=600,
                             demo_trucks_per_day=3000, log_level="WARNING")
@@ -283,6 +360,9 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
             leader = _leader(topology)
             killed[leader] = topology.kill(leader)
             killed["api1"] = topology.kill("api1")
+            time.sleep(2 + INTERVAL)  # systemd's RestartSec, after the takeover was due
+            topology.start(f"{leader}-restarted", [BORDERFLOW, "worker"],
+                           BORDERFLOW_MQTT_CLIENT_ID=f"{run}-{leader}")
 
         killer = threading.Thread(target=kill_mid_run)
         killer.start()
@@ -290,6 +370,7 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
         killer.join()
         phones.stop.set()
         phones.thread.join(10)
+        mqtt.close()
 
         # the other worker led within one interval of the leader's death, and called trucks
         (dead,) = [name for name in killed if name.startswith("worker")]
@@ -308,20 +389,15 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
         assert figures["declared"] > 20
         assert calls_after, "no truck was called after the leader died"
 
-        # every position answered 200 is stored, once the processors have drained the stream
+        # every position answered 200, every message the broker acknowledged, is stored once
+        # the processors have drained the stream (the killed worker restarted, as systemd
+        # restarts it, and took what its MQTT session kept)
         assert len(phones.acknowledged) > 200
-        stored: set[tuple[str, int]] = set()
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            with sessions() as s:
-                rows = s.execute(select(Position.device_id, Position.fix_time).where(
-                    Position.device_id.like(f"{run}-%"))).all()
-            stored = {(d, int(at.timestamp() * 1000)) for d, at in rows}
-            if set(phones.acknowledged) <= stored:
-                break
-            time.sleep(1)
-        lost = set(phones.acknowledged) - stored
+        lost = _stored(sessions, f"{run}-%", phones.acknowledged)
         assert not lost, f"{len(lost)} of {len(phones.acknowledged)} acknowledged positions lost"
+        assert len(mqtt.acknowledged) > 50
+        lost = _stored(sessions, f"{run}m%", mqtt.acknowledged)
+        assert not lost, f"{len(lost)} of {len(mqtt.acknowledged)} MQTT messages lost"
 
         # notifications: the webhook got each delivery once (and got some)
         time.sleep(3)  # the sender's last round
