@@ -63,9 +63,10 @@ hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default")
 def uses_database(item: pytest.Item) -> bool:
     """Whether a test opens the platform's database: every database of the suite comes from
     the ``database_template`` fixture (through ``database``, ``settings``, ``client``, ``db``,
-    ``auth``, ``live`` and the features' own fixtures), or the test is PostgreSQL-only."""
+    ``auth``, ``live`` and the features' own fixtures), or the test is PostgreSQL-only; a test
+    marked ``any_database`` opens one but checks nothing that depends on which."""
     return ("database_template" in getattr(item, "fixturenames", ())
-            or "postgres" in item.keywords)
+            or "postgres" in item.keywords) and "any_database" not in item.keywords
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

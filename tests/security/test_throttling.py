@@ -294,6 +294,7 @@ def test_redis_storage_is_built_from_the_setting(redis_settings: Settings) -> No
 
 
 @pytest.mark.slow
+@pytest.mark.any_database  # the limits count requests in memory or Redis, never in the database
 def test_the_demo_traffic_is_never_throttled_at_ten_times_its_default_pace(
     settings: Settings, clock: FixedClock
 ) -> None:
