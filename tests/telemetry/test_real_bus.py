@@ -6,6 +6,7 @@ environment; a test fails, never skips, when one cannot be reached."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -41,9 +42,22 @@ MQTT_PORT = urlsplit(MQTT_URL).port or 1883
 
 
 @pytest.fixture
-def stream() -> tuple[str, str]:
+def stream() -> Iterator[tuple[str, str]]:
+    """A stream of the test's own, deleted afterwards (the server is shared)."""
     tag = uuid.uuid4().hex[:10]
-    return f"TEST_{tag}", f"test.{tag}.positions"
+    yield f"TEST_{tag}", f"test.{tag}.positions"
+
+    async def delete() -> None:
+        import nats
+
+        nc = await nats.connect(NATS_URL)
+        try:
+            with contextlib.suppress(Exception):  # never made (the test failed first)
+                await nc.jetstream().delete_stream(f"TEST_{tag}")
+        finally:
+            await nc.close()
+
+    asyncio.run(delete())
 
 
 @pytest.fixture

@@ -64,9 +64,12 @@ def all_logs() -> Iterator[list[Any]]:
 
 
 @pytest.fixture
-def stream() -> tuple[str, str]:
+def stream() -> Iterator[tuple[str, str]]:
+    """A stream of the test's own, deleted afterwards (the server is shared)."""
     tag = uuid.uuid4().hex[:10]
-    return f"TEST_{tag}", f"test.{tag}.positions"
+    yield f"TEST_{tag}", f"test.{tag}.positions"
+    with contextlib.suppress(Exception):  # never made, or already deleted by the test
+        asyncio.run(_delete(f"TEST_{tag}"))
 
 
 def stored(db: Peek) -> int:
