@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, text
 from typer.testing import CliRunner
 
 from borderflow import production
@@ -27,7 +27,9 @@ from borderflow.app import create_app
 from borderflow.cli import main
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
+from borderflow.dispatch.loop import Leadership
 from borderflow.store.models import Trip
+from borderflow.store.session import make_engine
 from tests.conftest import Database, Peek
 from tests.trip.test_dispatcher import _at_staging
 
@@ -81,6 +83,31 @@ def test_a_change_committed_by_the_api_wakes_the_workers_dispatcher_at_once(
     finally:
         worker.state.ctx.engine.dispose()
         api.state.ctx.engine.dispose()
+
+
+@pytest.mark.postgres
+def test_a_leader_whose_session_ends_loses_the_lead_and_another_takes_it(
+    database: Database
+) -> None:
+    if database.backend != "postgresql":
+        pytest.skip("leaders are elected on PostgreSQL; SQLite has one process")
+    first, second = Leadership(database.url), Leadership(database.url)
+    try:
+        assert first.hold()
+        assert first.hold()  # still the leader on its next try
+        assert not second.hold()
+        pid = first._conn.execute(text("SELECT pg_backend_pid()")).scalar()  # type: ignore[union-attr]
+        engine = make_engine(database.url)
+        with engine.connect() as admin:  # the leader's connection is cut
+            admin.execute(text("SELECT pg_terminate_backend(:p)"), {"p": pid})
+        engine.dispose()
+        assert second.hold()
+        assert not first.hold()  # it noticed, tried again and found another leading
+        second.release()  # a clean stop gives the lead up at once
+        assert first.hold()
+    finally:
+        first.release()
+        second.release()
 
 
 def test_the_worker_command_is_documented() -> None:

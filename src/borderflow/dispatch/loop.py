@@ -97,8 +97,14 @@ class Leadership:
         except DBAPIError as exc:
             log.warning("dispatcher leadership: database unreachable", error=str(exc)[:200])
             return
-        got = conn.execute(text("SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
-                           {"k": LEADER_KEY}).scalar()
+        try:
+            got = conn.execute(text(
+                "SELECT pg_try_advisory_lock(:k, hashtext(current_schema()))"),
+                {"k": LEADER_KEY}).scalar()
+        except DBAPIError as exc:
+            conn.close()
+            log.warning("dispatcher leadership: lock not tried", error=str(exc)[:200])
+            return
         if not got:
             conn.close()
             log.debug("dispatcher standby", pid=os.getpid())
