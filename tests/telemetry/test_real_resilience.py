@@ -467,3 +467,40 @@ def test_the_subscriber_falls_back_to_3_1_1_with_nats_s_mqtt_listener(
     assert any(e["event"] == "MQTT broker does not speak MQTT 5; speaking 3.1.1" for e in logs)
     listening = [e for e in logs if e["event"] == "listening for OwnTracks over MQTT"]
     assert listening[0]["protocol"] == "3.1.1"
+
+
+# --- NUL through the real servers ------------------------------------------------------------
+
+
+def test_nul_carrying_positions_through_nats_and_mosquitto_are_stored_clean(
+        settings: Settings, db: Peek, stream: tuple[str, str]) -> None:
+    """A NUL reaches the processor on the stream from a foreign publisher (in a device id and
+    extra fields) and through Mosquitto in an OwnTracks message: nothing fails, nothing is set
+    aside; the position with a NUL in its device id is rejected with the reason, the others
+    are stored without the NUL."""
+    from borderflow.store.models import RejectedPosition
+
+    raw = wire.encode([Fix("bus-1", NOW, 21.9, 106.7, "batch", attributes={"k\x00": "v\x00"}),
+                       Fix("bus\x00-2", NOW, 21.9, 106.7, "batch")], NOW)
+    assert b"\\u0000" in raw
+    asyncio.run(_publish(stream, [raw]))
+    with Running(db, stream, RetryPolicy(max_deliver=2, backoff_seconds=(0.3,))) as running:
+        wait_for(lambda: stored(db) == 1, timeout=20)
+        assert not running.error
+    user = f"u{uuid.uuid4().hex[:8]}"
+
+    def send() -> None:
+        body = json.dumps({"_type": "location", "lat": 21.912, "lon": 106.703,
+                           "tst": int(NOW.timestamp()), "tid": "n\x00g", "conn": "w\x00"})
+        mqtt_publish.single(f"owntracks/{user}/phone", body, qos=1, hostname=MQTT_HOST,
+                            port=MQTT_PORT)
+
+    _logs, raised = _listen(MQTT_URL, mqtt.Options(), f"owntracks/{user}/+", db,
+                            lambda: stored(db) == 2, subscribed=send)
+    assert raised is None
+    with db.sessions() as s:
+        kept = {p.device_id: p.attributes for p in s.scalars(select(Position))}
+        rejected = s.scalars(select(RejectedPosition)).all()
+    assert kept == {"bus-1": {"k": "v"}, f"{user}/phone": {"tid": "ng", "conn": "w"}}
+    assert [(r.device_id, r.excerpt) for r in rejected] == [(None, "bus-2")]
+    assert dead(db) == []
