@@ -22,6 +22,7 @@ scrape (so never counted once per process), at most every ``BORDERFLOW_METRICS_D
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import threading
@@ -160,6 +161,8 @@ class DatabaseFigures(Collector):
         families.append(_gauge("borderflow_metrics_database_seconds",
                                "Time the scrape took to read the database figures", [],
                                [((), time.perf_counter() - started)]))
+        if ctx.settings.telemetry_bus == "nats":
+            families += bus_lag(ctx.settings.nats_url, ctx.settings.nats_stream)
         return families
 
 
@@ -245,6 +248,46 @@ def _gates(session: Session, now: datetime) -> list[GaugeMetricFamily]:
                       [((a["area"], a["kind"]), a["capacity"]) for a in areas
                        if a["kind"] != "gate_area"])
     return [queue, called, inside, fill, capacity]
+
+
+BUS_TIMEOUT_SECONDS = 1.0
+"""The longest a scrape waits for the NATS server (to connect, then to answer)."""
+
+
+def bus_lag(url: str, stream: str) -> list[GaugeMetricFamily]:
+    """Messages of positions not yet taken (``num_pending``) and taken but not yet
+    acknowledged (``num_ack_pending``) by each processor's consumer of the stream (one per
+    partition: ``processor-<n>``), asked of the NATS server with a short timeout."""
+    up = "borderflow_bus_up", "1 when the scrape read the consumers of the positions stream"
+    try:
+        consumers = asyncio.run(asyncio.wait_for(_consumers(url, stream),
+                                                 3 * BUS_TIMEOUT_SECONDS))
+    except Exception as exc:  # a scrape must not fail because the bus is away
+        log.warning("bus lag not read for the metrics", error=type(exc).__name__)
+        return [_gauge(*up, [], [((), 0)])]
+    pending = _gauge("borderflow_bus_pending_messages",
+                     "Positions on the stream not yet delivered to the consumer", ["consumer"],
+                     [((name,), n) for name, n, _ in consumers])
+    in_flight = _gauge("borderflow_bus_ack_pending_messages",
+                       "Positions delivered to the consumer and not yet acknowledged",
+                       ["consumer"], [((name,), n) for name, _, n in consumers])
+    return [_gauge(*up, [], [((), 1)]), pending, in_flight]
+
+
+async def _consumers(url: str, stream: str) -> list[tuple[str, int, int]]:
+    import nats
+
+    async def quiet(exc: Exception) -> None:  # reported once, by bus_lag
+        return None
+
+    nc = await nats.connect(url, connect_timeout=BUS_TIMEOUT_SECONDS, allow_reconnect=False,
+                            max_reconnect_attempts=0, error_cb=quiet)
+    try:
+        found = await nc.jetstream(timeout=BUS_TIMEOUT_SECONDS).consumers_info(stream)
+        return sorted((str(c.name), int(c.num_pending or 0), int(c.num_ack_pending or 0))
+                      for c in found)
+    finally:
+        await nc.close()
 
 
 # --- the answer to a scrape ---------------------------------------------------------------
