@@ -17,7 +17,9 @@ running are left out of the answer (:class:`ProcessFiles`).
 per gate (waiting in the staging area, called, inside the gate area), the yards' and parks'
 fill, the telemetry's dead letters and, on PostgreSQL, whether a dispatcher leader holds its
 lock: a few indexed queries in one read session, run by the one process answering the
-scrape (so never counted once per process), at most every ``BORDERFLOW_METRICS_DATABASE_SECONDS``.
+scrape (so never counted once per process), at most every ``BORDERFLOW_METRICS_DATABASE_SECONDS``
+(about 10 ms with 200,000 trips and notifications). With the NATS bus, each partition's lag is
+asked of the NATS server at the same time, with a short timeout.
 """
 
 from __future__ import annotations
