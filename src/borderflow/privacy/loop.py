@@ -2,15 +2,17 @@
 ``BORDERFLOW_BACKGROUND=all``) every ``BORDERFLOW_RETENTION_INTERVAL_SECONDS``: personal data
 past its retention period (:mod:`borderflow.privacy.service`), then expired idempotency keys,
 browser sessions and password reset codes in bounded batches
-(:mod:`borderflow.privacy.expired`). A purge is idempotent: workers purging at once only
-share or repeat each other's work."""
+(:mod:`borderflow.privacy.expired`). At start and before each purge it creates the day
+partitions of positions for the week ahead (PostgreSQL), so that ingestion never runs DDL. A
+purge is idempotent: workers purging at once only share or repeat each other's work."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import anyio
 import structlog
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,6 +23,7 @@ from borderflow.config import Settings
 from borderflow.domain.access import SYSTEM
 from borderflow.domain.privacy import Retention
 from borderflow.privacy import expired, service
+from borderflow.telemetry import service as telemetry
 
 log = structlog.get_logger("borderflow.privacy")
 
@@ -60,8 +63,20 @@ def purge_expired(sessions: sessionmaker[Session], settings: Settings, now: date
     return done
 
 
+def prepare_partitions(ctx: AppContext) -> list[str]:
+    """The day partitions of positions for the week ahead, ahead of ingestion (which never
+    runs DDL)."""
+    with ctx.sessions() as session:
+        made = telemetry.prepare_partitions(session, ctx.clock.now().astimezone(UTC).date())
+        session.commit()
+    if made:
+        log.info("day partitions of positions created", partitions=made)
+    return made
+
+
 def run_once(ctx: AppContext) -> dict[str, int]:
     now = ctx.clock.now()
+    prepare_partitions(ctx)
     with ctx.sessions() as session:
         done = service.purge(session, retention(ctx.settings), now=now, actor=SYSTEM)
         session.commit()
@@ -76,6 +91,11 @@ def run_once(ctx: AppContext) -> dict[str, int]:
 @asynccontextmanager
 async def lifespan_with_retention(app: FastAPI) -> AsyncIterator[None]:
     ctx: AppContext = app.state.ctx
+    if ctx.settings.retention_interval_seconds > 0:
+        try:  # today's partition before the first position of the day, not an hour later
+            await anyio.to_thread.run_sync(prepare_partitions, ctx)
+        except Exception:  # the purges' first run tries again; the process must start
+            log.exception("day partitions not prepared at start")
     async with periodic(ctx.settings.retention_interval_seconds, lambda: run_once(ctx),
                         "personal data retention"):
         yield

@@ -99,6 +99,10 @@ def _active_trips(session: Session, devices: Sequence[Bound]) -> dict[str, Trip]
 
 _PARTITIONS: set[str] = set()
 """Day partitions known to exist in this process (PostgreSQL)."""
+_MISSING: set[str] = set()
+"""Day partitions found missing by this process (said once in the log)."""
+PARTITION_DAYS_AHEAD = 7
+"""Days ahead the background work creates the day partitions of ``positions`` for."""
 
 
 def partition_name(day: date) -> str:
@@ -106,22 +110,50 @@ def partition_name(day: date) -> str:
 
 
 def ensure_partitions(session: Session, days: set[date]) -> None:
-    """PostgreSQL: create the day partitions of ``positions`` the fixes fall in. A day whose
-    rows already went to the default partition stays there (logged)."""
+    """PostgreSQL, on the ingestion path: look whether the day partitions the fixes fall in
+    exist (a catalogue read, once per day and process). Ingestion never creates one: DDL on
+    ``positions`` would lock the table every writer uses; the background work creates them
+    days ahead (:func:`prepare_partitions`). A day without its partition goes to the default
+    partition (logged once), where it stays."""
     for day in sorted(days):
         name = partition_name(day)
-        if name in _PARTITIONS:
+        if name in _PARTITIONS or name in _MISSING:
+            continue
+        if session.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is not None:
+            _PARTITIONS.add(name)
+        else:
+            _MISSING.add(name)
+            log.warning("no day partition; rows of the day go to the default partition "
+                        "(the background work creates them ahead: is `borderflow worker` "
+                        "running?)", partition=name)
+
+
+def prepare_partitions(session: Session, today: date,
+                       days_ahead: int = PARTITION_DAYS_AHEAD) -> list[str]:
+    """PostgreSQL: create the missing day partitions of ``positions`` from ``today`` to
+    ``days_ahead`` days ahead; run by the background work with the purges, never by
+    ingestion. Returns the partitions created. A day whose rows already went to the default
+    partition keeps them there (logged)."""
+    if session.get_bind().dialect.name != "postgresql":
+        return []
+    created = []
+    for offset in range(days_ahead + 1):
+        day = today + timedelta(days=offset)
+        name = partition_name(day)
+        if session.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is not None:
             continue
         try:
             with session.begin_nested():
                 session.execute(text(
-                    f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF positions FOR VALUES "
+                    f"CREATE TABLE {name} PARTITION OF positions FOR VALUES "
                     f"FROM ('{day.isoformat()}') TO ('{(day + timedelta(days=1)).isoformat()}')"))
-        except DBAPIError as exc:  # e.g. another processor created it at the same moment
+            created.append(name)
+            _MISSING.discard(name)
+        except DBAPIError as exc:  # another worker at the same moment, or rows in default
             if session.scalar(text("SELECT to_regclass(:n)"), {"n": name}) is None:
                 log.warning("day partition not created; rows stay in the default partition",
                             partition=name, reason=str(exc.orig)[:200])
-        _PARTITIONS.add(name)
+    return created
 
 
 def prune(session: Session, before: datetime) -> int:
