@@ -82,8 +82,6 @@ def install_state(app: FastAPI, ctx: AppContext) -> None:
     app.state.notifiers = build_channels(settings)
 
 
-
-
 def create_worker(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     """The state ``borderflow worker`` runs :func:`background` on: the same context and
     channels as the API's, without routes, middleware or HTTP."""
