@@ -11,11 +11,12 @@ import typer
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from borderflow.cli.common import session_scope
 from borderflow.sim import calibrate as calibration
-from borderflow.sim import report, runner
+from borderflow.sim import fit, levers, report, runner
+from borderflow.sim import scenario as scenarios
 from borderflow.sim.scenario import ScenarioError
 
 sim_app = typer.Typer(help="The scenario lab: simulate the border system, compare scenarios.",
@@ -75,7 +76,11 @@ def sim_validate(
 
 @sim_app.command("calibrate")
 def sim_calibrate(
-    scenario: Annotated[Path, typer.Argument(help="Scenario file to write the fits into")],
+    scenario: Annotated[Path | None, typer.Argument(
+        help="Scenario file to write the fits into (not with --targets)")] = None,
+    targets: Annotated[Path | None, typer.Option(
+        help="Calibration spec: fit the scenario it names to reported figures instead")]
+    = None,
     since: Annotated[datetime | None, typer.Option(help="Only trips created from (UTC)")]
     = None,
     min_samples: Annotated[int, typer.Option(min=2, help="Fewer samples: no fit")] = 5,
@@ -84,7 +89,14 @@ def sim_calibrate(
     = False,
 ) -> None:
     """Fit service times per gate, direction and step, and the demand (trucks per day, hours,
-    weekdays, gate shares), from the recorded trips."""
+    weekdays, gate shares), from the recorded trips; or, with --targets, fit a scenario's
+    unknown capacities to the figures the province reports."""
+    if targets is not None:
+        _calibrate_to_targets(targets, write)
+        return
+    if scenario is None:
+        err.print("[red]error:[/red] give a scenario file, or --targets SPEC")
+        raise typer.Exit(code=2)
     from sqlalchemy import select
 
     from borderflow.store.models import Trip
@@ -118,3 +130,112 @@ def sim_calibrate(
                                            width=100), encoding="utf-8")
         _load([scenario], None)
         console.print(f"written into {scenario}")
+
+
+def _calibrate_to_targets(spec_path: Path, write: bool) -> None:
+    """Fit the knobs of the spec's scenario to its targets, print the fit, and with ``write``
+    put the fitted values into the scenario file and the calibration into its network file."""
+    try:
+        spec, scenario_path = fit.load_spec(spec_path)
+        _, network = scenarios.load(scenario_path)
+        document = scenarios.read_document(scenario_path)
+    except ScenarioError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    with Progress("[progress.description]{task.description}", BarColumn(),
+                  MofNCompleteColumn(), TimeElapsedColumn(), console=err) as bar:
+        task = bar.add_task("fitting", total=spec.evaluations)
+        result = fit.calibrate(spec, document, network, str(scenario_path),
+                               progress=lambda n, best: bar.update(
+                                   task, completed=n, description=f"fitting (best {best:.3g})"))
+    console.print(fit_table(result, spec))
+    if not write:
+        return
+    text = scenario_path.read_text(encoding="utf-8")
+    own = yaml.safe_load(text)
+    for path, value in result.knobs.items():
+        fit.set_path(own, path, value)
+    own["demand"]["gates"] = result.shares
+    lines = text.splitlines()
+    leading = [ln for ln in lines[:next((i for i, ln in enumerate(lines)
+                                           if not ln.startswith("#")), len(lines))]
+               if not ln.startswith("# Calibrated")]
+    head = "".join(f"{ln}\n" for ln in leading) + (
+        f"# Calibrated to reported figures on {datetime.now(UTC).date()} "
+        f"(`borderflow sim calibrate --targets {spec_path.name}`).\n")
+    scenario_path.write_text(head + yaml.safe_dump(own, allow_unicode=True, sort_keys=False,
+                                                   width=100, default_flow_style=None),
+                             encoding="utf-8")
+    network_path = (scenario_path.parent / own["network"]) if own.get("network") \
+        else scenarios.PACKAGED_NETWORK
+    block = fit.network_block(result, spec, on=datetime.now(UTC).date(),
+                              scenario=os.path.relpath(scenario_path, network_path.parent),
+                              spec_file=os.path.relpath(spec_path, network_path.parent))
+    network_path.write_text(fit.write_network(network_path.read_text(encoding="utf-8"), block),
+                            encoding="utf-8")
+    console.print(f"written into {scenario_path} and {network_path}")
+
+
+def fit_table(result: fit.FitResult, spec: fit.Spec) -> Table:
+    """Each target: its band, the simulated mean with its 95% interval, inside or not; and the
+    fitted knobs."""
+    table = Table(Column("target", overflow="fold"), "band", "simulated (95% CI)", "inside",
+                  title=f"fit: {result.evaluations} evaluations, confirmed on "
+                        f"{spec.confirm_replications} × {spec.confirm_days} days")
+    for t in result.targets:
+        low = "" if t.low == float("-inf") else f"{t.low:,.4g}"
+        high = "" if t.high == float("inf") else f"{t.high:,.4g}"
+        v = t.value
+        table.add_row(t.name, f"{low} – {high}", f"{v.mean:,.4g} ± {v.half_width:,.2g}",
+                      "yes" if t.inside else "NO")
+    table.add_section()
+    for path, value in result.knobs.items():
+        table.add_row(path, "fitted", f"{value:g} (was {result.start[path]:g})", "")
+    return table
+
+
+@sim_app.command("what-would-it-take")
+def sim_what_would_it_take(
+    spec: Annotated[Path, typer.Argument(help="Levers spec (YAML): scenario, target, levers")],
+    demand: Annotated[list[float] | None, typer.Option(
+        help="Trucks a day to answer for (repeat; default: the spec's)")] = None,
+) -> None:
+    """The cheapest combinations of levers (lanes, hours, goods spread, smart-gate route,
+    staging size) that meet the spec's target at each demand level, with 95% intervals."""
+    try:
+        loaded_spec, scenario_path = levers.load_spec(spec)
+        _, network = scenarios.load(scenario_path)
+        document = scenarios.read_document(scenario_path)
+    except ScenarioError as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    if demand:
+        loaded_spec = loaded_spec.model_copy(update={"demand": demand})
+    with Progress("[progress.description]{task.description}", TimeElapsedColumn(),
+                  console=err) as bar:
+        task = bar.add_task("searching")
+        answers = levers.what_would_it_take(
+            loaded_spec, document, network, str(scenario_path),
+            progress=lambda trucks, n: bar.update(
+                task, description=f"searching {trucks:,.0f} trucks/day: {n} runs"))
+    for answer in answers:
+        console.print(levers_table(loaded_spec, answer))
+
+
+def levers_table(spec: levers.Spec, answer: levers.Answer) -> Table:
+    """One demand level: the scenario as it is, then the cheapest combinations meeting the
+    target, each target figure as mean ± 95% half-width."""
+    names = [t.name for t in spec.target]
+    table = Table("option", f"cost ({spec.cost_unit})", *names, "meets",
+                  title=f"{answer.trucks_per_day:,.0f} trucks a day: {answer.evaluations} "
+                        f"search runs of {spec.days} days, {spec.replications} replications "
+                        "each shown (mean ± 95% half-width)")
+    rows = [("as it is", answer.baseline), *(
+        ("; ".join(levers.describe(spec, o.levels)), o) for o in answer.options)]
+    for label, option in rows:
+        table.add_row(label, f"{option.cost:g}",
+                      *(f"{e.mean:,.2f} ± {e.half_width:,.2f}" for e in option.figures),
+                      "yes" if option.meets else "no")
+    if not answer.options:
+        table.caption = "no combination of the levers met the target"
+    return table

@@ -86,6 +86,14 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
         _stats(f"gate.{code}.wait", wait[called & on], out)
     left = np.isfinite(trace.leave) & (trace.leave >= lo) & (trace.leave < hi)
     out["throughput_per_day"] = float(left.sum()) / measured_days
+    # per gate (both directions), and the busiest measured day, for calibration to reports
+    for gate in m.gate_codes:
+        # (the extra False: a route of -1, never a gate's)
+        through = np.array([r.gate.code == gate for r in m.routes] + [False])[trace.route]
+        out[f"gate_throughput.{gate}"] = float((left & through).sum()) / measured_days
+    day = (trace.leave[left] // 1440.0).astype(np.int64)
+    per_day = np.bincount(day - sc.warmup_days, minlength=measured_days)
+    out["throughput_max_day"] = float(per_day.max()) if per_day.size else 0.0
     out["no_shows"] = float((trace.no_show & mine).sum())
     out["rerouted"] = float((trace.rerouted & mine).sum())
     after = trace.sample_t >= lo

@@ -4,21 +4,26 @@ compare them side by side (the same table and plots as ``borderflow sim run``)."
 from __future__ import annotations
 
 import base64
+import threading
+import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Form, Request
-from fastapi.responses import HTMLResponse, Response
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
 from borderflow.domain.access import Principal
 from borderflow.errors import N_, msg
-from borderflow.sim import report, runner
+from borderflow.sim import levers, report, runner
 from borderflow.sim import scenario as scenarios
 from borderflow.web import i18n, session
 from borderflow.web.pages import formatter, render, signed_in
 
 router = APIRouter(include_in_schema=False)
+log = structlog.get_logger("borderflow.web.sim")
 MAX_SCENARIOS = 4
 MAX_DAYS = 31
 MAX_REPLICATIONS = 5
@@ -65,10 +70,11 @@ def _page(request: Request, who: Principal, folder: Path, status: int = 200,
                      **values})
 
 
-def _whole(fmt: i18n.Formatter, name: str, raw: str) -> tuple[int | None, str | None]:
+def _whole(fmt: i18n.Formatter, name: str, raw: str,
+           limits: dict[str, tuple[int, int]] = LIMITS) -> tuple[int | None, str | None]:
     """A whole number typed in a field, within its limits: (value, None) or (None, the
     problem in the page's language)."""
-    low, high = LIMITS[name]
+    low, high = limits[name]
     try:
         value = fmt.parse_number(raw, places=0)
     except i18n.NumberInputError as exc:
@@ -76,7 +82,8 @@ def _whole(fmt: i18n.Formatter, name: str, raw: str) -> tuple[int | None, str | 
     if value is None:
         return None, fmt.message(msg("This field is required."), "validation_failed")
     if not low <= value <= high:
-        return None, fmt.message(msg(LIMIT_TEXTS[name], low=low, high=high),
+        return None, fmt.message(msg(LIMIT_TEXTS.get(name, N_("from {low} to {high}")),
+                                     low=low, high=high),
                                  "validation_failed")
     return int(value), None
 
@@ -136,3 +143,139 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
                  chosen=chosen,
                  form={k: fmt.number_input(v) for k, v in numbers.items()})
 
+
+
+# --- "what would it take": a search run in a background thread, followed on its own page
+
+LEVERS_SPEC = (Path(scenarios.__file__).resolve().parent.parent / "data" / "calibration"
+               / "lang-son-levers.yaml")
+"""The levers spec the page searches (levers, their levels and costs, the target)."""
+MAX_JOBS = 10
+LEVER_LIMITS = {"trucks": (100, 5000), "hours": (1, 24)}
+
+
+@dataclass
+class LeverJob:
+    """One search: its inputs, runs done so far, and its answer (or failure)."""
+
+    id: str
+    trucks: int
+    hours: int
+    spec: levers.Spec
+    runs: int = 0
+    answer: levers.Answer | None = None
+    failed: bool = False
+
+
+_jobs: dict[str, LeverJob] = {}
+_jobs_lock = threading.Lock()
+
+
+def _running() -> LeverJob | None:
+    with _jobs_lock:
+        return next((j for j in _jobs.values() if j.answer is None and not j.failed), None)
+
+
+def _search(job: LeverJob, document: dict[str, Any], network: Any, source: str) -> None:
+    def progress(_trucks: float, n: int) -> None:
+        job.runs = n
+
+    try:
+        job.answer = levers.what_would_it_take(job.spec, document, network, source,
+                                               progress=progress)[0]
+    except Exception:
+        log.exception("sim.levers.failed", job=job.id)
+        job.failed = True
+
+
+def start_search(trucks: int, hours: int) -> LeverJob:
+    """Start a search in a background thread (one at a time: a running one is returned)."""
+    running = _running()
+    if running is not None:
+        return running
+    spec, scenario_path = levers.load_spec(LEVERS_SPEC)
+    target = [t.model_copy(update={"high": float(hours)}) if i == 0 else t
+              for i, t in enumerate(spec.target)]
+    spec = spec.model_copy(update={"demand": [float(trucks)], "target": target})
+    _, network = scenarios.load(scenario_path)
+    document = scenarios.read_document(scenario_path)
+    job = LeverJob(uuid.uuid4().hex[:12], trucks, hours, spec)
+    with _jobs_lock:
+        _jobs[job.id] = job
+        for old in list(_jobs)[:-MAX_JOBS]:
+            del _jobs[old]
+    threading.Thread(target=_search, args=(job, document, network, str(scenario_path)),
+                     daemon=True, name=f"sim-levers-{job.id}").start()
+    return job
+
+
+def _lever_rows(job: LeverJob, lang: str) -> list[dict[str, Any]]:
+    answer = job.answer
+    if answer is None:
+        return []
+    rows: list[dict[str, Any]] = [{"label": None, "option": answer.baseline}]
+    rows += [{"label": levers.describe(job.spec, o.levels, lang), "option": o}
+             for o in answer.options]
+    return rows
+
+
+def _levers_page(request: Request, who: Principal, status: int = 200, **values: Any
+                 ) -> Response:
+    fmt = formatter(request)
+    spec, _ = levers.load_spec(LEVERS_SPEC)
+    return render(request, "sim_levers.html", status=status, user=who,
+                  lever_names=[lv.name.in_(fmt.lang) for lv in spec.levers],
+                  **{"errors": {}, "form": {"trucks": fmt.number_input(1600),
+                                            "hours": fmt.number_input(2)}, "job": None,
+                     "running": _running(), **values})
+
+
+@router.get("/sim/levers", response_class=HTMLResponse)
+def levers_page(request: Request, ctx: Ctx, db: Db) -> Response:
+    """The form of a "what would it take" search."""
+    who = _planner(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    return _levers_page(request, who)
+
+
+@router.post("/sim/levers", response_class=HTMLResponse)
+def levers_start(request: Request, ctx: Ctx, db: Db, trucks: Annotated[str, Form()] = "",
+                 hours: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
+                 ) -> Response:
+    """Start a search in the background and go to its page."""
+    session.check_csrf(request, csrf)
+    who = _planner(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    fmt = formatter(request)
+    form = {"trucks": trucks, "hours": hours}
+    numbers: dict[str, int] = {}
+    errors: dict[str, str] = {}
+    for name, raw in form.items():
+        value, problem = _whole(fmt, name, raw, LEVER_LIMITS)
+        if problem is not None:
+            errors[name] = problem
+        elif value is not None:
+            numbers[name] = value
+    if errors:
+        return _levers_page(request, who, status=422, errors=errors, form=form)
+    job = start_search(numbers["trucks"], numbers["hours"])
+    query = f"?lang={fmt.lang}" if request.query_params.get("lang") else ""
+    return RedirectResponse(f"/sim/levers/{job.id}{query}", status_code=303)
+
+
+@router.get("/sim/levers/{job_id}", response_class=HTMLResponse)
+def levers_result(request: Request, ctx: Ctx, db: Db, job_id: str) -> Response:
+    """A search's progress (the page reloads itself) or its answer."""
+    who = _planner(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    with _jobs_lock:
+        job = _jobs.get(job_id)
+    if job is None:
+        return _levers_page(request, who, status=404, error=N_("No such search."))
+    fmt = formatter(request)
+    return _levers_page(request, who, job=job, rows=_lever_rows(job, fmt.lang),
+                        form={"trucks": fmt.number_input(job.trucks),
+                              "hours": fmt.number_input(job.hours)})
