@@ -279,7 +279,7 @@ def calibrate(spec: Spec, document: dict[str, Any], network: Network, source: st
 
     def values(x: np.ndarray) -> dict[str, float]:
         raw = lo + np.clip(x, 0.0, 1.0) * width
-        return {k.path: float(round(v) if k.integer else round(v, 3))
+        return {k.path: round(v) if k.integer else round(float(v), 3)
                 for k, v in zip(knobs, raw, strict=True)}
 
     def objective(x: np.ndarray) -> float:
