@@ -92,6 +92,11 @@ def test_the_units_make_the_topology_of_the_deployment_document() -> None:
     assert "--port %i" in api["ExecStart"]  # one unit instance per port behind HAProxy
     processor = _unit(DEPLOY / "systemd" / "borderflow-telemetry@.service")["Service"]
     assert "--partition %i" in processor["ExecStart"]  # one instance per partition
+    for unit in UNITS:  # one metrics directory per machine, shared by every process
+        if "backup" not in unit.name:
+            text = unit.read_text()
+            assert "\nEnvironment=BORDERFLOW_METRICS_DIR=/run/borderflow/metrics\n" in text
+            assert "\nRuntimeDirectoryPreserve=yes\n" in text  # one unit's stop keeps it
     timer = _unit(DEPLOY / "systemd" / "borderflow-backup.timer")
     assert timer["Timer"]["OnCalendar"]
 

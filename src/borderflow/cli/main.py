@@ -117,6 +117,7 @@ def worker() -> None:
     browser sessions and reset codes) and, with BORDERFLOW_MQTT_URL, the MQTT subscriber.
     Run several for availability; pair them with `BORDERFLOW_BACKGROUND=none borderflow
     serve`. On SIGTERM each part stops cleanly and the leadership is given up."""
+    join_metrics_directory()  # before the metrics are imported
     from borderflow.ops.runtime import tune_gc
     from borderflow.ops.worker import create_worker, run_worker
 
@@ -459,6 +460,7 @@ def telemetry_process(
     """Run a telemetry processor: take positions from NATS JetStream, store them, move trips.
     Each batch is acknowledged only after it is committed. On PostgreSQL a partition is
     consumed by one processor at a time (a lease); another given it stands by."""
+    join_metrics_directory()  # before the metrics are imported
     from borderflow.ops.runtime import tune_gc
     from borderflow.telemetry.bus import FenceCache, Processor, stream_limits
     from borderflow.telemetry.dead_letters import DeadLetterStore

@@ -30,6 +30,7 @@ from borderflow.logging import configure_logging
 from borderflow.notify import outbox
 from borderflow.notify.channels import build_channels
 from borderflow.notify.loop import lifespan_with_notifier
+from borderflow.ops import metrics
 from borderflow.privacy.loop import lifespan_with_retention
 from borderflow.report.loop import lifespan_with_situation_reports
 from borderflow.store.session import make_engine, make_session_factory
@@ -79,7 +80,7 @@ def install_state(app: FastAPI, ctx: AppContext) -> None:
     app.state.fences = FenceCache(settings.geofence_margin_m)
     app.state.telemetry = build_bus(settings, ctx.sessions, ctx.clock, app.state.fences)
     outbox.bind_channels(ctx.sessions, settings.notify_channel_list)
-    app.state.notifiers = build_channels(settings)
+    app.state.notifiers = metrics.timed(build_channels(settings))  # send time per channel
 
 
 def create_worker(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
