@@ -199,6 +199,7 @@ def sim_what_would_it_take(
     spec: Annotated[Path, typer.Argument(help="Levers spec (YAML): scenario, target, levers")],
     demand: Annotated[list[float] | None, typer.Option(
         help="Trucks a day to answer for (repeat; default: the spec's)")] = None,
+    markdown: Annotated[bool, typer.Option(help="Print Markdown tables")] = False,
 ) -> None:
     """The cheapest combinations of levers (lanes, hours, goods spread, smart-gate route,
     staging size) that meet the spec's target at each demand level, with 95% intervals."""
@@ -219,7 +220,20 @@ def sim_what_would_it_take(
             progress=lambda trucks, n: bar.update(
                 task, description=f"searching {trucks:,.0f} trucks/day: {n} runs"))
     for answer in answers:
-        console.print(levers_table(loaded_spec, answer))
+        table = levers_table(loaded_spec, answer)
+        console.print(_markdown(table) if markdown else table, soft_wrap=markdown)
+
+
+def _markdown(table: Table) -> str:
+    """A Rich table as a Markdown table (title and caption as lines around it)."""
+    cells = [[str(c) for c in col._cells] for col in table.columns]
+    lines = [f"**{table.title}**", "",
+             "| " + " | ".join(str(c.header) for c in table.columns) + " |",
+             "|" + " --- |" * len(table.columns)]
+    lines += ["| " + " | ".join(row) + " |" for row in zip(*cells, strict=True)]
+    if table.caption:
+        lines += ["", str(table.caption)]
+    return "\n".join(lines) + "\n"
 
 
 def levers_table(spec: levers.Spec, answer: levers.Answer) -> Table:

@@ -66,6 +66,8 @@ class Spec(_Model):
     cheapest: Annotated[int, Field(ge=1, le=10)] = 3
     """Combinations confirmed and reported per demand level."""
     max_evaluations: Annotated[int, Field(ge=1, le=500)] = 60
+    search_replications: Annotated[int, Field(ge=1, le=10)] = 1
+    """Replications of each search run (on the same streams from run to run)."""
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ class _Search:
 
     def distance(self, levels: tuple[int, ...]) -> float:
         if levels not in self.seen:
-            self.seen[levels] = loss(self.figures(levels, 1, self.spec.seed),
+            self.seen[levels] = loss(self.figures(levels, self.spec.search_replications,
+                                                  self.spec.seed),
                                      self.spec.target, 0.0)
         return self.seen[levels]
 
