@@ -199,6 +199,9 @@ def sim_what_would_it_take(
     spec: Annotated[Path, typer.Argument(help="Levers spec (YAML): scenario, target, levers")],
     demand: Annotated[list[float] | None, typer.Option(
         help="Trucks a day to answer for (repeat; default: the spec's)")] = None,
+    hours: Annotated[float | None, typer.Option(
+        min=0.1, help="Mean time in system at most this many hours (default: the spec's)")]
+    = None,
     markdown: Annotated[bool, typer.Option(help="Print Markdown tables")] = False,
 ) -> None:
     """The cheapest combinations of levers (lanes, hours, goods spread, smart-gate route,
@@ -212,6 +215,8 @@ def sim_what_would_it_take(
         raise typer.Exit(code=1) from None
     if demand:
         loaded_spec = loaded_spec.model_copy(update={"demand": demand})
+    if hours is not None:
+        loaded_spec = levers.with_hours(loaded_spec, hours)
     with Progress("[progress.description]{task.description}", TimeElapsedColumn(),
                   console=err) as bar:
         task = bar.add_task("searching")
@@ -250,6 +255,7 @@ def levers_table(spec: levers.Spec, answer: levers.Answer) -> Table:
         table.add_row(label, f"{option.cost:g}",
                       *(f"{e.mean:,.2f} ± {e.half_width:,.2f}" for e in option.figures),
                       "yes" if option.meets else "no")
-    if not answer.options:
-        table.caption = "no combination of the levers met the target"
+    if not any(o.meets for o in answer.options):
+        table.caption = ("no combination of the levers met the target in the search: the "
+                         "closest ones are shown")
     return table

@@ -87,7 +87,7 @@ class Answer:
     trucks_per_day: float
     options: list[Option]
     """The cheapest combinations that met the target in the search, confirmed (cheapest
-    first); empty when none did."""
+    first); when none did, the closest to it (``meets`` false)."""
     baseline: Option
     """The scenario as it is (every lever at level 0), confirmed."""
     evaluations: int
@@ -182,6 +182,17 @@ class _Search:
         return Option(levels, cost_of(self.spec, levels), estimates, meets)
 
 
+def with_hours(spec: Spec, hours: float) -> Spec:
+    """The spec with its time-in-system target (the first on a ``time_in_system`` figure) at
+    most ``hours``."""
+    target = list(spec.target)
+    for i, t in enumerate(target):
+        if t.figure.startswith("time_in_system"):
+            target[i] = t.model_copy(update={"high": hours})
+            break
+    return spec.model_copy(update={"target": target})
+
+
 def what_would_it_take(spec: Spec, document: dict[str, Any], network: Network,
                        source: str = "scenario",
                        progress: Callable[[float, int], None] | None = None) -> list[Answer]:
@@ -192,6 +203,8 @@ def what_would_it_take(spec: Spec, document: dict[str, Any], network: Network,
         search.greedy(None if progress is None else _bind(progress, trucks))
         met = sorted((lv for lv, d in search.seen.items() if d <= 0),
                      key=lambda lv: (cost_of(spec, lv), sum(lv)))
+        if not met:  # none met it: the closest ones, to show how far the levers go
+            met = sorted(search.seen, key=lambda lv: (search.seen[lv], cost_of(spec, lv)))
         options = [search.confirm(lv) for lv in met[:spec.cheapest]]
         base = search.confirm(tuple(0 for _ in spec.levers))
         out.append(Answer(trucks, options, base, len(search.seen)))

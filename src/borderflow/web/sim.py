@@ -194,9 +194,8 @@ def start_search(trucks: int, hours: int) -> LeverJob:
     if running is not None:
         return running
     spec, scenario_path = levers.load_spec(LEVERS_SPEC)
-    target = [t.model_copy(update={"high": float(hours)}) if i == 0 else t
-              for i, t in enumerate(spec.target)]
-    spec = spec.model_copy(update={"demand": [float(trucks)], "target": target})
+    spec = levers.with_hours(spec, float(hours)).model_copy(
+        update={"demand": [float(trucks)]})
     _, network = scenarios.load(scenario_path)
     document = scenarios.read_document(scenario_path)
     job = LeverJob(uuid.uuid4().hex[:12], trucks, hours, spec)
