@@ -297,11 +297,12 @@ class _Api:
 def _phone(demo: Demo, client: httpx.Client) -> None:
     """The demo driver binds the phone and it reports from the park at six, then falls
     silent (its battery is flat): the control room is alerted once the driver has a trip."""
-    _Api(demo, client)("POST", f"/api/v1/devices/{PHONE}/bind", "driver",
-                       json={"driver_document": factories.DRIVER_DOC, "label": FREE_TEXT[7]})
+    bound = _Api(demo, client)("POST", f"/api/v1/devices/{PHONE}/bind", "driver",
+                               json={"driver_document": factories.DRIVER_DOC,
+                                     "label": FREE_TEXT[7]})
     park = (21.91200, 106.70300)  # the staging park's centre
     client.get("/api/v1/telemetry/osmand", params={
-        "id": PHONE, "lat": f"{park[0]:.6f}", "lon": f"{park[1]:.6f}",
+        "id": bound["token"], "lat": f"{park[0]:.6f}", "lon": f"{park[1]:.6f}",
         "timestamp": int(demo.clock.now().timestamp() * 1000), "speed": "0",
         "accuracy": "8", "batt": "3"}).raise_for_status()
 

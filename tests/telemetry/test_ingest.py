@@ -52,20 +52,21 @@ def test_a_bound_phone_moves_its_trip_into_the_park(
                         headers=auth("driver"))
     assert bound.status_code == 200, bound.text
     assert bound.json()["trip"] == ref
+    token = bound.json()["token"]  # what the phone sends as its id from now on
     clock.set(NOW + timedelta(minutes=10))
-    first = osmand(client, "phone-1", OUTSIDE, -60)
+    first = osmand(client, token, OUTSIDE, -60)
     assert first["processed"]["stored"] == 1
-    entered = osmand(client, "phone-1", INSIDE, 0)
+    entered = osmand(client, token, INSIDE, 0)
     assert entered["processed"]["events"][0]["event"] == "area.entered"
     trip = client.get(f"/api/v1/trips/{ref}", headers=auth("driver")).json()
     assert (trip["status"], trip["location"]) == ("at_staging", "staging:viettel-logistics-park")
     event = db.one(select(TripEvent).where(TripEvent.type == "area.entered"))
-    assert (event.source, event.actor_name) == ("gps", "gps")
+    assert (event.source, event.actor_name) == ("gps", "device:Tai's phone")
 
     # a late position from before (outside the park) and a repeated one move nothing
-    late = osmand(client, "phone-1", OUTSIDE, -30)
+    late = osmand(client, token, OUTSIDE, -30)
     assert (late["processed"]["late"], late["processed"]["events"]) == (1, [])
-    again = osmand(client, "phone-1", INSIDE, 0)
+    again = osmand(client, token, INSIDE, 0)
     assert again["processed"]["duplicates"] == 1
     assert db.scalar(select(func.count()).select_from(Position)) == 3
     assert client.get(f"/api/v1/trips/{ref}", headers=auth("driver")).json()[

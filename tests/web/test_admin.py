@@ -143,7 +143,8 @@ def test_a_device_is_bound_and_unbound_from_the_page(client: TestClient, auth: A
     ok = client.post("/admin/devices/bind", data={"csrf": token, "device_id": "phone-1",
                                                   "driver_document": "001089012345"},
                      follow_redirects=False)
-    assert ok.status_code == 303
+    assert ok.status_code == 201  # the answer shows the device's token, once
+    assert 'id="device-token"' in ok.text
     devices = client.get("/api/v1/devices", headers=auth("admin")).json()
     assert devices[0]["driver_document"] == "001089012345"
     assert devices[0]["bound"]

@@ -92,13 +92,17 @@ def test_the_driver_sees_the_order_acknowledges_it_and_links_a_phone(
     assert ack.headers["location"] == "/driver?done=acknowledged"
     assert "Cảm ơn: trung tâm điều hành đã biết bạn đã xem lệnh." in client.get(
         ack.headers["location"]).text
-    linked = client.post("/driver/device", data={"device_id": "phone-tai-1",
-                                                 "csrf": _csrf(client, "/driver")},
+    linked = client.post("/driver/device?lang=zh", data={"device_id": "phone-tai-1",
+                                                         "csrf": _csrf(client, "/driver")},
                          follow_redirects=False)
-    assert (linked.status_code, linked.headers["location"]) == (303, "/driver?done=linked")
-    confirmed = client.get(linked.headers["location"] + "&lang=zh").text
+    assert linked.status_code == 201  # the answer shows the phone's token, once
+    confirmed = linked.text
     assert "手机已绑定" in confirmed
     assert "phone-tai-1" in confirmed
+    token = re.search(r'id="device-token">.*?class="secret">([^<]+)</code>', confirmed, re.S)
+    assert token
+    assert len(token.group(1)) >= 32
+    assert token.group(1) not in client.get("/driver").text  # shown only that once
     forged = client.post(f"/driver/trips/{ref}/acknowledge", data={"csrf": "x" * 40})
     assert forged.status_code == 403
 

@@ -145,6 +145,8 @@ class Driver:
     device: str
     busy: bool = False
     bound: bool = False
+    token: str = ""
+    """What binding gave the phone: it sends this as its id."""
 
 
 @dataclass
@@ -323,6 +325,8 @@ class Traffic:
                                          driver.key, json={"driver_document": driver.document,
                                                            "label": "demo phone"})
                 driver.bound = bound is not None and bound.status_code == 200
+                if bound is not None and driver.bound:
+                    driver.token = bound.json()["token"]
 
     def _free_driver(self) -> Driver | None:
         """A demo driver with the app, free for a trip (some trucks' drivers have it)."""
@@ -358,7 +362,7 @@ class Traffic:
         (lat, lon), kmh = place
         truck.last_fix = self.minute
         r = await self._call(client, "GET", "/api/v1/telemetry/osmand", None, params={
-            "id": truck.driver.device, "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
+            "id": truck.driver.token, "lat": f"{lat:.6f}", "lon": f"{lon:.6f}",
             "timestamp": int(self.clock().timestamp() * 1000), "speed": f"{kmh / KNOT_KMH:.1f}",
             "accuracy": "8", "batt": str(self.rng.randrange(30, 100))})
         if r is not None and r.status_code == 200:

@@ -489,6 +489,11 @@ class Device(Base):
     """The fences the device is in after its latest fix (for hysteresis across batches)."""
     bound_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     bound_by: Mapped[str | None] = mapped_column(String(80), nullable=True)
+    token_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True, unique=True)
+    """SHA-256 (hex) of the token binding gave the device: the phone sends the token as its
+    id, and its positions are found to be this device's by the hash. The token is not kept."""
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    """When the regulator revoked the device's token: its positions then change no trip."""
 
 
 class Position(Base):

@@ -87,9 +87,11 @@ OSMAND_DOC = (
     "body of Traccar Client 9+ (`location.coords.speed` in m/s). A position that cannot be "
     "used is answered 200 with the reason and counted, so the phone's queue never blocks on "
     "it; a message with no device id at all is answered 400 (`device_missing`), as Traccar's "
-    "own server does, so the phone shows that it is not set up. The device id identifies "
-    "the phone: bind it to the driver "
-    "(`POST /api/v1/devices/{id}/bind`). Answered 503 with `Retry-After` when the telemetry "
+    "own server does, so the phone shows that it is not set up. The id the phone sends is "
+    "the token binding gave it (`POST /api/v1/devices/{id}/bind`): only positions under a "
+    "live token move a trip; those under ids nobody bound are stored and move nothing; those "
+    "under a bound device's plain id or a revoked token are rejected with the reason. "
+    "Answered 503 with `Retry-After` when the telemetry "
     "bus cannot take positions: the app sends them again." + roles_doc("telemetry.ingest"))
 OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
 
@@ -292,7 +294,8 @@ class BindIn(BaseModel):
 
 
 class DeviceOut(BaseModel):
-    id: str
+    id: str = Field(description="The device's own identifier (an IMEI, a plate, OwnTracks' "
+                    "`user/device`), as the regulator knows it.")
     protocol: str
     label: str
     driver_document: str | None
@@ -307,23 +310,34 @@ class DeviceOut(BaseModel):
     silent: bool
 
 
+class BoundOut(DeviceOut):
+    token: str = Field(description="The device's token, shown only this once (only its hash "
+                       "is kept): the phone sends it as its id from now on (Traccar Client's "
+                       "device identifier, OwnTracks' user/device or tid, the batch's "
+                       "`device_id`). Positions under the device's plain id, or under an "
+                       "old token, move no trip.")
+
+
 def _silent(ctx: Any) -> timedelta:
     return timedelta(minutes=ctx.settings.device_silent_minutes)
 
 
-@router.post("/devices/{device_id:path}/bind", response_model=DeviceOut,
+@router.post("/devices/{device_id:path}/bind", response_model=BoundOut,
              summary="Bind a GPS device to a driver or a vehicle",
              description="Its positions then go to the driver's (or vehicle's) active trip. A "
              "driver binds their own phone to their own document number; the regulator binds "
              "any device. The id may hold slashes, as OwnTracks ids do (`29C12345/phone`), "
-             "written as they are or encoded (`29C12345%2Fphone`). Audited."
+             "written as they are or encoded (`29C12345%2Fphone`). Binding "
+             "issues the device a new token (answered once, in `token`; the old one stops "
+             "working): the phone sends the token as its id, and only positions under it move "
+             "a trip, recorded under the device (`device:<label>`). Audited."
              + roles_doc("device.bind"))
 def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[str, Any]:
     now = ctx.clock.now()
-    device = service.bind(db, device_id, actor=actor, now=now,
-                          driver_document=body.driver_document, plate=body.plate,
-                          label=body.label)
-    return service.device_out(db, device, now, _silent(ctx))
+    device, token = service.bind(db, device_id, actor=actor, now=now,
+                                 driver_document=body.driver_document, plate=body.plate,
+                                 label=body.label)
+    return {**service.device_out(db, device, now, _silent(ctx)), "token": token}
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="GPS devices",

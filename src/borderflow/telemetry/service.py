@@ -2,18 +2,24 @@
 turn its movements into trip events. Services never commit; the caller does.
 
 A device is bound to a driver (document number) or a vehicle (plate); its active trip is that
-driver's or vehicle's latest trip that is neither finished nor cancelled. Positions of devices
-nobody has bound are stored and the device is listed as unknown, never silently dropped.
+driver's or vehicle's latest trip that is neither finished nor cancelled. Binding gives the device
+an unguessable token, which the phone sends as its id; only the token's SHA-256 is kept, and a
+position is the device's (and may move its trip) only when it comes under that token. Positions
+under ids nobody has bound are stored and the device is listed as unknown, never silently dropped,
+and move no trip; positions under a bound device's plain id (which anyone could guess) or under a
+revoked device's token are rejected with the reason (kept for diagnosis) and move no trip.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import re
+import secrets
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Literal, Protocol, cast
 
@@ -45,6 +51,23 @@ from borderflow.trip import service as trips
 log = structlog.get_logger("borderflow.telemetry")
 
 GPS = Principal(id=None, username="gps", kind="client", roles=frozenset({Role.REGULATOR}))
+"""Whom a trip's movement is authorised as; recorded under the device (:func:`device_actor`)."""
+TOKEN_BYTES = 24
+"""A device token's random bytes (192 bits; 32 URL-safe characters)."""
+REVOKED = "device revoked: bind it again for a new token"
+PLAIN_ID = "device is bound: it sends the token binding gave it as its id, not this id"
+
+
+def token_hash(token: str) -> str:
+    """What is kept of a device token: its SHA-256, hex."""
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def device_actor(device_id: str, label: str = "") -> Principal:
+    """The identity a device's trip events are recorded under (``device:<label or id>``),
+    with the rights of the telemetry processor that records them."""
+    name = f"device:{(label or device_id)[:40]}"
+    return replace(GPS, username=name)
 TRIP_FENCES = ("staging", "gate_area", "yard")
 """Fences that are trip locations; corridors are watched but move no trip."""
 ACTIVE = ("declared", "at_staging", "called", "in_gate_area")
@@ -301,7 +324,7 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     ``received_at`` is when ingestion took the positions: one time for all, or one per item.
     ``memo`` keeps devices' fences between batches (see :class:`DeviceMemo`)."""
     report = IngestReport()
-    items = storable_items(items)
+    items, trusted = _resolve(session, storable_items(items))
     rejections = [i for i in items if isinstance(i, Rejection)]
     reject(session, rejections, now)
     report.rejected = [{"device_id": r.device_id, "reason": r.reason} for r in rejections]
@@ -321,8 +344,8 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     for i in ids:
         if i not in states:
             states[i] = DeviceState(i)
-    trips_of = _active_trips(session, [s for s in states.values()
-                                       if s.driver_document or s.plate_key])
+    trips_of = _active_trips(session, [s for s in states.values() if s.id in trusted
+                                       and (s.driver_document or s.plate_key)])
     report.unknown_devices = [i for i in ids if i not in trips_of]
     groups = [(device_id, trips_of[device_id].id if device_id in trips_of else None,
                by_device[device_id].values()) for device_id in ids]
@@ -331,7 +354,7 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
     report.duplicates = len(fixes) - report.stored
     fresh, report.late = _fresh_fixes(ids, states, by_device)
     moved = _follow_fences(session, network, fences, fresh, states, trips_of, now=now,
-                           report=report, memo=memo)
+                           report=report, memo=memo, labels=trusted)
     updates = []
     for device_id in ids:
         mine_all = by_device[device_id]
@@ -340,6 +363,55 @@ def ingest(session: Session, network: Network, fences: Fences, items: list[Fix |
                                     len(mine_all), *(got or (None, None))))
     _save_devices(session, updates, now)
     return report
+
+
+def _resolve(session: Session, items: list[Fix | Rejection]
+             ) -> tuple[list[Fix | Rejection], dict[str, str]]:
+    """Each fix under a live device token put under that device's id; each under a revoked
+    token, or under the plain id of a bound device (anyone may guess it), rejected with the
+    reason. Returns the items and the devices found by their token (id: label), the only ones
+    whose positions may move a trip."""
+    sent = {i.device_id for i in items if isinstance(i, Fix)}
+    if not sent:
+        return items, {}
+    hashes = {token_hash(i): i for i in sent}
+    if session.get_bind().dialect.name == "postgresql":
+        found = or_(Device.token_sha256 == func.any(bindparam(
+            "hashes", list(hashes), type_=ARRAY(String))), _id_in(session, sorted(sent)))
+    else:
+        found = or_(Device.token_sha256.in_(list(hashes)), Device.id.in_(sorted(sent)))
+    by_token: dict[str, tuple[str, str, bool]] = {}
+    claimed: set[str] = set()
+    for device_id, digest, label, revoked, bound in session.execute(select(
+            Device.id, Device.token_sha256, Device.label, Device.revoked_at,
+            Device.bound_at).where(found)):
+        if digest in hashes:
+            by_token[hashes[digest]] = (device_id, label, revoked is not None)
+        if device_id in sent and (bound is not None or digest is not None):
+            claimed.add(device_id)
+    if not by_token and not claimed:
+        return items, {}
+    trusted: dict[str, str] = {}
+    out: list[Fix | Rejection] = []
+    for item in items:
+        if not isinstance(item, Fix):
+            out.append(item)
+        elif item.device_id in by_token:
+            device_id, label, is_revoked = by_token[item.device_id]
+            if is_revoked:
+                out.append(Rejection(item.protocol, REVOKED, device_id, _excerpt(item)))
+            else:
+                trusted[device_id] = label
+                out.append(replace(item, device_id=device_id))
+        elif item.device_id in claimed:
+            out.append(Rejection(item.protocol, PLAIN_ID, item.device_id, _excerpt(item)))
+        else:
+            out.append(item)
+    return out, trusted
+
+
+def _excerpt(fix: Fix) -> str:
+    return f"{fix.lat:.6f},{fix.lon:.6f} at {fix.fix_time.isoformat()}"
 
 
 def _clean(text: str) -> bool:
@@ -417,7 +489,8 @@ def _fresh_fixes(ids: Sequence[str], states: dict[str, DeviceState],
 def _follow_fences(session: Session, network: Network, fences: Fences,
                    fresh: dict[str, list[Fix]], states: dict[str, DeviceState],
                    trips_of: dict[str, Trip], *, now: datetime, report: IngestReport,
-                   memo: DeviceMemo | None) -> dict[str, tuple[list[str], Fix]]:
+                   memo: DeviceMemo | None, labels: dict[str, str] | None = None
+                   ) -> dict[str, tuple[list[str], Fix]]:
     """The fences, for every fresh fix of the batch at once; then each device in time order,
     its trip moved by what it entered and left. Returns per device the fences it is in after
     its last fix, and that fix."""
@@ -432,6 +505,7 @@ def _follow_fences(session: Session, network: Network, fences: Fences,
     empty: frozenset[str] = frozenset()
     for device_id, mine in fresh.items():
         trip = trips_of.get(device_id)
+        actor = device_actor(device_id, (labels or {}).get(device_id, ""))
         was = states[device_id].inside
         inside = frozenset(was) if was else empty
         for fix in mine:
@@ -445,7 +519,7 @@ def _follow_fences(session: Session, network: Network, fences: Fences,
             for t in transitions:
                 if t.fence.split(":")[0] in TRIP_FENCES:
                     _move(session, network, trip, t.fence, t.entered, fix, device_id, now,
-                          report)
+                          report, actor)
         now_inside = sorted(inside) if inside else []
         moved[device_id] = (now_inside, mine[-1])
         if memo is not None:
@@ -630,7 +704,7 @@ def copy_text(value: Any) -> str:
 
 
 def _move(session: Session, network: Network, trip: Trip, fence: str, entered: bool, fix: Fix,
-          device_id: str, now: datetime, report: IngestReport) -> None:
+          device_id: str, now: datetime, report: IngestReport, actor: Principal = GPS) -> None:
     """Record the movement on the trip unless its state says it cannot be (e.g. the truck
     passes another gate's area on the road): such fixes move nothing and are logged."""
     kind: Literal["area.entered", "area.left"] = "area.entered" if entered else "area.left"
@@ -642,7 +716,7 @@ def _move(session: Session, network: Network, trip: Trip, fence: str, entered: b
         return  # nothing to leave: the trip is not there
     try:
         with session.begin_nested():
-            trips.record(session, trip.id, kind, {"area": fence}, actor=GPS, network=network,
+            trips.record(session, trip.id, kind, {"area": fence}, actor=actor, network=network,
                          now=now, source="gps", occurred_at=min(fix.fix_time, now),
                          idempotency_key=f"gps:{device_id}:{kind}:{fence}:"
                                          f"{fix.fix_time.isoformat()}")
@@ -659,8 +733,10 @@ def _move(session: Session, network: Network, trip: Trip, fence: str, entered: b
 
 def bind(session: Session, device_id: str, *, actor: Principal, now: datetime,
          driver_document: str | None = None, plate: str | None = None, label: str = ""
-         ) -> Device:
-    """Bind a device to a driver or a vehicle (a driver binds their own phone)."""
+         ) -> tuple[Device, str]:
+    """Bind a device to a driver or a vehicle (a driver binds their own phone). Returns the
+    device and its new token, which the phone sends as its id from now on: shown once, only
+    its hash is kept; binding again issues a new one (the old one stops working)."""
     device_id = device_id.strip()
     if not device_id or len(device_id) > 100:
         raise ValidationFailed([FieldError("device_id", msg("1 to 100 characters"))])
@@ -693,13 +769,17 @@ def bind(session: Session, device_id: str, *, actor: Principal, now: datetime,
     device.label = label.strip()[:120]
     device.bound_at = now
     device.bound_by = actor.username
+    token = secrets.token_urlsafe(TOKEN_BYTES)
+    device.token_sha256 = token_hash(token)
+    device.revoked_at = None
     session.flush()
     from borderflow import audit
 
     audit.record(session, actor=actor, action="device.bind", target_type="device",
                  target_id=device_id, at=now, before=before,
-                 after={"driver_document": driver_document, "plate_key": key})
-    return device
+                 after={"driver_document": driver_document, "plate_key": key,
+                        "token": "issued"})
+    return device, token
 
 
 def unbind(session: Session, device_id: str, *, actor: Principal, now: datetime) -> Device:
@@ -713,6 +793,7 @@ def unbind(session: Session, device_id: str, *, actor: Principal, now: datetime)
     device.plate_key = None
     device.bound_at = None
     device.bound_by = actor.username
+    device.token_sha256 = None
     session.flush()
     from borderflow import audit
 

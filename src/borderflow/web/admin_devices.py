@@ -47,7 +47,8 @@ def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 2
           q: str = "", notice: str | None = None, error: str | None = None,
           which: str = "", form: dict[str, str] | None = None,
           errors: dict[str, str] | None = None, key: dict[str, Any] | None = None,
-          cursor: str = "", before: str = "") -> Response:
+          token: dict[str, str] | None = None, cursor: str = "", before: str = ""
+          ) -> Response:
     now = ctx.clock.now()
     network = networks.in_force_or_none(db, now)
     silent = ctx.settings.device_silent_minutes
@@ -58,7 +59,7 @@ def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 2
                 devices=_devices(db, now, silent, q, cursor, before),
                 summary=devices.device_summary(db, now=now, silent_minutes=silent),
                 notice=notice, error=error, which=which, form={**blank, **(form or {})},
-                errors=errors or {}, key=key)
+                errors=errors or {}, key=key, token=token)
 
 
 @router.get("/admin/devices", response_class=HTMLResponse)
@@ -136,14 +137,15 @@ def bind_device(
     if stale:
         return _view(request, ctx, db, who, status=422, error=stale, which="bind", form=form)
     try:
-        telemetry.bind(db, device_id, actor=who, now=ctx.clock.now(),
-                       driver_document=driver_document.strip().upper() or None,
-                       plate=plate.strip() or None, label=label)
+        device, token = telemetry.bind(db, device_id, actor=who, now=ctx.clock.now(),
+                                       driver_document=driver_document.strip().upper() or None,
+                                       plate=plate.strip() or None, label=label)
     except AppError as exc:
         error, errors = problems(request, exc)
         return _view(request, ctx, db, who, status=exc.status_code, error=error,
                      which="bind", form=form, errors=errors)
-    return RedirectResponse("/admin/devices?done=bound", status_code=303)
+    # the token is shown on this answer only (its hash is kept): no redirect to lose it on
+    return _view(request, ctx, db, who, status=201, token={"device": device.id, "token": token})
 
 
 @router.post("/admin/devices/unbind")

@@ -145,11 +145,12 @@ def _panel(ctx: Ctx, db: Db, who: Principal) -> dict[str, Any]:
 def _driver_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 200,
                  notice: str | None = None, error: str | None = None,
                  device_id: str = "", device_error: str | None = None,
-                 error_trip: str | None = None) -> Response:
+                 error_trip: str | None = None, token: str | None = None) -> Response:
     linked = telemetry_views.device_ids_of_driver(db, who.driver_document)
     return render(request, "driver.html", status=status, user=who, linked=linked,
                   notice=notice, error=error, error_trip=error_trip,
                   device_id=device_id, device_error=device_error, here="/driver",
+                  token=token,
                   gps_url=ctx.settings.public_base_url.rstrip("/") + "/api/v1/telemetry/osmand",
                   **_panel(ctx, db, who))
 
@@ -216,12 +217,14 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
         return _driver_view(request, ctx, db, who, status=422, error=problem,
                             device_id=typed, device_error=problem)
     try:
-        telemetry.bind(db, typed, actor=who, now=ctx.clock.now(),
-                       driver_document=who.driver_document)
+        _device, token = telemetry.bind(db, typed, actor=who, now=ctx.clock.now(),
+                                        driver_document=who.driver_document)
     except AppError as exc:
         db.rollback()
         fields = fmt.field_errors(exc.fields)
         return _driver_view(request, ctx, db, who, status=exc.status_code,
                             error=fmt.error(exc), device_id=typed,
                             device_error=fields.get("device_id"))
-    return RedirectResponse("/driver?done=linked", status_code=303)
+    # the token is shown on this answer only (its hash is kept): no redirect to lose it on
+    return _driver_view(request, ctx, db, who, status=201,
+                        notice=fmt.gettext(DRIVER_DONE["linked"]), token=token)
