@@ -65,8 +65,8 @@ BoolArray = NDArray[np.bool_]
 NCLASS = len(PRIORITIES)
 PERISHABLE_CLASSES = (PRIORITIES.index("aeo_perishable"), PRIORITIES.index("perishable"))
 REROUTE_EVERY = 60.0
-REROUTE_HORIZON = 12
-"""Slots the re-routing planner looks ahead (6 hours; the live dispatcher looks 24 hours)."""
+REROUTE_HORIZON = 48
+"""Slots the re-routing planner looks ahead: 24 hours, as the live dispatcher."""
 REROUTE_EXTRA = 20
 """Waiting trucks per class offered beyond what a gate can call within the horizon."""
 
