@@ -183,6 +183,7 @@ WEB_PAGES: dict[tuple[str, str], frozenset[str]] = {
     ("POST", "/admin/cameras"): frozenset({"admin"}),
     ("POST", "/admin/devices/bind"): frozenset({"admin"}),
     ("POST", "/admin/devices/unbind"): frozenset({"admin"}),
+    ("POST", "/admin/devices/revoke"): frozenset({"admin"}),
     ("GET", "/admin/network"): frozenset({"admin"}),
     ("POST", "/admin/network"): frozenset({"admin"}),
     ("GET", "/admin/fees"): frozenset({"admin"}),

@@ -90,7 +90,7 @@ POINTS = st.sampled_from([INSIDE, OUTSIDE, (INSIDE[0] + 0.0005, INSIDE[1])])
 
 @settings(max_examples=12, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(sent=st.lists(st.tuples(st.integers(0, 3), st.text(
+@given(sent=st.lists(st.tuples(st.integers(0, 5), st.text(
     st.characters(blacklist_categories=("Cc", "Cs")), min_size=1, max_size=12).filter(
     lambda s: s.strip() == s and s), POINTS, st.integers(-600, 600)),
     min_size=1, max_size=8))
@@ -103,13 +103,78 @@ def test_no_position_from_a_device_not_bound_and_live_changes_a_trip(
         declared(client, auth)
         bind(client, auth, who="regulator")
     old = bind(client, auth, who="regulator")
+    revoked = bind(client, auth, device="unit-2", who="regulator")
+    assert client.post("/api/v1/devices/unit-2/revoke",
+                       headers=auth("regulator")).status_code == 200
     live = bind(client, auth, who="regulator")  # never sent: the old one is what leaks
     clock.set(NOW + timedelta(minutes=10))
     for kind, text, at, seconds in sent:
-        device = ["phone-1", old, live[:-1] + ("A" if live[-1] != "A" else "B"), text][kind]
+        device = ["phone-1", old, live[:-1] + ("A" if live[-1] != "A" else "B"), text,
+                  revoked, "unit-2"][kind]
         r = client.post("/api/v1/telemetry/positions", headers=auth("regulator"), json={
             "positions": [{"device_id": device, "time": EPOCH + seconds, "lat": at[0],
                            "lon": at[1]}]})
         assert r.status_code == 200, r.text
         assert r.json()["processed"]["events"] == []
     assert db.scalar(select(func.count()).select_from(TripEvent).where(AREA_EVENTS)) == 0
+
+
+def test_a_revoked_device_moves_no_trip_until_bound_again(
+        client: TestClient, auth: Any, db: Peek, clock: FixedClock) -> None:
+    ref = declared(client, auth)
+    token = bind(client, auth)
+    for who in ("driver", "enterprise"):
+        assert client.post("/api/v1/devices/phone-1/revoke",
+                           headers=auth(who)).status_code == 403, who
+    assert client.post("/api/v1/devices/phone-1/revoke").status_code == 401
+    r = client.post("/api/v1/devices/phone-1/revoke", headers=auth("regulator"))
+    assert r.status_code == 200, r.text
+    assert r.json()["revoked_at"]
+    again = client.post("/api/v1/devices/phone-1/revoke", headers=auth("admin"))
+    assert again.json()["revoked_at"] == r.json()["revoked_at"]  # twice changes nothing
+    missing = client.post("/api/v1/devices/nobody/revoke", headers=auth("regulator"))
+    assert missing.status_code == 404
+    client.post("/api/v1/telemetry/osmand", data={"id": "stray-1", "lat": "21.9",
+                                                  "lon": "106.7", "timestamp": str(EPOCH)})
+    never = client.post("/api/v1/devices/stray-1/revoke", headers=auth("regulator"))
+    assert never.status_code == 422
+    assert never.json()["error"]["fields"][0]["field"] == "device_id"
+    assert db.one(select(AuditEntry).where(AuditEntry.action == "device.revoke")
+                  ).actor_name == "regulator"
+
+    clock.set(NOW + timedelta(minutes=10))
+    send(client, token, OUTSIDE, -60)
+    refused = send(client, token, INSIDE, 0)
+    assert (refused["processed"]["stored"], refused["processed"]["events"]) == (0, [])
+    assert db.scalar(select(func.count()).select_from(RejectedPosition).where(
+        RejectedPosition.reason == service.REVOKED)) == 2
+    assert client.get(f"/api/v1/trips/{ref}", headers=auth("driver")).json()["location"] \
+        is None
+
+    fresh = bind(client, auth)  # bound again: a new token, which works
+    assert fresh != token
+    send(client, fresh, OUTSIDE, 60)
+    moved = send(client, fresh, INSIDE, 120)
+    assert [e["event"] for e in moved["processed"]["events"]] == ["area.entered"]
+    dead = send(client, token, OUTSIDE, 180)["processed"]  # the old one: nobody's id now
+    assert (dead["events"], dead["unknown_devices"]) == ([], [token])
+
+
+def test_the_admin_revokes_a_device_from_its_page(client: TestClient, auth: Any) -> None:
+    from tests.web.test_admin import _admin
+
+    csrf = _admin(client)
+    bound = client.post("/admin/devices/bind", data={
+        "csrf": csrf, "device_id": "phone-1", "driver_document": factories.DRIVER_DOC})
+    assert bound.status_code == 201
+    page = client.get("/admin/devices", params={"lang": "vi"}).text
+    assert 'action="/admin/devices/revoke"' in page
+    assert "Thu hồi" in page
+    done = client.post("/admin/devices/revoke", data={"csrf": csrf, "device_id": "phone-1"},
+                       follow_redirects=False)
+    assert done.status_code == 303
+    shown = client.get(done.headers["location"] + "&lang=zh").text
+    assert "设备令牌已吊销" in shown
+    assert 'action="/admin/devices/revoke"' not in shown  # nothing left to revoke
+    listed = client.get("/api/v1/devices", headers=auth("admin")).json()
+    assert listed[0]["revoked_at"]

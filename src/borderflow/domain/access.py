@@ -111,6 +111,7 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "telemetry.read": OFFICIALS,
     "telemetry.dead_letters": frozenset({Role.REGULATOR, Role.ADMIN}),
     "device.bind": frozenset({Role.DRIVER, Role.REGULATOR, Role.ADMIN}),
+    "device.revoke": frozenset({Role.REGULATOR, Role.ADMIN}),
     "reports.read": OFFICIALS,
     # statistics and reports (an enterprise sees only its own figures)
     "statistics.read": OFFICIALS | {Role.ENTERPRISE},

@@ -40,6 +40,7 @@ MAX_BATCH = 1000
 Reader = Annotated[Principal, Depends(require("telemetry.read"))]
 TripReader = Annotated[Principal, Depends(require("trip.read"))]
 Binder = Annotated[Principal, Depends(require("device.bind"))]
+Revoker = Annotated[Principal, Depends(require("device.revoke"))]
 AlertReader = Annotated[Principal, Depends(require("alerts.read"))]
 
 
@@ -302,6 +303,8 @@ class DeviceOut(BaseModel):
     plate_key: str | None
     bound: bool
     trip: str | None = Field(description="The active trip the device's positions go to.")
+    revoked_at: Any = Field(default=None, description="When its token was revoked: its "
+                            "positions then move no trip until it is bound again.")
     first_seen_at: Any
     last_seen_at: Any
     last_fix_at: Any
@@ -338,6 +341,19 @@ def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[
                                  driver_document=body.driver_document, plate=body.plate,
                                  label=body.label)
     return {**service.device_out(db, device, now, _silent(ctx)), "token": token}
+
+
+@router.post("/devices/{device_id:path}/revoke", response_model=DeviceOut,
+             summary="Revoke a GPS device's token",
+             description="From now on the device's positions change no trip: they are "
+             "rejected with the reason `device revoked` and kept for diagnosis. Binding the "
+             "device again issues a new token. Revoking twice changes nothing; a device with no "
+             "token is refused (422, field `device_id`). The id may hold slashes, as in "
+             "binding. Audited." + roles_doc("device.revoke"))
+def revoke(device_id: str, ctx: Ctx, db: Db, actor: Revoker) -> dict[str, Any]:
+    now = ctx.clock.now()
+    device = service.revoke(db, device_id, actor=actor, now=now)
+    return service.device_out(db, device, now, _silent(ctx))
 
 
 @router.get("/devices", response_model=list[DeviceOut], summary="GPS devices",

@@ -802,6 +802,26 @@ def unbind(session: Session, device_id: str, *, actor: Principal, now: datetime)
     return device
 
 
+def revoke(session: Session, device_id: str, *, actor: Principal, now: datetime) -> Device:
+    """Revoke a device's token: its positions then change no trip (rejected with the reason,
+    kept for diagnosis) until it is bound again, which issues a new token (audited)."""
+    device = session.get(Device, device_id, with_for_update=True)
+    if device is None:
+        raise NotFound(msg("no device '{code}'", code=device_id))
+    if device.token_sha256 is None:
+        raise ValidationFailed([FieldError("device_id", msg(
+            "this device has no token to revoke; it moves no trip"))])
+    if device.revoked_at is None:
+        device.revoked_at = now
+        session.flush()
+        from borderflow import audit
+
+        audit.record(session, actor=actor, action="device.revoke", target_type="device",
+                     target_id=device_id, at=now, before={"token": "live"},
+                     after={"token": "revoked"})
+    return device
+
+
 def device_out(session: Session, d: Device, now: datetime, silent_after: timedelta
                ) -> dict[str, Any]:
     return _device_row(d, _active_trip(session, d), now, silent_after)
@@ -813,6 +833,7 @@ def _device_row(d: Device, trip: Trip | None, now: datetime, silent_after: timed
     return {"id": d.id, "protocol": d.protocol, "label": d.label,
             "driver_document": d.driver_document, "plate_key": d.plate_key,
             "bound": d.bound_at is not None, "trip": trip.reference if trip else None,
+            "revoked_at": d.revoked_at,
             "first_seen_at": d.first_seen_at, "last_seen_at": d.last_seen_at,
             "last_fix_at": d.last_fix_at, "positions": d.positions, "inside": d.inside or [],
             "silent": silent}

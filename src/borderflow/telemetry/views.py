@@ -49,6 +49,8 @@ class DeviceRow:
     last_seen_at: datetime | None
     positions: int
     stale: bool
+    revocable: bool = False
+    """It has a live token the regulator may revoke."""
 
 
 PAGE = 50
@@ -73,5 +75,6 @@ def device_page(session: Session, *, now: datetime, silent_minutes: int, query: 
                         key_of=device_key)
     return paging.Page([DeviceRow(d.id, d.label, d.protocol, d.driver_document, d.plate_key,
                                   d.bound_at is not None, d.last_seen_at, d.positions,
-                                  d.last_seen_at is None or d.last_seen_at < since)
+                                  d.last_seen_at is None or d.last_seen_at < since,
+                                  d.token_sha256 is not None and d.revoked_at is None)
                         for d in found.items], found.next_cursor, found.prev_cursor)

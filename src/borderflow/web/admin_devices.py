@@ -27,7 +27,9 @@ router = APIRouter(include_in_schema=False)
 
 CHECKPOINTS = {"gate_in": N_("Entering the gate area"),
                "gate_out": N_("Leaving the gate area inland")}
-DONE = {"bound": N_("Device bound."), "unbound": N_("Device unbound: its positions go to no "
+DONE = {"revoked": N_("Device token revoked: its positions move no trip until it is bound "
+                      "again."),
+        "bound": N_("Device bound."), "unbound": N_("Device unbound: its positions go to no "
                                                     "trip now.")}
 CAMERA_FIELDS = ("code", "name", "gate", "checkpoint", "direction")
 BIND_FIELDS = ("device_id", "driver_document", "plate", "label")
@@ -146,6 +148,25 @@ def bind_device(
                      which="bind", form=form, errors=errors)
     # the token is shown on this answer only (its hash is kept): no redirect to lose it on
     return _view(request, ctx, db, who, status=201, token={"device": device.id, "token": token})
+
+
+@router.post("/admin/devices/revoke")
+def revoke_device(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
+                  device_id: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Revoke a device's token: its positions move no trip until it is bound again (audited).
+    Role: admin."""
+    who = admin_only(request, ctx, db)
+    if isinstance(who, Response):
+        return who
+    stale = refused_form(request, csrf)
+    if stale:
+        return _view(request, ctx, db, who, status=422, error=stale)
+    try:
+        telemetry.revoke(db, device_id, actor=who, now=ctx.clock.now())
+    except AppError as exc:
+        error, _ = problems(request, exc)
+        return _view(request, ctx, db, who, status=exc.status_code, error=error)
+    return RedirectResponse("/admin/devices?done=revoked", status_code=303)
 
 
 @router.post("/admin/devices/unbind")
