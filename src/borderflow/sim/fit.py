@@ -261,8 +261,8 @@ def match_shares(document: dict[str, Any], figures: Figures, spec: Spec) -> dict
 
 def calibrate(spec: Spec, document: dict[str, Any], network: Network, source: str = "scenario",
               progress: Callable[[int, float], None] | None = None) -> FitResult:
-    """Fit the knobs of ``document`` (a scenario document) to the spec's targets (needs
-    scipy, an optional dependency: ``pip install 'borderflow[bench]'``)."""
+    """Fit the knobs of ``document`` (a scenario document) to the spec's targets (scipy is
+    imported here, when a calibration runs, not with the lab)."""
     from scipy.optimize import minimize  # type: ignore[import-untyped]
 
     ev = Evaluator(spec, network, source)
