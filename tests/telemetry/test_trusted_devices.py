@@ -178,3 +178,21 @@ def test_the_admin_revokes_a_device_from_its_page(client: TestClient, auth: Any)
     assert 'action="/admin/devices/revoke"' not in shown  # nothing left to revoke
     listed = client.get("/api/v1/devices", headers=auth("admin")).json()
     assert listed[0]["revoked_at"]
+
+
+def test_owntracks_sends_the_token_as_its_user(
+        client: TestClient, auth: Any, db: Peek, clock: FixedClock) -> None:
+    """OwnTracks (HTTP) names itself `<user>/<device>` (its Tracker ID has two characters):
+    with the token as its user, its positions are the device's."""
+    declared(client, auth)
+    token = bind(client, auth, device="29C12345/phone", label="")
+    clock.set(NOW + timedelta(minutes=10))
+    for seconds, at in ((-60, OUTSIDE), (0, INSIDE)):
+        r = client.post("/api/v1/telemetry/owntracks", json={
+            "_type": "location", "lat": at[0], "lon": at[1], "tst": EPOCH + seconds,
+            "tid": "ph"}, headers={"X-Limit-U": token, "X-Limit-D": "phone"})
+        assert r.status_code == 200, r.text
+    event = db.one(select(TripEvent).where(AREA_EVENTS))
+    assert event.actor_name == "device:29C12345/phone"
+    assert db.scalar(select(func.count()).select_from(Position).where(
+        Position.device_id == "29C12345/phone")) == 2

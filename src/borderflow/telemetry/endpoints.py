@@ -316,9 +316,9 @@ class DeviceOut(BaseModel):
 class BoundOut(DeviceOut):
     token: str = Field(description="The device's token, shown only this once (only its hash "
                        "is kept): the phone sends it as its id from now on (Traccar Client's "
-                       "device identifier, OwnTracks' user/device or tid, the batch's "
-                       "`device_id`). Positions under the device's plain id, or under an "
-                       "old token, move no trip.")
+                       "device identifier, the batch's `device_id`, OwnTracks' user: its id "
+                       "is then `<token>/<device>`). Positions under the device's plain id, "
+                       "or under an old token, move no trip.")
 
 
 def _silent(ctx: Any) -> timedelta:

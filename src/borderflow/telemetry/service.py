@@ -369,12 +369,18 @@ def _resolve(session: Session, items: list[Fix | Rejection]
              ) -> tuple[list[Fix | Rejection], dict[str, str]]:
     """Each fix under a live device token put under that device's id; each under a revoked
     token, or under the plain id of a bound device (anyone may guess it), rejected with the
-    reason. Returns the items and the devices found by their token (id: label), the only ones
-    whose positions may move a trip."""
+    reason. An OwnTracks id (``<user>/<device>``) is the device's when its user is the
+    device's token. Returns the items and the devices found by their token (id: label),
+    the only ones whose positions may move a trip."""
     sent = {i.device_id for i in items if isinstance(i, Fix)}
     if not sent:
         return items, {}
-    hashes = {token_hash(i): i for i in sent}
+    # OwnTracks sends `<user>/<device>`: its user (the token) identifies the device
+    hashes: dict[str, list[str]] = defaultdict(list)
+    for i in sent:
+        hashes[token_hash(i)].append(i)
+        if "/" in i:
+            hashes[token_hash(i.split("/", 1)[0])].append(i)
     if session.get_bind().dialect.name == "postgresql":
         found = or_(Device.token_sha256 == func.any(bindparam(
             "hashes", list(hashes), type_=ARRAY(String))), _id_in(session, sorted(sent)))
@@ -386,7 +392,8 @@ def _resolve(session: Session, items: list[Fix | Rejection]
             Device.id, Device.token_sha256, Device.label, Device.revoked_at,
             Device.bound_at).where(found)):
         if digest in hashes:
-            by_token[hashes[digest]] = (device_id, label, revoked is not None)
+            for i in hashes[digest]:
+                by_token[i] = (device_id, label, revoked is not None)
         if device_id in sent and (bound is not None or digest is not None):
             claimed.add(device_id)
     if not by_token and not claimed:
