@@ -109,7 +109,7 @@ FOUNDATIONS = {"borderflow.errors", "borderflow.jsondoc", "borderflow.documents"
 PURE_LIBRARIES = {
     "borderflow.domain": {"phonenumbers", "stdnum", "numpy", "shapely"},
     "borderflow.sim": {"numpy", "numba", "pydantic", "pydantic_core", "yaml", "holidays",
-                       "matplotlib"},
+                       "matplotlib", "scipy"},  # scipy: the calibration's optimiser
 }
 """Third-party libraries each pure package may import: computation and validation, no I/O."""
 

@@ -152,6 +152,9 @@ WEB_PAGES: dict[tuple[str, str], frozenset[str]] = {
         r.value for r in PERMISSIONS["statistics.read"]),
     ("GET", "/sim"): frozenset(r.value for r in PERMISSIONS["sim.run"]),
     ("POST", "/sim"): frozenset(r.value for r in PERMISSIONS["sim.run"]),
+    ("GET", "/sim/levers"): frozenset(r.value for r in PERMISSIONS["sim.run"]),
+    ("POST", "/sim/levers"): frozenset(r.value for r in PERMISSIONS["sim.run"]),
+    ("GET", "/sim/levers/{job_id}"): frozenset(r.value for r in PERMISSIONS["sim.run"]),
     ("POST", "/account/password"): SIGNED_IN,
     ("POST", "/account/phone"): SIGNED_IN,
     ("GET", "/driver/panel"): frozenset({"driver"}),
@@ -376,9 +379,9 @@ def test_other_enterprises_and_drivers_get_404_for_every_kind_of_object(
     bound = client.post("/api/v1/devices/phone-511/bind", headers=driver,
                         json={"driver_document": factories.DRIVER_DOC})
     assert bound.status_code == 200, bound.text
+    token = bound.json()["token"]  # the phone sends it as its id
     for seconds, offset in ((-600, 0.0), (-300, 0.01)):
-        ingest.osmand(client, "phone-511", (ingest.OUTSIDE[0] + offset, ingest.OUTSIDE[1]),
-                      seconds)
+        ingest.osmand(client, token, (ingest.OUTSIDE[0] + offset, ingest.OUTSIDE[1]), seconds)
     bill = client.get(f"/api/v1/trips/{trip}/invoice", headers=owner).json()
     invoice = bill["number"]
     paid = client.post(f"/api/v1/invoices/{invoice}/payments", headers=auth("cashier"),
