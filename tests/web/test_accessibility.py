@@ -17,6 +17,8 @@ from fastapi.routing import APIRoute, APIRouter
 from fastapi.testclient import TestClient
 
 from borderflow import web
+from borderflow.sim import levers
+from borderflow.web import sim as sim_page
 from borderflow.web.pages import STATIC
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf, _login
@@ -79,6 +81,15 @@ def _unlabelled(html: str) -> list[str]:
             if not (f.get("_wrapped") or f.get("aria-label") or (f.get("id") in audit.labels))]
 
 
+def _search_in_progress() -> str:
+    """A "what would it take" search shown while it runs (its page reloads itself)."""
+    spec, _ = levers.load_spec(sim_page.LEVERS_SPEC)
+    job = sim_page.LeverJob(id="test-search", trucks=1600, hours=2, spec=spec)
+    with sim_page._jobs_lock:
+        sim_page._jobs[job.id] = job
+    return job.id
+
+
 def _web_pages() -> set[str]:
     """Every page of the web application: GET routes giving HTML of the routers of the
     ``borderflow.web`` modules."""
@@ -118,13 +129,15 @@ def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any
              "/admin/registrations": "admin", "/password/forgot": None,
              "/password/reset": None, "/register": None, "/register/sent": None,
              "/portal/bookings": "enterprise", "/portal/team": "enterprise",
-             f"/portal/declarations/{declaration}/cancel": "enterprise"}
+             f"/portal/declarations/{declaration}/cancel": "enterprise",
+             "/sim/levers": "regulator", f"/sim/levers/{_search_in_progress()}": "regulator"}
     fragments = {"/board/panel", "/driver/panel", f"/officer/trips/{ref}/live",
                  *(p for p in pages if p.startswith("/console/live/"))}
     patterns = {re.sub(r"^/console/live/\w+$", "/console/live/{part}",
                        path.split("?")[0].replace(ref, "{reference}").replace(
                            declaration, "{reference}").replace("/accounts/1",
-                                                               "/accounts/{account_id}"))
+                                                               "/accounts/{account_id}")
+                       .replace("/sim/levers/test-search", "/sim/levers/{job_id}"))
                 for path in pages}
     assert "/portal/declarations/{reference}/amend" in _web_pages()
     assert _web_pages() <= patterns, "a page the check does not visit: add it here"

@@ -32,6 +32,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import structlog
 from prometheus_client import REGISTRY, CollectorRegistry, Histogram, generate_latest
@@ -330,6 +331,11 @@ class TimedChannel:
 
     def __init__(self, inner: Notifier) -> None:
         self.inner, self.name = inner, inner.name
+
+    def __getattr__(self, name: str) -> Any:
+        """Everything else is the channel's own (e.g. the SMS channel's ``gateway``, which
+        account messages are sent through)."""
+        return getattr(self.inner, name)
 
     def send(self, message: Message) -> None:
         started, outcome = time.perf_counter(), "error"

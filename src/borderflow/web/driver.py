@@ -226,5 +226,6 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
                             error=fmt.error(exc), device_id=typed,
                             device_error=fields.get("device_id"))
     # the token is shown on this answer only (its hash is kept): no redirect to lose it on
+    linked_notice = DRIVER_DONE["linked"]
     return _driver_view(request, ctx, db, who, status=201,
-                        notice=fmt.gettext(DRIVER_DONE["linked"]), token=token)
+                        notice=fmt.gettext(linked_notice), token=token)
