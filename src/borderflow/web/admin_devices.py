@@ -5,6 +5,7 @@ vehicle and unbinding it. Role: admin."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -150,11 +151,10 @@ def bind_device(
     return _view(request, ctx, db, who, status=201, token={"device": device.id, "token": token})
 
 
-@router.post("/admin/devices/revoke")
-def revoke_device(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
-                  device_id: Annotated[str, Form(max_length=200)] = "") -> Response:
-    """Revoke a device's token: its positions move no trip until it is bound again (audited).
-    Role: admin."""
+def _device_action(request: Request, ctx: Ctx, db: Db, csrf: str, device_id: str,
+                   act: Callable[..., object], done: str) -> Response:
+    """One audited change to a device from the page: the form checked, the change made, back
+    to the list with its notice, or the list again with the error."""
     who = admin_only(request, ctx, db)
     if isinstance(who, Response):
         return who
@@ -162,26 +162,23 @@ def revoke_device(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form(
     if stale:
         return _view(request, ctx, db, who, status=422, error=stale)
     try:
-        telemetry.revoke(db, device_id, actor=who, now=ctx.clock.now())
+        act(db, device_id, actor=who, now=ctx.clock.now())
     except AppError as exc:
         error, _ = problems(request, exc)
         return _view(request, ctx, db, who, status=exc.status_code, error=error)
-    return RedirectResponse("/admin/devices?done=revoked", status_code=303)
+    return RedirectResponse(f"/admin/devices?done={done}", status_code=303)
+
+
+@router.post("/admin/devices/revoke")
+def revoke_device(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
+                  device_id: Annotated[str, Form(max_length=200)] = "") -> Response:
+    """Revoke a device's token: its positions move no trip until it is bound again (audited).
+    Role: admin."""
+    return _device_action(request, ctx, db, csrf, device_id, telemetry.revoke, "revoked")
 
 
 @router.post("/admin/devices/unbind")
 def unbind_device(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
                   device_id: Annotated[str, Form(max_length=200)] = "") -> Response:
     """Take a device off its driver or vehicle (audited). Role: admin."""
-    who = admin_only(request, ctx, db)
-    if isinstance(who, Response):
-        return who
-    stale = refused_form(request, csrf)
-    if stale:
-        return _view(request, ctx, db, who, status=422, error=stale)
-    try:
-        telemetry.unbind(db, device_id, actor=who, now=ctx.clock.now())
-    except AppError as exc:
-        error, _ = problems(request, exc)
-        return _view(request, ctx, db, who, status=exc.status_code, error=error)
-    return RedirectResponse("/admin/devices?done=unbound", status_code=303)
+    return _device_action(request, ctx, db, csrf, device_id, telemetry.unbind, "unbound")
