@@ -17,12 +17,14 @@ import pytest
 import structlog
 import uvicorn
 from fastapi.testclient import TestClient
+from prometheus_client import values
 from structlog.testing import capture_logs
 from typer.testing import CliRunner
 
 from borderflow import config
 from borderflow.app import create_app
 from borderflow.cli import main
+from borderflow.ops import multiprocess
 from borderflow.config import DEFAULT_SCENARIOS_DIR, Settings, base_url_for, get_settings
 from tests.conftest import Database
 from tests.web.test_driver import _login
@@ -43,6 +45,11 @@ def serve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[dict
     monkeypatch.setenv(VAR, "restored afterwards")
     monkeypatch.delenv(VAR)  # recorded as unset: what serve sets is undone
     monkeypatch.setenv("BORDERFLOW_VAR_DIR", str(tmp_path / "var"))
+    # serve --workers N puts this process in Prometheus multi-process mode: undone afterwards,
+    # or the metrics later tests create would write to a removed folder
+    monkeypatch.setenv(multiprocess.VARIABLE, "restored afterwards")
+    monkeypatch.delenv(multiprocess.VARIABLE)
+    monkeypatch.setattr(values, "ValueClass", values.ValueClass)
     monkeypatch.setenv("BORDERFLOW_SECRET_KEY", "test-secret-key-that-is-long-enough-for-hs256")
     before = structlog.get_config()
     # logs are captured (whatever level an earlier test configured), not printed
