@@ -207,11 +207,10 @@ def start_worker(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.mark.slow
+@pytest.mark.any_database  # on PostgreSQL the election test below stops its worker with SIGTERM
 def test_a_worker_runs_the_background_work_and_stops_on_sigterm(
     database: Database, start_worker: Any
 ) -> None:
-    if database.backend == "postgresql":
-        pytest.skip("on PostgreSQL the election test below stops its worker with SIGTERM")
     worker = start_worker(database.url)
     worker.wait_for("worker started", STARTUP)
     worker.wait_for("dispatch cycle ran", 5 * INTERVAL + 5, skipped=False)
