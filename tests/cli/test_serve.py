@@ -24,8 +24,8 @@ from typer.testing import CliRunner
 from borderflow import config
 from borderflow.app import create_app
 from borderflow.cli import main
-from borderflow.ops import multiprocess
 from borderflow.config import DEFAULT_SCENARIOS_DIR, Settings, base_url_for, get_settings
+from borderflow.ops import multiprocess
 from tests.conftest import Database
 from tests.web.test_driver import _login
 
