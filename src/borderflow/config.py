@@ -78,6 +78,18 @@ class Settings(BaseSettings):
         default=DEFAULT_SCENARIOS_DIR,
         description="Scenario files the scenario lab page offers (default: the packaged ones, "
         "whatever the working directory).")
+    sim_workers: int = Field(
+        default=1, ge=0, le=32,
+        description="Simulations the scenario lab's pages queued that one process of the "
+        "background work runs at once (0: this process runs none).")
+    sim_lease_seconds: float = Field(
+        default=60, gt=0, le=24 * 3600,
+        description="How long a claimed simulation is left to its runner before another "
+        "process may take it over; the runner renews it every third of it while it runs.")
+    sim_job_retention_days: int = Field(
+        default=30, ge=0, le=3650,
+        description="Days a finished simulation (its results or failure) is kept, then "
+        "purged with the other expired records.")
     host: str = "127.0.0.1"
     port: int = 8000
     secret_key: SecretStr | None = Field(

@@ -85,7 +85,8 @@ def test_expired_records_are_purged_in_batches_and_audited_once_per_pass(
 
     small = settings.model_copy(update={"purge_batch_size": 2})  # 5 keys: three batches
     done = purge_expired(ctx.sessions, small, NOW)
-    assert done == {"idempotency_keys": 5, "web_sessions": 2, "password_reset_codes": 1}
+    assert done == {"idempotency_keys": 5, "web_sessions": 2, "password_reset_codes": 1,
+                    "sim_jobs": 0}  # finished simulations: tests/sim/test_jobs.py
     assert _count(db, IdempotencyRecord) == before[IdempotencyRecord] - 5
     assert db.scalar(select(IdempotencyRecord.key).where(IdempotencyRecord.key == "fresh"))
     assert _count(db, WebSession) == before[WebSession] - 2

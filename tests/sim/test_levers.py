@@ -17,7 +17,7 @@ from borderflow.cli.main import app
 from borderflow.config import Settings
 from borderflow.sim import levers
 from borderflow.sim import scenario as scenarios
-from borderflow.web import sim as web_sim
+from borderflow.sim_jobs import work
 from tests.conftest import Database
 from tests.web.test_driver import _csrf, _login
 
@@ -102,9 +102,9 @@ def settings(database: Database, tmp_path: Path) -> Settings:
                     telemetry_bus="inline")
 
 
-def test_the_page_runs_a_search_in_the_background_and_shows_it_in_vietnamese(
+def test_the_page_queues_a_search_for_the_pool_and_shows_it_in_vietnamese(
         client: TestClient, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web_sim, "LEVERS_SPEC", small_spec(tmp_path))
+    monkeypatch.setattr(work, "LEVERS_SPEC", small_spec(tmp_path))
     _login(client, "regulator")
     page = client.get("/sim/levers", params={"lang": "vi"}).text
     assert "Cần gì để đạt mục tiêu" in page

@@ -1,10 +1,12 @@
 """The scenario lab page: for regulators and administrators, lists the scenario files and
-compares the chosen ones; every figure it shows is translated."""
+compares the chosen ones (queued by the page, run by the background work's pool, followed on
+the run's page); every figure it shows is translated."""
 
 from __future__ import annotations
 
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,26 @@ TRILINGUAL = """extends: small-regulated.yaml
 name: {vi: Nhỏ có điều tiết, en: Small regulated in three languages, zh: 小规模调控}
 description: {vi: Hai ngày thử, en: A two-day trial, zh: 两天试运行}
 """
+
+
+def finished(client: TestClient, where: str, seconds: float = 90) -> str:
+    """The run's page once the run has finished (until then it reloads itself)."""
+    deadline = time.monotonic() + seconds
+    while True:
+        shown = client.get(where).text
+        if 'http-equiv="refresh"' not in shown:
+            return shown
+        assert time.monotonic() < deadline, "the run did not finish"
+        time.sleep(0.2)
+
+
+def submitted(client: TestClient, lang: str, data: dict[str, object]) -> str:
+    """Ask for a comparison on the page: the address of the run's page."""
+    asked = client.post("/sim", params={"lang": lang}, data=data, follow_redirects=False)
+    assert asked.status_code == 303, asked.text
+    where = asked.headers["location"]
+    assert where.startswith("/sim?run=")
+    return str(where)
 
 
 @pytest.fixture
@@ -43,15 +65,16 @@ def test_a_regulator_compares_scenarios_on_the_page(client: TestClient) -> None:
     assert "Small regulated" in page
     assert "Small unregulated" in page
     token = _csrf(client, "/sim")
-    done = client.post("/sim", params={"lang": "en"}, data={
+    where = submitted(client, "en", {
         "scenario": ["small-regulated.yaml", "small-unregulated.yaml"], "days": "2",
         "replications": "2", "seed": "3", "csrf": token})
-    assert done.status_code == 200
-    assert "Road queue, all roads, max (trucks)" in done.text
+    done = finished(client, where)
+    assert "Road queue, all roads, max (trucks)" in done
     # the queue per road, by the road's name (the park's road is National Highway 1A)
-    assert "Queue on National Highway 1A, max (trucks)" in done.text
-    assert "Time in system with unfinished trucks (time so far), mean (h)" in done.text
-    assert done.text.count('src="data:image/png;base64,') == 3
+    assert "Queue on National Highway 1A, max (trucks)" in done
+    assert "Time in system with unfinished trucks (time so far), mean (h)" in done
+    assert done.count('src="data:image/png;base64,') == 3
+    assert "Done" in done  # the run's state by its label
     refused = client.post("/sim", data={"scenario": ["../../secret.yaml"], "days": "2",
                                          "replications": "1", "csrf": token})
     assert refused.status_code == 422
@@ -86,13 +109,15 @@ def test_the_lab_in_chinese_names_the_scenarios_and_writes_the_figures_the_chine
     token = _csrf(client, "/sim")
     form = {"scenario": ["three-languages.yaml", "small-unregulated.yaml"], "days": "2",
             "replications": "2", "seed": "3", "csrf": token}
-    done = client.post("/sim", params={"lang": "zh"}, data=form)
-    assert done.status_code == 200, done.text
-    assert '<th scope="col">小规模调控</th>' in done.text
-    assert "越南一侧各条道路上的排队车辆合计（第一次重复运行）" in done.text  # a plot's title
-    assert "1A号国道上的排队车辆（最大）" in done.text  # a road by its Chinese name
-    assert "ql1a" not in done.text  # never a road's code
-    assert "to:huu-nghi" not in done.text
+    where = submitted(client, "zh", form)
+    done = finished(client, where)
+    assert '<th scope="col">小规模调控</th>' in done
+    assert "越南一侧各条道路上的排队车辆合计（第一次重复运行）" in done  # a plot's title
+    assert "1A号国道上的排队车辆（最大）" in done  # a road by its Chinese name
+    assert "ql1a" not in done  # never a road's code
+    assert "to:huu-nghi" not in done
+    assert "已完成" in done  # the run's state by its label, never its code
+    assert ">done<" not in done
     # every figure as Babel writes it in Chinese, from the same run
     loaded = runner.load_all([settings.scenarios_dir / "three-languages.yaml",
                               settings.scenarios_dir / "small-unregulated.yaml"], 2)
@@ -103,9 +128,12 @@ def test_the_lab_in_chinese_names_the_scenarios_and_writes_the_figures_the_chine
         want = ["–" if c is None else fmt.number(c.mean, c.places)
                 + (f" ± {fmt.number(c.half_width, c.places)}" if c.half_width > 0 else "")
                 for _, _, cells in figures for c in cells]
-        page = done.text if lang == "zh" else client.post(
-            "/sim", params={"lang": "vi"}, data=form).text
+        # the same run's page in Vietnamese: the stored figures written the Vietnamese way
+        page = done if lang == "zh" else client.get(where.replace("lang=zh", "lang=vi")).text
         assert _cells(page) == want, lang
+    vi = client.get(where.replace("lang=zh", "lang=vi")).text
+    assert "Nhỏ có điều tiết" in vi  # the scenario's name in Vietnamese
+    assert "Đã xong" in vi  # and the run's state
     assert any("," in c for c in want)  # Vietnamese decimals take a comma
 
 

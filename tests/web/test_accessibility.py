@@ -8,6 +8,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 import re
+from datetime import UTC, datetime
 from html.parser import HTMLParser
 from typing import Any
 
@@ -15,10 +16,14 @@ import pytest
 from fastapi.responses import HTMLResponse
 from fastapi.routing import APIRoute, APIRouter
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from borderflow import web
-from borderflow.sim import levers
-from borderflow.web import sim as sim_page
+from borderflow.config import Settings
+from borderflow.domain.access import Principal, Role
+from borderflow.sim_jobs import service as sim_jobs
+from borderflow.store.models import Account
+from borderflow.store.session import make_engine, make_session_factory
 from borderflow.web.pages import STATIC
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf, _login
@@ -81,13 +86,21 @@ def _unlabelled(html: str) -> list[str]:
             if not (f.get("_wrapped") or f.get("aria-label") or (f.get("id") in audit.labels))]
 
 
-def _search_in_progress() -> str:
-    """A "what would it take" search shown while it runs (its page reloads itself)."""
-    spec, _ = levers.load_spec(sim_page.LEVERS_SPEC)
-    job = sim_page.LeverJob(id="test-search", trucks=1600, hours=2, spec=spec)
-    with sim_page._jobs_lock:
-        sim_page._jobs[job.id] = job
-    return job.id
+def _search_in_progress(settings: Settings) -> str:
+    """A "what would it take" search of the regulator, shown while it runs (its page reloads
+    itself)."""
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as session:
+        account = session.scalars(select(Account).where(Account.username == "regulator")).one()
+        who = Principal(id=account.id, username="regulator", kind="user",
+                        roles=frozenset({Role.REGULATOR}))
+        job = sim_jobs.submit(session, actor=who, kind="levers",
+                              params={"trucks": 1600, "hours": 2}, runs_total=60,
+                              now=datetime.now(UTC))
+        job.id, job.status, job.runs_done = "test-search", "running", 7
+        session.commit()
+    engine.dispose()
+    return "test-search"
 
 
 def _web_pages() -> set[str]:
@@ -104,7 +117,8 @@ def _web_pages() -> set[str]:
 
 
 @pytest.mark.slow
-def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any) -> None:
+def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any,
+                                                   settings: Settings) -> None:
     ref = staged(client, auth, "29C-900.01")
     client.post("/api/v1/dispatch/run", headers=auth("regulator"))
     declaration = ref.rsplit("-", 1)[0]
@@ -130,7 +144,8 @@ def test_every_input_of_the_main_pages_has_a_label(client: TestClient, auth: Any
              "/password/reset": None, "/register": None, "/register/sent": None,
              "/portal/bookings": "enterprise", "/portal/team": "enterprise",
              f"/portal/declarations/{declaration}/cancel": "enterprise",
-             "/sim/levers": "regulator", f"/sim/levers/{_search_in_progress()}": "regulator"}
+             "/sim/levers": "regulator",
+             f"/sim/levers/{_search_in_progress(settings)}": "regulator"}
     fragments = {"/board/panel", "/driver/panel", f"/officer/trips/{ref}/live",
                  *(p for p in pages if p.startswith("/console/live/"))}
     patterns = {re.sub(r"^/console/live/\w+$", "/console/live/{part}",

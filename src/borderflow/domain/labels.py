@@ -233,6 +233,12 @@ TABLES: dict[str, dict[str, Names]] = {
         "exception": L("Ngoại lệ", "Exception", "例外"),
         "closed": L("Đóng cửa", "Closed", "关闭"),
     },
+    "sim_job_status": {
+        "queued": L("Đang chờ chạy", "Waiting to run", "等待运行"),
+        "running": L("Đang chạy", "Running", "运行中"),
+        "done": L("Đã xong", "Done", "已完成"),
+        "failed": L("Không chạy được", "Failed", "运行失败"),
+    },
     "recipient": {
         "driver": L("Tài xế", "Driver", "司机"),
         "enterprise": L("Doanh nghiệp", "Enterprise", "企业"),

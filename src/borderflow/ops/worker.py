@@ -1,9 +1,10 @@
 """The roles of the platform's processes.
 
 ``borderflow serve`` answers HTTP; the **background work** (:func:`background`: the dispatcher,
-the notification sender, the MQTT subscriber when configured, the daily situation reports and
-the purges) runs next to it with ``BORDERFLOW_BACKGROUND=all`` (the default: one process does
-everything, as ``make run`` starts it), or in ``borderflow worker`` processes
+the notification sender, the MQTT subscriber when configured, the daily situation reports, the
+purges and the pool that runs the scenario lab's simulations) runs next to it with
+``BORDERFLOW_BACKGROUND=all`` (the default: one process does everything, as ``make run``
+starts it), or in ``borderflow worker`` processes
 (:func:`create_worker`, :func:`run_worker`) with ``BORDERFLOW_BACKGROUND=none`` on the API.
 Both build the same context (:func:`build_context`) and state (:func:`install_state`), and
 run the same lifespans: the background work is written once.
@@ -33,6 +34,7 @@ from borderflow.notify.loop import lifespan_with_notifier
 from borderflow.ops import metrics
 from borderflow.privacy.loop import lifespan_with_retention
 from borderflow.report.loop import lifespan_with_situation_reports
+from borderflow.sim_jobs.loop import lifespan_with_sim_jobs
 from borderflow.store.session import make_engine, make_session_factory
 from borderflow.telemetry.bus import FenceCache, build_bus, lifespan_with_mqtt
 
@@ -43,11 +45,13 @@ log = structlog.get_logger("borderflow.worker")
 async def background(app: FastAPI) -> AsyncIterator[None]:
     """The background work, on ``app.state`` (see :func:`install_state`): the dispatcher (one
     leader across processes), the notification sender, the MQTT subscriber when configured,
-    the daily situation reports and the purges. Run next to the API by ``borderflow serve``
-    with ``BORDERFLOW_BACKGROUND=all`` (the default), or alone by ``borderflow worker``."""
+    the daily situation reports, the purges and the pool of the scenario lab's simulations
+    (``BORDERFLOW_SIM_WORKERS`` at once; the pages only queue them). Run next to the API by
+    ``borderflow serve`` with ``BORDERFLOW_BACKGROUND=all`` (the default), or alone by
+    ``borderflow worker``."""
     async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
             lifespan_with_mqtt(app), lifespan_with_situation_reports(app), \
-            lifespan_with_retention(app):
+            lifespan_with_retention(app), lifespan_with_sim_jobs(app):
         yield
 
 
@@ -104,6 +108,7 @@ async def run_worker(worker: FastAPI, stop: asyncio.Event) -> None:
             log.info("worker started", pid=os.getpid(),
                      dispatch_interval_seconds=ctx.settings.dispatch_interval_seconds,
                      notify_interval_seconds=ctx.settings.notify_interval_seconds,
+                     sim_workers=ctx.settings.sim_workers,
                      mqtt=bool(ctx.settings.mqtt_url))
             await stop.wait()
     finally:

@@ -1,6 +1,7 @@
 """Purging records that have served their time: the stored responses of idempotency keys
 past their replay period, browser sessions and password reset codes some days after they
-expired. They hold personal data (a stored response repeats a declaration's drivers; a
+expired, and the scenario lab's finished simulations (their results) some days after they
+finished. They hold personal data (a stored response repeats a declaration's drivers; a
 session its user's address and browser) and would otherwise grow without end.
 
 Each call deletes one bounded batch of one kind, oldest first, in the caller's transaction:
@@ -21,23 +22,26 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.domain.access import Principal
-from borderflow.store.models import IdempotencyRecord, PasswordResetCode, WebSession
+from borderflow.store.models import IdempotencyRecord, PasswordResetCode, SimJob, WebSession
 
-KINDS = ("idempotency_keys", "web_sessions", "password_reset_codes")
+KINDS = ("idempotency_keys", "web_sessions", "password_reset_codes", "sim_jobs")
 
 
 @dataclass(frozen=True)
 class Expiry:
     """How long each kind is kept: idempotency keys from their first response, sessions and
-    reset codes from the moment they expired (revoked or used ones expire no later)."""
+    reset codes from the moment they expired (revoked or used ones expire no later),
+    simulations from the moment they finished (queued and running ones are kept)."""
 
     idempotency_keys: timedelta
     expired_records: timedelta
+    sim_jobs: timedelta = timedelta(days=30)
 
     def cutoffs(self, now: datetime) -> dict[str, datetime]:
         return {"idempotency_keys": now - self.idempotency_keys,
                 "web_sessions": now - self.expired_records,
-                "password_reset_codes": now - self.expired_records}
+                "password_reset_codes": now - self.expired_records,
+                "sim_jobs": now - self.sim_jobs}
 
 
 def _columns(kind: str) -> tuple[Any, Any, Any]:
@@ -48,6 +52,8 @@ def _columns(kind: str) -> tuple[Any, Any, Any]:
         return WebSession, WebSession.id, WebSession.expires_at
     if kind == "password_reset_codes":
         return PasswordResetCode, PasswordResetCode.id, PasswordResetCode.expires_at
+    if kind == "sim_jobs":
+        return SimJob, SimJob.id, SimJob.finished_at
     raise ValueError(f"unknown kind {kind!r}; one of {', '.join(KINDS)}")
 
 

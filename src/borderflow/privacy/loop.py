@@ -1,7 +1,7 @@
 """The purges, run by the background work (``borderflow worker``, or next to the API with
 ``BORDERFLOW_BACKGROUND=all``) every ``BORDERFLOW_RETENTION_INTERVAL_SECONDS``: personal data
 past its retention period (:mod:`borderflow.privacy.service`), then expired idempotency keys,
-browser sessions and password reset codes in bounded batches
+browser sessions, password reset codes and finished simulations in bounded batches
 (:mod:`borderflow.privacy.expired`). At start and before each purge it creates the day
 partitions of positions for the week ahead (PostgreSQL), so that ingestion never runs DDL. A
 purge is idempotent: workers purging at once only share or repeat each other's work."""
@@ -38,7 +38,8 @@ def retention(settings: Settings) -> Retention:
 def expiry(settings: Settings) -> expired.Expiry:
     return expired.Expiry(
         idempotency_keys=timedelta(hours=settings.idempotency_key_retention_hours),
-        expired_records=timedelta(days=settings.expired_record_retention_days))
+        expired_records=timedelta(days=settings.expired_record_retention_days),
+        sim_jobs=timedelta(days=settings.sim_job_retention_days))
 
 
 def purge_expired(sessions: sessionmaker[Session], settings: Settings, now: datetime

@@ -1070,3 +1070,39 @@ class AccountMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
     __table_args__ = (Index("ix_account_messages_status", "status", "created_at"),)
+
+
+class SimJob(Base):
+    """A run of the scenario lab asked for on its pages (a comparison of scenario files, or a
+    "what would it take" search), run by a pool of the background work, never in the request:
+    ``queued``, then ``running`` under a lease its runner renews (``attempts`` the claim's
+    fencing token: only the runner holding the current one writes progress or the outcome),
+    then ``done`` with its results or ``failed`` with the reason. A job whose runner died is
+    claimed again once its lease has run out; finished jobs are purged after
+    ``BORDERFLOW_SIM_JOB_RETENTION_DAYS``."""
+
+    __tablename__ = "sim_jobs"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # compare | levers
+    status: Mapped[str] = mapped_column(String(10))  # queued | running | done | failed
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), nullable=True,
+                                                   index=True)
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    runs_done: Mapped[int] = mapped_column(Integer, default=0)
+    runs_total: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    runner: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('compare', 'levers')", name="kind"),
+        CheckConstraint("status IN ('queued', 'running', 'done', 'failed')", name="status"),
+        Index("ix_sim_jobs_claim", "status", "created_at"),
+        Index("ix_sim_jobs_finished_at", "finished_at"),
+    )

@@ -1,29 +1,30 @@
-"""The scenario lab page: pick scenario files, run a few replications of a short period, and
-compare them side by side (the same table and plots as ``borderflow sim run``)."""
+"""The scenario lab pages: pick scenario files, run a few replications of a short period, and
+compare them side by side (the same table and plots as ``borderflow sim run``); "what would it
+take" searches. The pages only queue the runs (:mod:`borderflow.sim_jobs`): a pool of the
+background work runs them, and the run's page follows its progress (it reloads itself) until
+it shows the results, or why it failed, in the page's language."""
 
 from __future__ import annotations
 
-import base64
-import threading
-import uuid
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import structlog
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 
 from borderflow.api.deps import Ctx, Db
 from borderflow.domain.access import Principal
 from borderflow.errors import N_, msg
 from borderflow.sim import levers, report, runner
 from borderflow.sim import scenario as scenarios
+from borderflow.sim_jobs import service as jobs
+from borderflow.sim_jobs import work
+from borderflow.store.models import SimJob
 from borderflow.web import i18n, session
 from borderflow.web.pages import formatter, render, signed_in
 
 router = APIRouter(include_in_schema=False)
-log = structlog.get_logger("borderflow.web.sim")
 MAX_SCENARIOS = 4
 MAX_DAYS = 31
 MAX_REPLICATIONS = 5
@@ -36,6 +37,15 @@ LIMIT_TEXTS = {
 }
 PLOT_TITLES = {"road_queue.png": "road_title", "time_in_system.png": "time_title",
                "wait_by_class.png": "wait_title"}
+REFRESH_SECONDS = 3
+"""A run's page reloads itself this often until the run has finished."""
+FAILURES = {
+    "failed": N_("The run failed; the log of the process that ran it says why."),
+    "runner_lost": N_("The run was given up: the process running it stopped every time."),
+}
+"""A failed run's reason, by its code (a scenario file that cannot be used lists its
+problems instead)."""
+TOO_MANY = N_("You already have three runs waiting or running: wait until one has finished.")
 
 
 def _planner(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
@@ -59,15 +69,52 @@ def scenario_files(folder: Path, lang: str = "en") -> list[dict[str, Any]]:
     return out
 
 
-def _page(request: Request, who: Principal, folder: Path, status: int = 200,
+def _page(request: Request, who: Principal, folder: Path, db: Session, status: int = 200,
           **values: Any) -> Response:
     lang = formatter(request).lang
-    return render(request, "sim.html", status=status, user=who,
-                  files=scenario_files(folder, lang), max_days=MAX_DAYS,
-                  max_replications=MAX_REPLICATIONS, max_scenarios=MAX_SCENARIOS,
-                  **{"errors": {}, "road_rows": [],
+    files = scenario_files(folder, lang)
+    names = {f["file"]: f["name"] for f in files}
+    runs = [{"id": r.id, "status": r.status, "done": r.runs_done, "total": r.runs_total,
+             "at": r.created_at,
+             "scenarios": [names.get(n, n) for n in r.params.get("scenarios", [])]}
+            for r in jobs.recent(db, who, "compare")]
+    return render(request, "sim.html", status=status, user=who, files=files,
+                  max_days=MAX_DAYS, max_replications=MAX_REPLICATIONS,
+                  max_scenarios=MAX_SCENARIOS, runs=runs, refresh=REFRESH_SECONDS,
+                  **{"errors": {}, "road_rows": [], "run": None,
                      "form": {"days": "7", "replications": "2", "seed": "1"},
                      **values})
+
+
+def _failure(fmt: i18n.Formatter, job: SimJob) -> tuple[str | None, list[Any]]:
+    """A failed run's reason in the page's language, and the problems of a scenario file
+    that cannot be used (messages the page says)."""
+    error = job.error or {}
+    if error.get("code") == "scenario_invalid":
+        return None, work.json_text(error.get("problems") or [])
+    return fmt.gettext(FAILURES.get(str(error.get("code")), FAILURES["failed"])), []
+
+
+def _run_values(fmt: i18n.Formatter, job: SimJob) -> dict[str, Any]:
+    """What the page shows of a comparison run: its state, and when done its table and
+    plots in the page's language (drawn by the run in each language)."""
+    params = job.params
+    values: dict[str, Any] = {
+        "run": job, "chosen": list(params.get("scenarios", [])),
+        "form": {k: fmt.number_input(params[k]) for k in ("days", "replications", "seed")}}
+    if job.status == "failed":
+        values["failure"], values["problems"] = _failure(fmt, job)
+    if job.status != "done" or job.result is None:
+        return values
+    results = work.compared(job.result)
+    plots = job.result["plots"].get(fmt.lang) or job.result["plots"]["en"]
+    values.update(
+        results=results, names=job.result["names"].get(fmt.lang, job.result["names"]["en"]),
+        rows=report.rows(results),
+        road_rows=report.road_rows(results, fmt.lang, fmt.gettext),
+        images=[(fmt.gettext(report.PLOT_TEXTS[PLOT_TITLES[file]]) if file in PLOT_TITLES
+                 else file, data) for file, data in plots.items()])
+    return values
 
 
 def _whole(fmt: i18n.Formatter, name: str, raw: str,
@@ -89,12 +136,29 @@ def _whole(fmt: i18n.Formatter, name: str, raw: str,
 
 
 @router.get("/sim", response_class=HTMLResponse)
-def sim_page(request: Request, ctx: Ctx, db: Db) -> Response:
-    """The scenario files on offer and the form to compare them."""
+def sim_page(request: Request, ctx: Ctx, db: Db, run: str | None = None) -> Response:
+    """The scenario files on offer, the form to compare them and the visitor's latest runs;
+    with ``run``, that run's progress (the page reloads itself) or its comparison."""
     who = _planner(request, ctx, db)
     if isinstance(who, Response):
         return who
-    return _page(request, who, ctx.settings.scenarios_dir)
+    folder = ctx.settings.scenarios_dir
+    if run is None:
+        return _page(request, who, folder, db)
+    job = jobs.get(db, who, run, "compare")
+    if job is None:
+        return _page(request, who, folder, db, status=404, error=N_("No such run."))
+    return _page(request, who, folder, db, **_run_values(formatter(request), job))
+
+
+def _plot_texts() -> dict[str, dict[str, str]]:
+    """The words of the plots in each language, for the run to draw them with."""
+    return {lang: {key: i18n.translations(lang).gettext(text)
+                   for key, text in report.PLOT_TEXTS.items()} for lang in work.LANGS}
+
+
+def _query(request: Request, fmt: i18n.Formatter, first: str = "?") -> str:
+    return f"{first}lang={fmt.lang}" if request.query_params.get("lang") else ""
 
 
 @router.post("/sim", response_class=HTMLResponse)
@@ -102,8 +166,8 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
             scenario: Annotated[list[str] | None, Form()] = None,
             days: Annotated[str, Form()] = "7", replications: Annotated[str, Form()] = "2",
             seed: Annotated[str, Form()] = "1", csrf: Annotated[str, Form()] = "") -> Response:
-    """Run the chosen scenarios (in this process, a few replications) and show the
-    comparison."""
+    """Queue a comparison of the chosen scenarios (checked first) and go to its page: the
+    background work's pool runs it, never this request."""
     session.check_csrf(request, csrf)
     who = _planner(request, ctx, db)
     if isinstance(who, Response):
@@ -125,124 +189,74 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
     if not chosen or len(chosen) > MAX_SCENARIOS:
         error = N_("Choose between one and four scenarios.")
     if error or errors:
-        return _page(request, who, folder, status=422, error=error, errors=errors,
+        return _page(request, who, folder, db, status=422, error=error, errors=errors,
                      chosen=chosen, form=form)
     try:
-        loaded = runner.load_all([folder / name for name in chosen], numbers["days"])
+        runner.load_all([folder / name for name in chosen], numbers["days"])  # checked now
     except scenarios.ScenarioError as exc:
-        return _page(request, who, folder, status=422, problems=exc.messages(),
+        return _page(request, who, folder, db, status=422, problems=exc.messages(),
                      chosen=chosen, form=form)
-    results = runner.run(loaded, replications=numbers["replications"], seed=numbers["seed"])
-    names = [sc.name.in_(fmt.lang) for sc, _, _ in loaded]
-    plots = report.plots(results, lang=fmt.lang, gettext=fmt.gettext, names=names)
-    images = [(fmt.gettext(report.PLOT_TEXTS[PLOT_TITLES[file]]) if file in PLOT_TITLES
-               else file, base64.b64encode(data).decode()) for file, data in plots.items()]
-    return _page(request, who, folder, results=results, names=names,
-                 rows=report.rows(results),
-                 road_rows=report.road_rows(results, fmt.lang, fmt.gettext), images=images,
-                 chosen=chosen,
-                 form={k: fmt.number_input(v) for k, v in numbers.items()})
+    if len(jobs.unfinished(db, who)) >= jobs.MAX_UNFINISHED:
+        return _page(request, who, folder, db, status=429, error=TOO_MANY, chosen=chosen,
+                     form=form)
+    params = {"scenarios": chosen, **numbers}
+    job = jobs.submit(db, actor=who, kind="compare",
+                      params={**params, "plot_texts": _plot_texts()},
+                      runs_total=work.compare_runs(params), now=ctx.clock.now(),
+                      audited=params)
+    return RedirectResponse(f"/sim?run={job.id}{_query(request, fmt, '&')}", status_code=303)
 
 
 
-# --- "what would it take": a search run in a background thread, followed on its own page
+# --- "what would it take": a search queued for the pool, followed on its own page
 
-LEVERS_SPEC = (Path(scenarios.__file__).resolve().parent.parent / "data" / "calibration"
-               / "lang-son-levers.yaml")
+LEVERS_SPEC = work.LEVERS_SPEC
 """The levers spec the page searches (levers, their levels and costs, the target)."""
-MAX_JOBS = 10
 LEVER_LIMITS = {"trucks": (100, 5000), "hours": (1, 24)}
 
 
-@dataclass
-class LeverJob:
-    """One search: its inputs, runs done so far, and its answer (or failure)."""
-
-    id: str
-    trucks: int
-    hours: int
-    spec: levers.Spec
-    runs: int = 0
-    answer: levers.Answer | None = None
-    failed: bool = False
-
-
-_jobs: dict[str, LeverJob] = {}
-_jobs_lock = threading.Lock()
-
-
-def _running() -> LeverJob | None:
-    with _jobs_lock:
-        return next((j for j in _jobs.values() if j.answer is None and not j.failed), None)
-
-
-def _search(job: LeverJob, document: dict[str, Any], network: Any, source: str) -> None:
-    def progress(_trucks: float, n: int) -> None:
-        job.runs = n
-
-    try:
-        job.answer = levers.what_would_it_take(job.spec, document, network, source,
-                                               progress=progress)[0]
-    except Exception:
-        log.exception("sim.levers.failed", job=job.id)
-        job.failed = True
-
-
-def start_search(trucks: int, hours: int) -> LeverJob:
-    """Start a search in a background thread (one at a time: a running one is returned)."""
-    running = _running()
-    if running is not None:
-        return running
-    spec, scenario_path = levers.load_spec(LEVERS_SPEC)
-    spec = levers.with_hours(spec, float(hours)).model_copy(
-        update={"demand": [float(trucks)]})
-    _, network = scenarios.load(scenario_path)
-    document = scenarios.read_document(scenario_path)
-    job = LeverJob(uuid.uuid4().hex[:12], trucks, hours, spec)
-    with _jobs_lock:
-        _jobs[job.id] = job
-        for old in list(_jobs)[:-MAX_JOBS]:
-            del _jobs[old]
-    threading.Thread(target=_search, args=(job, document, network, str(scenario_path)),
-                     daemon=True, name=f"sim-levers-{job.id}").start()
-    return job
-
-
-def _lever_rows(job: LeverJob, lang: str) -> list[dict[str, Any]]:
-    answer = job.answer
-    if answer is None:
+def _lever_rows(job: SimJob, spec: levers.Spec, lang: str) -> list[dict[str, Any]]:
+    if job.status != "done" or job.result is None:
         return []
+    answer = work.answer(job.result)
     rows: list[dict[str, Any]] = [{"label": None, "option": answer.baseline}]
-    rows += [{"label": levers.describe(job.spec, o.levels, lang), "option": o}
+    rows += [{"label": levers.describe(spec, o.levels, lang), "option": o}
              for o in answer.options]
     return rows
 
 
-def _levers_page(request: Request, who: Principal, status: int = 200, **values: Any
-                 ) -> Response:
+def _levers_page(request: Request, who: Principal, db: Session, status: int = 200,
+                 **values: Any) -> Response:
     fmt = formatter(request)
-    spec, _ = levers.load_spec(LEVERS_SPEC)
+    spec = work.levers_spec()
+    searches = [{"id": r.id, "status": r.status, "done": r.runs_done, "total": r.runs_total,
+                 "at": r.created_at, "trucks": r.params.get("trucks"),
+                 "hours": r.params.get("hours")}
+                for r in jobs.recent(db, who, "levers")]
+    running = jobs.unfinished(db, who, "levers")
     return render(request, "sim_levers.html", status=status, user=who,
                   lever_names=[lv.name.in_(fmt.lang) for lv in spec.levers],
+                  searches=searches, refresh=REFRESH_SECONDS,
                   **{"errors": {}, "form": {"trucks": fmt.number_input(1600),
                                             "hours": fmt.number_input(2)}, "job": None,
-                     "running": _running(), **values})
+                     "running": running[0] if running else None, "spec": spec, **values})
 
 
 @router.get("/sim/levers", response_class=HTMLResponse)
 def levers_page(request: Request, ctx: Ctx, db: Db) -> Response:
-    """The form of a "what would it take" search."""
+    """The form of a "what would it take" search and the visitor's latest searches."""
     who = _planner(request, ctx, db)
     if isinstance(who, Response):
         return who
-    return _levers_page(request, who)
+    return _levers_page(request, who, db)
 
 
 @router.post("/sim/levers", response_class=HTMLResponse)
 def levers_start(request: Request, ctx: Ctx, db: Db, trucks: Annotated[str, Form()] = "",
                  hours: Annotated[str, Form()] = "", csrf: Annotated[str, Form()] = ""
                  ) -> Response:
-    """Start a search in the background and go to its page."""
+    """Queue a search for the background work's pool and go to its page (the visitor's
+    search still waiting or running, if any: one at a time each)."""
     session.check_csrf(request, csrf)
     who = _planner(request, ctx, db)
     if isinstance(who, Response):
@@ -258,23 +272,32 @@ def levers_start(request: Request, ctx: Ctx, db: Db, trucks: Annotated[str, Form
         elif value is not None:
             numbers[name] = value
     if errors:
-        return _levers_page(request, who, status=422, errors=errors, form=form)
-    job = start_search(numbers["trucks"], numbers["hours"])
-    query = f"?lang={fmt.lang}" if request.query_params.get("lang") else ""
-    return RedirectResponse(f"/sim/levers/{job.id}{query}", status_code=303)
+        return _levers_page(request, who, db, status=422, errors=errors, form=form)
+    running = jobs.unfinished(db, who, "levers")
+    if running:
+        job = running[0]
+    elif len(jobs.unfinished(db, who)) >= jobs.MAX_UNFINISHED:
+        return _levers_page(request, who, db, status=429, error=TOO_MANY, form=form)
+    else:
+        job = jobs.submit(db, actor=who, kind="levers", params=numbers,
+                          runs_total=work.levers_runs(numbers), now=ctx.clock.now())
+    return RedirectResponse(f"/sim/levers/{job.id}{_query(request, fmt)}", status_code=303)
 
 
 @router.get("/sim/levers/{job_id}", response_class=HTMLResponse)
 def levers_result(request: Request, ctx: Ctx, db: Db, job_id: str) -> Response:
-    """A search's progress (the page reloads itself) or its answer."""
+    """A search's progress (the page reloads itself), its answer, or why it failed."""
     who = _planner(request, ctx, db)
     if isinstance(who, Response):
         return who
-    with _jobs_lock:
-        job = _jobs.get(job_id)
+    job = jobs.get(db, who, job_id, "levers")
     if job is None:
-        return _levers_page(request, who, status=404, error=N_("No such search."))
+        return _levers_page(request, who, db, status=404, error=N_("No such search."))
     fmt = formatter(request)
-    return _levers_page(request, who, job=job, rows=_lever_rows(job, fmt.lang),
-                        form={"trucks": fmt.number_input(job.trucks),
-                              "hours": fmt.number_input(job.hours)})
+    spec = work.levers_spec(job.params["hours"], job.params["trucks"])
+    failure, problems = _failure(fmt, job) if job.status == "failed" else (None, [])
+    return _levers_page(request, who, db, job=job, spec=spec,
+                        rows=_lever_rows(job, spec, fmt.lang), failure=failure,
+                        problems=problems,
+                        form={"trucks": fmt.number_input(job.params["trucks"]),
+                              "hours": fmt.number_input(job.params["hours"])})
