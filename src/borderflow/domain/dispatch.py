@@ -237,7 +237,99 @@ def forecast(waiting: Sequence[Waiting], slot_starts: Sequence[datetime],
              ) -> tuple[dict[str, int], list[int]]:
     """Simulate one gate's calls slot by slot: in each slot the gate calls its waiting trucks
     in policy order, as many as the slot has places. Returns each truck's slot index (absent
-    if it is not called within the horizon) and the places left in each slot."""
+    if it is not called within the horizon) and the places left in each slot.
+
+    Each slot's calls are the first trucks of :func:`order_queue` over the trucks not called
+    yet. When no truck is booked and every class may be called in every slot, they are taken
+    from the head of each class's queue without ordering the whole queue again each slot
+    (:func:`_take`: the same trucks, in the same order)."""
+    if (any(map(_BOOKED, waiting)) or any(w.priority not in CLASS_RANK for w in waiting)
+            or not all(map(policy.calls_every_class, slot_starts))):
+        return _forecast_by_order(waiting, slot_starts, places, policy, slot_minutes)
+    left = list(places)
+    called: dict[str, int] = {}
+    by_class: dict[str, list[Waiting]] = {}
+    for w in waiting:
+        queue = by_class.get(w.priority)
+        if queue is None:
+            by_class[w.priority] = [w]
+        else:
+            queue.append(w)
+    for queue in by_class.values():
+        if len(queue) > 1:
+            queue.sort(key=_ARRIVAL)
+    heads = dict.fromkeys(by_class, 0)
+    remaining = len(waiting)
+    green = policy.kind == "green_channel"
+    for s, start in enumerate(slot_starts):
+        if not remaining:
+            break
+        if left[s] <= 0:
+            continue
+        taken = _take(by_class, heads, left[s], policy,
+                      green and policy.in_green_window(start))
+        for w in taken:
+            called[w.trip_id] = s
+        left[s] -= len(taken)
+        remaining -= len(taken)
+    return called, left
+
+
+def _take(by_class: dict[str, list[Waiting]], heads: dict[str, int], count: int,
+          policy: Policy, in_green_window: bool) -> list[Waiting]:
+    """The first ``count`` trucks of :func:`order_queue` over the trucks of ``by_class`` (each
+    class in arrival order, ``heads`` its first truck not called yet; no booking, known
+    classes), taken off their queues: urgent first, then by the policy."""
+    out: list[Waiting] = []
+
+    def strict(classes: Sequence[str]) -> None:
+        for cls in sorted(classes, key=CLASS_RANK.__getitem__):
+            if len(out) >= count:
+                return
+            queue = by_class[cls]
+            h = heads[cls]
+            got = queue[h:h + count - len(out)]
+            heads[cls] = h + len(got)
+            out.extend(got)
+
+    present = [cls for cls in by_class if heads[cls] < len(by_class[cls])]
+    if "urgent" in present:
+        strict(["urgent"])
+        present.remove("urgent")
+    if len(out) >= count or not present:
+        return out
+    if policy.kind == "green_channel":
+        if in_green_window:
+            strict([c for c in present if c in policy.green_classes])
+            strict([c for c in present if c not in policy.green_classes])
+        else:
+            strict(present)
+        return out
+    if policy.kind == "strict" or not policy.cycle:
+        strict(present)
+        return out
+    cycle = [cls for cls in policy.cycle if cls in present]
+    progressed = bool(cycle)
+    while progressed and len(out) < count:  # one pass takes one truck per cycle position
+        progressed = False
+        for cls in cycle:
+            h = heads[cls]
+            queue = by_class[cls]
+            if h < len(queue):
+                out.append(queue[h])
+                heads[cls] = h + 1
+                progressed = True
+                if len(out) >= count:
+                    return out
+    strict(present)  # classes not in the cycle (the cycle's own are exhausted)
+    return out
+
+
+def _forecast_by_order(waiting: Sequence[Waiting], slot_starts: Sequence[datetime],
+                       places: Sequence[int], policy: Policy, slot_minutes: int
+                       ) -> tuple[dict[str, int], list[int]]:
+    """:func:`forecast` with bookings or a reserved green window: each slot orders the
+    trucks it may call with :func:`order_queue`."""
     left = list(places)
     called: dict[str, int] = {}
     remaining = list(waiting)
@@ -296,38 +388,49 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
         return []
     index = {g: i for i, g in enumerate(gates)}
     horizon = len(next(iter(left.values())).places)
-    capacity = np.zeros((len(gates), horizon), dtype=np.int64)
-    room = capacity.copy()
-    budget = np.full(len(gates), -1, dtype=np.int64)
+    capacity_rows = [[0] * horizon for _ in gates]
+    room_rows = [[0] * horizon for _ in gates]
+    budget = [-1] * len(gates)
     for code, gate_room in left.items():
         i = index[code]
-        capacity[i] = np.maximum(np.asarray(gate_room.places, dtype=np.int64), 0)
-        room[i] = capacity[i]
+        row = [p if p > 0 else 0 for p in gate_room.places]
+        capacity_rows[i] = row
+        room_rows[i] = list(row)
         if gate_room.yard_now is not None and horizon:
-            room[i, 0] = max(0, gate_room.yard_now)
+            room_rows[i][0] = max(0, gate_room.yard_now)
         if gate_room.partner is not None:
             budget[i] = max(0, gate_room.partner)
     combos: dict[tuple[str, ...], int] = {}
-    group = np.array([combos.setdefault(tuple(sorted(alt)), len(combos))
-                      for _, _, alt in candidates], dtype=np.int64)
+    seen: dict[tuple[str, ...], int] = {}  # the same alternatives, sorted once
+    group = []
+    for _, _, alt in candidates:
+        k = seen.get(alt)
+        if k is None:
+            k = seen[alt] = combos.setdefault(tuple(sorted(alt)), len(combos))
+        group.append(k)
     permitted = np.zeros((len(combos), len(gates)), dtype=np.bool_)
     for combo, k in combos.items():
         for code in combo:
             permitted[k, index[code]] = True
     order = sorted(range(len(candidates)),
                    key=lambda i: (candidates[i][0].arrived_at, candidates[i][0].trip_id))
-    rank = np.empty(len(candidates), dtype=np.int64)
-    rank[order] = np.arange(len(candidates))
+    rank = [0] * len(candidates)
+    for r, i in enumerate(order):
+        rank[i] = r
+    shape = (len(gates), horizon)
     result = plan(PlanInput(
-        capacity=capacity, release=np.zeros(len(candidates), dtype=np.int64),
+        capacity=np.array(capacity_rows, dtype=np.int64).reshape(shape),
+        release=np.zeros(len(candidates), dtype=np.int64),
         weight=np.array([CLASS_WEIGHT.get(w.priority, 1.0) for w, _, _ in candidates]),
-        group=group, permitted=permitted, order=rank, room=room, budget=budget))
+        group=np.array(group, dtype=np.int64), permitted=permitted,
+        order=np.array(rank, dtype=np.int64),
+        room=np.array(room_rows, dtype=np.int64).reshape(shape),
+        budget=np.array(budget, dtype=np.int64)))
     out = []
-    for i, (w, own_slot, _) in enumerate(candidates):
-        g = int(result.gate[i])
+    for (w, own_slot, _), g, slot in zip(candidates, result.gate.tolist(),
+                                         result.slot.tolist(), strict=True):
         if g < 0 or gates[g] == w.gate:
             continue
-        slot = int(result.slot[i])
         if own_slot is None or slot + gain_slots.get(w.gate, 0) <= own_slot:
             out.append(Reroute(w.trip_id, w.gate, gates[g], slot))
     return out

@@ -187,7 +187,7 @@ def _classes(inp: PlanInput, horizon: int) -> _Classes:
     """The classes of interchangeable trucks, sorted by (weight rank, group, release)."""
     n = int(inp.release.shape[0])
     groups = inp.permitted.shape[0]
-    release = np.clip(inp.release.astype(np.int64), 0, horizon)
+    release = np.minimum(np.maximum(inp.release.astype(np.int64), 0), horizon)
     weights, widx = np.unique(inp.weight, return_inverse=True)
     widx = (len(weights) - 1 - widx).astype(np.int64)  # 0 = heaviest
     order = inp.order if inp.order is not None else np.arange(n, dtype=np.int64)
@@ -306,12 +306,15 @@ def plan(inp: PlanInput) -> PlanResult:
               [int(b) for b in inp.budget])  # -1: no limit
     pairs = range(len(cl.pair_ids))
 
+    remaining = cl.remaining
     for s in range(horizon):
-        _release(cl, s)
+        if not any(remaining):
+            break  # every truck has its slot: the later slots change nothing
         room = [capacity[g][s] if budget[g] < 0 else min(capacity[g][s], budget[g])
                 for g in range(gates)]
         if not any(room):
             continue
+        _release(cl, s)  # (releasing is cumulative: a slot skipped releases nothing less)
         waiting = [p for p in pairs if cl.avail[p] > 0]
         if not waiting:
             continue

@@ -408,6 +408,14 @@ class EngineState:
             out += extra[k][:limit]
         return out
 
+    def has_waiting(self, r: int) -> bool:
+        """Whether any truck may be waiting for route ``r`` (false: none is)."""
+        head = self.head
+        tail = self.tail
+        extra = self.extra
+        k = r * NCLASS
+        return any(tail[j] > head[j] or extra[j] for j in range(k, k + NCLASS))
+
     def waiting_count(self, r: int, classes: Iterable[int] = range(NCLASS)) -> int:
         """Trucks waiting for route ``r`` in the given classes."""
         total = 0
@@ -518,7 +526,7 @@ class EngineState:
         for r in self.staged_routes:
             ri = r.index
             places = places_tab[ri][slot] - called_in_slot[ri]
-            if places <= 0:
+            if places <= 0 or not self.has_waiting(ri):
                 continue
             if yard_occ is None:
                 self.areas.sync(t)
