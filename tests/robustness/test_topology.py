@@ -17,17 +17,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import re
-import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -35,7 +29,7 @@ from typing import Any, ClassVar
 
 import httpx
 import pytest
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
 from borderflow.app import create_app
@@ -46,41 +40,27 @@ from borderflow.domain.access import SYSTEM
 from borderflow.network import service as networks
 from borderflow.notify.channels import IDEMPOTENCY_HEADER
 from borderflow.store.models import Position, Trip, TripEvent
-from borderflow.store.session import make_engine, make_session_factory, normalise_url
+from borderflow.store.session import make_engine, make_session_factory
 from borderflow.trip import service as trips
 from tests.conftest import PG_URL
-from tests.services import SERVICES, free_port, program
+from tests.topology import (
+    BORDERFLOW,
+    Topology,
+    delete_stream,
+    fresh_database,
+    ports,
+    production_env,
+    service_url,
+    setup,
+    start_production,
+)
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-ROOT = Path(__file__).resolve().parents[2]
-BORDERFLOW = str(Path(sys.executable).with_name("borderflow"))
 INTERVAL = 2
 """The dispatch interval of the run (seconds): the leader's successor must lead within it."""
 DAY_SECONDS = 30
 """How long the demo's actors drive the platform (at 600x: five simulated hours)."""
-
-
-def _service_url(name: str) -> str:
-    service = next(s for s in SERVICES if s.name == name)
-    return os.environ.get(service.variable) or service.default
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-    log: Path
-
-    def lines(self) -> list[dict[str, Any]]:
-        out = []
-        for line in self.log.read_text(errors="replace").splitlines():
-            if line.startswith("{"):
-                try:
-                    out.append(json.loads(line))
-                except ValueError:
-                    continue
-        return out
 
 
 class Webhook(BaseHTTPRequestHandler):
@@ -100,81 +80,10 @@ class Webhook(BaseHTTPRequestHandler):
         pass
 
 
-def _haproxy_config(folder: Path, port: int, api_ports: list[int]) -> Path:
-    """deploy/haproxy/haproxy.cfg as it is, but listening on plain HTTP on ``port`` (no
-    certificate here) and sending to this run's API processes."""
-    config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
-    config = re.sub(r"^\s+log /dev/log.*$", "", config, flags=re.M)
-    config = re.sub(r"^\s+ssl-default-bind-options.*$", "", config, flags=re.M)
-    config = re.sub(r"^(\s+maxconn) \d+$", r"\1 1000", config, flags=re.M)  # this test's FDs
-    config = re.sub(r"^\s+bind :80\n\s+bind :443 .*$", f"    bind 127.0.0.1:{port}", config,
-                    flags=re.M)
-    config = re.sub(r"^\s+http-request redirect scheme https.*$", "", config, flags=re.M)
-    servers = "".join(f"    server api{i + 1} 127.0.0.1:{p} check\n"
-                      for i, p in enumerate(api_ports))
-    config = re.sub(r"(^\s+server api\d 127\.0\.0\.1:\d+ check\n)+", servers, config,
-                    flags=re.M)
-    assert f"bind 127.0.0.1:{port}" in config
-    assert servers in config
-    path = folder / "haproxy.cfg"
-    path.write_text(config)
-    return path
-
-
-class Topology:
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
-        self.folder, self.env = folder, env
-        self.processes: dict[str, Process] = {}
-
-    def start(self, name: str, argv: list[str], **extra: str) -> Process:
-        log = self.folder / f"{name}.log"
-        popen = subprocess.Popen(argv, env={**self.env, **extra},  # noqa: S603
-                                 stdout=log.open("wb"), stderr=subprocess.STDOUT)
-        self.processes[name] = Process(name, popen, log)
-        return self.processes[name]
-
-    def kill(self, name: str) -> float:
-        self.processes[name].popen.send_signal(signal.SIGKILL)
-        self.processes[name].popen.wait(10)
-        return time.time()
-
-    def stop_all(self) -> None:
-        for p in self.processes.values():
-            if p.popen.poll() is None:
-                p.popen.send_signal(signal.SIGTERM)
-        for p in self.processes.values():
-            try:
-                p.popen.wait(20)
-            except subprocess.TimeoutExpired:
-                p.popen.kill()
-                p.popen.wait(5)
-
-
-def _wait_ready(url: str, seconds: float) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} not ready in {seconds} s")
-
-
 @pytest.fixture
 def database() -> Iterator[str]:
-    base = make_url(normalise_url(PG_URL or "")).set(query={})
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    name = f"bf_topology_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with fresh_database(PG_URL or "") as url:
+        yield url
 
 
 @pytest.fixture
@@ -279,12 +188,14 @@ def _drive_the_day(settings: Settings, seconds: float) -> dict[str, int]:
     """The demo's actors (borderflow.demo) against the deployment's public address."""
     app = create_app(settings)
     ctx = app.state.ctx
-    with ctx.sessions() as session:  # a peak day: the regulator keeps every gate open
+    # a peak day: the regulator keeps every gate open, from the start of the current slot
+    # (the dispatcher asks the capacity of the slot it is in)
+    with ctx.sessions() as session:
         now = ctx.clock.now()
         network = networks.in_force(session, now)
         for gate in network.gates:
             controls.create(session, network, gate=gate.code, direction=None,
-                            kind="extended_hours", starts_at=now,
+                            kind="extended_hours", starts_at=now - timedelta(hours=1),
                             ends_at=now + timedelta(hours=3), vehicles_per_hour=None,
                             reason="peak day: open whatever the hour", actor=SYSTEM, now=now)
         session.commit()
@@ -310,41 +221,20 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
     database: str, webhook: str, tmp_path: Path
 ) -> None:
     run = f"topo{uuid.uuid4().hex[:6]}"
-    lb_port, api_ports = free_port(), [free_port(), free_port()]
+    lb_port, api_ports = ports(1)[0], ports(2)
     base = f"http://127.0.0.1:{lb_port}"
-    env = {**os.environ, "BORDERFLOW_DATABASE_URL": database,
-           "BORDERFLOW_VAR_DIR": str(tmp_path / "var"), "BORDERFLOW_LOG_LEVEL": "INFO",
-           "BORDERFLOW_LOG_FORMAT": "json", "BORDERFLOW_PUBLIC_BASE_URL": base,
-           "BORDERFLOW_SECRET_KEY": "topology-test-secret-key-long-enough-for-hs256",
-           "BORDERFLOW_BACKGROUND": "none", "BORDERFLOW_TELEMETRY_BUS": "nats",
-           "BORDERFLOW_NATS_URL": _service_url("nats"), "BORDERFLOW_NATS_PARTITIONS": "2",
-           "BORDERFLOW_NATS_STREAM": f"BF_{run.upper()}",
-           "BORDERFLOW_NATS_SUBJECT": f"{run}.positions",
-           "BORDERFLOW_DISPATCH_INTERVAL_SECONDS": str(INTERVAL),
-           "BORDERFLOW_NOTIFY_INTERVAL_SECONDS": "1",
-           "BORDERFLOW_NOTIFY_CHANNELS": "in_app,webhook", "BORDERFLOW_WEBHOOK_URL": webhook,
-           "BORDERFLOW_WEBHOOK_SECRET": "topology-webhook-secret",
-           "BORDERFLOW_MQTT_URL": _service_url("mqtt"),
-           "BORDERFLOW_MQTT_TOPIC": f"$share/borderflow/{run}/+/+",
-           "BORDERFLOW_THROTTLING": "false", "BORDERFLOW_DEMO_TRAFFIC": "false"}
-    setup = subprocess.run([BORDERFLOW, "setup"], env=env,  # noqa: S603
-                           capture_output=True, text=True, timeout=120)
-    assert setup.returncode == 0, setup.stdout + setup.stderr
+    env = production_env(database, tmp_path / "var", base, run, interval=INTERVAL,
+                         BORDERFLOW_NOTIFY_INTERVAL_SECONDS="1",
+                         BORDERFLOW_NOTIFY_CHANNELS="in_app,webhook",
+                         BORDERFLOW_WEBHOOK_URL=webhook,
+                         BORDERFLOW_WEBHOOK_SECRET="topology-webhook-secret",
+                         BORDERFLOW_MQTT_URL=service_url("mqtt"),
+                         BORDERFLOW_MQTT_TOPIC=f"$share/borderflow/{run}/+/+")
+    setup(env)
     topology = Topology(tmp_path, env)
     try:
-        for i, port in enumerate(api_ports):
-            topology.start(f"api{i + 1}", [BORDERFLOW, "serve", "--port", str(port)])
-        for i in (1, 2):  # each its own MQTT session, kept across a restart
-            topology.start(f"worker{i}", [BORDERFLOW, "worker"],
-                           BORDERFLOW_MQTT_CLIENT_ID=f"{run}-worker{i}")
-        for partition in (0, 1):
-            topology.start(f"telemetry{partition}",
-                           [BORDERFLOW, "telemetry", "process", "--partition", str(partition)])
-        haproxy = _haproxy_config(tmp_path, lb_port, api_ports)
-        topology.start("haproxy", [program_path("haproxy"), "-db", "-f", str(haproxy)])
-        for port in api_ports:
-            _wait_ready(f"http://127.0.0.1:{port}/readyz", 180)  # a loaded machine is slow
-        _wait_ready(f"{base}/readyz", 20)
+        # each worker its own MQTT session, kept across a restart
+        start_production(topology, lb_port, api_ports, run, mqtt_client_ids=True)
 
         phones = Phones(base, run)
         phones.thread.start()
@@ -418,14 +308,7 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
               f"trips {len(states)}")
     finally:
         topology.stop_all()
-        _delete_stream(env["BORDERFLOW_NATS_URL"], env["BORDERFLOW_NATS_STREAM"])
-
-
-def program_path(name: str) -> str:
-    """HAProxy from Debian's package, installed when missing (as tests/services.py does)."""
-    from tests.services import Service
-
-    return program(Service(name, "", "", name, name))
+        delete_stream(env["BORDERFLOW_NATS_URL"], env["BORDERFLOW_NATS_STREAM"])
 
 
 def _leader(topology: Topology) -> str:
@@ -442,18 +325,3 @@ def _leader(topology: Topology) -> str:
 
 def _at(event: dict[str, Any]) -> float:
     return datetime.fromisoformat(event["timestamp"].replace("Z", "+00:00")).timestamp()
-
-
-def _delete_stream(url: str, stream: str) -> None:
-    import nats
-
-    async def delete() -> None:
-        nc = await nats.connect(url)
-        try:
-            await nc.jetstream().delete_stream(stream)
-        except Exception:  # noqa: S110 - it may never have been created
-            pass
-        finally:
-            await nc.close()
-
-    asyncio.run(delete())
