@@ -47,6 +47,9 @@ MAX_UNFINISHED = 3
 RECENT = 10
 """Jobs a page lists (the latest of the account)."""
 
+Job = SimJob
+"""A job's row, as the pages read it."""
+
 
 @dataclass(frozen=True)
 class Claim:

@@ -11,7 +11,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from sqlalchemy.orm import Session
 
 from borderflow.api.deps import Ctx, Db
 from borderflow.domain.access import Principal
@@ -20,7 +19,6 @@ from borderflow.sim import levers, report, runner
 from borderflow.sim import scenario as scenarios
 from borderflow.sim_jobs import service as jobs
 from borderflow.sim_jobs import work
-from borderflow.store.models import SimJob
 from borderflow.web import i18n, session
 from borderflow.web.pages import formatter, render, signed_in
 
@@ -69,7 +67,7 @@ def scenario_files(folder: Path, lang: str = "en") -> list[dict[str, Any]]:
     return out
 
 
-def _page(request: Request, who: Principal, folder: Path, db: Session, status: int = 200,
+def _page(request: Request, who: Principal, folder: Path, db: Db, status: int = 200,
           **values: Any) -> Response:
     lang = formatter(request).lang
     files = scenario_files(folder, lang)
@@ -86,7 +84,7 @@ def _page(request: Request, who: Principal, folder: Path, db: Session, status: i
                      **values})
 
 
-def _failure(fmt: i18n.Formatter, job: SimJob) -> tuple[str | None, list[Any]]:
+def _failure(fmt: i18n.Formatter, job: jobs.Job) -> tuple[str | None, list[Any]]:
     """A failed run's reason in the page's language, and the problems of a scenario file
     that cannot be used (messages the page says)."""
     error = job.error or {}
@@ -95,7 +93,7 @@ def _failure(fmt: i18n.Formatter, job: SimJob) -> tuple[str | None, list[Any]]:
     return fmt.gettext(FAILURES.get(str(error.get("code")), FAILURES["failed"])), []
 
 
-def _run_values(fmt: i18n.Formatter, job: SimJob) -> dict[str, Any]:
+def _run_values(fmt: i18n.Formatter, job: jobs.Job) -> dict[str, Any]:
     """What the page shows of a comparison run: its state, and when done its table and
     plots in the page's language (drawn by the run in each language)."""
     params = job.params
@@ -215,7 +213,7 @@ LEVERS_SPEC = work.LEVERS_SPEC
 LEVER_LIMITS = {"trucks": (100, 5000), "hours": (1, 24)}
 
 
-def _lever_rows(job: SimJob, spec: levers.Spec, lang: str) -> list[dict[str, Any]]:
+def _lever_rows(job: jobs.Job, spec: levers.Spec, lang: str) -> list[dict[str, Any]]:
     if job.status != "done" or job.result is None:
         return []
     answer = work.answer(job.result)
@@ -225,7 +223,7 @@ def _lever_rows(job: SimJob, spec: levers.Spec, lang: str) -> list[dict[str, Any
     return rows
 
 
-def _levers_page(request: Request, who: Principal, db: Session, status: int = 200,
+def _levers_page(request: Request, who: Principal, db: Db, status: int = 200,
                  **values: Any) -> Response:
     fmt = formatter(request)
     spec = work.levers_spec()
