@@ -1,23 +1,36 @@
-"""Benchmark of GPS ingestion: positions per second into the database with geofencing.
+"""Benchmark of GPS ingestion: positions per second into the database, with the trip events
+they cause.
 
 Run from the repository root::
 
     .venv/bin/python bench/ingest.py             # 15 s per scenario
     .venv/bin/python bench/ingest.py --seconds 5 # quicker
 
+**The fleet.** ``--devices`` (10,000) trucks, each on an active trip of the seed network
+(Lang Son): export declarations to Huu Nghi (50 vehicles each) submitted by an enterprise,
+every trip entered into the Viettel logistics park, every second one called forward and out
+of the park again; then each truck's phone bound to its vehicle, which gives it a token. All
+of it goes through the platform's own services (events, projections, audit, invoices,
+statistics), once per database kind, into a template that each scenario copies. Every
+position, probe included, is sent under a live token. Each truck drives back and forth
+across one fence of its trip, the staging park (trips not yet called) or the gate area of
+Huu Nghi (called trips), crossing it once every ``--fixes-per-crossing`` (100) of its fixes:
+each crossing is an ``area.entered`` or ``area.left`` event with all its writes (the trip's
+projection, the audit row, the outbox, the invoice kept in step, the statistics row).
+
 Each scenario starts the platform as it is deployed (``borderflow serve`` under uvicorn, and
 ``borderflow telemetry process`` / ``borderflow telemetry mqtt`` processes where the
-deployment has them) on a fresh database and drives it from a load generator on 127.0.0.1.
-Request bodies are prepared before the clock starts, so the generator spends its share of the
-two cores sending, not building JSON; before each scenario the machine settles (a PostgreSQL
-``CHECKPOINT``, the operating system's dirty pages flushed) so that no scenario pays for the
-previous one's writes:
+deployment has them) on a fresh copy of the template and drives it from a load generator on
+127.0.0.1. Request bodies are prepared before the clock starts, so the generator spends its
+share of the two cores sending, not building JSON; before each scenario the machine settles (a
+PostgreSQL ``CHECKPOINT``, the operating system's dirty pages flushed) so that no scenario
+pays for the previous one's writes:
 
 1. the production deployment: the batch endpoint (``POST /api/v1/telemetry/positions``,
    1,000 positions per request) publishing to NATS JetStream, ``--processors`` processor
-   processes writing to PostgreSQL with geofencing. Once as fast as 4 senders go (the
-   sustained rate: positions stored over the time from the first send to the last row
-   stored), once paced at ``--rate`` positions/s (the latency at the target rate); an
+   processes writing to PostgreSQL with geofencing and trip events. Once as fast as 4 senders
+   go (the sustained rate: positions stored over the time from the first send to the last
+   row stored), once paced at ``--rate`` positions/s (the latency at the target rate); an
    unpaced run is preceded by a warm-up at 20,000/s;
 2. the same endpoint in one process with the in-process bus, into PostgreSQL and SQLite;
 3. OwnTracks messages through Mosquitto (MQTT, QoS 1) into PostgreSQL: the publisher, the
@@ -26,28 +39,35 @@ previous one's writes:
    configured as for production (it keeps what a subscriber has not taken yet); as fast as
    the broker acknowledges (2,000 in flight), then paced at ``--rate`` messages/s;
 4. single-position OsmAnd requests as phones send them (``GET /api/v1/telemetry/osmand``, one
-   position per request, 64 keep-alive connections), one server process, into PostgreSQL.
+   position per request, ``--osmand-connections`` (64) keep-alive connections) into the
+   production deployment (API, NATS JetStream, the processors, PostgreSQL): requests answered
+   per second, and positions *stored* per second (from the first request to the last row
+   stored). Any answer but 200 is counted as an error.
 
 Latency at the target rate is measured twice, after ``WARMUP_SECONDS`` of the same load that
-are not counted (start-up opens connections, creates the day's partition, fills caches):
-probes (:class:`Probe`) send one position of their own every 20 ms through the same door as
-the load and look every 5 ms until it is committed, from the sender's side (``p50_ms_pg``,
-``p99_ms_pg``, ``p99_ms_mqtt``: a few hundred samples); and every row's ``stored_at -
-received_at`` (``*_rows``: from the moment ingestion took the request to the moment the
-processor began the transaction that stored it, every position, but without the transaction's
-own time). The paced runs are the production deployment (batch endpoint, and MQTT) with the
-load sent at ``--rate`` positions/s. The baseline,
-measured in the same run, is a plain insert of the same rows into the same PostgreSQL table
-(one ``INSERT ... ON CONFLICT DO NOTHING`` per 2,000 rows through SQLAlchemy, no decoding, no
-geofencing, no HTTP): ``plain_insert_ratio`` is the production deployment's sustained rate
-over it. Positions come from 10,000 simulated trucks around the Lang Son gates (a fifth of
-them inside a fence). The last line is one JSON object with the figures.
+are not counted (start-up opens connections, fills caches): probes (:class:`Probe`) send one
+position of their own every 20 ms through the same door as the load and look every 5 ms until
+it is committed, from the sender's side (``p50_ms_pg``, ``p99_ms_pg``, ``p99_ms_mqtt``: a few
+hundred samples); and every row's ``stored_at - received_at`` (``*_rows``: from the moment
+ingestion took the request to the moment the processor began the transaction that stored it,
+every position, but without the transaction's own time). The baselines, measured in the same
+run, write the same rows (device, trip, position) into the same PostgreSQL table with the
+same parallelism as the production deployment (``--processors`` processes, one connection
+each), no HTTP, no decoding, no geofencing, no trip events: a plain ``INSERT ... ON CONFLICT
+DO NOTHING`` (2,000 rows per transaction) and a ``COPY`` (4,000 rows per transaction, what a
+processor writes at most in the sustained run). ``plain_insert_ratio`` and ``copy_ratio`` are
+the production deployment's sustained rate over each. The last line is one JSON object with
+the figures.
+
+``BENCH_PG_URL`` names the PostgreSQL server (any database on it; the bench creates databases
+of its own, ``bench_ingest_*``, and drops them), ``BENCH_NATS_URL`` the NATS server.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import os
 import random
 import shutil
@@ -58,33 +78,57 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import create_engine, func, select, text
+from sqlalchemy import create_engine, func, make_url, select, text
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from borderflow.store.models import Position  # noqa: E402
+from borderflow.store.models import Position, TripEvent  # noqa: E402
 
-PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
-DEVICES = 10_000
-MAX_RATE = 60_000
-"""Positions prepared per second of an unpaced run (more than the platform takes)."""
+PG_BASE = os.environ.get("BENCH_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+NATS_URL = os.environ.get("BENCH_NATS_URL", "nats://127.0.0.1:4222")
+DEVICES = [10_000]
+"""Trucks of the fleet, each with a bound phone (``--devices``)."""
+TRIPS = [2_000]
+"""Trucks on active trips, the first of the fleet (``--trips``); the others' phones are
+bound to their vehicles, which have no trip at the border now."""
+FIXES_PER_CROSSING = [100]
+"""A truck's fixes between two crossings of its fence (``--fixes-per-crossing``)."""
+MAX_RATE = [60_000]
+"""Positions prepared per second of an unpaced run (more than the platform takes;
+``--max-rate``)."""
 MAX_OSMAND_RATE = 15_000
 NATS_BATCH = [8]
 """Messages a processor writes in one transaction, at most (``--nats-batch``; each request's
 positions are one message per partition)."""
 MAX_MQTT_RATE = 30_000
-WARMUP_SECONDS = 2.0
+WARMUP_SECONDS = [2.0]
 """Load sent before the measured run and not counted: the first requests after start-up open
-connections, create the day's partition and fill caches (their latency is printed apart)."""
-AREA = (21.90, 21.98, 106.69, 106.77)  # around the park and the Huu Nghi / Tan Thanh gates
+connections and fill caches (their latency is printed apart)."""
+PROBES = 3
+"""Probe threads (each its own bound device)."""
+PER_DECLARATION = 50
+"""Vehicles per declaration (the most one may hold)."""
+TAX_CODE = "0100109106"
+
+# The fences the tracks cross (polygons of src/borderflow/data/network/lang-son.yaml): the west
+# edge of the Viettel logistics park (lon 106.69671; the park spans lat 21.90703-21.91697) and
+# the north edge of the Huu Nghi gate area (lat 21.97315, lon 106.70612-106.71288; its yards
+# lie south of lat 21.96819). Each track runs from about 180 m inside to 180-200 m outside.
+PARK_TRACK = ((21.9085, 21.9155), 106.6985, 106.6950)
+"""Latitudes the park's tracks run along, then the longitude inside and outside."""
+GATE_TRACK = ((106.7075, 106.7120), 21.9715, 21.9750)
+"""Longitudes the gate area's tracks run along, then the latitude inside and outside."""
+PARK = "staging:viettel-logistics-park"
+GATE = "gate_area:huu-nghi"
 
 
 def free_port() -> int:
@@ -93,55 +137,365 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def plate(i: int) -> str:
+    """The vehicle plate of truck ``i`` (distinct for up to 90,000 trucks)."""
+    return f"29C-{100 + i // 100:03d}.{i % 100:02d}"
+
+
+def fence_of(i: int) -> str:
+    """The fence truck ``i`` crosses: every second truck's trip is called forward."""
+    return GATE if i % 2 else PARK
+
+
+@dataclass
+class Fleet:
+    """The trucks as the load generator knows them: each one's token (what its phone sends
+    as its id), device id and trip; and the probes' tokens and device ids."""
+
+    tokens: list[str]
+    devices: list[str]
+    trips: list[str | None]
+    probe_tokens: list[str]
+    probe_devices: list[str]
+    api_key: str
+    created_at: datetime
+    """When the last trip was declared: fixes are later (an event is never older than its
+    trip)."""
+
+
+@dataclass
+class Track:
+    """Where truck ``i`` is at its ``k``-th fix: back and forth along a segment from inside
+    its fence to outside, so that it crosses the fence once every ``half`` fixes."""
+
+    start: tuple[float, float]
+    end: tuple[float, float]
+    offset: int
+    half: int
+
+    def at(self, k: int) -> tuple[float, float]:
+        u = (k + self.offset) % (2 * self.half) / self.half
+        f = u if u <= 1 else 2 - u
+        return (self.start[0] + (self.end[0] - self.start[0]) * f,
+                self.start[1] + (self.end[1] - self.start[1]) * f)
+
+    def side(self, k: int) -> bool:
+        """Whether the ``k``-th fix is on the inner half of the segment."""
+        u = (k + self.offset) % (2 * self.half) / self.half
+        return (u if u <= 1 else 2 - u) < 0.5
+
+
+def tracks(devices: int, half: int, seed: int = 20261123) -> list[Track]:
+    """Each truck's track, starting where its trip is: in the park (trips not called yet),
+    or outside the gate area (called trips, out of the park); so every crossing is an
+    entry or an exit the trip can make. Starting points are spread over the first ``half``
+    fixes, so crossings are spread evenly over time."""
+    rnd = random.Random(seed)
+    out = []
+    for i in range(devices):
+        if fence_of(i) == PARK:
+            lat = rnd.uniform(*PARK_TRACK[0])
+            start, end = (lat, PARK_TRACK[1]), (lat, PARK_TRACK[2])
+            offset = (rnd.randrange(half) - half // 2) % (2 * half)  # inside first
+        else:
+            lon = rnd.uniform(*GATE_TRACK[0])
+            start, end = (GATE_TRACK[1], lon), (GATE_TRACK[2], lon)
+            offset = half // 2 + rnd.randrange(half)  # outside first
+        out.append(Track(start, end, offset, half))
+    return out
+
+
+@dataclass
+class Fix:
+    truck: int
+    lat: float
+    lon: float
+    time: datetime
+    speed_mps: float
+
+
 class Positions:
-    """Fresh positions: each call moves every truck one step, 10 s later."""
+    """Fresh positions: each call moves trucks one fix further along their tracks, one
+    second of fix time later (the first fix a second after ``start``). Counts the crossings
+    of fences sent by trucks on trips (each should become a trip event)."""
 
-    def __init__(self, seed: int = 20261123) -> None:
-        rnd = random.Random(seed)
-        self.state = [(rnd.uniform(AREA[0], AREA[1]), rnd.uniform(AREA[2], AREA[3]))
-                      for _ in range(DEVICES)]
-        self.t0 = datetime.now(UTC) - timedelta(days=1)
+    def __init__(self, fleet: Fleet, start: datetime, half: int | None = None) -> None:
+        self.fleet = fleet
+        self.half = half or FIXES_PER_CROSSING[0]
+        self.tracks = tracks(len(fleet.tokens), self.half)
+        self.t0 = start
         self.tick = 0
+        self.crossings = 0
         self.lock = threading.Lock()
+        t = self.tracks[0] if self.tracks else None
+        self.speed = 0.0 if t is None else 111_000 * max(
+            abs(t.end[0] - t.start[0]), abs(t.end[1] - t.start[1]) * 0.93) / self.half
 
-    def take(self, n: int) -> list[dict[str, Any]]:
+    def take(self, n: int) -> list[Fix]:
         out = []
+        devices = len(self.tracks)
         with self.lock:
             for _ in range(n):
-                i = self.tick % DEVICES
-                step = self.tick // DEVICES
+                i = self.tick % devices
+                step = self.tick // devices
                 self.tick += 1
-                lat, lon = self.state[i]
-                lat += 1e-4
-                self.state[i] = (lat, lon)
-                out.append({"device_id": f"truck-{i}", "lat": round(lat, 6),
-                            "lon": round(lon, 6),
-                            "time": (self.t0 + timedelta(seconds=10 * step)).isoformat(),
-                            "speed_mps": 8.0})
+                track = self.tracks[i]
+                lat, lon = track.at(step)
+                if step and self.fleet.trips[i] and track.side(step) != track.side(step - 1):
+                    self.crossings += 1
+                out.append(Fix(i, round(lat, 6), round(lon, 6),
+                               self.t0 + timedelta(seconds=step + 1), self.speed))
+        if out and out[-1].time > datetime.now(UTC) + timedelta(minutes=9):
+            raise RuntimeError("fixes more than 9 minutes ahead of the clock, which ingestion "
+                               "refuses: more --devices or a lower --max-rate")
         return out
 
+    def batch(self, n: int) -> list[dict[str, Any]]:
+        """Positions as a fleet system sends them to the batch endpoint, under the tokens."""
+        tokens = self.fleet.tokens
+        return [{"device_id": tokens[f.truck], "lat": f.lat, "lon": f.lon,
+                 "time": f.time.isoformat(), "speed_mps": round(f.speed_mps, 2)}
+                for f in self.take(n)]
 
-@contextmanager
-def database(kind: str) -> Iterator[str]:
-    """A fresh database for one scenario, on a machine settled from the scenario before."""
-    settle()
-    if kind == "sqlite":
-        folder = tempfile.mkdtemp(prefix="bf-bench-")
+
+def later_start(fleet: Fleet) -> datetime:
+    """Where a scenario's fix times start: after the trips were declared, and not so far
+    back that a fix is older than the trip's last event."""
+    return max(fleet.created_at + timedelta(seconds=1),
+               datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=60))
+
+
+# --- the fleet's template database ---------------------------------------------------------
+
+
+def _pg_url(database: str) -> str:
+    return make_url(PG_BASE).set(database=database).render_as_string(hide_password=False)
+
+
+def _cli(url: str, *args: str, **kw: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "borderflow.cli.main", *args],
+                          env={**os.environ, "BORDERFLOW_DATABASE_URL": url,
+                               "BORDERFLOW_LOG_LEVEL": "WARNING"},
+                          check=True, capture_output=True, text=True, **kw)
+
+
+def _declaration(first: int, last: int, day: date) -> dict[str, Any]:
+    return {"direction": "export",
+            "enterprise": {"tax_code": TAX_CODE, "name": "Cong ty TNHH Van tai Demo"},
+            "requested_gate": "huu-nghi", "requested_date": day.isoformat(),
+            "goods": [{"hs_code": "8471.30", "description": "Laptop computers",
+                       "quantity": "400", "unit": "carton",
+                       "net_weight_kg": 180_000, "value_usd": "180000.00"}],
+            "vehicles": [{"plate": plate(i), "trailer_plate": None,
+                          "vehicle_type": "container_truck", "payload_tonnes": "18",
+                          "container": "40ft",
+                          "driver": {"name": "Nguyen Van Tai", "document_type": "vn_citizen_id",
+                                     "document_number": f"001{i:09d}",
+                                     "phone": "0912345678"}}
+                         for i in range(first, last)]}
+
+
+def _declare_and_bind(url: str, trucks: Sequence[int], on_trips: int
+                      ) -> list[tuple[int, str, str | None]]:
+    """Declare the trips of the trucks below ``on_trips`` (50 to a declaration, consecutive
+    trucks), enter them into the park, call every second one forward and out of the park;
+    bind every truck's phone to its plate. Through the platform's services, one transaction
+    per declaration (or per 50 trucks without a trip). Returns (truck, token, trip)."""
+    from borderflow import handlers
+    from borderflow.declaration import service as declarations
+    from borderflow.declaration.schemas import DeclarationIn
+    from borderflow.domain.access import Principal, Role
+    from borderflow.domain.values import parse_plate
+    from borderflow.errors import AppError
+    from borderflow.network import service as networks
+    from borderflow.network.holidays import around
+    from borderflow.store.models import Account, Trip
+    from borderflow.store.session import make_engine, make_session_factory
+    from borderflow.telemetry import service as telemetry
+    from borderflow.trip import service as trips
+
+    handlers.install()
+    engine = make_engine(url)
+    sessions = make_session_factory(engine)
+    regulator = Principal(id=None, username="regulator", kind="user",
+                          roles=frozenset({Role.REGULATOR}))
+    out: list[tuple[int, str, str | None]] = []
+    with sessions() as session:
+        account = session.scalar(select(Account).where(Account.username == "fleet"))
+        assert account is not None
+        fleet = Principal(id=account.id, username="fleet", kind="client",
+                          roles=frozenset({Role.ENTERPRISE}), enterprise_tax_code=TAX_CODE)
+    groups: dict[tuple[bool, int], list[int]] = {}
+    for i in trucks:
+        groups.setdefault((i < on_trips, i // PER_DECLARATION), []).append(i)
+    day: date | None = None
+    for (on_trip, _), mine in sorted(groups.items(), key=lambda g: g[1][0]):
+        with sessions() as session:
+            now = datetime.now(UTC)
+            network = networks.in_force(session, now)
+            by_plate: dict[str, Any] = {}
+            for offset in ([0] if day else range(1, 15)) if on_trip else []:
+                when = day or now.date() + timedelta(days=offset)
+                try:  # the first day Huu Nghi takes the declaration
+                    with session.begin_nested():
+                        row = declarations.create(
+                            session, DeclarationIn.model_validate(
+                                _declaration(mine[0], mine[-1] + 1, when)),
+                            actor=fleet, now=now, network=network, holidays=around(when))
+                    day = when
+                    break
+                except AppError:
+                    if day:
+                        raise
+            else:
+                if on_trip:
+                    raise RuntimeError("no day on which Huu Nghi takes the declaration")
+            if on_trip:
+                by_plate = {t.plate_key: t for t in session.scalars(
+                    select(Trip).where(Trip.declaration_id == row.id))}
+            for i in mine:
+                now = datetime.now(UTC)
+                trip = by_plate.get(parse_plate(plate(i)).key)
+                if trip is not None:
+                    trips.record(session, trip.id, "area.entered", {"area": PARK},
+                                 actor=regulator, network=network, now=now,
+                                 source="regulator")
+                    if fence_of(i) == GATE:
+                        trips.record(session, trip.id, "trip.called", {"gate": "huu-nghi"},
+                                     actor=regulator, network=network, now=now,
+                                     source="regulator")
+                        trips.record(session, trip.id, "area.left", {"area": PARK},
+                                     actor=regulator, network=network, now=now,
+                                     source="regulator")
+                _, token = telemetry.bind(session, f"truck-{i}", actor=regulator, now=now,
+                                          plate=plate(i), label=f"truck {i}")
+                out.append((i, token, trip.id if trip is not None else None))
+            session.commit()
+    engine.dispose()
+    return out
+
+
+def _bind_probes(url: str) -> list[str]:
+    """The probes' devices, bound to vehicles without a trip (their positions are the
+    devices' and move nothing)."""
+    from borderflow.domain.access import Principal, Role
+    from borderflow.store.session import make_engine, make_session_factory
+    from borderflow.telemetry import service as telemetry
+
+    regulator = Principal(id=None, username="regulator", kind="user",
+                          roles=frozenset({Role.REGULATOR}))
+    engine = make_engine(url)
+    with make_session_factory(engine)() as session:
+        tokens = [telemetry.bind(session, f"probe-{n}", actor=regulator,
+                                 now=datetime.now(UTC), plate=f"30A-999.{n:02d}")[1]
+                  for n in range(PROBES)]
+        session.commit()
+    engine.dispose()
+    return tokens
+
+
+def _part(url: str, trucks: list[int], on_trips: int, out: Any) -> None:
+    out.send(_declare_and_bind(url, trucks, on_trips))
+    out.close()
+
+
+def build_fleet(url: str, devices: int, on_trips: int, parallel: int) -> Fleet:
+    """The platform set up on ``url`` with the fleet: ``devices`` trucks, each with a bound
+    phone, the first ``on_trips`` on active trips (``parallel`` processes on PostgreSQL)."""
+    started = time.monotonic()
+    _cli(url, "setup")
+    _cli(url, "user", "add", "fleet", "--role", "enterprise", "--client", "--tax-code",
+         TAX_CODE)
+    key = _cli(url, "user", "api-key", "fleet").stdout.split()[-1]
+    parts = [[i for i in range(devices) if i // PER_DECLARATION % parallel == p]
+             for p in range(parallel)]
+    done: list[tuple[int, str, str | None]] = []
+    if parallel > 1:
+        ctx = multiprocessing.get_context("fork")
+        pipes, children = [], []
+        for part in parts:
+            receive, send = ctx.Pipe(duplex=False)
+            child = ctx.Process(target=_part, args=(url, part, on_trips, send))
+            child.start()
+            send.close()
+            pipes.append(receive)
+            children.append(child)
+        for receive in pipes:
+            done.extend(receive.recv())
+        for child in children:
+            child.join()
+            if child.exitcode:
+                raise RuntimeError("declaring the fleet's trips failed")
+    else:
+        done = _declare_and_bind(url, parts[0], on_trips)
+    done.sort()
+    probes = _bind_probes(url)
+    print(f"({devices:,} phones bound, {min(on_trips, devices):,} of them on trips declared "
+          f"and staged, in {time.monotonic() - started:.0f} s)", flush=True)
+    return Fleet(tokens=[t for _, t, _ in done], devices=[f"truck-{i}" for i, _, _ in done],
+                 trips=[trip for _, _, trip in done], probe_tokens=probes,
+                 probe_devices=[f"probe-{n}" for n in range(PROBES)], api_key=key,
+                 created_at=datetime.now(UTC))
+
+
+@dataclass
+class Templates:
+    """The fleet set up once per database kind; each scenario gets a copy of it."""
+
+    fleet: dict[str, Fleet] = field(default_factory=dict)
+    where: dict[str, str] = field(default_factory=dict)
+    """PostgreSQL: the template database's name; SQLite: the template file."""
+    counter: int = 0
+
+    def get(self, kind: str) -> Fleet:
+        if kind not in self.fleet:
+            if kind == "sqlite":
+                folder = tempfile.mkdtemp(prefix="bf-bench-tpl-")
+                path = f"{folder}/template.db"
+                self.fleet[kind] = build_fleet(f"sqlite:///{path}", DEVICES[0], TRIPS[0], 1)
+                self.where[kind] = path
+            else:
+                name = f"bench_ingest_{os.getpid()}_template"
+                _admin(f"CREATE DATABASE {name}")
+                self.where[kind] = name
+                self.fleet[kind] = build_fleet(_pg_url(name), DEVICES[0], TRIPS[0], 2)
+        return self.fleet[kind]
+
+    @contextmanager
+    def copy(self, kind: str) -> Iterator[tuple[str, Fleet]]:
+        """A fresh copy of the template, on a machine settled from the scenario before."""
+        fleet = self.get(kind)
+        settle()
+        self.counter += 1
+        if kind == "sqlite":
+            folder = tempfile.mkdtemp(prefix="bf-bench-")
+            shutil.copy(self.where[kind], f"{folder}/bench.db")
+            try:
+                yield f"sqlite:///{folder}/bench.db", fleet
+            finally:
+                shutil.rmtree(folder, ignore_errors=True)
+            return
+        name = f"bench_ingest_{os.getpid()}_{self.counter}"
+        _admin(f"CREATE DATABASE {name} TEMPLATE {self.where[kind]}")
         try:
-            yield f"sqlite:///{folder}/bench.db"
+            yield _pg_url(name), fleet
         finally:
-            shutil.rmtree(folder, ignore_errors=True)
-        return
-    schema = f"bench_{os.getpid()}_{random.randrange(10**6)}"
-    engine = create_engine(PG_BASE)
-    with engine.begin() as c:
-        c.execute(text(f"CREATE SCHEMA {schema}"))
-    sep = "&" if "?" in PG_BASE else "?"
+            _admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+    def drop(self) -> None:
+        for kind, where in self.where.items():
+            if kind == "sqlite":
+                shutil.rmtree(Path(where).parent, ignore_errors=True)
+            else:
+                _admin(f"DROP DATABASE IF EXISTS {where} WITH (FORCE)")
+
+
+def _admin(statement: str) -> None:
+    engine = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
     try:
-        yield f"{PG_BASE}{sep}options=-csearch_path%3D{schema}"
+        with engine.connect() as c:
+            c.execute(text(statement))
     finally:
-        with engine.begin() as c:
-            c.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         engine.dispose()
 
 
@@ -150,14 +504,10 @@ def settle() -> None:
     PostgreSQL CHECKPOINT (if allowed) and the operating system's dirty pages flushed.
     Scenarios then do not pay for each other's I/O, whatever their order; a scenario's own
     checkpoints and flushes still fall in its measurement."""
-    engine = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
     try:
-        with engine.connect() as c:
-            c.execute(text("CHECKPOINT"))
+        _admin("CHECKPOINT")
     except Exception as exc:  # not a superuser: the flush below still helps
         print(f"(no CHECKPOINT before the scenario: {str(exc).splitlines()[0]})")
-    finally:
-        engine.dispose()
     os.sync()
     time.sleep(1.0)
 
@@ -180,18 +530,19 @@ def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int 
            "BORDERFLOW_THROTTLING": "false"}
     stream = f"BENCH_{os.getpid()}_{random.randrange(10**6)}"
     if processors:
-        env.update({"BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_STREAM": stream,
+        env.update({"BORDERFLOW_TELEMETRY_BUS": "nats", "BORDERFLOW_NATS_URL": NATS_URL,
+                    "BORDERFLOW_NATS_STREAM": stream,
                     "BORDERFLOW_NATS_SUBJECT": f"bench.{stream.lower()}",
                     "BORDERFLOW_NATS_BATCH": str(NATS_BATCH[0]),
                     "BORDERFLOW_NATS_PARTITIONS": str(processors)})
     cli = [sys.executable, "-m", "borderflow.cli.main"]
-    subprocess.run([*cli, "setup"], env=env, check=True, capture_output=True)
     children = [subprocess.Popen([*cli, "telemetry", "process", "--partition", str(i)],
                                  env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 for i in range(processors)]
     for i in range(mqtt_workers if mqtt else 0):
         children.append(subprocess.Popen([*cli, "telemetry", "mqtt"], env={
-            **env, "BORDERFLOW_MQTT_URL": mqtt, "BORDERFLOW_MQTT_CLIENT_ID": f"bench-{stream}-{i}",
+            **env, "BORDERFLOW_MQTT_URL": mqtt or "",
+            "BORDERFLOW_MQTT_CLIENT_ID": f"bench-{stream}-{i}",
             "BORDERFLOW_MQTT_TOPIC": "$share/borderflow/owntracks/+/+"},
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     if mqtt and not mqtt_workers:
@@ -200,7 +551,7 @@ def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int 
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(200):
+        for _ in range(300):
             try:
                 if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
                     break
@@ -209,6 +560,9 @@ def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int 
         else:
             raise RuntimeError("server did not start")
         time.sleep(1.0)  # every worker and processor up, subscriptions made
+        for p in children:
+            if p.poll() is not None:
+                raise RuntimeError(f"{p.args!r} ended with status {p.returncode}")
         yield base
     finally:
         for p in [proc, *children]:
@@ -225,7 +579,7 @@ def drop_stream(stream: str) -> None:
     import nats
 
     async def drop() -> None:
-        nc = await nats.connect("nats://127.0.0.1:4222")
+        nc = await nats.connect(NATS_URL)
         try:
             await nc.jetstream().delete_stream(stream)
         finally:
@@ -234,21 +588,20 @@ def drop_stream(stream: str) -> None:
     asyncio.run(drop())
 
 
-def api_key(url: str) -> str:
-    """An enterprise machine client for the batch endpoint."""
-    env = {**os.environ, "BORDERFLOW_DATABASE_URL": url}
-    cli = [sys.executable, "-m", "borderflow.cli.main"]
-    subprocess.run([*cli, "user", "add", "fleet", "--role", "enterprise", "--client",
-                    "--tax-code", "0100109106"], env=env, check=True, capture_output=True)
-    out = subprocess.run([*cli, "user", "api-key", "fleet"], env=env, check=True,
-                         capture_output=True, text=True).stdout
-    return out.split()[-1]
-
-
 def stored_count(url: str) -> int:
     engine = create_engine(url)
     with engine.connect() as c:
         n = c.execute(select(func.count()).select_from(Position)).scalar() or 0
+    engine.dispose()
+    return int(n)
+
+
+def gps_events(url: str) -> int:
+    """Trip events recorded from positions (entries and exits of fences)."""
+    engine = create_engine(url)
+    with engine.connect() as c:
+        n = c.execute(select(func.count()).select_from(TripEvent).where(
+            TripEvent.source == "gps")).scalar() or 0
     engine.dispose()
     return int(n)
 
@@ -274,17 +627,24 @@ def drive(senders: int, seconds: float, send: Callable[[], int]) -> int:
     lock = threading.Lock()
     end = time.monotonic() + seconds
 
+    failed: list[BaseException] = []
+
     def loop() -> None:
-        while time.monotonic() < end:
-            n = send()
-            with lock:
-                total[0] += n
+        try:
+            while time.monotonic() < end and not failed:
+                n = send()
+                with lock:
+                    total[0] += n
+        except BaseException as exc:
+            failed.append(exc)
 
     threads = [threading.Thread(target=loop) for _ in range(senders)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
+    if failed:
+        raise failed[0]
     return total[0]
 
 
@@ -298,18 +658,20 @@ def wait_stored(url: str, expected: int, timeout: float = 300) -> None:
 
 class Probe:
     """Ingest-to-stored latency as a client sees it: every ``every`` seconds a probe sends one
-    position of its own (through the same door as the load) and looks in the database every
-    ``poll`` seconds (5 ms) until the position is there, committed. Counts the HTTP or MQTT
-    hop, the bus, the processor's whole transaction and its commit; ``threads`` probes run
-    side by side."""
+    position of its own (through the same door as the load, under its device's token) and
+    looks in the database every ``poll`` seconds (5 ms) until the position is there,
+    committed. Counts the HTTP or MQTT hop, the bus, the processor's whole transaction and its
+    commit; ``threads`` probes run side by side, each a bound device of its own whose fixes
+    are a second apart."""
 
-    def __init__(self, url: str, send: Callable[[str, datetime], str], every: float = 0.02,
-                 threads: int = 3, poll: float = 0.005) -> None:
-        self.url, self.send, self.every, self.threads = url, send, every, threads
+    def __init__(self, url: str, fleet: Fleet, send: Callable[[str, datetime], None],
+                 every: float = 0.02, poll: float = 0.005) -> None:
+        self.url, self.fleet, self.send, self.every = url, fleet, send, every
         self.poll = poll
+        self.start = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=5)
         self.ms: list[float] = []
         self._stop = threading.Event()
-        self._workers = [threading.Thread(target=self._run, args=(i,)) for i in range(threads)]
+        self._workers = [threading.Thread(target=self._run, args=(i,)) for i in range(PROBES)]
 
     def _connect(self) -> Any:
         """A plain DB-API connection that sees each commit at once (few cycles a look)."""
@@ -324,19 +686,18 @@ class Probe:
 
     def _run(self, n: int) -> None:
         db = self._connect()
-        query = "SELECT 1 FROM positions WHERE device_id = " + (
+        query = "SELECT count(*) FROM positions WHERE device_id = " + (
             "?" if self.url.startswith("sqlite") else "%s")
+        device = self.fleet.probe_devices[n]
         try:
             i = 0
             while not self._stop.is_set():
-                device = f"probe-{n}-{i}"
                 i += 1
-                fix = datetime.now(UTC).replace(microsecond=0)
                 start = time.monotonic()
-                stored_as = self.send(device, fix)
-                while db.execute(query, (stored_as,)).fetchone() is None:
+                self.send(self.fleet.probe_tokens[n], self.start + timedelta(seconds=i))
+                while db.execute(query, (device,)).fetchone()[0] < i:
                     if time.monotonic() - start > 60:
-                        raise RuntimeError(f"probe {device} never stored")
+                        raise RuntimeError(f"probe {device} #{i} never stored")
                     time.sleep(self.poll)
                 self.ms.append((time.monotonic() - start) * 1000)
                 self._stop.wait(self.every)
@@ -360,10 +721,15 @@ class Probe:
         return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))], len(ms)
 
 
-def bodies(gen: Positions, positions: int) -> list[bytes]:
-    """Request bodies of 1,000 positions each, prepared before the clock starts."""
-    return [json.dumps({"positions": gen.take(1000)}).encode()
-            for _ in range(max(1, positions // 1000))]
+def bodies(gen: Positions, positions: int) -> tuple[list[bytes], list[int]]:
+    """Request bodies of 1,000 positions each, prepared before the clock starts, and the
+    crossings of fences each body holds."""
+    out, crossings = [], []
+    for _ in range(max(1, positions // 1000)):
+        before = gen.crossings
+        out.append(json.dumps({"positions": gen.batch(1000)}).encode())
+        crossings.append(gen.crossings - before)
+    return out, crossings
 
 
 def send_batches(base: str, key: str, ready: list[bytes], seconds: float,
@@ -402,49 +768,57 @@ def send_batches(base: str, key: str, ready: list[bytes], seconds: float,
                     late[0] = max(late[0], -wait)
         r = clients.c.post("/api/v1/telemetry/positions", content=ready[i])
         r.raise_for_status()
-        return int(r.json()["accepted"])
+        answer = r.json()
+        if answer.get("rejected"):
+            raise RuntimeError(f"positions rejected: {answer['rejected'][:3]}")
+        return int(answer["accepted"])
 
     time.sleep(max(0.0, start - time.monotonic()))
     sent = drive(16 if rate else 4, end - time.monotonic(), send)
     return sent, time.monotonic() - start, late[0]
 
 
-def bench_batch(kind: str, seconds: float, gen: Positions, processors: int = 0,
-                rate: float | None = None, workers: int = 1, warmup: float = WARMUP_SECONDS
-                ) -> dict[str, float]:
+def bench_batch(templates: Templates, kind: str, seconds: float, processors: int = 0,
+                rate: float | None = None, workers: int = 1) -> dict[str, float]:
     """The batch endpoint, after ``warmup`` seconds at the same rate (or at 20,000/s for an
     unpaced run) that are not measured: as fast as 4 senders go, or paced at ``rate``."""
-    ready = bodies(gen, int((rate or MAX_RATE) * seconds))
-    warm = bodies(gen, int((rate or 20_000) * warmup)) if warmup else []
-    with database(kind) as url, server(url, processors=processors, workers=workers) as base:
-        key = api_key(url)
-        before = 0
-        warm_p99 = 0.0
-        if warm:
-            before, _, _ = send_batches(base, key, warm, warmup, rate or 20_000)
-            wait_stored(url, before)
-            warm_p99 = latencies(url)[1]
-        probe_client = httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": key})
+    warmup = WARMUP_SECONDS[0]
+    with templates.copy(kind) as (url, fleet):
+        gen = Positions(fleet, later_start(fleet))
+        warm = bodies(gen, int((rate or 20_000) * warmup))[0] if warmup else []
+        ready, crossings = bodies(gen, int((rate or MAX_RATE[0]) * seconds))
+        with server(url, processors=processors, workers=workers) as base:
+            key = fleet.api_key
+            before = 0
+            warm_p99 = 0.0
+            if warm:
+                before, _, _ = send_batches(base, key, warm, warmup, rate or 20_000)
+                wait_stored(url, before)
+                warm_p99 = latencies(url)[1]
+            events_before = gps_events(url)
+            probe_client = httpx.Client(base_url=base, timeout=60, headers={"X-API-Key": key})
 
-        def send_probe(device: str, fix: datetime) -> str:
-            probe_client.post("/api/v1/telemetry/positions", json={"positions": [{
-                "device_id": device, "time": fix.isoformat(), "lat": 21.5,
-                "lon": 106.5}]}).raise_for_status()
-            return device
+            def send_probe(token: str, fix: datetime) -> None:
+                probe_client.post("/api/v1/telemetry/positions", json={"positions": [{
+                    "device_id": token, "time": fix.isoformat(), "lat": 21.5,
+                    "lon": 106.5}]}).raise_for_status()
 
-        since = datetime.now(UTC)
-        start = time.monotonic()
-        with Probe(url, send_probe) as probe:
-            sent, sending, late = send_batches(base, key, ready, seconds, rate)
-        wait_stored(url, before + sent + len(probe.ms))
-        elapsed = time.monotonic() - start
-        p50, p99 = latencies(url, since)
-        probe_client.close()
+            since = datetime.now(UTC)
+            start = time.monotonic()
+            with Probe(url, fleet, send_probe) as probe:
+                sent, sending, late = send_batches(base, key, ready, seconds, rate)
+            wait_stored(url, before + sent + len(probe.ms))
+            elapsed = time.monotonic() - start
+            events = gps_events(url) - events_before
+            p50, p99 = latencies(url, since)
+            probe_client.close()
     seen = probe.percentiles()
     return {"positions": sent, "seconds": elapsed, "per_second": sent / elapsed,
             "offered_per_second": sent / sending, "p50_ms": p50, "p99_ms": p99,
             "senders_behind_ms": late * 1000, "warmup_p99_ms": warm_p99,
-            "probe_p50_ms": seen[0], "probe_p99_ms": seen[1], "probes": seen[2]}
+            "probe_p50_ms": seen[0], "probe_p99_ms": seen[1], "probes": seen[2],
+            "trip_events": events, "trip_events_per_second": events / elapsed,
+            "crossings": sum(crossings[:sent // 1000])}
 
 
 def _mqtt_packet(kind: int, body: bytes) -> bytes:
@@ -543,9 +917,10 @@ def broker() -> Iterator[int]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def mqtt_prober(port: int) -> Callable[[str, datetime], str]:
-    """A probe's way in through the broker: one QoS 1 OwnTracks message, sent once the last
-    was acknowledged (a connection per probe thread)."""
+def mqtt_prober(port: int) -> Callable[[str, datetime], None]:
+    """A probe's way in through the broker: one QoS 1 OwnTracks message under the device's
+    token (``owntracks/<token>/probe``), sent once the last was acknowledged (a connection
+    per probe thread)."""
     local = threading.local()
 
     def read(sock: socket.socket, n: int) -> bytes:
@@ -557,7 +932,7 @@ def mqtt_prober(port: int) -> Callable[[str, datetime], str]:
             data += chunk
         return data
 
-    def send(device: str, fix: datetime) -> str:
+    def send(token: str, fix: datetime) -> None:
         if not hasattr(local, "sock"):
             local.sock = socket.create_connection(("127.0.0.1", port))
             local.sock.sendall(_mqtt_packet(0x10, _mqtt_string("MQTT") + bytes([4, 2, 0, 60])
@@ -567,223 +942,406 @@ def mqtt_prober(port: int) -> Callable[[str, datetime], str]:
         local.mid = local.mid % 65535 + 1
         payload = json.dumps({"_type": "location", "lat": 21.5, "lon": 106.5,
                               "tst": int(fix.timestamp()), "tid": "pr"}).encode()
-        local.sock.sendall(_mqtt_packet(0x32, _mqtt_string(f"owntracks/probe/{device}")
+        local.sock.sendall(_mqtt_packet(0x32, _mqtt_string(f"owntracks/{token}/probe")
                                         + local.mid.to_bytes(2, "big") + payload))
         read(local.sock, 4)  # PUBACK
-        return f"probe/{device}"
 
     return send
 
 
-def bench_mqtt(seconds: float, gen: Positions, processors: int = 1, workers: int = 1,
-               rate: float | None = None, warmup: float = WARMUP_SECONDS) -> dict[str, float]:
+def bench_mqtt(templates: Templates, seconds: float, processors: int = 1, workers: int = 1,
+               rate: float | None = None) -> dict[str, float]:
     """OwnTracks at QoS 1, as the app sends: a publisher as fast as the broker acknowledges
-    (up to 2,000 messages in flight) or paced at ``rate`` messages/s, after ``warmup`` seconds
-    at 20,000/s that are not measured; Mosquitto, the ``borderflow telemetry mqtt`` ingest
+    (up to 2,000 messages in flight) or paced at ``rate`` messages/s, after the warm-up at
+    20,000/s that is not measured; Mosquitto, the ``borderflow telemetry mqtt`` ingest
     processes (``workers``), NATS JetStream, ``processors`` processors. Every message the
-    broker acknowledged must be stored."""
+    broker acknowledged must be stored. Each truck publishes under its token as OwnTracks'
+    user (``owntracks/<token>/phone``)."""
     import asyncio
 
-    def packets(n: int) -> list[bytes]:
-        out = []
-        for i, p in enumerate(gen.take(n)):
-            payload = json.dumps({
-                "_type": "location", "lat": p["lat"], "lon": p["lon"],
-                "tst": int(datetime.fromisoformat(p["time"]).timestamp()), "vel": 29,
-                "tid": "tr"}).encode()
-            out.append(_mqtt_packet(0x32, _mqtt_string(f"owntracks/bench/{p['device_id']}")
-                                    + (i % 65535 + 1).to_bytes(2, "big") + payload))
-        return out
+    warmup = WARMUP_SECONDS[0]
 
-    warm = packets(int(20_000 * warmup)) if warmup else []
-    ready = packets(int((rate or MAX_MQTT_RATE) * seconds))
-    with database("postgresql") as url, broker() as port, server(
-            url, mqtt=f"mqtt://127.0.0.1:{port}", processors=processors, mqtt_workers=workers):
-        before = asyncio.run(_mqtt_publish(port, warm, warmup, rate=20_000)) if warm else 0
-        wait_stored(url, before)
-        since = datetime.now(UTC)
-        start = time.monotonic()
-        with Probe(url, mqtt_prober(port)) as probe:
-            sent = asyncio.run(_mqtt_publish(port, ready, seconds, rate=rate))
-        sending = time.monotonic() - start
-        wait_stored(url, before + sent + len(probe.ms))
-        elapsed = time.monotonic() - start
-        got = stored_count(url) - before - len(probe.ms)
-        p50, p99 = latencies(url, since)
+    def packets(gen: Positions, n: int) -> tuple[list[bytes], list[int]]:
+        out, crossed = [], []
+        for at in range(0, n, 1000):
+            before = gen.crossings
+            for i, p in enumerate(gen.take(min(1000, n - at))):
+                payload = json.dumps({
+                    "_type": "location", "lat": p.lat, "lon": p.lon,
+                    "tst": int(p.time.timestamp()), "vel": round(p.speed_mps * 3.6),
+                    "tid": "tr"}).encode()
+                out.append(_mqtt_packet(0x32, _mqtt_string(
+                    f"owntracks/{gen.fleet.tokens[p.truck]}/phone")
+                    + ((at + i) % 65535 + 1).to_bytes(2, "big") + payload))
+            crossed.append(gen.crossings - before)
+        return out, crossed
+
+    with templates.copy("postgresql") as (url, fleet):
+        gen = Positions(fleet, later_start(fleet))
+        warm = packets(gen, int(20_000 * warmup))[0] if warmup else []
+        ready, crossed = packets(gen, int((rate or min(MAX_MQTT_RATE, MAX_RATE[0])) * seconds))
+        with broker() as port, server(url, mqtt=f"mqtt://127.0.0.1:{port}",
+                                      processors=processors, mqtt_workers=workers):
+            before = asyncio.run(_mqtt_publish(port, warm, warmup, rate=20_000)) if warm else 0
+            wait_stored(url, before)
+            events_before = gps_events(url)
+            since = datetime.now(UTC)
+            start = time.monotonic()
+            with Probe(url, fleet, mqtt_prober(port)) as probe:
+                sent = asyncio.run(_mqtt_publish(port, ready, seconds, rate=rate))
+            sending = time.monotonic() - start
+            wait_stored(url, before + sent + len(probe.ms))
+            elapsed = time.monotonic() - start
+            got = stored_count(url) - before - len(probe.ms)
+            events = gps_events(url) - events_before
+            p50, p99 = latencies(url, since)
     seen = probe.percentiles()
     return {"positions": got, "sent": sent, "seconds": elapsed, "per_second": got / elapsed,
             "offered_per_second": sent / sending, "p50_ms": p50, "p99_ms": p99,
-            "probe_p50_ms": seen[0], "probe_p99_ms": seen[1], "probes": seen[2]}
+            "probe_p50_ms": seen[0], "probe_p99_ms": seen[1], "probes": seen[2],
+            "trip_events": events, "trip_events_per_second": events / elapsed,
+            "crossings": sum(crossed[:sent // 1000])}
 
 
-def bench_osmand(seconds: float, gen: Positions, connections: int = 64,
-                 workers: int = 1) -> dict[str, float]:
-    """One position per request, as Traccar Client sends it: ``connections`` keep-alive
-    connections, each sending its next request when the answer to the last one arrives (an
-    asyncio client on raw sockets: httpx would need more CPU than the server)."""
+def bench_osmand(templates: Templates, seconds: float, connections: int = 64,
+                 workers: int = 1, processors: int = 2) -> dict[str, float]:
+    """One position per request, as Traccar Client sends it (under the truck's token), into
+    the production deployment (``workers`` API processes, NATS JetStream, ``processors``
+    processors): ``connections`` keep-alive connections, each sending its next request when
+    the answer to the last one arrives (an asyncio client on raw sockets: httpx would need
+    more CPU than the server). Requests answered per second (over the time spent sending)
+    and positions stored per second (from the first request to the last row stored); any
+    answer but 200 is an error."""
     import asyncio
     from urllib.parse import urlencode, urlsplit
 
-    requests = []
-    for p in gen.take(int(MAX_OSMAND_RATE * seconds)):
-        query = urlencode({"id": p["device_id"], "lat": p["lat"], "lon": p["lon"],
-                           "timestamp": int(datetime.fromisoformat(p["time"]).timestamp()),
-                           "speed": "15"})
-        requests.append(f"GET /api/v1/telemetry/osmand?{query} HTTP/1.1\r\n"
-                        f"Host: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n".encode())
-    with database("postgresql") as url, server(url, workers=workers) as base:
-        where = urlsplit(base)
-        done = [0]
-        failed = [0]
-        nxt = iter(requests)
+    with templates.copy("postgresql") as (url, fleet):
+        gen = Positions(fleet, later_start(fleet))
+        requests, crossed = [], []
+        for _ in range(0, int(min(MAX_OSMAND_RATE, MAX_RATE[0]) * seconds), 1000):
+            before = gen.crossings
+            for p in gen.take(1000):
+                query = urlencode({"id": fleet.tokens[p.truck], "lat": p.lat, "lon": p.lon,
+                                   "timestamp": int(p.time.timestamp()),
+                                   "speed": round(p.speed_mps / 0.514444, 1)})
+                requests.append(f"GET /api/v1/telemetry/osmand?{query} HTTP/1.1\r\n"
+                                f"Host: 127.0.0.1\r\nUser-Agent: bench\r\n\r\n".encode())
+            crossed.append(gen.crossings - before)
+        with server(url, workers=workers, processors=processors) as base:
+            where = urlsplit(base)
+            done = [0]
+            failed: dict[str, int] = {}
+            nxt = iter(requests)
 
-        async def connection(end: float) -> None:
-            reader, writer = await asyncio.open_connection(where.hostname, where.port)
-            while time.monotonic() < end:
-                request = next(nxt, None)
-                if request is None:
-                    break
-                writer.write(request)
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = 0
-                for line in head.split(b"\r\n"):
-                    if line.lower().startswith(b"content-length:"):
-                        length = int(line.split(b":")[1])
-                await reader.readexactly(length)
-                if not head.startswith(b"HTTP/1.1 200"):
-                    failed[0] += 1
-                done[0] += 1
-            writer.close()
+            async def connection(end: float) -> None:
+                reader, writer = await asyncio.open_connection(where.hostname, where.port)
+                while time.monotonic() < end:
+                    request = next(nxt, None)
+                    if request is None:
+                        break
+                    writer.write(request)
+                    head = await reader.readuntil(b"\r\n\r\n")
+                    length = 0
+                    for line in head.split(b"\r\n"):
+                        if line.lower().startswith(b"content-length:"):
+                            length = int(line.split(b":")[1])
+                    await reader.readexactly(length)
+                    if not head.startswith(b"HTTP/1.1 200"):
+                        status = head.split(b"\r\n", 1)[0].decode(errors="replace")
+                        failed[status] = failed.get(status, 0) + 1
+                    done[0] += 1
+                writer.close()
 
-        async def run() -> float:
+            async def run() -> float:
+                begin = time.monotonic()
+                await asyncio.gather(*(connection(begin + seconds)
+                                       for _ in range(connections)))
+                return time.monotonic() - begin
+
+            events_before = gps_events(url)
             start = time.monotonic()
-            await asyncio.gather(*(connection(start + seconds) for _ in range(connections)))
-            return time.monotonic() - start
+            sending = asyncio.run(run())
+            errors = sum(failed.values())
+            if failed:
+                print(f"OsmAnd answers other than 200: {failed}")
+            wait_stored(url, done[0] - errors)
+            elapsed = time.monotonic() - start
+            stored = stored_count(url)
+            events = gps_events(url) - events_before
+    return {"requests": done[0], "per_second": done[0] / sending, "errors": errors,
+            "stored": stored, "stored_per_second": stored / elapsed, "seconds": elapsed,
+            "trip_events": events, "trip_events_per_second": events / elapsed,
+            "crossings": sum(crossed[:done[0] // 1000])}
 
-        elapsed = asyncio.run(run())
-        if failed[0]:
-            raise RuntimeError(f"{failed[0]} OsmAnd requests failed")
-        wait_stored(url, done[0])
-    return {"requests": done[0], "per_second": done[0] / elapsed}
+
+POSITION_COLUMNS = ("device_id", "fix_time", "trip_id", "lat", "lon", "speed_mps", "bearing",
+                    "altitude", "accuracy", "battery", "protocol", "attributes",
+                    "received_at", "stored_at")
 
 
-def bench_plain(rows: int, gen: Positions) -> dict[str, float]:
-    """The baseline: the same rows straight into the same table, no HTTP, no decoding, no
-    geofencing."""
+def _plain_writer(url: str, how: str, chunks: list[Any], ready: Any, go: Any, out: Any
+                  ) -> None:
+    """One baseline process: its own connection, its share of the rows, timed from the
+    common start."""
     from sqlalchemy.dialects.postgresql import insert
 
-    with database("postgresql") as url:
-        subprocess.run([sys.executable, "-m", "borderflow.cli.main", "db", "upgrade"],
-                       env={**os.environ, "BORDERFLOW_DATABASE_URL": url}, check=True,
-                       capture_output=True)
-        engine = create_engine(url)
-        now = datetime.now(UTC)
-        batches = []
-        for _ in range(rows // 2000):
-            batches.append([{"device_id": p["device_id"],
-                             "fix_time": datetime.fromisoformat(p["time"]), "trip_id": None,
-                             "lat": p["lat"], "lon": p["lon"], "speed_mps": 8.0,
-                             "bearing": None, "altitude": None, "accuracy": None,
-                             "battery": None, "protocol": "batch", "attributes": {},
-                             "received_at": now, "stored_at": now} for p in gen.take(2000)])
-        stmt = insert(Position).on_conflict_do_nothing(index_elements=["device_id", "fix_time"])
-        start = time.monotonic()
-        for b in batches:
-            with engine.begin() as c:
-                c.execute(stmt, b)
-        elapsed = time.monotonic() - start
-        engine.dispose()
-    n = len(batches) * 2000
-    return {"positions": n, "seconds": elapsed, "per_second": n / elapsed}
+    engine = create_engine(url)
+    stmt = insert(Position).on_conflict_do_nothing(index_elements=["device_id", "fix_time"])
+    with engine.connect() as c:
+        c.execute(text("SELECT 1"))
+        c.commit()
+        raw = c.connection.driver_connection
+        ready.wait()
+        go.wait()
+        for chunk in chunks:
+            if how == "copy":
+                with raw.cursor() as cur, cur.copy(  # type: ignore[union-attr]
+                        f"COPY positions ({', '.join(POSITION_COLUMNS)}) FROM STDIN") as copy:
+                    copy.write(chunk)
+                raw.commit()  # type: ignore[union-attr]
+            else:
+                c.execute(stmt, chunk)
+                c.commit()
+        out.send(time.monotonic())
+    engine.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def bench_plain(templates: Templates, rows: int, processes: int) -> dict[str, dict[str, float]]:
+    """The baselines: the same rows (the trucks' device ids and trips, positions along their
+    tracks) straight into the same table, no HTTP, no decoding, no geofencing, no trip
+    events, by ``processes`` processes at once (one connection each, as many as the
+    production deployment's processors): a plain ``INSERT ... ON CONFLICT DO NOTHING`` of
+    2,000 rows per transaction, and ``COPY`` of 4,000 rows per transaction."""
+    out: dict[str, dict[str, float]] = {}
+    for how, per in (("insert", 2000), ("copy", 4000)):
+        with templates.copy("postgresql") as (url, fleet):
+            gen = Positions(fleet, later_start(fleet))
+            now = datetime.now(UTC)
+            shares: list[list[Any]] = [[] for _ in range(processes)]
+            n = 0
+            for k in range(max(1, rows // per)):
+                fixes = gen.take(per)
+                n += len(fixes)
+                if how == "copy":
+                    none = "\\N"
+                    chunk: Any = "".join(
+                        f"{fleet.devices[f.truck]}\t{f.time.isoformat()}\t"
+                        f"{fleet.trips[f.truck] or none}\t{f.lat}\t{f.lon}\t{f.speed_mps}\t"
+                        f"{none}\t{none}\t{none}\t{none}\tbatch\t{{}}\t{now.isoformat()}\t"
+                        f"{now.isoformat()}\n" for f in fixes)
+                else:
+                    chunk = [{"device_id": fleet.devices[f.truck], "fix_time": f.time,
+                              "trip_id": fleet.trips[f.truck], "lat": f.lat, "lon": f.lon,
+                              "speed_mps": f.speed_mps, "bearing": None, "altitude": None,
+                              "accuracy": None, "battery": None, "protocol": "batch",
+                              "attributes": {}, "received_at": now, "stored_at": now}
+                             for f in fixes]
+                shares[k % processes].append(chunk)
+            ctx = multiprocessing.get_context("fork")
+            ready = ctx.Barrier(processes + 1)
+            go = ctx.Barrier(processes + 1)
+            pipes, children = [], []
+            for share in shares:
+                receive, send = ctx.Pipe(duplex=False)
+                child = ctx.Process(target=_plain_writer,
+                                    args=(url, how, share, ready, go, send))
+                child.start()
+                send.close()
+                pipes.append(receive)
+                children.append(child)
+            ready.wait()
+            start = time.monotonic()
+            go.wait()
+            ends = [p.recv() for p in pipes]
+            for child in children:
+                child.join()
+            elapsed = max(ends) - start
+            if stored_count(url) != n:
+                raise RuntimeError(f"the baseline stored {stored_count(url)} of {n} rows")
+        out[how] = {"positions": n, "seconds": elapsed, "per_second": n / elapsed}
+    return out
+
+
+SCENARIOS = ("pg", "pg-paced", "pg-one", "sqlite", "mqtt", "mqtt-paced", "osmand", "baseline")
+
+
+def _r(value: float | None, digits: int = 0) -> float | int | None:
+    if value is None:
+        return None
+    return round(value, digits) if digits else round(value)
+
+
+def _f(figures: dict[str, float] | None, key: str, digits: int = 0) -> float | int | None:
+    """A scenario's figure for the last line (``null`` for a scenario not run)."""
+    return None if figures is None else _r(figures[key], digits)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
+    parser.add_argument("--devices", type=int, default=10_000,
+                        help="trucks, each bound to an active trip")
+    parser.add_argument("--trips", type=int, default=2_000,
+                        help="trucks on active trips (the others' phones are bound too)")
+    parser.add_argument("--max-rate", type=int, default=MAX_RATE[0],
+                        help="positions prepared per second of an unpaced run")
+    parser.add_argument("--fixes-per-crossing", type=int, default=100,
+                        help="a truck's fixes between two crossings of its fence")
+    parser.add_argument("--warmup", type=float, default=2.0,
+                        help="seconds of load before each measured run, not counted")
     parser.add_argument("--nats-batch", type=int, default=8,
                         help="BORDERFLOW_NATS_BATCH of the processors")
     parser.add_argument("--processors", type=int, default=2,
-                        help="processor processes of the production deployment")
+                        help="processor processes of the production deployment (and the "
+                             "baselines' processes)")
     parser.add_argument("--workers", type=int, default=1,
                         help="uvicorn worker processes of the production deployment's API")
     parser.add_argument("--mqtt-workers", type=int, default=2,
                         help="MQTT ingest processes (one shared subscription)")
     parser.add_argument("--osmand-workers", type=int, default=1,
                         help="uvicorn worker processes for the single-position OsmAnd load")
+    parser.add_argument("--osmand-connections", type=int, default=64,
+                        help="keep-alive connections of the single-position OsmAnd load")
     parser.add_argument("--rate", type=float, default=20_000,
                         help="positions/s of the paced run (latency at the target rate)")
-    args = parser.parse_args()
+    parser.add_argument("--only", default=",".join(SCENARIOS),
+                        help=f"scenarios to run, of {','.join(SCENARIOS)}")
+    args = parser.parse_args(argv)
+    only = set(args.only.split(","))
+    if only - set(SCENARIOS):
+        parser.error(f"unknown scenarios: {', '.join(sorted(only - set(SCENARIOS)))}")
     NATS_BATCH[0] = args.nats_batch
-    gen = Positions()
+    DEVICES[0] = args.devices
+    TRIPS[0] = min(args.trips, args.devices)
+    MAX_RATE[0] = args.max_rate
+    FIXES_PER_CROSSING[0] = args.fixes_per_crossing
+    WARMUP_SECONDS[0] = args.warmup
     load = os.getloadavg()[0]
-    print(f"GPS ingestion, {DEVICES:,} trucks, {args.seconds:.0f} s of load per scenario, "
-          f"{os.cpu_count()} cores, load average {load:.2f} at the start\n")
+    print(f"GPS ingestion, {args.devices:,} trucks with bound phones, {TRIPS[0]:,} of them on "
+          f"active trips, each crossing a fence every {args.fixes_per_crossing} fixes, "
+          f"{args.seconds:g} s of load per scenario, "
+          f"{os.cpu_count()} cores, load average {load:.2f} at the start\n", flush=True)
     topology = (f"API ({args.workers} worker(s)) -> NATS -> {args.processors} processor(s), "
                 f"{args.nats_batch} message(s) per transaction")
-    pg = bench_batch("postgresql", args.seconds, gen, processors=args.processors,
-                     workers=args.workers)
-    print(f"batch endpoint -> {topology} -> PostgreSQL, as fast as it goes: "
-          f"{pg['per_second']:,.0f} positions/s ({pg['positions']:,} in {pg['seconds']:.1f} s, "
-          f"offered {pg['offered_per_second']:,.0f}/s), p50 {pg['p50_ms']:.0f} ms, "
-          f"p99 {pg['p99_ms']:.0f} ms")
-    paced = bench_batch("postgresql", args.seconds, gen, processors=args.processors,
-                        workers=args.workers, rate=args.rate)
-    print(f"the same, paced at {args.rate:,.0f}/s: {paced['per_second']:,.0f} positions/s "
-          f"stored ({paced['positions']:,} in {paced['seconds']:.1f} s, offered "
-          f"{paced['offered_per_second']:,.0f}/s, senders up to "
-          f"{paced['senders_behind_ms']:.0f} ms behind), p50 {paced['p50_ms']:.0f} ms, "
-          f"p99 {paced['p99_ms']:.0f} ms (the {WARMUP_SECONDS:.0f} s of warm-up before it: "
-          f"p99 {paced['warmup_p99_ms']:.0f} ms); {paced['probes']} probes from sending to "
-          f"committed: p50 {paced['probe_p50_ms']:.0f} ms, p99 {paced['probe_p99_ms']:.0f} ms")
-    one = bench_batch("postgresql", args.seconds, gen)
-    print(f"batch endpoint -> one process, in-process bus -> PostgreSQL: "
-          f"{one['per_second']:,.0f} positions/s ({one['positions']:,} in "
-          f"{one['seconds']:.1f} s), p50 {one['p50_ms']:.0f} ms, p99 {one['p99_ms']:.0f} ms")
-    lite = bench_batch("sqlite", args.seconds, gen)
-    print(f"batch endpoint -> one process, in-process bus -> SQLite: "
-          f"{lite['per_second']:,.0f} positions/s ({lite['positions']:,} in "
-          f"{lite['seconds']:.1f} s), p50 {lite['p50_ms']:.0f} ms, p99 {lite['p99_ms']:.0f} ms")
-    mq = bench_mqtt(args.seconds, gen, processors=args.processors, workers=args.mqtt_workers)
-    print(f"MQTT (OwnTracks, QoS 1) -> {args.mqtt_workers} mqtt ingest process(es) -> NATS -> "
-          f"{args.processors} "
-          f"processor(s) -> PostgreSQL: {mq['per_second']:,.0f} positions/s "
-          f"({mq['positions']:,} stored of {mq['sent']:,} sent, offered "
-          f"{mq['offered_per_second']:,.0f}/s), p50 {mq['p50_ms']:.0f} ms, "
-          f"p99 {mq['p99_ms']:.0f} ms")
-    mq_paced = bench_mqtt(args.seconds, gen, processors=args.processors,
-                          workers=args.mqtt_workers, rate=args.rate)
-    print(f"the same, paced at {args.rate:,.0f}/s: {mq_paced['per_second']:,.0f} positions/s "
-          f"stored ({mq_paced['positions']:,}), p50 {mq_paced['p50_ms']:.0f} ms, "
-          f"p99 {mq_paced['p99_ms']:.0f} ms; {mq_paced['probes']} probes from publishing to "
-          f"committed: p50 {mq_paced['probe_p50_ms']:.0f} ms, "
-          f"p99 {mq_paced['probe_p99_ms']:.0f} ms")
-    osm = bench_osmand(args.seconds, gen, workers=args.osmand_workers)
-    print(f"single OsmAnd requests ({args.osmand_workers} server process(es)): "
-          f"{osm['per_second']:,.0f} requests/s ({osm['requests']:,})")
-    plain = bench_plain(max(20_000, int(pg["positions"])), gen)
-    ratio = pg["per_second"] / plain["per_second"]
-    print(f"baseline plain insert -> PostgreSQL: {plain['per_second']:,.0f} rows/s; "
-          f"pipeline / plain = {ratio:.3f} (one process: "
-          f"{one['per_second'] / plain['per_second']:.3f})")
-    print(json.dumps({"positions_per_second_pg": round(pg["per_second"]),
-                      "positions_per_second_mqtt": round(mq["per_second"]),
-                      "positions_per_second_sqlite": round(lite["per_second"]),
-                      "osmand_requests_per_second": round(osm["per_second"]),
-                      "p99_ms_pg": round(paced["probe_p99_ms"], 1),
-                      "plain_insert_ratio": round(ratio, 3),
-                      "p50_ms_pg": round(paced["probe_p50_ms"], 1),
-                      "paced_rate_pg": args.rate,
-                      "p99_ms_pg_rows": round(paced["p99_ms"], 1),
-                      "p50_ms_pg_rows": round(paced["p50_ms"], 1),
-                      "p99_ms_pg_warmup_rows": round(paced["warmup_p99_ms"], 1),
-                      "p99_ms_pg_unpaced_rows": round(pg["p99_ms"], 1),
-                      "p99_ms_mqtt": round(mq_paced["probe_p99_ms"], 1),
-                      "p50_ms_mqtt": round(mq_paced["probe_p50_ms"], 1),
-                      "p99_ms_mqtt_rows": round(mq_paced["p99_ms"], 1),
-                      "positions_per_second_mqtt_paced": round(mq_paced["per_second"]),
-                      "positions_per_second_pg_one_process": round(one["per_second"]),
-                      "plain_insert_rows_per_second": round(plain["per_second"]),
-                      "load_average_at_start": round(load, 2)}))
+    templates = Templates()
+    pg = paced = one = lite = mq = mq_paced = osm = None
+    plain: dict[str, dict[str, float]] = {}
+    try:
+        if "pg" in only:
+            pg = bench_batch(templates, "postgresql", args.seconds,
+                             processors=args.processors, workers=args.workers)
+            print(f"batch endpoint -> {topology} -> PostgreSQL, as fast as it goes: "
+                  f"{pg['per_second']:,.0f} positions/s ({pg['positions']:,} in "
+                  f"{pg['seconds']:.1f} s, offered {pg['offered_per_second']:,.0f}/s), "
+                  f"{pg['trip_events_per_second']:,.0f} trip events/s ({pg['trip_events']:,} "
+                  f"for {pg['crossings']:,} fence crossings sent), p50 {pg['p50_ms']:.0f} ms, "
+                  f"p99 {pg['p99_ms']:.0f} ms", flush=True)
+        if "pg-paced" in only:
+            paced = bench_batch(templates, "postgresql", args.seconds,
+                                processors=args.processors, workers=args.workers,
+                                rate=args.rate)
+            print(f"the same, paced at {args.rate:,.0f}/s: {paced['per_second']:,.0f} "
+                  f"positions/s stored ({paced['positions']:,} in {paced['seconds']:.1f} s, "
+                  f"offered {paced['offered_per_second']:,.0f}/s, senders up to "
+                  f"{paced['senders_behind_ms']:.0f} ms behind), "
+                  f"{paced['trip_events_per_second']:,.0f} trip events/s, p50 "
+                  f"{paced['p50_ms']:.0f} ms, p99 {paced['p99_ms']:.0f} ms (the "
+                  f"{args.warmup:g} s of warm-up before it: p99 {paced['warmup_p99_ms']:.0f} "
+                  f"ms); {paced['probes']} probes from sending to committed: p50 "
+                  f"{paced['probe_p50_ms']:.0f} ms, p99 {paced['probe_p99_ms']:.0f} ms",
+                  flush=True)
+        if "pg-one" in only:
+            one = bench_batch(templates, "postgresql", args.seconds)
+            print(f"batch endpoint -> one process, in-process bus -> PostgreSQL: "
+                  f"{one['per_second']:,.0f} positions/s ({one['positions']:,} in "
+                  f"{one['seconds']:.1f} s), {one['trip_events_per_second']:,.0f} trip "
+                  f"events/s, p50 {one['p50_ms']:.0f} ms, p99 {one['p99_ms']:.0f} ms",
+                  flush=True)
+        if "sqlite" in only:
+            lite = bench_batch(templates, "sqlite", args.seconds)
+            print(f"batch endpoint -> one process, in-process bus -> SQLite: "
+                  f"{lite['per_second']:,.0f} positions/s ({lite['positions']:,} in "
+                  f"{lite['seconds']:.1f} s), {lite['trip_events_per_second']:,.0f} trip "
+                  f"events/s, p50 {lite['p50_ms']:.0f} ms, p99 {lite['p99_ms']:.0f} ms",
+                  flush=True)
+        if "mqtt" in only:
+            mq = bench_mqtt(templates, args.seconds, processors=args.processors,
+                            workers=args.mqtt_workers)
+            print(f"MQTT (OwnTracks, QoS 1) -> {args.mqtt_workers} mqtt ingest process(es) -> "
+                  f"NATS -> {args.processors} processor(s) -> PostgreSQL: "
+                  f"{mq['per_second']:,.0f} positions/s ({mq['positions']:,} stored of "
+                  f"{mq['sent']:,} sent, offered {mq['offered_per_second']:,.0f}/s), "
+                  f"{mq['trip_events_per_second']:,.0f} trip events/s, p50 "
+                  f"{mq['p50_ms']:.0f} ms, p99 {mq['p99_ms']:.0f} ms", flush=True)
+        if "mqtt-paced" in only:
+            mq_paced = bench_mqtt(templates, args.seconds, processors=args.processors,
+                                  workers=args.mqtt_workers, rate=args.rate)
+            print(f"the same, paced at {args.rate:,.0f}/s: {mq_paced['per_second']:,.0f} "
+                  f"positions/s stored ({mq_paced['positions']:,}), "
+                  f"{mq_paced['trip_events_per_second']:,.0f} trip events/s, p50 "
+                  f"{mq_paced['p50_ms']:.0f} ms, p99 {mq_paced['p99_ms']:.0f} ms; "
+                  f"{mq_paced['probes']} probes from publishing to committed: p50 "
+                  f"{mq_paced['probe_p50_ms']:.0f} ms, p99 {mq_paced['probe_p99_ms']:.0f} ms",
+                  flush=True)
+        if "osmand" in only:
+            osm = bench_osmand(templates, args.seconds, connections=args.osmand_connections,
+                               workers=args.osmand_workers, processors=args.processors)
+            print(f"single OsmAnd requests, {args.osmand_connections} connections -> API "
+                  f"({args.osmand_workers} process(es)) -> NATS -> {args.processors} "
+                  f"processor(s) -> PostgreSQL: {osm['per_second']:,.0f} requests/s answered "
+                  f"({osm['requests']:,}, {osm['errors']:,} not 200), "
+                  f"{osm['stored_per_second']:,.0f} positions/s stored ({osm['stored']:,} in "
+                  f"{osm['seconds']:.1f} s), {osm['trip_events_per_second']:,.0f} trip "
+                  f"events/s", flush=True)
+        if "baseline" in only:
+            plain = bench_plain(templates, max(20_000, int(pg["positions"]) if pg else 0),
+                                args.processors)
+            ins, cp = plain["insert"], plain["copy"]
+            print(f"baselines, {args.processors} processes with a connection each -> "
+                  f"PostgreSQL: plain insert {ins['per_second']:,.0f} rows/s, COPY "
+                  f"{cp['per_second']:,.0f} rows/s", flush=True)
+    finally:
+        templates.drop()
+    ratio = copy_ratio = None
+    if pg and plain:
+        ratio = pg["per_second"] / plain["insert"]["per_second"]
+        copy_ratio = pg["per_second"] / plain["copy"]["per_second"]
+        print(f"production deployment / plain insert = {ratio:.3f}, / COPY = "
+              f"{copy_ratio:.3f}" + (f" (one process / plain insert: "
+                                     f"{one['per_second'] / plain['insert']['per_second']:.3f})"
+                                     if one else ""))
+    print(json.dumps({
+        "positions_per_second_pg": _f(pg, "per_second"),
+        "positions_per_second_mqtt": _f(mq, "per_second"),
+        "positions_per_second_sqlite": _f(lite, "per_second"),
+        "osmand_requests_per_second": _f(osm, "per_second"),
+        "p99_ms_pg": _f(paced, "probe_p99_ms", 1),
+        "plain_insert_ratio": _r(ratio, 3),
+        "p50_ms_pg": _f(paced, "probe_p50_ms", 1),
+        "paced_rate_pg": args.rate,
+        "p99_ms_pg_rows": _f(paced, "p99_ms", 1),
+        "p50_ms_pg_rows": _f(paced, "p50_ms", 1),
+        "p99_ms_pg_warmup_rows": _f(paced, "warmup_p99_ms", 1),
+        "p99_ms_pg_unpaced_rows": _f(pg, "p99_ms", 1),
+        "p99_ms_mqtt": _f(mq_paced, "probe_p99_ms", 1),
+        "p50_ms_mqtt": _f(mq_paced, "probe_p50_ms", 1),
+        "p99_ms_mqtt_rows": _f(mq_paced, "p99_ms", 1),
+        "positions_per_second_mqtt_paced": _f(mq_paced, "per_second"),
+        "positions_per_second_pg_one_process": _f(one, "per_second"),
+        "plain_insert_rows_per_second": _f(plain.get("insert"), "per_second"),
+        "load_average_at_start": round(load, 2),
+        "trip_events_per_second": _f(pg, "trip_events_per_second"),
+        "osmand_positions_stored_per_second": _f(osm, "stored_per_second"),
+        "osmand_errors": _f(osm, "errors"),
+        "copy_rows_per_second": _f(plain.get("copy"), "per_second"),
+        "copy_ratio": _r(copy_ratio, 3),
+        "baseline_processes": args.processors,
+        "trip_events_per_second_pg_paced": _f(paced, "trip_events_per_second"),
+        "trip_events_per_second_mqtt": _f(mq, "trip_events_per_second"),
+        "trip_events_per_second_osmand": _f(osm, "trip_events_per_second"),
+        "trucks": args.devices,
+        "trucks_on_trips": TRIPS[0],
+        "fixes_per_crossing": args.fixes_per_crossing}))
 
 
 if __name__ == "__main__":
