@@ -162,7 +162,7 @@ def topology_run() -> Iterator[tuple[str, str]]:
         setup(env)
         topology = Topology(folder, env)
         try:
-            start_production(topology, lb_port, api_ports, run, maxconn=20000)
+            start_production(topology, lb_port, api_ports, run, maxconn=9000)  # FDs: 2 a connection
             yield base, database
         finally:
             topology.stop_all()
@@ -382,7 +382,9 @@ def report(kind: str, out: dict[str, Any]) -> None:
           f"{out['call_wait_minutes']['p99']:.0f} game minutes; declared to through p50 "
           f"{out['through_minutes']['p50']:.0f} game minutes")
     if out["errors"]:
-        print(f"errors: {out['errors']}; first: " + " | ".join(out["error_samples"][:8]))
+        print(f"errors: {out['errors']}; the first of each kind:")
+        for sample in out["error_samples"]:
+            print(f"  {sample}")
 
 
 def final(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:

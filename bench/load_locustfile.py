@@ -411,7 +411,7 @@ class Replay:
                 "errors": sum(self.errors[n] for n in names)}
         return {"wall_seconds": round(wall_seconds, 1), "requests": per_name,
                 "classes": classes, "errors": sum(self.errors.values()),
-                "error_samples": self.samples[:20], "counts": dict(self.counts),
+                "error_samples": self.samples[:60], "counts": dict(self.counts),
                 "lag_ms": {q: summary(v, wall_seconds) for q, v in self.lag.items()},
                 "call_wait_minutes": summary(self.call_waits, wall_seconds),
                 "through_minutes": summary(self.through, wall_seconds),
@@ -449,8 +449,8 @@ def _record(name: str, response_time: float, exception: Exception | None, **_: A
     REPLAY.latencies[name].append(response_time)
     if exception is not None:
         REPLAY.errors[name] += 1
-        if len(REPLAY.samples) < 200:
-            REPLAY.samples.append(f"{name}: {exception}")
+        if REPLAY.errors[name] <= 3:  # a few of each
+            REPLAY.samples.append(f"{name}: {str(exception)[:300]}")
 
 
 @events.test_start.add_listener
