@@ -42,6 +42,7 @@ from borderflow.ops.endpoints import RequestMiddleware
 from borderflow.ops.endpoints import router as ops_router
 from borderflow.ops.worker import background, build_context, install_state
 from borderflow.report.endpoints import router as report_router
+from borderflow.sim_jobs.endpoints import router as sim_router
 from borderflow.telemetry.bus import count_dead_letters
 from borderflow.telemetry.camera_endpoints import router as camera_router
 from borderflow.telemetry.endpoints import OsmandRoute
@@ -127,7 +128,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                    booking_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router, report_router, exchange_router, *WEB_ROUTERS):
+                   short_router, verify_router, report_router, exchange_router, sim_router,
+                   *WEB_ROUTERS):
         app.include_router(router)
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")

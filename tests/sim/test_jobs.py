@@ -319,12 +319,64 @@ def test_a_runner_stopping_gives_its_job_back_to_the_queue(
 def test_finished_runs_are_purged_after_their_retention_and_unfinished_ones_kept(
         settings: Settings, ctx: AppContext, db: Peek) -> None:
     who = _who(db, "regulator", Role.REGULATOR)
-    done, waiting = _queue(ctx, who), _queue(ctx, who)
+    queued = {_queue(ctx, who), _queue(ctx, who)}
     [held] = _claim(ctx, "here:1")
-    assert held.job_id == done
+    [waiting] = queued - {held.job_id}
     assert service.fail(ctx.sessions, held, {"code": "failed"}, now=NOW)
     kept = purge_expired(ctx.sessions, settings, NOW + timedelta(days=29))
     assert kept["sim_jobs"] == 0
     gone = purge_expired(ctx.sessions, settings, NOW + timedelta(days=31))
     assert gone["sim_jobs"] == 1
     assert [j.id for j in db.scalars(select(SimJob))] == [waiting]
+
+
+def test_the_api_queues_a_comparison_and_answers_its_figures_when_done(
+        client: TestClient, auth: Any, ctx: AppContext, db: Peek) -> None:
+    asked = client.post("/api/v1/sim/comparisons", headers=auth("regulator"),
+                        json=COMPARISON)
+    assert asked.status_code == 202, asked.text
+    job = asked.json()
+    assert (job["status"], job["runs_done"], job["runs_total"]) == ("queued", 0, 4)
+    assert asked.headers["location"] == f"/api/v1/sim/jobs/{job['id']}"
+    assert client.get(asked.headers["location"], headers=auth("regulator")).json()[
+        "status"] == "queued"  # nothing ran in the request
+    [held] = _claim(ctx, "here:1")
+    assert loop.execute(ctx, held, lease=LEASE) == "done"
+    done = client.get(asked.headers["location"], headers=auth("regulator")).json()
+    assert (done["status"], done["runs_done"], done["error"]) == ("done", 4, None)
+    [regulated, _] = done["result"]["scenarios"]
+    assert regulated["source"] == "small-regulated.yaml"
+    assert regulated["figures"]["time_in_system.mean"]["n"] == 2
+    assert "plot_texts" not in done["params"]
+    # the administrator sees it too; another caller's run is not found for a regulator
+    assert client.get(asked.headers["location"], headers=auth("admin")).status_code == 200
+    theirs = client.post("/api/v1/sim/comparisons", headers=auth("admin"),
+                         json=COMPARISON).json()
+    hidden = client.get(f"/api/v1/sim/jobs/{theirs['id']}", headers=auth("regulator"))
+    assert hidden.status_code == 404
+    assert hidden.json()["error"]["code"] == "not_found"
+
+
+def test_the_api_refuses_a_scenario_file_the_lab_does_not_offer(
+        client: TestClient, auth: Any, db: Peek) -> None:
+    refused = client.post("/api/v1/sim/comparisons", headers=auth("regulator"),
+                          json={**COMPARISON, "scenarios": ["../../secret.yaml"]})
+    assert refused.status_code == 422
+    assert refused.json()["error"]["fields"][0]["field"] == "scenarios"
+    too_long = client.post("/api/v1/sim/comparisons", headers=auth("regulator"),
+                           json={**COMPARISON, "days": 40})
+    assert too_long.status_code == 422
+    assert db.scalars(select(SimJob)) == []
+
+
+def test_the_api_answers_a_callers_search_while_it_waits_instead_of_a_second(
+        client: TestClient, auth: Any, db: Peek) -> None:
+    first = client.post("/api/v1/sim/searches", headers=auth("regulator"),
+                        json={"trucks": 1600, "hours": 2})
+    again = client.post("/api/v1/sim/searches", headers=auth("regulator"),
+                        json={"trucks": 2500, "hours": 3})
+    assert (first.status_code, again.status_code) == (202, 202)
+    assert again.json()["id"] == first.json()["id"]
+    assert first.json()["kind"] == "levers"
+    assert first.json()["params"] == {"trucks": 1600, "hours": 2}
+    assert len(db.scalars(select(SimJob))) == 1

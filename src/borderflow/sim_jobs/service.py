@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from borderflow import audit
 from borderflow.domain.access import SYSTEM, Principal, Role
+from borderflow.errors import N_
 from borderflow.store.models import SimJob
 
 log = structlog.get_logger("borderflow.sim_jobs")
@@ -49,6 +50,14 @@ RECENT = 10
 
 Job = SimJob
 """A job's row, as the pages read it."""
+
+FAILURES = {
+    "failed": N_("The run failed; the log of the process that ran it says why."),
+    "runner_lost": N_("The run was given up: the process running it stopped every time."),
+}
+"""A failed job's reason, by its code (``scenario_invalid`` lists the scenario file's problems
+instead)."""
+TOO_MANY = N_("You already have three runs waiting or running: wait until one has finished.")
 
 
 @dataclass(frozen=True)

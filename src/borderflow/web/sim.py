@@ -37,13 +37,6 @@ PLOT_TITLES = {"road_queue.png": "road_title", "time_in_system.png": "time_title
                "wait_by_class.png": "wait_title"}
 REFRESH_SECONDS = 3
 """A run's page reloads itself this often until the run has finished."""
-FAILURES = {
-    "failed": N_("The run failed; the log of the process that ran it says why."),
-    "runner_lost": N_("The run was given up: the process running it stopped every time."),
-}
-"""A failed run's reason, by its code (a scenario file that cannot be used lists its
-problems instead)."""
-TOO_MANY = N_("You already have three runs waiting or running: wait until one has finished.")
 
 
 def _planner(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
@@ -90,7 +83,7 @@ def _failure(fmt: i18n.Formatter, job: jobs.Job) -> tuple[str | None, list[Any]]
     error = job.error or {}
     if error.get("code") == "scenario_invalid":
         return None, work.json_text(error.get("problems") or [])
-    return fmt.gettext(FAILURES.get(str(error.get("code")), FAILURES["failed"])), []
+    return fmt.gettext(jobs.FAILURES.get(str(error.get("code")), jobs.FAILURES["failed"])), []
 
 
 def _run_values(fmt: i18n.Formatter, job: jobs.Job) -> dict[str, Any]:
@@ -195,7 +188,7 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
         return _page(request, who, folder, db, status=422, problems=exc.messages(),
                      chosen=chosen, form=form)
     if len(jobs.unfinished(db, who)) >= jobs.MAX_UNFINISHED:
-        return _page(request, who, folder, db, status=429, error=TOO_MANY, chosen=chosen,
+        return _page(request, who, folder, db, status=429, error=jobs.TOO_MANY, chosen=chosen,
                      form=form)
     params = {"scenarios": chosen, **numbers}
     job = jobs.submit(db, actor=who, kind="compare",
@@ -275,7 +268,7 @@ def levers_start(request: Request, ctx: Ctx, db: Db, trucks: Annotated[str, Form
     if running:
         job = running[0]
     elif len(jobs.unfinished(db, who)) >= jobs.MAX_UNFINISHED:
-        return _levers_page(request, who, db, status=429, error=TOO_MANY, form=form)
+        return _levers_page(request, who, db, status=429, error=jobs.TOO_MANY, form=form)
     else:
         job = jobs.submit(db, actor=who, kind="levers", params=numbers,
                           runs_total=work.levers_runs(numbers), now=ctx.clock.now())
