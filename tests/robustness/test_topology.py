@@ -41,6 +41,7 @@ from borderflow.network import service as networks
 from borderflow.notify.channels import IDEMPOTENCY_HEADER
 from borderflow.store.models import Position, Trip, TripEvent
 from borderflow.store.session import make_engine, make_session_factory
+from borderflow.telemetry import service as telemetry
 from borderflow.trip import service as trips
 from tests.conftest import PG_URL
 from tests.topology import (
@@ -98,10 +99,19 @@ def webhook() -> Iterator[str]:
 
 class Phones:
     """Phones of our own sending single OsmAnd positions through HAProxy, as Traccar Client
-    does; every position answered 200 is remembered, to be found in the database."""
+    does, each bound first and sending the token binding gave it (an unknown id is answered
+    400); every position answered 200 is remembered, to be found in the database under the
+    device's id."""
 
-    def __init__(self, base: str, run: str) -> None:
+    def __init__(self, base: str, run: str, database: str) -> None:
         self.base, self.run = base, run
+        engine = make_engine(database)
+        with make_session_factory(engine)() as session:
+            self.tokens = {f"{run}-{n}": telemetry.bind(
+                session, f"{run}-{n}", actor=SYSTEM, now=datetime.now(UTC),
+                driver_document=f"{run}-phones")[1] for n in range(20)}
+            session.commit()
+        engine.dispose()
         self.acknowledged: list[tuple[str, int]] = []
         self.refused = 0
         self.stop = threading.Event()
@@ -115,7 +125,7 @@ class Phones:
                 stamp = int(time.time() * 1000) + n  # one position per (device, time)
                 try:
                     r = client.get("/api/v1/telemetry/osmand", params={
-                        "id": device, "lat": f"{21.90 + (n % 50) * 1e-4:.6f}",
+                        "id": self.tokens[device], "lat": f"{21.90 + (n % 50) * 1e-4:.6f}",
                         "lon": "106.70", "timestamp": stamp, "speed": "20"})
                     if r.status_code == 200:
                         self.acknowledged.append((device, stamp))
@@ -236,7 +246,7 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
         # each worker its own MQTT session, kept across a restart
         start_production(topology, lb_port, api_ports, run, mqtt_client_ids=True)
 
-        phones = Phones(base, run)
+        phones = Phones(base, run, database)
         phones.thread.start()
         mqtt = MqttPhones(env["BORDERFLOW_MQTT_URL"], run)
         mqtt.thread.start()

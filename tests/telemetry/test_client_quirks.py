@@ -238,8 +238,8 @@ def test_an_ios_fix_with_unknown_speed_is_stored_with_nulls(
     r = client.post("/api/v1/telemetry/osmand", json=_traccar(
         {"latitude": 21.85, "longitude": 106.76, "accuracy": 5, "speed": -1, "heading": -1,
          "altitude": 0}, {"level": -1}))
-    assert r.status_code == 200, r.text
-    assert (r.json()["accepted"], r.json()["rejected"]) == (1, [])
+    assert r.status_code == 400, r.text  # nobody bound the phone: stored, and it is told
+    assert r.json()["error"]["fields"][0]["field"] == "device_id"
     stored = db.one(select(Position).where(Position.device_id == "48241179"))
     assert (stored.speed_mps, stored.bearing, stored.battery) == (None, None, None)
 

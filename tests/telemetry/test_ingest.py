@@ -35,11 +35,15 @@ def declared(client: TestClient, auth: Any) -> str:
 
 
 def osmand(client: TestClient, device: str, at: tuple[float, float], seconds: int,
-           **extra: str) -> dict[str, Any]:
+           status: int = 200, **extra: str) -> dict[str, Any]:
+    """A position as Traccar Client sends it; ``status`` 400 for a device that is not a live
+    token (stored for diagnosis, answered as Traccar answers an unknown device)."""
     r = client.get("/api/v1/telemetry/osmand", params={
         "id": device, "lat": str(at[0]), "lon": str(at[1]),
         "timestamp": str(EPOCH + seconds), "speed": "20", **extra})
-    assert r.status_code == 200, r.text
+    assert r.status_code == status, r.text
+    if status == 400:
+        assert r.json()["error"]["code"] == "device_unknown"
     return dict(r.json())
 
 
@@ -93,17 +97,21 @@ def test_a_bound_phone_moves_its_trip_into_the_park(
 def test_unknown_devices_and_bad_positions_are_reported_not_dropped(
     client: TestClient, auth: Any
 ) -> None:
-    stored = osmand(client, "stranger", INSIDE, 0)
-    assert stored["processed"]["unknown_devices"] == ["stranger"]
+    refused = osmand(client, "stranger", INSIDE, 0, status=400)  # stored, then answered 400
+    assert refused["error"]["fields"][0]["field"] == "id"
+    assert "stranger" in refused["error"]["message"]
     unknown = client.get("/api/v1/devices", params={"unknown": "true"},
                          headers=auth("regulator")).json()
     assert [d["id"] for d in unknown] == ["stranger"]
-    bad = client.get("/api/v1/telemetry/osmand", params={"id": "stranger", "lat": "95",
+    token = client.post("/api/v1/devices/phone-1/bind",
+                        json={"driver_document": factories.DRIVER_DOC},
+                        headers=auth("regulator")).json()["token"]
+    bad = client.get("/api/v1/telemetry/osmand", params={"id": token, "lat": "95",
                                                          "lon": "106.7"})
     assert bad.status_code == 200  # the phone's queue must not block on one bad position
     assert "outside ±90" in bad.json()["rejected"][0]["reason"]
     form = client.post("/api/v1/telemetry/osmand",
-                       data={"id": "stranger", "lat": "21.9", "lon": "106.7",
+                       data={"id": token, "lat": "21.9", "lon": "106.7",
                              "timestamp": str(EPOCH - 5)})
     assert form.json()["accepted"] == 1
     junk = client.post("/api/v1/telemetry/osmand", content=b"{not json",
@@ -122,7 +130,8 @@ def test_owntracks_and_fleet_batches(client: TestClient, auth: Any, db: Peek) ->
            "tid": "ng"}
     r = client.post("/api/v1/telemetry/owntracks", json=msg,
                     headers={"X-Limit-U": "nguyen", "X-Limit-D": "phone"})
-    assert (r.status_code, r.json()) == (200, [])
+    assert r.status_code == 400  # nobody bound it: stored, and the app is told
+    assert r.json()["error"]["fields"][0]["field"] == "X-Limit-U"
     speed = db.scalar(select(Position.speed_mps).where(Position.device_id == "nguyen/phone"))
     assert speed == pytest.approx(10.0)
 
@@ -202,32 +211,41 @@ def test_the_in_process_queue_stores_what_it_acknowledged(
         r = queued_client.get("/api/v1/telemetry/osmand", params={
             "id": f"dev-{i % 5}", "lat": "21.9", "lon": "106.7",
             "timestamp": str(EPOCH - i)})
-        assert r.json()["accepted"] == 1
-        assert r.json()["processed"] is None  # queued, not yet processed
+        # nobody bound these devices: answered 400 once their positions are committed
+        assert r.json()["error"]["code"] == "device_unknown"
     queued_client.app.state.telemetry.flush()  # type: ignore[attr-defined]
     assert db.scalar(select(func.count()).select_from(Position)) == 50
 
 
 def test_the_short_osmand_route_answers_as_the_documented_one(
-    queued_client: TestClient, db: Peek
+    queued_client: TestClient, db: Peek, auth: Any
 ) -> None:
     """GET with a query string is answered before the framework's routing; a form POST goes
     through the documented route: the answers are the same, bad positions included."""
-    params = {"id": "dev-é", "lat": "21,9", "lon": "106.7", "timestamp": str(EPOCH),
+    token = queued_client.post("/api/v1/devices/dev-é/bind",
+                               json={"driver_document": factories.DRIVER_DOC},
+                               headers=auth("regulator")).json()["token"]
+    params = {"id": token, "lat": "21,9", "lon": "106.7", "timestamp": str(EPOCH),
               "charge": "true"}
     fast = queued_client.get("/api/v1/telemetry/osmand", params=params)
     slow = queued_client.post("/api/v1/telemetry/osmand", data=params)
     assert fast.status_code == slow.status_code == 200
     assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
     assert fast.json() == slow.json() == {"accepted": 1, "rejected": [], "processed": None}
-    bad = {"id": "dev-1", "lat": "95", "lon": "106.7", "timestamp": str(EPOCH)}
+    stranger = {**params, "id": "dev-2", "timestamp": str(EPOCH - 1)}
+    fast_unknown = queued_client.get("/api/v1/telemetry/osmand", params=stranger)
+    slow_unknown = queued_client.post("/api/v1/telemetry/osmand", data=stranger)
+    assert fast_unknown.status_code == slow_unknown.status_code == 400
+    assert fast_unknown.json() == slow_unknown.json()
+    assert fast_unknown.json()["error"]["code"] == "device_unknown"
+    bad = {"id": token, "lat": "95", "lon": "106.7", "timestamp": str(EPOCH)}
     fast_bad = queued_client.get("/api/v1/telemetry/osmand", params=bad)
     slow_bad = queued_client.post("/api/v1/telemetry/osmand", data=bad)
     assert fast_bad.json() == slow_bad.json()
     assert fast_bad.json()["rejected"][0]["reason"] == "latitude 95.0 is outside ±90"
     assert fast.headers["x-request-id"]  # still inside the request log
     queued_client.app.state.telemetry.flush()  # type: ignore[attr-defined]
-    assert db.scalar(select(func.count()).select_from(Position)) == 1  # one fix, twice
+    assert db.scalar(select(func.count()).select_from(Position)) == 2  # each fix sent twice
 
 
 def test_positions_older_than_the_retention_are_pruned(
@@ -236,8 +254,8 @@ def test_positions_older_than_the_retention_are_pruned(
     from borderflow.store.session import make_engine, make_session_factory
     from borderflow.telemetry import service
 
-    osmand(client, "old", INSIDE, -3 * 86400)
-    osmand(client, "old", INSIDE, -60)
+    osmand(client, "old", INSIDE, -3 * 86400, status=400)
+    osmand(client, "old", INSIDE, -60, status=400)
     engine = make_engine(database.url)
     with make_session_factory(engine)() as s:
         service.prune(s, NOW - timedelta(days=1))
@@ -255,7 +273,7 @@ def test_odd_characters_in_ids_and_attributes_are_stored_as_sent(
     r = client.post("/api/v1/telemetry/osmand", data={
         "id": device, "lat": "21.95", "lon": "106.70", "timestamp": str(int(NOW.timestamp())),
         "note": "line one\nline two\\ with \t tab", "driver": "Nguyễn Văn Tài"})
-    assert r.status_code == 200, r.text
+    assert r.status_code == 400, r.text  # nobody bound it: stored all the same
     stored = db.one(select(Position).where(Position.device_id == device))
     assert stored.attributes["note"] == "line one\nline two\\ with \t tab"
     assert stored.attributes["driver"] == "Nguyễn Văn Tài"
@@ -291,6 +309,7 @@ def test_owntracks_recorder_style_addresses_name_the_device(
     message = {"_type": "location", "lat": 21.9, "lon": 106.7, "tst": EPOCH - 60, "acc": 8}
     r = client.post("/api/v1/telemetry/owntracks", params={"u": "29C12345", "d": "phone"},
                     json=message)
-    assert r.status_code == 200
+    assert r.status_code == 400  # not bound: stored, listed, and the app is told
+    assert r.json()["error"]["fields"][0]["field"] == "u"
     devices = client.get("/api/v1/devices", headers=auth("regulator")).json()
     assert "29C12345/phone" in [d["id"] for d in devices]

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -30,7 +31,7 @@ from borderflow.domain.access import Principal, roles_for
 from borderflow.domain.telemetry_geofence import Fences
 from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
-from borderflow.telemetry import dead_letters, decoders, service
+from borderflow.telemetry import dead_letters, decoders, directory, service
 from borderflow.telemetry.bus import Bus, InlineBus
 from borderflow.trip import service as trips
 
@@ -50,6 +51,21 @@ def bus_of(request: Request) -> Bus:
 
 
 TelemetryBus = Annotated[Bus, Depends(bus_of)]
+
+
+def directory_of(state: Any) -> directory.DeviceDirectory:
+    """The process's snapshot of the devices that hold a token (made at first use)."""
+    found: directory.DeviceDirectory | None = getattr(state, "device_directory", None)
+    if found is None:
+        found = state.device_directory = directory.DeviceDirectory(state.ctx.sessions)
+    return found
+
+
+def known(request: Request) -> directory.DeviceDirectory:
+    return directory_of(request.app.state)
+
+
+Devices = Annotated[directory.DeviceDirectory, Depends(known)]
 
 
 def _principal_without_write(action: str) -> Callable[..., Awaitable[Principal]]:
@@ -90,8 +106,13 @@ OSMAND_DOC = (
     "it; a message with no device id at all is answered 400 (`device_missing`), as Traccar's "
     "own server does, so the phone shows that it is not set up. The id the phone sends is "
     "the token binding gave it (`POST /api/v1/devices/{id}/bind`): only positions under a "
-    "live token move a trip; those under ids nobody bound are stored and move nothing; those "
-    "under a bound device's plain id or a revoked token are rejected with the reason. "
+    "live token move a trip. A message under any other id is kept for diagnosis and "
+    "answered 400 (`device_unknown`, naming the field), as Traccar's own server answers a "
+    "device it does not know: positions under ids nobody bound (or an old token) are stored "
+    "and move nothing; those under a bound device's plain id or a revoked token are "
+    "rejected with the reason. Whether an id is known is read from a snapshot of the "
+    "devices each server process keeps (a few seconds old at most), not from the database "
+    "at each request. "
     "Answered 503 with `Retry-After` when the telemetry "
     "bus cannot take positions: the app sends them again." + roles_doc("telemetry.ingest"))
 OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
@@ -99,15 +120,18 @@ OSMAND_SUMMARY = "A position from Traccar Client (OsmAnd protocol)"
 
 NAMELESS: dict[int | str, dict[str, Any]] = {400: {
     "model": ErrorResponse, "description": "The message names no device (`device_missing`, "
-    "field `id`, or `device_id` in a JSON body): the app is not set up; or its device id "
-    "holds a NUL character (`device_invalid`)"}}
+    "field `id`, or `device_id` in a JSON body): the app is not set up; its device id "
+    "holds a NUL character (`device_invalid`); or its device id is not a live device token "
+    "(`device_unknown`: not bound, an old or revoked token, or a bound device's plain id; "
+    "the positions are kept for diagnosis and move no trip)"}}
 
 
 @router.get("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_get",
             summary=OSMAND_SUMMARY, description=OSMAND_DOC, responses=NAMELESS)
 @router.post("/telemetry/osmand", response_model=IngestOut, operation_id="osmand_post",
              summary=OSMAND_SUMMARY, description=OSMAND_DOC, responses=NAMELESS)
-async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any]:
+async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus, devices: Devices
+                 ) -> dict[str, Any]:
     now = ctx.clock.now()
     params: dict[str, str] = dict(request.query_params)
     content_type = request.headers.get("content-type", "")
@@ -121,14 +145,17 @@ async def osmand(request: Request, ctx: Ctx, bus: TelemetryBus) -> dict[str, Any
         items = decoders.traccar_json(body, now) if body is not None else [
             decoders.Rejection("traccar", "body is not JSON", None, decoders.storable(
                 raw[:300].decode("utf-8", "replace")))]
-        _refuse_nameless(items, "device_id")
+        field = "device_id"
     else:
         if request.method == "POST":
             form = await request.form()
             params.update({k: str(v) for k, v in form.items()})
         items = decoders.osmand(params, now)
-        _refuse_nameless(items, "id")
-    return await _publish(bus, items, ctx)
+        field = "id"
+    _refuse_nameless(items, field)
+    answer = await _publish(bus, items, ctx)
+    await _refuse_unknown(devices, items, field)
+    return answer
 
 
 def _refuse_nameless(items: list[decoders.Fix | decoders.Rejection], field: str) -> None:
@@ -138,6 +165,17 @@ def _refuse_nameless(items: list[decoders.Fix | decoders.Rejection], field: str)
     refused = decoders.device_refused(items)
     if refused is not None:  # missing, or holding what the store refuses (NUL)
         raise AppError(refused[0].reason, 400, field, code=refused[1])
+
+
+async def _refuse_unknown(devices: directory.DeviceDirectory,
+                          items: list[decoders.Fix | decoders.Rejection], field: str) -> None:
+    """A message sent under an id that is not a live device token is answered 400, as
+    Traccar's own server answers a device it does not know, once its positions are stored
+    (for diagnosis: they move no trip). Decided from the process's snapshot of the devices,
+    not a query per position."""
+    refused = await directory.check(devices, items, field)
+    if refused is not None:
+        raise refused
 
 
 async def _publish(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
@@ -192,6 +230,7 @@ class OsmandRoute:
         try:
             _refuse_nameless(items, "id")
             answer = _answer(items, await bus.apublish(items, now))
+            await _refuse_unknown(directory_of(state), items, "id")
         except AppError as exc:  # this route is outside the framework's error handlers
             status, answer = exc.status_code, exc.as_dict()
             headers += [(k.lower().encode(), v.encode())
@@ -204,16 +243,35 @@ class OsmandRoute:
         await send({"type": "http.response.body", "body": body})
 
 
+OWNTRACKS_REFUSED: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorResponse, "description": "The message came under an id that is not a "
+          "live device token and without the device's credentials (`device_unknown`): it is "
+          "kept for diagnosis and moves no trip."},
+    401: {"model": ErrorResponse, "description": "HTTP Basic credentials that are not a bound "
+          "device's (`credentials_invalid`; the message is kept for diagnosis under the id "
+          "it names and moves no trip)."}}
+
+
 @router.post("/telemetry/owntracks", summary="A message from OwnTracks (HTTP mode)",
+             responses=OWNTRACKS_REFUSED,
              description="Point OwnTracks (Mode: HTTP) here. Location messages (`_type: "
              "location`: `lat`, `lon`, `tst`, `vel` in km/h, `acc`, `batt`, `tid`) become "
-             "positions; other message types are acknowledged and left aside. The device is "
-             "`<user>/<device>` from the `X-Limit-U` / `X-Limit-D` headers OwnTracks sends, or "
-             "the `u` and `d` parameters of the address as OwnTracks Recorder takes them "
+             "positions; other message types are acknowledged and left aside. A bound device "
+             "signs in with HTTP Basic credentials (OwnTracks' Identification: user = the "
+             "device's id, or its part before a slash, `29C12345` for `29C12345/phone`; "
+             "password = the token binding gave it; the set-up code on the driver's page fills "
+             "them in): its messages are then the device's whatever id they name. Without "
+             "credentials the device is `<user>/<device>` from the `X-Limit-U` / `X-Limit-D` "
+             "headers OwnTracks sends, or the `u` and `d` parameters of the address as "
+             "OwnTracks Recorder takes them "
              "(`/api/v1/telemetry/owntracks?u=29C12345&d=phone`), or the message's `topic`, "
-             "or `tid`. Answers `[]` as OwnTracks expects; rejected "
-             "messages are counted." + roles_doc("telemetry.ingest"))
-async def owntracks(request: Request, ctx: Ctx, bus: TelemetryBus) -> list[Any]:
+             "or `tid`; only a user that is a live token (`<token>/<device>`) makes the "
+             "positions the device's. Answers `[]` as OwnTracks expects; rejected messages are "
+             "counted. Wrong credentials are answered 401, an id that is not a live token 400 "
+             "(`device_unknown`), as Traccar answers OwnTracks; either way the message is kept "
+             "for diagnosis and moves no trip." + roles_doc("telemetry.ingest"))
+async def owntracks(request: Request, ctx: Ctx, bus: TelemetryBus, devices: Devices
+                    ) -> Any:
     raw = await request.body()
     try:
         body = json.loads(raw or b"null")
@@ -227,7 +285,24 @@ async def owntracks(request: Request, ctx: Ctx, bus: TelemetryBus) -> list[Any]:
         body, now, user=user, device=device) if body is not None else [
         decoders.Rejection("owntracks", "body is not JSON", None,
                            decoders.storable(raw[:300].decode("utf-8", "replace")))]
+    credentials = directory.basic_credentials(request.headers.get("authorization"))
+    signed_in = None if credentials is None else await devices.abasic(*credentials)
+    if signed_in is not None and credentials is not None:
+        # the device's: its fixes go under its token (the processor finds the device by it),
+        # what cannot be used under its id (the token is written nowhere)
+        items = [replace(i, device_id=credentials[1]) if isinstance(i, decoders.Fix)
+                 else replace(i, device_id=signed_in.id) for i in items]
     await _publish(bus, items, ctx)
+    if credentials is not None and signed_in is None:
+        refused = AppError(msg("these credentials are not a bound device's: its user is the "
+                               "device's id, its password the token binding gave it"),
+                           401, "Authorization", code="credentials_invalid")
+        return JSONResponse(refused.as_dict(), status_code=401, headers={
+            "WWW-Authenticate": 'Basic realm="Borderflow", charset="UTF-8"'})
+    if signed_in is None:
+        field = "X-Limit-U" if request.headers.get("x-limit-u") else "u" if \
+            request.query_params.get("u") else "tid"
+        await _refuse_unknown(devices, items, field)
     return []
 
 

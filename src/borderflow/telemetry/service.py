@@ -56,6 +56,10 @@ TOKEN_BYTES = 24
 """A device token's random bytes (192 bits; 32 URL-safe characters)."""
 REVOKED = "device revoked: bind it again for a new token"
 PLAIN_ID = "device is bound: it sends the token binding gave it as its id, not this id"
+DEVICES_CHANGED = "borderflow.devices_changed"
+"""Set in ``session.info`` by a write that binds, unbinds or revokes a device: ingestion's
+snapshots of the devices (:mod:`borderflow.telemetry.directory`) are loaded again once that
+session commits."""
 
 
 def token_hash(token: str) -> str:
@@ -780,6 +784,7 @@ def bind(session: Session, device_id: str, *, actor: Principal, now: datetime,
     device.token_sha256 = token_hash(token)
     device.revoked_at = None
     session.flush()
+    session.info[DEVICES_CHANGED] = True
     from borderflow import audit
 
     audit.record(session, actor=actor, action="device.bind", target_type="device",
@@ -802,6 +807,7 @@ def unbind(session: Session, device_id: str, *, actor: Principal, now: datetime)
     device.bound_by = actor.username
     device.token_sha256 = None
     session.flush()
+    session.info[DEVICES_CHANGED] = True
     from borderflow import audit
 
     audit.record(session, actor=actor, action="device.unbind", target_type="device",
@@ -821,6 +827,7 @@ def revoke(session: Session, device_id: str, *, actor: Principal, now: datetime)
     if device.revoked_at is None:
         device.revoked_at = now
         session.flush()
+        session.info[DEVICES_CHANGED] = True
         from borderflow import audit
 
         audit.record(session, actor=actor, action="device.revoke", target_type="device",
