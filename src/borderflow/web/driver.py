@@ -28,6 +28,7 @@ from borderflow.fees import queries as fee_views
 from borderflow.network import service as networks
 from borderflow.notify import service as notifications
 from borderflow.telemetry import service as telemetry
+from borderflow.telemetry import setup_codes
 from borderflow.telemetry import views as telemetry_views
 from borderflow.trip import service as trips
 from borderflow.trip import views as trip_views
@@ -145,14 +146,31 @@ def _panel(ctx: Ctx, db: Db, who: Principal) -> dict[str, Any]:
 def _driver_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 200,
                  notice: str | None = None, error: str | None = None,
                  device_id: str = "", device_error: str | None = None,
-                 error_trip: str | None = None, token: str | None = None) -> Response:
+                 error_trip: str | None = None, token: str | None = None,
+                 bound_id: str | None = None) -> Response:
     linked = telemetry_views.device_ids_of_driver(db, who.driver_document)
+    base = ctx.settings.public_base_url
     return render(request, "driver.html", status=status, user=who, linked=linked,
                   notice=notice, error=error, error_trip=error_trip,
                   device_id=device_id, device_error=device_error, here="/driver",
-                  token=token,
-                  gps_url=ctx.settings.public_base_url.rstrip("/") + "/api/v1/telemetry/osmand",
+                  token=token, setup=_setup(request, base, bound_id, token),
+                  gps_url=base.rstrip("/") + setup_codes.OSMAND_PATH,
                   **_panel(ctx, db, who))
+
+
+def _setup(request: Request, base_url: str, bound_id: str | None, token: str | None
+           ) -> dict[str, Any] | None:
+    """The set-up codes of a phone just linked (shown with its token, that once): Traccar
+    Client's and OwnTracks' QR codes and links, with the page's public address."""
+    if not bound_id or not token:
+        return None
+    fmt = formatter(request)
+    found = setup_codes.codes(base_url, bound_id, token)
+    return {"codes": found,
+            "traccar_qr": setup_codes.qr_svg(found.traccar_url, fmt.gettext(
+                N_("Set-up code for Traccar Client"))),
+            "owntracks_qr": setup_codes.qr_svg(found.owntracks_link, fmt.gettext(
+                N_("Set-up code for OwnTracks")))}
 
 
 @router.post("/driver/trips/{reference}/acknowledge")
@@ -228,4 +246,4 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
     # the token is shown on this answer only (its hash is kept): no redirect to lose it on
     linked_notice = DRIVER_DONE["linked"]
     return _driver_view(request, ctx, db, who, status=201,
-                        notice=fmt.gettext(linked_notice), token=token)
+                        notice=fmt.gettext(linked_notice), token=token, bound_id=_device.id)
