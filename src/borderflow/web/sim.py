@@ -6,6 +6,7 @@ it shows the results, or why it failed, in the page's language."""
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -46,9 +47,18 @@ def _planner(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
 
 def scenario_files(folder: Path, lang: str = "en") -> list[dict[str, Any]]:
     """The scenario files of the folder with their names and descriptions in ``lang`` (files
-    that do not load are listed with their problems)."""
+    that do not load are listed with their problems); read again only when a file changed,
+    so a run's page reloading itself does not parse them every time."""
+    paths = sorted(folder.glob("*.yaml"))
+    stamp = tuple((p.name, st.st_mtime_ns, st.st_size) for p in paths for st in (p.stat(),))
+    return [dict(f) for f in _scenario_files(folder, stamp, lang)]
+
+
+@functools.lru_cache(maxsize=16)
+def _scenario_files(folder: Path, stamp: tuple[tuple[str, int, int], ...], lang: str
+                    ) -> tuple[dict[str, Any], ...]:
     out = []
-    for path in sorted(folder.glob("*.yaml")):
+    for path in (folder / name for name, _, _ in stamp):
         try:
             sc = scenarios.parse(scenarios.read_document(path), str(path))
             out.append({"file": path.name, "name": sc.name.in_(lang),
@@ -57,7 +67,7 @@ def scenario_files(folder: Path, lang: str = "en") -> list[dict[str, Any]]:
         except scenarios.ScenarioError as exc:
             out.append({"file": path.name, "name": path.stem, "description": "",
                         "days": None, "problems": exc.messages()})
-    return out
+    return tuple(out)
 
 
 def _page(request: Request, who: Principal, folder: Path, db: Db, status: int = 200,
