@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import signal
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +31,8 @@ from borderflow.ops.worker import build_context, create_worker, run_worker
 from borderflow.privacy.loop import purge_expired
 from borderflow.sim_jobs import loop, service, work
 from borderflow.store.models import Account, AuditEntry, SimJob
+from borderflow.store.session import make_engine, make_session_factory
+from tests.cli.test_worker import STARTUP, Worker, _environment
 from tests.conftest import NOW, Database, Peek
 from tests.web.test_driver import _csrf, _login
 
@@ -380,3 +385,54 @@ def test_the_api_answers_a_callers_search_while_it_waits_instead_of_a_second(
     assert first.json()["kind"] == "levers"
     assert first.json()["params"] == {"trucks": 1600, "hours": 2}
     assert len(db.scalars(select(SimJob))) == 1
+
+
+@pytest.mark.slow
+def test_a_worker_killed_mid_run_leaves_its_job_to_another_once_the_lease_runs_out(
+        database: Database, tmp_path: Path, db: Peek) -> None:
+    """Two real ``borderflow worker`` processes: the one running a comparison is killed
+    (SIGKILL: no clean stop, no release), the other takes the job over when its lease has
+    run out and finishes it."""
+    env = {**_environment(database.url, tmp_path), "BORDERFLOW_SIM_LEASE_SECONDS": "3",
+           "BORDERFLOW_DISPATCH_INTERVAL_SECONDS": "0"}
+    engine = make_engine(database.url)
+    with make_session_factory(engine)() as session:
+        account = session.scalars(select(Account).where(Account.username == "regulator")).one()
+        who = Principal(id=account.id, username="regulator", kind="user",
+                        roles=frozenset({Role.REGULATOR}))
+        params = {"scenarios": ["lang-son-baseline.yaml", "priority-off.yaml"], "days": 7,
+                  "replications": 5, "seed": 1}
+        job = service.submit(session, actor=who, kind="compare", params=params,
+                             runs_total=work.compare_runs(params), now=datetime.now(UTC))
+        job_id = job.id
+        session.commit()
+    engine.dispose()
+    workers: list[Worker] = []
+    try:
+        for _ in range(2):
+            process = subprocess.Popen(  # this interpreter, a fixed command
+                [sys.executable, "-c", "from borderflow.cli.main import app; app()", "worker"],
+                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            workers.append(Worker(process))
+            threading.Thread(target=workers[-1].read, daemon=True).start()
+        for w in workers:
+            w.wait_for("worker started", STARTUP)
+        deadline = time.monotonic() + STARTUP
+        while _job(db, job_id).runs_done < 1:  # running, its progress written
+            assert time.monotonic() < deadline, "nobody ran the job"
+            time.sleep(0.05)
+        first, second = sorted(workers, key=lambda w: not w.seen("simulation started"))
+        assert second.seen("simulation started") == []  # one runner
+        first.process.send_signal(signal.SIGKILL)
+        killed = time.monotonic()
+        took = second.wait_for("simulation taken over", 30, job=job_id)
+        second.wait_for("simulation done", 120, job=job_id)
+    finally:
+        for w in workers:
+            if w.process.poll() is None:
+                w.process.kill()
+            w.process.wait(10)
+    done = _job(db, job_id)
+    assert (done.status, done.attempts, done.runs_done) == ("done", 2, 10)
+    print(f"taken over {took - killed:.2f} s after the kill (lease 3 s)")
+    assert took - killed < 3 + loop.POLL_SECONDS + 2
