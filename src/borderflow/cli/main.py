@@ -21,6 +21,7 @@ from borderflow import bootstrap, handlers, production
 from borderflow.account import service as accounts
 from borderflow.cli.audit import audit_app
 from borderflow.cli.common import console, err, session_scope
+from borderflow.cli.devices import devices_app
 from borderflow.cli.exchange import exchange_app
 from borderflow.cli.privacy import privacy_app
 from borderflow.cli.report import report_app
@@ -51,6 +52,7 @@ app.add_typer(user_app, name="user")
 app.add_typer(docs_app, name="docs")
 telemetry_app = typer.Typer(help="GPS positions and devices.", no_args_is_help=True)
 app.add_typer(telemetry_app, name="telemetry")
+app.add_typer(devices_app, name="devices")
 app.add_typer(report_app, name="report")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(sim_app, name="sim")

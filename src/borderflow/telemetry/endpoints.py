@@ -178,8 +178,26 @@ async def _refuse_unknown(devices: directory.DeviceDirectory,
         raise refused
 
 
+BROKER_ONLY = "a device id '<token hash>/<device>' is a device's MQTT account: taken only " \
+    "from the broker, which checks its password"
+
+
+def broker_only(items: list[decoders.Fix | decoders.Rejection]
+                ) -> list[decoders.Fix | decoders.Rejection]:
+    """Ids whose user is a token's hash are the devices' MQTT accounts, which the broker
+    authenticates; over HTTP they are rejected (kept for diagnosis), never the device's."""
+    if not any(isinstance(i, decoders.Fix) and "/" in i.device_id and
+               service.TOKEN_HASH.fullmatch(i.device_id.split("/", 1)[0]) for i in items):
+        return items
+    return [decoders.Rejection(i.protocol, BROKER_ONLY, i.device_id, "")
+            if isinstance(i, decoders.Fix) and "/" in i.device_id
+            and service.TOKEN_HASH.fullmatch(i.device_id.split("/", 1)[0]) else i
+            for i in items]
+
+
 async def _publish(bus: Bus, items: list[decoders.Fix | decoders.Rejection], ctx: Any,
                    index: bool = False) -> dict[str, Any]:
+    items = broker_only(items)
     report = await bus.apublish(items, ctx.clock.now()) if items else None
     return _answer(items, report, index)
 
@@ -229,6 +247,7 @@ class OsmandRoute:
         status, headers = 200, [(b"content-type", b"application/json")]
         try:
             _refuse_nameless(items, "id")
+            items = broker_only(items)
             answer = _answer(items, await bus.apublish(items, now))
             await _refuse_unknown(directory_of(state), items, "id")
         except AppError as exc:  # this route is outside the framework's error handlers

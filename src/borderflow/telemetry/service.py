@@ -62,6 +62,12 @@ snapshots of the devices (:mod:`borderflow.telemetry.directory`) are loaded agai
 session commits."""
 
 
+TOKEN_HASH = re.compile(r"[0-9a-f]{64}")
+"""A token's SHA-256, hex: a device's MQTT user name (``owntracks/<hash>/<device>``), which the
+broker authenticates (:mod:`borderflow.telemetry.mqtt_accounts`); HTTP ingestion refuses ids
+made of it."""
+
+
 def token_hash(token: str) -> str:
     """What is kept of a device token: its SHA-256, hex."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
@@ -374,7 +380,9 @@ def _resolve(session: Session, items: list[Fix | Rejection]
     """Each fix under a live device token put under that device's id; each under a revoked
     token, or under the plain id of a bound device (anyone may guess it), rejected with the
     reason. An OwnTracks id (``<user>/<device>``) is the device's when its user is the
-    device's token. Returns the items and the devices found by their token (id: label),
+    device's token; so is one whose user is the token's hash, as the device's MQTT account
+    publishes (only the broker, which checked its password, sends those: HTTP ingestion
+    refuses them). Returns the items and the devices found by their token (id: label),
     the only ones whose positions may move a trip."""
     sent = {i.device_id for i in items if isinstance(i, Fix)}
     if not sent:
@@ -384,7 +392,10 @@ def _resolve(session: Session, items: list[Fix | Rejection]
     for i in sent:
         hashes[token_hash(i)].append(i)
         if "/" in i:
-            hashes[token_hash(i.split("/", 1)[0])].append(i)
+            user = i.split("/", 1)[0]
+            hashes[token_hash(user)].append(i)
+            if TOKEN_HASH.fullmatch(user):  # MQTT: the broker checked the device's password
+                hashes[user].append(i)
     if session.get_bind().dialect.name == "postgresql":
         found = or_(Device.token_sha256 == func.any(bindparam(
             "hashes", list(hashes), type_=ARRAY(String))), _id_in(session, sorted(sent)))
