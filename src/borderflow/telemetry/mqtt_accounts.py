@@ -81,7 +81,7 @@ def accounts(session: Session, secret_key: str) -> list[Account]:
     rows = session.execute(select(Device.id, Device.token_sha256).where(
         Device.token_sha256.is_not(None), Device.revoked_at.is_(None),
         Device.bound_at.is_not(None)).order_by(Device.id))
-    return [account(secret_key, device_id, digest) for device_id, digest in rows]
+    return [account(secret_key, device_id, digest) for device_id, digest in rows if digest]
 
 
 def _safe_topic_part(text: str) -> bool:
