@@ -49,6 +49,7 @@ import json
 import os
 import platform
 import re
+import resource
 import subprocess
 import sys
 import tempfile
@@ -300,6 +301,7 @@ def replay(base: str, config: dict[str, Any], args: argparse.Namespace) -> dict[
         users = args.actors + args.phones + args.viewers
         wall = config["seconds"] / args.speed
         log = folder / "locust.log"
+        used = resource.getrusage(resource.RUSAGE_CHILDREN)
         with log.open("wb") as out:
             done = subprocess.run(
                 [LOCUST, "-f", str(LOCUSTFILE), "--headless", "--host", base, "-u", str(users),
@@ -313,6 +315,9 @@ def replay(base: str, config: dict[str, Any], args: argparse.Namespace) -> dict[
             print(log.read_text(errors="replace")[-5000:])
             raise SystemExit(f"locust failed ({done.returncode})")
         figures: dict[str, Any] = json.loads(results.read_text())
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        figures["load_generator_cpu_seconds"] = round(
+            after.ru_utime + after.ru_stime - used.ru_utime - used.ru_stime, 1)
         return figures
 
 
@@ -362,7 +367,8 @@ def _quantile(delta: list[tuple[float, float]], count: float, q: float) -> float
 
 def report(kind: str, out: dict[str, Any]) -> None:
     print(f"\n{kind}: {out['trucks']} trucks, {out['wall_seconds']:.0f} s of wall time, load "
-          f"average after {out['load_average_after']}")
+          f"average after {out['load_average_after']}; Locust used "
+          f"{out['load_generator_cpu_seconds']} s of CPU")
     print(f"{'request':<14}{'count':>9}{'per s':>9}{'p50 ms':>9}{'p99 ms':>9}{'max ms':>9}"
           f"{'errors':>8}")
     for name, f in out["requests"].items():
@@ -432,7 +438,7 @@ def _commit() -> str:
         return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,  # noqa: S607
                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("BENCH_COMMIT", "unknown")  # a copy of the tree (git archive)
 
 
 if __name__ == "__main__":
