@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     background: Literal["all", "none"] = Field(
         default="all",
         description="What `borderflow serve` runs next to the API: 'all' (the dispatcher, "
-        "notification sender, situation reports, purging and the MQTT subscriber, as the "
+        "notification sender, situation reports, purging, the scenario lab's simulations and "
+        "the MQTT subscriber, as the "
         "embedded one-process default does) or 'none' (HTTP only; run `borderflow worker` "
         "for the background work).",
     )

@@ -116,7 +116,9 @@ def worker() -> None:
     takes over within one BORDERFLOW_DISPATCH_INTERVAL_SECONDS when it dies), the notification
     sender (BORDERFLOW_NOTIFY_CONCURRENCY in flight, leases renewed while sending), the daily
     situation reports, the purges (personal data past retention, expired idempotency keys,
-    browser sessions and reset codes) and, with BORDERFLOW_MQTT_URL, the MQTT subscriber.
+    browser sessions, reset codes and finished simulations), the pool that runs the scenario
+    lab's simulations (BORDERFLOW_SIM_WORKERS at once) and, with BORDERFLOW_MQTT_URL, the MQTT
+    subscriber.
     Run several for availability; pair them with `BORDERFLOW_BACKGROUND=none borderflow
     serve`. On SIGTERM each part stops cleanly and the leadership is given up."""
     join_metrics_directory()  # before the metrics are imported
