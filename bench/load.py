@@ -388,9 +388,12 @@ def report(kind: str, out: dict[str, Any]) -> None:
           f"{out['call_wait_minutes']['p99']:.0f} game minutes; declared to through p50 "
           f"{out['through_minutes']['p50']:.0f} game minutes")
     if out["errors"]:
-        print(f"errors: {out['errors']}; the first of each kind:")
+        print(f"errors: {out['errors']}, by kind:")
+        for kind, n in out["error_kinds"].items():
+            print(f"  {n:>7} {kind}")
+        print("the first answers of each request that failed:")
         for sample in out["error_samples"]:
-            print(f"  {sample}")
+            print(f"  {sample[:200]}")
 
 
 def final(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:

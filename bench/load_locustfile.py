@@ -83,6 +83,8 @@ class Replay:
     call_waits: list[float] = field(default_factory=list)
     through: list[float] = field(default_factory=list)
     finished: bool = False
+    kinds: Counter[str] = field(default_factory=Counter)
+    """Failed requests by request and kind of answer."""
 
     def __post_init__(self) -> None:
         self.speed = float(self.config["speed"])
@@ -412,10 +414,25 @@ class Replay:
         return {"wall_seconds": round(wall_seconds, 1), "requests": per_name,
                 "classes": classes, "errors": sum(self.errors.values()),
                 "error_samples": self.samples[:60], "counts": dict(self.counts),
+                "error_kinds": dict(self.kinds.most_common()),
                 "lag_ms": {q: summary(v, wall_seconds) for q, v in self.lag.items()},
                 "call_wait_minutes": summary(self.call_waits, wall_seconds),
                 "through_minutes": summary(self.through, wall_seconds),
                 "board_not_modified": self.counts["board_304"]}
+
+
+def kind_of(failure: str) -> str:
+    """What a failed answer was: its status and error code, or where it came from."""
+    status = failure.split(":", 1)[0].removeprefix("HTTP ").strip()
+    marker = '"code":"'
+    if marker in failure:
+        code = failure.split(marker, 1)[1].split('"', 1)[0]
+        return f"{status} {code}"
+    if "No server is available" in failure:
+        return f"{status} load balancer: no API process up"
+    if "502 Bad Gateway" in failure:
+        return f"{status} load balancer: the API process's answer cut"
+    return status[:80]
 
 
 def plate(i: int) -> str:
@@ -449,6 +466,7 @@ def _record(name: str, response_time: float, exception: Exception | None, **_: A
     REPLAY.latencies[name].append(response_time)
     if exception is not None:
         REPLAY.errors[name] += 1
+        REPLAY.kinds[f"{name}: {kind_of(str(exception))}"] += 1
         if REPLAY.errors[name] <= 3:  # a few of each
             REPLAY.samples.append(f"{name}: {str(exception)[:300]}")
 
