@@ -6,17 +6,18 @@ Run from the repository root::
     .venv/bin/python bench/ingest.py             # 15 s per scenario
     .venv/bin/python bench/ingest.py --seconds 5 # quicker
 
-**The fleet.** ``--devices`` (10,000) trucks, each on an active trip of the seed network
-(Lang Son): export declarations to Huu Nghi (50 vehicles each) submitted by an enterprise,
-every trip entered into the Viettel logistics park, every second one called forward and out
-of the park again; then each truck's phone bound to its vehicle, which gives it a token. All
-of it goes through the platform's own services (events, projections, audit, invoices,
-statistics), once per database kind, into a template that each scenario copies. Every
-position, probe included, is sent under a live token. Each truck drives back and forth
-across one fence of its trip, the staging park (trips not yet called) or the gate area of
-Huu Nghi (called trips), crossing it once every ``--fixes-per-crossing`` (100) of its fixes:
-each crossing is an ``area.entered`` or ``area.left`` event with all its writes (the trip's
-projection, the audit row, the outbox, the invoice kept in step, the statistics row).
+**The fleet.** ``--devices`` (10,000) trucks, each with a phone bound to its vehicle (which
+gives it a token); the first ``--trips`` (2,000) on active trips of the seed network (Lang
+Son): export declarations to Huu Nghi (50 vehicles each) submitted by an enterprise, every
+trip entered into the Viettel logistics park, every second one called forward and out of the
+park again. All of it goes through the platform's own services (events, projections, audit,
+invoices, statistics), once per database kind, into a template that each scenario copies.
+Every position, probe included, is sent under a live token. Each truck drives back and forth
+across one fence, the staging park (trips not yet called) or the gate area of Huu Nghi
+(called trips), crossing it once every ``--fixes-per-crossing`` (100) of its fixes; for a
+truck on a trip each crossing is an ``area.entered`` or ``area.left`` event with all its
+writes (the trip's projection, the audit row, the outbox, the invoice kept in step, the
+statistics row).
 
 Each scenario starts the platform as it is deployed (``borderflow serve`` under uvicorn, and
 ``borderflow telemetry process`` / ``borderflow telemetry mqtt`` processes where the
@@ -67,10 +68,12 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import multiprocessing
 import os
 import random
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -127,6 +130,10 @@ PARK_TRACK = ((21.9085, 21.9155), 106.6985, 106.6950)
 """Latitudes the park's tracks run along, then the longitude inside and outside."""
 GATE_TRACK = ((106.7075, 106.7120), 21.9715, 21.9750)
 """Longitudes the gate area's tracks run along, then the latitude inside and outside."""
+PARK_EDGE = 106.69671
+GATE_EDGE = 21.97315
+MARGIN_M = 30.0
+"""``BORDERFLOW_GEOFENCE_MARGIN_M``: a truck leaves a fence this far outside it."""
 PARK = "staging:viettel-logistics-park"
 GATE = "gate_area:huu-nghi"
 
@@ -166,23 +173,25 @@ class Fleet:
 @dataclass
 class Track:
     """Where truck ``i`` is at its ``k``-th fix: back and forth along a segment from inside
-    its fence to outside, so that it crosses the fence once every ``half`` fixes."""
+    its fence to outside, so that it crosses the fence once every ``half`` fixes. A fix at
+    fraction ``f`` of the segment (0 inside, 1 outside) enters the fence below ``enter``
+    (its edge) and leaves it above ``leave`` (the edge and the geofence's margin)."""
 
     start: tuple[float, float]
     end: tuple[float, float]
     offset: int
     half: int
+    enter: float
+    leave: float
+
+    def fraction(self, k: int) -> float:
+        u = (k + self.offset) % (2 * self.half) / self.half
+        return u if u <= 1 else 2 - u
 
     def at(self, k: int) -> tuple[float, float]:
-        u = (k + self.offset) % (2 * self.half) / self.half
-        f = u if u <= 1 else 2 - u
-        return (self.start[0] + (self.end[0] - self.start[0]) * f,
-                self.start[1] + (self.end[1] - self.start[1]) * f)
-
-    def side(self, k: int) -> bool:
-        """Whether the ``k``-th fix is on the inner half of the segment."""
-        u = (k + self.offset) % (2 * self.half) / self.half
-        return (u if u <= 1 else 2 - u) < 0.5
+        f = self.fraction(k)
+        return (round(self.start[0] + (self.end[0] - self.start[0]) * f, 6),
+                round(self.start[1] + (self.end[1] - self.start[1]) * f, 6))
 
 
 def tracks(devices: int, half: int, seed: int = 20261123) -> list[Track]:
@@ -192,16 +201,22 @@ def tracks(devices: int, half: int, seed: int = 20261123) -> list[Track]:
     fixes, so crossings are spread evenly over time."""
     rnd = random.Random(seed)
     out = []
+    metres_lon = 111_320 * math.cos(math.radians(21.94))  # a degree of longitude here
     for i in range(devices):
         if fence_of(i) == PARK:
             lat = rnd.uniform(*PARK_TRACK[0])
-            start, end = (lat, PARK_TRACK[1]), (lat, PARK_TRACK[2])
+            (_, inside, outside), edge = PARK_TRACK, PARK_EDGE
+            start, end = (lat, inside), (lat, outside)
             offset = (rnd.randrange(half) - half // 2) % (2 * half)  # inside first
+            length = abs(outside - inside) * metres_lon
         else:
             lon = rnd.uniform(*GATE_TRACK[0])
-            start, end = (GATE_TRACK[1], lon), (GATE_TRACK[2], lon)
+            (_, inside, outside), edge = GATE_TRACK, GATE_EDGE
+            start, end = (inside, lon), (outside, lon)
             offset = half // 2 + rnd.randrange(half)  # outside first
-        out.append(Track(start, end, offset, half))
+            length = abs(outside - inside) * 111_320
+        enter = (edge - inside) / (outside - inside)
+        out.append(Track(start, end, offset, half, enter, enter + MARGIN_M / length))
     return out
 
 
@@ -217,12 +232,15 @@ class Fix:
 class Positions:
     """Fresh positions: each call moves trucks one fix further along their tracks, one
     second of fix time later (the first fix a second after ``start``). Counts the crossings
-    of fences sent by trucks on trips (each should become a trip event)."""
+    of fences, as the processor sees them (the fence's edge to enter, its margin too to
+    leave), sent by trucks on trips: each should become a trip event."""
 
     def __init__(self, fleet: Fleet, start: datetime, half: int | None = None) -> None:
         self.fleet = fleet
         self.half = half or FIXES_PER_CROSSING[0]
         self.tracks = tracks(len(fleet.tokens), self.half)
+        self.inside = [fence_of(i) == PARK for i in range(len(self.tracks))]
+        """Whether each truck is in its fence, as the processor sees it."""
         self.t0 = start
         self.tick = 0
         self.crossings = 0
@@ -234,17 +252,22 @@ class Positions:
     def take(self, n: int) -> list[Fix]:
         out = []
         devices = len(self.tracks)
+        trips = self.fleet.trips
+        inside = self.inside
         with self.lock:
             for _ in range(n):
                 i = self.tick % devices
                 step = self.tick // devices
                 self.tick += 1
                 track = self.tracks[i]
+                f = track.fraction(step)
+                if (inside[i] and f > track.leave) or (not inside[i] and f < track.enter):
+                    inside[i] = not inside[i]
+                    if trips[i]:
+                        self.crossings += 1
                 lat, lon = track.at(step)
-                if step and self.fleet.trips[i] and track.side(step) != track.side(step - 1):
-                    self.crossings += 1
-                out.append(Fix(i, round(lat, 6), round(lon, 6),
-                               self.t0 + timedelta(seconds=step + 1), self.speed))
+                out.append(Fix(i, lat, lon, self.t0 + timedelta(seconds=step + 1),
+                               self.speed))
         if out and out[-1].time > datetime.now(UTC) + timedelta(minutes=9):
             raise RuntimeError("fixes more than 9 minutes ahead of the clock, which ingestion "
                                "refuses: more --devices or a lower --max-rate")
@@ -452,12 +475,12 @@ class Templates:
             if kind == "sqlite":
                 folder = tempfile.mkdtemp(prefix="bf-bench-tpl-")
                 path = f"{folder}/template.db"
-                self.fleet[kind] = build_fleet(f"sqlite:///{path}", DEVICES[0], TRIPS[0], 1)
                 self.where[kind] = path
+                self.fleet[kind] = build_fleet(f"sqlite:///{path}", DEVICES[0], TRIPS[0], 1)
             else:
                 name = f"bench_ingest_{os.getpid()}_template"
-                _admin(f"CREATE DATABASE {name}")
                 self.where[kind] = name
+                _admin(f"CREATE DATABASE {name}")
                 self.fleet[kind] = build_fleet(_pg_url(name), DEVICES[0], TRIPS[0], 2)
         return self.fleet[kind]
 
@@ -1223,6 +1246,8 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"{os.cpu_count()} cores, load average {load:.2f} at the start\n", flush=True)
     topology = (f"API ({args.workers} worker(s)) -> NATS -> {args.processors} processor(s), "
                 f"{args.nats_batch} message(s) per transaction")
+    # stopped (SIGTERM): the databases and files of the run are still dropped
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     templates = Templates()
     pg = paced = one = lite = mq = mq_paced = osm = None
     plain: dict[str, dict[str, float]] = {}
