@@ -28,10 +28,13 @@ from datetime import timedelta
 import anyio
 import structlog
 from fastapi import FastAPI
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 
 from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
 from borderflow.sim_jobs import service, work
+from borderflow.store.session import make_engine, make_session_factory
 
 log = structlog.get_logger("borderflow.sim_jobs")
 
@@ -87,8 +90,14 @@ def execute(ctx: AppContext, job: service.Claim, stopping: threading.Event | Non
         if stopping is not None and stopping.is_set():
             raise Stopped
         ran[0] = done
-        if held.lost or not service.progress(ctx.sessions, job, done, total,
-                                             ctx.clock.now() + lease):
+        if held.lost:
+            raise Lost
+        try:
+            kept = service.progress(ctx.sessions, job, done, total, ctx.clock.now() + lease)
+        except SQLAlchemyError:  # the database away for a moment: the run goes on
+            log.warning("simulation progress not written", job=job.job_id, exc_info=True)
+            return
+        if not kept:
             raise Lost
 
     log.info("simulation started", job=job.job_id, kind=job.kind, attempt=job.attempt)
@@ -115,7 +124,9 @@ def execute(ctx: AppContext, job: service.Claim, stopping: threading.Event | Non
 
 
 class Pool:
-    """At most ``size`` jobs at once, each on a thread of its own."""
+    """At most ``size`` jobs at once, each on a thread of its own. It looks for queued jobs
+    every :data:`POLL_SECONDS` on a connection of its own (the look takes no place in the
+    API's pool of connections, and nothing is locked unless a job is there to claim)."""
 
     def __init__(self, ctx: AppContext, size: int) -> None:
         self.ctx, self.size = ctx, size
@@ -125,6 +136,12 @@ class Pool:
         self._lock = threading.Lock()
         self._threads = ThreadPoolExecutor(max_workers=max(1, size),
                                            thread_name_prefix="sim-job")
+        url = make_url(ctx.settings.database_url)
+        in_memory = url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:")
+        self._look_engine = None if in_memory else make_engine(
+            ctx.settings.database_url, pool_size=1, max_overflow=0)
+        self._look = (ctx.read_sessions if self._look_engine is None
+                      else make_session_factory(self._look_engine, write=False))
 
     def fill(self) -> int:
         """Claim as many jobs as there are free places and start them; how many."""
@@ -134,7 +151,7 @@ class Pool:
         if free <= 0 or self.stopping.is_set():
             return 0
         lease = timedelta(seconds=self.ctx.settings.sim_lease_seconds)
-        claims = service.claim(self.ctx.sessions, self.ctx.read_sessions,
+        claims = service.claim(self.ctx.sessions, self._look,
                                now=self.ctx.clock.now(), limit=free, lease=lease,
                                runner=self.name)
         with self._lock:
@@ -147,6 +164,8 @@ class Pool:
         """Stop: running jobs go back to the queue at their next progress."""
         self.stopping.set()
         self._threads.shutdown(wait=True)
+        if self._look_engine is not None:
+            self._look_engine.dispose()
 
 
 @asynccontextmanager
