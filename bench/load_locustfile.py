@@ -521,7 +521,7 @@ class BoardViewer(FastHttpUser):
             if r.status_code == 200:
                 r.success()
             else:
-                r.failure(f"HTTP {r.status_code}")
+                r.failure(f"HTTP {r.status_code}: {(r.text or '')[:300]}")
 
     @task
     def refresh(self) -> None:
@@ -535,4 +535,4 @@ class BoardViewer(FastHttpUser):
                 self.etag = r.headers.get("ETag", "")
                 r.success()
             else:
-                r.failure(f"HTTP {r.status_code}")
+                r.failure(f"HTTP {r.status_code}: {(r.text or '')[:300]}")
