@@ -181,3 +181,17 @@ def test_what_a_device_publishes_under_its_account_is_the_devices(
     assert event.actor_name == "device:Tai's phone"
     assert client.get(f"/api/v1/trips/{ref}", headers=auth("driver")).json()[
         "location"] == "staging:viettel-logistics-park"
+
+
+def test_binding_answers_the_devices_mqtt_account(
+        client: TestClient, auth: Any, settings: Settings) -> None:
+    from tests import factories
+
+    r = client.post("/api/v1/devices/29C12345/phone/bind",
+                    json={"driver_document": factories.DRIVER_DOC}, headers=auth("regulator"))
+    assert r.status_code == 200, r.text
+    expected = mqtt_accounts.account(settings.resolved_secret_key(), "29C12345/phone",
+                                     service.token_hash(r.json()["token"]))
+    assert r.json()["mqtt"] == {"username": expected.username, "password": expected.password,
+                                "topic": expected.topic}
+    assert expected.topic.endswith("/phone")

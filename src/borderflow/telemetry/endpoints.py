@@ -31,7 +31,7 @@ from borderflow.domain.access import Principal, roles_for
 from borderflow.domain.telemetry_geofence import Fences
 from borderflow.errors import AppError, FieldError, Forbidden, Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
-from borderflow.telemetry import dead_letters, decoders, directory, service
+from borderflow.telemetry import dead_letters, decoders, directory, mqtt_accounts, service
 from borderflow.telemetry.bus import Bus, InlineBus
 from borderflow.trip import service as trips
 
@@ -407,12 +407,23 @@ class DeviceOut(BaseModel):
     silent: bool
 
 
+class MqttAccountOut(BaseModel):
+    username: str = Field(description="The SHA-256 of the token.")
+    password: str = Field(description="Derived from the token's hash with the server's "
+                          "secret key.")
+    topic: str = Field(description="Where the device publishes (`owntracks/<user>/<device>`).")
+
+
 class BoundOut(DeviceOut):
     token: str = Field(description="The device's token, shown only this once (only its hash "
                        "is kept): the phone sends it as its id from now on (Traccar Client's "
                        "device identifier, the batch's `device_id`, OwnTracks' user: its id "
-                       "is then `<token>/<device>`). Positions under the device's plain id, "
-                       "or under an old token, move no trip.")
+                       "is then `<token>/<device>`, or OwnTracks' HTTP Basic password). "
+                       "Positions under the device's plain id, or under an old token, move no "
+                       "trip.")
+    mqtt: MqttAccountOut = Field(description="The device's MQTT account, for OwnTracks in "
+                                 "MQTT mode: the broker takes it once `borderflow devices "
+                                 "mqtt-credentials` has written its password file again.")
 
 
 def _silent(ctx: Any) -> timedelta:
@@ -434,7 +445,11 @@ def bind(device_id: str, body: BindIn, ctx: Ctx, db: Db, actor: Binder) -> dict[
     device, token = service.bind(db, device_id, actor=actor, now=now,
                                  driver_document=body.driver_document, plate=body.plate,
                                  label=body.label)
-    return {**service.device_out(db, device, now, _silent(ctx)), "token": token}
+    mqtt = mqtt_accounts.account(ctx.settings.resolved_secret_key(), device.id,
+                                 service.token_hash(token))
+    return {**service.device_out(db, device, now, _silent(ctx)), "token": token,
+            "mqtt": {"username": mqtt.username, "password": mqtt.password,
+                     "topic": mqtt.topic}}
 
 
 @router.post("/devices/{device_id:path}/revoke", response_model=DeviceOut,
