@@ -93,7 +93,10 @@ class Room:
 
     @property
     def places(self) -> int:
-        here = min(self.slot_places, sum(free for _, free in self.yards))
+        free = 0
+        for _, n in self.yards:
+            free += n
+        here = min(self.slot_places, free)
         return max(0, here if self.partner is None else min(here, self.partner))
 
 
@@ -143,6 +146,7 @@ def _queue_key(w: Waiting, slot_end: datetime) -> tuple[int, datetime, str]:
 
 
 _ARRIVAL = attrgetter("arrived_at", "trip_id")
+_ROOM = attrgetter("gate", "direction")
 _BOOKED = attrgetter("booked_slot")
 
 
@@ -209,20 +213,26 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
     """Orders for as many waiting trucks as each gate and its yards have room for now.
     ``policy`` is one for all gates, or one per gate code (default: strict)."""
     orders: list[Order] = []
-    for room in sorted(rooms, key=lambda r: (r.gate, r.direction)):
-        gate_policy = (policy.get(room.gate, Policy()) if isinstance(policy, Mapping)
-                       else policy)
+    per_gate = isinstance(policy, Mapping)
+    for room in sorted(rooms, key=_ROOM) if len(rooms) > 1 else rooms:
+        gate_policy = policy.get(room.gate, Policy()) if per_gate else policy
         places = room.places
         if places <= 0:
             continue
-        arrive_by = now + timedelta(minutes=gate_policy.grace_minutes)
         gate = room.gate
         direction = room.direction
         candidates = [w for w in waiting if w.gate == gate and w.direction == direction
                       and (w.booked_slot is None or w.booked_slot < slot_end)]  # eligible
+        if not candidates:
+            continue
+        arrive_by = now + timedelta(minutes=gate_policy.grace_minutes)
         callable_now = order_queue(candidates, gate_policy, slot_end, now)
         if not gate_policy.calls_every_class(now):
             callable_now = [w for w in callable_now if gate_policy.may_call(w.priority, now)]
+        if len(room.yards) == 1:  # every call to the one yard
+            yard = room.yards[0][0]
+            orders += [Order(w.trip_id, gate, yard, arrive_by) for w in callable_now[:places]]
+            continue
         free = dict(room.yards)
         yards = sorted(free)
         for w in callable_now[:places]:
@@ -244,7 +254,8 @@ def forecast(waiting: Sequence[Waiting], slot_starts: Sequence[datetime],
     from the head of each class's queue without ordering the whole queue again each slot
     (:func:`_take`: the same trucks, in the same order)."""
     if (any(map(_BOOKED, waiting)) or any(w.priority not in CLASS_RANK for w in waiting)
-            or not all(map(policy.calls_every_class, slot_starts))):
+            or not (policy.share_green_window or policy.kind != "green_channel"
+                    or all(map(policy.calls_every_class, slot_starts)))):
         return _forecast_by_order(waiting, slot_starts, places, policy, slot_minutes)
     left = list(places)
     called: dict[str, int] = {}

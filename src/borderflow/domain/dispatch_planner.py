@@ -226,8 +226,9 @@ def _serve_slot(cl: _Classes, s: int, room: list[int], waiting: list[int]) -> No
     """Give the room of slot ``s`` to the waiting pairs: highest weight first, then least
     flexible first; ``room`` is left with what nobody took."""
     pair_gates, pair_rank, pair_ids, avail = cl.pair_gates, cl.pair_rank, cl.pair_ids, cl.avail
-    flex = {p: sum(1 for g in pair_gates[p] if room[g] > 0) for p in waiting}
-    waiting.sort(key=lambda p: (pair_rank[p], flex[p], pair_ids[p]))
+    flex = {p: len([g for g in pair_gates[p] if room[g] > 0]) for p in waiting}
+    if len(waiting) > 1:
+            waiting.sort(key=lambda p: (pair_rank[p], flex[p], pair_ids[p]))
     for i, p in enumerate(waiting):
         usable = [g for g in pair_gates[p] if room[g] > 0]
         if not usable:

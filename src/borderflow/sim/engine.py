@@ -602,7 +602,8 @@ class EngineState:
         the planner with the other gates of the staging area that permit their goods and
         follow the same procedure steps."""
         self.areas.sync(t)
-        starts = [self.slot_start(slot + s) for s in range(REROUTE_HORIZON)]
+        self.slot_start(slot + REROUTE_HORIZON)
+        starts = self.slot_starts[slot:slot + REROUTE_HORIZON]
         for direction in ("export", "import"):
             group = [r for r in self.staged_routes if r.direction == direction]
             if len(group) < 2:
