@@ -25,7 +25,9 @@ What is measured, in one process:
 engine's own run and in SimPy's on the same trucks (they differ only by the order of exact
 ties). ``speedup_vs_simpy`` divides the SimPy time by the engine's time for the whole run (the
 engine does more: the call-forward with the live policy); ``cpu_seconds`` is the engine's CPU
-time (the wall time suffers on a shared machine); ``kernel_speedup`` divides the SimPy time by
+time and ``simpy_cpu_seconds`` SimPy's, measured side by side in the same run
+(``speedup_vs_simpy_cpu`` their ratio: the wall time suffers on a shared machine, and
+``load`` is the 1-minute load average at the end); ``kernel_speedup`` divides the SimPy time by
 the compiled stations' time alone. The last line printed is one JSON object.
 """
 
@@ -33,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import sys
 import time
@@ -116,11 +119,13 @@ def main(argv: list[str] | None = None) -> None:
     ref_events = 2 * entered + 2 * services
 
     t0 = time.perf_counter()
+    cpu0 = time.process_time()
     start_simpy = simpy_stations.run(
         gate_in, route, service, applies, model.route_station, model.route_prereq,
         model.route_nsteps, model.station_gate, model.station_servers, model.open_start,
         model.open_end, model.gate_off)
     simpy_seconds = time.perf_counter() - t0
+    simpy_cpu = time.process_time() - cpu0
 
     def mean_wait(start: np.ndarray) -> float:
         return float(waits(start, service, applies, gate_in, route, model.route_prereq,
@@ -132,6 +137,9 @@ def main(argv: list[str] | None = None) -> None:
     same_starts = float(np.mean(np.isclose(trace.start, start_simpy, rtol=0, atol=1e-6)
                                 [applies & np.isfinite(start_simpy)]))
 
+    print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
+    print(f"CPU time: engine {cpu_seconds:.2f} s, SimPy {simpy_cpu:.2f} s "
+          f"({simpy_cpu / cpu_seconds:.1f}x)")
     print(f"machine: {platform.machine()}, {platform.python_implementation()} "
           f"{platform.python_version()}, {platform.system()}")
     print(f"scenario: {sc.name}, {args.days} days, seed {args.seed}")
@@ -156,6 +164,9 @@ def main(argv: list[str] | None = None) -> None:
         "trucks": trucks, "events": events, "seconds": round(seconds, 3),
         "cpu_seconds": round(cpu_seconds, 3),
         "simpy_seconds": round(simpy_seconds, 3),
+        "simpy_cpu_seconds": round(simpy_cpu, 3),
+        "speedup_vs_simpy_cpu": round(simpy_cpu / cpu_seconds, 2),
+        "load": round(os.getloadavg()[0], 2),
         "speedup_vs_simpy": round(simpy_seconds / seconds, 2),
         "mean_wait_diff": round(diff, 6),
         "kernel_seconds": round(kernel_seconds, 4),
