@@ -21,7 +21,6 @@ from borderflow.domain import booking as booking_rules
 from borderflow.domain import trip as domain
 from borderflow.domain.access import DISPATCHER, Principal
 from borderflow.domain.dispatch import (
-    GateRoom,
     Order,
     Policy,
     Room,
@@ -32,6 +31,7 @@ from borderflow.domain.dispatch import (
     is_no_show,
     order_queue,
     plan_reroutes,
+    room_after_stay,
 )
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed, msg
@@ -344,11 +344,8 @@ def _reroutes(session: Session, network: Network, rows: list[Trip], now: datetim
             stay = [w for w in view.waiting if w.trip_id not in moving]
             usable = view.usable
             after = _forecast(stay, view.slot_starts, usable, by_gate.get(gate, Policy()))[1]
-            used = [u - a for u, a in zip(usable, after, strict=True)]
-            left[gate] = GateRoom(
-                places=[max(0, p) - u for p, u in zip(view.places, used, strict=True)],
-                yard_now=view.yard_now - used[0],
-                partner=None if view.partner is None else view.partner - sum(used))
+            left[gate] = room_after_stay(view.places, usable, after, view.yard_now,
+                                         view.partner)
         gain_slots = {g: max(1, by_gate.get(g, Policy()).reroute_after_minutes // step)
                       for g in gates}
         for r in plan_reroutes(candidates, gates, left, gain_slots):

@@ -385,6 +385,18 @@ class GateRoom:
     partner: int | None = None
 
 
+def room_after_stay(places: Sequence[int], usable: Sequence[int], after: Sequence[int],
+                    yard_now: int, partner: int | None) -> GateRoom:
+    """What a gate has left for trucks moved to it once the trucks that stay are called:
+    ``places`` per slot, ``usable`` the places it can use per slot (yards and the partner side
+    taken into account) and ``after`` what the forecast of the trucks that stay leaves of
+    them; its free yard places now and the partner side's free places less what they use."""
+    used = [u - a for u, a in zip(usable, after, strict=True)]
+    return GateRoom(places=[max(0, p) - u for p, u in zip(places, used, strict=True)],
+                    yard_now=yard_now - used[0],
+                    partner=None if partner is None else partner - sum(used))
+
+
 def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...]]],
                   gates: Sequence[str], left: Mapping[str, GateRoom],
                   gain_slots: Mapping[str, int]) -> list[Reroute]:

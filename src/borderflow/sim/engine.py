@@ -53,6 +53,7 @@ from borderflow.domain.dispatch import (
     forecast,
     order_queue,
     plan_reroutes,
+    room_after_stay,
 )
 from borderflow.domain.trip import PRIORITIES
 from borderflow.sim.kernels import GateAreas, passed_times
@@ -753,9 +754,7 @@ def _room_left(views: dict[str, GateView], outlook: dict[str, Outlook], moving: 
         stay = [w for w in mine if w.trip_id not in moving]
         after = (left_all if len(stay) == len(mine) else
                  forecast(stay, starts, view.usable, r.policy, SLOT_MINUTES)[1])
-        used = [u - a for u, a in zip(view.usable, after, strict=True)]
-        left[code] = GateRoom(places=[p - u for p, u in zip(view.places, used, strict=True)],
-                              yard_now=view.yard_now - used[0])
+        left[code] = room_after_stay(view.places, view.usable, after, view.yard_now, None)
     return left
 
 
