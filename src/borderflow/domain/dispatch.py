@@ -213,9 +213,9 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
     """Orders for as many waiting trucks as each gate and its yards have room for now.
     ``policy`` is one for all gates, or one per gate code (default: strict)."""
     orders: list[Order] = []
-    per_gate = isinstance(policy, Mapping)
     for room in sorted(rooms, key=_ROOM) if len(rooms) > 1 else rooms:
-        gate_policy = policy.get(room.gate, Policy()) if per_gate else policy
+        gate_policy = (policy.get(room.gate, Policy()) if isinstance(policy, Mapping)
+                       else policy)
         places = room.places
         if places <= 0:
             continue
