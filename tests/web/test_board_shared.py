@@ -107,3 +107,29 @@ def test_a_signed_in_visitor_never_gets_the_anonymous_drawing(shared: TestClient
                            headers={"If-None-Match": anonymous.headers["ETag"]})
     assert signed_in.status_code == 200
     assert "Log out" in signed_in.text
+
+
+def test_unchanged_figures_answer_304_after_recomputing_and_from_another_process(
+    shared: TestClient, auth: Any, settings: Settings, clock: FixedClock
+) -> None:
+    """Screens refresh every 15 s and the figures are recomputed more often: a screen whose
+    figures did not change still gets 304, from whichever API process answers it."""
+    staged(shared, auth, "29C-410.00")
+    first = shared.get("/board/panel", params={"lang": "zh"})
+    assert first.status_code == 200
+    etag = first.headers["ETag"]
+    NOW[0] += 30  # recomputed, nothing changed
+    assert shared.get("/board/panel", params={"lang": "zh"},
+                      headers={"If-None-Match": etag}).status_code == 304
+    other = create_app(settings.model_copy(update={"board_share_seconds": 30}), clock=clock)
+    with TestClient(other, base_url="https://testserver") as second:
+        second.cookies = shared.cookies  # the same browser, sent to the other process
+        assert second.get("/board/panel", params={"lang": "zh"},
+                          headers={"If-None-Match": etag}).status_code == 304
+        staged(second, auth, "29C-410.01")  # the figures change: drawn again
+        NOW[0] += 30
+        changed = shared.get("/board/panel", params={"lang": "zh"},
+                             headers={"If-None-Match": etag})
+        assert changed.status_code == 200
+        assert changed.headers["ETag"] != etag
+    other.state.ctx.engine.dispose()

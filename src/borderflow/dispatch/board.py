@@ -4,11 +4,12 @@ closures in force and the partner side's reported yard counts. Nothing personal.
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import time as clocks
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -194,32 +195,38 @@ def _gate(g: Gate, network: Network, now: datetime,
         partner_counts=partner_counts)
 
 
+def fingerprint(figures: Board) -> str:
+    """What the pages show of ``figures``, as a digest: the same figures (their time to the
+    minute, as the pages print it) give the same digest in every process, so a browser holding
+    them is answered 304 by any API process, and never when they differ."""
+    shown = replace(figures, at=figures.at.replace(second=0, microsecond=0))
+    return hashlib.sha256(repr(shown).encode()).hexdigest()[:24]
+
+
 class Shared:
     """The board's figures computed at most once per ``seconds`` and shared by every viewer
     of the process: a thousand screens refreshing cost the database what one does. Viewers
     arriving while the figures are being computed wait for that computation instead of
-    starting their own. ``generation`` changes with each computation (the pages' ETag).
-    With ``seconds`` 0 every viewer computes its own."""
+    starting their own. Each computation comes with its :func:`fingerprint` (the pages'
+    ETag). With ``seconds`` 0 every viewer computes its own."""
 
     def __init__(self, seconds: float, monotonic: Callable[[], float] = clocks.monotonic
                  ) -> None:
         self.seconds, self._monotonic = seconds, monotonic
         self._lock = threading.Lock()
         self._figures: Board | None = None
+        self._digest = ""
         self._until = 0.0
-        self.generation = 0
 
-    def get(self, compute: Callable[[], Board]) -> tuple[Board, int]:
-        """The shared figures and their generation, computed with ``compute`` when none
+    def get(self, compute: Callable[[], Board]) -> tuple[Board, str]:
+        """The shared figures and their fingerprint, computed with ``compute`` when none
         are younger than ``seconds``."""
         if self.seconds <= 0:
-            with self._lock:
-                self.generation += 1
-                generation = self.generation
-            return compute(), generation
+            figures = compute()
+            return figures, fingerprint(figures)
         with self._lock:
             if self._figures is None or self._monotonic() >= self._until:
                 self._figures = compute()
+                self._digest = fingerprint(self._figures)
                 self._until = self._monotonic() + self.seconds
-                self.generation += 1
-            return self._figures, self.generation
+            return self._figures, self._digest

@@ -70,17 +70,17 @@ def _shared(request: Request, ctx: Ctx) -> board.Shared:
 def _figures(request: Request, ctx: Ctx, db: Db) -> tuple[board.Board, str]:
     """The shared figures (computed in this request only when none are fresh: the session
     opens no connection otherwise) and the ETag of this page drawn from them: the figures'
-    generation, the page's address and language, and the visitor its header greets."""
+    fingerprint, the page's address and language, and the visitor its header greets."""
 
     def compute() -> board.Board:
         now = ctx.clock.now()
         return board.build(db, networks.in_force(db, now), now)
 
-    figures, generation = _shared(request, ctx).get(compute)
+    figures, digest = _shared(request, ctx).get(compute)
     frame = _context(request)  # the header differs by visitor: signed in or not, who
     who = getattr(frame["user"], "username", "")
     page = f"{request.url.path}?{request.url.query}|{frame['lang']}|{who}|{frame['csrf']}"
-    tag = hashlib.sha256(f"{generation}|{page}".encode()).hexdigest()[:20]
+    tag = hashlib.sha256(f"{digest}|{page}".encode()).hexdigest()[:20]
     return figures, f'W/"board-{tag}"'
 
 
