@@ -3,17 +3,31 @@ once, and nothing that ends or changes an account's rights waits for the memory 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
 from borderflow.account.remembered import Remembered
+from borderflow.app import create_app
 from borderflow.clock import FixedClock
+from borderflow.config import Settings
 from borderflow.domain.access import Principal, Role
 from tests.conftest import PASSWORD
+
+
+@pytest.fixture
+def client(settings: Settings, clock: FixedClock) -> Iterator[TestClient]:
+    """The platform remembering callers for a minute: on a busy machine twenty requests can
+    outlast the default second, and what is checked must not depend on the machine's speed."""
+    app = create_app(settings.model_copy(update={"caller_memory_seconds": 60}), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as c:
+        yield c
+    app.state.ctx.engine.dispose()
 
 
 def _account_reads(engine: Engine) -> list[str]:
