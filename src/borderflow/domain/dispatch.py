@@ -155,13 +155,6 @@ def eligible(w: Waiting, slot_end: datetime) -> bool:
     return w.booked_slot is None or w.booked_slot < slot_end
 
 
-def _strict(by_class: dict[str, list[Waiting]]) -> list[Waiting]:
-    out: list[Waiting] = []
-    for cls in sorted(by_class, key=lambda c: CLASS_RANK.get(c, 99)):
-        out += by_class[cls]
-    return out
-
-
 def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime,
                 at: datetime | None = None) -> list[Waiting]:
     """The order in which one gate's waiting trucks are called (at ``at``, by default the
@@ -182,30 +175,9 @@ def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime,
     for queue in by_class.values():
         if len(queue) > 1:
             queue.sort(key=key)
-    out: list[Waiting] = by_class.pop("urgent", [])
-    if policy.kind == "green_channel":
-        if policy.in_green_window(at or slot_end - timedelta(minutes=1)):
-            green = {c: q for c, q in by_class.items() if c in policy.green_classes}
-            rest = {c: q for c, q in by_class.items() if c not in policy.green_classes}
-            return out + _strict(green) + _strict(rest)
-        return out + _strict(by_class)
-    if policy.kind == "strict" or not policy.cycle:
-        return out + _strict(by_class)
-    heads = dict.fromkeys(by_class, 0)
-    cycle = [cls for cls in policy.cycle if cls in by_class]
-    progressed = bool(cycle)
-    while progressed:  # one pass of the cycle takes at most one truck per cycle position
-        progressed = False
-        for cls in cycle:
-            h = heads[cls]
-            pending = by_class[cls]
-            if h < len(pending):
-                out.append(pending[h])
-                heads[cls] = h + 1
-                progressed = True
-    for cls in sorted(by_class, key=lambda c: CLASS_RANK.get(c, 99)):  # classes not in it
-        out += by_class[cls][heads[cls]:]
-    return out
+    in_green = policy.kind == "green_channel" and \
+        policy.in_green_window(at or slot_end - timedelta(minutes=1))
+    return _take(by_class, dict.fromkeys(by_class, 0), len(waiting), policy, in_green)
 
 
 def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: datetime,
@@ -286,15 +258,20 @@ def forecast(waiting: Sequence[Waiting], slot_starts: Sequence[datetime],
     return called, left
 
 
+def _rank(cls: str) -> int:
+    return CLASS_RANK.get(cls, 99)
+
+
 def _take(by_class: dict[str, list[Waiting]], heads: dict[str, int], count: int,
           policy: Policy, in_green_window: bool) -> list[Waiting]:
-    """The first ``count`` trucks of :func:`order_queue` over the trucks of ``by_class`` (each
-    class in arrival order, ``heads`` its first truck not called yet; no booking, known
-    classes), taken off their queues: urgent first, then by the policy."""
+    """The first ``count`` trucks over the trucks of ``by_class`` (each class in its queue's
+    order, ``heads`` its first truck not called yet), taken off their queues: urgent first,
+    then by the policy (a class it does not know after those it does). :func:`order_queue`
+    is all of them; the slot planner takes each slot's from the heads."""
     out: list[Waiting] = []
 
     def strict(classes: Sequence[str]) -> None:
-        for cls in sorted(classes, key=CLASS_RANK.__getitem__):
+        for cls in sorted(classes, key=_rank):
             if len(out) >= count:
                 return
             queue = by_class[cls]
