@@ -57,7 +57,6 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +74,7 @@ from tests.topology import (  # noqa: E402
     Topology,
     delete_stream,
     fresh_database,
+    open_every_gate,
     ports,
     production_env,
     setup,
@@ -87,7 +87,6 @@ from borderflow.app import create_app  # noqa: E402
 from borderflow.clock import LOCAL_TZ  # noqa: E402
 from borderflow.config import SANDBOX_SECRET, Settings  # noqa: E402
 from borderflow.demo.run import build  # noqa: E402
-from borderflow.dispatch import controls  # noqa: E402
 from borderflow.domain.access import SYSTEM, Role  # noqa: E402
 from borderflow.network import service as networks  # noqa: E402
 from borderflow.store.models import Account  # noqa: E402
@@ -217,17 +216,10 @@ def prepare(database: str, base: str, args: argparse.Namespace, start: float,
     app = create_app(settings)
     ctx = app.state.ctx
     try:
+        open_every_gate(ctx, 6, "Tet peak: open whatever the hour")
         now = ctx.clock.now()
         with ctx.sessions() as session:
             network = networks.in_force(session, now)
-            for gate in network.gates:
-                # from the start of the current slot: the dispatcher asks the capacity of
-                # the slot it is in
-                controls.create(session, network, gate=gate.code, direction=None,
-                                kind="extended_hours", starts_at=now - timedelta(hours=1),
-                                ends_at=now + timedelta(hours=6), vehicles_per_hour=None,
-                                reason="Tet peak: open whatever the hour", actor=SYSTEM, now=now)
-            session.commit()
         people = build(ctx)
         plans = scenario.window(scenario.day(args.trucks, people.permitted,
                                              people.staged_gates, args.seed), start, seconds)

@@ -213,3 +213,24 @@ def delete_stream(url: str, stream: str) -> None:
             await nc.close()
 
     asyncio.run(delete())
+
+
+def open_every_gate(ctx: Any, hours: float, reason: str) -> None:
+    """A peak day: the regulator keeps every gate open whatever the hour, from an hour before
+    now (the dispatcher asks the capacity of the slot it is in, which began before now) for
+    ``hours`` after it."""
+    from datetime import timedelta
+
+    from borderflow.dispatch import controls
+    from borderflow.domain.access import SYSTEM
+    from borderflow.network import service as networks
+
+    with ctx.sessions() as session:
+        now = ctx.clock.now()
+        network = networks.in_force(session, now)
+        for gate in network.gates:
+            controls.create(session, network, gate=gate.code, direction=None,
+                            kind="extended_hours", starts_at=now - timedelta(hours=1),
+                            ends_at=now + timedelta(hours=hours), vehicles_per_hour=None,
+                            reason=reason, actor=SYSTEM, now=now)
+        session.commit()

@@ -22,7 +22,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, ClassVar
@@ -35,9 +35,7 @@ from sqlalchemy.engine import make_url
 from borderflow.app import create_app
 from borderflow.config import Settings
 from borderflow.demo.run import build
-from borderflow.dispatch import controls
 from borderflow.domain.access import SYSTEM
-from borderflow.network import service as networks
 from borderflow.notify.channels import IDEMPOTENCY_HEADER
 from borderflow.store.models import Position, Trip, TripEvent
 from borderflow.store.session import make_engine, make_session_factory
@@ -49,6 +47,7 @@ from tests.topology import (
     Topology,
     delete_stream,
     fresh_database,
+    open_every_gate,
     ports,
     production_env,
     service_url,
@@ -198,17 +197,7 @@ def _drive_the_day(settings: Settings, seconds: float) -> dict[str, int]:
     """The demo's actors (borderflow.demo) against the deployment's public address."""
     app = create_app(settings)
     ctx = app.state.ctx
-    # a peak day: the regulator keeps every gate open, from the start of the current slot
-    # (the dispatcher asks the capacity of the slot it is in)
-    with ctx.sessions() as session:
-        now = ctx.clock.now()
-        network = networks.in_force(session, now)
-        for gate in network.gates:
-            controls.create(session, network, gate=gate.code, direction=None,
-                            kind="extended_hours", starts_at=now - timedelta(hours=1),
-                            ends_at=now + timedelta(hours=3), vehicles_per_hour=None,
-                            reason="peak day: open whatever the hour", actor=SYSTEM, now=now)
-        session.commit()
+    open_every_gate(ctx, 3, "peak day: open whatever the hour")
     traffic = build(ctx)
 
     async def day() -> None:
