@@ -1199,6 +1199,14 @@ def _f(figures: dict[str, float] | None, key: str, digits: int = 0) -> float | i
     return None if figures is None else _r(figures[key], digits)
 
 
+def print_one_process(store: str, r: dict[str, Any]) -> None:
+    """The figures of the batch endpoint served by one process with its in-process bus."""
+    print(f"batch endpoint -> one process, in-process bus -> {store}: "
+          f"{r['per_second']:,.0f} positions/s ({r['positions']:,} in "
+          f"{r['seconds']:.1f} s), {r['trip_events_per_second']:,.0f} trip "
+          f"events/s, p50 {r['p50_ms']:.0f} ms, p99 {r['p99_ms']:.0f} ms", flush=True)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--seconds", type=float, default=15.0)
@@ -1277,18 +1285,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                   flush=True)
         if "pg-one" in only:
             one = bench_batch(templates, "postgresql", args.seconds)
-            print(f"batch endpoint -> one process, in-process bus -> PostgreSQL: "
-                  f"{one['per_second']:,.0f} positions/s ({one['positions']:,} in "
-                  f"{one['seconds']:.1f} s), {one['trip_events_per_second']:,.0f} trip "
-                  f"events/s, p50 {one['p50_ms']:.0f} ms, p99 {one['p99_ms']:.0f} ms",
-                  flush=True)
+            print_one_process("PostgreSQL", one)
         if "sqlite" in only:
             lite = bench_batch(templates, "sqlite", args.seconds)
-            print(f"batch endpoint -> one process, in-process bus -> SQLite: "
-                  f"{lite['per_second']:,.0f} positions/s ({lite['positions']:,} in "
-                  f"{lite['seconds']:.1f} s), {lite['trip_events_per_second']:,.0f} trip "
-                  f"events/s, p50 {lite['p50_ms']:.0f} ms, p99 {lite['p99_ms']:.0f} ms",
-                  flush=True)
+            print_one_process("SQLite", lite)
         if "mqtt" in only:
             mq = bench_mqtt(templates, args.seconds, processors=args.processors,
                             workers=args.mqtt_workers)
