@@ -337,7 +337,11 @@ def served(settings: Settings, clock: FixedClock, **changes: Any) -> Iterator[ht
     base = f"http://127.0.0.1:{port}"
     app = create_app(settings.model_copy(update={"public_base_url": base, **changes}),
                      clock=clock)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    # connections kept open for a minute: a burst test opens hundreds before it sends, and on
+    # a busy machine that takes longer than uvicorn's 5 s, which would close the first ones
+    # while the client sends on them
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning",
+                                           timeout_keep_alive=60))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 15
