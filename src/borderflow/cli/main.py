@@ -23,6 +23,7 @@ from borderflow.cli.audit import audit_app
 from borderflow.cli.common import console, err, session_scope
 from borderflow.cli.devices import devices_app
 from borderflow.cli.exchange import exchange_app
+from borderflow.cli.forecast import forecast_app
 from borderflow.cli.privacy import privacy_app
 from borderflow.cli.report import report_app
 from borderflow.cli.sim import sim_app
@@ -56,6 +57,7 @@ app.add_typer(devices_app, name="devices")
 app.add_typer(report_app, name="report")
 app.add_typer(exchange_app, name="exchange")
 app.add_typer(sim_app, name="sim")
+app.add_typer(forecast_app, name="forecast")
 app.add_typer(audit_app, name="audit")
 app.add_typer(privacy_app, name="privacy")
 
