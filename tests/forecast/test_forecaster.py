@@ -56,17 +56,22 @@ def test_tet_is_one_block_with_the_days_before_counted_down() -> None:
     cols = dict(zip(("holiday", "off", "to_next", "next_len", "since_prev", "prev_len",
                      "bridge"), f.T, strict=True))
     i_eve = days.index(date(2026, 2, 13))
-    assert cols["to_next"][i_eve] == 1 and cols["next_len"][i_eve] >= 5
+    assert cols["to_next"][i_eve] == 1
+    assert cols["next_len"][i_eve] >= 5
     tet = days.index(date(2026, 2, 17))  # the first day of the Year of the Horse
-    assert cols["holiday"][tet] == 1 and cols["off"][tet] == 1
+    assert cols["holiday"][tet] == 1
+    assert cols["off"][tet] == 1
     after = days.index(date(2026, 3, 2))
-    assert cols["off"][after] == 0 and 0 < cols["since_prev"][after] < 15
+    assert cols["off"][after] == 0
+    assert 0 < cols["since_prev"][after] < 15
 
 
 def test_a_working_day_between_a_holiday_and_the_weekend_is_a_bridge() -> None:
     # 2026-01-01 is a Thursday: Friday 2 January joins it to the weekend in Vietnam
     f = side_features("VN", [date(2026, 1, 2)])
-    assert f[0, 1] == 1 and f[0, 6] == 1 and f[0, 0] == 0
+    assert f[0, 1] == 1
+    assert f[0, 6] == 1
+    assert f[0, 0] == 0
 
 
 def test_any_country_and_subdivision_the_holidays_package_knows() -> None:
@@ -75,7 +80,8 @@ def test_any_country_and_subdivision_the_holidays_package_knows() -> None:
     with pytest.raises(ValueError, match="XX"):
         parse_country("XX")
     x, names = day_features([date(2026, 7, 1)], ["US", "CA"])
-    assert x.shape == (1, len(names)) and "CA_holiday" in names
+    assert x.shape == (1, len(names))
+    assert "CA_holiday" in names
 
 
 # --- the forecaster --------------------------------------------------------------------------
