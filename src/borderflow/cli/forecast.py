@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,9 @@ from borderflow.errors import AppError
 from borderflow.forecast import backtest as backtesting
 from borderflow.forecast import core
 from borderflow.forecast.calendar import parse_country
+
+LABELS = {"borderflow": "Borderflow", "seasonal_naive": "seasonal naive",
+          "mean_last_4_weeks": "mean of 4 weeks", "auto_ets": "AutoETS"}
 
 forecast_app = typer.Typer(help="Demand forecasts: trucks per crossing, direction and day.",
                            no_args_is_help=True)
@@ -44,6 +48,8 @@ def forecast_backtest(
     step: Annotated[int, typer.Option(min=1, help="Days between forecast origins")] = 7,
     output: Annotated[Path | None, typer.Option(help="Write every forecast made to this CSV")]
     = None,
+    processes: Annotated[int, typer.Option(min=0, help="Processes the forecasts run in (0: "
+                                           "one per CPU)")] = 0,
     baselines: Annotated[bool, typer.Option(help="Also score the baselines (seasonal naive, "
                                             "mean of the last 4 weeks, AutoETS)")] = True,
 ) -> None:
@@ -66,6 +72,7 @@ def forecast_backtest(
     try:
         bt = backtesting.run(data, horizon=horizon, holdout_days=holdout_days, step=step,
                              context=core.Context(codes), methods=methods,
+                             processes=processes or os.cpu_count() or 1,
                              progress=lambda name, origin: err.print(
                                  f"{name}: origin {origin}", highlight=False))
     except AppError as exc:
@@ -73,7 +80,8 @@ def forecast_backtest(
             err.print(f"--{f.field.replace('_', '-')}: {f.reason}")
         raise typer.Exit(code=1) from None
     scores = bt.scores()
-    table = Table("crossing", "direction", "targets", *[f"MASE {m}" for m in methods],
+    table = Table("crossing", "direction", "days scored", *[f"MASE {LABELS.get(m, m)}"
+                                                           for m in methods],
                   "cover 80 %", "cover 95 %",
                   title=f"Backtest {bt.holdout_start}..{bt.holdout_end}, horizon {horizon} "
                         f"days, origins every {step} days")

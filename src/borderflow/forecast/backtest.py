@@ -20,8 +20,10 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing as mp
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -159,8 +161,10 @@ def default_methods() -> dict[str, Forecaster]:
 def run(history: pd.DataFrame, *, horizon: int, holdout_days: int,
         context: Context | None = None, step: int = 7,
         methods: Mapping[str, Forecaster] | None = None,
-        progress: Callable[[str, date], None] | None = None) -> Backtest:
-    """Rolling-origin backtest of each method over the last ``holdout_days`` of the history."""
+        progress: Callable[[str, date], None] | None = None, processes: int = 1) -> Backtest:
+    """Rolling-origin backtest of each method over the last ``holdout_days`` of the history;
+    with ``processes`` > 1 the (method, origin) forecasts run in that many processes (each
+    method's time is still its own forecasts' time)."""
     if horizon < 1 or holdout_days < 1 or step < 1:
         raise ValueError("horizon, holdout_days and step must be at least 1")
     context = context or Context()
@@ -175,26 +179,45 @@ def run(history: pd.DataFrame, *, horizon: int, holdout_days: int,
     scales = {key: in_sample_scale(s) for key, s in series_of(before)}
     actual = history.set_index([*KEY, "date"])["trucks"]
     origins = [holdout_start + timedelta(days=i) for i in range(0, holdout_days, step)]
+    tasks = [(name, origin) for name in methods for origin in origins]
+    seconds: dict[str, float] = dict.fromkeys(methods, 0.0)
     parts: list[pd.DataFrame] = []
-    seconds: dict[str, float] = {}
-    for name, method in methods.items():
-        spent = 0.0
-        for origin in origins:
+
+    def collect(name: str, origin: date, f: pd.DataFrame, spent: float) -> None:
+        seconds[name] += spent
+        f = f[f["date"] <= pd.Timestamp(last)].copy()
+        f.insert(0, "origin", pd.Timestamp(origin))
+        f.insert(0, "method", name)
+        parts.append(f)
+
+    if processes > 1:
+        # spawned, not forked: a forked child of a process that has run OpenMP can hang
+        with ProcessPoolExecutor(processes, mp_context=mp.get_context("spawn")) as pool:
+            futures = {pool.submit(_one, methods[name], history, origin, horizon, context):
+                       (name, origin) for name, origin in tasks}
+            for fut in as_completed(futures):
+                name, origin = futures[fut]
+                if progress:
+                    progress(name, origin)
+                collect(name, origin, *fut.result())
+    else:
+        for name, origin in tasks:
             if progress:
                 progress(name, origin)
-            train = history[history["date"] < pd.Timestamp(origin)]
-            t0 = time.perf_counter()
-            f = method(train, origin, horizon, context)
-            spent += time.perf_counter() - t0
-            f = f[f["date"] <= pd.Timestamp(last)].copy()
-            f.insert(0, "origin", pd.Timestamp(origin))
-            f.insert(0, "method", name)
-            parts.append(f)
-        seconds[name] = spent
-    out = pd.concat(parts, ignore_index=True)
+            collect(name, origin, *_one(methods[name], history, origin, horizon, context))
+    out = pd.concat(parts, ignore_index=True).sort_values(
+        ["method", "origin", *KEY, "date"], ignore_index=True)
     idx = pd.MultiIndex.from_frame(out[[*KEY, "date"]])
     out["actual"] = actual.reindex(idx).to_numpy()
     return Backtest(horizon, holdout_start, last, out, scales, seconds)
+
+
+def _one(method: Forecaster, history: pd.DataFrame, origin: date, horizon: int,
+         context: Context) -> tuple[pd.DataFrame, float]:
+    train = history[history["date"] < pd.Timestamp(origin)]
+    t0 = time.perf_counter()
+    f = method(train, origin, horizon, context)
+    return f, time.perf_counter() - t0
 
 
 def forecasts_csv(bt: Backtest, method: str = "borderflow") -> str:

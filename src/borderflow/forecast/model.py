@@ -18,14 +18,17 @@ what was known at ``o``:
 Because every target is a ratio to its own series' level, one model serves crossings of a few
 trucks and of thousands, and a series it has not seen.
 
-**Prediction intervals** are empirical: the same model is also fitted on the history before a
-calibration window (the last quarter of the history, at most 182 days), and each series' errors
-on that window, as ratios to its level, give the 80 % and 95 % bounds around the mean. A
-series with too little history falls back to the seasonal naive and its own errors.
+**Prediction intervals** are empirical: the history is cut into three blocks, the model is
+fitted three more times each without one block, and its errors on the left-out block (as ratios
+to the level) give the 80 % and 95 % bounds around the mean. Errors are kept apart for days near
+a long holiday break (inside one, the three weeks before, the week after) and other days, per
+series where it has enough of them, and widen with the horizon as the errors do. A series with
+too little history falls back to the seasonal naive and its own errors.
 """
 
 from __future__ import annotations
 
+import itertools
 import warnings
 from dataclasses import dataclass
 from datetime import date
@@ -49,8 +52,12 @@ MODEL_VERSION = "gbm-ratio-1"
 LEVEL_DAYS = 28
 MIN_HISTORY = 70
 """Days of history a series needs for the model; shorter ones get the seasonal naive."""
-CALIBRATION_MAX = 182
-CALIBRATION_MIN = 28
+FOLDS = 3
+"""Blocks of the history each left out once to measure the model's errors (the intervals)."""
+CV_ROUNDS = 100
+MIN_ERRORS = 40
+"""Errors a series needs in a group (near a long break or not) for quantiles of its own."""
+LEVELS = (0.025, 0.1, 0.9, 0.975)
 PARAMS = {
     "objective": "l2", "learning_rate": 0.1, "num_leaves": 31, "min_data_in_leaf": 40,
     "max_bin": 63,
@@ -192,14 +199,14 @@ def _declared(context: Context, key: tuple[str, str], day0: pd.Timestamp, t: np.
         return np.asarray(out / level)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, names: list[str]) -> object:
+def _fit(x: np.ndarray, y: np.ndarray, names: list[str], rounds: int = ROUNDS) -> object:
     import lightgbm as lgb
 
     ok = ~np.isnan(y)
     data = lgb.Dataset(x[ok], y[ok], feature_name=names, free_raw_data=True,
                        params={"verbose": -1})
     params = dict(PARAMS, num_threads=THREADS)
-    return lgb.train(params, data, num_boost_round=ROUNDS)
+    return lgb.train(params, data, num_boost_round=rounds)
 
 
 def forecast(history: pd.DataFrame, origin: date, horizon: int, context: Context) -> pd.DataFrame:
@@ -238,8 +245,6 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     has_decl = context.covariates.declared is not None and not context.covariates.declared.empty
     names = BASE_FEATURES + cal_names + cov_names + (["declared"] if has_decl else [])
 
-    calib = int(min(CALIBRATION_MAX, max(CALIBRATION_MIN, n_hist // 4)))
-    calib_start = n_hist - calib
     train_x, train_y, train_t, train_s = [], [], [], []
     designs = []
     for si, s in enumerate(series):
@@ -266,19 +271,11 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     meta = np.vstack(train_t)
     sid = np.concatenate(train_s)
 
-    # calibration: fitted on targets before the window, errors on origins inside it
-    early = meta[:, 1] < calib_start
-    in_window = meta[:, 0] >= calib_start
-    resid: dict[int, np.ndarray] = {}
-    if early.sum() > 500 and in_window.sum() > 0:
-        m_early = _fit(x_all[early], y_all[early], names)
-        pred = m_early.predict(x_all[in_window])  # type: ignore[attr-defined]
-        err = y_all[in_window] - pred
-        for si in range(len(series)):
-            e = err[(sid[in_window] == si) & ~np.isnan(err)]
-            if e.size >= 20:
-                resid[si] = e
-    pooled = np.concatenate(list(resid.values())) if resid else np.array([0.0])
+    near = _near_long_break(cal, cal_names, context.countries)
+    errors = _cross_fitted_errors(x_all, y_all, meta, names, first_t=int(meta[:, 1].min()),
+                                  last_t=n_hist)
+    spread = _Spread(errors, sid, near[meta[:, 1].astype(int)], x_all[:, 0].astype(int),
+                     horizon)
 
     model = _fit(x_all, y_all, names)
     out_days = target_days(origin.date(), horizon)
@@ -292,10 +289,10 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
         if np.isnan(level).any():
             level = np.full(horizon, np.nanmean(s.values[-LEVEL_DAYS:]))
         mean = ratio * level
-        e = resid.get(si, pooled)
-        q = np.quantile(e, [0.025, 0.1, 0.9, 0.975])
-        parts.append(frame(s.key, out_days, mean, mean + q[1] * level, mean + q[2] * level,
-                           mean + q[0] * level, mean + q[3] * level))
+        q = spread.quantiles(si, near[t], x[:, 0].astype(int))
+        parts.append(frame(s.key, out_days, mean, mean + q[:, 1] * level,
+                           mean + q[:, 2] * level, mean + q[:, 0] * level,
+                           mean + q[:, 3] * level))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -307,3 +304,71 @@ def _features(x: np.ndarray, t: np.ndarray, cal: np.ndarray, cov: np.ndarray, co
         decl = _declared(context, key, day0, t, x[:, 0].astype(int), lvl)
         cols.append((decl if decl is not None else np.full(len(t), np.nan))[:, None])
     return np.column_stack(cols)
+
+
+def _near_long_break(cal: np.ndarray, names: list[str], countries: tuple[str, ...]
+                     ) -> np.ndarray:
+    """Per day: inside a holiday block of three days or more on either side, in the three
+    weeks before one or the week after one — where traffic swings most."""
+    near = np.zeros(cal.shape[0], dtype=bool)
+    col = {n: i for i, n in enumerate(names)}
+    for c in countries:
+        off, to_next, next_len, since, prev_len = (
+            cal[:, col[f"{c}_{n}"]] for n in ("off", "to_next", "next_len", "since_prev",
+                                               "prev_len"))
+        near |= (off > 0) | ((to_next <= 21) & (next_len >= 3)) | ((since <= 7)
+                                                                   & (prev_len >= 3))
+    return near
+
+
+def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, names: list[str], *,
+                         first_t: int, last_t: int) -> np.ndarray:
+    """Each training row's error (actual minus forecast, as a ratio to the level) from a model
+    fitted without the block of the history the row's origin and target fall in."""
+    errors = np.full(len(y), np.nan)
+    edges = np.linspace(first_t, last_t, FOLDS + 1).astype(int)
+    o, t = meta[:, 0], meta[:, 1]
+    for a, b in itertools.pairwise(edges):
+        inside = (o >= a) & (t < b)
+        touches = ((o >= a) & (o < b)) | ((t >= a) & (t < b))
+        train = ~touches
+        if inside.sum() == 0 or train.sum() < 500:
+            continue
+        m = _fit(x[train], y[train], names, rounds=CV_ROUNDS)
+        errors[inside] = y[inside] - m.predict(x[inside])  # type: ignore[attr-defined]
+    return errors
+
+
+class _Spread:
+    """The error quantiles behind the intervals: per series and group (near a long break or
+    not), pooled over the series where one has too few, and widened by horizon as the errors
+    grow with it."""
+
+    def __init__(self, errors: np.ndarray, sid: np.ndarray, near: np.ndarray, k: np.ndarray,
+                 horizon: int) -> None:
+        ok = ~np.isnan(errors)
+        self.errors, self.sid, self.near, self.k = errors[ok], sid[ok], near[ok], k[ok]
+        scale = np.nanmean(np.abs(self.errors)) if self.errors.size else 0.0
+        self.by_k = np.ones(horizon + 1)
+        for h in range(1, horizon + 1):
+            e = self.errors[self.k == h]
+            if e.size >= MIN_ERRORS and scale > 0:
+                self.by_k[h] = float(np.mean(np.abs(e))) / scale
+        self.norm = self.errors / self.by_k[self.k]
+        self._cache: dict[tuple[int, bool], np.ndarray] = {}
+
+    def _of(self, si: int, near: bool) -> np.ndarray:
+        if (si, near) not in self._cache:
+            for pick in ((self.sid == si) & (self.near == near), self.near == near,
+                         self.sid == si, np.ones(len(self.norm), dtype=bool)):
+                e = self.norm[pick]
+                if e.size >= MIN_ERRORS:
+                    break
+            self._cache[(si, near)] = (np.quantile(e, LEVELS) if e.size
+                                       else np.zeros(len(LEVELS)))
+        return self._cache[(si, near)]
+
+    def quantiles(self, si: int, near: np.ndarray, k: np.ndarray) -> np.ndarray:
+        """(len(k) × 4): the 2.5, 10, 90 and 97.5 % error quantiles for each target."""
+        return np.array([self._of(si, bool(n)) * self.by_k[min(h, len(self.by_k) - 1)]
+                         for n, h in zip(near, k, strict=True)])
