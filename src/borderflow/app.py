@@ -24,6 +24,7 @@ from borderflow.clock import Clock
 from borderflow.config import SANDBOX_PATH, Settings, get_settings, secret
 from borderflow.declaration.endpoints import router as declaration_router
 from borderflow.declaration.endpoints import short_router
+from borderflow.demand.endpoints import router as forecast_router
 from borderflow.demo.run import lifespan_with_demo
 from borderflow.dispatch.endpoints import controls_router
 from borderflow.dispatch.endpoints import router as dispatch_router
@@ -128,7 +129,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
                    booking_router,
                    dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
                    telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router, report_router, exchange_router, sim_router,
+                   short_router, verify_router, report_router, forecast_router, exchange_router,
+                   sim_router,
                    *WEB_ROUTERS):
         app.include_router(router)
 

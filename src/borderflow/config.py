@@ -377,6 +377,11 @@ class Settings(BaseSettings):
         description="Local time (HH:MM, Lang Son) at which each gate's daily situation report "
         "is generated and kept; empty turns it off.",
     )
+    forecast_refresh_time: str = Field(
+        default="02:00", pattern=r"^(|([01][0-9]|2[0-3]):[0-5][0-9])$",
+        description="Local time (HH:MM, Lang Son) after which the day's demand forecasts are "
+        "refreshed (once a day, and after a start-up that missed it); empty turns it off.",
+    )
     anpr_repeat_seconds: int = Field(
         default=300, ge=0, le=24 * 3600,
         description="A read of a plate the same checkpoint matched this recently is a repeat "
@@ -464,6 +469,13 @@ class Settings(BaseSettings):
         if not self.situation_report_time:
             return None
         hour, minute = self.situation_report_time.split(":")
+        return time(int(hour), int(minute))
+
+    @property
+    def forecast_refresh_at(self) -> time | None:
+        if not self.forecast_refresh_time:
+            return None
+        hour, minute = self.forecast_refresh_time.split(":")
         return time(int(hour), int(minute))
 
     @property

@@ -19,6 +19,7 @@ from borderflow.config import Settings
 from borderflow.demand import service
 from borderflow.demand.loop import DailyRefresh
 from borderflow.domain.access import SYSTEM
+from borderflow.forecast import model
 from borderflow.network import service as networks
 from borderflow.report import history
 from borderflow.store.models import AuditEntry, Forecast, ForecastRun, ForecastWeather
@@ -106,7 +107,7 @@ def test_a_refresh_is_stored_and_read_back_with_its_intervals(
     r = client.post("/api/v1/forecasts/refresh", headers=headers)
     assert r.status_code == 201, r.text
     run = r.json()
-    assert run["model_version"] == "gbm-ratio-1"
+    assert run["model_version"] == model.MODEL_VERSION
     assert run["origin"] == TOMORROW.isoformat()
     assert (run["horizon"], run["series"], run["trigger"]) == (28, 3, "on_demand")
     assert run["trained_from"] == (TODAY - timedelta(days=DAYS)).isoformat()

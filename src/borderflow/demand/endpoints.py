@@ -19,7 +19,6 @@ from borderflow.demand import service
 from borderflow.domain.access import Principal
 from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
-from borderflow.store.models import ForecastRun
 
 router = APIRouter(prefix="/api/v1", tags=["forecasts"], responses=ERROR_RESPONSES)
 
@@ -194,7 +193,7 @@ async def refresh_forecasts(
         return await anyio.to_thread.run_sync(store)
 
 
-def run_json(run: ForecastRun) -> dict[str, Any]:
+def run_json(run: Any) -> dict[str, Any]:
     return RunOut.model_validate(run).model_dump(mode="json")
 
 

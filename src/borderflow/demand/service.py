@@ -545,27 +545,81 @@ def _header_line(lines: list[str]) -> int | None:
     return None
 
 
-def import_weather(session: Session, data: bytes, *, actor: Principal, now: datetime,
-                   source: str = "weather.csv") -> WeatherImport:
-    """Import daily weather from a CSV file: every row checked first, a file with any bad row
-    refused whole (each bad line and column named), nothing imported then. Each day's row
-    replaces what an earlier import said about that day's columns present in the file (an
-    Open-Meteo file, which has no storm column, leaves the storm warnings as they were).
+def _weather_header(header: list[str]) -> tuple[bool, dict[str, int], str]:
+    """Which form the file is (Open-Meteo's or plain), where each column is, and the name of
+    the rain column; a header neither form fits is refused."""
+    if header[0].lower() == "time":
+        found = next((c for c in OPEN_METEO_RAIN if c in header), None)
+        if found is None:
+            raise ValidationFailed([FieldError("header", msg(
+                "an Open-Meteo file needs a daily column {columns}",
+                columns=list(OPEN_METEO_RAIN)))])
+        columns = {"date": header.index("time"), "rain_mm": header.index(found)}
+        if "storm" in header:
+            columns["storm"] = header.index("storm")
+        return True, columns, found
+    unknown = [c for c in header if c not in PLAIN_COLUMNS]
+    if unknown:
+        raise ValidationFailed([FieldError("header", msg(
+            "unknown column(s): {columns}; the columns are {known}", columns=unknown,
+            known=list(PLAIN_COLUMNS)))])
+    if len(header) != len(set(header)) or len(header) < 2:
+        raise ValidationFailed([FieldError("header", msg(
+            "name 'date' and at least one of rain_mm, storm, each once"))])
+    return False, {c: header.index(c) for c in header}, "rain_mm"
 
-    Two forms (see docs/forecasting.md, "Weather file format"):
 
-    * plain: a header ``date,rain_mm,storm`` (``date`` and at least one other);
-    * Open-Meteo's daily CSV export as it is: a few lines about the location, then the header
-      ``time,precipitation_sum (mm),...`` (or ``rain_sum (mm)``); other columns are ignored.
-    """
+def _weather_row(cells: list[str], line: int, columns: dict[str, int], *, open_meteo: bool,
+                 rain_name: str, latest: date, errors: list[FieldError]
+                 ) -> tuple[date | None, dict[str, Any]]:
+    """One row's day and values; each bad cell adds its error."""
+    row: dict[str, Any] = {}
+    raw = cells[columns["date"]].strip()
+    day: date | None = None
+    try:
+        if len(raw) != 10:
+            raise ValueError(raw)
+        day = date.fromisoformat(raw)
+    except ValueError:
+        reason = (msg("'{value}' is not YYYY-MM-DD (export daily values)", value=raw[:30])
+                  if raw else msg("required"))
+        errors.append(FieldError(f"line {line}: {'time' if open_meteo else 'date'}", reason))
+    if day is not None and day > latest:
+        errors.append(FieldError(f"line {line}: date", msg("is too far in the future")))
+    if "rain_mm" in columns:
+        value = cells[columns["rain_mm"]].strip()
+        row["rain_mm"] = None
+        if value:
+            try:
+                rain = float(value)
+                if not np.isfinite(rain) or rain < 0:
+                    raise ValueError(value)
+                row["rain_mm"] = rain
+            except ValueError:
+                errors.append(FieldError(f"line {line}: {rain_name}", msg(
+                    "'{value}' is not a number of mm >= 0 ('.' as decimal point)",
+                    value=value[:20])))
+    if "storm" in columns:
+        value = cells[columns["storm"]].strip().lower()
+        if value in _TRUE or value in _FALSE:
+            row["storm"] = value in _TRUE
+        else:
+            errors.append(FieldError(f"line {line}: storm", msg(
+                "'{value}' is not 1/0, true/false or yes/no", value=value[:20])))
+    return day, row
+
+
+def _read_weather(data: bytes, *, latest: date) -> tuple[bool, dict[str, int],
+                                                          dict[date, dict[str, Any]]]:
+    """The file's form, columns and rows by day, every row checked; any bad row refuses the
+    file (:class:`~borderflow.errors.ValidationFailed` naming each)."""
     if len(data) > WEATHER_MAX_BYTES:
         raise ValidationFailed([FieldError("file", msg("larger than {size} MB",
                                                        size=WEATHER_MAX_BYTES // 2**20))])
     try:
-        content = data.decode("utf-8-sig")
+        lines = data.decode("utf-8-sig").splitlines()
     except UnicodeDecodeError:
         raise ValidationFailed([FieldError("file", msg("is not UTF-8 text"))]) from None
-    lines = content.splitlines()
     start = _header_line(lines)
     if start is None:
         raise ValidationFailed([FieldError("header", msg(
@@ -573,32 +627,10 @@ def import_weather(session: Session, data: bytes, *, actor: Principal, now: date
             "'time' (Open-Meteo's daily export)"))])
     reader = csv.reader(io.StringIO("\n".join(lines[start:])))
     header = [h.strip() for h in next(reader)]
+    open_meteo, columns, rain_name = _weather_header(header)
     errors: list[FieldError] = []
-    open_meteo = header[0].lower() == "time"
-    rain_name = "rain_mm"
-    if open_meteo:
-        found = next((c for c in OPEN_METEO_RAIN if c in header), None)
-        if found is None:
-            raise ValidationFailed([FieldError("header", msg(
-                "an Open-Meteo file needs a daily column {columns}",
-                columns=list(OPEN_METEO_RAIN)))])
-        rain_name = found
-        columns = {"date": header.index("time"), "rain_mm": header.index(found)}
-        if "storm" in header:
-            columns["storm"] = header.index("storm")
-    else:
-        unknown = [c for c in header if c not in PLAIN_COLUMNS]
-        if unknown:
-            raise ValidationFailed([FieldError("header", msg(
-                "unknown column(s): {columns}; the columns are {known}", columns=unknown,
-                known=list(PLAIN_COLUMNS)))])
-        if len(header) != len(set(header)) or len(header) < 2:
-            raise ValidationFailed([FieldError("header", msg(
-                "name 'date' and at least one of rain_mm, storm, each once"))])
-        columns = {c: header.index(c) for c in header}
     parsed: dict[date, dict[str, Any]] = {}
     seen_at: dict[date, int] = {}
-    today = local_today(now)
     for offset, cells in enumerate(reader):
         line = start + 2 + offset
         if not any(c.strip() for c in cells):
@@ -606,43 +638,9 @@ def import_weather(session: Session, data: bytes, *, actor: Principal, now: date
         if len(cells) > len(header):
             errors.append(FieldError(f"line {line}", msg("has more cells than the header")))
             continue
-        cells = cells + [""] * (len(header) - len(cells))
-        row: dict[str, Any] = {}
-        raw = cells[columns["date"]].strip()
-        day: date | None = None
-        try:
-            day = date.fromisoformat(raw)
-            if len(raw) != 10:
-                raise ValueError(raw)
-        except ValueError:
-            name = "time" if open_meteo else "date"
-            reason = (msg("'{value}' is not YYYY-MM-DD (export daily values)", value=raw[:30])
-                      if raw else msg("required"))
-            errors.append(FieldError(f"line {line}: {name}", reason))
-            day = None
-        if day is not None and day > today + timedelta(days=HORIZON + 14):
-            errors.append(FieldError(f"line {line}: date", msg("is too far in the future")))
-        if "rain_mm" in columns:
-            value = cells[columns["rain_mm"]].strip()
-            if value:
-                try:
-                    rain = float(value)
-                    if not np.isfinite(rain) or rain < 0:
-                        raise ValueError(value)
-                    row["rain_mm"] = rain
-                except ValueError:
-                    errors.append(FieldError(f"line {line}: {rain_name}", msg(
-                        "'{value}' is not a number of mm >= 0 ('.' as decimal point)",
-                        value=value[:20])))
-            else:
-                row["rain_mm"] = None
-        if "storm" in columns:
-            value = cells[columns["storm"]].strip().lower()
-            if value in _TRUE or value in _FALSE:
-                row["storm"] = value in _TRUE
-            else:
-                errors.append(FieldError(f"line {line}: storm", msg(
-                    "'{value}' is not 1/0, true/false or yes/no", value=value[:20])))
+        day, row = _weather_row(cells + [""] * (len(header) - len(cells)), line, columns,
+                                open_meteo=open_meteo, rain_name=rain_name, latest=latest,
+                                errors=errors)
         if day is not None:
             if day in seen_at:
                 errors.append(FieldError(f"line {line}: date", msg(
@@ -656,6 +654,26 @@ def import_weather(session: Session, data: bytes, *, actor: Principal, now: date
         errors.append(FieldError("file", msg("has no rows")))
     if errors:
         raise ValidationFailed(errors[:WEATHER_MAX_ERRORS])
+    return open_meteo, columns, parsed
+
+
+def import_weather(session: Session, data: bytes, *, actor: Principal, now: datetime,
+                   source: str = "weather.csv") -> WeatherImport:
+    """Import daily weather from a CSV file: every row checked first, a file with any bad row
+    refused whole (each bad line and column named), nothing imported then. Each day's row
+    replaces what an earlier import said about that day's columns present in the file (an
+    Open-Meteo file, which has no storm column, leaves the storm warnings as they were).
+    Days up to two weeks past the forecasts' horizon are taken (weather forecasts, storm
+    warnings).
+
+    Two forms (see docs/forecasting.md, "Weather file format"):
+
+    * plain: a header ``date,rain_mm,storm`` (``date`` and at least one other);
+    * Open-Meteo's daily CSV export as it is: a few lines about the location, then the header
+      ``time,precipitation_sum (mm),...`` (or ``rain_sum (mm)``); other columns are ignored.
+    """
+    open_meteo, columns, parsed = _read_weather(
+        data, latest=local_today(now) + timedelta(days=HORIZON + 14))
     fmt: Literal["plain", "open-meteo"] = "open-meteo" if open_meteo else "plain"
     src = f"{fmt}: {source}"[:200]
     values = [{"day": d, "rain_mm": r.get("rain_mm"), "storm": bool(r.get("storm", False)),

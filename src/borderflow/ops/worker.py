@@ -26,6 +26,7 @@ from borderflow.api.admission import Admission
 from borderflow.api.context import AppContext
 from borderflow.clock import Clock, SystemClock
 from borderflow.config import Settings, get_settings
+from borderflow.demand.loop import lifespan_with_forecasts
 from borderflow.dispatch.loop import lifespan_with_dispatcher
 from borderflow.logging import configure_logging
 from borderflow.notify import outbox
@@ -51,7 +52,8 @@ async def background(app: FastAPI) -> AsyncIterator[None]:
     ``borderflow worker``."""
     async with lifespan_with_dispatcher(app), lifespan_with_notifier(app), \
             lifespan_with_mqtt(app), lifespan_with_situation_reports(app), \
-            lifespan_with_retention(app), lifespan_with_sim_jobs(app):
+            lifespan_with_retention(app), lifespan_with_sim_jobs(app), \
+            lifespan_with_forecasts(app):
         yield
 
 

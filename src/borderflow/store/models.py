@@ -1106,3 +1106,71 @@ class SimJob(Base):
         Index("ix_sim_jobs_claim", "status", "created_at"),
         Index("ix_sim_jobs_finished_at", "finished_at"),
     )
+
+
+class ForecastRun(Base):
+    """One refresh of the demand forecasts: every gate and direction, ``horizon`` days from
+    ``origin`` (the Lang Son day after the refresh), by the model ``model_version`` fitted on
+    the daily counts ``trained_from`` .. ``trained_to``. ``trigger`` is ``daily`` (the
+    background refresh, once per origin day) or ``on_demand``. Only the newest runs are kept
+    (``borderflow.demand.service.KEEP_RUNS``)."""
+
+    __tablename__ = "forecast_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    model_version: Mapped[str] = mapped_column(String(40))
+    origin: Mapped[date] = mapped_column(Date)
+    horizon: Mapped[int] = mapped_column(Integer)
+    trained_from: Mapped[date] = mapped_column(Date)
+    trained_to: Mapped[date] = mapped_column(Date)
+    series: Mapped[int] = mapped_column(Integer)
+    seconds: Mapped[float] = mapped_column(Float)
+    trigger: Mapped[str] = mapped_column(String(10))  # daily | on_demand
+    actor: Mapped[str] = mapped_column(String(80))
+
+    __table_args__ = (
+        CheckConstraint("trigger IN ('daily', 'on_demand')", name="trigger"),
+        # one daily refresh per origin day, whichever worker gets there first
+        Index("uq_forecast_runs_daily_origin", "origin", unique=True,
+              postgresql_where=text("trigger = 'daily'"), sqlite_where=text("trigger = 'daily'")),
+    )
+
+
+class Forecast(Base):
+    """A run's forecast of trucks crossing at one gate in one direction on one local day, with
+    its 80 % and 95 % prediction intervals and the trucks declared for that day when it was
+    made."""
+
+    __tablename__ = "forecasts"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"))
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    day: Mapped[date] = mapped_column(Date)
+    horizon: Mapped[int] = mapped_column(Integer)
+    mean: Mapped[float] = mapped_column(Float)
+    lo80: Mapped[float] = mapped_column(Float)
+    hi80: Mapped[float] = mapped_column(Float)
+    lo95: Mapped[float] = mapped_column(Float)
+    hi95: Mapped[float] = mapped_column(Float)
+    declared: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (UniqueConstraint("run_id", "gate", "direction", "day",
+                                       name="uq_forecasts_run_gate_direction_day"),)
+
+
+class ForecastWeather(Base):
+    """Weather of one Lang Son day, past or forecast, imported from a file: rain in mm and
+    whether a storm warning was in force. A later import replaces a day's row."""
+
+    __tablename__ = "forecast_weather"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    rain_mm: Mapped[float | None] = mapped_column(Float, nullable=True)
+    storm: Mapped[bool] = mapped_column(Boolean, default=False)
+    source: Mapped[str] = mapped_column(String(200))
+    imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    imported_by: Mapped[str] = mapped_column(String(80))
