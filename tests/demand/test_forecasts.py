@@ -8,14 +8,18 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from typer.testing import CliRunner
 
-from borderflow.config import Settings
+from borderflow.cli.main import app as cli
+from borderflow.clock import LOCAL_TZ
+from borderflow.config import Settings, get_settings
 from borderflow.demand import service
 from borderflow.demand.loop import DailyRefresh
 from borderflow.domain.access import SYSTEM
@@ -24,18 +28,18 @@ from borderflow.network import service as networks
 from borderflow.report import history
 from borderflow.store.models import AuditEntry, Forecast, ForecastRun, ForecastWeather
 from borderflow.store.session import make_engine, make_session_factory
-from tests.conftest import NOW, TODAY, Peek
+from tests.conftest import NOW, TODAY, Database, Peek
 
 TOMORROW = TODAY + timedelta(days=1)
 DAYS = 120
 
 
-def _daily_csv(days: int = DAYS, *, skip: date | None = None) -> str:
+def _daily_csv(days: int = DAYS, *, skip: date | None = None, today: date = TODAY) -> str:
     """Daily totals for huu-nghi (both ways) and chi-ma exports up to yesterday, with a
     weekly pattern; chi-ma starts 30 days later; ``skip`` leaves one day out."""
     lines = ["date,gate,direction,vehicles"]
     for i in range(days):
-        day = TODAY - timedelta(days=days - i)
+        day = today - timedelta(days=days - i)
         if day == skip:
             continue
         base = 300 + 40 * (day.weekday() < 5) + (i % 7) * 3
@@ -256,3 +260,36 @@ def test_the_daily_refresh_runs_once_a_day(client: TestClient, auth: Any, db: Pe
     runs = db.scalars(select(ForecastRun).order_by(ForecastRun.id))
     assert [(r.trigger, r.origin, r.actor) for r in runs] == [
         ("daily", date(2026, 11, 24), "system"), ("daily", date(2026, 11, 25), "system")]
+
+
+def test_the_commands_import_weather_and_refresh(database: Database, tmp_path: Path,
+                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BORDERFLOW_DATABASE_URL", database.url)
+    monkeypatch.setenv("BORDERFLOW_VAR_DIR", str(tmp_path / "var"))
+    get_settings.cache_clear()
+    runner = CliRunner()
+    try:
+        none = runner.invoke(cli, ["forecast", "refresh"])
+        assert none.exit_code == 1
+        assert "no trucks recorded or imported yet" in none.output
+        today = datetime.now(LOCAL_TZ).date()
+        daily = tmp_path / "daily.csv"
+        daily.write_text(_daily_csv(today=today), encoding="utf-8")
+        assert runner.invoke(cli, ["report", "import-history", str(daily), "--kind",
+                                   "daily"]).exit_code == 0
+        weather = tmp_path / "open-meteo.csv"
+        weather.write_text(OPEN_METEO, encoding="utf-8")
+        done = runner.invoke(cli, ["forecast", "import-weather", str(weather)])
+        assert done.exit_code == 0, done.output
+        assert "Imported 3 days of weather (open-meteo" in done.output
+        bad = tmp_path / "bad.csv"
+        bad.write_text("date,rain_mm\n2026-11-01,lots\n", encoding="utf-8")
+        refused = runner.invoke(cli, ["forecast", "import-weather", str(bad)])
+        assert refused.exit_code == 1
+        assert "line 2: rain_mm" in refused.output
+        made = runner.invoke(cli, ["forecast", "refresh"])
+        assert made.exit_code == 0, made.output
+        assert f"3 series, 84 forecasts from {today + timedelta(days=1)} for 28 days" in (
+            " ".join(made.output.split()))
+    finally:
+        get_settings.cache_clear()

@@ -10,11 +10,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from borderflow.cli.common import console, err
+from borderflow.cli.common import console, err, session_scope
+from borderflow.clock import SystemClock
+from borderflow.config import get_settings
+from borderflow.demand import service as demand
+from borderflow.domain.access import SYSTEM
 from borderflow.errors import AppError
 from borderflow.forecast import backtest as backtesting
 from borderflow.forecast import core
 from borderflow.forecast.calendar import parse_country
+from borderflow.network import service as networks
+from borderflow.store.session import make_engine, make_session_factory
 
 LABELS = {"borderflow": "Borderflow", "seasonal_naive": "seasonal naive",
           "mean_last_4_weeks": "mean of 4 weeks", "auto_ets": "AutoETS"}
@@ -98,3 +104,39 @@ def forecast_backtest(
         output.write_text(backtesting.forecasts_csv(bt), encoding="utf-8")
         err.print(f"wrote {output}")
     print(json.dumps(bt.summary()))
+
+
+@forecast_app.command("refresh")
+def forecast_refresh() -> None:
+    """Forecast every gate and direction for the 28 days from tomorrow now, from the traffic
+    recorded and imported up to yesterday, and store the run (the API answers from it at
+    once). The fit runs in a read transaction; only storing the run writes."""
+    now = SystemClock().now()
+    engine = make_engine(get_settings().database_url)
+    try:
+        with make_session_factory(engine, write=False)() as read:
+            prepared = demand.prepare(read, networks.in_force(read, now), now=now)
+    except AppError as exc:
+        err.print(f"[red]error:[/red] {exc.message}")
+        raise typer.Exit(code=1) from None
+    finally:
+        engine.dispose()
+    with session_scope() as session:
+        run = demand.save(session, prepared, now=now, actor=SYSTEM, trigger="on_demand")
+    console.print(f"Run {run.id}: {run.series} series, {len(prepared.rows):,} forecasts from "
+                  f"{run.origin} for {run.horizon} days, model {run.model_version} trained on "
+                  f"{run.trained_from}..{run.trained_to} ({run.seconds:.1f} s)")
+
+
+@forecast_app.command("import-weather")
+def forecast_import_weather(
+    file: Annotated[Path, typer.Argument(help="CSV: date,rain_mm,storm, or Open-Meteo's daily "
+                                         "export as it is", exists=True, dir_okay=False)],
+) -> None:
+    """Import daily rain and storm warnings (all rows or none; see docs/forecasting.md)."""
+    with session_scope() as session:
+        done = demand.import_weather(session, file.read_bytes(), actor=SYSTEM,
+                                     now=SystemClock().now(), source=file.name)
+    console.print(f"Imported {done.days:,} days of weather ({done.format}, {done.first} to "
+                  f"{done.last}: {done.rain_days:,} with rain, {done.storm_days:,} with a storm "
+                  "warning)")
