@@ -466,9 +466,15 @@ def _trucks(scenario: Scenario, table: _RouteTable, rng: np.random.Generator) ->
     staging area and no-show draw."""
     d = scenario.demand
     day_factor, perish_factor, export_factor = _day_factors(scenario)
-    arrival = _arrivals(d, day_factor, rng)
-    kinds = _kinds(d, arrival, scenario.days, perish_factor, export_factor, rng)
-    route = _preferred_routes(d, table.routes, kinds.export, kinds.goods, rng)
+    gate: list[str] | None = None
+    if d.forecast:
+        arrival, direction, gate = _forecast_arrivals(scenario, rng)
+        kinds = _kinds(d, arrival, scenario.days, perish_factor, export_factor, rng,
+                       export=direction)
+    else:
+        arrival = _arrivals(d, day_factor, rng)
+        kinds = _kinds(d, arrival, scenario.days, perish_factor, export_factor, rng)
+    route = _preferred_routes(d, table.routes, kinds.export, kinds.goods, rng, gate=gate)
     keep = route >= 0
     arrival, route, klass, perishable, quarantine, crosses = (
         arrival[keep], route[keep], kinds.klass[keep], kinds.perishable[keep],
@@ -515,13 +521,44 @@ def _arrivals(d: Demand, day_factor: FloatArray, rng: np.random.Generator) -> Fl
     return arrival
 
 
+def _forecast_arrivals(scenario: Scenario, rng: np.random.Generator
+                       ) -> tuple[FloatArray, BoolArray, list[str]]:
+    """Arrival times (sorted), direction (export) and gate of each truck, from the forecast
+    days: per day and series a probability drawn, the trucks at that probability (rounded at
+    random), spread over the hours by the hourly profile, uniform within the hour."""
+    d = scenario.demand
+    profile = np.asarray(d.hourly_profile, dtype=np.float64)
+    profile = profile / profile.sum()
+    times: list[FloatArray] = []
+    export: list[BoolArray] = []
+    gates: list[str] = []
+    for f in sorted(d.forecast, key=lambda f: (f.date, f.gate, f.direction)):
+        day = (f.date - scenario.start).days
+        if not 0 <= day < scenario.days:
+            continue
+        value = f.quantile(float(rng.random()))
+        n = int(value) + int(rng.random() < value - int(value))
+        hours = np.repeat(np.arange(24), rng.multinomial(n, profile))
+        times.append(day * 1440.0 + hours * 60.0 + rng.random(n) * 60.0)
+        export.append(np.full(n, f.direction == "export"))
+        gates.extend([f.gate] * n)
+    if not times:
+        return np.zeros(0), np.zeros(0, dtype=bool), []
+    t = np.concatenate(times)
+    order = np.argsort(t, kind="stable")
+    return t[order], np.concatenate(export)[order], [gates[i] for i in order]
+
+
 def _kinds(d: Demand, arrival: FloatArray, days: int, perish_factor: FloatArray,
-           export_factor: FloatArray, rng: np.random.Generator) -> _Kinds:
-    """Each truck's direction, goods (perishable, quarantine), AEO and urgent status, hence
-    its priority class (as ``domain.trip.priority_class``), and whether its driver crosses."""
+           export_factor: FloatArray, rng: np.random.Generator,
+           export: BoolArray | None = None) -> _Kinds:
+    """Each truck's direction (unless given), goods (perishable, quarantine), AEO and urgent
+    status, hence its priority class (as ``domain.trip.priority_class``), and whether its
+    driver crosses."""
     n = arrival.shape[0]
     day_of = np.minimum((arrival // 1440).astype(np.int64), days - 1)
-    export = rng.random(n) < np.minimum(d.export_share * export_factor[day_of], 1.0)
+    drawn = rng.random(n) < np.minimum(d.export_share * export_factor[day_of], 1.0)
+    export = drawn if export is None else export
     p_share = np.where(export, d.perishable_share.get("export", 0.0),
                        d.perishable_share.get("import", 0.0))
     perishable = rng.random(n) < np.minimum(p_share * perish_factor[day_of], 1.0)
@@ -538,10 +575,11 @@ def _kinds(d: Demand, arrival: FloatArray, days: int, perish_factor: FloatArray,
 
 
 def _preferred_routes(d: Demand, routes: list[Route], export: BoolArray, goods: IntArray,
-                      rng: np.random.Generator) -> IntArray:
+                      rng: np.random.Generator, gate: list[str] | None = None) -> IntArray:
     """Each truck's route: drawn from its direction's gate shares among the open gates that
     permit its goods (equal shares when none of them has a share); -1 when no open gate
-    permits them."""
+    permits them. A truck given its gate (``gate``: the forecast's) takes that gate's route
+    when the gate permits its goods."""
     n = export.shape[0]
     route = np.full(n, -1, dtype=np.int64)
     pick: FloatArray = rng.random(size=(n,))
@@ -562,6 +600,16 @@ def _preferred_routes(d: Demand, routes: list[Route], export: BoolArray, goods: 
             cum = np.cumsum(weights / weights.sum())
             idx = np.minimum(np.searchsorted(cum, pick[mask], side="right"), len(cand) - 1)
             route[mask] = np.array([r.index for r in cand], dtype=np.int64)[idx]
+    if gate is not None:
+        own: dict[tuple[str, bool, int], int] = {}
+        for r in routes:
+            for gk, group in enumerate(GOODS):
+                if r.gate.permits_group(group):
+                    own.setdefault((r.gate.code, r.direction == "export", gk), r.index)
+        for i, code in enumerate(gate):
+            j = own.get((code, bool(export[i]), int(goods[i])))
+            if j is not None:
+                route[i] = j
     return route
 
 

@@ -186,6 +186,39 @@ class Period(_Model):
         return self
 
 
+class ForecastDay(_Model):
+    """One day's forecast trucks at one gate and direction (the platform's demand forecast,
+    see docs/forecasting.md): the mean and the bounds of the 80 % and 95 % intervals."""
+
+    date: date
+    gate: str
+    direction: Literal["export", "import"]
+    mean: Annotated[float, Field(ge=0.0)]
+    lo80: Annotated[float, Field(ge=0.0)]
+    hi80: Annotated[float, Field(ge=0.0)]
+    lo95: Annotated[float, Field(ge=0.0)]
+    hi95: Annotated[float, Field(ge=0.0)]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ForecastDay:
+        if not self.lo95 <= self.lo80 <= self.mean <= self.hi80 <= self.hi95:
+            raise ValueError(msg("must hold lo95 <= lo80 <= mean <= hi80 <= hi95"))
+        return self
+
+    def quantile(self, u: float) -> float:
+        """The trucks at probability ``u``: linear between the interval bounds (the mean taken
+        as the median), the tails extended with the slope of the outer band, never below 0."""
+        tail = 0.025 / 0.075
+        xs = (0.0, 0.025, 0.1, 0.5, 0.9, 0.975, 1.0)
+        ys = (max(0.0, self.lo95 - (self.lo80 - self.lo95) * tail), self.lo95, self.lo80,
+              self.mean, self.hi80, self.hi95, self.hi95 + (self.hi95 - self.hi80) * tail)
+        for i in range(1, len(xs)):
+            if u <= xs[i]:
+                w = (u - xs[i - 1]) / (xs[i] - xs[i - 1])
+                return ys[i - 1] + w * (ys[i] - ys[i - 1])
+        return ys[-1]
+
+
 class Demand(_Model):
     trucks_per_day: Positive
     """Average trucks per day arriving over all gates and both directions."""
@@ -204,6 +237,12 @@ class Demand(_Model):
     aeo_share: Share = 0.1
     urgent_share: Share = 0.005
     driver_crosses: dict[Literal["export", "import"], Share] = {"export": 0.3, "import": 1.0}
+    forecast: list[ForecastDay] = []
+    """"The next days as forecast": when given, each replication draws each day's trucks at
+    each gate and direction from its forecast (a fresh draw per replication, so the
+    replications spread over the forecast's uncertainty) and spreads them over the day by
+    ``hourly_profile``; ``trucks_per_day``, the weekday factors, the periods and the gate shares
+    then set nothing, and a day or gate the list leaves out gets no trucks."""
 
     @model_validator(mode="after")
     def _shares(self) -> Demand:
@@ -332,6 +371,14 @@ def check_against(scenario: Scenario, network: Network, source: str) -> None:
                      for s in change.stations if s not in steps]
     problems += [(f"stations.{s}", msg("no such procedure step"))
                  for s in scenario.stations if s not in steps]
+    for i, f in enumerate(scenario.demand.forecast):
+        gate = network.gate(f.gate)
+        if gate is None:
+            problems.append((f"demand.forecast.{i}.gate", msg("no such gate")))
+        elif not gate.permits_direction(f.direction):
+            problems.append((f"demand.forecast.{i}.direction",
+                             msg("the gate takes no {direction} traffic",
+                                 direction=f.direction)))
     for day in scenario.demand.weekday_factors:
         if day not in WEEKDAYS:  # pragma: no cover - the Literal already refuses it
             problems.append((f"demand.weekday_factors.{day}", msg("not a weekday")))
