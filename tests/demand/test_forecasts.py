@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +25,17 @@ from borderflow.demand.loop import DailyRefresh
 from borderflow.domain.access import SYSTEM
 from borderflow.forecast import model
 from borderflow.network import service as networks
-from borderflow.report import history
-from borderflow.store.models import AuditEntry, Forecast, ForecastRun, ForecastWeather
+from borderflow.network.holidays import around
+from borderflow.report import facts, history
+from borderflow.store.models import (
+    AuditEntry,
+    Forecast,
+    ForecastRun,
+    ForecastWeather,
+    GateControl,
+)
 from borderflow.store.session import make_engine, make_session_factory
+from tests import factories
 from tests.conftest import NOW, TODAY, Database, Peek
 
 TOMORROW = TODAY + timedelta(days=1)
@@ -293,3 +301,91 @@ def test_the_commands_import_weather_and_refresh(database: Database, tmp_path: P
             " ".join(made.output.split()))
     finally:
         get_settings.cache_clear()
+
+
+def test_declared_trucks_ahead_and_as_they_were_for_past_days(
+        client: TestClient, auth: Any, session: Session) -> None:
+    for plate in ("29C-111.11", "29C-222.22"):
+        body = factories.declaration()
+        body["vehicles"][0]["plate"] = plate
+        r = client.post("/api/v1/declarations", json=body, headers=auth("enterprise"))
+        assert r.status_code == 201, r.text
+    network = networks.in_force(session, NOW)
+    ahead = service.declared_ahead(session, first=TOMORROW, last=TOMORROW + timedelta(days=27))
+    assert ahead == {("huu-nghi", "export", factories.OPEN_DAY): 2}
+
+    # two recorded crossings: declared three days ahead, and the same day
+    crossed = datetime.combine(TODAY - timedelta(days=5), time(9), LOCAL_TZ)
+    for key, declared in (("t1", crossed - timedelta(days=3)), ("t2", crossed)):
+        session.add(facts.fact_row(key, {
+            "vehicles": 1, "gate": "chi-ma", "direction": "import", "goods_group": "unknown",
+            "declared_at": declared.isoformat(), "crossed_at": crossed.isoformat()},
+            now=NOW, trip_id=key))
+    session.flush()
+    frame = service.declared_frame(session, network, until=TODAY - timedelta(days=1),
+                                   origin=TOMORROW, horizon=28)
+    assert list(frame.columns) == ["date", "crossing", "direction", "lead", "declared"]
+    table = {(r.date.date(), r.crossing, r.direction, r.lead): r.declared
+             for r in frame.itertuples()}
+    day = crossed.date()
+    assert [table[(day, "chi-ma", "import", lead)] for lead in (1, 2, 3, 4)] == [1, 1, 1, 0]
+    assert table[(day + timedelta(days=1), "chi-ma", "import", 1)] == 0  # none: zero
+    assert (day - timedelta(days=1), "chi-ma", "import", 1) not in table  # before: no data
+    # days ahead: the trucks declared so far, with the day's horizon as the lead
+    assert table[(factories.OPEN_DAY, "huu-nghi", "export", 2)] == 2
+    assert table[(TOMORROW, "huu-nghi", "export", 1)] == 0
+    # a run keeps the trucks declared for each day when it was made
+    _import(session, _daily_csv())
+    run = service.refresh(session, network, now=NOW, actor=SYSTEM, trigger="on_demand")
+    stored = {(f.gate, f.direction, f.day): f.declared for f in session.scalars(
+        select(Forecast).where(Forecast.run_id == run.id))}
+    assert stored[("huu-nghi", "export", factories.OPEN_DAY)] == 2
+    assert sum(stored.values()) == 2
+
+
+def test_closures_from_the_calendar_and_the_regulators(session: Session) -> None:
+    network = networks.in_force(session, NOW)
+    day = factories.OPEN_DAY
+    session.add_all([
+        GateControl(gate="huu-nghi", direction=None, kind="closure",
+                    starts_at=datetime.combine(day, time(0), LOCAL_TZ),
+                    ends_at=datetime.combine(day + timedelta(days=1), time(0), LOCAL_TZ),
+                    reason="flood", created_by="regulator", created_at=NOW),
+        GateControl(gate="chi-ma", direction="export", kind="closure",
+                    starts_at=datetime.combine(day, time(0), LOCAL_TZ),
+                    ends_at=datetime.combine(day, time(12), LOCAL_TZ),
+                    reason="works", created_by="regulator", created_at=NOW)])
+    session.flush()
+    frame = service.closures_frame(session, network, first=TODAY, last=TODAY + timedelta(
+        days=27))
+    closed = {(r.date.date(), r.crossing, r.direction): r.closed for r in frame.itertuples()}
+    assert closed[(day, "huu-nghi", "export")] == closed[(day, "huu-nghi", "import")] == 1.0
+    assert 0.0 < closed[(day, "chi-ma", "export")] < 1.0
+    assert closed[(day, "chi-ma", "import")] == 0.0
+    assert closed[(day + timedelta(days=1), "huu-nghi", "export")] == 0.0
+    # the calendar's closed days
+    for gate in network.gates:
+        calendar = network.calendar(gate.calendar)
+        assert calendar is not None
+        for i in range(28):
+            d = TODAY + timedelta(days=i)
+            if calendar.hours_on(d, around(d)).is_closed:
+                assert closed[(d, gate.code, gate.directions[0])] == 1.0
+    session.rollback()
+
+
+def test_hourly_profiles_from_the_recorded_crossings(session: Session) -> None:
+    monday = TODAY - timedelta(days=7)  # TODAY is a Monday
+    lines = ["crossed_at,gate,direction"] + [
+        f"{monday} {h},huu-nghi,export" for h in ("09:10", "09:20", "09:40", "14:05")]
+    history.import_file(session, networks.in_force(session, NOW), kind="crossings",
+                        data="\n".join(lines).encode(), filename="c.csv", actor=SYSTEM,
+                        now=NOW)
+    profile = service.hourly_profile(session, gate="huu-nghi", direction="export")
+    assert (profile[9], profile[14], sum(profile)) == (0.75, 0.25, 1.0)
+    assert service.hourly_profile(session, gate="huu-nghi", direction="export",
+                                  weekday=0) == profile
+    assert service.hourly_profile(session, gate="huu-nghi", direction="export",
+                                  weekday=1) == [1 / 24] * 24
+    assert service.hourly_profile(session, gate="chi-ma", direction="export") == [1 / 24] * 24
+    session.rollback()

@@ -99,7 +99,8 @@ def _shares(values: list[float]) -> list[float]:
             "`run` says which model version made them, on which days it was trained and when "
             "(null, with no forecasts, before the first run). `hourly_profiles` gives each "
             "gate and direction's shares of a day's trucks per local clock hour 0-23 from the "
-            "recorded crossings of the last 26 weeks (`shares`: every day; `weekdays`: Monday "
+            "recorded crossings of the 26 weeks up to the newest recorded day (`shares`: every "
+            "day; `weekdays`: Monday "
             "first), uniform without any, to spread a day's forecast over its hours."
             + roles_doc(READ_ACTION))
 def get_forecasts(
@@ -129,11 +130,9 @@ def get_forecasts(
     series = sorted({(g.code, d) for g in network.gates for d in g.directions
                      if (gate is None or g.code == gate)
                      and (direction is None or d == direction)})
-    profiles = [ProfileOut(
-        gate=g, direction=d,
-        shares=_shares(service.hourly_profile(db, gate=g, direction=d)),
-        weekdays=[_shares(service.hourly_profile(db, gate=g, direction=d, weekday=w))
-                  for w in range(7)]) for g, d in series]
+    profiles = [ProfileOut(gate=p.gate, direction=p.direction, shares=_shares(p.shares),
+                           weekdays=[_shares(w) for w in p.weekdays])
+                for p in service.hourly_profiles(db, series)]
     return ForecastsOut(
         run=RunOut.model_validate(run) if run is not None else None, start=first, end=last,
         forecasts=[ForecastOut(gate=r.gate, direction=r.direction, date=r.day,

@@ -1,13 +1,14 @@
 """The daily refresh of the demand forecasts, in the background work: checked every minute,
 made once the Lang Son time reaches ``BORDERFLOW_FORECAST_REFRESH_TIME`` (default 02:00), or at
 the first check after a start-up when no forecasts were made in the last day. One daily run per
-day across every worker (whichever gets there first)."""
+day across every worker (whichever gets there first); a fit that fails is logged and tried
+again an hour later."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import date
+from datetime import date, datetime, timedelta
 
 import structlog
 from fastapi import FastAPI
@@ -21,6 +22,8 @@ from borderflow.network import service as networks
 log = structlog.get_logger("borderflow.demand")
 
 CHECK_SECONDS = 60
+RETRY_AFTER = timedelta(hours=1)
+"""A fit that failed is tried again this much later, not at every check."""
 
 
 class DailyRefresh:
@@ -30,6 +33,7 @@ class DailyRefresh:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.told_no_history: date | None = None
+        self.failed_at: datetime | None = None
 
     def run_once(self) -> int | None:
         """The run's id when one was made now, else None. The fit runs in a read
@@ -39,6 +43,8 @@ class DailyRefresh:
         if at is None:
             return None
         now = self.ctx.clock.now()
+        if self.failed_at is not None and now < self.failed_at + RETRY_AFTER:
+            return None
         with self.ctx.read_sessions() as read:
             network = networks.in_force_or_none(read, now)
             if network is None or not service.daily_lock(read):
@@ -53,6 +59,10 @@ class DailyRefresh:
                     self.told_no_history = today
                     log.info("no demand forecasts: no trucks recorded or imported yet")
                 return None
+            except Exception:
+                self.failed_at = now  # logged by the loop; tried again an hour later
+                raise
+            self.failed_at = None
             with self.ctx.sessions() as session:
                 if not service.daily_due(session, now=now, at=at):
                     return None

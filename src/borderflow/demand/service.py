@@ -28,6 +28,7 @@ import hashlib
 import io
 import time as timer
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any, Literal
@@ -65,10 +66,11 @@ HORIZON = 28
 """Days forecast by a run, from tomorrow."""
 KEEP_RUNS = 60
 """Runs kept; older ones are purged by each refresh."""
-DECLARED_HISTORY_DAYS = 400
+DECLARED_HISTORY_DAYS = 365
 """How far back the trucks declared ahead are reconstructed from the recorded trips."""
 PROFILE_DAYS = 182
-"""Days of recorded crossings (back from the newest) an hourly profile is made from."""
+"""Days of recorded crossings (back from the newest recorded anywhere) an hourly profile is
+made from."""
 COUNTRIES = ("VN", "CN")
 DIRECTIONS = ("export", "import")
 Trigger = Literal["daily", "on_demand"]
@@ -488,26 +490,50 @@ def latest(session: Session, *, gate: str | None = None, direction: str | None =
                                                 Forecast.day))]
 
 
-def hourly_profile(session: Session, *, gate: str, direction: str,
-                   weekday: int | None = None) -> list[float]:
-    """The shares (summing to 1) of a day's trucks crossing in each local clock hour 0-23, from
-    the recorded crossings of the last :data:`PROFILE_DAYS` days with any (``weekday``: only
-    that weekday, Monday = 0). Uniform when there are none (imported daily totals have no
-    hour)."""
-    newest = session.scalar(select(func.max(StatHour.day)).where(
-        StatHour.gate == gate, StatHour.direction == direction, StatHour.vehicles > 0))
-    counts = np.zeros(24)
-    if newest is not None:
-        for day, hour, n in session.execute(
-                select(StatHour.day, StatHour.hour, StatHour.vehicles).where(
-                    StatHour.gate == gate, StatHour.direction == direction,
-                    StatHour.day > newest - timedelta(days=PROFILE_DAYS))):
-            if weekday is None or day.weekday() == weekday:
-                counts[int(hour)] += max(int(n), 0)
+@dataclass(frozen=True)
+class Profile:
+    """A gate and direction's shares of a day's trucks per local clock hour 0-23 (summing to
+    1): over every day, and per weekday (Monday first)."""
+
+    gate: str
+    direction: str
+    shares: list[float]
+    weekdays: list[list[float]]
+
+
+def _shares(counts: np.ndarray) -> list[float]:
     total = counts.sum()
     if total <= 0:
         return [1 / 24] * 24
     return [float(v) for v in counts / total]
+
+
+def hourly_profiles(session: Session, keys: Sequence[tuple[str, str]]) -> list[Profile]:
+    """The hourly profile of each gate and direction in ``keys``, from the recorded crossings
+    of the :data:`PROFILE_DAYS` days up to the newest day any was recorded; uniform where
+    there are none (imported daily totals have no hour). One read of the summary table."""
+    wanted = set(keys)
+    counts = {k: np.zeros((7, 24)) for k in keys}
+    newest = session.scalar(select(func.max(StatHour.day)).where(StatHour.vehicles > 0))
+    if newest is not None and wanted:
+        gates = sorted({g for g, _ in wanted})
+        for day, hour, gate, direction, n in session.execute(
+                select(StatHour.day, StatHour.hour, StatHour.gate, StatHour.direction,
+                       StatHour.vehicles).where(
+                    StatHour.day > newest - timedelta(days=PROFILE_DAYS),
+                    StatHour.gate.in_(gates))):
+            if (gate, direction) in wanted:
+                counts[(gate, direction)][day.weekday(), int(hour)] += max(int(n), 0)
+    return [Profile(g, d, _shares(counts[(g, d)].sum(axis=0)),
+                    [_shares(counts[(g, d)][w]) for w in range(7)]) for g, d in keys]
+
+
+def hourly_profile(session: Session, *, gate: str, direction: str,
+                   weekday: int | None = None) -> list[float]:
+    """One gate and direction's shares of a day's trucks per local clock hour 0-23 (see
+    :func:`hourly_profiles`); ``weekday``: only that weekday's days (Monday = 0)."""
+    profile = hourly_profiles(session, [(gate, direction)])[0]
+    return profile.shares if weekday is None else profile.weekdays[weekday]
 
 
 # --- weather -------------------------------------------------------------------------------------
