@@ -9,10 +9,11 @@ numbers, which sharpens their comparison).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -51,14 +52,20 @@ def run_one(job: Job) -> Done:
             model.roads)
 
 
-def load_all(paths: Sequence[Path], days: int | None = None) -> list[Loaded]:
-    """Scenario files (all checked before any runs), optionally with another length."""
+def load_all(paths: Sequence[Path], days: int | None = None,
+             documents: Mapping[str, Any] | None = None) -> list[Loaded]:
+    """Scenario files (all checked before any runs), optionally with another length; a path
+    whose name is among ``documents`` is that document instead (a scenario the platform made,
+    such as the next days as forecast)."""
     out = []
     for path in paths:
-        sc, network = scenarios.load(path)
+        made = (documents or {}).get(path.name)
+        sc, network = (scenarios.load(path) if made is None
+                       else scenarios.load_document(made, path.name))
         if days is not None:
-            sc = sc.model_copy(update={"days": days,
-                                       "warmup_days": min(sc.warmup_days, days - 1)})
+            # a made scenario's days are all it has demand for
+            n = min(days, sc.days) if made is not None else days
+            sc = sc.model_copy(update={"days": n, "warmup_days": min(sc.warmup_days, n - 1)})
         out.append((sc, network, str(path)))
     return out
 

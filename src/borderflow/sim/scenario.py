@@ -432,9 +432,16 @@ def read_document(path: Path, seen: tuple[Path, ...] = ()) -> Any:
 
 def load(path: Path) -> tuple[Scenario, Network]:
     """A scenario file and the network it runs on."""
-    document = read_document(path)
-    scenario = parse(document, str(path))
-    network_path = (path.parent / scenario.network) if scenario.network else PACKAGED_NETWORK
+    return load_document(read_document(path), str(path), path.parent)
+
+
+def load_document(document: Any, source: str, folder: Path | None = None
+                  ) -> tuple[Scenario, Network]:
+    """A scenario document (a file's, or one made by the platform, e.g. the next days as
+    forecast) and the network it runs on (a ``network`` path is relative to ``folder``)."""
+    scenario = parse(document, source)
+    network_path = (PACKAGED_NETWORK if not scenario.network
+                    else (folder or Path.cwd()) / scenario.network)
     network = load_network(network_path)
-    check_against(scenario, network, str(path))
+    check_against(scenario, network, source)
     return scenario, network

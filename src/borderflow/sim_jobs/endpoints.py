@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
+from borderflow.demand import lab
+from borderflow.demand import service as demand
 from borderflow.domain.access import Principal
 from borderflow.errors import FieldError, NotFound, TooManyRequests, ValidationFailed, msg
 from borderflow.sim import runner
@@ -35,7 +37,9 @@ class ComparisonIn(BaseModel):
     scenarios: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
         min_length=1, max_length=4,
         description="One to four scenario files of the lab (`BORDERFLOW_SCENARIOS_DIR`), by "
-        "file name, e.g. `lang-son-baseline.yaml`.")
+        "file name, e.g. `lang-son-baseline.yaml`; `forecast`: the next days as the newest "
+        "demand forecast has them (the baseline's settings, each replication drawing the "
+        "days' trucks from the forecast; at most its 28 days).")
     days: int = Field(default=7, ge=1, le=31, description="Days each scenario runs.")
     replications: int = Field(default=2, ge=1, le=5,
                               description="Replications of each scenario.")
@@ -143,19 +147,27 @@ def ask_comparison(body: ComparisonIn, ctx: Ctx, db: Db, actor: Planner, idem: I
         return replayed
     folder = ctx.settings.scenarios_dir
     offered = {p.name for p in folder.glob("*.yaml")}
+    documents: dict[str, Any] = {}
+    if lab.NAME in body.scenarios:
+        doc = lab.document(db, today=demand.local_today(ctx.clock.now()), days=lab.MAX_DAYS)
+        if doc is not None:
+            documents[lab.NAME] = doc
+            offered.add(lab.NAME)
     unknown = [name for name in body.scenarios if name not in offered]
     if unknown or len(set(body.scenarios)) != len(body.scenarios):
         raise ValidationFailed([FieldError("scenarios", msg(
             "not a scenario file of the lab, or named twice: {files}", files=unknown
             or body.scenarios))])
     try:
-        runner.load_all([folder / name for name in body.scenarios], body.days)
+        runner.load_all([folder / name for name in body.scenarios], body.days, documents)
     except scenarios.ScenarioError as exc:
         raise ValidationFailed([FieldError("scenarios", m) for m in exc.messages()]) from None
     _room(db, actor)
     params = body.model_dump()
-    job = service.submit(db, actor=actor, kind="compare", params=params,
-                         runs_total=work.compare_runs(params), now=ctx.clock.now())
+    job = service.submit(db, actor=actor, kind="compare",
+                         params={**params, "documents": documents},
+                         runs_total=work.compare_runs(params), now=ctx.clock.now(),
+                         audited=params)
     return _queued(idem, job)
 
 

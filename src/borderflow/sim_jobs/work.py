@@ -90,7 +90,7 @@ def compare_runs(params: Mapping[str, Any]) -> int:
 def _load(folder: Path, params: Mapping[str, Any]) -> list[runner.Loaded]:
     try:
         return runner.load_all([folder / name for name in params["scenarios"]],
-                               int(params["days"]))
+                               int(params["days"]), params.get("documents"))
     except scenarios.ScenarioError as exc:
         raise Invalid(exc.messages()) from None
 

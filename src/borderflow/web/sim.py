@@ -14,6 +14,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
+from borderflow.demand import lab
+from borderflow.demand import service as demand
 from borderflow.domain.access import Principal
 from borderflow.errors import N_, msg
 from borderflow.sim import levers, report, runner
@@ -70,10 +72,31 @@ def _scenario_files(folder: Path, stamp: tuple[tuple[str, int, int], ...], lang:
     return tuple(out)
 
 
+def _forecast(request: Request, db: Db) -> dict[str, Any] | None:
+    """The next days as the newest forecast run has them, as a scenario document (None
+    before the first run)."""
+    today = demand.local_today(request.app.state.ctx.clock.now())
+    return lab.document(db, today=today, days=lab.MAX_DAYS)
+
+
+def _offered(request: Request, db: Db, folder: Path, lang: str
+             ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The scenario files, and first the next days as forecast when a run covers them; the
+    made documents by name."""
+    files = scenario_files(folder, lang)
+    doc = _forecast(request, db)
+    if doc is None:
+        return files, {}
+    sc = scenarios.parse(doc, lab.NAME)
+    entry = {"file": lab.NAME, "name": sc.name.in_(lang),
+             "description": sc.description.in_(lang), "days": sc.days, "problems": []}
+    return [entry, *files], {lab.NAME: doc}
+
+
 def _page(request: Request, who: Principal, folder: Path, db: Db, status: int = 200,
           **values: Any) -> Response:
     lang = formatter(request).lang
-    files = scenario_files(folder, lang)
+    files, _documents = _offered(request, db, folder, lang)
     names = {f["file"]: f["name"] for f in files}
     runs = [{"id": r.id, "status": r.status, "done": r.runs_done, "total": r.runs_total,
              "at": r.created_at,
@@ -175,8 +198,10 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
         return who
     fmt = formatter(request)
     folder = ctx.settings.scenarios_dir
-    offered = {f["file"] for f in scenario_files(folder)}
+    files, documents = _offered(request, db, folder, fmt.lang)
+    offered = {f["file"] for f in files}
     chosen = [name for name in scenario or [] if name in offered]
+    documents = {k: v for k, v in documents.items() if k in chosen}
     form = {"days": days, "replications": replications, "seed": seed}
     numbers: dict[str, int] = {}
     errors: dict[str, str] = {}
@@ -193,7 +218,8 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
         return _page(request, who, folder, db, status=422, error=error, errors=errors,
                      chosen=chosen, form=form)
     try:
-        runner.load_all([folder / name for name in chosen], numbers["days"])  # checked now
+        runner.load_all([folder / name for name in chosen], numbers["days"],
+                        documents)  # checked now
     except scenarios.ScenarioError as exc:
         return _page(request, who, folder, db, status=422, problems=exc.messages(),
                      chosen=chosen, form=form)
@@ -202,7 +228,7 @@ def sim_run(request: Request, ctx: Ctx, db: Db,
                      form=form)
     params = {"scenarios": chosen, **numbers}
     job = jobs.submit(db, actor=who, kind="compare",
-                      params={**params, "plot_texts": _plot_texts()},
+                      params={**params, "plot_texts": _plot_texts(), "documents": documents},
                       runs_total=work.compare_runs(params), now=ctx.clock.now(),
                       audited=params)
     return RedirectResponse(f"/sim?run={job.id}{_query(request, fmt, '&')}", status_code=303)
