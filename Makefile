@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest bench-reports bench-sim bench-load lock clean help
+.PHONY: run test setup install lint typecheck browser test-sqlite test-postgres bench bench-ingest bench-reports bench-sim bench-forecast bench-load lock clean help
 
 help:
 	@echo "make run    set up (venv, dependencies, database, reference data) and serve on :8000"
@@ -14,6 +14,8 @@ help:
 	@echo "make bench-ingest  run the GPS ingestion benchmark (needs PostgreSQL and Mosquitto)"
 	@echo "make bench-reports run the reports benchmark on a synthetic year (needs PostgreSQL)"
 	@echo "make bench-sim  run the scenario-lab benchmark (a simulated year, against SimPy)"
+	@echo "make bench-forecast run the demand-forecasting benchmark (against seasonal naive,"
+	@echo "            AutoETS and Prophet, on a synthetic Lang Son and a real history)"
 	@echo "make bench-load replay a Tet-peak day against the production topology and one process"
 	@echo "            (Locust; make bench-load LOAD_ARGS='--minutes 3 --start-hour 6': shorter)"
 
@@ -89,6 +91,9 @@ bench-reports: install
 
 bench-sim: $(VENV)/.bench
 	$(BIN)/python bench/sim.py
+
+bench-forecast: $(VENV)/.bench
+	$(BIN)/python bench/forecast.py
 
 # The peak-day load test: PostgreSQL and NATS as the test suite finds or starts them, HAProxy
 # installed with apt when missing, Locust from requirements-bench.lock. About 35 minutes with
