@@ -389,3 +389,29 @@ def test_hourly_profiles_from_the_recorded_crossings(session: Session) -> None:
                                   weekday=1) == [1 / 24] * 24
     assert service.hourly_profile(session, gate="chi-ma", direction="export") == [1 / 24] * 24
     session.rollback()
+
+
+def _prepared() -> service.Prepared:
+    row = {"gate": "huu-nghi", "direction": "export", "day": TOMORROW, "horizon": 1,
+           "mean": 10.0, "lo80": 8.0, "hi80": 12.0, "lo95": 7.0, "hi95": 13.0, "declared": 3}
+    return service.Prepared(origin=TOMORROW, trained_from=TODAY - timedelta(days=90),
+                            trained_to=TODAY - timedelta(days=1), model_version="test",
+                            series=1, seconds=0.1, rows=[row])
+
+
+def test_old_runs_are_purged_and_a_day_has_one_daily_run(session: Session,
+                                                          monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setattr(service, "KEEP_RUNS", 2)
+    runs = [service.save(session, _prepared(), now=NOW + timedelta(minutes=i), actor=SYSTEM,
+                         trigger="on_demand") for i in range(3)]
+    kept = session.scalars(select(ForecastRun.id).order_by(ForecastRun.id)).all()
+    assert kept == [runs[1].id, runs[2].id]
+    assert sorted(session.scalars(select(Forecast.run_id).distinct())) == kept
+    newest = service.latest(session, first=TOMORROW, last=TOMORROW)
+    assert [(r.run_id, r.mean, r.declared, r.model_version) for r in newest] == [
+        (runs[2].id, 10.0, 3, "test")]
+    service.save(session, _prepared(), now=NOW, actor=SYSTEM, trigger="daily")
+    with pytest.raises(service.AlreadyRefreshed):
+        service.save(session, _prepared(), now=NOW, actor=SYSTEM, trigger="daily")
+    session.rollback()

@@ -126,7 +126,7 @@ def get_forecasts(
         raise ValidationFailed([FieldError("to", msg("at most {count} days from 'from'",
                                                      count=MAX_DAYS))])
     run = service.newest_run(db)
-    rows = service.latest(db, gate=gate, direction=direction, first=first, last=last)
+    rows = service.latest(db, gate=gate, direction=direction, first=first, last=last, run=run)
     series = sorted({(g.code, d) for g in network.gates for d in g.directions
                      if (gate is None or g.code == gate)
                      and (direction is None or d == direction)})

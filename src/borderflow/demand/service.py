@@ -471,10 +471,10 @@ def newest_run(session: Session) -> ForecastRun | None:
 
 
 def latest(session: Session, *, gate: str | None = None, direction: str | None = None,
-           first: date, last: date) -> list[ForecastRow]:
-    """The newest run's forecasts for the days ``first`` .. ``last`` (only those of the run's
-    days), by gate, direction and day; empty when no run was made."""
-    run = newest_run(session)
+           first: date, last: date, run: ForecastRun | None = None) -> list[ForecastRow]:
+    """The newest run's forecasts (or ``run``'s) for the days ``first`` .. ``last`` (only
+    those of the run's days), by gate, direction and day; empty when no run was made."""
+    run = run or newest_run(session)
     if run is None:
         return []
     q = select(Forecast).where(Forecast.run_id == run.id, Forecast.day >= first,
@@ -725,7 +725,3 @@ def import_weather(session: Session, data: bytes, *, actor: Principal, now: date
                                      "sha256": hashlib.sha256(data).hexdigest()})
     session.flush()
     return result
-
-
-def weather_days(session: Session) -> int:
-    return int(session.scalar(select(func.count()).select_from(ForecastWeather)) or 0)
