@@ -139,6 +139,16 @@ def test_a_short_or_empty_series_falls_back_to_the_seasonal_naive() -> None:
     assert f["mean"].tolist() == expected["mean"].tolist()
 
 
+def test_a_series_too_short_to_leave_a_block_out_still_gets_intervals(
+        lang_son: pd.DataFrame) -> None:
+    one = lang_son[(lang_son["crossing"] == "huu-nghi") & (lang_son["direction"] == "import")]
+    short = one[one["date"] >= pd.Timestamp("2025-01-06")].head(110)
+    origin = (short["date"].max() + pd.Timedelta(days=1)).date()
+    f = model.forecast(short, origin, 7, core.Context(("VN", "CN")))
+    assert (f["hi80"] - f["lo80"] > 0).all()
+    assert (f["hi95"] - f["lo95"] > f["hi80"] - f["lo80"]).all()
+
+
 def test_backtest_scores_and_the_forecasts_file_agree(lang_son: pd.DataFrame) -> None:
     hist = lang_son[lang_son["crossing"] == "chi-ma"]
     bt = backtest.run(hist, horizon=7, holdout_days=28, context=core.Context(("VN", "CN")),

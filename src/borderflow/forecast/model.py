@@ -55,6 +55,8 @@ MIN_HISTORY = 70
 FOLDS = 3
 """Blocks of the history each left out once to measure the model's errors (the intervals)."""
 CV_ROUNDS = 100
+MIN_TRAIN = 200
+"""Training rows a left-out fit needs."""
 MIN_ERRORS = 40
 """Errors a series needs in a group (near a long break or not) for quantiles of its own."""
 LEVELS = (0.025, 0.1, 0.9, 0.975)
@@ -274,6 +276,10 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     near = _near_long_break(cal, cal_names, context.countries)
     errors = _cross_fitted_errors(x_all, y_all, meta, names, first_t=int(meta[:, 1].min()),
                                   last_t=n_hist)
+    if np.isfinite(errors).sum() < MIN_ERRORS:
+        # too short a history to leave a block out: the last same weekday's errors instead
+        # (wider than the model's own, so the intervals err on the safe side)
+        errors = y_all - x_all[:, BASE_FEATURES.index("same_weekday_last")]
     spread = _Spread(errors, sid, near[meta[:, 1].astype(int)], x_all[:, 0].astype(int),
                      horizon)
 
@@ -332,7 +338,7 @@ def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, names: 
         inside = (o >= a) & (t < b)
         touches = ((o >= a) & (o < b)) | ((t >= a) & (t < b))
         train = ~touches
-        if inside.sum() == 0 or train.sum() < 500:
+        if inside.sum() == 0 or train.sum() < MIN_TRAIN:
             continue
         m = _fit(x[train], y[train], names, rounds=CV_ROUNDS)
         errors[inside] = y[inside] - m.predict(x[inside])  # type: ignore[attr-defined]
