@@ -2,16 +2,18 @@
 bulletin must follow beyond its JSON Schema.
 
 A bulletin states, for one local day of the issuing side: the vehicles in each yard and staging
-area by direction when they were counted, the planned volumes per gate for the next day, the
-working hours and the closures. Directions are the issuing side's: ``export`` leaves its
-country, ``import`` enters it; the receiving side turns them round
-(:func:`partner_counts`). Pure: no I/O, no clock.
+area by direction when they were counted, the planned volumes per gate for the next day (from
+version 2: the trucks declared for it plus the forecast of the undeclared rest, with its 80 %
+and 95 % intervals, see :func:`planned_figures`), the working hours and the closures.
+Directions are the issuing side's: ``export`` leaves its country, ``import`` enters it; the
+receiving side turns them round (:func:`partner_counts`). Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -20,7 +22,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from borderflow.errors import FieldError, msg
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""The version of the bulletins we issue."""
+SCHEMA_VERSIONS = (1, 2)
+"""The versions we read: a change the other side must know about is a new version, and every
+earlier one stays readable."""
+BY_DECLARATIONS = "declarations"
+BY_FORECAST = "declarations+forecast"
 DIRECTIONS = ("export", "import")
 ISSUE_SKEW = timedelta(minutes=5)
 """How far ahead of the moment it was issued a bulletin's count may be (clocks differ)."""
@@ -77,6 +85,8 @@ def problems(bulletin: Mapping[str, Any], *, our_side: str) -> list[FieldError]:
     _unique(out, f"{at}.yards", [y["code"] for y in bulletin["yards"]])
     _unique(out, f"{at}.staging_areas", [s["code"] for s in bulletin["staging_areas"]])
     _unique(out, f"{at}.planned", [f"{p['gate']} {p['direction']}" for p in bulletin["planned"]])
+    if bulletin["schema_version"] >= 2:
+        _plans(out, bulletin)
     for i, h in enumerate(bulletin["hours"]):
         _day(out, f"{at}.hours[{i}].date", h["date"])
         for j, r in enumerate(h["open"]):
@@ -93,6 +103,61 @@ def problems(bulletin: Mapping[str, Any], *, our_side: str) -> list[FieldError]:
             out.append(FieldError(f"{at}.closures[{i}].ends_at",
                                   msg("is not after starts_at")))
     return out
+
+
+BOUNDS = ("planned_lo95", "planned_lo80", "planned_hi80", "planned_hi95")
+"""A plan's interval bounds, in the order they hold (with ``planned`` between the 80 % ones)."""
+
+
+def planned_figures(declared: int, forecast: Mapping[str, float] | None) -> dict[str, Any]:
+    """A gate and direction's planned trucks for a day (version 2): those ``declared`` for it
+    plus the forecast's trucks beyond them (``forecast_rest``: its mean less the declared,
+    never below 0), and the interval: each of the forecast's bounds, never below the declared
+    (lower bounds rounded down, upper ones up, so the interval keeps at least its coverage).
+    Without a forecast (``None``: no run covers the day) the plan is the declared trucks and
+    has no interval. ``forecast`` holds ``mean``, ``lo80``, ``hi80``, ``lo95``, ``hi95``."""
+    if forecast is None:
+        return {"basis": BY_DECLARATIONS, "forecast_rest": 0, "planned": declared,
+                "planned_lo80": None, "planned_hi80": None, "planned_lo95": None,
+                "planned_hi95": None}
+    rest = max(0, math.floor(forecast["mean"] + 0.5) - declared)
+    planned = declared + rest
+    lo80 = min(planned, max(declared, math.floor(forecast["lo80"])))
+    hi80 = max(planned, math.ceil(forecast["hi80"]))
+    return {"basis": BY_FORECAST, "forecast_rest": rest, "planned": planned,
+            "planned_lo80": lo80, "planned_hi80": hi80,
+            "planned_lo95": min(lo80, max(declared, math.floor(forecast["lo95"]))),
+            "planned_hi95": max(hi80, math.ceil(forecast["hi95"]))}
+
+
+def _plans(out: list[FieldError], bulletin: Mapping[str, Any]) -> None:
+    """Version 2: each plan is its declared trucks plus the forecast rest, and its interval
+    holds ``declared <= lo95 <= lo80 <= planned <= hi80 <= hi95``; a plan by declarations
+    alone has no rest and no interval, one with the forecast names the forecast used."""
+    for i, p in enumerate(bulletin["planned"]):
+        at = f"bulletin.planned[{i}]"
+        if p["planned"] != p["declared"] + p["forecast_rest"]:
+            out.append(FieldError(f"{at}.planned", msg("is not declared + forecast_rest")))
+        bounds = [p[b] for b in BOUNDS]
+        if p["basis"] == BY_DECLARATIONS:
+            if p["forecast_rest"]:
+                out.append(FieldError(f"{at}.forecast_rest",
+                                      msg("a plan by declarations alone has no forecast rest")))
+            if any(b is not None for b in bounds):
+                out.append(FieldError(f"{at}.basis", msg(
+                    "a plan by declarations alone has no interval (the bounds are null)")))
+            continue
+        if bulletin["planned_forecast"] is None:
+            out.append(FieldError(f"{at}.basis", msg(
+                "uses a forecast, but the bulletin's planned_forecast is null")))
+        if any(b is None for b in bounds):
+            out.append(FieldError(f"{at}.basis", msg(
+                "a plan with the forecast gives its 80 % and 95 % bounds")))
+            continue
+        lo95, lo80, hi80, hi95 = bounds
+        if not p["declared"] <= lo95 <= lo80 <= p["planned"] <= hi80 <= hi95:
+            out.append(FieldError(f"{at}.planned_lo95", msg(
+                "the interval must hold declared <= lo95 <= lo80 <= planned <= hi80 <= hi95")))
 
 
 def _day(out: list[FieldError], where: str, value: str) -> date | None:

@@ -114,11 +114,15 @@ class ReceivedOut(BulletinOut):
                             "received: nothing new was recorded.")
 
 
-@router.get("/schema", summary="The bulletin's JSON Schema (version 1)",
-            description="The schema every bulletin matches, ours and the partner side's "
-            "(docs/exchange.md explains each field)." + roles_doc("exchange.public"))
-def read_schema(_caller: Anyone) -> dict[str, Any]:
-    return schema.schema()
+@router.get("/schema", summary="The bulletin's JSON Schema of a version",
+            description="The schema a bulletin of that `version` matches, ours and the "
+            "partner side's (docs/exchange.md explains each field): `1` (the default, the "
+            "first one published) or `2` (the version of ours: next-day plans with the "
+            "forecast of the undeclared rest and its intervals). Both are read."
+            + roles_doc("exchange.public"))
+def read_schema(_caller: Anyone, version: Annotated[int, Query(
+        ge=1, le=2, description="The schema version.")] = 1) -> dict[str, Any]:
+    return schema.schema(version)
 
 
 class PublicKeyOut(BaseModel):

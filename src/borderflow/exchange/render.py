@@ -12,10 +12,13 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from borderflow.documents import FONT, defuse
-from borderflow.domain.exchange import content_sha256
+from borderflow.domain.exchange import BY_FORECAST, content_sha256
 
 CSV_COLUMNS = ("section", "gate", "code", "name_vi", "name_zh", "date", "direction",
-               "vehicles", "declared", "booked", "capacity", "starts", "ends", "kind", "note")
+               "vehicles", "declared", "booked", "capacity", "starts", "ends", "kind", "note",
+               "forecast_rest", "planned", "planned_lo80", "planned_hi80", "planned_lo95",
+               "planned_hi95")
+"""The columns; the last six are the plans' figures of version 2 (empty for version 1)."""
 
 
 def defused(value: Any) -> str:
@@ -47,9 +50,14 @@ def to_csv(envelope: dict[str, Any]) -> str:
             row(section="staging", code=s["code"], name_vi=s.get("name", {}).get("vi"),
                 name_zh=s.get("name", {}).get("zh"), date=b["date"], direction=d,
                 vehicles=s["vehicles"][d], capacity=s.get("capacity"), starts=b["counted_at"])
+    forecast = b.get("planned_forecast")
     for p in b["planned"]:
+        used = p.get("basis") == BY_FORECAST and forecast
         row(section="planned", gate=p["gate"], date=b["planned_date"], direction=p["direction"],
-            declared=p["declared"], booked=p["booked"], capacity=p["capacity"])
+            declared=p["declared"], booked=p["booked"], capacity=p["capacity"],
+            kind=p.get("basis"), note=f"forecast {forecast['model_version']} "
+                                      f"{forecast['created_at']}" if used else None,
+            **{k: p.get(k) for k in PLAN_FIGURES})
     for h in b["hours"]:
         row(section="hours", gate=h["gate"], date=h["date"], kind=h["kind"],
             starts=" ".join(f"{r['from']}-{r['to']}" for r in h["open"]), note=h.get("note"))
@@ -60,6 +68,8 @@ def to_csv(envelope: dict[str, Any]) -> str:
     return out.getvalue()
 
 
+PLAN_FIGURES = ("forecast_rest", "planned", "planned_lo80", "planned_hi80", "planned_lo95",
+                "planned_hi95")
 DIRECTION = {"export": "Xuất / 出口", "import": "Nhập / 进口"}
 DAY_KIND = {"regular": "Thường lệ / 正常", "extended": "Kéo dài / 延长",
             "holiday": "Ngày lễ / 节假日", "exception": "Đặc biệt / 特别",
@@ -148,11 +158,22 @@ def _tables(pdf: FPDF, b: dict[str, Any], names: dict[str, str]) -> None:
            [(_name(s.get("name"), s["code"]), s.get("capacity"), s["vehicles"]["export"],
              s["vehicles"]["import"]) for s in b["staging_areas"]])
     _heading(pdf, f"Kế hoạch ngày {b['planned_date']} / {b['planned_date']} 计划")
-    _table(pdf, (25, 20, 15, 15, 15),
-           ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报", "Đã đặt chỗ / 已预约",
-            "Năng lực / 能力"),
-           [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["booked"], p["capacity"])
-            for p in b["planned"]])
+    if "planned_forecast" in b:  # version 2: declared plus the forecast rest, with intervals
+        _plan_basis(pdf, b)
+        _table(pdf, (18, 14, 12, 12, 12, 12, 12, 15, 15),
+               ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报",
+                "Dự báo thêm / 预测增量", "Kế hoạch / 计划量", "Đã đặt chỗ / 已预约",
+                "Năng lực / 能力", "Khoảng 80% / 80%区间", "Khoảng 95% / 95%区间"),
+               [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["forecast_rest"],
+                 p["planned"], p["booked"], p["capacity"],
+                 _interval(p["planned_lo80"], p["planned_hi80"]),
+                 _interval(p["planned_lo95"], p["planned_hi95"])) for p in b["planned"]])
+    else:
+        _table(pdf, (25, 20, 15, 15, 15),
+               ("Cửa khẩu / 口岸", "Chiều / 方向", "Đã khai báo / 已申报", "Đã đặt chỗ / 已预约",
+                "Năng lực / 能力"),
+               [(p["gate"], DIRECTION[p["direction"]], p["declared"], p["booked"],
+                 p["capacity"]) for p in b["planned"]])
     _heading(pdf, "Giờ làm việc / 工作时间")
     _table(pdf, (22, 16, 22, 40),
            ("Cửa khẩu / 口岸", "Ngày / 日期", "Loại / 类型", "Giờ mở / 开放时间"),
@@ -166,6 +187,27 @@ def _tables(pdf: FPDF, b: dict[str, Any], names: dict[str, str]) -> None:
                  f"{c['starts_at']} → {c['ends_at']}", c["reason"]) for c in b["closures"]])
     else:
         pdf.multi_cell(0, 5, _t("Không có / 无"), new_x="LMARGIN", new_y="NEXT")
+
+
+def _interval(lo: int | None, hi: int | None) -> str:
+    return "—" if lo is None or hi is None else f"{lo}–{hi}"
+
+
+def _plan_basis(pdf: FPDF, b: dict[str, Any]) -> None:
+    """What the planned trucks are made of: the declarations alone, or with the forecast of
+    the undeclared rest (its model and when it was made)."""
+    forecast = b["planned_forecast"]
+    if forecast is None:
+        text = ("Cơ sở: chỉ các tờ khai (chưa có dự báo cho ngày này) / "
+                "依据：仅申报（该日尚无预测）")
+    else:
+        model, made = forecast["model_version"], forecast["created_at"]
+        text = (f"Cơ sở: tờ khai + dự báo phần chưa khai báo (mô hình {model}, lập lúc {made}) / "
+                f"依据：申报 + 未申报部分的预测（模型 {model}，生成于 {made}）")
+        if any(p["basis"] != BY_FORECAST for p in b["planned"]):
+            text += ("; '—': chỉ tờ khai, không có dự báo / "
+                     "「—」：仅申报，无预测")
+    pdf.multi_cell(0, 4, _t(text), align="L", new_x="LMARGIN", new_y="NEXT")
 
 
 def _signature(pdf: FPDF, b: dict[str, Any], sig: dict[str, Any]) -> None:

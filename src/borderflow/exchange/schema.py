@@ -1,32 +1,49 @@
-"""The bulletin's JSON Schema (versioned in ``data/exchange/``) and validation against it, with
-every problem reported by its JSON path."""
+"""The bulletin's JSON Schemas (one file per version in ``data/exchange/``) and validation
+against the version a bulletin names, with every problem reported by its JSON path."""
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from borderflow.config import PACKAGE_DIR
+from borderflow.domain.exchange import SCHEMA_VERSION, SCHEMA_VERSIONS
 from borderflow.errors import FieldError, ValidationFailed, msg
 
-SCHEMA_FILE = PACKAGE_DIR / "data" / "exchange" / "bulletin-v1.schema.json"
+SCHEMA_DIR = PACKAGE_DIR / "data" / "exchange"
 MAX_ERRORS = 50
 
 
-@lru_cache(maxsize=1)
-def schema() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
+def schema_file(version: int) -> Path:
+    return SCHEMA_DIR / f"bulletin-v{version}.schema.json"
+
+
+@lru_cache(maxsize=len(SCHEMA_VERSIONS))
+def schema(version: int = 1) -> dict[str, Any]:
+    """The JSON Schema of one version (a version we read, see ``SCHEMA_VERSIONS``)."""
+    if version not in SCHEMA_VERSIONS:
+        raise ValueError(f"no bulletin schema version {version}")
+    loaded: dict[str, Any] = json.loads(schema_file(version).read_text(encoding="utf-8"))
     return loaded
 
 
-@lru_cache(maxsize=1)
-def _validator() -> Draft202012Validator:
-    return Draft202012Validator(schema())
+@lru_cache(maxsize=len(SCHEMA_VERSIONS))
+def _validator(version: int) -> Draft202012Validator:
+    return Draft202012Validator(schema(version))
+
+
+def version_of(document: Any) -> int:
+    """The schema version an envelope's bulletin names, when it is one we read; otherwise the
+    newest (whose schema then says what is wrong)."""
+    body = document.get("bulletin") if isinstance(document, dict) else None
+    named = body.get("schema_version") if isinstance(body, dict) else None
+    return named if type(named) is int and named in SCHEMA_VERSIONS else SCHEMA_VERSION
 
 
 def path_of(parts: Iterable[str | int]) -> str:
@@ -63,7 +80,8 @@ def _field(err: ValidationError) -> FieldError:
 
 
 def validate(document: Any) -> dict[str, Any]:
-    """The envelope if it matches the schema, else a 422 naming each bad field."""
+    """The envelope if it matches the schema of the version its bulletin names, else a 422
+    naming each bad field."""
     if not isinstance(document, dict):
         raise ValidationFailed([FieldError("body", msg("a bulletin is a JSON object with "
                                                        "'bulletin' and 'signature'"))])
@@ -71,7 +89,13 @@ def validate(document: Any) -> dict[str, Any]:
         raise ValidationFailed([FieldError("signature", msg("the bulletin is not signed; only "
                                                             "signed bulletins are accepted"))],
                                message=msg("unsigned bulletin refused"))
-    errors = sorted(_validator().iter_errors(document),
+    body = document.get("bulletin")
+    named = body.get("schema_version") if isinstance(body, dict) else None
+    if named is not None and version_of(document) != named:
+        raise ValidationFailed([FieldError("bulletin.schema_version", msg(
+            "{value} is not a schema version this platform reads ({versions})",
+            value=json.dumps(named), versions=", ".join(map(str, SCHEMA_VERSIONS))))])
+    errors = sorted(_validator(version_of(document)).iter_errors(document),
                     key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
         raise ValidationFailed([_field(e) for e in errors[:MAX_ERRORS]])

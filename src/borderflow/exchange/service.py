@@ -1,12 +1,13 @@
 """The daily bulletin exchange: build and publish ours, receive the partner side's.
 
 Ours is built from the live projections (vehicles in each yard and staging area by direction,
-planned volumes per gate for the next day from declarations, bookings and slot capacities,
-working hours from the network's calendars, regulator controls) and signed with our Ed25519
-key. Theirs is checked against the schema, the bulletin rules and the signature of a key an
-admin registered for that side; every version is kept, a re-sent bulletin is recognised by the
-hash of its content, and its yard counts are fed to the dispatcher and the public board
-(``partner_yard_counts``, source ``bulletin``). Services never commit.
+planned volumes per gate for the next day from declarations and the newest stored demand
+forecast for the undeclared rest, with bookings and slot capacities, working hours from the
+network's calendars, regulator controls) and signed with our Ed25519 key. Theirs is checked
+against the schema, the bulletin rules and the signature of a key an admin registered for that
+side; every version is kept, a re-sent bulletin is recognised by the hash of its content, and
+its yard counts are fed to the dispatcher and the public board (``partner_yard_counts``,
+source ``bulletin``). Services never commit.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlalchemy.orm import Session
 from borderflow import audit
 from borderflow.booking import service as bookings
 from borderflow.clock import LOCAL_TZ
+from borderflow.demand import service as demand
 from borderflow.dispatch import controls, partner
 from borderflow.dispatch import service as dispatcher
 from borderflow.domain import exchange as rules
@@ -90,13 +92,31 @@ def build(session: Session, network: Network, *, side: str, now: datetime) -> di
         "yards": yards,
         "staging_areas": staging,
         "planned_date": planned_day.isoformat(),
-        "planned": _planned(session, network, planned_day),
+        **_plans(session, network, planned_day),
         "hours": [h for d in (day, planned_day) for h in _hours(network, d)],
         "closures": [{"gate": c.gate, "direction": c.direction, "kind": c.kind,
                       "starts_at": _instant(c.starts_at), "ends_at": _instant(c.ends_at),
                       "vehicles_per_hour": c.vehicles_per_hour, "reason": c.reason}
                      for c in controls.active(session, now)],
     }
+
+
+def _plans(session: Session, network: Network, day: date) -> dict[str, Any]:
+    """``planned`` and ``planned_forecast``: per gate and direction, the trucks declared for
+    the day plus the newest forecast run's trucks beyond them, with its intervals (see
+    :func:`rules.planned_figures`); where the run has no forecast of the day (or there is no
+    run) the plan is the declared trucks alone (``basis: declarations``). ``planned_forecast``
+    names the run used, or is null when no gate's plan uses one."""
+    forecasts = {(f.gate, f.direction): f for f in demand.latest(session, first=day, last=day)}
+    planned = _planned(session, network, day)
+    used = None
+    for p in planned:
+        f = forecasts.get((p["gate"], p["direction"]))
+        p.update(rules.planned_figures(p["declared"], None if f is None else {
+            "mean": f.mean, "lo80": f.lo80, "hi80": f.hi80, "lo95": f.lo95, "hi95": f.hi95}))
+        if f is not None:
+            used = {"model_version": f.model_version, "created_at": _instant(f.created_at)}
+    return {"planned_forecast": used, "planned": planned}
 
 
 def _planned(session: Session, network: Network, day: date) -> list[dict[str, Any]]:
@@ -412,7 +432,8 @@ def hand_body(network: Network, counts: list[HandCount], *, counted_at: datetime
     """The partner bulletin for today made of counts typed by hand: one yard per gate."""
     day = now.astimezone(LOCAL_TZ).date()
     return {
-        "schema_version": rules.SCHEMA_VERSION, "side": partner_side(network),
+        "schema_version": 1,  # the first version: counts typed by hand have no plans
+        "side": partner_side(network),
         "issuer": issuer[:200] or "-", "date": day.isoformat(), "timezone": str(LOCAL_TZ),
         "issued_at": _instant(now), "counted_at": _instant(counted_at),
         "yards": [{"gate": c.gate, "code": f"{c.gate}-partner"[:40], "capacity": c.capacity,

@@ -1,6 +1,7 @@
 """The partner bulletin page: today's bulletin of the partner side and ours (vehicles per
-gate and direction, their versions), the partner side's counts entered by hand from its
-bulletin or its file uploaded, and ours published. Roles: those who may read bulletins
+gate and direction, their versions; our next-day plan: declared trucks plus the forecast of the
+rest, with its intervals), the partner side's counts entered by hand from its bulletin or its
+file uploaded, and ours published. Roles: those who may read bulletins
 (partner liaison, regulator, admin); entering the partner's needs ``bulletin.import``
 (the same roles), publishing ours ``bulletin.publish``."""
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
@@ -56,6 +57,15 @@ def counts(body: dict[str, Any], *, partner: bool) -> dict[tuple[str, str], int]
     return dict(out)
 
 
+def plan_of(body: dict[str, Any]) -> dict[str, Any]:
+    """Our bulletin's next-day plan: its day, the forecast it uses (or ``None``) and when that
+    was made, and the plans by gate and direction."""
+    forecast = body.get("planned_forecast")
+    return {"date": date.fromisoformat(body["planned_date"]), "forecast": forecast,
+            "made": rules.parse_instant(forecast["created_at"]) if forecast else None,
+            "rows": {(p["gate"], p["direction"]): p for p in body["planned"]}}
+
+
 def _side(rows: list[Any], *, partner: bool) -> dict[str, Any] | None:
     if not rows:
         return None
@@ -81,13 +91,14 @@ def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 2
     network = networks.in_force(db, now)
     partner = service.partner_side(network)
     ours = _side(service.today(db, ctx.settings.exchange_side, now), partner=False)
-    live = counts(service.build(db, network, side=ctx.settings.exchange_side, now=now),
-                  partner=False)
+    body = service.build(db, network, side=ctx.settings.exchange_side, now=now)
+    live = counts(body, partner=False)
     values = {"counted_at": now.astimezone(LOCAL_TZ).strftime("%H:%M")}
     values.update(form or {})
     return render(request, "exchange.html", status=status, user=who, gates=network.gates,
                   partner=_side(service.today(db, partner, now), partner=True), ours=ours,
-                  live=live, partner_side=partner, may_enter=who.may("bulletin.import"),
+                  live=live, plan=plan_of(body), partner_side=partner,
+                  may_enter=who.may("bulletin.import"),
                   may_publish=who.may("bulletin.publish"), notice=notice, error=error,
                   form=values, errors=errors or {}, kept=_kept(db, cursor, before),
                   by_hand=service.BY_HAND)
