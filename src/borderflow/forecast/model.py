@@ -18,6 +18,11 @@ what was known at ``o``:
 Because every target is a ratio to its own series' level, one model serves crossings of a few
 trucks and of thousands, and a series it has not seen.
 
+**Blended with the recent weeks where that measured better:** per series, the model's forecast
+is blended with the mean of the last four same weekdays (weights 1, ¾, ½ or ¼ for the model),
+whichever gave the smallest cross-fitted error below; a series whose level moves more than its
+history taught the model leans on its recent weeks.
+
 **Prediction intervals** are empirical: the history is cut into three blocks, the model is
 fitted three more times each without one block, and its errors on the left-out block (as ratios
 to the level) give the 80 % and 95 % bounds around the mean. Errors are kept apart for days near
@@ -46,7 +51,7 @@ from borderflow.forecast.core import (
     target_days,
 )
 
-MODEL_VERSION = "gbm-ratio-1"
+MODEL_VERSION = "gbm-ratio-2"
 """Stored with every forecast; changes when the model or its features change."""
 
 LEVEL_DAYS = 28
@@ -280,6 +285,10 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
         # too short a history to leave a block out: the last same weekday's errors instead
         # (wider than the model's own, so the intervals err on the safe side)
         errors = y_all - x_all[:, BASE_FEATURES.index("same_weekday_last")]
+    w4_col = BASE_FEATURES.index("same_weekday_4")
+    weights = _blend_weights(errors, y_all, x_all[:, w4_col], sid, len(series))
+    blended = _blend(y_all - errors, x_all[:, w4_col], weights[sid])
+    errors = np.where(np.isfinite(blended), y_all - blended, errors)
     spread = _Spread(errors, sid, near[meta[:, 1].astype(int)], x_all[:, 0].astype(int),
                      horizon)
 
@@ -290,7 +299,8 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     for si, (s, d) in enumerate(zip(series, designs, strict=True)):
         x, _, lvl, t = d.rows(origin_idx, horizon)
         feats = _features(x, t, cal, covs[s.key], context, s.key, day0, lvl, has_decl)
-        ratio = model.predict(feats)  # type: ignore[attr-defined]
+        ratio = _blend(model.predict(feats),  # type: ignore[attr-defined]
+                       x[:, w4_col], np.full(horizon, weights[si]))
         level = lvl
         if np.isnan(level).any():
             level = np.full(horizon, np.nanmean(s.values[-LEVEL_DAYS:]))
@@ -343,6 +353,34 @@ def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, names: 
         m = _fit(x[train], y[train], names, rounds=CV_ROUNDS)
         errors[inside] = y[inside] - m.predict(x[inside])  # type: ignore[attr-defined]
     return errors
+
+
+BLEND_GRID = (1.0, 0.75, 0.5, 0.25)
+
+
+def _blend(model_ratio: np.ndarray, weeks_ratio: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """The model's forecast blended with the mean of the last four same weekdays (the model's
+    alone where that mean is unknown)."""
+    mixed = weight * model_ratio + (1 - weight) * weeks_ratio
+    return np.where(np.isfinite(weeks_ratio), mixed, model_ratio)
+
+
+def _blend_weights(errors: np.ndarray, y: np.ndarray, weeks_ratio: np.ndarray, sid: np.ndarray,
+                   n_series: int) -> np.ndarray:
+    """Per series, the model's weight against the mean of the last four same weekdays that gave
+    the smallest cross-fitted absolute error (1: the model alone): on a series whose level
+    shifts more than its history taught, the recent weeks carry more."""
+    out = np.ones(n_series)
+    pred = y - errors
+    for si in range(n_series):
+        ok = (sid == si) & np.isfinite(errors) & np.isfinite(weeks_ratio)
+        if ok.sum() < MIN_ERRORS:
+            continue
+        maes = [float(np.mean(np.abs(y[ok] - _blend(pred[ok], weeks_ratio[ok],
+                                                      np.full(ok.sum(), w)))))
+                for w in BLEND_GRID]
+        out[si] = BLEND_GRID[int(np.argmin(maes))]
+    return out
 
 
 class _Spread:
