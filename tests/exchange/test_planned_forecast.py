@@ -34,6 +34,7 @@ from tests import factories
 from tests.conftest import NOW, TODAY, Peek
 from tests.demand.test_forecasts import _daily_csv
 from tests.exchange.test_exchange import register, send
+from tests.exchange.test_rules_docs_and_cli import DOC
 from tests.web.test_driver import _login, visible
 
 API = "/api/v1/exchange"
@@ -384,3 +385,12 @@ def test_the_page_says_when_the_plan_is_the_declarations_alone(client: TestClien
     assert "仅该日已申报车辆：尚无覆盖该日的预测。" in zh
     vi = visible(client.get("/exchange", params={"lang": "vi"}).text)
     assert "Chỉ các xe đã khai báo cho ngày đó: chưa có dự báo cho ngày này." in vi
+
+
+def test_the_documentation_describes_every_field_of_version_2() -> None:
+    text = DOC.read_text(encoding="utf-8")
+    bulletin = schema.schema(2)["$defs"]["bulletin"]["properties"]
+    for name in [*bulletin, *bulletin["planned"]["items"]["properties"],
+                 *bulletin["planned_forecast"]["oneOf"][0]["properties"]]:
+        assert f"`{name}" in text or f"`planned[].{name}" in text, name
+    assert "bulletin-v2.schema.json" in text
