@@ -1174,3 +1174,31 @@ class ForecastWeather(Base):
     source: Mapped[str] = mapped_column(String(200))
     imported_at: Mapped[datetime] = mapped_column(UTCDateTime)
     imported_by: Mapped[str] = mapped_column(String(80))
+
+
+class ForecastAdvice(Base):
+    """What a forecast run advises the regulator for one of its next days at one gate and
+    direction: the forecast (mean, upper 80 % bound), the gate's call-forward places that
+    day (``capacity``) and, when the mean exceeds them, the trucks of the day still waiting
+    at midnight without a remedy (``backlog_mean`` ± ``backlog_half_width``, simulated) and the
+    remedies checked in the scenario lab (``remedies``: kind ``extra_hours`` or ``shift``,
+    ``hours``, ``moves`` as ``[gate, trucks]`` pairs, ``backlog`` ``[mean, half_width]``,
+    ``absorbs``). A day within its places has no backlog and no remedy."""
+
+    __tablename__ = "forecast_advice"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
+                                    primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("forecast_runs.id", ondelete="CASCADE"))
+    day: Mapped[date] = mapped_column(Date)
+    gate: Mapped[str] = mapped_column(String(40))
+    direction: Mapped[str] = mapped_column(String(10))
+    mean: Mapped[float] = mapped_column(Float)
+    hi80: Mapped[float] = mapped_column(Float)
+    capacity: Mapped[int] = mapped_column(Integer)
+    backlog_mean: Mapped[float | None] = mapped_column(Float, nullable=True)
+    backlog_half_width: Mapped[float | None] = mapped_column(Float, nullable=True)
+    remedies: Mapped[list[Any]] = mapped_column(JSONType, default=list)
+
+    __table_args__ = (UniqueConstraint("run_id", "day", "gate", "direction",
+                                       name="uq_forecast_advice_run_day_gate_direction"),)
