@@ -6,15 +6,18 @@ warning when it is more than a minute old."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from borderflow.api.deps import Ctx, Db
+from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
 from borderflow.network import service as networks
-from borderflow.web.pages import REFRESH_SECONDS, _context, render
+from borderflow.web import console
+from borderflow.web.pages import REFRESH_SECONDS, _context, formatter, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -39,6 +42,18 @@ class Screen:
     @property
     def next(self) -> int:
         return (self.page + 1) % self.pages
+
+
+@dataclass
+class Figures(board.Board):
+    """The board's figures and the newest forecast of the next days (no advice: that is for
+    the control room), computed together once per interval and shared by every viewer."""
+
+    forecast: forecasts.Week | None = None
+
+    def forecast_of(self, gate: str) -> list[forecasts.Series]:
+        """The gate's forecast series (export first), empty without a forecast."""
+        return [s for s in self.forecast.series if s.gate == gate] if self.forecast else []
 
 
 def _whole(raw: str | None, default: int, least: int, most: int) -> int:
@@ -74,7 +89,10 @@ def _figures(request: Request, ctx: Ctx, db: Db) -> tuple[board.Board, str]:
 
     def compute() -> board.Board:
         now = ctx.clock.now()
-        return board.build(db, networks.in_force(db, now), now)
+        network = networks.in_force(db, now)
+        figures = board.build(db, network, now)
+        return Figures(**{f.name: getattr(figures, f.name) for f in fields(figures)},
+                       forecast=forecasts.week(db, network, now=now))
 
     figures, digest = _shared(request, ctx).get(compute)
     frame = _context(request)  # the header differs by visitor: signed in or not, who
@@ -113,7 +131,7 @@ def board_page(request: Request, ctx: Ctx, db: Db) -> Response:
     if request.query_params.get("screen") == "large":
         return _answer(_large(request, figures, "board_large.html"), etag)
     return _answer(render(request, "board.html", board=figures, large=False,
-                          refresh=REFRESH_SECONDS), etag)
+                          refresh=REFRESH_SECONDS, **_forecast_words(request)), etag)
 
 
 @router.get("/board/panel", response_class=HTMLResponse)
@@ -126,7 +144,16 @@ def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
         return same
     if request.query_params.get("screen") == "large":
         return _answer(_large(request, figures, "_board_large_panel.html"), etag)
-    return _answer(render(request, "_board_panel.html", board=figures), etag)
+    return _answer(render(request, "_board_panel.html", board=figures,
+                          **_forecast_words(request)), etag)
+
+
+def _forecast_words(request: Request) -> dict[str, Any]:
+    """How the board says the forecast's days and counts, in the page's language."""
+    fmt = formatter(request)
+    return {"day_label": lambda day: console.day_label(fmt, day),
+            "trucks": lambda v: console.trucks(fmt, v),
+            "interval": lambda lo, hi: console.interval(fmt, lo, hi)}
 
 
 def _large(request: Request, figures: board.Board, template: str) -> Response:

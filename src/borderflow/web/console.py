@@ -9,8 +9,10 @@ import math
 import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+
+from babel.dates import format_skeleton
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.dispatch.board import fill_percent
@@ -388,3 +390,68 @@ def when(fmt: Any, at: datetime | None, now: datetime) -> str:
     if at.astimezone(LOCAL_TZ).date() == now.astimezone(LOCAL_TZ).date():
         return str(fmt.time(at))
     return f"{fmt.date(at, 'short')} {fmt.time(at)}"
+
+
+# --- the forecast of the next days -----------------------------------------------------------
+
+
+def day_label(fmt: Any, day: date) -> str:
+    """A day as the forecast's columns and advice say it: weekday, day and month in the page's
+    language ("Wed 9 Dec", "Th 4, 9 thg 12", "12月9日周三")."""
+    return str(format_skeleton("MMMEd", day, locale=fmt.locale))
+
+
+def gate_name(fmt: Any, code: str) -> str:
+    """A gate's short name on the map where the network has one ("Huu Nghi"), else its
+    name."""
+    network = getattr(fmt, "network", None)
+    shorts = network.map.short_names if network is not None and network.map else {}
+    return str(fmt.name(shorts[code])) if code in shorts else str(fmt.label("gate", code))
+
+
+def trucks(fmt: Any, value: float) -> str:
+    """A forecast count of trucks: whole, in the page's language."""
+    return str(fmt.number(round(value)))
+
+
+def interval(fmt: Any, lo: float, hi: float) -> str:
+    return f"{trucks(fmt, lo)}–{trucks(fmt, hi)}"
+
+
+def _remedy_text(fmt: Any, r: Any, before: float) -> str:
+    after = trucks(fmt, r.backlog or 0.0)
+    was = trucks(fmt, before)
+    if r.kind == "extra_hours":
+        template = (N_("extend hours by {hours} h (backlog by midnight {after} instead of "
+                       "{before})") if r.absorbs else
+                    N_("extend hours by {hours} h (still {after} waiting at midnight instead "
+                       "of {before})"))
+        return str(fmt.gettext(template).format(hours=fmt.number(r.hours), after=after,
+                                                before=was))
+    moves = fmt.listing([fmt.gettext(N_("{trucks} to {gate}")).format(
+        trucks=fmt.number(n), gate=gate_name(fmt, g)) for g, n in r.moves])
+    template = (N_("send {moves} (backlog by midnight {after} instead of {before})")
+                if r.absorbs else
+                N_("send {moves} (still {after} waiting at midnight instead of {before})"))
+    return str(fmt.gettext(template).format(moves=moves, after=after, before=was))
+
+
+def advice_line(fmt: Any, advice: Any, lo80: float | None = None) -> str:
+    """One day forecast over a gate's places and what would absorb it, in the page's
+    language (the direction in lower case, as within a sentence): "Wed 9 Dec: Huu Nghi,
+    export: forecast 340 trucks (80 %: 310–370) against 272 places: extend hours by 1 h
+    (backlog by midnight 18 instead of 26), or send 40 to Chi Ma and 28 to Tan Thanh (...)"."""
+    facts = fmt.gettext(N_("{day}: {gate}, {direction}: forecast {mean} trucks (80 %: "
+                           "{interval}) against {capacity} places")).format(
+        day=day_label(fmt, advice.day), gate=gate_name(fmt, advice.gate),
+        direction=fmt.label("direction", advice.direction).lower(),
+        mean=trucks(fmt, advice.mean),
+        interval=interval(fmt, advice.mean if lo80 is None else lo80, advice.hi80),
+        capacity=fmt.number(advice.capacity))
+    remedies = [_remedy_text(fmt, r, advice.backlog) for r in advice.remedies]
+    if not remedies:
+        return str(facts)
+    said = remedies[0]
+    for more in remedies[1:]:
+        said = fmt.gettext(N_("{first}, or {second}")).format(first=said, second=more)
+    return str(fmt.gettext(N_("{facts}: {remedies}")).format(facts=facts, remedies=said))

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
+from borderflow.demand import advice as forecasts
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
 from borderflow.dispatch import views as control_room
@@ -177,6 +178,27 @@ def _effects(fmt: i18n.Formatter, made: dict[str, Any]) -> list[str]:
     return out
 
 
+def _forecast_panel(request: Request, db: Db, network: Network, now: datetime
+                    ) -> dict[str, Any]:
+    """The newest forecast of the next days per gate and direction, each day's places where
+    known, and the advice for the days over them, said in the page's language. Read only: the
+    advice was computed with the forecast run. Not refreshed with the live panels (a run is
+    made once a day)."""
+    week = forecasts.week_with_advice(db, network, now=now)
+    if week is None:
+        return {"forecast": None, "advice_lines": []}
+    fmt = formatter(request)
+    lo80 = {(s.gate, s.direction, d.day): d.lo80 for s in week.series for d in s.days}
+    lines = [console.advice_line(fmt, a, lo80.get((a.gate, a.direction, a.day)))
+             for a in week.advice]
+    known = any(d.capacity is not None for s in week.series for d in s.days)
+    return {"forecast": week, "advice_lines": lines, "places_known": known,
+            "day_label": lambda day: console.day_label(fmt, day),
+            "gate_name": lambda code: console.gate_name(fmt, code),
+            "trucks": lambda v: console.trucks(fmt, v),
+            "interval": lambda lo, hi: console.interval(fmt, lo, hi)}
+
+
 def _console_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, gate: str = "",
                   status: int = 200, notice: dict[str, Any] | None = None,
                   error: str | None = None, form: dict[str, str] | None = None,
@@ -188,6 +210,7 @@ def _console_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, gate: s
     panels: dict[str, Any] = {}
     for part in PARTS:
         panels.update(_PANELS[part](request, ctx, db, who, network, gate))
+    panels.update(_forecast_panel(request, db, network, now))
     return render(
         request, "console.html", status=status, user=who, gate=gate, gates=network.gates,
         kinds=CONTROL_KINDS, notice=notice, error=error, which=which, at=now,
