@@ -22,9 +22,9 @@ from borderflow.network import service as networks
 
 router = APIRouter(prefix="/api/v1", tags=["forecasts"], responses=ERROR_RESPONSES)
 
-READ_ACTION = "situation.read"
-REFRESH_ACTION = "statistics.target"
-WEATHER_ACTION = "history.import"
+READ_ACTION = "forecast.read"
+REFRESH_ACTION = "forecast.refresh"
+WEATHER_ACTION = "forecast.weather"
 Reader = Annotated[Principal, Depends(require(READ_ACTION))]
 Refresher = Annotated[Principal, Depends(require(REFRESH_ACTION))]
 WeatherImporter = Annotated[Principal, Depends(require(WEATHER_ACTION))]

@@ -118,6 +118,10 @@ PERMISSIONS: dict[str, frozenset[Role]] = {
     "statistics.target": frozenset({Role.ADMIN, Role.REGULATOR}),
     "situation.read": OFFICIALS,
     "history.import": frozenset({Role.ADMIN}),
+    # demand forecasts: read by officials, made on demand by regulators, weather by admins
+    "forecast.read": OFFICIALS,
+    "forecast.refresh": frozenset({Role.ADMIN, Role.REGULATOR}),
+    "forecast.weather": frozenset({Role.ADMIN}),
     "sim.run": frozenset({Role.REGULATOR, Role.ADMIN}),
     "notifications.read": frozenset({Role.DRIVER, Role.ENTERPRISE, Role.REGULATOR, Role.ADMIN}),
     "notifications.admin": frozenset({Role.ADMIN}),

@@ -46,7 +46,8 @@ log = structlog.get_logger("borderflow.worker")
 async def background(app: FastAPI) -> AsyncIterator[None]:
     """The background work, on ``app.state`` (see :func:`install_state`): the dispatcher (one
     leader across processes), the notification sender, the MQTT subscriber when configured,
-    the daily situation reports, the purges and the pool of the scenario lab's simulations
+    the daily situation reports, the daily demand forecast, the purges and the pool of the
+    scenario lab's simulations
     (``BORDERFLOW_SIM_WORKERS`` at once; the pages only queue them). Run next to the API by
     ``borderflow serve`` with ``BORDERFLOW_BACKGROUND=all`` (the default), or alone by
     ``borderflow worker``."""
