@@ -303,6 +303,15 @@ class Peek:
 
 
 @pytest.fixture
+def session(settings: Settings) -> Iterator[Session]:
+    """A session of the test's database, for calling services directly."""
+    engine = make_engine(settings.database_url)
+    with make_session_factory(engine)() as s:
+        yield s
+    engine.dispose()
+
+
+@pytest.fixture
 def db(settings: Settings) -> Iterator[Peek]:
     peek = Peek(settings.database_url)
     yield peek

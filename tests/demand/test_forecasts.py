@@ -6,7 +6,6 @@ file imported whole or not at all."""
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typer.testing import CliRunner
 
 from borderflow.cli.main import app as cli
 from borderflow.clock import LOCAL_TZ
-from borderflow.config import Settings, get_settings
+from borderflow.config import get_settings
 from borderflow.demand import service
 from borderflow.demand.loop import DailyRefresh
 from borderflow.domain.access import SYSTEM
@@ -34,7 +33,6 @@ from borderflow.store.models import (
     ForecastWeather,
     GateControl,
 )
-from borderflow.store.session import make_engine, make_session_factory
 from tests import factories
 from tests.conftest import NOW, TODAY, Database, Peek
 
@@ -56,14 +54,6 @@ def _daily_csv(days: int = DAYS, *, skip: date | None = None, today: date = TODA
         if i >= 30:
             lines.append(f"{day},chi-ma,export,{base // 3}")
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    with make_session_factory(engine)() as s:
-        yield s
-    engine.dispose()
 
 
 def _import(session: Session, text: str) -> None:

@@ -4,30 +4,18 @@ forecast."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from borderflow.config import Settings
 from borderflow.demand import lab
 from borderflow.sim import scenario as scenarios
-from borderflow.store.session import make_engine, make_session_factory
 from tests.conftest import TODAY
 from tests.demand.test_forecasts import _upload_history
 from tests.sim.test_web import finished, submitted
 from tests.web.test_driver import _csrf, _login
-
-
-@pytest.fixture
-def session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    with make_session_factory(engine)() as s:
-        yield s
-    engine.dispose()
 
 
 def _run(client: TestClient, auth: Any) -> None:

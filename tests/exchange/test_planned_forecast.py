@@ -11,7 +11,6 @@ import copy
 import csv
 import io
 import re
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -22,14 +21,12 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from borderflow.config import Settings
 from borderflow.domain import exchange as rules
 from borderflow.errors import ValidationFailed
 from borderflow.exchange import schema
 from borderflow.exchange.signing import SigningKey
 from borderflow.forecast import model
 from borderflow.store.models import Forecast, ForecastRun
-from borderflow.store.session import make_engine, make_session_factory
 from tests import factories
 from tests.conftest import NOW, TODAY, Peek
 from tests.demand.test_forecasts import _daily_csv
@@ -40,14 +37,6 @@ from tests.web.test_driver import _login, visible
 API = "/api/v1/exchange"
 TOMORROW = TODAY + timedelta(days=1)
 MADE = datetime(2026, 11, 22, 19, 0, 41, tzinfo=NOW.tzinfo)
-
-
-@pytest.fixture
-def session(settings: Settings) -> Iterator[Session]:
-    engine = make_engine(settings.database_url)
-    with make_session_factory(engine)() as s:
-        yield s
-    engine.dispose()
 
 
 def _store_run(session: Session, rows: list[tuple[str, str, float, float, float, float, float]],
