@@ -6,21 +6,25 @@ gate names, never codes, and numbers and days in the page's language."""
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import date, timedelta
 from typing import Any
 
 import numpy as np
+import yaml
 from fastapi.testclient import TestClient
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from borderflow.config import Settings
+from borderflow.config import DEFAULT_NETWORK_FILE, Settings
 from borderflow.demand import advice, service
 from borderflow.domain.access import SYSTEM
 from borderflow.network import service as networks
 from borderflow.report import history
 from borderflow.store.models import Forecast, ForecastAdvice, ForecastRun
 from borderflow.store.session import make_engine, make_session_factory
+from borderflow.web import console
+from borderflow.web.i18n import Formatter
 from tests.conftest import NOW, TODAY
 from tests.web.test_driver import _login, visible
 
@@ -268,3 +272,19 @@ def test_the_board_shows_the_week_per_gate_with_the_interval_and_no_advice(
     assert "1,234 (1,100–1,380)" in said
     assert "11月25日周三" in said
     _no_codes(said)
+
+
+def test_a_remedy_that_shortens_nothing_is_not_advised() -> None:
+    network = networks.parse(yaml.safe_load(DEFAULT_NETWORK_FILE.read_text(encoding="utf-8")))
+    fmt = Formatter("en", network)
+    same = advice.Remedy("shift", 0.0, (("chi-ma", 18),), 36.2, 3.0, True)
+    hours = advice.Remedy("extra_hours", 1.0, (), 28.0, 3.0, True)
+    day = advice.Advice(1, WED, "huu-nghi", "export", 290.0, 319.0, 272, 36.0, 4.0,
+                        (hours, same))
+    line = console.advice_line(fmt, day, 265.0)
+    assert line == ("Wed 25 Nov: Huu Nghi, export: forecast 290 trucks (80 %: 265–319) "
+                    "against 272 places: extend hours by 1 h (backlog by midnight 28 instead "
+                    "of 36)")
+    nothing = replace(day, remedies=(same,))
+    assert console.advice_line(Formatter("vi", network), nothing, 265.0).endswith(
+        "đều không giảm số xe còn chờ lúc nửa đêm (36)")

@@ -448,9 +448,13 @@ def advice_line(fmt: Any, advice: Any, lo80: float | None = None) -> str:
         mean=trucks(fmt, advice.mean),
         interval=interval(fmt, advice.mean if lo80 is None else lo80, advice.hi80),
         capacity=fmt.number(advice.capacity))
-    remedies = [_remedy_text(fmt, r, advice.backlog) for r in advice.remedies]
+    # a remedy that leaves as many trucks waiting at midnight as none is no advice
+    remedies = [_remedy_text(fmt, r, advice.backlog) for r in advice.remedies
+                if r.backlog is not None and round(r.backlog) < round(advice.backlog)]
     if not remedies:
-        return str(facts)
+        return str(fmt.gettext(N_("{facts}: neither extra hours nor a shift to other gates "
+                                  "leaves fewer trucks waiting at midnight ({before})")).format(
+            facts=facts, before=trucks(fmt, advice.backlog)))
     said = remedies[0]
     for more in remedies[1:]:
         said = fmt.gettext(N_("{first}, or {second}")).format(first=said, second=more)
