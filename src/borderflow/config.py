@@ -393,6 +393,12 @@ class Settings(BaseSettings):
         description="Our side in the daily bulletin exchange (ISO country code); bulletins "
         "from this side are refused on import.",
     )
+    exchange_schema_version: Literal[1, 2] = Field(
+        default=2,
+        description="Schema version of the bulletins we build and publish: 2 (next-day plans "
+        "with the forecast's trucks and intervals); 1 while the partner side's system reads "
+        "only version 1 (the plans are then the declared trucks alone).",
+    )
     exchange_key_file: Path | None = Field(
         default=None,
         description="PEM file of our Ed25519 key that signs our bulletins; default "

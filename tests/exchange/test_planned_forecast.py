@@ -21,12 +21,14 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from borderflow.app import create_app
+from borderflow.config import Settings
 from borderflow.domain import exchange as rules
 from borderflow.errors import ValidationFailed
 from borderflow.exchange import schema
 from borderflow.exchange.signing import SigningKey
 from borderflow.forecast import model
-from borderflow.store.models import Forecast, ForecastRun
+from borderflow.store.models import Bulletin, Forecast, ForecastRun
 from tests import factories
 from tests.conftest import NOW, TODAY, Peek
 from tests.demand.test_forecasts import _daily_csv
@@ -383,3 +385,28 @@ def test_the_documentation_describes_every_field_of_version_2() -> None:
                  *bulletin["planned_forecast"]["oneOf"][0]["properties"]]:
         assert f"`{name}" in text or f"`planned[].{name}" in text, name
     assert "bulletin-v2.schema.json" in text
+
+
+def test_a_partner_reading_only_version_1_gets_version_1_bulletins(
+    settings: Settings, clock: Any, auth: Any, session: Session
+) -> None:
+    """During a changeover (BORDERFLOW_EXCHANGE_SCHEMA_VERSION=1) our bulletins are built and
+    published in version 1: plans of the declared trucks, nothing a version 1 reader refuses."""
+    app = create_app(settings.model_copy(update={"exchange_schema_version": 1}), clock=clock)
+    with TestClient(app, raise_server_exceptions=False) as old:
+        _declare(old, auth, ["29C-420.11", "29C-420.12"])
+        _store_run(session, [("huu-nghi", "export", 12.4, 9.6, 15.2, 2.3, 18.7)])
+        envelope = _ours(old, auth)
+        b = envelope["bulletin"]
+        assert b["schema_version"] == 1
+        assert "planned_forecast" not in b
+        plan = _plan(b, "huu-nghi", "export")
+        assert set(plan) == {"gate", "direction", "declared", "booked", "capacity"}
+        assert plan["declared"] == 2
+        _verified(old, envelope)
+        published = old.post(f"{API}/bulletins/ours", headers=auth("liaison"))
+        assert published.status_code == 201, published.text
+    app.state.ctx.engine.dispose()
+    kept = session.scalar(select(Bulletin).where(Bulletin.id == published.json()["id"]))
+    assert kept is not None
+    assert kept.body["schema_version"] == 1

@@ -161,8 +161,9 @@ def read_ours(ctx: Ctx, db: Db, _caller: Reader,
             address=f"/api/v1/exchange/bulletins?side={ctx.settings.exchange_side}"
                     f"&date={day.isoformat()}"))])
     network = networks.in_force(db, now)
-    envelope = our_key(ctx).sign(service.build(db, network, side=ctx.settings.exchange_side,
-                                               now=now))
+    envelope = our_key(ctx).sign(service.build(
+        db, network, side=ctx.settings.exchange_side,
+        version=ctx.settings.exchange_schema_version, now=now))
     return rendered(envelope, fmt, f"bulletin-{ctx.settings.exchange_side}-{today}",
                     gate_names(db, ctx))
 
@@ -181,6 +182,7 @@ def publish_ours(ctx: Ctx, db: Db, actor: Publisher, idem: Idem) -> Any:
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     row, created = service.publish(db, network, our_key(ctx), side=ctx.settings.exchange_side,
+                                   version=ctx.settings.exchange_schema_version,
                                    actor=actor, now=now)
     return idem.respond(_out(row), 201 if created else 200)
 

@@ -64,8 +64,14 @@ def _day_start(day: date) -> datetime:
 # --- ours --------------------------------------------------------------------------------------
 
 
-def build(session: Session, network: Network, *, side: str, now: datetime) -> dict[str, Any]:
-    """Our bulletin for today (local), counted now."""
+V1_PLAN = ("gate", "direction", "declared", "booked", "capacity")
+"""What a plan of schema version 1 holds."""
+
+
+def build(session: Session, network: Network, *, side: str, now: datetime,
+          version: int = rules.SCHEMA_VERSION) -> dict[str, Any]:
+    """Our bulletin for today (local), counted now, in schema ``version`` (1: for a partner
+    side that reads only version 1 — the plans are the declared trucks, no forecast)."""
     day = now.astimezone(LOCAL_TZ).date()
     planned_day = day + timedelta(days=1)
     located: Counter[tuple[str, str]] = Counter()
@@ -81,8 +87,11 @@ def build(session: Session, network: Network, *, side: str, now: datetime) -> di
               "vehicles": vehicles(f"yard:{y.code}")} for g in network.gates for y in g.yards]
     staging = [{"code": s.code, "name": _names(s.name), "capacity": s.capacity,
                 "vehicles": vehicles(f"staging:{s.code}")} for s in network.staging_areas]
+    plans = _plans(session, network, planned_day)
+    if version == 1:
+        plans = {"planned": [{k: p[k] for k in V1_PLAN} for p in plans["planned"]]}
     return {
-        "schema_version": rules.SCHEMA_VERSION,
+        "schema_version": version,
         "side": side,
         "issuer": f"{network.name.vi} / {network.name.zh}",
         "date": day.isoformat(),
@@ -92,7 +101,7 @@ def build(session: Session, network: Network, *, side: str, now: datetime) -> di
         "yards": yards,
         "staging_areas": staging,
         "planned_date": planned_day.isoformat(),
-        **_plans(session, network, planned_day),
+        **plans,
         "hours": [h for d in (day, planned_day) for h in _hours(network, d)],
         "closures": [{"gate": c.gate, "direction": c.direction, "kind": c.kind,
                       "starts_at": _instant(c.starts_at), "ends_at": _instant(c.ends_at),
@@ -163,10 +172,11 @@ def _substance(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def publish(session: Session, network: Network, key: SigningKey, *, side: str,
-            actor: Principal, now: datetime) -> tuple[Bulletin, bool]:
+            actor: Principal, now: datetime, version: int = rules.SCHEMA_VERSION
+            ) -> tuple[Bulletin, bool]:
     """Build, sign and keep our bulletin as a new version of today's, unless nothing but the
     time changed since the latest version (then that version is returned). Audited."""
-    body = build(session, network, side=side, now=now)
+    body = build(session, network, side=side, now=now, version=version)
     day = date.fromisoformat(body["date"])
     _lock(session, side, day)
     latest = session.scalar(select(Bulletin).where(Bulletin.side == side, Bulletin.day == day)

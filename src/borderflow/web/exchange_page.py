@@ -91,7 +91,8 @@ def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 2
     network = networks.in_force(db, now)
     partner = service.partner_side(network)
     ours = _side(service.today(db, ctx.settings.exchange_side, now), partner=False)
-    body = service.build(db, network, side=ctx.settings.exchange_side, now=now)
+    body = service.build(db, network, side=ctx.settings.exchange_side,
+                         version=ctx.settings.exchange_schema_version, now=now)
     live = counts(body, partner=False)
     values = {"counted_at": now.astimezone(LOCAL_TZ).strftime("%H:%M")}
     values.update(form or {})
@@ -250,6 +251,8 @@ def publish_ours(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()
                      error=formatter(request).gettext(STALE_FORM))
     now = ctx.clock.now()
     _, created = service.publish(db, networks.in_force(db, now), our_key(ctx),
-                                 side=ctx.settings.exchange_side, actor=who, now=now)
+                                 side=ctx.settings.exchange_side,
+                                 version=ctx.settings.exchange_schema_version, actor=who,
+                                 now=now)
     return RedirectResponse(f"/exchange?done={'published' if created else 'unchanged'}",
                             status_code=303)
