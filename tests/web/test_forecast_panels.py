@@ -288,3 +288,30 @@ def test_a_remedy_that_shortens_nothing_is_not_advised() -> None:
     nothing = replace(day, remedies=(same,))
     assert console.advice_line(Formatter("vi", network), nothing, 265.0).endswith(
         "đều không giảm số xe còn chờ lúc nửa đêm (36)")
+
+
+def test_advice_computed_before_the_run_is_stored_is_the_same_as_from_the_stored_run(
+        settings: Settings) -> None:
+    engine, s = _session(settings)
+    try:
+        network = networks.in_force(s, NOW)
+        history.import_file(s, network, kind="daily", data=noisy_history().encode(),
+                            filename="daily.csv", actor=SYSTEM, now=NOW)
+        s.commit()
+        # fitted and advised while only reading, then stored with the run
+        prepared = service.prepare(s, network, now=NOW)
+        computed = advice.compute_advice(network, prepared.rows, origin=prepared.origin,
+                                         now=NOW)
+        run = service.save(s, prepared, now=NOW, actor=SYSTEM, trigger="on_demand")
+        over = advice.save_advice(s, run.id, computed)
+        s.commit()
+        first = advice.advice_for(s, run.id)
+        assert over == len(first) > 0
+        assert {r["day"] for r in computed.rows} == set(WEEK)
+        # the same from the stored run
+        assert advice.store_advice(s, network, run, now=NOW) == over
+        s.commit()
+        assert advice.advice_for(s, run.id) == first
+    finally:
+        s.close()
+        engine.dispose()

@@ -7,13 +7,18 @@ a day whose forecast mean exceeds them gets the backlog simulated without a reme
 remedies checked in the scenario lab (:func:`borderflow.sim.advice.advise`: the least extended
 hours that absorb the extra trucks, and the shift of the extra trucks to the other gates with
 room). The lab runs the packaged Lang Son baseline's service times and dispatch rules on the
-network in force. It takes a few seconds: it runs with the refresh that made the run, never in
-a page's request; the pages read what it stored.
+network in force. It takes seconds: it runs with the refresh that made the run, never in a
+page's request; the pages read what it stored.
+
+:func:`store_advice` computes and stores in one go, from a stored run. A caller that fits in a
+read transaction and writes afterwards can compute from the prepared rows first
+(:func:`compute_advice`, reads nothing) and store with the run (:func:`save_advice`), so that
+the write lock is never held while the lab runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,8 +26,8 @@ from typing import Any
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from borderflow.clock import LOCAL_TZ
 from borderflow.config import DEFAULT_SCENARIOS_DIR
-from borderflow.demand.service import local_today
 from borderflow.domain.network import Network
 from borderflow.sim import advice as lab
 from borderflow.sim import scenario as scenarios
@@ -33,6 +38,12 @@ DAYS = 7
 """Days of a run the advice covers (and the console and board show), from tomorrow."""
 BASELINE = DEFAULT_SCENARIOS_DIR / "lang-son-baseline.yaml"
 """The scenario whose service times and dispatch rules the remedies are checked with."""
+FIELDS = ("gate", "direction", "day", "mean", "lo80", "hi80", "lo95", "hi95")
+"""What the advice reads of a forecast row (a stored one, or a prepared run's)."""
+
+
+def _tomorrow(now: datetime) -> date:
+    return now.astimezone(LOCAL_TZ).date() + timedelta(days=1)
 
 
 def lab_scenario(network: Network) -> Scenario:
@@ -52,15 +63,46 @@ def lab_scenario(network: Network) -> Scenario:
     return scenario.model_copy(update={"gates": gates, "demand": demand})
 
 
-def forecast_day(row: Forecast) -> ForecastDay:
-    """A stored forecast as the lab's demand (bounds put in order around the mean, which
+def forecast_day(row: Mapping[str, Any]) -> ForecastDay:
+    """A forecast row as the lab's demand (bounds put in order around the mean, which
     rounding may have left a hair outside them)."""
-    mean = max(0.0, row.mean)
-    lo80 = max(0.0, min(row.lo80, mean))
-    hi80 = max(row.hi80, mean)
-    return ForecastDay(date=row.day, gate=row.gate, direction=row.direction,
-                       mean=mean, lo80=lo80, hi80=hi80, lo95=max(0.0, min(row.lo95, lo80)),
-                       hi95=max(row.hi95, hi80))
+    mean = max(0.0, float(row["mean"]))
+    lo80 = max(0.0, min(float(row["lo80"]), mean))
+    hi80 = max(float(row["hi80"]), mean)
+    return ForecastDay(date=row["day"], gate=row["gate"], direction=row["direction"],
+                       mean=mean, lo80=lo80, hi80=hi80,
+                       lo95=max(0.0, min(float(row["lo95"]), lo80)),
+                       hi95=max(float(row["hi95"]), hi80))
+
+
+@dataclass(frozen=True)
+class Computed:
+    """The advice of a run's next days, computed and not stored yet."""
+
+    rows: tuple[Mapping[str, Any], ...]
+    """The forecasts of those days (gate, direction, day, mean, bounds)."""
+    capacities: Mapping[tuple[date, str, str], int]
+    advice: tuple[lab.Advice, ...]
+
+
+def compute_advice(network: Network, rows: Sequence[Mapping[str, Any]], *, origin: date,
+                   now: datetime) -> Computed:
+    """Reads and writes nothing: of a run's forecast rows (from ``origin``, its first day),
+    those of the next :data:`DAYS` days from tomorrow on the network's gates and directions,
+    each day's places per gate and direction, and the advice for the days over them."""
+    first = max(origin, _tomorrow(now))
+    last = first + timedelta(days=DAYS - 1)
+    keys = {(g.code, d) for g in network.gates for d in g.directions}
+    kept = tuple(sorted(
+        ({k: r[k] for k in FIELDS} for r in rows
+         if first <= r["day"] <= last and (r["gate"], r["direction"]) in keys),
+        key=lambda r: (r["day"], r["gate"], r["direction"])))
+    if not kept:
+        return Computed((), {}, ())
+    scenario = lab_scenario(network)
+    caps = lab.capacities(scenario, network, sorted({r["day"] for r in kept}))
+    return Computed(kept, caps, tuple(lab.advise(scenario, network,
+                                                 [forecast_day(r) for r in kept])))
 
 
 def _remedy_json(r: lab.Remedy) -> dict[str, Any]:
@@ -70,49 +112,38 @@ def _remedy_json(r: lab.Remedy) -> dict[str, Any]:
             "absorbs": r.absorbs}
 
 
-def advise(session: Session, network: Network, run: ForecastRun, *, now: datetime
-           ) -> tuple[list[Forecast], dict[tuple[date, str, str], int], list[lab.Advice]]:
-    """Reads and computes only: the run's forecasts of the next :data:`DAYS` days from
-    tomorrow (within the run's days), each day's places per gate and direction, and the advice
-    for the days over them."""
-    first = max(run.origin, local_today(now) + timedelta(days=1))
-    last = first + timedelta(days=DAYS - 1)
-    keys = {(g.code, d) for g in network.gates for d in g.directions}
-    rows = [f for f in session.scalars(
-        select(Forecast).where(Forecast.run_id == run.id, Forecast.day >= first,
-                               Forecast.day <= last)
-        .order_by(Forecast.day, Forecast.gate, Forecast.direction))
-        if (f.gate, f.direction) in keys]
-    if not rows:
-        return [], {}, []
-    scenario = lab_scenario(network)
-    days = sorted({f.day for f in rows})
-    caps = lab.capacities(scenario, network, days)
-    return rows, caps, lab.advise(scenario, network, [forecast_day(f) for f in rows])
+def save_advice(session: Session, run_id: int, computed: Computed) -> int:
+    """Keep computed advice with its run (replacing any kept before): a row per day, gate and
+    direction with the gate's places that day, and the backlog and remedies of the days
+    forecast over them. Returns how many days are over."""
+    over = {(a.day, a.gate, a.direction): a for a in computed.advice}
+    session.execute(delete(ForecastAdvice).where(ForecastAdvice.run_id == run_id))
+    values = []
+    for r in computed.rows:
+        key = (r["day"], r["gate"], r["direction"])
+        a = over.get(key)
+        values.append({
+            "run_id": run_id, "day": r["day"], "gate": r["gate"], "direction": r["direction"],
+            "mean": r["mean"], "hi80": r["hi80"], "capacity": computed.capacities.get(key, 0),
+            "backlog_mean": None if a is None else round(a.backlog.mean, 2),
+            "backlog_half_width": None if a is None else round(a.backlog.half_width, 2),
+            "remedies": [] if a is None else [_remedy_json(m) for m in a.remedies]})
+    if values:
+        session.execute(insert(ForecastAdvice), values)
+    session.flush()
+    return len(computed.advice)
 
 
 def store_advice(session: Session, network: Network, run: ForecastRun, *,
                  now: datetime) -> int:
-    """Compute and keep the advice of ``run`` (replacing any kept before): a row per day, gate
-    and direction of its next :data:`DAYS` days with the gate's places that day, and the
-    backlog and remedies of the days forecast over them. Returns how many days are over."""
-    rows, caps, found = advise(session, network, run, now=now)
-    over = {(a.day, a.gate, a.direction): a for a in found}
-    session.execute(delete(ForecastAdvice).where(ForecastAdvice.run_id == run.id))
-    values = []
-    for f in rows:
-        cap = caps.get((f.day, f.gate, f.direction), 0)
-        a = over.get((f.day, f.gate, f.direction))
-        values.append({
-            "run_id": run.id, "day": f.day, "gate": f.gate, "direction": f.direction,
-            "mean": f.mean, "hi80": f.hi80, "capacity": cap,
-            "backlog_mean": None if a is None else round(a.backlog.mean, 2),
-            "backlog_half_width": None if a is None else round(a.backlog.half_width, 2),
-            "remedies": [] if a is None else [_remedy_json(r) for r in a.remedies]})
-    if values:
-        session.execute(insert(ForecastAdvice), values)
-    session.flush()
-    return len(found)
+    """Compute and keep the advice of a stored run (:func:`compute_advice` on its forecasts,
+    then :func:`save_advice`). Returns how many days are over a gate's places."""
+    first = max(run.origin, _tomorrow(now))
+    rows = [{k: getattr(f, k) for k in FIELDS} for f in session.scalars(
+        select(Forecast).where(Forecast.run_id == run.id, Forecast.day >= first,
+                               Forecast.day <= first + timedelta(days=DAYS - 1)))]
+    return save_advice(session, run.id, compute_advice(network, rows, origin=run.origin,
+                                                       now=now))
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -224,7 +255,7 @@ class Week:
 
 
 def _days(now: datetime) -> tuple[date, ...]:
-    first = local_today(now) + timedelta(days=1)
+    first = _tomorrow(now)
     return tuple(first + timedelta(days=i) for i in range(DAYS))
 
 
