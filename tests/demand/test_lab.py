@@ -8,11 +8,13 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi.testclient import TestClient
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from borderflow.demand import lab
 from borderflow.sim import scenario as scenarios
-from tests.conftest import TODAY
+from borderflow.store.models import ForecastAdvice, ForecastRun
+from tests.conftest import TODAY, Peek
 from tests.demand.test_forecasts import _upload_history
 from tests.sim.test_web import finished, submitted
 from tests.web.test_driver import _csrf, _login
@@ -72,3 +74,18 @@ def test_the_api_queues_the_forecast_like_any_scenario(client: TestClient, auth:
     r = client.post("/api/v1/sim/comparisons", headers=auth("regulator"),
                     json={"scenarios": ["forecast"], "days": 2, "replications": 1})
     assert r.status_code == 202, r.text
+
+
+def test_a_refresh_keeps_the_weeks_places_and_advice_with_its_run(client: TestClient, auth: Any,
+                                                                  db: Peek) -> None:
+    """The API's refresh (fitted and advised in a read transaction) keeps, with the run, a
+    row per day, gate and direction of the week ahead with the gate's places that day."""
+    _run(client, auth)
+    run_id = db.scalar(select(func.max(ForecastRun.id)))
+    rows = db.scalars(select(ForecastAdvice).where(ForecastAdvice.run_id == run_id))
+    days = {r.day for r in rows}
+    assert days == {TODAY + timedelta(days=i) for i in range(1, 8)}
+    assert all(r.capacity >= 0 for r in rows)
+    forecast = {(f["gate"], f["direction"]) for f in client.get(
+        "/api/v1/forecasts", headers=auth("regulator")).json()["forecasts"]}
+    assert {(r.gate, r.direction) for r in rows} == forecast

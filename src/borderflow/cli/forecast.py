@@ -13,6 +13,7 @@ from rich.table import Table
 from borderflow.cli.common import console, err, session_scope
 from borderflow.clock import SystemClock
 from borderflow.config import get_settings
+from borderflow.demand import advice
 from borderflow.demand import service as demand
 from borderflow.domain.access import SYSTEM
 from borderflow.errors import AppError
@@ -115,7 +116,10 @@ def forecast_refresh() -> None:
     engine = make_engine(get_settings().database_url)
     try:
         with make_session_factory(engine, write=False)() as read:
-            prepared = demand.prepare(read, networks.in_force(read, now), now=now)
+            network = networks.in_force(read, now)
+            prepared = demand.prepare(read, network, now=now)
+            computed = advice.compute_advice(network, prepared.rows, origin=prepared.origin,
+                                             now=now)
     except AppError as exc:
         err.print(f"[red]error:[/red] {exc.message}")
         raise typer.Exit(code=1) from None
@@ -123,9 +127,11 @@ def forecast_refresh() -> None:
         engine.dispose()
     with session_scope() as session:
         run = demand.save(session, prepared, now=now, actor=SYSTEM, trigger="on_demand")
+        over = advice.save_advice(session, run.id, computed)
     console.print(f"Run {run.id}: {run.series} series, {len(prepared.rows):,} forecasts from "
                   f"{run.origin} for {run.horizon} days, model {run.model_version} trained on "
-                  f"{run.trained_from}..{run.trained_to} ({run.seconds:.1f} s)")
+                  f"{run.trained_from}..{run.trained_to} ({run.seconds:.1f} s); "
+                  f"{over} day(s) of the next week over a gate's places")
 
 
 @forecast_app.command("import-weather")

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ConfigDict
 from borderflow.api.deps import Ctx, Db, request_session, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import MAX_KEY_LENGTH, Idempotency
-from borderflow.demand import service
+from borderflow.demand import advice, service
 from borderflow.domain.access import Principal
 from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
@@ -175,10 +175,13 @@ async def refresh_forecasts(
         if replayed is not None:
             return replayed
 
-        def fit() -> service.Prepared:
-            return service.prepare(read, networks.in_force(read, now), now=now)
+        def fit() -> tuple[service.Prepared, advice.Computed]:
+            network = networks.in_force(read, now)
+            prepared = service.prepare(read, network, now=now)
+            return prepared, advice.compute_advice(network, prepared.rows,
+                                                   origin=prepared.origin, now=now)
 
-        prepared = await anyio.to_thread.run_sync(fit)
+        prepared, computed = await anyio.to_thread.run_sync(fit)
     async with request_session(ctx, request, write=True, caller=actor) as db:
 
         def store() -> JSONResponse:
@@ -187,6 +190,7 @@ async def refresh_forecasts(
             if again is not None:
                 return again
             run = service.save(db, prepared, now=now, actor=actor, trigger="on_demand")
+            advice.save_advice(db, run.id, computed)
             return recorder.respond(run_json(run), status_code=201)
 
         return await anyio.to_thread.run_sync(store)

@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from borderflow.api.background import periodic
 from borderflow.api.context import AppContext
-from borderflow.demand import service
+from borderflow.demand import advice, service
 from borderflow.domain.access import SYSTEM
 from borderflow.network import service as networks
 
@@ -53,6 +53,8 @@ class DailyRefresh:
                 return None
             try:
                 prepared = service.prepare(read, network, now=now)
+                computed = advice.compute_advice(network, prepared.rows,
+                                                 origin=prepared.origin, now=now)
             except service.NoHistory:
                 today = service.local_today(now)
                 if self.told_no_history != today:
@@ -71,6 +73,7 @@ class DailyRefresh:
                                        trigger="daily")
                 except service.AlreadyRefreshed:
                     return None
+                advice.save_advice(session, run.id, computed)
                 session.commit()
         log.info("demand forecasts refreshed", run=run.id, origin=run.origin.isoformat(),
                  series=run.series, seconds=run.seconds, model_version=run.model_version)

@@ -402,10 +402,16 @@ def save(session: Session, prepared: Prepared, *, now: datetime, actor: Principa
 
 def refresh(session: Session, network: Network, *, now: datetime, actor: Principal,
             trigger: Trigger) -> ForecastRun:
-    """:func:`prepare` and :func:`save` in one transaction (the commands and the tests; the
-    API and the background refresh fit in a read transaction first)."""
-    return save(session, prepare(session, network, now=now), now=now, actor=actor,
-                trigger=trigger)
+    """:func:`prepare` and :func:`save` in one transaction, with the advice of the days over
+    a gate's places (the tests; the API, the command and the background refresh fit and
+    advise in a read transaction first)."""
+    from borderflow.demand.advice import compute_advice, save_advice  # the lab loads here only
+
+    prepared = prepare(session, network, now=now)
+    computed = compute_advice(network, prepared.rows, origin=prepared.origin, now=now)
+    run = save(session, prepared, now=now, actor=actor, trigger=trigger)
+    save_advice(session, run.id, computed)
+    return run
 
 
 def purge(session: Session, *, keep: int) -> int:
