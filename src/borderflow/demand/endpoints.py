@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 
 from borderflow.api.deps import Ctx, Db, request_session, require, roles_doc
-from borderflow.api.errors import ERROR_RESPONSES
+from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import MAX_KEY_LENGTH, Idempotency
 from borderflow.demand import advice, service
 from borderflow.domain.access import Principal
@@ -150,6 +150,9 @@ def _key(raw: str | None) -> str | None:
 
 
 @router.post("/forecasts/refresh", status_code=201, response_model=RunOut,
+             responses={409: {"model": ErrorResponse,
+                              "description": "No trucks recorded or imported yet "
+                                             "(`no_history`)"}},
              summary="Refresh the forecasts now",
              description="Fits the forecaster on the history up to yesterday and stores a new "
              f"run of every gate and direction for the {service.HORIZON} days from tomorrow "
