@@ -17,9 +17,6 @@ from borderflow.demand import advice
 from borderflow.demand import service as demand
 from borderflow.domain.access import SYSTEM
 from borderflow.errors import AppError
-from borderflow.forecast import backtest as backtesting
-from borderflow.forecast import core
-from borderflow.forecast.calendar import parse_country
 from borderflow.network import service as networks
 from borderflow.store.session import make_engine, make_session_factory
 
@@ -31,6 +28,8 @@ forecast_app = typer.Typer(help="Demand forecasts: trucks per crossing, directio
 
 
 def _countries(raw: str) -> tuple[str, ...]:
+    from borderflow.forecast.calendar import parse_country
+
     codes = tuple(c.strip().upper() for c in raw.split(",") if c.strip())
     if not codes:
         raise typer.BadParameter("name at least one country, e.g. VN,CN")
@@ -62,6 +61,10 @@ def forecast_backtest(
 ) -> None:
     """Fit on the history before the holdout, forecast rolling origins through it, and score
     Borderflow's forecaster against the baselines. The last line is the figures as JSON."""
+    # the forecaster's libraries (pandas, LightGBM) load here, not with every command
+    from borderflow.forecast import backtest as backtesting
+    from borderflow.forecast import core
+
     codes = _countries(countries)
     try:
         data = backtesting.read_history(history.read_text(encoding="utf-8-sig"))
