@@ -20,11 +20,12 @@ trucks and of thousands, and a series it has not seen.
 
 **Blended with the recent weeks where that measured better:** per series, the model's forecast
 is blended with the mean of the last four same weekdays (weights 1, ¾, ½ or ¼ for the model),
-whichever gave the smallest cross-fitted error below; a series whose level moves more than its
-history taught the model leans on its recent weeks.
+whichever gave the smallest cross-fitted error on ordinary days below; a series whose level
+moves more than its history taught the model leans on its recent weeks. Not near a long holiday
+break (see the intervals): the recent weeks know nothing of it, so the model stands alone there.
 
-**Prediction intervals** are empirical: the history is cut into three blocks, the model is
-fitted three more times each without one block, and its errors on the left-out block (as ratios
+**Prediction intervals** are empirical: the history is cut into two blocks, the model is
+fitted twice more, each time without one block, and its errors on the left-out block (as ratios
 to the level) give the 80 % and 95 % bounds around the mean. Errors are kept apart for days near
 a long holiday break (inside one, the three weeks before, the week after) and other days, per
 series where it has enough of them, and widen with the horizon as the errors do. A series with
@@ -51,13 +52,13 @@ from borderflow.forecast.core import (
     target_days,
 )
 
-MODEL_VERSION = "gbm-ratio-2"
+MODEL_VERSION = "gbm-ratio-3"
 """Stored with every forecast; changes when the model or its features change."""
 
 LEVEL_DAYS = 28
 MIN_HISTORY = 70
 """Days of history a series needs for the model; shorter ones get the seasonal naive."""
-FOLDS = 3
+FOLDS = 2
 """Blocks of the history each left out once to measure the model's errors (the intervals)."""
 CV_ROUNDS = 100
 MIN_TRAIN = 200
@@ -286,8 +287,11 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
         # (wider than the model's own, so the intervals err on the safe side)
         errors = y_all - x_all[:, BASE_FEATURES.index("same_weekday_last")]
     w4_col = BASE_FEATURES.index("same_weekday_4")
-    weights = _blend_weights(errors, y_all, x_all[:, w4_col], sid, len(series))
-    blended = _blend(y_all - errors, x_all[:, w4_col], weights[sid])
+    festival = _near_long_break(cal, cal_names, context.countries, min_len=FESTIVAL_DAYS)
+    near_row = festival[meta[:, 1].astype(int)]
+    weights = _blend_weights(errors, y_all, x_all[:, w4_col], sid, len(series), ~near_row)
+    # near a long break the recent weeks know nothing of it: the model alone there
+    blended = _blend(y_all - errors, x_all[:, w4_col], np.where(near_row, 1.0, weights[sid]))
     errors = np.where(np.isfinite(blended), y_all - blended, errors)
     spread = _Spread(errors, sid, near[meta[:, 1].astype(int)], x_all[:, 0].astype(int),
                      horizon)
@@ -300,7 +304,7 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
         x, _, lvl, t = d.rows(origin_idx, horizon)
         feats = _features(x, t, cal, covs[s.key], context, s.key, day0, lvl, has_decl)
         ratio = _blend(model.predict(feats),  # type: ignore[attr-defined]
-                       x[:, w4_col], np.full(horizon, weights[si]))
+                       x[:, w4_col], np.where(festival[t], 1.0, weights[si]))
         level = lvl
         if np.isnan(level).any():
             level = np.full(horizon, np.nanmean(s.values[-LEVEL_DAYS:]))
@@ -322,18 +326,18 @@ def _features(x: np.ndarray, t: np.ndarray, cal: np.ndarray, cov: np.ndarray, co
     return np.column_stack(cols)
 
 
-def _near_long_break(cal: np.ndarray, names: list[str], countries: tuple[str, ...]
-                     ) -> np.ndarray:
-    """Per day: inside a holiday block of three days or more on either side, in the three
-    weeks before one or the week after one — where traffic swings most."""
+def _near_long_break(cal: np.ndarray, names: list[str], countries: tuple[str, ...],
+                     min_len: int = 3) -> np.ndarray:
+    """Per day: inside a holiday block on either side, in the three weeks before one of
+    ``min_len`` days or more or the week after one — where traffic swings most."""
     near = np.zeros(cal.shape[0], dtype=bool)
     col = {n: i for i, n in enumerate(names)}
     for c in countries:
         off, to_next, next_len, since, prev_len = (
             cal[:, col[f"{c}_{n}"]] for n in ("off", "to_next", "next_len", "since_prev",
                                                "prev_len"))
-        near |= (off > 0) | ((to_next <= 21) & (next_len >= 3)) | ((since <= 7)
-                                                                   & (prev_len >= 3))
+        near |= (off > 0) | ((to_next <= 21) & (next_len >= min_len)) | ((since <= 7)
+                                                                      & (prev_len >= min_len))
     return near
 
 
@@ -356,6 +360,8 @@ def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, names: 
 
 
 BLEND_GRID = (1.0, 0.75, 0.5, 0.25)
+FESTIVAL_DAYS = 5
+"""A break this long (Tet, the Spring Festival, Golden Week) is one the blend stays away from."""
 
 
 def _blend(model_ratio: np.ndarray, weeks_ratio: np.ndarray, weight: np.ndarray) -> np.ndarray:
@@ -366,14 +372,14 @@ def _blend(model_ratio: np.ndarray, weeks_ratio: np.ndarray, weight: np.ndarray)
 
 
 def _blend_weights(errors: np.ndarray, y: np.ndarray, weeks_ratio: np.ndarray, sid: np.ndarray,
-                   n_series: int) -> np.ndarray:
+                   n_series: int, ordinary: np.ndarray) -> np.ndarray:
     """Per series, the model's weight against the mean of the last four same weekdays that gave
     the smallest cross-fitted absolute error (1: the model alone): on a series whose level
     shifts more than its history taught, the recent weeks carry more."""
     out = np.ones(n_series)
     pred = y - errors
     for si in range(n_series):
-        ok = (sid == si) & np.isfinite(errors) & np.isfinite(weeks_ratio)
+        ok = (sid == si) & ordinary & np.isfinite(errors) & np.isfinite(weeks_ratio)
         if ok.sum() < MIN_ERRORS:
             continue
         maes = [float(np.mean(np.abs(y[ok] - _blend(pred[ok], weeks_ratio[ok],
