@@ -61,6 +61,8 @@ def test_a_regulator_runs_the_next_days_as_forecast_on_the_page(client: TestClie
     page = client.get("/sim", params={"lang": "vi"}).text
     assert 'value="forecast"' in page
     assert "Những ngày tới theo dự báo" in page
+    assert "(forecast)" not in page  # no file name: it is made from the newest run
+    assert "UTC" not in page.split("Những ngày tới theo dự báo", 1)[1].split("</label>", 1)[0]
     token = _csrf(client, "/sim")
     where = submitted(client, "vi", {"scenario": ["forecast"], "days": "2",
                                      "replications": "2", "seed": "1", "csrf": token})

@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from borderflow.clock import LOCAL_TZ
 from borderflow.config import DEFAULT_SCENARIOS_DIR
 from borderflow.demand import service
 from borderflow.sim import scenario as scenarios
@@ -34,19 +35,18 @@ def document(session: Session, *, today: date, days: int = 7,
     span = (max(r.day for r in rows) - first).days + 1
     run = rows[0]
     base = scenarios.read_document(baseline)
-    when = run.created_at.strftime("%Y-%m-%d %H:%M")
+    made = run.created_at.astimezone(LOCAL_TZ)
     change = {
         "name": {"vi": "Những ngày tới theo dự báo", "en": "The next days as forecast",
                  "zh": "按预测的未来几天"},
         "description": {
-            "vi": f"Từ {first:%d/%m/%Y}, tối đa {span} ngày: nhu cầu theo lần dự báo "
-                  f"{run.run_id} ({when} UTC, mô hình {run.model_version}); các thiết lập "
-                  "khác như kịch bản cơ sở.",
-            "en": f"From {first:%d/%m/%Y}, up to {span} days: demand as forecast by run "
-                  f"{run.run_id} ({when} UTC, model {run.model_version}); everything else as "
-                  "the baseline.",
-            "zh": f"自{first:%Y年%m月%d日}起，最多{span}天：需求取自第{run.run_id}次预测"
-                  f"（{when} UTC，模型 {run.model_version}）；其余设置同基准情景。"},
+            "vi": f"Từ {first:%d/%m/%Y}, tối đa {span} ngày: nhu cầu theo dự báo lập lúc "
+                  f"{made:%H:%M} ngày {made:%d/%m/%Y}; các thiết lập khác như kịch bản cơ sở.",
+            "en": f"From {first:%d/%m/%Y}, up to {span} days: demand as forecast at "
+                  f"{made:%H:%M} on {made:%d/%m/%Y}; everything else as the baseline.",
+            "zh": f"自{first.year}年{first.month}月{first.day}日起，最多{span}天：需求取自"
+                  f"{made.year}年{made.month}月{made.day}日{made:%H:%M}生成的预测；"
+                  "其余设置同基准情景。"},
         "start": first.isoformat(), "days": span, "warmup_days": 0,
         "demand": {"forecast": [
             {"date": r.day.isoformat(), "gate": r.gate, "direction": r.direction,

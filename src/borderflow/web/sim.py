@@ -88,7 +88,7 @@ def _offered(request: Request, db: Db, folder: Path, lang: str
     if doc is None:
         return files, {}
     sc = scenarios.parse(doc, lab.NAME)
-    entry = {"file": lab.NAME, "name": sc.name.in_(lang),
+    entry = {"file": lab.NAME, "name": sc.name.in_(lang), "made": True,
              "description": sc.description.in_(lang), "days": sc.days, "problems": []}
     return [entry, *files], {lab.NAME: doc}
 
