@@ -18,7 +18,8 @@ from playwright.sync_api import Browser, Page
 
 from borderflow.clock import FixedClock
 from borderflow.config import Settings
-from tests.conftest import PASSWORD, served
+from tests.conftest import served
+from tests.e2e.test_driver_browser import _login
 from tests.e2e.test_screenshots import DOCS, SHOTS, UPDATE
 from tests.web.test_forecast_panels import forecast_with_advice
 
@@ -42,14 +43,6 @@ def _page(browser: Browser, site: httpx.Client, lang: str, width: int = 1280,
                                   viewport={"width": width, "height": height})
     context.add_cookies([{"name": "lang", "value": lang, "url": str(site.base_url)}])
     return context.new_page()
-
-
-def _login(page: Page, username: str) -> None:
-    page.goto("/login")
-    page.fill("#username", username)
-    page.fill("#password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
 
 
 def _shot(page: Page, name: str, *, selector: str | None = None, docs: bool = False) -> None:
