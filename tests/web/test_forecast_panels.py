@@ -57,8 +57,8 @@ def forecast_with_advice(settings: Settings) -> int:
             history.import_file(s, network, kind="daily", data=noisy_history().encode(),
                                 filename="daily.csv", actor=SYSTEM, now=NOW)
             s.commit()
+            # the refresh stores the run's advice with it
             run = service.refresh(s, network, now=NOW, actor=SYSTEM, trigger="on_demand")
-            advice.store_advice(s, network, run, now=NOW)
             s.commit()
             return run.id
     finally:
