@@ -9,6 +9,8 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from borderflow.errors import ValidationFailed
 from borderflow.forecast import backtest, core, model
@@ -106,6 +108,23 @@ def test_forecasts_every_series_each_day_with_ordered_intervals(lang_son: pd.Dat
                                                   pd.Timestamp(origin + timedelta(days=27)))
     assert ((f["lo95"] <= f["lo80"]) & (f["lo80"] <= f["mean"]) & (f["mean"] <= f["hi80"])
             & (f["hi80"] <= f["hi95"]) & (f["lo95"] >= 0)).all()
+
+
+finite = st.floats(min_value=-500, max_value=5000, allow_nan=False)
+
+
+@given(st.lists(st.tuples(finite, finite, finite, finite, finite), min_size=1, max_size=10))
+def test_bounds_always_hold_the_mean_in_order_and_never_go_negative(
+        rows: list[tuple[float, float, float, float, float]]) -> None:
+    """Whatever the model and its error quantiles give (a biased model's quantiles can all
+    lie above or below zero), a forecast's bounds hold its mean, in order, from zero up:
+    the scenario lab and the bulletin refuse any other."""
+    mean, lo80, hi80, lo95, hi95 = (np.array(c) for c in zip(*rows, strict=True))
+    f = core.frame(("a", "import"), pd.date_range("2026-01-01", periods=len(rows)),
+                   mean, lo80, hi80, lo95, hi95)
+    assert ((f["lo95"] >= 0) & (f["lo95"] <= f["lo80"]) & (f["lo80"] <= f["mean"])
+            & (f["mean"] <= f["hi80"]) & (f["hi80"] <= f["hi95"])).all()
+    assert f["mean"].tolist() == np.maximum(mean, 0).tolist()
 
 
 def test_nothing_on_or_after_the_origin_is_seen(lang_son: pd.DataFrame) -> None:

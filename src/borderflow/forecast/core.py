@@ -74,13 +74,18 @@ def target_days(origin: date, horizon: int) -> pd.DatetimeIndex:
 
 def frame(key: tuple[str, str], days: pd.DatetimeIndex, mean: np.ndarray, lo80: np.ndarray,
           hi80: np.ndarray, lo95: np.ndarray, hi95: np.ndarray) -> pd.DataFrame:
-    """One series' forecasts in the common shape; counts are never negative."""
+    """One series' forecasts in the common shape: counts are never negative, and the bounds
+    always hold ``lo95 <= lo80 <= mean <= hi80 <= hi95`` (error quantiles of a biased model
+    can both lie on one side of zero; the interval is then stretched to its mean rather
+    than leaving the mean outside it)."""
+    mean = np.maximum(mean, 0.0)
+    lo80 = np.clip(lo80, 0.0, mean)
+    hi80 = np.maximum(hi80, mean)
     return pd.DataFrame({
         "crossing": key[0], "direction": key[1], "date": days,
         "horizon": np.arange(1, len(days) + 1),
-        "mean": np.maximum(mean, 0.0), "lo80": np.maximum(lo80, 0.0),
-        "hi80": np.maximum(hi80, 0.0), "lo95": np.maximum(lo95, 0.0),
-        "hi95": np.maximum(hi95, 0.0)})
+        "mean": mean, "lo80": lo80, "hi80": hi80, "lo95": np.clip(lo95, 0.0, lo80),
+        "hi95": np.maximum(hi95, hi80)})
 
 
 def seasonal_naive_values(s: pd.Series, days: pd.DatetimeIndex, season: int = 7) -> np.ndarray:

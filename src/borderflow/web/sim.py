@@ -10,6 +10,7 @@ import functools
 from pathlib import Path
 from typing import Annotated, Any
 
+import structlog
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
@@ -26,6 +27,7 @@ from borderflow.web import i18n, session
 from borderflow.web.pages import formatter, render, signed_in
 
 router = APIRouter(include_in_schema=False)
+log = structlog.get_logger("borderflow.sim")
 MAX_SCENARIOS = 4
 MAX_DAYS = 31
 MAX_REPLICATIONS = 5
@@ -87,7 +89,11 @@ def _offered(request: Request, db: Db, folder: Path, lang: str
     doc = _forecast(request, db)
     if doc is None:
         return files, {}
-    sc = scenarios.parse(doc, lab.NAME)
+    try:
+        sc = scenarios.parse(doc, lab.NAME)
+    except scenarios.ScenarioError as exc:  # a stored run the lab cannot use: offer the files
+        log.warning("forecast scenario unusable", problems=exc.messages()[:5])
+        return files, {}
     entry = {"file": lab.NAME, "name": sc.name.in_(lang), "made": True,
              "description": sc.description.in_(lang), "days": sc.days, "problems": []}
     return [entry, *files], {lab.NAME: doc}
