@@ -11,7 +11,8 @@ once (one query on the indexed token hash and id) the first time this process se
 phone bound through another process is known at its first position; an id seen before is
 not looked up again (the next load says whether it was bound meanwhile), and at most
 :data:`LOOKUPS_PER_SECOND` such look-ups run a second, so a flood of made-up ids costs a
-bounded number of queries.
+bounded number of queries. A fleet system's batch (up to 1,000 positions) has the ids it names
+that the snapshot does not know looked up together, in one query counted as one look-up.
 
 The snapshot decides only the answer. Whether a position moves a trip is decided by the
 processor from the database (:func:`borderflow.telemetry.service.ingest`), so a snapshot a few
@@ -163,11 +164,8 @@ class DeviceDirectory:
             return snap
         return await asyncio.to_thread(self.snapshot)
 
-    def _may_look_up(self, snap: Snapshot, sent: str) -> bool:
-        """Whether ``sent``, which the snapshot does not know, is looked up: not seen since
-        the load, and the second's look-ups not spent (counts the look-up)."""
-        if sent in snap.seen:
-            return False
+    def _spend_look_up(self) -> bool:
+        """Whether the second's look-ups are not spent yet (counts one)."""
         now = self.monotonic()
         start, count = self._window
         if now - start >= 1.0:
@@ -175,6 +173,13 @@ class DeviceDirectory:
         if count >= self.lookups_per_second:
             return False
         self._window = (start, count + 1)
+        return True
+
+    def _may_look_up(self, snap: Snapshot, sent: str) -> bool:
+        """Whether ``sent``, which the snapshot does not know, is looked up: not seen since
+        the load, and the second's look-ups not spent (counts the look-up)."""
+        if sent in snap.seen or not self._spend_look_up():
+            return False
         if len(snap.seen) >= SEEN_LIMIT:
             snap.seen.clear()
         snap.seen.add(sent)
@@ -183,10 +188,16 @@ class DeviceDirectory:
     def look_up(self, snap: Snapshot, sent: str) -> None:
         """One query for an id the snapshot does not know (the token hashes it may name, and
         the id itself); what is found joins the snapshot."""
+        self.look_up_many(snap, [sent])
+
+    def look_up_many(self, snap: Snapshot, sent: list[str]) -> None:
+        """One query for ids the snapshot does not know (the token hashes each may name, and
+        the ids themselves); what is found joins the snapshot."""
         with self.sessions() as session:
             snap.add(session.execute(select(*_COLUMNS).where(
                 Device.token_sha256.is_not(None),
-                or_(Device.token_sha256.in_(hashes_of(sent)), Device.id == sent))).all())
+                or_(Device.token_sha256.in_([h for s in sent for h in hashes_of(s)]),
+                    Device.id.in_(sent)))).all())
         self.lookups += 1
 
     async def _known(self, sent: str, found: Callable[[Snapshot], bool]) -> Snapshot:
@@ -210,6 +221,20 @@ class DeviceDirectory:
         """What ``sent`` is (looked up if the snapshot does not know it, see the module)."""
         snap = await self._known(sent, lambda s: s.verdict(sent) == "live")
         return snap.verdict(sent)
+
+    async def averdicts(self, sent: Iterable[str]) -> dict[str, Verdict]:
+        """What each of ``sent`` is, for a batch of positions (a fleet system's): the ids the
+        snapshot does not find live, and has not looked up since it was loaded, are looked
+        up together in one query, which counts as one look-up."""
+        ids = list(dict.fromkeys(sent))
+        snap = await self.asnapshot()
+        missing = [s for s in ids if s not in snap.seen and snap.verdict(s) != "live"]
+        if missing and self._spend_look_up():
+            if len(snap.seen) + len(missing) > SEEN_LIMIT:
+                snap.seen.clear()
+            snap.seen.update(missing)
+            await asyncio.to_thread(self.look_up_many, snap, missing)
+        return {s: snap.verdict(s) for s in ids}
 
 
 @event.listens_for(Session, "after_commit")

@@ -96,6 +96,34 @@ class IngestOut(BaseModel):
         "stored, duplicates, late, unknown_devices, trip events.")
 
 
+class MovesNothingOut(BaseModel):
+    index: int = Field(description="The position's place in `positions`, from 0.")
+    field: str = Field(description="The field at fault: `positions[<index>].device_id`.")
+    device_id: str | None = Field(description="The id as sent; null for a revoked token "
+                                  "(never echoed).")
+    reason: str = Field(description="Why the position moves no trip: the device is not known "
+                        "(nobody bound this id, or it is an old token), is bound and sends "
+                        "its plain id instead of its token, or its token was revoked.")
+
+
+class BatchOut(IngestOut):
+    moves_no_trip: list[MovesNothingOut] = Field(
+        description="Positions taken (counted in `accepted`) and kept for diagnosis that "
+        "move no trip, because their `device_id` is not a live device token: an id nobody "
+        "bound, or an old token (stored, the id listed in `GET /api/v1/devices?unknown=true`), "
+        "a bound device's plain id or a revoked token (stored as rejected positions, with the "
+        "same reason). Each with its index, the field and the reason; a revoked token is not "
+        "echoed (`device_id` null, here and in `rejected`). Positions under a live token are "
+        "never listed.")
+
+
+UNKNOWN_DEVICE = "device not known: bind it, then send the token binding gave it as its id"
+MOVES_NO_TRIP: dict[directory.Verdict, str] = {
+    "unknown": UNKNOWN_DEVICE, "plain": service.PLAIN_ID, "revoked": service.REVOKED}
+"""Why a batch's position under an id that is not a live token moves no trip (the plain id's
+and the revoked token's are the reasons the positions are kept under)."""
+
+
 OSMAND_DOC = (
     "Point Traccar Client's server URL here. Accepts the OsmAnd parameters in the query string "
     "or a form body (`id`/`deviceid`, `lat`/`lon` or `location=lat,lon`, `timestamp` as Unix "
@@ -335,21 +363,48 @@ class BatchIn(BaseModel):
         "`battery` (%), `attributes` (object).")
 
 
-@router.post("/telemetry/positions", response_model=IngestOut,
+@router.post("/telemetry/positions", response_model=BatchOut,
              summary="A batch of positions from a fleet system",
              description=f"Up to {MAX_BATCH} positions per request; each bad one is rejected "
-             "with its index and reason, the others are taken. 503 with `Retry-After` when the "
-             "telemetry bus cannot take them: send the request again (a position sent twice "
-             "is stored once)." + roles_doc("telemetry.batch"),
+             "with its index and reason, the others are taken. Each unit sends the token "
+             "binding gave it (`POST /api/v1/devices/{id}/bind`) as its `device_id`: only "
+             "positions under a live token move a trip. A position under any other id (nobody "
+             "bound it, an old or revoked token, a bound device's plain id) is taken and kept "
+             "for diagnosis, moves no trip, and is listed in `moves_no_trip` with its index, "
+             "the field and the reason (a revoked token is not echoed); the request is still "
+             "answered 200, so one unit not set up never holds back the others. Whether an id "
+             "is a live token is read from the server process's snapshot of the devices (at "
+             "most 30 seconds old; ids it does not know are looked up, together, once) and "
+             "says what the answer lists; whether a position moves a trip is decided from the "
+             "database. 503 with `Retry-After` when the telemetry bus cannot take them: send "
+             "the request again (a position sent twice is stored once)."
+             + roles_doc("telemetry.batch"),
              openapi_extra={"requestBody": {"required": True, "content": {
                  "application/json": {"schema": BatchIn.model_json_schema()}}}})
-async def batch(request: Request, ctx: Ctx, bus: TelemetryBus,
+async def batch(request: Request, ctx: Ctx, bus: TelemetryBus, devices: Devices,
                 _caller: Annotated[Principal, Depends(_principal_without_write(
                     "telemetry.batch"))]) -> dict[str, Any]:
     positions = batch_positions(await request.body())
     now = ctx.clock.now()
-    items = [decoders.batch_item(p, now) for p in positions]
-    return await _publish(bus, items, ctx, index=True)
+    items = broker_only([decoders.batch_item(p, now) for p in positions])
+    answer = await _publish(bus, items, ctx, index=True)
+    verdicts = await devices.averdicts(i.device_id for i in items if i.device_id is not None)
+    return moves_no_trip(answer, items, verdicts)
+
+
+def moves_no_trip(answer: dict[str, Any], items: list[decoders.Fix | decoders.Rejection],
+                  verdicts: dict[str, directory.Verdict]) -> dict[str, Any]:
+    """A batch's answer with the positions taken that move no trip (their id is not a live
+    token), by index, field and reason; revoked tokens shown nowhere in it."""
+    listed = [{"index": i, "field": f"positions[{i}].device_id",
+               "device_id": None if verdicts[item.device_id] == "revoked" else item.device_id,
+               "reason": MOVES_NO_TRIP[verdicts[item.device_id]]}
+              for i, item in enumerate(items)
+              if isinstance(item, decoders.Fix) and verdicts[item.device_id] != "live"]
+    rejected = [{**r, "device_id": None}
+                if r["device_id"] is not None and verdicts.get(r["device_id"]) == "revoked"
+                else r for r in answer["rejected"]]
+    return {**answer, "rejected": rejected, "moves_no_trip": listed}
 
 
 def batch_positions(raw: bytes) -> list[Any]:
