@@ -10,6 +10,7 @@ from datetime import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -269,6 +270,12 @@ class Settings(BaseSettings):
     mqtt_key_file: Path | None = Field(
         default=None, description="Private key (PEM) of the MQTT client certificate "
         "(unset: in the certificate file).")
+    mqtt_public_url: str | None = Field(
+        default=None,
+        description="The MQTT broker's address as drivers' phones reach it, for OwnTracks in "
+        "MQTT mode: mqtt://host:port, or mqtts://host:port for TLS (ports 1883 and 8883 "
+        "unless given); no user or password (each device has its own account). Unset: not "
+        "offered, and the driver's page shows no MQTT set-up.")
     geofence_margin_m: float = Field(
         default=30.0, ge=0, le=1000,
         description="Hysteresis of geofences: a truck leaves an area only this far outside it.",
@@ -426,6 +433,36 @@ class Settings(BaseSettings):
         default=64 * 1024 * 1024, ge=1024,
         description="Largest body for history imports (/api/v1/reports/history).",
     )
+
+    @field_validator("mqtt_public_url")
+    @classmethod
+    def _public_broker(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip()
+        parts = urlsplit(value)
+        try:
+            port = parts.port
+        except ValueError:
+            port = 0
+        if port == 0:
+            raise ValueError("the port must be a number from 1 to 65535")
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError("must be mqtt://host:port or mqtts://host:port")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError("must hold no user or password: each device has its own account")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError("must be mqtt://host:port or mqtts://host:port, nothing after it")
+        return value
+
+    @property
+    def mqtt_public_broker(self) -> tuple[str, int, bool] | None:
+        """Host, port and TLS of ``mqtt_public_url`` (None when it is not offered)."""
+        if not self.mqtt_public_url:
+            return None
+        parts = urlsplit(self.mqtt_public_url)
+        tls = parts.scheme == "mqtts"
+        return parts.hostname or "", parts.port or (8883 if tls else 1883), tls
 
     @field_validator("notify_channels")
     @classmethod
