@@ -11,6 +11,10 @@ or one tap, with the platform's address and the token binding gave the device.
   HTTP Basic credentials, the user being the device's id (its part before a slash for an
   OwnTracks-style ``user/device`` id) and the password the token; the OwnTracks endpoint
   checks them (:func:`borderflow.telemetry.directory.DeviceDirectory.abasic`).
+- **OwnTracks in MQTT mode** takes the same kind of link: mode MQTT (0), the broker's public
+  host and port (``BORDERFLOW_MQTT_PUBLIC_URL``), TLS, and the device's own MQTT account
+  (:mod:`borderflow.telemetry.mqtt_accounts`: its user is its token's hash, its password
+  derived from it), publishing under its own topic, which the broker's ACL allows it alone.
 
 Pure: strings in, strings out (the QR codes are drawn here as inline SVG, nothing fetched).
 """
@@ -83,6 +87,49 @@ def codes(base_url: str, device_id: str, token: str) -> SetupCodes:
         owntracks_link="owntracks:///config?inline="
         + base64.b64encode(config.encode()).decode(),
         owntracks_user=user, owntracks_device=device)
+
+
+OWNTRACKS_MODE_MQTT = 0
+
+
+@dataclass(frozen=True)
+class MqttSetup:
+    link: str
+    """OwnTracks' configuration link for MQTT mode (scanned or opened on the phone)."""
+    host: str
+    port: int
+    tls: bool
+    device: str
+
+    @property
+    def server(self) -> str:
+        """``host:port`` as a person types it (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def owntracks_mqtt_configuration(device_id: str, *, host: str, port: int, tls: bool,
+                                 username: str, password: str, topic: str
+                                 ) -> dict[str, object]:
+    """OwnTracks' configuration for MQTT mode with a device's MQTT account (its user, password
+    and topic, :func:`borderflow.telemetry.mqtt_accounts.account`). The app publishes to
+    ``pubTopicBase``, which is the account's topic (``owntracks/<user>/<device>``); it reads
+    nothing of the others (``sub`` off: the broker would give it nothing anyway)."""
+    user, device = owntracks_identity(device_id)
+    return {"_type": "configuration", "mode": OWNTRACKS_MODE_MQTT, "host": host,
+            "port": port, "tls": tls, "auth": True, "username": username,
+            "password": password, "deviceId": device, "tid": tracker_id(user),
+            "pubTopicBase": topic, "sub": False, "monitoring": OWNTRACKS_MOVE}
+
+
+def mqtt_setup(device_id: str, *, host: str, port: int, tls: bool, username: str,
+               password: str, topic: str) -> MqttSetup:
+    """The MQTT set-up code of a device just bound."""
+    config = json.dumps(owntracks_mqtt_configuration(
+        device_id, host=host, port=port, tls=tls, username=username, password=password,
+        topic=topic), ensure_ascii=False, separators=(",", ":"))
+    return MqttSetup("owntracks:///config?inline=" + base64.b64encode(config.encode()).decode(),
+                     host, port, tls, owntracks_identity(device_id)[1])
 
 
 def qr_svg(content: str, title: str) -> str:
