@@ -129,8 +129,11 @@ def pauses(session: Session, gate: str, direction: str, start: datetime, end: da
 
 
 def paused(session: Session, gate: str, direction: str, at: datetime) -> bool:
-    """Whether the regulator has paused call-forward at the gate at ``at``."""
-    return bool(pauses(session, gate, direction, at, at + timedelta(microseconds=1)))
+    """Whether the regulator has paused call-forward at the gate at ``at`` (the rule:
+    :func:`borderflow.domain.booking.paused`, which the scenario lab asks too)."""
+    return booking_rules.paused(
+        [booking_rules.Control("pause", a, b)
+         for a, b in pauses(session, gate, direction, at, at + timedelta(microseconds=1))], at)
 
 
 def policies(network: Network) -> dict[str, Policy]:

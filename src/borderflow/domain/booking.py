@@ -69,28 +69,45 @@ class Control:
 def controlled_capacity(calendar: Calendar, flow: FlowCapacity, start: datetime,
                         holidays: Mapping[str, Collection[date]], controls: Sequence[Control],
                         minutes: int = DEFAULT_SLOT_MINUTES) -> int:
-    """A slot's places with the controls that overlap it, in the order they were made: a
-    closure in force at the slot's start gives 0; the last capacity control in force then sets
-    the hourly rate; extended hours open the part of the slot they cover (at the rate of the
-    control, or the gate's) even where the calendar is closed."""
+    """A slot's places with the controls that overlap it (see :func:`controlled_places`),
+    the open minutes taken from the gate's calendar."""
+    return controlled_places(flow.vehicles_per_hour,
+                             open_minutes(calendar, start, minutes, holidays), start, controls,
+                             minutes)
+
+
+def controlled_places(vehicles_per_hour: int, open_m: int, start: datetime,
+                      controls: Sequence[Control],
+                      minutes: int = DEFAULT_SLOT_MINUTES) -> int:
+    """A slot's places from the gate's hourly rate and the slot's open minutes, with the
+    controls that overlap it, in the order they were made: a closure in force at the slot's
+    start gives 0; the last capacity control in force then sets the hourly rate; extended
+    hours open the part of the slot they cover (at the rate of the control, or the gate's)
+    even where the calendar is closed. The live booking service and the scenario lab (with
+    its own opening hours) both count places with it."""
     end = start + timedelta(minutes=minutes)
     at_start = [c for c in controls if c.starts_at <= start < c.ends_at]
     if any(c.kind == "closure" for c in at_start):
         return 0
-    rate = flow.vehicles_per_hour
+    rate = vehicles_per_hour
     capacity = [c for c in at_start if c.kind == "capacity"]
     if capacity:
         rate = capacity[-1].vehicles_per_hour or 0
-    open_m = open_minutes(calendar, start, minutes, holidays)
     places = rate * open_m // 60
     for c in controls:
         if c.kind != "extended_hours":
             continue
         covered = (min(end, c.ends_at) - max(start, c.starts_at)).total_seconds() // 60
         if covered > 0:
-            ext_rate = rate if capacity else (c.vehicles_per_hour or flow.vehicles_per_hour)
+            ext_rate = rate if capacity else (c.vehicles_per_hour or vehicles_per_hour)
             places = max(places, ext_rate * int(max(covered, open_m)) // 60)
     return places
+
+
+def paused(controls: Iterable[Control], at: datetime) -> bool:
+    """Whether a pause of call-forward is in force at ``at`` (no truck is called then; the
+    gate area goes on working). The live dispatcher and the scenario lab both ask it."""
+    return any(c.kind == "pause" and c.starts_at <= at < c.ends_at for c in controls)
 
 
 # --- a vehicle's standing: offences and the bar from booking they lead to ----------------------

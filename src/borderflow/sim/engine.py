@@ -43,6 +43,7 @@ from typing import NamedTuple
 import numpy as np
 from numpy.typing import NDArray
 
+from borderflow.domain.booking import paused
 from borderflow.domain.dispatch import (
     GateRoom,
     Order,
@@ -524,10 +525,13 @@ class EngineState:
         places_tab = self.places_tab
         called_in_slot = self.called_in_slot
         now = None
+        pauses = model.pauses
         for r in self.staged_routes:
             ri = r.index
             places = places_tab[ri][slot] - called_in_slot[ri]
             if places <= 0 or not self.has_waiting(ri):
+                continue
+            if pauses[ri] and paused(pauses[ri], model.at(t)):  # as the live dispatcher
                 continue
             if yard_occ is None:
                 self.areas.sync(t)

@@ -17,6 +17,7 @@ import holidays as holidays_lib
 import numpy as np
 from numpy.typing import NDArray
 
+from borderflow.domain import booking as booking_rules
 from borderflow.domain.dispatch import Policy
 from borderflow.domain.network import FLOWS, WEEKDAYS, Flow, FlowCapacity, Gate, Names, Network
 from borderflow.domain.procedure import Step
@@ -110,6 +111,9 @@ class Model:
     """Open intervals of gate g: ``open_start[gate_off[g]:gate_off[g+1]]``."""
     slot_places: IntArray
     """(routes, slots): call-forward places of each 30-minute slot (0 when closed)."""
+    pauses: list[list[booking_rules.Control]]
+    """Per route, the regulator's pauses of call-forward (no truck called while one is in
+    force, :func:`borderflow.domain.booking.paused`)."""
     route_station: IntArray
     route_prereq: IntArray
     route_nsteps: IntArray
@@ -171,22 +175,51 @@ def _open_intervals(scenario: Scenario, network: Network, gate: Gate, first: dat
                 a, b = spans[-1]
                 spans[-1] = (a, min(b + change.extra_hours * 60.0, (d + 1) * 1440.0))
         out += spans
+    tz = ZoneInfo(network.timezone)
     if change is not None:
-        tz = ZoneInfo(network.timezone)
         for c in change.closures:
-            at = c.start.astimezone(tz) if c.start.tzinfo is not None else c.start
-            a = (at.date() - first).days * 1440.0 + at.hour * 60 + at.minute
-            b = a + c.hours * 60.0
-            cut: list[tuple[float, float]] = []
-            for s, e in out:
-                if e <= a or s >= b:
-                    cut.append((s, e))
-                    continue
-                if s < a:
-                    cut.append((s, a))
-                if e > b:
-                    cut.append((b, e))
-            out = cut
+            a = _minute(c.start, first, tz)
+            out = _cut(out, a, a + c.hours * 60.0)
+    # the regulator's controls of the whole gate (no direction) open or stop its gate area
+    for control in scenario.controls:
+        if control.gate != gate.code or control.direction is not None:
+            continue
+        a = _minute(control.start, first, tz)
+        if control.kind == "closure":
+            out = _cut(out, a, a + control.hours * 60.0)
+        elif control.kind == "extended_hours":
+            out = _union([*out, (a, a + control.hours * 60.0)])
+    return out
+
+
+def _minute(at: datetime, first: date, tz: ZoneInfo) -> float:
+    """Simulated minute of a scenario time (local unless it names its offset)."""
+    local = at.astimezone(tz) if at.tzinfo is not None else at
+    return (local.date() - first).days * 1440.0 + local.hour * 60 + local.minute
+
+
+def _cut(spans: list[tuple[float, float]], a: float, b: float) -> list[tuple[float, float]]:
+    """Open intervals with ``[a, b)`` taken out."""
+    out: list[tuple[float, float]] = []
+    for s, e in spans:
+        if e <= a or s >= b:
+            out.append((s, e))
+            continue
+        if s < a:
+            out.append((s, a))
+        if e > b:
+            out.append((b, e))
+    return out
+
+
+def _union(spans: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Intervals sorted and merged where they touch or overlap."""
+    out: list[tuple[float, float]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], e))
+        else:
+            out.append((s, e))
     return out
 
 
@@ -241,7 +274,7 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
         open_start=hours.open_start, open_end=hours.open_end,
         gate_off=np.array(hours.gate_off, dtype=np.int64),
         slot_places=np.array(table.places_rows, dtype=np.int64).reshape(
-            len(table.routes), scenario.days * 1440 // SLOT_MINUTES),
+            len(table.routes), scenario.days * 1440 // SLOT_MINUTES), pauses=table.pauses,
         route_station=route_station, route_prereq=route_prereq, route_nsteps=route_nsteps,
         station_gate=np.array(table.station_gate, dtype=np.int64),
         station_servers=np.array(table.station_servers, dtype=np.int64),
@@ -335,6 +368,8 @@ class _RouteTable:
     """Per route and step, the steps it waits for (-2: entry into the gate area)."""
     places_rows: list[IntArray] = field(default_factory=list)
     """Per route, the call-forward places of each slot."""
+    pauses: list[list[booking_rules.Control]] = field(default_factory=list)
+    """Per route, the regulator's pauses of call-forward."""
 
 
 def _routes(scenario: Scenario, network: Network, hours: _Hours, area_codes: list[str],
@@ -378,8 +413,51 @@ def _routes(scenario: Scenario, network: Network, hours: _Hours, area_codes: lis
                                       _policy(scenario, network, gate)))
             table.dists.append(route_dists)
             table.prereqs.append(route_pre)
-            table.places_rows.append(_slot_places(vph, *hours.of_gate(gi), slot_edges))
+            rules = _controls(scenario, network, gate.code, direction)
+            table.places_rows.append(_controlled_places(
+                vph, *hours.of_gate(gi), slot_edges, [r for r in rules if r.kind != "pause"],
+                datetime.combine(scenario.start, datetime.min.time(), ZoneInfo(network.timezone))))
+            table.pauses.append([r for r in rules if r.kind == "pause"])
     return table
+
+
+def _controls(scenario: Scenario, network: Network, gate: str, direction: Flow
+              ) -> list[booking_rules.Control]:
+    """The scenario's controls of a gate and direction (or of the whole gate), in the order
+    the scenario gives them, as the live rules read them."""
+    tz = ZoneInfo(network.timezone)
+    out = []
+    for c in scenario.controls:
+        if c.gate != gate or c.direction not in (None, direction):
+            continue
+        start = c.start.astimezone(tz) if c.start.tzinfo is not None else c.start.replace(
+            tzinfo=tz)
+        out.append(booking_rules.Control(c.kind, start, start + timedelta(hours=c.hours),
+                                         c.vehicles_per_hour))
+    return out
+
+
+def _controlled_places(vph: int, open_start: FloatArray, open_end: FloatArray,
+                       slot_edges: FloatArray, controls: list[booking_rules.Control],
+                       base: datetime) -> IntArray:
+    """Call-forward places per slot (:func:`_slot_places`), and in the slots the regulator's
+    controls overlap, as the live booking service counts them
+    (:func:`borderflow.domain.booking.controlled_places`)."""
+    places = _slot_places(vph, open_start, open_end, slot_edges)
+    if not controls:
+        return places
+    minutes = np.diff(_open_before(open_start, open_end, slot_edges)).astype(np.int64)
+    last = len(places)
+    for c in controls:
+        a = (c.starts_at - base).total_seconds() / 60.0
+        b = (c.ends_at - base).total_seconds() / 60.0
+        for k in range(max(0, int(a // SLOT_MINUTES)), min(last, math.ceil(b / SLOT_MINUTES))):
+            start = base + timedelta(minutes=float(slot_edges[k]))
+            end = start + timedelta(minutes=SLOT_MINUTES)
+            over = [r for r in controls if r.starts_at < end and r.ends_at > start]
+            places[k] = booking_rules.controlled_places(vph, int(minutes[k]), start, over,
+                                                        SLOT_MINUTES)
+    return places
 
 
 def _station_service(scenario: Scenario, gate: Gate, direction: Flow, step: Step,

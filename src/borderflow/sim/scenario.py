@@ -146,6 +146,33 @@ class Closure(_Model):
     reason: str = "closure"
 
 
+class Control(_Model):
+    """A regulator's control over a gate for a period, as the dispatch controls have it
+    (``POST /api/v1/controls``): ``closure`` (no truck called; without ``direction`` the gate
+    area stops too), ``capacity`` (call-forward places per hour, ``vehicles_per_hour``),
+    ``extended_hours`` (the gate opens for the period even where its calendar is closed;
+    without ``direction`` the gate area works then too) and ``pause`` (no truck called; the
+    gate area goes on). Slot places and pauses follow the live rules
+    (:func:`borderflow.domain.booking.controlled_places` and
+    :func:`~borderflow.domain.booking.paused`)."""
+
+    gate: str
+    direction: Literal["export", "import"] | None = None
+    """Omitted: both directions."""
+    kind: Literal["closure", "capacity", "extended_hours", "pause"]
+    start: datetime
+    """Local time unless it names its offset."""
+    hours: Annotated[float, Field(gt=0.0, le=24.0 * 60)]
+    vehicles_per_hour: Annotated[int, Field(ge=0, le=10_000)] | None = None
+    """For ``capacity`` (required) and ``extended_hours`` (omitted: the gate's rate)."""
+
+    @model_validator(mode="after")
+    def _rate(self) -> Control:
+        if self.kind == "capacity" and self.vehicles_per_hour is None:
+            raise ValueError(msg("a capacity control needs vehicles_per_hour"))
+        return self
+
+
 class GateChange(_Model):
     """Changes to one gate of the network for this scenario."""
 
@@ -302,6 +329,9 @@ class Scenario(_Model):
     """Service per procedure step code (medical, border_guard, quarantine, customs,
     transshipment, fee, crossing, exit)."""
     gates: dict[str, GateChange] = {}
+    controls: list[Control] = []
+    """The regulator's controls during the scenario (closures, capacity, extended hours,
+    pauses), each as the live dispatcher applies it."""
 
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:
@@ -379,6 +409,14 @@ def check_against(scenario: Scenario, network: Network, source: str) -> None:
             problems.append((f"demand.forecast.{i}.direction",
                              msg("the gate takes no {direction} traffic",
                                  direction=f.direction)))
+    for i, c in enumerate(scenario.controls):
+        gate = network.gate(c.gate)
+        if gate is None:
+            problems.append((f"controls[{i}].gate", msg("no such gate")))
+        elif c.direction is not None and not gate.permits_direction(c.direction):
+            problems.append((f"controls[{i}].direction",
+                             msg("the gate takes no {direction} traffic",
+                                 direction=c.direction)))
     for day in scenario.demand.weekday_factors:
         if day not in WEEKDAYS:  # pragma: no cover - the Literal already refuses it
             problems.append((f"demand.weekday_factors.{day}", msg("not a weekday")))

@@ -1,0 +1,141 @@
+"""The regulator's controls in the scenario lab (closures, capacity, extended hours, pauses):
+the lab counts slot places and stops calls with the live rules, so a planner who tries a
+control in the lab sees what the dispatcher would do with it."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pytest
+
+from borderflow.domain import booking as booking_rules
+from borderflow.sim import scenario as scenarios
+from borderflow.sim.engine import simulate
+from borderflow.sim.model import SLOT_MINUTES, _holidays, compile_model
+from tests.sim.test_engine import GOLDEN
+
+TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+DAY2 = datetime(2026, 3, 3, tzinfo=TZ)  # the golden scenario's second day (a Tuesday)
+
+
+def scenario(controls: list[dict[str, Any]], **change: Any) -> tuple[scenarios.Scenario, Any]:
+    sc, network = scenarios.load(GOLDEN / "small-regulated.yaml")
+    doc = scenarios.merge(sc.model_dump(mode="json"), {"days": 3, **change})
+    doc["gates"] = {}  # no closure of the golden file: only the controls under test
+    doc["controls"] = controls
+    parsed = scenarios.parse(doc)
+    scenarios.check_against(parsed, network, "test")
+    return parsed, network
+
+
+def minute(at: datetime) -> float:
+    return (at - datetime(2026, 3, 2, tzinfo=TZ)).total_seconds() / 60
+
+
+def test_slot_places_are_the_live_booking_rule_with_the_same_controls() -> None:
+    """Every slot of day 2 at Huu Nghi exports: the lab's places equal what the live booking
+    service counts from the gate's calendar with the same controls, slot by slot."""
+    controls = [
+        {"gate": "huu-nghi", "kind": "capacity", "start": "2026-03-03T09:00:00", "hours": 3,
+         "vehicles_per_hour": 7},
+        {"gate": "huu-nghi", "direction": "export", "kind": "closure",
+         "start": "2026-03-03T14:15:00", "hours": 1},
+        {"gate": "huu-nghi", "direction": "export", "kind": "extended_hours",
+         "start": "2026-03-03T19:00:00", "hours": 2.5},
+    ]
+    sc, network = scenario(controls)
+    m = compile_model(sc, network, np.random.default_rng(1))
+    route = next(r for r in m.routes if r.gate.code == "huu-nghi" and r.direction == "export")
+    gate = network.gate("huu-nghi")
+    calendar = network.calendar(gate.calendar)
+    rules = [booking_rules.Control(c["kind"], datetime.fromisoformat(c["start"]).replace(
+        tzinfo=TZ), datetime.fromisoformat(c["start"]).replace(tzinfo=TZ)
+        + timedelta(hours=c["hours"]), c.get("vehicles_per_hour")) for c in controls]
+    hols = _holidays(range(2025, 2029))
+    changed = 0
+    for k in range(48):
+        start = DAY2 + timedelta(minutes=SLOT_MINUTES * k)
+        live = booking_rules.controlled_capacity(calendar, gate.capacity_for("export"), start,
+                                                 hols, rules)
+        plain = booking_rules.slot_capacity(calendar, gate.capacity_for("export"), start, hols)
+        lab = int(m.slot_places[route.index, int(minute(start) // SLOT_MINUTES)])
+        assert lab == live, (start, lab, live)
+        changed += lab != plain
+    assert changed >= 10  # the controls changed the places of many slots, not none
+
+
+def test_a_pause_calls_no_one_and_the_gate_area_goes_on() -> None:
+    pause = {"gate": "huu-nghi", "direction": "export", "kind": "pause",
+             "start": "2026-03-03T08:00:00", "hours": 4}
+    sc, network = scenario([pause])
+    tr = simulate(compile_model(sc, network, np.random.default_rng(3)))
+    m = tr.model
+    a, b = minute(DAY2 + timedelta(hours=8)), minute(DAY2 + timedelta(hours=12))
+    route = next(r.index for r in m.routes if r.gate.code == "huu-nghi"
+                 and r.direction == "export")
+    mine = tr.route == route
+    called = tr.called_at[mine]
+    assert not ((called >= a) & (called < b)).any()
+    assert ((called >= b) & (called < b + 120)).any()  # calls resume after (lunch at 12)
+    # the trucks already in the gate area are served during the pause
+    starts = tr.start[mine][np.isfinite(tr.start[mine]) & m.applies[mine]]
+    assert ((starts > a) & (starts < b)).any()
+    # the other direction of the gate is called as usual
+    other = next(r.index for r in m.routes if r.gate.code == "huu-nghi"
+                 and r.direction == "import")
+    if m.routes[other].staged:
+        assert ((tr.called_at[tr.route == other] >= a) & (tr.called_at[tr.route == other] < b)
+                ).any()
+    # without the pause, trucks are called in those hours
+    free, _ = scenario([])
+    tr0 = simulate(compile_model(free, network, np.random.default_rng(3)))
+    c0 = tr0.called_at[tr0.route == route]
+    assert ((c0 >= a) & (c0 < b)).sum() > 10
+
+
+def test_a_whole_gate_closure_stops_calls_and_service_and_extended_hours_open_it() -> None:
+    closure = {"gate": "huu-nghi", "kind": "closure", "start": "2026-03-03T13:00:00",
+               "hours": 3}
+    evening = {"gate": "huu-nghi", "kind": "extended_hours", "start": "2026-03-03T19:00:00",
+               "hours": 3}
+    sc, network = scenario([closure, evening])
+    tr = simulate(compile_model(sc, network, np.random.default_rng(2)))
+    m = tr.model
+    hn = [r.index for r in m.routes if r.gate.code == "huu-nghi"]
+    on = np.isin(tr.route, hn)
+    a, b = minute(DAY2 + timedelta(hours=13)), minute(DAY2 + timedelta(hours=16))
+    assert not ((tr.called_at[on] > a) & (tr.called_at[on] < b)).any()
+    starts = tr.start[on][np.isfinite(tr.start[on]) & m.applies[on]]
+    assert not ((starts > a) & (starts < b)).any()
+    e0, e1 = minute(DAY2 + timedelta(hours=19)), minute(DAY2 + timedelta(hours=22))
+    assert ((starts > e0) & (starts < e1)).any()  # served in the extended evening
+    g = m.gate_codes.index("huu-nghi")
+    spans = list(zip(m.open_start[m.gate_off[g]:m.gate_off[g + 1]],
+                     m.open_end[m.gate_off[g]:m.gate_off[g + 1]], strict=True))
+    assert any(s <= e0 and e <= e1 + 1e-9 and e > e0 for s, e in spans) or any(
+        s <= e0 < e1 <= e for s, e in spans)
+    assert not any(s < b and e > a for s, e in spans)
+
+
+@pytest.mark.parametrize(("control", "field", "words"), [
+    ({"gate": "nowhere", "kind": "pause", "start": "2026-03-03T08:00:00", "hours": 1},
+     "controls[0].gate", "no such gate"),
+    ({"gate": "binh-nghi", "direction": "import", "kind": "pause",
+      "start": "2026-03-03T08:00:00", "hours": 1}, "controls[0].direction", "no import"),
+])
+def test_a_control_the_network_cannot_have_is_refused_with_its_field(
+        control: dict[str, Any], field: str, words: str) -> None:
+    with pytest.raises(scenarios.ScenarioError) as exc:
+        scenario([control])
+    assert any(path == field and words in str(reason) for path, reason in exc.value.problems)
+
+
+def test_a_capacity_control_without_a_rate_is_refused() -> None:
+    with pytest.raises(scenarios.ScenarioError) as exc:
+        scenario([{"gate": "huu-nghi", "kind": "capacity", "start": "2026-03-03T08:00:00",
+                   "hours": 1}])
+    assert any(p.startswith("controls[0]") and "vehicles_per_hour" in str(r)
+               for p, r in exc.value.problems)
