@@ -139,3 +139,54 @@ def test_a_capacity_control_without_a_rate_is_refused() -> None:
                    "hours": 1}])
     assert any(p.startswith("controls[0]") and "vehicles_per_hour" in str(r)
                for p, r in exc.value.problems)
+
+
+# --- the partner side's yard counts
+
+
+def export_calls(tr: Any, gate: str) -> np.ndarray:
+    m = tr.model
+    route = next(r.index for r in m.routes if r.gate.code == gate and r.direction == "export")
+    called = tr.called_at[tr.route == route]
+    return np.sort(called[np.isfinite(called)])
+
+
+def test_a_full_partner_yard_stops_exports_to_its_gate_while_its_count_is_in_use() -> None:
+    count = {"gate": "huu-nghi", "counted_at": "2026-03-03T06:00:00", "vehicles": 80,
+             "capacity": 80}
+    sc, network = scenario([], partner_counts=[count])
+    tr = simulate(compile_model(sc, network, np.random.default_rng(4)))
+    a = minute(DAY2 + timedelta(hours=6))
+    b = a + 36 * 60  # the gate's partner_report_hours
+    calls = export_calls(tr, "huu-nghi")
+    assert not ((calls >= a) & (calls < b)).any()
+    assert (calls < a).any()
+    # the same run without the count calls exports there
+    free, _ = scenario([])
+    plain = export_calls(simulate(compile_model(free, network, np.random.default_rng(4))),
+                         "huu-nghi")
+    assert ((plain >= a) & (plain < b)).sum() > 20
+
+
+def test_the_room_a_count_leaves_is_spent_once_then_the_next_count_gives_more() -> None:
+    """Five free places at 06:00, then a new count at 14:00 with twelve: exactly five
+    exports are called between the counts and at most twelve after the second, as
+    ``partner_room`` counts them live."""
+    counts = [{"gate": "huu-nghi", "counted_at": "2026-03-03T06:00:00", "vehicles": 45,
+               "capacity": 50},
+              {"gate": "huu-nghi", "counted_at": "2026-03-03T14:00:00", "vehicles": 38,
+               "capacity": 50}]
+    sc, network = scenario([], partner_counts=counts)
+    tr = simulate(compile_model(sc, network, np.random.default_rng(4)))
+    calls = export_calls(tr, "huu-nghi")
+    first, second = minute(DAY2 + timedelta(hours=6)), minute(DAY2 + timedelta(hours=14))
+    assert ((calls >= first) & (calls < second)).sum() == 5
+    after = ((calls >= second) & (calls < second + 36 * 60)).sum()
+    assert 0 < after <= 12
+
+
+def test_a_count_without_a_capacity_the_network_lacks_is_refused() -> None:
+    with pytest.raises(scenarios.ScenarioError) as exc:
+        scenario([], partner_counts=[{"gate": "huu-nghi", "counted_at": "2026-03-03T06:00:00",
+                                      "vehicles": 10}])
+    assert [p for p, _ in exc.value.problems] == ["partner_counts[0].capacity"]

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from borderflow import audit
 from borderflow.domain.access import Principal
-from borderflow.domain.dispatch import partner_room
+from borderflow.domain.dispatch import count_in_use, partner_room
 from borderflow.domain.network import Network
 from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.store.models import PartnerYardCount, Trip, TripEvent
@@ -72,8 +72,7 @@ def latest(session: Session, network: Network, now: datetime
         gate = network.gate(row.gate)
         if gate is None:
             continue
-        hours = gate.regulation.partner_report_hours
-        if row.counted_at >= now - timedelta(hours=hours):
+        if count_in_use(row.counted_at, now, gate.regulation.partner_report_hours):
             out[(row.gate, row.direction)] = row
     return out
 

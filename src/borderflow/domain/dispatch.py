@@ -108,6 +108,13 @@ def partner_room(vehicles: int, capacity: int | None, sent_since: int) -> int | 
     return max(0, capacity - vehicles - sent_since)
 
 
+def count_in_use(counted_at: datetime, now: datetime, report_hours: float) -> bool:
+    """Whether a partner-side yard count is still used for planning at ``now``: counted by
+    then and within the gate's ``partner_report_hours``. The live dispatcher and the scenario
+    lab both ask it."""
+    return now - timedelta(hours=report_hours) <= counted_at <= now
+
+
 def cap_places(places: Sequence[int], room_now: int | None, budget: int | None) -> list[int]:
     """A gate's places per slot, limited by the free places in its yards now (the first slot)
     and by a budget over the whole horizon (the partner side's free yard places). Places are

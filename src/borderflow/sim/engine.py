@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from bisect import bisect_left
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -50,9 +50,12 @@ from borderflow.domain.dispatch import (
     Reroute,
     Room,
     Waiting,
+    cap_places,
     choose_calls,
+    count_in_use,
     forecast,
     order_queue,
+    partner_room,
     plan_reroutes,
     room_after_stay,
 )
@@ -165,6 +168,8 @@ class GateView(NamedTuple):
     """Trucks waiting for it."""
     reach: list[int]
     """Places it can use up to each slot (``usable`` summed)."""
+    partner: int | None
+    """Free places in the partner side's yard (exports, while a count is in use)."""
 
 
 class EngineState:
@@ -180,7 +185,7 @@ class EngineState:
         "area_arrived",
         "area_cap",
         "area_occ",
-    "area_queue",
+        "area_queue",
         "area_trucks",
         "area_trucks_l",
         "areas",
@@ -195,7 +200,8 @@ class EngineState:
         "cycles",
         "direct",
         "direct_trucks",
-            "extra",
+        "export_calls",
+        "extra",
         "gate_in",
         "gone",
         "head",
@@ -210,6 +216,7 @@ class EngineState:
         "no_show_draw",
         "p_no_show",
         "partner_q",
+        "partner_routes",
         "perishable",
         "places_tab",
         "prev_t",
@@ -217,7 +224,7 @@ class EngineState:
         "requeues",
         "rerouted",
         "road",
-    "road_queues",
+        "road_queues",
         "route",
         "route_area",
         "route_gate",
@@ -305,6 +312,10 @@ class EngineState:
         # the clock and the samples
         self.places_tab: list[list[int]] = model.slot_places.tolist()
         self.called_in_slot = [0] * len(routes)
+        # per gate with partner-side counts, when each export truck was called to it
+        self.export_calls: dict[str, list[float]] = {code: [] for code in model.partner_counts}
+        self.partner_routes = frozenset(r.index for r in routes if r.direction == "export"
+                                        and r.gate.code in model.partner_counts)
         self.cur_slot = -1
         self.slot_starts: list[datetime] = []
         self.prev_t = 0.0
@@ -538,6 +549,9 @@ class EngineState:
                 yard_occ = self.yard_occ.tolist()
             yards = [(model.yard_codes[y], yard_cap[y] - yard_occ[y]) for y in r.yards]
             room_total = sum(f for _, f in yards)
+            partner = self.partner_room(r, t) if ri in self.partner_routes else None
+            if partner is not None:
+                room_total = min(room_total, partner)
             if room_total <= 0:
                 continue
             cands = self.candidates(ri, min(places, room_total))
@@ -547,7 +561,8 @@ class EngineState:
                 now = model.at(t)
                 slot_end = self.slot_start(slot + 1)
             orders = choose_calls(self.waiting(cands, ri),
-                                  [Room(r.gate.code, r.direction, places, tuple(yards))],
+                                  [Room(r.gate.code, r.direction, places, tuple(yards),
+                                        partner)],
                                   now=now, slot_end=slot_end, policy=r.policy)
             if orders:
                 self.take_calls(r, orders, t)
@@ -590,8 +605,29 @@ class EngineState:
             enter(i, at)
             calls += (t, i, y, math.nan)
         self.called_in_slot[r.index] += len(orders)
+        if r.direction == "export" and r.gate.code in self.export_calls:
+            self.export_calls[r.gate.code] += [t] * len(orders)
         self.area_occ[r.area] -= len(orders)
         self.remove(r.index, taken)
+
+    def partner_room(self, r: Route, t: float) -> int | None:
+        """Free places in the partner side's yard for route ``r``'s exports at ``t``, as the
+        live dispatcher counts them (:func:`~borderflow.domain.dispatch.partner_room`): the
+        latest count while it is in use
+        (:func:`~borderflow.domain.dispatch.count_in_use`), less the trucks called to the
+        gate since; None for imports and while no count is in use."""
+        if r.direction != "export":
+            return None
+        counts = self.model.partner_counts.get(r.gate.code)
+        if counts is None:
+            return None
+        k = bisect_right(counts.at, t) - 1
+        if k < 0 or not count_in_use(self.model.at(counts.at[k]), self.model.at(t),
+                                     counts.report_hours):
+            return None
+        calls = self.export_calls[r.gate.code]
+        return partner_room(counts.vehicles[k], counts.capacity[k],
+                            len(calls) - bisect_left(calls, counts.at[k]))
 
     def record(self, c: int, t: float, on_road: int) -> None:
         """Sample the queues of cycle ``c`` (at ``t``), which is then the previous cycle."""
@@ -614,7 +650,7 @@ class EngineState:
             if len(group) < 2:
                 continue
             occ = self.yard_occ.tolist()
-            views = {r.gate.code: self._gate_view(r, slot, occ) for r in group}
+            views = {r.gate.code: self._gate_view(r, slot, occ, t) for r in group}
             perishable_waiting = {r.gate.code: self.waiting_count(r.index, PERISHABLE_CLASSES)
                                   for r in group}
             if not _may_move(views.values(), perishable_waiting):
@@ -629,7 +665,7 @@ class EngineState:
                           for c, v in views.items()}
             self._move(views, plan_reroutes(cands, list(views), left, gain_slots))
 
-    def _gate_view(self, r: Route, slot: int, occ: list[int]) -> GateView:
+    def _gate_view(self, r: Route, slot: int, occ: list[int], t: float) -> GateView:
         """Route ``r``'s places over the re-routing horizon from ``slot``, its free yard places
         (``occ``: trucks holding a place in each yard) and its waiting trucks."""
         ri = r.index
@@ -637,9 +673,10 @@ class EngineState:
         places = row + [0] * (REROUTE_HORIZON - len(row))
         places[0] = max(0, places[0] - self.called_in_slot[ri])
         yard_now = sum(max(0, self.yard_cap[y] - occ[y]) for y in r.yards)
-        usable = [min(places[0], yard_now), *places[1:]]
+        partner = self.partner_room(r, t)
+        usable = cap_places(places, yard_now, partner)
         return GateView(r, places, yard_now, usable, self.waiting_count(ri),
-                        list(accumulate(usable)))
+                        list(accumulate(usable)), partner)
 
     def _alternatives(self, direction: str, views: dict[str, GateView]
                       ) -> dict[tuple[int, int], tuple[str, ...]]:
@@ -758,7 +795,8 @@ def _room_left(views: dict[str, GateView], outlook: dict[str, Outlook], moving: 
         stay = [w for w in mine if w.trip_id not in moving]
         after = (left_all if len(stay) == len(mine) else
                  forecast(stay, starts, view.usable, r.policy, SLOT_MINUTES)[1])
-        left[code] = room_after_stay(view.places, view.usable, after, view.yard_now, None)
+        left[code] = room_after_stay(view.places, view.usable, after, view.yard_now,
+                                     view.partner)
     return left
 
 
@@ -777,11 +815,11 @@ def _may_move(views: Iterable[GateView], perishable_waiting: dict[str, int]) -> 
     waiting trucks. A cheap necessary test before the forecasts and the planner, which decide
     the moves."""
     items = list(views)
-    for a, _pa, _ya, _ua, waiting_a, reach_a in items:
+    for a, _pa, _ya, _ua, waiting_a, reach_a, _ra in items:
         if waiting_a == 0:
             continue
         gain = max(1, a.policy.reroute_after_minutes // SLOT_MINUTES)
-        for b, _pb, _yb, _ub, waiting_b, reach_b in items:
+        for b, _pb, _yb, _ub, waiting_b, reach_b, _rb in items:
             if b is a or b.steps != a.steps:
                 continue
             movable = (waiting_a if b.gate.permits_group(GOODS[2])

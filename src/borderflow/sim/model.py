@@ -92,6 +92,17 @@ def road_of(network: Network, place: str, road: str | None, name: Names) -> Road
     return Road(found.code, found.name, named=True)
 
 
+@dataclass(frozen=True)
+class PartnerCounts:
+    """The partner side's yard counts of one gate, oldest first: when (simulated minute),
+    the vehicles counted and the yard's capacity; and how long each is used."""
+
+    at: list[float]
+    vehicles: list[int]
+    capacity: list[int]
+    report_hours: float
+
+
 @dataclass
 class Model:
     scenario: Scenario
@@ -114,6 +125,8 @@ class Model:
     pauses: list[list[booking_rules.Control]]
     """Per route, the regulator's pauses of call-forward (no truck called while one is in
     force, :func:`borderflow.domain.booking.paused`)."""
+    partner_counts: dict[str, PartnerCounts]
+    """Per gate code, the partner side's yard counts (exports; gates without any absent)."""
     route_station: IntArray
     route_prereq: IntArray
     route_nsteps: IntArray
@@ -275,6 +288,7 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
         gate_off=np.array(hours.gate_off, dtype=np.int64),
         slot_places=np.array(table.places_rows, dtype=np.int64).reshape(
             len(table.routes), scenario.days * 1440 // SLOT_MINUTES), pauses=table.pauses,
+        partner_counts=_partner_counts(scenario, network, base),
         route_station=route_station, route_prereq=route_prereq, route_nsteps=route_nsteps,
         station_gate=np.array(table.station_gate, dtype=np.int64),
         station_servers=np.array(table.station_servers, dtype=np.int64),
@@ -419,6 +433,32 @@ def _routes(scenario: Scenario, network: Network, hours: _Hours, area_codes: lis
                 datetime.combine(scenario.start, datetime.min.time(), ZoneInfo(network.timezone))))
             table.pauses.append([r for r in rules if r.kind == "pause"])
     return table
+
+
+def _partner_counts(scenario: Scenario, network: Network, base: datetime
+                    ) -> dict[str, PartnerCounts]:
+    """The scenario's partner-side yard counts per gate, oldest first (a count without its
+    capacity takes the network's)."""
+    tz = ZoneInfo(network.timezone)
+    rows: dict[str, list[tuple[float, int, int]]] = {}
+    hours: dict[str, float] = {}
+    for pc in scenario.partner_counts:
+        gate = network.gate(pc.gate)
+        capacity = pc.capacity if pc.capacity is not None else (
+            gate.partner.yard_capacity if gate is not None else None)
+        if gate is None or capacity is None:
+            continue  # refused when the scenario is checked against its network
+        at = pc.counted_at.astimezone(tz) if pc.counted_at.tzinfo is not None else \
+            pc.counted_at.replace(tzinfo=tz)
+        rows.setdefault(pc.gate, []).append(
+            ((at - base).total_seconds() / 60.0, pc.vehicles, capacity))
+        hours[pc.gate] = float(gate.regulation.partner_report_hours)
+    out = {}
+    for code, found in rows.items():
+        found.sort(key=lambda r: r[0])
+        out[code] = PartnerCounts([r[0] for r in found], [r[1] for r in found],
+                                  [r[2] for r in found], hours[code])
+    return out
 
 
 def _controls(scenario: Scenario, network: Network, gate: str, direction: Flow

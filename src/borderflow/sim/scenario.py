@@ -148,11 +148,11 @@ class Closure(_Model):
 
 class Control(_Model):
     """A regulator's control over a gate for a period, as the dispatch controls have it
-    (``POST /api/v1/controls``): ``closure`` (no truck called; without ``direction`` the gate
-    area stops too), ``capacity`` (call-forward places per hour, ``vehicles_per_hour``),
-    ``extended_hours`` (the gate opens for the period even where its calendar is closed;
-    without ``direction`` the gate area works then too) and ``pause`` (no truck called; the
-    gate area goes on). Slot places and pauses follow the live rules
+    (``POST /api/v1/gates/{gate}/controls``): ``closure`` (no truck called; without
+    ``direction`` the gate area stops too), ``capacity`` (call-forward places per hour,
+    ``vehicles_per_hour``), ``extended_hours`` (the gate opens for the period even where its
+    calendar is closed; without ``direction`` the gate area works then too) and ``pause`` (no
+    truck called; the gate area goes on). Slot places and pauses follow the live rules
     (:func:`borderflow.domain.booking.controlled_places` and
     :func:`~borderflow.domain.booking.paused`)."""
 
@@ -171,6 +171,20 @@ class Control(_Model):
         if self.kind == "capacity" and self.vehicles_per_hour is None:
             raise ValueError(msg("a capacity control needs vehicles_per_hour"))
         return self
+
+
+class PartnerCount(_Model):
+    """A count of the vehicles in the partner side's yard at a gate (export trucks), as the
+    daily exchange or a regulator records it (``POST /api/v1/gates/{gate}/partner-yard``):
+    the lab limits the exports it calls to that gate by the room it leaves, as the live
+    dispatcher does."""
+
+    gate: str
+    counted_at: datetime
+    """Local time unless it names its offset."""
+    vehicles: Annotated[int, Field(ge=0)]
+    capacity: Annotated[int, Field(ge=0)] | None = None
+    """The partner yard's capacity (omitted: the network's)."""
 
 
 class GateChange(_Model):
@@ -332,6 +346,10 @@ class Scenario(_Model):
     controls: list[Control] = []
     """The regulator's controls during the scenario (closures, capacity, extended hours,
     pauses), each as the live dispatcher applies it."""
+    partner_counts: list[PartnerCount] = []
+    """The partner side's yard counts during the scenario: each is used for the gate's
+    ``partner_report_hours`` to limit the exports called there, as the live dispatcher
+    does."""
 
     @model_validator(mode="after")
     def _warmup(self) -> Scenario:
@@ -417,6 +435,17 @@ def check_against(scenario: Scenario, network: Network, source: str) -> None:
             problems.append((f"controls[{i}].direction",
                              msg("the gate takes no {direction} traffic",
                                  direction=c.direction)))
+    for i, pc in enumerate(scenario.partner_counts):
+        gate = network.gate(pc.gate)
+        if gate is None:
+            problems.append((f"partner_counts[{i}].gate", msg("no such gate")))
+        elif not gate.permits_direction("export"):
+            problems.append((f"partner_counts[{i}].gate",
+                             msg("the gate takes no {direction} traffic", direction="export")))
+        elif pc.capacity is None and gate.partner.yard_capacity is None:
+            problems.append((f"partner_counts[{i}].capacity",
+                             msg("the network gives no capacity for the partner yard at "
+                                 "this gate: give the count's")))
     for day in scenario.demand.weekday_factors:
         if day not in WEEKDAYS:  # pragma: no cover - the Literal already refuses it
             problems.append((f"demand.weekday_factors.{day}", msg("not a weekday")))
