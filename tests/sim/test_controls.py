@@ -190,3 +190,48 @@ def test_a_count_without_a_capacity_the_network_lacks_is_refused() -> None:
         scenario([], partner_counts=[{"gate": "huu-nghi", "counted_at": "2026-03-03T06:00:00",
                                       "vehicles": 10}])
     assert [p for p, _ in exc.value.problems] == ["partner_counts[0].capacity"]
+
+
+# --- where a truck may be moved
+
+
+def with_quick_export_at_coc_nam(network: Any) -> Any:
+    """The network with Coc Nam's exports on a shorter procedure (border guard, customs,
+    crossing): a gate of the same staging area with other steps."""
+    from dataclasses import replace
+
+    base = network.procedure_for("coc-nam", "export")
+    keep = {"declaration": None, "transport": None, "vehicle_control": None,
+            "border_guard": ("vehicle_control",), "customs": ("border_guard",),
+            "crossing": ("customs",)}
+    quick = replace(base, code="export-quick", steps=tuple(
+        replace(s, after=keep[s.code]) for s in base.steps if s.code in keep))
+    gate = network.gate("coc-nam")
+    capacity = tuple(replace(c, procedure="export-quick") if c.direction == "export" else c
+                     for c in gate.capacity)
+    gates = tuple(replace(g, capacity=capacity) if g.code == "coc-nam" else g
+                  for g in network.gates)
+    return replace(network, procedures=(*network.procedures, quick), gates=gates)
+
+
+def test_a_truck_moved_to_a_gate_with_other_steps_passes_that_gates_steps() -> None:
+    """As live, a waiting truck may be moved to any gate of its staging area that takes its
+    goods, whatever that gate's steps: moved to Coc Nam (three steps here), it is served at
+    Coc Nam's stations and leaves; nothing of its old route's steps is left on it."""
+    sc, network = scenario([], demand={"trucks_per_day": 900, "gates": {
+        "export": {"huu-nghi": 1.0}, "import": {"huu-nghi": 0.6, "chi-ma": 0.4}}})
+    network = with_quick_export_at_coc_nam(network)
+    tr = simulate(compile_model(sc, network, np.random.default_rng(5)))
+    m = tr.model
+    quick = next(r for r in m.routes if r.gate.code == "coc-nam" and r.direction == "export")
+    assert quick.steps == ("border_guard", "customs", "crossing")
+    moved = np.flatnonzero(tr.rerouted & (tr.route == quick.index))
+    assert moved.size > 0
+    done = moved[np.isfinite(tr.leave[moved])]
+    assert done.size > 0
+    for i in done:
+        assert m.applies[i, :3].all()  # border guard, customs and crossing apply to all
+        assert not m.applies[i, 3:].any()
+        assert (m.service[i, :3] > 0).all()
+        assert np.isfinite(tr.start[i, :3]).all()
+        assert tr.leave[i] >= tr.start[i, 2] + m.service[i, 2] - 1e-6

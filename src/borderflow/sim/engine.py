@@ -61,7 +61,7 @@ from borderflow.domain.dispatch import (
 )
 from borderflow.domain.trip import PRIORITIES
 from borderflow.sim.kernels import GateAreas, passed_times
-from borderflow.sim.model import GOODS, SLOT_MINUTES, Model, Route
+from borderflow.sim.model import GOODS, SLOT_MINUTES, Model, Route, step_row
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -640,8 +640,7 @@ class EngineState:
     def reroute(self, t: float, slot: int) -> None:
         """The live re-routing rule (see :mod:`borderflow.dispatch.service`): per direction,
         the trucks a gate will not call within its ``reroute_after_minutes`` are offered to
-        the planner with the other gates of the staging area that permit their goods and
-        follow the same procedure steps."""
+        the planner with the other gates of the staging area that permit their goods."""
         self.areas.sync(t)
         self.slot_start(slot + REROUTE_HORIZON)
         starts = self.slot_starts[slot:slot + REROUTE_HORIZON]
@@ -681,13 +680,15 @@ class EngineState:
     def _alternatives(self, direction: str, views: dict[str, GateView]
                       ) -> dict[tuple[int, int], tuple[str, ...]]:
         """Per route of ``views`` and goods group (index in ``GOODS``), the gates of
-        ``views`` a truck may be moved to: those that permit its goods and follow the same
-        procedure steps (computed once per direction: the staged routes do not change)."""
+        ``views`` a truck may be moved to, as the live rule has them
+        (:func:`borderflow.dispatch.service.alternatives`): regulated through the same
+        staging area and permitting its goods (computed once per direction: the staged routes
+        do not change)."""
         found = self.alt_cache.get(direction)
         if found is None:
             found = {(v.route.index, g): tuple(
                 c for c, o in views.items()
-                if o.route.gate.permits_group(goods) and o.route.steps == v.route.steps)
+                if o.route.area == v.route.area and o.route.gate.permits_group(goods))
                 for v in views.values() for g, goods in enumerate(GOODS)}
             self.alt_cache[direction] = found
         return found
@@ -706,7 +707,8 @@ class EngineState:
 
     def _move(self, views: dict[str, GateView], moves: list[Reroute]) -> None:
         """Move the trucks the planner re-routed: out of their gate's queue, into the new
-        gate's (out of arrival order), with the new gate's transshipment step."""
+        gate's (out of arrival order), with the new gate's transshipment step; a truck moved
+        to a gate with other steps takes that gate's steps (its service times drawn then)."""
         by_gate: dict[str, set[int]] = {}
         for mv in moves:
             by_gate.setdefault(mv.from_gate, set()).add(int(mv.trip_id))
@@ -715,11 +717,16 @@ class EngineState:
         for mv in moves:
             i = int(mv.trip_id)
             new = views[mv.gate].route
+            m = self.model
+            if m.routes[int(self.route[i])].steps != new.steps:
+                m.service[i], m.applies[i] = step_row(
+                    new, m.route_dists[new.index], bool(m.quarantine[i]), bool(m.crosses[i]),
+                    m.move_rng, m.service.shape[1])
             self.route[i] = new.index
             self.rerouted[i] = True
             for j, kind in enumerate(new.kinds):
                 if kind == "transshipment":
-                    self.model.applies[i, j] = new.gate.transshipment
+                    m.applies[i, j] = new.gate.transshipment
             self.extra[new.index * NCLASS + int(self.klass[i])].append(i)
 
     # --- the end
@@ -766,8 +773,8 @@ def _reroute_candidates(views: dict[str, GateView], outlook: dict[str, Outlook],
                         perishable: list[bool], alts: dict[tuple[int, int], tuple[str, ...]]
                         ) -> list[tuple[Waiting, int | None, tuple[str, ...]]]:
     """The trucks the planner may move: those their gate's forecast does not call within
-    its gain (``reroute_after_minutes``), with the gates that permit their goods and follow
-    the same procedure steps (``alts``, when there is another)."""
+    its gain (``reroute_after_minutes``), with the gates of their staging area that permit
+    their goods (``alts``, when there is another)."""
     cands = []
     for code, view in views.items():
         r = view.route
@@ -811,7 +818,7 @@ def _first_slot(reach: list[int], count: int) -> int | None:
 def _may_move(views: Iterable[GateView], perishable_waiting: dict[str, int]) -> bool:
     """Whether re-routing can move anyone: some gate's last waiting truck (its last
     perishable one, towards a gate that takes only perishable goods) is called at least its
-    gain later than another gate with the same procedure steps has a place left after its own
+    gain later than another gate of the same staging area has a place left after its own
     waiting trucks. A cheap necessary test before the forecasts and the planner, which decide
     the moves."""
     items = list(views)
@@ -820,7 +827,7 @@ def _may_move(views: Iterable[GateView], perishable_waiting: dict[str, int]) -> 
             continue
         gain = max(1, a.policy.reroute_after_minutes // SLOT_MINUTES)
         for b, _pb, _yb, _ub, waiting_b, reach_b, _rb in items:
-            if b is a or b.steps != a.steps:
+            if b is a or b.area != a.area:
                 continue
             movable = (waiting_a if b.gate.permits_group(GOODS[2])
                        else perishable_waiting[a.gate.code])

@@ -150,6 +150,15 @@ class Model:
     applies: BoolArray
     travel: FloatArray
     no_show_draw: FloatArray
+    quarantine: BoolArray
+    """Goods that need quarantine (perishable goods always do)."""
+    crosses: BoolArray
+    """The driver crosses the border (the medical step applies)."""
+    route_dists: list[list[Distribution]]
+    """Per route, the service time of each step."""
+    move_rng: np.random.Generator
+    """Draws the service times of a truck moved to a gate with other steps (a stream of its
+    own, so the replication's other draws do not change)."""
 
     @property
     def trucks(self) -> int:
@@ -295,7 +304,31 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
         station_names=table.station_names, roads=roads, road_of_area=road_of_area,
         road_of_route=road_of_route, arrival=trucks.arrival, route=trucks.route, klass=trucks.klass,
         perishable=trucks.perishable, service=trucks.service, applies=trucks.applies,
-        travel=trucks.travel, no_show_draw=trucks.no_show_draw)
+        travel=trucks.travel, no_show_draw=trucks.no_show_draw, quarantine=trucks.quarantine,
+        crosses=trucks.crosses, route_dists=table.dists, move_rng=_own_stream(rng))
+
+
+def _own_stream(rng: np.random.Generator) -> np.random.Generator:
+    """A generator of its own derived from ``rng``'s seed, drawing nothing from ``rng``."""
+    seq = getattr(rng.bit_generator, "seed_seq", None)
+    if isinstance(seq, np.random.SeedSequence):
+        return np.random.default_rng(seq.spawn(1)[0])
+    return np.random.default_rng(np.random.SeedSequence(0))  # pragma: no cover
+
+
+def step_row(route: Route, dists: list[Distribution], quarantine: bool, crosses: bool,
+             rng: np.random.Generator, width: int) -> tuple[FloatArray, BoolArray]:
+    """One truck's service times and steps that apply on ``route`` (as
+    :func:`_service_times` draws them), for a truck moved there from a gate with other
+    steps."""
+    service = np.zeros(width)
+    applies = np.zeros(width, dtype=np.bool_)
+    for j, condition in enumerate(route.conditions):
+        service[j] = draw(rng, dists[j], 1)[0]
+        applies[j] = (True if condition == "always" else quarantine if condition == "quarantine"
+                      else route.gate.transshipment if condition == "transshipment"
+                      else crosses)
+    return service, applies
 
 
 def _roads(network: Network, routes: list[Route]) -> tuple[list[Road], list[int], list[int]]:
@@ -562,6 +595,8 @@ class _Trucks:
     applies: BoolArray
     travel: FloatArray
     no_show_draw: FloatArray
+    quarantine: BoolArray
+    crosses: BoolArray
 
 
 @dataclass(frozen=True)
@@ -601,7 +636,8 @@ def _trucks(scenario: Scenario, table: _RouteTable, rng: np.random.Generator) ->
     service, applies = _service_times(table, route, quarantine, crosses, rng)
     travel = draw(rng, scenario.dispatch.travel, n)
     no_show_draw: FloatArray = rng.random(size=(n,))
-    return _Trucks(arrival, route, klass, perishable, service, applies, travel, no_show_draw)
+    return _Trucks(arrival, route, klass, perishable, service, applies, travel, no_show_draw,
+                   quarantine, crosses)
 
 
 def _day_factors(scenario: Scenario) -> tuple[FloatArray, FloatArray, FloatArray]:
