@@ -52,8 +52,11 @@ typecheck: install
 # missing) and stops it afterwards. In CI (CI=true) an unreachable PostgreSQL fails the run.
 # Each pass runs the tests that measure latency under a burst (marker `alone`) last, by
 # themselves, so that no other test shares the two cores with them. The browser tests (marker
-# `e2e`) run in the SQLite pass only: the pages' read models and forms run on PostgreSQL in the
-# TestClient tests of tests/web, and a browser adds nothing that depends on the database.
+# `e2e`) run in the SQLite pass only: the pages' read models run on PostgreSQL in the TestClient
+# tests of tests/web, and a browser adds nothing that depends on the database. The PostgreSQL
+# pass also leaves out the tests that never open the database and those marked `any_database`
+# (what pages show and refuse, the crawler, the documented answers: their services run on
+# PostgreSQL in the API tests).
 SERVICES := $(BIN)/python -m tests.services
 
 test-sqlite: install

@@ -28,6 +28,10 @@ from borderflow.web.pages import STATIC
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf, _login
 
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
+
 
 class Audit(HTMLParser):
     def __init__(self) -> None:

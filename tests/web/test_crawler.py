@@ -39,6 +39,10 @@ from tests.conftest import PASSWORD, Database
 from tests.demo_data import USERNAMES, Demo, demo_site
 from tests.web.test_catalogues import used_texts
 
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
+
 LANGS = ("vi", "zh")
 PER_KIND = 3
 """Pages of one kind (the same address but for references and numbers) opened per crawl."""

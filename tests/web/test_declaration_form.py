@@ -7,10 +7,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
 from tests.web.test_driver import _csrf, _login, visible
 from tests.web.test_portal import GOOD
+
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
 
 FORM = "/portal/declarations/new"
 

@@ -20,6 +20,10 @@ from borderflow.telemetry import setup_codes
 from tests.conftest import NOW
 from tests.web.test_driver import _csrf, _login
 
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
+
 CAPTIONS = {
     "en": ("in the app, open Settings and scan this code, or",
            "open OwnTracks with these settings"),

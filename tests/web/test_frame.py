@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from datetime import timedelta
 
+import pytest
 from fastapi.testclient import TestClient
 
 from borderflow.clock import FixedClock
@@ -14,6 +15,10 @@ from borderflow.domain import labels
 from borderflow.errors import msg
 from borderflow.web.i18n import Formatter
 from tests.web.test_driver import _login
+
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
 
 BROWSER = {"accept": "text/html,application/xhtml+xml,*/*;q=0.8"}
 

@@ -26,6 +26,10 @@ from tests.factories import declaration
 from tests.web.test_driver import _csrf, _login, visible
 from tests.web.test_officer import _in_gate_area
 
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
+
 
 def _network(client: TestClient) -> Network:
     ctx = client.app.state.ctx  # type: ignore[attr-defined]

@@ -22,6 +22,10 @@ from tests.conftest import NOW, PASSWORD
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf, _login, visible
 
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
+
 
 def _in_gate_area(client: TestClient, auth: Any, plate: str) -> str:
     ref = staged(client, auth, plate)

@@ -9,6 +9,7 @@ import re
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -23,6 +24,10 @@ from borderflow.store.models import (
 )
 from tests.conftest import PASSWORD
 from tests.web.test_driver import _csrf, _login, visible
+
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
 
 NEW = "a fresh border crossing 7"
 

@@ -10,6 +10,7 @@ from html import unescape
 from html.parser import HTMLParser
 from typing import Any
 
+import pytest
 import segno
 from fastapi.testclient import TestClient
 from sqlalchemy import select
@@ -28,6 +29,10 @@ from tests.conftest import NOW, TODAY, Peek
 from tests.factories import ENTERPRISE_TAX, OTHER_TAX
 from tests.web.test_accessibility import _unlabelled
 from tests.web.test_driver import _csrf, _login
+
+# What these pages show and refuse does not depend on the database: the services they
+# call run on PostgreSQL in the API tests, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
 
 GOOD = {
     "direction": "export", "requested_gate": "huu-nghi", "requested_date": "2026-11-23",
