@@ -347,7 +347,8 @@ def test_the_page_shows_our_plan_in_the_readers_language_and_number_format(
     assert _login(client, "liaison").status_code == 303
     vi = client.get("/exchange", params={"lang": "vi"}).text
     assert "Kế hoạch của ta ngày" in vi
-    assert "cộng dự báo phần còn lại (mô hình gbm-ratio-1" in visible(vi)
+    assert "cộng dự báo phần còn lại (dự báo lập lúc" in visible(vi)
+    assert "gbm-ratio" not in visible(vi)  # the page names no model code
     for label in ("Dự báo thêm ngoài khai báo", "Khoảng 80 %", "Khoảng 95 %"):
         assert label in vi, label
     row = _plan_row(vi, "huu-nghi", "export")
