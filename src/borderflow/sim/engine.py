@@ -672,8 +672,12 @@ class EngineState:
         places = row + [0] * (REROUTE_HORIZON - len(row))
         places[0] = max(0, places[0] - self.called_in_slot[ri])
         yard_now = sum(max(0, self.yard_cap[y] - occ[y]) for y in r.yards)
-        partner = self.partner_room(r, t)
-        usable = cap_places(places, yard_now, partner)
+        if ri in self.partner_routes:
+            partner = self.partner_room(r, t)
+            usable = cap_places(places, yard_now, partner)
+        else:  # cap_places without a partner budget, spelt out: this runs every hour
+            partner = None
+            usable = [min(places[0], yard_now), *places[1:]]
         return GateView(r, places, yard_now, usable, self.waiting_count(ri),
                         list(accumulate(usable)), partner)
 
