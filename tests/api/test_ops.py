@@ -55,3 +55,51 @@ def test_openapi_states_the_roles_of_every_endpoint(client: TestClient) -> None:
     for path, ops in spec["paths"].items():
         for method, op in ops.items():
             assert "**Roles:**" in op.get("description", ""), f"{method.upper()} {path}"
+
+
+def test_readiness_answers_while_every_request_thread_is_busy(client: TestClient) -> None:
+    """A process whose request threads are all taken by a burst still answers the load
+    balancer's readiness check (a check queued behind the burst would take the process out
+    of the pool just when it is busiest)."""
+    import anyio
+    import anyio.to_thread
+    import httpx
+
+    app = client.app
+
+    async def check() -> httpx.Response:
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        holders = [object() for _ in range(int(limiter.total_tokens))]
+        for holder in holders:
+            await limiter.acquire_on_behalf_of(holder)
+        try:
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+                with anyio.fail_after(5):
+                    return await c.get("/readyz")
+        finally:
+            for holder in holders:
+                limiter.release_on_behalf_of(holder)
+
+    r = anyio.run(check)
+    assert r.status_code == 200
+    assert r.json()["checks"]["database"] == "ok"
+
+
+def test_readiness_says_unavailable_when_the_database_does_not_answer_in_time(
+        client: TestClient, monkeypatch: Any) -> None:
+    import time
+
+    from borderflow.ops import endpoints
+
+    def hangs(engine: Any) -> str:
+        time.sleep(2)
+        return "never"
+
+    monkeypatch.setattr(endpoints, "schema_revision", hangs)
+    monkeypatch.setattr(endpoints, "READY_TIMEOUT_SECONDS", 0.3)
+    started = time.monotonic()
+    r = client.get("/readyz")
+    assert r.status_code == 503
+    assert time.monotonic() - started < 1.5
+    assert "no answer within" in r.json()["checks"]["database"]
