@@ -133,3 +133,37 @@ def test_unchanged_figures_answer_304_after_recomputing_and_from_another_process
         assert changed.status_code == 200
         assert changed.headers["ETag"] != etag
     other.state.ctx.engine.dispose()
+
+
+def test_many_screens_refreshing_the_panel_get_one_drawing(shared: TestClient, auth: Any,
+                                                           monkeypatch: Any) -> None:
+    """Screens in every browser refresh the same panel: it is drawn once per figures,
+    address and language, and every screen gets the same bytes until the figures change."""
+    from borderflow.web import board as board_page
+
+    drawn: list[str] = []
+    real = board_page.render
+
+    def counting(request: Any, template: str, *args: Any, **kwargs: Any) -> Any:
+        drawn.append(template)
+        return real(request, template, *args, **kwargs)
+
+    monkeypatch.setattr(board_page, "render", counting)
+    staged(shared, auth, "29C-420.00")
+    bodies = set()
+    for _ in range(20):
+        shared.cookies.clear()  # a browser of its own each time
+        page = shared.get("/board/panel", params={"lang": "vi"})
+        assert page.status_code == 200
+        bodies.add(page.content)
+    assert len(bodies) == 1
+    assert drawn.count("_board_panel.html") == 1
+    zh = shared.get("/board/panel", params={"lang": "zh"})
+    assert zh.content not in bodies  # its own language's drawing
+    assert drawn.count("_board_panel.html") == 2
+    assert _queue(next(iter(bodies)).decode(), "huu-nghi") == "1"
+    staged(shared, auth, "29C-420.01")
+    NOW[0] += 30  # new figures: drawn again, with them
+    renewed = shared.get("/board/panel", params={"lang": "vi"})
+    assert _queue(renewed.text, "huu-nghi") == "2"
+    assert drawn.count("_board_panel.html") == 3

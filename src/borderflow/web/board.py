@@ -6,6 +6,8 @@ warning when it is more than a minute old."""
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -16,7 +18,7 @@ from borderflow.api.deps import Ctx, Db
 from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
 from borderflow.network import service as networks
-from borderflow.web import console
+from borderflow.web import console, session
 from borderflow.web.pages import REFRESH_SECONDS, _context, formatter, render
 
 router = APIRouter(include_in_schema=False)
@@ -82,6 +84,43 @@ def _shared(request: Request, ctx: Ctx) -> board.Shared:
     return found
 
 
+class Panels:
+    """The board's panel as drawn from one set of figures, per address and language: every
+    viewer refreshing the same panel gets the same bytes, drawn once (a thousand screens cost
+    what one does, in the template as in the database). Drawings of older figures are
+    dropped when new ones come."""
+
+    LIMIT = 256
+    """Drawings kept of one set of figures (addresses and languages)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._digest = ""
+        self._bodies: dict[tuple[str, str], bytes] = {}
+
+    def get(self, digest: str, key: tuple[str, str], draw: Callable[[], bytes]) -> bytes:
+        with self._lock:
+            if digest != self._digest:
+                self._digest, self._bodies = digest, {}
+            body = self._bodies.get(key)
+        if body is None:
+            body = draw()
+            with self._lock:
+                if digest == self._digest:
+                    if len(self._bodies) >= self.LIMIT:
+                        self._bodies.clear()
+                    self._bodies[key] = body
+        return body
+
+
+def _panels(request: Request) -> Panels:
+    found = getattr(request.app.state, "board_panels", None)
+    if not isinstance(found, Panels):
+        found = Panels()
+        request.app.state.board_panels = found
+    return found
+
+
 def _figures(request: Request, ctx: Ctx, db: Db) -> tuple[board.Board, str]:
     """The shared figures (computed in this request only when none are fresh: the session
     opens no connection otherwise) and the ETag of this page drawn from them: the figures'
@@ -95,6 +134,7 @@ def _figures(request: Request, ctx: Ctx, db: Db) -> tuple[board.Board, str]:
                        forecast=forecasts.week(db, network, now=now))
 
     figures, digest = _shared(request, ctx).get(compute)
+    request.state.board_digest = digest
     frame = _context(request)  # the header differs by visitor: signed in or not, who
     who = getattr(frame["user"], "username", "")
     page = f"{request.url.path}?{request.url.query}|{frame['lang']}|{who}|{frame['csrf']}"
@@ -137,15 +177,24 @@ def board_page(request: Request, ctx: Ctx, db: Db) -> Response:
 @router.get("/board/panel", response_class=HTMLResponse)
 def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
     """The board's figures alone, for the page to refresh itself (the display board's next
-    screen with ``screen=large``); shared and answered 304 as the board is."""
+    screen with ``screen=large``); shared and answered 304 as the board is, and drawn once
+    per figures, address and language for every screen (:class:`Panels`)."""
     figures, etag = _figures(request, ctx, db)
     same = _unchanged(request, etag)
     if same is not None:
         return same
-    if request.query_params.get("screen") == "large":
-        return _answer(_large(request, figures, "_board_large_panel.html"), etag)
-    return _answer(render(request, "_board_panel.html", board=figures,
-                          **_forecast_words(request)), etag)
+
+    def draw() -> bytes:
+        if request.query_params.get("screen") == "large":
+            return bytes(_large(request, figures, "_board_large_panel.html").body)
+        return bytes(render(request, "_board_panel.html", board=figures,
+                            **_forecast_words(request)).body)
+
+    body = _panels(request).get(request.state.board_digest,
+                                (request.url.query, formatter(request).lang), draw)
+    response = HTMLResponse(body)
+    session.remember_csrf(request, response)
+    return _answer(response, etag)
 
 
 def _forecast_words(request: Request) -> dict[str, Any]:
