@@ -52,6 +52,29 @@ def test_hostile_path_and_query_values_name_their_field(
     assert _field(client.get(path, headers=headers)) == field
 
 
+def test_an_application_made_afresh_checks_with_the_same_route_table(
+        settings: Any, clock: Any) -> None:
+    """Every test (and every worker) builds its application afresh from the same code: the
+    second finds the parameters of each address in the table the first built (listing them
+    costs about half a second), and still refuses what the first refuses."""
+    from borderflow.api import bounds
+    from borderflow.app import create_app
+
+    apps = [create_app(settings, clock=clock) for _ in range(2)]
+    tables = []
+    for app in apps:
+        with TestClient(app, raise_server_exceptions=False) as c:
+            assert _field(c.get("/api/v1/tariffs/current", params={"at": "2026-12-01"})) == "at"
+        middleware = app.middleware_stack
+        while not isinstance(middleware, bounds.InputBounds):
+            middleware = middleware.app  # type: ignore[union-attr]
+        tables.append(middleware._routes)
+        app.state.ctx.engine.dispose()
+    assert tables[0] is not None
+    assert len(tables[0]) > 100
+    assert tables[1] is tables[0]
+
+
 def test_a_time_without_its_zone_is_refused_with_an_example(client: TestClient) -> None:
     response = client.get("/api/v1/tariffs/current", params={"at": "2026-12-01T08:00:00"})
     reason = response.json()["error"]["fields"][0]["reason"]

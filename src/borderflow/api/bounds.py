@@ -283,6 +283,32 @@ def form_problems(body: bytes) -> list[FieldError]:
 # ---- the middleware ------------------------------------------------------------------------
 
 
+_TABLES: dict[tuple[Any, ...], list[tuple[Any, list[_Param]]]] = {}
+"""Route tables by the shape of the application's routes (see :func:`_route_table`)."""
+
+
+def _route_table(app: Any) -> list[tuple[Any, list[_Param]]]:
+    """Every API route of ``app`` with its declared parameters. Listing them makes FastAPI
+    build every route's effective context (about half a second: a request alone builds only
+    its own router's), so the table is kept for the process by the shape of the
+    application's routes (the same routers under the same prefixes, the same other routes):
+    an application made afresh from the same code (a test's, a worker's) matches the same
+    addresses to the same parameters."""
+    shape = tuple(
+        ("router", id(r.original_router), r.include_context.prefix, len(r.original_router.routes))
+        if hasattr(r, "original_router") else
+        (type(r).__name__, getattr(r, "path", None), tuple(sorted(getattr(r, "methods", None)
+                                                                  or ())))
+        for r in app.routes)
+    table = _TABLES.get(shape)
+    if table is None:
+        table = [(context, _params_of(context.original_route))
+                 for context in iter_route_contexts(app.routes)
+                 if isinstance(context.original_route, APIRoute)]
+        _TABLES[shape] = table
+    return table
+
+
 class _Refused(Exception):
     def __init__(self, error: AppError) -> None:
         self.error = error
@@ -326,12 +352,7 @@ class InputBounds:
 
     def _match(self, scope: Scope) -> tuple[dict[str, Any], list[_Param]] | None:
         if self._routes is None:
-            routes: list[tuple[Any, list[_Param]]] = []
-            for context in iter_route_contexts(scope["app"].routes):
-                original = context.original_route
-                if isinstance(original, APIRoute):
-                    routes.append((context, _params_of(original)))
-            self._routes = routes
+            self._routes = _route_table(scope["app"])
         partial = None
         for context, params in self._routes:
             match, child = context.matches(scope)
