@@ -167,3 +167,28 @@ def test_many_screens_refreshing_the_panel_get_one_drawing(shared: TestClient, a
     renewed = shared.get("/board/panel", params={"lang": "vi"})
     assert _queue(renewed.text, "huu-nghi") == "2"
     assert drawn.count("_board_panel.html") == 3
+
+
+def test_the_board_answers_while_the_database_turns_requests_away(
+        shared: TestClient, auth: Any, monkeypatch: Any) -> None:
+    """In a burst the requests' admission to the database answers 503 to those that wait
+    too long; the board's viewers, served from the shared figures, never ask it for a
+    place (the figures are read by their computation alone), so the board stays up."""
+    from contextlib import asynccontextmanager
+
+    from borderflow.api.admission import DatabaseBusy
+
+    staged(shared, auth, "29C-430.00")
+    assert shared.get("/board/panel").status_code == 200  # the figures, computed
+
+    @asynccontextmanager
+    async def full(*_args: Any, **_kwargs: Any) -> Any:
+        raise DatabaseBusy("test")
+        yield  # pragma: no cover
+
+    monkeypatch.setattr(shared.app.state.ctx.admission, "enter", full)  # type: ignore[attr-defined]
+    assert shared.get("/api/v1/trips", headers=auth("regulator")).status_code == 503
+    for path in ("/board/panel", "/board", "/board/panel?screen=large"):
+        page = shared.get(path, params={"lang": "vi"})
+        assert page.status_code == 200, path
+    assert _queue(shared.get("/board/panel").text, "huu-nghi") == "1"

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from borderflow.api.deps import Ctx, Db
+from borderflow.api.deps import Ctx
 from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
 from borderflow.network import service as networks
@@ -121,17 +121,20 @@ def _panels(request: Request) -> Panels:
     return found
 
 
-def _figures(request: Request, ctx: Ctx, db: Db) -> tuple[board.Board, str]:
-    """The shared figures (computed in this request only when none are fresh: the session
-    opens no connection otherwise) and the ETag of this page drawn from them: the figures'
-    fingerprint, the page's address and language, and the visitor its header greets."""
+def _figures(request: Request, ctx: Ctx) -> tuple[board.Board, str]:
+    """The shared figures and the ETag of this page drawn from them: the figures'
+    fingerprint, the page's address and language, and the visitor its header greets. The
+    database is read only when no figures are fresh, in a read session of the computation's
+    own: a viewer served from fresh figures neither waits for a place at the database (the
+    requests' admission) nor holds one, so the board keeps answering a burst of writes."""
 
     def compute() -> board.Board:
-        now = ctx.clock.now()
-        network = networks.in_force(db, now)
-        figures = board.build(db, network, now)
-        return Figures(**{f.name: getattr(figures, f.name) for f in fields(figures)},
-                       forecast=forecasts.week(db, network, now=now))
+        with ctx.read_sessions() as db:
+            now = ctx.clock.now()
+            network = networks.in_force(db, now)
+            figures = board.build(db, network, now)
+            return Figures(**{f.name: getattr(figures, f.name) for f in fields(figures)},
+                           forecast=forecasts.week(db, network, now=now))
 
     figures, digest = _shared(request, ctx).get(compute)
     request.state.board_digest = digest
@@ -160,11 +163,11 @@ def _answer(response: Response, etag: str) -> Response:
 
 
 @router.get("/board", response_class=HTMLResponse)
-def board_page(request: Request, ctx: Ctx, db: Db) -> Response:
+def board_page(request: Request, ctx: Ctx) -> Response:
     """The public board: anyone, no login; ``?screen=large`` for the park's display boards
     (``per`` gates a screen, a new screen ``every`` seconds). Its figures are shared by every
     viewer for BOARD_SHARE_SECONDS; a browser holding the same drawing gets 304."""
-    figures, etag = _figures(request, ctx, db)
+    figures, etag = _figures(request, ctx)
     same = _unchanged(request, etag)
     if same is not None:
         return same
@@ -175,11 +178,11 @@ def board_page(request: Request, ctx: Ctx, db: Db) -> Response:
 
 
 @router.get("/board/panel", response_class=HTMLResponse)
-def board_panel(request: Request, ctx: Ctx, db: Db) -> Response:
+def board_panel(request: Request, ctx: Ctx) -> Response:
     """The board's figures alone, for the page to refresh itself (the display board's next
     screen with ``screen=large``); shared and answered 304 as the board is, and drawn once
     per figures, address and language for every screen (:class:`Panels`)."""
-    figures, etag = _figures(request, ctx, db)
+    figures, etag = _figures(request, ctx)
     same = _unchanged(request, etag)
     if same is not None:
         return same
