@@ -109,10 +109,12 @@ def gate_code_svg(reference: str, title: str, *, scale: int = 1) -> str:
 
 
 def under_way_for_driver(session: Session, driver_document: str | None) -> list[Trip]:
-    """A driver's trips not finished yet, oldest first."""
+    """A driver's trips not finished yet, oldest first (declared in the same instant: in the
+    order of their references, so the page lists them the same way at every refresh)."""
     return list(session.scalars(select(Trip).where(
         Trip.driver_document == driver_document,
-        Trip.status.notin_((*TERMINAL, "completed"))).order_by(Trip.created_at)))
+        Trip.status.notin_((*TERMINAL, "completed"))).order_by(Trip.created_at,
+                                                              Trip.reference)))
 
 
 def by_reference_or_plate(session: Session, text: str, actor: Principal,
