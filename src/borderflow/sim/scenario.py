@@ -420,37 +420,37 @@ def check_against(scenario: Scenario, network: Network, source: str) -> None:
     problems += [(f"stations.{s}", msg("no such procedure step"))
                  for s in scenario.stations if s not in steps]
     for i, f in enumerate(scenario.demand.forecast):
-        gate = network.gate(f.gate)
-        if gate is None:
-            problems.append((f"demand.forecast.{i}.gate", msg("no such gate")))
-        elif not gate.permits_direction(f.direction):
-            problems.append((f"demand.forecast.{i}.direction",
-                             msg("the gate takes no {direction} traffic",
-                                 direction=f.direction)))
+        problems += _gate_problems(network, f"demand.forecast.{i}", f.gate, f.direction)
     for i, c in enumerate(scenario.controls):
-        gate = network.gate(c.gate)
-        if gate is None:
-            problems.append((f"controls[{i}].gate", msg("no such gate")))
-        elif c.direction is not None and not gate.permits_direction(c.direction):
-            problems.append((f"controls[{i}].direction",
-                             msg("the gate takes no {direction} traffic",
-                                 direction=c.direction)))
+        problems += _gate_problems(network, f"controls[{i}]", c.gate, c.direction)
     for i, pc in enumerate(scenario.partner_counts):
+        found = _gate_problems(network, f"partner_counts[{i}]", pc.gate, "export",
+                               direction_field="gate")
         gate = network.gate(pc.gate)
-        if gate is None:
-            problems.append((f"partner_counts[{i}].gate", msg("no such gate")))
-        elif not gate.permits_direction("export"):
-            problems.append((f"partner_counts[{i}].gate",
-                             msg("the gate takes no {direction} traffic", direction="export")))
-        elif pc.capacity is None and gate.partner.yard_capacity is None:
-            problems.append((f"partner_counts[{i}].capacity",
-                             msg("the network gives no capacity for the partner yard at "
-                                 "this gate: give the count's")))
+        if not found and gate is not None and pc.capacity is None \
+                and gate.partner.yard_capacity is None:
+            found = [(f"partner_counts[{i}].capacity",
+                      msg("the network gives no capacity for the partner yard at this gate: "
+                          "give the count's"))]
+        problems += found
     for day in scenario.demand.weekday_factors:
         if day not in WEEKDAYS:  # pragma: no cover - the Literal already refuses it
             problems.append((f"demand.weekday_factors.{day}", msg("not a weekday")))
     if problems:
         raise ScenarioError(source, problems)
+
+
+def _gate_problems(network: Network, path: str, code: str, direction: str | None,
+                   direction_field: str = "direction") -> list[tuple[str, Any]]:
+    """A gate a scenario names (at ``path``) that the network lacks, or that takes no
+    ``direction`` traffic."""
+    gate = network.gate(code)
+    if gate is None:
+        return [(f"{path}.gate", msg("no such gate"))]
+    if direction is not None and not gate.permits_direction(direction):  # type: ignore[arg-type]
+        return [(f"{path}.{direction_field}",
+                 msg("the gate takes no {direction} traffic", direction=direction))]
+    return []
 
 
 def merge(base: Any, change: Any) -> Any:
