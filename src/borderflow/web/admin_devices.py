@@ -26,49 +26,89 @@ from borderflow.web.pages import formatter
 
 router = APIRouter(include_in_schema=False)
 
-CHECKPOINTS = {"gate_in": N_("Entering the gate area"),
-               "gate_out": N_("Leaving the gate area inland")}
-DONE = {"revoked": N_("Device token revoked: its positions move no trip until it is bound "
-                      "again."),
-        "bound": N_("Device bound."), "unbound": N_("Device unbound: its positions go to no "
-                                                    "trip now.")}
+CHECKPOINTS = {
+    "gate_in": N_("Entering the gate area"),
+    "gate_out": N_("Leaving the gate area inland"),
+}
+DONE = {
+    "revoked": N_("Device token revoked: its positions move no trip until it is bound again."),
+    "bound": N_("Device bound."),
+    "unbound": N_("Device unbound: its positions go to no trip now."),
+}
 CAMERA_FIELDS = ("code", "name", "gate", "checkpoint", "direction")
 BIND_FIELDS = ("device_id", "driver_document", "plate", "label")
 
 
-def _devices(db: Db, now: datetime, silent: int, q: str, cursor: str, before: str
-             ) -> paging.Page[devices.DeviceRow]:
+def _devices(
+    db: Db, now: datetime, silent: int, q: str, cursor: str, before: str
+) -> paging.Page[devices.DeviceRow]:
     """A page of the devices; a cursor the list did not give shows the first page."""
     try:
-        return devices.device_page(db, now=now, silent_minutes=silent, query=q,
-                                   cursor=cursor or None, before=before or None)
+        return devices.device_page(
+            db,
+            now=now,
+            silent_minutes=silent,
+            query=q,
+            cursor=cursor or None,
+            before=before or None,
+        )
     except ValidationFailed:
         return devices.device_page(db, now=now, silent_minutes=silent, query=q)
 
 
-def _view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 200,
-          q: str = "", notice: str | None = None, error: str | None = None,
-          which: str = "", form: dict[str, str] | None = None,
-          errors: dict[str, str] | None = None, key: dict[str, Any] | None = None,
-          token: dict[str, str] | None = None, cursor: str = "", before: str = ""
-          ) -> Response:
+def _view(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    who: Principal,
+    *,
+    status: int = 200,
+    q: str = "",
+    notice: str | None = None,
+    error: str | None = None,
+    which: str = "",
+    form: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    key: dict[str, Any] | None = None,
+    token: dict[str, str] | None = None,
+    cursor: str = "",
+    before: str = "",
+) -> Response:
     now = ctx.clock.now()
     network = networks.in_force_or_none(db, now)
     silent = ctx.settings.device_silent_minutes
     blank = dict.fromkeys((*CAMERA_FIELDS, *BIND_FIELDS), "")
-    return page(request, "admin_devices.html", who, status=status, q=q,
-                cameras=cameras.cameras(db), checkpoints=CHECKPOINTS,
-                gates=[g.code for g in network.gates] if network else [],
-                devices=_devices(db, now, silent, q, cursor, before),
-                summary=devices.device_summary(db, now=now, silent_minutes=silent),
-                notice=notice, error=error, which=which, form={**blank, **(form or {})},
-                errors=errors or {}, key=key, token=token)
+    return page(
+        request,
+        "admin_devices.html",
+        who,
+        status=status,
+        q=q,
+        cameras=cameras.cameras(db),
+        checkpoints=CHECKPOINTS,
+        gates=[g.code for g in network.gates] if network else [],
+        devices=_devices(db, now, silent, q, cursor, before),
+        summary=devices.device_summary(db, now=now, silent_minutes=silent),
+        notice=notice,
+        error=error,
+        which=which,
+        form={**blank, **(form or {})},
+        errors=errors or {},
+        key=key,
+        token=token,
+    )
 
 
 @router.get("/admin/devices", response_class=HTMLResponse)
-def devices_page(request: Request, ctx: Ctx, db: Db, q: str = "", done: str = "",
-                 cursor: Annotated[str, Query(max_length=MAX_CURSOR)] = "",
-                 before: Annotated[str, Query(max_length=MAX_CURSOR)] = "") -> Response:
+def devices_page(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    q: str = "",
+    done: str = "",
+    cursor: Annotated[str, Query(max_length=MAX_CURSOR)] = "",
+    before: Annotated[str, Query(max_length=MAX_CURSOR)] = "",
+) -> Response:
     """Cameras (where each looks, its key live or not, its last read) and GPS devices (bound
     to whom, last heard, stale; a page at a time, latest heard first), with the forms to
     register, bind and unbind. Role: admin."""
@@ -81,7 +121,10 @@ def devices_page(request: Request, ctx: Ctx, db: Db, q: str = "", done: str = ""
 
 @router.post("/admin/cameras")
 def register_camera(
-    request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    csrf: Annotated[str, Form()] = "",
     code: Annotated[str, Form(max_length=100)] = "",
     name: Annotated[str, Form(max_length=200)] = "",
     gate: Annotated[str, Form(max_length=40)] = "",
@@ -93,37 +136,75 @@ def register_camera(
     who = admin_only(request, ctx, db)
     if isinstance(who, Response):
         return who
-    form = {"code": code, "name": name, "gate": gate, "checkpoint": checkpoint,
-            "direction": direction}
+    form = {
+        "code": code,
+        "name": name,
+        "gate": gate,
+        "checkpoint": checkpoint,
+        "direction": direction,
+    }
     stale = refused_form(request, csrf)
     if stale:
         return _view(request, ctx, db, who, status=422, error=stale, which="camera", form=form)
     now = ctx.clock.now()
     try:
-        missing = [FieldError(f, msg("this field is required"))
-                   for f, v in (("code", code), ("name", name), ("gate", gate)) if not v.strip()]
+        missing = [
+            FieldError(f, msg("this field is required"))
+            for f, v in (("code", code), ("name", name), ("gate", gate))
+            if not v.strip()
+        ]
         if code.strip() and not re.fullmatch(r"[a-z0-9][a-z0-9-]{1,39}", code.strip()):
-            missing.append(FieldError("code", msg(
-                "lower-case letters, digits and dashes, 2 to 40 characters")))
+            missing.append(
+                FieldError("code", msg("lower-case letters, digits and dashes, 2 to 40 characters"))
+            )
         if missing:
             raise ValidationFailed(missing)
         camera, key = cameras.register(
-            db, cameras.CameraSpec(code=code.strip(), name=name.strip(), gate=gate,
-                                   checkpoint=checkpoint,
-                                   direction="export" if direction == "export" else
-                                   "import" if direction == "import" else None),
-            actor=who, network=networks.in_force(db, now), now=now)
+            db,
+            cameras.CameraSpec(
+                code=code.strip(),
+                name=name.strip(),
+                gate=gate,
+                checkpoint=checkpoint,
+                direction="export"
+                if direction == "export"
+                else "import"
+                if direction == "import"
+                else None,
+            ),
+            actor=who,
+            network=networks.in_force(db, now),
+            now=now,
+        )
     except AppError as exc:
         error, errors = problems(request, exc)
-        return _view(request, ctx, db, who, status=exc.status_code, error=error,
-                     which="camera", form=form, errors=errors)
-    return _view(request, ctx, db, who, status=201, key={"camera": camera.code, "key": key,
-                                                         "name": camera.name})
+        return _view(
+            request,
+            ctx,
+            db,
+            who,
+            status=exc.status_code,
+            error=error,
+            which="camera",
+            form=form,
+            errors=errors,
+        )
+    return _view(
+        request,
+        ctx,
+        db,
+        who,
+        status=201,
+        key={"camera": camera.code, "key": key, "name": camera.name},
+    )
 
 
 @router.post("/admin/devices/bind")
 def bind_device(
-    request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    csrf: Annotated[str, Form()] = "",
     device_id: Annotated[str, Form(max_length=200)] = "",
     driver_document: Annotated[str, Form(max_length=40)] = "",
     plate: Annotated[str, Form(max_length=20)] = "",
@@ -134,25 +215,51 @@ def bind_device(
     who = admin_only(request, ctx, db)
     if isinstance(who, Response):
         return who
-    form = {"device_id": device_id, "driver_document": driver_document, "plate": plate,
-            "label": label}
+    form = {
+        "device_id": device_id,
+        "driver_document": driver_document,
+        "plate": plate,
+        "label": label,
+    }
     stale = refused_form(request, csrf)
     if stale:
         return _view(request, ctx, db, who, status=422, error=stale, which="bind", form=form)
     try:
-        device, token = telemetry.bind(db, device_id, actor=who, now=ctx.clock.now(),
-                                       driver_document=driver_document.strip().upper() or None,
-                                       plate=plate.strip() or None, label=label)
+        device, token = telemetry.bind(
+            db,
+            device_id,
+            actor=who,
+            now=ctx.clock.now(),
+            driver_document=driver_document.strip().upper() or None,
+            plate=plate.strip() or None,
+            label=label,
+        )
     except AppError as exc:
         error, errors = problems(request, exc)
-        return _view(request, ctx, db, who, status=exc.status_code, error=error,
-                     which="bind", form=form, errors=errors)
+        return _view(
+            request,
+            ctx,
+            db,
+            who,
+            status=exc.status_code,
+            error=error,
+            which="bind",
+            form=form,
+            errors=errors,
+        )
     # the token is shown on this answer only (its hash is kept): no redirect to lose it on
     return _view(request, ctx, db, who, status=201, token={"device": device.id, "token": token})
 
 
-def _device_action(request: Request, ctx: Ctx, db: Db, csrf: str, device_id: str,
-                   act: Callable[..., object], done: str) -> Response:
+def _device_action(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    csrf: str,
+    device_id: str,
+    act: Callable[..., object],
+    done: str,
+) -> Response:
     """One audited change to a device from the page: the form checked, the change made, back
     to the list with its notice, or the list again with the error."""
     who = admin_only(request, ctx, db)
@@ -170,15 +277,25 @@ def _device_action(request: Request, ctx: Ctx, db: Db, csrf: str, device_id: str
 
 
 @router.post("/admin/devices/revoke")
-def revoke_device(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
-                  device_id: Annotated[str, Form(max_length=200)] = "") -> Response:
+def revoke_device(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    csrf: Annotated[str, Form()] = "",
+    device_id: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     """Revoke a device's token: its positions move no trip until it is bound again (audited).
     Role: admin."""
     return _device_action(request, ctx, db, csrf, device_id, telemetry.revoke, "revoked")
 
 
 @router.post("/admin/devices/unbind")
-def unbind_device(request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = "",
-                  device_id: Annotated[str, Form(max_length=200)] = "") -> Response:
+def unbind_device(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    csrf: Annotated[str, Form()] = "",
+    device_id: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
     """Take a device off its driver or vehicle (audited). Role: admin."""
     return _device_action(request, ctx, db, csrf, device_id, telemetry.unbind, "unbound")

@@ -46,23 +46,30 @@ router = APIRouter(include_in_schema=False)
 PANEL_SECONDS = 5
 """How often the driver's open page asks for the trips part again."""
 
-CHANGED = frozenset({"order_withdrawn", "rerouted", "call_delayed", "booking_released",
-                     "no_show", "cancelled"})
+CHANGED = frozenset(
+    {"order_withdrawn", "rerouted", "call_delayed", "booking_released", "no_show", "cancelled"}
+)
 """Notification kinds that change what the driver was told to do: shown as a banner on the
 trip until the driver says they have seen it."""
 
 NOTICES_SHOWN = 10
 
-DRIVER_DONE = {"acknowledged": N_("Thank you: the control room knows you have seen the order."),
-               "linked": N_("Phone linked: its positions now go with your trips."),
-               "seen": N_("Noted: the new instruction is marked as seen.")}
+DRIVER_DONE = {
+    "acknowledged": N_("Thank you: the control room knows you have seen the order."),
+    "linked": N_("Phone linked: its positions now go with your trips."),
+    "seen": N_("Noted: the new instruction is marked as seen."),
+}
 """``?done=`` after a driver's form: what the page confirms."""
 
 
 def _driver(request: Request, ctx: Ctx, db: Db) -> Principal | Response:
-    return signed_in(request, ctx, db,
-                     lambda p: Role.DRIVER in p.roles and bool(p.driver_document),
-                     N_("This page is for drivers."))
+    return signed_in(
+        request,
+        ctx,
+        db,
+        lambda p: Role.DRIVER in p.roles and bool(p.driver_document),
+        N_("This page is for drivers."),
+    )
 
 
 @router.get("/driver", response_class=HTMLResponse)
@@ -103,25 +110,27 @@ def qr_svg(reference: str, title: str) -> str:
     return trip_views.gate_code_svg(reference, title, scale=7)
 
 
-def _trip(db: Db, network: Network, row: Any, now: Any, stops: dict[str, list[Any]],
-          told: dict[str, Any]) -> dict[str, Any]:
+def _trip(
+    db: Db, network: Network, row: Any, now: Any, stops: dict[str, list[Any]], told: dict[str, Any]
+) -> dict[str, Any]:
     place = dispatch.place_of(db, network, row, now)
     order = place["order"] or None
     gate = network.gate(row.gate)
     bill = fee_views.current_view(db, row.id)
     location = row.location or ""
     return {
-        **place, "plate": row.state["facts"]["plate"],
+        **place,
+        "plate": row.state["facts"]["plate"],
         "driver_name": row.state["facts"]["driver"].get("name") or "",
-        "arrive_by": parse_time(order["arrive_by"])
-        if order and order.get("arrive_by") else None,
+        "arrive_by": parse_time(order["arrive_by"]) if order and order.get("arrive_by") else None,
         "acknowledged_at": parse_time(order["acknowledged_at"])
-        if order and order.get("acknowledged_at") else None,
+        if order and order.get("acknowledged_at")
+        else None,
         "park": gate.staging_area if gate is not None else None,
         "location": location,
-        "stops": [c for c in stops.get(row.gate, ())
-                  if c.direction in (None, row.flow)],
-        "invoice": bill.invoice if bill else None, "due": bill.due if bill else 0,
+        "stops": [c for c in stops.get(row.gate, ()) if c.direction in (None, row.flow)],
+        "invoice": bill.invoice if bill else None,
+        "due": bill.due if bill else 0,
         "changed": told.get(row.reference),
     }
 
@@ -138,29 +147,59 @@ def _panel(ctx: Ctx, db: Db, who: Principal) -> dict[str, Any]:
             told[row.reference] = latest[0]
     stops = _gate_stops(db, now)
     shown = [_trip(db, network, row, now, stops, told) for row in rows]
-    name = who.display_name if who.display_name and who.display_name != who.username else (
-        next((t["driver_name"] for t in shown if t["driver_name"]), who.display_name))
-    return {"trips": shown, "recent": recent, "driver_name": name or who.username,
-            "qr": qr_svg, "refresh": PANEL_SECONDS}
+    name = (
+        who.display_name
+        if who.display_name and who.display_name != who.username
+        else (next((t["driver_name"] for t in shown if t["driver_name"]), who.display_name))
+    )
+    return {
+        "trips": shown,
+        "recent": recent,
+        "driver_name": name or who.username,
+        "qr": qr_svg,
+        "refresh": PANEL_SECONDS,
+    }
 
 
-def _driver_view(request: Request, ctx: Ctx, db: Db, who: Principal, *, status: int = 200,
-                 notice: str | None = None, error: str | None = None,
-                 device_id: str = "", device_error: str | None = None,
-                 error_trip: str | None = None, token: str | None = None,
-                 bound_id: str | None = None) -> Response:
+def _driver_view(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    who: Principal,
+    *,
+    status: int = 200,
+    notice: str | None = None,
+    error: str | None = None,
+    device_id: str = "",
+    device_error: str | None = None,
+    error_trip: str | None = None,
+    token: str | None = None,
+    bound_id: str | None = None,
+) -> Response:
     linked = telemetry_views.device_ids_of_driver(db, who.driver_document)
     base = ctx.settings.public_base_url
-    return render(request, "driver.html", status=status, user=who, linked=linked,
-                  notice=notice, error=error, error_trip=error_trip,
-                  device_id=device_id, device_error=device_error, here="/driver",
-                  token=token, setup=_setup(request, ctx.settings, bound_id, token),
-                  gps_url=base.rstrip("/") + setup_codes.OSMAND_PATH,
-                  **_panel(ctx, db, who))
+    return render(
+        request,
+        "driver.html",
+        status=status,
+        user=who,
+        linked=linked,
+        notice=notice,
+        error=error,
+        error_trip=error_trip,
+        device_id=device_id,
+        device_error=device_error,
+        here="/driver",
+        token=token,
+        setup=_setup(request, ctx.settings, bound_id, token),
+        gps_url=base.rstrip("/") + setup_codes.OSMAND_PATH,
+        **_panel(ctx, db, who),
+    )
 
 
-def _setup(request: Request, settings: Settings, bound_id: str | None, token: str | None
-           ) -> dict[str, Any] | None:
+def _setup(
+    request: Request, settings: Settings, bound_id: str | None, token: str | None
+) -> dict[str, Any] | None:
     """The set-up codes of a phone just linked (shown with its token, that once): Traccar
     Client's and OwnTracks' QR codes and links, with the page's public address; and
     OwnTracks' MQTT set-up with the device's own MQTT account when the broker's public
@@ -172,50 +211,83 @@ def _setup(request: Request, settings: Settings, bound_id: str | None, token: st
     found = setup_codes.codes(settings.public_base_url, bound_id, token)
     shown: dict[str, Any] = {
         "codes": found,
-        "traccar_qr": setup_codes.qr_svg(found.traccar_url, fmt.gettext(
-            N_("Set-up code for Traccar Client"))),
-        "owntracks_qr": setup_codes.qr_svg(found.owntracks_link, fmt.gettext(
-            N_("Set-up code for OwnTracks"))), "mqtt": None}
+        "traccar_qr": setup_codes.qr_svg(
+            found.traccar_url, fmt.gettext(N_("Set-up code for Traccar Client"))
+        ),
+        "owntracks_qr": setup_codes.qr_svg(
+            found.owntracks_link, fmt.gettext(N_("Set-up code for OwnTracks"))
+        ),
+        "mqtt": None,
+    }
     broker = settings.mqtt_public_broker
     if broker is not None:
         host, port, tls = broker
-        account = mqtt_accounts.account(settings.resolved_secret_key(), bound_id,
-                                        telemetry.token_hash(token))
-        mqtt = setup_codes.mqtt_setup(bound_id, host=host, port=port, tls=tls,
-                                      username=account.username, password=account.password,
-                                      topic=account.topic)
-        shown["mqtt"] = {"setup": mqtt, "qr": setup_codes.qr_svg(mqtt.link, fmt.gettext(
-            N_("Set-up code for OwnTracks in MQTT mode")))}
+        account = mqtt_accounts.account(
+            settings.resolved_secret_key(), bound_id, telemetry.token_hash(token)
+        )
+        mqtt = setup_codes.mqtt_setup(
+            bound_id,
+            host=host,
+            port=port,
+            tls=tls,
+            username=account.username,
+            password=account.password,
+            topic=account.topic,
+        )
+        shown["mqtt"] = {
+            "setup": mqtt,
+            "qr": setup_codes.qr_svg(
+                mqtt.link, fmt.gettext(N_("Set-up code for OwnTracks in MQTT mode"))
+            ),
+        }
     return shown
 
 
 @router.post("/driver/trips/{reference}/acknowledge")
-def driver_acknowledge(reference: str, request: Request, ctx: Ctx, db: Db,
-                       csrf: Annotated[str, Form()] = "") -> Response:
+def driver_acknowledge(
+    reference: str, request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = ""
+) -> Response:
     fresh = csrf_ok(request, csrf)
     who = _driver(request, ctx, db)
     if isinstance(who, Response):
         return who
     fmt = formatter(request)
     if not fresh:
-        return _driver_view(request, ctx, db, who, status=403, error=fmt.gettext(STALE_FORM),
-                            error_trip=reference)
+        return _driver_view(
+            request, ctx, db, who, status=403, error=fmt.gettext(STALE_FORM), error_trip=reference
+        )
     now = ctx.clock.now()
     network = networks.in_force(db, now)
     try:
         row = trips.get(db, reference, actor=who, network=network)
-        trips.record(db, row.id, "trip.order_acknowledged", {}, actor=who, network=network,
-                     now=now, source="api")
+        trips.record(
+            db,
+            row.id,
+            "trip.order_acknowledged",
+            {},
+            actor=who,
+            network=network,
+            now=now,
+            source="api",
+        )
     except AppError as exc:
         db.rollback()
-        return _driver_view(request, ctx, db, who, status=exc.status_code,
-                            error=fmt.error(exc), error_trip=reference)
+        return _driver_view(
+            request,
+            ctx,
+            db,
+            who,
+            status=exc.status_code,
+            error=fmt.error(exc),
+            error_trip=reference,
+        )
     return RedirectResponse("/driver?done=acknowledged", status_code=303)
 
 
 @router.post("/driver/notifications/{number}/read")
-def driver_seen(number: int, request: Request, ctx: Ctx, db: Db,
-                csrf: Annotated[str, Form()] = "") -> Response:
+def driver_seen(
+    number: int, request: Request, ctx: Ctx, db: Db, csrf: Annotated[str, Form()] = ""
+) -> Response:
     """The driver has seen a changed instruction (audited; a second time changes nothing)."""
     fresh = csrf_ok(request, csrf)
     who = _driver(request, ctx, db)
@@ -228,14 +300,18 @@ def driver_seen(number: int, request: Request, ctx: Ctx, db: Db,
         notifications.mark_read(db, number, actor=who, now=ctx.clock.now())
     except AppError as exc:
         db.rollback()
-        return _driver_view(request, ctx, db, who, status=exc.status_code,
-                            error=fmt.error(exc))
+        return _driver_view(request, ctx, db, who, status=exc.status_code, error=fmt.error(exc))
     return RedirectResponse("/driver?done=seen", status_code=303)
 
 
 @router.post("/driver/device")
-def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, Form()] = "",
-                  csrf: Annotated[str, Form()] = "") -> Response:
+def driver_device(
+    request: Request,
+    ctx: Ctx,
+    db: Db,
+    device_id: Annotated[str, Form()] = "",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
     fresh = csrf_ok(request, csrf)
     who = _driver(request, ctx, db)
     if isinstance(who, Response):
@@ -243,23 +319,42 @@ def driver_device(request: Request, ctx: Ctx, db: Db, device_id: Annotated[str, 
     fmt = formatter(request)
     typed = device_id.strip()
     if not fresh:
-        return _driver_view(request, ctx, db, who, status=403, error=fmt.gettext(STALE_FORM),
-                            device_id=typed)
+        return _driver_view(
+            request, ctx, db, who, status=403, error=fmt.gettext(STALE_FORM), device_id=typed
+        )
     if not 0 < len(typed) <= 100:
-        problem = fmt.gettext(N_("Type the device identifier shown in the app (1 to 100 "
-                                 "characters)."))
-        return _driver_view(request, ctx, db, who, status=422, error=problem,
-                            device_id=typed, device_error=problem)
+        problem = fmt.gettext(
+            N_("Type the device identifier shown in the app (1 to 100 characters).")
+        )
+        return _driver_view(
+            request, ctx, db, who, status=422, error=problem, device_id=typed, device_error=problem
+        )
     try:
-        _device, token = telemetry.bind(db, typed, actor=who, now=ctx.clock.now(),
-                                        driver_document=who.driver_document)
+        _device, token = telemetry.bind(
+            db, typed, actor=who, now=ctx.clock.now(), driver_document=who.driver_document
+        )
     except AppError as exc:
         db.rollback()
         fields = fmt.field_errors(exc.fields)
-        return _driver_view(request, ctx, db, who, status=exc.status_code,
-                            error=fmt.error(exc), device_id=typed,
-                            device_error=fields.get("device_id"))
+        return _driver_view(
+            request,
+            ctx,
+            db,
+            who,
+            status=exc.status_code,
+            error=fmt.error(exc),
+            device_id=typed,
+            device_error=fields.get("device_id"),
+        )
     # the token is shown on this answer only (its hash is kept): no redirect to lose it on
     linked_notice = DRIVER_DONE["linked"]
-    return _driver_view(request, ctx, db, who, status=201,
-                        notice=fmt.gettext(linked_notice), token=token, bound_id=_device.id)
+    return _driver_view(
+        request,
+        ctx,
+        db,
+        who,
+        status=201,
+        notice=fmt.gettext(linked_notice),
+        token=token,
+        bound_id=_device.id,
+    )
