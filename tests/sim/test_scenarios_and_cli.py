@@ -33,7 +33,7 @@ def test_the_shipped_scenarios_cover_the_planners_questions() -> None:
     names = {p.stem for p in SHIPPED}
     assert {"lang-son-baseline", "no-regulation", "pre-tet-surge", "fruit-season",
             "extended-hours", "secondary-gate", "staging-large", "staging-small",
-            "priority-off", "gate-closure"} <= names
+            "priority-off", "gate-closure", "booked-slots"} <= names
 
 
 def write(tmp_path: Path, change: dict[str, Any], name: str = "s.yaml") -> Path:
@@ -46,6 +46,7 @@ def write(tmp_path: Path, change: dict[str, Any], name: str = "s.yaml") -> Path:
 @pytest.mark.parametrize(("change", "field", "reason"), [
     ({"demand": {"export_share": 1.5}}, "demand.export_share", "less than or equal to 1"),
     ({"days": 0}, "days", "greater than or equal to 1"),
+    ({"dispatch": {"booked_share": 1.5}}, "dispatch.booked_share", "less than or equal to 1"),
     ({"regulation": "maybe"}, "regulation", "'staging' or 'none'"),
     ({"demand": {"gates": {"export": {"nowhere": 1.0}}}}, "demand.gates.export.nowhere",
      "no such gate"),

@@ -190,6 +190,8 @@ class EngineState:
         "area_trucks_l",
         "areas",
         "arrival",
+        "booked",
+        "booked_q",
         "busy",
         "called_at",
         "called_in_slot",
@@ -362,8 +364,16 @@ class EngineState:
         self.key_of: list[int] = key.tolist()
         self.extra: list[list[int]] = [[] for _ in range(n_keys)]
         """Trucks back in a queue out of arrival order (no-shows requeued, trucks re-routed)."""
-        self.gone = [False] * model.trucks
-        """Called or moved out of its place in its queue."""
+        self.booked: list[int] = model.booked_slot.tolist() if model.booked_slot.size \
+            else [-1] * model.trucks
+        """Per truck, the slot it booked, -1 when it has no booking (none, or given back
+        when it was moved)."""
+        self.booked_q: list[list[int]] = [[] for _ in range(n_keys)]
+        """Per key, the booked trucks waiting in the staging area (they are not taken from
+        ``queue``: a truck booked for a later slot is not called before it)."""
+        self.gone = [b >= 0 for b in self.booked]
+        """Called or moved out of its place in its queue (a booked truck waits in
+        ``booked_q`` instead)."""
 
     def _init_direct(self) -> None:
         """The routes whose trucks come straight to the gate, and their trucks in arrival
@@ -394,12 +404,16 @@ class EngineState:
         """Truck ``i`` as the dispatch policies see it, waiting for route ``r`` since it
         entered the staging area."""
         rt = self.routes[r]
+        b = self.booked[i]
         return Waiting(f"{i:07d}", rt.gate.code, rt.direction, self.class_name[self.klass_l[i]],
-                       self.model.base + timedelta(minutes=float(self.staged_at[i])))
+                       self.model.base + timedelta(minutes=float(self.staged_at[i])),
+                       self.slot_start(b) if b >= 0 else None)
 
-    def candidates(self, r: int, limit: int) -> list[int]:
-        """The first ``limit`` waiting trucks of each class of route ``r`` (the policy orders
-        a class first come first served, so it never calls beyond them)."""
+    def candidates(self, r: int, limit: int, until: int) -> list[int]:
+        """The first ``limit`` waiting trucks without a booking of each class of route ``r``
+        and its booked trucks whose slot is ``until`` or earlier (the policy orders a class
+        first come first served after the trucks whose booked slot has come, so it never calls
+        beyond them)."""
         queue = self.queue
         head = self.head
         tail = self.tail
@@ -419,6 +433,9 @@ class EngineState:
                     out.append(i)
                     got += 1
             out += extra[k][:limit]
+            if self.booked_q[k]:
+                booked = self.booked
+                out += [i for i in self.booked_q[k] if booked[i] <= until]
         return out
 
     def has_waiting(self, r: int) -> bool:
@@ -426,15 +443,16 @@ class EngineState:
         head = self.head
         tail = self.tail
         extra = self.extra
+        booked_q = self.booked_q
         k = r * NCLASS
-        return any(tail[j] > head[j] or extra[j] for j in range(k, k + NCLASS))
+        return any(tail[j] > head[j] or extra[j] or booked_q[j] for j in range(k, k + NCLASS))
 
     def waiting_count(self, r: int, classes: Iterable[int] = range(NCLASS)) -> int:
         """Trucks waiting for route ``r`` in the given classes."""
         total = 0
         for cl in classes:
             k = r * NCLASS + cl
-            total += self.tail[k] - self.head[k] + len(self.extra[k])
+            total += self.tail[k] - self.head[k] + len(self.extra[k]) + len(self.booked_q[k])
         return total
 
     def remove(self, r: int, taken: set[int]) -> None:
@@ -456,6 +474,8 @@ class EngineState:
             head[k] = h
             if extra[k]:
                 extra[k] = [i for i in extra[k] if i not in taken]
+            if self.booked_q[k]:
+                self.booked_q[k] = [i for i in self.booked_q[k] if i not in taken]
 
     # --- the steps of a cycle
 
@@ -493,7 +513,9 @@ class EngineState:
                 continue
             self.staged_at[i] = max(at, self.prev_t)
             self.wcache[i] = None
-            self.extra[route[i] * NCLASS + self.klass[i]].append(i)
+            k = route[i] * NCLASS + self.klass[i]
+            # its booking stays, as live: booked for a slot gone by, it is called first again
+            (self.booked_q[k] if self.booked[i] >= 0 else self.extra[k]).append(i)
             area_occ[a] += 1
         for item in back:
             heapq.heappush(requeues, item)
@@ -509,6 +531,7 @@ class EngineState:
         area_cap = self.area_cap
         tail = self.tail
         key_of = self.key_of
+        booked = self.booked
         for a in range(len(area_adm)):
             arrived = self.area_arrived[a][c]
             adm = area_adm[a]
@@ -518,6 +541,8 @@ class EngineState:
                 self.staged_at[idx] = np.maximum(self.arrival[idx], self.prev_t)
                 for i in self.area_trucks_l[a][adm:new]:
                     tail[key_of[i]] += 1
+                    if booked[i] >= 0:
+                        self.booked_q[key_of[i]].append(i)
                 area_occ[a] += new - adm
                 area_adm[a] = new
             if arrived > area_adm[a]:
@@ -554,7 +579,7 @@ class EngineState:
                 room_total = min(room_total, partner)
             if room_total <= 0:
                 continue
-            cands = self.candidates(ri, min(places, room_total))
+            cands = self.candidates(ri, min(places, room_total), slot)
             if not cands:
                 continue
             if now is None:
@@ -656,7 +681,7 @@ class EngineState:
                 continue  # no gate could take a truck early enough to be worth moving
             outlook = {code: self._outlook(v, starts, t, slot) for code, v in views.items()}
             cands = _reroute_candidates(views, outlook, self.perishable,
-                                        self._alternatives(direction, views))
+                                        self._alternatives(direction, views), starts[1])
             if not cands:
                 continue
             left = _room_left(views, outlook, {w.trip_id for w, _, _ in cands}, starts)
@@ -704,7 +729,9 @@ class EngineState:
         and the places it leaves per slot."""
         r = view.route
         limit = sum(view.usable) + REROUTE_EXTRA
-        mine = order_queue(self.waiting(self.candidates(r.index, limit), r.index), r.policy,
+        mine = order_queue(self.waiting(self.candidates(r.index, limit,
+                                                        slot + REROUTE_HORIZON - 1), r.index),
+                           r.policy,
                            self.slot_start(slot + 1), self.model.at(t))[:limit]
         fc, left_all = forecast(mine, starts, view.usable, r.policy, SLOT_MINUTES)
         return mine, fc, left_all
@@ -728,6 +755,9 @@ class EngineState:
                     m.move_rng, m.service.shape[1])
             self.route[i] = new.index
             self.rerouted[i] = True
+            if self.booked[i] >= 0:  # as live: a move gives the booking back
+                self.booked[i] = -1
+                self.wcache[i] = None
             for j, kind in enumerate(new.kinds):
                 if kind == "transshipment":
                     m.applies[i, j] = new.gate.transshipment
@@ -774,11 +804,13 @@ Outlook = tuple[list[Waiting], dict[str, int], list[int]]
 
 
 def _reroute_candidates(views: dict[str, GateView], outlook: dict[str, Outlook],
-                        perishable: list[bool], alts: dict[tuple[int, int], tuple[str, ...]]
+                        perishable: list[bool], alts: dict[tuple[int, int], tuple[str, ...]],
+                        next_slot: datetime
                         ) -> list[tuple[Waiting, int | None, tuple[str, ...]]]:
     """The trucks the planner may move: those their gate's forecast does not call within
     its gain (``reroute_after_minutes``), with the gates of their staging area that permit
-    their goods (``alts``, when there is another)."""
+    their goods (``alts``, when there is another); as live, not a truck booked for a slot
+    from ``next_slot`` on (it waits for its slot, not for the gate)."""
     cands = []
     for code, view in views.items():
         r = view.route
@@ -789,6 +821,8 @@ def _reroute_candidates(views: dict[str, GateView], outlook: dict[str, Outlook],
         for w in mine:
             own = fc.get(w.trip_id)
             if own is not None and own < gain:
+                continue
+            if w.booked_slot is not None and w.booked_slot >= next_slot:
                 continue
             alt = alt_perishable if perishable[int(w.trip_id)] else alt_other
             if len(alt) > 1:

@@ -159,6 +159,9 @@ class Model:
     move_rng: np.random.Generator
     """Draws the service times of a truck moved to a gate with other steps (a stream of its
     own, so the replication's other draws do not change)."""
+    booked_slot: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    """Per truck, the 30-minute slot it booked (index from minute 0), -1 when it did not book
+    (``dispatch.booked_share``)."""
 
     @property
     def trucks(self) -> int:
@@ -288,6 +291,9 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
     route_station, route_prereq, route_nsteps = _route_arrays(table)
     roads, road_of_area, road_of_route = _roads(network, table.routes)
     trucks = _trucks(scenario, table, rng)
+    places = np.array(table.places_rows, dtype=np.int64).reshape(
+        len(table.routes), scenario.days * 1440 // SLOT_MINUTES)
+    move_rng = _own_stream(rng)  # drawn before the bookings' stream: moves keep their draws
     return Model(
         scenario=scenario, network=network, base=base, horizon=scenario.days * 1440.0,
         routes=table.routes, yard_codes=yard_codes,
@@ -295,8 +301,7 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
         area_capacity=area_capacity, gate_codes=[g.code for g in network.gates],
         open_start=hours.open_start, open_end=hours.open_end,
         gate_off=np.array(hours.gate_off, dtype=np.int64),
-        slot_places=np.array(table.places_rows, dtype=np.int64).reshape(
-            len(table.routes), scenario.days * 1440 // SLOT_MINUTES), pauses=table.pauses,
+        slot_places=places, pauses=table.pauses,
         partner_counts=_partner_counts(scenario, network, base),
         route_station=route_station, route_prereq=route_prereq, route_nsteps=route_nsteps,
         station_gate=np.array(table.station_gate, dtype=np.int64),
@@ -305,7 +310,9 @@ def compile_model(scenario: Scenario, network: Network, rng: np.random.Generator
         road_of_route=road_of_route, arrival=trucks.arrival, route=trucks.route, klass=trucks.klass,
         perishable=trucks.perishable, service=trucks.service, applies=trucks.applies,
         travel=trucks.travel, no_show_draw=trucks.no_show_draw, quarantine=trucks.quarantine,
-        crosses=trucks.crosses, route_dists=table.dists, move_rng=_own_stream(rng))
+        crosses=trucks.crosses, route_dists=table.dists, move_rng=move_rng,
+        booked_slot=_bookings(scenario, table.routes, trucks.route, trucks.arrival, places,
+                              _own_stream(rng)))
 
 
 def _own_stream(rng: np.random.Generator) -> np.random.Generator:
@@ -314,6 +321,37 @@ def _own_stream(rng: np.random.Generator) -> np.random.Generator:
     if isinstance(seq, np.random.SeedSequence):
         return np.random.default_rng(seq.spawn(1)[0])
     return np.random.default_rng(np.random.SeedSequence(0))  # pragma: no cover
+
+
+def _bookings(scenario: Scenario, routes: list[Route], route: IntArray, arrival: FloatArray,
+              places: IntArray, rng: np.random.Generator) -> IntArray:
+    """The slot each truck books (-1: none). A share ``dispatch.booked_share`` of the trucks
+    called forward from a staging area book, in the order they arrive, the first slot of their
+    gate and direction with a free place from the slot in which they reach the staging area;
+    a slot takes as many bookings as it has call-forward places, as the live booking service
+    (a truck finding none to the end of the run does not book)."""
+    n = arrival.shape[0]
+    booked = np.full(n, -1, dtype=np.int64)
+    share = scenario.dispatch.booked_share
+    staged = np.array([r.staged for r in routes] + [False], dtype=np.bool_)[route]
+    if share <= 0.0 or not staged.any():
+        return booked
+    books = staged & (rng.random(n) < share)
+    rows = places.tolist()
+    taken = [[0] * len(row) for row in rows]
+    slots = places.shape[1]
+    first = (arrival // SLOT_MINUTES).astype(np.int64).tolist()
+    route_l = route.tolist()
+    for i in np.flatnonzero(books).tolist():
+        r = route_l[i]
+        free, used = rows[r], taken[r]
+        s = first[i]
+        while s < slots and used[s] >= free[s]:
+            s += 1
+        if s < slots:
+            used[s] += 1
+            booked[i] = s
+    return booked
 
 
 def step_row(route: Route, dists: list[Distribution], quarantine: bool, crosses: bool,

@@ -96,6 +96,12 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
     out["throughput_max_day"] = float(per_day.max()) if per_day.size else 0.0
     out["no_shows"] = float((trace.no_show & mine).sum())
     out["rerouted"] = float((trace.rerouted & mine).sum())
+    if sc.dispatch.booked_share > 0.0:
+        booked = m.booked_slot >= 0
+        out["booked"] = float((booked & mine).sum())
+        _stats("booked.wait", wait[called & booked], out)
+        _stats("not_booked.wait", wait[called & ~booked & np.isfinite(trace.staged_at)],
+               out)
     after = trace.sample_t >= lo
     _queues(trace, after, out)
     # utilisation: busy time over the servers' open time, per station

@@ -308,6 +308,13 @@ class Dispatch(_Model):
     travel: Distribution = Distribution(dist="lognormal", mean=25.0, cv=0.3)
     """Drive from the staging area to the gate after the call."""
     no_show_probability: Share = 0.02
+    booked_share: Share = 0.0
+    """Share of the trucks called forward from a staging area that book a slot ahead, as
+    through the live booking service: each books the first 30-minute slot of its gate that
+    still takes a booking, from the slot in which it reaches the staging area (a slot takes
+    as many bookings as it has call-forward places). A booked truck is called first in its
+    class once its slot has come, and not before; a move to another gate gives its booking
+    back."""
     reroute: bool = True
     """Hourly, move trucks waiting for an overloaded or closed gate to another by the live
     re-routing planner."""
