@@ -86,7 +86,8 @@ def test_the_page_is_not_for_enterprises(client: TestClient) -> None:
 
 
 def test_every_figure_of_the_comparison_is_translated() -> None:
-    texts = {label for label, *_ in report.ROWS} | {label for _, label in report.CLASS_ROWS}
+    texts = {label for label, *_ in report.ROWS + report.BOOKING_ROWS}
+    texts |= {label for _, label in report.CLASS_ROWS}
     texts |= {label for label, *_ in report.ROAD_ROWS} | {report.ROAD_TO}
     texts |= {unit for *_, unit, _ in report.ROWS if unit and unit != "km"}
     for lang in ("vi", "zh"):

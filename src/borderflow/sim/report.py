@@ -56,6 +56,17 @@ ROAD_ROWS: tuple[tuple[str, str, str], ...] = (
 ROAD_TO = N_("the road to {place}")
 """A road the network does not name: the road to the staging area or gate."""
 
+BOOKING_ROWS: tuple[tuple[str, str, str, float], ...] = (
+    ("Trucks with a booked slot", "booked", "", 1.0),
+    ("Wait before call-forward, booked trucks, mean", "booked.wait.mean", "h", HOURS),
+    ("Wait before call-forward, booked trucks, p95", "booked.wait.p95", "h", HOURS),
+    ("Wait before call-forward, staged trucks without a booking, mean",
+     "not_booked.wait.mean", "h", HOURS),
+    ("Wait before call-forward, staged trucks without a booking, p95",
+     "not_booked.wait.p95", "h", HOURS),
+)
+"""Shown when a scenario books slots (``dispatch.booked_share``)."""
+
 CLASS_ROWS = (
     ("urgent", "Time in system: urgent"),
     ("aeo_perishable", "Time in system: AEO with perishables"),
@@ -106,7 +117,8 @@ def rows(results: Sequence[ScenarioResult]) -> list[tuple[str, str, list[Cell | 
     half-width, None when the scenario has no such figure). A page writes them in its
     locale; :func:`table` as plain text."""
     out: list[tuple[str, str, list[Cell | None]]] = []
-    for label, key, unit, divisor in ROWS:
+    booking = any("booked" in rep for r in results for rep in r.replications)
+    for label, key, unit, divisor in ROWS + (BOOKING_ROWS if booking else ()):
         out.append((label, unit, [cell(_value(r, key, divisor)) for r in results]))
     for cls, label in CLASS_ROWS:
         key = f"class.{cls}.time_in_system.mean"
