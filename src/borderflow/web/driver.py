@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.config import Settings
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
 from borderflow.domain.access import (
@@ -28,11 +27,12 @@ from borderflow.errors import N_, AppError
 from borderflow.fees import queries as fee_views
 from borderflow.network import service as networks
 from borderflow.notify import service as notifications
-from borderflow.telemetry import mqtt_accounts, setup_codes
 from borderflow.telemetry import service as telemetry
+from borderflow.telemetry import setup_codes
 from borderflow.telemetry import views as telemetry_views
 from borderflow.trip import service as trips
 from borderflow.trip import views as trip_views
+from borderflow.web import phone_setup
 from borderflow.web.pages import (
     STALE_FORM,
     csrf_ok,
@@ -178,7 +178,7 @@ def _driver_view(
 ) -> Response:
     linked = telemetry_views.device_ids_of_driver(db, who.driver_document)
     base = ctx.settings.public_base_url
-    return render(
+    response = render(
         request,
         "driver.html",
         status=status,
@@ -191,56 +191,13 @@ def _driver_view(
         device_error=device_error,
         here="/driver",
         token=token,
-        setup=_setup(request, ctx.settings, bound_id, token),
+        setup=phone_setup.shown(request, ctx.settings, bound_id, token),
         gps_url=base.rstrip("/") + setup_codes.OSMAND_PATH,
         **_panel(ctx, db, who),
     )
-
-
-def _setup(
-    request: Request, settings: Settings, bound_id: str | None, token: str | None
-) -> dict[str, Any] | None:
-    """The set-up codes of a phone just linked (shown with its token, that once): Traccar
-    Client's and OwnTracks' QR codes and links, with the page's public address; and
-    OwnTracks' MQTT set-up with the device's own MQTT account when the broker's public
-    address is configured (``BORDERFLOW_MQTT_PUBLIC_URL``; its password, like the token,
-    shown on this answer only)."""
-    if not bound_id or not token:
-        return None
-    fmt = formatter(request)
-    found = setup_codes.codes(settings.public_base_url, bound_id, token)
-    shown: dict[str, Any] = {
-        "codes": found,
-        "traccar_qr": setup_codes.qr_svg(
-            found.traccar_url, fmt.gettext(N_("Set-up code for Traccar Client"))
-        ),
-        "owntracks_qr": setup_codes.qr_svg(
-            found.owntracks_link, fmt.gettext(N_("Set-up code for OwnTracks"))
-        ),
-        "mqtt": None,
-    }
-    broker = settings.mqtt_public_broker
-    if broker is not None:
-        host, port, tls = broker
-        account = mqtt_accounts.account(
-            settings.resolved_secret_key(), bound_id, telemetry.token_hash(token)
-        )
-        mqtt = setup_codes.mqtt_setup(
-            bound_id,
-            host=host,
-            port=port,
-            tls=tls,
-            username=account.username,
-            password=account.password,
-            topic=account.topic,
-        )
-        shown["mqtt"] = {
-            "setup": mqtt,
-            "qr": setup_codes.qr_svg(
-                mqtt.link, fmt.gettext(N_("Set-up code for OwnTracks in MQTT mode"))
-            ),
-        }
-    return shown
+    if token:
+        response.headers.update(phone_setup.NOT_STORED)
+    return response
 
 
 @router.post("/driver/trips/{reference}/acknowledge")
