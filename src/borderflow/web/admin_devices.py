@@ -1,6 +1,6 @@
 """The admin's page of cameras and GPS devices: each with its state (last heard, stale),
 registering a plate-reading camera (its key shown once), binding a device to a driver or a
-vehicle and unbinding it. Role: admin."""
+vehicle (its token and the phone's set-up codes shown once) and unbinding it. Role: admin."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from borderflow.store.paging import MAX_CURSOR
 from borderflow.telemetry import cameras
 from borderflow.telemetry import service as telemetry
 from borderflow.telemetry import views as devices
+from borderflow.web import phone_setup
 from borderflow.web.admin import admin_only, page, problems, refused_form
 from borderflow.web.pages import formatter
 
@@ -78,7 +79,10 @@ def _view(
     network = networks.in_force_or_none(db, now)
     silent = ctx.settings.device_silent_minutes
     blank = dict.fromkeys((*CAMERA_FIELDS, *BIND_FIELDS), "")
-    return page(
+    setup = (
+        phone_setup.shown(request, ctx.settings, token["device"], token["token"]) if token else None
+    )
+    response = page(
         request,
         "admin_devices.html",
         who,
@@ -96,7 +100,11 @@ def _view(
         errors=errors or {},
         key=key,
         token=token,
+        setup=setup,
     )
+    if key or token:  # a secret shown this once: nothing keeps a copy of the answer
+        response.headers.update(phone_setup.NOT_STORED)
+    return response
 
 
 @router.get("/admin/devices", response_class=HTMLResponse)
@@ -210,8 +218,10 @@ def bind_device(
     plate: Annotated[str, Form(max_length=20)] = "",
     label: Annotated[str, Form(max_length=120)] = "",
 ) -> Response:
-    """Bind a GPS device to a driver (document number) or a vehicle (plate) (audited).
-    Role: admin."""
+    """Bind a GPS device to a driver (document number) or a vehicle (plate) (audited); the
+    answer shows its token and the set-up codes that configure the phone's app in one scan
+    (Traccar Client, OwnTracks, OwnTracks in MQTT mode when offered), this once. Role:
+    admin."""
     who = admin_only(request, ctx, db)
     if isinstance(who, Response):
         return who
