@@ -97,11 +97,7 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
     out["no_shows"] = float((trace.no_show & mine).sum())
     out["rerouted"] = float((trace.rerouted & mine).sum())
     if sc.dispatch.booked_share > 0.0:
-        booked = m.booked_slot >= 0
-        out["booked"] = float((booked & mine).sum())
-        _stats("booked.wait", wait[called & booked], out)
-        _stats("not_booked.wait", wait[called & ~booked & np.isfinite(trace.staged_at)],
-               out)
+        _bookings(trace, mine, wait, called, out)
     after = trace.sample_t >= lo
     _queues(trace, after, out)
     # utilisation: busy time over the servers' open time, per station
@@ -132,6 +128,16 @@ def summarise(trace: Trace) -> tuple[dict[str, float], Series]:
                         staging=trace.staging[idx].tolist(),
                         partner=trace.partner_queue[idx].tolist())
     return out, series_out
+
+
+def _bookings(trace: Trace, mine: NDArray[np.bool_], wait: NDArray[np.float64],
+              called: NDArray[np.bool_], out: dict[str, float]) -> None:
+    """The trucks that booked a slot, and the wait before the call of those and of the staged
+    trucks without a booking."""
+    booked = trace.model.booked_slot >= 0
+    out["booked"] = float((booked & mine).sum())
+    _stats("booked.wait", wait[called & booked], out)
+    _stats("not_booked.wait", wait[called & ~booked & np.isfinite(trace.staged_at)], out)
 
 
 def _queues(trace: Trace, after: NDArray[np.bool_], out: dict[str, float]) -> None:
