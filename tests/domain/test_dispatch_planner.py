@@ -10,7 +10,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from borderflow.domain.dispatch_planner import PlanInput, plan, weighted_wait
+from borderflow.domain.dispatch_planner import (
+    PlanInput,
+    _class_keys,
+    _class_keys_few,
+    plan,
+    weighted_wait,
+)
 
 
 @st.composite
@@ -196,3 +202,26 @@ def test_bad_input_is_refused_clearly() -> None:
         PlanInput(capacity=_one_gate([1]), release=np.zeros(1, dtype=np.int64),
                   weight=np.ones(1), group=np.zeros(1, dtype=np.int64),
                   permitted=np.ones((1, 1), dtype=bool), area=np.zeros(1, dtype=np.int64))
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 300), st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**31 - 1),
+       st.booleans())
+def test_a_few_trucks_form_the_same_classes_without_numpy(
+        n: int, groups: int, horizon: int, seed: int, with_order: bool) -> None:
+    """The re-routing planner's small inputs take a plain-Python path to the classes of
+    interchangeable trucks: the same order, class keys and counts as the numpy path, ties
+    included (equal weights, groups and releases; releases outside the horizon)."""
+    rng = np.random.default_rng(seed)
+    inp = PlanInput(
+        capacity=np.ones((2, horizon), dtype=np.int64),
+        release=rng.integers(-2, horizon + 3, n),
+        weight=rng.choice([1.0, 2.0, 5.0, 10.0], n),
+        group=rng.integers(0, groups, n),
+        permitted=np.ones((groups, 2), dtype=np.bool_),
+        order=rng.permutation(n) if with_order else None)
+    perm_np, keys_np, counts_np = _class_keys(inp, horizon)
+    perm, keys, counts = _class_keys_few(inp, horizon)
+    assert perm.tolist() == perm_np.tolist()
+    assert keys == keys_np
+    assert counts == counts_np

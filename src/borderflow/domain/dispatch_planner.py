@@ -185,18 +185,11 @@ class _Classes:
 
 def _classes(inp: PlanInput, horizon: int) -> _Classes:
     """The classes of interchangeable trucks, sorted by (weight rank, group, release)."""
-    n = int(inp.release.shape[0])
     groups = inp.permitted.shape[0]
-    release = np.minimum(np.maximum(inp.release.astype(np.int64), 0), horizon)
-    weights, widx = np.unique(inp.weight, return_inverse=True)
-    widx = (len(weights) - 1 - widx).astype(np.int64)  # 0 = heaviest
-    order = inp.order if inp.order is not None else np.arange(n, dtype=np.int64)
-
-    key = (widx * groups + inp.group.astype(np.int64)) * (horizon + 1) + release
-    perm = np.lexsort((order, key))
-    keys, counts = np.unique(key[perm], return_counts=True)
-    c_pair = (keys // (horizon + 1)).tolist()  # pair = (weight rank, group)
-    c_release = (keys % (horizon + 1)).tolist()
+    perm, keys, counts = (_class_keys_few if inp.release.shape[0] <= FEW else
+                          _class_keys)(inp, horizon)
+    c_pair = [k // (horizon + 1) for k in keys]  # pair = (weight rank, group)
+    c_release = [k % (horizon + 1) for k in keys]
     n_classes = len(c_pair)
 
     pair_ids = sorted(set(c_pair))
@@ -205,12 +198,56 @@ def _classes(inp: PlanInput, horizon: int) -> _Classes:
     for c in range(n_classes):
         pair_classes[pair_pos[c_pair[c]]].append(c)
     return _Classes(
-        perm=perm, release=c_release, remaining=counts.tolist(),
+        perm=perm, release=c_release, remaining=counts,
         allot=[[] for _ in range(n_classes)], pair_ids=pair_ids,
         pair_rank=[p // groups for p in pair_ids],
         pair_gates=[np.flatnonzero(inp.permitted[p % groups]).tolist() for p in pair_ids],
         pair_classes=pair_classes, head=[0] * len(pair_ids), released=[0] * len(pair_ids),
         avail=[0] * len(pair_ids))
+
+
+FEW = 256
+"""Up to this many trucks (a re-routing's candidates) the classes are found without numpy,
+whose per-call cost is then most of the work; the same classes either way."""
+
+
+def _class_keys(inp: PlanInput, horizon: int) -> tuple[IntArray, list[int], list[int]]:
+    """The trucks sorted by class key, first come first within a class; each class's key and
+    its number of trucks."""
+    n = int(inp.release.shape[0])
+    groups = inp.permitted.shape[0]
+    release = np.minimum(np.maximum(inp.release.astype(np.int64), 0), horizon)
+    weights, widx = np.unique(inp.weight, return_inverse=True)
+    widx = (len(weights) - 1 - widx).astype(np.int64)  # 0 = heaviest
+    order = inp.order if inp.order is not None else np.arange(n, dtype=np.int64)
+    key = (widx * groups + inp.group.astype(np.int64)) * (horizon + 1) + release
+    perm = np.lexsort((order, key))
+    keys, counts = np.unique(key[perm], return_counts=True)
+    return perm, keys.tolist(), counts.tolist()
+
+
+def _class_keys_few(inp: PlanInput, horizon: int) -> tuple[IntArray, list[int], list[int]]:
+    """:func:`_class_keys` in plain Python (the same result; faster for a few trucks)."""
+    groups = inp.permitted.shape[0]
+    weight = inp.weight.tolist()
+    ranks = sorted(set(weight), reverse=True)  # 0 = heaviest
+    rank = {w: r for r, w in enumerate(ranks)}
+    n = len(weight)
+    order = inp.order.tolist() if inp.order is not None else list(range(n))
+    span = horizon + 1
+    key = [(rank[w] * groups + g) * span + min(max(r, 0), horizon)
+           for w, g, r in zip(weight, inp.group.tolist(), inp.release.tolist(), strict=True)]
+    perm = sorted(range(n), key=lambda i: (key[i], order[i]))
+    keys: list[int] = []
+    counts: list[int] = []
+    for i in perm:
+        k = key[i]
+        if keys and keys[-1] == k:
+            counts[-1] += 1
+        else:
+            keys.append(k)
+            counts.append(1)
+    return np.array(perm, dtype=np.int64), keys, counts
 
 
 def _release(cl: _Classes, s: int) -> None:
