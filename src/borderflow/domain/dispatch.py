@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from operator import attrgetter
-from typing import Literal
+from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -69,8 +69,11 @@ class Policy:
         return self.share_green_window or not self.in_green_window(at)
 
 
-@dataclass(frozen=True)
-class Waiting:
+class Waiting(NamedTuple):
+    """A truck waiting in the staging area for its gate, as the policies see it. (A named
+    tuple, like :class:`Order`: immutable, and quick to build; the scenario lab builds
+    hundreds of thousands a simulated year.)"""
+
     trip_id: str
     gate: str
     direction: str
@@ -139,8 +142,9 @@ def is_no_show(status: str, arrive_by: datetime | None, now: datetime) -> bool:
     return status == "called" and arrive_by is not None and now > arrive_by
 
 
-@dataclass(frozen=True)
-class Order:
+class Order(NamedTuple):
+    """A call: the truck, the gate and yard it is called to, and when it must be there."""
+
     trip_id: str
     gate: str
     yard: str

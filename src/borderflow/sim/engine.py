@@ -190,6 +190,7 @@ class EngineState:
         "area_trucks_l",
         "areas",
         "arrival",
+        "arrival_l",
         "booked",
         "booked_q",
         "busy",
@@ -261,6 +262,7 @@ class EngineState:
         """The priority class the policies see, by class index (all ``normal`` when priority
         is off)."""
         self.arrival = model.arrival
+        self.arrival_l: list[float] = model.arrival.tolist()
         self.p_no_show = sc.dispatch.no_show_probability
         self.no_show_draw: list[float] = model.no_show_draw.tolist()
         self.travel: list[float] = model.travel.tolist()
@@ -272,7 +274,9 @@ class EngineState:
         self.route = model.route.copy()
         """Route of each truck (re-routing changes it)."""
         max_steps = model.service.shape[1]
-        self.staged_at = np.full(n, np.nan)
+        self.staged_at: list[float] = [math.nan] * n
+        """When each truck entered its staging area (a list while the run goes: read and
+        written a truck at a time; an array in the trace)."""
         self.called_at = np.full(n, np.nan)
         self.gate_in = np.full(n, np.inf)
         self.leave = np.full(n, np.nan)
@@ -406,7 +410,7 @@ class EngineState:
         rt = self.routes[r]
         b = self.booked[i]
         return Waiting(f"{i:07d}", rt.gate.code, rt.direction, self.class_name[self.klass_l[i]],
-                       self.model.base + timedelta(minutes=float(self.staged_at[i])),
+                       self.model.base + timedelta(0, self.staged_at[i] * 60.0),
                        self.slot_start(b) if b >= 0 else None)
 
     def candidates(self, r: int, limit: int, until: int) -> list[int]:
@@ -532,14 +536,17 @@ class EngineState:
         tail = self.tail
         key_of = self.key_of
         booked = self.booked
+        arrival = self.arrival_l
+        staged_at = self.staged_at
+        prev_t = self.prev_t
         for a in range(len(area_adm)):
             arrived = self.area_arrived[a][c]
             adm = area_adm[a]
             new = min(arrived, adm + max(0, area_cap[a] - area_occ[a]))
             if new > adm:
-                idx = self.area_trucks[a][adm:new]
-                self.staged_at[idx] = np.maximum(self.arrival[idx], self.prev_t)
                 for i in self.area_trucks_l[a][adm:new]:
+                    at = arrival[i]
+                    staged_at[i] = at if at > prev_t else prev_t
                     tail[key_of[i]] += 1
                     if booked[i] >= 0:
                         self.booked_q[key_of[i]].append(i)
@@ -790,7 +797,8 @@ class EngineState:
 
     def trace(self) -> Trace:
         """What happened, as the results read it."""
-        return Trace(model=self.model, staged_at=self.staged_at, called_at=self.called_at,
+        return Trace(model=self.model, staged_at=np.array(self.staged_at, dtype=np.float64),
+                     called_at=self.called_at,
                      gate_in=self.gate_in, leave=self.leave, start=self.start,
                      busy=self.busy, no_show=self.no_show, rerouted=self.rerouted,
                      route=self.route, yard=self.truck_yard, services=self.areas.services,
