@@ -30,7 +30,8 @@ the number of groups and gates, not on the number of trucks.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from numpy.typing import NDArray
@@ -100,11 +101,25 @@ class PlanResult:
     """(N,): the gate of each truck, -1 if unplanned."""
     slot: IntArray
     """(N,): the slot of each truck, -1 if unplanned."""
-    total_weighted_wait: float
-    """Sum of weight × slots waited; unplanned trucks count as served at slot S."""
-    staging_overflow: IntArray | None = None
-    """(A, S): trucks waiting at the start of slot s beyond staging area a's capacity (only
-    when the input names areas)."""
+    inp: PlanInput = field(repr=False, compare=False)
+    """What was planned (the figures below are computed from it when first asked: the
+    re-routing, which plans every hour, needs only the assignment)."""
+
+    @cached_property
+    def total_weighted_wait(self) -> float:
+        """Sum of weight × slots waited; unplanned trucks count as served at slot S."""
+        return weighted_wait(self.inp, self.gate, self.slot)
+
+    @cached_property
+    def staging_overflow(self) -> IntArray | None:
+        """(A, S): trucks waiting at the start of slot s beyond staging area a's capacity
+        (only when the input names areas)."""
+        inp = self.inp
+        if inp.area_capacity is None:
+            return None
+        overflow: IntArray = np.maximum(staging_load(inp, self.gate, self.slot)
+                                        - inp.area_capacity[:, None], 0)
+        return overflow
 
     @property
     def unplanned(self) -> int:
@@ -365,7 +380,4 @@ def plan(inp: PlanInput) -> PlanResult:
 
 
 def _result(inp: PlanInput, gate: IntArray, slot: IntArray) -> PlanResult:
-    overflow = None
-    if inp.area_capacity is not None:
-        overflow = np.maximum(staging_load(inp, gate, slot) - inp.area_capacity[:, None], 0)
-    return PlanResult(gate, slot, weighted_wait(inp, gate, slot), overflow)
+    return PlanResult(gate, slot, inp)

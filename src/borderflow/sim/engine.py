@@ -448,8 +448,10 @@ class EngineState:
         tail = self.tail
         extra = self.extra
         booked_q = self.booked_q
-        k = r * NCLASS
-        return any(tail[j] > head[j] or extra[j] or booked_q[j] for j in range(k, k + NCLASS))
+        for j in range(r * NCLASS, (r + 1) * NCLASS):
+            if tail[j] > head[j] or extra[j] or booked_q[j]:
+                return True
+        return False
 
     def waiting_count(self, r: int, classes: Iterable[int] = range(NCLASS)) -> int:
         """Trucks waiting for route ``r`` in the given classes."""
