@@ -120,8 +120,47 @@ def side_features(code: str, days: Sequence[date]) -> np.ndarray:
     return out
 
 
+LUNAR_CLIP = 45
+"""Days before or after the lunar new year counted up to this; further is "not near it"."""
+LUNAR_NAMES = ("Lunar New Year", "Chinese New Year (Spring Festival)", "Korean New Year")
+
+
+def lunar_new_years(code: str, first: date, last: date) -> list[date]:
+    """The first day of each lunar year between two dates in one side's calendar (none for a
+    side that does not keep the lunar new year)."""
+    country, subdiv = parse_country(code)
+    out: set[date] = set()
+    for y in range(first.year, last.year + 1):
+        cal = holidays_lib.country_holidays(country, subdiv=subdiv, years=y)
+        days = sorted(d for d, n in cal.items() if any(name in LUNAR_NAMES
+                                                       for name in str(n).split("; ")))
+        if days:
+            out.add(days[0])
+    return sorted(d for d in out if first <= d <= last)
+
+
+def lunar_offset(days: Sequence[date], countries: Iterable[str]) -> np.ndarray | None:
+    """Per day, the days since the nearest first day of a lunar year (negative before it),
+    clipped to ±:data:`LUNAR_CLIP`; None when no side keeps the lunar new year."""
+    if not days:
+        return None
+    first, last = min(days) - timedelta(days=400), max(days) + timedelta(days=400)
+    found: set[date] = set()
+    for code in countries:
+        found |= set(lunar_new_years(code, first, last))
+    if not found:
+        return None
+    anchors = np.array(sorted(found), dtype="datetime64[D]")
+    d64 = np.array(days, dtype="datetime64[D]")
+    diff = (d64[:, None] - anchors[None, :]) / DAY
+    nearest = diff[np.arange(len(days)), np.abs(diff).argmin(axis=1)]
+    return np.asarray(np.clip(nearest, -LUNAR_CLIP, LUNAR_CLIP), dtype=float)
+
+
 def day_features(days: Sequence[date], countries: Iterable[str]) -> tuple[np.ndarray, list[str]]:
-    """Weekday, time of year (two harmonics) and each side's holiday features."""
+    """Weekday, time of year (two harmonics), each side's holiday features and, where a side
+    keeps it, the days to or since the lunar new year (Tet, the Spring Festival)."""
+    countries = tuple(countries)
     d64 = np.array(days, dtype="datetime64[D]")
     weekday = ((d64.astype(np.int64) + 3) % 7).astype(float)  # 1970-01-01 was a Thursday
     year_start = d64.astype("datetime64[Y]").astype("datetime64[D]")
@@ -133,4 +172,8 @@ def day_features(days: Sequence[date], countries: Iterable[str]) -> tuple[np.nda
         f = side_features(code, days)
         cols.extend(f.T)
         names.extend(f"{code}_{n}" for n in FEATURES_PER_SIDE)
+    lunar = lunar_offset(days, countries)
+    if lunar is not None:
+        cols.append(lunar)
+        names.append("lunar_new_year")
     return np.column_stack(cols), names

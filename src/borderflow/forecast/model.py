@@ -1,35 +1,51 @@
-"""Borderflow's demand forecaster: one gradient-boosted model (LightGBM) for every series, fitted
-on the history before the origin, forecasting each horizon directly.
+"""Borderflow's demand forecaster: a gradient-boosted model (LightGBM) for every series, combined
+per series with three simpler forecasts in the weights that measured best on its own history.
 
-For every past day ``o`` taken as an origin and every horizon ``k``, the model learns the ratio of
-the day ``o + k - 1``'s trucks to the series' level at ``o`` (the mean of its last 28 days) from
-what was known at ``o``:
+**The boosted model.** For every past day ``o`` taken as an origin and every horizon ``k``, it
+learns the ratio of the day ``o + k - 1``'s trucks to the series' level at ``o`` (the mean of its
+last 28 ordinary days: days off and the weeks around a festival left out, so that a holiday just
+past does not pull the level down) from what was known at ``o``:
 
 * the recent pattern: the mean of the last four same weekdays, the last same weekday, the last
   week's mean (each as a ratio to the level), the level against the last year's;
 * the same days a year earlier (as a ratio to that year's level), which carries the seasons a
   series repeats each year (fruit harvests, the months before a festival);
-* the target day's calendar (:mod:`borderflow.forecast.calendar`): weekday, time of year, and
-  for each side its holidays, the days to and since its holiday blocks and their lengths (Tet
-  and the Spring Festival move each year; the model sees them by their real dates);
+* the target day's calendar (:mod:`borderflow.forecast.calendar`): weekday, time of year, for
+  each side its holidays, the days to and since its holiday blocks and their lengths, and the
+  days to or since the lunar new year (Tet and the Spring Festival move each year; the model
+  sees them by their real dates);
 * what is known in advance (:class:`~borderflow.forecast.core.Covariates`): trucks already
   declared for the day, weather (rain, storm warnings), closures, the goods mix's season.
 
 Because every target is a ratio to its own series' level, one model serves crossings of a few
 trucks and of thousands, and a series it has not seen.
 
-**Blended with the recent weeks where that measured better:** per series, the model's forecast
-is blended with the mean of the last four same weekdays (weights 1, ¾, ½ or ¼ for the model),
-whichever gave the smallest cross-fitted error on ordinary days below; a series whose level
-moves more than its history taught the model leans on its recent weeks. Not near a long holiday
-break (see the intervals): the recent weeks know nothing of it, so the model stands alone there.
+**The combination.** Per series, the forecast is a weighted mean (weights in eighths) of
 
-**Prediction intervals** are empirical: the history is cut into two blocks, the model is
-fitted twice more, each time without one block, and its errors on the left-out block (as ratios
-to the level) give the 80 % and 95 % bounds around the mean. Errors are kept apart for days near
-a long holiday break (inside one, the three weeks before, the week after) and other days, per
-series where it has enough of them, and widen with the horizon as the errors do. A series with
-too little history falls back to the seasonal naive and its own errors.
+* the boosted model;
+* exponential smoothing (statsforecast's ETS with an additive level and weekly season), fitted
+  on the last year of ordinary days (days off and festival weeks filled like missing days):
+  it follows a level that moves;
+* the mean of the last four same weekdays;
+* a calendar regression: the logarithm of the day's trucks on trend, weekday, time of year,
+  each side's holidays and days off, and one effect per day from 21 days before the lunar new
+  year to 14 after (the shape of the surge, the collapse and the recovery);
+
+with the weights that gave the smallest absolute error over the series' own history, each
+forecast there made without the day it forecasts (the boosted model and the regression fitted
+without the block of history the day is in, the smoothing and the four weeks from the day's
+origin). On days off and near festivals (inside a break of five days or more, the three weeks
+before, the week after) only the boosted model and the calendar regression are weighed, with
+weights of their own: the recent weeks know nothing of what comes.
+
+**Prediction intervals** are empirical: the combination's errors on the history, made as
+above (as ratios to the level), give the 80 % and 95 % bounds around the mean. Errors are kept
+apart for days near a long holiday break (inside one, the three weeks before, the week after)
+and other days, per series where it has enough of them, and widen with the horizon as the
+errors do. A series with too little history falls back to the seasonal naive and its own
+errors.
+
+Everything is chosen on the history before the origin: nothing is tuned per history by hand.
 """
 
 from __future__ import annotations
@@ -52,14 +68,14 @@ from borderflow.forecast.core import (
     target_days,
 )
 
-MODEL_VERSION = "gbm-ratio-3"
+MODEL_VERSION = "gbm-ratio-4"
 """Stored with every forecast; changes when the model or its features change."""
 
 LEVEL_DAYS = 28
 MIN_HISTORY = 70
 """Days of history a series needs for the model; shorter ones get the seasonal naive."""
 FOLDS = 2
-"""Blocks of the history each left out once to measure the model's errors (the intervals)."""
+"""Blocks of the history each left out once to measure the boosted model's errors."""
 CV_ROUNDS = 100
 MIN_TRAIN = 200
 """Training rows a left-out fit needs."""
@@ -112,11 +128,18 @@ def _same_weekday_mean(v: np.ndarray, weeks: int) -> np.ndarray:
 class _Design:
     """Features and targets of one series for a set of (origin index, horizon) pairs."""
 
-    def __init__(self, s: _Series, total_days: int) -> None:
+    def __init__(self, s: _Series, total_days: int, skip: np.ndarray | None = None) -> None:
         v = np.full(total_days, np.nan)
         v[:len(s.values)] = s.values
         self.v = v
         self.level = _rolling_mean(v, LEVEL_DAYS, 7)  # level[o]: the 28 days before o
+        if skip is not None:
+            # the level of ordinary days: holiday blocks and festival weeks left out
+            plain = np.where(skip[:total_days], np.nan, v)
+            clean = _rolling_mean(plain, LEVEL_DAYS, 10)
+            longer = _rolling_mean(plain, 2 * LEVEL_DAYS, 10)
+            clean = np.where(np.isnan(clean), longer, clean)
+            self.level = np.where(np.isnan(clean), self.level, clean)
         self.week = _rolling_mean(v, 7, 3)
         self.year_level = _rolling_mean(v, 364, 90)
         self.sw4 = _same_weekday_mean(v, 4)
@@ -253,13 +276,15 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     has_decl = context.covariates.declared is not None and not context.covariates.declared.empty
     names = BASE_FEATURES + cal_names + cov_names + (["declared"] if has_decl else [])
 
+    skip = _near_long_break(cal, cal_names, context.countries, min_len=FESTIVAL_DAYS) | _off(
+        cal, cal_names, context.countries)
     train_x, train_y, train_t, train_s = [], [], [], []
     designs = []
     for si, s in enumerate(series):
         offset = int((s.start - day0).days)
         vals = np.full(n_hist, np.nan)
         vals[offset:] = s.values
-        d = _Design(_Series(s.key, day0, vals), total)
+        d = _Design(_Series(s.key, day0, vals), total, skip)
         designs.append(d)
         first = offset + LEVEL_DAYS
         origins = np.arange(n_hist - 1, first - 1, -ORIGIN_EVERY)[::-1]
@@ -287,14 +312,44 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
         # (wider than the model's own, so the intervals err on the safe side)
         errors = y_all - x_all[:, BASE_FEATURES.index("same_weekday_last")]
     w4_col = BASE_FEATURES.index("same_weekday_4")
-    festival = _near_long_break(cal, cal_names, context.countries, min_len=FESTIVAL_DAYS)
-    near_row = festival[meta[:, 1].astype(int)]
-    weights = _blend_weights(errors, y_all, x_all[:, w4_col], sid, len(series), ~near_row)
-    # near a long break the recent weeks know nothing of it: the model alone there
-    blended = _blend(y_all - errors, x_all[:, w4_col], np.where(near_row, 1.0, weights[sid]))
-    errors = np.where(np.isfinite(blended), y_all - blended, errors)
-    spread = _Spread(errors, sid, near[meta[:, 1].astype(int)], x_all[:, 0].astype(int),
-                     horizon)
+    o_row, t_row, k_row = meta[:, 0].astype(int), meta[:, 1].astype(int), x_all[:, 0].astype(int)
+    # each component's forecast of every training row, made without the row's target day: the
+    # model's from the fit without its block, the smoothing's from its origin, the mean of four
+    # weeks from its features, the calendar regression's from the fit without its block
+    ets_row = np.full(len(y_all), np.nan)
+    ets_now = np.full((len(series), horizon), np.nan)
+    reg_row = np.full(len(y_all), np.nan)
+    reg_now = np.full((len(series), horizon), np.nan)
+    reg_x = _regression_design(cal, cal_names, context.countries)
+    edges = np.linspace(int(meta[:, 1].min()), n_hist, REG_FOLDS + 1).astype(int)
+    for si, d in enumerate(designs):
+        mine = sid == si
+        rows = np.flatnonzero(mine)
+        origins = np.unique(o_row[rows])
+        f = _ets(d.v[:n_hist], skip[:n_hist], np.append(origins, n_hist), horizon)
+        ets_now[si] = f[-1]
+        ets_row[rows] = f[np.searchsorted(origins, o_row[rows]), k_row[rows] - 1]
+        reg_cv = np.full(n_hist, np.nan)
+        for lo, hi in itertools.pairwise(edges):
+            out_of_block = np.ones(n_hist, dtype=bool)
+            out_of_block[lo:hi] = False
+            reg_cv[lo:hi] = _regression(d.v[:n_hist], reg_x, out_of_block, np.arange(lo, hi))
+        reg_row[mine] = reg_cv[t_row[mine]]
+        reg_now[si] = _regression(d.v[:n_hist], reg_x, np.ones(n_hist, dtype=bool),
+                                  np.arange(n_hist, total))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        parts_row = np.column_stack([y_all - errors, ets_row / meta[:, 2], x_all[:, w4_col],
+                                     reg_row / meta[:, 2]])
+    # days off and near festivals: the recent weeks know nothing of them, so only the model and
+    # the calendar regression are weighed there
+    special_row = skip[t_row]
+    weights = _combination_weights(y_all, parts_row, sid, len(series), ~special_row, GRID)
+    weights_special = _combination_weights(y_all, parts_row, sid, len(series), special_row,
+                                           GRID_SPECIAL)
+    combined = _combine(parts_row, np.where(special_row[:, None], weights_special[sid],
+                                            weights[sid]))
+    errors = np.where(np.isfinite(combined), y_all - combined, errors)
+    spread = _Spread(errors, sid, near[t_row], x_all[:, 0].astype(int), horizon)
 
     model = _fit(x_all, y_all, names)
     out_days = target_days(origin.date(), horizon)
@@ -303,11 +358,13 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     for si, (s, d) in enumerate(zip(series, designs, strict=True)):
         x, _, lvl, t = d.rows(origin_idx, horizon)
         feats = _features(x, t, cal, covs[s.key], context, s.key, day0, lvl, has_decl)
-        ratio = _blend(model.predict(feats),  # type: ignore[attr-defined]
-                       x[:, w4_col], np.where(festival[t], 1.0, weights[si]))
         level = lvl
         if np.isnan(level).any():
             level = np.full(horizon, np.nanmean(s.values[-LEVEL_DAYS:]))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            now = np.column_stack([model.predict(feats),  # type: ignore[attr-defined]
+                                   ets_now[si] / level, x[:, w4_col], reg_now[si] / level])
+        ratio = _combine(now, np.where(skip[t][:, None], weights_special[si], weights[si]))
         mean = ratio * level
         q = spread.quantiles(si, near[t], x[:, 0].astype(int))
         parts.append(frame(s.key, out_days, mean, mean + q[:, 1] * level,
@@ -324,6 +381,15 @@ def _features(x: np.ndarray, t: np.ndarray, cal: np.ndarray, cov: np.ndarray, co
         decl = _declared(context, key, day0, t, x[:, 0].astype(int), lvl)
         cols.append((decl if decl is not None else np.full(len(t), np.nan))[:, None])
     return np.column_stack(cols)
+
+
+def _off(cal: np.ndarray, names: list[str], countries: tuple[str, ...]) -> np.ndarray:
+    """Per day: inside a holiday block on either side."""
+    col = {n: i for i, n in enumerate(names)}
+    off = np.zeros(cal.shape[0], dtype=bool)
+    for c in countries:
+        off |= cal[:, col[f"{c}_off"]] > 0
+    return off
 
 
 def _near_long_break(cal: np.ndarray, names: list[str], countries: tuple[str, ...],
@@ -359,33 +425,151 @@ def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, names: 
     return errors
 
 
-BLEND_GRID = (1.0, 0.75, 0.5, 0.25)
 FESTIVAL_DAYS = 5
-"""A break this long (Tet, the Spring Festival, Golden Week) is one the blend stays away from."""
+"""A break this long (Tet, the Spring Festival, Golden Week) is one the combination stays away
+from."""
+ETS_DAYS = 365
+"""Days of history the exponential smoothing is fitted on."""
+ETS_MODEL = "ANA"
+STEP = 8
+"""The weights' grid: eighths."""
+GRID = np.array([(a, b, c, STEP - a - b - c) for a in range(STEP, -1, -1)
+                 for b in range(STEP - a, -1, -1) for c in range(STEP - a - b, -1, -1)],
+                dtype=float) / STEP
+"""(model, exponential smoothing, mean of four weeks, calendar regression), the model's weight
+first and largest first, so that a tie keeps the model."""
+GRID_SPECIAL = np.array([(a, 0, 0, STEP - a) for a in range(STEP, -1, -1)], dtype=float) / STEP
+"""On days off and near festivals: the model and the calendar regression only."""
+ALONE = np.array([1.0, 0.0, 0.0, 0.0])
+LUNAR_WINDOW = (-21, 14)
+"""Days around the lunar new year the calendar regression gives an effect of its own."""
+RIDGE = 1.0
+REG_FOLDS = 4
+"""Blocks of the history each left out once to measure the calendar regression's errors (a
+fit costs little)."""
 
 
-def _blend(model_ratio: np.ndarray, weeks_ratio: np.ndarray, weight: np.ndarray) -> np.ndarray:
-    """The model's forecast blended with the mean of the last four same weekdays (the model's
-    alone where that mean is unknown)."""
-    mixed = weight * model_ratio + (1 - weight) * weeks_ratio
-    return np.where(np.isfinite(weeks_ratio), mixed, model_ratio)
+def _regression_design(cal: np.ndarray, names: list[str], countries: tuple[str, ...]
+                       ) -> np.ndarray:
+    """Per day, the calendar regression's columns: trend, weekday, time of year, each side's
+    holidays, days off, bridge days and the days either side of a block, and one column per
+    day of the lunar new year's window."""
+    col = {n: i for i, n in enumerate(names)}
+    n = cal.shape[0]
+    cols = [np.ones(n), np.arange(n) / 365.0]
+    wd = cal[:, col["weekday"]]
+    cols += [(wd == k).astype(float) for k in range(1, 7)]
+    cols += [cal[:, col[c]] for c in ("year_sin1", "year_cos1", "year_sin2", "year_cos2")]
+    for c in countries:
+        g = {k: cal[:, col[f"{c}_{k}"]] for k in ("holiday", "off", "bridge", "to_next",
+                                                  "next_len", "since_prev", "prev_len")}
+        cols += [g["holiday"], g["off"], g["bridge"],
+                 ((g["to_next"] == 1) & (g["next_len"] >= 3)).astype(float),
+                 ((g["since_prev"] == 1) & (g["prev_len"] >= 3)).astype(float)]
+    if "lunar_new_year" in col:
+        lunar = cal[:, col["lunar_new_year"]]
+        cols += [(lunar == k).astype(float) for k in range(LUNAR_WINDOW[0], LUNAR_WINDOW[1] + 1)]
+    return np.column_stack(cols)
 
 
-def _blend_weights(errors: np.ndarray, y: np.ndarray, weeks_ratio: np.ndarray, sid: np.ndarray,
-                   n_series: int, ordinary: np.ndarray) -> np.ndarray:
-    """Per series, the model's weight against the mean of the last four same weekdays that gave
-    the smallest cross-fitted absolute error (1: the model alone): on a series whose level
-    shifts more than its history taught, the recent weeks carry more."""
-    out = np.ones(n_series)
-    pred = y - errors
+def _regression(v: np.ndarray, x: np.ndarray, train: np.ndarray, at: np.ndarray) -> np.ndarray:
+    """The calendar regression's forecasts for the days ``at``: a ridge regression of the
+    logarithm of the day's trucks on the calendar's columns, fitted on the days ``train`` with
+    data (multiplicative effects, as a day off or a weekday scales the traffic)."""
+    n = len(v)
+    ok = train[:n] & np.isfinite(v) & (v >= 0)
+    if ok.sum() < 8 * 7:
+        return np.full(len(at), np.nan)
+    xs, ys = x[:n][ok], np.log1p(v[ok])
+    keep = xs.std(axis=0) > 0
+    keep[0] = True
+    xs = xs[:, keep]
+    penalty = RIDGE * np.eye(xs.shape[1])
+    penalty[0, 0] = 0.0
+    beta = np.linalg.solve(xs.T @ xs + penalty, xs.T @ ys)
+    fitted = np.expm1(xs @ beta)
+    # back from logarithms: scaled so the fitted days' mean is the days' mean
+    scale = float(np.mean(v[ok]) / np.mean(fitted)) if np.mean(fitted) > 0 else 1.0
+    return np.asarray(np.maximum(np.expm1(x[at][:, keep] @ beta) * scale, 0.0))
+
+
+def _ets(values: np.ndarray, skip: np.ndarray, origins: np.ndarray, horizon: int) -> np.ndarray:
+    """(origins × horizon): statsforecast's exponential smoothing (additive level and weekly
+    season) forecasts from each origin (an index into ``values``, ascending), its parameters
+    fitted once on the ``ETS_DAYS`` before the last origin and its states run once through the
+    history. Days off and near festivals are replaced, as missing days are, by the mean of up
+    to four earlier same weekdays, so that the smoothing follows ordinary days. NaN where it
+    cannot be fitted."""
+    from statsforecast.ets import forward_ets, pegelsfcast_C
+    from statsforecast.models import AutoETS
+
+    out = np.full((len(origins), horizon), np.nan)
+    known = np.flatnonzero(np.isfinite(values))
+    if known.size == 0:
+        return out
+    first = int(known[0])
+    filled = _fill_ordinary(np.where(skip, np.nan, values)[first:])
+    last = int(origins[-1]) - first
+    if last < 4 * 7:
+        return out
+    try:
+        m = AutoETS(season_length=7, model=ETS_MODEL).fit(filled[max(0, last - ETS_DAYS):last])
+        run = forward_ets(m.model_, y=filled[:last])  # type: ignore[no-untyped-call]
+        for j, o in enumerate(origins[:-1]):
+            end = int(o) - first
+            if end >= 4 * 7:  # the states after the days before the origin
+                states = run["states"][:end + 1]
+                out[j] = pegelsfcast_C(  # type: ignore[no-untyped-call]
+                    horizon, dict(run, states=states))
+        out[-1] = m.predict(h=horizon)["mean"]
+    except (ValueError, ZeroDivisionError, np.linalg.LinAlgError):
+        return np.full((len(origins), horizon), np.nan)
+    return out
+
+
+def _fill_ordinary(v: np.ndarray, weeks: int = 4) -> np.ndarray:
+    """Each missing day filled, in order, with the mean of up to ``weeks`` earlier same
+    weekdays (filled ones included); the first weeks' with the series' mean."""
+    out = v.copy()
+    mean = float(np.nanmean(v)) if np.isfinite(v).any() else 0.0
+    for phase in range(7):
+        seq = out[phase::7]
+        for i in np.flatnonzero(np.isnan(seq)):
+            before = seq[max(0, i - weeks):i]
+            before = before[np.isfinite(before)]
+            seq[i] = float(before.mean()) if before.size else mean
+        out[phase::7] = seq
+    return out
+
+
+def _combine(parts: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """Per row, the weighted mean of the forecasts (model, smoothing, four weeks) that are
+    known, their weights renormalised (the model's alone where no other is known)."""
+    known = np.isfinite(parts)
+    w = np.where(known, weights, 0.0)
+    total = w.sum(axis=1)
+    mixed = np.where(known, parts, 0.0) * w
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = mixed.sum(axis=1) / total
+    return np.where(total > 0, out, parts[:, 0])
+
+
+def _combination_weights(y: np.ndarray, parts: np.ndarray, sid: np.ndarray, n_series: int,
+                         chosen_on: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Per series, the weights (a row of ``grid``: the boosted model, the smoothing, the mean of
+    four weeks, the calendar regression) with the smallest absolute error on the rows
+    ``chosen_on`` where those it weighs are known, each forecast made without the day it
+    forecasts; the model alone for a series with too few such rows. Only the rows given are
+    read: the choice depends on nothing else."""
+    out = np.tile(ALONE, (n_series, 1))
+    used = grid.any(axis=0)
+    ok_all = chosen_on & np.isfinite(y) & np.isfinite(parts[:, used]).all(axis=1)
     for si in range(n_series):
-        ok = (sid == si) & ordinary & np.isfinite(errors) & np.isfinite(weeks_ratio)
+        ok = ok_all & (sid == si)
         if ok.sum() < MIN_ERRORS:
             continue
-        maes = [float(np.mean(np.abs(y[ok] - _blend(pred[ok], weeks_ratio[ok],
-                                                      np.full(ok.sum(), w)))))
-                for w in BLEND_GRID]
-        out[si] = BLEND_GRID[int(np.argmin(maes))]
+        err = np.abs(y[ok, None] - parts[ok][:, used] @ grid[:, used].T).mean(axis=0)
+        out[si] = grid[int(np.argmin(err))]
     return out
 
 
