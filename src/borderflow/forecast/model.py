@@ -230,14 +230,26 @@ def _declared(context: Context, key: tuple[str, str], day0: pd.Timestamp, t: np.
         return np.asarray(out / level)
 
 
-def _fit(x: np.ndarray, y: np.ndarray, names: list[str], rounds: int = ROUNDS) -> object:
+def _dataset(x: np.ndarray, y: np.ndarray, names: list[str]) -> tuple[object, np.ndarray]:
+    """The training rows with a known target, binned once (the left-out fits take subsets of
+    it), and each row's position among them (-1: unknown target)."""
     import lightgbm as lgb
 
     ok = ~np.isnan(y)
-    data = lgb.Dataset(x[ok], y[ok], feature_name=names, free_raw_data=True,
-                       params={"verbose": -1})
-    params = dict(PARAMS, num_threads=THREADS)
-    return lgb.train(params, data, num_boost_round=rounds)
+    data = lgb.Dataset(x[ok], y[ok], feature_name=names, free_raw_data=False,
+                       params=dict(PARAMS, num_threads=THREADS))
+    data.construct()
+    return data, np.where(ok, np.cumsum(ok) - 1, -1)
+
+
+def _fit(data: object, rounds: int = ROUNDS, rows: np.ndarray | None = None) -> object:
+    """The model fitted on the dataset, or on its ``rows`` (positions in it)."""
+    import lightgbm as lgb
+
+    if rows is not None:
+        data = data.subset(sorted(rows.tolist()))  # type: ignore[attr-defined]
+    return lgb.train(dict(PARAMS, num_threads=THREADS), data,  # type: ignore[arg-type]
+                     num_boost_round=rounds)
 
 
 def forecast(history: pd.DataFrame, origin: date, horizon: int, context: Context) -> pd.DataFrame:
@@ -305,8 +317,9 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     sid = np.concatenate(train_s)
 
     near = _near_long_break(cal, cal_names, context.countries)
-    errors = _cross_fitted_errors(x_all, y_all, meta, names, first_t=int(meta[:, 1].min()),
-                                  last_t=n_hist)
+    data, position = _dataset(x_all, y_all, names)
+    errors = _cross_fitted_errors(x_all, y_all, meta, data, position,
+                                  first_t=int(meta[:, 1].min()), last_t=n_hist)
     if np.isfinite(errors).sum() < MIN_ERRORS:
         # too short a history to leave a block out: the last same weekday's errors instead
         # (wider than the model's own, so the intervals err on the safe side)
@@ -351,7 +364,7 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     errors = np.where(np.isfinite(combined), y_all - combined, errors)
     spread = _Spread(errors, sid, near[t_row], x_all[:, 0].astype(int), horizon)
 
-    model = _fit(x_all, y_all, names)
+    model = _fit(data)
     out_days = target_days(origin.date(), horizon)
     parts = []
     origin_idx = np.array([n_hist])
@@ -407,8 +420,8 @@ def _near_long_break(cal: np.ndarray, names: list[str], countries: tuple[str, ..
     return near
 
 
-def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, names: list[str], *,
-                         first_t: int, last_t: int) -> np.ndarray:
+def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, data: object,
+                         position: np.ndarray, *, first_t: int, last_t: int) -> np.ndarray:
     """Each training row's error (actual minus forecast, as a ratio to the level) from a model
     fitted without the block of the history the row's origin and target fall in."""
     errors = np.full(len(y), np.nan)
@@ -417,10 +430,10 @@ def _cross_fitted_errors(x: np.ndarray, y: np.ndarray, meta: np.ndarray, names: 
     for a, b in itertools.pairwise(edges):
         inside = (o >= a) & (t < b)
         touches = ((o >= a) & (o < b)) | ((t >= a) & (t < b))
-        train = ~touches
+        train = ~touches & (position >= 0)
         if inside.sum() == 0 or train.sum() < MIN_TRAIN:
             continue
-        m = _fit(x[train], y[train], names, rounds=CV_ROUNDS)
+        m = _fit(data, CV_ROUNDS, position[train])
         errors[inside] = y[inside] - m.predict(x[inside])  # type: ignore[attr-defined]
     return errors
 
