@@ -196,9 +196,15 @@ class Settings(BaseSettings):
                              description="JetStream stream of positions.")
     nats_subject: str = Field(default="borderflow.positions", pattern=r"^[A-Za-z0-9_.-]+$",
                               description="Subject positions are published on.")
-    nats_batch: int = Field(default=8, ge=1, le=1000,
+    nats_batch: int = Field(default=1000, ge=1, le=10_000,
                             description="Messages a processor writes in one transaction, at "
-                            "most (it takes what is waiting).")
+                            "most (a safety; what bounds a transaction is "
+                            "BORDERFLOW_NATS_BATCH_POSITIONS).")
+    nats_batch_positions: int = Field(
+        default=4000, ge=1, le=100_000,
+        description="Positions a processor writes in one transaction, at most: it takes what "
+        "is waiting on its partition up to this many (a message is never split; one holding "
+        "more is a transaction of its own).")
     nats_partitions: int = Field(
         default=1, ge=1, le=256,
         description="Partitions of the positions stream (by device); run one "

@@ -492,7 +492,8 @@ def telemetry_process(
     tune_gc()
     _run_until_signal(lambda stop: run_processor(
         settings.nats_url, settings.nats_stream, settings.nats_subject, processor, stop,
-        batch=settings.nats_batch, partitions=owned,
+        batch=settings.nats_batch, positions=settings.nats_batch_positions,
+        partitions=owned,
         dead_letters=DeadLetterStore(sessions, clock),
         retry=RetryPolicy(max_deliver=settings.nats_max_deliver),
         limits=stream_limits(settings),

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import math
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -255,23 +256,59 @@ class RetryPolicy:
 PROGRESS_SECONDS = 10.0
 """While a batch is being written, its messages are reported in progress this often, so that
 JetStream (ack wait: 30 s) never hands a slow batch to another processor meanwhile."""
+MORE_SECONDS = 0.005
+"""How long a processor that took a full fetch and still has room in its transaction waits
+for more messages before it writes what it has."""
 
 Handle = Callable[[list[Fix | Rejection], list[datetime]], Any]
+Taken = tuple[Any, list[Fix | Rejection], datetime]
+"""A message taken from the stream, its items, and when ingestion received them."""
+
+
+@dataclass(frozen=True)
+class Batching:
+    """How much a processor writes in one transaction: what is waiting on its partition, up
+    to ``positions`` positions (``BORDERFLOW_NATS_BATCH_POSITIONS``; rejections count as
+    positions) and ``messages`` messages (``BORDERFLOW_NATS_BATCH``, a safety: one OsmAnd
+    request is a message of one position, one batch request a message of up to 1,000 per
+    partition). A message is never split: one holding more than ``positions`` is a
+    transaction of its own. A message taken from the stream that would go past the bound
+    waits for the next transaction (kept in progress meanwhile)."""
+
+    positions: int = 4000
+    messages: int = 1000
+    first: int = 8
+    """Messages asked for before the processor has seen how many positions a message
+    holds."""
+
+    def __post_init__(self) -> None:
+        if self.positions < 1 or self.messages < 1 or self.first < 1:
+            raise ValueError("batch bounds are at least 1")
+
+    def want(self, messages: int, positions: int, per_message: float | None) -> int:
+        """Messages to ask the stream for, given what the transaction holds and the
+        positions a message held lately."""
+        room = self.messages - messages
+        if per_message is None:
+            return max(1, min(room, self.first))
+        return max(1, min(room, math.ceil((self.positions - positions) / per_message)))
 
 
 async def run_processor(url: str, stream: str, subject: str, handle: Handle,
-                        stop: asyncio.Event, batch: int = 100,
+                        stop: asyncio.Event, batch: int = 1000,
                         partitions: Sequence[int] = (0,),
                         dead_letters: DeadLetterStore | None = None,
                         retry: RetryPolicy | None = None,
                         limits: StreamLimits | None = None,
-                        lease: PartitionLease | None = None) -> None:
+                        lease: PartitionLease | None = None,
+                        positions: int = 4000) -> None:
     """Consume the given partitions of the stream until ``stop`` is set, each in its own loop:
-    fetch what is there (up to ``batch`` messages), ``handle`` it in a worker thread (which
-    commits; each item comes with the time its message was received), then acknowledge.
-    Whoever has partition 0 also drains the bare subject. A batch that fails is taken apart:
-    each message is written alone, and one that still fails is delivered again later or, after
-    its retries, set aside in ``dead_letters`` (:class:`RetryPolicy`); one bad message never
+    take what is there (up to ``positions`` positions in up to ``batch`` messages:
+    :class:`Batching`), ``handle`` it in a worker thread (which commits; each item comes with
+    the time its message was received), then acknowledge. Whoever has partition 0 also
+    drains the bare subject. A batch that fails is taken apart: written in halves until the
+    message that fails is alone, and that one is delivered again later or, after its
+    retries, set aside in ``dead_letters`` (:class:`RetryPolicy`); one bad message never
     stops the processor or its partition. With a ``lease`` a partition is consumed only while
     this processor holds it (:mod:`borderflow.telemetry.lease`)."""
     nc = await nats.connect(url, connect_timeout=2, error_cb=_connection_error)
@@ -285,8 +322,9 @@ async def run_processor(url: str, stream: str, subject: str, handle: Handle,
                                                          stream=stream)))
     log.info("telemetry processor consuming", stream=stream, partitions=sorted(partitions))
     consumer = _Consumer(handle, dead_letters, retry or RetryPolicy(), lease)
+    bounds = Batching(positions=positions, messages=batch)
     try:
-        await asyncio.gather(*(consumer.run(sub, stop, batch, p) for p, sub in subscriptions))
+        await asyncio.gather(*(consumer.run(sub, stop, bounds, p) for p, sub in subscriptions))
     finally:
         if lease is not None:
             lease.release()
@@ -319,6 +357,9 @@ class _Consumer:
                  retry: RetryPolicy, lease: PartitionLease | None = None) -> None:
         self.handle, self.dead_letters, self.retry = handle, dead_letters, retry
         self.lease = lease
+        self.per_message: float | None = None
+        """Positions a message held lately (a moving average), to ask for as many messages
+        as fill a transaction."""
 
     async def _leased(self, partition: int, stop: asyncio.Event, checked: float) -> float:
         """Hold the partition's lease before fetching (checked every few seconds); returns
@@ -332,67 +373,110 @@ class _Consumer:
             await self.lease.acquire(partition, stop)
         return loop.time()
 
-    async def run(self, sub: Any, stop: asyncio.Event, batch: int, partition: int = 0
+    async def run(self, sub: Any, stop: asyncio.Event, bounds: Batching, partition: int = 0
                   ) -> None:
         checked = float("-inf")
-        while not stop.is_set():
-            checked = await self._leased(partition, stop, checked)
-            if stop.is_set():
-                return
-            try:
-                msgs = await sub.fetch(batch, timeout=1)
-            except (TimeoutError, nats.errors.TimeoutError):
-                continue
-            except Exception as exc:  # the connection is away: the client reconnects
-                log.warning("positions not fetched from NATS JetStream; trying again",
-                            reason=repr(exc)[:200])
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), 1)
-                continue
-            try:
-                await self.batch(msgs)
-            except Exception:  # unacknowledged messages come again; the processor goes on
-                log.exception("telemetry batch not handled; its messages come again")
-
-    async def batch(self, msgs: list[Any]) -> None:
-        decoded: list[tuple[Any, list[Fix | Rejection], datetime]] = []
-        for m in msgs:
-            try:
-                got, at = wire.decode(m.data)
-            except Exception as exc:  # never decodable: set aside at once
-                await self.give_up(m, 0, f"not a positions message: {reason_of(exc)}")
-                continue
-            decoded.append((m, got, at))
-        if not decoded:
-            return
+        waiting: list[Taken] = []  # taken from the stream, for the next transaction
         try:
-            await self.write(decoded)
-        except Exception as exc:
-            if transient(exc) or len(decoded) == 1:
-                for m, got, _at in decoded:
-                    await self.failed(m, len(got), exc)
-                return
-            log.warning("telemetry batch failed; writing its messages one by one",
-                        messages=len(decoded), reason=reason_of(exc))
-            for one in decoded:
+            while not stop.is_set():
+                checked = await self._leased(partition, stop, checked)
+                if stop.is_set():
+                    return
                 try:
-                    await self.write([one])
-                except Exception as alone:
-                    await self.failed(one[0], len(one[1]), alone)
-            return
+                    taken, waiting = await self.take(sub, bounds, waiting)
+                except (TimeoutError, nats.errors.TimeoutError):
+                    continue
+                except Exception as exc:  # the connection is away: the client reconnects
+                    log.warning("positions not fetched from NATS JetStream; trying again",
+                                reason=repr(exc)[:200])
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), 1)
+                    continue
+                if not taken:
+                    continue
+                try:
+                    async with _in_progress([m for m, _got, _at in taken + waiting]):
+                        await self.batch(taken)
+                except Exception:  # unacknowledged messages come again; the processor goes on
+                    log.exception("telemetry batch not handled; its messages come again")
+        finally:
+            for m, _got, _at in waiting:  # not written: delivered again to whoever goes on
+                with contextlib.suppress(Exception):
+                    await m.nak()
 
-    async def write(self, decoded: list[tuple[Any, list[Fix | Rejection], datetime]]) -> None:
+    async def take(self, sub: Any, bounds: Batching, waiting: list[Taken]
+                   ) -> tuple[list[Taken], list[Taken]]:
+        """What goes in the next transaction (the messages left from the last one first, then
+        what the stream has waiting), within ``bounds``; and what was taken from the stream
+        beyond them, for the transaction after. Waits up to a second for a first message;
+        messages that are not positions messages are set aside at once."""
+        taken: list[Taken] = []
+        positions = 0
+        pending = list(waiting)
+        asked = 0
+        got = 0
+        while True:
+            while pending and len(taken) < bounds.messages and (
+                    not taken or positions + len(pending[0][1]) <= bounds.positions):
+                one = pending.pop(0)
+                taken.append(one)
+                positions += len(one[1])
+            full = positions >= bounds.positions or len(taken) >= bounds.messages
+            if pending or full or (asked and got < asked):  # the transaction is full, or
+                return taken, pending  # the stream had no more waiting
+            asked = bounds.want(len(taken), positions, self.per_message)
+            try:
+                msgs = await sub.fetch(asked, timeout=MORE_SECONDS if taken else 1)
+            except (TimeoutError, nats.errors.TimeoutError):
+                if taken:
+                    return taken, pending
+                raise
+            got = len(msgs)
+            for m in msgs:
+                try:
+                    items, at = wire.decode(m.data)
+                except Exception as exc:  # never decodable: set aside at once
+                    await self.give_up(m, 0, f"not a positions message: {reason_of(exc)}")
+                    continue
+                pending.append((m, items, at))
+                held = max(len(items), 1)
+                self.per_message = held if self.per_message is None else \
+                    0.8 * self.per_message + 0.2 * held
+
+    async def batch(self, taken: list[Taken]) -> None:
+        """Write the messages in one transaction; if that fails, take them apart."""
+        try:
+            await self.write(taken)
+        except Exception as exc:
+            await self.settle(taken, exc)
+
+    async def settle(self, taken: list[Taken], exc: BaseException) -> None:
+        """Messages whose transaction failed: all delivered again later when the database or
+        network is away; else written in halves until the message that fails is alone, which
+        is then delivered again or set aside (:meth:`failed`), and the others are stored."""
+        if transient(exc) or len(taken) == 1:
+            for m, got, _at in taken:
+                await self.failed(m, len(got), exc)
+            return
+        log.warning("telemetry batch failed; writing its messages in halves",
+                    messages=len(taken), reason=reason_of(exc))
+        half = len(taken) // 2
+        for part in (taken[:half], taken[half:]):
+            try:
+                await self.write(part)
+            except Exception as again:
+                await self.settle(part, again)
+
+    async def write(self, taken: list[Taken]) -> None:
         """Handle the messages' items in one transaction, then acknowledge them."""
         items: list[Fix | Rejection] = []
         received: list[datetime] = []
-        for _m, got, at in decoded:
+        for _m, got, at in taken:
             items += got
             received += [at] * len(got)
-        msgs = [m for m, _got, _at in decoded]
         if items:
-            async with _in_progress(msgs):
-                await asyncio.to_thread(self.handle, items, received)
-        for m in msgs:
+            await asyncio.to_thread(self.handle, items, received)
+        for m, _got, _at in taken:
             await m.ack()
 
     async def failed(self, m: Any, positions: int, exc: BaseException) -> None:
