@@ -15,7 +15,7 @@ from borderflow.network import service as networks
 from borderflow.store.models import Device, Position
 from borderflow.store.session import make_session_factory
 from borderflow.telemetry.bus import FenceCache, Processor, process
-from borderflow.telemetry.decoders import Fix
+from borderflow.telemetry.decoders import Fix, Rejection
 from tests.conftest import NOW, Peek
 
 NETWORK = networks.parse(networks.read_file(DEFAULT_NETWORK_FILE))
@@ -60,9 +60,27 @@ def test_a_batch_written_again_stores_each_position_once(db: Peek) -> None:
     far = _points()[2]
     sessions = make_session_factory(db.engine)
     clock = FixedClock(NOW + timedelta(minutes=5))
-    batch = [fix(far, -i) for i in range(50)]
+    batch: list[Fix | Rejection] = [fix(far, -i) for i in range(50)]
     first = process(sessions, clock, FenceCache(30), batch[:20], NOW)
     again = process(sessions, clock, FenceCache(30), batch, NOW)
     assert (first.stored, first.duplicates) == (20, 0)
     assert (again.stored, again.duplicates) == (30, 20)
     assert db.scalar(select(func.count()).select_from(Position)) == 50
+
+
+def test_a_fix_under_a_live_token_keeps_every_field_under_the_device_s_id(db: Peek) -> None:
+    """The processor puts a fix sent under a token under the device's id, field for field."""
+    from dataclasses import fields, replace
+
+    from borderflow.telemetry import service
+
+    with db.sessions() as s:
+        _device, token = service.bind(s, "phone-f", actor=service.GPS, now=NOW,
+                                      driver_document="B1234567")
+        sent = Fix(token, NOW, 21.9, 106.7, "osmand", speed_mps=3.5, bearing=90.0,
+                   altitude=250.0, accuracy=4.0, battery=77.0, attributes={"k": "v"})
+        assert all(getattr(sent, f.name) not in (None, {}) for f in fields(Fix))
+        items, trusted = service._resolve(s, [sent])
+        s.rollback()
+    assert items == [replace(sent, device_id="phone-f")]
+    assert trusted == {"phone-f": ""}
