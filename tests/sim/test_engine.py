@@ -3,6 +3,7 @@ ever holds more than it can; same seed, same results, whatever the number of pro
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Any
 
@@ -130,3 +131,18 @@ def test_a_closed_gate_calls_and_serves_no_one_during_the_closure() -> None:
     assert not ((tr.called_at[on] > a) & (tr.called_at[on] < b)).any()
     starts = tr.start[on][np.isfinite(tr.start[on]) & m.applies[on]]
     assert not ((starts > a) & (starts < b)).any()
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_run_leaves_the_cycle_collector_as_it_found_it(enabled: bool) -> None:
+    """The engine pauses Python's cycle collector while it runs (a web process running a
+    simulation must get it back), and leaves little cyclic garbage behind."""
+    sc, network = small(days=2)
+    gc.collect()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        run(sc, network)
+        assert gc.isenabled() is enabled
+    finally:
+        gc.enable()
+    assert gc.collect() < 5_000
