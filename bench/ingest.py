@@ -109,9 +109,11 @@ MAX_RATE = [60_000]
 """Positions prepared per second of an unpaced run (more than the platform takes;
 ``--max-rate``)."""
 MAX_OSMAND_RATE = 15_000
-NATS_BATCH = [8]
+NATS_BATCH = [1000]
 """Messages a processor writes in one transaction, at most (``--nats-batch``; each request's
 positions are one message per partition)."""
+NATS_BATCH_POSITIONS = [4000]
+"""Positions a processor writes in one transaction, at most (``--nats-batch-positions``)."""
 MAX_MQTT_RATE = 30_000
 WARMUP_SECONDS = [2.0]
 """Load sent before the measured run and not counted: the first requests after start-up open
@@ -557,6 +559,7 @@ def server(url: str, mqtt: str | None = None, processors: int = 0, workers: int 
                     "BORDERFLOW_NATS_STREAM": stream,
                     "BORDERFLOW_NATS_SUBJECT": f"bench.{stream.lower()}",
                     "BORDERFLOW_NATS_BATCH": str(NATS_BATCH[0]),
+                    "BORDERFLOW_NATS_BATCH_POSITIONS": str(NATS_BATCH_POSITIONS[0]),
                     "BORDERFLOW_NATS_PARTITIONS": str(processors)})
     cli = [sys.executable, "-m", "borderflow.cli.main"]
     children = [subprocess.Popen([*cli, "telemetry", "process", "--partition", str(i)],
@@ -1199,6 +1202,13 @@ def _f(figures: dict[str, float] | None, key: str, digits: int = 0) -> float | i
     return None if figures is None else _r(figures[key], digits)
 
 
+def print_load() -> float:
+    """The load average now (printed after each scenario's figures: the machine is shared)."""
+    load = round(os.getloadavg()[0], 2)
+    print(f"  (load average {load:.2f} at the end of that scenario)", flush=True)
+    return load
+
+
 def print_one_process(store: str, r: dict[str, Any]) -> None:
     """The figures of the batch endpoint served by one process with its in-process bus."""
     print(f"batch endpoint -> one process, in-process bus -> {store}: "
@@ -1220,8 +1230,10 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="a truck's fixes between two crossings of its fence")
     parser.add_argument("--warmup", type=float, default=2.0,
                         help="seconds of load before each measured run, not counted")
-    parser.add_argument("--nats-batch", type=int, default=8,
-                        help="BORDERFLOW_NATS_BATCH of the processors")
+    parser.add_argument("--nats-batch", type=int, default=1000,
+                        help="BORDERFLOW_NATS_BATCH of the processors (messages)")
+    parser.add_argument("--nats-batch-positions", type=int, default=4000,
+                        help="BORDERFLOW_NATS_BATCH_POSITIONS of the processors")
     parser.add_argument("--processors", type=int, default=2,
                         help="processor processes of the production deployment (and the "
                              "baselines' processes)")
@@ -1242,6 +1254,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if only - set(SCENARIOS):
         parser.error(f"unknown scenarios: {', '.join(sorted(only - set(SCENARIOS)))}")
     NATS_BATCH[0] = args.nats_batch
+    NATS_BATCH_POSITIONS[0] = args.nats_batch_positions
     DEVICES[0] = args.devices
     TRIPS[0] = min(args.trips, args.devices)
     MAX_RATE[0] = args.max_rate
@@ -1253,10 +1266,12 @@ def main(argv: Sequence[str] | None = None) -> None:
           f"{args.seconds:g} s of load per scenario, "
           f"{os.cpu_count()} cores, load average {load:.2f} at the start\n", flush=True)
     topology = (f"API ({args.workers} worker(s)) -> NATS -> {args.processors} processor(s), "
-                f"{args.nats_batch} message(s) per transaction")
+                f"up to {args.nats_batch_positions} positions in {args.nats_batch} "
+                f"message(s) per transaction")
     # stopped (SIGTERM): the databases and files of the run are still dropped
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
     templates = Templates()
+    loads: dict[str, float] = {}
     pg = paced = one = lite = mq = mq_paced = osm = None
     plain: dict[str, dict[str, float]] = {}
     try:
@@ -1269,6 +1284,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                   f"{pg['trip_events_per_second']:,.0f} trip events/s ({pg['trip_events']:,} "
                   f"for {pg['crossings']:,} fence crossings sent), p50 {pg['p50_ms']:.0f} ms, "
                   f"p99 {pg['p99_ms']:.0f} ms", flush=True)
+            loads["pg"] = print_load()
         if "pg-paced" in only:
             paced = bench_batch(templates, "postgresql", args.seconds,
                                 processors=args.processors, workers=args.workers,
@@ -1283,12 +1299,15 @@ def main(argv: Sequence[str] | None = None) -> None:
                   f"ms); {paced['probes']} probes from sending to committed: p50 "
                   f"{paced['probe_p50_ms']:.0f} ms, p99 {paced['probe_p99_ms']:.0f} ms",
                   flush=True)
+            loads["pg-paced"] = print_load()
         if "pg-one" in only:
             one = bench_batch(templates, "postgresql", args.seconds)
             print_one_process("PostgreSQL", one)
+            loads["pg-one"] = print_load()
         if "sqlite" in only:
             lite = bench_batch(templates, "sqlite", args.seconds)
             print_one_process("SQLite", lite)
+            loads["sqlite"] = print_load()
         if "mqtt" in only:
             mq = bench_mqtt(templates, args.seconds, processors=args.processors,
                             workers=args.mqtt_workers)
@@ -1298,6 +1317,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                   f"{mq['sent']:,} sent, offered {mq['offered_per_second']:,.0f}/s), "
                   f"{mq['trip_events_per_second']:,.0f} trip events/s, p50 "
                   f"{mq['p50_ms']:.0f} ms, p99 {mq['p99_ms']:.0f} ms", flush=True)
+            loads["mqtt"] = print_load()
         if "mqtt-paced" in only:
             mq_paced = bench_mqtt(templates, args.seconds, processors=args.processors,
                                   workers=args.mqtt_workers, rate=args.rate)
@@ -1308,6 +1328,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                   f"{mq_paced['probes']} probes from publishing to committed: p50 "
                   f"{mq_paced['probe_p50_ms']:.0f} ms, p99 {mq_paced['probe_p99_ms']:.0f} ms",
                   flush=True)
+            loads["mqtt-paced"] = print_load()
         if "osmand" in only:
             osm = bench_osmand(templates, args.seconds, connections=args.osmand_connections,
                                workers=args.osmand_workers, processors=args.processors)
@@ -1318,6 +1339,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                   f"{osm['stored_per_second']:,.0f} positions/s stored ({osm['stored']:,} in "
                   f"{osm['seconds']:.1f} s), {osm['trip_events_per_second']:,.0f} trip "
                   f"events/s", flush=True)
+            loads["osmand"] = print_load()
         if "baseline" in only:
             plain = bench_plain(templates, max(20_000, int(pg["positions"]) if pg else 0),
                                 args.processors)
@@ -1325,6 +1347,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             print(f"baselines, {args.processors} processes with a connection each -> "
                   f"PostgreSQL: plain insert {ins['per_second']:,.0f} rows/s, COPY "
                   f"{cp['per_second']:,.0f} rows/s", flush=True)
+            loads["baseline"] = print_load()
     finally:
         templates.drop()
     ratio = copy_ratio = None
@@ -1366,7 +1389,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         "trip_events_per_second_osmand": _f(osm, "trip_events_per_second"),
         "trucks": args.devices,
         "trucks_on_trips": TRIPS[0],
-        "fixes_per_crossing": args.fixes_per_crossing}))
+        "fixes_per_crossing": args.fixes_per_crossing,
+        "load_average_after": loads,
+        "nats_batch": args.nats_batch,
+        "nats_batch_positions": args.nats_batch_positions}))
 
 
 if __name__ == "__main__":
