@@ -52,6 +52,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
@@ -290,31 +291,9 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
 
     skip = _near_long_break(cal, cal_names, context.countries, min_len=FESTIVAL_DAYS) | _off(
         cal, cal_names, context.countries)
-    train_x, train_y, train_t, train_s = [], [], [], []
-    designs = []
-    for si, s in enumerate(series):
-        offset = int((s.start - day0).days)
-        vals = np.full(n_hist, np.nan)
-        vals[offset:] = s.values
-        d = _Design(_Series(s.key, day0, vals), total, skip)
-        designs.append(d)
-        first = offset + LEVEL_DAYS
-        origins = np.arange(n_hist - 1, first - 1, -ORIGIN_EVERY)[::-1]
-        if origins.size == 0:
-            continue
-        x, y, lvl, t = d.rows(origins, horizon)
-        ok = t < n_hist
-        x, y, lvl, t = x[ok], y[ok], lvl[ok], t[ok]
-        o = t - x[:, 0].astype(int) + 1
-        feats = _features(x, t, cal, covs[s.key], context, s.key, day0, lvl, has_decl)
-        train_x.append(feats)
-        train_y.append(y)
-        train_t.append(np.column_stack([o, t, lvl]))
-        train_s.append(np.full(len(y), si))
-    x_all = np.vstack(train_x)
-    y_all = np.concatenate(train_y)
-    meta = np.vstack(train_t)
-    sid = np.concatenate(train_s)
+    designs, x_all, y_all, meta, sid = _training_rows(
+        series, day0, n_hist, horizon, skip, lambda s, x, t, lvl: _features(
+            x, t, cal, covs[s.key], context, s.key, day0, lvl, has_decl))
 
     near = _near_long_break(cal, cal_names, context.countries)
     data, position = _dataset(x_all, y_all, names)
@@ -329,27 +308,10 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
     # each component's forecast of every training row, made without the row's target day: the
     # model's from the fit without its block, the smoothing's from its origin, the mean of four
     # weeks from its features, the calendar regression's from the fit without its block
-    ets_row = np.full(len(y_all), np.nan)
-    ets_now = np.full((len(series), horizon), np.nan)
-    reg_row = np.full(len(y_all), np.nan)
-    reg_now = np.full((len(series), horizon), np.nan)
-    reg_x = _regression_design(cal, cal_names, context.countries)
-    edges = np.linspace(int(meta[:, 1].min()), n_hist, REG_FOLDS + 1).astype(int)
-    for si, d in enumerate(designs):
-        mine = sid == si
-        rows = np.flatnonzero(mine)
-        origins = np.unique(o_row[rows])
-        f = _ets(d.v[:n_hist], skip[:n_hist], np.append(origins, n_hist), horizon)
-        ets_now[si] = f[-1]
-        ets_row[rows] = f[np.searchsorted(origins, o_row[rows]), k_row[rows] - 1]
-        reg_cv = np.full(n_hist, np.nan)
-        for lo, hi in itertools.pairwise(edges):
-            out_of_block = np.ones(n_hist, dtype=bool)
-            out_of_block[lo:hi] = False
-            reg_cv[lo:hi] = _regression(d.v[:n_hist], reg_x, out_of_block, np.arange(lo, hi))
-        reg_row[mine] = reg_cv[t_row[mine]]
-        reg_now[si] = _regression(d.v[:n_hist], reg_x, np.ones(n_hist, dtype=bool),
-                                  np.arange(n_hist, total))
+    ets_row, ets_now, reg_row, reg_now = _component_forecasts(
+        designs, sid, o_row, t_row, k_row, skip, n_hist, total, horizon,
+        _regression_design(cal, cal_names, context.countries),
+        int(meta[:, 1].min()))
     with np.errstate(invalid="ignore", divide="ignore"):
         parts_row = np.column_stack([y_all - errors, ets_row / meta[:, 2], x_all[:, w4_col],
                                      reg_row / meta[:, 2]])
@@ -384,6 +346,69 @@ def _model(series: list[_Series], origin: pd.Timestamp, horizon: int,
                            mean + q[:, 2] * level, mean + q[:, 0] * level,
                            mean + q[:, 3] * level))
     return pd.concat(parts, ignore_index=True)
+
+
+def _training_rows(series: list[_Series], day0: pd.Timestamp, n_hist: int, horizon: int,
+                   skip: np.ndarray,
+                   features: Callable[[_Series, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+                   ) -> tuple[list[_Design], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Each series' design over the whole window and its training rows (every
+    ``ORIGIN_EVERY``-th origin of the history, targets before ``n_hist``): the features, the
+    targets, (origin, target day, level) and the series' index of every row."""
+    total = n_hist + horizon
+    train_x, train_y, train_t, train_s = [], [], [], []
+    designs = []
+    for si, s in enumerate(series):
+        offset = int((s.start - day0).days)
+        vals = np.full(n_hist, np.nan)
+        vals[offset:] = s.values
+        d = _Design(_Series(s.key, day0, vals), total, skip)
+        designs.append(d)
+        first = offset + LEVEL_DAYS
+        origins = np.arange(n_hist - 1, first - 1, -ORIGIN_EVERY)[::-1]
+        if origins.size == 0:
+            continue
+        x, y, lvl, t = d.rows(origins, horizon)
+        ok = t < n_hist
+        x, y, lvl, t = x[ok], y[ok], lvl[ok], t[ok]
+        o = t - x[:, 0].astype(int) + 1
+        train_x.append(features(s, x, t, lvl))
+        train_y.append(y)
+        train_t.append(np.column_stack([o, t, lvl]))
+        train_s.append(np.full(len(y), si))
+    return (designs, np.vstack(train_x), np.concatenate(train_y), np.vstack(train_t),
+            np.concatenate(train_s))
+
+
+def _component_forecasts(designs: list[_Design], sid: np.ndarray, o_row: np.ndarray,
+                         t_row: np.ndarray, k_row: np.ndarray, skip: np.ndarray, n_hist: int,
+                         total: int, horizon: int, reg_x: np.ndarray, first_t: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The smoothing's and the calendar regression's forecasts of every training row (each
+    made without the row's target day: the smoothing from the row's origin, the regression
+    from the fit without the row's block) and of the days ahead, per series."""
+    n_rows = len(sid)
+    ets_row = np.full(n_rows, np.nan)
+    ets_now = np.full((len(designs), horizon), np.nan)
+    reg_row = np.full(n_rows, np.nan)
+    reg_now = np.full((len(designs), horizon), np.nan)
+    edges = np.linspace(first_t, n_hist, REG_FOLDS + 1).astype(int)
+    for si, d in enumerate(designs):
+        mine = sid == si
+        rows = np.flatnonzero(mine)
+        origins = np.unique(o_row[rows])
+        f = _ets(d.v[:n_hist], skip[:n_hist], np.append(origins, n_hist), horizon)
+        ets_now[si] = f[-1]
+        ets_row[rows] = f[np.searchsorted(origins, o_row[rows]), k_row[rows] - 1]
+        reg_cv = np.full(n_hist, np.nan)
+        for lo, hi in itertools.pairwise(edges):
+            out_of_block = np.ones(n_hist, dtype=bool)
+            out_of_block[lo:hi] = False
+            reg_cv[lo:hi] = _regression(d.v[:n_hist], reg_x, out_of_block, np.arange(lo, hi))
+        reg_row[mine] = reg_cv[t_row[mine]]
+        reg_now[si] = _regression(d.v[:n_hist], reg_x, np.ones(n_hist, dtype=bool),
+                                  np.arange(n_hist, total))
+    return ets_row, ets_now, reg_row, reg_now
 
 
 def _features(x: np.ndarray, t: np.ndarray, cal: np.ndarray, cov: np.ndarray, context: Context,

@@ -336,8 +336,13 @@ class EngineState:
         """Trucks holding a place in each yard, shared with the gate areas."""
         self.requeues: list[tuple[float, int]] = []
         """(time, truck): no-shows going back to the staging queue (a heap)."""
+        self._init_clock()
 
-        # the clock and the samples
+    def _init_clock(self) -> None:
+        """The clock, the slots' places and calls, the partner side's counts in use and the
+        samples of the queues."""
+        model = self.model
+        routes = self.routes
         self.places_tab: list[list[int]] = model.slot_places.tolist()
         self.called_in_slot = [0] * len(routes)
         # per gate with partner-side counts, when each export truck was called to it
