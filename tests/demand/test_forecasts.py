@@ -405,3 +405,40 @@ def test_old_runs_are_purged_and_a_day_has_one_daily_run(session: Session,
     with pytest.raises(service.AlreadyRefreshed):
         service.save(session, _prepared(), now=NOW, actor=SYSTEM, trigger="daily")
     session.rollback()
+
+
+def test_goods_seasons_come_from_the_crossings_of_each_goods_group(session: Session) -> None:
+    """Two years of daily counts with goods groups: fresh fruit through Huu Nghi four times
+    as many in June, cassava through Chi Ma flat; the forecaster's covariates then carry a
+    ``goods_season`` above 1 for Huu Nghi in June and about 1 for Chi Ma."""
+    lines = ["date,gate,direction,vehicles,goods_group"]
+    start = date(TODAY.year - 2, 1, 1)
+    for i in range((TODAY - start).days):
+        day = start + timedelta(days=i)
+        lines.append(f"{day},huu-nghi,export,{40 if day.month == 6 else 10},fresh-fruit")
+        lines.append(f"{day},chi-ma,export,30,cassava-roots")
+    _import(session, "\n".join(lines) + "\n")
+    network = networks.in_force(session, NOW)
+    june = date(TODAY.year + 1, 6, 15)
+    frame = service.goods_frame(session, network, until=TODAY - timedelta(days=1),
+                                first=june, last=june)
+    assert frame is not None
+    by_gate = frame.set_index("crossing")["goods_season"].to_dict()
+    assert by_gate["huu-nghi"] > 2.5
+    assert abs(by_gate["chi-ma"] - 1.0) < 1e-9
+    history_now = service.history_frame(session, network, until=TODAY - timedelta(days=1))
+    cov = service.covariates(session, network, history_now, origin=TOMORROW, horizon=7)
+    assert cov.per_series is not None
+    assert {"closed", "goods_season"} <= set(cov.per_series.columns)
+    per = cov.per_series
+    hn = per[(per.crossing == "huu-nghi") & (per.direction == "export")]
+    assert hn["goods_season"].notna().all()
+    # a series whose crossings name no goods group has no mix: unknown, not 1
+    assert per[(per.crossing == "huu-nghi") & (per.direction == "import")][
+        "goods_season"].isna().all()
+
+
+def test_without_goods_groups_no_goods_season_is_given(session: Session) -> None:
+    _import(session, _daily_csv())
+    network = networks.in_force(session, NOW)
+    assert service.goods_frame(session, network, until=TODAY, first=TODAY, last=TODAY) is None

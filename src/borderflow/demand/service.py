@@ -283,6 +283,36 @@ def closures_frame(session: Session, network: Network, *, first: date,
     return frame
 
 
+def goods_frame(session: Session, network: Network, *, until: date, first: date,
+                last: date) -> pd.DataFrame | None:
+    """The forecaster's per-series ``goods_season`` covariate for every day ``first`` ..
+    ``last``: the seasons of the goods groups learnt from their daily crossings up to
+    ``until`` (``stat_counts``, recorded trips and imported history with goods groups), each
+    gate and direction weighted by its own goods mix (:mod:`borderflow.forecast.goods`). None
+    when no crossing names a goods group."""
+    import pandas as pd
+
+    from borderflow.forecast.goods import goods_season
+
+    keys = set(_series_keys(network))
+    rows = [(day, gate, direction, group, float(n)) for day, gate, direction, group, n in
+            session.execute(
+                select(StatCount.period, StatCount.gate, StatCount.direction,
+                       StatCount.goods_group, func.sum(StatCount.vehicles))
+                .where(StatCount.grain == "d", StatCount.kind == "crossed",
+                       StatCount.period <= until, StatCount.goods_group != "unknown")
+                .group_by(StatCount.period, StatCount.gate, StatCount.direction,
+                          StatCount.goods_group))
+            if (gate, direction) in keys and n]
+    if not rows:
+        return None
+    counts = pd.DataFrame(rows, columns=["date", "crossing", "direction", "goods_group",
+                                         "trucks"])
+    days = [first + timedelta(days=i) for i in range((last - first).days + 1)]
+    frame = goods_season(counts, days)
+    return frame if not frame.empty else None
+
+
 def weather_frame(session: Session, *, first: date, last: date) -> pd.DataFrame | None:
     """The forecaster's daily weather covariates (``date, rain_mm, storm``) from the imported
     days, or None when no day in the span has any."""
@@ -307,9 +337,13 @@ def covariates(session: Session, network: Network, history: pd.DataFrame, *, ori
     until = origin - timedelta(days=1)
     first = history["date"].min().date() if not history.empty else until
     last = origin + timedelta(days=horizon - 1)
+    per_series = closures_frame(session, network, first=first, last=last)
+    goods = goods_frame(session, network, until=until, first=first, last=last)
+    if goods is not None:
+        per_series = per_series.merge(goods, on=["date", "crossing", "direction"], how="left")
     return core.Covariates(
         daily=weather_frame(session, first=first, last=last),
-        per_series=closures_frame(session, network, first=first, last=last),
+        per_series=per_series,
         declared=declared_frame(session, network, until=until, origin=origin,
                                 horizon=horizon))
 
