@@ -4,6 +4,7 @@ reported, tracks and latest positions read back."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -313,3 +314,32 @@ def test_owntracks_recorder_style_addresses_name_the_device(
     assert r.json()["error"]["fields"][0]["field"] == "u"
     devices = client.get("/api/v1/devices", headers=auth("regulator")).json()
     assert "29C12345/phone" in [d["id"] for d in devices]
+
+
+def test_a_busy_database_behind_the_short_osmand_route_is_a_503_not_a_500(
+    queued_client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The short OsmAnd route answers before the framework's error handlers; when the device
+    directory cannot be read because every writer holds the database, the phone gets the
+    503 with Retry-After that other routes give, not a 500, and sends again."""
+    from sqlalchemy.exc import OperationalError
+
+    from borderflow.telemetry import directory
+
+    async def locked(*_: Any) -> None:
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("database is locked"))
+
+    monkeypatch.setattr(directory, "check", locked)
+    r = queued_client.get("/api/v1/telemetry/osmand", params={
+        "id": "dev-1", "lat": "21.9", "lon": "106.7", "timestamp": str(EPOCH)})
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "database_busy"
+    assert int(r.headers["retry-after"]) > 0
+
+    async def broken(*_: Any) -> None:  # a fault that is not "busy" stays a fault
+        raise OperationalError("SELECT", {}, sqlite3.OperationalError("no such table: x"))
+
+    monkeypatch.setattr(directory, "check", broken)
+    r = queued_client.get("/api/v1/telemetry/osmand", params={
+        "id": "dev-1", "lat": "21.9", "lon": "106.7", "timestamp": str(EPOCH - 5)})
+    assert r.status_code == 500

@@ -14,8 +14,10 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from borderflow.api.admission import busy, is_busy_error
 from borderflow.api.deps import Authenticated, Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse, headers_for
 from borderflow.api.paging import (
@@ -278,7 +280,13 @@ class OsmandRoute:
             items = broker_only(items)
             answer = _answer(items, await bus.apublish(items, now))
             await _refuse_unknown(directory_of(state), items, "id")
-        except AppError as exc:  # this route is outside the framework's error handlers
+        except (AppError, sa_exc.OperationalError, sa_exc.TimeoutError) as caught:
+            # this route is outside the framework's error handlers: a busy database (the
+            # device directory read while every writer holds it) is answered 503 with
+            # Retry-After as elsewhere, a fault is raised on
+            if not isinstance(caught, AppError) and not is_busy_error(caught):
+                raise
+            exc = caught if isinstance(caught, AppError) else busy()
             status, answer = exc.status_code, exc.as_dict()
             headers += [(k.lower().encode(), v.encode())
                         for k, v in (headers_for(exc) or {}).items()]
