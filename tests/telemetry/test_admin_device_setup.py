@@ -26,6 +26,7 @@ from borderflow.telemetry import mqtt_accounts, service, setup_codes
 from tests import factories
 from tests.conftest import NOW, Peek
 from tests.web.test_driver import _csrf, _login, visible
+from tests.web.test_driver_setup import _href, _token
 
 BROKER = "mqtts://gps.gate.example:8883"
 WORDS = {
@@ -106,18 +107,6 @@ def _bind(client: TestClient, lang: str, device: str = "29C12345/phone", **to: s
     )
     assert bound.status_code == 201, bound.text
     return bound
-
-
-def _token(page: str) -> str:
-    found = re.search(r'id="device-token">.*?class="secret">([^<]+)</code>', page, re.S)
-    assert found
-    return found.group(1)
-
-
-def _href(page: str, scheme: str) -> str:
-    found = re.search(rf'href="({re.escape(scheme)}[^"]+)"', page)
-    assert found, scheme
-    return found.group(1).replace("&amp;", "&")
 
 
 def _svg(html: str) -> str:

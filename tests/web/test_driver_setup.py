@@ -38,7 +38,8 @@ def _link(client: TestClient, device: str, lang: str) -> str:
     linked = client.post(f"/driver/device?lang={lang}", data={
         "device_id": device, "csrf": _csrf(client, "/driver")}, follow_redirects=False)
     assert linked.status_code == 201, linked.text
-    return linked.text
+    page: str = linked.text
+    return page
 
 
 def _token(page: str) -> str:
