@@ -222,6 +222,11 @@ class Admission:
             self._claims.discard(token)
 
 
+#: the database errors that may mean "busy" (see :func:`is_busy_error`); routes outside the
+#: framework's error handlers catch these without importing the database library
+DATABASE_ERRORS: tuple[type[Exception], ...] = (sa_exc.TimeoutError, sa_exc.OperationalError)
+
+
 def is_busy_error(exc: BaseException) -> bool:
     """Whether a database error means "busy, send again": the pool had no connection in
     time, SQLite's lock stayed taken past its busy timeout, PostgreSQL refused a lock in
@@ -254,5 +259,5 @@ def install_database_errors(app: FastAPI) -> None:
         answer: Response = await handler(request, busy())
         return answer
 
-    app.add_exception_handler(sa_exc.TimeoutError, database_error)
-    app.add_exception_handler(sa_exc.OperationalError, database_error)
+    for error in DATABASE_ERRORS:
+        app.add_exception_handler(error, database_error)

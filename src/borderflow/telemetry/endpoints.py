@@ -14,10 +14,9 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import exc as sa_exc
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from borderflow.api.admission import busy, is_busy_error
+from borderflow.api.admission import DATABASE_ERRORS, busy, is_busy_error
 from borderflow.api.deps import Authenticated, Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse, headers_for
 from borderflow.api.paging import (
@@ -40,6 +39,8 @@ from borderflow.trip import service as trips
 router = APIRouter(prefix="/api/v1", tags=["telemetry"], responses=ERROR_RESPONSES)
 
 MAX_BATCH = 1000
+#: what the short OsmAnd route answers itself (it is outside the framework's error handlers)
+_ANSWERED: tuple[type[Exception], ...] = (AppError, *DATABASE_ERRORS)
 Reader = Annotated[Principal, Depends(require("telemetry.read"))]
 TripReader = Annotated[Principal, Depends(require("trip.read"))]
 Binder = Annotated[Principal, Depends(require("device.bind"))]
@@ -280,7 +281,7 @@ class OsmandRoute:
             items = broker_only(items)
             answer = _answer(items, await bus.apublish(items, now))
             await _refuse_unknown(directory_of(state), items, "id")
-        except (AppError, sa_exc.OperationalError, sa_exc.TimeoutError) as caught:
+        except _ANSWERED as caught:
             # this route is outside the framework's error handlers: a busy database (the
             # device directory read while every writer holds it) is answered 503 with
             # Retry-After as elsewhere, a fault is raised on
