@@ -10,7 +10,7 @@ orders as trip events.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from operator import attrgetter
 from typing import Literal, NamedTuple
@@ -82,15 +82,15 @@ class Waiting(NamedTuple):
     booked_slot: datetime | None = None
 
 
-@dataclass(frozen=True)
-class Room:
+class Room(NamedTuple):
     """What a gate can take now in one direction: places left in the current slot, and free
-    places in each of its yards for that direction (after trucks already on their way)."""
+    places in each of its yards for that direction (after trucks already on their way). (A
+    named tuple, like :class:`Waiting`: the scenario lab builds one per gate and cycle.)"""
 
     gate: str
     direction: str
     slot_places: int
-    yards: tuple[tuple[str, int], ...] = field(default_factory=tuple)
+    yards: tuple[tuple[str, int], ...] = ()
     partner: int | None = None
     """Free places left in the partner side's yard at this gate, when it reported them."""
 
@@ -353,8 +353,9 @@ def _forecast_by_order(waiting: Sequence[Waiting], slot_starts: Sequence[datetim
     return called, left
 
 
-@dataclass(frozen=True)
-class Reroute:
+class Reroute(NamedTuple):
+    """A truck moved to another gate."""
+
     trip_id: str
     from_gate: str
     gate: str
@@ -362,8 +363,7 @@ class Reroute:
     """Index of the slot the planner gives the truck at its new gate."""
 
 
-@dataclass(frozen=True)
-class GateRoom:
+class GateRoom(NamedTuple):
     """What one gate has left for trucks moved to it, after the trucks that stay: places per
     slot, free yard places now (None: not limited), and the partner side's free yard places
     over the horizon (None: not reported or capacity unknown)."""
@@ -423,10 +423,12 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
     for combo, k in combos.items():
         for code in combo:
             permitted[k, index[code]] = True
-    order = sorted(range(len(candidates)),
-                   key=lambda i: (candidates[i][0].arrived_at, candidates[i][0].trip_id))
+    # first come first served: each candidate's rank by (arrival, trip id)
+    order = sorted(zip([w.arrived_at for w, _, _ in candidates],
+                       [w.trip_id for w, _, _ in candidates], range(len(candidates)),
+                       strict=True))
     rank = [0] * len(candidates)
-    for r, i in enumerate(order):
+    for r, (_a, _t, i) in enumerate(order):
         rank[i] = r
     shape = (len(gates), horizon)
     result = plan(PlanInput(

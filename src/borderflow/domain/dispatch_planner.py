@@ -207,6 +207,7 @@ def _classes(inp: PlanInput, horizon: int) -> _Classes:
     c_release = [k % (horizon + 1) for k in keys]
     n_classes = len(c_pair)
 
+    permitted = inp.permitted.tolist()
     pair_ids = sorted(set(c_pair))
     pair_pos = {p: i for i, p in enumerate(pair_ids)}
     pair_classes: list[list[int]] = [[] for _ in pair_ids]
@@ -216,7 +217,7 @@ def _classes(inp: PlanInput, horizon: int) -> _Classes:
         perm=perm, release=c_release, remaining=counts,
         allot=[[] for _ in range(n_classes)], pair_ids=pair_ids,
         pair_rank=[p // groups for p in pair_ids],
-        pair_gates=[np.flatnonzero(inp.permitted[p % groups]).tolist() for p in pair_ids],
+        pair_gates=[[g for g, ok in enumerate(permitted[p % groups]) if ok] for p in pair_ids],
         pair_classes=pair_classes, head=[0] * len(pair_ids), released=[0] * len(pair_ids),
         avail=[0] * len(pair_ids))
 
@@ -248,21 +249,24 @@ def _class_keys_few(inp: PlanInput, horizon: int) -> tuple[IntArray, list[int], 
     ranks = sorted(set(weight), reverse=True)  # 0 = heaviest
     rank = {w: r for r, w in enumerate(ranks)}
     n = len(weight)
-    order = inp.order.tolist() if inp.order is not None else list(range(n))
+    order = inp.order.tolist() if inp.order is not None else range(n)
     span = horizon + 1
-    key = [(rank[w] * groups + g) * span + min(max(r, 0), horizon)
-           for w, g, r in zip(weight, inp.group.tolist(), inp.release.tolist(), strict=True)]
-    perm = sorted(range(n), key=lambda i: (key[i], order[i]))
+    release = inp.release.tolist()
+    if n and (min(release) < 0 or max(release) > horizon):
+        release = [min(max(r, 0), horizon) for r in release]
+    key = [(rank[w] * groups + g) * span + r
+           for w, g, r in zip(weight, inp.group.tolist(), release, strict=True)]
+    # (key, order, index) tuples sort as the stable sort by (key, order) does
+    ordered = sorted(zip(key, order, range(n), strict=True))
     keys: list[int] = []
     counts: list[int] = []
-    for i in perm:
-        k = key[i]
+    for k, _o, _i in ordered:
         if keys and keys[-1] == k:
             counts[-1] += 1
         else:
             keys.append(k)
             counts.append(1)
-    return np.array(perm, dtype=np.int64), keys, counts
+    return np.array([i for _k, _o, i in ordered], dtype=np.int64), keys, counts
 
 
 def _release(cl: _Classes, s: int) -> None:
@@ -360,9 +364,9 @@ def plan(inp: PlanInput) -> PlanResult:
     pairs = range(len(cl.pair_ids))
 
     remaining = cl.remaining
-    for s in range(horizon):
-        if not any(remaining):
-            break  # every truck has its slot: the later slots change nothing
+    # only the slots in which some gate has capacity can give a truck a slot (the others
+    # leave every count as it is: releasing is cumulative)
+    for s in np.flatnonzero(capacity_arr.any(axis=0)).tolist():
         room = [capacity[g][s] if budget[g] < 0 else min(capacity[g][s], budget[g])
                 for g in range(gates)]
         if not any(room):
@@ -376,6 +380,8 @@ def plan(inp: PlanInput) -> PlanResult:
             if budget[g] >= 0:
                 budget[g] -= min(capacity[g][s], budget[g]) - room[g]
             capacity[g][s] = room[g]
+        if not any(remaining):
+            break  # every truck has its slot: the later slots change nothing
     return _result(inp, *_expand(cl, n))
 
 
