@@ -170,6 +170,10 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
     overflow them)."""
     nst = route_station.shape[1]
     big = ctr[3]
+    ns = ctr[4]  # an event's code: kind * big + (truck, station, yard or gate) << ns + step
+    bs = ctr[5]  # big == 1 << bs: codes are split with shifts and masks, not divisions
+    kmask = big - 1
+    smask = (1 << ns) - 1
     cap = ht.shape[0]
     size = ctr[0]
     for k in range(new_t.shape[0]):  # the caller made room for them
@@ -183,7 +187,7 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
         ca = 0
         if p < nd:
             ta = arrival[dir_all[p]]
-            ca = ARRIVE * big + dir_all[p] * nst
+            ca = ARRIVE * big + (dir_all[p] << ns)
         if size > 0 and _less(ht[0], hc[0], ta, ca):
             now = ht[0]
             code = hc[0]
@@ -203,10 +207,10 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
             size = _pop(ht, hc, size)
         else:
             ctr[2] = p + 1
-        kind = code // big
-        key = code - kind * big
-        i = key // nst
-        j = key - i * nst
+        kind = code >> bs
+        key = code & kmask
+        i = key >> ns
+        j = key & smask
         progress = -1  # a truck whose steps may become ready
         ntodo = 0  # stations whose free servers may start
         adm_lo = 0  # routes_of[adm_lo:adm_hi]: routes whose waiting trucks may enter
@@ -273,7 +277,7 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
                     remaining[i] -= 1
                     continue
                 st = route_station[r, k]
-                qk = i * nst + k
+                qk = (i << ns) + k
                 q_next[qk] = -1
                 if q_tail[st] >= 0:
                     q_next[q_tail[st]] = qk
@@ -285,7 +289,7 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
             if remaining[i] == 0:
                 leave[i] = now
                 if truck_yard[i] >= 0:
-                    size = _push(ht, hc, size, now, RELEASE * big + truck_yard[i] * nst)
+                    size = _push(ht, hc, size, now, RELEASE * big + (truck_yard[i] << ns))
             if last >= 0:  # the server that finished takes the next truck of its queue
                 todo[ntodo] = last
                 ntodo += 1
@@ -300,14 +304,14 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
                 if t0 > now:
                     if t0 < INF and wake_at[st] != t0:
                         wake_at[st] = t0
-                        size = _push(ht, hc, size, t0, WAKE * big + st * nst)
+                        size = _push(ht, hc, size, t0, WAKE * big + (st << ns))
                     break
                 qk = q_head[st]
                 q_head[st] = q_next[qk]
                 if q_head[st] < 0:
                     q_tail[st] = -1
-                a = qk // nst
-                b = qk - a * nst
+                a = qk >> ns
+                b = qk & smask
                 start[a, b] = now
                 busy_n[st] += 1
                 busy[st] += service[a, b]
@@ -331,7 +335,7 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
                 if t0 > now:
                     if t0 < INF and open_at[g] != t0:
                         open_at[g] = t0
-                        size = _push(ht, hc, size, t0, OPEN * big + g * nst)
+                        size = _push(ht, hc, size, t0, OPEN * big + (g << ns))
                     continue
                 y = -1
                 room = 0
@@ -353,7 +357,7 @@ def advance(t_end: float, admit_until: float, new_t: Any, new_c: Any, ht: Any, h
             truck_yard[best] = best_y
             gate_in[best] = now
             called_at[best] = now
-            size = _push(ht, hc, size, now, ENTER * big + best * nst)
+            size = _push(ht, hc, size, now, ENTER * big + (best << ns))
     ctr[0] = size
     return True
 
@@ -416,7 +420,11 @@ class GateAreas:
         self.busy_n = np.zeros(n_stations, dtype=np.int64)
         self.q_head = np.full(n_stations, -1, dtype=np.int64)
         self.q_tail = np.full(n_stations, -1, dtype=np.int64)
-        self.q_next = np.empty(max(1, n * nst), dtype=np.int32)
+        ns = (nst - 1).bit_length()
+        """Bits of a step in an event's code and a (truck, step)'s index (``nst`` rounded up
+        to a power of two)."""
+        span = 1 << ns
+        self.q_next = np.empty(max(1, n * span), dtype=np.int32)
         """Per (truck, step) in a station's queue, the next one (-1: none); set when it joins
         the queue (32 bits: a run has fewer than 2**31 truck-steps)."""
         self.wake_at = np.full(n_stations, -1.0)
@@ -435,13 +443,16 @@ class GateAreas:
         cap = 1024
         self.ht = np.empty(cap)
         self.hc = np.empty(cap, dtype=np.int64)
-        big = max(n, n_stations, n_yards, n_gates, 1) * nst
-        self.ctr = np.array([0, 0, 0, big], dtype=np.int64)
-        """Heap size, services started, trucks of ``dir_all`` arrived, the event code base."""
+        bs = (max(n, n_stations, n_yards, n_gates, 1) * span - 1).bit_length()
+        big = 1 << bs
+        self.ctr = np.array([0, 0, 0, big, ns, bs], dtype=np.int64)
+        """Heap size, services started, trucks of ``dir_all`` arrived, the event code base
+        (a power of two) and the bits of a step and of the code base."""
         self.margin = int(self.yard_cap.sum()) + n_gates \
             + nst * (int(station_servers.max(initial=0)) + 2) + 4
         """Most events the handling of one event can add."""
         self.nst = nst
+        self.span = span
         self._enter_code = ENTER * int(big)
         self._release_code = RELEASE * int(big)
         self.now = -INF
@@ -457,12 +468,12 @@ class GateAreas:
     def enter(self, truck: int, at: float) -> None:
         """A called truck reaches its gate area at ``at`` (after the current instant)."""
         self._times.append(at)
-        self._codes.append(self._enter_code + truck * self.nst)
+        self._codes.append(self._enter_code + truck * self.span)
 
     def release(self, at: float, yard: int) -> None:
         """A yard place is freed at ``at`` (a no-show's grace time runs out)."""
         self._times.append(at)
-        self._codes.append(self._release_code + yard * self.nst)
+        self._codes.append(self._release_code + yard * self.span)
 
     def _grow(self, need: int) -> None:
         cap = self.ht.shape[0]
@@ -565,7 +576,7 @@ def stations_only(gate_in: FloatArray, route: IntArray, service: FloatArray,
     order = trucks[np.argsort(entry[trucks], kind="stable")]
     areas._grow(order.shape[0] + 1)
     areas.ht[:order.shape[0]] = entry[order]
-    areas.hc[:order.shape[0]] = ENTER * int(areas.ctr[3]) + order * areas.nst
+    areas.hc[:order.shape[0]] = ENTER * int(areas.ctr[3]) + order * areas.span
     areas.ctr[0] = order.shape[0]
     areas.finish(-INF)
     return start, done, leave, areas.services
