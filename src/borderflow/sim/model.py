@@ -816,14 +816,20 @@ def _service_times(table: _RouteTable, route: IntArray, quarantine: BoolArray,
     applies = np.zeros((n, max_steps), dtype=np.bool_)
     for r in table.routes:
         mine = np.flatnonzero(route == r.index)
+        # the route's rows filled column by column, then put in place at once (a scatter of
+        # whole rows, not of each column)
+        times = np.zeros((mine.shape[0], max_steps))
+        ok = np.zeros((mine.shape[0], max_steps), dtype=np.bool_)
         for j, condition in enumerate(r.conditions):
-            service[mine, j] = draw(rng, table.dists[r.index][j], mine.shape[0])
+            times[:, j] = draw(rng, table.dists[r.index][j], mine.shape[0])
             if condition == "always":
-                applies[mine, j] = True
+                ok[:, j] = True
             elif condition == "quarantine":
-                applies[mine, j] = quarantine[mine]
+                ok[:, j] = quarantine[mine]
             elif condition == "transshipment":
-                applies[mine, j] = r.gate.transshipment
+                ok[:, j] = r.gate.transshipment
             else:
-                applies[mine, j] = crosses[mine]
+                ok[:, j] = crosses[mine]
+        service[mine] = times
+        applies[mine] = ok
     return service, applies
