@@ -420,9 +420,7 @@ class GateAreas:
         self.busy_n = np.zeros(n_stations, dtype=np.int64)
         self.q_head = np.full(n_stations, -1, dtype=np.int64)
         self.q_tail = np.full(n_stations, -1, dtype=np.int64)
-        ns = (nst - 1).bit_length()
-        """Bits of a step in an event's code and a (truck, step)'s index (``nst`` rounded up
-        to a power of two)."""
+        ns = (nst - 1).bit_length()  # bits of a step in an event's code and a truck-step
         span = 1 << ns
         self.q_next = np.empty(max(1, n * span), dtype=np.int32)
         """Per (truck, step) in a station's queue, the next one (-1: none); set when it joins
@@ -440,21 +438,18 @@ class GateAreas:
         self.done = done
         self.out = (gate_in, called_at, truck_yard, start, self.passed, leave)
         self.busy = busy
-        cap = 1024
-        self.ht = np.empty(cap)
-        self.hc = np.empty(cap, dtype=np.int64)
+        self.ht = np.empty(1024)
+        self.hc = np.empty(1024, dtype=np.int64)
         bs = (max(n, n_stations, n_yards, n_gates, 1) * span - 1).bit_length()
-        big = 1 << bs
-        self.ctr = np.array([0, 0, 0, big, ns, bs], dtype=np.int64)
+        self.ctr = np.array([0, 0, 0, 1 << bs, ns, bs], dtype=np.int64)
         """Heap size, services started, trucks of ``dir_all`` arrived, the event code base
-        (a power of two) and the bits of a step and of the code base."""
+        (``1 << bs``) and the bits of a step."""
         self.margin = int(self.yard_cap.sum()) + n_gates \
             + nst * (int(station_servers.max(initial=0)) + 2) + 4
         """Most events the handling of one event can add."""
-        self.nst = nst
         self.span = span
-        self._enter_code = ENTER * int(big)
-        self._release_code = RELEASE * int(big)
+        self._enter_code = ENTER << bs
+        self._release_code = RELEASE << bs
         self.now = -INF
         """The instant the gate areas have been advanced to."""
         self._times: list[float] = []
