@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -23,10 +22,10 @@ from borderflow.config import Settings
 from borderflow.store.session import make_session_factory
 from borderflow.telemetry import wire
 from borderflow.telemetry.bus import FenceCache, Processor
-from borderflow.telemetry.dead_letters import DeadLetterStore
 from borderflow.telemetry.decoders import Fix, Rejection
-from borderflow.telemetry.nats_bus import DURABLE, Batching, RetryPolicy, run_processor
+from borderflow.telemetry.nats_bus import DURABLE, Batching, RetryPolicy
 from tests.conftest import NOW, Peek
+from tests.telemetry import test_real_resilience as resilience
 from tests.telemetry.test_real_bus import NATS_URL, wait_for
 from tests.telemetry.test_real_resilience import _delete, _info, _publish, dead, fix, stored
 
@@ -77,34 +76,17 @@ class Recording:
         return report
 
 
-class Running:
-    """``run_processor`` on partition 0 in a thread, until left."""
+class Running(resilience.Running):
+    """The resilience tests' processor thread with ``handle`` and the given bounds (by
+    default one delivery, then set aside); leaving it fails the test if it raised."""
 
     def __init__(self, db: Peek, stream: tuple[str, str], handle: Any, *, positions: int,
                  messages: int = 1000, retry: RetryPolicy | None = None) -> None:
-        sessions = make_session_factory(db.engine)
-        self.stop = asyncio.Event()
-        self.error: list[BaseException] = []
-
-        def consume() -> None:
-            try:
-                asyncio.run(run_processor(
-                    NATS_URL, stream[0], stream[1], handle, self.stop, batch=messages,
-                    positions=positions, partitions=[0],
-                    dead_letters=DeadLetterStore(sessions, FixedClock(NOW)),
-                    retry=retry or RetryPolicy(max_deliver=1, backoff_seconds=(0.2,))))
-            except BaseException as exc:  # reported by the test
-                self.error.append(exc)
-
-        self.thread = threading.Thread(target=consume)
-
-    def __enter__(self) -> Running:
-        self.thread.start()
-        return self
+        super().__init__(db, stream, retry or RetryPolicy(max_deliver=1, backoff_seconds=(0.2,)),
+                         handle=handle, messages=messages, positions=positions)
 
     def __exit__(self, *_: object) -> None:
-        self.stop.set()
-        self.thread.join(15)
+        super().__exit__()
         assert not self.error
 
 

@@ -114,20 +114,24 @@ async def _delete(stream: str) -> None:
 
 
 class Running:
-    """A processor consuming partition 0 in a thread, until left."""
+    """A processor consuming partition 0 in a thread, until left: ``handle`` (by default the
+    real processor) in transactions of at most ``messages`` messages and ``positions``
+    positions. What it raised is in ``error``."""
 
-    def __init__(self, db: Peek, stream: tuple[str, str], retry: RetryPolicy) -> None:
+    def __init__(self, db: Peek, stream: tuple[str, str], retry: RetryPolicy, *,
+                 handle: Any = None, messages: int = 10, positions: int = 4000) -> None:
         sessions = make_session_factory(db.engine)
         clock = FixedClock(NOW)
         self.stop = asyncio.Event()
         self.error: list[BaseException] = []
+        handle = handle or Processor(sessions, clock, FenceCache(30))
 
         def consume() -> None:
             try:
                 asyncio.run(run_processor(
-                    NATS_URL, stream[0], stream[1], Processor(sessions, clock, FenceCache(30)),
-                    self.stop, batch=10, partitions=[0],
-                    dead_letters=DeadLetterStore(sessions, clock), retry=retry))
+                    NATS_URL, stream[0], stream[1], handle, self.stop, batch=messages,
+                    partitions=[0], dead_letters=DeadLetterStore(sessions, clock),
+                    retry=retry, positions=positions))
             except BaseException as exc:  # reported by the test
                 self.error.append(exc)
 
