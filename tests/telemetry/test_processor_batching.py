@@ -165,8 +165,10 @@ def test_a_failing_transaction_is_taken_apart_and_the_others_stored_once(
 
 def test_a_transaction_failing_because_the_database_is_away_comes_again_whole(
         settings: Settings, db: Peek, stream: tuple[str, str]) -> None:
-    """The database away (a transient failure): nothing is acknowledged, every message comes
-    again after the back-off, and each position is stored once."""
+    """The database away (a transient failure): nothing is acknowledged, every message of the
+    failed transaction comes again after the back-off, and each position is stored once. (The
+    first transaction holds what the stream had waiting when it was taken: all ten, or on a
+    busy machine fewer, the rest following in the next one.)"""
 
     def away_once(_items: list[Any], call: int) -> None:
         if call == 1:
@@ -177,7 +179,8 @@ def test_a_transaction_failing_because_the_database_is_away_comes_again_whole(
     with Running(db, stream, handle, positions=100):
         wait_for(lambda: stored(db) == 10, timeout=20)
         wait_for(lambda: asyncio.run(_pending(stream[0])) == 0, timeout=10)
-    assert handle.calls[0]["positions"] == 10
+    assert 1 <= handle.calls[0]["positions"] <= 10
+    # the failed transaction's positions came again, and none twice
     assert sum(c["positions"] for c in handle.calls[1:]) == 10
     assert dead(db) == []
     assert stored(db) == 10
