@@ -33,8 +33,10 @@ def _children(pid: int) -> set[int]:
     """The server's worker processes (not multiprocessing's resource tracker)."""
     found: set[int] = set()
     for task in Path(f"/proc/{pid}/task").glob("*"):
-        with open(task / "children") as f:
-            found |= {int(p) for p in f.read().split()}
+        try:
+            found |= {int(p) for p in (task / "children").read_text().split()}
+        except OSError:  # a thread of the server that ended meanwhile
+            continue
     workers = set()
     for child in found:
         try:
