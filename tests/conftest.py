@@ -44,6 +44,17 @@ from borderflow.store.base import Base
 from borderflow.store.models import Account
 from borderflow.store.session import make_engine, make_session_factory
 
+# Argon2id at its least cost in the suite (and the servers it starts, through the environment):
+# at the production cost each hash and verification takes about 0.1 s, a fifth of the page
+# tests' time. What the hashes are and when they are checked is the same at any cost;
+# tests/security/test_password_cost.py checks the cost itself.
+TEST_HASH_COST = security.HashCost(time_cost=1, memory_kib=8, parallelism=1)
+for _name, _value in (("TIME_COST", TEST_HASH_COST.time_cost),
+                      ("MEMORY_KIB", TEST_HASH_COST.memory_kib),
+                      ("PARALLELISM", TEST_HASH_COST.parallelism)):
+    os.environ[f"BORDERFLOW_PASSWORD_HASH_{_name}"] = str(_value)
+security.use_cost(TEST_HASH_COST)
+
 PG_URL = os.environ.get("BORDERFLOW_TEST_DATABASE_URL")
 IN_CI = os.environ.get("CI", "").lower() == "true"
 PASSWORD = "correct horse battery staple"

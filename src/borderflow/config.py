@@ -169,6 +169,18 @@ class Settings(BaseSettings):
         description="Whether officials (admin, regulator, cashier, officers, yard operator) "
         "must log in with a TOTP code: `required`, `optional` (anyone may enrol), or `auto` "
         "(required when BORDERFLOW_ENV=production, optional otherwise).")
+    password_hash_time_cost: int = Field(
+        default=3, ge=1, le=100,
+        description="Argon2id passes over memory for each new password, recovery code and "
+        "reset code hash (stored hashes keep their own cost and are rehashed at login). "
+        "Production refuses less than 2.")
+    password_hash_memory_kib: int = Field(
+        default=65536, ge=8, le=4 * 1024 * 1024,
+        description="Argon2id memory per hash in KiB (65536: 64 MiB). Production refuses "
+        "less than 19456 (19 MiB).")
+    password_hash_parallelism: int = Field(
+        default=4, ge=1, le=64,
+        description="Argon2id lanes per hash (at most memory / 8 KiB).")
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "console"] = "json"
     network_file: Path = Field(default=DEFAULT_NETWORK_FILE)
@@ -485,6 +497,13 @@ class Settings(BaseSettings):
         if "public_base_url" not in self.model_fields_set or not self.public_base_url.strip():
             self.public_base_url = base_url_for(self.host, self.port)
             self.model_fields_set.discard("public_base_url")  # derived, not given
+        return self
+
+    @model_validator(mode="after")
+    def _password_hash_memory_fits_its_lanes(self) -> Settings:
+        if self.password_hash_memory_kib < 8 * self.password_hash_parallelism:
+            raise ValueError("BORDERFLOW_PASSWORD_HASH_MEMORY_KIB must be at least 8 KiB per "
+                             "lane (BORDERFLOW_PASSWORD_HASH_PARALLELISM)")
         return self
 
     @model_validator(mode="after")

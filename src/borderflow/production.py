@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
+from borderflow.account.security import MINIMUM_COST
 from borderflow.bootstrap import demo_accounts
 from borderflow.config import SANDBOX_SECRET, Settings, secret
 from borderflow.store.models import Account
@@ -57,6 +58,12 @@ def unsafe_settings(settings: Settings) -> list[str]:
             shown = url if name != "BORDERFLOW_PUBLIC_BASE_URL" or \
                 settings.public_base_url_is_set else f"{url}, derived from HOST and PORT"
             found.append(f"{name} is not HTTPS ({shown}): use an https:// address")
+    if settings.password_hash_time_cost < MINIMUM_COST.time_cost:
+        found.append(f"BORDERFLOW_PASSWORD_HASH_TIME_COST={settings.password_hash_time_cost} "
+                     f"is below {MINIMUM_COST.time_cost} Argon2id passes")
+    if settings.password_hash_memory_kib < MINIMUM_COST.memory_kib:
+        found.append(f"BORDERFLOW_PASSWORD_HASH_MEMORY_KIB={settings.password_hash_memory_kib} "
+                     f"is below {MINIMUM_COST.memory_kib} KiB (19 MiB) of Argon2id memory")
     if not settings.redis_url:
         found.append("BORDERFLOW_REDIS_URL is not set: rate limits and login lockouts would "
                       "be counted in each process alone")

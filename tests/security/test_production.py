@@ -42,6 +42,14 @@ SAFE: dict[str, Any] = {
 }
 
 
+@pytest.fixture(autouse=True)
+def _default_hash_cost(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These settings are read as a deployment would have them: the suite's own Argon2id
+    cost (tests/conftest.py) left out of the environment."""
+    for name in ("TIME_COST", "MEMORY_KIB", "PARALLELISM"):
+        monkeypatch.delenv(f"BORDERFLOW_PASSWORD_HASH_{name}", raising=False)
+
+
 def _settings(**changes: Any) -> Settings:
     return Settings(**{**SAFE, **changes})
 
@@ -75,6 +83,8 @@ def test_demo_settings_are_refused_with_every_unsafe_setting_named(tmp_path: Pat
     ({"public_base_url": "http://gate.example"}, "BORDERFLOW_PUBLIC_BASE_URL"),
     ({"vnpay_pay_url": "http://pay.example/x"}, "BORDERFLOW_VNPAY_PAY_URL"),
     ({"redis_url": None}, "BORDERFLOW_REDIS_URL"),
+    ({"password_hash_time_cost": 1}, "BORDERFLOW_PASSWORD_HASH_TIME_COST=1"),
+    ({"password_hash_memory_kib": 16384}, "BORDERFLOW_PASSWORD_HASH_MEMORY_KIB=16384"),
 ])
 def test_each_unsafe_setting_alone_is_refused(change: dict[str, Any], named: str) -> None:
     problems = production.unsafe_settings(_settings(**change))

@@ -5,8 +5,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jwt
 from argon2 import PasswordHasher
@@ -14,26 +15,79 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from borderflow.errors import Unauthorized
 
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+if TYPE_CHECKING:
+    from borderflow.config import Settings
+
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "bfk"
 
 
+@dataclass(frozen=True)
+class HashCost:
+    """What one Argon2id hash costs: passes over memory, memory in KiB and lanes. The default
+    is RFC 9106's second recommended set (argon2-cffi's own default)."""
+
+    time_cost: int = 3
+    memory_kib: int = 65536
+    parallelism: int = 4
+
+
+MINIMUM_COST = HashCost(time_cost=2, memory_kib=19456, parallelism=1)
+"""The least production accepts (OWASP's password storage minimum for Argon2id: 19 MiB, two
+passes, one lane)."""
+
+
+class _Hashing:
+    """The process's hasher for its cost, and a hash of nothing to verify against when there
+    is no stored hash (made when first needed)."""
+
+    def __init__(self, cost: HashCost) -> None:
+        self.cost = cost
+        self.hasher = PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_kib,
+                                     parallelism=cost.parallelism)
+        self._dummy: str | None = None
+
+    def dummy(self) -> str:
+        if self._dummy is None:
+            self._dummy = self.hasher.hash("not-a-real-password")
+        return self._dummy
+
+
+_hashing = _Hashing(HashCost())
+
+
+def use_cost(cost: HashCost) -> None:
+    """Hash new passwords and codes at ``cost`` from now on (``BORDERFLOW_PASSWORD_HASH_*``,
+    set when a process builds its context). Stored hashes keep their own cost, which is
+    written in each; a password verified at another cost is rehashed at login."""
+    global _hashing
+    if cost != _hashing.cost:
+        _hashing = _Hashing(cost)
+
+
+def use_settings(settings: Settings) -> None:
+    """:func:`use_cost` with the cost ``settings`` give (``BORDERFLOW_PASSWORD_HASH_*``)."""
+    use_cost(HashCost(time_cost=settings.password_hash_time_cost,
+                      memory_kib=settings.password_hash_memory_kib,
+                      parallelism=settings.password_hash_parallelism))
+
+
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hashing.hasher.hash(password)
 
 
 def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant-ish time: an unknown user still costs one Argon2 verification."""
+    hashing = _hashing
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, password) and stored_hash is not None
+        return (hashing.hasher.verify(stored_hash or hashing.dummy(), password)
+                and stored_hash is not None)
     except (VerificationError, InvalidHashError):
         return False
 
 
 def needs_rehash(stored_hash: str) -> bool:
-    return _hasher.check_needs_rehash(stored_hash)
+    return _hashing.hasher.check_needs_rehash(stored_hash)
 
 
 def issue_token(account_id: int, username: str, *, key: str, now: datetime, minutes: int,

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from sqlalchemy.orm import Session
 
+from borderflow.account import security
 from borderflow.config import get_settings
 from borderflow.errors import AppError
 from borderflow.store.session import make_engine, make_session_factory
@@ -20,7 +21,9 @@ err = Console(stderr=True)
 @contextmanager
 def session_scope() -> Iterator[Session]:
     """One transaction for one command; errors are printed, not dumped as tracebacks."""
-    engine = make_engine(get_settings().database_url)
+    settings = get_settings()
+    security.use_settings(settings)  # accounts the command creates: the configured cost
+    engine = make_engine(settings.database_url)
     session = make_session_factory(engine)()
     try:
         yield session

@@ -21,6 +21,7 @@ import structlog
 from fastapi import FastAPI
 
 from borderflow import handlers, production
+from borderflow.account import security
 from borderflow.account.remembered import Remembered
 from borderflow.api.admission import Admission
 from borderflow.api.context import AppContext
@@ -67,6 +68,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> AppContext:
                          pool_size=pool.pool_size, max_overflow=pool.max_overflow,
                          pool_timeout=pool.pool_timeout)
     production.check(settings, engine)  # production mode: refuse any unsafe setting
+    security.use_settings(settings)  # the Argon2id cost of new hashes
     return AppContext(
         settings=settings,
         engine=engine,
