@@ -37,7 +37,9 @@ def _crossed(client: httpx.Client) -> int:
                                           panel))
 
 
+# On PostgreSQL, tests/robustness/test_topology.py drives the same actors through it all.
 @pytest.mark.slow
+@pytest.mark.any_database
 def test_the_demo_traffic_moves_trucks_through_the_whole_procedure(
     settings: Settings, clock: FixedClock, auth: Any, db: Peek
 ) -> None:
