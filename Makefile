@@ -61,11 +61,11 @@ SERVICES := $(BIN)/python -m tests.services
 
 test-sqlite: install
 	$(SERVICES) --without postgres -- $(BIN)/pytest -n 2 -q -m "not alone"
-	$(SERVICES) --without postgres -- $(BIN)/pytest -n 1 -q -m alone
+	$(SERVICES) --without postgres -- $(BIN)/pytest -n 0 -q -m alone
 
 test-postgres: install
 	$(SERVICES) -- $(BIN)/pytest -n 2 -q -m "not alone and not e2e"
-	$(SERVICES) -- $(BIN)/pytest -n 1 -q -m alone
+	$(SERVICES) -- $(BIN)/pytest -n 0 -q -m alone
 
 # The browser tests drive Debian's Chromium (headless); install it when it is missing.
 browser:
