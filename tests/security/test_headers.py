@@ -20,6 +20,9 @@ from borderflow.clock import FixedClock
 from borderflow.config import PACKAGE_DIR, Settings
 from tests.conftest import PASSWORD
 
+# Headers do not depend on the database, so the PostgreSQL pass leaves this module out.
+pytestmark = pytest.mark.any_database
+
 TEMPLATES = PACKAGE_DIR / "web" / "templates"
 STATIC = PACKAGE_DIR / "web" / "static"
 
