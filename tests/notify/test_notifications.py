@@ -323,10 +323,13 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers["Content-Length"]))
         hook.requests.append(({k.lower(): v for k, v in self.headers.items()}, body))
         hook.release.wait(10)
-        self.send_response(hook.status)
-        self.send_header("Content-Length", "2")
-        self.end_headers()
-        self.wfile.write(b"ok")
+        try:
+            self.send_response(hook.status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"ok")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sender gave up waiting (the slow-webhook tests): nothing to answer
 
     def log_message(self, *args: Any) -> None:
         pass
