@@ -38,19 +38,15 @@ passes, one lane)."""
 
 
 class _Hashing:
-    """The process's hasher for its cost, and a hash of nothing to verify against when there
-    is no stored hash (made when first needed)."""
+    """The process's hasher for its cost, and a hash of nothing at that cost to verify
+    against when there is no stored hash (made at once: the first unknown username costs
+    what every other one does)."""
 
     def __init__(self, cost: HashCost) -> None:
         self.cost = cost
         self.hasher = PasswordHasher(time_cost=cost.time_cost, memory_cost=cost.memory_kib,
                                      parallelism=cost.parallelism)
-        self._dummy: str | None = None
-
-    def dummy(self) -> str:
-        if self._dummy is None:
-            self._dummy = self.hasher.hash("not-a-real-password")
-        return self._dummy
+        self.dummy = self.hasher.hash("not-a-real-password")
 
 
 _hashing = _Hashing(HashCost())
@@ -80,7 +76,7 @@ def verify_password(stored_hash: str | None, password: str) -> bool:
     """Constant-ish time: an unknown user still costs one Argon2 verification."""
     hashing = _hashing
     try:
-        return (hashing.hasher.verify(stored_hash or hashing.dummy(), password)
+        return (hashing.hasher.verify(stored_hash or hashing.dummy, password)
                 and stored_hash is not None)
     except (VerificationError, InvalidHashError):
         return False
