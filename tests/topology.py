@@ -98,9 +98,12 @@ class Topology:
         return self.processes[name]
 
     def kill(self, name: str) -> float:
+        """SIGKILL ``name`` and wait for its end; returns when the signal was sent (another
+        process may act on the death, e.g. take the advisory lock, before the wait returns)."""
+        at = time.time()
         self.processes[name].popen.send_signal(signal.SIGKILL)
         self.processes[name].popen.wait(10)
-        return time.time()
+        return at
 
     def stop_all(self) -> None:
         for p in self.processes.values():
