@@ -29,7 +29,11 @@ $(STAMP): pyproject.toml requirements.lock requirements-dev.lock
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
+# The scenario lab's hot path compiled with mypyc (borderflow/native.py says what and when it
+# is used): rebuilt when the simulator's or the dispatch rules' source changed, a no-op
+# otherwise; without a C compiler it says so and the plain Python modules are used.
 install: $(STAMP)
+	@$(BIN)/python -m borderflow.native_build
 
 setup: install
 	$(BIN)/borderflow setup --demo

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from borderflow.domain.dispatch import choose_calls, plan_reroutes
-from borderflow.sim import engine
+from borderflow.native import load_source
 from borderflow.sim import scenario as scenarios
-from borderflow.sim.engine import NCLASS, EngineState, simulate
+from borderflow.sim.engine import NCLASS, simulate
 from borderflow.sim.model import SLOT_MINUTES, compile_model
 from borderflow.sim.results import summarise
 from tests.sim.test_engine import GOLDEN
@@ -76,7 +76,11 @@ def test_the_calls_are_the_live_rules_over_every_waiting_truck(
     truck (so the trucks left out could not have been called)."""
     sc, network = scenario(dispatch={"booked_share": 0.5, "reroute": False})
     first = simulate(compile_model(sc, network, np.random.default_rng(6)))
-    def every_waiting(self: EngineState, r: int, limit: int, until: int) -> list[int]:
+    # the engine from its source: the compiled one (borderflow.native) calls its own functions
+    # directly, so replacing them below would change nothing
+    engine = load_source("borderflow.sim.engine")
+
+    def every_waiting(self: Any, r: int, limit: int, until: int) -> list[int]:
         out: list[int] = []  # every truck in the staging area for route r, booked or not
         for k in range(r * NCLASS, (r + 1) * NCLASS):
             out += [i for i in self.queue[k][self.head[k]:self.tail[k]] if not self.gone[i]]
@@ -89,9 +93,9 @@ def test_the_calls_are_the_live_rules_over_every_waiting_truck(
         offered.append(len(waiting))
         return choose_calls(waiting, rooms, **kw)
 
-    monkeypatch.setattr(EngineState, "candidates", every_waiting)
+    monkeypatch.setattr(engine.EngineState, "candidates", every_waiting)
     monkeypatch.setattr(engine, "choose_calls", counting)
-    second = simulate(compile_model(sc, network, np.random.default_rng(6)))
+    second = engine.simulate(compile_model(sc, network, np.random.default_rng(6)))
     assert max(offered) > 50  # long queues: the shortcut mattered
     np.testing.assert_array_equal(first.called_at, second.called_at)
     np.testing.assert_array_equal(first.yard, second.yard)
@@ -108,9 +112,10 @@ def test_a_truck_booked_for_a_later_slot_is_not_offered_for_a_move(
     booked_at = m.booked_slot.copy()
     now: list[float] = []
     offered: list[tuple[float, int, int]] = []  # (time, truck, its booked slot)
-    reroute, plan = EngineState.reroute, plan_reroutes
+    engine = load_source("borderflow.sim.engine")  # as above: replaceable functions
+    reroute, plan = engine.EngineState.reroute, plan_reroutes
 
-    def clock(self: EngineState, t: float, slot: int) -> None:
+    def clock(self: Any, t: float, slot: int) -> None:
         now.append(t)
         reroute(self, t, slot)
 
@@ -121,9 +126,9 @@ def test_a_truck_booked_for_a_later_slot_is_not_offered_for_a_move(
                 offered.append((now[-1], int(w.trip_id), slot))
         return plan(candidates, gates, left, gain)
 
-    monkeypatch.setattr(EngineState, "reroute", clock)
+    monkeypatch.setattr(engine.EngineState, "reroute", clock)
     monkeypatch.setattr(engine, "plan_reroutes", spy)
-    tr = simulate(m)
+    tr = engine.simulate(m)
     assert offered, "no booked truck was ever offered"
     for t, i, slot in offered:
         assert slot <= t // SLOT_MINUTES, (t, i, slot)  # its slot had come
