@@ -197,8 +197,8 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
     ``policy`` is one for all gates, or one per gate code (default: strict)."""
     orders: list[Order] = []
     for room in sorted(rooms, key=_ROOM) if len(rooms) > 1 else rooms:
-        gate_policy = (policy.get(room.gate, Policy()) if isinstance(policy, Mapping)
-                       else policy)
+        gate_policy = (policy if isinstance(policy, Policy)  # one for all: the usual case
+                       else policy.get(room.gate, Policy()))
         places = room.places
         if places <= 0:
             continue

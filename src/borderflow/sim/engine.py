@@ -202,6 +202,9 @@ class EngineState:
 
     # slots: the steps read these attributes millions of times in a run
     __slots__ = (
+        "_at",
+        "_at_t",
+        "_staged_dt",
         "alt_cache",
         "area_adm",
         "area_arrived",
@@ -336,7 +339,20 @@ class EngineState:
         """Trucks holding a place in each yard, shared with the gate areas."""
         self.requeues: list[tuple[float, int]] = []
         """(time, truck): no-shows going back to the staging queue (a heap)."""
+        self._at_t = math.nan
+        self._at = model.base
+        self._staged_dt: dict[float, datetime] = {}
+        """When trucks entered their staging area, as a date and time, by minute (the trucks
+        of a cycle share it)."""
         self._init_clock()
+
+    def at(self, t: float) -> datetime:
+        """The date and time of minute ``t`` (:meth:`Model.at`), the last one kept: a cycle
+        asks for its own minute once per gate."""
+        if t != self._at_t:
+            self._at_t = t
+            self._at = self.model.at(t)
+        return self._at
 
     def _init_clock(self) -> None:
         """The clock, the slots' places and calls, the partner side's counts in use and the
@@ -436,9 +452,12 @@ class EngineState:
         entered the staging area."""
         rt = self.routes[r]
         b = self.booked[i]
+        staged = self.staged_at[i]
+        since = self._staged_dt.get(staged)
+        if since is None:
+            since = self._staged_dt[staged] = self.model.base + timedelta(0, staged * 60.0)
         return Waiting(f"{i:07d}", rt.gate.code, rt.direction, self.class_name[self.klass_l[i]],
-                       self.model.base + timedelta(0, self.staged_at[i] * 60.0),
-                       self.slot_start(b) if b >= 0 else None)
+                       since, self.slot_start(b) if b >= 0 else None)
 
     def candidates(self, r: int, limit: int, until: int) -> list[int]:
         """The first ``limit`` waiting trucks without a booking of each class of route ``r``
@@ -603,7 +622,7 @@ class EngineState:
             places = places_tab[ri][slot] - called_in_slot[ri]
             if places <= 0 or not self.has_waiting(ri):
                 continue
-            if pauses[ri] and paused(pauses[ri], model.at(t)):  # as the live dispatcher
+            if pauses[ri] and paused(pauses[ri], self.at(t)):  # as the live dispatcher
                 continue
             if yard_occ is None:
                 self.areas.sync(t)
@@ -619,7 +638,7 @@ class EngineState:
             if not cands:
                 continue
             if now is None:
-                now = model.at(t)
+                now = self.at(t)
                 slot_end = self.slot_start(slot + 1)
             orders = choose_calls(self.waiting(cands, ri),
                                   [Room(r.gate.code, r.direction, places, tuple(yards),
@@ -683,7 +702,7 @@ class EngineState:
         if counts is None:
             return None
         k = bisect_right(counts.at, t) - 1
-        if k < 0 or not count_in_use(self.model.at(counts.at[k]), self.model.at(t),
+        if k < 0 or not count_in_use(self.model.at(counts.at[k]), self.at(t),
                                      counts.report_hours):
             return None
         calls = self.export_calls[r.gate.code]
@@ -768,7 +787,7 @@ class EngineState:
         mine = order_queue(self.waiting(self.candidates(r.index, limit,
                                                         slot + REROUTE_HORIZON - 1), r.index),
                            r.policy,
-                           self.slot_start(slot + 1), self.model.at(t))[:limit]
+                           self.slot_start(slot + 1), self.at(t))[:limit]
         fc, left_all = forecast(mine, starts, view.usable, r.policy, SLOT_MINUTES)
         return mine, fc, left_all
 
