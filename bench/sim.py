@@ -21,6 +21,11 @@ What is measured, in one process:
 3. **compiled stations alone**: ``kernels.stations_only`` on the same entries (the engine's
    event kernel without the call-forward around it).
 
+The engine runs as the scenario lab runs it: compiled with mypyc when ``make install``
+built it for this source (``docs/simulation.md``, "The compiled engine"), then also timed from
+its Python source (``source_seconds``, best of ``--repeat``; the same calls are checked);
+``BORDERFLOW_NATIVE=0`` times the source only.
+
 ``mean_wait_diff`` is the relative difference between the mean wait at the stations in the
 engine's own run and in SimPy's on the same trucks (they differ only by the order of exact
 ties). ``speedup_vs_simpy`` divides the SimPy time by the engine's time for the whole run (the
@@ -52,7 +57,9 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 import simpy_stations  # noqa: E402
 
+from borderflow import native  # noqa: E402
 from borderflow.config import DEFAULT_SCENARIOS_DIR  # noqa: E402
+from borderflow.sim import engine  # noqa: E402
 from borderflow.sim import scenario as scenarios  # noqa: E402
 from borderflow.sim.engine import simulate  # noqa: E402
 from borderflow.sim.kernels import stations_only, warm_up  # noqa: E402
@@ -110,6 +117,20 @@ def main(argv: list[str] | None = None) -> None:
     trucks = model.trucks
     events = trace.events
 
+    # the engine from its Python source, for the compiled modules' share (borderflow.native)
+    is_compiled = native.active(engine)
+    source_seconds = math.nan
+    if is_compiled:
+        source = native.load_source("borderflow.sim.engine")
+        for _ in range(args.repeat):
+            started = time.perf_counter()
+            again = source.simulate(compile_model(sc, network, np.random.default_rng(args.seed)))
+            took = time.perf_counter() - started
+            source_seconds = took if math.isnan(source_seconds) else min(source_seconds, took)
+            print(f"engine run from the Python source: {took:.3f} s", flush=True)
+        if not np.array_equal(again.called_at, trace.called_at, equal_nan=True):
+            raise SystemExit("the compiled engine and its source called other trucks")
+
     # the same trucks, as the engine drew them and let them in, through SimPy
     gate_in = trace.gate_in.copy()
     route = trace.route.copy()
@@ -163,6 +184,10 @@ def main(argv: list[str] | None = None) -> None:
           "runs each")
     print(f"engine (live policy in the loop): {trucks:,} trucks, {events:,} events, "
           f"{seconds:.2f} s ({cpu_seconds:.2f} s of CPU), {events / seconds:,.0f} events/s")
+    print("engine modules: " + (
+        f"compiled (mypyc); from their Python source {source_seconds:.2f} s, "
+        f"{source_seconds / seconds:.2f}x the compiled time, the same calls" if is_compiled
+        else "the Python source (no compiled build, or BORDERFLOW_NATIVE=0)"))
     print(f"SimPy, same gate areas and trucks: {entered:,} trucks, {services:,} services, "
           f"{simpy_seconds:.2f} s, {ref_events / simpy_seconds:,.0f} events/s; "
           f"engine {simpy_seconds / seconds:.1f}x faster")
@@ -190,6 +215,8 @@ def main(argv: list[str] | None = None) -> None:
         "kernel_seconds": round(kernel_seconds, 4),
         "kernel_speedup": round(simpy_seconds / kernel_seconds, 1),
         "repeat": args.repeat,
+        "compiled": is_compiled,
+        "source_seconds": round(source_seconds, 3) if is_compiled else None,
     }))
 
 
