@@ -6,11 +6,11 @@ The simulation engine (:mod:`borderflow.sim.engine`) runs the live dispatch rule
 by mypyc (part of mypy), the same source runs about a quarter faster, with identical results
 (``tests/sim/test_native.py`` compares them truck by truck).
 
-``make install`` runs ``python -m borderflow.native_build`` (:mod:`borderflow.native_build`),
-which compiles the three modules
+``make install`` runs ``python -m borderflow.native_build``, which compiles the three modules
 into ``<venv>/borderflow-native/<digest>/`` (``sys.prefix``); the digest covers every source
 file of ``borderflow.domain`` and ``borderflow.sim`` (a compiled module may have taken a
-constant from another), and the interpreter. On import of :mod:`borderflow`,
+constant from another), this module and :mod:`borderflow.native_build` (what is compiled,
+and how), and the interpreter. On import of :mod:`borderflow`,
 :func:`install` looks for the build of the source as it is now: when it exists, those three
 modules are imported from it; when it does not (a source file edited since the last build, no
 C compiler on the machine, ``BORDERFLOW_NATIVE=0``), the plain Python modules are, and
