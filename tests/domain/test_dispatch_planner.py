@@ -3,6 +3,7 @@ the regulator relies on (priority overtakes, even spread, closed slots unused)."
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -12,9 +13,9 @@ from hypothesis import strategies as st
 
 from borderflow.domain.dispatch_planner import (
     PlanInput,
-    _class_keys,
-    _class_keys_few,
+    _plan_many,
     plan,
+    plan_lists,
     weighted_wait,
 )
 
@@ -204,24 +205,23 @@ def test_bad_input_is_refused_clearly() -> None:
                   permitted=np.ones((1, 1), dtype=bool), area=np.zeros(1, dtype=np.int64))
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.integers(1, 300), st.integers(1, 6), st.integers(1, 5), st.integers(0, 2**31 - 1),
-       st.booleans())
-def test_a_few_trucks_form_the_same_classes_without_numpy(
-        n: int, groups: int, horizon: int, seed: int, with_order: bool) -> None:
-    """The re-routing planner's small inputs take a plain-Python path to the classes of
-    interchangeable trucks: the same order, class keys and counts as the numpy path, ties
-    included (equal weights, groups and releases; releases outside the horizon)."""
-    rng = np.random.default_rng(seed)
-    inp = PlanInput(
-        capacity=np.ones((2, horizon), dtype=np.int64),
-        release=rng.integers(-2, horizon + 3, n),
-        weight=rng.choice([1.0, 2.0, 5.0, 10.0], n),
-        group=rng.integers(0, groups, n),
-        permitted=np.ones((groups, 2), dtype=np.bool_),
-        order=rng.permutation(n) if with_order else None)
-    perm_np, keys_np, counts_np = _class_keys(inp, horizon)
-    perm, keys, counts = _class_keys_few(inp, horizon)
-    assert perm.tolist() == perm_np.tolist()
-    assert keys == keys_np
-    assert counts == counts_np
+@settings(max_examples=200, deadline=None)
+@given(snapshots(), st.booleans())
+def test_a_few_trucks_are_planned_the_same_on_plain_lists(inp: PlanInput,
+                                                          with_order: bool) -> None:
+    """The re-routing's small inputs take a plain-Python path (``plan_lists``, also what
+    :func:`plan` uses up to ``FEW`` trucks): truck by truck the same plan as the numpy path,
+    ties included (equal weights, groups and releases)."""
+    n = inp.release.shape[0]
+    if with_order:
+        inp = dataclasses.replace(inp, order=np.random.default_rng(n).permutation(n))
+    limit = _limit(inp)
+    budget = [-1] * limit.shape[0] if inp.budget is None else inp.budget.tolist()
+    gate, slot = plan_lists(limit.tolist(), inp.release.tolist(), inp.weight.tolist(),
+                            inp.group.tolist(), inp.permitted.tolist(),
+                            None if inp.order is None else inp.order.tolist(),
+                            None if inp.budget is None else inp.budget.tolist())
+    if n:
+        assert (gate, slot) == _plan_many(inp, limit.tolist(), budget)
+    assert gate == plan(inp).gate.tolist()
+    assert slot == plan(inp).slot.tolist()

@@ -16,9 +16,7 @@ from operator import attrgetter
 from typing import Literal, NamedTuple
 from zoneinfo import ZoneInfo
 
-import numpy as np
-
-from borderflow.domain.dispatch_planner import PlanInput, plan
+from borderflow.domain.dispatch_planner import plan_lists
 
 CLASS_RANK = {"urgent": 0, "aeo_perishable": 1, "perishable": 2, "aeo": 3, "normal": 4}
 CLASS_WEIGHT = {"urgent": 100.0, "aeo_perishable": 8.0, "perishable": 5.0, "aeo": 2.0,
@@ -191,6 +189,17 @@ def order_queue(waiting: Sequence[Waiting], policy: Policy, slot_end: datetime,
     return _take(by_class, dict.fromkeys(by_class, 0), len(waiting), policy, in_green)
 
 
+_SPANS: dict[int, timedelta] = {}
+
+
+def _minutes(n: int) -> timedelta:
+    """``timedelta(minutes=n)``, made once per value (every call-forward asks for it)."""
+    span = _SPANS.get(n)
+    if span is None:
+        span = _SPANS[n] = timedelta(minutes=n)
+    return span
+
+
 def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: datetime,
                  slot_end: datetime, policy: Policy | Mapping[str, Policy]) -> list[Order]:
     """Orders for as many waiting trucks as each gate and its yards have room for now.
@@ -208,7 +217,7 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
                       and (w.booked_slot is None or w.booked_slot < slot_end)]  # eligible
         if not candidates:
             continue
-        arrive_by = now + timedelta(minutes=gate_policy.grace_minutes)
+        arrive_by = now + _minutes(gate_policy.grace_minutes)
         callable_now = order_queue(candidates, gate_policy, slot_end, now)
         if not gate_policy.calls_every_class(now):
             callable_now = [w for w in callable_now if gate_policy.may_call(w.priority, now)]
@@ -399,16 +408,16 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
         return []
     index = {g: i for i, g in enumerate(gates)}
     horizon = len(next(iter(left.values())).places)
-    capacity_rows = [[0] * horizon for _ in gates]
-    room_rows = [[0] * horizon for _ in gates]
+    # each gate's places, capped in the first slot by its yards' room now (the planner's
+    # capacity and room in one)
+    capacity = [[0] * horizon for _ in gates]
     budget = [-1] * len(gates)
     for code, gate_room in left.items():
         i = index[code]
         row = [p if p > 0 else 0 for p in gate_room.places]
-        capacity_rows[i] = row
-        room_rows[i] = list(row)
         if gate_room.yard_now is not None and horizon:
-            room_rows[i][0] = max(0, gate_room.yard_now)
+            row[0] = min(row[0], max(0, gate_room.yard_now))
+        capacity[i] = row
         if gate_room.partner is not None:
             budget[i] = max(0, gate_room.partner)
     combos: dict[tuple[str, ...], int] = {}
@@ -419,10 +428,10 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
         if k is None:
             k = seen[alt] = combos.setdefault(tuple(sorted(alt)), len(combos))
         group.append(k)
-    permitted = np.zeros((len(combos), len(gates)), dtype=np.bool_)
+    permitted = [[False] * len(gates) for _ in combos]
     for combo, k in combos.items():
         for code in combo:
-            permitted[k, index[code]] = True
+            permitted[k][index[code]] = True
     # first come first served: each candidate's rank by (arrival, trip id)
     order = sorted(zip([w.arrived_at for w, _, _ in candidates],
                        [w.trip_id for w, _, _ in candidates], range(len(candidates)),
@@ -430,18 +439,15 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
     rank = [0] * len(candidates)
     for r, (_a, _t, i) in enumerate(order):
         rank[i] = r
-    shape = (len(gates), horizon)
-    result = plan(PlanInput(
-        capacity=np.array(capacity_rows, dtype=np.int64).reshape(shape),
-        release=np.zeros(len(candidates), dtype=np.int64),
-        weight=np.array([CLASS_WEIGHT.get(w.priority, 1.0) for w, _, _ in candidates]),
-        group=np.array(group, dtype=np.int64), permitted=permitted,
-        order=np.array(rank, dtype=np.int64),
-        room=np.array(room_rows, dtype=np.int64).reshape(shape),
-        budget=np.array(budget, dtype=np.int64)))
+    # the planner on plain lists (a re-routing offers a few trucks; the same plan as
+    # plan(PlanInput(...)) without building and checking arrays, every hour)
+    planned_gate, planned_slot = plan_lists(
+        capacity, [0] * len(candidates),
+        [CLASS_WEIGHT.get(w.priority, 1.0) for w, _, _ in candidates], group, permitted,
+        rank, budget)
     out = []
-    for (w, own_slot, _), g, slot in zip(candidates, result.gate.tolist(),
-                                         result.slot.tolist(), strict=True):
+    for (w, own_slot, _), g, slot in zip(candidates, planned_gate, planned_slot,
+                                         strict=True):
         if g < 0 or gates[g] == w.gate:
             continue
         if own_slot is None or slot + gain_slots.get(w.gate, 0) <= own_slot:

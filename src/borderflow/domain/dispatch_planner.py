@@ -174,8 +174,6 @@ class _Classes:
     """Trucks with the same weight, goods group and release slot are interchangeable: the
     planner serves these classes, grouped by pair (weight rank, goods group)."""
 
-    perm: IntArray
-    """The trucks sorted by class, first-come order within a class."""
     release: list[int]
     """Per class: its release slot."""
     remaining: list[int]
@@ -198,23 +196,21 @@ class _Classes:
     """Per pair: trucks released and not yet given a slot."""
 
 
-def _classes(inp: PlanInput, horizon: int) -> _Classes:
-    """The classes of interchangeable trucks, sorted by (weight rank, group, release)."""
-    groups = inp.permitted.shape[0]
-    perm, keys, counts = (_class_keys_few if inp.release.shape[0] <= FEW else
-                          _class_keys)(inp, horizon)
+def _classes(keys: list[int], counts: list[int], permitted: list[list[bool]],
+             horizon: int) -> _Classes:
+    """The classes of interchangeable trucks from their keys (sorted by weight rank, group,
+    release) and sizes."""
+    groups = len(permitted)
     c_pair = [k // (horizon + 1) for k in keys]  # pair = (weight rank, group)
     c_release = [k % (horizon + 1) for k in keys]
     n_classes = len(c_pair)
-
-    permitted = inp.permitted.tolist()
     pair_ids = sorted(set(c_pair))
     pair_pos = {p: i for i, p in enumerate(pair_ids)}
     pair_classes: list[list[int]] = [[] for _ in pair_ids]
     for c in range(n_classes):
         pair_classes[pair_pos[c_pair[c]]].append(c)
     return _Classes(
-        perm=perm, release=c_release, remaining=counts,
+        release=c_release, remaining=list(counts),
         allot=[[] for _ in range(n_classes)], pair_ids=pair_ids,
         pair_rank=[p // groups for p in pair_ids],
         pair_gates=[[g for g, ok in enumerate(permitted[p % groups]) if ok] for p in pair_ids],
@@ -223,8 +219,9 @@ def _classes(inp: PlanInput, horizon: int) -> _Classes:
 
 
 FEW = 256
-"""Up to this many trucks (a re-routing's candidates) the classes are found without numpy,
-whose per-call cost is then most of the work; the same classes either way."""
+"""Up to this many trucks (a re-routing's candidates) the planner works on plain lists
+(:func:`plan_lists`), without numpy, whose per-call cost is then most of the work; the same
+plan either way."""
 
 
 def _class_keys(inp: PlanInput, horizon: int) -> tuple[IntArray, list[int], list[int]]:
@@ -242,22 +239,21 @@ def _class_keys(inp: PlanInput, horizon: int) -> tuple[IntArray, list[int], list
     return perm, keys.tolist(), counts.tolist()
 
 
-def _class_keys_few(inp: PlanInput, horizon: int) -> tuple[IntArray, list[int], list[int]]:
-    """:func:`_class_keys` in plain Python (the same result; faster for a few trucks)."""
-    groups = inp.permitted.shape[0]
-    weight = inp.weight.tolist()
+def _class_keys_few(release: list[int], weight: list[float], group: list[int],
+                    order: list[int] | None, groups: int, horizon: int
+                    ) -> tuple[list[int], list[int], list[int]]:
+    """:func:`_class_keys` on plain lists (the same result; faster for a few trucks)."""
     ranks = sorted(set(weight), reverse=True)  # 0 = heaviest
     rank = {w: r for r, w in enumerate(ranks)}
     n = len(weight)
-    order = inp.order.tolist() if inp.order is not None else range(n)
     span = horizon + 1
-    release = inp.release.tolist()
     if n and (min(release) < 0 or max(release) > horizon):
         release = [min(max(r, 0), horizon) for r in release]
     key = [(rank[w] * groups + g) * span + r
-           for w, g, r in zip(weight, inp.group.tolist(), release, strict=True)]
+           for w, g, r in zip(weight, group, release, strict=True)]
     # (key, order, index) tuples sort as the stable sort by (key, order) does
-    ordered = sorted(zip(key, order, range(n), strict=True))
+    ordered = sorted(zip(key, order if order is not None else range(n), range(n),
+                         strict=True))
     keys: list[int] = []
     counts: list[int] = []
     for k, _o, _i in ordered:
@@ -266,7 +262,7 @@ def _class_keys_few(inp: PlanInput, horizon: int) -> tuple[IntArray, list[int], 
         else:
             keys.append(k)
             counts.append(1)
-    return np.array([i for _k, _o, i in ordered], dtype=np.int64), keys, counts
+    return [i for _k, _o, i in ordered], keys, counts
 
 
 def _release(cl: _Classes, s: int) -> None:
@@ -324,54 +320,19 @@ def _hand_out(cl: _Classes, p: int, s: int, usable: list[int], alloc: list[int],
                 head[p] += 1
 
 
-def _expand(cl: _Classes, n: int) -> tuple[IntArray, IntArray]:
-    """The class allotments expanded back to trucks, in first-come order within each class
-    (gate and slot -1 for the trucks left unplanned)."""
-    alloc_gate: list[int] = []
-    alloc_slot: list[int] = []
-    alloc_count: list[int] = []
-    for c, given in enumerate(cl.allot):
-        for g, s, k in given:
-            alloc_gate.append(g)
-            alloc_slot.append(s)
-            alloc_count.append(k)
-        if cl.remaining[c]:
-            alloc_gate.append(-1)
-            alloc_slot.append(-1)
-            alloc_count.append(cl.remaining[c])
-    counts_arr = np.asarray(alloc_count, dtype=np.int64)
-    gate = np.empty(n, dtype=np.int64)
-    slot = np.empty(n, dtype=np.int64)
-    gate[cl.perm] = np.repeat(np.asarray(alloc_gate, dtype=np.int64), counts_arr)
-    slot[cl.perm] = np.repeat(np.asarray(alloc_slot, dtype=np.int64), counts_arr)
-    return gate, slot
-
-
-def plan(inp: PlanInput) -> PlanResult:
-    """Assign trucks to (gate, slot); see the module documentation."""
-    n = int(inp.release.shape[0])
-    gates, horizon = inp.capacity.shape
-    if n == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return _result(inp, empty, empty.copy())
-    cl = _classes(inp, horizon)
-    capacity_arr = inp.capacity.astype(np.int64)
-    if inp.room is not None:
-        capacity_arr = np.minimum(capacity_arr, inp.room.astype(np.int64))
-    capacity = capacity_arr.tolist()
-    budget = ([-1] * gates if inp.budget is None else
-              [int(b) for b in inp.budget])  # -1: no limit
-    pairs = range(len(cl.pair_ids))
-
+def _fill(cl: _Classes, capacity: list[list[int]], budget: list[int]) -> None:
+    """Give the classes their (gate, slot, trucks), slot by slot; ``capacity`` (G × S, already
+    capped by the yards' room) and ``budget`` (G; negative: no limit) are used up."""
+    gates = len(capacity)
+    horizon = len(capacity[0]) if gates else 0
     remaining = cl.remaining
-    # only the slots in which some gate has capacity can give a truck a slot (the others
-    # leave every count as it is: releasing is cumulative)
-    for s in np.flatnonzero(capacity_arr.any(axis=0)).tolist():
+    pairs = range(len(cl.pair_ids))
+    for s in range(horizon):
         room = [capacity[g][s] if budget[g] < 0 else min(capacity[g][s], budget[g])
                 for g in range(gates)]
         if not any(room):
-            continue
-        _release(cl, s)  # (releasing is cumulative: a slot skipped releases nothing less)
+            continue  # no place in this slot (releasing is cumulative: none is lost)
+        _release(cl, s)
         waiting = [p for p in pairs if cl.avail[p] > 0]
         if not waiting:
             continue
@@ -382,7 +343,73 @@ def plan(inp: PlanInput) -> PlanResult:
             capacity[g][s] = room[g]
         if not any(remaining):
             break  # every truck has its slot: the later slots change nothing
-    return _result(inp, *_expand(cl, n))
+
+
+def _expand(cl: _Classes, perm: list[int], n: int) -> tuple[list[int], list[int]]:
+    """The class allotments expanded back to trucks (``perm``: the trucks in class order,
+    first come first within a class); gate and slot -1 for the trucks left unplanned."""
+    gate = [-1] * n
+    slot = [-1] * n
+    pos = 0
+    for c, given in enumerate(cl.allot):
+        for g, s, k in given:
+            for i in perm[pos:pos + k]:
+                gate[i] = g
+                slot[i] = s
+            pos += k
+        pos += cl.remaining[c]  # unplanned: -1 as set
+    return gate, slot
+
+
+def plan_lists(capacity: list[list[int]], release: list[int], weight: list[float],
+               group: list[int], permitted: list[list[bool]], order: list[int] | None = None,
+               budget: list[int] | None = None) -> tuple[list[int], list[int]]:
+    """:func:`plan` on plain lists, unchecked (the caller builds them as :class:`PlanInput`
+    would accept them): ``capacity`` is already capped by the yards' room and is not changed.
+    Returns each truck's gate and slot (-1 if unplanned). For a few trucks (the hourly
+    re-routing) this is several times faster than building the arrays; the same plan."""
+    n = len(release)
+    if n == 0:
+        return [], []
+    horizon = len(capacity[0]) if capacity else 0
+    perm, keys, counts = _class_keys_few(release, weight, group, order, len(permitted),
+                                         horizon)
+    cl = _classes(keys, counts, permitted, horizon)
+    _fill(cl, [list(row) for row in capacity],
+          [-1] * len(capacity) if budget is None else list(budget))
+    return _expand(cl, perm, n)
+
+
+def plan(inp: PlanInput) -> PlanResult:
+    """Assign trucks to (gate, slot); see the module documentation."""
+    n = int(inp.release.shape[0])
+    gates = inp.capacity.shape[0]
+    if n == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return _result(inp, empty, empty.copy())
+    capacity_arr = inp.capacity.astype(np.int64)
+    if inp.room is not None:
+        capacity_arr = np.minimum(capacity_arr, inp.room.astype(np.int64))
+    capacity = capacity_arr.tolist()
+    budget = None if inp.budget is None else [int(b) for b in inp.budget]
+    if n <= FEW:
+        gate, slot = plan_lists(capacity, inp.release.tolist(), inp.weight.tolist(),
+                                inp.group.tolist(), inp.permitted.tolist(),
+                                None if inp.order is None else inp.order.tolist(), budget)
+    else:
+        gate, slot = _plan_many(inp, capacity, [-1] * gates if budget is None else budget)
+    return _result(inp, np.array(gate, dtype=np.int64), np.array(slot, dtype=np.int64))
+
+
+def _plan_many(inp: PlanInput, capacity: list[list[int]], budget: list[int]
+               ) -> tuple[list[int], list[int]]:
+    """:func:`plan_lists` with the classes found by numpy (faster for many trucks);
+    ``capacity`` and ``budget`` as :func:`_fill` takes them, used up."""
+    horizon = int(inp.capacity.shape[1])
+    perm, keys, counts = _class_keys(inp, horizon)
+    cl = _classes(keys, counts, inp.permitted.tolist(), horizon)
+    _fill(cl, capacity, budget)
+    return _expand(cl, perm.tolist(), int(inp.release.shape[0]))
 
 
 def _result(inp: PlanInput, gate: IntArray, slot: IntArray) -> PlanResult:
