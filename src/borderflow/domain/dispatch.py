@@ -149,6 +149,11 @@ class Order(NamedTuple):
     arrive_by: datetime
 
 
+_new = tuple.__new__
+"""A named tuple made as its generated constructor makes it (``Order(...)`` calls a Python
+function; compiled code calls this in C: the call-forward makes one per call)."""
+
+
 def _queue_key(w: Waiting, slot_end: datetime) -> tuple[int, datetime, str]:
     booked_now = w.booked_slot is not None and w.booked_slot < slot_end
     return (0 if booked_now else 1, w.arrived_at, w.trip_id)
@@ -223,14 +228,15 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
             callable_now = [w for w in callable_now if gate_policy.may_call(w.priority, now)]
         if len(room.yards) == 1:  # every call to the one yard
             yard = room.yards[0][0]
-            orders += [Order(w.trip_id, gate, yard, arrive_by) for w in callable_now[:places]]
+            orders += [_new(Order, (w.trip_id, gate, yard, arrive_by))
+                       for w in callable_now[:places]]
             continue
         free = dict(room.yards)
         yards = sorted(free)
         for w in callable_now[:places]:
             yard = max(yards, key=free.__getitem__)  # most room; the first code among equals
             free[yard] -= 1
-            orders.append(Order(w.trip_id, gate, yard, arrive_by))
+            orders.append(_new(Order, (w.trip_id, gate, yard, arrive_by)))
     return orders
 
 

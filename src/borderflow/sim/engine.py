@@ -647,8 +647,8 @@ class EngineState:
                 now = self.at(t)
                 slot_end = self.slot_start(slot + 1)
             orders = choose_calls(self.waiting(cands, ri),
-                                  [Room(r.gate.code, r.direction, places, tuple(yards),
-                                        partner)],
+                                  [_make_tuple(Room, (r.gate.code, r.direction, places,
+                                                      tuple(yards), partner))],
                                   now=now, slot_end=slot_end, policy=r.policy)
             if orders:
                 self.take_calls(r, orders, t)
