@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import event
 from stdnum.vn import mst
 
+from borderflow.config import Settings
 from tests.conftest import PASSWORD
 from tests.trip.test_rerouting import staged
 from tests.web.test_driver import _csrf
@@ -31,6 +32,13 @@ WHO = {"/console": "regulator", "/portal": "enterprise", "/officer": "customs",
        "/api/v1/invoices": "enterprise", "/api/v1/checkpoints/pending": "customs",
        "/api/v1/dispatch/queue": "regulator", "/api/v1/declarations": "enterprise",
        "/api/v1/telemetry/latest": "regulator"}
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Who a token is looked up at every request, not remembered for a wall-clock second: a
+    slow machine must not count the look-up in one reading and not in the other."""
+    return settings.model_copy(update={"caller_memory_seconds": 0})
 
 
 def _counter(client: TestClient) -> Callable[[], int]:
