@@ -7,6 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
+from starlette.routing import BaseRoute
 
 from borderflow import __version__, handlers
 from borderflow.account import remembered
@@ -89,6 +90,17 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await app.state.telemetry.aclose()
 
 
+ROUTERS = (ops_router, account_router, network_router, declaration_router, trip_router,
+           booking_router, dispatch_router, dispatch_trips_router, controls_router,
+           vehicle_router, telemetry_router, notify_router, camera_router, fees_router,
+           online_router, short_router, verify_router, report_router, forecast_router,
+           exchange_router, sim_router, *WEB_ROUTERS)
+"""Every router of the platform, in the order they are matched."""
+_INCLUDED: dict[int, BaseRoute] = {}
+"""Per router (by id: the routers live as long as the process), its inclusion as the
+process's first app made it (see :func:`create_app`)."""
+
+
 def create_app(settings: Settings | None = None, clock: Clock | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level, settings.log_format)
@@ -125,14 +137,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         history=settings.max_body_history_bytes))
     app.add_middleware(SecurityHeaders, settings=settings)
     app.add_middleware(RequestMiddleware)
-    for router in (ops_router, account_router, network_router, declaration_router, trip_router,
-                   booking_router,
-                   dispatch_router, dispatch_trips_router, controls_router, vehicle_router,
-                   telemetry_router, notify_router, camera_router, fees_router, online_router,
-                   short_router, verify_router, report_router, forecast_router, exchange_router,
-                   sim_router,
-                   *WEB_ROUTERS):
+    for router in ROUTERS:
         app.include_router(router)
+        # FastAPI builds an included router's routes (each handler's dependencies and response
+        # model) at the first request an app gets, for that app. Every app Borderflow makes
+        # includes the same routers under the same app-wide dependency and responses, so a
+        # process builds them once and its later apps share them: a server has one app per
+        # process, the test suite one per test (a fifth of a second each). (Dependency
+        # overrides, which the platform does not use, would follow the first app's.)
+        app.router.routes[-1] = _INCLUDED.setdefault(id(router), app.router.routes[-1])
 
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     openapi.install(app)
