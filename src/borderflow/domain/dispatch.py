@@ -149,9 +149,10 @@ class Order(NamedTuple):
     arrive_by: datetime
 
 
-_new = tuple.__new__
-"""A named tuple made as its generated constructor makes it (``Order(...)`` calls a Python
-function; compiled code calls this in C: the call-forward makes one per call)."""
+new_record = tuple.__new__
+"""``new_record(Order, (...))`` makes a named tuple as its generated constructor does, without
+calling it: ``Order(...)`` runs a Python function, compiled code calls this in C. For the
+records made once per call, room or waiting truck (the call-forward, the scenario lab)."""
 
 
 def _queue_key(w: Waiting, slot_end: datetime) -> tuple[int, datetime, str]:
@@ -228,7 +229,7 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
             callable_now = [w for w in callable_now if gate_policy.may_call(w.priority, now)]
         if len(room.yards) == 1:  # every call to the one yard
             yard = room.yards[0][0]
-            orders += [_new(Order, (w.trip_id, gate, yard, arrive_by))
+            orders += [new_record(Order, (w.trip_id, gate, yard, arrive_by))
                        for w in callable_now[:places]]
             continue
         free = dict(room.yards)
@@ -236,7 +237,7 @@ def choose_calls(waiting: Sequence[Waiting], rooms: Sequence[Room], *, now: date
         for w in callable_now[:places]:
             yard = max(yards, key=free.__getitem__)  # most room; the first code among equals
             free[yard] -= 1
-            orders.append(_new(Order, (w.trip_id, gate, yard, arrive_by)))
+            orders.append(new_record(Order, (w.trip_id, gate, yard, arrive_by)))
     return orders
 
 

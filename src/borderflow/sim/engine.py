@@ -56,6 +56,7 @@ from borderflow.domain.dispatch import (
     choose_calls,
     count_in_use,
     forecast,
+    new_record,
     order_queue,
     partner_room,
     plan_reroutes,
@@ -456,14 +457,12 @@ class EngineState:
         since = self._staged_dt.get(staged)
         if since is None:
             since = self._staged_dt[staged] = self.model.base + timedelta(0, staged * 60.0)
-        # the named tuple made by tuple.__new__, as Waiting(...) makes it, without the
-        # generated Python constructor, and the id by %-formatting, which compiled code does
-        # in C where an f-string with a format spec calls str.format (hundreds of thousands a
-        # simulated year)
+        # the id by %-formatting, which compiled code does in C where an f-string with a
+        # format spec calls str.format (hundreds of thousands a simulated year)
         trip_id = "%07d" % i  # noqa: UP031
-        return _make_tuple(Waiting, (trip_id, rt.gate.code, rt.direction,
-                                     self.class_name[self.klass_l[i]], since,
-                                     self.slot_start(b) if b >= 0 else None))
+        return new_record(Waiting, (trip_id, rt.gate.code, rt.direction,
+                                    self.class_name[self.klass_l[i]], since,
+                                    self.slot_start(b) if b >= 0 else None))
 
     def candidates(self, r: int, limit: int, until: int) -> list[int]:
         """The first ``limit`` waiting trucks without a booking of each class of route ``r``
@@ -647,8 +646,8 @@ class EngineState:
                 now = self.at(t)
                 slot_end = self.slot_start(slot + 1)
             orders = choose_calls(self.waiting(cands, ri),
-                                  [_make_tuple(Room, (r.gate.code, r.direction, places,
-                                                      tuple(yards), partner))],
+                                  [new_record(Room, (r.gate.code, r.direction, places,
+                                                     tuple(yards), partner))],
                                   now=now, slot_end=slot_end, policy=r.policy)
             if orders:
                 self.take_calls(r, orders, t)
@@ -863,7 +862,6 @@ class EngineState:
 
 
 Outlook = tuple[list[Waiting], dict[str, int], list[int]]
-_make_tuple = tuple.__new__
 
 
 def _reroute_candidates(views: dict[str, GateView], outlook: dict[str, Outlook],
