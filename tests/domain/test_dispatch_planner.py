@@ -216,12 +216,13 @@ def test_a_few_trucks_are_planned_the_same_on_plain_lists(inp: PlanInput,
     if with_order:
         inp = dataclasses.replace(inp, order=np.random.default_rng(n).permutation(n))
     limit = _limit(inp)
-    budget = [-1] * limit.shape[0] if inp.budget is None else inp.budget.tolist()
+    budget = None if inp.budget is None else inp.budget.tolist()
     gate, slot = plan_lists(limit.tolist(), inp.release.tolist(), inp.weight.tolist(),
                             inp.group.tolist(), inp.permitted.tolist(),
-                            None if inp.order is None else inp.order.tolist(),
-                            None if inp.budget is None else inp.budget.tolist())
+                            None if inp.order is None else inp.order.tolist(), budget)
     if n:
-        assert (gate, slot) == _plan_many(inp, limit.tolist(), budget)
-    assert gate == plan(inp).gate.tolist()
-    assert slot == plan(inp).slot.tolist()
+        assert (gate, slot) == _plan_many(inp, limit.tolist(),
+                                          [-1] * limit.shape[0] if budget is None else budget)
+    planned = plan(inp)
+    assert gate == planned.gate.tolist()
+    assert slot == planned.slot.tolist()

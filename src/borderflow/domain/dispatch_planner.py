@@ -368,16 +368,23 @@ def plan_lists(capacity: list[list[int]], release: list[int], weight: list[float
     would accept them): ``capacity`` is already capped by the yards' room and is not changed.
     Returns each truck's gate and slot (-1 if unplanned). For a few trucks (the hourly
     re-routing) this is several times faster than building the arrays; the same plan."""
-    n = len(release)
-    if n == 0:
+    if not release:
         return [], []
     horizon = len(capacity[0]) if capacity else 0
-    perm, keys, counts = _class_keys_few(release, weight, group, order, len(permitted),
-                                         horizon)
+    return _assign(*_class_keys_few(release, weight, group, order, len(permitted), horizon),
+                   permitted, horizon, [list(row) for row in capacity],
+                   [-1] * len(capacity) if budget is None else list(budget))
+
+
+def _assign(perm: list[int], keys: list[int], counts: list[int], permitted: list[list[bool]],
+            horizon: int, capacity: list[list[int]], budget: list[int]
+            ) -> tuple[list[int], list[int]]:
+    """Each truck's gate and slot from the classes (``perm``, ``keys``, ``counts`` as
+    :func:`_class_keys` gives them); ``capacity`` and ``budget`` as :func:`_fill` takes them,
+    used up."""
     cl = _classes(keys, counts, permitted, horizon)
-    _fill(cl, [list(row) for row in capacity],
-          [-1] * len(capacity) if budget is None else list(budget))
-    return _expand(cl, perm, n)
+    _fill(cl, capacity, budget)
+    return _expand(cl, perm, len(perm))
 
 
 def plan(inp: PlanInput) -> PlanResult:
@@ -407,9 +414,8 @@ def _plan_many(inp: PlanInput, capacity: list[list[int]], budget: list[int]
     ``capacity`` and ``budget`` as :func:`_fill` takes them, used up."""
     horizon = int(inp.capacity.shape[1])
     perm, keys, counts = _class_keys(inp, horizon)
-    cl = _classes(keys, counts, inp.permitted.tolist(), horizon)
-    _fill(cl, capacity, budget)
-    return _expand(cl, perm.tolist(), int(inp.release.shape[0]))
+    return _assign(perm.tolist(), keys, counts, inp.permitted.tolist(), horizon, capacity,
+                   budget)
 
 
 def _result(inp: PlanInput, gate: IntArray, slot: IntArray) -> PlanResult:
