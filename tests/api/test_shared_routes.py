@@ -1,6 +1,6 @@
 """Every app a process makes shares the routes the first one built (FastAPI builds them at an
-app's first request; see ``borderflow.app.create_app``), and still answers from its own
-state: its own settings, its own clock."""
+app's first request; see ``borderflow.app.create_app``), and each still answers with its
+own settings."""
 
 from __future__ import annotations
 

@@ -55,8 +55,8 @@ def test_hostile_path_and_query_values_name_their_field(
 def test_an_application_made_afresh_checks_with_the_same_route_table(
         settings: Any, clock: Any) -> None:
     """Every test (and every worker) builds its application afresh from the same code: the
-    second finds the parameters of each address in the table the first built (listing them
-    costs about half a second), and still refuses what the first refuses."""
+    second finds the parameters of each address in the table the first built, and still
+    refuses what the first refuses."""
     from borderflow.api import bounds
     from borderflow.app import create_app
 
