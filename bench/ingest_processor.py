@@ -85,7 +85,7 @@ def main() -> None:
                 transactions.append((items, received))
                 items, received = [], []
             items += got
-            received += [at] * len(got)
+            received += at
             total += len(got)
         if items:
             transactions.append((items, received))

@@ -278,7 +278,84 @@ def test_fix_times_survive_the_wire() -> None:
         Rejection("osmand", "latitude 95 is outside ±90", "d", "{...}")]
     decoded, at = wire.decode(wire.encode(items, NOW))
     assert decoded == items
-    assert at == NOW
+    assert at == [NOW, NOW]
+
+
+def test_requests_gathered_into_one_message_keep_each_reception_time() -> None:
+    from borderflow.telemetry import wire
+    from borderflow.telemetry.decoders import Fix, Rejection
+
+    later = NOW + timedelta(milliseconds=3)
+    first: list[Fix | Rejection] = [Fix("a", NOW, 21.9, 106.7, "osmand", battery=80.0)]
+    second: list[Fix | Rejection] = [
+        Fix("b", NOW, 21.8, 106.6, "osmand", speed_mps=2.0, attributes={"k": "v"}),
+        Rejection("osmand", "latitude 95 is outside ±90", "b", "lat=95")]
+    decoded, at = wire.decode(wire.encode_groups([(first, NOW), (second, later)]))
+    assert decoded == first + second
+    assert at == [NOW, later, later]
+    assert wire.decode(wire.encode_groups([(second, later)])) == (second, [later, later])
+
+
+def test_requests_arriving_together_go_to_the_stream_as_one_message_per_partition(
+        stream: tuple[str, str]) -> None:
+    """Single-position requests that arrive while a publish is on its way share the next
+    message of their partition; each request returns once JetStream holds its position, and
+    the processor reads every position with the time its own request was received."""
+    import nats
+
+    from borderflow.telemetry import wire
+    from borderflow.telemetry.decoders import Fix, Rejection
+    from borderflow.telemetry.nats_bus import NatsBus
+
+    bus = NatsBus(NATS_URL, stream[0], stream[1], partitions=2)
+    sent = {f"phone-{i}": NOW + timedelta(milliseconds=i) for i in range(50)}
+
+    async def run() -> list[tuple[list[Fix | Rejection], list[datetime]]]:
+        await bus.apublish([Fix("first", NOW, 21.9, 106.7, "osmand")], NOW)  # connects
+        await asyncio.gather(*(bus.apublish([Fix(d, NOW, 21.9, 106.7, "osmand")], at)
+                               for d, at in sent.items()))
+        await bus.aclose()
+        nc = await nats.connect(NATS_URL)
+        js = nc.jetstream()
+        info = await js.stream_info(stream[0])
+        out = [wire.decode((await js.get_msg(stream[0], seq)).data or b"")
+               for seq in range(1, info.state.messages + 1)]
+        await nc.close()
+        return out
+
+    messages = asyncio.run(run())
+    assert len(messages) == 1 + 2  # the first request alone, then one per partition
+    got = {item.device_id: at for items, received in messages[1:]
+           for item, at in zip(items, received, strict=True)}
+    assert got == sent
+    for items, _received in messages[1:]:
+        assert len({wire.partition_of(i.device_id, 2) for i in items}) == 1
+
+
+def test_requests_gathered_into_one_message_fail_together_and_a_gone_client_does_not(
+        stream: tuple[str, str]) -> None:
+    """When the bus is away, every request of the message is answered unavailable (each
+    phone sends again); a request whose client went away meanwhile leaves the others to
+    their answer."""
+    from borderflow.telemetry.decoders import Fix
+    from borderflow.telemetry.nats_bus import BusUnavailable, NatsBus
+
+    async def run(url: str) -> list[BaseException | None]:
+        bus = NatsBus(url, stream[0], stream[1], timeout=2.0)
+        tasks = [asyncio.create_task(bus.apublish([Fix(f"p{i}", NOW, 21.9, 106.7, "osmand")],
+                                                  NOW)) for i in range(5)]
+        await asyncio.sleep(0)
+        tasks[0].cancel()  # its client went away
+        out = await asyncio.gather(*tasks, return_exceptions=True)
+        await bus.aclose()
+        return out
+
+    away = asyncio.run(run("nats://127.0.0.1:1"))
+    assert isinstance(away[0], asyncio.CancelledError)
+    assert all(isinstance(r, BusUnavailable) for r in away[1:])
+    there = asyncio.run(run(NATS_URL))
+    assert isinstance(there[0], asyncio.CancelledError)
+    assert there[1:] == [None] * 4
 
 
 def test_messages_of_the_first_wire_format_are_still_read() -> None:
@@ -295,7 +372,7 @@ def test_messages_of_the_first_wire_format_are_still_read() -> None:
     assert items == [Fix("d", datetime(2026, 11, 23, 1, 2, 3, tzinfo=NOW.tzinfo), 21.9, 106.7,
                          "batch", speed_mps=3.5, attributes={"a": 1}),
                      Rejection("osmand", "bad", None, "")]
-    assert at == NOW
+    assert at == [NOW, NOW]
 
 
 def _mqtt_ingest(database: Database, stream: tuple[str, str], topic: str, client_id: str

@@ -138,8 +138,14 @@ def retry(sessions: sessionmaker[Session], process: Callable[..., Any], ids: Seq
 
 
 def payload_of(items: list[Fix | Rejection], received: Sequence[datetime]) -> bytes:
-    """Items of the in-process queue as a bus message (their earliest reception time)."""
-    return wire.encode(items, min(received))
+    """Items of the in-process queue as a bus message, each with its reception time."""
+    groups: list[tuple[list[Fix | Rejection], datetime]] = []
+    for item, at in zip(items, received, strict=True):
+        if groups and groups[-1][1] == at:
+            groups[-1][0].append(item)
+        else:
+            groups.append(([item], at))
+    return wire.encode_groups(groups)
 
 
 class DeadLetterGauge(Collector):
