@@ -55,17 +55,21 @@ class SecurityHeaders:
         self.app = app
         self.production = settings.production
         self.guard = OpsGuard(settings) if settings.production else None
+        # made once: the same two lists for every answer
+        self._docs = security_headers(next(iter(DOCS_PATHS)), production=self.production)
+        self._pages = security_headers("/", production=self.production)
+        self._names = frozenset(name for name, _ in self._pages)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         path: str = scope.get("path", "")
-        extra = security_headers(path, production=self.production)
+        extra = self._docs if path in DOCS_PATHS else self._pages
+        names = self._names
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                names = {name for name, _ in extra}
                 kept = [(k, secure_cookie(v) if self.production and k.lower() == b"set-cookie"
                          else v)
                         for k, v in message.get("headers", []) if k.lower() not in names]
