@@ -358,6 +358,37 @@ def test_requests_gathered_into_one_message_fail_together_and_a_gone_client_does
     assert there[1:] == [None] * 4
 
 
+def test_requests_waiting_on_a_publish_that_is_stopped_are_answered_unavailable(
+        stream: tuple[str, str]) -> None:
+    """A server stopping while a gathered message is on its way to a bus that does not answer
+    (a listener that never speaks): the requests waiting on it are answered unavailable (the
+    phones send again), none waits forever."""
+    import socket
+
+    from borderflow.telemetry.decoders import Fix
+    from borderflow.telemetry.nats_bus import BusUnavailable, NatsBus
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+
+    async def run() -> list[BaseException | None]:
+        bus = NatsBus(f"nats://127.0.0.1:{silent.getsockname()[1]}", stream[0], stream[1],
+                      timeout=30.0)
+        requests = [asyncio.create_task(bus.apublish(
+            [Fix(f"p{i}", NOW, 21.9, 106.7, "osmand")], NOW)) for i in range(3)]
+        await asyncio.sleep(0.2)  # the publisher is connecting
+        for publisher in bus._gathering[asyncio.get_running_loop()].tasks:
+            publisher.cancel()
+        return await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), 5)
+
+    try:
+        answers = asyncio.run(run())
+    finally:
+        silent.close()
+    assert all(isinstance(a, BusUnavailable) for a in answers)
+
+
 def test_messages_of_the_first_wire_format_are_still_read() -> None:
     from borderflow.telemetry import wire
     from borderflow.telemetry.decoders import Fix, Rejection

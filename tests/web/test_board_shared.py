@@ -192,3 +192,47 @@ def test_the_board_answers_while_the_database_turns_requests_away(
         page = shared.get(path, params={"lang": "vi"})
         assert page.status_code == 200, path
     assert _queue(shared.get("/board/panel").text, "huu-nghi") == "1"
+
+
+def test_a_public_screen_refreshing_a_drawn_panel_waits_for_no_thread_and_no_database(
+        shared: TestClient, auth: Any, monkeypatch: Any) -> None:
+    """Once a panel is drawn from fresh figures, the public screens refreshing it are
+    answered on the event loop: no thread (requests waiting for the database may hold them
+    all) and no query; the same bytes, ETag and 304 as the first screen got."""
+    from borderflow.web import board as board_page
+
+    staged(shared, auth, "29C-440.00")
+    shared.get("/board")  # the browser's cookies
+    first = shared.get("/board/panel", params={"lang": "zh"})
+    assert first.status_code == 200
+    threads: list[Any] = []
+    real = board_page.run_in_threadpool
+
+    async def counting(func: Any, *args: Any, **kwargs: Any) -> Any:
+        threads.append(func)
+        return await real(func, *args, **kwargs)
+
+    monkeypatch.setattr(board_page, "run_in_threadpool", counting)
+    statements: list[str] = []
+    engine = shared.app.state.ctx.engine  # type: ignore[attr-defined]
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        again = shared.get("/board/panel", params={"lang": "zh"})
+        held = shared.get("/board/panel", params={"lang": "zh"},
+                          headers={"If-None-Match": first.headers["ETag"]})
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert (again.status_code, again.content, again.headers["ETag"]) == (
+        200, first.content, first.headers["ETag"])
+    assert held.status_code == 304
+    assert (threads, statements) == ([], [])
+    other = shared.get("/board/panel", params={"lang": "en"})  # not drawn yet: in a thread
+    assert other.status_code == 200 and other.content != first.content
+    assert len(threads) == 1
+    NOW[0] += 30  # the figures are due again: computed in a thread
+    assert shared.get("/board/panel", params={"lang": "zh"}).status_code == 200
+    assert len(threads) == 2

@@ -217,6 +217,8 @@ class Shared:
         self._figures: Board | None = None
         self._digest = ""
         self._until = 0.0
+        self._fresh: tuple[Board, str, float] | None = None
+        """The three above as one value, read without the lock."""
 
     def get(self, compute: Callable[[], Board]) -> tuple[Board, str]:
         """The shared figures and their fingerprint, computed with ``compute`` when none
@@ -226,7 +228,17 @@ class Shared:
             return figures, fingerprint(figures)
         with self._lock:
             if self._figures is None or self._monotonic() >= self._until:
-                self._figures = compute()
-                self._digest = fingerprint(self._figures)
+                figures = compute()
+                self._digest = fingerprint(figures)
+                self._figures = figures
                 self._until = self._monotonic() + self.seconds
+                self._fresh = (figures, self._digest, self._until)
             return self._figures, self._digest
+
+    def fresh(self) -> tuple[Board, str] | None:
+        """The shared figures and their fingerprint if they are still fresh, else ``None``;
+        never waits (for a viewer answered on the event loop, without a thread)."""
+        got = self._fresh
+        if got is None or self.seconds <= 0 or self._monotonic() >= got[2]:
+            return None
+        return got[0], got[1]

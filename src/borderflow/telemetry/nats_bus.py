@@ -292,28 +292,33 @@ class _Gathering:
 
     async def _run(self, partition: int) -> None:
         subject = partition_subject(self.bus.subject, partition)
+        messages: list[_Message] = []
         try:
             while self.open.get(partition):
                 messages = self.open.pop(partition)
                 outcomes = await asyncio.gather(*(
                     self._send(subject, m) for m in messages), return_exceptions=True)
                 for m, outcome in zip(messages, outcomes, strict=True):
-                    if m.done.done():
-                        continue
-                    if isinstance(outcome, BaseException):
-                        m.done.set_exception(outcome)
-                        m.done.exception()  # retrieved: no warning when no one waits any more
-                    else:
-                        m.done.set_result(None)
+                    _settle(m, outcome if isinstance(outcome, BaseException) else None)
         finally:
             self.running.discard(partition)
-            for m in self.open.pop(partition, []):  # only if this task was cancelled
-                if not m.done.done():
-                    m.done.set_exception(BusUnavailable())
-                    m.done.exception()
+            # only when this task was cancelled (the server stopping): no request waits forever
+            for m in messages + self.open.pop(partition, []):
+                _settle(m, BusUnavailable())
 
     async def _send(self, subject: str, m: _Message) -> None:
         await self.bus._publish([(subject, wire.encode_groups(m.groups))])
+
+
+def _settle(m: _Message, failure: BaseException | None) -> None:
+    """Answer the requests waiting on a message (once)."""
+    if m.done.done():
+        return
+    if failure is None:
+        m.done.set_result(None)
+    else:
+        m.done.set_exception(failure)
+        m.done.exception()  # retrieved: no warning when no request waits any more
 
 
 async def _connection_error(exc: Exception) -> None:

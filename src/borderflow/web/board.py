@@ -13,13 +13,15 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from borderflow.api.deps import Ctx
 from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
 from borderflow.network import service as networks
-from borderflow.web import console, session
-from borderflow.web.pages import REFRESH_SECONDS, _context, formatter, render
+from borderflow.domain.access import ANONYMOUS
+from borderflow.web import console, i18n, session
+from borderflow.web.pages import LANG_COOKIE, REFRESH_SECONDS, _context, formatter, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -112,6 +114,11 @@ class Panels:
                     self._bodies[key] = body
         return body
 
+    def drawn(self, digest: str, key: tuple[str, str]) -> bytes | None:
+        """The drawing of ``key`` from the figures ``digest``, if it was made."""
+        with self._lock:
+            return self._bodies.get(key) if digest == self._digest else None
+
 
 def _panels(request: Request) -> Panels:
     found = getattr(request.app.state, "board_panels", None)
@@ -140,9 +147,14 @@ def _figures(request: Request, ctx: Ctx) -> tuple[board.Board, str]:
     request.state.board_digest = digest
     frame = _context(request)  # the header differs by visitor: signed in or not, who
     who = getattr(frame["user"], "username", "")
-    page = f"{request.url.path}?{request.url.query}|{frame['lang']}|{who}|{frame['csrf']}"
+    return figures, _etag(request, digest, frame["lang"], who, frame["csrf"])
+
+
+def _etag(request: Request, digest: str, lang: str, who: str, csrf: str) -> str:
+    """The ETag of this page drawn from the figures ``digest`` for this visitor."""
+    page = f"{request.url.path}?{request.url.query}|{lang}|{who}|{csrf}"
     tag = hashlib.sha256(f"{digest}|{page}".encode()).hexdigest()[:20]
-    return figures, f'W/"board-{tag}"'
+    return f'W/"board-{tag}"'
 
 
 def _unchanged(request: Request, etag: str) -> Response | None:
@@ -178,10 +190,41 @@ def board_page(request: Request, ctx: Ctx) -> Response:
 
 
 @router.get("/board/panel", response_class=HTMLResponse)
-def board_panel(request: Request, ctx: Ctx) -> Response:
+async def board_panel(request: Request, ctx: Ctx) -> Response:
     """The board's figures alone, for the page to refresh itself (the display board's next
     screen with ``screen=large``); shared and answered 304 as the board is, and drawn once
-    per figures, address and language for every screen (:class:`Panels`)."""
+    per figures, address and language for every screen (:class:`Panels`). A public screen
+    refreshing a panel already drawn from fresh figures is answered on the event loop
+    (:func:`_drawn_panel`): it neither waits for a thread, which requests waiting for the
+    database may all hold, nor reads the database."""
+    drawn = _drawn_panel(request, ctx)
+    return drawn if drawn is not None else await run_in_threadpool(_panel, request, ctx)
+
+
+def _drawn_panel(request: Request, ctx: Ctx) -> Response | None:
+    """The answer to a visitor without a session (the public screens) when the shared
+    figures are fresh and this panel was drawn from them, else ``None``. The same answer,
+    ETag and cookie as :func:`_panel` gives."""
+    if request.cookies.get(session.SESSION_COOKIE):
+        return None  # the header greets a signed-in visitor: read in a thread
+    fresh = _shared(request, ctx).fresh()
+    if fresh is None:
+        return None
+    lang = i18n.choose(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
+                       request.headers.get("accept-language"))
+    etag = _etag(request, fresh[1], lang, ANONYMOUS.username, session.csrf_token(request))
+    same = _unchanged(request, etag)
+    if same is not None:
+        return same
+    body = _panels(request).drawn(fresh[1], (request.url.query, lang))
+    if body is None:
+        return None
+    response = HTMLResponse(body)
+    session.remember_csrf(request, response)
+    return _answer(response, etag)
+
+
+def _panel(request: Request, ctx: Ctx) -> Response:
     figures, etag = _figures(request, ctx)
     same = _unchanged(request, etag)
     if same is not None:
