@@ -18,8 +18,8 @@ from starlette.concurrency import run_in_threadpool
 from borderflow.api.deps import Ctx
 from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
-from borderflow.network import service as networks
 from borderflow.domain.access import ANONYMOUS
+from borderflow.network import service as networks
 from borderflow.web import console, i18n, session
 from borderflow.web.pages import LANG_COOKIE, REFRESH_SECONDS, _context, formatter, render
 
