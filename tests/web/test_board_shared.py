@@ -231,7 +231,8 @@ def test_a_public_screen_refreshing_a_drawn_panel_waits_for_no_thread_and_no_dat
     assert held.status_code == 304
     assert (threads, statements) == ([], [])
     other = shared.get("/board/panel", params={"lang": "en"})  # not drawn yet: in a thread
-    assert other.status_code == 200 and other.content != first.content
+    assert other.status_code == 200
+    assert other.content != first.content
     assert len(threads) == 1
     NOW[0] += 30  # the figures are due again: computed in a thread
     assert shared.get("/board/panel", params={"lang": "zh"}).status_code == 200
