@@ -237,3 +237,41 @@ def test_a_public_screen_refreshing_a_drawn_panel_waits_for_no_thread_and_no_dat
     NOW[0] += 30  # the figures are due again: computed in a thread
     assert shared.get("/board/panel", params={"lang": "zh"}).status_code == 200
     assert len(threads) == 2
+
+
+def test_viewers_arriving_while_the_figures_are_computed_get_the_previous_ones_at_once(
+        ) -> None:
+    """The first viewer to find the figures due computes them; the others get the previous
+    figures at once instead of queueing behind it (only the very first figures are waited
+    for); the next viewer after the computation gets the new ones."""
+    import threading
+    from datetime import UTC, datetime
+
+    clock = [0.0]
+    shared = board.Shared(5, monotonic=lambda: clock[0])
+    old = board.Board(datetime(2026, 2, 14, 6, 0, tzinfo=UTC), [], [])
+    new = board.Board(datetime(2026, 2, 14, 6, 5, tzinfo=UTC), [], [])
+    assert shared.fresh() is None  # nothing yet: a viewer must compute
+    assert shared.get(lambda: old)[0] is old
+    clock[0] = 5.0  # due
+    assert shared.fresh() is None
+    started, finish = threading.Event(), threading.Event()
+
+    def slow() -> board.Board:
+        started.set()
+        assert finish.wait(5)
+        return new
+
+    first: list[board.Board] = []
+    computing = threading.Thread(target=lambda: first.append(shared.get(slow)[0]))
+    computing.start()
+    assert started.wait(5)
+    assert shared.get(lambda: pytest.fail("a second computation"))[0] is old
+    fresh = shared.fresh()
+    assert fresh is not None
+    assert fresh[0] is old
+    finish.set()
+    computing.join(5)
+    assert first == [new]
+    assert shared.get(lambda: pytest.fail("computed twice"))[0] is new
+    assert shared.fresh() == (new, board.fingerprint(new))

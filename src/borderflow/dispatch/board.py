@@ -205,40 +205,48 @@ def fingerprint(figures: Board) -> str:
 
 class Shared:
     """The board's figures computed at most once per ``seconds`` and shared by every viewer
-    of the process: a thousand screens refreshing cost the database what one does. Viewers
-    arriving while the figures are being computed wait for that computation instead of
-    starting their own. Each computation comes with its :func:`fingerprint` (the pages'
-    ETag). With ``seconds`` 0 every viewer computes its own."""
+    of the process: a thousand screens refreshing cost the database what one does. The first
+    viewer to find them due computes them; viewers arriving meanwhile get the previous
+    figures at once (a few seconds older) rather than queueing behind the computation, and
+    wait for it only when there are none yet. Each computation comes with its
+    :func:`fingerprint` (the pages' ETag). With ``seconds`` 0 every viewer computes its own."""
 
     def __init__(self, seconds: float, monotonic: Callable[[], float] = clocks.monotonic
                  ) -> None:
         self.seconds, self._monotonic = seconds, monotonic
         self._lock = threading.Lock()
-        self._figures: Board | None = None
-        self._digest = ""
-        self._until = 0.0
-        self._fresh: tuple[Board, str, float] | None = None
-        """The three above as one value, read without the lock."""
+        self._current: tuple[Board, str, float] | None = None
+        """The figures, their fingerprint and when they are due (one value, read without
+        the lock)."""
 
     def get(self, compute: Callable[[], Board]) -> tuple[Board, str]:
         """The shared figures and their fingerprint, computed with ``compute`` when none
-        are younger than ``seconds``."""
+        are younger than ``seconds`` (the previous ones while another viewer computes)."""
         if self.seconds <= 0:
             figures = compute()
             return figures, fingerprint(figures)
-        with self._lock:
-            if self._figures is None or self._monotonic() >= self._until:
+        current = self._current
+        if current is not None and self._monotonic() < current[2]:
+            return current[0], current[1]
+        if not self._lock.acquire(blocking=current is None):
+            assert current is not None  # another viewer is computing them
+            return current[0], current[1]
+        try:
+            current = self._current
+            if current is None or self._monotonic() >= current[2]:
                 figures = compute()
-                self._digest = fingerprint(figures)
-                self._figures = figures
-                self._until = self._monotonic() + self.seconds
-                self._fresh = (figures, self._digest, self._until)
-            return self._figures, self._digest
+                current = self._current = (figures, fingerprint(figures),
+                                           self._monotonic() + self.seconds)
+            return current[0], current[1]
+        finally:
+            self._lock.release()
 
     def fresh(self) -> tuple[Board, str] | None:
-        """The shared figures and their fingerprint if they are still fresh, else ``None``;
-        never waits (for a viewer answered on the event loop, without a thread)."""
-        got = self._fresh
-        if got is None or self.seconds <= 0 or self._monotonic() >= got[2]:
+        """The figures :meth:`get` would give without computing (fresh ones, or the previous
+        ones while a viewer computes), else ``None``; never waits (for a viewer answered on
+        the event loop, without a thread)."""
+        current = self._current
+        if current is None or self.seconds <= 0 or (
+                self._monotonic() >= current[2] and not self._lock.locked()):
             return None
-        return got[0], got[1]
+        return current[0], current[1]

@@ -89,35 +89,39 @@ def _shared(request: Request, ctx: Ctx) -> board.Shared:
 class Panels:
     """The board's panel as drawn from one set of figures, per address and language: every
     viewer refreshing the same panel gets the same bytes, drawn once (a thousand screens cost
-    what one does, in the template as in the database). Drawings of older figures are
-    dropped when new ones come."""
+    what one does, in the template as in the database). The drawings of the two newest sets
+    of figures are kept (viewers get the previous figures while new ones are computed);
+    older ones are dropped."""
 
     LIMIT = 256
     """Drawings kept of one set of figures (addresses and languages)."""
+    KEPT = 2
+    """Sets of figures whose drawings are kept."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._digest = ""
-        self._bodies: dict[tuple[str, str], bytes] = {}
+        self._bodies: dict[str, dict[tuple[str, str], bytes]] = {}
 
     def get(self, digest: str, key: tuple[str, str], draw: Callable[[], bytes]) -> bytes:
-        with self._lock:
-            if digest != self._digest:
-                self._digest, self._bodies = digest, {}
-            body = self._bodies.get(key)
+        body = self.drawn(digest, key)
         if body is None:
             body = draw()
             with self._lock:
-                if digest == self._digest:
-                    if len(self._bodies) >= self.LIMIT:
-                        self._bodies.clear()
-                    self._bodies[key] = body
+                bodies = self._bodies.get(digest)
+                if bodies is None:
+                    while len(self._bodies) >= self.KEPT:
+                        del self._bodies[next(iter(self._bodies))]  # the oldest
+                    bodies = self._bodies[digest] = {}
+                if len(bodies) >= self.LIMIT:
+                    bodies.clear()
+                bodies[key] = body
         return body
 
     def drawn(self, digest: str, key: tuple[str, str]) -> bytes | None:
         """The drawing of ``key`` from the figures ``digest``, if it was made."""
         with self._lock:
-            return self._bodies.get(key) if digest == self._digest else None
+            bodies = self._bodies.get(digest)
+            return None if bodies is None else bodies.get(key)
 
 
 def _panels(request: Request) -> Panels:
