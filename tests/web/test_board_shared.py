@@ -275,3 +275,41 @@ def test_viewers_arriving_while_the_figures_are_computed_get_the_previous_ones_a
     assert first == [new]
     assert shared.get(lambda: pytest.fail("computed twice"))[0] is new
     assert shared.fresh() == (new, board.fingerprint(new))
+
+
+def test_a_panel_being_drawn_is_drawn_once_and_the_previous_drawing_shown_meanwhile() -> None:
+    """New figures come while a thousand screens refresh: the first viewer draws the panel,
+    viewers in threads wait for that drawing instead of drawing it again, and viewers
+    answered on the event loop get the previous figures' drawing meanwhile."""
+    import threading
+
+    from borderflow.web.board import Panels
+
+    panels = Panels()
+    key = ("", "vi")
+    assert panels.get("old", key, lambda: b"old figures") == b"old figures"
+    assert panels.shown("new", key) is None  # nobody draws the new figures yet: draw them
+    started, finish = threading.Event(), threading.Event()
+    draws: list[str] = []
+
+    def slow() -> bytes:
+        draws.append("new")
+        started.set()
+        assert finish.wait(5)
+        return b"new figures"
+
+    got: list[bytes] = []
+    viewers = [threading.Thread(target=lambda: got.append(panels.get("new", key, slow)))]
+    viewers[0].start()
+    assert started.wait(5)
+    viewers += [threading.Thread(target=lambda: got.append(panels.get(
+        "new", key, lambda: pytest.fail("drawn twice")))) for _ in range(3)]
+    for v in viewers[1:]:
+        v.start()
+    assert panels.shown("new", key) == ("old", b"old figures")
+    assert panels.shown("new", ("", "zh")) is None  # no earlier drawing of that one
+    finish.set()
+    for v in viewers:
+        v.join(5)
+    assert (draws, got) == (["new"], [b"new figures"] * 4)
+    assert panels.shown("new", key) == ("new", b"new figures")

@@ -228,9 +228,10 @@ class Shared:
         current = self._current
         if current is not None and self._monotonic() < current[2]:
             return current[0], current[1]
-        if not self._lock.acquire(blocking=current is None):
-            assert current is not None  # another viewer is computing them
-            return current[0], current[1]
+        if current is not None and not self._lock.acquire(blocking=False):
+            return current[0], current[1]  # another viewer is computing them
+        if current is None:
+            self._lock.acquire()  # the first figures: wait for them
         try:
             current = self._current
             if current is None or self._monotonic() >= current[2]:

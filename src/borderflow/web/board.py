@@ -89,9 +89,10 @@ def _shared(request: Request, ctx: Ctx) -> board.Shared:
 class Panels:
     """The board's panel as drawn from one set of figures, per address and language: every
     viewer refreshing the same panel gets the same bytes, drawn once (a thousand screens cost
-    what one does, in the template as in the database). The drawings of the two newest sets
-    of figures are kept (viewers get the previous figures while new ones are computed);
-    older ones are dropped."""
+    what one does, in the template as in the database). Viewers asking for a drawing that
+    another is making wait for it rather than drawing it again, or, on the event loop, get
+    the drawing of the previous figures meanwhile (:meth:`shown`). The drawings of the two
+    newest sets of figures are kept; older ones are dropped."""
 
     LIMIT = 256
     """Drawings kept of one set of figures (addresses and languages)."""
@@ -101,10 +102,20 @@ class Panels:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._bodies: dict[str, dict[tuple[str, str], bytes]] = {}
+        self._drawing: dict[tuple[str, tuple[str, str]], threading.Event] = {}
 
     def get(self, digest: str, key: tuple[str, str], draw: Callable[[], bytes]) -> bytes:
-        body = self.drawn(digest, key)
-        if body is None:
+        while True:
+            with self._lock:
+                body = self._find(digest, key)
+                if body is not None:
+                    return body
+                other = self._drawing.get((digest, key))
+                if other is None:
+                    mine = self._drawing[(digest, key)] = threading.Event()
+                    break
+            other.wait(10)  # another viewer draws it; if that failed, draw it here
+        try:
             body = draw()
             with self._lock:
                 bodies = self._bodies.get(digest)
@@ -115,13 +126,31 @@ class Panels:
                 if len(bodies) >= self.LIMIT:
                     bodies.clear()
                 bodies[key] = body
-        return body
+            return body
+        finally:
+            with self._lock:
+                del self._drawing[(digest, key)]
+            mine.set()
 
-    def drawn(self, digest: str, key: tuple[str, str]) -> bytes | None:
-        """The drawing of ``key`` from the figures ``digest``, if it was made."""
+    def _find(self, digest: str, key: tuple[str, str]) -> bytes | None:
+        bodies = self._bodies.get(digest)
+        return None if bodies is None else bodies.get(key)
+
+    def shown(self, digest: str, key: tuple[str, str]) -> tuple[str, bytes] | None:
+        """What a viewer is shown of ``key`` without drawing: the drawing from the figures
+        ``digest``, or, while another viewer draws it, the newest drawing from earlier
+        figures (with their digest); else ``None``."""
         with self._lock:
-            bodies = self._bodies.get(digest)
-            return None if bodies is None else bodies.get(key)
+            body = self._find(digest, key)
+            if body is not None:
+                return digest, body
+            if (digest, key) not in self._drawing:
+                return None
+            for older in reversed(self._bodies):
+                body = self._find(older, key)
+                if body is not None:
+                    return older, body
+            return None
 
 
 def _panels(request: Request) -> Panels:
@@ -207,8 +236,9 @@ async def board_panel(request: Request, ctx: Ctx) -> Response:
 
 def _drawn_panel(request: Request, ctx: Ctx) -> Response | None:
     """The answer to a visitor without a session (the public screens) when the shared
-    figures are fresh and this panel was drawn from them, else ``None``. The same answer,
-    ETag and cookie as :func:`_panel` gives."""
+    figures are fresh and this panel was drawn from them (or from the previous figures
+    while another viewer draws it: :meth:`Panels.shown`), else ``None``. The same answer,
+    ETag and cookie as :func:`_panel` gives for those figures."""
     if request.cookies.get(session.SESSION_COOKIE):
         return None  # the header greets a signed-in visitor: read in a thread
     fresh = _shared(request, ctx).fresh()
@@ -216,13 +246,14 @@ def _drawn_panel(request: Request, ctx: Ctx) -> Response | None:
         return None
     lang = i18n.choose(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
                        request.headers.get("accept-language"))
-    etag = _etag(request, fresh[1], lang, ANONYMOUS.username, session.csrf_token(request))
+    shown = _panels(request).shown(fresh[1], (request.url.query, lang))
+    if shown is None:
+        return None
+    digest, body = shown
+    etag = _etag(request, digest, lang, ANONYMOUS.username, session.csrf_token(request))
     same = _unchanged(request, etag)
     if same is not None:
         return same
-    body = _panels(request).drawn(fresh[1], (request.url.query, lang))
-    if body is None:
-        return None
     response = HTMLResponse(body)
     session.remember_csrf(request, response)
     return _answer(response, etag)
