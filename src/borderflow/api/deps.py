@@ -21,7 +21,10 @@ oauth2 = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 api_key_header = APIKeyHeader(name="X-API-Key", auto_error=False)
 
 
-def get_context(request: Request) -> AppContext:
+async def get_context(request: Request) -> AppContext:
+    """The process's context. A coroutine, as every dependency that does no I/O: FastAPI
+    runs a plain function's dependency in a worker thread, and a request would wait for a
+    free thread (behind requests holding them all in a burst) to read an attribute."""
     ctx: AppContext = request.app.state.ctx
     return ctx
 

@@ -48,7 +48,7 @@ Revoker = Annotated[Principal, Depends(require("device.revoke"))]
 AlertReader = Annotated[Principal, Depends(require("alerts.read"))]
 
 
-def bus_of(request: Request) -> Bus:
+async def bus_of(request: Request) -> Bus:
     bus: Bus = request.app.state.telemetry
     return bus
 
@@ -64,7 +64,7 @@ def directory_of(state: Any) -> directory.DeviceDirectory:
     return found
 
 
-def known(request: Request) -> directory.DeviceDirectory:
+async def known(request: Request) -> directory.DeviceDirectory:
     return directory_of(request.app.state)
 
 
