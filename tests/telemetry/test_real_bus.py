@@ -332,6 +332,41 @@ def test_requests_arriving_together_go_to_the_stream_as_one_message_per_partitio
         assert len({wire.partition_of(i.device_id, 2) for i in items}) == 1
 
 
+def test_requests_too_large_together_go_to_the_stream_one_message_each(
+        stream: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Requests that each fit a NATS message are never refused because they came together:
+    gathered beyond ``GATHER_BYTES`` they are published one message per request."""
+    import nats
+
+    from borderflow.telemetry import nats_bus, wire
+    from borderflow.telemetry.decoders import Fix
+
+    monkeypatch.setattr(nats_bus, "GATHER_BYTES", 3000)
+    bus = nats_bus.NatsBus(NATS_URL, stream[0], stream[1])
+    big = {"note": "x" * 1200}  # a fleet system's extra fields
+
+    async def run() -> list[list[str]]:
+        await bus.apublish([Fix("first", NOW, 21.9, 106.7, "batch")], NOW)  # connects
+        await asyncio.gather(*(bus.apublish([Fix(f"fleet-{i}", NOW, 21.9, 106.7, "batch",
+                                                 attributes=big)], NOW) for i in range(3)))
+        small = [bus.apublish([Fix(f"phone-{i}", NOW, 21.9, 106.7, "osmand")], NOW)
+                 for i in range(3)]
+        await asyncio.gather(*small)
+        await bus.aclose()
+        nc = await nats.connect(NATS_URL)
+        js = nc.jetstream()
+        info = await js.stream_info(stream[0])
+        out = [[i.device_id or "" for i in wire.decode(
+            (await js.get_msg(stream[0], seq)).data or b"")[0]]
+            for seq in range(1, info.state.messages + 1)]
+        await nc.close()
+        return out
+
+    messages = asyncio.run(run())
+    assert messages == [["first"], ["fleet-0"], ["fleet-1"], ["fleet-2"],
+                        ["phone-0", "phone-1", "phone-2"]]
+
+
 def test_requests_gathered_into_one_message_fail_together_and_a_gone_client_does_not(
         stream: tuple[str, str]) -> None:
     """When the bus is away, every request of the message is answered unavailable (each

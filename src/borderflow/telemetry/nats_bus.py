@@ -239,6 +239,10 @@ class NatsBus:
 GATHER_POSITIONS = 1000
 """At most this many positions are gathered into one message (a batch request's partition
 alone can hold 1,000: it is published as it is)."""
+GATHER_BYTES = 512 * 1024
+"""A gathered message larger than this is published as one message per request instead, as
+without gathering: requests that each fit NATS's largest message (``max_payload``, 1 MiB by
+default) never fail because they came together."""
 
 
 @dataclass
@@ -307,7 +311,12 @@ class _Gathering:
                 _settle(m, BusUnavailable())
 
     async def _send(self, subject: str, m: _Message) -> None:
-        await self.bus._publish([(subject, wire.encode_groups(m.groups))])
+        data = wire.encode_groups(m.groups)
+        if len(data) > GATHER_BYTES and len(m.groups) > 1:
+            await self.bus._publish([(subject, wire.encode(items, at))
+                                     for items, at in m.groups])
+            return
+        await self.bus._publish([(subject, data)])
 
 
 def _settle(m: _Message, failure: BaseException | None) -> None:
