@@ -184,3 +184,29 @@ def test_a_transaction_failing_because_the_database_is_away_comes_again_whole(
     assert sum(c["positions"] for c in handle.calls[1:]) == 10
     assert dead(db) == []
     assert stored(db) == 10
+
+
+def test_a_message_of_several_requests_that_keeps_failing_sets_aside_only_its_failing_position(
+        settings: Settings, db: Peek, stream: tuple[str, str]) -> None:
+    """Phones' requests gathered into one message, one of them a value no store takes: after
+    its deliveries the message is taken apart, the other phones' positions are stored, and
+    only the failing one is set aside, with the time its own request was received."""
+    from datetime import timedelta
+
+    later = NOW + timedelta(milliseconds=7)
+    gathered = wire.encode_groups([([fix("phone-a", 1)], NOW),
+                                   ([fix("poison", 1, lat="not a number")], later),
+                                   ([fix("phone-b", 1), fix("phone-b", 2)], later)])
+    asyncio.run(_publish(stream, [gathered]))
+    handle = Recording(db, stream[0])
+    with Running(db, stream, handle, positions=100):
+        wait_for(lambda: stored(db) == 3 and len(dead(db)) == 1, timeout=20,
+                 what=lambda: f"{stored(db)} stored, {len(dead(db))} dead letters")
+        wait_for(lambda: asyncio.run(_pending(stream[0])) == 0, timeout=10)
+    (letter,) = dead(db)
+    items, received = wire.decode(letter.payload)
+    assert [i.device_id for i in items] == ["poison"]
+    assert received == [later]
+    assert letter.positions == 1
+    assert "not a number" in letter.reason  # the store's own words for the failing value
+    assert asyncio.run(_info(stream[0])).state.messages == 0

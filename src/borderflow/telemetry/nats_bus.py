@@ -42,7 +42,7 @@ from nats.js.errors import NotFoundError
 
 from borderflow.errors import Unavailable
 from borderflow.telemetry import service, wire
-from borderflow.telemetry.dead_letters import DeadLetterStore, reason_of, transient
+from borderflow.telemetry.dead_letters import DeadLetterStore, payload_of, reason_of, transient
 from borderflow.telemetry.decoders import Fix, Rejection
 from borderflow.telemetry.lease import CHECK_SECONDS as LEASE_CHECK_SECONDS
 from borderflow.telemetry.lease import PartitionLease
@@ -559,8 +559,8 @@ class _Consumer:
         network is away; else written in halves until the message that fails is alone, which
         is then delivered again or set aside (:meth:`failed`), and the others are stored."""
         if transient(exc) or len(taken) == 1:
-            for m, got, _at in taken:
-                await self.failed(m, len(got), exc)
+            for m, got, at in taken:
+                await self.failed(m, got, at, exc)
             return
         log.warning("telemetry batch failed; writing its messages in halves",
                     messages=len(taken), reason=reason_of(exc))
@@ -583,19 +583,71 @@ class _Consumer:
         for m, _got, _at in taken:
             await m.ack()
 
-    async def failed(self, m: Any, positions: int, exc: BaseException) -> None:
+    async def failed(self, m: Any, items: list[Fix | Rejection], received: list[datetime],
+                     exc: BaseException) -> None:
         """A message that could not be written alone: delivered again after a back-off, or,
-        after its retries (a failure that is not the database or network being away), set
-        aside."""
+        after its retries (a failure that is not the database or network being away), its
+        positions written apart and only those that fail set aside (:meth:`salvage`)."""
         deliveries = _deliveries(m)
         if not transient(exc) and deliveries >= self.retry.max_deliver:
-            await self.give_up(m, positions, reason_of(exc), deliveries)
+            if len(items) > 1 and self.dead_letters is not None:
+                await self.salvage(m, items, received, exc, deliveries)
+            else:
+                await self.give_up(m, len(items), reason_of(exc), deliveries)
             return
         delay = self.retry.delay(deliveries)
         log.warning("telemetry message not stored; it comes again", subject=m.subject,
                     deliveries=deliveries, retry_in_seconds=delay, reason=reason_of(exc),
                     transient=transient(exc))
         await m.nak(delay=delay)
+
+    async def salvage(self, m: Any, items: list[Fix | Rejection], received: list[datetime],
+                      exc: BaseException, deliveries: int) -> None:
+        """A message of several positions (a batch request's, or phones' requests gathered
+        into one) that keeps failing: its positions are written in halves until each one
+        that fails is alone; the others are stored, the failing ones set aside as one dead
+        letter (each with its reception time), and the message acknowledged. If the database
+        goes away meanwhile, the message comes again whole (what was stored is stored once)."""
+        bad: list[tuple[Fix | Rejection, datetime]] = []
+        reasons: list[str] = []
+
+        async def write(part: list[tuple[Fix | Rejection, datetime]]) -> None:
+            try:
+                await asyncio.to_thread(self.handle, [i for i, _ in part], [a for _, a in part])
+            except Exception as again:
+                if transient(again):
+                    raise
+                if len(part) == 1:
+                    bad.extend(part)
+                    reasons.append(reason_of(again))
+                    return
+                await write(part[:len(part) // 2])
+                await write(part[len(part) // 2:])
+
+        try:
+            await write(list(zip(items, received, strict=True)))
+        except Exception as away:
+            log.warning("telemetry message not taken apart; it comes again", subject=m.subject,
+                        reason=reason_of(away))
+            await m.nak(delay=self.retry.delay(deliveries))
+            return
+        if not bad:  # every position stored apart (the failure came from their company)
+            await m.ack()
+            return
+        log.warning("telemetry message taken apart; its failing positions are set aside",
+                    subject=m.subject, positions=len(items), set_aside=len(bad))
+        try:
+            await asyncio.to_thread(
+                self.dead_letters.put, source="nats",  # type: ignore[union-attr]
+                payload=payload_of([i for i, _ in bad], [a for _, a in bad]),
+                positions=len(bad), reason=reasons[0] or reason_of(exc),
+                deliveries=deliveries, subject=m.subject, sequence=_sequence(m))
+        except Exception as lost:  # the database is away: the message comes again
+            log.warning("dead letter not stored; the message comes again",
+                        reason=reason_of(lost))
+            await m.nak(delay=self.retry.delay(deliveries))
+            return
+        await m.ack()
 
     async def give_up(self, m: Any, positions: int, reason: str,
                       deliveries: int | None = None) -> None:
