@@ -636,21 +636,14 @@ class _Consumer:
             return
         log.warning("telemetry message taken apart; its failing positions are set aside",
                     subject=m.subject, positions=len(items), set_aside=len(bad))
-        try:
-            await asyncio.to_thread(
-                self.dead_letters.put, source="nats",  # type: ignore[union-attr]
-                payload=payload_of([i for i, _ in bad], [a for _, a in bad]),
-                positions=len(bad), reason=reasons[0] or reason_of(exc),
-                deliveries=deliveries, subject=m.subject, sequence=_sequence(m))
-        except Exception as lost:  # the database is away: the message comes again
-            log.warning("dead letter not stored; the message comes again",
-                        reason=reason_of(lost))
-            await m.nak(delay=self.retry.delay(deliveries))
-            return
-        await m.ack()
+        await self.give_up(m, len(bad), reasons[0] or reason_of(exc), deliveries,
+                           payload=payload_of([i for i, _ in bad], [a for _, a in bad]))
 
     async def give_up(self, m: Any, positions: int, reason: str,
-                      deliveries: int | None = None) -> None:
+                      deliveries: int | None = None, payload: bytes | None = None) -> None:
+        """Set the message aside as a dead letter (``payload``: what of it is kept, the
+        whole message by default) and acknowledge it; if the dead letter cannot be stored,
+        the message comes again."""
         deliveries = _deliveries(m) if deliveries is None else deliveries
         if self.dead_letters is None:  # nowhere to keep it: it is never dropped
             log.error("telemetry message keeps failing and no dead-letter store is set; it "
@@ -659,7 +652,8 @@ class _Consumer:
             return
         try:
             await asyncio.to_thread(
-                self.dead_letters.put, source="nats", payload=bytes(m.data),
+                self.dead_letters.put, source="nats",
+                payload=bytes(m.data) if payload is None else payload,
                 positions=positions, reason=reason, deliveries=deliveries,
                 subject=m.subject, sequence=_sequence(m))
         except Exception as exc:  # the database is away too: try again later
