@@ -20,8 +20,8 @@ from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
 from borderflow.domain.access import ANONYMOUS
 from borderflow.network import service as networks
-from borderflow.web import console, i18n, session
-from borderflow.web.pages import LANG_COOKIE, REFRESH_SECONDS, _context, formatter, render
+from borderflow.web import console, session
+from borderflow.web.pages import REFRESH_SECONDS, _context, formatter, page_language, render
 
 router = APIRouter(include_in_schema=False)
 
@@ -244,8 +244,7 @@ def _drawn_panel(request: Request, ctx: Ctx) -> Response | None:
     fresh = _shared(request, ctx).fresh()
     if fresh is None:
         return None
-    lang = i18n.choose(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
-                       request.headers.get("accept-language"))
+    lang = page_language(request)
     shown = _panels(request).shown(fresh[1], (request.url.query, lang))
     if shown is None:
         return None

@@ -138,16 +138,20 @@ def _context(request: Request, **values: Any) -> dict[str, Any]:
             "menu": menu(who), "here": _here(request), "path": request.url.path, **values}
 
 
+def page_language(request: Request) -> str:
+    """The page's language: ``?lang=``, the cookie, the browser's languages, else
+    Vietnamese (no database read)."""
+    return i18n.choose(request.query_params.get("lang"), request.cookies.get(LANG_COOKIE),
+                       request.headers.get("accept-language"))
+
+
 def formatter(request: Request) -> i18n.Formatter:
     """Formatting and texts in the visitor's language: ``?lang=``, the cookie, the
     browser's languages, else Vietnamese; codes named by the network in force."""
     known = request.state.__dict__.get("formatter")
     if isinstance(known, i18n.Formatter):
         return known
-    fmt = i18n.Formatter(i18n.choose(request.query_params.get("lang"),
-                                     request.cookies.get(LANG_COOKIE),
-                                     request.headers.get("accept-language")),
-                         page_network(request))
+    fmt = i18n.Formatter(page_language(request), page_network(request))
     request.state.formatter = fmt
     return fmt
 
