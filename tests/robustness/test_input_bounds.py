@@ -12,9 +12,11 @@ from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 
+from borderflow.api import bounds
 from borderflow.api.bounds import (
     JSON_INT_LIMIT,
     MAX_JSON_DEPTH,
+    NOT_JSON,
     control_free,
     json_problems,
     parse_json,
@@ -203,3 +205,55 @@ def test_depth_is_refused_exactly_past_the_limit(depth: int) -> None:
     document = '{"a":' * (depth - 1) + "1" + "}" * (depth - 1)
     _, problems = parse_json(document.encode())
     assert bool(problems) == (depth > MAX_JSON_DEPTH)
+
+
+# Any text a client may send: control characters, DEL, lone surrogates included.
+ANY_TEXT = st.text(st.characters(), max_size=8)
+ANY_NUMBER = (st.integers() | st.integers(-2**70, 2**70)
+              | st.floats(allow_nan=False) | st.floats(-2.0**60, 2.0**60))
+ANY_JSON = st.recursive(
+    st.none() | st.booleans() | ANY_NUMBER | ANY_TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(ANY_TEXT, inner, max_size=3),
+    max_leaves=12)
+
+
+def _nested(document: Any, levels: int) -> Any:
+    for _ in range(levels):
+        document = [document]
+    return document
+
+
+@given(ANY_JSON, st.integers(0, MAX_JSON_DEPTH + 2), st.booleans())
+def test_the_quick_way_answers_as_the_long_way(document: Any, levels: int,
+                                                ascii_only: bool) -> None:
+    """A clean body is recognised without visiting every value; whatever the body holds
+    (control characters raw-escaped or not, DEL, numbers past 2**53 or 64 bits, infinite
+    floats, depth at and past the limit), the answer is the long way's."""
+    body = json.dumps(_nested(document, levels), ensure_ascii=ascii_only).encode(
+        "utf-8", "surrogatepass")
+    quick, walked = parse_json(body), bounds._parse_json_walked(body)
+    assert quick[1] == walked[1]
+    if not walked[1] and walked[0] is not NOT_JSON:
+        assert quick[0] == walked[0]
+
+
+@pytest.mark.parametrize("text", [
+    '{"a": "\\u0000"}', '{"a": "\\b"}', '{"a": "x\\fy"}', '{"a": "\x7f"}', '{"\\u001f": 1}',
+    '{"a": 9007199254740993}', '{"a": -9007199254740993}', '[123456789012345678901234567890]',
+    '{"a": 1e400}', '{"a": -1E+400}', '{"a": NaN}', '1e999', "99999999999999999999",
+    "[" * MAX_JSON_DEPTH + "1" + "]" * MAX_JSON_DEPTH,
+    '{"a":' * MAX_JSON_DEPTH + "[]" + "}" * MAX_JSON_DEPTH,
+])
+def test_the_quick_way_refuses_what_the_long_way_refuses(text: str) -> None:
+    _, problems = parse_json(text.encode())
+    assert problems, text
+    assert problems == bounds._parse_json_walked(text.encode())[1]
+
+
+@pytest.mark.parametrize("text", [
+    "[" * (MAX_JSON_DEPTH - 1) + "1" + "]" * (MAX_JSON_DEPTH - 1),
+    "[" * MAX_JSON_DEPTH + "]" * MAX_JSON_DEPTH, '{"a": 9007199254740991}',
+    '{"a": 1.5e300, "b": 12345678901234567.5}', '{"a": "tab\\tline\\nreturn\\r \\u00e9"}',
+])
+def test_clean_edges_pass_both_ways(text: str) -> None:
+    assert parse_json(text.encode())[1] == [] == bounds._parse_json_walked(text.encode())[1]
