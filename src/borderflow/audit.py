@@ -30,7 +30,9 @@ def record(
     before: Any = None,
     after: Any = None,
 ) -> AuditEntry:
-    """Add an audit row to the current transaction (it commits or rolls back with the write)."""
+    """Add an audit row to the current transaction (it commits or rolls back with the write;
+    a savepoint rolled back takes its rows with it). The row is written, and takes its place
+    in the chain, when the transaction commits (see the hash chain below)."""
     request_id = structlog.contextvars.get_contextvars().get("request_id")
     entry = AuditEntry(
         at=at,
@@ -39,11 +41,15 @@ def record(
         action=action,
         target_type=target_type,
         target_id=target_id,
-        before=before,
-        after=after,
+        before=_as_stored(before),  # as it is now, whatever the caller changes later
+        after=_as_stored(after),
         request_id=request_id,
     )
-    session.add(entry)
+    # the transaction it belongs to (begun now if none is: a rollback before any statement
+    # still takes the row with it)
+    within = (session.get_nested_transaction() or session.get_transaction()
+              or session.begin())
+    session.info.setdefault(PENDING, []).append((within, entry))
     return entry
 
 
@@ -97,6 +103,14 @@ def search(
 # first updates that row (a row lock on PostgreSQL, the database's write lock on SQLite) and
 # keeps it locked until its transaction ends, so concurrent writers append one after another
 # and the chain never forks. Removing rows from the end shows as a head ahead of the last row.
+#
+# A transaction's audit rows wait in the session until it commits; then its other changes are
+# written first, and only then is the head locked, the rows chained and inserted, and the
+# transaction committed. The head is held for those few statements, not for the whole
+# transaction: writers of different records (two officers' steps, a phone's trip event) run
+# side by side and queue only for their last moment. Taking the head last also keeps the
+# lock order the same for every writer (its records' rows, then the head), so no two wait
+# for each other.
 
 CHAIN_VERSION = 1
 GENESIS = "0" * 64
@@ -180,7 +194,59 @@ def _start_chain(conn: Connection) -> None:
     conn.execute(insert(AuditChainHead).values(id=HEAD_ID, seq=0, hash=GENESIS))
 
 
+PENDING = "borderflow.audit_pending"
+"""``session.info`` key: the transaction's audit rows not written yet, each with the
+transaction (or savepoint) it was recorded in."""
+
+
+def _write_pending(session: Session) -> None:
+    """Before a commit: the transaction's other changes are flushed, then its audit rows are
+    added, and the commit's own flush chains them (:func:`_chain_new_entries`) last."""
+    savepoint = session.get_nested_transaction()
+    if savepoint is not None:  # released: its rows now belong to what it was part of
+        pending = session.info.get(PENDING) or []
+        session.info[PENDING] = [(savepoint.parent if t is savepoint else t, e)
+                                 for t, e in pending]
+        return
+    pending = session.info.pop(PENDING, None)
+    if not pending:
+        return
+    session.flush()
+    session.add_all([entry for _, entry in pending])
+
+
+def _within(transaction: Any, ended: Any) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
+
+
+def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
+    """After a rollback: the audit rows recorded in what was rolled back are dropped (all of
+    them when the whole transaction was)."""
+    pending = session.info.get(PENDING)
+    if not pending:
+        return
+    if previous_transaction.parent is None:
+        session.info.pop(PENDING, None)
+        return
+    kept = [(t, e) for t, e in pending if not _within(t, previous_transaction)]
+    session.info[PENDING] = kept
+
+
+def _end_of_transaction(session: Session, transaction: Any) -> None:
+    """A transaction that ended without committing (closed) leaves no audit row behind for
+    the next one."""
+    if transaction.parent is None:
+        session.info.pop(PENDING, None)
+
+
 event.listen(Session, "before_flush", _chain_new_entries)
+event.listen(Session, "before_commit", _write_pending)
+event.listen(Session, "after_soft_rollback", _drop_rolled_back)
+event.listen(Session, "after_transaction_end", _end_of_transaction)
 
 
 @dataclass(frozen=True)

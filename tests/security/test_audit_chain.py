@@ -103,6 +103,85 @@ def test_a_rolled_back_write_leaves_no_gap(sessions: sessionmaker[Session]) -> N
         assert audit.verify(s).broken is None
 
 
+def _targets(sessions: sessionmaker[Session]) -> list[str]:
+    with sessions() as s:
+        return list(s.scalars(select(AuditEntry.target_id).order_by(AuditEntry.seq)))
+
+
+def _note(s: Session, target: str) -> None:
+    audit.record(s, actor=SYSTEM, action="test.write", target_type="thing", target_id=target,
+                 at=NOW)
+
+
+def test_a_savepoint_rolled_back_takes_its_audit_rows_with_it(
+        sessions: sessionmaker[Session]) -> None:
+    """What a savepoint recorded goes with it when it is rolled back (a position that could
+    not move its trip); what a released savepoint recorded commits with the transaction."""
+    def refused(s: Session, *targets: str) -> None:
+        with s.begin_nested():
+            for target in targets:
+                with s.begin_nested():  # released into the savepoint refused below
+                    _note(s, target)
+            raise RuntimeError("the event was refused")
+
+    with sessions() as s:
+        _note(s, "before")
+        with pytest.raises(RuntimeError):
+            refused(s, "undone", "undone-inner")
+        with s.begin_nested():
+            _note(s, "kept")
+            with pytest.raises(RuntimeError):
+                refused(s, "undone-too")
+        _note(s, "after")
+        s.commit()
+    with sessions() as s:
+        _note(s, "rolled-back")
+        s.rollback()
+        _note(s, "next-transaction")
+        s.commit()
+    with sessions() as s:
+        _note(s, "closed-without-commit")
+    assert _targets(sessions)[-4:] == ["before", "kept", "after", "next-transaction"]
+    with sessions() as s:
+        assert audit.verify(s).broken is None
+
+
+def test_what_is_audited_is_the_value_when_recorded(sessions: sessionmaker[Session]) -> None:
+    after = {"status": "open"}
+    with sessions() as s:
+        audit.record(s, actor=SYSTEM, action="test.write", target_type="thing", target_id="v",
+                     at=NOW, after=after)
+        after["status"] = "changed later by the caller"
+        s.commit()
+    with sessions() as s:
+        row = s.scalar(select(AuditEntry).where(AuditEntry.target_id == "v"))
+        assert row is not None
+        assert row.after == {"status": "open"}
+
+
+@pytest.mark.postgres
+def test_an_open_transaction_does_not_hold_other_writers(
+        sessions: sessionmaker[Session]) -> None:
+    """A write that has recorded its audit row but not committed yet (an officer's step still
+    updating the invoice and the statistics) does not keep another writer from committing: the
+    chain's head is taken only at the commit, for a few statements."""
+    _write(sessions, 1)
+    slow = sessions()
+    try:
+        _note(slow, "slow")
+        slow.flush()
+        with sessions() as other:
+            other.execute(text("SET LOCAL lock_timeout = '2s'"))
+            _note(other, "quick")
+            other.commit()  # before: waited for the head the slow one held, then timed out
+        slow.commit()
+    finally:
+        slow.close()
+    assert _targets(sessions)[-2:] == ["quick", "slow"]
+    with sessions() as s:
+        assert audit.verify(s).broken is None
+
+
 @pytest.mark.parametrize("statement", [
     "UPDATE audit_log SET actor_name = 'someone else'",
     "UPDATE audit_log SET hash = prev_hash",
