@@ -16,6 +16,7 @@ from sqlalchemy import Connection, event, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from borderflow.domain.access import Principal
+from borderflow.store import at_commit
 from borderflow.store.models import AuditChainHead, AuditEntry
 
 
@@ -45,11 +46,7 @@ def record(
         after=_as_stored(after),
         request_id=request_id,
     )
-    # the transaction it belongs to (begun now if none is: a rollback before any statement
-    # still takes the row with it)
-    within = (session.get_nested_transaction() or session.get_transaction()
-              or session.begin())
-    session.info.setdefault(PENDING, []).append((within, entry))
+    at_commit.keep(session, AUDIT_ROWS, entry)
     return entry
 
 
@@ -104,13 +101,11 @@ def search(
 # keeps it locked until its transaction ends, so concurrent writers append one after another
 # and the chain never forks. Removing rows from the end shows as a head ahead of the last row.
 #
-# A transaction's audit rows wait in the session until it commits; then its other changes are
-# written first, and only then is the head locked, the rows chained and inserted, and the
-# transaction committed. The head is held for those few statements, not for the whole
-# transaction: writers of different records (two officers' steps, a phone's trip event) run
-# side by side and queue only for their last moment. Taking the head last also keeps the
-# lock order the same for every writer (its records' rows, then the head), so no two wait
-# for each other.
+# A transaction's audit rows wait in the session until it commits (borderflow.store.at_commit);
+# then its other changes are written first, and only then is the head locked, the rows chained
+# and inserted, and the transaction committed. The head is held for those few statements, not
+# for the whole transaction: writers of different records (two officers' steps, a phone's trip
+# event) run side by side and queue only for their last moment.
 
 CHAIN_VERSION = 1
 GENESIS = "0" * 64
@@ -194,59 +189,22 @@ def _start_chain(conn: Connection) -> None:
     conn.execute(insert(AuditChainHead).values(id=HEAD_ID, seq=0, hash=GENESIS))
 
 
-PENDING = "borderflow.audit_pending"
-"""``session.info`` key: the transaction's audit rows not written yet, each with the
-transaction (or savepoint) it was recorded in."""
+AUDIT_ROWS = "audit rows"
+"""What :func:`record` keeps for the commit (:mod:`borderflow.store.at_commit`)."""
 
 
-def _write_pending(session: Session) -> None:
+def _write_kept(session: Session) -> None:
     """Before a commit: the transaction's other changes are flushed, then its audit rows are
     added, and the commit's own flush chains them (:func:`_chain_new_entries`) last."""
-    savepoint = session.get_nested_transaction()
-    if savepoint is not None:  # released: its rows now belong to what it was part of
-        pending = session.info.get(PENDING) or []
-        session.info[PENDING] = [(savepoint.parent if t is savepoint else t, e)
-                                 for t, e in pending]
-        return
-    pending = session.info.pop(PENDING, None)
-    if not pending:
+    entries = at_commit.take(session, AUDIT_ROWS)
+    if not entries:
         return
     session.flush()
-    session.add_all([entry for _, entry in pending])
-
-
-def _within(transaction: Any, ended: Any) -> bool:
-    while transaction is not None:
-        if transaction is ended:
-            return True
-        transaction = transaction.parent
-    return False
-
-
-def _drop_rolled_back(session: Session, previous_transaction: Any) -> None:
-    """After a rollback: the audit rows recorded in what was rolled back are dropped (all of
-    them when the whole transaction was)."""
-    pending = session.info.get(PENDING)
-    if not pending:
-        return
-    if previous_transaction.parent is None:
-        session.info.pop(PENDING, None)
-        return
-    kept = [(t, e) for t, e in pending if not _within(t, previous_transaction)]
-    session.info[PENDING] = kept
-
-
-def _end_of_transaction(session: Session, transaction: Any) -> None:
-    """A transaction that ended without committing (closed) leaves no audit row behind for
-    the next one."""
-    if transaction.parent is None:
-        session.info.pop(PENDING, None)
+    session.add_all(entries)
 
 
 event.listen(Session, "before_flush", _chain_new_entries)
-event.listen(Session, "before_commit", _write_pending)
-event.listen(Session, "after_soft_rollback", _drop_rolled_back)
-event.listen(Session, "after_transaction_end", _end_of_transaction)
+event.listen(Session, "before_commit", _write_kept)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Keeping the statistics tables up to date with the trips.
 
 Every trip event updates the trip's fact and adds the change of its contributions to the
-summary tables, in the same transaction (so a report never sees half a change). The tables can
+summary tables, in the same transaction (so a report never sees half a change); the summary
+tables' rows are written when the transaction commits (:func:`add`). The tables can
 also be rebuilt from scratch from the trips' event logs (``borderflow report rebuild``).
 """
 
@@ -12,13 +13,14 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import report as stats
 from borderflow.domain import trip as domain
+from borderflow.store import at_commit
 from borderflow.store.models import (
     ReportFact,
     StatCount,
@@ -55,8 +57,43 @@ VALUE_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
+STAT_CHANGES = "statistics changes"
+"""What :func:`add` keeps for the commit (:mod:`borderflow.store.at_commit`)."""
+
+
 def add(session: Session, changes: stats.Contributions) -> None:
-    """Add ``changes`` to the summary tables (insert or add to the existing row)."""
+    """Add ``changes`` to the summary tables (insert or add to the existing row), when the
+    transaction commits: the counters are rows every writer shares (one per day, gate and
+    kind), so they are locked for the commit's last statements only, all of a transaction's
+    changes summed into one statement per table, in the same order for every writer."""
+    if changes:
+        at_commit.keep(session, STAT_CHANGES, changes)
+
+
+def _write_kept(session: Session) -> None:
+    kept: list[stats.Contributions] = at_commit.take(session, STAT_CHANGES)
+    if not kept:
+        return
+    summed: dict[tuple[str, Any], list[Any]] = {}
+    for changes in kept:
+        for where, values in changes.items():
+            got = summed.get(where)
+            if got is None:
+                summed[where] = list(values)
+            else:
+                for i, value in enumerate(values):
+                    got[i] += value
+    with session.no_autoflush:  # the audit rows, added by now or not, are written after
+        _upsert(session, {where: tuple(values) for where, values in sorted(
+            summed.items(), key=lambda item: _order(item[0]))})
+
+
+def _order(where: tuple[str, Any]) -> tuple[str, ...]:
+    table, key = where
+    return (table, *("" if part is None else str(part) for part in key))
+
+
+def _upsert(session: Session, changes: stats.Contributions) -> None:
     by_table: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for (table, key), values in changes.items():
         row = dict(zip(KEY_COLUMNS[table], key, strict=True))
@@ -179,3 +216,6 @@ def rebuild(session: Session, *, now: datetime, batch: int = 2000) -> dict[str, 
         trips += len(facts)
         session.flush()
     return {"trips": trips, "history_facts": len(history)}
+
+
+event.listen(Session, "before_commit", _write_kept)
