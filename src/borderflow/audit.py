@@ -164,12 +164,14 @@ def _chain_new_entries(session: Session, _context: Any, _instances: Any) -> None
     conn = session.connection()
     head = AuditChainHead
     # Lock the head first: from here to the end of the transaction no other writer appends.
-    taken = conn.execute(update(head).where(head.id == HEAD_ID)
-                         .values(seq=head.seq + len(new))).rowcount
-    if taken != 1:
+    # (one statement: the head locked, moved and read; its hash is still the previous row's)
+    take = (update(head).where(head.id == HEAD_ID).values(seq=head.seq + len(new))
+            .returning(head.seq, head.hash))
+    taken = conn.execute(take).first()
+    if taken is None:
         _start_chain(conn)
-        conn.execute(update(head).where(head.id == HEAD_ID).values(seq=head.seq + len(new)))
-    seq, prev = conn.execute(select(head.seq, head.hash).where(head.id == HEAD_ID)).one()
+        taken = conn.execute(take).one()
+    seq, prev = taken
     seq -= len(new)
     for entry in new:
         seq += 1
