@@ -40,24 +40,24 @@ def _vehicles(sessions: sessionmaker[Session]) -> int | None:
 
 def _refused(s: Session, change: stats.Contributions) -> None:
     with s.begin_nested():
-        facts.add(s, change)
+        facts.add_at_commit(s, change)
         raise RuntimeError("the event was refused")
 
 
 def test_changes_are_summed_and_written_at_the_commit(
         sessions: sessionmaker[Session]) -> None:
     with sessions() as s:
-        facts.add(s, _change(2))
-        facts.add(s, _change(3))
+        facts.add_at_commit(s, _change(2))
+        facts.add_at_commit(s, _change(3))
         with pytest.raises(RuntimeError):
             _refused(s, _change(100))
         with s.begin_nested():
-            facts.add(s, _change(1))
+            facts.add_at_commit(s, _change(1))
         assert _vehicles(sessions) is None  # nothing written before the commit
         s.commit()
     assert _vehicles(sessions) == 6
     with sessions() as s:
-        facts.add(s, _change(50))
+        facts.add_at_commit(s, _change(50))
         s.rollback()
         s.commit()
     assert _vehicles(sessions) == 6
@@ -69,15 +69,15 @@ def test_an_open_transaction_does_not_hold_the_counters(
     """A trip event still being written (its transaction open) does not keep another one on
     the same day, gate and kind from committing."""
     with sessions() as s:
-        facts.add(s, _change(1))
+        facts.add_at_commit(s, _change(1))
         s.commit()
     slow = sessions()
     try:
-        facts.add(slow, _change(1))
+        facts.add_at_commit(slow, _change(1))
         slow.flush()
         with sessions() as other:
             other.execute(text("SET LOCAL lock_timeout = '2s'"))
-            facts.add(other, _change(1))
+            facts.add_at_commit(other, _change(1))
             other.commit()  # before: waited for the counter row the slow one held
         assert _vehicles(sessions) == 2
         slow.commit()

@@ -2,7 +2,7 @@
 
 Every trip event updates the trip's fact and adds the change of its contributions to the
 summary tables, in the same transaction (so a report never sees half a change); the summary
-tables' rows are written when the transaction commits (:func:`add`). The tables can
+tables' rows are written when the transaction commits (:func:`add_at_commit`). The tables can
 also be rebuilt from scratch from the trips' event logs (``borderflow report rebuild``).
 """
 
@@ -62,10 +62,18 @@ STAT_CHANGES = "statistics changes"
 
 
 def add(session: Session, changes: stats.Contributions) -> None:
-    """Add ``changes`` to the summary tables (insert or add to the existing row), when the
-    transaction commits: the counters are rows every writer shares (one per day, gate and
-    kind), so they are locked for the commit's last statements only, all of a transaction's
-    changes summed into one statement per table, in the same order for every writer."""
+    """Add ``changes`` to the summary tables now (insert or add to the existing row): for
+    bulk work (imports, a rebuild) that reads the tables again in its own transaction."""
+    if changes:
+        _upsert(session, dict(sorted(changes.items(), key=lambda item: _order(item[0]))))
+
+
+def add_at_commit(session: Session, changes: stats.Contributions) -> None:
+    """Add ``changes`` to the summary tables when the transaction commits (a trip event's):
+    the counters are rows every writer shares (one per day, gate and kind), so they are locked
+    for the commit's last statements only, all of a transaction's changes summed into one
+    statement per table, in the same order for every writer. Until then the transaction does
+    not see them in the tables."""
     if changes:
         at_commit.keep(session, STAT_CHANGES, changes)
 
@@ -120,7 +128,7 @@ def put_fact(session: Session, key: str, new: Mapping[str, Any] | None, *, now: 
     """Replace the fact under ``key`` (None removes it) and carry the change to the tables."""
     row = session.get(ReportFact, key)
     old = row.fact if row is not None else None
-    add(session, stats.delta(old, new, TZ))
+    add_at_commit(session, stats.delta(old, new, TZ))
     if new is None:
         if row is not None:
             session.delete(row)
