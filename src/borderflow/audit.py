@@ -176,9 +176,7 @@ def _chain_new_entries(session: Session, _context: Any, _instances: Any) -> None
     for entry in new:
         seq += 1
         entry.seq = seq
-        entry.prev_hash = prev
-        entry.before = _as_stored(entry.before)
-        entry.after = _as_stored(entry.after)
+        entry.prev_hash = prev  # before and after were made as stored by record()
         entry.hash = prev = row_hash(_fields(entry))
     conn.execute(update(head).where(head.id == HEAD_ID).values(hash=prev))
 

@@ -361,13 +361,29 @@ def contributions(fact: Mapping[str, Any] | None, tz: ZoneInfo) -> Contributions
     return acc
 
 
+def row_order(k: tuple[str, Key]) -> tuple[str, tuple[str, ...]]:
+    """The order summary rows are written in, the same for every writer (so concurrent
+    writers lock rows alike)."""
+    return (k[0], tuple(map(str, k[1])))
+
+
+def summed(changes: Iterable[Contributions]) -> Contributions:
+    """Several changes to the summary tables as one, in :func:`row_order`."""
+    acc: Contributions = {}
+    for change in changes:
+        for k, v in change.items():
+            row = acc.get(k)
+            acc[k] = v if row is None else tuple(map(operator.add, row, v))
+    return dict(sorted(acc.items(), key=lambda item: row_order(item[0])))
+
+
 def delta(old: Mapping[str, Any] | None, new: Mapping[str, Any] | None,
           tz: ZoneInfo) -> Contributions:
     """What to add to the summary tables when a fact changes from ``old`` to ``new``: only
     rows whose values change, in a stable order (so concurrent writers lock rows alike)."""
     before, after = contributions(old, tz), contributions(new, tz)
     out: Contributions = {}
-    for k in sorted(set(before) | set(after), key=lambda k: (k[0], tuple(map(str, k[1])))):
+    for k in sorted(set(before) | set(after), key=row_order):
         a = after.get(k) or (0,) * VALUE_WIDTH[k[0]]
         b = before.get(k) or (0,) * VALUE_WIDTH[k[0]]
         d = tuple(x - y for x, y in zip(a, b, strict=True))

@@ -58,14 +58,14 @@ VALUE_COLUMNS: dict[str, tuple[str, ...]] = {
 
 
 STAT_CHANGES = "statistics changes"
-"""What :func:`add` keeps for the commit (:mod:`borderflow.store.at_commit`)."""
+"""What :func:`add_at_commit` keeps for the commit (:mod:`borderflow.store.at_commit`)."""
 
 
 def add(session: Session, changes: stats.Contributions) -> None:
     """Add ``changes`` to the summary tables now (insert or add to the existing row): for
     bulk work (imports, a rebuild) that reads the tables again in its own transaction."""
     if changes:
-        _upsert(session, dict(sorted(changes.items(), key=lambda item: _order(item[0]))))
+        _upsert(session, stats.summed([changes]))
 
 
 def add_at_commit(session: Session, changes: stats.Contributions) -> None:
@@ -80,25 +80,9 @@ def add_at_commit(session: Session, changes: stats.Contributions) -> None:
 
 def _write_kept(session: Session) -> None:
     kept: list[stats.Contributions] = at_commit.take(session, STAT_CHANGES)
-    if not kept:
-        return
-    summed: dict[tuple[str, Any], list[Any]] = {}
-    for changes in kept:
-        for where, values in changes.items():
-            got = summed.get(where)
-            if got is None:
-                summed[where] = list(values)
-            else:
-                for i, value in enumerate(values):
-                    got[i] += value
-    with session.no_autoflush:  # the audit rows, added by now or not, are written after
-        _upsert(session, {where: tuple(values) for where, values in sorted(
-            summed.items(), key=lambda item: _order(item[0]))})
-
-
-def _order(where: tuple[str, Any]) -> tuple[str, ...]:
-    table, key = where
-    return (table, *("" if part is None else str(part) for part in key))
+    if kept:
+        with session.no_autoflush:  # the audit rows, added by now or not, are written after
+            _upsert(session, stats.summed(kept))
 
 
 def _upsert(session: Session, changes: stats.Contributions) -> None:
