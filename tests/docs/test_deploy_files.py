@@ -17,6 +17,7 @@ import yaml
 from borderflow.app import create_app
 from borderflow.cli.main import app as cli_app
 from borderflow.config import Settings
+from borderflow.ops.endpoints import READY_TIMEOUT_SECONDS
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -111,6 +112,12 @@ def test_haproxy_sends_to_the_api_units_and_checks_their_readiness() -> None:
     assert check.group(1) in api.openapi()["paths"]
     assert "option forwardfor" in config  # rate limits count the client, not HAProxy
     assert "retry-on conn-failure\n" in config  # never a second try of a write it sent
+    # a busy process is given time to answer its check: the check's own wait for the
+    # database (after which it answers 503 itself) and as long again for the process's queue
+    # at a peak, so "slow" does not read as "down" (docs/benchmarks.md saw checks take 9 s)
+    waits = re.search(r"^\s+timeout check (\d+)s$", config, re.M)
+    assert waits
+    assert int(waits.group(1)) > 2 * READY_TIMEOUT_SECONDS
     compose = (DEPLOY / "haproxy" / "compose.cfg").read_text()
     same = [line for line in config.splitlines() if " server " not in line and "log" not in line
             and not line.startswith("#")]
