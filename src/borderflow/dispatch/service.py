@@ -53,8 +53,9 @@ class CycleReport:
 
 
 def _active(session: Session) -> list[Trip]:
-    return list(session.scalars(select(Trip).where(Trip.status.in_(("at_staging", "called"))))
-                .all())
+    # in one fixed order, so a cycle on PostgreSQL decides and reports as one on SQLite does
+    return list(session.scalars(select(Trip).where(Trip.status.in_(("at_staging", "called")))
+                                .order_by(Trip.id)).all())
 
 
 def _booked_slots(session: Session, trip_ids: list[str]) -> dict[str, datetime]:

@@ -410,7 +410,8 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
     (:func:`plan`) spreads the candidates over their gates within those places, yard room and
     partner-side room, and a truck moves when the planner puts it at another gate at least
     ``gain_slots[own gate]`` slots earlier than its forecast (any slot, if it had none).
-    Deterministic."""
+    Deterministic: the moves come first come first served, whatever order the candidates
+    are given in."""
     if not candidates:
         return []
     index = {g: i for i, g in enumerate(gates)}
@@ -427,14 +428,13 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
         capacity[i] = row
         if gate_room.partner is not None:
             budget[i] = max(0, gate_room.partner)
-    combos: dict[tuple[str, ...], int] = {}
-    seen: dict[tuple[str, ...], int] = {}  # the same alternatives, sorted once
-    group = []
-    for _, _, alt in candidates:
-        k = seen.get(alt)
-        if k is None:
-            k = seen[alt] = combos.setdefault(tuple(sorted(alt)), len(combos))
-        group.append(k)
+    # the goods groups numbered by their gates, fewest first (the planner serves equal groups
+    # in that order), not by which candidate came first: the plan does not depend on the
+    # order the candidates are given in
+    sorted_alt = {alt: tuple(sorted(alt)) for _, _, alt in candidates}
+    combos = {c: k for k, c in enumerate(sorted(set(sorted_alt.values()),
+                                                key=lambda c: (len(c), c)))}
+    group = [combos[sorted_alt[alt]] for _, _, alt in candidates]
     permitted = [[False] * len(gates) for _ in combos]
     for combo, k in combos.items():
         for code in combo:
@@ -453,8 +453,9 @@ def plan_reroutes(candidates: Sequence[tuple[Waiting, int | None, tuple[str, ...
         [CLASS_WEIGHT.get(w.priority, 1.0) for w, _, _ in candidates], group, permitted,
         rank, budget)
     out = []
-    for (w, own_slot, _), g, slot in zip(candidates, planned_gate, planned_slot,
-                                         strict=True):
+    for _a, _t, i in order:  # the moves in the order the trucks came, whatever the input order
+        w, own_slot, _ = candidates[i]
+        g, slot = planned_gate[i], planned_slot[i]
         if g < 0 or gates[g] == w.gate:
             continue
         if own_slot is None or slot + gain_slots.get(w.gate, 0) <= own_slot:
