@@ -118,6 +118,15 @@ def test_haproxy_sends_to_the_api_units_and_checks_their_readiness() -> None:
     waits = re.search(r"^\s+timeout check (\d+)s$", config, re.M)
     assert waits
     assert int(waits.group(1)) > 2 * READY_TIMEOUT_SECONDS
+    # it keeps the public board's panel, for screens without a session, and nothing else
+    # (an API answer kept would go to another caller; the topology test sees it work)
+    assert re.search(r"^\s+http-request set-var\(txn\.board\) bool\(true\) "
+                     r"if \{ path /board/panel \} !\{ req\.cook\(bf_session\) -m found \}$",
+                     config, re.M)
+    kept = re.findall(r"^\s+http-(?:request cache-use|response cache-store) .*$", config, re.M)
+    assert len(kept) == 2
+    assert all(" if { var(txn.board) -m bool }" in line for line in kept)
+    assert kept[1].endswith("!{ res.hdr(set-cookie) -m found }")
     compose = (DEPLOY / "haproxy" / "compose.cfg").read_text()
     same = [line for line in config.splitlines() if " server " not in line and "log" not in line
             and not line.startswith("#")]

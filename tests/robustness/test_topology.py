@@ -301,6 +301,7 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
             wrong = [t for t, state in states if trips.replay(s, t) != state]
         assert not wrong, f"trips whose state is not their replay: {wrong[:5]}"
         engine.dispose()
+        _the_public_board_is_answered_by_the_load_balancer(base)
         print(f"topology: {figures}, leader taken over in {delay:.2f} s, {calls_after} calls "
               f"after, positions acknowledged {len(phones.acknowledged)} (refused "
               f"{phones.refused}), notifications {sum(Webhook.received.values())}, "
@@ -308,6 +309,27 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
     finally:
         topology.stop_all()
         delete_stream(env["BORDERFLOW_NATS_URL"], env["BORDERFLOW_NATS_STREAM"])
+
+
+def _the_public_board_is_answered_by_the_load_balancer(base: str) -> None:
+    """HAProxy answers the public screens' panel from its cache for the figures' interval
+    (the same answer, request id and all; 304 to a screen holding it) and keeps nothing
+    that differs by visitor."""
+    with httpx.Client(base_url=base, timeout=30) as client:
+        first = client.get("/board/panel", params={"lang": "zh"})
+        assert first.status_code == 200, first.text[:300]
+        again = client.get("/board/panel", params={"lang": "zh"})
+        held = client.get("/board/panel", params={"lang": "zh"},
+                          headers={"If-None-Match": first.headers["ETag"]})
+        assert again.content == first.content
+        for kept in (again, held):
+            assert kept.headers["X-Request-ID"] == first.headers["X-Request-ID"]
+            assert "age" in kept.headers
+        assert held.status_code == 304
+        for path, headers in (("/board/panel?lang=zh", {"Cookie": "bf_session=a-session"}),
+                              ("/board?lang=zh", {}), ("/readyz", {})):
+            ids = {client.get(path, headers=headers).headers["X-Request-ID"] for _ in range(2)}
+            assert len(ids) == 2, path  # each answered by an API process
 
 
 def _leader(topology: Topology) -> str:

@@ -313,3 +313,39 @@ def test_a_panel_being_drawn_is_drawn_once_and_the_previous_drawing_shown_meanwh
         v.join(5)
     assert (draws, got) == (["new"], [b"new figures"] * 4)
     assert panels.shown("new", key) == ("new", b"new figures")
+
+
+def test_a_public_screens_panel_is_the_same_for_everyone_and_a_shared_cache_may_keep_it(
+        shared: TestClient, auth: Any) -> None:
+    """A public screen's panel (no session, the language in its address) is answered alike
+    to every browser: no cookie, one ETag, and ``s-maxage`` of the figures' interval, so
+    that the load balancer's cache answers the screens (deploy/haproxy). Anything that may
+    differ by visitor says no shared cache may keep it."""
+    staged(shared, auth, "29C-450.00")
+    seen = []
+    for path in ("/board/panel", "/board/panel"):  # first drawn in a thread, then on the loop
+        shared.cookies.clear()  # a browser of its own
+        shared.get("/board")  # which has its forms' token
+        page = shared.get(path, params={"lang": "vi"})
+        assert page.status_code == 200
+        assert page.headers["Cache-Control"] == "s-maxage=30"
+        assert "set-cookie" not in page.headers
+        seen.append((page.headers["ETag"], page.content))
+    assert seen[0] == seen[1]
+    held = shared.get("/board/panel", params={"lang": "vi"},
+                      headers={"If-None-Match": seen[0][0]})
+    assert (held.status_code, held.headers["Cache-Control"]) == (304, "s-maxage=30")
+    large = shared.get("/board/panel", params={"screen": "large", "per": "2", "lang": "zh"})
+    assert large.headers["Cache-Control"] == "s-maxage=30"
+    # the language from the browser (cookie, Accept-Language): answered for this browser
+    shared.cookies.clear()
+    chosen = shared.get("/board/panel", headers={"Accept-Language": "zh-CN"})
+    assert chosen.headers["Cache-Control"] == "no-cache"
+    assert "更新于" in chosen.text
+    unknown = shared.get("/board/panel", params={"lang": "fr"})
+    assert unknown.headers["Cache-Control"] == "no-cache"
+    # the board's page (its forms carry the browser's token) and a signed-in visitor
+    assert shared.get("/board", params={"lang": "vi"}).headers["Cache-Control"] == "no-cache"
+    signed = shared.get("/board/panel", params={"lang": "vi"},
+                        headers={"Cookie": "bf_session=someone-s-session"})
+    assert signed.headers["Cache-Control"] == "no-cache"

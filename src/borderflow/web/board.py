@@ -20,7 +20,7 @@ from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
 from borderflow.domain.access import ANONYMOUS
 from borderflow.network import service as networks
-from borderflow.web import console, session
+from borderflow.web import console, i18n, session
 from borderflow.web.pages import REFRESH_SECONDS, _context, formatter, page_language, render
 
 router = APIRouter(include_in_schema=False)
@@ -178,9 +178,24 @@ def _figures(request: Request, ctx: Ctx) -> tuple[board.Board, str]:
 
     figures, digest = _shared(request, ctx).get(compute)
     request.state.board_digest = digest
+    if _shareable(request, ctx):
+        return figures, _etag(request, digest, page_language(request), ANONYMOUS.username, "")
     frame = _context(request)  # the header differs by visitor: signed in or not, who
     who = getattr(frame["user"], "username", "")
     return figures, _etag(request, digest, frame["lang"], who, frame["csrf"])
+
+
+def _shareable(request: Request, ctx: Ctx) -> bool:
+    """Whether this panel is answered alike to everyone who asks for its address: a visitor
+    without a session, an address that names the language (as the board's page asks), and
+    figures shared for at least a second. Such an answer sets no cookie, its ETag does not
+    depend on the visitor, and it says a shared cache may keep it for the figures' interval
+    (``s-maxage``): the load balancer in front of the API processes answers the public
+    screens from its cache (deploy.md), so a thousand of them cost the API what one does.
+    A browser, for which ``s-maxage`` says nothing, asks again each time with its ETag."""
+    return (request.url.path == PANEL_PATH and ctx.settings.board_share_seconds >= 1
+            and request.query_params.get("lang") in i18n.LANGUAGES
+            and not request.cookies.get(session.SESSION_COOKIE))
 
 
 def _etag(request: Request, digest: str, lang: str, who: str, csrf: str) -> str:
@@ -190,20 +205,27 @@ def _etag(request: Request, digest: str, lang: str, who: str, csrf: str) -> str:
     return f'W/"board-{tag}"'
 
 
-def _unchanged(request: Request, etag: str) -> Response | None:
+def _unchanged(request: Request, etag: str, shared: int = 0) -> Response | None:
     """304 when the browser already holds this page drawn from the same figures."""
     sent = request.headers.get("if-none-match", "")
     if etag in {t.strip() for t in sent.split(",")}:
-        return Response(status_code=304, headers=_cache_headers(etag))
+        return Response(status_code=304, headers=_cache_headers(etag, shared))
     return None
 
 
-def _cache_headers(etag: str) -> dict[str, str]:
-    return {"ETag": etag, "Cache-Control": "no-cache"}
+def _cache_headers(etag: str, shared: int = 0) -> dict[str, str]:
+    """The answer's ETag, and who may keep it: browsers ask again each time (the ETag makes
+    that a 304 while the figures are the same); with ``shared`` seconds, a shared cache may
+    answer it for that long (:func:`_shareable`)."""
+    return {"ETag": etag, "Cache-Control": f"s-maxage={shared}" if shared else "no-cache"}
 
 
-def _answer(response: Response, etag: str) -> Response:
-    response.headers.update(_cache_headers(etag))
+def _shared_seconds(request: Request, ctx: Ctx) -> int:
+    return int(ctx.settings.board_share_seconds) if _shareable(request, ctx) else 0
+
+
+def _answer(response: Response, etag: str, shared: int = 0) -> Response:
+    response.headers.update(_cache_headers(etag, shared))
     return response
 
 
@@ -222,7 +244,10 @@ def board_page(request: Request, ctx: Ctx) -> Response:
                           refresh=REFRESH_SECONDS, **_forecast_words(request)), etag)
 
 
-@router.get("/board/panel", response_class=HTMLResponse)
+PANEL_PATH = "/board/panel"
+
+
+@router.get(PANEL_PATH, response_class=HTMLResponse)
 async def board_panel(request: Request, ctx: Ctx) -> Response:
     """The board's figures alone, for the page to refresh itself (the display board's next
     screen with ``screen=large``); shared and answered 304 as the board is, and drawn once
@@ -249,18 +274,22 @@ def _drawn_panel(request: Request, ctx: Ctx) -> Response | None:
     if shown is None:
         return None
     digest, body = shown
-    etag = _etag(request, digest, lang, ANONYMOUS.username, session.csrf_token(request))
-    same = _unchanged(request, etag)
+    shared = _shared_seconds(request, ctx)
+    etag = _etag(request, digest, lang, ANONYMOUS.username,
+                 "" if shared else session.csrf_token(request))
+    same = _unchanged(request, etag, shared)
     if same is not None:
         return same
     response = HTMLResponse(body)
-    session.remember_csrf(request, response)
-    return _answer(response, etag)
+    if not shared:
+        session.remember_csrf(request, response)
+    return _answer(response, etag, shared)
 
 
 def _panel(request: Request, ctx: Ctx) -> Response:
     figures, etag = _figures(request, ctx)
-    same = _unchanged(request, etag)
+    shared = _shared_seconds(request, ctx)
+    same = _unchanged(request, etag, shared)
     if same is not None:
         return same
 
@@ -273,8 +302,9 @@ def _panel(request: Request, ctx: Ctx) -> Response:
     body = _panels(request).get(request.state.board_digest,
                                 (request.url.query, formatter(request).lang), draw)
     response = HTMLResponse(body)
-    session.remember_csrf(request, response)
-    return _answer(response, etag)
+    if not shared:
+        session.remember_csrf(request, response)
+    return _answer(response, etag, shared)
 
 
 def _forecast_words(request: Request) -> dict[str, Any]:
