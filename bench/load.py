@@ -15,7 +15,8 @@ call them (the enterprise's office looks at its called trucks every 30 game seco
 driver acknowledges, the entry camera reads the plate at the gate; officers record each step
 the trip still needs, the cashier or the payment gateway (pay online, then the gateway's
 signed callback) takes the fee; every active truck's phone sends an OsmAnd position every 10
-game seconds. 1,000 public board screens refresh every 15 wall seconds with
+game seconds. 1,000 public board screens (their browsers in Vietnamese, Chinese or English,
+7:2:1) load the board's page, then refresh the panel it names every 15 wall seconds with
 ``If-None-Match``. Game time runs ``--speed`` (100) times faster than the wall clock; the
 replay covers ``--minutes`` wall minutes from ``--start-hour`` (default: the whole day).
 

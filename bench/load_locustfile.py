@@ -22,11 +22,13 @@ answer other than the expected one is an error, and a few of each are kept with 
 from __future__ import annotations
 
 import heapq
+import html
 import itertools
 import json
 import math
 import os
 import random
+import re
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -505,20 +507,33 @@ class Phone(FastHttpUser):
         REPLAY.take("gps", self.client)
 
 
+SCREEN_LANGUAGES = (("vi", 0.7), ("zh", 0.2), ("en", 0.1))
+"""The browsers' languages of the public screens (Accept-Language)."""
+PANEL_ADDRESS = re.compile(r'id="board-panel" hx-get="([^"]+)"')
+
+
 class BoardViewer(FastHttpUser):
-    """A screen showing the public board: the page once, then its panel every
-    ``board_every`` seconds, sending back the ETag it holds."""
+    """A screen showing the public board in its browser's language: the page once, then
+    the panel the page refreshes (its ``hx-get`` address) every ``board_every`` seconds,
+    sending back the ETag it holds."""
 
     weight = 1
     wait_time = constant_pacing(float(CONFIG["board_every"]))
     network_timeout = 60.0
     connection_timeout = 10.0
     etag = ""
+    panel = "/board/panel"
 
     def on_start(self) -> None:
         gevent.sleep(random.uniform(0, float(CONFIG["board_every"])))
-        with self.client.get("/board", name="board", catch_response=True) as r:
+        lang = random.choices([code for code, _ in SCREEN_LANGUAGES],
+                              [share for _, share in SCREEN_LANGUAGES])[0]
+        with self.client.get("/board", name="board", headers={"Accept-Language": lang},
+                             catch_response=True) as r:
             if r.status_code == 200:
+                found = PANEL_ADDRESS.search(r.text or "")
+                if found:
+                    self.panel = html.unescape(found.group(1))
                 r.success()
             else:
                 r.failure(f"HTTP {r.status_code}: {(r.text or '')[:300]}")
@@ -526,7 +541,7 @@ class BoardViewer(FastHttpUser):
     @task
     def refresh(self) -> None:
         headers = {"If-None-Match": self.etag} if self.etag else {}
-        with self.client.get("/board/panel", name="board_panel", headers=headers,
+        with self.client.get(self.panel, name="board_panel", headers=headers,
                              catch_response=True) as r:
             if r.status_code == 304:
                 REPLAY.counts["board_304"] += 1
