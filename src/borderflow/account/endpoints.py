@@ -51,12 +51,11 @@ from borderflow.api.paging import (
     Limit,
     link_next,
 )
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import Unauthorized, ValidationFailed, msg
 from borderflow.network import service as networks
 
-router = APIRouter(route_class=PlatformRoute, prefix="/api/v1", responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 router.include_router(sessions_router)  # browser sessions and the second factor
 
 Self = Annotated[Principal, Depends(require("account.read_self"))]

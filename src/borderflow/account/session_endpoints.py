@@ -12,10 +12,9 @@ from borderflow.account import second_factor, sessions
 from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ErrorResponse
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal
 
-router = APIRouter(route_class=PlatformRoute)
+router = APIRouter()
 
 Self = Annotated[Principal, Depends(require("account.read_self"))]
 Admin = Annotated[Principal, Depends(require("account.manage"))]

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, Query, Response
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.booking import service as booking
 from borderflow.booking.schemas import BookingIn, BookingOut, SlotOut
 from borderflow.domain.access import Principal
@@ -19,8 +18,7 @@ from borderflow.errors import FieldError, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.trip.endpoints import WRITE_ERRORS, Public, Reader, TripId
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["bookings"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["bookings"], responses=ERROR_RESPONSES)
 
 Booker = Annotated[Principal, Depends(require("booking.manage"))]
 

@@ -11,15 +11,13 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
-from borderflow.api.routing import PlatformRoute
 from borderflow.booking import standing
 from borderflow.domain.access import OFFICIALS, Principal
 from borderflow.errors import NotFound
 from borderflow.network import service as networks
 from borderflow.trip import views as trip_views
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1/vehicles", tags=["vehicles"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/vehicles", tags=["vehicles"], responses=ERROR_RESPONSES)
 
 Reader = Annotated[Principal, Depends(require("vehicle.standing"))]
 Pardoner = Annotated[Principal, Depends(require("vehicle.pardon"))]

@@ -12,7 +12,6 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from borderflow.api.deps import Ctx, Db, if_match_number, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.declaration import service
 from borderflow.declaration.repository import ListFilter
 from borderflow.declaration.schemas import CancelIn, DeclarationIn, DeclarationOut, DeclarationPage
@@ -23,7 +22,7 @@ from borderflow.errors import FieldError, ValidationFailed
 from borderflow.network import service as networks
 from borderflow.network.holidays import around
 
-router = APIRouter(route_class=PlatformRoute, prefix="/api/v1/declarations", tags=["declarations"],
+router = APIRouter(prefix="/api/v1/declarations", tags=["declarations"],
                    responses=ERROR_RESPONSES)
 API_BASE = "/api/v1"
 
@@ -281,7 +280,7 @@ def declaration_qr(
                     headers={"Cache-Control": "private, max-age=300"})
 
 
-short_router = APIRouter(route_class=PlatformRoute, tags=["declarations"])
+short_router = APIRouter(tags=["declarations"])
 
 
 @short_router.get("/d/{reference}", include_in_schema=False)

@@ -15,14 +15,12 @@ from pydantic import BaseModel, ConfigDict
 from borderflow.api.deps import Ctx, Db, request_session, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import MAX_KEY_LENGTH, Idempotency
-from borderflow.api.routing import PlatformRoute
 from borderflow.demand import advice, service
 from borderflow.domain.access import Principal
 from borderflow.errors import FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["forecasts"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["forecasts"], responses=ERROR_RESPONSES)
 
 READ_ACTION = "forecast.read"
 REFRESH_ACTION = "forecast.refresh"

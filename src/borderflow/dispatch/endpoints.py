@@ -13,17 +13,14 @@ from borderflow.api.bounds import Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.dispatch import controls, partner, service
 from borderflow.domain.access import Principal
 from borderflow.errors import Forbidden, NotFound
 from borderflow.network import service as networks
 from borderflow.trip import service as trips
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1/dispatch", tags=["dispatch"], responses=ERROR_RESPONSES)
-controls_router = APIRouter(route_class=PlatformRoute,
-                            prefix="/api/v1/gates", tags=["gate controls"],
+router = APIRouter(prefix="/api/v1/dispatch", tags=["dispatch"], responses=ERROR_RESPONSES)
+controls_router = APIRouter(prefix="/api/v1/gates", tags=["gate controls"],
                             responses=ERROR_RESPONSES)
 
 Controller = Annotated[Principal, Depends(require("gate.control"))]
@@ -258,8 +255,7 @@ def read_partner_yard(gate: str, ctx: Ctx, db: Db, _caller: Public) -> dict[str,
                        for r in partner.history(db, gate, limit=20)]}
 
 
-trips_router = APIRouter(route_class=PlatformRoute,
-                         prefix="/api/v1/trips", tags=["dispatch"], responses=ERROR_RESPONSES)
+trips_router = APIRouter(prefix="/api/v1/trips", tags=["dispatch"], responses=ERROR_RESPONSES)
 TripReader = Annotated[Principal, Depends(require("trip.read"))]
 Rerouter = Annotated[Principal, Depends(require("trip.reroute"))]
 

@@ -24,7 +24,6 @@ from borderflow.api.paging import (
     Limit,
     link_next,
 )
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.errors import AppError, FieldError, PayloadTooLarge, ValidationFailed, msg
@@ -34,7 +33,7 @@ from borderflow.network import service as networks
 if TYPE_CHECKING:
     from borderflow.store.models import Bulletin
 
-router = APIRouter(route_class=PlatformRoute, prefix="/api/v1/exchange", tags=["partner exchange"],
+router = APIRouter(prefix="/api/v1/exchange", tags=["partner exchange"],
                    responses=ERROR_RESPONSES)
 
 Anyone = Annotated[Principal, Depends(require("exchange.public"))]

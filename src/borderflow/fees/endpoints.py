@@ -20,7 +20,6 @@ from borderflow.api.context import AppContext
 from borderflow.api.deps import Authenticated, Ctx, Db, ReadDb, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import ANONYMOUS, Principal, Role, roles_for
 from borderflow.domain.fees import NoRate, assess
@@ -38,8 +37,7 @@ from borderflow.fees.sandbox import STATEMENT_COLUMNS
 from borderflow.network import service as networks
 from borderflow.trip import service as trips
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
 
 TariffReader = Annotated[Principal, Depends(require("tariff.read"))]
 TariffWriter = Annotated[Principal, Depends(require("tariff.write"))]
@@ -417,7 +415,7 @@ def verify_receipt(token: str, ctx: Ctx, db: Db, _caller: Verifier) -> dict[str,
         db, token, now=ctx.clock.now(), base_url=ctx.settings.public_base_url))
 
 
-verify_router = APIRouter(route_class=PlatformRoute, tags=["fees"])
+verify_router = APIRouter(tags=["fees"])
 
 
 @verify_router.get("/verify/{token}", response_class=HTMLResponse, include_in_schema=False)

@@ -12,14 +12,12 @@ from pydantic import BaseModel, Field
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES
-from borderflow.api.routing import PlatformRoute
 from borderflow.config import Settings, secret
 from borderflow.domain.access import Principal
 from borderflow.fees import online, queries
 from borderflow.fees.gateway import VNPay
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["fees"], responses=ERROR_RESPONSES)
 
 Payer = Annotated[Principal, Depends(require("payment.pay_online"))]
 Callback = Annotated[Principal, Depends(require("payment.callback"))]

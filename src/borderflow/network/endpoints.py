@@ -10,7 +10,6 @@ from fastapi import APIRouter, Depends, Path, Query
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal
 from borderflow.domain.values import parse_hs_code
@@ -26,8 +25,7 @@ from borderflow.network.schemas import (
     NetworkVersionOut,
 )
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1/network", tags=["network"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/network", tags=["network"], responses=ERROR_RESPONSES)
 
 Reader = Annotated[Principal, Depends(require("network.read"))]
 Writer = Annotated[Principal, Depends(require("network.write"))]

@@ -8,7 +8,6 @@ from fastapi import APIRouter, Depends, Query
 
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain import privacy
 from borderflow.domain.access import Principal
 from borderflow.notify import service
@@ -24,8 +23,7 @@ from borderflow.notify.schemas import (
 if TYPE_CHECKING:
     from borderflow.store.models import Notification, NotificationDelivery
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1/notifications", tags=["notifications"],
+router = APIRouter(prefix="/api/v1/notifications", tags=["notifications"],
                    responses=ERROR_RESPONSES)
 
 Reader = Annotated[Principal, Depends(require("notifications.read"))]

@@ -17,11 +17,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from borderflow import __version__
 from borderflow.api.deps import Ctx
-from borderflow.api.routing import PlatformRoute
 from borderflow.ops import metrics as process_metrics
 from borderflow.ops.readiness import schema_revision
 
-router = APIRouter(route_class=PlatformRoute, tags=["operations"])
+router = APIRouter(tags=["operations"])
 log = structlog.get_logger("borderflow.http")
 
 REQUESTS = Counter("borderflow_http_requests_total", "HTTP requests, by route template",

@@ -14,15 +14,13 @@ from borderflow.api.bounds import JSON_INT_LIMIT, Year
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, statistics_scope
 from borderflow.domain.network import Network
 from borderflow.network import service as networks
 from borderflow.report import exports, history, situation, statistics, targets
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["reports"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["reports"], responses=ERROR_RESPONSES)
 
 StatsReader = Annotated[Principal, Depends(require("statistics.read"))]
 TargetSetter = Annotated[Principal, Depends(require("statistics.target"))]

@@ -14,7 +14,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.demand import lab
 from borderflow.demand import service as demand
 from borderflow.domain.access import Principal
@@ -23,8 +22,7 @@ from borderflow.sim import runner
 from borderflow.sim import scenario as scenarios
 from borderflow.sim_jobs import service, work
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1/sim", tags=["scenario lab"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1/sim", tags=["scenario lab"], responses=ERROR_RESPONSES)
 Planner = Annotated[Principal, Depends(require("sim.run"))]
 QUEUED_DOC = ("Answers 202 at once with the run, `queued`: a pool of the background work "
               "(`borderflow worker`, or the API process itself with "

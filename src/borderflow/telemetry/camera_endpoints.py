@@ -17,7 +17,6 @@ from borderflow.api.bounds import Instant
 from borderflow.api.deps import Ctx, Db, require, roles_doc
 from borderflow.api.errors import ERROR_RESPONSES, ErrorResponse
 from borderflow.api.idempotency import Idem
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain import telemetry_plates as plates
 from borderflow.domain.access import Principal
 from borderflow.errors import FieldError, ValidationFailed, msg
@@ -26,8 +25,7 @@ from borderflow.telemetry import camera_vendors as vendors
 from borderflow.telemetry import cameras as service
 from borderflow.telemetry import decoders
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["cameras"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["cameras"], responses=ERROR_RESPONSES)
 
 Manager = Annotated[Principal, Depends(require("camera.manage"))]
 Reader = Annotated[Principal, Depends(require("camera.read"))]

@@ -27,7 +27,6 @@ from borderflow.api.paging import (
     Limit,
     link_next,
 )
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain import privacy
 from borderflow.domain.access import Principal, roles_for
 from borderflow.domain.telemetry_geofence import Fences
@@ -37,8 +36,7 @@ from borderflow.telemetry import dead_letters, decoders, directory, mqtt_account
 from borderflow.telemetry.bus import Bus, InlineBus
 from borderflow.trip import service as trips
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["telemetry"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["telemetry"], responses=ERROR_RESPONSES)
 
 MAX_BATCH = 1000
 #: what the short OsmAnd route answers itself (it is outside the framework's error handlers)

@@ -18,7 +18,6 @@ from borderflow.api.paging import (
     Limit,
     link_next,
 )
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import privacy
 from borderflow.domain import trip as domain
@@ -45,8 +44,7 @@ from borderflow.trip.schemas import (
 if TYPE_CHECKING:
     from borderflow.store.models import Trip
 
-router = APIRouter(route_class=PlatformRoute,
-                   prefix="/api/v1", tags=["trips"], responses=ERROR_RESPONSES)
+router = APIRouter(prefix="/api/v1", tags=["trips"], responses=ERROR_RESPONSES)
 
 Reader = Annotated[Principal, Depends(require("trip.read"))]
 Recorder = Annotated[Principal, Depends(require("trip.record"))]

@@ -20,7 +20,6 @@ from borderflow.account import (
 from borderflow.account import service as accounts
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.values import parse_phone
 from borderflow.errors import (
     N_,
@@ -38,7 +37,7 @@ from borderflow.web.pages import _local_path, formatter, home_of, login_first, r
 if TYPE_CHECKING:
     from borderflow.store.models import Account
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 QR_TITLE = N_("QR code for the authenticator app")
 ENROLLED = N_("Second factor set up. Your other sessions were ended.")

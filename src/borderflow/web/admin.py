@@ -11,7 +11,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from borderflow.account import admin_views
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal
 from borderflow.errors import N_, AppError, FieldError
 from borderflow.fees import tariffs
@@ -20,7 +19,7 @@ from borderflow.telemetry import cameras
 from borderflow.telemetry import views as devices
 from borderflow.web.pages import STALE_FORM, csrf_ok, formatter, render, signed_in
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 FOR_ADMINS = N_("This page is for the platform's administrators.")
 

@@ -15,14 +15,13 @@ from borderflow import audit
 from borderflow.account import admin_views, second_factor
 from borderflow.account import service as accounts
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import N_, AppError, FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
 from borderflow.web.admin import admin_only, page, problems, refused_form
 from borderflow.web.pages import formatter
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 GIVEN_ROLES = tuple(r for r in Role if r not in (Role.PUBLIC, Role.CAMERA))
 """The roles an admin gives people (cameras get theirs when registered)."""

@@ -13,7 +13,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal
 from borderflow.errors import N_, AppError, FieldError, ValidationFailed, msg
 from borderflow.network import service as networks
@@ -26,7 +25,7 @@ from borderflow.web import phone_setup
 from borderflow.web.admin import admin_only, page, problems, refused_form
 from borderflow.web.pages import formatter
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 CHECKPOINTS = {
     "gate_in": N_("Entering the gate area"),

@@ -15,7 +15,6 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import network_diff
 from borderflow.domain.access import Principal
@@ -27,7 +26,7 @@ from borderflow.web import i18n
 from borderflow.web.admin import admin_only, page, problems, refused_form
 from borderflow.web.pages import formatter
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 MAX_DOCUMENT = 2 * 1024 * 1024
 SECTIONS = {"gates": N_("Gate"), "staging_areas": N_("Staging area"),

@@ -16,7 +16,6 @@ from fastapi.responses import HTMLResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from borderflow.api.deps import Ctx
-from borderflow.api.routing import PlatformRoute
 from borderflow.demand import advice as forecasts
 from borderflow.dispatch import board
 from borderflow.domain.access import ANONYMOUS
@@ -24,7 +23,7 @@ from borderflow.network import service as networks
 from borderflow.web import console, i18n, session
 from borderflow.web.pages import REFRESH_SECONDS, _context, formatter, page_language, render
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 PER_SCREEN = 3
 """Gates side by side on one display-board screen (1920 px wide)."""

@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
 from borderflow.api.idempotency import Idempotency
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import N_, AppError, FieldError, ValidationFailed, msg
 from borderflow.fees import payments, queries, tills
@@ -33,7 +32,7 @@ from borderflow.web.pages import (
     signed_in,
 )
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 DONE = {"paid": N_("Payment recorded: receipt {receipt}."),
         "voided": N_("Payment voided: receipt {receipt}."),

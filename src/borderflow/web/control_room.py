@@ -12,7 +12,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.demand import advice as forecasts
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
@@ -36,7 +35,7 @@ from borderflow.web.pages import (
     signed_in,
 )
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 
 # --- the regulator's console ---------------------------------------------------------------------

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
 from borderflow.domain.access import (
@@ -42,7 +41,7 @@ from borderflow.web.pages import (
     signed_in,
 )
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 PANEL_SECONDS = 5
 """How often the driver's open page asks for the trips part again."""

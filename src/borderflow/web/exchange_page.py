@@ -17,7 +17,6 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain import exchange as rules
 from borderflow.domain.access import Principal
@@ -31,7 +30,7 @@ from borderflow.store.paging import MAX_CURSOR
 from borderflow.web import i18n
 from borderflow.web.pages import STALE_FORM, csrf_ok, formatter, render, signed_in
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 DONE = {"entered": N_("The partner side's counts were recorded."),
         "same": N_("These counts were recorded already: nothing changed."),

@@ -12,7 +12,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.account import directory
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import (
     OFFICIALS,
@@ -38,7 +37,7 @@ from borderflow.web.pages import (
     signed_in,
 )
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 QUEUE_PAGE = 20
 """Trips of the work queue shown on a page of the checkpoint screen."""

@@ -15,7 +15,6 @@ from jinja2 import pass_context
 
 from borderflow.api.context import AppContext
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.documents import FONT
 from borderflow.domain.access import (
     ANONYMOUS,
@@ -52,7 +51,7 @@ def _say(context: Any, text: object, code: str | None = None) -> str:
 
 templates.env.filters["label"] = _label
 templates.env.filters["say"] = _say
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 LANG_COOKIE = "lang"
 REFRESH_SECONDS = 15
 

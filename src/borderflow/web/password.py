@@ -14,11 +14,10 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from borderflow.account import password_reset, throttle
 from borderflow.account.endpoints import sms_after_commit
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.errors import N_, FieldError, TooManyRequests, ValidationFailed, msg
 from borderflow.web import pages
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 SENT = N_("If this username has an account with a phone number, a code was just sent to it by "
           "SMS. It is valid for 10 minutes and works once.")

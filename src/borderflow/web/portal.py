@@ -25,7 +25,6 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.account import directory
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.booking import service as bookings
 from borderflow.clock import LOCAL_TZ
 from borderflow.declaration import service as declarations
@@ -41,7 +40,7 @@ from borderflow.trip import service as trips
 from borderflow.trip import views as trip_views
 from borderflow.web import i18n, officer, pages, session
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 PAGE_SIZE = 25
 """Trips on one page of the list."""

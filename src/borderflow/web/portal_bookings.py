@@ -24,7 +24,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.booking import queries
 from borderflow.booking import service as booking
 from borderflow.clock import LOCAL_TZ
@@ -39,7 +38,7 @@ from borderflow.network import service as networks
 from borderflow.trip import service as trips
 from borderflow.web import i18n, pages, session
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 DAYS_AHEAD = booking.MAX_DAYS_AHEAD
 SLOTS_PER_DAY = 24 * 60 // booking.SLOT_MINUTES
 SHOWN = 30

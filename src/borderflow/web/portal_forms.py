@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.declaration import service as declarations
 from borderflow.declaration.schemas import Unit
@@ -35,7 +34,7 @@ from borderflow.network.holidays import around
 from borderflow.web import i18n, pages, session
 from borderflow.web.portal import _enterprise, _portal_page
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 UNITS = get_args(Unit)
 VEHICLE_TYPES = get_args(VehicleType)
 DOCUMENT_TYPES = get_args(DocumentType)

@@ -13,12 +13,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from borderflow.account import registration, throttle
 from borderflow.account.endpoints import sms_after_commit
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import N_, AppError, FieldError, TooManyRequests, ValidationFailed, msg
 from borderflow.web import pages
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 FIELDS = ("enterprise_name", "tax_code", "contact_name", "phone", "username")
 FIELD_NAMES = {"enterprise_name": N_("Enterprise name"), "tax_code": N_("Tax code"),

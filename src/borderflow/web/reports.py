@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.clock import LOCAL_TZ
 from borderflow.domain.access import Principal, statistics_scope
 from borderflow.domain.network import Network
@@ -22,7 +21,7 @@ from borderflow.report import exports, situation, statistics, targets
 from borderflow.report.names import enterprise_names
 from borderflow.web.pages import formatter, message_page, render, signed_in
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 REPORTS = ("traffic", "times", "peaks", "holds", "targets", "situation")
 FORM_FIELDS = ("from", "to", "gate", "direction", "by")

@@ -15,7 +15,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.demand import lab
 from borderflow.demand import service as demand
 from borderflow.domain.access import Principal
@@ -27,7 +26,7 @@ from borderflow.sim_jobs import work
 from borderflow.web import i18n, session
 from borderflow.web.pages import formatter, render, signed_in
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 log = structlog.get_logger("borderflow.sim")
 MAX_SCENARIOS = 4
 MAX_DAYS = 31

@@ -12,12 +12,11 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from borderflow.account import team
 from borderflow.account.endpoints import sms_after_commit
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal, Role
 from borderflow.errors import N_, AppError, ValidationFailed
 from borderflow.web import pages
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 FIELD_NAMES = {"kind": N_("Kind of person"), "username": N_("Username"),
                "display_name": N_("Person's name"), "phone": N_("Phone number"),

@@ -14,7 +14,6 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.dispatch import controls
 from borderflow.dispatch import service as dispatch
 from borderflow.domain.access import Principal
@@ -25,7 +24,7 @@ from borderflow.network import service as networks
 from borderflow.trip import service as trips
 from borderflow.web.pages import STALE_FORM, csrf_ok, formatter, render, signed_in
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 REROUTABLE = ("declared", "at_staging")
 """Statuses in which a truck may change gate (a called truck is recalled first)."""

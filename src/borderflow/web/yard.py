@@ -13,7 +13,6 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from borderflow.api.deps import Ctx, Db
-from borderflow.api.routing import PlatformRoute
 from borderflow.domain.access import Principal, declaration_scope
 from borderflow.domain.network import Network
 from borderflow.domain.trip import TERMINAL, EventType
@@ -23,7 +22,7 @@ from borderflow.trip import checkpoint_view as checkpoint
 from borderflow.trip import service as trips
 from borderflow.web.pages import STALE_FORM, csrf_ok, formatter, render, signed_in
 
-router = APIRouter(route_class=PlatformRoute, include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 
 MOVES: dict[str, EventType] = {"enter": "area.entered", "leave": "area.left"}
 YARD_DONE = {"enter": N_("Recorded: {plate} entered {area}."),
