@@ -24,8 +24,8 @@ Locust (headless, ``bench/load_locustfile.py``) sends the requests from this mac
 runs, each on a fresh database:
 
 1. the production topology of docs/deploy.md (``tests/topology.py``): PostgreSQL, NATS
-   JetStream, HAProxy in front of two HTTP-only API processes, two workers (one leads the
-   dispatcher, every second), two telemetry processors;
+   JetStream, HAProxy in front of two HTTP-only API processes and the public board's own,
+   two workers (one leads the dispatcher, every second), two telemetry processors;
 2. the baseline: one ``borderflow serve`` on SQLite with everything in it (the ``make run``
    shape, without the demo traffic), the dispatcher every second.
 

@@ -61,10 +61,11 @@ class Process:
         return out
 
 
-def haproxy_config(folder: Path, port: int, api_ports: list[int], maxconn: int = 1000) -> Path:
+def haproxy_config(folder: Path, port: int, api_ports: list[int], maxconn: int = 1000,
+                   board_port: int | None = None) -> Path:
     """deploy/haproxy/haproxy.cfg as it is, but listening on plain HTTP on ``port`` (no
     certificate here), taking up to ``maxconn`` connections and sending to this run's API
-    processes."""
+    processes: the public board to the one on ``board_port`` (to the others without it)."""
     config = (ROOT / "deploy" / "haproxy" / "haproxy.cfg").read_text()
     config = re.sub(r"^\s+log /dev/log.*$", "", config, flags=re.M)
     config = re.sub(r"^\s+ssl-default-bind-options.*$", "", config, flags=re.M)
@@ -76,8 +77,16 @@ def haproxy_config(folder: Path, port: int, api_ports: list[int], maxconn: int =
                       for i, p in enumerate(api_ports))
     config = re.sub(r"(^\s+server api\d 127\.0\.0\.1:\d+ check\n)+", servers, config,
                     flags=re.M)
+    board = "".join(f"    server api{i + 1} 127.0.0.1:{p} check backup\n"
+                    for i, p in enumerate(api_ports))
+    if board_port is not None:
+        board = f"    server board1 127.0.0.1:{board_port} check\n" + board
+    config = re.sub(r"^\s+server board1 127\.0\.0\.1:\d+ check\n"
+                    r"(^\s+server api\d 127\.0\.0\.1:\d+ check backup\n)+", board, config,
+                    flags=re.M)
     assert f"bind 127.0.0.1:{port}" in config
     assert servers in config
+    assert board in config
     path = folder / "haproxy.cfg"
     path.write_text(config)
     return path
@@ -178,20 +187,23 @@ def setup(env: dict[str, str]) -> None:
 
 def start_production(topology: Topology, lb_port: int, api_ports: list[int], run: str, *,
                      mqtt_client_ids: bool = False, maxconn: int = 1000) -> str:
-    """Two API processes, two workers, two telemetry processors and HAProxy in front of the
-    API processes on ``lb_port``; waits until they answer. Returns the public address. With
-    ``mqtt_client_ids`` each worker has an MQTT session of its own (``<run>-worker<i>``)."""
+    """Two API processes, the public board's API process, two workers, two telemetry
+    processors and HAProxy in front of the API processes on ``lb_port``; waits until they
+    answer. Returns the public address. With ``mqtt_client_ids`` each worker has an MQTT
+    session of its own (``<run>-worker<i>``)."""
     for i, port in enumerate(api_ports):
         topology.start(f"api{i + 1}", [BORDERFLOW, "serve", "--port", str(port)])
+    board_port = free_port()
+    topology.start("board", [BORDERFLOW, "serve", "--port", str(board_port)])
     for i in (1, 2):
         extra = {"BORDERFLOW_MQTT_CLIENT_ID": f"{run}-worker{i}"} if mqtt_client_ids else {}
         topology.start(f"worker{i}", [BORDERFLOW, "worker"], **extra)
     for partition in (0, 1):
         topology.start(f"telemetry{partition}",
                        [BORDERFLOW, "telemetry", "process", "--partition", str(partition)])
-    haproxy = haproxy_config(topology.folder, lb_port, api_ports, maxconn)
+    haproxy = haproxy_config(topology.folder, lb_port, api_ports, maxconn, board_port)
     topology.start("haproxy", [program_path("haproxy"), "-db", "-f", str(haproxy)])
-    for port in api_ports:
+    for port in [*api_ports, board_port]:
         wait_ready(f"http://127.0.0.1:{port}/readyz", 180)  # a loaded machine is slow
     base = f"http://127.0.0.1:{lb_port}"
     wait_ready(f"{base}/readyz", 20)

@@ -104,8 +104,13 @@ def test_the_units_make_the_topology_of_the_deployment_document() -> None:
 
 def test_haproxy_sends_to_the_api_units_and_checks_their_readiness() -> None:
     config = (DEPLOY / "haproxy" / "haproxy.cfg").read_text()
-    servers = re.findall(r"^\s+server \S+ 127\.0\.0\.1:(\d+) check", config, re.M)
-    assert servers == ["8001", "8002"]  # borderflow-api@8001 and @8002
+    servers = re.findall(r"^\s+server \S+ 127\.0\.0\.1:(\d+) check$", config, re.M)
+    assert servers == ["8001", "8002", "8003"]  # borderflow-api@8001, @8002, and the board's
+    # the public board (anonymous visitors) goes to its own process, the others stand in
+    board = config[config.index("\nbackend board\n"):]
+    assert re.findall(r"^\s+server \S+ 127\.0\.0\.1:(\d+) check( backup)?$", board, re.M) == [
+        ("8003", ""), ("8001", " backup"), ("8002", " backup")]
+    assert "    use_backend board if public_board !{ req.cook(bf_session) -m found }\n" in config
     check = re.search(r"option httpchk GET (\S+)", config)
     assert check
     api = create_app(Settings(database_url="sqlite://", _env_file=None))
@@ -143,7 +148,7 @@ def test_the_compose_file_has_the_same_processes_as_the_units() -> None:
         command = service.get("command") or []
         if command and command[0] == "borderflow":
             roles.setdefault(_check_command(command), []).append(name)
-    assert roles == {"setup": ["migrate"], "serve": ["api1", "api2"],
+    assert roles == {"setup": ["migrate"], "serve": ["api1", "api2", "board"],
                      "worker": ["worker1", "worker2"],
                      "telemetry process": ["telemetry0", "telemetry1"]}
     partitions = sorted(services[n]["command"][-1] for n in roles["telemetry process"])

@@ -301,7 +301,7 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
             wrong = [t for t, state in states if trips.replay(s, t) != state]
         assert not wrong, f"trips whose state is not their replay: {wrong[:5]}"
         engine.dispose()
-        _the_public_board_is_answered_by_the_load_balancer(base)
+        _the_public_board_is_answered_by_the_load_balancer(base, topology)
         print(f"topology: {figures}, leader taken over in {delay:.2f} s, {calls_after} calls "
               f"after, positions acknowledged {len(phones.acknowledged)} (refused "
               f"{phones.refused}), notifications {sum(Webhook.received.values())}, "
@@ -311,10 +311,11 @@ def test_the_deployment_survives_losing_its_dispatcher_leader_and_an_api_process
         delete_stream(env["BORDERFLOW_NATS_URL"], env["BORDERFLOW_NATS_STREAM"])
 
 
-def _the_public_board_is_answered_by_the_load_balancer(base: str) -> None:
+def _the_public_board_is_answered_by_the_load_balancer(base: str, topology: Topology) -> None:
     """HAProxy answers the public screens' panel from its cache for the figures' interval
     (the same answer, request id and all; 304 to a screen holding it) and keeps nothing
-    that differs by visitor."""
+    that differs by visitor; what reaches an API process of the public board reaches its
+    own, and a signed-in visitor's board the others."""
     with httpx.Client(base_url=base, timeout=30) as client:
         first = client.get("/board/panel", params={"lang": "zh"})
         assert first.status_code == 200, first.text[:300]
@@ -330,6 +331,16 @@ def _the_public_board_is_answered_by_the_load_balancer(base: str) -> None:
                               ("/board?lang=zh", {}), ("/readyz", {})):
             ids = {client.get(path, headers=headers).headers["X-Request-ID"] for _ in range(2)}
             assert len(ids) == 2, path  # each answered by an API process
+    time.sleep(0.5)  # the request log's last lines
+    served = {name: {(e.get("path"), e.get("request_id")) for e in process.lines()
+                     if e.get("event") == "request"}
+              for name, process in topology.processes.items() if name.startswith(("api", "board"))}
+    board = {path for path, _ in served["board"]}
+    assert {"/board/panel", "/board"} <= board
+    assert first.headers["X-Request-ID"] in {i for _, i in served["board"]}
+    others = {path for name, seen in served.items() if name != "board" for path, _ in seen}
+    assert "/board" not in others  # (the signed-in visitor's panel went there)
+    assert "/board/panel" in others
 
 
 def _leader(topology: Topology) -> str:
