@@ -32,10 +32,13 @@ runs, each on a fresh database:
 It prints requests per second and p50/p99 latency per request and per class (writes, reads,
 the board), errors (any answer but the expected one), how late the replay handed actions
 out, the dispatcher's cycle time (from ``borderflow_dispatcher_cycle_seconds`` on
-``/metrics``, this run's cycles only) and the machine's load average. The last line is one
-JSON object; ``speedup_vs_single_process`` is the requests the topology completed per second
-over those the single process completed in the same replay (1.0 when both keep up), and
-``p99_ratio_vs_single_process`` the single process's p99 over the topology's.
+``/metrics``, this run's cycles only) and the machine's load average; and the board's panel
+as one light client beside the replay gets it (:class:`PanelProbe`: Locust shares the cores
+it loads, and its own waits are part of every latency it reports). The last line is one
+JSON object; ``p99_ms_board_probe`` is that client's p99; ``speedup_vs_single_process`` is
+the requests the topology completed per second over those the single process completed in
+the same replay (1.0 when both keep up), and ``p99_ratio_vs_single_process`` the single
+process's p99 over the topology's.
 
 Needs PostgreSQL (``BENCH_PG_URL``, else ``BORDERFLOW_TEST_DATABASE_URL``, else the local
 ``test`` database's server), NATS with JetStream (``BORDERFLOW_TEST_NATS_URL``, else the local
@@ -54,6 +57,8 @@ import resource
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -286,7 +291,62 @@ def gate_places(network: Any, routes: dict[str, Any]) -> dict[str, dict[str, Any
 
 # --- running Locust -------------------------------------------------------------------------
 
+class PanelProbe:
+    """A light client beside the replay: one keep-alive connection asking for the board's
+    panel as a public screen in Vietnamese does (``/board/panel?lang=vi``) every
+    ``every`` seconds, from ``after`` seconds on (the screens' page loads are over). Its
+    figures are the platform's latency without the load generator's own waits: Locust
+    shares the cores it loads, and times its requests from its own event loop
+    (docs/benchmarks.md)."""
+
+    def __init__(self, base: str, every: float = 0.25, after: float = 20.0) -> None:
+        self.base, self.every, self.after = base, every, after
+        self.ms: list[float] = []
+        self.kept = 0
+        self.errors = 0
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+
+    def run(self) -> None:
+        if self.stop.wait(self.after):
+            return
+        with httpx.Client(base_url=self.base, timeout=60) as client:
+            while not self.stop.is_set():
+                began = time.perf_counter()
+                try:
+                    r = client.get("/board/panel", params={"lang": "vi"})
+                except httpx.HTTPError:
+                    self.errors += 1
+                else:
+                    self.ms.append((time.perf_counter() - began) * 1000)
+                    self.errors += r.status_code != 200
+                    self.kept += "age" in r.headers  # answered by a cache in front
+                self.stop.wait(self.every)
+
+    def figures(self) -> dict[str, Any]:
+        ordered = sorted(self.ms)
+
+        def q(p: float) -> float:
+            return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1) \
+                if ordered else 0.0
+
+        return {"count": len(ordered), "kept": self.kept, "errors": self.errors,
+                "p50": q(0.5), "p90": q(0.9), "p99": q(0.99)}
+
+
 def replay(base: str, config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
+    probe = PanelProbe(base)
+    probe.thread.start()
+    try:
+        figures = _replay(base, config, args)
+    finally:
+        probe.stop.set()
+        probe.thread.join(70)
+    figures["board_probe"] = probe.figures()
+    return figures
+
+
+def _replay(base: str, config: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="bf-load-locust-") as tmp:
         folder = Path(tmp)
         (folder / "config.json").write_text(json.dumps(config))
@@ -370,6 +430,10 @@ def report(kind: str, out: dict[str, Any]) -> None:
     for cls, f in out["classes"].items():
         print(f"{'[' + cls + ']':<14}{f['count']:>9}{f['per_second']:>9.1f}{f['p50']:>9.1f}"
               f"{f['p99']:>9.1f}{f['max']:>9.1f}{f['errors']:>8}")
+    b = out["board_probe"]
+    print(f"board panel asked by one light client beside the replay: {b['count']} times "
+          f"({b['kept']} answered from the load balancer's cache, {b['errors']} errors), "
+          f"p50 {b['p50']} / p90 {b['p90']} / p99 {b['p99']} ms")
     d = out["dispatcher"]
     print(f"dispatcher: {d['cycles']:.0f} cycles, p50 {d['p50_ms']} ms, p99 {d['p99_ms']} ms "
           f"(from /metrics)")
@@ -405,6 +469,7 @@ def final(results: dict[str, dict[str, Any]], args: argparse.Namespace) -> None:
         "p99_ms_write": main["classes"]["write"]["p99"],
         "p99_ms_read": main["classes"]["read"]["p99"],
         "p99_ms_board": main["classes"]["board"]["p99"],
+        "p99_ms_board_probe": main["board_probe"]["p99"],
         "errors": main["errors"],
         "dispatch_cycle_ms_p99": main["dispatcher"]["p99_ms"],
         "speedup_vs_single_process": round(rps(main) / rps(single), 3)

@@ -102,3 +102,6 @@ def test_a_tiny_replay_against_one_process_has_no_error() -> None:
     assert last["requests_per_second"] > 0
     for name in ("declaration", "bind", "gps", "board_panel", "trip"):
         assert f"\n{name} " in done.stdout, done.stdout[-3000:]
+    # and the board as a light client beside the replay got it
+    assert "board panel asked by one light client beside the replay" in done.stdout
+    assert last["p99_ms_board_probe"] > 0

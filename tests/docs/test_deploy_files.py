@@ -106,11 +106,12 @@ def test_haproxy_sends_to_the_api_units_and_checks_their_readiness() -> None:
     config = (DEPLOY / "haproxy" / "haproxy.cfg").read_text()
     servers = re.findall(r"^\s+server \S+ 127\.0\.0\.1:(\d+) check$", config, re.M)
     assert servers == ["8001", "8002", "8003"]  # borderflow-api@8001, @8002, and the board's
-    # the public board (anonymous visitors) goes to its own process, the others stand in
+    # the public screens' refreshes go to their own process, the others stand in
     board = config[config.index("\nbackend board\n"):]
     assert re.findall(r"^\s+server \S+ 127\.0\.0\.1:(\d+) check( backup)?$", board, re.M) == [
         ("8003", ""), ("8001", " backup"), ("8002", " backup")]
-    assert "    use_backend board if public_board !{ req.cook(bf_session) -m found }\n" in config
+    assert "    use_backend board if { path /board/panel } !{ req.cook(bf_session) -m found }\n" \
+        in config
     check = re.search(r"option httpchk GET (\S+)", config)
     assert check
     api = create_app(Settings(database_url="sqlite://", _env_file=None))
