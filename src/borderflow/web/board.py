@@ -161,7 +161,7 @@ def _panels(request: Request) -> Panels:
     return found
 
 
-def _figures(request: Request, ctx: Ctx) -> tuple[board.Board, str]:
+def _figures(request: Request, ctx: Ctx, shared: int = 0) -> tuple[board.Board, str]:
     """The shared figures and the ETag of this page drawn from them: the figures'
     fingerprint, the page's address and language, and the visitor its header greets. The
     database is read only when no figures are fresh, in a read session of the computation's
@@ -178,24 +178,27 @@ def _figures(request: Request, ctx: Ctx) -> tuple[board.Board, str]:
 
     figures, digest = _shared(request, ctx).get(compute)
     request.state.board_digest = digest
-    if _shareable(request, ctx):
+    if shared:  # the same for every visitor (:func:`_shared_seconds`)
         return figures, _etag(request, digest, page_language(request), ANONYMOUS.username, "")
     frame = _context(request)  # the header differs by visitor: signed in or not, who
     who = getattr(frame["user"], "username", "")
     return figures, _etag(request, digest, frame["lang"], who, frame["csrf"])
 
 
-def _shareable(request: Request, ctx: Ctx) -> bool:
-    """Whether this panel is answered alike to everyone who asks for its address: a visitor
-    without a session, an address that names the language (as the board's page asks), and
-    figures shared for at least a second. Such an answer sets no cookie, its ETag does not
-    depend on the visitor, and it says a shared cache may keep it for the figures' interval
-    (``s-maxage``): the load balancer in front of the API processes answers the public
-    screens from its cache (deploy.md), so a thousand of them cost the API what one does.
-    A browser, for which ``s-maxage`` says nothing, asks again each time with its ETag."""
-    return (request.url.path == PANEL_PATH and ctx.settings.board_share_seconds >= 1
-            and request.query_params.get("lang") in i18n.LANGUAGES
-            and not request.cookies.get(session.SESSION_COOKIE))
+def _shared_seconds(request: Request, ctx: Ctx) -> int:
+    """How long a shared cache may keep this panel's answer, 0 if it may not: it is answered
+    alike to everyone who asks for its address when the visitor has no session, the address
+    names the language (as the board's page asks) and the figures are shared for at least a
+    second. Such an answer sets no cookie, its ETag does not depend on the visitor, and it
+    says ``s-maxage`` (the figures' interval): the load balancer in front of the API
+    processes answers the public screens from its cache (deploy.md), so a thousand of them
+    cost the API what one does. A browser, for which ``s-maxage`` says nothing, asks again
+    each time with its ETag."""
+    seconds = int(ctx.settings.board_share_seconds)
+    if seconds < 1 or request.query_params.get("lang") not in i18n.LANGUAGES \
+            or request.cookies.get(session.SESSION_COOKIE):
+        return 0
+    return seconds
 
 
 def _etag(request: Request, digest: str, lang: str, who: str, csrf: str) -> str:
@@ -216,12 +219,8 @@ def _unchanged(request: Request, etag: str, shared: int = 0) -> Response | None:
 def _cache_headers(etag: str, shared: int = 0) -> dict[str, str]:
     """The answer's ETag, and who may keep it: browsers ask again each time (the ETag makes
     that a 304 while the figures are the same); with ``shared`` seconds, a shared cache may
-    answer it for that long (:func:`_shareable`)."""
+    answer it for that long (:func:`_shared_seconds`)."""
     return {"ETag": etag, "Cache-Control": f"s-maxage={shared}" if shared else "no-cache"}
-
-
-def _shared_seconds(request: Request, ctx: Ctx) -> int:
-    return int(ctx.settings.board_share_seconds) if _shareable(request, ctx) else 0
 
 
 def _answer(response: Response, etag: str, shared: int = 0) -> Response:
@@ -244,10 +243,7 @@ def board_page(request: Request, ctx: Ctx) -> Response:
                           refresh=REFRESH_SECONDS, **_forecast_words(request)), etag)
 
 
-PANEL_PATH = "/board/panel"
-
-
-@router.get(PANEL_PATH, response_class=HTMLResponse)
+@router.get("/board/panel", response_class=HTMLResponse)
 async def board_panel(request: Request, ctx: Ctx) -> Response:
     """The board's figures alone, for the page to refresh itself (the display board's next
     screen with ``screen=large``); shared and answered 304 as the board is, and drawn once
@@ -287,8 +283,8 @@ def _drawn_panel(request: Request, ctx: Ctx) -> Response | None:
 
 
 def _panel(request: Request, ctx: Ctx) -> Response:
-    figures, etag = _figures(request, ctx)
     shared = _shared_seconds(request, ctx)
+    figures, etag = _figures(request, ctx, shared)
     same = _unchanged(request, etag, shared)
     if same is not None:
         return same
